@@ -1,0 +1,3 @@
+"""tocsin: runbook-driven alert response."""
+
+__version__ = "0.1.0"
