@@ -334,19 +334,35 @@ def title_names(title: str) -> tuple[list[str], str | None]:
     return [], severity
 
 
+_PLAIN_FIELD = re.compile(
+    r"^\s*(severity|priority|threshold|alert|alert name|alertname|impact|summary|description|"
+    r"symptoms?|last updated|review cycle|review frequency|owner)\s*:\s*(\S.*)$",
+    re.I,
+)
+
+
+def plain_field(line: Line) -> tuple[str, str] | None:
+    """``Severity: critical`` written without bold, for the field names runbooks share."""
+    if not line.segments or line.segments[0].kind != "text":
+        return None
+    found = _PLAIN_FIELD.match(line.text)
+    return (found.group(1), found.group(2).strip()) if found else None
+
+
 def _field_lines(blocks: list[Block]) -> list[tuple[str, str, Line, int]]:
-    """``**Label**: value`` lines of the paragraphs directly in a section."""
+    """``**Label**: value`` (or ``Severity: value``) lines of the paragraphs directly in a
+    section."""
     out = []
     for block in blocks:
         if isinstance(block, Paragraph):
             for line in block.lines:
-                found = line_field(line)
+                found = line_field(line) or plain_field(line)
                 if found is not None:
                     out.append((found[0], found[1], line, block.line))
     return out
 
 
-def _names_from_field(line: Line) -> tuple[list[str], str]:
+def _names_from_field(line: Line, field_value: str = "") -> tuple[list[str], str]:
     """Names in an ``Alert:`` field: leading code spans (``\\`InstanceDown\\` - text``) or a
     bare identifier; the rest is the alert's summary."""
     segs = [s for s in line.segments if s.text.strip()][1:]
@@ -365,7 +381,7 @@ def _names_from_field(line: Line) -> tuple[list[str], str]:
     rest = clean_spaces("".join(s.text for s in segs[rest_at:])).lstrip(":-–— ")
     if names:
         return names, rest
-    value = clean_spaces("".join(s.text for s in segs)).lstrip(": ")
+    value = clean_spaces("".join(s.text for s in segs)).lstrip(": ") or field_value
     parts = [p for p in _NAME_SPLIT.split(value) if p]
     if parts and all(is_camel_identifier(p) for p in parts):
         return parts, ""
@@ -666,9 +682,9 @@ def _alert_evidence(section: Section, parents: list[Section]) -> list[str] | Non
     if section.label:
         return None
     fields = _field_lines(section.blocks)
-    for label, _value, line, _ln in fields:
+    for label, value, line, _ln in fields:
         if label.lower() in _NAME_FIELDS:
-            names, _rest = _names_from_field(line)
+            names, _rest = _names_from_field(line, value)
             if names:
                 return names
     names, heading_severity = title_names(section.title)
@@ -706,7 +722,7 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
     for label, value, line, line_no in fields:
         key = label.lower()
         if key in _NAME_FIELDS:
-            _n, rest = _names_from_field(line)
+            _n, rest = _names_from_field(line, value)
             summary = rest or summary
         elif key in _SEVERITY_FIELDS:
             severity_raw = value.strip("` ") or severity_raw
@@ -744,7 +760,7 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
         if not (
             isinstance(b, Paragraph)
             and b.line in field_paragraph_lines
-            and all(line_field(ln) for ln in b.lines)
+            and all(line_field(ln) or plain_field(ln) for ln in b.lines)
         )
     ]
     if other_blocks:

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tocsin.runbooks.commands import looks_like_promql
+from tocsin.runbooks.commands import looks_like_promql, strip_prompts
 from tocsin.runbooks.model import RISK_ORDER, Risk
 
 
@@ -975,11 +975,21 @@ def classify_shell(code: str) -> Verdict:
     text = _ANGLE_PLACEHOLDER.sub(lambda m: "PLACEHOLDER_" + m.group(1).replace("-", "_"), text)
     verdict = READ
     shell_lines = []
+    sql: list[str] = []
     for line in text.splitlines():
-        if looks_like_promql(line):
+        first = line.split(maxsplit=1)[0] if line.strip() else ""
+        if sql or (first.isupper() and first in _SQL_ALL):
+            # SQL typed into the psql session a previous line opened
+            sql.append(line)
+            if line.rstrip().endswith(";"):
+                verdict |= classify_sql("\n".join(sql))
+                sql = []
+        elif looks_like_promql(line):
             verdict |= _read("PromQL query")
         else:
             shell_lines.append(line)
+    if sql:
+        verdict |= classify_sql("\n".join(sql))
     for words, redirects in _split_commands("\n".join(shell_lines)):
         verdict |= _simple(words, redirects)
     return verdict
@@ -1244,6 +1254,8 @@ def classify_powershell(code: str) -> Verdict:
 
 def classify(code: str, language: str) -> Verdict:
     """Risk of one command block. The highest risk of anything in it wins."""
+    if language in ("bash", "powershell", ""):
+        code = strip_prompts(code)
     if language == "sql":
         body = strip_sql_comments(code)
     elif language in ("bash", "powershell", "python", "yaml", ""):
