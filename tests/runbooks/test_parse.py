@@ -76,7 +76,7 @@ def test_threshold_expression_and_for() -> None:
 
         - **Severity**: warning
 
-        **Threshold:** `node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes < 0.1` for 10m
+        **Threshold:** `node_filesystem_avail_bytes{mountpoint="/"} < 1e9` for 10m
         **Impact**: writes fail
 
         ### ErrorBudgetBurn
@@ -86,7 +86,7 @@ def test_threshold_expression_and_for() -> None:
         """
     )
     disk, budget = rb.alerts
-    assert disk.expr == 'node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes < 0.1'
+    assert disk.expr == 'node_filesystem_avail_bytes{mountpoint="/"} < 1e9'
     assert disk.for_s == 600
     assert disk.impact == "writes fail"
     assert budget.expr is None and budget.for_s == 3600

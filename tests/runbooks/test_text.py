@@ -86,8 +86,16 @@ def test_parse_duration(text: str, seconds: int | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("0-5 min", 0), ("5-15 min", 300), ("60+ min", 3600), ("1 hour", 3600), ("0 min", 0),
-     ("15-30 minutes", 900), ("2 hours", 7200), ("Level 2 (30-60 minutes)", 1800)],
+    [
+        ("0-5 min", 0),
+        ("5-15 min", 300),
+        ("60+ min", 3600),
+        ("1 hour", 3600),
+        ("0 min", 0),
+        ("15-30 minutes", 900),
+        ("2 hours", 7200),
+        ("Level 2 (30-60 minutes)", 1800),
+    ],
 )
 def test_parse_range_start(text: str, seconds: int) -> None:
     assert parse_range_start(text) == seconds
@@ -95,7 +103,11 @@ def test_parse_range_start(text: str, seconds: int) -> None:
 
 def test_format_duration() -> None:
     assert [format_duration(s) for s in (0, 59, 120, 5400, 90061)] == [
-        "0s", "59s", "2m", "1h30m", "1d1h1m1s"
+        "0s",
+        "59s",
+        "2m",
+        "1h30m",
+        "1d1h1m1s",
     ]
 
 
@@ -116,8 +128,14 @@ def test_parse_date(text: str, expected: date | None) -> None:
 
 @pytest.mark.parametrize(
     ("text", "days"),
-    [("Quarterly or after major incidents", 92), ("Monthly", 31), ("every 6 months", 186),
-     ("90 days", 90), ("Weekly", 7), ("when we remember", None)],
+    [
+        ("Quarterly or after major incidents", 92),
+        ("Monthly", 31),
+        ("every 6 months", 186),
+        ("90 days", 90),
+        ("Weekly", 7),
+        ("when we remember", None),
+    ],
 )
 def test_parse_review_cycle(text: str, days: int | None) -> None:
     assert parse_review_cycle(text) == days
@@ -125,8 +143,15 @@ def test_parse_review_cycle(text: str, days: int | None) -> None:
 
 @pytest.mark.parametrize(
     ("name", "camel"),
-    [("HighCPUUsage", True), ("APIUnresponsive", True), ("etcdNoLeader", True),
-     ("node_down", True), ("Watchdog", False), ("Impact", False), ("Docker Commands", False)],
+    [
+        ("HighCPUUsage", True),
+        ("APIUnresponsive", True),
+        ("etcdNoLeader", True),
+        ("node_down", True),
+        ("Watchdog", False),
+        ("Impact", False),
+        ("Docker Commands", False),
+    ],
 )
 def test_is_camel_identifier(name: str, camel: bool) -> None:
     assert is_camel_identifier(name) is camel

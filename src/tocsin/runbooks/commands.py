@@ -134,32 +134,39 @@ def guess_language(code: str) -> str:
     return "bash"
 
 
-_PROMPT_RE = re.compile(r"^(\s*)(\$|PS [^>]*>|PS>|>)\s")
+_PROMPT_RE = re.compile(r"^(\s*)(\$|PS [^>]*>|PS>)\s")
+
+
+def split_prompts(code: str) -> tuple[list[str], list[str]]:
+    """(command lines, output lines). Without any ``$ `` / ``PS> `` prompt every line is a
+    command. With prompts, the prompt is removed and a line without one is output shown in
+    the runbook, unless it continues a command ending in a backslash or backtick."""
+    lines = code.rstrip("\n").splitlines()
+    if not any(_PROMPT_RE.match(ln) for ln in lines):
+        return lines, []
+    commands: list[str] = []
+    output: list[str] = []
+    continuing = False
+    for ln in lines:
+        if _PROMPT_RE.match(ln):
+            commands.append(_PROMPT_RE.sub(r"\1", ln, count=1))
+        elif continuing or ln.lstrip().startswith("#") or not ln.strip():
+            commands.append(ln)
+        else:
+            output.append(ln)
+            continue
+        continuing = ln.rstrip().endswith(("\\", "`"))
+    return commands, output
 
 
 def strip_prompts(code: str) -> str:
-    """Remove shell prompts (``$ ``, ``PS C:\\> ``). When a block uses prompts, the lines
-    without one are the output shown in the runbook and are dropped, unless they continue a
-    command ending in a backslash or backtick."""
-    lines = code.splitlines()
-    prompted = [bool(_PROMPT_RE.match(ln)) for ln in lines]
-    if not any(
-        ln.lstrip().startswith("$ ") or ln.lstrip().startswith("PS")
-        for ln, p in zip(lines, prompted, strict=True)
-        if p
-    ):
-        return code.rstrip("\n")
-    out: list[str] = []
-    continuing = False
-    for ln, has_prompt in zip(lines, prompted, strict=True):
-        if has_prompt:
-            out.append(_PROMPT_RE.sub(r"\1", ln, count=1))
-        elif continuing or ln.lstrip().startswith("#"):
-            out.append(ln)
-        else:
-            continue
-        continuing = ln.rstrip().endswith(("\\", "`"))
-    return "\n".join(out)
+    """The commands of a block with shell prompts removed and shown output left out."""
+    return "\n".join(split_prompts(code)[0]).strip("\n")
+
+
+def unprompt(code: str) -> str:
+    """Every line of the block with prompts removed; nothing is left out."""
+    return "\n".join(_PROMPT_RE.sub(r"\1", ln, count=1) for ln in code.splitlines())
 
 
 _ANGLE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")

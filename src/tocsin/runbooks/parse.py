@@ -425,7 +425,7 @@ def _command(code: str, info: str, line: int, inline: bool = False) -> Command:
     cleaned = strip_prompts(code) if language in ("bash", "powershell", "") else code.rstrip("\n")
     if not language:
         language = guess_language(cleaned)
-    verdict = classify(cleaned, language)
+    verdict = classify(code, language)
     return Command(
         language=language,
         code=cleaned,
@@ -928,6 +928,7 @@ def is_promql_expression(text: str) -> bool:
     stripped = re.sub(r"\[[^\[\]]*\]", "[]", stripped)
     if re.search(r"[^\w\s:{}()\[\]=!<>+\-*/^%,.\"']", stripped) or "%" in stripped:
         return False
+    stripped = re.sub(r"(?<![\w.])\d+(\.\d+)?(e[+-]?\d+)?(?![\w.])", "0", stripped, flags=re.I)
     words = re.finditer(r"[A-Za-z_:][\w:]*", stripped)
     saw_metric = False
     for match in words:
@@ -935,8 +936,6 @@ def is_promql_expression(text: str) -> bool:
         after = stripped[match.end() : match.end() + 1]
         if word.lower() in _PROMQL_WORDS or "_" in word or ":" in word or after in "{[":
             saw_metric = saw_metric or word.lower() not in _PROMQL_WORDS or after in "{["
-            continue
-        if re.fullmatch(r"\d+(\.\d+)?e[+-]?\d+", word, re.I):
             continue
         return False
     return saw_metric or bool(re.match(r"\s*up\b", stripped))

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tocsin.runbooks.commands import looks_like_promql, strip_prompts
+from tocsin.runbooks.commands import looks_like_promql, split_prompts, unprompt
 from tocsin.runbooks.model import RISK_ORDER, Risk
 
 
@@ -142,182 +142,24 @@ def strip_sql_comments(sql: str) -> str:
 # --------------------------------------------------------------------------- shell
 
 _READ_COMMANDS = frozenset(
-    [
-        "ls",
-        "ll",
-        "cat",
-        "head",
-        "tail",
-        "less",
-        "more",
-        "grep",
-        "egrep",
-        "fgrep",
-        "zgrep",
-        "rg",
-        "ag",
-        "awk",
-        "gawk",
-        "sort",
-        "uniq",
-        "wc",
-        "cut",
-        "tr",
-        "jq",
-        "yq",
-        "echo",
-        "printf",
-        "date",
-        "sleep",
-        "true",
-        "false",
-        "test",
-        "[",
-        "ps",
-        "top",
-        "htop",
-        "atop",
-        "free",
-        "df",
-        "du",
-        "uptime",
-        "vmstat",
-        "iostat",
-        "mpstat",
-        "pidstat",
-        "sar",
-        "netstat",
-        "ss",
-        "lsof",
-        "ping",
-        "ping6",
-        "traceroute",
-        "tracepath",
-        "mtr",
-        "dig",
-        "nslookup",
-        "host",
-        "whois",
-        "whoami",
-        "id",
-        "hostname",
-        "uname",
-        "env",
-        "printenv",
-        "which",
-        "type",
-        "whereis",
-        "stat",
-        "file",
-        "tree",
-        "realpath",
-        "readlink",
-        "basename",
-        "dirname",
-        "md5sum",
-        "sha256sum",
-        "sha1sum",
-        "cksum",
-        "diff",
-        "cmp",
-        "column",
-        "nl",
-        "fold",
-        "tac",
-        "rev",
-        "seq",
-        "yes",
-        "base64",
-        "hexdump",
-        "xxd",
-        "od",
-        "strings",
-        "dmesg",
-        "lscpu",
-        "lsblk",
-        "lsmem",
-        "lspci",
-        "lsusb",
-        "blkid",
-        "findmnt",
-        "mount",
-        "nproc",
-        "getent",
-        "last",
-        "lastlog",
-        "w",
-        "who",
-        "watch",
-        "time",
-        "openssl",
-        "nc",
-        "telnet",
-        "curlie",
-        "http",
-        "pg_isready",
-        "promtool",
-        "py-spy",
-        "nvidia-smi",
-        "numastat",
-        "slabtop",
-        "perf",
-        "strace",
-        "ltrace",
-        "tcpdump",
-        "iftop",
-        "nload",
-        "ethtool",
-        "arp",
-        "route",
-        "nmap",
-        "sqlite3",
-        "kubectx",
-        "kubens",
-        "stern",
-        "k9s",
-        "free",
-        "ulimit",
-        "sysctl",
-        "journalctl",
-        "dmidecode",
-        "smartctl",
-        "mdadm",
-        "iotop",
-        "zcat",
-        "bzcat",
-        "xzcat",
-        "gunzip-c",
-        "timedatectl",
-        "resolvectl",
-        "cd",
-        "pwd",
-        "alias",
-        "history",
-        "read",
-        "exit",
-        "return",
-        "wait",
-        "jobs",
-    ]
+    """
+    ls ll cat head tail less more grep egrep fgrep zgrep rg ag awk gawk sort uniq wc cut tr
+    jq yq echo printf date sleep true false test [ ps top htop atop free df du uptime vmstat
+    iostat mpstat pidstat sar netstat ss lsof ping ping6 traceroute tracepath mtr dig
+    nslookup host whois whoami id hostname uname env printenv which type whereis stat file
+    tree realpath readlink basename dirname md5sum sha256sum sha1sum cksum diff cmp column
+    nl fold tac rev seq yes base64 hexdump xxd od strings dmesg lscpu lsblk lsmem lspci
+    lsusb blkid findmnt mount nproc getent last lastlog w who watch time openssl nc telnet
+    curlie http pg_isready promtool py-spy nvidia-smi numastat slabtop perf strace ltrace
+    tcpdump iftop nload ethtool arp route nmap sqlite3 kubectx kubens stern k9s free ulimit
+    sysctl journalctl dmidecode smartctl mdadm iotop zcat bzcat xzcat gunzip-c timedatectl
+    resolvectl cd pwd alias history read exit return wait jobs
+    """.split()
 )
 _SHELL_KEYWORDS = frozenset(
-    [
-        "if",
-        "then",
-        "else",
-        "elif",
-        "fi",
-        "do",
-        "done",
-        "while",
-        "until",
-        "case",
-        "esac",
-        "{",
-        "}",
-        "!",
-        "select",
-    ]
+    """
+    if then else elif fi do done while until case esac { } ! select
+    """.split()
 )
 
 
@@ -420,18 +262,11 @@ def _docker(args: list[str]) -> Verdict:
     return _change(f"docker {sub} changes state")
 
 
-_EXEC_OPTS_WITH_VALUE = {
-    "-u",
-    "--user",
-    "-e",
-    "--env",
-    "-w",
-    "--workdir",
-    "--env-file",
-    "--index",
-    "-T",
-    "--detach-keys",
-}
+_EXEC_OPTS_WITH_VALUE = frozenset(
+    """
+    -u --user -e --env -w --workdir --env-file --index -T --detach-keys
+    """.split()
+)
 
 
 def _exec_inner(args: list[str], what: str) -> Verdict:
@@ -461,24 +296,12 @@ def _compose(args: list[str]) -> Verdict:
     return _change(f"compose {sub} changes state")
 
 
-_KUBECTL_READ = {
-    "get",
-    "describe",
-    "logs",
-    "top",
-    "explain",
-    "api-resources",
-    "api-versions",
-    "cluster-info",
-    "version",
-    "events",
-    "diff",
-    "wait",
-    "port-forward",
-    "proxy",
-    "auth",
-    "can-i",
-}
+_KUBECTL_READ = frozenset(
+    """
+    get describe logs top explain api-resources api-versions cluster-info version events
+    diff wait port-forward proxy auth can-i
+    """.split()
+)
 
 
 def _kubectl(args: list[str]) -> Verdict:
@@ -572,52 +395,14 @@ def _service(args: list[str]) -> Verdict:
     return _change("service changes services")
 
 
-_REDIS_READ = {
-    "PING",
-    "INFO",
-    "GET",
-    "MGET",
-    "KEYS",
-    "SCAN",
-    "TTL",
-    "PTTL",
-    "EXISTS",
-    "TYPE",
-    "STRLEN",
-    "LLEN",
-    "LRANGE",
-    "LINDEX",
-    "HGET",
-    "HGETALL",
-    "HLEN",
-    "HKEYS",
-    "HMGET",
-    "SCARD",
-    "SMEMBERS",
-    "SISMEMBER",
-    "ZCARD",
-    "ZRANGE",
-    "ZSCORE",
-    "ZCOUNT",
-    "DBSIZE",
-    "MEMORY",
-    "SLOWLOG",
-    "LATENCY",
-    "ROLE",
-    "TIME",
-    "XLEN",
-    "XINFO",
-    "XRANGE",
-    "OBJECT",
-    "MONITOR",
-    "CLUSTER",
-    "LASTSAVE",
-    "COMMAND",
-    "ECHO",
-    "HEXISTS",
-    "GETRANGE",
-    "DUMP",
-}
+_REDIS_READ = frozenset(
+    """
+    PING INFO GET MGET KEYS SCAN TTL PTTL EXISTS TYPE STRLEN LLEN LRANGE LINDEX HGET HGETALL
+    HLEN HKEYS HMGET SCARD SMEMBERS SISMEMBER ZCARD ZRANGE ZSCORE ZCOUNT DBSIZE MEMORY
+    SLOWLOG LATENCY ROLE TIME XLEN XINFO XRANGE OBJECT MONITOR CLUSTER LASTSAVE COMMAND ECHO
+    HEXISTS GETRANGE DUMP
+    """.split()
+)
 
 
 def _redis_cli(args: list[str]) -> Verdict:
@@ -1000,45 +785,13 @@ def classify_shell(code: str) -> Verdict:
 _SQL_READ = {"SELECT", "WITH", "SHOW", "EXPLAIN", "DESCRIBE", "DESC", "VALUES", "TABLE"}
 _SQL_NEUTRAL = {"BEGIN", "COMMIT", "ROLLBACK", "START", "END", "ABORT", "SAVEPOINT", "RELEASE"}
 _SQL_DESTROY = {"DELETE", "DROP", "TRUNCATE"}
-_SQL_CHANGE = {
-    "UPDATE",
-    "INSERT",
-    "ALTER",
-    "CREATE",
-    "GRANT",
-    "REVOKE",
-    "VACUUM",
-    "ANALYZE",
-    "REINDEX",
-    "CLUSTER",
-    "SET",
-    "RESET",
-    "COPY",
-    "CALL",
-    "DO",
-    "REFRESH",
-    "LOCK",
-    "NOTIFY",
-    "LISTEN",
-    "COMMENT",
-    "SECURITY",
-    "IMPORT",
-    "MERGE",
-    "REPLACE",
-    "LOAD",
-    "KILL",
-    "OPTIMIZE",
-    "CHECKPOINT",
-    "DISCARD",
-    "PREPARE",
-    "EXECUTE",
-    "DEALLOCATE",
-    "UPSERT",
-    "RENAME",
-    "USE",
-    "FLUSH",
-    "PURGE",
-}
+_SQL_CHANGE = frozenset(
+    """
+    UPDATE INSERT ALTER CREATE GRANT REVOKE VACUUM ANALYZE REINDEX CLUSTER SET RESET COPY
+    CALL DO REFRESH LOCK NOTIFY LISTEN COMMENT SECURITY IMPORT MERGE REPLACE LOAD KILL
+    OPTIMIZE CHECKPOINT DISCARD PREPARE EXECUTE DEALLOCATE UPSERT RENAME USE FLUSH PURGE
+    """.split()
+)
 _SQL_ALL = _SQL_READ | _SQL_NEUTRAL | _SQL_DESTROY | _SQL_CHANGE
 _SQL_CHANGE_FUNCS = re.compile(
     r"\b(pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|setval|nextval|compress_chunk|"
@@ -1115,73 +868,19 @@ def classify_sql(sql: str) -> Verdict:
 
 # --------------------------------------------------------------------------- PowerShell
 
-_PS_READ_VERBS = {
-    "Get",
-    "Select",
-    "Where",
-    "Sort",
-    "Measure",
-    "Format",
-    "Test",
-    "ConvertFrom",
-    "ConvertTo",
-    "Compare",
-    "Group",
-    "Find",
-    "Resolve",
-    "Search",
-    "Show",
-    "Trace",
-    "Wait",
-    "Read",
-    "Import",
-    "Join",
-    "Split",
-    "ForEach",
-    "Foreach",
-    "Write",
-    "Out",
-    "Tee",
-    "Use",
-    "Debug",
-    "Receive",
-    "Enter",
-    "Exit",
-    "Push",
-    "Pop",
-}
-_PS_ALIASES_READ = {
-    "ls",
-    "dir",
-    "gci",
-    "cat",
-    "gc",
-    "type",
-    "ps",
-    "gps",
-    "select",
-    "where",
-    "sort",
-    "echo",
-    "write",
-    "%",
-    "?",
-    "foreach",
-    "measure",
-    "fl",
-    "ft",
-    "gm",
-    "sls",
-    "cd",
-    "sl",
-    "pwd",
-    "gl",
-    "cls",
-    "history",
-    "h",
-    "irm",
-    "iwr",
-}
+_PS_READ_VERBS = frozenset(
+    """
+    Get Select Where Sort Measure Format Test ConvertFrom ConvertTo Compare Group Find
+    Resolve Search Show Trace Wait Read Import Join Split ForEach Foreach Write Out Tee Use
+    Debug Receive Enter Exit Push Pop
+    """.split()
+)
+_PS_ALIASES_READ = frozenset(
+    """
+    ls dir gci cat gc type ps gps select where sort echo write % ? foreach measure fl ft gm
+    sls cd sl pwd gl cls history h irm iwr
+    """.split()
+)
 
 
 def _top_level_statements(text: str) -> list[str]:
@@ -1254,14 +953,19 @@ def classify_powershell(code: str) -> Verdict:
 
 def classify(code: str, language: str) -> Verdict:
     """Risk of one command block. The highest risk of anything in it wins."""
+    full = code
     if language in ("bash", "powershell", ""):
-        code = strip_prompts(code)
+        full = unprompt(code)
+        commands, output = split_prompts(code)
+        # what looks like output but starts with a command is read as a command
+        commands += [ln for ln in output if ln.split() and is_command_word(*ln.split()[:2])]
+        code = "\n".join(commands)
     if language == "sql":
-        body = strip_sql_comments(code)
+        body = strip_sql_comments(full)
     elif language in ("bash", "powershell", "python", "yaml", ""):
-        body = strip_hash_comments(code)
+        body = strip_hash_comments(full)
     else:
-        body = code
+        body = full
     destructive = scan_destructive(body)
     if destructive is not None:
         return destructive
@@ -1283,139 +987,24 @@ def classify(code: str, language: str) -> Verdict:
 
 
 _KNOWN_CHANGE_COMMANDS = frozenset(
-    [
-        "python",
-        "python3",
-        "pip",
-        "pip3",
-        "pipx",
-        "uv",
-        "poetry",
-        "npm",
-        "npx",
-        "yarn",
-        "pnpm",
-        "node",
-        "go",
-        "java",
-        "make",
-        "pytest",
-        "terraform",
-        "ansible",
-        "ansible-playbook",
-        "certbot",
-        "rsync",
-        "scp",
-        "cp",
-        "mv",
-        "chmod",
-        "chown",
-        "chgrp",
-        "mkdir",
-        "touch",
-        "ln",
-        "tar",
-        "gzip",
-        "gunzip",
-        "zip",
-        "unzip",
-        "bzip2",
-        "xz",
-        "tee",
-        "reboot",
-        "shutdown",
-        "halt",
-        "apt",
-        "apt-get",
-        "yum",
-        "dnf",
-        "brew",
-        "supervisorctl",
-        "pm2",
-        "uvicorn",
-        "gunicorn",
-        "celery",
-        "rm",
-        "rmdir",
-        "truncate",
-        "dd",
-        "mkfs",
-        "resize2fs",
-        "growpart",
-        "xfs_growfs",
-        "pg_basebackup",
-        "pg_restore",
-        "pgbench",
-        "vacuumdb",
-        "reindexdb",
-        "mysql",
-        "mysqladmin",
-        "mongosh",
-        "mongo",
-        "etcdctl",
-        "consul",
-        "vault",
-        "nomad",
-        "gcloud",
-        "az",
-        "kubeadm",
-        "crictl",
-        "ctr",
-        "flux",
-        "argocd",
-        "istioctl",
-        "linkerd",
-        "velero",
-        "logrotate",
-        "crontab",
-        "useradd",
-        "usermod",
-        "passwd",
-        "swapoff",
-        "swapon",
-        "sysctl",
-        "modprobe",
-        "umount",
-        "mount",
-        "fsck",
-    ]
+    """
+    python python3 pip pip3 pipx uv poetry npm npx yarn pnpm node go java make pytest
+    terraform ansible ansible-playbook certbot rsync scp cp mv chmod chown chgrp mkdir touch
+    ln tar gzip gunzip zip unzip bzip2 xz tee reboot shutdown halt apt apt-get yum dnf brew
+    supervisorctl pm2 uvicorn gunicorn celery rm rmdir truncate dd mkfs resize2fs growpart
+    xfs_growfs pg_basebackup pg_restore pgbench vacuumdb reindexdb mysql mysqladmin mongosh
+    mongo etcdctl consul vault nomad gcloud az kubeadm crictl ctr flux argocd istioctl
+    linkerd velero logrotate crontab useradd usermod passwd swapoff swapon sysctl modprobe
+    umount mount fsck
+    """.split()
 )
 # Words that start English phrases as often as commands: an inline code span starting with
 # one is a command only when an option follows ("`top -bn1`", not "`free memory`").
 _AMBIGUOUS_WORDS = frozenset(
-    [
-        "type",
-        "time",
-        "test",
-        "read",
-        "w",
-        "last",
-        "host",
-        "file",
-        "yes",
-        "true",
-        "false",
-        "[",
-        "alias",
-        "history",
-        "exit",
-        "return",
-        "wait",
-        "jobs",
-        "more",
-        "less",
-        "top",
-        "id",
-        "who",
-        "seq",
-        "rev",
-        "column",
-        "route",
-        "free",
-        "date",
-        "make",
-        "cd",
-    ]
+    """
+    type time test read w last host file yes true false [ alias history exit return wait
+    jobs more less top id who seq rev column route free date make cd
+    """.split()
 )
 
 
