@@ -116,6 +116,7 @@ def test_yaml_rule_in_section_gives_expression() -> None:
     assert alert.expr == "sum by (group) (kafka_consumergroup_lag) > 1000"
     assert alert.for_s == 900
     assert alert.meaning and "fall behind" in alert.meaning
+    assert alert.commands() == []  # the rule is reference, not a command to run
 
 
 def test_one_alert_per_file_named_from_front_matter_or_file() -> None:

@@ -440,9 +440,20 @@ def _command(code: str, info: str, line: int, inline: bool = False) -> Command:
 _TEMPLATE_START = re.compile(r"^\s*\[[A-Z][A-Z _-]{2,}\]")
 
 
+_RULE_DEFINITION = re.compile(r"^\s*(-\s+)?alert:\s*\S+", re.M)
+
+
 def is_template_code(code: Code) -> bool:
-    """A communication template shown as a code block (``[INCIDENT] …``)."""
-    return normalize_language(code.info) == "" and bool(_TEMPLATE_START.match(code.code))
+    """A block that is reference material, not a command: a communication template
+    (``[INCIDENT] …``) or a Prometheus alerting rule (``- alert: X`` / ``expr: …``)."""
+    language = normalize_language(code.info)
+    if language == "" and _TEMPLATE_START.match(code.code):
+        return True
+    return (
+        language in ("yaml", "")
+        and _RULE_DEFINITION.search(code.code) is not None
+        and re.search(r"^\s*expr:", code.code, re.M) is not None
+    )
 
 
 def _commands_of(blocks: list[Block]) -> list[Command]:
