@@ -1,0 +1,371 @@
+"""``tocsin.yaml``: the configuration model, loading, and errors reported with their place.
+
+The routing tree and inhibition rules use Alertmanager's configuration syntax (``matchers:``
+lists, legacy ``match``/``match_re``, ``group_by: ['...']``, ``continue``, Prometheus
+durations), so a team can move its Alertmanager route block over unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from tocsin.alerts.inhibit import InhibitRule
+from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
+from tocsin.routing.tree import (
+    DEFAULT_GROUP_INTERVAL_S,
+    DEFAULT_GROUP_WAIT_S,
+    DEFAULT_REPEAT_INTERVAL_S,
+    Route,
+    finalize,
+)
+
+_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
+_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+
+
+def parse_prom_duration(text: str) -> float:
+    """Prometheus duration (``30s``, ``5m``, ``1h30m``, ``4h``) in seconds."""
+    found = _DURATION.match(text.strip()) if text else None
+    if not text or found is None or text.strip() == "":
+        raise ValueError(f"not a valid duration string: {text!r}")
+    values = found.groups()[1::2]
+    return sum(int(v) * unit for v, unit in zip(values, _DURATION_UNITS, strict=True) if v)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+Duration = str
+
+
+class GlobalConfig(_Strict):
+    resolve_timeout: Duration = "5m"
+    external_url: str = "http://localhost:9093"
+
+    @field_validator("resolve_timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_prom_duration(value)
+        return value
+
+
+class RouteConfig(_Strict):
+    receiver: str | None = None
+    group_by: list[str] | None = None
+    continue_: bool = Field(False, alias="continue")
+    matchers: list[str] = Field(default_factory=list)
+    match: dict[str, str] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(default_factory=dict)
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    routes: list[RouteConfig] = Field(default_factory=list)
+    # later stages: escalation policy and channels named per route, auto-resolve
+    escalation_policy: str | None = None
+    channels: list[str] = Field(default_factory=list)
+    auto_resolve: bool | None = None
+
+    @field_validator("group_wait", "group_interval", "repeat_interval")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_prom_duration(value)
+        return value
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if "..." in value and len(value) > 1:
+            raise ValueError("cannot have wildcard group_by (`...`) and other labels")
+        for name in value:
+            if name != "..." and not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", name):
+                raise ValueError(f"invalid label name {name!r} in group_by")
+        return value
+
+
+class ReceiverConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+class InhibitRuleConfig(_Strict):
+    source_matchers: list[str] = Field(default_factory=list)
+    target_matchers: list[str] = Field(default_factory=list)
+    source_match: dict[str, str] = Field(default_factory=dict)
+    source_match_re: dict[str, str] = Field(default_factory=dict)
+    target_match: dict[str, str] = Field(default_factory=dict)
+    target_match_re: dict[str, str] = Field(default_factory=dict)
+    equal: list[str] = Field(default_factory=list)
+
+    @field_validator("source_matchers", "target_matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_alerts_per_batch: int = Field(1000, ge=1)
+    max_labels_per_alert: int = Field(64, ge=1)
+    max_label_name_bytes: int = Field(256, ge=1)
+    max_label_value_bytes: int = Field(4096, ge=1)
+    max_annotations_per_alert: int = Field(64, ge=0)
+    max_annotation_value_bytes: int = Field(16384, ge=1)
+
+
+class ApiConfig(_Strict):
+    anonymous_intake: bool = False
+
+
+class TocsinConfig(_Strict):
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    route: RouteConfig
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
+    runbooks: list[str] = Field(default_factory=list)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    where: str  # "path:line:column" or "path"
+    location: str  # dotted path in the document, e.g. route.routes[0].group_wait
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.location}: {self.message}" if self.location else \
+            f"{self.where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` lists every error with its place."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass
+class Config:
+    """The loaded configuration: the model plus the rules built from it."""
+
+    model: TocsinConfig
+    route: Route
+    inhibit_rules: list[InhibitRule]
+    resolve_timeout_s: float
+    source: str
+    text: str
+    base_dir: Path
+
+    @property
+    def receivers(self) -> list[str]:
+        return [r.name for r in self.model.receivers]
+
+    def runbook_paths(self) -> list[Path]:
+        return [(self.base_dir / p) for p in self.model.runbooks]
+
+
+def _legacy(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
+    out = [Matcher.create(k, Op.EQ, v) for k, v in match.items()]
+    out += [Matcher.create(k, Op.RE, v) for k, v in match_re.items()]
+    return out
+
+
+def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
+    """The routing tree with Alertmanager's inheritance of receiver, group_by and timings."""
+    matchers = [parse_matcher(m) for m in config.matchers] + _legacy(config.match,
+                                                                      config.match_re)
+    group_by = config.group_by
+    inherited_by = parent.group_by if parent else ()
+    inherited_all = parent.group_by_all if parent else False
+
+    def seconds(value: str | None, inherited: float | None, default: float) -> float:
+        if value is not None:
+            return parse_prom_duration(value)
+        return inherited if inherited is not None else default
+
+    receiver = config.receiver or (parent.receiver if parent else "")
+    route = Route(
+        receiver=receiver,
+        matchers=tuple(matchers),
+        group_by=tuple(n for n in (group_by or []) if n != "...") if group_by is not None
+        else inherited_by,
+        group_by_all=("..." in group_by) if group_by is not None else inherited_all,
+        group_wait_s=seconds(config.group_wait, parent.group_wait_s if parent else None,
+                             DEFAULT_GROUP_WAIT_S),
+        group_interval_s=seconds(config.group_interval,
+                                 parent.group_interval_s if parent else None,
+                                 DEFAULT_GROUP_INTERVAL_S),
+        repeat_interval_s=seconds(config.repeat_interval,
+                                  parent.repeat_interval_s if parent else None,
+                                  DEFAULT_REPEAT_INTERVAL_S),
+        continue_=config.continue_,
+        options={
+            "escalation_policy": config.escalation_policy
+            or (parent.options.get("escalation_policy") if parent else None),
+            "channels": config.channels
+            or (parent.options.get("channels", []) if parent else []),
+            "auto_resolve": config.auto_resolve if config.auto_resolve is not None
+            else (parent.options.get("auto_resolve", True) if parent else True),
+        },
+    )
+    route.routes = [build_route(child, route) for child in config.routes]
+    return route
+
+
+def _positions(text: str) -> dict[tuple[str | int, ...], tuple[int, int]]:
+    """(line, column) of every node of the YAML document, by its path."""
+    out: dict[tuple[str | int, ...], tuple[int, int]] = {}
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return out
+
+    def visit(node: yaml.Node, path: tuple[str | int, ...]) -> None:
+        out[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = str(key.value)
+                out[(*path, name)] = (key.start_mark.line + 1, key.start_mark.column + 1)
+                visit(value, (*path, name))
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                visit(item, (*path, i))
+
+    if root is not None:
+        visit(root, ())
+    return out
+
+
+def _dotted(loc: tuple[str | int, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None = None) -> Config:
+    """Validate a whole configuration; raise ConfigError listing every problem found."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        raise ConfigError([ConfigProblem(where, "", f"invalid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(source, "", "the configuration must be a mapping")])
+    positions = _positions(text)
+    try:
+        model = TocsinConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+            loc = tuple("continue" if p == "continue_" else p for p in loc)
+            found = None
+            for cut in range(len(loc), -1, -1):
+                found = positions.get(loc[:cut])
+                if found:
+                    break
+            where = f"{source}:{found[0]}:{found[1]}" if found else source
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(ConfigProblem(where, _dotted(loc), message))
+        raise ConfigError(problems) from None
+    problems = _semantic_problems(model, source, positions)
+    if problems:
+        raise ConfigError(problems)
+    route = finalize(build_route(model.route))
+    rules = [
+        InhibitRule(
+            source_matchers=tuple([parse_matcher(m) for m in r.source_matchers]
+                                  + _legacy(r.source_match, r.source_match_re)),
+            target_matchers=tuple([parse_matcher(m) for m in r.target_matchers]
+                                  + _legacy(r.target_match, r.target_match_re)),
+            equal=tuple(r.equal),
+        )
+        for r in model.inhibit_rules
+    ]
+    return Config(
+        model=model,
+        route=route,
+        inhibit_rules=rules,
+        resolve_timeout_s=parse_prom_duration(model.global_.resolve_timeout),
+        source=source,
+        text=text,
+        base_dir=base_dir or Path("."),
+    )
+
+
+def _semantic_problems(model: TocsinConfig, source: str,
+                       positions: dict[tuple[str | int, ...], tuple[int, int]]) -> list[
+                           ConfigProblem]:
+    problems: list[ConfigProblem] = []
+
+    def at(path: tuple[str | int, ...]) -> str:
+        found = positions.get(path)
+        return f"{source}:{found[0]}:{found[1]}" if found else source
+
+    names = [r.name for r in model.receivers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            problems.append(ConfigProblem(at(("receivers", i)), f"receivers[{i}]",
+                                          f"receiver {name!r} is defined twice"))
+    root = model.route
+    if root.receiver is None:
+        problems.append(ConfigProblem(at(("route",)), "route",
+                                      "the root route must name a receiver"))
+    if root.matchers or root.match or root.match_re:
+        problems.append(ConfigProblem(at(("route",)), "route",
+                                      "the root route must not have any matchers"))
+    if root.continue_:
+        problems.append(ConfigProblem(at(("route",)), "route",
+                                      "cannot have continue in root route"))
+
+    def visit(route: RouteConfig, path: tuple[str | int, ...]) -> None:
+        if route.receiver is not None and route.receiver not in names:
+            problems.append(ConfigProblem(at((*path, "receiver")), _dotted((*path, "receiver")),
+                                          f"undefined receiver {route.receiver!r} used in "
+                                          "route"))
+        for key, value in (*route.match.items(), *route.match_re.items()):
+            if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):
+                problems.append(ConfigProblem(at((*path, "match")), _dotted((*path, "match")),
+                                              f"invalid label name {key!r}"))
+        for key, value in route.match_re.items():
+            try:
+                Matcher.create(key, Op.RE, value)
+            except MatcherError as exc:
+                problems.append(ConfigProblem(at((*path, "match_re", key)),
+                                              _dotted((*path, "match_re", key)), str(exc)))
+        for i, child in enumerate(route.routes):
+            visit(child, (*path, "routes", i))
+
+    visit(root, ("route",))
+    return problems
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {exc}")]) from None
+    return parse_config(text, str(path), path.parent)

@@ -1,0 +1,86 @@
+"""The routing tree, as Alertmanager's ``dispatch.Route``: depth-first matching with
+``continue``, inherited options, and group keys."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from tocsin.alerts.matchers import Matcher, matches_all
+
+DEFAULT_GROUP_WAIT_S = 30.0
+DEFAULT_GROUP_INTERVAL_S = 300.0
+DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0
+
+
+@dataclass
+class Route:
+    receiver: str
+    matchers: tuple[Matcher, ...] = ()
+    group_by: tuple[str, ...] = ()
+    group_by_all: bool = False
+    group_wait_s: float = DEFAULT_GROUP_WAIT_S
+    group_interval_s: float = DEFAULT_GROUP_INTERVAL_S
+    repeat_interval_s: float = DEFAULT_REPEAT_INTERVAL_S
+    continue_: bool = False
+    routes: list[Route] = field(default_factory=list)
+    key: str = "{}"
+    id: str = "{}"
+    # extra options later stages read (escalation policy, channels, auto-resolve…)
+    options: dict[str, object] = field(default_factory=dict)
+
+    def match(self, labels: Mapping[str, str]) -> list[Route]:
+        """Every route that takes these labels: the deepest matching routes, following
+        ``continue`` among siblings; the route itself when no child matches."""
+        if not matches_all(list(self.matchers), labels):
+            return []
+        found: list[Route] = []
+        for child in self.routes:
+            matched = child.match(labels)
+            found.extend(matched)
+            if matched and not child.continue_:
+                break
+        return found or [self]
+
+    def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
+        if self.group_by_all:
+            return dict(labels)
+        return {name: labels[name] for name in self.group_by if name in labels}
+
+    def group_key(self, labels: Mapping[str, str]) -> str:
+        """Alertmanager's group key: ``<route key>:{name="value", …}``."""
+        return f"{self.key}:{format_labels(self.group_labels(labels))}"
+
+    def walk(self) -> list[Route]:
+        out = [self]
+        for child in self.routes:
+            out.extend(child.walk())
+        return out
+
+
+def format_labels(labels: Mapping[str, str]) -> str:
+    """A label set as Prometheus prints it: ``{a="1", b="2"}``, names sorted."""
+    inner = ", ".join(
+        f'{name}="{labels[name]}"'.replace("\n", "\\n") for name in sorted(labels)
+    )
+    return "{" + inner + "}"
+
+
+def matchers_key(matchers: tuple[Matcher, ...]) -> str:
+    ordered = sorted(matchers, key=lambda m: (m.name, list(type(m.op)).index(m.op), m.value))
+    return "{" + ",".join(str(m) for m in ordered) + "}"
+
+
+def finalize(root: Route) -> Route:
+    """Give every route its key and id (parent key, ``/``, its matchers; the id adds its
+    index among siblings, so two routes with equal matchers stay apart)."""
+
+    def visit(route: Route, parent_key: str | None, parent_id: str | None, index: int) -> None:
+        own = matchers_key(route.matchers)
+        route.key = own if parent_key is None else f"{parent_key}/{own}"
+        route.id = route.key if parent_id is None else f"{parent_id}/{own}/{index}"
+        for i, child in enumerate(route.routes):
+            visit(child, route.key, route.id, i)
+
+    visit(root, None, None, 0)
+    return root
