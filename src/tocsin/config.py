@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -152,8 +151,11 @@ class ConfigProblem:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.where}: {self.location}: {self.message}" if self.location else \
-            f"{self.where}: {self.message}"
+        return (
+            f"{self.where}: {self.location}: {self.message}"
+            if self.location
+            else f"{self.where}: {self.message}"
+        )
 
 
 class ConfigError(Exception):
@@ -192,8 +194,7 @@ def _legacy(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
 
 def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
     """The routing tree with Alertmanager's inheritance of receiver, group_by and timings."""
-    matchers = [parse_matcher(m) for m in config.matchers] + _legacy(config.match,
-                                                                      config.match_re)
+    matchers = [parse_matcher(m) for m in config.matchers] + _legacy(config.match, config.match_re)
     group_by = config.group_by
     inherited_by = parent.group_by if parent else ()
     inherited_all = parent.group_by_all if parent else False
@@ -207,24 +208,30 @@ def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
     route = Route(
         receiver=receiver,
         matchers=tuple(matchers),
-        group_by=tuple(n for n in (group_by or []) if n != "...") if group_by is not None
+        group_by=tuple(n for n in (group_by or []) if n != "...")
+        if group_by is not None
         else inherited_by,
         group_by_all=("..." in group_by) if group_by is not None else inherited_all,
-        group_wait_s=seconds(config.group_wait, parent.group_wait_s if parent else None,
-                             DEFAULT_GROUP_WAIT_S),
-        group_interval_s=seconds(config.group_interval,
-                                 parent.group_interval_s if parent else None,
-                                 DEFAULT_GROUP_INTERVAL_S),
-        repeat_interval_s=seconds(config.repeat_interval,
-                                  parent.repeat_interval_s if parent else None,
-                                  DEFAULT_REPEAT_INTERVAL_S),
+        group_wait_s=seconds(
+            config.group_wait, parent.group_wait_s if parent else None, DEFAULT_GROUP_WAIT_S
+        ),
+        group_interval_s=seconds(
+            config.group_interval,
+            parent.group_interval_s if parent else None,
+            DEFAULT_GROUP_INTERVAL_S,
+        ),
+        repeat_interval_s=seconds(
+            config.repeat_interval,
+            parent.repeat_interval_s if parent else None,
+            DEFAULT_REPEAT_INTERVAL_S,
+        ),
         continue_=config.continue_,
         options={
             "escalation_policy": config.escalation_policy
             or (parent.options.get("escalation_policy") if parent else None),
-            "channels": config.channels
-            or (parent.options.get("channels", []) if parent else []),
-            "auto_resolve": config.auto_resolve if config.auto_resolve is not None
+            "channels": config.channels or (parent.options.get("channels", []) if parent else []),
+            "auto_resolve": config.auto_resolve
+            if config.auto_resolve is not None
             else (parent.options.get("auto_resolve", True) if parent else True),
         },
     )
@@ -296,10 +303,14 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     route = finalize(build_route(model.route))
     rules = [
         InhibitRule(
-            source_matchers=tuple([parse_matcher(m) for m in r.source_matchers]
-                                  + _legacy(r.source_match, r.source_match_re)),
-            target_matchers=tuple([parse_matcher(m) for m in r.target_matchers]
-                                  + _legacy(r.target_match, r.target_match_re)),
+            source_matchers=tuple(
+                [parse_matcher(m) for m in r.source_matchers]
+                + _legacy(r.source_match, r.source_match_re)
+            ),
+            target_matchers=tuple(
+                [parse_matcher(m) for m in r.target_matchers]
+                + _legacy(r.target_match, r.target_match_re)
+            ),
             equal=tuple(r.equal),
         )
         for r in model.inhibit_rules
@@ -315,9 +326,9 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     )
 
 
-def _semantic_problems(model: TocsinConfig, source: str,
-                       positions: dict[tuple[str | int, ...], tuple[int, int]]) -> list[
-                           ConfigProblem]:
+def _semantic_problems(
+    model: TocsinConfig, source: str, positions: dict[tuple[str | int, ...], tuple[int, int]]
+) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
 
     def at(path: tuple[str | int, ...]) -> str:
@@ -327,34 +338,52 @@ def _semantic_problems(model: TocsinConfig, source: str,
     names = [r.name for r in model.receivers]
     for i, name in enumerate(names):
         if name in names[:i]:
-            problems.append(ConfigProblem(at(("receivers", i)), f"receivers[{i}]",
-                                          f"receiver {name!r} is defined twice"))
+            problems.append(
+                ConfigProblem(
+                    at(("receivers", i)), f"receivers[{i}]", f"receiver {name!r} is defined twice"
+                )
+            )
     root = model.route
     if root.receiver is None:
-        problems.append(ConfigProblem(at(("route",)), "route",
-                                      "the root route must name a receiver"))
+        problems.append(
+            ConfigProblem(at(("route",)), "route", "the root route must name a receiver")
+        )
     if root.matchers or root.match or root.match_re:
-        problems.append(ConfigProblem(at(("route",)), "route",
-                                      "the root route must not have any matchers"))
+        problems.append(
+            ConfigProblem(at(("route",)), "route", "the root route must not have any matchers")
+        )
     if root.continue_:
-        problems.append(ConfigProblem(at(("route",)), "route",
-                                      "cannot have continue in root route"))
+        problems.append(
+            ConfigProblem(at(("route",)), "route", "cannot have continue in root route")
+        )
 
     def visit(route: RouteConfig, path: tuple[str | int, ...]) -> None:
         if route.receiver is not None and route.receiver not in names:
-            problems.append(ConfigProblem(at((*path, "receiver")), _dotted((*path, "receiver")),
-                                          f"undefined receiver {route.receiver!r} used in "
-                                          "route"))
-        for key, value in (*route.match.items(), *route.match_re.items()):
+            problems.append(
+                ConfigProblem(
+                    at((*path, "receiver")),
+                    _dotted((*path, "receiver")),
+                    f"undefined receiver {route.receiver!r} used in route",
+                )
+            )
+        for key in (*route.match, *route.match_re):
             if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):
-                problems.append(ConfigProblem(at((*path, "match")), _dotted((*path, "match")),
-                                              f"invalid label name {key!r}"))
+                problems.append(
+                    ConfigProblem(
+                        at((*path, "match")),
+                        _dotted((*path, "match")),
+                        f"invalid label name {key!r}",
+                    )
+                )
         for key, value in route.match_re.items():
             try:
                 Matcher.create(key, Op.RE, value)
             except MatcherError as exc:
-                problems.append(ConfigProblem(at((*path, "match_re", key)),
-                                              _dotted((*path, "match_re", key)), str(exc)))
+                problems.append(
+                    ConfigProblem(
+                        at((*path, "match_re", key)), _dotted((*path, "match_re", key)), str(exc)
+                    )
+                )
         for i, child in enumerate(route.routes):
             visit(child, (*path, "routes", i))
 

@@ -5,7 +5,15 @@ import pytest
 from tocsin.alerts.fingerprint import fingerprint_hex
 from tocsin.alerts.inhibit import InhibitRule, inhibited_by
 from tocsin.alerts.matchers import MatcherError, Op, from_api, parse_matcher, parse_matchers
-from tocsin.alerts.model import Alert, merge, overlaps, same_episode, update, validate, with_defaults
+from tocsin.alerts.model import (
+    Alert,
+    merge,
+    overlaps,
+    same_episode,
+    update,
+    validate,
+    with_defaults,
+)
 from tocsin.alerts.silences import Silence, SilenceState, can_update, expire
 from tocsin.alerts.silences import validate as validate_silence
 
@@ -59,7 +67,10 @@ def test_bad_matchers(text: str) -> None:
 def test_parse_matcher_lists() -> None:
     ms = parse_matchers('{alertname="A", severity=~"crit|warn", msg="a,b"}')
     assert [(m.name, m.op, m.value) for m in ms] == [
-        ("alertname", Op.EQ, "A"), ("severity", Op.RE, "crit|warn"), ("msg", Op.EQ, "a,b")]
+        ("alertname", Op.EQ, "A"),
+        ("severity", Op.RE, "crit|warn"),
+        ("msg", Op.EQ, "a,b"),
+    ]
     assert str(ms[1]) == 'severity=~"crit|warn"'
     assert from_api("a", "b", is_regex=True, is_equal=False).op is Op.NRE
 
@@ -76,7 +87,8 @@ def test_with_defaults_and_validate() -> None:
     only_end = with_defaults(Alert(labels={"a": "b"}, ends_at=at(-1)), at(0), 300)
     assert only_end.starts_at == at(-1) and not only_end.timeout
     assert validate(with_defaults(Alert(labels={"a": ""}), at(0), 300)) == [
-        "at least one label pair required"]  # the empty-valued label was dropped
+        "at least one label pair required"
+    ]  # the empty-valued label was dropped
     assert validate(with_defaults(Alert(labels={"": "x"}), at(0), 300)) == ['invalid name ""']
     backwards = with_defaults(Alert(labels={"a": "b"}, starts_at=at(5), ends_at=at(1)), at(0), 1)
     assert validate(backwards) == ["start time must be before end time"]
@@ -85,14 +97,16 @@ def test_with_defaults_and_validate() -> None:
 
 def test_merge_rules() -> None:
     old = Alert(labels={"a": "b"}, starts_at=at(0), ends_at=at(5), updated_at=at(0), timeout=True)
-    resend = Alert(labels={"a": "b"}, starts_at=at(1), ends_at=at(8), updated_at=at(1),
-                   timeout=True)
+    resend = Alert(
+        labels={"a": "b"}, starts_at=at(1), ends_at=at(8), updated_at=at(1), timeout=True
+    )
     assert overlaps(old, resend)
     merged = merge(old, resend, at(1))
     assert merged.starts_at == at(0) and merged.ends_at == at(8)
     explicit = Alert(labels={"a": "b"}, starts_at=at(0), ends_at=at(30), updated_at=at(0))
-    timeout_update = Alert(labels={"a": "b"}, starts_at=at(1), ends_at=at(6), updated_at=at(1),
-                           timeout=True)
+    timeout_update = Alert(
+        labels={"a": "b"}, starts_at=at(1), ends_at=at(6), updated_at=at(1), timeout=True
+    )
     assert merge(explicit, timeout_update, at(1)).ends_at == at(30)
     resolve = Alert(labels={"a": "b"}, starts_at=at(0), ends_at=at(2), updated_at=at(2))
     assert update(old, resolve, at(2)).ends_at == at(2)
@@ -101,8 +115,15 @@ def test_merge_rules() -> None:
 
 
 def _silence(matchers: str, start: float, end: float) -> Silence:
-    return Silence(id="s1", matchers=tuple(parse_matchers(matchers)), starts_at=at(start),
-                   ends_at=at(end), created_by="me", comment="c", updated_at=at(0))
+    return Silence(
+        id="s1",
+        matchers=tuple(parse_matchers(matchers)),
+        starts_at=at(start),
+        ends_at=at(end),
+        created_by="me",
+        comment="c",
+        updated_at=at(0),
+    )
 
 
 def test_silence_states_and_muting() -> None:
@@ -117,7 +138,8 @@ def test_silence_states_and_muting() -> None:
 
 def test_silence_validation() -> None:
     assert validate_silence(_silence('a=~".*"', 0, 1)) == [
-        "at least one matcher must not match the empty string"]
+        "at least one matcher must not match the empty string"
+    ]
     assert validate_silence(_silence('a="x"', 5, 1)) == ["end time must not be before start time"]
     assert validate_silence(_silence('a="x"', 0, 1)) == []
 
@@ -137,14 +159,18 @@ def test_silence_update_in_place_or_replace() -> None:
 
 
 def test_inhibition() -> None:
-    rule = InhibitRule(source_matchers=tuple(parse_matchers('severity="critical"')),
-                       target_matchers=tuple(parse_matchers('severity="warning"')),
-                       equal=("instance",))
+    rule = InhibitRule(
+        source_matchers=tuple(parse_matchers('severity="critical"')),
+        target_matchers=tuple(parse_matchers('severity="warning"')),
+        equal=("instance",),
+    )
     firing = [("crit1", {"severity": "critical", "instance": "a"})]
     assert inhibited_by([rule], {"severity": "warning", "instance": "a"}, "w1", firing) == ["crit1"]
     assert inhibited_by([rule], {"severity": "warning", "instance": "b"}, "w2", firing) == []
-    both = InhibitRule(source_matchers=tuple(parse_matchers('team="x"')),
-                       target_matchers=tuple(parse_matchers('team="x"')))
+    both = InhibitRule(
+        source_matchers=tuple(parse_matchers('team="x"')),
+        target_matchers=tuple(parse_matchers('team="x"')),
+    )
     same = [("one", {"team": "x"})]
     assert inhibited_by([both], {"team": "x"}, "two", same) == []  # two-sided: excluded
     assert inhibited_by([both], {"team": "x"}, "one", same) == []  # never itself

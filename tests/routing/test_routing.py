@@ -67,15 +67,19 @@ def test_inheritance_keys_and_group_keys() -> None:
     assert frontend.key == '{}/{service=~"api|web"}'
     labels = {"alertname": "X", "severity": "critical", "instance": "i1", "service": "api"}
     assert tickets.group_key(labels) == (
-        '{}/{severity=~"warning|critical"}:{alertname="X", instance="i1"}')
+        '{}/{severity=~"warning|critical"}:{alertname="X", instance="i1"}'
+    )
     assert frontend.group_labels(labels) == labels
     assert config.resolve_timeout_s == 60
     assert len(config.inhibit_rules) == 1
 
 
 def test_config_errors_name_their_place() -> None:
-    bad = CONFIG.replace("group_wait: 0s", "group_wait: soon").replace(
-        "receiver: dba", "receiver: nobody").replace("equal: [alertname]", "equals: [x]")
+    bad = (
+        CONFIG.replace("group_wait: 0s", "group_wait: soon")
+        .replace("receiver: dba", "receiver: nobody")
+        .replace("equal: [alertname]", "equals: [x]")
+    )
     with pytest.raises(ConfigError) as caught:
         parse_config(bad, "tocsin.yaml")
     text = str(caught.value)
@@ -83,20 +87,28 @@ def test_config_errors_name_their_place() -> None:
     assert "inhibit_rules[0].equals: Extra inputs are not permitted" in text
     with pytest.raises(ConfigError) as caught:
         parse_config(CONFIG.replace("receiver: dba", "receiver: nobody"), "tocsin.yaml")
-    assert "tocsin.yaml:13:21: route.routes[0].routes[0].receiver: undefined receiver 'nobody'" \
+    assert (
+        "tocsin.yaml:13:21: route.routes[0].routes[0].receiver: undefined receiver 'nobody'"
         in str(caught.value)
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "message"),
     [
         ("route: {}\n", "the root route must name a receiver"),
-        ("route: {receiver: a, matchers: ['x=\"y\"']}\nreceivers: [{name: a}]\n",
-         "the root route must not have any matchers"),
-        ("route: {receiver: a, group_by: ['...', x]}\nreceivers: [{name: a}]\n",
-         "cannot have wildcard group_by"),
-        ("route: {receiver: a, routes: [{matchers: ['a=~\"(\"']}]}\nreceivers: [{name: a}]\n",
-         "invalid regular expression"),
+        (
+            "route: {receiver: a, matchers: ['x=\"y\"']}\nreceivers: [{name: a}]\n",
+            "the root route must not have any matchers",
+        ),
+        (
+            "route: {receiver: a, group_by: ['...', x]}\nreceivers: [{name: a}]\n",
+            "cannot have wildcard group_by",
+        ),
+        (
+            "route: {receiver: a, routes: [{matchers: ['a=~\"(\"']}]}\nreceivers: [{name: a}]\n",
+            "invalid regular expression",
+        ),
         ("- a\n", "must be a mapping"),
         ("route: [\n", "invalid YAML"),
     ],

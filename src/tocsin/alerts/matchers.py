@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
-import re2
+import re2  # type: ignore[import-untyped]
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_REGEX_LENGTH = 4096
@@ -26,7 +26,7 @@ class MatcherError(ValueError):
     """A matcher that cannot be parsed or compiled; the message says why."""
 
 
-class Op(str, Enum):
+class Op(StrEnum):
     EQ = "="
     NE = "!="
     RE = "=~"
@@ -46,13 +46,17 @@ class Matcher:
         regex = None
         if op in (Op.RE, Op.NRE):
             if len(value) > MAX_REGEX_LENGTH:
-                raise MatcherError(f"regular expression for {name!r} is longer than "
-                                   f"{MAX_REGEX_LENGTH} characters")
+                raise MatcherError(
+                    f"regular expression for {name!r} is longer than {MAX_REGEX_LENGTH} characters"
+                )
             try:
                 regex = re2.compile(f"^(?:{value})$", _OPTIONS)
             except re2.error as exc:
-                detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) \
+                detail = (
+                    exc.args[0].decode()
+                    if exc.args and isinstance(exc.args[0], bytes)
                     else str(exc)
+                )
                 raise MatcherError(f"invalid regular expression {value!r}: {detail}") from None
         return cls(name=name, op=op, value=value, _regex=regex)
 
@@ -85,7 +89,7 @@ def matches_all(matchers: list[Matcher], labels: Mapping[str, str]) -> bool:
     return all(m.matches_labels(labels) for m in matchers)
 
 
-_MATCHER_RE = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$', re.S)
+_MATCHER_RE = re.compile(r"^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(=~|=|!=|!~)\s*(.*?)\s*$", re.S)
 
 
 def _unquote(raw: str) -> str:
@@ -149,11 +153,8 @@ def parse_matchers(text: str) -> list[Matcher]:
 
 def from_api(name: str, value: str, is_regex: bool, is_equal: bool = True) -> Matcher:
     """A matcher in the v2 API's JSON shape (``isRegex``, ``isEqual``)."""
-    if is_regex:
-        op = Op.RE if is_equal else Op.NRE
-    else:
-        op = Op.EQ if is_equal else Op.NE
-    return Matcher.create(name, op, value)
+    ops = {(True, True): Op.RE, (True, False): Op.NRE, (False, True): Op.EQ, (False, False): Op.NE}
+    return Matcher.create(name, ops[(is_regex, is_equal)], value)
 
 
 def validate_label_name(name: str) -> bool:

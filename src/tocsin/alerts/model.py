@@ -46,8 +46,9 @@ def with_defaults(alert: Alert, now: datetime, resolve_timeout_s: float) -> Aler
         timeout = True
         ends_at = now + timedelta(seconds=resolve_timeout_s)
     labels = {k: v for k, v in alert.labels.items() if v != ""}
-    return replace(alert, labels=labels, starts_at=starts_at, ends_at=ends_at, updated_at=now,
-                   timeout=timeout)
+    return replace(
+        alert, labels=labels, starts_at=starts_at, ends_at=ends_at, updated_at=now, timeout=timeout
+    )
 
 
 def validate(alert: Alert) -> list[str]:
@@ -102,8 +103,9 @@ def merge(old: Alert, new: Alert, now: datetime) -> Alert:
     assert a.updated_at and o.updated_at
     if o.updated_at < a.updated_at:
         a, o = o, a
-    starts_at = a.starts_at if a.starts_at and o.starts_at and a.starts_at < o.starts_at \
-        else o.starts_at
+    starts_at = (
+        a.starts_at if a.starts_at and o.starts_at and a.starts_at < o.starts_at else o.starts_at
+    )
     ends_at = o.ends_at
     assert a.ends_at and o.ends_at
     if o.resolved(now):

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from tocsin.alerts.matchers import Matcher, matches_all, validate_label_name
 
 
-class SilenceState(str, Enum):
+class SilenceState(StrEnum):
     ACTIVE = "active"
     PENDING = "pending"
     EXPIRED = "expired"

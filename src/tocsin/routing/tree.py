@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from tocsin.alerts.matchers import Matcher, matches_all
+from tocsin.alerts.matchers import Matcher, Op, matches_all
 
 DEFAULT_GROUP_WAIT_S = 30.0
 DEFAULT_GROUP_INTERVAL_S = 300.0
@@ -60,14 +60,13 @@ class Route:
 
 def format_labels(labels: Mapping[str, str]) -> str:
     """A label set as Prometheus prints it: ``{a="1", b="2"}``, names sorted."""
-    inner = ", ".join(
-        f'{name}="{labels[name]}"'.replace("\n", "\\n") for name in sorted(labels)
-    )
+    inner = ", ".join(f'{name}="{labels[name]}"'.replace("\n", "\\n") for name in sorted(labels))
     return "{" + inner + "}"
 
 
 def matchers_key(matchers: tuple[Matcher, ...]) -> str:
-    ordered = sorted(matchers, key=lambda m: (m.name, list(type(m.op)).index(m.op), m.value))
+    order = {op: i for i, op in enumerate(Op)}  # Alertmanager: =, !=, =~, !~
+    ordered = sorted(matchers, key=lambda m: (m.name, order[m.op], m.value))
     return "{" + ",".join(str(m) for m in ordered) + "}"
 
 

@@ -134,7 +134,11 @@ def guess_language(code: str) -> str:
     return "bash"
 
 
-_PROMPT_RE = re.compile(r"^(\s*)(\$|PS [^>]*>|PS>)\s")
+# shell ($), PowerShell (PS C:\>), psql (db=> / db-> / db=#), mysql>, redis (127.0.0.1:6379>)
+_PROMPT_RE = re.compile(
+    r"^(\s*)(\$|PS [^>]*>|PS>|[A-Za-z_][\w-]*[=\-(][>#]|mysql>|MariaDB \[[^\]]*\]>|"
+    r"redis[\w.:-]*>|[\d.]+:\d+(\[\d+\])?>)\s"
+)
 
 
 def split_prompts(code: str) -> tuple[list[str], list[str]]:

@@ -15,6 +15,7 @@ from pathlib import PurePath
 from tocsin.runbooks.commands import placeholder_key
 from tocsin.runbooks.markdown import Document
 from tocsin.runbooks.model import Alert, Catalog, Problem, Runbook
+from tocsin.runbooks.risk import classify
 from tocsin.runbooks.text import is_camel_identifier, is_identifier
 
 # Labels an alert commonly carries whatever its rule: Prometheus adds instance and job to
@@ -75,7 +76,10 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
                     )
                 )
             continue
-        if link.href[1:] and link.href[1:].lower() not in doc.anchors:
+        anchor = link.href[1:].lower()
+        # GitHub keeps "--" where punctuation stood; GitLab and others fold it to "-"
+        known = doc.anchors | {re.sub(r"-+", "-", a) for a in doc.anchors}
+        if anchor and anchor not in known and re.sub(r"-+", "-", anchor) not in known:
             problems.append(
                 _problem(
                     rb,
@@ -85,6 +89,23 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
                     f"link to {link.href} points at no heading",
                 )
             )
+    declared = doc.front_matter.get("alerts")
+    if isinstance(declared, str):
+        declared = [declared]
+    if isinstance(declared, list):
+        for name in (str(d) for d in declared):
+            if name not in names and name not in reported:
+                reported.add(name)
+                problems.append(
+                    _problem(
+                        rb,
+                        1,
+                        "error",
+                        "toc-undocumented",
+                        f"{name} is listed in the front matter but has no section",
+                        name,
+                    )
+                )
     if not rb.alerts and _has_content(doc):
         problems.append(
             _problem(rb, None, "warning", "no-alerts", "no alert sections found in this file")
@@ -155,7 +176,7 @@ def lint_alert(rb: Runbook, alert: Alert) -> list[Problem]:
                 )
             )
     counts = alert.phase_counts()
-    if not alert.steps or counts["diagnose"] + counts["remediate"] + counts["other"] == 0:
+    if counts["diagnose"] + counts["remediate"] + counts["verify"] == 0:
         problems.append(
             _problem(
                 rb,
@@ -169,14 +190,13 @@ def lint_alert(rb: Runbook, alert: Alert) -> list[Problem]:
     unfilled: dict[str, int] = {}
     for command in alert.commands():
         if command.risk == "destructive":
-            first = next(
-                (
-                    ln.strip()
-                    for ln in command.code.splitlines()
-                    if ln.strip() and not ln.strip().startswith(("#", "--"))
-                ),
-                "",
-            )[:80]
+            lines = [
+                ln.strip()
+                for ln in command.code.splitlines()
+                if ln.strip() and not ln.strip().startswith(("#", "--"))
+            ]
+            guilty = [ln for ln in lines if classify(ln, command.language).risk == "destructive"]
+            first = (guilty or lines or [""])[0][:80]
             problems.append(
                 _problem(
                     rb,

@@ -8,7 +8,8 @@ code blocks and tables, with their source lines. Nothing here is specific to one
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,6 +90,7 @@ class Table:
     header: list[str]
     rows: list[list[str]]
     line: int
+    cells: list[list[Line]] = field(default_factory=list)  # rows' cells with inline code
 
     @property
     def text(self) -> str:
@@ -183,6 +185,14 @@ def _segments(inline: SyntaxTreeNode, links: list[Link], line: int) -> list[Line
     return lines
 
 
+_HTML_NAMES = (
+    r"details|summary|br|div|p|span|b|i|u|em|strong|code|pre|sup|sub|kbd|hr|img|a|table|tr|"
+    r"td|th|tbody|thead|ul|ol|li|blockquote|center|font|small|big|section|article|nav|h[1-6]"
+)
+_HTML_TAG = re.compile(rf"</?(?:{_HTML_NAMES})(?:\s[^>]*)?/?>", re.I)
+_HTML_ONLY = re.compile(rf"^\s*(?:</?(?:{_HTML_NAMES})(?:\s[^>]*)?/?>\s*)+$", re.I)
+
+
 def _line_of(node: SyntaxTreeNode, default: int) -> int:
     try:
         mapped = node.map
@@ -191,12 +201,13 @@ def _line_of(node: SyntaxTreeNode, default: int) -> int:
     return mapped[0] + 1 if mapped else default
 
 
-def _cell_text(cell: SyntaxTreeNode, links: list[Link], line: int) -> str:
-    parts: list[str] = []
+def _cell_line(cell: SyntaxTreeNode, links: list[Link], line: int) -> Line:
+    segments: list[Segment] = []
     for child in cell.children:
         if child.type == "inline":
-            parts.extend(ln.plain for ln in _segments(child, links, line))
-    return clean_spaces(" ".join(parts))
+            for ln in _segments(child, links, line):
+                segments.extend(ln.segments)
+    return Line(segments)
 
 
 def _blocks(nodes: list[SyntaxTreeNode], links: list[Link], base: int) -> list[Block]:
@@ -207,7 +218,9 @@ def _blocks(nodes: list[SyntaxTreeNode], links: list[Link], base: int) -> list[B
         if kind == "paragraph":
             inline = node.children[0] if node.children else None
             lines = _segments(inline, links, line) if inline is not None else []
-            out.append(Paragraph([ln for ln in lines if ln.segments], line))
+            kept = [ln for ln in lines if ln.segments and not _HTML_ONLY.match(ln.plain)]
+            if kept:
+                out.append(Paragraph(kept, line))
         elif kind == "fence":
             out.append(Code(info=node.info.strip(), code=node.content, line=line))
         elif kind == "code_block":
@@ -221,18 +234,22 @@ def _blocks(nodes: list[SyntaxTreeNode], links: list[Link], base: int) -> list[B
         elif kind == "table":
             header: list[str] = []
             rows: list[list[str]] = []
+            cells: list[list[Line]] = []
             for part in node.children:
                 for tr in part.children:
-                    cells = [_cell_text(c, links, _line_of(tr, line)) for c in tr.children]
+                    row = [_cell_line(c, links, _line_of(tr, line)) for c in tr.children]
                     if part.type == "thead":
-                        header = cells
+                        header = [c.plain for c in row]
                     else:
-                        rows.append(cells)
-            out.append(Table(header=header, rows=rows, line=line))
+                        rows.append([c.plain for c in row])
+                        cells.append(row)
+            out.append(Table(header=header, rows=rows, line=line, cells=cells))
         elif kind == "blockquote":
             out.append(Quote(_blocks(node.children, links, line), line))
         elif kind in ("html_block",):
-            out.append(Paragraph([Line([Segment("text", node.content.strip())])], line))
+            text = _HTML_TAG.sub("", node.content).strip()
+            if text:
+                out.append(Paragraph([Line([Segment("text", text)])], line))
         # hr and front_matter carry nothing a section needs.
     return out
 
@@ -262,8 +279,32 @@ def line_field(line: Line) -> tuple[str, str] | None:
     return label, rest
 
 
-def parse_document(text: str) -> Document:
-    """Parse Markdown text into a Document. Never raises on any str input."""
+_PLAIN_FIELD = re.compile(
+    r"^\s*(severity|priority|sev|level|threshold|condition|expression|expr|query|trigger|"
+    r"fires when|alert|alert name|alertname|impact|summary|description|symptoms?|meaning|"
+    r"last updated|last reviewed|review cycle|review frequency|owner|runbook|playbook|"
+    r"dashboards?)\s*:\s*(.*)$",
+    re.I,
+)
+
+
+def plain_field(line: Line) -> tuple[str, str] | None:
+    """``Severity: critical`` written without bold, for the field names runbooks share."""
+    if not line.segments or line.segments[0].kind != "text":
+        return None
+    found = _PLAIN_FIELD.match(line.text)
+    return (found.group(1), found.group(2).strip()) if found else None
+
+
+def any_field(line: Line) -> tuple[str, str] | None:
+    return line_field(line) or plain_field(line)
+
+
+def parse_document(text: str, plain_label: Callable[[str], bool] | None = None) -> Document:
+    """Parse Markdown text into a Document. Never raises on any str input.
+
+    ``plain_label`` says which one-line paragraphs ending in a colon (``How to fix:``) open a
+    section, as bold labels do."""
     tokens = _MD.parse(text)
     tree = SyntaxTreeNode(tokens)
     front: dict[str, Any] = {}
@@ -303,9 +344,15 @@ def parse_document(text: str) -> Document:
             stack[-1].children.append(section)
             stack.append(section)
             continue
+        if node.type == "hr":
+            while stack[-1].label:  # a thematic break ends a labelled part
+                stack.pop()
+            continue
         blocks = _blocks([node], links, line)
         for block in blocks:
             labelled = label_of(block) if isinstance(block, Paragraph) else None
+            if labelled is None and isinstance(block, Paragraph) and plain_label is not None:
+                labelled = _plain_label(block, plain_label)
             if labelled is not None and _is_pseudo_heading(labelled):
                 while stack[-1].label:
                     stack.pop()
@@ -321,7 +368,7 @@ def parse_document(text: str) -> Document:
                 stack.append(section)
             else:
                 if labelled is not None or (
-                    isinstance(block, Paragraph) and block.lines and line_field(block.lines[0])
+                    isinstance(block, Paragraph) and block.lines and any_field(block.lines[0])
                 ):
                     # "**Escalation**: page X" after "**Resolution**:" is a field of the
                     # heading's section, not more of the resolution.
@@ -329,6 +376,17 @@ def parse_document(text: str) -> Document:
                         stack.pop()
                 stack[-1].blocks.append(block)
     return Document(front_matter=front, root=root, links=links, anchors=anchors)
+
+
+def _plain_label(paragraph: Paragraph, accept: Callable[[str], bool]) -> tuple[str, str] | None:
+    """``How to fix:`` / ``Steps:`` alone on a line, when ``accept`` knows the words."""
+    if len(paragraph.lines) != 1:
+        return None
+    text = paragraph.lines[0].plain
+    if not text.endswith(":") or len(text) > 60 or len(text.split()) > 6:
+        return None
+    title = text[:-1].strip()
+    return (title, "") if title and accept(title) else None
 
 
 def _is_pseudo_heading(labelled: tuple[str, str]) -> bool:

@@ -29,8 +29,10 @@ from tocsin.runbooks.markdown import (
     ListBlock,
     ListItem,
     Paragraph,
+    Quote,
     Section,
     Table,
+    any_field,
     block_text,
     codes_in,
     line_field,
@@ -96,6 +98,9 @@ _THRESHOLD_FIELDS = {
     "alert condition",
     "triggers",
 }
+_REFERENCE_FIELDS = {"dashboards", "dashboard", "runbook", "playbook", "owner", "links", "see also"}
+_THRESHOLD_INLINE = re.compile(r"\bthreshold\s*:\s*(.{3,300}?)(?:\n\s*\n|$)", re.I | re.S)
+_FIRES_WHEN = re.compile(r"^.*?\b(fires|triggers|alerts|pages|goes off)\s+(when|if)\b\s*:?", re.I)
 _NAME_FIELDS = {"alert", "alert name", "alertname", "alerts", "alert rule", "rule", "alert id"}
 _GENERIC_TITLES = (
     "response steps",
@@ -173,6 +178,14 @@ _PHASE_KEYWORDS: list[tuple[Phase, tuple[str, ...]]] = [
             "free up",
             "unblock",
             "drain",
+            "delete",
+            "re-run",
+            "rerun",
+            "roll it back",
+            "revert",
+            "failover",
+            "fail over",
+            "purge",
         ),
     ),
     (
@@ -205,6 +218,14 @@ _PHASE_KEYWORDS: list[tuple[Phase, tuple[str, ...]]] = [
             "monitor",
             "first response",
             "initial response",
+            "status",
+            "gather",
+            "collect",
+            "fetch",
+            "get the",
+            "view",
+            "observe",
+            "measure",
         ),
     ),
 ]
@@ -279,14 +300,24 @@ _STRUCTURE_WORDS = (
 
 def _norm(title: str) -> str:
     title = re.sub(r"^\s*(step\s+)?\d+(\.\d+)*[.):]?\s+", "", title, flags=re.I)
+    title = re.sub(r"^\s*(?:[a-h]|i{1,3}|iv|vi{0,3})[.)]\s+", "", title, flags=re.I)
     title = re.sub(r"\s*\([^)]*\)\s*$", "", title)
     return clean_spaces(title.strip(" :*-–")).lower()
 
 
-def phase_of(title: str) -> Phase | None:
+def phase_of(title: str, step: bool = False) -> Phase | None:
     """Phase a heading names (``Detailed Troubleshooting`` -> diagnose); None when the title
-    is generic (``Response Steps``) or conditional (``If restart doesn't help``)."""
+    is generic (``Response Steps``) or conditional (``If restart doesn't help``). A step's own
+    title (``step=True``) is read after its condition: ``If the deploy is bad, roll back``
+    -> remediate."""
     lowered = _norm(title)
+    if step:
+        lowered = re.sub(r"^(if|when|once|after)\b[^,:]*[,:]\s*", "", lowered)
+        lowered = re.sub(
+            r"^(as a last resort|otherwise|then|finally|optionally)[,:]?\s*", "", lowered
+        )
+        if re.match(r"^(page|notify|call|contact|escalate|inform|alert)\b", lowered):
+            return "escalate"
     if not lowered or re.match(r"^(if|when|option|case|scenario|otherwise|else)\b", lowered):
         return None
     if lowered in _GENERIC_TITLES:
@@ -295,6 +326,17 @@ def phase_of(title: str) -> Phase | None:
         if any(w in lowered for w in words):
             return phase
     return None
+
+
+def accept_plain_label(title: str) -> bool:
+    """Which plain one-line paragraphs (``How to fix:``, ``Steps:``, ``What it means:``) open a
+    section: the words runbooks use to head their parts."""
+    lowered = _norm(title)
+    if prose_field(title) or lowered in _THRESHOLD_FIELDS or lowered in _GENERIC_TITLES:
+        return True
+    if re.match(r"^(if|when|option|case|scenario|otherwise|else)\b", lowered):
+        return False
+    return phase_of(title) is not None and len(lowered.split()) <= 4
 
 
 def prose_field(title: str) -> str | None:
@@ -334,31 +376,29 @@ def title_names(title: str) -> tuple[list[str], str | None]:
     return [], severity
 
 
-_PLAIN_FIELD = re.compile(
-    r"^\s*(severity|priority|threshold|alert|alert name|alertname|impact|summary|description|"
-    r"symptoms?|last updated|review cycle|review frequency|owner)\s*:\s*(\S.*)$",
-    re.I,
-)
-
-
-def plain_field(line: Line) -> tuple[str, str] | None:
-    """``Severity: critical`` written without bold, for the field names runbooks share."""
-    if not line.segments or line.segments[0].kind != "text":
-        return None
-    found = _PLAIN_FIELD.match(line.text)
-    return (found.group(1), found.group(2).strip()) if found else None
-
-
 def _field_lines(blocks: list[Block]) -> list[tuple[str, str, Line, int]]:
-    """``**Label**: value`` (or ``Severity: value``) lines of the paragraphs directly in a
-    section."""
+    """``**Label**: value`` or ``Severity: value`` lines of the paragraphs (and quoted notes)
+    directly in a section. A label alone on its line takes the paragraph's next lines as its
+    value (``Threshold:`` then ``expr for 10m`` on the next line)."""
     out = []
-    for block in blocks:
-        if isinstance(block, Paragraph):
-            for line in block.lines:
-                found = line_field(line) or plain_field(line)
-                if found is not None:
-                    out.append((found[0], found[1], line, block.line))
+    paragraphs = [b for b in blocks if isinstance(b, Paragraph)]
+    for quote in (b for b in blocks if isinstance(b, Quote)):
+        paragraphs.extend(b for b in quote.blocks if isinstance(b, Paragraph))
+    for block in paragraphs:
+        lines = block.lines
+        k = 0
+        while k < len(lines):
+            found = any_field(lines[k])
+            if found is not None:
+                label, value = found
+                line = lines[k]
+                if not value and k + 1 < len(lines) and any_field(lines[k + 1]) is None:
+                    rest = lines[k + 1 :]
+                    value = " ".join(ln.text for ln in rest)
+                    line = Line([s for ln in lines[k:] for s in ln.segments])
+                    k = len(lines)
+                out.append((label, value, line, block.line))
+            k += 1
     return out
 
 
@@ -405,6 +445,13 @@ def _text_of(section: Section, include_children: bool = True) -> str:
         for child in section.children:
             child_text = _text_of(child)
             parts.append(f"{child.title}:\n{child_text}" if child_text else child.title)
+    return "\n".join(p for p in parts if p).strip()
+
+
+def _text_with_code(section: Section) -> str:
+    parts = [section.value] if section.value else []
+    for block in section.blocks:
+        parts.append(block.code.strip() if isinstance(block, Code) else block_text(block))
     return "\n".join(p for p in parts if p).strip()
 
 
@@ -474,7 +521,7 @@ def _step_from_item(item: ListItem, phase: Phase | None, default_title: str) -> 
         labelled = line_field(first_para.lines[0])
         title = labelled[0] if labelled else first_para.lines[0].plain
     text = "\n".join(block_text(b) for b in item.blocks if not isinstance(b, Code)).strip()
-    own = phase_of(title) if phase is None else phase
+    own = phase_of(title, step=True) if phase is None else phase
     return Step(
         phase=own or "other",
         title=_short(title),
@@ -489,6 +536,9 @@ def _short(title: str, limit: int = 120) -> str:
     return title if len(title) <= limit else title[: limit - 1].rstrip() + "…"
 
 
+_LETTERED = re.compile(r"^\s*(?:[a-h]|i{1,3}|iv|v|vi{1,3})[.)]\s+\S|^\s*step\s+\d+\s*[:.)-]", re.I)
+
+
 def _steps_from_blocks(
     blocks: list[Block], phase: Phase | None, title: str, line: int, value: str = ""
 ) -> list[Step]:
@@ -501,7 +551,7 @@ def _steps_from_blocks(
         nonlocal current
         if current is not None and (current["text"] or current["commands"]):
             step_title = current["title"]
-            own = phase or phase_of(step_title) or "other"
+            own = phase or phase_of(step_title, step=True) or "other"
             steps.append(
                 Step(
                     phase=own,
@@ -520,11 +570,16 @@ def _steps_from_blocks(
         current = start(title, line)
         current["text"].append(value)
     for i, block in enumerate(blocks):
+        previous = blocks[i - 1] if i else None
         if isinstance(block, ListBlock):
             flush()
             steps.extend(_step_from_item(item, phase, title) for item in block.items)
         elif isinstance(block, Code):
             if is_template_code(block):
+                continue
+            if current is None and isinstance(previous, ListBlock) and steps:
+                # a fence written at column 0 after "3. roll back:" belongs to that item
+                steps[-1].commands.append(_command(block.code, block.info, block.line))
                 continue
             if current is None:
                 current = start(title, block.line)
@@ -532,6 +587,13 @@ def _steps_from_blocks(
         elif isinstance(block, Paragraph):
             text = block.text
             nxt = blocks[i + 1] if i + 1 < len(blocks) else None
+            if _LETTERED.match(text):
+                flush()
+                current = start(block.lines[0].text, block.line)
+                current["text"].append(text)
+                for ln in block.lines:
+                    current["commands"].extend(_inline_commands(ln, block.line))
+                continue
             if isinstance(nxt, Code) and text.endswith(":") and len(text) <= 100:
                 flush()
                 current = start(text, block.line)
@@ -736,9 +798,13 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
             _n, rest = _names_from_field(line, value)
             summary = rest or summary
         elif key in _SEVERITY_FIELDS:
-            severity_raw = value.strip("` ") or severity_raw
+            severity_raw = severity_raw or value.strip("` ") or None
+        elif is_severity_word(label):  # "**Sev 2** (Sev 1 if all nodes are affected)"
+            severity_raw = severity_raw or f"{label} {value}".strip()
         elif key in _THRESHOLD_FIELDS:
-            threshold = value
+            threshold = threshold or value
+        elif key in _REFERENCE_FIELDS:
+            pass
         elif prose_field(label):
             prose[prose_field(label) or "summary"].append(value)
         else:
@@ -771,7 +837,7 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
         if not (
             isinstance(b, Paragraph)
             and b.line in field_paragraph_lines
-            and all(line_field(ln) or plain_field(ln) for ln in b.lines)
+            and all(any_field(ln) for ln in b.lines)
         )
     ]
     if other_blocks:
@@ -780,14 +846,28 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
     templates: list[Template] = []
 
     def visit(child: Section, inherited: Phase | None) -> None:
-        nonlocal threshold
+        nonlocal threshold, severity_raw
         title_key = prose_field(child.title)
         if title_key:
             prose[title_key].append(_text_of(child))
+            for label, value, _line, _no in _field_lines(child.blocks):
+                if label.lower() in _THRESHOLD_FIELDS and threshold is None:
+                    threshold = value
             return
         lowered = _norm(child.title)
         if lowered in _THRESHOLD_FIELDS:
-            threshold = threshold or _text_of(child)
+            threshold = threshold or _text_with_code(child)
+            return
+        if (
+            child.label
+            and is_severity_word(child.title)
+            and (not child.blocks or severity_raw is None)
+        ):
+            # "**Sev 2** (Sev 1 if all nodes are affected)" on its own line
+            severity_raw = severity_raw or f"{child.title} {child.value}".strip()
+            steps.extend(_steps_from_blocks(child.blocks, inherited, section.title, child.line))
+            for grandchild in child.children:
+                visit(grandchild, inherited)
             return
         if is_severity_word(child.title):
             variants.append(
@@ -826,6 +906,19 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
         for key in ("severity", "priority"):
             if front.get(key) is not None and len(ctx.runbook.alerts) == 0:
                 severity_raw = str(front[key])
+    if threshold is None:
+        # "Fires when `x > 1` for 5 minutes." / "… behind its leader. Threshold: `x` for 10m"
+        prose_text = [p.text for p in paragraphs_in(section.blocks)] + [
+            t for key in ("symptoms", "meaning", "summary", "impact") for t in prose[key]
+        ]
+        for text in prose_text:
+            inline = _THRESHOLD_INLINE.search(text)
+            if inline:
+                threshold = inline.group(1).strip()
+                break
+            for ln in text.splitlines():
+                if _FIRES_WHEN.search(ln):
+                    threshold = threshold or _FIRES_WHEN.sub("", ln, count=1).strip()
     for name in names:
         expr, for_s = _expression(threshold, section, name, shared=len(names) > 1)
         if any(a.name == name for a in ctx.runbook.alerts):
@@ -915,7 +1008,9 @@ _PROMQL_WORDS = {
     "inf",
     "nan",
 }
-_COMPARISON = re.compile(r"(==|!=|>=|<=|>|<)\s*-?\d+(\.\d+)?(e[+-]?\d+)?\s*$", re.I)
+_COMPARISON = re.compile(
+    r"(==|!=|>=|<=|>|<)\s*(bool\s+)?-?[\d(][\d\s.()*+/-]*(e[+-]?\d+)?\s*\)?\s*$", re.I
+)
 _FOR_CLAUSE = re.compile(
     r"\s+for\s+(?:at\s+least\s+|more\s+than\s+|>\s*)?(\d+\s*\+?\s*[a-zA-Z]+)"
     r"\s*\.?\s*$",
@@ -971,6 +1066,7 @@ def _expression(
             for_s = parse_duration(found_for.group(1))
             text = text[: found_for.start()]
         candidates = [s.strip() for s in spans] + [text.replace("`", "").strip()]
+        candidates = [re.sub(r"\s+", " ", c) for c in candidates]
         if not shared:
             expr = next((c for c in candidates if is_promql_expression(c)), None)
     return expr, for_s
@@ -1185,6 +1281,12 @@ _META_KEYS = {
     "review schedule": "review_cycle",
     "review": "review_cycle",
     "review interval": "review_cycle",
+    "review every": "review_cycle",
+    "review period": "review_cycle",
+    "reviewed on": "last_updated",
+    "last modified": "last_updated",
+    "updated at": "last_updated",
+    "lastreviewed": "last_updated",
     "document owner": "owner",
     "owner": "owner",
     "maintained by": "owner",
@@ -1204,7 +1306,7 @@ def _metadata(ctx: _Context, sections: list[Section], front: dict[str, Any]) -> 
             if value and len(meta.fields) < 200:
                 meta.fields.setdefault(label, value)
     for key, value in meta.fields.items():
-        attr = _META_KEYS.get(key.lower().strip())
+        attr = _META_KEYS.get(re.sub(r"[\s_-]+", " ", key.lower()).strip())
         if attr and getattr(meta, attr) is None:
             setattr(meta, attr, value)
     when = parse_date(meta.last_updated)
@@ -1215,10 +1317,168 @@ def _metadata(ctx: _Context, sections: list[Section], front: dict[str, Any]) -> 
 # --------------------------------------------------------------------------- entry
 
 
+def _split_field_alerts(section: Section) -> None:
+    """Alerts written without headings of their own, one ``Alert: Name`` block after another
+    (often between ``---`` rules), become sections of their own."""
+    for child in section.children:
+        if not child.label:
+            _split_field_alerts(child)
+    starts: list[tuple[int, list[str]]] = []
+    for block in section.blocks:
+        if isinstance(block, Paragraph) and block.lines:
+            found = any_field(block.lines[0])
+            if found and found[0].lower() in _NAME_FIELDS:
+                names, _rest = _names_from_field(block.lines[0], found[1])
+                if names:
+                    starts.append((block.line, names))
+    if len(starts) < 2 and not (starts and section.level == 0):
+        return
+    headings_after = [c.line for c in section.children if not c.label and c.line > starts[-1][0]]
+    last_end = min(headings_after, default=10**9)
+    first = starts[0][0]
+    pieces: list[Section] = []
+    for k, (line, names) in enumerate(starts):
+        end = starts[k + 1][0] if k + 1 < len(starts) else last_end
+        pieces.append(
+            Section(
+                title=" / ".join(names),
+                level=section.level + 0.5,
+                line=line,
+                blocks=[b for b in section.blocks if line <= b.line < end],
+                children=[c for c in section.children if line < c.line < end],
+            )
+        )
+    section.children = (
+        [c for c in section.children if c.line < first]
+        + pieces
+        + [c for c in section.children if c.line >= last_end]
+    )
+    section.blocks = [b for b in section.blocks if b.line < first or b.line >= last_end]
+
+
+_ALERT_COLUMN = r"^(alert|alerts|alert name|alertname|alert rule|rule|name)$"
+
+
+def _section_steps(section: Section, inherited: Phase | None) -> list[Step]:
+    phase = phase_of(section.title) or inherited
+    steps = _steps_from_blocks(section.blocks, phase, section.title, section.line, section.value)
+    for child in section.children:
+        steps.extend(_section_steps(child, phase))
+    return steps
+
+
+def _table_alerts(ctx: _Context, table: Table, doc: Document) -> None:
+    """A table with one alert per row (``| Alert | Severity | Description | Action |``)."""
+    col = _header_index(table.header, _ALERT_COLUMN)
+    if col is None:
+        return
+    sev_col = _header_index(table.header, r"severity|priority|^sev|^level$")
+    desc_col = _header_index(
+        table.header,
+        r"description|summary|meaning|condition|threshold|"
+        r"trigger|fires|expression|when",
+    )
+    action_cols = [
+        i
+        for i, h in enumerate(table.header)
+        if re.search(
+            r"action|response|what to do|first step|remediation|"
+            r"mitigation|runbook|procedure|playbook|fix|steps|diagnos|"
+            r"investigat|check",
+            h.lower(),
+        )
+        and i not in (col, sev_col)
+    ]
+    if sev_col is None and not action_cols:
+        return
+    anchors = {s.anchor: s for s in doc.root.walk() if s.anchor}
+    for r, cells in enumerate(table.cells):
+        if col >= len(cells):
+            continue
+        line_no = table.line + 2 + r
+        names = [
+            seg.text.strip()
+            for seg in cells[col].segments
+            if seg.kind == "code" and is_identifier(seg.text.strip())
+        ]
+        if not names:
+            parts = [p for p in _NAME_SPLIT.split(cells[col].plain) if p]
+            names = parts if parts and all(is_identifier(p) for p in parts) else []
+        if not names:
+            continue
+        severity_raw = (
+            cells[sev_col].plain if sev_col is not None and sev_col < len(cells) else None
+        )
+        threshold = cells[desc_col].text if desc_col is not None and desc_col < len(cells) else None
+        steps: list[Step] = []
+        for a in action_cols:
+            if a >= len(cells) or not cells[a].plain:
+                continue
+            header = table.header[a]
+            steps.append(
+                Step(
+                    phase=phase_of(header) or phase_of(cells[a].plain, step=True) or "other",
+                    title=_short(cells[a].plain, 80),
+                    text=cells[a].text,
+                    commands=_inline_commands(cells[a], line_no),
+                    line=line_no,
+                )
+            )
+            for link in doc.links:
+                target = anchors.get(link.href[1:].lower()) if link.href.startswith("#") else None
+                if link.line == line_no and target is not None:
+                    steps.extend(_section_steps(target, None))
+        expr, for_s = _expression(
+            threshold, Section(title="", level=0, line=line_no), names[0], shared=len(names) > 1
+        )
+        for name in names:
+            if any(a.name == name for a in ctx.runbook.alerts):
+                continue
+            ctx.runbook.alerts.append(
+                Alert(
+                    name=name,
+                    title=name,
+                    severity=normalize_severity(severity_raw),
+                    severity_raw=severity_raw or None,
+                    threshold=threshold,
+                    expr=expr,
+                    for_s=for_s,
+                    line=line_no,
+                    summary=threshold,
+                    shares_section_with=[n for n in names if n != name],
+                    steps=[st.model_copy(deep=True) for st in steps],
+                )
+            )
+
+
+def _severity_levels_from_list(section: Section) -> list[SeverityLevel]:
+    """``- **Severity 1** – data unavailable, respond within 15 minutes``."""
+    levels = []
+    for block in section.blocks:
+        if not isinstance(block, ListBlock):
+            continue
+        for item in block.items:
+            para = next((b for b in item.blocks if isinstance(b, Paragraph)), None)
+            labelled = line_field(para.lines[0]) if para and para.lines else None
+            if labelled is None or not is_severity_word(labelled[0]):
+                continue
+            rest = labelled[1].lstrip("-–—: ")
+            levels.append(
+                SeverityLevel(
+                    name=labelled[0],
+                    level=normalize_severity(labelled[0]),
+                    response_time_s=parse_duration(rest),
+                    description=rest,
+                )
+            )
+    return levels
+
+
 def parse_runbook(text: str, source: str) -> tuple[Runbook, list[Problem], Document]:
     """Read one runbook. Returns the runbook, the problems found in this document alone, and
     the parsed document (for lint)."""
-    doc = parse_document(text)
+    doc = parse_document(text, accept_plain_label)
+    _split_field_alerts(doc.root)
     front = doc.front_matter
     first_h1 = next((s for s in doc.root.children if s.level == 1 and not s.label), None)
     stem = PurePath(source).stem
@@ -1237,10 +1497,18 @@ def parse_runbook(text: str, source: str) -> tuple[Runbook, list[Problem], Docum
             walk(child, [*parents, section])
 
     walk(doc.root, [])
+
+    for section in non_alert:
+        for block in section.blocks:
+            if isinstance(block, Table):
+                _table_alerts(ctx, block, doc)
     if not ctx.runbook.alerts:
         _single_alert_file(ctx, doc, first_h1, front, stem)
 
     for section in non_alert:
+        for listed in _severity_levels_from_list(section):
+            if not any(x.name == listed.name for x in ctx.runbook.severity_levels):
+                ctx.runbook.severity_levels.append(listed)
         for block in section.blocks:
             if isinstance(block, Table):
                 for level in _severity_levels_from_table(block):

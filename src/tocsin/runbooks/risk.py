@@ -636,7 +636,27 @@ def _openssl(args: list[str]) -> Verdict:
     return _read("openssl inspects certificates")
 
 
+def _cloud_cli(name: str) -> Callable[[list[str]], Verdict]:
+    """gcloud / az: command groups, then a verb (``gcloud deploy rollouts list``)."""
+
+    def handler(args: list[str]) -> Verdict:
+        positional = [a for a in args if not a.startswith("-")]
+        verbs = [
+            p for p in positional if p in _READ_VERBS | _DELETE_VERBS | _CHANGE_VERBS | {"rollback"}
+        ]
+        last = verbs[-1] if verbs else ""
+        if last in _DELETE_VERBS:
+            return _destroy(f"{name} {last} deletes")
+        if last in ("list", "describe", "get", "show", "get-iam-policy", "read", "logs"):
+            return _read(f"{name} {last} observes")
+        return _change(f"{name} {last or 'call'} changes resources")
+
+    return handler
+
+
 _HANDLERS: dict[str, Callable[[list[str]], Verdict]] = {
+    "gcloud": _cloud_cli("gcloud"),
+    "az": _cloud_cli("az"),
     "docker": _docker,
     "podman": _docker,
     "docker-compose": _compose,
@@ -748,14 +768,99 @@ def _simple(words: list[str], redirects: list[str]) -> Verdict:
         return verdict | _read(f"{cmd} only observes")
     if looks_like_promql(" ".join(words[i:])):
         return verdict | _read("PromQL query")
-    return verdict | _change(f"{cmd} is not known to be read-only")
+    return verdict | _unknown_tool(cmd, args)
 
 
 _ANGLE_PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")
 
 
+def _substitutions(text: str) -> tuple[str, list[str]]:
+    """``$(…)`` and backtick substitutions: the text with each replaced by a plain word, and
+    the commands inside them (nested ones included)."""
+    inner: list[str] = []
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text.startswith("$(", i) and not text.startswith("$((", i):
+            depth, j = 1, i + 2
+            while j < len(text) and depth:
+                depth += {"(": 1, ")": -1}.get(text[j], 0)
+                j += 1
+            body = text[i + 2 : j - 1]
+            nested, more = _substitutions(body)
+            inner.append(nested)
+            inner.extend(more)
+            out.append("SUBST")
+            i = j
+        elif text[i] == "`":
+            j = text.find("`", i + 1)
+            if j == -1:
+                out.append(text[i:])
+                break
+            inner.append(text[i + 1 : j])
+            out.append("SUBST")
+            i = j + 1
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out), inner
+
+
+_DELETE_VERBS = frozenset(
+    "purge wipe destroy zap erase reinit drop delete del remove rm truncate flush format "
+    "uninstall terminate nuke obliterate shred".split()
+)
+_READ_VERBS = frozenset(
+    "status list ls show describe get info health df tree logs log top version history stat "
+    "stats check inspect query ping quorum_status lag diff whoami view cat search find print "
+    "dump detail details summary events metrics ps images --describe --list --version "
+    "--help --status".split()
+)
+_CHANGE_VERBS = frozenset(
+    "set create update apply start stop restart rollback scale run exec reweight edit patch "
+    "add enable disable reset reload kill move migrate failover switchover resume pause cordon "
+    "drain import upload push install upgrade replace rotate renew write put post assign "
+    "attach detach mount unmount promote demote restore recover repair fix sync trigger send "
+    "approve cancel retry requeue replay rerun activate deactivate evict taint label annotate "
+    "expose rename set-quota reweight-by-utilization out in up down mark deploy release "
+    "--execute --alter --force --reset-offsets --delete --apply".split()
+)
+
+
+def _unknown_tool(cmd: str, args: list[str]) -> Verdict:
+    """A tool tocsin has no reader for: judged by the verbs of its command line. Delete-like
+    verbs are destructive; only read-like verbs with no state-changing word are read."""
+    lowered = [a.lower() for a in args]
+    flags = {a.split("=", 1)[0] for a in lowered if a.startswith("-")}
+    if (
+        "--yes-i-really-mean-it" in flags
+        or {"--reset-offsets", "--execute"} <= flags
+        or ("/resetbase" in lowered)
+    ):
+        return _destroy(f"{cmd} {' '.join(args[:2])} cannot be undone")
+    for option in ("-c", "--command", "-e", "--execute"):
+        if option in args and args.index(option) + 1 < len(args):
+            body = args[args.index(option) + 1]
+            first = body.strip().split(maxsplit=1)[0].upper() if body.strip() else ""
+            if first in _SQL_ALL:
+                return classify_sql(body)
+    positional = [a for a in lowered if not a.startswith("-")][:4]
+    if any(p in _DELETE_VERBS for p in positional) or (
+        "--force" in flags and "reinit" in positional
+    ):
+        return _destroy(f"{cmd} {' '.join(positional[:2])} deletes")
+    words = set(positional) | flags
+    if words & _READ_VERBS and not words & _CHANGE_VERBS:
+        return _read(f"{cmd} {' '.join(positional[:2] or sorted(flags)[:1])} observes")
+    return _change(f"{cmd} is not known to be read-only")
+
+
 def classify_shell(code: str) -> Verdict:
     text = strip_hash_comments(code).replace("\\\n", " ")
+    text, substituted = _substitutions(text)
+    inner = READ
+    for body in substituted:
+        inner |= classify_shell(body)
     # "<pod-name>" is a placeholder to fill in, not a redirection
     text = _ANGLE_PLACEHOLDER.sub(lambda m: "PLACEHOLDER_" + m.group(1).replace("-", "_"), text)
     verdict = READ
@@ -777,7 +882,7 @@ def classify_shell(code: str) -> Verdict:
         verdict |= classify_sql("\n".join(sql))
     for words, redirects in _split_commands("\n".join(shell_lines)):
         verdict |= _simple(words, redirects)
-    return verdict
+    return verdict | inner
 
 
 # --------------------------------------------------------------------------- SQL
@@ -921,7 +1026,17 @@ def classify_powershell(code: str) -> Verdict:
             method = re.search(r"-Method\s+['\"]?(\w+)", rest, re.I)
             name = method.group(1).upper() if method else "GET"
             verdict |= _read("HTTP GET") if name in ("GET", "HEAD") else _change(f"HTTP {name}")
-        elif verb not in _PS_READ_VERBS:
+        elif (
+            verb == "Import"
+            and noun
+            not in (
+                "Module",
+                "Csv",
+                "Clixml",
+                "LocalizedData",
+                "PowerShellDataFile",
+            )
+        ) or verb not in _PS_READ_VERBS:
             verdict |= _change(f"{verb}-{noun} changes state")
     for segment in _top_level_statements(text):
         words = segment.strip().split()
@@ -1010,8 +1125,9 @@ _AMBIGUOUS_WORDS = frozenset(
 
 def is_command_word(word: str, next_word: str = "-") -> bool:
     """Whether an inline code span starting with this word is a command to run."""
-    base = word.rsplit("/", 1)[-1]
-    if re.fullmatch(r"[A-Z][a-z]+-[A-Z][A-Za-z]+", word):
+    word = word.lstrip("(&.")
+    base = word.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    if re.fullmatch(r"[A-Z][A-Za-z]+-[A-Z][A-Za-z]+", word) or base.lower().endswith(".exe"):
         return True
     if base in _AMBIGUOUS_WORDS and not next_word.startswith("-"):
         return False

@@ -51,13 +51,24 @@ _SEVERITY_WORDS: dict[str, str] = {
     "informational": "info",
     "notice": "info",
     "none": "info",
+    "page": "critical",
+    "pager": "critical",
+    "urgent": "critical",
+    "ticket": "warning",
 }
 _SEVERITY_RE = re.compile(
     r"(?<![A-Za-z0-9])(" + "|".join(sorted(_SEVERITY_WORDS, key=len, reverse=True)) + r")"
     r"(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-_SEV_DASH_RE = re.compile(r"(?<![A-Za-z0-9])(sev|p|s)[\s-]?([0-5])(?![0-9])", re.IGNORECASE)
+_SEV_DASH_RE = re.compile(
+    r"(?<![A-Za-z0-9])(severity|priority|sev|p|s)[\s-]?([0-5])(?![0-9])", re.IGNORECASE
+)
+
+
+def _sev_token(match: re.Match[str]) -> str:
+    prefix = match.group(1).lower()
+    return ("sev" if prefix in ("severity", "priority") else prefix) + match.group(2)
 
 
 def normalize_severity(raw: str | None) -> str | None:
@@ -65,7 +76,10 @@ def normalize_severity(raw: str | None) -> str | None:
     to Critical)``, ``Sev-2``) to critical | high | warning | info, or None."""
     if not raw:
         return None
-    text = _SEV_DASH_RE.sub(lambda m: m.group(1) + m.group(2), raw[:200])
+    text = raw[:200].strip()
+    if re.fullmatch(r"[0-5]", text):  # "Severity: 1" in a severity field
+        text = "sev" + text
+    text = _SEV_DASH_RE.sub(_sev_token, text)
     match = _SEVERITY_RE.search(text)
     if match is None:
         return None
@@ -74,13 +88,14 @@ def normalize_severity(raw: str | None) -> str | None:
 
 def severities_mentioned(text: str) -> set[str]:
     """Every normalized severity a piece of text names."""
-    text = _SEV_DASH_RE.sub(lambda m: m.group(1) + m.group(2), text[:2000])
+    text = _SEV_DASH_RE.sub(_sev_token, text[:2000])
     return {_SEVERITY_WORDS[m.group(1).lower()] for m in _SEVERITY_RE.finditer(text)}
 
 
 def is_severity_word(text: str) -> bool:
     """True when the whole text is just a severity (``Critical``, ``P2 - High``)."""
-    stripped = re.sub(r"[\s\-–:()*]+", " ", text).strip().lower()
+    stripped = _SEV_DASH_RE.sub(_sev_token, text.strip())
+    stripped = re.sub(r"[\s\-–:()*]+", " ", stripped).strip().lower()
     if not stripped:
         return False
     words = [w for w in stripped.split() if w not in {"severity", "level", "priority"}]
