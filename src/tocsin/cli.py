@@ -114,5 +114,216 @@ def export(
         output.write_text(text, encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- server
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        envvar="TOCSIN_DATA_DIR",
+        help="Where the embedded SQLite database lives (default: ./data).",
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="TOCSIN_DATABASE_URL",
+        help="SQLAlchemy URL, e.g. postgresql://"
+        "user@host/db (default: SQLite in the "
+        "data directory).",
+    ),
+]
+ConfigPath = Annotated[
+    Path, typer.Option("--config", "-c", envvar="TOCSIN_CONFIG", help="The tocsin.yaml to use.")
+]
+
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+routes_app = typer.Typer(help="The routing tree.", no_args_is_help=True)
+config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(routes_app, name="routes")
+app.add_typer(config_app, name="config")
+
+
+def _load_config(path: Path):  # type: ignore[no-untyped-def]
+    from tocsin.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _engine(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+    from tocsin.store.db import database_url as make_url
+    from tocsin.store.db import make_engine, upgrade
+
+    engine = make_engine(make_url(data_dir, database_url))
+    upgrade(engine)
+    return engine
+
+
+@app.command()
+def serve(
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    listen: Annotated[
+        str, typer.Option("--listen", help="HOST:PORT to listen on.")
+    ] = "127.0.0.1:9093",
+    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+) -> None:
+    """Run the server: intake, API and the engine, on the embedded SQLite by default."""
+    import asyncio
+    import logging
+    import signal
+
+    import uvicorn
+
+    from tocsin.api.app import create_app
+    from tocsin.api.state import AppState
+    from tocsin.config import ConfigError
+    from tocsin.engine.clock import RealClock
+
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    loaded = _load_config(config)
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
+        raise typer.Exit(2)
+    state = AppState(
+        db=_engine(data_dir, database_url), config=loaded, clock=RealClock(), config_path=config
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state),
+            host=host or "127.0.0.1",
+            port=int(port),
+            log_level=log_level,
+            access_log=False,
+        )
+    )
+
+    async def main_loop() -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_hup() -> None:
+            try:
+                state.reload()
+            except ConfigError as exc:
+                logging.getLogger("tocsin").error(
+                    "reload failed, keeping the running configuration:\n%s", exc
+                )
+
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+        url = f"http://{host or '127.0.0.1'}:{port}"
+        out.print(
+            f"tocsin {__version__} listening on {url} ({state.db.url.render_as_string()})",
+            markup=False,
+            highlight=False,
+        )
+        out.print(
+            f"try:  curl -s {url}/-/healthy\n"
+            f"      tocsin tokens create --role admin   # then, with TOKEN set:\n"
+            f'      curl -s -H "Authorization: Bearer $TOKEN" -d '
+            '\'[{"labels":{"alertname":"DatabaseDown","severity":"critical"}}]\' '
+            f"{url}/api/v2/alerts\n"
+            f"      amtool --alertmanager.url={url} --http.config.file=http.yml alert query",
+            markup=False,
+            highlight=False,
+        )
+        await server.serve()
+
+    import contextlib
+
+    asyncio.run(main_loop())
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Apply database migrations (``serve`` does this at start too)."""
+    from tocsin.store.db import current_revision
+
+    engine = _engine(data_dir, database_url)
+    out.print(f"database at revision {current_revision(engine)}", highlight=False)
+
+
+@tokens_app.command("create")
+def tokens_create(
+    role: Annotated[str, typer.Option("--role", help="viewer, responder, admin or intake.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
+    import secrets
+
+    from tocsin.engine.clock import RealClock
+    from tocsin.store import repo
+
+    if role not in repo.ROLES:
+        err.print(f"tocsin: --role must be one of {', '.join(repo.ROLES)}")
+        raise typer.Exit(2)
+    token = "tocsin_" + secrets.token_urlsafe(32)
+    engine = _engine(data_dir, database_url)
+    with engine.begin() as conn:
+        repo.create_token(conn, name or role, role, token, RealClock().now())
+    out.print(f"created a {role} token; keep it now, it is not shown again:", highlight=False)
+    print(token)
+
+
+@routes_app.command("test")
+def routes_test(
+    labels: Annotated[list[str], typer.Argument(help="LABEL=VALUE pairs of an alert.")],
+    config: ConfigPath = Path("tocsin.yaml"),
+    tree: Annotated[bool, typer.Option("--tree", help="Show the matched routes' keys.")] = False,
+) -> None:
+    """The receivers an alert with these labels goes to, as ``amtool config routes test``."""
+    from tocsin.alerts.matchers import MatcherError, parse_matcher
+
+    loaded = _load_config(config)
+    alert: dict[str, str] = {}
+    for pair in labels:
+        try:
+            matcher = parse_matcher(pair)
+        except MatcherError as exc:
+            err.print(f"tocsin: {exc}")
+            raise typer.Exit(2) from None
+        if matcher.op.value != "=":
+            err.print(f"tocsin: {pair!r}: give labels as LABEL=VALUE")
+            raise typer.Exit(2)
+        alert[matcher.name] = matcher.value
+    matched = loaded.route.match(alert)
+    print(",".join(r.receiver for r in matched))
+    if tree:
+        for route in matched:
+            print(
+                f"  {route.receiver}: {route.key}  group_by={list(route.group_by)}"
+                f"{' (all labels)' if route.group_by_all else ''}  group key "
+                f"{route.group_key(alert)}"
+            )
+
+
+@config_app.command("check")
+def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
+    """Validate the whole configuration; every error is printed with its place."""
+    loaded = _load_config(config)
+    routes = loaded.route.walk()
+    out.print(
+        f"{config}: OK — {len(routes)} routes, {len(loaded.receivers)} receivers, "
+        f"{len(loaded.inhibit_rules)} inhibit rules",
+        highlight=False,
+        markup=False,
+    )
+
+
 def main() -> None:
     app()

@@ -1,0 +1,303 @@
+"""Payload formats: the JSON that monitoring systems send, read into ``Alert`` values.
+
+- Alertmanager API v2 ``postableAlerts`` (what Prometheus and amtool send),
+- the Alertmanager webhook (version 4), for teams that keep Alertmanager in front,
+- PagerDuty Events API v2 (``/v2/enqueue``),
+- tocsin's generic JSON (``/api/v1/alerts``).
+
+Everything here is untrusted input: sizes are bounded, types checked, and every problem is a
+message for a 4xx answer. Structural errors (the shape of the payload) are told apart from
+per-alert errors, as Alertmanager does: the first reject the whole request (422), the second
+reject only their alert (400 after the valid ones are stored).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from tocsin.alerts.model import Alert, validate, with_defaults
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_alerts_per_batch: int = 1000
+    max_labels_per_alert: int = 64
+    max_label_name_bytes: int = 256
+    max_label_value_bytes: int = 4096
+    max_annotations_per_alert: int = 64
+    max_annotation_value_bytes: int = 16384
+
+
+class StructuralError(ValueError):
+    """The payload does not have the documented shape: rejected whole (HTTP 422)."""
+
+
+class TooLarge(ValueError):
+    """More alerts in one request than allowed (HTTP 413)."""
+
+
+@dataclass
+class Parsed:
+    alerts: list[Alert] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # per-alert problems (HTTP 400)
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    """RFC 3339 time; Go's zero time (``0001-01-01T00:00:00Z``) means not set."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise StructuralError(f"{where} in body must be of type date-time: {value!r}")
+    text = value.strip()
+    if text.startswith("0001-01-01"):
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise StructuralError(f"{where} in body must be of type date-time: {value!r}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+def format_time(dt: datetime | None) -> str:
+    """Alertmanager's time format: RFC 3339 with milliseconds, UTC."""
+    if dt is None:
+        return "0001-01-01T00:00:00.000Z"
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def _label_set(value: Any, where: str) -> dict[str, str]:
+    if not isinstance(value, dict):
+        raise StructuralError(f"{where} in body must be of type object")
+    for key, item in value.items():
+        if not isinstance(item, str):
+            raise StructuralError(f"{where}.{key} in body must be of type string")
+    return value
+
+
+def _check_limits(alert: Alert, limits: Limits, index: int) -> list[str]:
+    errors = []
+    if len(alert.labels) > limits.max_labels_per_alert:
+        errors.append(
+            f"alert {index}: {len(alert.labels)} labels, more than the "
+            f"{limits.max_labels_per_alert} allowed"
+        )
+    if len(alert.annotations) > limits.max_annotations_per_alert:
+        errors.append(
+            f"alert {index}: {len(alert.annotations)} annotations, more than the "
+            f"{limits.max_annotations_per_alert} allowed"
+        )
+    for name, value in alert.labels.items():
+        if len(name.encode()) > limits.max_label_name_bytes:
+            errors.append(
+                f"alert {index}: label name {name[:40]!r}… is longer than "
+                f"{limits.max_label_name_bytes} bytes"
+            )
+        if len(value.encode()) > limits.max_label_value_bytes:
+            errors.append(
+                f"alert {index}: label {name!r} value is longer than "
+                f"{limits.max_label_value_bytes} bytes"
+            )
+    for name, value in alert.annotations.items():
+        if len(value.encode()) > limits.max_annotation_value_bytes:
+            errors.append(
+                f"alert {index}: annotation {name!r} is longer than "
+                f"{limits.max_annotation_value_bytes} bytes"
+            )
+    return errors
+
+
+def finish(raw: list[Alert], now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
+    """Defaults and validation for alerts read from any format."""
+    out = Parsed()
+    for index, alert in enumerate(raw):
+        ready = with_defaults(alert, now, resolve_timeout_s)
+        problems = validate(ready) + _check_limits(ready, limits, index)
+        if problems:
+            labels = json.dumps(ready.labels, sort_keys=True)[:200]
+            out.errors.extend(
+                f"{p}" if p.startswith("alert ") else f"{labels}: {p}" for p in problems
+            )
+            continue
+        out.alerts.append(ready)
+    return out
+
+
+def _batch(items: Any, limits: Limits, what: str) -> list[Any]:
+    if not isinstance(items, list):
+        raise StructuralError(f"{what} must be a JSON array")
+    if len(items) > limits.max_alerts_per_batch:
+        raise TooLarge(
+            f"{len(items)} alerts in one request, more than the "
+            f"{limits.max_alerts_per_batch} allowed"
+        )
+    return items
+
+
+def parse_v2(body: Any, now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
+    """Alertmanager API v2 ``postableAlerts``."""
+    raw: list[Alert] = []
+    for i, item in enumerate(_batch(body, limits, "alerts body")):
+        if not isinstance(item, dict):
+            raise StructuralError(f"{i} in body must be of type object")
+        if "labels" not in item:
+            raise StructuralError(f"{i}.labels in body is required")
+        url = item.get("generatorURL", "")
+        if not isinstance(url, str):
+            raise StructuralError(f"{i}.generatorURL in body must be of type string")
+        raw.append(
+            Alert(
+                labels=dict(_label_set(item["labels"], f"{i}.labels")),
+                annotations=dict(_label_set(item.get("annotations") or {}, f"{i}.annotations")),
+                starts_at=parse_time(item.get("startsAt"), f"{i}.startsAt"),
+                ends_at=parse_time(item.get("endsAt"), f"{i}.endsAt"),
+                generator_url=url[:2048],
+            )
+        )
+    return finish(raw, now, resolve_timeout_s, limits)
+
+
+def parse_webhook(body: Any, now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
+    """Alertmanager's webhook payload (version 4): its ``alerts`` with their status."""
+    if not isinstance(body, dict):
+        raise StructuralError("webhook body must be a JSON object")
+    version = body.get("version")
+    if version not in ("4", 4):
+        raise StructuralError(f'unsupported webhook version {version!r}; expected "4"')
+    raw: list[Alert] = []
+    for i, item in enumerate(_batch(body.get("alerts"), limits, "alerts")):
+        if not isinstance(item, dict) or "labels" not in item:
+            raise StructuralError(f"alerts.{i}.labels is required")
+        status = item.get("status", "firing")
+        ends_at = parse_time(item.get("endsAt"), f"alerts.{i}.endsAt")
+        if status == "resolved" and ends_at is None:
+            ends_at = now
+        if status == "firing":
+            ends_at = None  # Alertmanager sends no real end for firing alerts
+        raw.append(
+            Alert(
+                labels=dict(_label_set(item["labels"], f"alerts.{i}.labels")),
+                annotations=dict(
+                    _label_set(item.get("annotations") or {}, f"alerts.{i}.annotations")
+                ),
+                starts_at=parse_time(item.get("startsAt"), f"alerts.{i}.startsAt"),
+                ends_at=ends_at,
+                generator_url=str(item.get("generatorURL", ""))[:2048],
+            )
+        )
+    return finish(raw, now, resolve_timeout_s, limits)
+
+
+_PD_SEVERITIES = {"critical", "error", "warning", "info"}
+_PD_ACTIONS = {"trigger", "acknowledge", "resolve"}
+
+
+@dataclass(frozen=True)
+class PagerDutyEvent:
+    action: str
+    dedup_key: str | None
+    alert: Alert | None  # for trigger
+
+
+class PagerDutyInvalid(ValueError):
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+def parse_pagerduty(body: Any) -> PagerDutyEvent:
+    """A PagerDuty Events API v2 event. Errors are PagerDuty's ``invalid event`` list."""
+    errors: list[str] = []
+    if not isinstance(body, dict):
+        raise PagerDutyInvalid(["Event object must be a JSON object"])
+    key = body.get("routing_key")
+    if not isinstance(key, str) or not key:
+        errors.append("'routing_key' is missing or blank")
+    action = body.get("event_action")
+    if action not in _PD_ACTIONS:
+        errors.append("'event_action' is invalid (must be one of trigger, acknowledge, resolve)")
+    dedup = body.get("dedup_key")
+    if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
+        errors.append("'dedup_key' must be a string of at most 255 characters")
+    if action in ("acknowledge", "resolve") and not dedup:
+        errors.append(f"'dedup_key' is required for {action} events")
+    alert = None
+    if action == "trigger":
+        payload = body.get("payload")
+        if not isinstance(payload, dict):
+            errors.append("'payload' is missing or not an object")
+        else:
+            for name in ("summary", "source", "severity"):
+                if not isinstance(payload.get(name), str) or not payload.get(name):
+                    errors.append(f"'payload.{name}' is missing or blank")
+            if payload.get("severity") not in _PD_SEVERITIES | {None}:
+                errors.append(
+                    "'payload.severity' is invalid (must be one of critical, error, warning, info)"
+                )
+            if isinstance(payload.get("summary"), str) and len(payload["summary"]) > 1024:
+                errors.append("'payload.summary' is longer than 1024 characters")
+            if not errors:
+                labels = {
+                    "alertname": str(payload.get("class") or "PagerDutyEvent")[:200],
+                    "severity": str(payload["severity"]),
+                    "source": str(payload["source"])[:255],
+                }
+                for extra in ("component", "group"):
+                    if isinstance(payload.get(extra), str) and payload[extra]:
+                        labels[extra] = payload[extra][:255]
+                annotations = {"summary": payload["summary"]}
+                details = payload.get("custom_details")
+                if details is not None:
+                    annotations["custom_details"] = json.dumps(details)[:16384]
+                starts = None
+                if isinstance(payload.get("timestamp"), str):
+                    try:
+                        starts = parse_time(payload["timestamp"], "payload.timestamp")
+                    except StructuralError:
+                        errors.append("'payload.timestamp' is not an ISO 8601 time")
+                alert = Alert(labels=labels, annotations=annotations, starts_at=starts)
+    if errors:
+        raise PagerDutyInvalid(errors)
+    return PagerDutyEvent(action=str(action), dedup_key=dedup, alert=alert)
+
+
+def parse_generic(body: Any, now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
+    """tocsin's own shape (docs/intake.md): ``{"alerts": [{"name", "labels", "annotations",
+    "status", "starts_at", "ends_at", "severity", "summary"}]}`` or one such object."""
+    if isinstance(body, dict) and "alerts" not in body:
+        body = {"alerts": [body]}
+    if not isinstance(body, dict):
+        raise StructuralError("body must be a JSON object")
+    raw: list[Alert] = []
+    for i, item in enumerate(_batch(body.get("alerts"), limits, "alerts")):
+        if not isinstance(item, dict):
+            raise StructuralError(f"alerts[{i}] must be an object")
+        labels = dict(_label_set(item.get("labels") or {}, f"alerts[{i}].labels"))
+        annotations = dict(_label_set(item.get("annotations") or {}, f"alerts[{i}].annotations"))
+        for key, target in (("name", "alertname"), ("severity", "severity")):
+            value = item.get(key)
+            if value is not None:
+                if not isinstance(value, str):
+                    raise StructuralError(f"alerts[{i}].{key} must be a string")
+                labels[target] = value
+        if isinstance(item.get("summary"), str):
+            annotations["summary"] = item["summary"]
+        status = item.get("status", "firing")
+        if status not in ("firing", "resolved"):
+            raise StructuralError(f"alerts[{i}].status must be firing or resolved")
+        ends_at = parse_time(item.get("ends_at"), f"alerts[{i}].ends_at")
+        if status == "resolved" and ends_at is None:
+            ends_at = now
+        raw.append(
+            Alert(
+                labels=labels,
+                annotations=annotations,
+                starts_at=parse_time(item.get("starts_at"), f"alerts[{i}].starts_at"),
+                ends_at=ends_at,
+            )
+        )
+    return finish(raw, now, resolve_timeout_s, limits)

@@ -1,0 +1,96 @@
+"""The ASGI application: routes, the writer thread and the engine loop of this process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy import text
+
+from tocsin import __version__
+from tocsin.api import alertmanager, intake, native
+from tocsin.api.auth import require
+from tocsin.api.state import AppState
+from tocsin.config import ConfigError
+from tocsin.engine.loop import DueWorkEngine
+from tocsin.store.writer import AlertWriter
+
+log = logging.getLogger("tocsin.api")
+
+
+def create_app(state: AppState, run_engine: bool = True) -> FastAPI:
+    """The application over ``state``. With ``run_engine`` the process also runs its due-work
+    loop (every replica does; they share the work through leases)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.started_at = state.clock.now()
+        engine = DueWorkEngine(state.db, state.config, state.clock)
+        state.engine = engine
+        loop = asyncio.get_running_loop()
+
+        def wake_engine() -> None:
+            loop.call_soon_threadsafe(engine.wake.set)
+
+        state.writer = AlertWriter(
+            state.db, lambda: state.config.route, state.clock, on_commit=wake_engine
+        )
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
+        if state.config.model.api.anonymous_intake:
+            log.warning(
+                "anonymous intake is enabled: anyone who reaches this server can post alerts"
+            )
+        try:
+            yield
+        finally:
+            stop.set()
+            engine.wake.set()
+            if task is not None:
+                await task
+            state.writer.close()
+
+    app = FastAPI(
+        title="tocsin",
+        version=__version__,
+        lifespan=lifespan,
+        description="Runbook-driven alert response. Alertmanager-compatible "
+        "`/api/v2`, other intakes, and the native `/api/v1`.",
+    )
+    app.state.tocsin = state
+    app.include_router(alertmanager.router, tags=["alertmanager v2"])
+    app.include_router(intake.router, tags=["intake"])
+    app.include_router(native.router, tags=["incidents"])
+
+    @app.get("/-/healthy", include_in_schema=False)
+    async def healthy() -> Response:
+        return PlainTextResponse("OK")
+
+    @app.get("/-/ready", include_in_schema=False)
+    async def ready() -> Response:
+        try:
+            with state.db.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # the database is what makes this process ready
+            return PlainTextResponse(f"database unavailable: {exc}", status_code=503)
+        return PlainTextResponse("OK")
+
+    @app.api_route("/-/reload", methods=["POST", "PUT"], include_in_schema=False)
+    async def reload(request: Request) -> Response:
+        require(request, "admin")
+        try:
+            state.reload()
+        except ConfigError as exc:
+            return PlainTextResponse(f"failed to reload config: {exc}", status_code=500)
+        return PlainTextResponse("OK")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error", exc_info=exc)
+        return JSONResponse(status_code=500, content="internal error; see the server log")
+
+    return app

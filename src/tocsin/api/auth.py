@@ -1,0 +1,70 @@
+"""API tokens: ``Authorization: Bearer <token>``, or HTTP basic with the token as password
+(Prometheus's ``basic_auth``). Tokens are stored hashed; roles decide what a token may do."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Literal
+
+from fastapi import HTTPException, Request
+
+from tocsin.api.state import AppState
+from tocsin.store import repo
+
+Need = Literal["read", "intake", "respond", "admin"]
+_ALLOWED: dict[str, set[str]] = {
+    "viewer": {"read"},
+    "intake": {"intake"},
+    "responder": {"read", "intake", "respond"},
+    "admin": {"read", "intake", "respond", "admin"},
+}
+CACHE_S = 10.0
+
+
+def _token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            decoded = base64.b64decode(value.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2] or None
+    return None
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status_code=401,
+        detail=message,
+        headers={"WWW-Authenticate": 'Bearer realm="tocsin", Basic realm="tocsin"'},
+    )
+
+
+def require(request: Request, need: Need) -> str:
+    """The caller's role, or an HTTP error: 401 without a valid token, 403 when the role
+    does not allow ``need``. Intake may be anonymous when the configuration says so."""
+    state: AppState = request.app.state.tocsin
+    token = _token(request)
+    if token is None:
+        if need == "intake" and state.config.model.api.anonymous_intake:
+            return "anonymous"
+        raise _unauthorized("authentication required: send an API token")
+    now = state.clock.now()
+    cached = state.token_cache.get(token)
+    if cached is not None and cached[1] > now:
+        role = cached[0]
+    else:
+        with state.db.connect() as conn:
+            role = repo.token_role(conn, token)
+        if len(state.token_cache) > 10_000:
+            state.token_cache.clear()
+        state.token_cache[token] = (role, now + CACHE_S)
+    if role is None:
+        raise _unauthorized("invalid or revoked API token")
+    if need not in _ALLOWED.get(role, set()):
+        raise HTTPException(status_code=403, detail=f"a {role} token may not do this")
+    return role

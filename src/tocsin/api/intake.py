@@ -1,0 +1,177 @@
+"""The other intakes: Alertmanager's webhook (v4), PagerDuty Events API v2, and tocsin's own
+generic JSON (docs/intake.md)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import replace
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from sqlalchemy import insert, select
+
+from tocsin.alerts.payloads import (
+    PagerDutyInvalid,
+    Parsed,
+    StructuralError,
+    TooLarge,
+    finish,
+    parse_generic,
+    parse_pagerduty,
+    parse_webhook,
+)
+from tocsin.api.alertmanager import _Abort, read_json, state_of
+from tocsin.api.auth import require
+from tocsin.store import repo
+from tocsin.store.schema import event_keys
+
+router = APIRouter()
+
+
+async def _store(request: Request, parsed: Parsed, source: str) -> dict[str, object]:
+    state = state_of(request)
+    result = None
+    if parsed.alerts:
+        assert state.writer is not None
+        result = await state.writer.write(parsed.alerts, source)
+    return {"stored": result.stored if result else 0, "errors": parsed.errors}
+
+
+@router.post("/api/v1/intake/alertmanager")
+async def alertmanager_webhook(request: Request) -> Response:
+    """Alertmanager's webhook receiver payload, version 4."""
+    require(request, "intake")
+    state = state_of(request)
+    try:
+        body = await read_json(request, state.config.model.limits.max_body_bytes, "webhook")
+        parsed = parse_webhook(
+            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
+        )
+    except _Abort as abort:
+        return abort.response
+    except StructuralError as exc:
+        return JSONResponse(status_code=422, content={"error": str(exc)})
+    except TooLarge as exc:
+        return JSONResponse(status_code=413, content={"error": str(exc)})
+    answer = await _store(request, parsed, "alertmanager-webhook")
+    return JSONResponse(status_code=400 if parsed.errors else 200, content=answer)
+
+
+@router.post("/api/v1/alerts")
+async def generic_alerts(request: Request) -> Response:
+    """tocsin's documented generic JSON shape."""
+    require(request, "intake")
+    state = state_of(request)
+    try:
+        body = await read_json(request, state.config.model.limits.max_body_bytes, "alerts")
+        parsed = parse_generic(
+            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
+        )
+    except _Abort as abort:
+        return abort.response
+    except StructuralError as exc:
+        return JSONResponse(status_code=422, content={"error": str(exc)})
+    except TooLarge as exc:
+        return JSONResponse(status_code=413, content={"error": str(exc)})
+    answer = await _store(request, parsed, "generic")
+    return JSONResponse(status_code=400 if parsed.errors else 200, content=answer)
+
+
+# PagerDuty answers 429 beyond its per-routing-key rate; tocsin keeps the same promise to
+# the sender: a token bucket per routing key.
+_PD_RATE_PER_MIN = 120
+_buckets: dict[str, tuple[float, float]] = {}
+
+
+def _allow(key: str, now: float) -> bool:
+    tokens, last = _buckets.get(key, (float(_PD_RATE_PER_MIN), now))
+    tokens = min(float(_PD_RATE_PER_MIN), tokens + (now - last) * _PD_RATE_PER_MIN / 60.0)
+    if tokens < 1:
+        _buckets[key] = (tokens, now)
+        return False
+    if len(_buckets) > 100_000:
+        _buckets.clear()
+    _buckets[key] = (tokens - 1, now)
+    return True
+
+
+def _pd_invalid(errors: list[str]) -> JSONResponse:
+    return JSONResponse(
+        status_code=400,
+        content={"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+    )
+
+
+@router.post("/v2/enqueue")
+async def pagerduty_enqueue(request: Request) -> Response:
+    """PagerDuty Events API v2: trigger, acknowledge and resolve by ``dedup_key``."""
+    require(request, "intake")
+    state = state_of(request)
+    try:
+        body = await read_json(request, 512 * 1024, "event")
+    except _Abort as abort:
+        if abort.response.status_code == 400:
+            return _pd_invalid(["Event object is not valid JSON"])
+        return abort.response
+    try:
+        event = parse_pagerduty(body)
+    except PagerDutyInvalid as exc:
+        return _pd_invalid(exc.errors)
+    if not _allow(str(body.get("routing_key")), time.monotonic()):
+        return JSONResponse(
+            status_code=429,
+            content={
+                "status": "throttle exceeded",
+                "message": "Requests for this service "
+                "are arriving too quickly. Please retry "
+                "later.",
+            },
+        )
+    now = repo.to_dt(state.clock.now())
+    dedup = event.dedup_key or uuid.uuid4().hex
+    with state.db.connect() as conn:
+        row = conn.execute(select(event_keys).where(event_keys.c.dedup_key == dedup)).first()
+    if event.action == "trigger":
+        assert event.alert is not None
+        alert = replace(event.alert, labels={**event.alert.labels, "dedup_key": dedup})
+        if row is None:
+            with state.db.begin() as conn:
+                conn.execute(
+                    insert(event_keys).values(
+                        dedup_key=dedup, labels=json.dumps(alert.labels), created_at=now.timestamp()
+                    )
+                )
+        else:
+            alert = replace(alert, labels=json.loads(row.labels))
+        parsed = finish([alert], now, state.config.resolve_timeout_s, state.limits)
+        if parsed.errors:
+            return _pd_invalid(parsed.errors)
+        assert state.writer is not None
+        await state.writer.write(parsed.alerts, "pagerduty")
+    elif event.action == "resolve" and row is not None:
+        labels = json.loads(row.labels)
+        with state.db.connect() as conn:
+            current = repo.current_alerts(conn, [repo.fingerprint_of(labels)])
+        if current:
+            stored = next(iter(current.values())).alert
+            resolved = replace(stored, ends_at=now, updated_at=now, timeout=False)
+            assert state.writer is not None
+            await state.writer.write([resolved], "pagerduty")
+    elif event.action == "acknowledge" and row is not None:
+        # acknowledgement stops escalation (issue 4); until then it is kept on the timeline
+        labels = json.loads(row.labels)
+        with state.db.begin() as conn:
+            for incident_id in repo.incidents_of(conn, repo.fingerprint_of(labels)):
+                repo.add_timeline(
+                    conn,
+                    incident_id,
+                    now,
+                    "acknowledged",
+                    {"by": "pagerduty-event", "dedup_key": dedup},
+                )
+    return JSONResponse(
+        status_code=202,
+        content={"status": "success", "message": "Event processed", "dedup_key": dedup},
+    )

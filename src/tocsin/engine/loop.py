@@ -1,0 +1,157 @@
+"""The due-work loop: claim what is due (with a lease), carry it out in a transaction, and
+reschedule or finish it. One loop per process; several processes share the database."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Engine, select, update
+
+from tocsin.config import Config
+from tocsin.engine.clock import Clock
+from tocsin.incidents.flush import decide, mute
+from tocsin.store import repo
+from tocsin.store.schema import incidents, timeline
+
+log = logging.getLogger("tocsin.engine")
+LEASE_S = 60.0
+
+
+class DueWorkEngine:
+    def __init__(self, db: Engine, config: Config, clock: Clock, owner: str | None = None):
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.wake = asyncio.Event()
+
+    def run_due(self, limit: int = 100) -> int:
+        """Carry out everything due now; returns how many items were handled."""
+        handled = 0
+        while True:
+            now = self.clock.now()
+            with self.db.begin() as conn:
+                items = repo.claim_due(conn, now, self.owner, LEASE_S, limit)
+            if not items:
+                return handled
+            for item in items:
+                try:
+                    with self.db.begin() as conn:
+                        if item.kind == repo.FLUSH:
+                            self._flush(conn, item.id, item.ref, now)
+                        else:
+                            repo.finish(conn, item.id, self.owner)
+                except Exception:  # the lease lapses and another try comes later
+                    log.exception("due work %s/%s failed", item.kind, item.ref)
+                handled += 1
+            if len(items) < limit:
+                return handled
+
+    def _flush(self, conn: object, item_id: int, incident_id: int, now_ts: float) -> None:
+        from sqlalchemy import Connection
+
+        assert isinstance(conn, Connection)
+        now = repo.to_dt(now_ts)
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None or incident.status == "resolved":
+            repo.finish(conn, item_id, self.owner)
+            return
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident_id)}
+        firing_all = (
+            {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)}
+            if self.config.inhibit_rules
+            else {}
+        )
+        muting = mute(
+            members, repo.active_silences(conn, now), self.config.inhibit_rules, firing_all, now
+        )
+        sent = _ever_sent(conn, incident_id)
+        last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
+        decision = decide(
+            members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
+        )
+        values: dict[str, object] = {}
+        if decision.send:
+            repo.add_timeline(
+                conn,
+                incident_id,
+                now,
+                "group_flushed",
+                {
+                    "firing": [_brief(fp, members[fp]) for fp in decision.firing],
+                    "resolved": [_brief(fp, members[fp]) for fp in decision.resolved],
+                    "muted": {
+                        fp: {
+                            "silenced_by": muting.silenced_by.get(fp, []),
+                            "inhibited_by": muting.inhibited_by.get(fp, []),
+                        }
+                        for fp in decision.muted
+                    },
+                },
+            )
+            values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
+            if decision.firing and incident.status == "pending":
+                values["status"] = "firing"
+        if decision.all_resolved:
+            values.update(status="resolved", resolved_at=now_ts)
+            repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
+            repo.finish(conn, item_id, self.owner)
+        else:
+            repo.reschedule(conn, item_id, self.owner, now_ts + incident.group_interval_s)
+        if values:
+            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+
+    async def run_forever(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
+        """The loop: handle what is due, then sleep until the next due time, a wake-up from
+        new work, or ``idle_s``, whichever comes first."""
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(self.run_due)
+                with self.db.connect() as conn:
+                    nxt = repo.next_due_at(conn)
+            except Exception:
+                log.exception("engine pass failed")
+                nxt = None
+            delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - self.clock.now()))
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=delay)
+
+
+def _brief(fp: str, alert: object) -> dict[str, object]:
+    from tocsin.alerts.model import Alert
+
+    assert isinstance(alert, Alert)
+    return {
+        "fingerprint": fp,
+        "labels": alert.labels,
+        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
+        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+    }
+
+
+def _ever_sent(conn: object, incident_id: int) -> set[str]:
+    from sqlalchemy import Connection
+
+    assert isinstance(conn, Connection)
+    sent: set[str] = set()
+    rows = conn.execute(
+        select(timeline.c.detail).where(
+            timeline.c.incident_id == incident_id, timeline.c.kind == "group_flushed"
+        )
+    )
+    for row in rows:
+        for entry in json.loads(row.detail).get("firing", []):
+            sent.add(entry["fingerprint"])
+    return sent
+
+
+def utc(ts: float) -> datetime:
+    return repo.to_dt(ts)

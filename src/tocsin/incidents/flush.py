@@ -1,0 +1,91 @@
+"""A group flush: which of the incident's alerts are firing, resolved, silenced or inhibited,
+and whether the flush says anything new (Alertmanager's dedup: a changed set of alerts, or
+``repeat_interval`` since the last flush that carried something)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from tocsin.alerts.inhibit import InhibitRule, inhibited_by
+from tocsin.alerts.model import Alert
+from tocsin.alerts.silences import Silence
+
+
+@dataclass(frozen=True)
+class Muting:
+    silenced_by: dict[str, list[str]] = field(default_factory=dict)  # fp -> silence ids
+    inhibited_by: dict[str, list[str]] = field(default_factory=dict)  # fp -> source fps
+
+    def muted(self, fingerprint: str) -> bool:
+        return bool(self.silenced_by.get(fingerprint) or self.inhibited_by.get(fingerprint))
+
+
+def mute(
+    alerts: Mapping[str, Alert],
+    silences: Sequence[Silence],
+    rules: Sequence[InhibitRule],
+    firing: Mapping[str, Mapping[str, str]],
+    now: datetime,
+) -> Muting:
+    """Silences and inhibition for these alerts. ``firing`` is every firing alert known (the
+    inhibition sources), by fingerprint."""
+    silenced: dict[str, list[str]] = {}
+    inhibited: dict[str, list[str]] = {}
+    sources = list(firing.items())
+    for fp, alert in alerts.items():
+        by = [s.id for s in silences if s.mutes(alert.labels, now)]
+        if by:
+            silenced[fp] = by
+        if rules:
+            found = inhibited_by(rules, alert.labels, fp, sources)
+            if found:
+                inhibited[fp] = found
+    return Muting(silenced, inhibited)
+
+
+@dataclass(frozen=True)
+class FlushDecision:
+    firing: list[str]  # unmuted firing fingerprints
+    resolved: list[str]  # resolved fingerprints that had been sent as firing
+    muted: list[str]
+    digest: str
+    send: bool  # a flush with news: write it to the timeline (and, later, notify)
+    all_resolved: bool  # nothing firing any more: the incident closes after this flush
+
+
+def digest_of(firing: Sequence[str], resolved: Sequence[str]) -> str:
+    text = "firing:" + ",".join(sorted(firing)) + ";resolved:" + ",".join(sorted(resolved))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def decide(
+    alerts: Mapping[str, Alert],
+    muting: Muting,
+    now: datetime,
+    last_digest: str | None,
+    last_flush_at: datetime | None,
+    repeat_interval_s: float,
+    ever_sent: set[str],
+) -> FlushDecision:
+    firing = sorted(fp for fp, a in alerts.items() if not a.resolved(now) and not muting.muted(fp))
+    muted = sorted(fp for fp, a in alerts.items() if not a.resolved(now) and muting.muted(fp))
+    resolved = sorted(fp for fp, a in alerts.items() if a.resolved(now) and fp in ever_sent)
+    digest = digest_of(firing, resolved)
+    news = bool(firing or resolved) and digest != last_digest
+    repeat = (
+        bool(firing)
+        and last_flush_at is not None
+        and ((now - last_flush_at).total_seconds() >= repeat_interval_s)
+    )
+    all_resolved = all(a.resolved(now) for a in alerts.values())
+    return FlushDecision(
+        firing=firing,
+        resolved=resolved,
+        muted=muted,
+        digest=digest,
+        send=news or repeat,
+        all_resolved=all_resolved,
+    )

@@ -1,0 +1,501 @@
+"""Repositories: reading and writing alerts, incidents, due work, silences and tokens.
+
+Each function takes an open SQLAlchemy connection inside the caller's transaction; the rules
+(merge, grouping, muting) come from the pure packages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from tocsin.alerts.matchers import Matcher, from_api
+from tocsin.alerts.model import Alert, same_episode
+from tocsin.alerts.model import update as update_alert
+from tocsin.alerts.silences import Silence
+from tocsin.routing.tree import Route
+from tocsin.store.schema import (
+    alert_current,
+    alerts,
+    api_tokens,
+    due_work,
+    incident_alerts,
+    incidents,
+    silences,
+    timeline,
+)
+
+FLUSH = "flush"
+
+
+def to_dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def to_ts(dt: datetime) -> float:
+    return dt.timestamp()
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class StoredAlert:
+    id: int
+    fingerprint: str
+    alert: Alert
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return self.alert.labels
+
+
+def _row_to_alert(row: Any) -> StoredAlert:
+    return StoredAlert(
+        id=row.id,
+        fingerprint=row.fingerprint,
+        alert=Alert(
+            labels=json.loads(row.labels),
+            annotations=json.loads(row.annotations),
+            starts_at=to_dt(row.starts_at),
+            ends_at=to_dt(row.ends_at),
+            updated_at=to_dt(row.updated_at),
+            generator_url=row.generator_url,
+            timeout=bool(row.timeout),
+        ),
+    )
+
+
+def _alert_values(alert: Alert) -> dict[str, Any]:
+    assert alert.starts_at and alert.ends_at and alert.updated_at
+    return {
+        "labels": _dumps(alert.labels),
+        "annotations": _dumps(alert.annotations),
+        "starts_at": to_ts(alert.starts_at),
+        "ends_at": to_ts(alert.ends_at),
+        "updated_at": to_ts(alert.updated_at),
+        "timeout": alert.timeout,
+        "generator_url": alert.generator_url,
+    }
+
+
+@dataclass
+class IngestResult:
+    stored: int = 0
+    new_episodes: int = 0
+    new_incidents: int = 0
+
+
+def current_alerts(conn: Connection, fingerprints: Iterable[str]) -> dict[str, StoredAlert]:
+    fps = list(set(fingerprints))
+    out: dict[str, StoredAlert] = {}
+    for start in range(0, len(fps), 500):
+        chunk = fps[start : start + 500]
+        rows = conn.execute(
+            select(alerts)
+            .join(alert_current, alert_current.c.alert_id == alerts.c.id)
+            .where(alert_current.c.fingerprint.in_(chunk))
+        )
+        for row in rows:
+            out[row.fingerprint] = _row_to_alert(row)
+    return out
+
+
+def ingest(
+    conn: Connection, batch: Sequence[Alert], now: datetime, route: Route, source: str = "api"
+) -> IngestResult:
+    """Store a batch of validated alerts (with defaults applied): an update of the same
+    episode merges into it as Alertmanager does; a later episode is a new row, the old one
+    kept as history. Then each alert joins the incident of every route that takes it, and
+    every incident with news gets a flush due."""
+    result = IngestResult()
+    if not batch:
+        return result
+    latest: dict[str, Alert] = {}
+    for alert in batch:  # within a batch, later alerts of a fingerprint update earlier ones
+        fp = alert.fingerprint
+        previous = latest.get(fp)
+        latest[fp] = (
+            update_alert(previous, alert, now)
+            if previous and same_episode(previous, alert)
+            else alert
+        )
+    stored = current_alerts(conn, latest)
+    updates: list[dict[str, Any]] = []
+    inserts: list[tuple[str, Alert]] = []
+    for fp, alert in latest.items():
+        old = stored.get(fp)
+        if old is not None and same_episode(old.alert, alert):
+            merged = update_alert(old.alert, alert, now)
+            updates.append({"b_id": old.id, **_alert_values(merged)})
+        else:
+            inserts.append((fp, alert))
+    if updates:
+        conn.execute(
+            update(alerts).where(alerts.c.id == _bind("b_id")),
+            updates,
+        )
+    for fp, alert in inserts:
+        new_id = conn.execute(
+            insert(alerts).values(fingerprint=fp, source=source, **_alert_values(alert))
+        ).inserted_primary_key
+        assert new_id is not None
+        if fp in stored:
+            conn.execute(
+                update(alert_current)
+                .where(alert_current.c.fingerprint == fp)
+                .values(alert_id=new_id[0])
+            )
+        else:
+            conn.execute(insert(alert_current).values(fingerprint=fp, alert_id=new_id[0]))
+    result.stored = len(latest)
+    result.new_episodes = len(inserts)
+    result.new_incidents = _group(conn, latest, now, route)
+    return result
+
+
+def _bind(name: str) -> Any:
+    from sqlalchemy import bindparam
+
+    return bindparam(name)
+
+
+def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Route) -> int:
+    """Put alerts into the open incident of each (route, group labels); open one with its
+    first flush at group_wait; make sure every touched incident has a flush due."""
+    now_ts = to_ts(now)
+    wanted: dict[str, tuple[Route, dict[str, str], list[str]]] = {}
+    for fp, alert in latest.items():
+        for matched in route.match(alert.labels):
+            key = matched.group_key(alert.labels)
+            entry = wanted.setdefault(key, (matched, matched.group_labels(alert.labels), []))
+            entry[2].append(fp)
+    if not wanted:
+        return 0
+    keys = list(wanted)
+    open_rows = conn.execute(
+        select(
+            incidents.c.id,
+            incidents.c.group_key,
+            incidents.c.last_flush_at,
+            incidents.c.group_interval_s,
+        ).where(incidents.c.group_key.in_(keys), incidents.c.status != "resolved")
+    ).all()
+    open_by_key = {row.group_key: row for row in open_rows}
+    created = 0
+    touched: list[tuple[int, float]] = []  # (incident id, earliest due)
+    for key, (matched, group_labels, fps) in wanted.items():
+        row = open_by_key.get(key)
+        if row is None:
+            incident_id = conn.execute(
+                insert(incidents).values(
+                    group_key=key,
+                    route_id=matched.id,
+                    receiver=matched.receiver,
+                    group_labels=_dumps(group_labels),
+                    status="pending",
+                    opened_at=now_ts,
+                    first_alert_at=now_ts,
+                    last_alert_at=now_ts,
+                    group_wait_s=matched.group_wait_s,
+                    group_interval_s=matched.group_interval_s,
+                    repeat_interval_s=matched.repeat_interval_s,
+                )
+            ).inserted_primary_key
+            assert incident_id is not None
+            incident = incident_id[0]
+            created += 1
+            touched.append((incident, now_ts + matched.group_wait_s))
+            conn.execute(
+                insert(timeline).values(
+                    incident_id=incident,
+                    at=now_ts,
+                    kind="opened",
+                    detail=_dumps(
+                        {"group_key": key, "route": matched.id, "receiver": matched.receiver}
+                    ),
+                )
+            )
+        else:
+            incident = row.id
+            conn.execute(
+                update(incidents).where(incidents.c.id == incident).values(last_alert_at=now_ts)
+            )
+            base = row.last_flush_at + row.group_interval_s if row.last_flush_at else now_ts
+            touched.append((incident, max(now_ts, base)))
+        members = {
+            r[0]
+            for r in conn.execute(
+                select(incident_alerts.c.fingerprint).where(
+                    incident_alerts.c.incident_id == incident,
+                    incident_alerts.c.fingerprint.in_(fps),
+                )
+            )
+        }
+        new_members = [fp for fp in dict.fromkeys(fps) if fp not in members]
+        if new_members:
+            conn.execute(
+                insert(incident_alerts),
+                [
+                    {"incident_id": incident, "fingerprint": fp, "added_at": now_ts}
+                    for fp in new_members
+                ],
+            )
+    _ensure_due(conn, touched)
+    return created
+
+
+def _ensure_due(conn: Connection, touched: list[tuple[int, float]]) -> None:
+    if not touched:
+        return
+    ids = [t[0] for t in touched]
+    existing = {
+        r.ref
+        for r in conn.execute(
+            select(due_work.c.ref).where(due_work.c.kind == FLUSH, due_work.c.ref.in_(ids))
+        )
+    }
+    fresh = [
+        {"kind": FLUSH, "ref": i, "due_at": at, "attempts": 0}
+        for i, at in dict(touched).items()
+        if i not in existing
+    ]
+    if fresh:
+        conn.execute(insert(due_work), fresh)
+
+
+# --------------------------------------------------------------------------- queries
+
+
+def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
+    """Current episodes that have not ended (what Alertmanager's API lists)."""
+    rows = conn.execute(
+        select(alerts)
+        .join(alert_current, alert_current.c.alert_id == alerts.c.id)
+        .where(alerts.c.ends_at > to_ts(now))
+    )
+    return [_row_to_alert(r) for r in rows]
+
+
+def alert_history(
+    conn: Connection, fingerprint: str | None = None, limit: int = 100
+) -> list[StoredAlert]:
+    query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
+    if fingerprint:
+        query = query.where(alerts.c.fingerprint == fingerprint)
+    return [_row_to_alert(r) for r in conn.execute(query)]
+
+
+def count_alerts(conn: Connection) -> int:
+    return int(conn.execute(select(func.count()).select_from(alerts)).scalar_one())
+
+
+# --------------------------------------------------------------------------- silences
+
+
+def _matchers_json(matchers: Sequence[Matcher]) -> str:
+    return _dumps(
+        [
+            {"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}
+            for m in matchers
+        ]
+    )
+
+
+def _row_to_silence(row: Any) -> Silence:
+    return Silence(
+        id=row.id,
+        matchers=tuple(
+            from_api(m["name"], m["value"], m["isRegex"], m.get("isEqual", True))
+            for m in json.loads(row.matchers)
+        ),
+        starts_at=to_dt(row.starts_at),
+        ends_at=to_dt(row.ends_at),
+        created_by=row.created_by,
+        comment=row.comment,
+        updated_at=to_dt(row.updated_at),
+    )
+
+
+def get_silence(conn: Connection, silence_id: str) -> Silence | None:
+    row = conn.execute(select(silences).where(silences.c.id == silence_id)).first()
+    return _row_to_silence(row) if row is not None else None
+
+
+def list_silences(conn: Connection) -> list[Silence]:
+    return [_row_to_silence(r) for r in conn.execute(select(silences))]
+
+
+def active_silences(conn: Connection, now: datetime) -> list[Silence]:
+    ts = to_ts(now)
+    rows = conn.execute(
+        select(silences).where(and_(silences.c.starts_at <= ts, silences.c.ends_at > ts))
+    )
+    return [_row_to_silence(r) for r in rows]
+
+
+def save_silence(conn: Connection, silence: Silence) -> None:
+    values = {
+        "matchers": _matchers_json(silence.matchers),
+        "starts_at": to_ts(silence.starts_at),
+        "ends_at": to_ts(silence.ends_at),
+        "created_by": silence.created_by,
+        "comment": silence.comment,
+        "updated_at": to_ts(silence.updated_at),
+    }
+    done = conn.execute(update(silences).where(silences.c.id == silence.id).values(**values))
+    if done.rowcount == 0:
+        conn.execute(insert(silences).values(id=silence.id, **values))
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def add_timeline(
+    conn: Connection, incident_id: int, at: datetime, kind: str, detail: dict[str, Any]
+) -> None:
+    conn.execute(
+        insert(timeline).values(
+            incident_id=incident_id, at=to_ts(at), kind=kind, detail=_dumps(detail)
+        )
+    )
+
+
+def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
+    )
+    return [
+        {"id": r.id, "at": to_dt(r.at).isoformat(), "kind": r.kind, "detail": json.loads(r.detail)}
+        for r in rows
+    ]
+
+
+def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
+    rows = conn.execute(
+        select(alerts)
+        .join(alert_current, alert_current.c.alert_id == alerts.c.id)
+        .join(incident_alerts, incident_alerts.c.fingerprint == alert_current.c.fingerprint)
+        .where(incident_alerts.c.incident_id == incident_id)
+    )
+    return [_row_to_alert(r) for r in rows]
+
+
+def get_incident(conn: Connection, incident_id: int) -> Any:
+    return conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+
+
+def open_incidents(conn: Connection) -> list[Any]:
+    return list(
+        conn.execute(
+            select(incidents).where(incidents.c.status != "resolved").order_by(incidents.c.id)
+        )
+    )
+
+
+def digest(fingerprints: Iterable[str]) -> str:
+    return hashlib.sha256(",".join(sorted(fingerprints)).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- due work
+
+
+def claim_due(
+    conn: Connection, now: float, owner: str, lease_s: float, limit: int = 100
+) -> list[Any]:
+    """Take up to ``limit`` due items whose lease is free or lapsed. On PostgreSQL rows are
+    locked with SKIP LOCKED so that several processes never take the same item."""
+    query = (
+        select(due_work.c.id)
+        .where(due_work.c.due_at <= now)
+        .where((due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now))
+        .order_by(due_work.c.due_at)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = [r.id for r in conn.execute(query)]
+    if not ids:
+        return []
+    conn.execute(
+        update(due_work)
+        .where(due_work.c.id.in_(ids))
+        .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
+    )
+    return list(
+        conn.execute(select(due_work).where(due_work.c.id.in_(ids)).order_by(due_work.c.due_at))
+    )
+
+
+def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> bool:
+    done = conn.execute(
+        update(due_work)
+        .where(due_work.c.id == item_id, due_work.c.lease_owner == owner)
+        .values(due_at=due_at, lease_owner=None, lease_until=None)
+    )
+    return done.rowcount == 1
+
+
+def finish(conn: Connection, item_id: int, owner: str) -> bool:
+    done = conn.execute(
+        delete(due_work).where(due_work.c.id == item_id, due_work.c.lease_owner == owner)
+    )
+    return done.rowcount == 1
+
+
+def next_due_at(conn: Connection) -> float | None:
+    value = conn.execute(select(func.min(due_work.c.due_at))).scalar_one_or_none()
+    return float(value) if value is not None else None
+
+
+# --------------------------------------------------------------------------- tokens
+
+
+ROLES = ("viewer", "responder", "admin", "intake")
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_token(conn: Connection, name: str, role: str, token: str, now: float) -> int:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    new_id = conn.execute(
+        insert(api_tokens).values(
+            name=name, role=role, token_hash=hash_token(token), created_at=now
+        )
+    ).inserted_primary_key
+    assert new_id is not None
+    return int(new_id[0])
+
+
+def token_role(conn: Connection, token: str) -> str | None:
+    row = conn.execute(
+        select(api_tokens.c.role).where(
+            api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
+        )
+    ).first()
+    return row.role if row is not None else None
+
+
+def fingerprint_of(labels: dict[str, str]) -> str:
+    from tocsin.alerts.fingerprint import fingerprint_hex
+
+    return fingerprint_hex(labels)
+
+
+def incidents_of(conn: Connection, fingerprint: str) -> list[int]:
+    rows = conn.execute(
+        select(incidents.c.id)
+        .join(incident_alerts, incident_alerts.c.incident_id == incidents.c.id)
+        .where(incident_alerts.c.fingerprint == fingerprint, incidents.c.status != "resolved")
+    )
+    return [r.id for r in rows]

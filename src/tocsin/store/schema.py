@@ -1,0 +1,136 @@
+"""Tables. Times are UTC seconds since the epoch (double precision): exact enough, portable
+between SQLite and PostgreSQL, and cheap to compare in SQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Every firing episode of every alert, kept forever: the history Alertmanager does not keep.
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(16), nullable=False),
+    Column("labels", Text, nullable=False),  # JSON object
+    Column("annotations", Text, nullable=False),  # JSON object
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("timeout", Boolean, nullable=False, default=False),
+    Column("generator_url", Text, nullable=False, default=""),
+    Column("source", String(32), nullable=False, default="api"),
+    Index("ix_alerts_fingerprint", "fingerprint", "id"),
+    Index("ix_alerts_ends_at", "ends_at"),
+)
+
+# The latest episode of each fingerprint: where an update lands.
+alert_current = Table(
+    "alert_current",
+    metadata,
+    Column("fingerprint", String(16), primary_key=True),
+    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
+)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", Text, nullable=False),  # JSON list of {name, value, isRegex, isEqual}
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_silences_ends_at", "ends_at"),
+)
+
+# An alert group (route + group labels) is the incident record: opened by its first alert,
+# resolved when all its alerts are.
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("group_key", Text, nullable=False),
+    Column("route_id", Text, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("group_labels", Text, nullable=False),  # JSON object
+    Column("status", String(16), nullable=False),  # firing | resolved
+    Column("opened_at", Float, nullable=False),
+    Column("first_alert_at", Float, nullable=False),
+    Column("last_alert_at", Float, nullable=False),
+    Column("resolved_at", Float, nullable=True),
+    Column("last_flush_at", Float, nullable=True),
+    Column("last_flush_digest", String(64), nullable=True),
+    Column("group_wait_s", Float, nullable=False),
+    Column("group_interval_s", Float, nullable=False),
+    Column("repeat_interval_s", Float, nullable=False),
+    Index("ix_incidents_open", "group_key", "status"),
+)
+
+incident_alerts = Table(
+    "incident_alerts",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("fingerprint", String(16), primary_key=True),
+    Column("added_at", Float, nullable=False),
+)
+
+# Work the engine must do at a time: group flushes now, escalation steps and deliveries later.
+due_work = Table(
+    "due_work",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("ref", Integer, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", Float, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    UniqueConstraint("kind", "ref", name="uq_due_work_kind_ref"),
+    Index("ix_due_work_due", "due_at"),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON
+    Index("ix_timeline_incident", "incident_id", "id"),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+# PagerDuty-style events name their alert by dedup_key; this finds its labels again.
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("dedup_key", String(255), primary_key=True),
+    Column("labels", Text, nullable=False),  # JSON object
+    Column("created_at", Float, nullable=False),
+)
