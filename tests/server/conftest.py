@@ -126,13 +126,16 @@ class Api:
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
     def get(self, path: str, role: str = "admin") -> httpx.Response:
-        return self.client.get(path, headers=self.headers(role))
+        response: httpx.Response = self.client.get(path, headers=self.headers(role))
+        return response
 
     def post(self, path: str, body: object, role: str = "admin") -> httpx.Response:
-        return self.client.post(path, json=body, headers=self.headers(role))
+        response: httpx.Response = self.client.post(path, json=body, headers=self.headers(role))
+        return response
 
     def delete(self, path: str, role: str = "admin") -> httpx.Response:
-        return self.client.delete(path, headers=self.headers(role))
+        response: httpx.Response = self.client.delete(path, headers=self.headers(role))
+        return response
 
     def run_engine(self) -> int:
         assert self.state.engine is not None
