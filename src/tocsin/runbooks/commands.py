@@ -95,22 +95,50 @@ def normalize_language(info: str) -> str:
     return LANGUAGE_ALIASES.get(word, word if re.fullmatch(r"[a-z0-9+#-]{1,20}", word) else "")
 
 
-def looks_like_promql(line: str) -> bool:
-    """One line that is a PromQL expression rather than a shell command."""
-    stripped = line.strip()
-    if not stripped or " -" in stripped or stripped.startswith(("-", "/", ".")):
+_PROMQL_KEYWORDS = frozenset(
+    "by without on ignoring group_left group_right bool and or unless offset inf nan up "
+    "sum avg min max count topk bottomk quantile stddev stdvar count_values group".split()
+) | frozenset(_PROMQL_FUNCS)
+
+
+def promql_words_ok(text: str) -> bool:
+    """Every bare word of the text (outside strings, label selectors and ranges) is a metric
+    name (with ``_`` or ``:`` or a selector), a PromQL keyword or function, or a number."""
+    stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', text[:4000])
+    stripped = re.sub(r"\{[^{}]*\}", "{}", stripped)
+    stripped = re.sub(r"\[[^\[\]]*\]", "[]", stripped)
+    stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ",
+                      stripped)
+    stripped = re.sub(r"(?<![\w.])\d+(\.\d+)?(e[+-]?\d+)?(?![\w.])", "0", stripped, flags=re.I)
+    if re.search(r"[^\w\s:{}()\[\]=!<>+\-*/^%,.\"']|\s-[a-zA-Z]|(?:^|\s)/\w|\.\w", stripped):
         return False
-    first = re.match(r"[A-Za-z_:][\w:]*", stripped)
+    for match in re.finditer(r"[A-Za-z_:][\w:]*", stripped):
+        word = match.group(0)
+        after = stripped[match.end() : match.end() + 1]
+        if word.lower() in _PROMQL_KEYWORDS or "_" in word or ":" in word or after in "{[":
+            continue
+        return False
+    return True
+
+
+def looks_like_promql(line: str) -> bool:
+    """One line that is a PromQL query rather than a shell command: a selector with label
+    matchers, a range, a PromQL function call or an underscored metric name, and no word
+    that PromQL would not have (``pg_resetwal /var/lib/…`` is not PromQL)."""
+    stripped = line.strip()
+    if not stripped or stripped[0] in "-/.~$" or not promql_words_ok(stripped):
+        return False
+    first = re.match(r"[\s(]*([A-Za-z_:][\w:]*)", stripped)
     if first is None:
         return False
+    name = first.group(1)
     rest = stripped[first.end() :].lstrip()
-    if first.group(0) in _PROMQL_FUNCS and rest.startswith("("):
+    if name in _PROMQL_FUNCS and rest.startswith("("):
+        return bool(re.search(r"[_:{\[]", rest))
+    if re.match(r"\{[^}]*[=~][^}]*\}", rest):
         return True
-    if rest.startswith("{") and "}" in rest:
-        return True
-    return ("_" in first.group(0) or ":" in first.group(0)) and (
-        rest == "" or rest[:1] in "[><=!+-*/" or rest.startswith(("by", "offset"))
-    )
+    return ("_" in name or ":" in name) and bool(
+        rest == "" or re.match(r"(\[|==|!=|>=|<=|>|<|by\b|offset\b|[+*/-]\s)", rest))
 
 
 def guess_language(code: str) -> str:
@@ -163,6 +191,10 @@ def split_prompts(code: str) -> tuple[list[str], list[str]]:
     return commands, output
 
 
+def has_prompts(code: str) -> bool:
+    return any(_PROMPT_RE.match(ln) for ln in code.splitlines())
+
+
 def strip_prompts(code: str) -> str:
     """The commands of a block with shell prompts removed and shown output left out."""
     return "\n".join(split_prompts(code)[0]).strip("\n")
@@ -174,7 +206,7 @@ def unprompt(code: str) -> str:
 
 
 _ANGLE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")
-_GO_TEMPLATE_RE = re.compile(r"\{\{-?\s*(.*?)\s*-?\}\}")
+_GO_TEMPLATE_RE = re.compile(r"\{\{-?\s*([^{}\n]{0,200}?)\s*-?\}\}")
 _LABEL_REF_RE = re.compile(
     r"\$labels|\$value|\$externalLabels|\.(Labels|Annotations|CommonLabels|GroupLabels|"
     r"CommonAnnotations)\b"

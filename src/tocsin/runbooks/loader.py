@@ -107,11 +107,10 @@ def load_catalog(
         assert text is not None
         try:
             runbook, doc_problems, document = parse_runbook(text, str(path))
-        except (RecursionError, MemoryError) as exc:
+        except Exception as exc:  # one unreadable file never stops the catalog
             catalog.problems.append(
-                _problem(
-                    str(path), "unparsable", f"too deeply nested to read ({type(exc).__name__})"
-                )
+                _problem(str(path), "unparsable", f"cannot be read as a runbook "
+                         f"({type(exc).__name__}: {str(exc)[:200]})")
             )
             continue
         catalog.runbooks.append(runbook)

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 from mdit_py_plugins.front_matter import front_matter_plugin
 
-from tocsin.runbooks.text import clean_spaces, slugify
+from tocsin.runbooks.text import clean_spaces, load_yaml, slugify
 
 # Deeper nesting than this is rendered as text by the parser: bounded recursion on
 # pathological input, and no real runbook nests lists or quotes 32 levels deep.
@@ -317,10 +316,7 @@ def parse_document(text: str, plain_label: Callable[[str], bool] | None = None) 
     for node in tree.children:
         line = _line_of(node, 1)
         if node.type == "front_matter":
-            try:
-                loaded = yaml.safe_load(node.content)
-            except yaml.YAMLError:
-                loaded = None
+            loaded = load_yaml(node.content)
             if isinstance(loaded, dict):
                 front = {str(k): v for k, v in loaded.items()}
             continue

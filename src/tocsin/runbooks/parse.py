@@ -17,6 +17,7 @@ from typing import Any
 
 from tocsin.runbooks.commands import (
     find_placeholders,
+    promql_words_ok,
     guess_language,
     normalize_language,
     strip_prompts,
@@ -65,6 +66,7 @@ from tocsin.runbooks.text import (
     parse_date,
     parse_duration,
     parse_range_start,
+    load_yaml,
     parse_review_cycle,
     severities_mentioned,
 )
@@ -299,6 +301,7 @@ _STRUCTURE_WORDS = (
 
 
 def _norm(title: str) -> str:
+    title = title[:300]
     title = re.sub(r"^\s*(step\s+)?\d+(\.\d+)*[.):]?\s+", "", title, flags=re.I)
     title = re.sub(r"^\s*(?:[a-h]|i{1,3}|iv|vi{0,3})[.)]\s+", "", title, flags=re.I)
     title = re.sub(r"\s*\([^)]*\)\s*$", "", title)
@@ -362,6 +365,8 @@ def title_names(title: str) -> tuple[list[str], str | None]:
     ``1. APIUnresponsive`` -> (["APIUnresponsive"], None);
     ``TestWatcherDown (Critical)`` -> (["TestWatcherDown"], "Critical");
     ``HighAPILatency / CriticalAPILatency`` -> both names."""
+    if len(title) > 300:  # no alert name is that long
+        return [], None
     text = _NUMBERING.sub("", title, count=1).strip()
     severity = None
     paren = _TRAILING_PAREN.search(text)
@@ -660,7 +665,8 @@ def _tier_from_item(item: ListItem, index: int) -> EscalationTier | None:
             target=label,
             text=text,
         )
-    lead = re.match(r"^\s*([\d.]+\s*(?:-|–|to)?\s*[\d.]*\s*\+?\s*[a-zA-Z]+)\s*[:→-]+\s*(.+)", text)
+    lead = re.match(r"^\s*([\d.]{1,6}\s*(?:-|–|to)?\s*[\d.]{0,6}\s*\+?\s*[a-zA-Z]{1,10})\s*[:→-]+\s*(.+)",
+                    text[:300])
     if lead and parse_range_start(lead.group(1)) is not None:
         return EscalationTier(
             after_s=parse_range_start(lead.group(1)),
@@ -959,92 +965,29 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
 
 # --------------------------------------------------------------------------- thresholds
 
-_PROMQL_WORDS = {
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "and",
-    "or",
-    "unless",
-    "offset",
-    "sum",
-    "avg",
-    "min",
-    "max",
-    "count",
-    "rate",
-    "irate",
-    "increase",
-    "histogram_quantile",
-    "absent",
-    "abs",
-    "topk",
-    "bottomk",
-    "delta",
-    "deriv",
-    "predict_linear",
-    "avg_over_time",
-    "max_over_time",
-    "min_over_time",
-    "sum_over_time",
-    "count_over_time",
-    "time",
-    "vector",
-    "scalar",
-    "changes",
-    "resets",
-    "quantile",
-    "stddev",
-    "clamp_min",
-    "clamp_max",
-    "label_replace",
-    "absent_over_time",
-    "quantile_over_time",
-    "up",
-    "inf",
-    "nan",
-}
 _COMPARISON = re.compile(
     r"(==|!=|>=|<=|>|<)\s*(bool\s+)?-?[\d(][\d\s.()*+/-]*(e[+-]?\d+)?\s*\)?\s*$", re.I
 )
 _FOR_CLAUSE = re.compile(
-    r"\s+for\s+(?:at\s+least\s+|more\s+than\s+|>\s*)?(\d+\s*\+?\s*[a-zA-Z]+)"
+    r"\s+for\s+(?:at\s+least\s+|more\s+than\s+|>\s*)?((?:\d+[a-z]+){2,}|\d+\s*\+?\s*[a-zA-Z]+)"
     r"\s*\.?\s*$",
     re.I,
 )
 
 
-def is_promql_expression(text: str) -> bool:
-    """A threshold written as PromQL (``up{job="backend"} == 0``) rather than prose
-    (``95th percentile > 1 second``): a comparison with a number, and every bare word a
-    metric name (with ``_`` or ``:`` or a selector) or a PromQL keyword or function."""
-    if not text or len(text) > 2000 or not _COMPARISON.search(text):
+def is_promql_expression(text: str, require_comparison: bool = True) -> bool:
+    """A threshold written as PromQL (``up{job="backend"} == 0``, ``absent(up{job="x"})``)
+    rather than prose (``95th percentile > 1 second``)."""
+    if not text or len(text) > 2000:
         return False
     if text.count("(") != text.count(")") or text.count("{") != text.count("}"):
         return False
-    stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', text)
-    stripped = re.sub(r"\{[^{}]*\}", "{}", stripped)
-    stripped = re.sub(
-        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", stripped
-    )
-    stripped = re.sub(r"\[[^\[\]]*\]", "[]", stripped)
-    if re.search(r"[^\w\s:{}()\[\]=!<>+\-*/^%,.\"']", stripped) or "%" in stripped:
+    if not promql_words_ok(text):
         return False
-    stripped = re.sub(r"(?<![\w.])\d+(\.\d+)?(e[+-]?\d+)?(?![\w.])", "0", stripped, flags=re.I)
-    words = re.finditer(r"[A-Za-z_:][\w:]*", stripped)
-    saw_metric = False
-    for match in words:
-        word = match.group(0)
-        after = stripped[match.end() : match.end() + 1]
-        if word.lower() in _PROMQL_WORDS or "_" in word or ":" in word or after in "{[":
-            saw_metric = saw_metric or word.lower() not in _PROMQL_WORDS or after in "{["
-            continue
-        return False
-    return saw_metric or bool(re.match(r"\s*up\b", stripped))
+    if _COMPARISON.search(text):
+        return bool(re.search(r"[A-Za-z_:][\w:]*", text))
+    return not require_comparison and bool(
+        re.search(r"[A-Za-z_:][\w:]*\s*(\{[^}]*[=~]|\[|\()", text))
 
 
 def _expression(
@@ -1069,25 +1012,22 @@ def _expression(
         candidates = [re.sub(r"\s+", " ", c) for c in candidates]
         if not shared:
             expr = next((c for c in candidates if is_promql_expression(c)), None)
+            # a code span is written as an expression: it may be one without a comparison
+            expr = expr or next((c for c in spans if is_promql_expression(c, False)), None)
     return expr, for_s
 
 
 def _rule_from_yaml(section: Section, name: str) -> tuple[str, int | None] | None:
-    import yaml
-
     for code in codes_in(section.blocks + [b for c in section.children for b in c.blocks]):
         if normalize_language(code.info) not in ("yaml", "") or "expr" not in code.code:
             continue
-        if len(code.code) > 100_000:
-            continue
-        try:
-            loaded = yaml.safe_load(code.code)
-        except yaml.YAMLError:
-            continue
+        loaded = load_yaml(code.code)
         for rule in _yaml_rules(loaded):
             expr = rule.get("expr")
             if isinstance(expr, (str, int, float)) and rule.get("alert") == name:
                 for_value = rule.get("for")
+                if len(str(expr)) > 4000:
+                    return None
                 return str(expr).strip(), parse_duration(str(for_value)) if for_value else None
     return None
 
@@ -1298,9 +1238,9 @@ _META_KEYS = {
 
 def _metadata(ctx: _Context, sections: list[Section], front: dict[str, Any]) -> None:
     meta = ctx.runbook.metadata
-    for key, value in front.items():
+    for key, value in list(front.items())[:200]:
         if isinstance(value, (str, int, float)) or hasattr(value, "isoformat"):
-            meta.fields[str(key)] = str(value)
+            meta.fields[str(key)[:200]] = str(value)[:1000]
     for section in sections:
         for label, value, _line, _no in _field_lines(section.blocks):
             if value and len(meta.fields) < 200:

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from tocsin.runbooks.commands import looks_like_promql, split_prompts, unprompt
+from tocsin.runbooks.commands import has_prompts, looks_like_promql, split_prompts, unprompt
 from tocsin.runbooks.model import RISK_ORDER, Risk
 
 
@@ -98,6 +98,43 @@ _DESTRUCTIVE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(-X|--request)\s*['\"]?DELETE\b"), "HTTP DELETE"),
     (re.compile(r"-Method\s+['\"]?Delete\b", _I), "HTTP DELETE"),
     (re.compile(r"\b(shutil\.rmtree|os\.(remove|unlink|rmdir))\b"), "deletes files"),
+    (re.compile(r"(?:^|[\s;&|(`'\"])(?:sudo\s+)?(?:/bin/|/usr/bin/)?rm\s+(?:-\S+\s+)*[^\s-]",
+                re.M), "rm deletes files"),
+    (re.compile(r"\bxargs\b[^\n;|]*\brm\b"), "xargs rm deletes files"),
+    (re.compile(r"\bfind\b[^\n;|]*-(exec|execdir|ok)\s+(\S*/)?(rm|shred|unlink)\b"), "find -exec rm"),
+    (re.compile(r"\b(pkill|killall)\b[^\n;|]*(--signal[= ](9|KILL|SIGKILL)|-(9|KILL|SIGKILL)\b)"),
+     "kill -9 loses in-flight work"),
+    (re.compile(r"\bkill\s+(-n\s+9|-s\s*(9|KILL|SIGKILL)|--signal[= ](9|KILL))\b"),
+     "kill -9 loses in-flight work"),
+    (re.compile(r"\b(docker|podman)\s+(container\s+)?kill\b"), "docker kill"),
+    (re.compile(r"\btaskkill\b[^\n]*/F\b", re.I), "taskkill /F"),
+    (re.compile(r"\bcrontab\s+(-\w*r)\b"), "crontab -r deletes the crontab"),
+    (re.compile(r"\b(SHUTDOWN\s+NOSAVE|FUNCTION\s+FLUSH|CLUSTER\s+RESET|REPLICAOF|SLAVEOF)\b",
+                re.I), "Redis loses data"),
+    (re.compile(r"\b(DEL|UNLINK|FLUSHDB|FLUSHALL)\b[^|\n]*\|\s*(\S*/)?redis-cli\b", re.I),
+     "deletes Redis keys"),
+    (re.compile(r"\bflush_all\b"), "memcached flush_all"),
+    (re.compile(r"\b(lvremove|vgremove|pvremove|blkdiscard|mke2fs|mkswap|sgdisk|zpool\s+destroy|"
+                r"zfs\s+destroy)\b"), "destroys a volume"),
+    (re.compile(r">\s*/dev/(sd|hd|vd|xvd|nvme|mmcblk|dm-|mapper/|md)\w*"), "writes a raw disk"),
+    (re.compile(r"\brsync\b[^\n;|]*--delete"), "rsync --delete"),
+    (re.compile(r"\.(drop|dropDatabase|dropCollection|dropIndexes|deleteMany|deleteOne|remove)"
+                r"\s*\("), "deletes documents"),
+    (re.compile(r"\b(delete_queue|purge_queue|delete_vhost|force_reset|delete_user)\b"),
+     "deletes broker state"),
+    (re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\b", re.I), "SQL ALTER … DROP"),
+    (re.compile(r"\b(RESET\s+MASTER|PURGE\s+(BINARY|MASTER)\s+LOGS)\b", re.I), "drops binlogs"),
+    (re.compile(r"(?:^|[\s;&|(\"'])(format\s+[A-Z]:|rd\s+/s|rmdir\s+/s|del\s+/[sqf]|erase\s+/)",
+                re.I | re.M), "Windows delete"),
+    (re.compile(r"\b(clc|wevtutil\s+cl)\b", re.I), "clears content or logs"),
+    (re.compile(r"\[(System\.)?IO\.(File|Directory)\]::Delete", re.I), "deletes files"),
+    (re.compile(r"\.(Delete|Kill)\s*\(|ForEach-Object\s+(Delete|Kill)\b", re.I),
+     "deletes or kills"),
+    (re.compile(r"\bdmesg\s+-\w*[cC]"), "clears the kernel log"),
+    (re.compile(r"\bss\b[^\n;|]*\s-\w*K"), "ss -K kills sockets"),
+    (re.compile(r"\bmdadm\b[^\n;|]*--zero-superblock"), "wipes RAID metadata"),
+    (re.compile(r"\bgit\b[^\n;|]*\breflog\s+expire\b"), "git reflog expire"),
+    (re.compile(r"\bgit\b[^\n;|]*\bgc\b[^\n;|]*--prune"), "git gc --prune"),
 ]
 
 
@@ -117,7 +154,14 @@ def strip_hash_comments(code: str) -> str:
     for line in code.splitlines():
         quote = ""
         cut = len(line)
+        escaped = False
         for i, ch in enumerate(line):
+            if escaped:
+                escaped = False
+                continue
+            if ch == "\\" and quote != "'":
+                escaped = True
+                continue
             if quote:
                 if ch == quote:
                     quote = ""
@@ -134,8 +178,25 @@ def strip_hash_comments(code: str) -> str:
     return "\n".join(out)
 
 
+def _strip_between(text: str, start: str, end: str) -> str:
+    """Remove every ``start … end`` span, in linear time."""
+    out: list[str] = []
+    i = 0
+    while True:
+        j = text.find(start, i)
+        if j == -1:
+            out.append(text[i:])
+            return "".join(out)
+        out.append(text[i:j])
+        k = text.find(end, j + len(start))
+        if k == -1:
+            return "".join(out)
+        out.append(" ")
+        i = k + len(end)
+
+
 def strip_sql_comments(sql: str) -> str:
-    sql = re.sub(r"/\*.*?\*/", " ", sql, flags=re.S)
+    sql = _strip_between(sql, "/*", "*/")
     return "\n".join(re.sub(r"--(?!\w).*$|^\s*--.*$", "", ln) for ln in sql.splitlines())
 
 
@@ -163,6 +224,17 @@ _SHELL_KEYWORDS = frozenset(
 )
 
 
+_PIPED = "\x00piped"
+# Programs that run what they read on standard input: what is piped into them is a program
+# tocsin cannot see, never read-only.
+_STDIN_INTERPRETERS = frozenset(
+    "sh bash zsh dash ksh fish python python3 perl ruby node php redis-cli psql mysql mongosh "
+    "mongo nc ncat netcat socat telnet ssh kubectl docker sqlite3 osascript pwsh powershell "
+    "cmd xargs tee".split()
+)
+_HARMLESS_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/", "/dev/tty")
+
+
 def _split_commands(code: str) -> list[tuple[list[str], list[str]]]:
     """Shell text to simple commands: (words, redirect targets). Splits at ; & && || | newlines,
     parentheses and ``$(…)``; keeps quoted strings whole."""
@@ -186,8 +258,8 @@ def _split_commands(code: str) -> list[tuple[list[str], list[str]]]:
             redirects.append(tok)
             expect_target = False
             continue
-        if tok and set(tok) <= set("<>&") and ">" in tok:
-            if tok.endswith("&"):
+        if tok and set(tok) <= set("<>&|") and ">" in tok:
+            if tok.endswith("&") and tok != ">&":
                 continue  # 2>&1: the next word is a descriptor, not a file
             expect_target = True
             continue
@@ -195,6 +267,8 @@ def _split_commands(code: str) -> list[tuple[list[str], list[str]]]:
             if words or redirects:
                 commands.append((words, redirects))
             words, redirects = [], []
+            if tok in ("|", "|&"):
+                redirects.append(_PIPED)  # the next command reads this one's output
             continue
         words.append(tok)
     if words or redirects:
@@ -336,6 +410,10 @@ def _kubectl(args: list[str]) -> Verdict:
     if sub == "exec":
         inner = _after_double_dash(args)
         return _simple(inner, []) if inner else _read("kubectl exec opens a session")
+    if sub == "auth":
+        if len(pos) > 1 and pos[1] in ("can-i", "whoami"):
+            return _read("kubectl auth can-i")
+        return _change("kubectl auth changes RBAC")
     if sub in _KUBECTL_READ:
         return _read(f"kubectl {sub} observes")
     if sub == "rollout" and len(pos) > 1 and pos[1] in ("status", "history"):
@@ -346,27 +424,29 @@ def _kubectl(args: list[str]) -> Verdict:
 
 
 def _git(args: list[str]) -> Verdict:
-    pos = _strip_options(args, {"-C", "-c"})
+    pos = _strip_options(args, {"-C", "-c", "--git-dir", "--work-tree"})
     sub = pos[0] if pos else ""
-    if sub in (
-        "log",
-        "status",
-        "show",
-        "diff",
-        "rev-parse",
-        "describe",
-        "blame",
-        "ls-files",
-        "grep",
-        "reflog",
-        "shortlog",
-        "remote",
-        "fetch",
-        "",
+    flags = [a for a in args if a.startswith("-")]
+    if (
+        (sub == "reset" and "--hard" in flags)
+        or (sub == "clean" and any(not a.startswith("--") and "f" in a for a in flags))
+        or (sub == "push" and any(a in ("-f", "--mirror") or a.startswith("--force")
+                                  for a in flags))
     ):
+        return _destroy(f"git {sub} loses work")
+    if sub == "branch":
+        listing = all(a in ("-a", "-r", "-v", "-vv", "--list", "--all", "--remotes")
+                      for a in flags)
+        return _read("git branch lists") if listing and len(pos) == 1 else _change(
+            "git branch changes branches")
+    if sub == "remote":
+        return _read("git remote lists") if len(pos) == 1 or pos[1] in ("show", "get-url") \
+            else _change("git remote changes remotes")
+    if sub == "reflog" and len(pos) > 1 and pos[1] != "show":
+        return _change(f"git reflog {pos[1]}")
+    if sub in ("log", "status", "show", "diff", "rev-parse", "describe", "blame", "ls-files",
+               "grep", "reflog", "shortlog", "fetch", ""):
         return _read(f"git {sub} observes")
-    if sub == "branch" and not any(a in ("-d", "-D", "-m", "-M") for a in args):
-        return _read("git branch lists")
     return _change(f"git {sub} changes the work tree")
 
 
@@ -395,6 +475,12 @@ def _service(args: list[str]) -> Verdict:
     return _change("service changes services")
 
 
+_REDIS_WRITE = frozenset(
+    "SET SETEX SETNX MSET DEL UNLINK EXPIRE PEXPIRE PERSIST RENAME HSET HDEL LPUSH RPUSH LPOP "
+    "RPOP SADD SREM ZADD ZREM INCR DECR INCRBY APPEND CONFIG FLUSHDB FLUSHALL SHUTDOWN SAVE "
+    "BGSAVE BGREWRITEAOF REPLICAOF SLAVEOF FAILOVER DEBUG SCRIPT FUNCTION EVAL EVALSHA "
+    "PUBLISH CLIENT XADD XDEL XTRIM MIGRATE MOVE RESTORE SWAPDB".split()
+)
 _REDIS_READ = frozenset(
     """
     PING INFO GET MGET KEYS SCAN TTL PTTL EXISTS TYPE STRLEN LLEN LRANGE LINDEX HGET HGETALL
@@ -403,6 +489,9 @@ _REDIS_READ = frozenset(
     HEXISTS GETRANGE DUMP
     """.split()
 )
+
+
+_REDIS_ALL = _REDIS_READ | _REDIS_WRITE
 
 
 def _redis_cli(args: list[str]) -> Verdict:
@@ -435,48 +524,63 @@ def _redis_cli(args: list[str]) -> Verdict:
         return _read("redis-cli session or scan")
     cmd = pos[0].upper()
     sub = pos[1].upper() if len(pos) > 1 else ""
+    if cmd == "SLOWLOG" and sub not in ("GET", "LEN", ""):
+        return _change("Redis SLOWLOG RESET")
     if cmd in _REDIS_READ and not (cmd == "CLUSTER" and sub not in ("INFO", "NODES", "SLOTS")):
         return _read(f"Redis {cmd} observes")
     if cmd == "CONFIG" and sub == "GET":
         return _read("Redis CONFIG GET")
     if cmd == "CLIENT" and sub in ("LIST", "INFO", "GETNAME"):
         return _read("Redis CLIENT LIST")
-    if cmd == "SENTINEL" and sub not in ("FAILOVER", "RESET", "REMOVE", "SET", "MONITOR"):
+    if cmd == "SENTINEL" and sub not in ("FAILOVER", "RESET", "REMOVE", "SET", "MONITOR", "CONFIG", "FLUSHCONFIG", "SIMULATE-FAILURE"):
         return _read(f"Redis SENTINEL {sub.lower()} observes")
     return _change(f"Redis {cmd} changes data or configuration")
 
 
 def _psql(args: list[str]) -> Verdict:
+    verdict = _read("psql opens a session")
     for i, arg in enumerate(args):
-        if arg in ("-c", "--command") and i + 1 < len(args):
-            return classify_sql(args[i + 1])
         if arg.startswith("--command="):
-            return classify_sql(arg.split("=", 1)[1])
-        if arg in ("-f", "--file") or arg.startswith("--file="):
-            return _change("psql runs a script file")
-    return _read("psql opens a session")
+            verdict |= classify_sql(arg.split("=", 1)[1])
+        elif arg == "--command" and i + 1 < len(args):
+            verdict |= classify_sql(args[i + 1])
+        elif arg == "--file" or arg.startswith("--file="):
+            verdict |= _change("psql runs a script file")
+        elif arg.startswith("-") and not arg.startswith("--"):
+            flags = arg[1:]  # combined short options: -tAc "…"
+            for k, ch in enumerate(flags):
+                if ch in "cf":
+                    value = flags[k + 1 :] or (args[i + 1] if i + 1 < len(args) else "")
+                    verdict |= classify_sql(value) if ch == "c" else _change("psql runs a file")
+                    break
+                if ch in "dUhpvPoLT":  # these take a value: the rest of the word is it
+                    break
+    return verdict
 
 
 def _curl(args: list[str]) -> Verdict:
     method = ""
     data = False
     for i, arg in enumerate(args):
+        if arg.startswith("-") and not arg.startswith("--") and len(arg) > 2:
+            flags = arg[1:]  # combined short options: -sXDELETE, -d'{…}'
+            for k, ch in enumerate(flags):
+                if ch == "X":
+                    method = (flags[k + 1 :] or (args[i + 1] if i + 1 < len(args) else "")).upper()
+                    break
+                if ch in "dFT":
+                    data = True
+                    break
+                if ch == "G":
+                    data = False
+            continue
         if arg in ("-X", "--request") and i + 1 < len(args):
             method = args[i + 1].upper()
-        elif arg.startswith("-X") and len(arg) > 2:
-            method = arg[2:].upper()
-        elif arg in (
-            "-d",
-            "--data",
-            "--data-raw",
-            "--data-binary",
-            "--data-urlencode",
-            "-F",
-            "--form",
-            "--json",
-            "-T",
-            "--upload-file",
-        ) or arg.startswith("--data"):
+        elif arg.startswith("--request="):
+            method = arg.split("=", 1)[1].upper()
+        elif arg in ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F",
+                     "--form", "--json", "-T", "--upload-file") or arg.startswith(
+                         ("--data", "--json", "--form", "--upload-file")):
             data = True
     if "-G" in args or "--get" in args:
         data = False
@@ -490,13 +594,11 @@ def _curl(args: list[str]) -> Verdict:
 
 
 def _wget(args: list[str]) -> Verdict:
-    if any(a in ("-O-", "-qO-", "-O", "--spider", "-q") for a in args) and (
-        "-" in args or "-O-" in args or "-qO-" in args or "--spider" in args
-    ):
-        return _read("wget to stdout")
-    if any(a.startswith("--post") or a == "--method" for a in args):
-        return _change("HTTP POST")
-    return _change("wget writes a file")
+    if any(a.startswith(("--post", "--method", "--body")) for a in args):
+        return _change("HTTP request with a body")
+    to_stdout = any(a in ("-O-", "-qO-", "--spider") for a in args) or (
+        "-O" in args and args.index("-O") + 1 < len(args) and args[args.index("-O") + 1] == "-")
+    return _read("wget to stdout") if to_stdout else _change("wget writes a file")
 
 
 def _find(args: list[str]) -> Verdict:
@@ -511,11 +613,11 @@ def _find(args: list[str]) -> Verdict:
 
 
 def _sed(args: list[str]) -> Verdict:
-    if any(
-        a == "-i" or (a.startswith("-i") and not a.startswith("--")) or a.startswith("--in-place")
-        for a in args
-    ):
-        return _change("sed -i edits files")
+    for arg in args:
+        if arg.startswith("--in-place") or (
+            arg.startswith("-") and not arg.startswith("--") and "i" in arg[1:]
+        ):
+            return _change("sed -i edits files")
     return _read("sed filters text")
 
 
@@ -539,8 +641,14 @@ def _aws(args: list[str]) -> Verdict:
     pos = _strip_options(args, {"--profile", "--region", "--output", "--query", "--endpoint-url"})
     if len(pos) >= 2:
         service, op = pos[0], pos[1]
+        if (service == "s3" and op in ("rm", "rb")) or op.startswith(
+            ("delete-", "terminate-", "remove-", "deregister-", "purge-")
+        ):
+            return _destroy(f"aws {service} {op} deletes")
         if (service == "s3" and op == "ls") or op.startswith(("describe-", "list-", "get-")):
             return _read(f"aws {service} {op} observes")
+        if service == "sts" and op == "get-caller-identity":
+            return _read("aws sts get-caller-identity")
     return _change("aws call changes resources")
 
 
@@ -601,18 +709,10 @@ def _amtool(args: list[str]) -> Verdict:
 
 def _helm(args: list[str]) -> Verdict:
     pos = _strip_options(args, {"-n", "--namespace", "--kube-context", "-o", "--output"})
-    if pos and pos[0] in (
-        "list",
-        "ls",
-        "status",
-        "get",
-        "history",
-        "show",
-        "template",
-        "search",
-        "version",
-        "lint",
-    ):
+    if pos and pos[0] in ("uninstall", "delete", "del", "un"):
+        return _destroy("helm uninstall")
+    if pos and pos[0] in ("list", "ls", "status", "get", "history", "show", "template",
+                          "search", "version", "lint"):
         return _read(f"helm {pos[0]} observes")
     return _change("helm changes releases")
 
@@ -654,7 +754,90 @@ def _cloud_cli(name: str) -> Callable[[list[str]], Verdict]:
     return handler
 
 
+def _writes_with(name: str, flags: tuple[str, ...] = (), verbs: tuple[str, ...] = (),
+                 any_positional: bool = False) -> Callable[[list[str]], Verdict]:
+    """A tool that only reads unless given one of ``flags`` (prefixes), one of ``verbs`` as
+    its first word, or (``any_positional``) any argument at all."""
+
+    def handler(args: list[str]) -> Verdict:
+        positional = [a for a in args if not a.startswith("-")]
+        if (any(a.startswith(f) for a in args for f in flags)
+                or (positional and positional[0] in verbs) or (any_positional and positional)):
+            return _change(f"{name} with these arguments changes the system")
+        return _read(f"{name} observes")
+
+    return handler
+
+
+def _wraps_command(name: str, opts_with_value: set[str]) -> Callable[[list[str]], Verdict]:
+    """strace / ltrace run the command they are given."""
+
+    def handler(args: list[str]) -> Verdict:
+        rest = list(args)
+        while rest and rest[0].startswith("-"):
+            opt = rest.pop(0)
+            if opt in opts_with_value and rest:
+                rest.pop(0)
+        return _simple(rest, []) if rest else _read(f"{name} attaches")
+
+    return handler
+
+
+def _awk(args: list[str]) -> Verdict:
+    program = " ".join(a for a in args if not a.startswith("-"))
+    if re.search(r"\bsystem\s*\(|\|\s*\"|print[^;}]*>", program):
+        return _change("awk runs commands or writes files")
+    return _read("awk filters text")
+
+
+def _sqlite3(args: list[str]) -> Verdict:
+    statements = [a for a in args[1:] if not a.startswith("-")] if args else []
+    verdict = _read("sqlite3 opens a database")
+    for statement in statements:
+        if statement.startswith("."):
+            if not re.match(r"\.(tables|schema|indexes|dump|show|help|mode|headers)\b",
+                            statement):
+                verdict |= _change(f"sqlite3 {statement.split()[0]}")
+        else:
+            verdict |= classify_sql(statement)
+    return verdict
+
+
+def _httpie(args: list[str]) -> Verdict:
+    positional = [a for a in args if not a.startswith("-")]
+    method = positional[0].upper() if positional and positional[0].isalpha() else ""
+    if not method:
+        has_data = any("=" in a for a in positional[1:])
+        method = "POST" if has_data else "GET"
+    return _curl(["-X", method])
+
+
 _HANDLERS: dict[str, Callable[[list[str]], Verdict]] = {
+    "sysctl": _writes_with("sysctl", ("-w", "--write", "-p", "--load", "--system")),
+    "hostname": _writes_with("hostname", ("-F", "--file", "-b"), any_positional=True),
+    "date": _writes_with("date", ("-s", "--set")),
+    "timedatectl": _writes_with("timedatectl", verbs=("set-time", "set-timezone", "set-ntp",
+                                                      "set-local-rtc")),
+    "route": _writes_with("route", verbs=("add", "del", "delete", "flush")),
+    "ethtool": _writes_with("ethtool", ("-s", "-K", "-A", "-C", "-G", "-L", "-E", "-f",
+                                        "--change", "--features", "-r", "--reset", "-W")),
+    "nvidia-smi": _writes_with("nvidia-smi", ("-r", "--gpu-reset", "-pm", "-pl", "-c", "-e",
+                                              "-ac", "-rac", "-mig", "--persistence-mode")),
+    "mount": _writes_with("mount", ("-o", "-a", "--bind", "--move", "-t"), any_positional=True),
+    "mdadm": _writes_with("mdadm", ("--create", "--assemble", "--manage", "--grow", "--fail",
+                                    "--remove", "--add", "--stop", "-C", "-A", "-S", "-f",
+                                    "-r", "-a")),
+    "resolvectl": _writes_with("resolvectl", verbs=("flush-caches", "reset-statistics", "dns",
+                                                    "domain", "revert")),
+    "tcpdump": _writes_with("tcpdump", ("-w",)),
+    "strace": _wraps_command("strace", {"-p", "-o", "-e", "-s", "-u"}),
+    "ltrace": _wraps_command("ltrace", {"-p", "-o", "-e", "-s", "-u"}),
+    "awk": _awk,
+    "gawk": _awk,
+    "sqlite3": _sqlite3,
+    "http": _httpie,
+    "https": _httpie,
+    "curlie": _curl,
     "gcloud": _cloud_cli("gcloud"),
     "az": _cloud_cli("az"),
     "docker": _docker,
@@ -714,9 +897,21 @@ _WRAPPERS_WITH_VALUE: dict[str, set[str]] = {
 def _simple(words: list[str], redirects: list[str]) -> Verdict:
     """One simple command (no pipes or separators)."""
     verdict = READ
+    piped = _PIPED in redirects
     for target in redirects:
-        if not target.startswith("/dev/") and not target.isdigit():
-            verdict |= _change(f"writes {target}")
+        if target == _PIPED or target.isdigit() or target.startswith(_HARMLESS_DEVICES):
+            continue
+        verdict |= _change(f"writes {target}")
+    if piped and words:
+        first = next((w for w in words if not re.fullmatch(r"\w+=.*", w)), words[0])
+        base = first.rsplit("/", 1)[-1]
+        if base in ("sudo", "env", "nohup", "exec"):
+            rest = [w for w in words[1:] if not w.startswith("-")]
+            base = rest[0].rsplit("/", 1)[-1] if rest else base
+        if base in _STDIN_INTERPRETERS and not (base == "xargs" and len(words) > 1) and not (
+            base == "tee"
+        ):
+            verdict |= _change(f"{base} runs what is piped into it")
     i = 0
     while i < len(words):
         word = words[i]
@@ -744,7 +939,7 @@ def _simple(words: list[str], redirects: list[str]) -> Verdict:
             "shift",
             "source",
         ):
-            if base in ("for", "select"):
+            if base == "for":
                 return verdict  # "for x in a b c": the loop header runs nothing
             if base in ("set", "unset", "shift", "local", "export", "declare", "readonly"):
                 return verdict | _read(f"shell builtin {base}")
@@ -774,7 +969,7 @@ def _simple(words: list[str], redirects: list[str]) -> Verdict:
 _ANGLE_PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")
 
 
-def _substitutions(text: str) -> tuple[str, list[str]]:
+def _substitutions(text: str, depth: int = 0) -> tuple[str, list[str]]:
     """``$(…)`` and backtick substitutions: the text with each replaced by a plain word, and
     the commands inside them (nested ones included)."""
     inner: list[str] = []
@@ -787,7 +982,9 @@ def _substitutions(text: str) -> tuple[str, list[str]]:
                 depth += {"(": 1, ")": -1}.get(text[j], 0)
                 j += 1
             body = text[i + 2 : j - 1]
-            nested, more = _substitutions(body)
+            if depth > 8:
+                raise _TooComplex("substitutions nested too deeply")
+            nested, more = _substitutions(body, depth + 1)
             inner.append(nested)
             inner.extend(more)
             out.append("SUBST")
@@ -804,6 +1001,10 @@ def _substitutions(text: str) -> tuple[str, list[str]]:
             out.append(text[i])
             i += 1
     return "".join(out), inner
+
+
+class _TooComplex(ValueError):
+    """A command too convoluted to read: never taken as safe."""
 
 
 _DELETE_VERBS = frozenset(
@@ -845,6 +1046,10 @@ def _unknown_tool(cmd: str, args: list[str]) -> Verdict:
             if first in _SQL_ALL:
                 return classify_sql(body)
     positional = [a for a in lowered if not a.startswith("-")][:4]
+    if "--delete" in flags or any(re.fullmatch(
+            r"(delete|del|remove|rm|purge|drop|destroy|wipe|erase|zap|force[_-]reset|truncate|"
+            r"flush|uninstall|terminate|nuke|shred)([_-]\w+)?", p) for p in positional):
+        return _destroy(f"{cmd} {' '.join(positional[:2]) or '--delete'} deletes")
     if any(p in _DELETE_VERBS for p in positional) or (
         "--force" in flags and "reinit" in positional
     ):
@@ -868,7 +1073,12 @@ def classify_shell(code: str) -> Verdict:
     sql: list[str] = []
     for line in text.splitlines():
         first = line.split(maxsplit=1)[0] if line.strip() else ""
-        if sql or (first.isupper() and first in _SQL_ALL):
+        if sql or (first.upper() in _SQL_ALL and (first.isupper() or line.rstrip().endswith(";"))
+                   and first.lower() not in ("set", "select", "reset", "do", "call", "use", "lock",
+                                             "kill", "show", "start", "end")
+                   or (first.isupper() and first in _SQL_ALL)
+                   or (first.lower() == "select" and re.search(r"\bfrom\b|\w\(", line, re.I)
+                       and line.rstrip().endswith(";"))):
             # SQL typed into the psql session a previous line opened
             sql.append(line)
             if line.rstrip().endswith(";"):
@@ -902,7 +1112,9 @@ _SQL_CHANGE_FUNCS = re.compile(
     r"\b(pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|setval|nextval|compress_chunk|"
     r"decompress_chunk|pg_switch_wal|pg_create_restore_point|set_config|pg_stat_reset\w*|"
     r"pg_stat_statements_reset|pg_advisory_lock\w*|pg_create_\w+_replication_slot|"
-    r"pg_promote|pg_wal_replay_(pause|resume)|dblink_exec|lo_import|lo_export)\s*\(",
+    r"pg_promote|pg_wal_replay_(pause|resume)|dblink_exec|dblink|lo_import|lo_export|"
+    r"pg_logical_slot_get_changes|pg_replication_slot_advance|run_maintenance\w*|"
+    r"pg_create_physical_replication_slot|pg_notify|nextval|set_config)\s*\(",
     re.IGNORECASE,
 )
 _SQL_WORD = re.compile(r"\s*\(?\s*([A-Za-z_\\][A-Za-z_!]*)")
@@ -911,6 +1123,8 @@ _SQL_WORD = re.compile(r"\s*\(?\s*([A-Za-z_\\][A-Za-z_!]*)")
 def _sql_statement(stmt: str) -> Verdict:
     first = _SQL_WORD.match(stmt)
     keyword = first.group(1).upper() if first else ""
+    if re.search(r"\\gexec\b", stmt):
+        return _change("psql \\gexec runs the statements a query builds")
     if keyword in _SQL_DESTROY:
         return _destroy(f"SQL {keyword}")
     if keyword.startswith("\\"):
@@ -918,24 +1132,29 @@ def _sql_statement(stmt: str) -> Verdict:
             return _change(f"psql {keyword.lower()} runs or writes")
         return _read("psql meta-command")
     if keyword in _SQL_READ:
-        if re.search(r"\b(INSERT|UPDATE|DELETE|MERGE)\b", stmt, re.I) and keyword == "WITH":
+        if keyword == "WITH" and re.search(r"\b(DELETE|TRUNCATE|DROP)\b", stmt, re.I):
+            return _destroy("SQL WITH … DELETE")
+        if keyword == "WITH" and re.search(r"\b(INSERT|UPDATE|MERGE)\b", stmt, re.I):
             return _change("SQL WITH … data-modifying")
-        if (
-            re.search(r"\bINTO\s+\w", stmt, re.I)
-            and keyword == "SELECT"
-            and not re.search(r"\bINTO\s+STRICT\b", stmt, re.I)
-        ):
+        if re.search(r"\bINTO\s+(TEMP\w*\s+|UNLOGGED\s+)?[\w\"`]", stmt, re.I) and not \
+                re.search(r"\bINTO\s+STRICT\b", stmt, re.I):
             return _change("SELECT INTO creates a table")
         found = _SQL_CHANGE_FUNCS.search(stmt)
         if found:
             return _change(f"{found.group(1)}() changes server state")
         if keyword == "EXPLAIN" and re.search(r"\bANALY[SZ]E\b", stmt, re.I):
-            return _sql_statement(
-                re.sub(r"^\s*EXPLAIN\s*(\([^)]*\)|ANALY[SZ]E|VERBOSE|\s)*", "", stmt, flags=re.I)
-            )
+            inner = re.sub(r"^\s*EXPLAIN\s*(\([^)]*\)|ANALY[SZ]E|VERBOSE|\s)*", "", stmt,
+                           flags=re.I)
+            return _sql_statement(inner) if inner.strip() else _read("EXPLAIN")
         return _read(f"SQL {keyword}")
+    if keyword == "START":
+        if re.match(r"\s*START\s+TRANSACTION\b", stmt, re.I):
+            return _read("transaction control")
+        return _change("SQL START")
     if keyword in _SQL_NEUTRAL:
         return _read("transaction control")
+    if keyword == "KILL":
+        return _destroy("SQL KILL ends a session")
     if keyword in _SQL_CHANGE:
         return _change(f"SQL {keyword}")
     return _change(f"{keyword or 'statement'} is not known to be read-only")
@@ -949,6 +1168,14 @@ def classify_sql(sql: str) -> Verdict:
     verdict = READ
     statement: list[str] = []
     for line in [*text.splitlines(), ";"]:
+        if statement and line.strip() and not line.strip().startswith(";"):
+            first = _SQL_WORD.match(line)
+            word = first.group(1) if first else ""
+            if word and word.upper() not in _SQL_ALL and is_command_word(word, "-") and (
+                word.islower() or "/" in word
+            ):
+                verdict |= _sql_statement(" ".join(statement))  # the statement ended there
+                statement = []
         if not statement and line.strip() and not line.strip().startswith(";"):
             first = _SQL_WORD.match(line)
             word = first.group(1).upper() if first else ""
@@ -1014,7 +1241,7 @@ def _top_level_statements(text: str) -> list[str]:
 
 
 def classify_powershell(code: str) -> Verdict:
-    text = re.sub(r"<#.*?#>", " ", code, flags=re.S)
+    text = _strip_between(code, "<#", "#>")
     text = strip_hash_comments(text).replace("`\n", " ")
     verdict = READ
     for match in re.finditer(r"\b([A-Z][A-Za-z]+)-([A-Z][A-Za-z]+)\b", text):
@@ -1038,11 +1265,25 @@ def classify_powershell(code: str) -> Verdict:
             )
         ) or verb not in _PS_READ_VERBS:
             verdict |= _change(f"{verb}-{noun} changes state")
+    if re.search(r"\b(irm|iwr|curl|wget|Invoke-RestMethod|Invoke-WebRequest)\b[^\n]*"
+                 r"-Method[:\s]+['\"]?(Post|Put|Patch)\b", text, re.I):
+        verdict |= _change("HTTP request that changes state")
+    if re.search(r"\b(Invoke-RestMethod|Invoke-WebRequest|irm|iwr)\b[^\n]*\s@\w", text, re.I):
+        verdict |= _change("HTTP request with splatted parameters")
+    if re.search(r"\.(Stop|Start|Restart|Set\w*|Update\w*|Create\w*|Add\w*|Save|Write\w*|"
+                 r"Move\w*|Copy\w*|Reset\w*)\s*\(", text):
+        verdict |= _change("a method call that changes state")
+    if re.search(r"(?<![<>=-])>{1,2}\s*(?!\$null\b)['\"]?[\w.:\\/$]", text):
+        verdict |= _change("writes a file")
     for segment in _top_level_statements(text):
         words = segment.strip().split()
         if not words:
             continue
         head = words[0]
+        if head.startswith((".\\", "./", "&")) or head.lower().endswith((".ps1", ".bat", ".cmd",
+                                                                          ".exe")):
+            verdict |= _change(f"runs {head}")
+            continue
         if re.fullmatch(r"[A-Z][A-Za-z]+-[A-Z][A-Za-z]+", head) or head[0] in "$[@\"'-0123456789.":
             continue  # cmdlets were read above; the rest are expressions and arguments
         if head.lower() in _PS_ALIASES_READ or head in (
@@ -1066,14 +1307,50 @@ def classify_powershell(code: str) -> Verdict:
 # --------------------------------------------------------------------------- entry point
 
 
+def _starts_like_command(line: str) -> bool:
+    """An unprompted line in a block with prompts: output, unless it starts like a command
+    (a known command, a path, an assignment, SQL or Redis typed into a session, or a root
+    prompt ``# cmd``)."""
+    text = line.strip()
+    if text.startswith("# "):
+        text = text[2:].strip()
+    words = text.split()
+    if not words:
+        return False
+    first = words[0]
+    if first.startswith(("./", "/", "~/", "../")) or re.match(r"[A-Za-z_]\w*=", first):
+        return True
+    if first.upper() in _SQL_ALL or first.upper() in _REDIS_ALL:
+        return first.isupper() or text.rstrip().endswith(";")
+    return is_command_word(first, words[1] if len(words) > 1 else "-")
+
+
+MAX_CODE = 64 * 1024
+MAX_LINE = 4096
+
+
 def classify(code: str, language: str) -> Verdict:
-    """Risk of one command block. The highest risk of anything in it wins."""
+    """Risk of one command block. The highest risk of anything in it wins; a block too large
+    or convoluted to read is taken as destructive (unknown is never safe)."""
+    if len(code) > MAX_CODE or any(len(line) > MAX_LINE for line in code.splitlines()):
+        return _destroy("too large to read safely")
+    try:
+        return _classify(code, language)
+    except (_TooComplex, RecursionError):
+        return _destroy("too convoluted to read safely")
+
+
+def _classify(code: str, language: str) -> Verdict:
     full = code
     if language in ("bash", "powershell", ""):
         full = unprompt(code)
         commands, output = split_prompts(code)
-        # what looks like output but starts with a command is read as a command
-        commands += [ln for ln in output if ln.split() and is_command_word(*ln.split()[:2])]
+        if has_prompts(code):
+            # with prompts, "# systemctl restart x" is a root prompt, not a comment
+            commands = [ln.lstrip().removeprefix("# ") if ln.lstrip().startswith("# ")
+                        and _starts_like_command(ln) else ln for ln in commands]
+        # what looks like output but starts like a command is read as a command
+        commands += [ln.lstrip("# ") for ln in output if _starts_like_command(ln)]
         code = "\n".join(commands)
     if language == "sql":
         body = strip_sql_comments(full)
@@ -1081,6 +1358,7 @@ def classify(code: str, language: str) -> Verdict:
         body = strip_hash_comments(full)
     else:
         body = full
+    body = re.sub(r"[\\`]\r?\n\s*", " ", body)  # continuation lines are one command
     destructive = scan_destructive(body)
     if destructive is not None:
         return destructive

@@ -9,6 +9,9 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date
+from typing import Any
+
+import yaml
 
 SEVERITIES = ("critical", "high", "warning", "info")
 
@@ -286,3 +289,24 @@ def slugify(heading: str) -> str:
 
 def clean_spaces(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a few hundred bytes of aliases can expand to
+    gigabytes (a "billion laughs"), and runbooks never need them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.YAMLError("YAML aliases are not accepted in runbooks")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str, max_bytes: int = 100_000) -> Any:
+    """YAML from a runbook (front matter, rule blocks), or None when it is too large, not
+    YAML, too deep, or uses aliases. Never raises."""
+    if len(text) > max_bytes:
+        return None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError):
+        return None
