@@ -17,8 +17,7 @@ def kinds(api: Api, incident: int) -> list[str]:
 
 def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> None:
     hour = "2027-01-15T09:00:00Z"  # firing, with an end an hour ahead as Prometheus sends
-    api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "a"},
-                                 "endsAt": hour}])
+    api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "a"}, "endsAt": hour}])
     [incident] = api.get("/api/v1/incidents").json()
     assert incident["status"] == "pending" and incident["receiver"] == "default"
     assert api.run_engine() == 0  # group_wait is 30s: nothing due yet
@@ -26,20 +25,30 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
     assert api.run_engine() == 1
     assert kinds(api, incident["id"]) == ["opened", "group_flushed"]
     clock.advance(60)
-    api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "b"},
-                                 "endsAt": hour}])
+    api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "b"}, "endsAt": hour}])
     assert api.run_engine() == 0  # the next flush waits for group_interval (5m)
     clock.advance(240)
     assert api.run_engine() == 1
-    flushes = [e for e in api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
-               if e["kind"] == "group_flushed"]
+    flushes = [
+        e
+        for e in api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
+        if e["kind"] == "group_flushed"
+    ]
     assert [len(f["detail"]["firing"]) for f in flushes] == [1, 2]
     clock.advance(300)
     api.run_engine()  # nothing changed: no new flush on the timeline (dedup)
     assert kinds(api, incident["id"]).count("group_flushed") == 2
-    api.post("/api/v2/alerts", [
-        {"labels": {"alertname": "Disk", "instance": i}, "startsAt": "2027-01-15T08:00:00Z",
-         "endsAt": "2027-01-15T08:10:00Z"} for i in ("a", "b")])
+    api.post(
+        "/api/v2/alerts",
+        [
+            {
+                "labels": {"alertname": "Disk", "instance": i},
+                "startsAt": "2027-01-15T08:00:00Z",
+                "endsAt": "2027-01-15T08:10:00Z",
+            }
+            for i in ("a", "b")
+        ],
+    )
     clock.advance(300)
     api.run_engine()
     timeline_ = api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
@@ -50,24 +59,30 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
 
 
 def test_critical_route_flushes_at_once_and_repeats(api: Api, clock: VirtualClock) -> None:
-    api.post("/api/v2/alerts", [{"labels": {"alertname": "DatabaseDown",
-                                            "severity": "critical"}}])
+    api.post("/api/v2/alerts", [{"labels": {"alertname": "DatabaseDown", "severity": "critical"}}])
     assert api.run_engine() == 1  # group_wait 0s on the critical route
     [incident] = api.get("/api/v1/incidents").json()
     assert incident["status"] == "firing" and incident["receiver"] == "pager"
     for _ in range(48):  # four hours in five-minute steps, the alert kept firing
         clock.advance(300)
-        api.post("/api/v2/alerts", [{"labels": {"alertname": "DatabaseDown",
-                                                "severity": "critical"}}])
+        api.post(
+            "/api/v2/alerts", [{"labels": {"alertname": "DatabaseDown", "severity": "critical"}}]
+        )
         api.run_engine()
     assert kinds(api, incident["id"]).count("group_flushed") == 2  # first + repeat at 4h
 
 
 def test_silenced_alerts_are_flushed_as_muted(api: Api, clock: VirtualClock) -> None:
-    api.post("/api/v2/silences", {
-        "matchers": [{"name": "alertname", "value": "Noisy", "isRegex": False}],
-        "startsAt": "2027-01-15T08:00:00Z", "endsAt": "2027-01-15T10:00:00Z",
-        "createdBy": "me", "comment": "known"})
+    api.post(
+        "/api/v2/silences",
+        {
+            "matchers": [{"name": "alertname", "value": "Noisy", "isRegex": False}],
+            "startsAt": "2027-01-15T08:00:00Z",
+            "endsAt": "2027-01-15T10:00:00Z",
+            "createdBy": "me",
+            "comment": "known",
+        },
+    )
     api.post("/api/v2/alerts", [{"labels": {"alertname": "Noisy"}}])
     clock.advance(30)
     api.run_engine()
@@ -90,8 +105,9 @@ def test_a_crashed_workers_lease_is_taken_over(db: Engine, clock: VirtualClock) 
     assert other.run_due() == 1  # lapsed: taken over
     assert crashed.owner == "crashed"
     with db.connect() as conn:
-        flushed = conn.execute(select(func.count()).select_from(timeline)
-                               .where(timeline.c.kind == "group_flushed")).scalar_one()
+        flushed = conn.execute(
+            select(func.count()).select_from(timeline).where(timeline.c.kind == "group_flushed")
+        ).scalar_one()
     assert flushed == 1
 
 
@@ -107,11 +123,14 @@ def test_ten_thousand_flushes_due_at_once_each_run_once(db: Engine, clock: Virtu
     handled = first.run_due(limit=500) + second.run_due(limit=500)
     assert handled == 10_000
     with db.connect() as conn:
-        flushed = conn.execute(select(timeline.c.incident_id, func.count())
-                               .where(timeline.c.kind == "group_flushed")
-                               .group_by(timeline.c.incident_id)).all()
-        pending = conn.execute(select(func.count()).select_from(due_work)
-                               .where(due_work.c.due_at <= clock.now())).scalar_one()
+        flushed = conn.execute(
+            select(timeline.c.incident_id, func.count())
+            .where(timeline.c.kind == "group_flushed")
+            .group_by(timeline.c.incident_id)
+        ).all()
+        pending = conn.execute(
+            select(func.count()).select_from(due_work).where(due_work.c.due_at <= clock.now())
+        ).scalar_one()
     assert len(flushed) == 10_000 and {n for _i, n in flushed} == {1}
     assert pending == 0  # every group is rescheduled for its next interval
 
@@ -122,5 +141,6 @@ def _alert(name: str):  # type: ignore[no-untyped-def]
     from tocsin.alerts.model import Alert
 
     now = repo.to_dt(START)
-    return Alert(labels={"alertname": name}, starts_at=now, ends_at=now + timedelta(hours=1),
-                 updated_at=now)
+    return Alert(
+        labels={"alertname": name}, starts_at=now, ends_at=now + timedelta(hours=1), updated_at=now
+    )

@@ -6,16 +6,34 @@ from tests.server.conftest import Api
 from tocsin.engine.clock import VirtualClock
 
 WEBHOOK = {
-    "version": "4", "groupKey": "{}:{alertname=\"Up\"}", "status": "firing", "receiver": "x",
-    "groupLabels": {"alertname": "Up"}, "commonLabels": {}, "commonAnnotations": {},
-    "externalURL": "http://am", "truncatedAlerts": 0,
+    "version": "4",
+    "groupKey": '{}:{alertname="Up"}',
+    "status": "firing",
+    "receiver": "x",
+    "groupLabels": {"alertname": "Up"},
+    "commonLabels": {},
+    "commonAnnotations": {},
+    "externalURL": "http://am",
+    "truncatedAlerts": 0,
     "alerts": [
-        {"status": "firing", "labels": {"alertname": "Up", "instance": "a"},
-         "annotations": {"summary": "down"}, "startsAt": "2027-01-15T07:55:00Z",
-         "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "http://prom", "fingerprint": "x"},
-        {"status": "resolved", "labels": {"alertname": "Up", "instance": "b"},
-         "annotations": {}, "startsAt": "2027-01-15T07:00:00Z",
-         "endsAt": "2027-01-15T07:50:00Z", "generatorURL": "", "fingerprint": "y"},
+        {
+            "status": "firing",
+            "labels": {"alertname": "Up", "instance": "a"},
+            "annotations": {"summary": "down"},
+            "startsAt": "2027-01-15T07:55:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "generatorURL": "http://prom",
+            "fingerprint": "x",
+        },
+        {
+            "status": "resolved",
+            "labels": {"alertname": "Up", "instance": "b"},
+            "annotations": {},
+            "startsAt": "2027-01-15T07:00:00Z",
+            "endsAt": "2027-01-15T07:50:00Z",
+            "generatorURL": "",
+            "fingerprint": "y",
+        },
     ],
 }
 
@@ -40,23 +58,32 @@ def _event(action: str, key: str | None = None, **payload: str) -> dict[str, obj
 
 
 def test_pagerduty_events(api: Api, clock: VirtualClock) -> None:
-    trigger = api.post("/v2/enqueue", _event("trigger", "disk-1", summary="Disk full",
-                                             source="db1", severity="critical"))
+    trigger = api.post(
+        "/v2/enqueue",
+        _event("trigger", "disk-1", summary="Disk full", source="db1", severity="critical"),
+    )
     assert trigger.status_code == 202
-    assert trigger.json() == {"status": "success", "message": "Event processed",
-                              "dedup_key": "disk-1"}
+    assert trigger.json() == {
+        "status": "success",
+        "message": "Event processed",
+        "dedup_key": "disk-1",
+    }
     [alert] = api.get("/api/v2/alerts").json()
-    assert alert["labels"] == {"alertname": "PagerDutyEvent", "severity": "critical",
-                               "source": "db1", "dedup_key": "disk-1"}
+    assert alert["labels"] == {
+        "alertname": "PagerDutyEvent",
+        "severity": "critical",
+        "source": "db1",
+        "dedup_key": "disk-1",
+    }
     assert alert["annotations"]["summary"] == "Disk full"
-    generated = api.post("/v2/enqueue", _event("trigger", summary="x", source="s",
-                                               severity="info")).json()["dedup_key"]
+    generated = api.post(
+        "/v2/enqueue", _event("trigger", summary="x", source="s", severity="info")
+    ).json()["dedup_key"]
     assert len(generated) == 32
     clock.advance(10)
     assert api.post("/v2/enqueue", _event("acknowledge", "disk-1")).status_code == 202
     assert api.post("/v2/enqueue", _event("resolve", "disk-1")).status_code == 202
-    assert [a["labels"].get("dedup_key") for a in api.get("/api/v2/alerts").json()] == [
-        generated]
+    assert [a["labels"].get("dedup_key") for a in api.get("/api/v2/alerts").json()] == [generated]
     invalid = api.post("/v2/enqueue", {"event_action": "trigger", "payload": {}})
     assert invalid.status_code == 400
     body = invalid.json()
@@ -67,24 +94,39 @@ def test_pagerduty_events(api: Api, clock: VirtualClock) -> None:
 
 
 def test_pagerduty_rate_limit(api: Api) -> None:
-    codes = [api.post("/v2/enqueue", {**_event("trigger", f"k{i}", summary="x", source="s",
-                                                severity="info"), "routing_key": "Z" * 32}
-                      ).status_code for i in range(125)]
+    codes = [
+        api.post(
+            "/v2/enqueue",
+            {
+                **_event("trigger", f"k{i}", summary="x", source="s", severity="info"),
+                "routing_key": "Z" * 32,
+            },
+        ).status_code
+        for i in range(125)
+    ]
     assert codes.count(202) == 120 and codes[-1] == 429
 
 
 def test_generic_json(api: Api) -> None:
-    answer = api.post("/api/v1/alerts", {"alerts": [
-        {"name": "DatabaseDown", "severity": "critical", "summary": "primary gone",
-         "labels": {"service": "db"}},
-        {"name": "Bad", "labels": {"0x": "y"}},
-    ]})
+    answer = api.post(
+        "/api/v1/alerts",
+        {
+            "alerts": [
+                {
+                    "name": "DatabaseDown",
+                    "severity": "critical",
+                    "summary": "primary gone",
+                    "labels": {"service": "db"},
+                },
+                {"name": "Bad", "labels": {"0x": "y"}},
+            ]
+        },
+    )
     assert answer.status_code == 400
     assert answer.json()["stored"] == 1 and "invalid name" in answer.json()["errors"][0]
     single = api.post("/api/v1/alerts", {"name": "Single", "status": "resolved"})
     assert single.status_code == 200
     [alert] = api.get("/api/v2/alerts").json()
-    assert alert["labels"] == {"alertname": "DatabaseDown", "severity": "critical",
-                               "service": "db"}
+    assert alert["labels"] == {"alertname": "DatabaseDown", "severity": "critical", "service": "db"}
     assert alert["receivers"] == [{"name": "pager"}]
     assert api.post("/api/v1/alerts", {"alerts": "nope"}).status_code == 422

@@ -107,8 +107,9 @@ def promql_words_ok(text: str) -> bool:
     stripped = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', '""', text[:4000])
     stripped = re.sub(r"\{[^{}]*\}", "{}", stripped)
     stripped = re.sub(r"\[[^\[\]]*\]", "[]", stripped)
-    stripped = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ",
-                      stripped)
+    stripped = re.sub(
+        r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^()]*\)", " ", stripped
+    )
     stripped = re.sub(r"(?<![\w.])\d+(\.\d+)?(e[+-]?\d+)?(?![\w.])", "0", stripped, flags=re.I)
     if re.search(r"[^\w\s:{}()\[\]=!<>+\-*/^%,.\"']|\s-[a-zA-Z]|(?:^|\s)/\w|\.\w", stripped):
         return False
@@ -138,7 +139,8 @@ def looks_like_promql(line: str) -> bool:
     if re.match(r"\{[^}]*[=~][^}]*\}", rest):
         return True
     return ("_" in name or ":" in name) and bool(
-        rest == "" or re.match(r"(\[|==|!=|>=|<=|>|<|by\b|offset\b|[+*/-]\s)", rest))
+        rest == "" or re.match(r"(\[|==|!=|>=|<=|>|<|by\b|offset\b|[+*/-]\s)", rest)
+    )
 
 
 def guess_language(code: str) -> str:

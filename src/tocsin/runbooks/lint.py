@@ -62,7 +62,10 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
         if not link.href.startswith("#"):
             continue
         text = link.text.strip("` ")
-        if is_camel_identifier(text) and text not in names:
+        anchor = link.href[1:].lower()
+        known = doc.anchors | {re.sub(r"-+", "-", a) for a in doc.anchors}
+        exists = anchor in known or re.sub(r"-+", "-", anchor) in known
+        if is_camel_identifier(text) and text not in names and not exists:
             if text not in reported:
                 reported.add(text)
                 problems.append(
@@ -76,10 +79,8 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
                     )
                 )
             continue
-        anchor = link.href[1:].lower()
         # GitHub keeps "--" where punctuation stood; GitLab and others fold it to "-"
-        known = doc.anchors | {re.sub(r"-+", "-", a) for a in doc.anchors}
-        if anchor and anchor not in known and re.sub(r"-+", "-", anchor) not in known:
+        if anchor and not exists:
             problems.append(
                 _problem(
                     rb,

@@ -109,8 +109,11 @@ def load_catalog(
             runbook, doc_problems, document = parse_runbook(text, str(path))
         except Exception as exc:  # one unreadable file never stops the catalog
             catalog.problems.append(
-                _problem(str(path), "unparsable", f"cannot be read as a runbook "
-                         f"({type(exc).__name__}: {str(exc)[:200]})")
+                _problem(
+                    str(path),
+                    "unparsable",
+                    f"cannot be read as a runbook ({type(exc).__name__}: {str(exc)[:200]})",
+                )
             )
             continue
         catalog.runbooks.append(runbook)

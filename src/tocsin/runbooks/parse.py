@@ -17,9 +17,9 @@ from typing import Any
 
 from tocsin.runbooks.commands import (
     find_placeholders,
-    promql_words_ok,
     guess_language,
     normalize_language,
+    promql_words_ok,
     strip_prompts,
 )
 from tocsin.runbooks.markdown import (
@@ -62,11 +62,11 @@ from tocsin.runbooks.text import (
     is_camel_identifier,
     is_identifier,
     is_severity_word,
+    load_yaml,
     normalize_severity,
     parse_date,
     parse_duration,
     parse_range_start,
-    load_yaml,
     parse_review_cycle,
     severities_mentioned,
 )
@@ -310,25 +310,33 @@ def _norm(title: str) -> str:
 
 def phase_of(title: str, step: bool = False) -> Phase | None:
     """Phase a heading names (``Detailed Troubleshooting`` -> diagnose); None when the title
-    is generic (``Response Steps``) or conditional (``If restart doesn't help``). A step's own
+    is generic (``Response Steps``) or conditional (``If restart doesn't help``). The keyword
+    that comes first decides (``Identify blocking queries`` is a diagnosis). A step's own
     title (``step=True``) is read after its condition: ``If the deploy is bad, roll back``
     -> remediate."""
     lowered = _norm(title)
     if step:
-        lowered = re.sub(r"^(if|when|once|after)\b[^,:]*[,:]\s*", "", lowered)
+        lowered = re.sub(r"^(if|when|once|after)\b(?! to\b)[^,:]*[,:]\s*", "", lowered)
         lowered = re.sub(
             r"^(as a last resort|otherwise|then|finally|optionally)[,:]?\s*", "", lowered
         )
         if re.match(r"^(page|notify|call|contact|escalate|inform|alert)\b", lowered):
             return "escalate"
-    if not lowered or re.match(r"^(if|when|option|case|scenario|otherwise|else)\b", lowered):
+    if not lowered or re.match(
+        r"^(if|when(?! to\b)|option|case|scenario|otherwise|else)\b", lowered
+    ):
         return None
     if lowered in _GENERIC_TITLES:
         return None
-    for phase, words in _PHASE_KEYWORDS:
-        if any(w in lowered for w in words):
-            return phase
-    return None
+    best: tuple[int, int, Phase] | None = None
+    for rank, (phase, words) in enumerate(_PHASE_KEYWORDS):
+        for word in words:
+            at = lowered.find(word)
+            while at > 0 and lowered[at - 1].isalpha():  # only at the start of a word
+                at = lowered.find(word, at + 1)
+            if at != -1 and (best is None or (at, rank) < best[:2]):
+                best = (at, rank, phase)
+    return best[2] if best else None
 
 
 def accept_plain_label(title: str) -> bool:
@@ -378,7 +386,30 @@ def title_names(title: str) -> tuple[list[str], str | None]:
     parts = [p.strip(" `*") for p in _NAME_SPLIT.split(text) if p.strip(" `*")]
     if parts and all(is_identifier(p) for p in parts):
         return parts, severity
+    lead = re.match(r"^`?([A-Za-z_][\w:]*)`?\s*(?:\s[-–—:]\s+.+|\s*\([^)]*\))$", text)
+    if lead and is_camel_identifier(lead.group(1)):
+        return [lead.group(1)], severity  # "HighCPUUsage - CPU above 90%"
     return [], severity
+
+
+_KNOWN_FIELDS_RE = re.compile(
+    r"^(severity|priority|sev|severity level|threshold|condition|expression|expr|trigger|"
+    r"fires when|alert|alert name|alertname|impact|summary|description|symptoms?|meaning)$",
+    re.I,
+)
+
+
+def _list_fields(block: Block) -> list[ListItem]:
+    """Items of a list that are known fields (``- **Severity**: critical``)."""
+    if not isinstance(block, ListBlock):
+        return []
+    found = []
+    for item in block.items:
+        para = item.blocks[0] if item.blocks and isinstance(item.blocks[0], Paragraph) else None
+        labelled = any_field(para.lines[0]) if para and para.lines else None
+        if labelled and labelled[1] and _KNOWN_FIELDS_RE.match(labelled[0].strip()):
+            found.append(item)
+    return found
 
 
 def _field_lines(blocks: list[Block]) -> list[tuple[str, str, Line, int]]:
@@ -389,6 +420,11 @@ def _field_lines(blocks: list[Block]) -> list[tuple[str, str, Line, int]]:
     paragraphs = [b for b in blocks if isinstance(b, Paragraph)]
     for quote in (b for b in blocks if isinstance(b, Quote)):
         paragraphs.extend(b for b in quote.blocks if isinstance(b, Paragraph))
+    for block in blocks:
+        for item in _list_fields(block):
+            first = item.blocks[0]
+            assert isinstance(first, Paragraph)
+            paragraphs.append(Paragraph([first.lines[0]], item.line))
     for block in paragraphs:
         lines = block.lines
         k = 0
@@ -497,15 +533,13 @@ _RULE_DEFINITION = re.compile(r"^\s*(-\s+)?alert:\s*\S+", re.M)
 
 def is_template_code(code: Code) -> bool:
     """A block that is reference material, not a command: a communication template
-    (``[INCIDENT] …``) or a Prometheus alerting rule (``- alert: X`` / ``expr: …``)."""
+    (``[INCIDENT] …``) or a Prometheus alerting rule that is YAML through and through."""
     language = normalize_language(code.info)
     if language == "" and _TEMPLATE_START.match(code.code):
         return True
-    return (
-        language in ("yaml", "")
-        and _RULE_DEFINITION.search(code.code) is not None
-        and re.search(r"^\s*expr:", code.code, re.M) is not None
-    )
+    if language not in ("yaml", "") or _RULE_DEFINITION.search(code.code) is None:
+        return False
+    return bool(_yaml_rules(load_yaml(code.code)))
 
 
 def _commands_of(blocks: list[Block]) -> list[Command]:
@@ -612,6 +646,12 @@ def _steps_from_blocks(
             if current is None:
                 current = start(title, block.line)
             current["text"].append(block_text(block))
+            if isinstance(block, Quote):
+                current["commands"].extend(_commands_of(block.blocks))
+            elif isinstance(block, Table):
+                for row in block.cells:
+                    for cell in row:
+                        current["commands"].extend(_inline_commands(cell, block.line))
     flush()
     return steps
 
@@ -665,8 +705,10 @@ def _tier_from_item(item: ListItem, index: int) -> EscalationTier | None:
             target=label,
             text=text,
         )
-    lead = re.match(r"^\s*([\d.]{1,6}\s*(?:-|–|to)?\s*[\d.]{0,6}\s*\+?\s*[a-zA-Z]{1,10})\s*[:→-]+\s*(.+)",
-                    text[:300])
+    lead = re.match(
+        r"^\s*([\d.]{1,6}\s*(?:-|–|to)?\s*[\d.]{0,6}\s*\+?\s*[a-zA-Z]{1,10})\s*[:→-]+\s*(.+)",
+        text[:300],
+    )
     if lead and parse_range_start(lead.group(1)) is not None:
         return EscalationTier(
             after_s=parse_range_start(lead.group(1)),
@@ -783,7 +825,12 @@ def _alert_evidence(section: Section, parents: list[Section]) -> list[str] | Non
         score += 1
     if section.level == 1:
         score += 1
-    return names if score >= 3 else None
+    if score < 3:
+        return None
+    for child in section.children:
+        if not child.label and _alert_evidence(child, [*parents, section]):
+            return None  # "# PaymentService" holding "## HighErrorRate": a container
+    return names
 
 
 def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict[str, Any]) -> None:
@@ -846,8 +893,17 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
             and all(any_field(ln) for ln in b.lines)
         )
     ]
-    if other_blocks:
-        steps.extend(_steps_from_blocks(other_blocks, None, section.title, section.line))
+    trimmed: list[Block] = []
+    for block in other_blocks:
+        fields_here = _list_fields(block)
+        if fields_here and isinstance(block, ListBlock):
+            kept_items = [i for i in block.items if i not in fields_here]
+            if kept_items:
+                trimmed.append(ListBlock(ordered=block.ordered, items=kept_items, line=block.line))
+        else:
+            trimmed.append(block)
+    if trimmed:
+        steps.extend(_steps_from_blocks(trimmed, None, section.title, section.line))
 
     templates: list[Template] = []
 
@@ -876,6 +932,7 @@ def _build_alerts(ctx: _Context, section: Section, names: list[str], front: dict
                 visit(grandchild, inherited)
             return
         if is_severity_word(child.title):
+            steps.extend(_section_steps(child, inherited))  # its commands stay visible
             variants.append(
                 SeverityVariant(
                     severity=normalize_severity(child.title) or child.title,
@@ -987,7 +1044,8 @@ def is_promql_expression(text: str, require_comparison: bool = True) -> bool:
     if _COMPARISON.search(text):
         return bool(re.search(r"[A-Za-z_:][\w:]*", text))
     return not require_comparison and bool(
-        re.search(r"[A-Za-z_:][\w:]*\s*(\{[^}]*[=~]|\[|\()", text))
+        re.search(r"[A-Za-z_:][\w:]*\s*(\{[^}]*[=~]|\[|\()", text)
+    )
 
 
 def _expression(
@@ -1096,7 +1154,7 @@ def _severity_level_from_section(section: Section) -> SeverityLevel | None:
 
 
 _SLACK_CHANNEL = re.compile(r"(?<![\w&/#@])#([a-z0-9][a-z0-9._-]{0,79})(?![\w-])")
-_EMAIL = re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")
+_EMAIL = re.compile(r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,24}\b")
 _HANDLE = re.compile(r"(?<![\w.@])@([A-Za-z0-9][\w.-]*[A-Za-z0-9])")
 _PHONE = re.compile(r"\+\d[\d\s().A-Za-z-]{5,}[\dA-Za-z]")
 _KIND_WORDS = {
@@ -1144,7 +1202,7 @@ def _channels_and_contacts(ctx: _Context, section: Section, in_contacts: bool) -
         elif isinstance(block, Table):
             items.extend((" | ".join(row), group) for row in block.rows)
     for text, label_context in items:
-        plain = text.replace("`", "").replace("**", "")
+        plain = text.replace("`", "").replace("**", "")[:4000]
         mentioned = severities_mentioned(plain)
         for match in _SLACK_CHANNEL.finditer(plain):
             if not re.search(r"[a-z]", match.group(1)):

@@ -98,38 +98,76 @@ _DESTRUCTIVE: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(-X|--request)\s*['\"]?DELETE\b"), "HTTP DELETE"),
     (re.compile(r"-Method\s+['\"]?Delete\b", _I), "HTTP DELETE"),
     (re.compile(r"\b(shutil\.rmtree|os\.(remove|unlink|rmdir))\b"), "deletes files"),
-    (re.compile(r"(?:^|[\s;&|(`'\"])(?:sudo\s+)?(?:/bin/|/usr/bin/)?rm\s+(?:-\S+\s+)*[^\s-]",
-                re.M), "rm deletes files"),
+    (
+        re.compile(
+            r"(?:^|[\s;&|(`'\"])(?:sudo\s+)?(?:/bin/|/usr/bin/)?rm\s+(?:-\S+\s+)*[^\s-]", re.M
+        ),
+        "rm deletes files",
+    ),
     (re.compile(r"\bxargs\b[^\n;|]*\brm\b"), "xargs rm deletes files"),
-    (re.compile(r"\bfind\b[^\n;|]*-(exec|execdir|ok)\s+(\S*/)?(rm|shred|unlink)\b"), "find -exec rm"),
-    (re.compile(r"\b(pkill|killall)\b[^\n;|]*(--signal[= ](9|KILL|SIGKILL)|-(9|KILL|SIGKILL)\b)"),
-     "kill -9 loses in-flight work"),
-    (re.compile(r"\bkill\s+(-n\s+9|-s\s*(9|KILL|SIGKILL)|--signal[= ](9|KILL))\b"),
-     "kill -9 loses in-flight work"),
+    (
+        re.compile(r"\bfind\b[^\n;|]*-(exec|execdir|ok)\s+(\S*/)?(rm|shred|unlink)\b"),
+        "find -exec rm",
+    ),
+    (
+        re.compile(
+            r"\b(pkill|killall)\b[^\n;|]*(--signal[= ](9|KILL|SIGKILL)|-(9|KILL|SIGKILL)\b)"
+        ),
+        "kill -9 loses in-flight work",
+    ),
+    (
+        re.compile(r"\bkill\s+(-n\s+9|-s\s*(9|KILL|SIGKILL)|--signal[= ](9|KILL))\b"),
+        "kill -9 loses in-flight work",
+    ),
     (re.compile(r"\b(docker|podman)\s+(container\s+)?kill\b"), "docker kill"),
     (re.compile(r"\btaskkill\b[^\n]*/F\b", re.I), "taskkill /F"),
     (re.compile(r"\bcrontab\s+(-\w*r)\b"), "crontab -r deletes the crontab"),
-    (re.compile(r"\b(SHUTDOWN\s+NOSAVE|FUNCTION\s+FLUSH|CLUSTER\s+RESET|REPLICAOF|SLAVEOF)\b",
-                re.I), "Redis loses data"),
-    (re.compile(r"\b(DEL|UNLINK|FLUSHDB|FLUSHALL)\b[^|\n]*\|\s*(\S*/)?redis-cli\b", re.I),
-     "deletes Redis keys"),
+    (
+        re.compile(
+            r"\b(SHUTDOWN\s+NOSAVE|FUNCTION\s+FLUSH|CLUSTER\s+RESET|REPLICAOF|SLAVEOF)\b", re.I
+        ),
+        "Redis loses data",
+    ),
+    (
+        re.compile(r"\b(DEL|UNLINK|FLUSHDB|FLUSHALL)\b[^|\n]*\|\s*(\S*/)?redis-cli\b", re.I),
+        "deletes Redis keys",
+    ),
     (re.compile(r"\bflush_all\b"), "memcached flush_all"),
-    (re.compile(r"\b(lvremove|vgremove|pvremove|blkdiscard|mke2fs|mkswap|sgdisk|zpool\s+destroy|"
-                r"zfs\s+destroy)\b"), "destroys a volume"),
+    (
+        re.compile(
+            r"\b(lvremove|vgremove|pvremove|blkdiscard|mke2fs|mkswap|sgdisk|zpool\s+destroy|"
+            r"zfs\s+destroy)\b"
+        ),
+        "destroys a volume",
+    ),
     (re.compile(r">\s*/dev/(sd|hd|vd|xvd|nvme|mmcblk|dm-|mapper/|md)\w*"), "writes a raw disk"),
     (re.compile(r"\brsync\b[^\n;|]*--delete"), "rsync --delete"),
-    (re.compile(r"\.(drop|dropDatabase|dropCollection|dropIndexes|deleteMany|deleteOne|remove)"
-                r"\s*\("), "deletes documents"),
-    (re.compile(r"\b(delete_queue|purge_queue|delete_vhost|force_reset|delete_user)\b"),
-     "deletes broker state"),
+    (
+        re.compile(
+            r"\.(drop|dropDatabase|dropCollection|dropIndexes|deleteMany|deleteOne|remove)"
+            r"\s*\("
+        ),
+        "deletes documents",
+    ),
+    (
+        re.compile(r"\b(delete_queue|purge_queue|delete_vhost|force_reset|delete_user)\b"),
+        "deletes broker state",
+    ),
     (re.compile(r"\bALTER\s+TABLE\b[^;]*\bDROP\b", re.I), "SQL ALTER … DROP"),
     (re.compile(r"\b(RESET\s+MASTER|PURGE\s+(BINARY|MASTER)\s+LOGS)\b", re.I), "drops binlogs"),
-    (re.compile(r"(?:^|[\s;&|(\"'])(format\s+[A-Z]:|rd\s+/s|rmdir\s+/s|del\s+/[sqf]|erase\s+/)",
-                re.I | re.M), "Windows delete"),
+    (
+        re.compile(
+            r"(?:^|[\s;&|(\"'])(format\s+[A-Z]:|rd\s+/s|rmdir\s+/s|del\s+/[sqf]|erase\s+/)",
+            re.I | re.M,
+        ),
+        "Windows delete",
+    ),
     (re.compile(r"\b(clc|wevtutil\s+cl)\b", re.I), "clears content or logs"),
     (re.compile(r"\[(System\.)?IO\.(File|Directory)\]::Delete", re.I), "deletes files"),
-    (re.compile(r"\.(Delete|Kill)\s*\(|ForEach-Object\s+(Delete|Kill)\b", re.I),
-     "deletes or kills"),
+    (
+        re.compile(r"\.(Delete|Kill)\s*\(|ForEach-Object\s+(Delete|Kill)\b", re.I),
+        "deletes or kills",
+    ),
     (re.compile(r"\bdmesg\s+-\w*[cC]"), "clears the kernel log"),
     (re.compile(r"\bss\b[^\n;|]*\s-\w*K"), "ss -K kills sockets"),
     (re.compile(r"\bmdadm\b[^\n;|]*--zero-superblock"), "wipes RAID metadata"),
@@ -230,7 +268,7 @@ _PIPED = "\x00piped"
 _STDIN_INTERPRETERS = frozenset(
     "sh bash zsh dash ksh fish python python3 perl ruby node php redis-cli psql mysql mongosh "
     "mongo nc ncat netcat socat telnet ssh kubectl docker sqlite3 osascript pwsh powershell "
-    "cmd xargs tee".split()
+    "cmd xargs".split()
 )
 _HARMLESS_DEVICES = ("/dev/null", "/dev/stdout", "/dev/stderr", "/dev/fd/", "/dev/tty")
 
@@ -430,22 +468,41 @@ def _git(args: list[str]) -> Verdict:
     if (
         (sub == "reset" and "--hard" in flags)
         or (sub == "clean" and any(not a.startswith("--") and "f" in a for a in flags))
-        or (sub == "push" and any(a in ("-f", "--mirror") or a.startswith("--force")
-                                  for a in flags))
+        or (
+            sub == "push" and any(a in ("-f", "--mirror") or a.startswith("--force") for a in flags)
+        )
     ):
         return _destroy(f"git {sub} loses work")
     if sub == "branch":
-        listing = all(a in ("-a", "-r", "-v", "-vv", "--list", "--all", "--remotes")
-                      for a in flags)
-        return _read("git branch lists") if listing and len(pos) == 1 else _change(
-            "git branch changes branches")
+        listing = all(a in ("-a", "-r", "-v", "-vv", "--list", "--all", "--remotes") for a in flags)
+        return (
+            _read("git branch lists")
+            if listing and len(pos) == 1
+            else _change("git branch changes branches")
+        )
     if sub == "remote":
-        return _read("git remote lists") if len(pos) == 1 or pos[1] in ("show", "get-url") \
+        return (
+            _read("git remote lists")
+            if len(pos) == 1 or pos[1] in ("show", "get-url")
             else _change("git remote changes remotes")
+        )
     if sub == "reflog" and len(pos) > 1 and pos[1] != "show":
         return _change(f"git reflog {pos[1]}")
-    if sub in ("log", "status", "show", "diff", "rev-parse", "describe", "blame", "ls-files",
-               "grep", "reflog", "shortlog", "fetch", ""):
+    if sub in (
+        "log",
+        "status",
+        "show",
+        "diff",
+        "rev-parse",
+        "describe",
+        "blame",
+        "ls-files",
+        "grep",
+        "reflog",
+        "shortlog",
+        "fetch",
+        "",
+    ):
         return _read(f"git {sub} observes")
     return _change(f"git {sub} changes the work tree")
 
@@ -532,7 +589,16 @@ def _redis_cli(args: list[str]) -> Verdict:
         return _read("Redis CONFIG GET")
     if cmd == "CLIENT" and sub in ("LIST", "INFO", "GETNAME"):
         return _read("Redis CLIENT LIST")
-    if cmd == "SENTINEL" and sub not in ("FAILOVER", "RESET", "REMOVE", "SET", "MONITOR", "CONFIG", "FLUSHCONFIG", "SIMULATE-FAILURE"):
+    if cmd == "SENTINEL" and sub not in (
+        "FAILOVER",
+        "RESET",
+        "REMOVE",
+        "SET",
+        "MONITOR",
+        "CONFIG",
+        "FLUSHCONFIG",
+        "SIMULATE-FAILURE",
+    ):
         return _read(f"Redis SENTINEL {sub.lower()} observes")
     return _change(f"Redis {cmd} changes data or configuration")
 
@@ -578,9 +644,18 @@ def _curl(args: list[str]) -> Verdict:
             method = args[i + 1].upper()
         elif arg.startswith("--request="):
             method = arg.split("=", 1)[1].upper()
-        elif arg in ("-d", "--data", "--data-raw", "--data-binary", "--data-urlencode", "-F",
-                     "--form", "--json", "-T", "--upload-file") or arg.startswith(
-                         ("--data", "--json", "--form", "--upload-file")):
+        elif arg in (
+            "-d",
+            "--data",
+            "--data-raw",
+            "--data-binary",
+            "--data-urlencode",
+            "-F",
+            "--form",
+            "--json",
+            "-T",
+            "--upload-file",
+        ) or arg.startswith(("--data", "--json", "--form", "--upload-file")):
             data = True
     if "-G" in args or "--get" in args:
         data = False
@@ -597,7 +672,8 @@ def _wget(args: list[str]) -> Verdict:
     if any(a.startswith(("--post", "--method", "--body")) for a in args):
         return _change("HTTP request with a body")
     to_stdout = any(a in ("-O-", "-qO-", "--spider") for a in args) or (
-        "-O" in args and args.index("-O") + 1 < len(args) and args[args.index("-O") + 1] == "-")
+        "-O" in args and args.index("-O") + 1 < len(args) and args[args.index("-O") + 1] == "-"
+    )
     return _read("wget to stdout") if to_stdout else _change("wget writes a file")
 
 
@@ -711,8 +787,18 @@ def _helm(args: list[str]) -> Verdict:
     pos = _strip_options(args, {"-n", "--namespace", "--kube-context", "-o", "--output"})
     if pos and pos[0] in ("uninstall", "delete", "del", "un"):
         return _destroy("helm uninstall")
-    if pos and pos[0] in ("list", "ls", "status", "get", "history", "show", "template",
-                          "search", "version", "lint"):
+    if pos and pos[0] in (
+        "list",
+        "ls",
+        "status",
+        "get",
+        "history",
+        "show",
+        "template",
+        "search",
+        "version",
+        "lint",
+    ):
         return _read(f"helm {pos[0]} observes")
     return _change("helm changes releases")
 
@@ -754,15 +840,22 @@ def _cloud_cli(name: str) -> Callable[[list[str]], Verdict]:
     return handler
 
 
-def _writes_with(name: str, flags: tuple[str, ...] = (), verbs: tuple[str, ...] = (),
-                 any_positional: bool = False) -> Callable[[list[str]], Verdict]:
+def _writes_with(
+    name: str,
+    flags: tuple[str, ...] = (),
+    verbs: tuple[str, ...] = (),
+    any_positional: bool = False,
+) -> Callable[[list[str]], Verdict]:
     """A tool that only reads unless given one of ``flags`` (prefixes), one of ``verbs`` as
     its first word, or (``any_positional``) any argument at all."""
 
     def handler(args: list[str]) -> Verdict:
         positional = [a for a in args if not a.startswith("-")]
-        if (any(a.startswith(f) for a in args for f in flags)
-                or (positional and positional[0] in verbs) or (any_positional and positional)):
+        if (
+            any(a.startswith(f) for a in args for f in flags)
+            or (positional and positional[0] in verbs)
+            or (any_positional and positional)
+        ):
             return _change(f"{name} with these arguments changes the system")
         return _read(f"{name} observes")
 
@@ -795,8 +888,7 @@ def _sqlite3(args: list[str]) -> Verdict:
     verdict = _read("sqlite3 opens a database")
     for statement in statements:
         if statement.startswith("."):
-            if not re.match(r"\.(tables|schema|indexes|dump|show|help|mode|headers)\b",
-                            statement):
+            if not re.match(r"\.(tables|schema|indexes|dump|show|help|mode|headers)\b", statement):
                 verdict |= _change(f"sqlite3 {statement.split()[0]}")
         else:
             verdict |= classify_sql(statement)
@@ -816,19 +908,66 @@ _HANDLERS: dict[str, Callable[[list[str]], Verdict]] = {
     "sysctl": _writes_with("sysctl", ("-w", "--write", "-p", "--load", "--system")),
     "hostname": _writes_with("hostname", ("-F", "--file", "-b"), any_positional=True),
     "date": _writes_with("date", ("-s", "--set")),
-    "timedatectl": _writes_with("timedatectl", verbs=("set-time", "set-timezone", "set-ntp",
-                                                      "set-local-rtc")),
+    "timedatectl": _writes_with(
+        "timedatectl", verbs=("set-time", "set-timezone", "set-ntp", "set-local-rtc")
+    ),
     "route": _writes_with("route", verbs=("add", "del", "delete", "flush")),
-    "ethtool": _writes_with("ethtool", ("-s", "-K", "-A", "-C", "-G", "-L", "-E", "-f",
-                                        "--change", "--features", "-r", "--reset", "-W")),
-    "nvidia-smi": _writes_with("nvidia-smi", ("-r", "--gpu-reset", "-pm", "-pl", "-c", "-e",
-                                              "-ac", "-rac", "-mig", "--persistence-mode")),
+    "ethtool": _writes_with(
+        "ethtool",
+        (
+            "-s",
+            "-K",
+            "-A",
+            "-C",
+            "-G",
+            "-L",
+            "-E",
+            "-f",
+            "--change",
+            "--features",
+            "-r",
+            "--reset",
+            "-W",
+        ),
+    ),
+    "nvidia-smi": _writes_with(
+        "nvidia-smi",
+        (
+            "-r",
+            "--gpu-reset",
+            "-pm",
+            "-pl",
+            "-c",
+            "-e",
+            "-ac",
+            "-rac",
+            "-mig",
+            "--persistence-mode",
+        ),
+    ),
     "mount": _writes_with("mount", ("-o", "-a", "--bind", "--move", "-t"), any_positional=True),
-    "mdadm": _writes_with("mdadm", ("--create", "--assemble", "--manage", "--grow", "--fail",
-                                    "--remove", "--add", "--stop", "-C", "-A", "-S", "-f",
-                                    "-r", "-a")),
-    "resolvectl": _writes_with("resolvectl", verbs=("flush-caches", "reset-statistics", "dns",
-                                                    "domain", "revert")),
+    "mdadm": _writes_with(
+        "mdadm",
+        (
+            "--create",
+            "--assemble",
+            "--manage",
+            "--grow",
+            "--fail",
+            "--remove",
+            "--add",
+            "--stop",
+            "-C",
+            "-A",
+            "-S",
+            "-f",
+            "-r",
+            "-a",
+        ),
+    ),
+    "resolvectl": _writes_with(
+        "resolvectl", verbs=("flush-caches", "reset-statistics", "dns", "domain", "revert")
+    ),
     "tcpdump": _writes_with("tcpdump", ("-w",)),
     "strace": _wraps_command("strace", {"-p", "-o", "-e", "-s", "-u"}),
     "ltrace": _wraps_command("ltrace", {"-p", "-o", "-e", "-s", "-u"}),
@@ -908,9 +1047,7 @@ def _simple(words: list[str], redirects: list[str]) -> Verdict:
         if base in ("sudo", "env", "nohup", "exec"):
             rest = [w for w in words[1:] if not w.startswith("-")]
             base = rest[0].rsplit("/", 1)[-1] if rest else base
-        if base in _STDIN_INTERPRETERS and not (base == "xargs" and len(words) > 1) and not (
-            base == "tee"
-        ):
+        if base in _STDIN_INTERPRETERS and not (base == "xargs" and len(words) > 1):
             verdict |= _change(f"{base} runs what is piped into it")
     i = 0
     while i < len(words):
@@ -1046,9 +1183,14 @@ def _unknown_tool(cmd: str, args: list[str]) -> Verdict:
             if first in _SQL_ALL:
                 return classify_sql(body)
     positional = [a for a in lowered if not a.startswith("-")][:4]
-    if "--delete" in flags or any(re.fullmatch(
+    if "--delete" in flags or any(
+        re.fullmatch(
             r"(delete|del|remove|rm|purge|drop|destroy|wipe|erase|zap|force[_-]reset|truncate|"
-            r"flush|uninstall|terminate|nuke|shred)([_-]\w+)?", p) for p in positional):
+            r"flush|uninstall|terminate|nuke|shred)([_-]\w+)?",
+            p,
+        )
+        for p in positional
+    ):
         return _destroy(f"{cmd} {' '.join(positional[:2]) or '--delete'} deletes")
     if any(p in _DELETE_VERBS for p in positional) or (
         "--force" in flags and "reinit" in positional
@@ -1073,12 +1215,32 @@ def classify_shell(code: str) -> Verdict:
     sql: list[str] = []
     for line in text.splitlines():
         first = line.split(maxsplit=1)[0] if line.strip() else ""
-        if sql or (first.upper() in _SQL_ALL and (first.isupper() or line.rstrip().endswith(";"))
-                   and first.lower() not in ("set", "select", "reset", "do", "call", "use", "lock",
-                                             "kill", "show", "start", "end")
-                   or (first.isupper() and first in _SQL_ALL)
-                   or (first.lower() == "select" and re.search(r"\bfrom\b|\w\(", line, re.I)
-                       and line.rstrip().endswith(";"))):
+        if sql or (
+            (
+                first.upper() in _SQL_ALL
+                and (first.isupper() or line.rstrip().endswith(";"))
+                and first.lower()
+                not in (
+                    "set",
+                    "select",
+                    "reset",
+                    "do",
+                    "call",
+                    "use",
+                    "lock",
+                    "kill",
+                    "show",
+                    "start",
+                    "end",
+                )
+            )
+            or (first.isupper() and first in _SQL_ALL)
+            or (
+                first.lower() == "select"
+                and re.search(r"\bfrom\b|\w\(", line, re.I)
+                and line.rstrip().endswith(";")
+            )
+        ):
             # SQL typed into the psql session a previous line opened
             sql.append(line)
             if line.rstrip().endswith(";"):
@@ -1136,15 +1298,17 @@ def _sql_statement(stmt: str) -> Verdict:
             return _destroy("SQL WITH … DELETE")
         if keyword == "WITH" and re.search(r"\b(INSERT|UPDATE|MERGE)\b", stmt, re.I):
             return _change("SQL WITH … data-modifying")
-        if re.search(r"\bINTO\s+(TEMP\w*\s+|UNLOGGED\s+)?[\w\"`]", stmt, re.I) and not \
-                re.search(r"\bINTO\s+STRICT\b", stmt, re.I):
+        if re.search(r"\bINTO\s+(TEMP\w*\s+|UNLOGGED\s+)?[\w\"`]", stmt, re.I) and not re.search(
+            r"\bINTO\s+STRICT\b", stmt, re.I
+        ):
             return _change("SELECT INTO creates a table")
         found = _SQL_CHANGE_FUNCS.search(stmt)
         if found:
             return _change(f"{found.group(1)}() changes server state")
         if keyword == "EXPLAIN" and re.search(r"\bANALY[SZ]E\b", stmt, re.I):
-            inner = re.sub(r"^\s*EXPLAIN\s*(\([^)]*\)|ANALY[SZ]E|VERBOSE|\s)*", "", stmt,
-                           flags=re.I)
+            inner = re.sub(
+                r"^\s*EXPLAIN\s*(\([^)]*\)|ANALY[SZ]E|VERBOSE|\s)*", "", stmt, flags=re.I
+            )
             return _sql_statement(inner) if inner.strip() else _read("EXPLAIN")
         return _read(f"SQL {keyword}")
     if keyword == "START":
@@ -1171,8 +1335,11 @@ def classify_sql(sql: str) -> Verdict:
         if statement and line.strip() and not line.strip().startswith(";"):
             first = _SQL_WORD.match(line)
             word = first.group(1) if first else ""
-            if word and word.upper() not in _SQL_ALL and is_command_word(word, "-") and (
-                word.islower() or "/" in word
+            if (
+                word
+                and word.upper() not in _SQL_ALL
+                and is_command_word(word, "-")
+                and (word.islower() or "/" in word)
             ):
                 verdict |= _sql_statement(" ".join(statement))  # the statement ended there
                 statement = []
@@ -1265,13 +1432,20 @@ def classify_powershell(code: str) -> Verdict:
             )
         ) or verb not in _PS_READ_VERBS:
             verdict |= _change(f"{verb}-{noun} changes state")
-    if re.search(r"\b(irm|iwr|curl|wget|Invoke-RestMethod|Invoke-WebRequest)\b[^\n]*"
-                 r"-Method[:\s]+['\"]?(Post|Put|Patch)\b", text, re.I):
+    if re.search(
+        r"\b(irm|iwr|curl|wget|Invoke-RestMethod|Invoke-WebRequest)\b[^\n]*"
+        r"-Method[:\s]+['\"]?(Post|Put|Patch)\b",
+        text,
+        re.I,
+    ):
         verdict |= _change("HTTP request that changes state")
     if re.search(r"\b(Invoke-RestMethod|Invoke-WebRequest|irm|iwr)\b[^\n]*\s@\w", text, re.I):
         verdict |= _change("HTTP request with splatted parameters")
-    if re.search(r"\.(Stop|Start|Restart|Set\w*|Update\w*|Create\w*|Add\w*|Save|Write\w*|"
-                 r"Move\w*|Copy\w*|Reset\w*)\s*\(", text):
+    if re.search(
+        r"\.(Stop|Start|Restart|Set\w*|Update\w*|Create\w*|Add\w*|Save|Write\w*|"
+        r"Move\w*|Copy\w*|Reset\w*)\s*\(",
+        text,
+    ):
         verdict |= _change("a method call that changes state")
     if re.search(r"(?<![<>=-])>{1,2}\s*(?!\$null\b)['\"]?[\w.:\\/$]", text):
         verdict |= _change("writes a file")
@@ -1280,8 +1454,9 @@ def classify_powershell(code: str) -> Verdict:
         if not words:
             continue
         head = words[0]
-        if head.startswith((".\\", "./", "&")) or head.lower().endswith((".ps1", ".bat", ".cmd",
-                                                                          ".exe")):
+        if head.startswith((".\\", "./", "&")) or head.lower().endswith(
+            (".ps1", ".bat", ".cmd", ".exe")
+        ):
             verdict |= _change(f"runs {head}")
             continue
         if re.fullmatch(r"[A-Z][A-Za-z]+-[A-Z][A-Za-z]+", head) or head[0] in "$[@\"'-0123456789.":
@@ -1347,8 +1522,12 @@ def _classify(code: str, language: str) -> Verdict:
         commands, output = split_prompts(code)
         if has_prompts(code):
             # with prompts, "# systemctl restart x" is a root prompt, not a comment
-            commands = [ln.lstrip().removeprefix("# ") if ln.lstrip().startswith("# ")
-                        and _starts_like_command(ln) else ln for ln in commands]
+            commands = [
+                ln.lstrip().removeprefix("# ")
+                if ln.lstrip().startswith("# ") and _starts_like_command(ln)
+                else ln
+                for ln in commands
+            ]
         # what looks like output but starts like a command is read as a command
         commands += [ln.lstrip("# ") for ln in output if _starts_like_command(ln)]
         code = "\n".join(commands)

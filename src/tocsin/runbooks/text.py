@@ -83,10 +83,12 @@ def normalize_severity(raw: str | None) -> str | None:
     if re.fullmatch(r"[0-5]", text):  # "Severity: 1" in a severity field
         text = "sev" + text
     text = _SEV_DASH_RE.sub(_sev_token, text)
-    match = _SEVERITY_RE.search(text)
-    if match is None:
-        return None
-    return _SEVERITY_WORDS[match.group(1).lower()]
+    for match in _SEVERITY_RE.finditer(text):
+        before = text[max(0, match.start() - 4) : match.start()].lower()
+        if re.search(r"(non-?|not |no )$", before):
+            continue  # "non-critical", "no page"
+        return _SEVERITY_WORDS[match.group(1).lower()]
+    return None
 
 
 def severities_mentioned(text: str) -> set[str]:
@@ -307,6 +309,6 @@ def load_yaml(text: str, max_bytes: int = 100_000) -> Any:
     if len(text) > max_bytes:
         return None
     try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_NoAliasLoader)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError):
         return None
