@@ -155,7 +155,7 @@ def _load_config(path: Path):  # type: ignore[no-untyped-def]
         return load_config(path)
     except ConfigError as exc:
         for problem in exc.problems:
-            err.print(str(problem), markup=False, highlight=False)
+            print(str(problem), file=sys.stderr)
         raise typer.Exit(1) from None
 
 

@@ -1,0 +1,85 @@
+"""The server's command line: tokens, migrations, routes, config check."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tocsin.cli import app
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "tocsin.yaml"
+
+
+def test_tokens_create_prints_the_token_last(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tocsin",
+            "tokens",
+            "create",
+            "--role",
+            "intake",
+            "--data-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = done.stdout.strip().splitlines()[-1]
+    assert token.startswith("tocsin_") and len(token) > 30
+    assert token not in (tmp_path / "tocsin.db").read_bytes().decode("latin-1")  # hashed
+    bad = runner.invoke(app, ["tokens", "create", "--role", "root", "--data-dir", str(tmp_path)])
+    assert bad.exit_code == 2 and "--role must be one of" in bad.output
+
+
+def test_db_upgrade(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
+    assert done.exit_code == 0 and "revision 0001" in done.output
+
+
+def test_routes_test_like_amtool() -> None:
+    done = runner.invoke(
+        app,
+        [
+            "routes",
+            "test",
+            "--config",
+            str(EXAMPLE),
+            "alertname=DatabaseDown",
+            "severity=critical",
+            "service=pebble-api",
+        ],
+    )
+    assert done.exit_code == 0 and done.output.splitlines()[0] == "pager,pebble-team"
+    other = runner.invoke(
+        app,
+        ["routes", "test", "--config", str(EXAMPLE), "alertname=X", "service=pebble-web", "--tree"],
+    )
+    assert other.output.splitlines()[0] == "pebble-team"
+    assert (
+        'group key {}/{service=~"pebble-.*"}:{alertname="X", service="pebble-web"}' in other.output
+    )
+    assert runner.invoke(app, ["routes", "test", "--config", str(EXAMPLE), 'a=~"x"']).exit_code == 2
+
+
+def test_config_check(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["config", "check", "--config", str(EXAMPLE)])
+    assert ok.exit_code == 0 and "3 routes, 3 receivers, 1 inhibit rules" in ok.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "route:\n  receiver: nobody\n  group_wait: soon\nreceivers: []\n"
+        "inhibit_rules:\n  - equal: [x]\n    sauce_matchers: []\n"
+    )
+    done = runner.invoke(app, ["config", "check", "--config", str(bad)])
+    assert done.exit_code == 1
+    assert f"{bad}:3:15: route.group_wait: not a valid duration string" in done.output
+    assert "inhibit_rules[0].sauce_matchers: Extra inputs are not permitted" in done.output
+    missing = runner.invoke(app, ["config", "check", "--config", str(tmp_path / "no.yaml")])
+    assert missing.exit_code == 1 and "cannot read" in missing.output
