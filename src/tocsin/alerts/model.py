@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from datetime import datetime
 
 from tocsin.alerts.fingerprint import fingerprint_hex
@@ -19,7 +20,7 @@ class Alert:
     # True when ends_at was not given and was set to now + resolve_timeout
     timeout: bool = False
 
-    @property
+    @cached_property
     def fingerprint(self) -> str:
         return fingerprint_hex(self.labels)
 

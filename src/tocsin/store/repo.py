@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
@@ -114,7 +114,8 @@ def ingest(
     """Store a batch of validated alerts (with defaults applied): an update of the same
     episode merges into it as Alertmanager does; a later episode is a new row, the old one
     kept as history. Then each alert joins the incident of every route that takes it, and
-    every incident with news gets a flush due."""
+    every incident with news gets a flush due. A fixed handful of bulk statements per batch,
+    whatever its size."""
     result = IngestResult()
     if not batch:
         return result
@@ -129,42 +130,36 @@ def ingest(
         )
     stored = current_alerts(conn, latest)
     updates: list[dict[str, Any]] = []
-    inserts: list[tuple[str, Alert]] = []
+    inserts: list[dict[str, Any]] = []
     for fp, alert in latest.items():
         old = stored.get(fp)
         if old is not None and same_episode(old.alert, alert):
-            merged = update_alert(old.alert, alert, now)
-            updates.append({"b_id": old.id, **_alert_values(merged)})
+            updates.append({"b_id": old.id, **_alert_values(update_alert(old.alert, alert, now))})
         else:
-            inserts.append((fp, alert))
+            inserts.append({"fingerprint": fp, "source": source, **_alert_values(alert)})
     if updates:
-        conn.execute(
-            update(alerts).where(alerts.c.id == _bind("b_id")),
-            updates,
-        )
-    for fp, alert in inserts:
-        new_id = conn.execute(
-            insert(alerts).values(fingerprint=fp, source=source, **_alert_values(alert))
-        ).inserted_primary_key
-        assert new_id is not None
-        if fp in stored:
-            conn.execute(
-                update(alert_current)
-                .where(alert_current.c.fingerprint == fp)
-                .values(alert_id=new_id[0])
-            )
-        else:
-            conn.execute(insert(alert_current).values(fingerprint=fp, alert_id=new_id[0]))
+        conn.execute(_UPDATE_ALERT, updates)
+    if inserts:
+        # RETURNING rows come back in any order: they carry their fingerprint
+        rows = conn.execute(insert(alerts).returning(alerts.c.id, alerts.c.fingerprint), inserts)
+        new_ids = {row.fingerprint: row.id for row in rows}
+        fresh = [
+            {"fingerprint": fp, "alert_id": i} for fp, i in new_ids.items() if fp not in stored
+        ]
+        moved = [{"b_fp": fp, "alert_id": i} for fp, i in new_ids.items() if fp in stored]
+        if fresh:
+            conn.execute(insert(alert_current), fresh)
+        if moved:
+            conn.execute(_MOVE_CURRENT, moved)
     result.stored = len(latest)
     result.new_episodes = len(inserts)
     result.new_incidents = _group(conn, latest, now, route)
     return result
 
 
-def _bind(name: str) -> Any:
-    from sqlalchemy import bindparam
-
-    return bindparam(name)
+_UPDATE_ALERT = update(alerts).where(alerts.c.id == bindparam("b_id"))
+_MOVE_CURRENT = update(alert_current).where(alert_current.c.fingerprint == bindparam("b_fp"))
+_TOUCH_INCIDENT = update(incidents).where(incidents.c.id == bindparam("b_id"))
 
 
 def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Route) -> int:
@@ -179,89 +174,113 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
             entry[2].append(fp)
     if not wanted:
         return 0
+    open_by_key: dict[str, Any] = {}
     keys = list(wanted)
-    open_rows = conn.execute(
-        select(
-            incidents.c.id,
-            incidents.c.group_key,
-            incidents.c.last_flush_at,
-            incidents.c.group_interval_s,
-        ).where(incidents.c.group_key.in_(keys), incidents.c.status != "resolved")
-    ).all()
-    open_by_key = {row.group_key: row for row in open_rows}
-    created = 0
-    touched: list[tuple[int, float]] = []  # (incident id, earliest due)
-    for key, (matched, group_labels, fps) in wanted.items():
-        row = open_by_key.get(key)
-        if row is None:
-            incident_id = conn.execute(
-                insert(incidents).values(
-                    group_key=key,
-                    route_id=matched.id,
-                    receiver=matched.receiver,
-                    group_labels=_dumps(group_labels),
-                    status="pending",
-                    opened_at=now_ts,
-                    first_alert_at=now_ts,
-                    last_alert_at=now_ts,
-                    group_wait_s=matched.group_wait_s,
-                    group_interval_s=matched.group_interval_s,
-                    repeat_interval_s=matched.repeat_interval_s,
-                )
-            ).inserted_primary_key
-            assert incident_id is not None
-            incident = incident_id[0]
-            created += 1
-            touched.append((incident, now_ts + matched.group_wait_s))
-            conn.execute(
-                insert(timeline).values(
-                    incident_id=incident,
-                    at=now_ts,
-                    kind="opened",
-                    detail=_dumps(
-                        {"group_key": key, "route": matched.id, "receiver": matched.receiver}
+    for start in range(0, len(keys), 500):
+        for row in conn.execute(
+            select(
+                incidents.c.id,
+                incidents.c.group_key,
+                incidents.c.last_flush_at,
+                incidents.c.group_interval_s,
+            ).where(
+                incidents.c.group_key.in_(keys[start : start + 500]),
+                incidents.c.status != "resolved",
+            )
+        ):
+            open_by_key[row.group_key] = row
+    new_keys = [k for k in keys if k not in open_by_key]
+    incident_of: dict[str, int] = {k: open_by_key[k].id for k in keys if k in open_by_key}
+    due: dict[int, float] = {}
+    if new_keys:
+        rows = conn.execute(
+            insert(incidents).returning(incidents.c.id, incidents.c.group_key),
+            [
+                {
+                    "group_key": k,
+                    "route_id": wanted[k][0].id,
+                    "receiver": wanted[k][0].receiver,
+                    "group_labels": _dumps(wanted[k][1]),
+                    "status": "pending",
+                    "opened_at": now_ts,
+                    "first_alert_at": now_ts,
+                    "last_alert_at": now_ts,
+                    "group_wait_s": wanted[k][0].group_wait_s,
+                    "group_interval_s": wanted[k][0].group_interval_s,
+                    "repeat_interval_s": wanted[k][0].repeat_interval_s,
+                }
+                for k in new_keys
+            ],
+        )
+        for row in rows:
+            incident_of[row.group_key] = row.id
+            due[row.id] = now_ts + wanted[row.group_key][0].group_wait_s
+        conn.execute(
+            insert(timeline),
+            [
+                {
+                    "incident_id": incident_of[k],
+                    "at": now_ts,
+                    "kind": "opened",
+                    "detail": _dumps(
+                        {
+                            "group_key": k,
+                            "route": wanted[k][0].id,
+                            "receiver": wanted[k][0].receiver,
+                        }
                     ),
-                )
-            )
-        else:
-            incident = row.id
-            conn.execute(
-                update(incidents).where(incidents.c.id == incident).values(last_alert_at=now_ts)
-            )
+                }
+                for k in new_keys
+            ],
+        )
+    existing = [k for k in keys if k in open_by_key]
+    if existing:
+        conn.execute(
+            _TOUCH_INCIDENT,
+            [{"b_id": open_by_key[k].id, "last_alert_at": now_ts} for k in existing],
+        )
+        for k in existing:
+            row = open_by_key[k]
             base = row.last_flush_at + row.group_interval_s if row.last_flush_at else now_ts
-            touched.append((incident, max(now_ts, base)))
-        members = {
-            r[0]
-            for r in conn.execute(
-                select(incident_alerts.c.fingerprint).where(
-                    incident_alerts.c.incident_id == incident,
-                    incident_alerts.c.fingerprint.in_(fps),
-                )
+            due[row.id] = max(now_ts, base)
+    pairs = {(incident_of[k], fp) for k in keys for fp in wanted[k][2]}
+    ids = list({i for i, _fp in pairs})
+    known: set[tuple[int, str]] = set()
+    if existing:
+        fps = list({fp for _i, fp in pairs})
+        for row in conn.execute(
+            select(incident_alerts.c.incident_id, incident_alerts.c.fingerprint).where(
+                incident_alerts.c.incident_id.in_(ids), incident_alerts.c.fingerprint.in_(fps)
             )
-        }
-        new_members = [fp for fp in dict.fromkeys(fps) if fp not in members]
-        if new_members:
-            conn.execute(
-                insert(incident_alerts),
-                [
-                    {"incident_id": incident, "fingerprint": fp, "added_at": now_ts}
-                    for fp in new_members
-                ],
-            )
-    _ensure_due(conn, touched)
-    return created
+        ):
+            known.add((row.incident_id, row.fingerprint))
+    missing = pairs - known
+    if missing:
+        conn.execute(
+            insert(incident_alerts),
+            [
+                {"incident_id": i, "fingerprint": fp, "added_at": now_ts}
+                for i, fp in sorted(missing)
+            ],
+        )
+    _ensure_due(conn, list(due.items()))
+    return len(new_keys)
 
 
 def _ensure_due(conn: Connection, touched: list[tuple[int, float]]) -> None:
     if not touched:
         return
     ids = [t[0] for t in touched]
-    existing = {
-        r.ref
-        for r in conn.execute(
-            select(due_work.c.ref).where(due_work.c.kind == FLUSH, due_work.c.ref.in_(ids))
+    existing: set[int] = set()
+    for start in range(0, len(ids), 500):
+        existing.update(
+            r.ref
+            for r in conn.execute(
+                select(due_work.c.ref).where(
+                    due_work.c.kind == FLUSH, due_work.c.ref.in_(ids[start : start + 500])
+                )
+            )
         )
-    }
     fresh = [
         {"kind": FLUSH, "ref": i, "due_at": at, "attempts": 0}
         for i, at in dict(touched).items()
@@ -269,9 +288,6 @@ def _ensure_due(conn: Connection, touched: list[tuple[int, float]]) -> None:
     ]
     if fresh:
         conn.execute(insert(due_work), fresh)
-
-
-# --------------------------------------------------------------------------- queries
 
 
 def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
