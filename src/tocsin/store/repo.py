@@ -248,12 +248,12 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
     known: set[tuple[int, str]] = set()
     if existing:
         fps = list({fp for _i, fp in pairs})
-        for row in conn.execute(
+        member_rows = conn.execute(
             select(incident_alerts.c.incident_id, incident_alerts.c.fingerprint).where(
                 incident_alerts.c.incident_id.in_(ids), incident_alerts.c.fingerprint.in_(fps)
             )
-        ):
-            known.add((row.incident_id, row.fingerprint))
+        )
+        known.update((m.incident_id, m.fingerprint) for m in member_rows)
     missing = pairs - known
     if missing:
         conn.execute(
