@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=10
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_catalog.py

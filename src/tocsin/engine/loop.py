@@ -41,16 +41,19 @@ class DueWorkEngine:
                 items = repo.claim_due(conn, now, self.owner, LEASE_S, limit)
             if not items:
                 return handled
-            for item in items:
-                try:
-                    with self.db.begin() as conn:
-                        if item.kind == repo.FLUSH:
-                            self._flush(conn, item.id, item.ref, now)
-                        else:
-                            repo.finish(conn, item.id, self.owner)
-                except Exception:  # the lease lapses and another try comes later
-                    log.exception("due work %s/%s failed", item.kind, item.ref)
-                handled += 1
+            # one transaction for the claimed items, a savepoint for each: one failing item
+            # rolls back alone (its lease lapses and another try comes later)
+            with self.db.begin() as conn:
+                for item in items:
+                    try:
+                        with conn.begin_nested():
+                            if item.kind == repo.FLUSH:
+                                self._flush(conn, item.id, item.ref, now)
+                            else:
+                                repo.finish(conn, item.id, self.owner)
+                    except Exception:
+                        log.exception("due work %s/%s failed", item.kind, item.ref)
+                    handled += 1
             if len(items) < limit:
                 return handled
 
@@ -64,10 +67,11 @@ class DueWorkEngine:
             repo.finish(conn, item_id, self.owner)
             return
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident_id)}
+        # inhibition sources are only needed when a member is the target of some rule
+        rules = self.config.inhibit_rules
+        targeted = any(rule.is_target(a.labels) for rule in rules for a in members.values())
         firing_all = (
-            {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)}
-            if self.config.inhibit_rules
-            else {}
+            {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
         )
         muting = mute(
             members, repo.active_silences(conn, now), self.config.inhibit_rules, firing_all, now
