@@ -4,7 +4,6 @@ generic JSON (docs/intake.md)."""
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import replace
 
@@ -82,18 +81,17 @@ async def generic_alerts(request: Request) -> Response:
 # PagerDuty answers 429 beyond its per-routing-key rate; tocsin keeps the same promise to
 # the sender: a token bucket per routing key.
 _PD_RATE_PER_MIN = 120
-_buckets: dict[str, tuple[float, float]] = {}
 
 
-def _allow(key: str, now: float) -> bool:
-    tokens, last = _buckets.get(key, (float(_PD_RATE_PER_MIN), now))
+def _allow(buckets: dict[str, tuple[float, float]], key: str, now: float) -> bool:
+    tokens, last = buckets.get(key, (float(_PD_RATE_PER_MIN), now))
     tokens = min(float(_PD_RATE_PER_MIN), tokens + (now - last) * _PD_RATE_PER_MIN / 60.0)
     if tokens < 1:
-        _buckets[key] = (tokens, now)
+        buckets[key] = (tokens, now)
         return False
-    if len(_buckets) > 100_000:
-        _buckets.clear()
-    _buckets[key] = (tokens - 1, now)
+    if len(buckets) > 100_000:
+        buckets.clear()
+    buckets[key] = (tokens - 1, now)
     return True
 
 
@@ -119,7 +117,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
         event = parse_pagerduty(body)
     except PagerDutyInvalid as exc:
         return _pd_invalid(exc.errors)
-    if not _allow(str(body.get("routing_key")), time.monotonic()):
+    if not _allow(state.rate_buckets, str(body.get("routing_key")), state.clock.now()):
         return JSONResponse(
             status_code=429,
             content={

@@ -29,6 +29,7 @@ class AppState:
     engine: DueWorkEngine | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     token_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    rate_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:
