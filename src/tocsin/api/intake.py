@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert, select
 
 from tocsin.alerts.payloads import (
+    Limits,
     PagerDutyInvalid,
     Parsed,
     StructuralError,
@@ -29,53 +33,45 @@ from tocsin.store.schema import event_keys
 router = APIRouter()
 
 
-async def _store(request: Request, parsed: Parsed, source: str) -> dict[str, object]:
+Parser = Callable[[Any, datetime, float, Limits], Parsed]
+
+
+async def _intake(request: Request, parse: Parser, source: str, what: str) -> Response:
+    """Read, parse and store one intake request: 422 for a malformed body, 413 beyond the
+    limits, 400 (after storing the valid alerts) when some alerts were invalid."""
+    require(request, "intake")
     state = state_of(request)
-    result = None
+    try:
+        body = await read_json(request, state.config.model.limits.max_body_bytes, what)
+        parsed = parse(
+            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
+        )
+    except _Abort as abort:
+        return abort.response
+    except StructuralError as exc:
+        return JSONResponse(status_code=422, content={"error": str(exc)})
+    except TooLarge as exc:
+        return JSONResponse(status_code=413, content={"error": str(exc)})
+    stored = 0
     if parsed.alerts:
         assert state.writer is not None
-        result = await state.writer.write(parsed.alerts, source)
-    return {"stored": result.stored if result else 0, "errors": parsed.errors}
+        stored = (await state.writer.write(parsed.alerts, source)).stored
+    return JSONResponse(
+        status_code=400 if parsed.errors else 200,
+        content={"stored": stored, "errors": parsed.errors},
+    )
 
 
 @router.post("/api/v1/intake/alertmanager")
 async def alertmanager_webhook(request: Request) -> Response:
     """Alertmanager's webhook receiver payload, version 4."""
-    require(request, "intake")
-    state = state_of(request)
-    try:
-        body = await read_json(request, state.config.model.limits.max_body_bytes, "webhook")
-        parsed = parse_webhook(
-            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
-        )
-    except _Abort as abort:
-        return abort.response
-    except StructuralError as exc:
-        return JSONResponse(status_code=422, content={"error": str(exc)})
-    except TooLarge as exc:
-        return JSONResponse(status_code=413, content={"error": str(exc)})
-    answer = await _store(request, parsed, "alertmanager-webhook")
-    return JSONResponse(status_code=400 if parsed.errors else 200, content=answer)
+    return await _intake(request, parse_webhook, "alertmanager-webhook", "webhook")
 
 
 @router.post("/api/v1/alerts")
 async def generic_alerts(request: Request) -> Response:
-    """tocsin's documented generic JSON shape."""
-    require(request, "intake")
-    state = state_of(request)
-    try:
-        body = await read_json(request, state.config.model.limits.max_body_bytes, "alerts")
-        parsed = parse_generic(
-            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
-        )
-    except _Abort as abort:
-        return abort.response
-    except StructuralError as exc:
-        return JSONResponse(status_code=422, content={"error": str(exc)})
-    except TooLarge as exc:
-        return JSONResponse(status_code=413, content={"error": str(exc)})
-    answer = await _store(request, parsed, "generic")
-    return JSONResponse(status_code=400 if parsed.errors else 200, content=answer)
+    """tocsin's documented generic JSON shape (docs/server.md)."""
+    return await _intake(request, parse_generic, "generic", "alerts")
 
 
 # PagerDuty answers 429 beyond its per-routing-key rate; tocsin keeps the same promise to
