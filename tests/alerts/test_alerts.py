@@ -174,3 +174,21 @@ def test_inhibition() -> None:
     same = [("one", {"team": "x"})]
     assert inhibited_by([both], {"team": "x"}, "two", same) == []  # two-sided: excluded
     assert inhibited_by([both], {"team": "x"}, "one", same) == []  # never itself
+
+
+def test_api_filter_semantics_and_silence_order() -> None:
+    from tocsin.alerts.matchers import matches_filter
+    from tocsin.alerts.silences import silence_matches_filter, silence_sort_key
+
+    assert matches_filter(parse_matchers('team=""'), {"a": "b"})  # missing label: satisfied
+    assert matches_filter(parse_matchers('team!=""'), {"team": "x"})
+    assert not matches_filter(parse_matchers('team="x"'), {"a": "b"})
+    active, pending, expired = (
+        _silence('a="x"', 0, 60),
+        _silence('a="x"', 30, 90),
+        _silence('a="x"', -60, -30),
+    )
+    ordered = sorted([expired, pending, active], key=lambda s: silence_sort_key(s, at(10)))
+    assert ordered == [active, pending, expired]
+    assert silence_matches_filter(active, parse_matchers('a="x"'))
+    assert not silence_matches_filter(active, parse_matchers('a=~"x"'))  # type must match too

@@ -159,3 +159,19 @@ def from_api(name: str, value: str, is_regex: bool, is_equal: bool = True) -> Ma
 
 def validate_label_name(name: str) -> bool:
     return bool(LABEL_NAME.match(name))
+
+
+def matches_filter(matchers: list[Matcher], labels: dict[str, str]) -> bool:
+    """Alertmanager's ``matchFilterLabels``: an empty-valued matcher is satisfied by a
+    missing label (=) or by any present label (!=)."""
+    for m in matchers:
+        present = m.name in labels
+        value = labels.get(m.name, "")
+        if m.op in (Op.NE, Op.NRE):
+            if m.value == "" and present:
+                continue
+        elif m.value == "" and not present:
+            continue
+        if not m.matches(value):
+            return False
+    return True

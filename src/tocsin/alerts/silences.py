@@ -75,3 +75,23 @@ def expire(silence: Silence, now: datetime) -> Silence:
     if state is SilenceState.PENDING:
         return replace(silence, starts_at=now, ends_at=now, updated_at=now)
     return replace(silence, ends_at=now, updated_at=now)
+
+
+def silence_sort_key(silence: Silence, now: datetime) -> tuple[int, float]:
+    """Alertmanager's order: active (soonest end first), pending (soonest start first),
+    expired (latest end first)."""
+    state = silence.state(now)
+    if state is SilenceState.ACTIVE:
+        return (1, silence.ends_at.timestamp())
+    if state is SilenceState.PENDING:
+        return (2, silence.starts_at.timestamp())
+    return (3, -silence.ends_at.timestamp())
+
+
+def silence_matches_filter(silence: Silence, matchers: list[Matcher]) -> bool:
+    """Alertmanager's ``CheckSilenceMatchesFilterLabels``: every filter matcher equals one of
+    the silence's matchers (name, type and value)."""
+    return all(
+        any(m.name == f.name and m.op == f.op and m.value == f.value for m in silence.matchers)
+        for f in matchers
+    )

@@ -20,10 +20,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin import __version__
-from tocsin.alerts.matchers import Matcher, MatcherError, Op, from_api, parse_matcher
+from tocsin.alerts.matchers import Matcher, MatcherError, from_api, matches_filter, parse_matcher
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, TooLarge, format_time, parse_time, parse_v2
-from tocsin.alerts.silences import Silence, SilenceState, can_update, expire, validate
+from tocsin.alerts.silences import (
+    Silence,
+    SilenceState,
+    can_update,
+    expire,
+    silence_matches_filter,
+    silence_sort_key,
+    validate,
+)
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.incidents.flush import Muting, mute
@@ -113,22 +121,6 @@ def _receiver_filter(request: Request) -> Any:
         return re2.compile(f"^(?:{value})$", options)
     except re2.error as exc:
         raise _Abort(bad_request(f"failed to parse receiver param: {exc}")) from None
-
-
-def matches_filter(matchers: list[Matcher], labels: dict[str, str]) -> bool:
-    """Alertmanager's ``matchFilterLabels``: an empty-valued matcher is satisfied by a
-    missing label (=) or by any present label (!=)."""
-    for m in matchers:
-        present = m.name in labels
-        value = labels.get(m.name, "")
-        if m.op in (Op.NE, Op.NRE):
-            if m.value == "" and present:
-                continue
-        elif m.value == "" and not present:
-            continue
-        if not m.matches(value):
-            return False
-    return True
 
 
 def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[str, Any]:
@@ -274,27 +266,6 @@ def gettable_silence(silence: Silence, now: datetime) -> dict[str, Any]:
     }
 
 
-_STATE_ORDER = {SilenceState.ACTIVE: 1, SilenceState.PENDING: 2, SilenceState.EXPIRED: 3}
-
-
-def _sort_key(silence: Silence, now: datetime) -> tuple[int, float]:
-    state = silence.state(now)
-    if state is SilenceState.ACTIVE:
-        return (1, silence.ends_at.timestamp())
-    if state is SilenceState.PENDING:
-        return (2, silence.starts_at.timestamp())
-    return (3, -silence.ends_at.timestamp())
-
-
-def _silence_matches_filter(silence: Silence, matchers: list[Matcher]) -> bool:
-    """Alertmanager's ``CheckSilenceMatchesFilterLabels``: every filter matcher equals one of
-    the silence's matchers (name, type and value)."""
-    return all(
-        any(m.name == f.name and m.op == f.op and m.value == f.value for m in silence.matchers)
-        for f in matchers
-    )
-
-
 @router.get("/api/v2/silences")
 async def get_silences(request: Request) -> Response:
     require(request, "read")
@@ -306,8 +277,8 @@ async def get_silences(request: Request) -> Response:
     now = repo.to_dt(state.clock.now())
     with state.db.connect() as conn:
         found = repo.list_silences(conn)
-    found = [s for s in found if _silence_matches_filter(s, matchers)]
-    found.sort(key=lambda s: _sort_key(s, now))
+    found = [s for s in found if silence_matches_filter(s, matchers)]
+    found.sort(key=lambda s: silence_sort_key(s, now))
     return JSONResponse([gettable_silence(s, now) for s in found])
 
 
