@@ -10,7 +10,6 @@ import logging
 import os
 import socket
 import uuid
-from datetime import datetime
 
 from sqlalchemy import Engine, select, update
 
@@ -155,7 +154,3 @@ def _ever_sent(conn: object, incident_id: int) -> set[str]:
         for entry in json.loads(row.detail).get("firing", []):
             sent.add(entry["fingerprint"])
     return sent
-
-
-def utc(ts: float) -> datetime:
-    return repo.to_dt(ts)

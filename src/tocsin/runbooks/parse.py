@@ -58,7 +58,6 @@ from tocsin.runbooks.risk import classify, is_command_word
 from tocsin.runbooks.text import (
     camel_join,
     clean_spaces,
-    format_duration,
     is_camel_identifier,
     is_identifier,
     is_severity_word,
@@ -1172,15 +1171,6 @@ _KIND_WORDS = {
 }
 
 
-def _line_texts(blocks: list[Block]) -> list[tuple[Line, str]]:
-    """Each paragraph line and table cell with the label it sits under (for contacts)."""
-    out: list[tuple[Line, str]] = []
-    for para in paragraphs_in(blocks):
-        for line in para.lines:
-            out.append((line, ""))
-    return out
-
-
 def _channels_and_contacts(ctx: _Context, section: Section, in_contacts: bool) -> None:
     rb = ctx.runbook
     contact_section = in_contacts or bool(
@@ -1564,6 +1554,3 @@ def _single_alert_file(
             children=doc.root.children,
         )
     _build_alerts(ctx, section, [name], front)
-
-
-__all__ = ["format_duration", "parse_runbook", "phase_of", "title_names"]

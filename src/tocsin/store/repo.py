@@ -309,13 +309,6 @@ def alert_history(
     return [_row_to_alert(r) for r in conn.execute(query)]
 
 
-def count_alerts(conn: Connection) -> int:
-    return int(conn.execute(select(func.count()).select_from(alerts)).scalar_one())
-
-
-# --------------------------------------------------------------------------- silences
-
-
 def _matchers_json(matchers: Sequence[Matcher]) -> str:
     return _dumps(
         [
@@ -406,21 +399,6 @@ def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
 
 def get_incident(conn: Connection, incident_id: int) -> Any:
     return conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
-
-
-def open_incidents(conn: Connection) -> list[Any]:
-    return list(
-        conn.execute(
-            select(incidents).where(incidents.c.status != "resolved").order_by(incidents.c.id)
-        )
-    )
-
-
-def digest(fingerprints: Iterable[str]) -> str:
-    return hashlib.sha256(",".join(sorted(fingerprints)).encode()).hexdigest()
-
-
-# --------------------------------------------------------------------------- due work
 
 
 def claim_due(
