@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -181,6 +182,31 @@ class Config:
     @property
     def receivers(self) -> list[str]:
         return [r.name for r in self.model.receivers]
+
+    def alertmanager_yaml(self) -> str:
+        """The configuration as Alertmanager would read it (route, receivers, inhibit rules), so
+        ``amtool config show`` and ``amtool config routes`` work against tocsin."""
+        model = self.model
+        tocsin_only = {"escalation_policy", "channels", "auto_resolve"}
+
+        def route_dict(route: RouteConfig) -> dict[str, Any]:
+            data = route.model_dump(by_alias=True, exclude_none=True, exclude=tocsin_only)
+            data = {k: v for k, v in data.items() if v not in ([], {}, False) or k == "routes"}
+            data["routes"] = [route_dict(r) for r in route.routes]
+            if not data["routes"]:
+                del data["routes"]
+            return data
+
+        doc = {
+            "global": {"resolve_timeout": model.global_.resolve_timeout},
+            "route": route_dict(model.route),
+            "receivers": [{"name": r.name} for r in model.receivers],
+        }
+        if model.inhibit_rules:
+            doc["inhibit_rules"] = [
+                r.model_dump(exclude_none=True, exclude_defaults=True) for r in model.inhibit_rules
+            ]
+        return yaml.safe_dump(doc, sort_keys=False)
 
     def runbook_paths(self) -> list[Path]:
         return [(self.base_dir / p) for p in self.model.runbooks]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tocsin.alerts.matchers import Matcher, MatcherError, from_api
 from tocsin.alerts.model import Alert, validate, with_defaults
 
 
@@ -301,3 +302,51 @@ def parse_generic(body: Any, now: datetime, resolve_timeout_s: float, limits: Li
             )
         )
     return finish(raw, now, resolve_timeout_s, limits)
+
+
+def parse_silence(body: Any) -> tuple[str | None, list[Matcher], datetime, datetime, str, str]:
+    """An Alertmanager v2 ``postableSilence``: (id, matchers, start, end, createdBy, comment).
+    Shape errors raise StructuralError (422); an invalid matcher raises ValueError (400)."""
+    if not isinstance(body, dict):
+        raise StructuralError("silence in body must be of type object")
+    for name in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
+        value = body.get(name)
+        if value is None or value == "":
+            raise StructuralError(f"{name} in body is required")
+    if not isinstance(body["matchers"], list):
+        raise StructuralError("matchers in body must be of type array")
+    if not body["matchers"]:
+        raise StructuralError("matchers in body should have at least 1 items")
+    for name in ("createdBy", "comment"):
+        if not isinstance(body[name], str):
+            raise StructuralError(f"{name} in body must be of type string")
+        if len(body[name]) > 4096:
+            raise StructuralError(f"{name} in body should be at most 4096 chars long")
+    if len(body["matchers"]) > 100:
+        raise StructuralError("matchers in body should have at most 100 items")
+    raw_matchers = []
+    for i, m in enumerate(body["matchers"]):
+        if not isinstance(m, dict):
+            raise StructuralError(f"matchers.{i} in body must be of type object")
+        for name in ("name", "value", "isRegex"):
+            if m.get(name) is None or (name == "name" and m.get(name) == ""):
+                raise StructuralError(f"matchers.{i}.{name} in body is required")
+        if not isinstance(m["name"], str) or not isinstance(m["value"], str):
+            raise StructuralError(f"matchers.{i} name and value must be strings")
+        if not isinstance(m["isRegex"], bool) or not isinstance(m.get("isEqual", True), bool):
+            raise StructuralError(f"matchers.{i}.isRegex in body must be of type boolean")
+        raw_matchers.append(m)
+    starts = parse_time(body["startsAt"], "startsAt")
+    ends = parse_time(body["endsAt"], "endsAt")
+    if starts is None or ends is None:
+        raise StructuralError("startsAt and endsAt in body are required")
+    silence_id = body.get("id")
+    if silence_id is not None and not isinstance(silence_id, str):
+        raise StructuralError("id in body must be of type string")
+    matchers = []
+    for i, m in enumerate(raw_matchers):
+        try:
+            matchers.append(from_api(m["name"], m["value"], m["isRegex"], m.get("isEqual", True)))
+        except MatcherError as exc:
+            raise ValueError(f"invalid silence: invalid label matcher {i}: {exc}") from None
+    return silence_id or None, matchers, starts, ends, body["createdBy"], body["comment"]

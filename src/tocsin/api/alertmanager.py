@@ -15,14 +15,19 @@ from datetime import datetime
 from typing import Any
 
 import re2
-import yaml
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin import __version__
-from tocsin.alerts.matchers import Matcher, MatcherError, from_api, matches_filter, parse_matcher
+from tocsin.alerts.matchers import Matcher, MatcherError, matches_filter, parse_matcher
 from tocsin.alerts.model import Alert
-from tocsin.alerts.payloads import StructuralError, TooLarge, format_time, parse_time, parse_v2
+from tocsin.alerts.payloads import (
+    StructuralError,
+    TooLarge,
+    format_time,
+    parse_silence,
+    parse_v2,
+)
 from tocsin.alerts.silences import (
     Silence,
     SilenceState,
@@ -323,59 +328,13 @@ async def delete_silence(request: Request, silence_id: str) -> Response:
     return Response(status_code=200)
 
 
-def _postable_silence(body: Any) -> tuple[str | None, list[Matcher], datetime, datetime, str, str]:
-    if not isinstance(body, dict):
-        raise StructuralError("silence in body must be of type object")
-    for name in ("matchers", "startsAt", "endsAt", "createdBy", "comment"):
-        value = body.get(name)
-        if value is None or value == "":
-            raise StructuralError(f"{name} in body is required")
-    if not isinstance(body["matchers"], list):
-        raise StructuralError("matchers in body must be of type array")
-    if not body["matchers"]:
-        raise StructuralError("matchers in body should have at least 1 items")
-    for name in ("createdBy", "comment"):
-        if not isinstance(body[name], str):
-            raise StructuralError(f"{name} in body must be of type string")
-        if len(body[name]) > 4096:
-            raise StructuralError(f"{name} in body should be at most 4096 chars long")
-    if len(body["matchers"]) > 100:
-        raise StructuralError("matchers in body should have at most 100 items")
-    raw_matchers = []
-    for i, m in enumerate(body["matchers"]):
-        if not isinstance(m, dict):
-            raise StructuralError(f"matchers.{i} in body must be of type object")
-        for name in ("name", "value", "isRegex"):
-            if m.get(name) is None or (name == "name" and m.get(name) == ""):
-                raise StructuralError(f"matchers.{i}.{name} in body is required")
-        if not isinstance(m["name"], str) or not isinstance(m["value"], str):
-            raise StructuralError(f"matchers.{i} name and value must be strings")
-        if not isinstance(m["isRegex"], bool) or not isinstance(m.get("isEqual", True), bool):
-            raise StructuralError(f"matchers.{i}.isRegex in body must be of type boolean")
-        raw_matchers.append(m)
-    starts = parse_time(body["startsAt"], "startsAt")
-    ends = parse_time(body["endsAt"], "endsAt")
-    if starts is None or ends is None:
-        raise StructuralError("startsAt and endsAt in body are required")
-    silence_id = body.get("id")
-    if silence_id is not None and not isinstance(silence_id, str):
-        raise StructuralError("id in body must be of type string")
-    matchers = []
-    for i, m in enumerate(raw_matchers):
-        try:
-            matchers.append(from_api(m["name"], m["value"], m["isRegex"], m.get("isEqual", True)))
-        except MatcherError as exc:
-            raise ValueError(f"invalid silence: invalid label matcher {i}: {exc}") from None
-    return silence_id or None, matchers, starts, ends, body["createdBy"], body["comment"]
-
-
 @router.post("/api/v2/silences")
 async def post_silences(request: Request) -> Response:
     require(request, "respond")
     state = state_of(request)
     try:
         body = await read_json(request, 1024 * 1024, "silence")
-        silence_id, matchers, starts, ends, created_by, comment = _postable_silence(body)
+        silence_id, matchers, starts, ends, created_by, comment = parse_silence(body)
     except _Abort as abort:
         return abort.response
     except StructuralError as exc:
@@ -429,32 +388,6 @@ async def post_silences(request: Request) -> Response:
 # --------------------------------------------------------------------------- status
 
 
-def alertmanager_config_text(state: AppState) -> str:
-    """The configuration as Alertmanager would read it (route, receivers, inhibit rules), so
-    ``amtool config show`` and ``amtool config routes`` work against tocsin."""
-    model = state.config.model
-    tocsin_only = {"escalation_policy", "channels", "auto_resolve"}
-
-    def route_dict(route: Any) -> dict[str, Any]:
-        data = route.model_dump(by_alias=True, exclude_none=True, exclude=tocsin_only)
-        data = {k: v for k, v in data.items() if v not in ([], {}, False) or k == "routes"}
-        data["routes"] = [route_dict(r) for r in route.routes]
-        if not data["routes"]:
-            del data["routes"]
-        return data
-
-    doc = {
-        "global": {"resolve_timeout": model.global_.resolve_timeout},
-        "route": route_dict(model.route),
-        "receivers": [{"name": r.name} for r in model.receivers],
-    }
-    if model.inhibit_rules:
-        doc["inhibit_rules"] = [
-            r.model_dump(exclude_none=True, exclude_defaults=True) for r in model.inhibit_rules
-        ]
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
 @router.get("/api/v2/status")
 async def get_status(request: Request) -> Response:
     require(request, "read")
@@ -462,7 +395,7 @@ async def get_status(request: Request) -> Response:
     return JSONResponse(
         {
             "cluster": {"name": "", "peers": [], "status": "disabled"},
-            "config": {"original": alertmanager_config_text(state)},
+            "config": {"original": state.config.alertmanager_yaml()},
             "uptime": format_time(repo.to_dt(state.started_at)),
             "versionInfo": {
                 "branch": "main",
