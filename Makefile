@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/tocsin runbooks list examples/runbooks
 	$(BIN)/tocsin runbooks lint examples/runbooks
+	$(BIN)/tocsin serve --config examples/tocsin.yaml --data-dir data
 
 test: $(STAMP)
 	sh scripts/install-test-tools.sh
@@ -35,6 +36,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/parse_catalog.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
