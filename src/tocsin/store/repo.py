@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
 from tocsin.alerts.model import update as update_alert
 from tocsin.alerts.silences import Silence
 from tocsin.routing.tree import Route
+from tocsin.store import bulk
 from tocsin.store.schema import (
     alert_current,
     alerts,
@@ -58,32 +59,7 @@ class StoredAlert:
 
 
 def _row_to_alert(row: Any) -> StoredAlert:
-    return StoredAlert(
-        id=row.id,
-        fingerprint=row.fingerprint,
-        alert=Alert(
-            labels=json.loads(row.labels),
-            annotations=json.loads(row.annotations),
-            starts_at=to_dt(row.starts_at),
-            ends_at=to_dt(row.ends_at),
-            updated_at=to_dt(row.updated_at),
-            generator_url=row.generator_url,
-            timeout=bool(row.timeout),
-        ),
-    )
-
-
-def _alert_values(alert: Alert) -> dict[str, Any]:
-    assert alert.starts_at and alert.ends_at and alert.updated_at
-    return {
-        "labels": _dumps(alert.labels),
-        "annotations": _dumps(alert.annotations),
-        "starts_at": to_ts(alert.starts_at),
-        "ends_at": to_ts(alert.ends_at),
-        "updated_at": to_ts(alert.updated_at),
-        "timeout": alert.timeout,
-        "generator_url": alert.generator_url,
-    }
+    return _tuple_to_alert(tuple(getattr(row, c) for c in _ALERT_COLUMNS))
 
 
 @dataclass
@@ -93,19 +69,61 @@ class IngestResult:
     new_incidents: int = 0
 
 
+_ALERT_COLUMNS = (
+    "id",
+    "fingerprint",
+    "labels",
+    "annotations",
+    "starts_at",
+    "ends_at",
+    "updated_at",
+    "generator_url",
+    "timeout",
+)
+_CURRENT_SQL = (
+    "SELECT "
+    + ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
+    + " FROM alert_current c JOIN alerts a ON a.id = c.alert_id WHERE c.fingerprint IN ({in_})"
+)
+
+
+def _tuple_to_alert(row: tuple[Any, ...]) -> StoredAlert:
+    id_, fp, labels, annotations, starts_at, ends_at, updated_at, url, timeout = row
+    return StoredAlert(
+        id=id_,
+        fingerprint=fp,
+        alert=Alert(
+            labels=json.loads(labels),
+            annotations=json.loads(annotations),
+            starts_at=to_dt(starts_at),
+            ends_at=to_dt(ends_at),
+            updated_at=to_dt(updated_at),
+            generator_url=url,
+            timeout=bool(timeout),
+        ),
+    )
+
+
 def current_alerts(conn: Connection, fingerprints: Iterable[str]) -> dict[str, StoredAlert]:
-    fps = list(set(fingerprints))
-    out: dict[str, StoredAlert] = {}
-    for start in range(0, len(fps), 500):
-        chunk = fps[start : start + 500]
-        rows = conn.execute(
-            select(alerts)
-            .join(alert_current, alert_current.c.alert_id == alerts.c.id)
-            .where(alert_current.c.fingerprint.in_(chunk))
-        )
-        for row in rows:
-            out[row.fingerprint] = _row_to_alert(row)
-    return out
+    """The latest episode of each fingerprint that has one."""
+    rows = bulk.select_in(conn, _CURRENT_SQL, list(set(fingerprints)))
+    return {row[1]: _tuple_to_alert(row) for row in rows}
+
+
+_EPISODE_COLUMNS = ("labels", "annotations", "starts_at", "ends_at", "updated_at", "timeout")
+_encode = json.JSONEncoder(separators=(",", ":"), sort_keys=True).encode
+
+
+def _episode(alert: Alert) -> tuple[Any, ...]:
+    assert alert.starts_at and alert.ends_at and alert.updated_at
+    return (
+        _encode(alert.labels),
+        _encode(alert.annotations),
+        alert.starts_at.timestamp(),
+        alert.ends_at.timestamp(),
+        alert.updated_at.timestamp(),
+        alert.timeout,
+    )
 
 
 def ingest(
@@ -129,37 +147,44 @@ def ingest(
             else alert
         )
     stored = current_alerts(conn, latest)
-    updates: list[dict[str, Any]] = []
-    inserts: list[dict[str, Any]] = []
+    updates: list[tuple[Any, ...]] = []
+    inserts: list[tuple[Any, ...]] = []
     for fp, alert in latest.items():
         old = stored.get(fp)
         if old is not None and same_episode(old.alert, alert):
-            updates.append({"b_id": old.id, **_alert_values(update_alert(old.alert, alert, now))})
+            merged = update_alert(old.alert, alert, now)
+            updates.append((*_episode(merged), merged.generator_url, old.id))
         else:
-            inserts.append({"fingerprint": fp, "source": source, **_alert_values(alert)})
-    if updates:
-        conn.execute(_UPDATE_ALERT, updates)
+            inserts.append((fp, source, alert.generator_url, *_episode(alert)))
+    bulk.update(conn, "alerts", (*_EPISODE_COLUMNS, "generator_url"), "id", updates)
     if inserts:
         # RETURNING rows come back in any order: they carry their fingerprint
-        rows = conn.execute(insert(alerts).returning(alerts.c.id, alerts.c.fingerprint), inserts)
-        new_ids = {row.fingerprint: row.id for row in rows}
-        fresh = [
-            {"fingerprint": fp, "alert_id": i} for fp, i in new_ids.items() if fp not in stored
-        ]
-        moved = [{"b_fp": fp, "alert_id": i} for fp, i in new_ids.items() if fp in stored]
-        if fresh:
-            conn.execute(insert(alert_current), fresh)
-        if moved:
-            conn.execute(_MOVE_CURRENT, moved)
+        new_ids = dict(
+            bulk.insert(
+                conn,
+                "alerts",
+                ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS),
+                inserts,
+                returning=("fingerprint", "id"),
+            )
+        )
+        bulk.insert(
+            conn,
+            "alert_current",
+            ("fingerprint", "alert_id"),
+            list(new_ids.items()),
+            on_conflict="(fingerprint) DO UPDATE SET alert_id = excluded.alert_id",
+        )
     result.stored = len(latest)
     result.new_episodes = len(inserts)
     result.new_incidents = _group(conn, latest, now, route)
     return result
 
 
-_UPDATE_ALERT = update(alerts).where(alerts.c.id == bindparam("b_id"))
-_MOVE_CURRENT = update(alert_current).where(alert_current.c.fingerprint == bindparam("b_fp"))
-_TOUCH_INCIDENT = update(incidents).where(incidents.c.id == bindparam("b_id"))
+_OPEN_SQL = (
+    "SELECT group_key, id, last_flush_at, group_interval_s FROM incidents"
+    " WHERE group_key IN ({in_}) AND status <> {p}"
+)
 
 
 def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Route) -> int:
@@ -170,124 +195,105 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
     for fp, alert in latest.items():
         for matched in route.match(alert.labels):
             key = matched.group_key(alert.labels)
-            entry = wanted.setdefault(key, (matched, matched.group_labels(alert.labels), []))
+            entry = wanted.get(key)
+            if entry is None:
+                entry = wanted[key] = (matched, matched.group_labels(alert.labels), [])
             entry[2].append(fp)
     if not wanted:
         return 0
-    open_by_key: dict[str, Any] = {}
     keys = list(wanted)
-    for start in range(0, len(keys), 500):
-        for row in conn.execute(
-            select(
-                incidents.c.id,
-                incidents.c.group_key,
-                incidents.c.last_flush_at,
-                incidents.c.group_interval_s,
-            ).where(
-                incidents.c.group_key.in_(keys[start : start + 500]),
-                incidents.c.status != "resolved",
-            )
-        ):
-            open_by_key[row.group_key] = row
+    open_by_key = {row[0]: row for row in bulk.select_in(conn, _OPEN_SQL, keys, ["resolved"])}
     new_keys = [k for k in keys if k not in open_by_key]
-    incident_of: dict[str, int] = {k: open_by_key[k].id for k in keys if k in open_by_key}
+    incident_of: dict[str, int] = {k: open_by_key[k][1] for k in keys if k in open_by_key}
     due: dict[int, float] = {}
     if new_keys:
-        rows = conn.execute(
-            insert(incidents).returning(incidents.c.id, incidents.c.group_key),
+        rows = bulk.insert(
+            conn,
+            "incidents",
+            (
+                "group_key",
+                "route_id",
+                "receiver",
+                "group_labels",
+                "status",
+                "opened_at",
+                "first_alert_at",
+                "last_alert_at",
+                "group_wait_s",
+                "group_interval_s",
+                "repeat_interval_s",
+            ),
             [
-                {
-                    "group_key": k,
-                    "route_id": wanted[k][0].id,
-                    "receiver": wanted[k][0].receiver,
-                    "group_labels": _dumps(wanted[k][1]),
-                    "status": "pending",
-                    "opened_at": now_ts,
-                    "first_alert_at": now_ts,
-                    "last_alert_at": now_ts,
-                    "group_wait_s": wanted[k][0].group_wait_s,
-                    "group_interval_s": wanted[k][0].group_interval_s,
-                    "repeat_interval_s": wanted[k][0].repeat_interval_s,
-                }
+                (
+                    k,
+                    r.id,
+                    r.receiver,
+                    _encode(labels),
+                    "pending",
+                    now_ts,
+                    now_ts,
+                    now_ts,
+                    r.group_wait_s,
+                    r.group_interval_s,
+                    r.repeat_interval_s,
+                )
                 for k in new_keys
+                for r, labels, _fps in (wanted[k],)
             ],
+            returning=("group_key", "id"),
         )
-        for row in rows:
-            incident_of[row.group_key] = row.id
-            due[row.id] = now_ts + wanted[row.group_key][0].group_wait_s
-        conn.execute(
-            insert(timeline),
+        for key, incident_id in rows:
+            incident_of[key] = incident_id
+            due[incident_id] = now_ts + wanted[key][0].group_wait_s
+        bulk.insert(
+            conn,
+            "timeline",
+            ("incident_id", "at", "kind", "detail"),
             [
-                {
-                    "incident_id": incident_of[k],
-                    "at": now_ts,
-                    "kind": "opened",
-                    "detail": _dumps(
+                (
+                    incident_of[k],
+                    now_ts,
+                    "opened",
+                    _encode(
                         {
                             "group_key": k,
                             "route": wanted[k][0].id,
                             "receiver": wanted[k][0].receiver,
                         }
                     ),
-                }
+                )
                 for k in new_keys
             ],
         )
     existing = [k for k in keys if k in open_by_key]
     if existing:
-        conn.execute(
-            _TOUCH_INCIDENT,
-            [{"b_id": open_by_key[k].id, "last_alert_at": now_ts} for k in existing],
+        bulk.update(
+            conn,
+            "incidents",
+            ("last_alert_at",),
+            "id",
+            [(now_ts, open_by_key[k][1]) for k in existing],
         )
         for k in existing:
-            row = open_by_key[k]
-            base = row.last_flush_at + row.group_interval_s if row.last_flush_at else now_ts
-            due[row.id] = max(now_ts, base)
-    pairs = {(incident_of[k], fp) for k in keys for fp in wanted[k][2]}
-    ids = list({i for i, _fp in pairs})
-    known: set[tuple[int, str]] = set()
-    if existing:
-        fps = list({fp for _i, fp in pairs})
-        member_rows = conn.execute(
-            select(incident_alerts.c.incident_id, incident_alerts.c.fingerprint).where(
-                incident_alerts.c.incident_id.in_(ids), incident_alerts.c.fingerprint.in_(fps)
-            )
-        )
-        known.update((m.incident_id, m.fingerprint) for m in member_rows)
-    missing = pairs - known
-    if missing:
-        conn.execute(
-            insert(incident_alerts),
-            [
-                {"incident_id": i, "fingerprint": fp, "added_at": now_ts}
-                for i, fp in sorted(missing)
-            ],
-        )
-    _ensure_due(conn, list(due.items()))
+            _key, incident_id, last_flush_at, group_interval_s = open_by_key[k]
+            base = last_flush_at + group_interval_s if last_flush_at else now_ts
+            due[incident_id] = max(now_ts, base)
+    bulk.insert(
+        conn,
+        "incident_alerts",
+        ("incident_id", "fingerprint", "added_at"),
+        sorted({(incident_of[k], fp, now_ts) for k in keys for fp in wanted[k][2]}),
+        on_conflict="(incident_id, fingerprint) DO NOTHING",
+    )
+    # a flush due for each touched incident that has none yet; one that has keeps its time
+    bulk.insert(
+        conn,
+        "due_work",
+        ("kind", "ref", "due_at", "attempts"),
+        [(FLUSH, i, at, 0) for i, at in due.items()],
+        on_conflict="(kind, ref) DO NOTHING",
+    )
     return len(new_keys)
-
-
-def _ensure_due(conn: Connection, touched: list[tuple[int, float]]) -> None:
-    if not touched:
-        return
-    ids = [t[0] for t in touched]
-    existing: set[int] = set()
-    for start in range(0, len(ids), 500):
-        existing.update(
-            r.ref
-            for r in conn.execute(
-                select(due_work.c.ref).where(
-                    due_work.c.kind == FLUSH, due_work.c.ref.in_(ids[start : start + 500])
-                )
-            )
-        )
-    fresh = [
-        {"kind": FLUSH, "ref": i, "due_at": at, "attempts": 0}
-        for i, at in dict(touched).items()
-        if i not in existing
-    ]
-    if fresh:
-        conn.execute(insert(due_work), fresh)
 
 
 def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
