@@ -126,19 +126,30 @@ def _episode(alert: Alert) -> tuple[Any, ...]:
     )
 
 
-def ingest(
-    conn: Connection, batch: Sequence[Alert], now: datetime, route: Route, source: str = "api"
-) -> IngestResult:
-    """Store a batch of validated alerts (with defaults applied): an update of the same
-    episode merges into it as Alertmanager does; a later episode is a new row, the old one
-    kept as history. Then each alert joins the incident of every route that takes it, and
-    every incident with news gets a flush due. A fixed handful of bulk statements per batch,
-    whatever its size."""
-    result = IngestResult()
-    if not batch:
-        return result
+@dataclass(frozen=True)
+class Group:
+    route: Route
+    labels_json: str
+    fingerprints: list[str]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch made ready for the database without touching it: the latest alert of each
+    fingerprint (later alerts in a batch update earlier ones), its row values, and the group
+    of every route that takes it. Built on the request's thread, so that the writer only
+    runs statements."""
+
+    now: datetime
+    source: str
+    latest: dict[str, Alert]
+    values: dict[str, tuple[Any, ...]]
+    groups: dict[str, Group]
+
+
+def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "api") -> Prepared:
     latest: dict[str, Alert] = {}
-    for alert in batch:  # within a batch, later alerts of a fingerprint update earlier ones
+    for alert in batch:
         fp = alert.fingerprint
         previous = latest.get(fp)
         latest[fp] = (
@@ -146,38 +157,64 @@ def ingest(
             if previous and same_episode(previous, alert)
             else alert
         )
-    stored = current_alerts(conn, latest)
+    groups: dict[str, Group] = {}
+    for fp, alert in latest.items():
+        for matched in route.match(alert.labels):
+            key = matched.group_key(alert.labels)
+            group = groups.get(key)
+            if group is None:
+                labels = _encode(matched.group_labels(alert.labels))
+                group = groups[key] = Group(matched, labels, [])
+            group.fingerprints.append(fp)
+    values = {fp: _episode(alert) for fp, alert in latest.items()}
+    return Prepared(now, source, latest, values, groups)
+
+
+def ingest(
+    conn: Connection, batch: Sequence[Alert], now: datetime, route: Route, source: str = "api"
+) -> IngestResult:
+    """Store a batch of validated alerts (with defaults applied): see ``store``."""
+    return store(conn, prepare(batch, now, route, source))
+
+
+def store(conn: Connection, batch: Prepared) -> IngestResult:
+    """An update of the same episode merges into it as Alertmanager does; a later episode is
+    a new row, the old one kept as history. Then each alert joins the incident of every route
+    that takes it, and every incident with news gets a flush due. A fixed handful of bulk
+    statements per batch, whatever its size."""
+    result = IngestResult()
+    if not batch.latest:
+        return result
+    stored = current_alerts(conn, batch.latest)
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []
-    for fp, alert in latest.items():
+    for fp, alert in batch.latest.items():
         old = stored.get(fp)
         if old is not None and same_episode(old.alert, alert):
-            merged = update_alert(old.alert, alert, now)
+            merged = update_alert(old.alert, alert, batch.now)
             updates.append((*_episode(merged), merged.generator_url, old.id))
         else:
-            inserts.append((fp, source, alert.generator_url, *_episode(alert)))
+            inserts.append((fp, batch.source, alert.generator_url, *batch.values[fp]))
     bulk.update(conn, "alerts", (*_EPISODE_COLUMNS, "generator_url"), "id", updates)
     if inserts:
         # RETURNING rows come back in any order: they carry their fingerprint
-        new_ids = dict(
-            bulk.insert(
-                conn,
-                "alerts",
-                ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS),
-                inserts,
-                returning=("fingerprint", "id"),
-            )
+        new_ids = bulk.insert(
+            conn,
+            "alerts",
+            ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS),
+            inserts,
+            returning=("fingerprint", "id"),
         )
         bulk.insert(
             conn,
             "alert_current",
             ("fingerprint", "alert_id"),
-            list(new_ids.items()),
+            new_ids,
             on_conflict="(fingerprint) DO UPDATE SET alert_id = excluded.alert_id",
         )
-    result.stored = len(latest)
+    result.stored = len(batch.latest)
     result.new_episodes = len(inserts)
-    result.new_incidents = _group(conn, latest, now, route)
+    result.new_incidents = _group(conn, batch.groups, to_ts(batch.now))
     return result
 
 
@@ -187,18 +224,9 @@ _OPEN_SQL = (
 )
 
 
-def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Route) -> int:
+def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> int:
     """Put alerts into the open incident of each (route, group labels); open one with its
     first flush at group_wait; make sure every touched incident has a flush due."""
-    now_ts = to_ts(now)
-    wanted: dict[str, tuple[Route, dict[str, str], list[str]]] = {}
-    for fp, alert in latest.items():
-        for matched in route.match(alert.labels):
-            key = matched.group_key(alert.labels)
-            entry = wanted.get(key)
-            if entry is None:
-                entry = wanted[key] = (matched, matched.group_labels(alert.labels), [])
-            entry[2].append(fp)
     if not wanted:
         return 0
     keys = list(wanted)
@@ -226,25 +254,25 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
             [
                 (
                     k,
-                    r.id,
-                    r.receiver,
-                    _encode(labels),
+                    g.route.id,
+                    g.route.receiver,
+                    g.labels_json,
                     "pending",
                     now_ts,
                     now_ts,
                     now_ts,
-                    r.group_wait_s,
-                    r.group_interval_s,
-                    r.repeat_interval_s,
+                    g.route.group_wait_s,
+                    g.route.group_interval_s,
+                    g.route.repeat_interval_s,
                 )
                 for k in new_keys
-                for r, labels, _fps in (wanted[k],)
+                for g in (wanted[k],)
             ],
             returning=("group_key", "id"),
         )
         for key, incident_id in rows:
             incident_of[key] = incident_id
-            due[incident_id] = now_ts + wanted[key][0].group_wait_s
+            due[incident_id] = now_ts + wanted[key].route.group_wait_s
         bulk.insert(
             conn,
             "timeline",
@@ -257,8 +285,8 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
                     _encode(
                         {
                             "group_key": k,
-                            "route": wanted[k][0].id,
-                            "receiver": wanted[k][0].receiver,
+                            "route": wanted[k].route.id,
+                            "receiver": wanted[k].route.receiver,
                         }
                     ),
                 )
@@ -282,7 +310,7 @@ def _group(conn: Connection, latest: dict[str, Alert], now: datetime, route: Rou
         conn,
         "incident_alerts",
         ("incident_id", "fingerprint", "added_at"),
-        sorted({(incident_of[k], fp, now_ts) for k in keys for fp in wanted[k][2]}),
+        sorted({(incident_of[k], fp, now_ts) for k in keys for fp in wanted[k].fingerprints}),
         on_conflict="(incident_id, fingerprint) DO NOTHING",
     )
     # a flush due for each touched incident that has none yet; one that has keeps its time

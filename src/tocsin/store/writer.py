@@ -30,8 +30,7 @@ MAX_ALERTS_PER_COMMIT = 5000
 
 @dataclass
 class _Job:
-    alerts: Sequence[Alert]
-    source: str
+    batch: repo.Prepared
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[repo.IngestResult]
 
@@ -55,7 +54,10 @@ class AlertWriter:
     async def write(self, alerts: Sequence[Alert], source: str = "api") -> repo.IngestResult:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[repo.IngestResult] = loop.create_future()
-        self._queue.put(_Job(alerts, source, loop, future))
+        # the pure part (merging, encoding, routing) runs here, while the writer's thread
+        # waits on the database
+        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
+        self._queue.put(_Job(batch, loop, future))
         return await future
 
     def close(self) -> None:
@@ -68,7 +70,7 @@ class AlertWriter:
             if job is None:
                 return
             jobs = [job]
-            size = len(job.alerts)
+            size = len(job.batch.latest)
             while size < MAX_ALERTS_PER_COMMIT:
                 try:
                     more = self._queue.get_nowait()
@@ -78,7 +80,7 @@ class AlertWriter:
                     self._commit(jobs)
                     return
                 jobs.append(more)
-                size += len(more.alerts)
+                size += len(more.batch.latest)
             self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
@@ -86,7 +88,7 @@ class AlertWriter:
             results = self._write(jobs)
         except Exception:
             if len(jobs) == 1:
-                log.exception("writing a batch of %d alerts failed", len(jobs[0].alerts))
+                log.exception("writing a batch of %d alerts failed", len(jobs[0].batch.latest))
                 self._answer(jobs[0], None, RuntimeError("the alerts could not be stored"))
                 return
             for single in jobs:  # find the one that fails; the others still land
@@ -98,10 +100,8 @@ class AlertWriter:
             self.on_commit()
 
     def _write(self, jobs: list[_Job]) -> list[repo.IngestResult]:
-        route = self.route()
-        now = repo.to_dt(self.clock.now())
         with self.db.begin() as conn:
-            return [repo.ingest(conn, job.alerts, now, route, job.source) for job in jobs]
+            return [repo.store(conn, job.batch) for job in jobs]
 
     @staticmethod
     def _answer(job: _Job, result: repo.IngestResult | None, error: Exception | None) -> None:
