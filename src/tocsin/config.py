@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -135,6 +135,95 @@ class ApiConfig(_Strict):
     anonymous_intake: bool = False
 
 
+class Secret(_Strict):
+    """A secret given inline, from a file, or from an environment variable (one of them)."""
+
+    value: str | None = None
+    file: str | None = None
+    env: str | None = None
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(8, ge=1, le=100)
+    initial_backoff: Duration = "1s"
+    max_backoff: Duration = "5m"
+    timeout: Duration = "10s"  # per attempt
+
+    @field_validator("initial_backoff", "max_backoff", "timeout")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_prom_duration(value)
+        return value
+
+
+class ChannelTemplates(_Strict):
+    """Jinja2 templates (sandboxed) replacing a channel's defaults; see docs/paging.md."""
+
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+class _ChannelBase(_Strict):
+    name: str
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    concurrency: int = Field(4, ge=1, le=256)
+    rate_per_minute: int | None = Field(None, ge=1)
+    fallback: str | None = None  # channel that gets what this one dead-letters
+    templates: ChannelTemplates = Field(default_factory=ChannelTemplates)
+
+
+class SlackChannelConfig(_ChannelBase):
+    type: Literal["slack"]
+    url: str | None = None  # incoming webhook URL
+    url_secret: Secret | None = None  # or the URL as a secret (it is one)
+
+
+class SmtpConfig(_Strict):
+    host: str
+    port: int = 587
+    starttls: bool = True
+    tls: bool = False  # implicit TLS (port 465)
+    username: str | None = None
+    password: Secret | None = None
+    verify: bool = True  # verify the server's certificate
+    ca_file: str | None = None
+
+
+class EmailChannelConfig(_ChannelBase):
+    type: Literal["email"]
+    smtp: SmtpConfig
+    sender: str = Field(alias="from")
+    to: list[str] = Field(default_factory=list)  # when the channel itself is the target
+
+
+class WebhookChannelConfig(_ChannelBase):
+    type: Literal["webhook"]
+    url: str
+    secret: Secret | None = None  # HMAC-SHA256 signing key
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PagerDutyChannelConfig(_ChannelBase):
+    type: Literal["pagerduty"]
+    routing_key: Secret
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
+class ConsoleChannelConfig(_ChannelBase):
+    type: Literal["console"]
+
+
+ChannelConfig = Annotated[
+    SlackChannelConfig
+    | EmailChannelConfig
+    | WebhookChannelConfig
+    | PagerDutyChannelConfig
+    | ConsoleChannelConfig,
+    Field(discriminator="type"),
+]
+
+
 class TocsinConfig(_Strict):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     route: RouteConfig
@@ -143,6 +232,7 @@ class TocsinConfig(_Strict):
     runbooks: list[str] = Field(default_factory=list)
     api: ApiConfig = Field(default_factory=ApiConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    channels: list[ChannelConfig] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
