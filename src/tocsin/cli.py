@@ -268,13 +268,14 @@ def tokens_create(
 
     from tocsin.engine.clock import RealClock
     from tocsin.store import repo
+    from tocsin.store.db import begin_write
 
     if role not in repo.ROLES:
         err.print(f"tocsin: --role must be one of {', '.join(repo.ROLES)}")
         raise typer.Exit(2)
     token = "tocsin_" + secrets.token_urlsafe(32)
     engine = _engine(data_dir, database_url)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         repo.create_token(conn, name or role, role, token, RealClock().now())
     out.print(f"created a {role} token; keep it now, it is not shown again:", highlight=False)
     print(token)

@@ -42,6 +42,7 @@ from tocsin.api.state import AppState
 from tocsin.incidents.flush import Muting, mute
 from tocsin.routing.tree import Route
 from tocsin.store import repo
+from tocsin.store.db import begin_write
 
 router = APIRouter()
 
@@ -317,7 +318,7 @@ async def delete_silence(request: Request, silence_id: str) -> Response:
         return error
     state = state_of(request)
     now = repo.to_dt(state.clock.now())
-    with state.db.begin() as conn:
+    with begin_write(state.db) as conn:
         silence = repo.get_silence(conn, silence_id)
         if silence is None:
             return Response(status_code=404)
@@ -358,7 +359,7 @@ async def post_silences(request: Request) -> Response:
     problems = validate(wanted)
     if problems:
         return bad_request("invalid silence: " + "; ".join(problems))
-    with state.db.begin() as conn:
+    with begin_write(state.db) as conn:
         if silence_id:
             old = repo.get_silence(conn, silence_id)
             if old is None:

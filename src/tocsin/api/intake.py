@@ -28,6 +28,7 @@ from tocsin.alerts.payloads import (
 from tocsin.api.alertmanager import _Abort, read_json, state_of
 from tocsin.api.auth import require
 from tocsin.store import repo
+from tocsin.store.db import begin_write
 from tocsin.store.schema import event_keys
 
 router = APIRouter()
@@ -131,7 +132,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
         assert event.alert is not None
         alert = replace(event.alert, labels={**event.alert.labels, "dedup_key": dedup})
         if row is None:
-            with state.db.begin() as conn:
+            with begin_write(state.db) as conn:
                 conn.execute(
                     insert(event_keys).values(
                         dedup_key=dedup, labels=json.dumps(alert.labels), created_at=now.timestamp()
@@ -156,7 +157,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
     elif event.action == "acknowledge" and row is not None:
         # acknowledgement stops escalation (issue 4); until then it is kept on the timeline
         labels = json.loads(row.labels)
-        with state.db.begin() as conn:
+        with begin_write(state.db) as conn:
             for incident_id in repo.incidents_of(conn, repo.fingerprint_of(labels)):
                 repo.add_timeline(
                     conn,

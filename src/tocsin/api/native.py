@@ -42,12 +42,15 @@ def incident_json(row: Any) -> dict[str, Any]:
     }
 
 
+STATUSES = ("pending", "triggered", "acknowledged", "resolved")
+
+
 @router.get("/api/v1/incidents")
 async def list_incidents(request: Request) -> Response:
     require(request, "read")
     status = request.query_params.get("status")
-    if status is not None and status not in ("pending", "firing", "resolved"):
-        return _problem(400, "status must be pending, firing or resolved")
+    if status is not None and status not in STATUSES:
+        return _problem(400, "status must be one of " + ", ".join(STATUSES))
     try:
         limit = min(int(request.query_params.get("limit", "100")), 1000)
     except ValueError:

@@ -17,6 +17,7 @@ from tocsin.config import Config
 from tocsin.engine.clock import Clock
 from tocsin.incidents.flush import decide, mute
 from tocsin.store import repo
+from tocsin.store.db import begin_write
 from tocsin.store.schema import incidents, timeline
 
 log = logging.getLogger("tocsin.engine")
@@ -36,13 +37,13 @@ class DueWorkEngine:
         handled = 0
         while True:
             now = self.clock.now()
-            with self.db.begin() as conn:
+            with begin_write(self.db) as conn:
                 items = repo.claim_due(conn, now, self.owner, LEASE_S, limit)
             if not items:
                 return handled
             # one transaction for the claimed items, a savepoint for each: one failing item
             # rolls back alone (its lease lapses and another try comes later)
-            with self.db.begin() as conn:
+            with begin_write(self.db) as conn:
                 for item in items:
                     try:
                         with conn.begin_nested():
@@ -101,7 +102,7 @@ class DueWorkEngine:
             )
             values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
             if decision.firing and incident.status == "pending":
-                values["status"] = "firing"
+                values.update(status="triggered", triggered_at=now_ts)
         if decision.all_resolved:
             values.update(status="resolved", resolved_at=now_ts)
             repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})

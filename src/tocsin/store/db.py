@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -34,6 +35,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # SQLAlchemy's recipe: the driver leaves transactions alone, we begin them below
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=FULL")
@@ -42,8 +45,24 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of pages, not 2
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            # a write transaction takes the write lock at once: a deferred one that read first
+            # fails (SQLITE_BUSY_SNAPSHOT) when another connection wrote in between
+            immediate = conn.get_execution_options().get(_IMMEDIATE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+_IMMEDIATE = "tocsin_write"
+
+
+def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
+    """A transaction that will write: on SQLite it holds the write lock from its start, so
+    that several threads and processes can share the file; elsewhere a plain transaction."""
+    return engine.execution_options(**{_IMMEDIATE: True}).begin()
 
 
 def alembic_config() -> AlembicConfig:
@@ -55,7 +74,7 @@ def alembic_config() -> AlembicConfig:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (idempotent)."""
     config = alembic_config()
-    with engine.begin() as connection:
+    with begin_write(engine) as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

@@ -68,7 +68,7 @@ incidents = Table(
     Column("route_id", Text, nullable=False),
     Column("receiver", Text, nullable=False),
     Column("group_labels", Text, nullable=False),  # JSON object
-    Column("status", String(16), nullable=False),  # firing | resolved
+    Column("status", String(16), nullable=False),  # pending|triggered|acknowledged|resolved
     Column("opened_at", Float, nullable=False),
     Column("first_alert_at", Float, nullable=False),
     Column("last_alert_at", Float, nullable=False),
@@ -78,6 +78,14 @@ incidents = Table(
     Column("group_wait_s", Float, nullable=False),
     Column("group_interval_s", Float, nullable=False),
     Column("repeat_interval_s", Float, nullable=False),
+    # paging (0002): severity, acknowledgement, the escalation snapshot and its state
+    Column("severity", String(64), nullable=True),
+    Column("triggered_at", Float, nullable=True),
+    Column("acknowledged_at", Float, nullable=True),
+    Column("acknowledged_by", Text, nullable=True),
+    Column("resolved_by", Text, nullable=True),
+    Column("escalation", Text, nullable=True),  # JSON: policy snapshot, labels, state
+    Column("channels", Text, nullable=True),  # JSON list: the route's channels
     Index("ix_incidents_open", "group_key", "status"),
 )
 
@@ -113,6 +121,57 @@ timeline = Table(
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False),  # JSON
     Index("ix_timeline_incident", "incident_id", "id"),
+)
+
+# The outbox: a notification is written in the transaction that decides to send it, then
+# delivered (at least once) by the engine.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("target", Text, nullable=False),  # user:alice, channel:slack-ops, …
+    Column("kind", String(32), nullable=False),  # firing, resolved, escalation, …
+    Column("message", Text, nullable=False),  # JSON (notify.message)
+    Column("idempotency_key", String(128), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),  # pending | sent | dead
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("sent_at", Float, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("fallback_of", Integer, nullable=True),
+    Index("ix_notifications_incident", "incident_id", "id"),
+)
+
+notification_attempts = Table(
+    "notification_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=False, default=""),
+    Column("duration_ms", Float, nullable=False),
+    Column("owner", String(64), nullable=False),
+    Index("ix_attempts_notification", "notification_id", "id"),
+)
+
+# Schedule overrides: someone takes (or joins) a schedule for a while.
+overrides = Table(
+    "overrides",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("schedule", Text, nullable=False),
+    Column("user_name", Text, nullable=False),
+    Column("replaces", Text, nullable=True),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Index("ix_overrides_schedule", "schedule", "ends_at"),
 )
 
 api_tokens = Table(

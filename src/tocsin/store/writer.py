@@ -23,6 +23,7 @@ from tocsin.alerts.model import Alert
 from tocsin.engine.clock import Clock
 from tocsin.routing.tree import Route
 from tocsin.store import repo
+from tocsin.store.db import begin_write
 
 log = logging.getLogger("tocsin.writer")
 MAX_ALERTS_PER_COMMIT = 5000
@@ -100,7 +101,7 @@ class AlertWriter:
             self.on_commit()
 
     def _write(self, jobs: list[_Job]) -> list[repo.IngestResult]:
-        with self.db.begin() as conn:
+        with begin_write(self.db) as conn:
             return [repo.store(conn, job.batch) for job in jobs]
 
     @staticmethod
