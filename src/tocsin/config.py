@@ -8,15 +8,20 @@ durations), so a team can move its Alertmanager route block over unchanged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
+from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
+from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
+from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
 from tocsin.routing.tree import (
     DEFAULT_GROUP_INTERVAL_S,
     DEFAULT_GROUP_WAIT_S,
@@ -24,6 +29,9 @@ from tocsin.routing.tree import (
     Route,
     finalize,
 )
+from tocsin.runbooks.loader import read_text
+from tocsin.runbooks.model import Runbook
+from tocsin.runbooks.parse import parse_runbook
 
 _DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -224,6 +232,154 @@ ChannelConfig = Annotated[
 ]
 
 
+class UserConfig(_Strict):
+    name: str
+    full_name: str | None = None
+    email: str | None = None
+    slack: str | None = None  # Slack member ID (U…), mentioned when paged through Slack
+    timezone: str = "UTC"
+    contact: list[str] = Field(default_factory=list)  # channels that page this person
+
+
+class TeamConfig(_Strict):
+    name: str
+    members: list[str] = Field(default_factory=list)
+    schedule: str | None = None  # paging the team pages who is on call here; else every member
+
+
+class RotationConfig(_Strict):
+    name: str
+    type: Literal["hourly", "daily", "weekly", "custom"]
+    length: int = Field(1, ge=1, le=1000)  # hours, days or weeks per shift
+    shift: Duration | None = None  # custom shift length
+    start: datetime  # first hand-off, local wall time in `timezone`
+    timezone: str = "UTC"
+    participants: list[str] = Field(min_length=1)
+
+    @field_validator("shift")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_prom_duration(value)
+        return value
+
+
+_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def _clock_minutes(text: str, end: bool = False) -> int:
+    found = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not found or int(found.group(2)) > 59 or int(found.group(1)) > 24:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+    minutes = int(found.group(1)) * 60 + int(found.group(2))
+    if minutes > 1440 or (minutes == 1440 and not end):
+        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+    return minutes
+
+
+class RestrictionConfig(_Strict):
+    days: list[str] = Field(default_factory=lambda: list(_DAYS))
+    from_: str = Field("00:00", alias="from")
+    to: str = "24:00"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        for day in value:
+            if day.strip().lower()[:3] not in _DAYS:
+                raise ValueError(f"{day!r} is not a weekday (mon … sun)")
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        _clock_minutes(value)
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        _clock_minutes(value, end=True)
+        return value
+
+
+class LayerConfig(_Strict):
+    rotation: str
+    restrictions: list[RestrictionConfig] = Field(default_factory=list)
+
+
+class ScheduleConfig(_Strict):
+    name: str
+    timezone: str = "UTC"
+    layers: list[LayerConfig] = Field(min_length=1)
+
+
+class SeverityLevelConfig(_Strict):
+    name: str
+    ack_deadline: Duration | None = None
+    aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("ack_deadline")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_prom_duration(value)
+        return value
+
+
+class SeveritiesConfig(_Strict):
+    label: str = "severity"
+    from_runbook: str | None = None  # a runbook whose severity table gives the levels
+    levels: list[SeverityLevelConfig] | None = None
+
+
+class StepConfig(_Strict):
+    targets: list[str] = Field(min_length=1)
+    delay: Duration = "5m"
+    matchers: list[str] = Field(default_factory=list)
+
+    @field_validator("delay")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_prom_duration(value)
+        return value
+
+    @field_validator("matchers")
+    @classmethod
+    def _matchers(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_matcher(text)
+        return value
+
+
+class FromRunbookConfig(_Strict):
+    runbook: str  # path, relative to this file
+    alert: str | None = None  # the alert's own matrix instead of the runbook-wide one
+    roles: dict[str, str] = Field(default_factory=dict)  # role -> "schedule:x[, user:y]"
+    last_delay: Duration = "30m"
+
+    @field_validator("last_delay")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_prom_duration(value)
+        return value
+
+
+class PolicyConfig(_Strict):
+    name: str
+    steps: list[StepConfig] = Field(default_factory=list)
+    from_runbook: FromRunbookConfig | None = None
+    repeat: int = Field(0, ge=0, le=100)
+    ack_timeout: Duration | None = None
+
+    @field_validator("ack_timeout")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_prom_duration(value)
+        return value
+
+
 class TocsinConfig(_Strict):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     route: RouteConfig
@@ -233,6 +389,12 @@ class TocsinConfig(_Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
+    users: list[UserConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list)
+    rotations: list[RotationConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    severities: SeveritiesConfig = Field(default_factory=SeveritiesConfig)
+    escalation_policies: list[PolicyConfig] = Field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -257,6 +419,24 @@ class ConfigError(Exception):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+@dataclass(frozen=True)
+class Paging:
+    """People, schedules, escalation policies, severity levels and channels, built and
+    cross-checked from the configuration."""
+
+    users: dict[str, UserConfig] = field(default_factory=dict)
+    teams: dict[str, TeamConfig] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    severity_label: str = "severity"
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)
+
+    def deadline_s(self, severity: str | None) -> float | None:
+        level = level_of(self.levels, severity)
+        return level.ack_deadline_s if level else None
+
+
 @dataclass
 class Config:
     """The loaded configuration: the model plus the rules built from it."""
@@ -268,6 +448,7 @@ class Config:
     source: str
     text: str
     base_dir: Path
+    paging: Paging = field(default_factory=Paging)
 
     @property
     def receivers(self) -> list[str]:
@@ -414,6 +595,8 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
             problems.append(ConfigProblem(where, _dotted(loc), message))
         raise ConfigError(problems) from None
     problems = _semantic_problems(model, source, positions)
+    paging, paging_problems = _build_paging(model, source, positions, base_dir or Path("."))
+    problems += paging_problems
     if problems:
         raise ConfigError(problems)
     route = finalize(build_route(model.route))
@@ -439,6 +622,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         source=source,
         text=text,
         base_dir=base_dir or Path("."),
+        paging=paging,
     )
 
 
@@ -514,3 +698,213 @@ def load_config(path: str | Path) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(str(path), "", f"cannot read: {exc}")]) from None
     return parse_config(text, str(path), path.parent)
+
+
+def _read_runbook(base_dir: Path, relative: str) -> Runbook:
+    path = base_dir / relative
+    text, problem = read_text(path)
+    if problem is not None or text is None:
+        raise ValueError(problem.message if problem else f"cannot read {path}")
+    runbook, _problems, _doc = parse_runbook(text, str(path))
+    return runbook
+
+
+def _build_paging(
+    model: TocsinConfig,
+    source: str,
+    positions: dict[tuple[str | int, ...], tuple[int, int]],
+    base_dir: Path,
+) -> tuple[Paging, list[ConfigProblem]]:
+    """Build the paging objects and check every name one refers to."""
+    problems: list[ConfigProblem] = []
+
+    def report(path: tuple[str | int, ...], message: str) -> None:
+        found = None
+        for cut in range(len(path), -1, -1):
+            found = positions.get(path[:cut])
+            if found:
+                break
+        where = f"{source}:{found[0]}:{found[1]}" if found else source
+        problems.append(ConfigProblem(where, _dotted(path), message))
+
+    def unique(kind: str, names: list[str]) -> None:
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                report((kind, i, "name"), f"{name!r} is defined twice")
+
+    def zone_ok(path: tuple[str | int, ...], name: str) -> None:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            report(path, f"unknown time zone {name!r}")
+
+    channels = {c.name: c for c in model.channels}
+    users = {u.name: u for u in model.users}
+    teams = {t.name: t for t in model.teams}
+    unique("channels", [c.name for c in model.channels])
+    unique("users", [u.name for u in model.users])
+    unique("teams", [t.name for t in model.teams])
+    unique("rotations", [r.name for r in model.rotations])
+    unique("schedules", [s.name for s in model.schedules])
+    unique("escalation_policies", [p.name for p in model.escalation_policies])
+    for i, c in enumerate(model.channels):
+        if c.fallback is not None and c.fallback not in channels:
+            report(("channels", i, "fallback"), f"unknown channel {c.fallback!r}")
+        if c.fallback == c.name:
+            report(("channels", i, "fallback"), "a channel cannot be its own fallback")
+        if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
+            report(("channels", i), "a Slack channel needs url or url_secret")
+    for i, u in enumerate(model.users):
+        zone_ok(("users", i, "timezone"), u.timezone)
+        for j, name in enumerate(u.contact):
+            if name not in channels:
+                report(("users", i, "contact", j), f"unknown channel {name!r}")
+    for i, t in enumerate(model.teams):
+        for j, name in enumerate(t.members):
+            if name not in users:
+                report(("teams", i, "members", j), f"unknown user {name!r}")
+    rotations: dict[str, Rotation] = {}
+    for i, r in enumerate(model.rotations):
+        zone_ok(("rotations", i, "timezone"), r.timezone)
+        for j, name in enumerate(r.participants):
+            if name not in users:
+                report(("rotations", i, "participants", j), f"unknown user {name!r}")
+        if r.type == "custom" and r.shift is None:
+            report(("rotations", i, "shift"), "a custom rotation needs its shift length")
+        rotations[r.name] = Rotation(
+            name=r.name,
+            kind=r.type,
+            participants=tuple(r.participants),
+            start=r.start.replace(tzinfo=None),
+            timezone=r.timezone,
+            length=r.length,
+            custom_s=parse_prom_duration(r.shift) if r.shift else None,
+        )
+    schedules: dict[str, Schedule] = {}
+    for i, sc in enumerate(model.schedules):
+        zone_ok(("schedules", i, "timezone"), sc.timezone)
+        layers = []
+        for j, layer in enumerate(sc.layers):
+            if layer.rotation not in rotations:
+                report(
+                    ("schedules", i, "layers", j, "rotation"),
+                    f"unknown rotation {layer.rotation!r}",
+                )
+                continue
+            layers.append(
+                Layer(
+                    rotation=rotations[layer.rotation],
+                    restrictions=tuple(
+                        Restriction(
+                            weekdays=frozenset(_DAYS[d.strip().lower()[:3]] for d in x.days),
+                            start_min=_clock_minutes(x.from_),
+                            end_min=_clock_minutes(x.to, end=True),
+                        )
+                        for x in layer.restrictions
+                    ),
+                )
+            )
+        schedules[sc.name] = Schedule(name=sc.name, timezone=sc.timezone, layers=tuple(layers))
+    for i, t in enumerate(model.teams):
+        if t.schedule is not None and t.schedule not in schedules:
+            report(("teams", i, "schedule"), f"unknown schedule {t.schedule!r}")
+    known: dict[str, set[str]] = {
+        "user": set(users),
+        "schedule": set(schedules),
+        "team": set(teams),
+        "channel": set(channels),
+    }
+    policies: dict[str, Policy] = {}
+    for i, pc in enumerate(model.escalation_policies):
+        ack_timeout = parse_prom_duration(pc.ack_timeout) if pc.ack_timeout else None
+        try:
+            if pc.from_runbook is not None:
+                if pc.steps:
+                    raise PolicyError("give steps or from_runbook, not both")
+                fr = pc.from_runbook
+                runbook = _read_runbook(base_dir, fr.runbook)
+                tiers = runbook.escalation
+                if fr.alert is not None:
+                    matching = [a for a in runbook.alerts if a.name == fr.alert]
+                    if not matching:
+                        raise PolicyError(f"the runbook has no alert {fr.alert!r}")
+                    tiers = matching[0].escalation or tiers
+                policy = from_tiers(
+                    pc.name,
+                    [(t.after_s, t.target) for t in tiers],
+                    fr.roles,
+                    last_delay_s=parse_prom_duration(fr.last_delay),
+                    repeat=pc.repeat,
+                    ack_timeout_s=ack_timeout,
+                )
+            else:
+                if not pc.steps:
+                    raise PolicyError("a policy needs steps or from_runbook")
+                policy = Policy(
+                    name=pc.name,
+                    steps=tuple(
+                        Step(
+                            targets=tuple(Target.parse(t) for t in st.targets),
+                            delay_s=parse_prom_duration(st.delay),
+                            matchers=tuple(parse_matcher(m) for m in st.matchers),
+                        )
+                        for st in pc.steps
+                    ),
+                    repeat=pc.repeat,
+                    ack_timeout_s=ack_timeout,
+                )
+        except (PolicyError, ValueError) as exc:
+            report(("escalation_policies", i), str(exc))
+            continue
+        for j, st in enumerate(policy.steps):
+            for target in st.targets:
+                if target.name not in known[target.kind]:
+                    report(
+                        ("escalation_policies", i, "steps", j),
+                        f"unknown {target.kind} {target.name!r} in step {j + 1}",
+                    )
+        policies[pc.name] = policy
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    sev = model.severities
+    if sev.levels is not None:
+        levels = tuple(
+            Level(
+                name=lv.name,
+                ack_deadline_s=parse_prom_duration(lv.ack_deadline) if lv.ack_deadline else None,
+                aliases=tuple(lv.aliases),
+            )
+            for lv in sev.levels
+        )
+    elif sev.from_runbook is not None:
+        try:
+            runbook = _read_runbook(base_dir, sev.from_runbook)
+            if not runbook.severity_levels:
+                raise ValueError(f"{sev.from_runbook} has no severity table")
+            levels = from_runbook(runbook.severity_levels)
+        except ValueError as exc:
+            report(("severities", "from_runbook"), str(exc))
+
+    def visit(route: RouteConfig, path: tuple[str | int, ...]) -> None:
+        named = [p.name for p in model.escalation_policies]
+        if route.escalation_policy is not None and route.escalation_policy not in named:
+            report(
+                (*path, "escalation_policy"),
+                f"unknown escalation policy {route.escalation_policy!r}",
+            )
+        for j, name in enumerate(route.channels):
+            if name not in channels:
+                report((*path, "channels", j), f"unknown channel {name!r}")
+        for j, child in enumerate(route.routes):
+            visit(child, (*path, "routes", j))
+
+    visit(model.route, ("route",))
+    paging = Paging(
+        users=users,
+        teams=teams,
+        schedules=schedules,
+        policies=policies,
+        levels=levels,
+        severity_label=sev.label,
+        channels=channels,
+    )
+    return paging, problems
