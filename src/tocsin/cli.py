@@ -186,7 +186,7 @@ def serve(
     import uvicorn
 
     from tocsin.api.app import create_app
-    from tocsin.api.state import AppState
+    from tocsin.api.state import AppState, load_runbooks
     from tocsin.config import ConfigError
     from tocsin.engine.clock import RealClock
 
@@ -199,7 +199,11 @@ def serve(
         err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
         raise typer.Exit(2)
     state = AppState(
-        db=_engine(data_dir, database_url), config=loaded, clock=RealClock(), config_path=config
+        db=_engine(data_dir, database_url),
+        config=loaded,
+        clock=RealClock(),
+        config_path=config,
+        catalog=load_runbooks(loaded),
     )
     server = uvicorn.Server(
         uvicorn.Config(

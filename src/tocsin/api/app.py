@@ -6,13 +6,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, intake, native
+from tocsin.api import alertmanager, intake, native, paging
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.config import ConfigError
@@ -22,14 +23,16 @@ from tocsin.store.writer import AlertWriter
 log = logging.getLogger("tocsin.api")
 
 
-def create_app(state: AppState, run_engine: bool = True) -> FastAPI:
+def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) -> FastAPI:
     """The application over ``state``. With ``run_engine`` the process also runs its due-work
     loop (every replica does; they share the work through leases)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.started_at = state.clock.now()
-        engine = DueWorkEngine(state.db, state.config, state.clock)
+        engine = DueWorkEngine(
+            state.db, state.config, state.clock, catalog=state.catalog, **engine_options
+        )
         state.engine = engine
         loop = asyncio.get_running_loop()
 
@@ -65,6 +68,7 @@ def create_app(state: AppState, run_engine: bool = True) -> FastAPI:
     app.include_router(alertmanager.router, tags=["alertmanager v2"])
     app.include_router(intake.router, tags=["intake"])
     app.include_router(native.router, tags=["incidents"])
+    app.include_router(paging.router, tags=["paging"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

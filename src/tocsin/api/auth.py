@@ -44,27 +44,34 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-def require(request: Request, need: Need) -> str:
+def require(request: Request, need: Need, allow_query_token: bool = False) -> str:
     """The caller's role, or an HTTP error: 401 without a valid token, 403 when the role
-    does not allow ``need``. Intake may be anonymous when the configuration says so."""
+    does not allow ``need``. Intake may be anonymous when the configuration says so. The
+    token's name is kept as ``request.state.actor`` (who acknowledged, who resolved). Calendar
+    feeds may take the token as ``?token=`` (calendar clients cannot send headers)."""
     state: AppState = request.app.state.tocsin
     token = _token(request)
+    if token is None and allow_query_token:
+        token = request.query_params.get("token") or None
     if token is None:
         if need == "intake" and state.config.model.api.anonymous_intake:
+            request.state.actor = "anonymous"
             return "anonymous"
         raise _unauthorized("authentication required: send an API token")
     now = state.clock.now()
     cached = state.token_cache.get(token)
     if cached is not None and cached[1] > now:
-        role = cached[0]
+        identity = cached[0]
     else:
         with state.db.connect() as conn:
-            role = repo.token_role(conn, token)
+            identity = repo.token_identity(conn, token)
         if len(state.token_cache) > 10_000:
             state.token_cache.clear()
-        state.token_cache[token] = (role, now + CACHE_S)
-    if role is None:
+        state.token_cache[token] = (identity, now + CACHE_S)
+    if identity is None:
         raise _unauthorized("invalid or revoked API token")
+    role, name = identity
+    request.state.actor = name
     if need not in _ALLOWED.get(role, set()):
         raise HTTPException(status_code=403, detail=f"a {role} token may not do this")
     return role

@@ -13,9 +13,17 @@ from tocsin.alerts.payloads import Limits
 from tocsin.config import Config, load_config
 from tocsin.engine.clock import Clock
 from tocsin.engine.loop import DueWorkEngine
+from tocsin.runbooks.loader import load_catalog
+from tocsin.runbooks.model import Catalog
 from tocsin.store.writer import AlertWriter
 
 log = logging.getLogger("tocsin.api")
+
+
+def load_runbooks(config: Config) -> Catalog | None:
+    """The runbook catalog the configuration names (None when it names none)."""
+    paths = config.runbook_paths()
+    return load_catalog(paths) if paths else None
 
 
 @dataclass
@@ -27,8 +35,9 @@ class AppState:
     started_at: float = 0.0
     writer: AlertWriter | None = None
     engine: DueWorkEngine | None = None
+    catalog: Catalog | None = None  # the runbooks of config.runbooks, for links and diagnostics
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    token_cache: dict[str, tuple[str | None, float]] = field(default_factory=dict)
+    token_cache: dict[str, tuple[tuple[str, str] | None, float]] = field(default_factory=dict)
     rate_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
@@ -48,8 +57,11 @@ class AppState:
         if self.config_path is None:
             return
         config = load_config(self.config_path)
+        catalog = load_runbooks(config)
         with self._lock:
             self.config = config
+            self.catalog = catalog
             if self.engine is not None:
                 self.engine.config = config
+                self.engine.pager.catalog = catalog
         log.info("configuration reloaded from %s", self.config_path)

@@ -10,13 +10,17 @@ import logging
 import os
 import socket
 import uuid
+from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
 from tocsin.config import Config
 from tocsin.engine.clock import Clock
+from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
+from tocsin.engine.paging import Pager
 from tocsin.incidents.flush import decide, mute
-from tocsin.store import repo
+from tocsin.runbooks.model import Catalog
+from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import incidents, timeline
 
@@ -25,12 +29,34 @@ LEASE_S = 60.0
 
 
 class DueWorkEngine:
-    def __init__(self, db: Engine, config: Config, clock: Clock, owner: str | None = None):
+    def __init__(
+        self,
+        db: Engine,
+        config: Config,
+        clock: Clock,
+        owner: str | None = None,
+        catalog: Catalog | None = None,
+        channel_factory: ChannelFactory = default_factory,
+    ):
         self.db = db
-        self.config = config
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
+        self.pager = Pager(config, catalog)
+        self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
+        self._config = config
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    @config.setter
+    def config(self, config: Config) -> None:
+        """A reloaded configuration: new flushes, escalations and deliveries use it; running
+        escalations keep the policy they snapshotted."""
+        self._config = config
+        self.pager.config = config
+        self.deliverer.config = config
 
     def run_due(self, limit: int = 100) -> int:
         """Carry out everything due now; returns how many items were handled."""
@@ -38,7 +64,9 @@ class DueWorkEngine:
         while True:
             now = self.clock.now()
             with begin_write(self.db) as conn:
-                items = repo.claim_due(conn, now, self.owner, LEASE_S, limit)
+                items = repo.claim_due(
+                    conn, now, self.owner, LEASE_S, limit, exclude=[outbox.DELIVER]
+                )
             if not items:
                 return handled
             # one transaction for the claimed items, a savepoint for each: one failing item
@@ -47,15 +75,34 @@ class DueWorkEngine:
                 for item in items:
                     try:
                         with conn.begin_nested():
-                            if item.kind == repo.FLUSH:
-                                self._flush(conn, item.id, item.ref, now)
-                            else:
-                                repo.finish(conn, item.id, self.owner)
+                            self._handle(conn, item, now)
                     except Exception:
                         log.exception("due work %s/%s failed", item.kind, item.ref)
                     handled += 1
             if len(items) < limit:
                 return handled
+
+    def _handle(self, conn: Connection, item: Any, now: float) -> None:
+        if item.kind == repo.FLUSH:
+            self._flush(conn, item.id, item.ref, now)
+        elif item.kind == outbox.ESCALATE:
+            if not self.pager.escalate(conn, item.ref, now, reason="not acknowledged in time"):
+                repo.finish(conn, item.id, self.owner)
+        elif item.kind == outbox.DEADLINE:
+            repo.finish(conn, item.id, self.owner)
+            self.pager.deadline(conn, item.ref, now)
+        elif item.kind == outbox.ACK_TIMEOUT:
+            repo.finish(conn, item.id, self.owner)
+            self.pager.ack_timeout(conn, item.ref, now)
+        else:
+            log.warning("unknown due work kind %r; dropped", item.kind)
+            repo.finish(conn, item.id, self.owner)
+
+    async def run_once(self) -> int:
+        """One pass: due work, then deliveries (which may have been created by it)."""
+        handled = await asyncio.to_thread(self.run_due)
+        handled += await self.deliverer.run()
+        return handled
 
     def _flush(self, conn: object, item_id: int, incident_id: int, now_ts: float) -> None:
         from sqlalchemy import Connection
@@ -101,11 +148,13 @@ class DueWorkEngine:
                 },
             )
             values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
-            if decision.firing and incident.status == "pending":
-                values.update(status="triggered", triggered_at=now_ts)
+            self.pager.flushed(
+                conn, incident, members, decision.firing, decision.all_resolved, now_ts
+            )
         if decision.all_resolved:
             values.update(status="resolved", resolved_at=now_ts)
             repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
+            self.pager.stopped(conn, incident_id)
             repo.finish(conn, item_id, self.owner)
         else:
             repo.reschedule(conn, item_id, self.owner, now_ts + incident.group_interval_s)
@@ -117,7 +166,7 @@ class DueWorkEngine:
         new work, or ``idle_s``, whichever comes first."""
         while not stop.is_set():
             try:
-                await asyncio.to_thread(self.run_due)
+                await self.run_once()
                 with self.db.connect() as conn:
                     nxt = repo.next_due_at(conn)
             except Exception:
@@ -127,6 +176,7 @@ class DueWorkEngine:
             self.wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), timeout=delay)
+        await self.deliverer.close()
 
 
 def _brief(fp: str, alert: object) -> dict[str, object]:

@@ -436,17 +436,29 @@ def get_incident(conn: Connection, incident_id: int) -> Any:
 
 
 def claim_due(
-    conn: Connection, now: float, owner: str, lease_s: float, limit: int = 100
+    conn: Connection,
+    now: float,
+    owner: str,
+    lease_s: float,
+    limit: int = 100,
+    kinds: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> list[Any]:
     """Take up to ``limit`` due items whose lease is free or lapsed. On PostgreSQL rows are
-    locked with SKIP LOCKED so that several processes never take the same item."""
+    locked with SKIP LOCKED so that several processes never take the same item; on SQLite the
+    caller's transaction holds the write lock (``begin_write``)."""
+    free = (due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now)
     query = (
         select(due_work.c.id)
         .where(due_work.c.due_at <= now)
-        .where((due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now))
-        .order_by(due_work.c.due_at)
+        .where(free)
+        .order_by(due_work.c.due_at, due_work.c.id)
         .limit(limit)
     )
+    if kinds is not None:
+        query = query.where(due_work.c.kind.in_(list(kinds)))
+    if exclude:
+        query = query.where(due_work.c.kind.not_in(list(exclude)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = [r.id for r in conn.execute(query)]
@@ -454,11 +466,15 @@ def claim_due(
         return []
     conn.execute(
         update(due_work)
-        .where(due_work.c.id.in_(ids))
+        .where(due_work.c.id.in_(ids), free)
         .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
     )
     return list(
-        conn.execute(select(due_work).where(due_work.c.id.in_(ids)).order_by(due_work.c.due_at))
+        conn.execute(
+            select(due_work)
+            .where(due_work.c.id.in_(ids), due_work.c.lease_owner == owner)
+            .order_by(due_work.c.due_at, due_work.c.id)
+        )
     )
 
 
@@ -505,13 +521,14 @@ def create_token(conn: Connection, name: str, role: str, token: str, now: float)
     return int(new_id[0])
 
 
-def token_role(conn: Connection, token: str) -> str | None:
+def token_identity(conn: Connection, token: str) -> tuple[str, str] | None:
+    """(role, name) of a valid token."""
     row = conn.execute(
-        select(api_tokens.c.role).where(
+        select(api_tokens.c.role, api_tokens.c.name).where(
             api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
         )
     ).first()
-    return row.role if row is not None else None
+    return (row.role, row.name) if row is not None else None
 
 
 def fingerprint_of(labels: dict[str, str]) -> str:

@@ -1,0 +1,248 @@
+"""Delivery of the outbox: at least once, with the one retry policy, per-channel concurrency
+and rate limits, dead letters onto the timeline and to the fallback channel.
+
+A delivery is due work of kind ``deliver`` (its ref is the notification). The engine claims a
+batch with a lease, sends them concurrently, then records every attempt in one transaction.
+A process that dies between sending and recording leaves the lease to lapse, and the next
+claim sends again with the same idempotency key: at least once, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine
+
+from tocsin.config import ChannelConfig, Config
+from tocsin.engine.clock import Clock
+from tocsin.notify.channels import Channel, build_channel
+from tocsin.notify.message import from_json
+from tocsin.notify.retry import Outcome, next_step, policy_from
+from tocsin.store import outbox, repo
+from tocsin.store.db import begin_write
+
+log = logging.getLogger("tocsin.deliver")
+LEASE_S = 120.0
+ChannelFactory = Callable[[ChannelConfig, httpx.AsyncClient], Channel]
+
+
+def default_factory(cfg: ChannelConfig, http: httpx.AsyncClient) -> Channel:
+    return build_channel(cfg, http=http)
+
+
+@dataclass
+class _Bucket:
+    """A token bucket: ``rate_per_minute`` sends, refilled continuously."""
+
+    per_minute: int
+    tokens: float
+    at: float
+
+    def take(self, now: float) -> float:
+        """0 when a send may go now, else the seconds to wait."""
+        self.tokens = min(self.per_minute, self.tokens + (now - self.at) * self.per_minute / 60)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) * 60 / self.per_minute
+
+
+@dataclass
+class _Result:
+    item_id: int
+    notification_id: int
+    outcome: Outcome | None  # None: not attempted (rate limit or channel missing)
+    duration_ms: float = 0.0
+    wait_s: float = 0.0
+    error: str = ""
+
+
+@dataclass
+class Deliverer:
+    db: Engine
+    config: Config
+    clock: Clock
+    owner: str
+    factory: ChannelFactory = default_factory
+    rand: Callable[[], float] = random.random
+    _http: httpx.AsyncClient | None = None
+    _channels: dict[str, Channel] = field(default_factory=dict)
+    _built_for: int = 0
+    _semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
+    _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def _channel(self, name: str) -> tuple[Channel | None, ChannelConfig | None, str]:
+        if id(self.config) != self._built_for:  # configuration reloaded: rebuild channels
+            self._channels.clear()
+            self._built_for = id(self.config)
+        cfg = self.config.paging.channels.get(name)
+        if cfg is None:
+            return None, None, f"channel {name!r} is not configured"
+        if name not in self._channels:
+            if self._http is None:
+                self._http = httpx.AsyncClient(follow_redirects=False)
+            try:
+                self._channels[name] = self.factory(cfg, self._http)
+            except Exception as exc:  # a channel that cannot be built is a dead letter
+                return None, cfg, f"channel {name!r} cannot be used: {exc}"
+        return self._channels[name], cfg, ""
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def run(self, limit: int = 200) -> int:
+        """Deliver everything due now; how many deliveries were attempted or settled."""
+        handled = 0
+        while True:
+            now = self.clock.now()
+            claimed = await asyncio.to_thread(self._claim, now, limit)
+            if not claimed:
+                return handled
+            results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
+            await asyncio.to_thread(self._record, list(results))
+            handled += len(claimed)
+            if len(claimed) < limit:
+                return handled
+
+    def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
+        with begin_write(self.db) as conn:
+            items = repo.claim_due(conn, now, self.owner, LEASE_S, limit, kinds=[outbox.DELIVER])
+            out = []
+            for item in items:
+                row = outbox.get(conn, item.ref)
+                out.append((item, row))
+            return out
+
+    async def _send(self, item: Any, row: Any) -> _Result:
+        if row is None or row.status != "pending":
+            return _Result(item.id, item.ref, None)
+        channel, cfg, error = self._channel(row.channel)
+        if channel is None or cfg is None:
+            return _Result(item.id, row.id, Outcome(ok=False, error=error, transient=False))
+        if cfg.rate_per_minute:
+            bucket = self._buckets.get(cfg.name)
+            now = self.clock.now()
+            if bucket is None or bucket.per_minute != cfg.rate_per_minute:
+                bucket = self._buckets[cfg.name] = _Bucket(
+                    cfg.rate_per_minute, cfg.rate_per_minute, now
+                )
+            wait = bucket.take(now)
+            if wait > 0:
+                return _Result(item.id, row.id, None, wait_s=wait)
+        semaphore = self._semaphores.get(cfg.name)
+        if semaphore is None:
+            semaphore = self._semaphores[cfg.name] = asyncio.Semaphore(cfg.concurrency)
+        message = from_json(json.loads(row.message))
+        async with semaphore:
+            started = time.perf_counter()
+            try:
+                outcome = await channel.send(message)
+            except Exception as exc:  # a channel must not raise; if it does, it is a failure
+                log.exception("channel %s raised", cfg.name)
+                outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+            elapsed = (time.perf_counter() - started) * 1000
+        return _Result(item.id, row.id, outcome, duration_ms=elapsed)
+
+    def _record(self, results: list[_Result]) -> None:
+        with begin_write(self.db) as conn:
+            for result in results:
+                try:
+                    with conn.begin_nested():
+                        self._record_one(conn, result)
+                except Exception:
+                    log.exception("recording delivery %s failed", result.notification_id)
+
+    def _record_one(self, conn: Any, result: _Result) -> None:
+        now = self.clock.now()
+        when = repo.to_dt(now)
+        row = outbox.get(conn, result.notification_id)
+        if result.outcome is None:
+            if row is not None and row.status == "pending" and result.wait_s > 0:
+                repo.reschedule(conn, result.item_id, self.owner, now + result.wait_s)
+            else:
+                repo.finish(conn, result.item_id, self.owner)
+            return
+        assert row is not None
+        outcome = result.outcome
+        outbox.record_attempt(
+            conn,
+            row.id,
+            now,
+            outcome.ok,
+            outcome.status,
+            outcome.error,
+            result.duration_ms,
+            self.owner,
+        )
+        attempt = row.attempts + 1
+        if outcome.ok:
+            repo.finish(conn, result.item_id, self.owner)
+            repo.add_timeline(
+                conn,
+                row.incident_id,
+                when,
+                "notified",
+                {
+                    "channel": row.channel,
+                    "target": row.target,
+                    "kind": row.kind,
+                    "attempt": attempt,
+                    "notification": row.id,
+                },
+            )
+            return
+        cfg = self.config.paging.channels.get(row.channel)
+        policy = policy_from(cfg.retry) if cfg is not None else None
+        step = next_step(policy, attempt, outcome, self.rand()) if policy else "dead"
+        if isinstance(step, float | int) and not isinstance(step, bool):
+            repo.reschedule(conn, result.item_id, self.owner, now + float(step))
+            return
+        outbox.mark_dead(conn, row.id)
+        repo.finish(conn, result.item_id, self.owner)
+        fallback = cfg.fallback if cfg is not None else None
+        repo.add_timeline(
+            conn,
+            row.incident_id,
+            when,
+            "notify_failed",
+            {
+                "channel": row.channel,
+                "target": row.target,
+                "kind": row.kind,
+                "attempts": attempt,
+                "error": outcome.error[:500] or f"status {outcome.status}",
+                "dead_letter": True,
+                "fallback": fallback,
+                "notification": row.id,
+            },
+        )
+        if fallback and row.fallback_of is None:
+            message = json.loads(row.message)
+            key = f"{row.idempotency_key}:fallback"
+            message["idempotency_key"] = key
+            outbox.enqueue(
+                conn,
+                [
+                    outbox.Pending(
+                        row.incident_id,
+                        fallback,
+                        row.target,
+                        row.kind,
+                        message,
+                        key,
+                        fallback_of=row.id,
+                    )
+                ],
+                now,
+            )

@@ -1,0 +1,557 @@
+"""Paging: what an incident's events send, to whom, and the escalation that follows.
+
+Every function here runs inside the caller's transaction and writes its notifications to the
+outbox in that same transaction (``store.outbox.enqueue``), so a decision to page and the page
+itself commit together or not at all; the engine delivers the outbox afterwards.
+
+- When an incident triggers, its severity is fixed (the highest of its alerts), the route's
+  escalation policy is snapshotted with its first step fired, and the severity's
+  acknowledgement deadline is set.
+- Every group flush with news goes to the route's channels (as Alertmanager's receivers).
+- A due step fires the next one; a missed deadline is recorded and escalates at once.
+- Acknowledging stops escalation (an acknowledgement may time out and re-trigger); resolving
+  stops it and tells the channels.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, update
+
+from tocsin.alerts.model import Alert
+from tocsin.config import Config
+from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
+from tocsin.oncall.schedule import on_call
+from tocsin.oncall.severity import highest
+from tocsin.routing.tree import Route
+from tocsin.runbooks.model import Catalog
+from tocsin.runbooks.text import slugify
+from tocsin.store import outbox, repo
+from tocsin.store.schema import incidents
+
+log = logging.getLogger("tocsin.paging")
+MAX_DIAGNOSTICS = 3
+
+
+@dataclass(frozen=True)
+class Delivery:
+    target: str  # what the policy named: schedule:primary, user:alice, channel:slack
+    channel: str
+    recipient: dict[str, str] | None  # the person paged, if any
+
+
+def _route_by_id(route: Route, route_id: str) -> Route | None:
+    for r in route.walk():
+        if r.id == route_id:
+            return r
+    return None
+
+
+def route_channels(route: Route | None) -> list[str]:
+    value = route.options.get("channels") if route else None
+    return [str(c) for c in value] if isinstance(value, list) else []
+
+
+def route_policy(route: Route | None) -> str | None:
+    value = route.options.get("escalation_policy") if route else None
+    return str(value) if value else None
+
+
+def common_labels(alerts: list[Alert]) -> dict[str, str]:
+    if not alerts:
+        return {}
+    first = alerts[0].labels
+    return {k: v for k, v in first.items() if all(a.labels.get(k) == v for a in alerts[1:])}
+
+
+class Pager:
+    def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
+        self.config = config
+        self.catalog = catalog
+
+    # ------------------------------------------------------------------ messages
+
+    def message(
+        self,
+        conn: Connection,
+        incident: Any,
+        kind: str,
+        now: float,
+        key: str,
+        *,
+        members: dict[str, Alert] | None = None,
+        step: int | None = None,
+        recipient: dict[str, str] | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """The message (as the outbox stores it) for an incident event."""
+        if members is None:
+            members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
+        when = repo.to_dt(now)
+        alerts = [
+            {
+                "fingerprint": fp,
+                "status": "resolved" if a.resolved(when) else "firing",
+                "labels": a.labels,
+                "annotations": a.annotations,
+                "starts_at": a.starts_at.isoformat() if a.starts_at else None,
+                "ends_at": a.ends_at.isoformat() if a.ends_at else None,
+            }
+            for fp, a in sorted(members.items())
+        ]
+        firing = [a for a in members.values() if not a.resolved(when)]
+        shown = firing or list(members.values())
+        group_labels = json.loads(incident.group_labels)
+        summary = next(
+            (
+                a.annotations.get("summary") or a.annotations.get("description", "")
+                for a in shown
+                if a.annotations.get("summary") or a.annotations.get("description")
+            ),
+            f"{len(firing)} alert(s) firing",
+        )
+        status = incident.status if incident.status != "pending" else "triggered"
+        message: dict[str, Any] = {
+            "kind": kind,
+            "incident_id": incident.id,
+            "title": incident_title(group_labels, shown),
+            "status": status,
+            "severity": incident.severity,
+            "summary": summary[:1000],
+            "group_labels": group_labels,
+            "alerts": alerts[:50],
+            "idempotency_key": key,
+            "created_at": when.isoformat(),
+            "external_url": self.incident_url(incident.id),
+            "runbook_url": None,
+            "runbook_title": None,
+            "diagnostics": [],
+            "escalation_step": step,
+            "recipient": recipient,
+            "text": text,
+        }
+        message.update(self._runbook(shown))
+        return message
+
+    def incident_url(self, incident_id: int) -> str:
+        base = self.config.model.global_.external_url.rstrip("/")
+        return f"{base}/api/v1/incidents/{incident_id}"
+
+    def _runbook(self, alerts: list[Alert]) -> dict[str, Any]:
+        """The runbook section of the first alert that has one: its link (the alert's own
+        ``runbook_url`` annotation first) and its first diagnostic commands."""
+        for alert in alerts:
+            url = alert.annotations.get("runbook_url")
+            found = self.catalog.find(alert.name) if self.catalog and alert.name else []
+            if not found and url:
+                return {"runbook_url": url, "runbook_title": alert.name}
+            if not found:
+                continue
+            book, entry = found[0]
+            diagnostics = [
+                {
+                    "title": step.title,
+                    "language": cmd.language,
+                    "code": cmd.code[:1500],
+                    "risk": cmd.risk,
+                }
+                for step in entry.steps
+                if step.phase == "diagnose"
+                for cmd in step.commands
+            ][:MAX_DIAGNOSTICS]
+            return {
+                "runbook_url": url or f"{book.source}#{slugify(entry.title)}",
+                "runbook_title": f"{book.title}: {entry.title}",
+                "diagnostics": diagnostics,
+            }
+        return {}
+
+    # ------------------------------------------------------------------ targets
+
+    def deliveries(
+        self, conn: Connection, targets: tuple[Target, ...], now: float
+    ) -> tuple[list[Delivery], list[str]]:
+        """Who and where a step pages, and the problems found (nobody on call, a user
+        without contact methods): problems go on the timeline, never silently."""
+        paging = self.config.paging
+        out: list[Delivery] = []
+        problems: list[str] = []
+        when = repo.to_dt(now)
+        overrides = None
+
+        def person(name: str, via: str) -> None:
+            user = paging.users.get(name)
+            if user is None:
+                problems.append(f"{via}: unknown user {name!r}")
+                return
+            if not user.contact:
+                problems.append(f"{via}: user {name!r} has no contact methods")
+                return
+            recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
+            for channel in user.contact:
+                out.append(Delivery(via, channel, recipient))
+
+        def scheduled(name: str, via: str) -> None:
+            nonlocal overrides
+            schedule = paging.schedules.get(name)
+            if schedule is None:
+                problems.append(f"{via}: unknown schedule {name!r}")
+                return
+            if overrides is None:
+                overrides = outbox.overrides_at(conn, when)
+            users = on_call(schedule, when, [o for o in overrides if o.schedule == name])
+            if not users:
+                problems.append(f"{via}: nobody is on call in schedule {name!r}")
+            for user in users:
+                person(user, via)
+
+        for target in targets:
+            via = str(target)
+            if target.kind == "user":
+                person(target.name, via)
+            elif target.kind == "schedule":
+                scheduled(target.name, via)
+            elif target.kind == "team":
+                team = paging.teams.get(target.name)
+                if team is None:
+                    problems.append(f"{via}: unknown team {target.name!r}")
+                elif team.schedule:
+                    scheduled(team.schedule, via)
+                else:
+                    for member in team.members:
+                        person(member, via)
+            elif target.name in paging.channels:
+                out.append(Delivery(via, target.name, None))
+            else:
+                problems.append(f"{via}: unknown channel {target.name!r}")
+        return out, problems
+
+    # ------------------------------------------------------------------ events
+
+    def flushed(
+        self,
+        conn: Connection,
+        incident: Any,
+        members: dict[str, Alert],
+        firing: list[str],
+        all_resolved: bool,
+        now: float,
+    ) -> None:
+        """A group flush with news: trigger the incident if it was pending, and tell the
+        route's channels."""
+        if firing and incident.status == "pending":
+            self.trigger(conn, incident, members, firing, now)
+            incident = repo.get_incident(conn, incident.id)
+        channels = json.loads(incident.channels) if incident.channels else []
+        if not channels:
+            channels = route_channels(_route_by_id(self.config.route, incident.route_id))
+        kind = "resolved" if all_resolved else "firing"
+        self._to_channels(conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+
+    def trigger(
+        self,
+        conn: Connection,
+        incident: Any,
+        members: dict[str, Alert],
+        firing: list[str],
+        now: float,
+    ) -> None:
+        paging = self.config.paging
+        firing_alerts = [members[fp] for fp in firing]
+        severity = highest(
+            paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts]
+        )
+        route = _route_by_id(self.config.route, incident.route_id)
+        channels = route_channels(route)
+        policy_name = route_policy(route)
+        policy = paging.policies.get(policy_name) if policy_name else None
+        labels = common_labels(firing_alerts)
+        if severity:
+            labels[paging.severity_label] = severity
+        values: dict[str, Any] = {
+            "status": "triggered",
+            "triggered_at": now,
+            "severity": severity,
+            "channels": json.dumps(channels),
+        }
+        conn.execute(update(incidents).where(incidents.c.id == incident.id).values(values))
+        repo.add_timeline(
+            conn,
+            incident.id,
+            repo.to_dt(now),
+            "triggered",
+            {"severity": severity, "policy": policy_name, "channels": channels},
+        )
+        if policy is not None:
+            self._start_escalation(conn, incident.id, policy, labels, now, generation=1)
+        elif policy_name:
+            repo.add_timeline(
+                conn,
+                incident.id,
+                repo.to_dt(now),
+                "notify_failed",
+                {"reason": f"escalation policy {policy_name!r} is not configured"},
+            )
+        deadline = paging.deadline_s(severity)
+        if deadline is not None:
+            outbox.schedule(conn, outbox.DEADLINE, [incident.id], now + deadline)
+
+    def _start_escalation(
+        self,
+        conn: Connection,
+        incident_id: int,
+        policy: Policy,
+        labels: dict[str, str],
+        now: float,
+        generation: int,
+    ) -> None:
+        state, page = start(policy, labels, now)
+        snapshot = {
+            "policy": policy.to_json(),
+            "labels": labels,
+            "generation": generation,
+            "started_at": now,
+        }
+        self._fired(conn, incident_id, snapshot, state, page, now, reason="started")
+
+    def _fired(
+        self,
+        conn: Connection,
+        incident_id: int,
+        snapshot: dict[str, Any],
+        state: State,
+        page: Page | None,
+        now: float,
+        reason: str,
+        by: str | None = None,
+    ) -> None:
+        """Store the escalation's new state, page the fired step, and schedule the next."""
+        snapshot = {
+            **snapshot,
+            "state": {
+                "step": state.step,
+                "round": state.round,
+                "next_at": state.next_at,
+                "exhausted": state.exhausted,
+            },
+        }
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(escalation=json.dumps(snapshot))
+        )
+        when = repo.to_dt(now)
+        if page is None:
+            repo.add_timeline(
+                conn,
+                incident_id,
+                when,
+                "escalation_exhausted",
+                {"policy": snapshot["policy"]["name"], "reason": reason},
+            )
+            outbox.cancel(conn, (outbox.ESCALATE,), incident_id)
+            return
+        incident = repo.get_incident(conn, incident_id)
+        deliveries, problems = self.deliveries(conn, page.targets, now)
+        detail: dict[str, Any] = {
+            "policy": snapshot["policy"]["name"],
+            "step": page.step + 1,
+            "round": page.round + 1,
+            "targets": [str(t) for t in page.targets],
+            "reason": reason,
+        }
+        if by:
+            detail["by"] = by
+        repo.add_timeline(conn, incident_id, when, "escalated", detail)
+        for problem in problems:
+            repo.add_timeline(conn, incident_id, when, "notify_failed", {"reason": problem})
+        generation = snapshot.get("generation", 1)
+        pending = []
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident_id)}
+        for d in deliveries:
+            who = d.recipient["name"] if d.recipient else "-"
+            key = (
+                f"inc{incident_id}:g{generation}:r{page.round}:s{page.step}:"
+                f"{d.target}:{who}:{d.channel}"
+            )
+            message = self.message(
+                conn,
+                incident,
+                "escalation",
+                now,
+                key,
+                members=members,
+                step=page.step + 1,
+                recipient=d.recipient,
+            )
+            pending.append(
+                outbox.Pending(incident_id, d.channel, d.target, "escalation", message, key)
+            )
+        outbox.enqueue(conn, pending, now)
+        if state.next_at is not None:
+            outbox.schedule(conn, outbox.ESCALATE, [incident_id], state.next_at)
+        if not deliveries and state.next_at is not None:
+            # nobody could be paged at this step: do not wait for an acknowledgement
+            # that cannot come; move on now (bounded by the policy's length)
+            self.escalate(conn, incident_id, now, reason="nobody paged at the previous step")
+
+    def escalate(
+        self, conn: Connection, incident_id: int, now: float, reason: str, by: str | None = None
+    ) -> bool:
+        """Fire the next step now (a due step, a missed deadline, or "escalate now")."""
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None or incident.status not in ("triggered",) or not incident.escalation:
+            return False
+        snapshot = json.loads(incident.escalation)
+        policy = Policy.from_json(snapshot["policy"])
+        s = snapshot.get("state", {})
+        state = State(
+            s.get("step", -1), s.get("round", 0), s.get("next_at"), s.get("exhausted", False)
+        )
+        if state.exhausted:
+            return False
+        state, page = advance(policy, state, snapshot.get("labels", {}), now)
+        self._fired(conn, incident_id, snapshot, state, page, now, reason=reason, by=by)
+        return True
+
+    def deadline(self, conn: Connection, incident_id: int, now: float) -> None:
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None or incident.status != "triggered":
+            return
+        deadline = self.config.paging.deadline_s(incident.severity)
+        repo.add_timeline(
+            conn,
+            incident_id,
+            repo.to_dt(now),
+            "deadline_missed",
+            {
+                "severity": incident.severity,
+                "deadline_s": deadline,
+                "triggered_at": repo.to_dt(incident.triggered_at).isoformat()
+                if incident.triggered_at
+                else None,
+            },
+        )
+        self.escalate(conn, incident_id, now, reason="acknowledgement deadline missed")
+
+    def acknowledge(self, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+        """Stop escalation; None when done, else why not."""
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None:
+            return "no such incident"
+        if incident.status == "resolved":
+            return "the incident is resolved"
+        if incident.status == "acknowledged":
+            return None  # idempotent
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by)
+        )
+        outbox.cancel(conn, outbox.ESCALATION_KINDS, incident_id)
+        repo.add_timeline(conn, incident_id, repo.to_dt(now), "acknowledged", {"by": by})
+        snapshot = json.loads(incident.escalation) if incident.escalation else None
+        timeout = snapshot["policy"].get("ack_timeout_s") if snapshot else None
+        if timeout:
+            outbox.schedule(conn, outbox.ACK_TIMEOUT, [incident_id], now + float(timeout))
+        incident = repo.get_incident(conn, incident_id)
+        self._to_channels(
+            conn, incident, "acknowledged", self._channels(incident), now, f"ack:{now:.6f}"
+        )
+        return None
+
+    def ack_timeout(self, conn: Connection, incident_id: int, now: float) -> None:
+        """An acknowledgement that lapsed: the incident triggers again and escalation restarts
+        from its first step with the same snapshot."""
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None or incident.status != "acknowledged" or not incident.escalation:
+            return
+        snapshot = json.loads(incident.escalation)
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(status="triggered", acknowledged_at=None, acknowledged_by=None)
+        )
+        repo.add_timeline(
+            conn,
+            incident_id,
+            repo.to_dt(now),
+            "ack_expired",
+            {"acknowledged_by": incident.acknowledged_by},
+        )
+        policy = Policy.from_json(snapshot["policy"])
+        self._start_escalation(
+            conn,
+            incident_id,
+            policy,
+            snapshot.get("labels", {}),
+            now,
+            generation=int(snapshot.get("generation", 1)) + 1,
+        )
+
+    def resolve(self, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+        incident = repo.get_incident(conn, incident_id)
+        if incident is None:
+            return "no such incident"
+        if incident.status == "resolved":
+            return None
+        conn.execute(
+            update(incidents)
+            .where(incidents.c.id == incident_id)
+            .values(status="resolved", resolved_at=now, resolved_by=by)
+        )
+        outbox.cancel(conn, (*outbox.ESCALATION_KINDS, outbox.ACK_TIMEOUT), incident_id)
+        repo.add_timeline(conn, incident_id, repo.to_dt(now), "resolved", {"by": by})
+        incident = repo.get_incident(conn, incident_id)
+        self._to_channels(conn, incident, "resolved", self._channels(incident), now, "resolved")
+        return None
+
+    def stopped(self, conn: Connection, incident_id: int) -> None:
+        """The incident resolved by its alerts: no more escalation."""
+        outbox.cancel(conn, (*outbox.ESCALATION_KINDS, outbox.ACK_TIMEOUT), incident_id)
+
+    def _channels(self, incident: Any) -> list[str]:
+        return json.loads(incident.channels) if incident.channels else []
+
+    def _to_channels(
+        self,
+        conn: Connection,
+        incident: Any,
+        kind: str,
+        channels: list[str],
+        now: float,
+        event: str,
+        members: dict[str, Alert] | None = None,
+    ) -> None:
+        pending = []
+        for channel in channels:
+            if channel not in self.config.paging.channels:
+                repo.add_timeline(
+                    conn,
+                    incident.id,
+                    repo.to_dt(now),
+                    "notify_failed",
+                    {"reason": f"channel {channel!r} is not configured"},
+                )
+                continue
+            key = f"inc{incident.id}:{event}:{channel}"
+            message = self.message(conn, incident, kind, now, key, members=members)
+            pending.append(
+                outbox.Pending(incident.id, channel, f"channel:{channel}", kind, message, key)
+            )
+        outbox.enqueue(conn, pending, now)
+
+
+def incident_title(group_labels: dict[str, str], alerts: list[Alert]) -> str:
+    """``AlertName label=value …`` from the group labels, naming the alert when the group
+    does not."""
+    names = sorted({a.name for a in alerts if a.name})
+    head = group_labels.get("alertname") or (names[0] if len(names) == 1 else "")
+    if not head:
+        head = f"{len(names)} alerts" if names else "alerts"
+    rest = " ".join(f"{k}={v}" for k, v in sorted(group_labels.items()) if k != "alertname")
+    return f"{head} {rest}".strip()[:200]

@@ -1,0 +1,105 @@
+"""A notification as the outbox keeps it: what one channel must tell about one incident.
+
+The engine builds a ``Message`` when an incident fires, escalates, is acknowledged, resolved
+or updated; the outbox stores it as JSON (``to_json``/``from_json`` round-trip exactly) and a
+channel (``notify.channels``) renders and delivers it. Pure: values only, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from tocsin.templating import KINDS
+
+__all__ = ["KINDS", "STATUSES", "Message", "from_json", "to_json"]
+
+STATUSES = ("triggered", "acknowledged", "resolved")
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: str  # one of KINDS
+    incident_id: int
+    title: str  # the incident title (already a string)
+    status: str  # one of STATUSES
+    severity: str | None
+    summary: str
+    group_labels: dict[str, str]
+    # {"fingerprint", "status": "firing"|"resolved", "labels", "annotations",
+    #  "starts_at" (ISO 8601), "ends_at"}
+    alerts: tuple[dict[str, Any], ...]
+    idempotency_key: str
+    created_at: str  # ISO 8601 UTC
+    external_url: str = ""  # link to the incident in tocsin
+    runbook_url: str | None = None
+    runbook_title: str | None = None
+    diagnostics: tuple[dict[str, str], ...] = ()  # {"title", "language", "code", "risk"}
+    escalation_step: int | None = None
+    recipient: dict[str, str] | None = None  # {"name", "email", "slack"} when paging a person
+    text: str | None = None  # status_update: the body a human wrote
+
+    def __post_init__(self) -> None:
+        # A wrong kind or status is a programming error upstream; catch it where it is made,
+        # not when a template renders it at 3 a.m.
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown message kind {self.kind!r} (expected one of {KINDS})")
+        if self.status not in STATUSES:
+            raise ValueError(f"unknown incident status {self.status!r} (expected {STATUSES})")
+        if not self.idempotency_key:
+            raise ValueError("a message needs an idempotency key")
+
+
+_REQUIRED = (
+    "kind",
+    "incident_id",
+    "title",
+    "status",
+    "severity",
+    "summary",
+    "group_labels",
+    "alerts",
+    "idempotency_key",
+    "created_at",
+)
+
+
+def to_json(message: Message) -> dict[str, Any]:
+    """A JSON-ready dict (tuples become lists); ``from_json`` reads it back unchanged."""
+    out: dict[str, Any] = {}
+    for f in fields(message):
+        value = getattr(message, f.name)
+        if f.name == "group_labels" or f.name == "recipient":
+            value = dict(value) if value is not None else None
+        elif f.name in ("alerts", "diagnostics"):
+            value = [dict(item) for item in value]
+        out[f.name] = value
+    return out
+
+
+def from_json(data: dict[str, Any]) -> Message:
+    """The message stored by ``to_json``. Unknown keys are ignored (a webhook body carries
+    ``version`` too), missing required keys raise ValueError."""
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise ValueError(f"message JSON lacks {', '.join(missing)}")
+    recipient = data.get("recipient")
+    return Message(
+        kind=data["kind"],
+        incident_id=int(data["incident_id"]),
+        title=data["title"],
+        status=data["status"],
+        severity=data["severity"],
+        summary=data["summary"],
+        group_labels=dict(data["group_labels"]),
+        alerts=tuple(dict(a) for a in data["alerts"]),
+        idempotency_key=data["idempotency_key"],
+        created_at=data["created_at"],
+        external_url=data.get("external_url", ""),
+        runbook_url=data.get("runbook_url"),
+        runbook_title=data.get("runbook_title"),
+        diagnostics=tuple(dict(d) for d in data.get("diagnostics", ())),
+        escalation_step=data.get("escalation_step"),
+        recipient=dict(recipient) if recipient is not None else None,
+        text=data.get("text"),
+    )

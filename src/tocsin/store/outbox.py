@@ -1,0 +1,234 @@
+"""The notification outbox, its delivery attempts, schedule overrides, and due work kinds of
+paging. Each function runs inside the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from tocsin.oncall.schedule import Override
+from tocsin.store import bulk
+from tocsin.store.repo import to_dt
+from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
+
+DELIVER = "deliver"
+ESCALATE = "escalate"
+DEADLINE = "deadline"
+ACK_TIMEOUT = "ack_timeout"
+# due work that stops when an incident is acknowledged or resolved
+ESCALATION_KINDS = (ESCALATE, DEADLINE)
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A notification to write: the outbox row, delivered by the engine."""
+
+    incident_id: int
+    channel: str
+    target: str
+    kind: str
+    message: dict[str, Any]
+    key: str
+    fallback_of: int | None = None
+
+
+def _identity(p: Pending) -> tuple[Any, ...]:
+    return (p.incident_id, p.channel, p.target, p.kind, _dumps(p.message), p.key)
+
+
+def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
+    """Write notifications and their delivery due now. A notification whose idempotency key
+    is already in the outbox is not written again (the same decision taken twice, by a
+    retried transaction or a second process, sends once). Returns the new ids."""
+    if not items:
+        return []
+    rows = bulk.insert(
+        conn,
+        "notifications",
+        (
+            "incident_id",
+            "channel",
+            "target",
+            "kind",
+            "message",
+            "idempotency_key",
+            "status",
+            "attempts",
+            "created_at",
+            "fallback_of",
+        ),
+        [(*_identity(p), "pending", 0, now, p.fallback_of) for p in items],
+        returning=("id",),
+        on_conflict="(idempotency_key) DO NOTHING",
+    )
+    ids = [r[0] for r in rows]
+    schedule(conn, DELIVER, ids, now)
+    return ids
+
+
+def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:
+    """Due work of ``kind`` for each ref at ``at``; an existing item is moved to ``at`` and
+    its lease cleared."""
+    for ref in refs:
+        done = conn.execute(
+            update(due_work)
+            .where(due_work.c.kind == kind, due_work.c.ref == ref)
+            .values(due_at=at, lease_owner=None, lease_until=None)
+        )
+        if done.rowcount == 0:
+            conn.execute(insert(due_work).values(kind=kind, ref=ref, due_at=at, attempts=0))
+
+
+def cancel(conn: Connection, kinds: tuple[str, ...], ref: int) -> None:
+    conn.execute(delete(due_work).where(due_work.c.kind.in_(kinds), due_work.c.ref == ref))
+
+
+def get(conn: Connection, notification_id: int) -> Any:
+    return conn.execute(select(notifications).where(notifications.c.id == notification_id)).first()
+
+
+def record_attempt(
+    conn: Connection,
+    notification_id: int,
+    at: float,
+    ok: bool,
+    status: int | None,
+    error: str,
+    duration_ms: float,
+    owner: str,
+) -> None:
+    conn.execute(
+        insert(notification_attempts).values(
+            notification_id=notification_id,
+            at=at,
+            ok=ok,
+            status=status,
+            error=error[:2000],
+            duration_ms=duration_ms,
+            owner=owner,
+        )
+    )
+    values: dict[str, Any] = {
+        "attempts": notifications.c.attempts + 1,
+        "last_error": None if ok else error[:2000],
+    }
+    if ok:
+        values.update(status="sent", sent_at=at)
+    conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values))
+
+
+def mark_dead(conn: Connection, notification_id: int) -> None:
+    conn.execute(
+        update(notifications).where(notifications.c.id == notification_id).values(status="dead")
+    )
+
+
+def for_incident(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """Every notification of an incident with every attempt, oldest first."""
+    rows = list(
+        conn.execute(
+            select(notifications)
+            .where(notifications.c.incident_id == incident_id)
+            .order_by(notifications.c.id)
+        )
+    )
+    attempts: dict[int, list[dict[str, Any]]] = {}
+    if rows:
+        for a in conn.execute(
+            select(notification_attempts)
+            .where(notification_attempts.c.notification_id.in_([r.id for r in rows]))
+            .order_by(notification_attempts.c.id)
+        ):
+            attempts.setdefault(a.notification_id, []).append(
+                {
+                    "at": to_dt(a.at).isoformat(),
+                    "ok": bool(a.ok),
+                    "status": a.status,
+                    "error": a.error,
+                    "duration_ms": round(a.duration_ms, 1),
+                    "worker": a.owner,
+                }
+            )
+    return [
+        {
+            "id": r.id,
+            "channel": r.channel,
+            "target": r.target,
+            "kind": r.kind,
+            "status": r.status,
+            "idempotency_key": r.idempotency_key,
+            "created_at": to_dt(r.created_at).isoformat(),
+            "sent_at": to_dt(r.sent_at).isoformat() if r.sent_at else None,
+            "last_error": r.last_error,
+            "fallback_of": r.fallback_of,
+            "attempts": attempts.get(r.id, []),
+        }
+        for r in rows
+    ]
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def add_override(
+    conn: Connection, override: Override, created_by: str, now: float, reason: str = ""
+) -> int:
+    row = conn.execute(
+        insert(overrides)
+        .values(
+            schedule=override.schedule,
+            user_name=override.user,
+            replaces=override.replaces,
+            starts_at=override.start.timestamp(),
+            ends_at=override.end.timestamp(),
+            created_by=created_by,
+            created_at=now,
+            reason=reason,
+        )
+        .returning(overrides.c.id)
+    ).first()
+    assert row is not None
+    return int(row.id)
+
+
+def delete_override(conn: Connection, override_id: int) -> bool:
+    return bool(conn.execute(delete(overrides).where(overrides.c.id == override_id)).rowcount)
+
+
+def overrides_between(
+    conn: Connection, start: float, end: float, schedule: str | None = None
+) -> list[tuple[int, Override]]:
+    """Overrides that overlap [start, end), by start time."""
+    query = (
+        select(overrides)
+        .where(and_(overrides.c.ends_at > start, overrides.c.starts_at < end))
+        .order_by(overrides.c.starts_at, overrides.c.id)
+    )
+    if schedule is not None:
+        query = query.where(overrides.c.schedule == schedule)
+    return [
+        (
+            r.id,
+            Override(
+                schedule=r.schedule,
+                start=to_dt(r.starts_at),
+                end=to_dt(r.ends_at),
+                user=r.user_name,
+                replaces=r.replaces,
+            ),
+        )
+        for r in conn.execute(query)
+    ]
+
+
+def overrides_at(conn: Connection, at: datetime) -> list[Override]:
+    ts = at.timestamp()
+    return [o for _id, o in overrides_between(conn, ts, ts + 1e-6)]

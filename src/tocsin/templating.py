@@ -1,0 +1,555 @@
+"""The one template renderer: notification titles and bodies from Jinja2 templates.
+
+Templates come from the operators (``channels[].templates`` in ``tocsin.yaml``) or are the
+defaults below; the *context* holds alert labels and annotations, which are untrusted input.
+So rendering is sandboxed (``ImmutableSandboxedEnvironment``: no access to ``__class__`` and
+other internals, no mutation of the context, ranges bounded), strict (a misspelt variable is an
+error, caught by ``tocsin config check`` against ``sample_context``, never an empty page) and
+bounded (output past ``max_chars`` is cut with a marker). Context values are data: a label
+whose value is ``{{ 7*7 }}`` prints those characters, it is never evaluated. HTML templates
+autoescape; text and title templates do not (channels escape for their own formats).
+
+The context a template sees (``message_context``; ``sample_context`` has the same keys):
+
+- ``kind``: firing | resolved | acknowledged | escalation | deadline | reminder |
+  status_update | test
+- ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
+  (or None), ``summary``, ``text`` (a status update's body, or None)
+- ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert)
+- ``alerts``, and the same split into ``firing`` and ``resolved``: each
+  ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being
+  the ``alertname`` label
+- ``runbook_url``, ``runbook_title`` (or None); ``diagnostics``: the first runbook commands,
+  each ``{title, language, code, risk}``
+- ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}`` or None)
+- ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
+
+Links (``runbook_url``, ``external_url``) reach templates only when they are http(s).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+if TYPE_CHECKING:
+    from tocsin.notify.message import Message
+
+# The kinds of message a template is rendered for (``Message.kind``). They live here, not in
+# ``notify.message``, so that this module imports nothing of tocsin at run time.
+KINDS = (
+    "firing",
+    "resolved",
+    "acknowledged",
+    "escalation",
+    "deadline",
+    "reminder",
+    "status_update",
+    "test",
+)
+
+DEFAULT_MAX_CHARS = 100_000
+# What a template may build with * and ** (the sandbox bounds range() itself).
+_MAX_PRODUCT = 1_000_000
+_MAX_EXPONENT = 1_000
+_MAX_POWER_BITS = 100_000
+
+
+class TemplateError(Exception):
+    """A template does not compile or does not render; says which template and where."""
+
+    def __init__(self, name: str, message: str, lineno: int | None = None) -> None:
+        self.name = name
+        self.lineno = lineno
+        self.reason = message
+        where = f"template {name!r}" + (f", line {lineno}" if lineno is not None else "")
+        super().__init__(f"{where}: {message}")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, plus bounds on ``*`` and ``**``: ``'x' * 10**9`` would otherwise build a
+    gigabyte before the output bound could cut it."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if isinstance(right, int | float) and (
+                abs(right) > _MAX_EXPONENT
+                or (isinstance(left, int) and left.bit_length() * abs(right) > _MAX_POWER_BITS)
+            ):
+                raise SecurityError(f"power {right} is too large for a template")
+        else:
+            for seq, times in ((left, right), (right, left)):
+                if (
+                    isinstance(seq, str | Sequence)
+                    and isinstance(times, int)
+                    and len(seq) * times > _MAX_PRODUCT
+                ):
+                    raise SecurityError("repetition is too large for a template")
+        return super().call_binop(context, operator, left, right)
+
+
+def _environment(html: bool) -> _Sandbox:
+    return _Sandbox(
+        undefined=jinja2.StrictUndefined,
+        autoescape=html,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        loader=None,
+    )
+
+
+_ENVIRONMENTS = {False: _environment(False), True: _environment(True)}
+
+
+@dataclass(frozen=True, eq=False)
+class Template:
+    """A compiled template and the name its errors carry (e.g. ``slack-oncall.text``)."""
+
+    name: str
+    html: bool
+    compiled: jinja2.Template
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(source: str, html: bool) -> jinja2.Template:
+    return _ENVIRONMENTS[html].from_string(source)
+
+
+def compile_template(source: str, name: str, *, html: bool = False) -> Template:
+    """Compile (or take from the cache) a template; TemplateError on a syntax error."""
+    try:
+        compiled = _compile(source, html)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(name, exc.message or str(exc), exc.lineno) from None
+    return Template(name=name, html=html, compiled=compiled)
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line of a render error: Jinja rewrites its traceback so that template
+    frames carry the template's own line numbers."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def truncation_marker(max_chars: int) -> str:
+    return f"\n… [truncated by tocsin: longer than {max_chars} characters]"
+
+
+def render(
+    template: Template, context: Mapping[str, Any], *, max_chars: int = DEFAULT_MAX_CHARS
+) -> str:
+    """Render; TemplateError on an undefined variable, a sandbox violation or any other error
+    raised while rendering. Output longer than ``max_chars`` is cut and marked."""
+    parts: list[str] = []
+    size = 0
+    truncated = False
+    try:
+        # Streamed, so that a template looping over a huge context stops at the bound.
+        for chunk in template.compiled.generate(dict(context)):
+            parts.append(chunk)
+            size += len(chunk)
+            if size > max_chars:
+                truncated = True
+                break
+    except SecurityError as exc:
+        raise TemplateError(
+            template.name, f"not allowed in the sandbox: {exc}", _template_line(exc)
+        ) from None
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(template.name, f"undefined: {exc}", _template_line(exc)) from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(template.name, str(exc), _template_line(exc)) from None
+    except Exception as exc:  # a template can raise anything: 1/0, "a" + 1, ...
+        raise TemplateError(
+            template.name, f"{type(exc).__name__}: {exc}", _template_line(exc)
+        ) from None
+    out = "".join(parts)
+    if truncated:
+        marker = truncation_marker(max_chars)
+        out = out[: max(0, max_chars - len(marker))] + marker
+    return out
+
+
+def check_template(source: str, name: str, *, html: bool = False) -> Template:
+    """Compile and render against ``sample_context`` of every message kind: what ``tocsin
+    config check`` and channel building do, so a template that cannot render is an error at
+    load. TemplateError names the template, the line and, for a render error, the kind."""
+    template = compile_template(source, name, html=html)
+    for kind in KINDS:
+        try:
+            render(template, sample_context(kind))
+        except TemplateError as exc:
+            raise TemplateError(
+                name, f"{exc.reason} (rendering a {kind} message)", exc.lineno
+            ) from None
+    return template
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """Whitespace (newlines included) collapsed to single spaces, cut to ``limit`` with an
+    ellipsis: titles, subjects and headers are one line, whatever a label contains."""
+    out = " ".join(text.split())
+    if limit is not None and len(out) > limit:
+        out = out[: max(0, limit - 1)] + "…"
+    return out
+
+
+# --- default templates ---------------------------------------------------------------------
+
+DEFAULT_TITLE = """\
+{%- if kind == "resolved" -%}[RESOLVED]
+{%- elif kind == "acknowledged" -%}[ACK]
+{%- elif kind == "escalation" -%}[ESCALATED{% if escalation_step %} step {{ escalation_step }}{% endif %}]
+{%- elif kind == "deadline" -%}[ACK OVERDUE]
+{%- elif kind == "reminder" -%}[STILL FIRING:{{ firing | length }}]
+{%- elif kind == "status_update" -%}[UPDATE]
+{%- elif kind == "test" -%}[TEST]
+{%- else -%}[FIRING:{{ firing | length }}]
+{%- endif %} {{ title }}{% if severity %} ({{ severity }}){% endif %}
+"""  # noqa: E501
+
+DEFAULT_TEXT = """\
+{% if kind == "status_update" and text %}
+{{ text }}
+
+{% endif %}
+{% if kind == "test" %}
+This is a test notification from tocsin: no action is needed.
+
+{% endif %}
+{% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
+{{ recipient.name }}, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.
+
+{% endif %}
+Incident #{{ incident_id }}: {{ title }}
+Status:   {{ status }}{% if kind == "deadline" %} (not acknowledged in time){% endif %}
+
+Severity: {{ severity or "none" }}
+Alerts:   {{ firing | length }} firing, {{ resolved | length }} resolved
+{% if common_labels | reject("equalto", "alertname") | list %}
+Labels:   {% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}
+
+{% endif %}
+{% if summary %}
+Summary:  {{ summary }}
+{% endif %}
+{% if external_url %}
+Open:     {{ external_url }}
+{% endif %}
+{% if runbook_url or runbook_title %}
+
+Runbook: {{ runbook_title or "runbook" }}{% if runbook_url %} <{{ runbook_url }}>{% endif %}
+
+{% endif %}
+{% if diagnostics %}
+
+First checks:
+{% for d in diagnostics %}
+{{ loop.index }}. {{ d.title }} [risk: {{ d.risk }}{% if d.language %}, {{ d.language }}{% endif %}]
+{{ d.code | indent(4, first=True) }}
+{% endfor %}
+{% endif %}
+{% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
+
+{{ heading }} ({{ items | length }}):
+{% for a in items[:20] %}
+- {{ a.name or "alert" }} since {{ a.starts_at }}{% if a.status == "resolved" and a.ends_at %}, ended {{ a.ends_at }}{% endif %}
+
+{% for k, v in a.labels | dictsort if k not in common_labels %}
+    {{ k }} = {{ v }}
+{% endfor %}
+{% for k, v in a.annotations | dictsort %}
+    {{ k }}: {{ v | indent(6) }}
+{% endfor %}
+{% endfor %}
+{% if items | length > 20 %}
+  … and {{ items | length - 20 }} more
+{% endif %}
+{% endfor %}
+"""  # noqa: E501
+
+DEFAULT_HTML = """\
+<!DOCTYPE html>
+<html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 14px; color: #1d1d1d;">
+{% set colour = {"resolved": "#2e7d32", "acknowledged": "#f9a825"}.get(status, "#c62828") %}
+<h2 style="margin: 0 0 8px 0; color: {{ colour }};">
+{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
+{% if kind == "test" %}
+<p><em>This is a test notification from tocsin: no action is needed.</em></p>
+{% endif %}
+{% if kind == "status_update" and text %}
+<p style="white-space: pre-wrap;">{{ text }}</p>
+{% endif %}
+{% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
+<p><strong>{{ recipient.name }}</strong>, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.</p>
+{% endif %}
+<table style="border-collapse: collapse;">
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Incident</strong></td><td>#{{ incident_id }}</td></tr>
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Status</strong></td><td>{{ status }}</td></tr>
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Severity</strong></td><td>{{ severity or "none" }}</td></tr>
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Alerts</strong></td><td>{{ firing | length }} firing, {{ resolved | length }} resolved</td></tr>
+{% if common_labels | reject("equalto", "alertname") | list %}
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Labels</strong></td><td>{% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
+{% endif %}
+{% if summary %}
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Summary</strong></td><td>{{ summary }}</td></tr>
+{% endif %}
+</table>
+{% if external_url %}
+<p><a href="{{ external_url }}">Open incident #{{ incident_id }} in tocsin</a></p>
+{% endif %}
+{% if runbook_url or runbook_title %}
+<p><strong>Runbook:</strong> {% if runbook_url %}<a href="{{ runbook_url }}">{{ runbook_title or runbook_url }}</a>{% else %}{{ runbook_title }}{% endif %}</p>
+{% endif %}
+{% if diagnostics %}
+<h3 style="margin: 16px 0 4px 0;">First checks</h3>
+<ol>
+{% for d in diagnostics %}
+<li>{{ d.title }} <small>(risk: {{ d.risk }}{% if d.language %}, {{ d.language }}{% endif %})</small>
+<pre style="background: #f4f4f4; padding: 6px; white-space: pre-wrap;">{{ d.code }}</pre></li>
+{% endfor %}
+</ol>
+{% endif %}
+{% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
+<h3 style="margin: 16px 0 4px 0;">{{ heading }} ({{ items | length }})</h3>
+<ul>
+{% for a in items[:20] %}
+<li><strong>{{ a.name or "alert" }}</strong> since {{ a.starts_at }}{% if a.status == "resolved" and a.ends_at %}, ended {{ a.ends_at }}{% endif %}
+{% for k, v in a.labels | dictsort if k not in common_labels %}{% if loop.first %}<br><small>{% endif %}{{ k }}={{ v }}{% if not loop.last %}, {% else %}</small>{% endif %}{% endfor %}
+{% for k, v in a.annotations | dictsort %}
+<br>{{ k }}: <span style="white-space: pre-wrap;">{{ v }}</span>
+{% endfor %}
+</li>
+{% endfor %}
+{% if items | length > 20 %}
+<li>… and {{ items | length - 20 }} more</li>
+{% endif %}
+</ul>
+{% endfor %}
+<p style="color: #777; font-size: 12px;">Sent by tocsin{% if external_url %} · <a href="{{ external_url }}">{{ external_url }}</a>{% endif %}</p>
+</body></html>
+"""  # noqa: E501
+
+DEFAULT_TEMPLATES: dict[str, tuple[str, bool]] = {
+    "title": (DEFAULT_TITLE, False),
+    "text": (DEFAULT_TEXT, False),
+    "html": (DEFAULT_HTML, True),
+}
+
+
+# --- contexts ------------------------------------------------------------------------------
+
+
+def web_url(url: str | None) -> str | None:
+    """Only http(s) links reach a template: a ``javascript:`` runbook URL from an annotation
+    must not become a link in an email."""
+    if url and url.strip().lower().startswith(("http://", "https://")):
+        return url.strip()
+    return None
+
+
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    first = maps[0]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
+
+
+def _context(
+    *,
+    kind: str,
+    incident_id: int,
+    title: str,
+    status: str,
+    severity: str | None,
+    summary: str,
+    group_labels: Mapping[str, str],
+    alerts: Sequence[Mapping[str, Any]],
+    idempotency_key: str,
+    created_at: str,
+    external_url: str,
+    runbook_url: str | None,
+    runbook_title: str | None,
+    diagnostics: Sequence[Mapping[str, str]],
+    escalation_step: int | None,
+    recipient: Mapping[str, str] | None,
+    text: str | None,
+) -> dict[str, Any]:
+    items: list[dict[str, Any]] = []
+    for alert in alerts:
+        labels = {str(k): str(v) for k, v in dict(alert.get("labels") or {}).items()}
+        annotations = {str(k): str(v) for k, v in dict(alert.get("annotations") or {}).items()}
+        items.append(
+            {
+                "fingerprint": str(alert.get("fingerprint", "")),
+                "status": str(alert.get("status", "firing")),
+                "name": labels.get("alertname", ""),
+                "labels": labels,
+                "annotations": annotations,
+                "starts_at": alert.get("starts_at") or "",
+                "ends_at": alert.get("ends_at") or "",
+            }
+        )
+    return {
+        "kind": kind,
+        "incident_id": incident_id,
+        "title": title,
+        "status": status,
+        "severity": severity,
+        "summary": summary,
+        "text": text,
+        "group_labels": dict(group_labels),
+        "common_labels": _common([a["labels"] for a in items]),
+        "common_annotations": _common([a["annotations"] for a in items]),
+        "alerts": items,
+        "firing": [a for a in items if a["status"] != "resolved"],
+        "resolved": [a for a in items if a["status"] == "resolved"],
+        "runbook_url": web_url(runbook_url),
+        "runbook_title": runbook_title,
+        "diagnostics": [dict(d) for d in diagnostics],
+        "escalation_step": escalation_step,
+        "recipient": dict(recipient) if recipient is not None else None,
+        "external_url": web_url(external_url) or "",
+        "idempotency_key": idempotency_key,
+        "created_at": created_at,
+    }
+
+
+def message_context(message: Message) -> dict[str, Any]:
+    """What a template sees for a real message (the keys are in the module docstring)."""
+    return _context(
+        kind=message.kind,
+        incident_id=message.incident_id,
+        title=message.title,
+        status=message.status,
+        severity=message.severity,
+        summary=message.summary,
+        group_labels=message.group_labels,
+        alerts=message.alerts,
+        idempotency_key=message.idempotency_key,
+        created_at=message.created_at,
+        external_url=message.external_url,
+        runbook_url=message.runbook_url,
+        runbook_title=message.runbook_title,
+        diagnostics=message.diagnostics,
+        escalation_step=message.escalation_step,
+        recipient=message.recipient,
+        text=message.text,
+    )
+
+
+_STATUS_OF_KIND = {"resolved": "resolved", "acknowledged": "acknowledged"}
+
+
+def sample_context(kind: str = "firing") -> dict[str, Any]:
+    """A realistic context (two firing alerts, one resolved, a runbook, two diagnostics, a
+    recipient) that ``tocsin config check`` renders every configured template against."""
+    group = {"alertname": "HighErrorRate", "service": "pebble-api"}
+    alerts: list[dict[str, Any]] = [
+        {
+            "fingerprint": "3b1f9a4c2d7e8f01",
+            "status": "firing",
+            "labels": {
+                **group,
+                "severity": "critical",
+                "instance": "10.0.3.17:8080",
+                "job": "pebble-api",
+                "team": "payments",
+            },
+            "annotations": {
+                "summary": "5xx ratio is 7.2% on 10.0.3.17:8080 (threshold 5%)",
+                "description": "More than 5% of requests failed over the last 10 minutes.\n"
+                "Checkout is affected.",
+                "runbook_url": "https://runbooks.example.com/pebble-api#higherrorrate",
+            },
+            "starts_at": "2024-05-14T02:58:10Z",
+            "ends_at": "",
+        },
+        {
+            "fingerprint": "9c04e51b77a2d3f6",
+            "status": "firing",
+            "labels": {
+                **group,
+                "severity": "critical",
+                "instance": "10.0.3.18:8080",
+                "job": "pebble-api",
+                "team": "payments",
+            },
+            "annotations": {
+                "summary": "5xx ratio is 6.1% on 10.0.3.18:8080 (threshold 5%)",
+                "runbook_url": "https://runbooks.example.com/pebble-api#higherrorrate",
+            },
+            "starts_at": "2024-05-14T02:59:40Z",
+            "ends_at": "",
+        },
+        {
+            "fingerprint": "51d2a0f3c9b8e764",
+            "status": "resolved",
+            "labels": {
+                **group,
+                "severity": "critical",
+                "instance": "10.0.3.19:8080",
+                "job": "pebble-api",
+                "team": "payments",
+            },
+            "annotations": {"summary": "5xx ratio is 5.4% on 10.0.3.19:8080 (threshold 5%)"},
+            "starts_at": "2024-05-14T02:57:55Z",
+            "ends_at": "2024-05-14T03:04:10Z",
+        },
+    ]
+    if kind == "resolved":
+        alerts = [
+            {**a, "status": "resolved", "ends_at": a["ends_at"] or "2024-05-14T03:12:30Z"}
+            for a in alerts
+        ]
+    return _context(
+        kind=kind,
+        incident_id=42,
+        title="HighErrorRate pebble-api",
+        status=_STATUS_OF_KIND.get(kind, "triggered"),
+        severity="critical",
+        summary="Error rate above 5% on 2 of 3 pebble-api instances; checkout is failing",
+        group_labels=group,
+        alerts=alerts,
+        idempotency_key="incident-42-firing-1",
+        created_at="2024-05-14T03:05:00Z",
+        external_url="https://tocsin.example.com/incidents/42",
+        runbook_url="https://runbooks.example.com/pebble-api#higherrorrate",
+        runbook_title="pebble-api: HighErrorRate",
+        diagnostics=[
+            {
+                "title": "Error rate by route",
+                "language": "promql",
+                "code": 'sum by (route) (rate(http_requests_total{job="pebble-api",'
+                'code=~"5.."}[5m]))',
+                "risk": "read",
+            },
+            {
+                "title": "Recent errors in the logs",
+                "language": "bash",
+                "code": "kubectl -n payments logs deploy/pebble-api --since=15m \\\n"
+                "  | grep -i error | tail -50",
+                "risk": "read",
+            },
+        ],
+        escalation_step=2 if kind == "escalation" else None,
+        recipient={"name": "Ada Lovelace", "email": "ada@example.com", "slack": "U024BE7LH"},
+        text="Rolled back pebble-api to v1.41.2; error rate is falling. Next update in 15 min."
+        if kind == "status_update"
+        else None,
+    )
