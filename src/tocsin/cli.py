@@ -322,12 +322,31 @@ def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
     """Validate the whole configuration; every error is printed with its place."""
     loaded = _load_config(config)
     routes = loaded.route.walk()
+    paging = loaded.paging
+    templates = sum(
+        1
+        for c in paging.channels.values()
+        for part in ("title", "text", "html")
+        if getattr(c.templates, part) is not None
+    )
     out.print(
         f"{config}: OK — {len(routes)} routes, {len(loaded.receivers)} receivers, "
-        f"{len(loaded.inhibit_rules)} inhibit rules",
+        f"{len(loaded.inhibit_rules)} inhibit rules; {len(paging.channels)} channels, "
+        f"{len(paging.users)} users, {len(paging.schedules)} schedules, "
+        f"{len(paging.policies)} escalation policies, {len(paging.levels)} severity levels; "
+        f"{templates} custom templates rendered against sample alerts for every message kind",
         highlight=False,
         markup=False,
     )
+
+
+def _register_paging() -> None:
+    from tocsin.cli_paging import register
+
+    register(app)
+
+
+_register_paging()
 
 
 def main() -> None:

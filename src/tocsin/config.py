@@ -32,6 +32,7 @@ from tocsin.routing.tree import (
 from tocsin.runbooks.loader import read_text
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
+from tocsin.templating import TemplateError, check_template
 
 _DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -754,8 +755,19 @@ def _build_paging(
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
         if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
             report(("channels", i), "a Slack channel needs url or url_secret")
+        # a template that cannot render is an error now, never a dropped page later
+        for part in ("title", "text", "html"):
+            source_text = getattr(c.templates, part)
+            if source_text is None:
+                continue
+            try:
+                check_template(source_text, f"{c.name}.{part}", html=part == "html")
+            except TemplateError as exc:
+                report(("channels", i, "templates", part), str(exc))
     for i, u in enumerate(model.users):
         zone_ok(("users", i, "timezone"), u.timezone)
+        if not u.contact:
+            report(("users", i), f"user {u.name!r} has no contact methods (channels under contact)")
         for j, name in enumerate(u.contact):
             if name not in channels:
                 report(("users", i, "contact", j), f"unknown channel {name!r}")

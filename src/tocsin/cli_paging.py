@@ -1,0 +1,262 @@
+"""Paging commands: who is on call, acknowledging/resolving/escalating incidents, overrides.
+
+They work on the database directly (the same ``--data-dir``/``--database-url`` as ``serve``),
+so they work while the server runs and when it does not; a running server's engine delivers
+what they put in the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+ConfigPath = Annotated[Path, typer.Option("--config", "-c", help="The tocsin.yaml to use.")]
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="SQLite data directory (default ./data).")
+]
+DatabaseUrl = Annotated[
+    str | None, typer.Option("--database-url", help="A database URL (postgresql://…).")
+]
+By = Annotated[str, typer.Option("--by", help="Who does it (kept on the timeline).")]
+
+incident_app = typer.Typer(help="Act on incidents.", no_args_is_help=True)
+override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
+
+
+def _parse_when(text: str | None, now: datetime) -> datetime:
+    """ISO 8601 (``2027-01-15T09:00``, UTC when no offset), ``now``, or ``+2h``/``-30m``."""
+    from tocsin.config import parse_prom_duration
+
+    if not text or text == "now":
+        return now
+    if text[0] in "+-":
+        seconds = parse_prom_duration(text[1:])
+        return now + timedelta(seconds=seconds if text[0] == "+" else -seconds)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a time (ISO 8601, now, +2h)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _setup(config: Path, data_dir: Path | None, database_url: str | None) -> tuple[Any, Any]:
+    from tocsin.cli import _engine, _load_config
+
+    return _load_config(config), _engine(data_dir, database_url)
+
+
+def oncall(
+    schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When: ISO 8601, now, +2h (default now).")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Who is on call, until when, and who is next (overrides included)."""
+    from tocsin.api.paging import oncall_now
+    from tocsin.api.state import AppState
+    from tocsin.cli import err, out
+    from tocsin.engine.clock import RealClock
+
+    loaded, engine = _setup(config, data_dir, database_url)
+    if schedule is not None and schedule not in loaded.paging.schedules:
+        known = ", ".join(sorted(loaded.paging.schedules)) or "none"
+        err.print(f"tocsin: no schedule {schedule!r} (schedules: {known})")
+        raise typer.Exit(1)
+    when = _parse_when(at, datetime.now(UTC))
+    state = AppState(db=engine, config=loaded, clock=RealClock())
+    rows = oncall_now(state, when, schedule)
+    if output == "json":
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"on call at {when.isoformat(timespec='minutes')}")
+    for column in ("schedule", "on call", "until", "next"):
+        table.add_column(column)
+    for row in rows:
+        nxt = row["next"]
+        table.add_row(
+            row["schedule"],
+            ", ".join(u["name"] for u in row["users"]) or "[red]nobody[/red]",
+            (row["until"] or "-")[:16],
+            ", ".join(nxt["users"]) if nxt else "-",
+        )
+    out.print(table)
+
+
+def _act(
+    action: str, number: int, by: str, config: Path, data_dir: Path | None, url: str | None
+) -> None:
+    from tocsin.cli import err, out
+    from tocsin.engine.paging import Pager
+    from tocsin.store.db import begin_write
+
+    loaded, engine = _setup(config, data_dir, url)
+    pager = Pager(loaded)
+    now = datetime.now(UTC).timestamp()
+    with begin_write(engine) as conn:
+        if action == "ack":
+            error = pager.acknowledge(conn, number, by, now)
+        elif action == "resolve":
+            error = pager.resolve(conn, number, by, now)
+        else:
+            done = pager.escalate(conn, number, now, reason="escalated by hand", by=by)
+            error = None if done else "the incident is not triggered or has no escalation left"
+    if error:
+        err.print(f"tocsin: incident {number}: {error}")
+        raise typer.Exit(1)
+    out.print(f"incident {number}: {action} done by {by}")
+
+
+@incident_app.command("ack")
+def incident_ack(
+    number: Annotated[int, typer.Argument(help="The incident number.")],
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Acknowledge: escalation stops."""
+    _act("ack", number, by, config, data_dir, database_url)
+
+
+@incident_app.command("resolve")
+def incident_resolve(
+    number: Annotated[int, typer.Argument(help="The incident number.")],
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Resolve by hand: escalation stops, the channels are told."""
+    _act("resolve", number, by, config, data_dir, database_url)
+
+
+@incident_app.command("escalate")
+def incident_escalate(
+    number: Annotated[int, typer.Argument(help="The incident number.")],
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Escalate now: the next step of the policy fires at once."""
+    _act("escalate", number, by, config, data_dir, database_url)
+
+
+@override_app.command("add")
+def override_add(
+    schedule: Annotated[str, typer.Argument(help="The schedule.")],
+    user: Annotated[str, typer.Argument(help="Who takes the shift.")],
+    start: Annotated[str, typer.Option("--start", help="ISO 8601, now, +1h.")] = "now",
+    end: Annotated[str, typer.Option("--end", help="ISO 8601 or +8h.")] = "+8h",
+    replaces: Annotated[
+        str | None,
+        typer.Option("--replaces", help="Whom the user stands in for (* for anyone on call)."),
+    ] = None,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Put someone on call in a schedule for a while, in addition to or instead of others."""
+    from pydantic import ValidationError
+
+    from tocsin.api.paging import OverrideBody, override_problems
+    from tocsin.api.state import AppState
+    from tocsin.cli import err, out
+    from tocsin.engine.clock import RealClock
+    from tocsin.oncall.schedule import Override
+    from tocsin.store import outbox
+    from tocsin.store.db import begin_write
+
+    loaded, engine = _setup(config, data_dir, database_url)
+    now = datetime.now(UTC)
+    begins = _parse_when(start, now)
+    try:
+        body = OverrideBody(
+            schedule=schedule,
+            user=user,
+            start=begins,
+            end=_parse_when(end, begins),
+            replaces=replaces,
+            reason=reason,
+        )
+    except ValidationError as exc:
+        err.print(f"tocsin: {exc}")
+        raise typer.Exit(2) from None
+    problem = override_problems(AppState(db=engine, config=loaded, clock=RealClock()), body)
+    if problem:
+        err.print(f"tocsin: {problem}")
+        raise typer.Exit(1)
+    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
+    with begin_write(engine) as conn:
+        new_id = outbox.add_override(conn, override, by, now.timestamp(), reason)
+    out.print(
+        f"override {new_id}: {user} on call in {schedule} from {body.start.isoformat()} "
+        f"to {body.end.isoformat()}" + (f" instead of {replaces}" if replaces else "")
+    )
+
+
+@override_app.command("list")
+def override_list(
+    schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Overrides that have not ended."""
+    from tocsin.cli import out
+    from tocsin.store import outbox
+
+    _loaded, engine = _setup(config, data_dir, database_url)
+    now = datetime.now(UTC).timestamp()
+    with engine.connect() as conn:
+        found = outbox.overrides_between(conn, now, now + 3650 * 86400.0, schedule)
+    table = Table()
+    for column in ("id", "schedule", "user", "instead of", "start", "end"):
+        table.add_column(column)
+    for i, o in found:
+        table.add_row(
+            str(i),
+            o.schedule,
+            o.user,
+            o.replaces or "-",
+            o.start.isoformat(timespec="minutes"),
+            o.end.isoformat(timespec="minutes"),
+        )
+    out.print(table)
+
+
+@override_app.command("delete")
+def override_delete(
+    override_id: Annotated[int, typer.Argument(help="The override's id.")],
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Remove an override."""
+    from tocsin.cli import err, out
+    from tocsin.store import outbox
+    from tocsin.store.db import begin_write
+
+    _loaded, engine = _setup(config, data_dir, database_url)
+    with begin_write(engine) as conn:
+        if not outbox.delete_override(conn, override_id):
+            err.print(f"tocsin: no override {override_id}")
+            raise typer.Exit(1)
+    out.print(f"override {override_id} deleted")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("oncall")(oncall)
+    app.add_typer(incident_app, name="incident")
+    app.add_typer(override_app, name="override")

@@ -1,0 +1,144 @@
+"""Paging on the command line: on call, overrides, acknowledging and resolving incidents,
+and config check rendering every template."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from tocsin.cli import app
+from tocsin.config import load_config
+from tocsin.engine.paging import Pager
+from tocsin.store import repo
+from tocsin.store.db import begin_write, database_url, make_engine, upgrade
+from tocsin.store.schema import incidents
+
+runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tocsin.yaml"
+
+
+def run(*args: str) -> tuple[int, str]:
+    done = runner.invoke(app, list(args))
+    return done.exit_code, done.output
+
+
+def test_oncall_at_a_given_time_follows_the_example_rotation(tmp_path: Path) -> None:
+    d = str(tmp_path)
+    # Tuesday 2026-11-24 10:00 Berlin: week of 2026-11-23 is alice's (weekly from 11-02)
+    code, output = run(
+        "oncall",
+        "pebble-primary",
+        "--at",
+        "2026-11-24T09:00:00Z",
+        "--format",
+        "json",
+        "-c",
+        str(EXAMPLE),
+        "--data-dir",
+        d,
+    )
+    assert code == 0, output
+    [row] = json.loads(output)
+    assert [u["name"] for u in row["users"]] == ["alice"]
+    # the same night at 23:00 Berlin: chen's night layer
+    code, output = run(
+        "oncall",
+        "pebble-primary",
+        "--at",
+        "2026-11-24T22:00:00Z",
+        "--format",
+        "json",
+        "-c",
+        str(EXAMPLE),
+        "--data-dir",
+        d,
+    )
+    assert [u["name"] for u in json.loads(output)[0]["users"]] == ["chen"]
+    code, output = run("oncall", "nope", "-c", str(EXAMPLE), "--data-dir", d)
+    assert code == 1 and "no schedule 'nope'" in output
+
+
+def test_override_add_list_delete(tmp_path: Path) -> None:
+    d = str(tmp_path)
+    common = ["-c", str(EXAMPLE), "--data-dir", d]
+    code, output = run(
+        "override",
+        "add",
+        "pebble-primary",
+        "dana",
+        "--replaces",
+        "*",
+        "--start",
+        "2026-11-24T08:00:00Z",
+        "--end",
+        "+3h",
+        *common,
+    )
+    assert code == 0 and "override 1: dana" in output
+    code, output = run(
+        "oncall", "pebble-primary", "--at", "2026-11-24T09:00:00Z", "--format", "json", *common
+    )
+    assert [u["name"] for u in json.loads(output)[0]["users"]] == ["dana"]
+    code, output = run("override", "add", "pebble-primary", "zed", *common)
+    assert code == 1 and "no user 'zed'" in output
+    code, output = run("override", "delete", "1", *common)
+    assert code == 0
+    code, output = run("override", "delete", "1", *common)
+    assert code == 1 and "no override 1" in output
+
+
+def test_incident_ack_and_resolve(tmp_path: Path) -> None:
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    from tocsin.alerts.model import Alert, with_defaults
+
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    alert = with_defaults(
+        Alert(
+            labels={
+                "alertname": "PebbleDatabaseDown",
+                "severity": "critical",
+                "service": "pebble-db",
+            }
+        ),
+        now,
+        300,
+    )
+    with begin_write(engine) as conn:
+        repo.ingest(conn, [alert], now, config.route)
+        [incident] = conn.execute(select(incidents)).fetchall()
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
+        Pager(config).flushed(conn, incident, members, list(members), False, now.timestamp())
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, output = run("incident", "ack", str(incident.id), "--by", "alice", *common)
+    assert code == 0 and "ack done by alice" in output
+    code, output = run("incident", "escalate", str(incident.id), *common)
+    assert code == 1 and "not triggered" in output
+    code, output = run("incident", "resolve", str(incident.id), "--by", "bob", *common)
+    assert code == 0
+    with engine.connect() as conn:
+        kinds = [e["kind"] for e in repo.incident_timeline(conn, incident.id)]
+        row = repo.get_incident(conn, incident.id)
+    assert kinds[-2:] == ["acknowledged", "resolved"] and row.resolved_by == "bob"
+    assert row.severity == "critical" and "escalated" in kinds
+    code, output = run("incident", "ack", "999", *common)
+    assert code == 1 and "no such incident" in output
+
+
+def test_config_check_reports_a_broken_template(tmp_path: Path) -> None:
+    bad = tmp_path / "tocsin.yaml"
+    bad.write_text(
+        "route: {receiver: d, channels: [c]}\nreceivers: [{name: d}]\n"
+        "channels:\n  - name: c\n    type: console\n    templates:\n"
+        "      title: '{{ alerts[0].labels.alertname | nosuchfilter }}'\n"
+    )
+    code, output = run("config", "check", "-c", str(bad))
+    assert code == 1
+    assert f"{bad}:7:14: channels[0].templates.title:" in output and "nosuchfilter" in output
+    code, output = run("config", "check", "-c", str(EXAMPLE))
+    assert code == 0 and "2 escalation policies" in output
