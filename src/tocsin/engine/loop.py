@@ -23,6 +23,7 @@ from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import incidents, timeline
+from tocsin.store.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
 LEASE_S = 60.0
@@ -164,19 +165,29 @@ class DueWorkEngine:
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         """The loop: handle what is due, then sleep until the next due time, a wake-up from
         new work, or ``idle_s``, whichever comes first."""
-        while not stop.is_set():
-            try:
-                await self.run_once()
-                with self.db.connect() as conn:
-                    nxt = repo.next_due_at(conn)
-            except Exception:
-                log.exception("engine pass failed")
-                nxt = None
-            delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - self.clock.now()))
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=delay)
-        await self.deliverer.close()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self.wake.set)
+
+        listener = Listener(self.db, wake)
+        listener.start()
+        try:
+            while not stop.is_set():
+                self.wake.clear()  # before the pass: a wake-up during it is not lost
+                try:
+                    await self.run_once()
+                    with self.db.connect() as conn:
+                        nxt = repo.next_due_at(conn)
+                except Exception:
+                    log.exception("engine pass failed")
+                    nxt = None
+                delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - self.clock.now()))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wake.wait(), timeout=delay)
+        finally:
+            await asyncio.to_thread(listener.stop)
+            await self.deliverer.close()
 
 
 def _brief(fp: str, alert: object) -> dict[str, object]:

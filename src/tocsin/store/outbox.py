@@ -14,6 +14,7 @@ from tocsin.oncall.schedule import Override
 from tocsin.store import bulk
 from tocsin.store.repo import to_dt
 from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
+from tocsin.store.wakeup import notify
 
 DELIVER = "deliver"
 ESCALATE = "escalate"
@@ -71,6 +72,7 @@ def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
     )
     ids = [r[0] for r in rows]
     schedule(conn, DELIVER, ids, now)
+    notify(conn)
     return ids
 
 
@@ -85,6 +87,8 @@ def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:
         )
         if done.rowcount == 0:
             conn.execute(insert(due_work).values(kind=kind, ref=ref, due_at=at, attempts=0))
+    if refs:
+        notify(conn)
 
 
 def cancel(conn: Connection, kinds: tuple[str, ...], ref: int) -> None:

@@ -31,6 +31,7 @@ from tocsin.store.schema import (
     silences,
     timeline,
 )
+from tocsin.store.wakeup import notify
 
 FLUSH = "flush"
 
@@ -215,6 +216,8 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
     result.stored = len(batch.latest)
     result.new_episodes = len(inserts)
     result.new_incidents = _group(conn, batch.groups, to_ts(batch.now))
+    if result.new_incidents:
+        notify(conn)
     return result
 
 
