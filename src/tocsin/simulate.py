@@ -1,65 +1,67 @@
 """``tocsin simulate``: a scenario run through the real pipeline on a virtual clock.
 
-A scenario is a configuration, a start time and timed events. The simulation takes the alerts
-in as the Alertmanager API does (``parse_v2``, ``repo.ingest``), lets the real engine
+A scenario is a configuration, a start time and timed events. The simulation takes alerts in
+as the Alertmanager API does (``parse_v2``, ``repo.ingest``), lets the real engine
 (``DueWorkEngine``) flush groups, trigger incidents, escalate, miss deadlines and deliver the
 outbox with the real retry policy, on a ``VirtualClock`` over an in-memory SQLite database,
-and reads back the timeline. Nothing leaves the process: every channel is replaced by one that
+and reads the timeline back. Nothing leaves the process: every channel is replaced by one that
 records the message and answers as the scenario says (success by default), so retries, dead
-letters and fallback channels run exactly as in production. An hour of escalation takes
-milliseconds, which is also how the tests use it.
+letters and fallback channels run exactly as in production. An hour of escalation takes well
+under a second, which is also how the tests use it. See docs/simulate.md.
 
 Scenario format (YAML)::
 
-    description: Pebble's database goes down and nobody answers   # optional
-    config: pebble.yaml          # tocsin.yaml to use, relative to this file
-    # config_inline: {...}       # or a whole tocsin.yaml inline (relative paths from this file)
-    start: 2027-01-15T08:00:00Z  # the virtual clock's start (ISO 8601; UTC when no offset)
-    until: 2h                    # end: start + duration, or an absolute time
+    description: Pebble's API goes down and nobody answers   # optional
+    config: ../tocsin.yaml       # the tocsin.yaml to use, relative to this file, or:
+    # config_inline: {...}       # a whole tocsin.yaml inline (its paths relative to this file)
+    start: 2027-01-15T08:00:00Z  # the virtual clock's start (ISO 8601; UTC without an offset)
+    until: 2h                    # the end: start + a duration, or an absolute time
                                  #   (default: 1h after the last event)
-    seed: 7                      # optional: jittered retry backoff drawn from this seed;
-                                 #   without it every retry waits its full backoff
-    channels:                    # optional: channels that fail (default: all succeed)
-      slack-oncall: {fail: 2, status: 503}   # the first 2 attempts on it fail, then success
-      pagerduty: {fail: always, status: 500} # every attempt fails: retries, dead letter
-      email: {fail: 1, status: 404}          # a 4xx other than 408/429 is not retried
-      webhook: {fail: 1, status: 429, retry_after: 2m}  # status null: no answer (timeout)
-    events:                      # processed in time order (ties: file order)
+    seed: 7                      # optional: retries wait a jittered backoff drawn from this
+                                 #   seed; without it every retry waits its full backoff
+    channels:                    # optional: channels that fail (the others always succeed)
+      slack-oncall: {fail: 2, status: 503}    # the first 2 attempts on it fail, then success
+      pagerduty: {fail: always, status: 500}  # every attempt fails: retries, dead letter
+      email: {fail: 1, status: 404}           # a 4xx other than 408/429 is not retried
+      hook: {fail: 1, status: 429, retry_after: 2m}   # status null: no answer (a timeout)
+    events:                      # run in time order (same time: file order)
       - at: 0s                   # offset from start (duration or seconds) or an ISO time
         fire: {alertname: DatabaseDown, severity: critical, service: pebble-db}
         annotations: {summary: "Primary database unreachable"}   # optional, with fire
       - at: 20m
-        resolve: {alertname: DatabaseDown}   # resolves every firing alert with these labels
+        resolve: {alertname: DatabaseDown}    # every firing alert that has these labels
       - at: 3m
-        ack: {incident: 1, by: alice}        # or {alertname: X, by: alice}
+        ack: {incident: 1, by: alice}         # or {alertname: DatabaseDown, by: alice}
       - at: 9m
         resolve_incident: {incident: 1, by: bob}
       - at: 2m
-        escalate: {incident: 1, by: alice}   # "escalate now": the next step fires at once
+        escalate: {incident: 1, by: alice}    # "escalate now": the next step fires at once
       - at: 0s
         override: {schedule: primary, user: bob, replaces: alice, start: 0s, end: 4h}
 
-Rules of the run:
+How it runs:
 
-- A fired alert keeps firing until a ``resolve`` event: it is posted once with ``endsAt``
-  beyond the end of the simulation; ``resolve`` posts the same labels (and ``startsAt``) with
-  ``endsAt`` = now, as Prometheus does.
-- Consecutive ``fire``/``resolve`` events at the same instant are posted as one batch (as
-  Prometheus sends its alerts); after every batch or action the engine runs what is due.
+- A fired alert keeps firing until a ``resolve`` event: it is posted once with ``startsAt`` =
+  now and ``endsAt`` beyond the end of the simulation; ``resolve`` posts the same labels and
+  ``startsAt`` with ``endsAt`` = now, as Prometheus does.
+- Consecutive ``fire``/``resolve`` events at one instant are posted as one batch (Prometheus
+  sends its alerts together); after each batch or action the engine runs what is due.
 - Events at an instant come before the engine's work due at that same instant: an
   acknowledgement at +3m beats a 3m acknowledgement deadline.
 - Between events the clock jumps from one due time to the next (group flushes, escalation
   steps, deadlines, acknowledgement timeouts, delivery retries) and the engine runs at each.
-- ``ack: {alertname: X}`` picks the open incident holding a scenario alert named X (the
-  lowest-numbered one that is escalating, else the lowest-numbered one). An action the
-  pipeline refuses (acknowledging a resolved incident...) is shown as ``action_refused``.
-- Override ``start``/``end`` are offsets from the scenario's start, or absolute times.
-- Channel failures count attempts per channel, whichever message they carry.
+- ``{alertname: X}`` names the open incident that holds a firing scenario alert called X (the
+  lowest-numbered one that escalates, else the lowest-numbered one). An action the pipeline
+  refuses (acknowledging a resolved incident, escalating an acknowledged one) is shown as
+  ``action_refused``.
+- Override ``start`` (default: the event's time) and ``end`` are offsets from the scenario's
+  start, or absolute times.
+- A channel's failures count its attempts, whichever message they carry.
 
-Output: one ``Entry`` per timeline event, in time order (ties: the order the pipeline wrote
-them). Kinds: those the pipeline writes (opened, group_flushed, triggered, escalated,
-escalation_exhausted, deadline_missed, acknowledged, ack_expired, notified, notify_failed,
-resolved) plus the scenario's alert_fired, alert_resolved, override and action_refused.
+The timeline lists, in time order (same instant: the order they were written), the kinds the
+pipeline writes (opened, group_flushed, triggered, escalated, escalation_exhausted,
+deadline_missed, acknowledged, ack_expired, notified, notify_failed, resolved) and the
+scenario's own: alert_fired, alert_resolved, override, action_refused.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -78,13 +81,15 @@ import httpx
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from rich import box
+from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.pool import StaticPool
 
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import Limits, StructuralError, format_time, parse_v2
-from tocsin.config import ChannelConfig, Config, ConfigError, load_config, parse_config
+from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_config
 from tocsin.config import parse_prom_duration as duration
 from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
@@ -96,16 +101,19 @@ from tocsin.oncall.schedule import Override
 from tocsin.runbooks.loader import load_catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write, make_engine, upgrade
-from tocsin.store.schema import due_work, incidents, timeline
+from tocsin.store.schema import due_work, incidents, notifications, timeline
 
-MAX_STEPS = 100_000
-DEFAULT_TAIL_S = 3600.0  # without `until`: run this long after the last event
-OWNER = "simulate"
-SCENARIO_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused")
+MAX_STEPS = 100_000  # engine passes; more means a runaway scenario
+DEFAULT_TAIL_S = 3600.0  # without `until`, run this long after the last event
+OWNER = "simulate"  # the engine's lease owner and the alerts' source
+# kinds the simulation adds to the pipeline's timeline
+EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused", "attempt_failed")
+
+Loc = tuple[str | int, ...]
 
 
 class ScenarioError(Exception):
-    """The scenario is invalid; ``problems`` lists each as ``file: where: message``."""
+    """The scenario is invalid; ``problems`` holds one ``file:line:col: where: message`` each."""
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
@@ -113,10 +121,10 @@ class ScenarioError(Exception):
 
 
 class SimulationError(Exception):
-    """The simulation could not finish (a runaway scenario, stuck due work)."""
+    """The simulation could not finish: a runaway scenario or due work that cannot be done."""
 
 
-# --------------------------------------------------------------------------- scenario model
+# --------------------------------------------------------------------------- the scenario
 
 
 def _aware(dt: datetime) -> datetime:
@@ -126,13 +134,9 @@ def _aware(dt: datetime) -> datetime:
 def _moment(value: object) -> float | datetime:
     """An offset from the start in seconds (``90s``, ``5m``, ``1h30m``, a number), or an
     absolute time (ISO 8601, UTC when it has no offset)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration (90s, 5m, 1h30m) or an ISO 8601 time")
     if isinstance(value, datetime):
         return _aware(value)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise ValueError("an offset cannot be negative")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     if isinstance(value, str):
         try:
@@ -147,9 +151,15 @@ def _moment(value: object) -> float | datetime:
 
 
 def _seconds(value: object) -> float:
-    if not isinstance(value, str):
-        raise ValueError("expected a duration (90s, 5m, 1h30m)")
-    return duration(value)
+    if isinstance(value, str):
+        return duration(value)
+    raise ValueError(f"{value!r} is not a duration (90s, 5m, 1h30m)")
+
+
+def _fail(value: object) -> int | str:
+    if value == "always" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f"{value!r}: give how many attempts fail (0, 1, 2…) or `always`")
 
 
 Moment = Annotated[float | datetime, BeforeValidator(_moment)]
@@ -161,7 +171,7 @@ class _Strict(BaseModel):
 
 
 class ChannelFailure(_Strict):
-    fail: Annotated[int, Field(ge=0)] | Literal["always"]
+    fail: Annotated[int | Literal["always"], BeforeValidator(_fail)]
     status: int | None = Field(503, ge=100, le=599)  # None: no answer at all (a timeout)
     retry_after: Seconds | None = None  # what the receiver asks us to wait
     error: str = ""
@@ -175,7 +185,7 @@ class IncidentRef(_Strict):
     @model_validator(mode="after")
     def _one(self) -> IncidentRef:
         if (self.incident is None) == (self.alertname is None):
-            raise ValueError("give either incident (a number) or alertname")
+            raise ValueError("give either incident (its number) or alertname")
         return self
 
 
@@ -190,6 +200,7 @@ class OverrideEvent(_Strict):
 
 
 ACTIONS = ("fire", "resolve", "ack", "resolve_incident", "escalate", "override")
+ALERT_ACTIONS = ("fire", "resolve")
 
 
 class Event(_Strict):
@@ -206,16 +217,14 @@ class Event(_Strict):
     def _one_action(self) -> Event:
         given = [name for name in ACTIONS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(
-                f"an event needs exactly one of {', '.join(ACTIONS)}"
-                + (f" (got {', '.join(given)})" if given else "")
-            )
+            got = f" (got {', '.join(given)})" if given else ""
+            raise ValueError(f"an event needs exactly one of {', '.join(ACTIONS)}{got}")
         if self.annotations is not None and self.fire is None:
             raise ValueError("annotations go with fire")
         if self.fire is not None and not self.fire:
             raise ValueError("fire needs the alert's labels")
         if self.resolve is not None and not self.resolve:
-            raise ValueError("resolve needs labels that pick the alert(s) to resolve")
+            raise ValueError("resolve needs labels that pick the alerts to resolve")
         return self
 
     @property
@@ -242,7 +251,7 @@ class ScenarioModel(_Strict):
 
 @dataclass(frozen=True)
 class Step:
-    """An event of the scenario at its absolute time; ``index`` is its place in the file."""
+    """An event at its absolute time; ``index`` is its place in the file's ``events``."""
 
     at: float
     index: int
@@ -257,18 +266,29 @@ class Scenario:
     start: float
     end: float
     steps: tuple[Step, ...]  # in time order
-    config_text: str | None = None  # config_inline as written, lines kept in place
+    positions: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    config_text: str | None = None  # config_inline as written, at its place in the file
 
     @property
     def channels(self) -> dict[str, ChannelFailure]:
         return self.model.channels
 
+    def problem(self, loc: Loc, message: str) -> str:
+        return _problem(self.source, self.positions, loc, message)
 
-def _dotted(loc: Sequence[str | int]) -> str:
-    out = ""
+
+def _problem(source: str, positions: dict[Loc, tuple[int, int]], loc: Loc, message: str) -> str:
+    """``file:line:col: events[3].at: message``, at the deepest part of ``loc`` found."""
+    where = source
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in positions:
+            line, column = positions[loc[:cut]]
+            where = f"{source}:{line}:{column}"
+            break
+    dotted = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+        dotted += f"[{part}]" if isinstance(part, int) else (f".{part}" if dotted else part)
+    return f"{where}: {dotted}: {message}" if dotted else f"{where}: {message}"
 
 
 def _ts(moment: float | datetime, start: float) -> float:
@@ -279,7 +299,9 @@ def _covers(labels: dict[str, str], selector: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
-def parse_scenario(text: str, source: str = "scenario.yaml", base_dir: Path | None = None) -> Scenario:
+def parse_scenario(
+    text: str, source: str = "scenario.yaml", base_dir: Path | None = None
+) -> Scenario:
     """Validate a scenario; raise ScenarioError listing every problem found."""
     try:
         data = yaml.safe_load(text)
@@ -289,47 +311,54 @@ def parse_scenario(text: str, source: str = "scenario.yaml", base_dir: Path | No
         raise ScenarioError([f"{where}: invalid YAML: {exc}"]) from None
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: a scenario must be a mapping"])
+    positions = _positions(text)
     try:
         model = ScenarioModel.model_validate(data)
     except ValidationError as exc:
-        problems = []
+        found: list[tuple[tuple[int, int], str]] = []
         for error in exc.errors():
-            # drop pydantic's union/validator tags such as `function-before[...]`, `int`
-            loc = [p for p in error["loc"] if not (isinstance(p, str) and ("[" in p or p in ("int", "float", "datetime", "constrained-int", "literal['always']")))]
+            # pydantic adds its validators' names (function-before[...]) to the location
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
             message = error["msg"].removeprefix("Value error, ")
-            problems.append(f"{source}: {_dotted(loc) or '(top)'}: {message}")
-        raise ScenarioError(list(dict.fromkeys(problems))) from None
+            place = next(
+                (positions[loc[:cut]] for cut in range(len(loc), -1, -1) if loc[:cut] in positions),
+                (0, 0),
+            )
+            found.append((place, _problem(source, positions, loc, message)))
+        raise ScenarioError([text for _place, text in sorted(found)]) from None
     start = _aware(model.start).timestamp()
-    problems: list[str] = []
-    steps: list[Step] = []
+    problems = []
+    steps = []
     for i, event in enumerate(model.events):
         at = _ts(event.at, start)
         if at < start:
-            problems.append(f"{source}: events[{i}].at: before the scenario's start")
+            problems.append(_problem(source, positions, ("events", i, "at"), "before start"))
         steps.append(Step(at, i, event))
     steps.sort(key=lambda s: (s.at, s.index))
     last = steps[-1].at if steps else start
     end = _ts(model.until, start) if model.until is not None else last + DEFAULT_TAIL_S
-    if model.until is not None and end < last:
-        problems.append(f"{source}: until: before the last event (events[{steps[-1].index}])")
     if end <= start:
-        problems.append(f"{source}: until: must be after the start")
+        problems.append(_problem(source, positions, ("until",), "must be after start"))
+    elif end < last:
+        message = f"before the last event (events[{steps[-1].index}])"
+        problems.append(_problem(source, positions, ("until",), message))
     firing: list[dict[str, str]] = []
     for step in steps:
-        ev = step.event
-        where = f"{source}: events[{step.index}]"
+        ev, loc = step.event, ("events", step.index)
         if ev.fire is not None and ev.fire not in firing:
             firing.append(ev.fire)
         elif ev.resolve is not None:
             matched = [labels for labels in firing if _covers(labels, ev.resolve)]
             if not matched:
-                problems.append(f"{where}.resolve: no alert with these labels is firing then")
+                message = "no alert with these labels is firing at that time"
+                problems.append(_problem(source, positions, (*loc, "resolve"), message))
             firing = [labels for labels in firing if labels not in matched]
         elif ev.override is not None:
             o = ev.override
             o_start = _ts(o.start, start) if o.start is not None else step.at
             if _ts(o.end, start) <= o_start:
-                problems.append(f"{where}.override: end must be after start")
+                message = "end must be after start"
+                problems.append(_problem(source, positions, (*loc, "override", "end"), message))
     if problems:
         raise ScenarioError(problems)
     return Scenario(
@@ -339,20 +368,21 @@ def parse_scenario(text: str, source: str = "scenario.yaml", base_dir: Path | No
         start=start,
         end=end,
         steps=tuple(steps),
+        positions=positions,
         config_text=_inline_text(text) if model.config_inline is not None else None,
     )
 
 
 def _inline_text(text: str) -> str | None:
-    """``config_inline`` as it is written in the scenario, with blank lines and spaces before
-    it, so that the configuration's error positions are the scenario file's."""
+    """``config_inline`` as written in the scenario, preceded by as many blank lines and
+    spaces as it is in the file, so that the configuration's errors point into the file."""
     root = yaml.compose(text)
-    if not isinstance(root, yaml.MappingNode):
-        return None
-    for key, value in root.value:
-        if key.value == "config_inline":
-            begin, end = value.start_mark, value.end_mark
-            return "\n" * begin.line + " " * begin.column + text[begin.index : end.index]
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "config_inline":
+                begin, end = value.start_mark, value.end_mark
+                before = "\n" * int(begin.line) + " " * int(begin.column)
+                return before + text[int(begin.index) : int(end.index)]
     return None
 
 
@@ -366,11 +396,13 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_config(scenario: Scenario) -> Config:
-    """The scenario's configuration; ConfigError (with places) when it is invalid."""
+    """The scenario's configuration; ``ConfigError`` (with places) when it is invalid."""
     if scenario.model.config is not None:
-        return load_config(scenario.base_dir / scenario.model.config)
+        # normalized, so that messages and runbook links read examples/tocsin.yaml, not
+        # examples/scenarios/../tocsin.yaml
+        return load_config(os.path.normpath(scenario.base_dir / scenario.model.config))
     text = scenario.config_text
-    if text is None:  # not reachable from a file, but keep a valid fallback
+    if text is None:  # a scenario built without its text: no positions to keep
         text = yaml.safe_dump(scenario.model.config_inline, sort_keys=False)
     return parse_config(text, scenario.source, scenario.base_dir)
 
@@ -379,7 +411,7 @@ def check_against(scenario: Scenario, config: Config) -> None:
     """What the scenario names must exist in the configuration (ScenarioError otherwise)."""
     paging = config.paging
     problems = [
-        f"{scenario.source}: channels.{name}: the configuration has no channel {name!r}"
+        scenario.problem(("channels", name), f"the configuration has no channel {name!r}")
         for name in scenario.channels
         if name not in paging.channels
     ]
@@ -387,13 +419,16 @@ def check_against(scenario: Scenario, config: Config) -> None:
         o = step.event.override
         if o is None:
             continue
-        where = f"{scenario.source}: events[{step.index}].override"
+        loc = ("events", step.index, "override")
         if o.schedule not in paging.schedules:
-            problems.append(f"{where}: the configuration has no schedule {o.schedule!r}")
+            message = f"the configuration has no schedule {o.schedule!r}"
+            problems.append(scenario.problem((*loc, "schedule"), message))
         if o.user not in paging.users:
-            problems.append(f"{where}: the configuration has no user {o.user!r}")
+            message = f"the configuration has no user {o.user!r}"
+            problems.append(scenario.problem((*loc, "user"), message))
         if o.replaces not in (None, "*") and o.replaces not in paging.users:
-            problems.append(f"{where}: the configuration has no user {o.replaces!r} to replace")
+            message = f"the configuration has no user {o.replaces!r} to replace"
+            problems.append(scenario.problem((*loc, "replaces"), message))
     if problems:
         raise ScenarioError(problems)
 
@@ -403,7 +438,7 @@ def check_against(scenario: Scenario, config: Config) -> None:
 
 @dataclass(frozen=True)
 class Sent:
-    """One delivery attempt a simulated channel received."""
+    """One delivery attempt that reached a simulated channel: what a human would receive."""
 
     at: float
     channel: str
@@ -413,7 +448,8 @@ class Sent:
 
 
 class SimulatedChannel:
-    """A channel that records what it is asked to send and answers as the scenario says."""
+    """Stands in for a configured channel: records each attempt, answers as the scenario
+    says (``ChannelFailure``), and succeeds otherwise."""
 
     def __init__(
         self, name: str, kind: str, runner: _Runner, failure: ChannelFailure | None
@@ -424,14 +460,13 @@ class SimulatedChannel:
         self._failure = failure
 
     async def send(self, message: Message) -> Outcome:
-        attempt = self._runner.attempts[self.name] = self._runner.attempts.get(self.name, 0) + 1
+        runner = self._runner
+        attempt = runner.attempts[self.name] = runner.attempts.get(self.name, 0) + 1
         f = self._failure
-        failing = f is not None and (f.fail == "always" or attempt <= f.fail)
-        now = self._runner.clock.now()
-        if f is None or not failing:
-            self._runner.sent.append(Sent(now, self.name, True, 200, message))
+        if f is None or (f.fail != "always" and attempt > int(f.fail)):
+            runner.record(Sent(runner.clock.now(), self.name, True, 200, message))
             return Outcome(ok=True, status=200)
-        self._runner.sent.append(Sent(now, self.name, False, f.status, message))
+        runner.record(Sent(runner.clock.now(), self.name, False, f.status, message))
         error = f.error or (
             f"simulated failure (status {f.status})" if f.status else "simulated: no answer"
         )
@@ -477,7 +512,7 @@ class IncidentSummary:
     ack_s: float | None  # from triggered (else opened) to the first acknowledgement
     acknowledged_by: str | None
     resolve_s: float | None  # from triggered (else opened) to resolved
-    pages: int  # escalation messages delivered to people
+    pages: int  # escalation messages delivered (to people and to channel targets)
     messages: int  # every message delivered
     dead_letters: int
     escalations: int
@@ -489,9 +524,12 @@ class Result:
     scenario: Scenario
     entries: list[Entry]
     incidents: list[IncidentSummary]
-    sent: list[Sent]
+    sent: list[Sent]  # every delivery attempt, in order
     warnings: list[str] = field(default_factory=list)
     steps: int = 0  # engine passes
+
+    def kinds(self, incident: int | None = None) -> list[str]:
+        return [e.kind for e in self.entries if incident is None or e.incident == incident]
 
 
 def _iso(ts: float) -> str:
@@ -516,13 +554,17 @@ class _Collect(logging.Handler):
         self.lines.append(line)
 
 
-@dataclass
-class _Pending:
-    """A scenario entry, placed after the timeline rows written before it."""
+@dataclass(frozen=True)
+class _Noted:
+    """An entry of the scenario's own, placed after the timeline rows written before it."""
 
     after_id: int
     seq: int
     entry: Entry
+
+
+def _full_backoff() -> float:
+    return 1.0
 
 
 class _Runner:
@@ -533,8 +575,9 @@ class _Runner:
         self.clock = VirtualClock(scenario.start)
         self.attempts: dict[str, int] = {}
         self.sent: list[Sent] = []
-        self.pending: list[_Pending] = []
-        self.firing: dict[str, tuple[dict[str, str], datetime]] = {}  # fp -> labels, startsAt
+        self.sent_after: list[int] = []  # the last timeline id when each attempt was made
+        self.noted: list[_Noted] = []
+        self.firing: dict[str, tuple[dict[str, str], datetime]] = {}  # fp: labels, startsAt
         self.steps = 0
         m = config.model.limits
         self.limits = Limits(
@@ -545,26 +588,33 @@ class _Runner:
             max_annotations_per_alert=m.max_annotations_per_alert,
             max_annotation_value_bytes=m.max_annotation_value_bytes,
         )
+        # one connection for all: every thread sees the same in-memory database
         self.db: Engine = make_engine("sqlite://", poolclass=StaticPool)
         upgrade(self.db)
+        paths = config.runbook_paths()
+        self.engine = DueWorkEngine(
+            self.db,
+            config,
+            self.clock,
+            owner=OWNER,
+            catalog=load_catalog(paths) if paths else None,
+            channel_factory=self.channel,
+        )
+        seed = scenario.model.seed
+        # without a seed every retry waits its full backoff, so times can be worked by hand
+        self.engine.deliverer.rand = (
+            random.Random(seed).random if seed is not None else _full_backoff
+        )
+
+    def record(self, sent: Sent) -> None:
+        self.sent.append(sent)
+        with self.db.connect() as conn:  # no transaction is open while channels send
+            self.sent_after.append(_last_timeline_id(conn))
 
     def channel(self, cfg: ChannelConfig, _http: httpx.AsyncClient) -> Channel:
         return SimulatedChannel(cfg.name, cfg.type, self, self.scenario.channels.get(cfg.name))
 
     async def run(self) -> None:
-        paths = self.config.runbook_paths()
-        catalog = load_catalog(paths) if paths else None
-        self.engine = DueWorkEngine(
-            self.db,
-            self.config,
-            self.clock,
-            owner=OWNER,
-            catalog=catalog,
-            channel_factory=self.channel,
-        )
-        seed = self.scenario.model.seed
-        # without a seed every retry waits its full backoff, so times can be worked by hand
-        self.engine.deliverer.rand = random.Random(seed).random if seed is not None else _one
         try:
             for at, batch in _batches(self.scenario.steps):
                 await self._until(at, inclusive=False)
@@ -579,18 +629,21 @@ class _Runner:
     # ---- time
 
     def _wakeup(self) -> float | None:
-        """When the engine next has something to claim: the earliest due time, or the end of
-        a lease still held (an item whose handling failed is claimed again after it)."""
+        """When the engine next has something to claim: the earliest due time; for work due
+        already, just after a lease still held (an item whose handling failed is claimed
+        again only when its lease lapses)."""
         with self.db.connect() as conn:
-            if repo.next_due_at(conn) is None:
-                return None
+            nxt = repo.next_due_at(conn)
+            if nxt is None or nxt > self.clock.now():
+                return nxt
             rows = conn.execute(select(due_work.c.due_at, due_work.c.lease_until)).all()
         return min(
-            due if lease is None or lease < due else lease + 0.001 for due, lease in rows
+            float(due) if lease is None or lease < due else float(lease) + 0.001
+            for due, lease in rows
         )
 
     async def _until(self, t: float, inclusive: bool) -> None:
-        """Run the engine at each due time up to ``t``."""
+        """Run the engine at each due time up to ``t`` (before ``t`` unless inclusive)."""
         while True:
             nxt = self._wakeup()
             if nxt is None or nxt > t or (nxt == t and not inclusive):
@@ -598,33 +651,32 @@ class _Runner:
             self.clock.set(max(self.clock.now(), nxt))
             self.steps += 1
             if self.steps > self.max_steps:
+                now = self.clock.now()
                 raise SimulationError(
                     f"{self.scenario.source}: more than {self.max_steps} engine passes by "
-                    f"{_iso(self.clock.now())} (+{_span(self.clock.now() - self.scenario.start)}):"
-                    " the scenario keeps making work due; shorten `until` or check the "
-                    "channels' retry settings"
+                    f"{_iso(now)} (+{_span(now - self.scenario.start)}): the scenario keeps "
+                    "making work due; shorten `until` or check the channels' retry settings"
                 )
-            handled = await self.engine.run_once()
-            if handled == 0 and nxt <= self.clock.now() and self._wakeup() == nxt:
+            if await self.engine.run_once() == 0 and self._wakeup() == nxt:
                 raise SimulationError(
-                    f"due work at {_iso(nxt)} cannot be carried out (see the warnings)"
+                    f"{self.scenario.source}: due work at {_iso(nxt)} cannot be carried out "
+                    "(the engine claimed nothing)"
                 )
 
     # ---- events
 
     def _apply(self, batch: list[Step]) -> None:
         now = self.clock.now()
-        if batch[0].event.action in ("fire", "resolve"):
+        if batch[0].event.action in ALERT_ACTIONS:
             self._post(batch, now)
             return
         [step] = batch
+        ev = step.event
         with begin_write(self.db) as conn:
             after = _last_timeline_id(conn)
-            ev = step.event
             if ev.override is not None:
                 self._override(conn, step, now, after)
                 return
-            action = ev.action
             ref = ev.ack or ev.resolve_incident or ev.escalate
             assert ref is not None
             incident_id, why = self._incident(conn, ref)
@@ -634,74 +686,64 @@ class _Runner:
                     why = pager.acknowledge(conn, incident_id, ref.by, now)
                 elif ev.resolve_incident is not None:
                     why = pager.resolve(conn, incident_id, ref.by, now)
-                elif not pager.escalate(
-                    conn, incident_id, now, reason="escalated by hand", by=ref.by
-                ):
-                    row = repo.get_incident(conn, incident_id)
-                    why = f"the incident is {row.status}: only a triggered incident escalates"
+                else:  # as POST /api/v1/incidents/{id}/escalate does
+                    status = repo.get_incident(conn, incident_id).status
+                    if status != "triggered":
+                        why = f"the incident is {status}; only a triggered incident escalates"
+                    elif not pager.escalate(
+                        conn, incident_id, now, reason="escalated by hand", by=ref.by
+                    ):
+                        why = "the incident has no escalation left to run"
             if why is not None:
-                self._add(
-                    after,
-                    now,
-                    "action_refused",
-                    incident_id,
-                    None,
-                    {"event": step.index, "action": action, "by": ref.by, "reason": why},
-                )
+                detail = {"event": step.index, "action": ev.action, "by": ref.by, "reason": why}
+                self._note(after, now, "action_refused", incident_id, None, detail)
 
     def _post(self, batch: list[Step], now: float) -> None:
-        """Post fire/resolve events as one Alertmanager API v2 batch."""
+        """Post the batch's fire/resolve events as one Alertmanager API v2 request would."""
         when = repo.to_dt(now)
-        forever = format_time(repo.to_dt(self.scenario.end + self.config.resolve_timeout_s + 1))
+        beyond = repo.to_dt(self.scenario.end + self.config.resolve_timeout_s + 1)
         alerts: list[tuple[Step, Alert]] = []
         for step in batch:
             ev = step.event
-            bodies: list[dict[str, Any]] = []
             if ev.fire is not None:
                 # startsAt given: with endsAt alone, Alertmanager's default is startsAt = endsAt
-                bodies.append(
+                bodies = [
                     {
                         "labels": ev.fire,
                         "annotations": ev.annotations or {},
                         "startsAt": format_time(when),
-                        "endsAt": forever,
+                        "endsAt": format_time(beyond),
                     }
-                )
+                ]
             else:
                 assert ev.resolve is not None
-                selector = ev.resolve
-                for labels, starts_at in self.firing.values():
-                    if _covers(labels, selector):
-                        bodies.append(
-                            {
-                                "labels": labels,
-                                "startsAt": format_time(starts_at),
-                                "endsAt": format_time(when),
-                            }
-                        )
+                bodies = [
+                    {"labels": labels, "startsAt": format_time(since), "endsAt": format_time(when)}
+                    for labels, since in self.firing.values()
+                    if _covers(labels, ev.resolve)
+                ]
             for body in bodies:
                 try:
                     parsed = parse_v2([body], when, self.config.resolve_timeout_s, self.limits)
+                    errors = parsed.errors
                 except StructuralError as exc:
-                    parsed_errors = [str(exc)]
-                else:
-                    parsed_errors = parsed.errors
-                if parsed_errors:
-                    where = f"{self.scenario.source}: events[{step.index}].{ev.action}"
-                    raise ScenarioError([f"{where}: {e}" for e in parsed_errors])
+                    errors = [str(exc)]
+                if errors:
+                    loc = ("events", step.index, ev.action)
+                    raise ScenarioError([self.scenario.problem(loc, e) for e in errors])
                 alerts.append((step, parsed.alerts[0]))
         with begin_write(self.db) as conn:
             after = _last_timeline_id(conn)
             repo.ingest(conn, [a for _s, a in alerts], when, self.config.route, source=OWNER)
             for step, alert in alerts:
                 fp = alert.fingerprint
-                joined = sorted(repo.incidents_of(conn, fp))
                 fired = step.event.fire is not None
                 if fired:
                     assert alert.starts_at is not None
                     self.firing.setdefault(fp, (alert.labels, alert.starts_at))
                 else:
                     self.firing.pop(fp, None)
+                joined = sorted(repo.incidents_of(conn, fp))
                 detail: dict[str, Any] = {
                     "event": step.index,
                     "fingerprint": fp,
@@ -710,44 +752,26 @@ class _Runner:
                 }
                 if fired and alert.annotations:
                     detail["annotations"] = alert.annotations
-                self._add(
-                    after,
-                    now,
-                    "alert_fired" if fired else "alert_resolved",
-                    joined[0] if joined else None,
-                    None,
-                    detail,
-                )
+                kind = "alert_fired" if fired else "alert_resolved"
+                self._note(after, now, kind, joined[0] if joined else None, None, detail)
 
     def _override(self, conn: Connection, step: Step, now: float, after: int) -> None:
         o = step.event.override
         assert o is not None
         start = _ts(o.start, self.scenario.start) if o.start is not None else now
         end = _ts(o.end, self.scenario.start)
-        override = Override(
-            schedule=o.schedule,
-            start=repo.to_dt(start),
-            end=repo.to_dt(end),
-            user=o.user,
-            replaces=o.replaces,
-        )
+        override = Override(o.schedule, repo.to_dt(start), repo.to_dt(end), o.user, o.replaces)
         new_id = outbox.add_override(conn, override, o.by, now, o.reason)
-        self._add(
-            after,
-            now,
-            "override",
-            None,
-            f"schedule:{o.schedule}",
-            {
-                "event": step.index,
-                "override": new_id,
-                "user": o.user,
-                "replaces": o.replaces,
-                "start": _iso(start),
-                "end": _iso(end),
-                "by": o.by,
-            },
-        )
+        detail = {
+            "event": step.index,
+            "override": new_id,
+            "user": o.user,
+            "replaces": o.replaces,
+            "start": _iso(start),
+            "end": _iso(end),
+            "by": o.by,
+        }
+        self._note(after, now, "override", None, f"schedule:{o.schedule}", detail)
 
     def _incident(self, conn: Connection, ref: IncidentRef) -> tuple[int | None, str | None]:
         """The incident an action names, or why there is none."""
@@ -755,14 +779,20 @@ class _Runner:
             if repo.get_incident(conn, ref.incident) is None:
                 return None, f"no incident {ref.incident}"
             return ref.incident, None
-        fps = [fp for fp, (labels, _) in self.firing.items() if labels.get("alertname") == ref.alertname]
-        found = sorted({i for fp in fps for i in repo.incidents_of(conn, fp)})
+        found = sorted(
+            {
+                i
+                for fp, (labels, _since) in self.firing.items()
+                if labels.get("alertname") == ref.alertname
+                for i in repo.incidents_of(conn, fp)
+            }
+        )
         if not found:
             return None, f"no open incident holds a firing alert named {ref.alertname!r}"
         escalating = [i for i in found if repo.get_incident(conn, i).escalation]
         return (escalating or found)[0], None
 
-    def _add(
+    def _note(
         self,
         after: int,
         now: float,
@@ -772,65 +802,81 @@ class _Runner:
         detail: dict[str, Any],
     ) -> None:
         entry = Entry(now, now - self.scenario.start, kind, incident, target, None, detail)
-        self.pending.append(_Pending(after, len(self.pending), entry))
+        self.noted.append(_Noted(after, len(self.noted), entry))
 
     # ---- reading back
 
-    def result(self, warnings: list[str]) -> Result:
-        start = self.scenario.start
-        keyed: list[tuple[tuple[float, float, int], Entry]] = [
-            ((p.entry.at, p.after_id + 0.5, p.seq), p.entry) for p in self.pending
-        ]
+    def result(self, logged: list[str]) -> Result:
+        keyed = [((n.entry.at, n.after_id + 0.5, n.seq), n.entry) for n in self.noted]
         with self.db.connect() as conn:
-            rows = conn.execute(select(timeline).order_by(timeline.c.id)).all()
-            notes: dict[int, Any] = {}
-            for row in rows:
-                detail = json.loads(row.detail)
-                target = detail.get("target")
-                channel = detail.get("channel")
-                if row.kind == "escalated":
-                    target = ", ".join(detail.get("targets", [])) or None
-                if row.kind in ("notified", "notify_failed") and "notification" in detail:
-                    nid = int(detail["notification"])
-                    note = notes[nid] if nid in notes else outbox.get(conn, nid)
-                    notes[nid] = note
-                    message = json.loads(note.message) if note is not None else {}
-                    recipient = message.get("recipient") or {}
-                    detail["recipient"] = recipient.get("name")
-                    detail.setdefault("attempt", detail.get("attempts"))
-                    if note is not None and note.fallback_of is not None:
-                        detail["fallback_of"] = note.fallback_of
-                    if message.get("runbook_url"):
-                        detail["runbook_url"] = message["runbook_url"]
-                entry = Entry(
-                    row.at, row.at - start, row.kind, row.incident_id, target, channel, detail
-                )
-                keyed.append(((row.at, float(row.id), 0), entry))
+            for row in conn.execute(select(timeline).order_by(timeline.c.id)):
+                keyed.append(((row.at, float(row.id), 0), self._entry(conn, row)))
+            keyed += self._failed_attempts(conn)
             keyed.sort(key=lambda pair: pair[0])
-            entries = [e for _k, e in keyed]
-            summaries = [
-                _summary(conn, row, entries, start)
-                for row in conn.execute(select(incidents).order_by(incidents.c.id))
-            ]
-        for s in summaries:
-            if s.policy is None and s.triggered_s is not None:
-                warnings.append(
-                    f"incident #{s.id} ({s.title}) matched no escalation policy: "
-                    "nobody was paged, only its route's channels were told"
-                )
-        for e in entries:
-            if e.kind == "action_refused":
-                warnings.append(
-                    f"events[{e.detail['event']}] {e.detail['action']}: refused, "
-                    f"{e.detail['reason']}"
-                )
-            elif e.kind == "notify_failed" and "reason" in e.detail:
-                warnings.append(f"incident #{e.incident}: {e.detail['reason']}")
-        return Result(self.scenario, entries, summaries, self.sent, warnings, self.steps)
+            entries = [e for _key, e in keyed]
+            rows = conn.execute(select(incidents).order_by(incidents.c.id)).all()
+            summaries = [_summary(conn, row, entries, self.scenario.start) for row in rows]
+        return Result(
+            self.scenario,
+            entries,
+            summaries,
+            self.sent,
+            _warnings(entries, summaries) + logged,
+            self.steps,
+        )
 
+    def _failed_attempts(self, conn: Connection) -> list[tuple[tuple[float, float, int], Entry]]:
+        """Failed attempts that were retried (the last one of a dead letter is already on
+        the timeline as notify_failed), as the channels saw them."""
+        out = []
+        made: dict[str, int] = {}
+        for seq, (sent, after) in enumerate(zip(self.sent, self.sent_after, strict=True)):
+            key = sent.message.idempotency_key
+            attempt = made[key] = made.get(key, 0) + 1
+            note = conn.execute(
+                select(notifications).where(notifications.c.idempotency_key == key)
+            ).first()
+            if sent.ok or note is None or (note.status == "dead" and note.attempts == attempt):
+                continue
+            detail = {
+                "channel": sent.channel,
+                "target": note.target,
+                "kind": sent.message.kind,
+                "attempt": attempt,
+                "status": sent.status,
+                "notification": note.id,
+                "recipient": (sent.message.recipient or {}).get("name"),
+            }
+            entry = Entry(
+                sent.at,
+                sent.at - self.scenario.start,
+                "attempt_failed",
+                sent.message.incident_id,
+                note.target,
+                sent.channel,
+                detail,
+            )
+            out.append(((sent.at, after + 0.5, len(self.noted) + seq), entry))
+        return out
 
-def _one() -> float:
-    return 1.0
+    def _entry(self, conn: Connection, row: Any) -> Entry:
+        """A timeline row, with who was paged for a delivery (from its outbox message)."""
+        detail = json.loads(row.detail)
+        target, channel = detail.get("target"), detail.get("channel")
+        if row.kind == "escalated":
+            target = ", ".join(detail.get("targets", [])) or None
+        if row.kind in ("notified", "notify_failed") and "notification" in detail:
+            note = outbox.get(conn, int(detail["notification"]))
+            message = json.loads(note.message) if note is not None else {}
+            detail["recipient"] = (message.get("recipient") or {}).get("name")
+            detail.setdefault("attempt", detail.get("attempts"))
+            if note is not None and note.fallback_of is not None:
+                detail["fallback_of"] = note.fallback_of
+            if message.get("runbook_url"):
+                detail["runbook_url"] = message["runbook_url"]
+        return Entry(
+            row.at, row.at - self.scenario.start, row.kind, row.incident_id, target, channel, detail
+        )
 
 
 def _last_timeline_id(conn: Connection) -> int:
@@ -838,12 +884,16 @@ def _last_timeline_id(conn: Connection) -> int:
 
 
 def _batches(steps: Sequence[Step]) -> Iterator[tuple[float, list[Step]]]:
-    """Steps grouped for applying: consecutive fire/resolve events at one instant together,
+    """Steps as they are applied: consecutive fire/resolve events at one instant together,
     every other event alone."""
     batch: list[Step] = []
     for step in steps:
-        alert = step.event.action in ("fire", "resolve")
-        if batch and alert and batch[0].at == step.at and batch[-1].event.action in ("fire", "resolve"):
+        if (
+            batch
+            and step.at == batch[0].at
+            and step.event.action in ALERT_ACTIONS
+            and batch[0].event.action in ALERT_ACTIONS
+        ):
             batch.append(step)
             continue
         if batch:
@@ -855,38 +905,56 @@ def _batches(steps: Sequence[Step]) -> Iterator[tuple[float, list[Step]]]:
 
 def _summary(conn: Connection, row: Any, entries: list[Entry], start: float) -> IncidentSummary:
     mine = [e for e in entries if e.incident == row.id]
-    base = row.triggered_at if row.triggered_at is not None else row.opened_at
+    since = row.triggered_at if row.triggered_at is not None else row.opened_at
     acked = next((e for e in mine if e.kind == "acknowledged"), None)
-    policy = json.loads(row.escalation)["policy"]["name"] if row.escalation else None
-    members = [a.alert for a in repo.incident_members(conn, row.id)]
     delivered = [e for e in mine if e.kind == "notified"]
+    members = [a.alert for a in repo.incident_members(conn, row.id)]
     return IncidentSummary(
         id=row.id,
         title=incident_title(json.loads(row.group_labels), members),
         status=row.status,
         severity=row.severity,
-        policy=policy,
+        policy=json.loads(row.escalation)["policy"]["name"] if row.escalation else None,
         triggered_s=row.triggered_at - start if row.triggered_at is not None else None,
-        ack_s=acked.at - base if acked else None,
+        ack_s=acked.at - since if acked else None,
         acknowledged_by=acked.detail.get("by") if acked else None,
-        resolve_s=row.resolved_at - base if row.resolved_at is not None else None,
+        resolve_s=row.resolved_at - since if row.resolved_at is not None else None,
         pages=sum(1 for e in delivered if e.detail.get("kind") == "escalation"),
         messages=len(delivered),
-        dead_letters=sum(1 for e in mine if e.kind == "notify_failed" and e.detail.get("dead_letter")),
+        dead_letters=sum(
+            1 for e in mine if e.kind == "notify_failed" and e.detail.get("dead_letter")
+        ),
         escalations=sum(1 for e in mine if e.kind == "escalated"),
         deadlines_missed=sum(1 for e in mine if e.kind == "deadline_missed"),
     )
 
 
+def _warnings(entries: list[Entry], summaries: list[IncidentSummary]) -> list[str]:
+    """What a reader should not miss: nobody paged, actions refused, pages that failed."""
+    out = [
+        f"incident #{s.id} ({s.title}) matched no escalation policy: nobody was paged"
+        for s in summaries
+        if s.policy is None and s.triggered_s is not None
+    ]
+    for e in entries:
+        if e.kind == "action_refused":
+            d = e.detail
+            out.append(f"events[{d['event']}] {d['action']} refused: {d['reason']}")
+        elif e.kind == "notify_failed" and "reason" in e.detail:
+            out.append(f"incident #{e.incident}: {e.detail['reason']}")
+    return list(dict.fromkeys(out))
+
+
 def run(scenario: Scenario, config: Config, max_steps: int = MAX_STEPS) -> Result:
-    """Run the scenario (one event loop for the whole simulation) and read the timeline."""
+    """Run a scenario (one event loop for the whole simulation) and read its timeline.
+    Raises ScenarioError for names the configuration lacks, SimulationError for a runaway."""
     check_against(scenario, config)
     runner = _Runner(scenario, config, max_steps)
     collect = _Collect()
     logger = logging.getLogger("tocsin")
     propagate = logger.propagate
     logger.addHandler(collect)
-    logger.propagate = False  # the pipeline's warnings go to the report, not the terminal
+    logger.propagate = False  # the pipeline's warnings belong in the report
     try:
         asyncio.run(runner.run())
         return runner.result(collect.lines)
@@ -897,7 +965,8 @@ def run(scenario: Scenario, config: Config, max_steps: int = MAX_STEPS) -> Resul
 
 
 def simulate_file(path: str | Path, max_steps: int = MAX_STEPS) -> Result:
-    """Load, check and run a scenario file: ScenarioError, ConfigError or SimulationError."""
+    """Load, check and run a scenario file: raises ScenarioError, ConfigError (the
+    configuration is invalid) or SimulationError."""
     scenario = load_scenario(path)
     return run(scenario, scenario_config(scenario), max_steps)
 
@@ -906,17 +975,17 @@ def simulate_file(path: str | Path, max_steps: int = MAX_STEPS) -> Result:
 
 
 def json_lines(result: Result) -> Iterator[str]:
+    """One JSON object per timeline entry."""
     for entry in result.entries:
         yield json.dumps(entry.to_json(), ensure_ascii=False)
 
 
 def _span(seconds: float) -> str:
     """``0s``, ``7.5s``, ``5m00s``, ``1h05m00s``, ``2d03h05m``."""
-    if seconds < 60:
+    if seconds < 59.95:
         rounded = round(seconds, 1)
         return f"{int(rounded)}s" if rounded == int(rounded) else f"{rounded}s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
+    days, rest = divmod(round(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
@@ -927,15 +996,13 @@ def _span(seconds: float) -> str:
 
 
 def _labels(labels: dict[str, str]) -> str:
-    name = labels.get("alertname", "")
     rest = " ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
-    return f"{name} {rest}".strip()
+    return f"{labels.get('alertname', '')} {rest}".strip()
 
 
-def _short(entry: Entry) -> str:
-    """The detail column of the table: what happened, in a few words."""
-    d = entry.detail
-    kind = entry.kind
+def _short(e: Entry) -> str:
+    """The table's detail column: what happened, in a few words."""
+    d, kind = e.detail, e.kind
     if kind in ("alert_fired", "alert_resolved"):
         joined = ", ".join(f"#{i}" for i in d.get("incidents", []))
         return _labels(d["labels"]) + (f" → {joined}" if joined else "")
@@ -943,140 +1010,144 @@ def _short(entry: Entry) -> str:
         return f"route {d.get('receiver')}"
     if kind == "group_flushed":
         parts = [f"{len(d.get('firing', []))} firing"]
-        if d.get("resolved"):
-            parts.append(f"{len(d['resolved'])} resolved")
-        if d.get("muted"):
-            parts.append(f"{len(d['muted'])} muted")
+        parts += [f"{len(d[k])} {k}" for k in ("resolved", "muted") if d.get(k)]
         return ", ".join(parts)
     if kind == "triggered":
         return f"{d.get('severity') or 'no severity'}, policy {d.get('policy') or '(none)'}"
     if kind == "escalated":
         text = f"step {d.get('step')}" + (f" round {d['round']}" if d.get("round", 1) > 1 else "")
-        text += f": {d.get('reason')}"
-        return text + (f" (by {d['by']})" if d.get("by") else "")
+        return text + f": {d.get('reason')}" + (f" ({d['by']})" if d.get("by") else "")
     if kind == "escalation_exhausted":
-        return f"policy {d.get('policy')} has no more steps"
+        return f"policy {d.get('policy')}: no step left"
     if kind == "deadline_missed":
-        deadline = d.get("deadline_s")
-        return f"{d.get('severity')}: not acknowledged within " + (
-            _span(float(deadline)) if deadline is not None else "its deadline"
-        )
+        limit = d.get("deadline_s")
+        return f"{d.get('severity')}: no ack within " + (_span(limit) if limit else "deadline")
     if kind == "notified":
-        text = f"{d.get('kind')}"
-        if d.get("attempt", 1) > 1:
+        text = str(d.get("kind"))
+        if d.get("recipient") and e.target:
+            text += f" via {e.target}"
+        if (d.get("attempt") or 1) > 1:
             text += f", attempt {d['attempt']}"
         return text + (" (fallback)" if d.get("fallback_of") else "")
+    if kind == "attempt_failed":
+        status = f"status {d['status']}" if d.get("status") else "no answer"
+        return f"{d.get('kind')}, attempt {d.get('attempt')}: {status}, will retry"
     if kind == "notify_failed":
         if "reason" in d:
             return str(d["reason"])
-        text = f"{d.get('kind')}: dead after {d.get('attempts')} attempt(s), {d.get('error')}"
-        return text + (f" → {d['fallback']}" if d.get("fallback") else "")
+        text = f"{d.get('kind')} dead after {d.get('attempts')} attempts: {d.get('error')}"
+        return text + (f"; → {d['fallback']}" if d.get("fallback") else "")
     if kind in ("acknowledged", "resolved"):
         return f"by {d['by']}" if d.get("by") else str(d.get("reason", ""))
     if kind == "ack_expired":
-        return f"acknowledgement by {d.get('acknowledged_by')} lapsed"
+        return f"ack by {d.get('acknowledged_by')} lapsed"
     if kind == "override":
-        instead = f" instead of {d['replaces']}" if d.get("replaces") else ""
+        instead = f" for {d['replaces']}" if d.get("replaces") else ""
         return f"{d['user']}{instead}, {d['start'][5:16]} → {d['end'][5:16]}"
     if kind == "action_refused":
         return f"{d.get('action')} by {d.get('by')}: {d.get('reason')}"
     return json.dumps(d, ensure_ascii=False)[:80]
 
 
-_STYLE = {
+_STYLES = {
     "alert_fired": "bold red",
     "alert_resolved": "green",
     "escalated": "yellow",
     "deadline_missed": "bold red",
     "escalation_exhausted": "bold red",
     "notify_failed": "red",
+    "attempt_failed": "red",
     "acknowledged": "cyan",
     "resolved": "green",
     "action_refused": "magenta",
 }
 
 
-def timeline_table(result: Result) -> Table:
-    """The timeline as a Rich table, narrow enough for an 80–120 column terminal."""
+def timeline_table(result: Result, width: int = 120) -> Table:
+    """The timeline as a Rich table for a terminal ``width`` columns wide. From 100 columns
+    it has a clock and a channel column; narrower, the offsets stand for the clock and the
+    channel goes under the target, so that 80 columns still leave room for the detail."""
     scenario = result.scenario
-    days = repo.to_dt(scenario.start).date() != repo.to_dt(scenario.end).date()
     start = repo.to_dt(scenario.start)
+    days = start.date() != repo.to_dt(scenario.end).date()
+    wide = width >= 100
     table = Table(
-        title=f"{scenario.source}: from {start:%a %Y-%m-%d %H:%M} UTC for "
+        title=f"{scenario.source}: {start:%a %Y-%m-%d %H:%M} UTC + "
         f"{_span(scenario.end - scenario.start)}",
+        title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        title_justify="left",
     )
     table.add_column("offset", justify="right", no_wrap=True)
-    table.add_column("time (UTC)" if not days else "UTC", no_wrap=True)
+    if wide:
+        table.add_column("UTC", no_wrap=True)
     table.add_column("kind", no_wrap=True)
     table.add_column("inc", justify="right", no_wrap=True)
-    table.add_column("target / recipient", overflow="fold", max_width=30)
-    table.add_column("channel", overflow="fold", max_width=16)
-    table.add_column("detail", overflow="fold", min_width=20)
+    if wide:
+        table.add_column("target/recipient", overflow="fold", max_width=25)
+        table.add_column("channel", overflow="fold", max_width=16)
+    else:
+        table.add_column("target/channel", overflow="fold", max_width=16)
+    table.add_column("detail", overflow="fold", ratio=1)
     for e in result.entries:
-        when = repo.to_dt(e.at).strftime("%a %H:%M:%S" if days else "%H:%M:%S")
         who = e.target or ""
-        recipient = e.detail.get("recipient") if e.kind in ("notified", "notify_failed") else None
-        if recipient:
-            who = f"{recipient} ← {who}" if who else recipient
-        table.add_row(
-            f"+{_span(e.offset_s)}",
-            when,
-            e.kind,
-            f"#{e.incident}" if e.incident is not None else "",
-            who,
-            e.channel or "",
-            _short(e),
-            style=_STYLE.get(e.kind),
-        )
+        if e.kind in ("notified", "notify_failed", "attempt_failed"):
+            who = e.detail.get("recipient") or ("" if who == f"channel:{e.channel}" else who)
+        cells: list[RenderableType] = [f"+{_span(e.offset_s)}"]
+        if wide:
+            cells.append(repo.to_dt(e.at).strftime("%a %H:%M:%S" if days else "%H:%M:%S"))
+        cells += [e.kind, f"#{e.incident}" if e.incident is not None else ""]
+        if wide:
+            cells += [Text(who), Text(e.channel or "")]
+        else:
+            lines = Text(who)
+            if e.channel:
+                lines.append(("\n" if who else "") + e.channel, style="dim")
+            cells.append(lines)
+        cells.append(Text(_short(e)))
+        table.add_row(*cells, style=_STYLES.get(e.kind))
     return table
 
 
-def summary_table(result: Result) -> Table:
-    """Per incident: when it triggered, time to acknowledge and to resolve, pages sent."""
-    table = Table(title="Incidents", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    for name, justify in (
-        ("inc", "right"),
-        ("title", "left"),
-        ("status", "left"),
-        ("triggered", "right"),
-        ("to ack", "right"),
-        ("to resolve", "right"),
-        ("pages", "right"),
-        ("escalations", "right"),
-        ("deadlines missed", "right"),
-        ("dead letters", "right"),
-    ):
-        table.add_column(
-            name, justify=justify, overflow="fold", no_wrap=name != "title"  # type: ignore[arg-type]
-        )
+def summary(result: Result) -> list[Text]:
+    """Per incident: time to acknowledge and to resolve (from when it triggered), pages
+    delivered, escalations, deadlines missed, dead letters."""
+    out = [Text("Incidents", style="bold")]
     for s in result.incidents:
-        ack = _span(s.ack_s) if s.ack_s is not None else "—"
-        if s.acknowledged_by and s.ack_s is not None:
-            ack += f" ({s.acknowledged_by})"
-        table.add_row(
-            f"#{s.id}",
-            s.title + (f" [{s.severity}]" if s.severity else ""),
-            s.status,
-            f"+{_span(s.triggered_s)}" if s.triggered_s is not None else "—",
-            ack,
-            _span(s.resolve_s) if s.resolve_s is not None else "—",
-            str(s.pages),
-            str(s.escalations),
-            str(s.deadlines_missed),
-            str(s.dead_letters),
+        head = f"#{s.id} {s.title}" + (f" ({s.severity})" if s.severity else "")
+        head += f", policy {s.policy}" if s.policy else ", no escalation policy"
+        out.append(Text(f"  {head}: {s.status}"))
+        facts = [
+            f"triggered +{_span(s.triggered_s)}" if s.triggered_s is not None else "never triggered"
+        ]
+        if s.ack_s is not None:
+            facts.append(f"acknowledged after {_span(s.ack_s)} by {s.acknowledged_by}")
+        else:
+            facts.append("not acknowledged")
+        facts.append(
+            f"resolved after {_span(s.resolve_s)}" if s.resolve_s is not None else "not resolved"
         )
-    return table
+        out.append(Text("     " + ", ".join(facts)))
+        counts = [
+            _count(s.pages, "page"),
+            _count(s.escalations, "escalation"),
+            _count(s.deadlines_missed, "deadline missed", "deadlines missed"),
+            _count(s.dead_letters, "dead letter"),
+        ]
+        out.append(Text("     " + ", ".join(counts)))
+    return out
 
 
-def report(result: Result) -> list[Any]:
-    """Everything the table format prints, in order."""
-    out: list[Any] = [timeline_table(result), summary_table(result)]
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def report(result: Result, width: int = 120) -> list[RenderableType]:
+    """Everything ``--format table`` prints, in order."""
+    out: list[RenderableType] = [timeline_table(result, width), *summary(result)]
     if result.warnings:
-        out.append("[bold]Warnings[/bold]")
-        out.extend(f"  - {w}" for w in dict.fromkeys(result.warnings))
+        out.append(Text("Warnings", style="bold"))
+        out.extend(Text(f"  - {w}") for w in result.warnings)
     return out
 
 
@@ -1097,6 +1168,6 @@ __all__ = [
     "run",
     "scenario_config",
     "simulate_file",
-    "summary_table",
+    "summary",
     "timeline_table",
 ]

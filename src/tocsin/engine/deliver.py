@@ -155,10 +155,16 @@ class Deliverer:
         return _Result(item.id, row.id, outcome, duration_ms=elapsed)
 
     def _record(self, results: list[_Result]) -> None:
-        with begin_write(self.db) as conn:
+        """One transaction for the batch; if it fails, one per result, so that one bad row
+        does not lose the others' records."""
+        try:
+            with begin_write(self.db) as conn:
+                for result in results:
+                    self._record_one(conn, result)
+        except Exception:
             for result in results:
                 try:
-                    with conn.begin_nested():
+                    with begin_write(self.db) as conn:
                         self._record_one(conn, result)
                 except Exception:
                     log.exception("recording delivery %s failed", result.notification_id)

@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import socket
+import time
 import uuid
 from typing import Any
 
@@ -70,16 +71,23 @@ class DueWorkEngine:
                 )
             if not items:
                 return handled
-            # one transaction for the claimed items, a savepoint for each: one failing item
-            # rolls back alone (its lease lapses and another try comes later)
-            with begin_write(self.db) as conn:
+            # one transaction for the claimed items; when one fails, the batch is done again
+            # one item per transaction so that the failing item rolls back alone (its lease
+            # lapses and another try comes later)
+            try:
+                with begin_write(self.db) as conn:
+                    for item in items:
+                        self._handle(conn, item, now)
+            except Exception:
                 for item in items:
                     try:
-                        with conn.begin_nested():
+                        with begin_write(self.db) as conn:
                             self._handle(conn, item, now)
                     except Exception:
                         log.exception("due work %s/%s failed", item.kind, item.ref)
-                    handled += 1
+            handled += len(items)
+            if self.db.dialect.name == "sqlite":
+                time.sleep(0.001)  # let other processes' writers take the lock in between
             if len(items) < limit:
                 return handled
 

@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection
 
 from tocsin.alerts.model import Alert
 from tocsin.config import Config
@@ -31,7 +31,6 @@ from tocsin.routing.tree import Route
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
-from tocsin.store.schema import incidents
 
 log = logging.getLogger("tocsin.paging")
 MAX_DIAGNOSTICS = 3
@@ -278,7 +277,7 @@ class Pager:
             "severity": severity,
             "channels": json.dumps(channels),
         }
-        conn.execute(update(incidents).where(incidents.c.id == incident.id).values(values))
+        repo.update_incident(conn, incident.id, **values)
         repo.add_timeline(
             conn,
             incident.id,
@@ -339,11 +338,7 @@ class Pager:
                 "exhausted": state.exhausted,
             },
         }
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == incident_id)
-            .values(escalation=json.dumps(snapshot))
-        )
+        repo.update_incident(conn, incident_id, escalation=json.dumps(snapshot))
         when = repo.to_dt(now)
         if page is None:
             repo.add_timeline(
@@ -447,10 +442,8 @@ class Pager:
             return "the incident is resolved"
         if incident.status == "acknowledged":
             return None  # idempotent
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == incident_id)
-            .values(status="acknowledged", acknowledged_at=now, acknowledged_by=by)
+        repo.update_incident(
+            conn, incident_id, status="acknowledged", acknowledged_at=now, acknowledged_by=by
         )
         outbox.cancel(conn, outbox.ESCALATION_KINDS, incident_id)
         repo.add_timeline(conn, incident_id, repo.to_dt(now), "acknowledged", {"by": by})
@@ -471,10 +464,8 @@ class Pager:
         if incident is None or incident.status != "acknowledged" or not incident.escalation:
             return
         snapshot = json.loads(incident.escalation)
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == incident_id)
-            .values(status="triggered", acknowledged_at=None, acknowledged_by=None)
+        repo.update_incident(
+            conn, incident_id, status="triggered", acknowledged_at=None, acknowledged_by=None
         )
         repo.add_timeline(
             conn,
@@ -499,11 +490,7 @@ class Pager:
             return "no such incident"
         if incident.status == "resolved":
             return None
-        conn.execute(
-            update(incidents)
-            .where(incidents.c.id == incident_id)
-            .values(status="resolved", resolved_at=now, resolved_by=by)
-        )
+        repo.update_incident(conn, incident_id, status="resolved", resolved_at=now, resolved_by=by)
         outbox.cancel(conn, (*outbox.ESCALATION_KINDS, outbox.ACK_TIMEOUT), incident_id)
         repo.add_timeline(conn, incident_id, repo.to_dt(now), "resolved", {"by": by})
         incident = repo.get_incident(conn, incident_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,13 @@ _IMMEDIATE = "tocsin_write"
 def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     """A transaction that will write: on SQLite it holds the write lock from its start, so
     that several threads and processes can share the file; elsewhere a plain transaction."""
-    return engine.execution_options(**{_IMMEDIATE: True}).begin()
+    writer = _writers.get(engine)
+    if writer is None:
+        writer = _writers[engine] = engine.execution_options(**{_IMMEDIATE: True})
+    return writer.begin()
+
+
+_writers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def alembic_config() -> AlembicConfig:

@@ -72,23 +72,23 @@ def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
     )
     ids = [r[0] for r in rows]
     schedule(conn, DELIVER, ids, now)
-    notify(conn)
     return ids
 
 
 def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:
     """Due work of ``kind`` for each ref at ``at``; an existing item is moved to ``at`` and
     its lease cleared."""
-    for ref in refs:
-        done = conn.execute(
-            update(due_work)
-            .where(due_work.c.kind == kind, due_work.c.ref == ref)
-            .values(due_at=at, lease_owner=None, lease_until=None)
-        )
-        if done.rowcount == 0:
-            conn.execute(insert(due_work).values(kind=kind, ref=ref, due_at=at, attempts=0))
-    if refs:
-        notify(conn)
+    if not refs:
+        return
+    bulk.insert(
+        conn,
+        "due_work",
+        ("kind", "ref", "due_at", "attempts"),
+        [(kind, ref, at, 0) for ref in refs],
+        on_conflict="(kind, ref) DO UPDATE SET due_at = excluded.due_at, "
+        "lease_owner = NULL, lease_until = NULL",
+    )
+    notify(conn)
 
 
 def cancel(conn: Connection, kinds: tuple[str, ...], ref: int) -> None:

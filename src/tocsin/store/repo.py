@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
@@ -404,14 +404,37 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 # --------------------------------------------------------------------------- incidents
 
 
+# Statements of the engine's hot paths, built once (building one costs more than running it).
+_ADD_TIMELINE = insert(timeline)
+_MEMBERS = (
+    select(alerts)
+    .join(alert_current, alert_current.c.alert_id == alerts.c.id)
+    .join(incident_alerts, incident_alerts.c.fingerprint == alert_current.c.fingerprint)
+    .where(incident_alerts.c.incident_id == bindparam("i"))
+)
+_GET_INCIDENT = select(incidents).where(incidents.c.id == bindparam("i"))
+_UPDATE_INCIDENT = update(incidents).where(incidents.c.id == bindparam("b_id"))
+_RESCHEDULE = (
+    update(due_work)
+    .where(due_work.c.id == bindparam("b_id"), due_work.c.lease_owner == bindparam("b_owner"))
+    .values(due_at=bindparam("b_due"), lease_owner=None, lease_until=None)
+)
+_FINISH = delete(due_work).where(
+    due_work.c.id == bindparam("b_id"), due_work.c.lease_owner == bindparam("b_owner")
+)
+
+
 def add_timeline(
     conn: Connection, incident_id: int, at: datetime, kind: str, detail: dict[str, Any]
 ) -> None:
     conn.execute(
-        insert(timeline).values(
-            incident_id=incident_id, at=to_ts(at), kind=kind, detail=_dumps(detail)
-        )
+        _ADD_TIMELINE,
+        {"incident_id": incident_id, "at": to_ts(at), "kind": kind, "detail": _dumps(detail)},
     )
+
+
+def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
+    conn.execute(_UPDATE_INCIDENT, {"b_id": incident_id, **values})
 
 
 def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
@@ -425,17 +448,11 @@ def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]
 
 
 def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
-    rows = conn.execute(
-        select(alerts)
-        .join(alert_current, alert_current.c.alert_id == alerts.c.id)
-        .join(incident_alerts, incident_alerts.c.fingerprint == alert_current.c.fingerprint)
-        .where(incident_alerts.c.incident_id == incident_id)
-    )
-    return [_row_to_alert(r) for r in rows]
+    return [_row_to_alert(r) for r in conn.execute(_MEMBERS, {"i": incident_id})]
 
 
 def get_incident(conn: Connection, incident_id: int) -> Any:
-    return conn.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+    return conn.execute(_GET_INCIDENT, {"i": incident_id}).first()
 
 
 def claim_due(
@@ -482,19 +499,12 @@ def claim_due(
 
 
 def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> bool:
-    done = conn.execute(
-        update(due_work)
-        .where(due_work.c.id == item_id, due_work.c.lease_owner == owner)
-        .values(due_at=due_at, lease_owner=None, lease_until=None)
-    )
+    done = conn.execute(_RESCHEDULE, {"b_id": item_id, "b_owner": owner, "b_due": due_at})
     return done.rowcount == 1
 
 
 def finish(conn: Connection, item_id: int, owner: str) -> bool:
-    done = conn.execute(
-        delete(due_work).where(due_work.c.id == item_id, due_work.c.lease_owner == owner)
-    )
-    return done.rowcount == 1
+    return conn.execute(_FINISH, {"b_id": item_id, "b_owner": owner}).rowcount == 1
 
 
 def next_due_at(conn: Connection) -> float | None:
