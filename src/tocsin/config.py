@@ -387,6 +387,9 @@ class TocsinConfig(_Strict):
     receivers: list[ReceiverConfig] = Field(default_factory=list)
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
     runbooks: list[str] = Field(default_factory=list)
+    # where the runbooks can be read on the web (e.g. https://github.com/acme/ops/blob/main/):
+    # pages link to the section at this URL plus the file's path relative to tocsin.yaml
+    runbooks_url: str | None = None
     api: ApiConfig = Field(default_factory=ApiConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)

@@ -57,11 +57,13 @@ How it runs:
 - Override ``start`` (default: the event's time) and ``end`` are offsets from the scenario's
   start, or absolute times.
 - A channel's failures count its attempts, whichever message they carry.
+- Firing alerts are not re-sent as Prometheus re-sends them.
 
 The timeline lists, in time order (same instant: the order they were written), the kinds the
 pipeline writes (opened, group_flushed, triggered, escalated, escalation_exhausted,
 deadline_missed, acknowledged, ack_expired, notified, notify_failed, resolved) and the
-scenario's own: alert_fired, alert_resolved, override, action_refused.
+simulation's own: alert_fired, alert_resolved, override, action_refused, and attempt_failed
+(a delivery attempt that failed and is retried; the pipeline records only the last outcome).
 """
 
 from __future__ import annotations

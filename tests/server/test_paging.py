@@ -6,6 +6,7 @@ arrives is accounted for."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
@@ -103,12 +104,18 @@ class Paging:
         labels = {"alertname": name, "severity": severity, "service": "pebble-db"}
         # firing for two hours, as Prometheus says when it resends (endsAt ahead of now)
         answer = self.api.post(
-            "/api/v2/alerts", [{"labels": labels, "endsAt": "2027-01-15T10:00:00Z"}]
+            "/api/v2/alerts",
+            [{"labels": labels, "startsAt": self.now(), "endsAt": "2027-01-15T10:00:00Z"}],
         )
         assert answer.status_code == 200
         self.run()
         incidents = self.api.get("/api/v1/incidents").json()
         return int(incidents[0]["id"])
+
+    def now(self) -> str:
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(self.clock.now(), UTC).isoformat()
 
     def kinds(self, incident: int) -> list[str]:
         return [e["kind"] for e in self.api.get(f"/api/v1/incidents/{incident}/timeline").json()]
@@ -121,9 +128,14 @@ def sinks() -> Iterator[dict[str, HttpSink]]:
 
 
 def make(
-    db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink], ack_timeout: str = "1h"
+    db: Engine,
+    clock: VirtualClock,
+    sinks: dict[str, HttpSink],
+    ack_timeout: str = "1h",
+    deadline: str = "3m",
 ) -> Iterator[Paging]:
-    text = dedent(PAGING).format(
+    text = dedent(PAGING).replace("ack_deadline: 3m", f"ack_deadline: {deadline}")
+    text = text.format(
         team=sinks["team"].url,
         pager=sinks["pager"].url,
         backup=sinks["backup"].url,
@@ -337,3 +349,53 @@ def test_start_is_a_friday() -> None:
     from datetime import UTC, datetime
 
     assert datetime.fromtimestamp(START, UTC).strftime("%A %H:%M") == "Friday 08:00"
+
+
+def test_a_page_links_the_runbook_section_and_its_first_checks(tmp_path: Path) -> None:
+    from tocsin.api.state import load_runbooks
+    from tocsin.config import load_config
+    from tocsin.engine.paging import Pager
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "tocsin.yaml"
+    config = load_config(example)
+    pager = Pager(config, load_runbooks(config))
+    from tocsin.alerts.model import Alert
+
+    found = pager._runbook([Alert(labels={"alertname": "PebbleDatabaseDown"})])
+    assert found["runbook_url"] == (
+        "https://git.example.com/pebble/ops/blob/main/examples/"
+        "runbooks/database/PebbleDatabaseDown.md#pebbledatabasedown"
+    )
+    assert [d["risk"] for d in found["diagnostics"]] == ["read", "read", "read"]
+    assert found["diagnostics"][0]["code"].startswith("kubectl -n pebble get pod")
+    own = pager._runbook(
+        [Alert(labels={"alertname": "X"}, annotations={"runbook_url": "https://wiki/x"})]
+    )
+    assert own["runbook_url"] == "https://wiki/x"
+
+
+def test_a_deadline_missed_as_a_step_falls_due_escalates_once(
+    db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]
+) -> None:
+    for paging in make(db, clock, sinks, deadline="5m"):  # the deadline is the step's delay
+        incident = paging.fire()
+        paging.new("team"), paging.new("pager")
+        paging.advance(300)
+        assert [p["recipient"]["name"] for p in paging.new("pager")] == ["carol"]
+        kinds = paging.kinds(incident)
+        assert kinds.count("deadline_missed") == 1 and kinds.count("escalated") == 2
+
+
+def test_resolving_by_hand_before_the_alert_clears_opens_no_empty_incident(
+    paging: Paging,
+) -> None:
+    incident = paging.fire(severity="warning")
+    paging.api.post(f"/api/v1/incidents/{incident}/resolve", {}, role="responder")
+    labels = {"alertname": "DatabaseDown", "severity": "warning", "service": "pebble-db"}
+    paging.clock.advance(60)
+    answer = paging.api.post(
+        "/api/v2/alerts", [{"labels": labels, "startsAt": paging.now(), "endsAt": paging.now()}]
+    )
+    assert answer.status_code == 200
+    paging.run()
+    assert [i["id"] for i in paging.api.get("/api/v1/incidents").json()] == [incident]

@@ -95,7 +95,10 @@ class DueWorkEngine:
         if item.kind == repo.FLUSH:
             self._flush(conn, item.id, item.ref, now)
         elif item.kind == outbox.ESCALATE:
-            if not self.pager.escalate(conn, item.ref, now, reason="not acknowledged in time"):
+            escalated = self.pager.escalate(
+                conn, item.ref, now, reason="not acknowledged in time", when_due=True
+            )
+            if not escalated:
                 repo.finish(conn, item.id, self.owner)
         elif item.kind == outbox.DEADLINE:
             repo.finish(conn, item.id, self.owner)

@@ -15,10 +15,13 @@ itself commit together or not at all; the engine delivers the outbox afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection
 
@@ -163,11 +166,22 @@ class Pager:
                 for cmd in step.commands
             ][:MAX_DIAGNOSTICS]
             return {
-                "runbook_url": url or f"{book.source}#{slugify(entry.title)}",
+                "runbook_url": url or self._runbook_link(book.source, entry.title),
                 "runbook_title": f"{book.title}: {entry.title}",
                 "diagnostics": diagnostics,
             }
         return {}
+
+    def _runbook_link(self, source: str, title: str) -> str:
+        """The section's web address under ``runbooks_url`` (else its file and anchor)."""
+        anchor = f"#{slugify(title)}"
+        base = self.config.model.runbooks_url
+        if not base:
+            return source + anchor
+        path = Path(source)
+        with contextlib.suppress(ValueError):
+            path = path.resolve().relative_to(self.config.base_dir.resolve())
+        return base.rstrip("/") + "/" + quote(path.as_posix()) + anchor
 
     # ------------------------------------------------------------------ targets
 
@@ -336,6 +350,7 @@ class Pager:
                 "round": state.round,
                 "next_at": state.next_at,
                 "exhausted": state.exhausted,
+                "fired_at": now,
             },
         }
         repo.update_incident(conn, incident_id, escalation=json.dumps(snapshot))
@@ -395,9 +410,17 @@ class Pager:
             self.escalate(conn, incident_id, now, reason="nobody paged at the previous step")
 
     def escalate(
-        self, conn: Connection, incident_id: int, now: float, reason: str, by: str | None = None
+        self,
+        conn: Connection,
+        incident_id: int,
+        now: float,
+        reason: str,
+        by: str | None = None,
+        when_due: bool = False,
     ) -> bool:
-        """Fire the next step now (a due step, a missed deadline, or "escalate now")."""
+        """Fire the next step now (a due step, a missed deadline, or "escalate now"). With
+        ``when_due`` (the step timer), only when the stored state says a step is due: a
+        deadline or a person may have fired it already, which moved the timer on."""
         incident = repo.get_incident(conn, incident_id)
         if incident is None or incident.status not in ("triggered",) or not incident.escalation:
             return False
@@ -409,11 +432,15 @@ class Pager:
         )
         if state.exhausted:
             return False
+        if when_due and (state.next_at is None or state.next_at > now):
+            return True  # rescheduled meanwhile: the due item already points at next_at
         state, page = advance(policy, state, snapshot.get("labels", {}), now)
         self._fired(conn, incident_id, snapshot, state, page, now, reason=reason, by=by)
         return True
 
     def deadline(self, conn: Connection, incident_id: int, now: float) -> None:
+        """A missed acknowledgement deadline: recorded, and the next step is brought forward
+        to now (unless a step fired this very instant: that one is the escalation)."""
         incident = repo.get_incident(conn, incident_id)
         if incident is None or incident.status != "triggered":
             return
@@ -431,6 +458,11 @@ class Pager:
                 else None,
             },
         )
+        fired_at = None
+        if incident.escalation:
+            fired_at = json.loads(incident.escalation).get("state", {}).get("fired_at")
+        if fired_at is not None and fired_at >= now:
+            return
         self.escalate(conn, incident_id, now, reason="acknowledgement deadline missed")
 
     def acknowledge(self, conn: Connection, incident_id: int, by: str, now: float) -> str | None:

@@ -127,11 +127,12 @@ def _episode(alert: Alert) -> tuple[Any, ...]:
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class Group:
     route: Route
     labels_json: str
     fingerprints: list[str]
+    firing: bool = False  # a resolved-only batch opens no incident (nothing to respond to)
 
 
 @dataclass(frozen=True)
@@ -167,6 +168,8 @@ def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "
                 labels = _encode(matched.group_labels(alert.labels))
                 group = groups[key] = Group(matched, labels, [])
             group.fingerprints.append(fp)
+            if not alert.resolved(now):
+                group.firing = True
     values = {fp: _episode(alert) for fp, alert in latest.items()}
     return Prepared(now, source, latest, values, groups)
 
@@ -234,6 +237,7 @@ def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> int:
         return 0
     keys = list(wanted)
     open_by_key = {row[0]: row for row in bulk.select_in(conn, _OPEN_SQL, keys, ["resolved"])}
+    keys = [k for k in keys if k in open_by_key or wanted[k].firing]
     new_keys = [k for k in keys if k not in open_by_key]
     incident_of: dict[str, int] = {k: open_by_key[k][1] for k in keys if k in open_by_key}
     due: dict[int, float] = {}
