@@ -15,10 +15,18 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
+from tocsin.alerts.payloads import Limits
 from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
 from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
 from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
@@ -51,18 +59,18 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-Duration = str
+def _valid_duration(value: str) -> str:
+    parse_prom_duration(value)
+    return value
+
+
+# a Prometheus duration (30s, 5m, 1h30m), checked where it is read
+Duration = Annotated[str, AfterValidator(_valid_duration)]
 
 
 class GlobalConfig(_Strict):
     resolve_timeout: Duration = "5m"
     external_url: str = "http://localhost:9093"
-
-    @field_validator("resolve_timeout")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_prom_duration(value)
-        return value
 
 
 class RouteConfig(_Strict):
@@ -80,13 +88,6 @@ class RouteConfig(_Strict):
     escalation_policy: str | None = None
     channels: list[str] = Field(default_factory=list)
     auto_resolve: bool | None = None
-
-    @field_validator("group_wait", "group_interval", "repeat_interval")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_prom_duration(value)
-        return value
 
     @field_validator("matchers")
     @classmethod
@@ -158,12 +159,6 @@ class RetryConfig(_Strict):
     max_backoff: Duration = "5m"
     timeout: Duration = "10s"  # per attempt
 
-    @field_validator("initial_backoff", "max_backoff", "timeout")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_prom_duration(value)
-        return value
-
 
 class ChannelTemplates(_Strict):
     """Jinja2 templates (sandboxed) replacing a channel's defaults; see docs/paging.md."""
@@ -223,6 +218,7 @@ class ConsoleChannelConfig(_ChannelBase):
     type: Literal["console"]
 
 
+_CHANNEL_TYPES = ("slack", "email", "webhook", "pagerduty", "console")
 ChannelConfig = Annotated[
     SlackChannelConfig
     | EmailChannelConfig
@@ -256,13 +252,6 @@ class RotationConfig(_Strict):
     start: datetime  # first hand-off, local wall time in `timezone`
     timezone: str = "UTC"
     participants: list[str] = Field(min_length=1)
-
-    @field_validator("shift")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_prom_duration(value)
-        return value
 
 
 _DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -320,13 +309,6 @@ class SeverityLevelConfig(_Strict):
     ack_deadline: Duration | None = None
     aliases: list[str] = Field(default_factory=list)
 
-    @field_validator("ack_deadline")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_prom_duration(value)
-        return value
-
 
 class SeveritiesConfig(_Strict):
     label: str = "severity"
@@ -338,12 +320,6 @@ class StepConfig(_Strict):
     targets: list[str] = Field(min_length=1)
     delay: Duration = "5m"
     matchers: list[str] = Field(default_factory=list)
-
-    @field_validator("delay")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_prom_duration(value)
-        return value
 
     @field_validator("matchers")
     @classmethod
@@ -359,12 +335,6 @@ class FromRunbookConfig(_Strict):
     roles: dict[str, str] = Field(default_factory=dict)  # role -> "schedule:x[, user:y]"
     last_delay: Duration = "30m"
 
-    @field_validator("last_delay")
-    @classmethod
-    def _duration(cls, value: str) -> str:
-        parse_prom_duration(value)
-        return value
-
 
 class PolicyConfig(_Strict):
     name: str
@@ -372,13 +342,6 @@ class PolicyConfig(_Strict):
     from_runbook: FromRunbookConfig | None = None
     repeat: int = Field(0, ge=0, le=100)
     ack_timeout: Duration | None = None
-
-    @field_validator("ack_timeout")
-    @classmethod
-    def _duration(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_prom_duration(value)
-        return value
 
 
 class TocsinConfig(_Strict):
@@ -453,6 +416,18 @@ class Config:
     text: str
     base_dir: Path
     paging: Paging = field(default_factory=Paging)
+
+    @property
+    def limits(self) -> Limits:
+        m = self.model.limits
+        return Limits(
+            max_alerts_per_batch=m.max_alerts_per_batch,
+            max_labels_per_alert=m.max_labels_per_alert,
+            max_label_name_bytes=m.max_label_name_bytes,
+            max_label_value_bytes=m.max_label_value_bytes,
+            max_annotations_per_alert=m.max_annotations_per_alert,
+            max_annotation_value_bytes=m.max_annotation_value_bytes,
+        )
 
     @property
     def receivers(self) -> list[str]:
@@ -589,6 +564,8 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
             loc = tuple("continue" if p == "continue_" else p for p in loc)
+            if len(loc) > 2 and loc[0] == "channels" and loc[2] in _CHANNEL_TYPES:
+                loc = loc[:2] + loc[3:]  # pydantic names the union member; the file does not
             found = None
             for cut in range(len(loc), -1, -1):
                 found = positions.get(loc[:cut])

@@ -90,7 +90,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.pool import StaticPool
 
 from tocsin.alerts.model import Alert
-from tocsin.alerts.payloads import Limits, StructuralError, format_time, parse_v2
+from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_config
 from tocsin.config import parse_prom_duration as duration
 from tocsin.engine.clock import VirtualClock
@@ -581,15 +581,7 @@ class _Runner:
         self.noted: list[_Noted] = []
         self.firing: dict[str, tuple[dict[str, str], datetime]] = {}  # fp: labels, startsAt
         self.steps = 0
-        m = config.model.limits
-        self.limits = Limits(
-            max_alerts_per_batch=m.max_alerts_per_batch,
-            max_labels_per_alert=m.max_labels_per_alert,
-            max_label_name_bytes=m.max_label_name_bytes,
-            max_label_value_bytes=m.max_label_value_bytes,
-            max_annotations_per_alert=m.max_annotations_per_alert,
-            max_annotation_value_bytes=m.max_annotation_value_bytes,
-        )
+        self.limits = config.limits
         # one connection for all: every thread sees the same in-memory database
         self.db: Engine = make_engine("sqlite://", poolclass=StaticPool)
         upgrade(self.db)

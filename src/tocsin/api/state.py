@@ -42,15 +42,7 @@ class AppState:
 
     @property
     def limits(self) -> Limits:
-        m = self.config.model.limits
-        return Limits(
-            max_alerts_per_batch=m.max_alerts_per_batch,
-            max_labels_per_alert=m.max_labels_per_alert,
-            max_label_name_bytes=m.max_label_name_bytes,
-            max_label_value_bytes=m.max_label_value_bytes,
-            max_annotations_per_alert=m.max_annotations_per_alert,
-            max_annotation_value_bytes=m.max_annotation_value_bytes,
-        )
+        return self.config.limits
 
     def reload(self) -> None:
         """Load the configuration file again; on any error the running one stays."""
