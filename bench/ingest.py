@@ -63,10 +63,15 @@ def wait_ready(url: str, timeout: float = 60) -> None:
 
 
 def rss_kb(pid: int) -> int:
+    """Resident memory of a process and all its descendants (workers included)."""
+    total = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+            total += int(line.split()[1])
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        total += sum(rss_kb(int(child)) for child in children)
+    return total
 
 
 def batches(prefix: str, start: int, count: int) -> list[bytes]:
@@ -144,7 +149,7 @@ class Target:
 
 
 def tocsin_target(
-    workdir: Path, database_url: str | None
+    workdir: Path, database_url: str | None, workers: int = 1
 ) -> Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]:
     def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
         config = workdir / "tocsin.yaml"
@@ -177,6 +182,8 @@ def tocsin_target(
                 f"127.0.0.1:{port}",
                 "--log-level",
                 "warning",
+                "--workers",
+                str(workers),
                 *db,
             ],
             stdout=subprocess.DEVNULL,
@@ -244,6 +251,9 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=50_000, help="new alerts per target")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument(
+        "--workers", type=int, default=1, help="tocsin server processes (tocsin serve --workers)"
+    )
+    parser.add_argument(
         "--memory-alerts",
         type=int,
         default=0,
@@ -256,12 +266,12 @@ def main() -> None:
     same = batches(f"same{tag}", 0, 1000 // BATCH)
     repost_bodies = (same * (n_batches // len(same) + 1))[:n_batches]
     targets: list[tuple[str, Callable[[Path], Target]]] = [
-        ("tocsin/sqlite", lambda d: Target("tocsin/sqlite", tocsin_target(d, None)))
+        ("tocsin/sqlite", lambda d: Target("tocsin/sqlite", tocsin_target(d, None, args.workers)))
     ]
     pg = pg_database()
     if pg:
         targets.append(
-            ("tocsin/postgresql", lambda d: Target("tocsin/postgresql", tocsin_target(d, pg)))
+            ("tocsin/postgresql", lambda d: Target("tocsin/postgresql", tocsin_target(d, pg, args.workers)))
         )
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary:

@@ -177,78 +177,55 @@ def serve(
         str, typer.Option("--listen", help="HOST:PORT to listen on.")
     ] = "127.0.0.1:9093",
     log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Server processes sharing the port and the database (one per core).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the server: intake, API and the engine, on the embedded SQLite by default."""
-    import asyncio
-    import logging
-    import signal
+    from tocsin.serve import ServeOptions, run_one, run_workers
+    from tocsin.store.db import database_url as make_url
 
-    import uvicorn
-
-    from tocsin.api.app import create_app
-    from tocsin.api.state import AppState, load_runbooks
-    from tocsin.config import ConfigError
-    from tocsin.engine.clock import RealClock
-
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    loaded = _load_config(config)
+    _load_config(config)  # every problem reported before anything starts
     host, _, port = listen.rpartition(":")
     if not port.isdigit():
         err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
         raise typer.Exit(2)
-    state = AppState(
-        db=_engine(data_dir, database_url),
-        config=loaded,
-        clock=RealClock(),
-        config_path=config,
-        catalog=load_runbooks(loaded),
+    engine = _engine(data_dir, database_url)  # migrations, once
+    options = ServeOptions(
+        config=config,
+        database_url=make_url(data_dir, database_url),
+        host=host or "127.0.0.1",
+        port=int(port),
+        log_level=log_level,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(state),
-            host=host or "127.0.0.1",
-            port=int(port),
-            log_level=log_level,
-            access_log=False,
-        )
+    url = f"http://{options.host}:{options.port}"
+    processes = f", {workers} worker processes" if workers > 1 else ""
+    out.print(
+        f"tocsin {__version__} listening on {url} ({engine.url.render_as_string()}{processes})",
+        markup=False,
+        highlight=False,
     )
-
-    async def main_loop() -> None:
-        loop = asyncio.get_running_loop()
-
-        def on_hup() -> None:
-            try:
-                state.reload()
-            except ConfigError as exc:
-                logging.getLogger("tocsin").error(
-                    "reload failed, keeping the running configuration:\n%s", exc
-                )
-
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(signal.SIGHUP, on_hup)
-        url = f"http://{host or '127.0.0.1'}:{port}"
-        out.print(
-            f"tocsin {__version__} listening on {url} ({state.db.url.render_as_string()})",
-            markup=False,
-            highlight=False,
-        )
-        out.print(
-            f"try:  curl -s {url}/-/healthy\n"
-            f"      tocsin tokens create --role admin   # then, with TOKEN set:\n"
-            f'      curl -s -H "Authorization: Bearer $TOKEN" -d '
-            '\'[{"labels":{"alertname":"DatabaseDown","severity":"critical"}}]\' '
-            f"{url}/api/v2/alerts\n"
-            f"      amtool --alertmanager.url={url} --http.config.file=http.yml alert query",
-            markup=False,
-            highlight=False,
-        )
-        await server.serve()
-
-    import contextlib
-
-    asyncio.run(main_loop())
+    engine.dispose()
+    out.print(
+        f"try:  curl -s {url}/-/healthy\n"
+        f"      tocsin tokens create --role admin   # then, with TOKEN set:\n"
+        f'      curl -s -H "Authorization: Bearer $TOKEN" -d '
+        '\'[{"labels":{"alertname":"PebbleDatabaseDown","severity":"critical"}}]\' '
+        f"{url}/api/v2/alerts\n"
+        f"      amtool --alertmanager.url={url} --http.config.file=http.yml alert query",
+        markup=False,
+        highlight=False,
+    )
+    if workers == 1:
+        run_one(options, reuse_port=False)
+    else:
+        raise typer.Exit(run_workers(options, workers))
 
 
 @db_app.command("upgrade")

@@ -1,0 +1,122 @@
+"""Running the server: one process, or several worker processes sharing the port.
+
+Each worker is a whole tocsin (API, writer, engine) on the same database: they share the port
+through ``SO_REUSEPORT`` (the kernel spreads connections) and the database's due work through
+leases, as separate ``tocsin serve`` processes would. The parent applies migrations once,
+starts the workers, forwards SIGTERM/SIGINT/SIGHUP to them, and stops when they have.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+log = logging.getLogger("tocsin.serve")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    config: Path
+    database_url: str  # already resolved (SQLite file or PostgreSQL)
+    host: str
+    port: int
+    log_level: str
+
+
+def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None) -> None:
+    """One server process: the API, the writer and the engine, until SIGTERM/SIGINT."""
+    import uvicorn
+
+    from tocsin.api.app import create_app
+    from tocsin.api.state import AppState, load_runbooks
+    from tocsin.config import ConfigError, load_config
+    from tocsin.engine.clock import RealClock
+    from tocsin.store.db import make_engine
+
+    logging.basicConfig(
+        level=options.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = load_config(options.config)
+    state = AppState(
+        db=make_engine(options.database_url),
+        config=config,
+        clock=RealClock(),
+        config_path=options.config,
+        catalog=load_runbooks(config),
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(state),
+            host=options.host,
+            port=options.port,
+            log_level=options.log_level,
+            access_log=False,
+        )
+    )
+    sock = listening_socket(options.host, options.port, reuse_port)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_hup() -> None:
+            try:
+                state.reload()
+            except ConfigError as exc:
+                log.error("reload failed, keeping the running configuration:\n%s", exc)
+
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+        if on_ready:
+            print(on_ready, flush=True)
+        await server.serve(sockets=[sock])
+
+    asyncio.run(main())
+
+
+def _worker(options: ServeOptions) -> None:
+    run_one(options, reuse_port=True)
+
+
+def run_workers(options: ServeOptions, workers: int) -> int:
+    """Start ``workers`` processes on one port and wait for them; the exit code."""
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_worker, args=(options,), name=f"tocsin-worker-{i}")
+        for i in range(workers)
+    ]
+    for process in processes:
+        process.start()
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        for process in processes:
+            if process.pid is not None and process.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    import os
+
+                    os.kill(process.pid, signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    for process in processes:
+        process.join()
+    codes = [p.exitcode or 0 for p in processes]
+    return max(codes) if codes else 0
