@@ -271,7 +271,10 @@ def main() -> None:
     pg = pg_database()
     if pg:
         targets.append(
-            ("tocsin/postgresql", lambda d: Target("tocsin/postgresql", tocsin_target(d, pg, args.workers)))
+            (
+                "tocsin/postgresql",
+                lambda d: Target("tocsin/postgresql", tocsin_target(d, pg, args.workers)),
+            )
         )
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
     if binary:
