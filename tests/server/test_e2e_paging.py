@@ -141,3 +141,44 @@ def test_two_processes_page_once_escalate_once_and_stop_on_ack(harness: dict[str
         _, notes = a.request("GET", f"/api/v1/incidents/{incident['id']}/notifications")
         assert isinstance(notes, list) and len(notes) == 4
         assert all(n["status"] == "sent" and len(n["attempts"]) == 1 for n in notes)
+
+
+def test_serve_with_two_workers_shares_the_port_and_stops_cleanly(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.server.conftest import CONFIG as INTAKE_CONFIG
+
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(INTAKE_CONFIG)
+    db_args = ["--data-dir", str(tmp_path / "data")]
+    token = tocsin("tokens", "create", "--role", "admin", *db_args).stdout.splitlines()[-1]
+    port = free_port()
+    server = Server(
+        url=f"http://127.0.0.1:{port}",
+        token=token,
+        data_dir=tmp_path,
+        args=["--config", str(config), "--listen", f"127.0.0.1:{port}", "--workers", "2", *db_args],
+    )
+    server.start()
+    try:
+
+        def post(i: int) -> int:
+            labels = {"alertname": "Disk", "instance": f"host{i}"}
+            return server.request("POST", "/api/v2/alerts", [{"labels": labels}])[0]
+
+        with ThreadPoolExecutor(8) as pool:
+            assert set(pool.map(post, range(200))) == {200}
+        status, listed = server.request("GET", "/api/v2/alerts")
+        assert status == 200 and isinstance(listed, list) and len(listed) == 200
+        assert server.process is not None
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        workers = [
+            pid
+            for pid in children.read_text().split()
+            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+        assert len(workers) == 2  # (multiprocessing's resource tracker is a third child)
+    finally:
+        server.kill()
+    assert server.process is not None and server.process.returncode == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
