@@ -106,7 +106,11 @@ def run_workers(options: ServeOptions, workers: int) -> int:
     for process in processes:
         process.start()
 
+    stopping: set[int] = set()
+
     def forward(signum: int, _frame: FrameType | None) -> None:
+        if signum != signal.SIGHUP:
+            stopping.add(signum)
         for process in processes:
             if process.pid is not None and process.is_alive():
                 with contextlib.suppress(ProcessLookupError):
@@ -118,5 +122,10 @@ def run_workers(options: ServeOptions, workers: int) -> int:
         signal.signal(signum, forward)
     for process in processes:
         process.join()
-    codes = [p.exitcode or 0 for p in processes]
-    return max(codes) if codes else 0
+    # a worker that ends by the stop signal it was sent (uvicorn re-raises it after its
+    # graceful shutdown) stopped cleanly
+    codes = [
+        0 if (p.exitcode or 0) < 0 and -(p.exitcode or 0) in stopping else (p.exitcode or 0)
+        for p in processes
+    ]
+    return max(codes, key=abs) if codes else 0
