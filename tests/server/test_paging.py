@@ -399,3 +399,26 @@ def test_resolving_by_hand_before_the_alert_clears_opens_no_empty_incident(
     assert answer.status_code == 200
     paging.run()
     assert [i["id"] for i in paging.api.get("/api/v1/incidents").json()] == [incident]
+
+
+def test_a_channel_rate_limit_delays_without_dropping(
+    db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]
+) -> None:
+    for paging in make(db, clock, sinks):
+        text = paging.api.state.config.text.replace(
+            "  - name: team\n    type: webhook\n",
+            "  - name: team\n    type: webhook\n    rate_per_minute: 1\n",
+        )
+        engine = paging.api.state.engine
+        assert engine is not None
+        engine.config = parse_config(text)
+        paging.fire(severity="warning", name="First")
+        paging.fire(severity="warning", name="Second")
+        assert [m["title"] for m in paging.new("team")] == ["First"]
+        paging.advance(59)
+        assert paging.new("team") == []
+        paging.advance(1)
+        assert [m["title"] for m in paging.new("team")] == ["Second"]
+        notes = paging.api.get("/api/v1/incidents/2/notifications").json()
+        team = next(n for n in notes if n["channel"] == "team")
+        assert len(team["attempts"]) == 1  # waiting for the limit is not a failed attempt
