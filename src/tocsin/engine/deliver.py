@@ -109,11 +109,15 @@ class Deliverer:
             claimed = await asyncio.to_thread(self._claim, now, limit)
             if not claimed:
                 return handled
-            results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
-            await asyncio.to_thread(self._record, list(results))
-            handled += len(claimed)
+            handled += await self.send(claimed)
             if len(claimed) < limit:
                 return handled
+
+    async def send(self, claimed: list[tuple[Any, Any]]) -> int:
+        """Send claimed (due item, notification) pairs concurrently, then record them."""
+        results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
+        await asyncio.to_thread(self._record, list(results))
+        return len(claimed)
 
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:

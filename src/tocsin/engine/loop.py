@@ -23,7 +23,7 @@ from tocsin.incidents.flush import decide, mute
 from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
-from tocsin.store.schema import incidents, timeline
+from tocsin.store.schema import due_work, incidents, timeline
 from tocsin.store.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
@@ -61,35 +61,66 @@ class DueWorkEngine:
         self.deliverer.config = config
 
     def run_due(self, limit: int = 100) -> int:
-        """Carry out everything due now; returns how many items were handled."""
+        """Carry out everything due now (deliveries aside); how many items were handled.
+        The deliveries it creates are left for ``Deliverer.run``."""
         handled = 0
         while True:
-            now = self.clock.now()
+            count, _created = self.run_batch(limit, take=False)
+            handled += count
+            if count < limit:
+                return handled
+
+    def run_batch(self, limit: int = 100, take: bool = True) -> tuple[int, list[Any]]:
+        """Claim and carry out up to ``limit`` due items in one transaction: the claim holds
+        until the work commits (row locks with SKIP LOCKED on PostgreSQL, the write lock on
+        SQLite), so no lease is needed for work done inside it. With ``take``, the
+        deliveries it created come back leased to this engine, to be sent at once. When one
+        item fails, the batch is done again one item per transaction so that the failing
+        item rolls back alone (and is tried again after its lease lapses)."""
+        now = self.clock.now()
+        try:
             with begin_write(self.db) as conn:
+                outbox.forget_new(conn)
                 items = repo.claim_due(
                     conn, now, self.owner, LEASE_S, limit, exclude=[outbox.DELIVER]
                 )
-            if not items:
-                return handled
-            # one transaction for the claimed items; when one fails, the batch is done again
-            # one item per transaction so that the failing item rolls back alone (its lease
-            # lapses and another try comes later)
-            try:
-                with begin_write(self.db) as conn:
-                    for item in items:
-                        self._handle(conn, item, now)
-            except Exception:
                 for item in items:
-                    try:
-                        with begin_write(self.db) as conn:
-                            self._handle(conn, item, now)
-                    except Exception:
-                        log.exception("due work %s/%s failed", item.kind, item.ref)
-            handled += len(items)
-            if self.db.dialect.name == "sqlite":
-                time.sleep(0.001)  # let other processes' writers take the lock in between
-            if len(items) < limit:
-                return handled
+                    self._handle(conn, item, now)
+                created = outbox.take_new(conn, self.owner, now, LEASE_S) if take else []
+                outbox.forget_new(conn)
+            count = len(items)
+        except Exception:
+            log.warning("a batch of due work failed; doing it item by item", exc_info=True)
+            created, count = [], 0
+            with self.db.connect() as conn:
+                ids = [
+                    r.id
+                    for r in conn.execute(
+                        select(due_work.c.id)
+                        .where(due_work.c.due_at <= now, due_work.c.kind != outbox.DELIVER)
+                        .order_by(due_work.c.due_at, due_work.c.id)
+                        .limit(limit)
+                    )
+                ]
+            for item_id in ids:
+                try:
+                    with begin_write(self.db) as conn:
+                        outbox.forget_new(conn)
+                        item = repo.claim_one(conn, item_id, now, self.owner, LEASE_S)
+                        if item is None:
+                            continue
+                        count += 1
+                        self._handle(conn, item, now)
+                        if take:
+                            created += outbox.take_new(conn, self.owner, now, LEASE_S)
+                except Exception:
+                    log.exception("due work %s failed; tried again in %.0f s", item_id, LEASE_S)
+                    # its work rolled back with its claim: hold it for a lease, then again
+                    with begin_write(self.db) as conn:
+                        repo.claim_one(conn, item_id, now, self.owner, LEASE_S)
+        if count and self.db.dialect.name == "sqlite":
+            time.sleep(0.001)  # let other processes' writers take the lock in between
+        return count, created
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
         if item.kind == repo.FLUSH:
@@ -110,9 +141,17 @@ class DueWorkEngine:
             log.warning("unknown due work kind %r; dropped", item.kind)
             repo.finish(conn, item.id, self.owner)
 
-    async def run_once(self) -> int:
-        """One pass: due work, then deliveries (which may have been created by it)."""
-        handled = await asyncio.to_thread(self.run_due)
+    async def run_once(self, limit: int = 100) -> int:
+        """One pass: due work batch by batch, each batch's new messages sent as soon as it
+        has committed; then the other deliveries due (retries, work left by others)."""
+        handled = 0
+        while True:
+            count, created = await asyncio.to_thread(self.run_batch, limit)
+            handled += count
+            if created:
+                handled += await self.deliverer.send(created)
+            if count < limit:
+                break
         handled += await self.deliverer.run()
         return handled
 

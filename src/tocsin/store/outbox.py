@@ -72,7 +72,45 @@ def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
     )
     ids = [r[0] for r in rows]
     schedule(conn, DELIVER, ids, now)
+    # the engine that commits this transaction may send these at once (``take_new``)
+    conn.info.setdefault(_NEW, []).extend(ids)
     return ids
+
+
+_NEW = "tocsin_new_notifications"
+
+
+def take_new(conn: Connection, owner: str, now: float, lease_s: float) -> list[tuple[Any, Any]]:
+    """The deliveries this transaction created, leased to ``owner`` so that it can send them
+    right after the commit; (due item, notification row) pairs. If the owner dies first,
+    the lease lapses and another engine sends them."""
+    ids = conn.info.pop(_NEW, [])
+    if not ids:
+        return []
+    free = (due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now)
+    conn.execute(
+        update(due_work)
+        .where(due_work.c.kind == DELIVER, due_work.c.ref.in_(ids), free)
+        .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
+    )
+    items = {
+        r.ref: r
+        for r in conn.execute(
+            select(due_work).where(
+                due_work.c.kind == DELIVER,
+                due_work.c.ref.in_(ids),
+                due_work.c.lease_owner == owner,
+            )
+        )
+    }
+    rows = {r.id: r for r in conn.execute(select(notifications).where(notifications.c.id.in_(ids)))}
+    return [(items[i], rows[i]) for i in ids if i in items and i in rows]
+
+
+def forget_new(conn: Connection) -> None:
+    """At the start of a transaction: what an earlier one on this connection created is
+    not this one's to send."""
+    conn.info.pop(_NEW, None)
 
 
 def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:

@@ -502,6 +502,19 @@ def claim_due(
     )
 
 
+def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: float) -> Any:
+    """Take one item by id if it is still due and free (after a batch that failed)."""
+    free = (due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now)
+    done = conn.execute(
+        update(due_work)
+        .where(due_work.c.id == item_id, due_work.c.due_at <= now, free)
+        .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
+    )
+    if done.rowcount != 1:
+        return None
+    return conn.execute(select(due_work).where(due_work.c.id == item_id)).first()
+
+
 def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> bool:
     done = conn.execute(_RESCHEDULE, {"b_id": item_id, "b_owner": owner, "b_due": due_at})
     return done.rowcount == 1
