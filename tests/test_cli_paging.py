@@ -142,3 +142,16 @@ def test_config_check_reports_a_broken_template(tmp_path: Path) -> None:
     assert f"{bad}:7:14: channels[0].templates.title:" in output and "nosuchfilter" in output
     code, output = run("config", "check", "-c", str(EXAMPLE))
     assert code == 0 and "2 escalation policies" in output
+
+
+def test_a_route_with_empty_channels_does_not_inherit_them() -> None:
+    from tocsin.config import parse_config
+
+    config = parse_config(
+        "route:\n  receiver: d\n  channels: [c]\n  routes:\n"
+        "    - {matchers: ['quiet=\"1\"'], channels: []}\n"
+        "    - {matchers: ['x=\"1\"']}\n"
+        "receivers: [{name: d}]\nchannels: [{name: c, type: console}]\n"
+    )
+    quiet, plain = config.route.routes
+    assert quiet.options["channels"] == [] and plain.options["channels"] == ["c"]

@@ -505,7 +505,10 @@ def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
         options={
             "escalation_policy": config.escalation_policy
             or (parent.options.get("escalation_policy") if parent else None),
-            "channels": config.channels or (parent.options.get("channels", []) if parent else []),
+            # an explicit `channels: []` stops the parent's channels; leaving it out inherits
+            "channels": config.channels
+            if "channels" in config.model_fields_set
+            else (parent.options.get("channels", []) if parent else []),
             "auto_resolve": config.auto_resolve
             if config.auto_resolve is not None
             else (parent.options.get("auto_resolve", True) if parent else True),
