@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
+from tocsin.alerts.silences import Silence
 from tocsin.config import Config
 from tocsin.engine.clock import Clock
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
@@ -47,6 +48,7 @@ class DueWorkEngine:
         self.pager = Pager(config, catalog)
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
+        self._silences: list[Silence] | None = None
 
     @property
     def config(self) -> Config:
@@ -78,6 +80,7 @@ class DueWorkEngine:
         item fails, the batch is done again one item per transaction so that the failing
         item rolls back alone (and is tried again after its lease lapses)."""
         now = self.clock.now()
+        self._silences = None
         try:
             with begin_write(self.db) as conn:
                 outbox.forget_new(conn)
@@ -171,9 +174,9 @@ class DueWorkEngine:
         firing_all = (
             {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
         )
-        muting = mute(
-            members, repo.active_silences(conn, now), self.config.inhibit_rules, firing_all, now
-        )
+        if self._silences is None:  # read once per batch: every flush in it has the same now
+            self._silences = repo.active_silences(conn, now)
+        muting = mute(members, self._silences, self.config.inhibit_rules, firing_all, now)
         sent = _ever_sent(conn, incident_id)
         last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
         decision = decide(
