@@ -68,6 +68,16 @@ def _valid_duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_valid_duration)]
 
 
+def _valid_matchers(value: list[str]) -> list[str]:
+    for text in value:
+        parse_matcher(text)
+    return value
+
+
+# label matchers in Alertmanager's syntax (`severity="critical"`, `team=~"db|api"`)
+Matchers = Annotated[list[str], AfterValidator(_valid_matchers)]
+
+
 class GlobalConfig(_Strict):
     resolve_timeout: Duration = "5m"
     external_url: str = "http://localhost:9093"
@@ -77,7 +87,7 @@ class RouteConfig(_Strict):
     receiver: str | None = None
     group_by: list[str] | None = None
     continue_: bool = Field(False, alias="continue")
-    matchers: list[str] = Field(default_factory=list)
+    matchers: Matchers = Field(default_factory=list)
     match: dict[str, str] = Field(default_factory=dict)
     match_re: dict[str, str] = Field(default_factory=dict)
     group_wait: Duration | None = None
@@ -88,13 +98,6 @@ class RouteConfig(_Strict):
     escalation_policy: str | None = None
     channels: list[str] = Field(default_factory=list)
     auto_resolve: bool | None = None
-
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
 
     @field_validator("group_by")
     @classmethod
@@ -115,20 +118,13 @@ class ReceiverConfig(BaseModel):
 
 
 class InhibitRuleConfig(_Strict):
-    source_matchers: list[str] = Field(default_factory=list)
-    target_matchers: list[str] = Field(default_factory=list)
+    source_matchers: Matchers = Field(default_factory=list)
+    target_matchers: Matchers = Field(default_factory=list)
     source_match: dict[str, str] = Field(default_factory=dict)
     source_match_re: dict[str, str] = Field(default_factory=dict)
     target_match: dict[str, str] = Field(default_factory=dict)
     target_match_re: dict[str, str] = Field(default_factory=dict)
     equal: list[str] = Field(default_factory=list)
-
-    @field_validator("source_matchers", "target_matchers")
-    @classmethod
-    def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
 
 
 class LimitsConfig(_Strict):
@@ -319,14 +315,7 @@ class SeveritiesConfig(_Strict):
 class StepConfig(_Strict):
     targets: list[str] = Field(min_length=1)
     delay: Duration = "5m"
-    matchers: list[str] = Field(default_factory=list)
-
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_matcher(text)
-        return value
+    matchers: Matchers = Field(default_factory=list)
 
 
 class FromRunbookConfig(_Strict):
