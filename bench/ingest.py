@@ -149,11 +149,14 @@ class Target:
 
 
 def tocsin_target(
-    workdir: Path, database_url: str | None, workers: int = 1
+    workdir: Path, database_url: str | None, workers: int = 1, config_text: str = CONFIG
 ) -> Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]:
+    """Starts ``tocsin serve`` (its token made first) on SQLite in ``workdir`` or on
+    ``database_url``; other benchmarks pass their own configuration."""
+
     def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
         config = workdir / "tocsin.yaml"
-        config.write_text(CONFIG)
+        config.write_text(config_text)
         db = (
             ["--database-url", database_url]
             if database_url

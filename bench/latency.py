@@ -1,0 +1,468 @@
+"""Benchmark: notification latency, tocsin beside Alertmanager in the same run.
+
+Posts one alert of a new group (``group_wait: 0s``) to ``/api/v2/alerts`` and times, from just
+before the POST (client side) to the moment a local webhook sink has read a notification body
+naming that alert's unique ``instance``: the time from intake to the page leaving the server.
+One probe at a time over a keep-alive connection, a pause of 50 ms between probes, 5 warm-up
+probes not counted, a miss after 10 s. Two conditions: idle, and under ingest load (one
+background process posting batches of 100 new alerts at ``--load-rate`` alerts/s, labelled
+``bench_load="1"`` and routed where nothing is sent). Targets: tocsin on SQLite, tocsin on
+PostgreSQL (a throwaway database, when one answers) and Alertmanager from Debian's package.
+Prints p50, p90 and max per target and condition, then the ratio tocsin/Alertmanager. The
+load client waits for each answer, so a target whose intake stalls takes less than the offered
+rate: the rate it actually held is printed beside its row.
+
+    .venv/bin/python bench/latency.py [--runs 60] [--load-rate 2000]
+        [--targets sqlite,postgresql,alertmanager]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.synchronize import Event as EventType
+from pathlib import Path
+from typing import Any
+
+# run as a script, sys.path[0] is bench/: the repository root makes ``bench.ingest`` importable
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ingest import (
+    BATCH,
+    Target,
+    batches,
+    drop_pg,
+    free_port,
+    pg_database,
+    tocsin_target,
+    wait_ready,
+)
+
+TARGETS = ("sqlite", "postgresql", "alertmanager")
+WARMUP = 5
+TIMEOUT_S = 10.0
+PAUSE_S = 0.05
+LOAD_SETTLE_S = 1.0
+LOAD_LABEL = "bench_load"
+
+TOCSIN_CONFIG = """
+global: {{resolve_timeout: 5m}}
+route:
+  receiver: default
+  group_by: [alertname, instance]
+  group_wait: 0s
+  group_interval: 5m
+  routes:
+    # channels are inherited (an empty list means "the parent's"), so the root has none and
+    # only the probes' branch names the sink
+    - matchers: ['{label}="1"']
+    - matchers: ['{label}!="1"']
+      channels: [sink]
+receivers: [{{name: default}}]
+channels:
+  - {{name: sink, type: webhook, url: "http://127.0.0.1:{port}/hook"}}
+limits: {{max_alerts_per_batch: 1000, max_body_bytes: 10485760}}
+api: {{anonymous_intake: false}}
+"""
+
+ALERTMANAGER_CONFIG = """
+route:
+  receiver: sink
+  group_by: [alertname, instance]
+  group_wait: 0s
+  group_interval: 5m
+  routes:
+    - matchers: ['{label}="1"']
+      receiver: blackhole
+receivers:
+  - name: sink
+    webhook_configs: [{{url: "http://127.0.0.1:{port}/hook", send_resolved: false}}]
+  - name: blackhole
+"""
+
+Start = Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]
+
+
+# --------------------------------------------------------------------------- the sink
+
+
+class Sink:
+    """A webhook receiver: answers 200 at once and records when each probe's instance first
+    arrived (``time.perf_counter()``, the clock the probes are timed with)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._seen: dict[str, float] = {}
+        self.posts = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the senders use it
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                at = time.perf_counter()
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                sink.record(at, body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.port = int(self._server.server_address[1])
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Sink:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def record(self, at: float, body: bytes) -> None:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return
+        alerts = doc.get("alerts") if isinstance(doc, dict) else None
+        instances = [
+            str(a["labels"]["instance"])
+            for a in (alerts if isinstance(alerts, list) else [])
+            if isinstance(a, dict) and isinstance(a.get("labels"), dict)
+            if "instance" in a["labels"]
+        ]
+        with self._cond:
+            self.posts += 1
+            for instance in instances:
+                self._seen.setdefault(instance, at)
+            self._cond.notify_all()
+
+    def wait(self, instance: str, deadline: float) -> float | None:
+        """When ``instance`` arrived, or None if not before ``deadline`` (perf_counter)."""
+        with self._cond:
+            while instance not in self._seen:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+            return self._seen[instance]
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def tocsin_start(workdir: Path, sink_port: int, database_url: str | None) -> Start:
+    config = TOCSIN_CONFIG.format(label=LOAD_LABEL, port=sink_port)
+    return tocsin_target(workdir, database_url, config_text=config)
+
+
+def alertmanager_start(binary: str, workdir: Path, sink_port: int) -> Start:
+    def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
+        config = workdir / "alertmanager.yml"
+        config.write_text(ALERTMANAGER_CONFIG.format(label=LOAD_LABEL, port=sink_port))
+        port = free_port()
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.path={workdir / 'am'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_ready(f"http://127.0.0.1:{port}")
+        return process, port, {"Content-Type": "application/json"}
+
+    return start
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_body(prefix: str, index: int) -> bytes:
+    """Batch ``index`` of new alerts (``bench.ingest.batches``), marked as load."""
+    alerts = json.loads(batches(prefix, index, 1)[0])
+    for alert in alerts:
+        alert["labels"][LOAD_LABEL] = "1"
+    return json.dumps(alerts).encode()
+
+
+def _load(
+    port: int,
+    headers: dict[str, str],
+    rate: float,
+    prefix: str,
+    stop: EventType,
+    results: multiprocessing.Queue[tuple[int, int, float]],
+) -> None:
+    """Post batches of new alerts at ``rate`` alerts/s until ``stop``; a client that falls
+    behind catches up by at most half a second (no unbounded bursts)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    interval = BATCH / rate
+    sent = failures = index = 0
+    started = next_at = time.perf_counter()
+    while not stop.is_set():
+        body = load_body(prefix, index)
+        index += 1
+        delay = next_at - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        try:
+            conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            ok = answer.status == 200
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            ok = False
+        if ok:
+            sent += BATCH
+        else:
+            failures += 1
+        next_at = max(next_at + interval, time.perf_counter() - 0.5)
+    conn.close()
+    results.put((sent, failures, time.perf_counter() - started))
+
+
+class Load:
+    """The background ingest load of one target, in one process."""
+
+    def __init__(self, port: int, headers: dict[str, str], rate: float, prefix: str) -> None:
+        self._stop = multiprocessing.Event()
+        self._results: multiprocessing.Queue[tuple[int, int, float]] = multiprocessing.Queue()
+        self._process = multiprocessing.Process(
+            target=_load, args=(port, headers, rate, prefix, self._stop, self._results)
+        )
+        self.rate = 0.0
+        self.failures = 0
+
+    def __enter__(self) -> Load:
+        self._process.start()
+        time.sleep(LOAD_SETTLE_S)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        sent, self.failures, elapsed = self._results.get(timeout=150)
+        self._process.join()
+        self.rate = sent / elapsed if elapsed else 0.0
+
+
+# --------------------------------------------------------------------------- probes
+
+
+@dataclass
+class Row:
+    target: str
+    condition: str
+    latencies_ms: list[float] = field(default_factory=list)
+    misses: int = 0
+    failures: int = 0
+    note: str = ""
+
+    def percentile(self, q: int) -> float:
+        """The ``q``-th percentile (nearest rank); NaN without data."""
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        rank = max(1, -(-q * len(ordered) // 100))
+        return ordered[rank - 1]
+
+
+def probe_body(instance: str) -> bytes:
+    return json.dumps(
+        [
+            {
+                "labels": {
+                    "alertname": "LatencyProbe",
+                    "instance": instance,
+                    "job": "bench",
+                    "severity": "critical",
+                },
+                "annotations": {"summary": "notification latency probe"},
+            }
+        ]
+    ).encode()
+
+
+def probe(
+    conn: http.client.HTTPConnection, headers: dict[str, str], sink: Sink, instance: str
+) -> tuple[float | None, bool]:
+    """One probe: (milliseconds from POST to notification or None on a miss, POST ok). A
+    keep-alive connection the server closed while we waited (uvicorn closes after 5 s idle)
+    is opened again, and the clock restarted."""
+    body = probe_body(instance)
+    for attempt in range(2):
+        started = time.perf_counter()
+        try:
+            conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
+            answer = conn.getresponse()
+            answer.read()
+            break
+        except (OSError, http.client.HTTPException):
+            conn.close()
+            if attempt:
+                raise
+    arrived = sink.wait(instance, started + TIMEOUT_S)
+    return (None if arrived is None else (arrived - started) * 1000), answer.status == 200
+
+
+def measure(target: Target, sink: Sink, row: Row, runs: int, tag: str) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", target.port, timeout=TIMEOUT_S * 3)
+    try:
+        for n in range(WARMUP + runs):
+            instance = f"probe-{tag}-{row.target.replace('/', '-')}-{row.condition}-{n}"
+            latency, ok = probe(conn, target.headers, sink, instance)
+            if not ok:
+                row.failures += 1
+            if n >= WARMUP:
+                if latency is None:
+                    row.misses += 1
+                else:
+                    row.latencies_ms.append(latency)
+            time.sleep(PAUSE_S)
+    finally:
+        conn.close()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _ms(value: float) -> str:
+    return "-" if value != value else f"{value:.1f}"
+
+
+def report(rows: list[Row]) -> None:
+    print()
+    print(f"{'target':18} {'condition':9} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'runs':>5}")
+    for row in rows:
+        runs = len(row.latencies_ms)
+        extra = []
+        if row.misses:
+            extra.append(f"{row.misses} missed (>{TIMEOUT_S:.0f} s)")
+        if row.failures:
+            extra.append(f"{row.failures} POSTs failed")
+        if row.note:
+            extra.append(row.note)
+        print(
+            f"{row.target:18} {row.condition:9} {_ms(row.percentile(50)):>8} "
+            f"{_ms(row.percentile(90)):>8} "
+            f"{_ms(max(row.latencies_ms) if row.latencies_ms else float('nan')):>8} "
+            f"{runs:>5}" + (f"   {'; '.join(extra)}" if extra else "")
+        )
+    peers = {r.condition: r for r in rows if r.target == "alertmanager" and r.latencies_ms}
+    if not peers:
+        return
+    print()
+    for row in rows:
+        peer = peers.get(row.condition)
+        if row.target == "alertmanager" or peer is None:
+            continue
+        if not row.latencies_ms:
+            print(
+                f"ratio {row.target}/alertmanager, {row.condition}: none "
+                f"(every probe missed, >{TIMEOUT_S:.0f} s)"
+            )
+            continue
+        print(
+            f"ratio {row.target}/alertmanager, {row.condition}: "
+            f"p50 {row.percentile(50) / peer.percentile(50):.1f}x, "
+            f"p90 {row.percentile(90) / peer.percentile(90):.1f}x"
+        )
+
+
+def _targets(text: str) -> list[str]:
+    chosen = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in chosen if t not in TARGETS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"choose among {','.join(TARGETS)}")
+    return chosen
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=60, help="probes per target and condition")
+    parser.add_argument(
+        "--load-rate", type=float, default=2000, help="alerts/s of the background ingest load"
+    )
+    parser.add_argument(
+        "--targets",
+        type=_targets,
+        default=list(TARGETS),
+        help="comma-separated subset of sqlite,postgresql,alertmanager",
+    )
+    args = parser.parse_args()
+    tag = secrets.token_hex(3)
+    chosen: list[str] = args.targets
+    starts: list[tuple[str, Callable[[Path, int], Start]]] = []
+    pg: str | None = None
+    if "sqlite" in chosen:
+        starts.append(("tocsin/sqlite", lambda d, p: tocsin_start(d, p, None)))
+    if "postgresql" in chosen:
+        pg = pg_database()
+        if pg:
+            url = pg
+            starts.append(("tocsin/postgresql", lambda d, p: tocsin_start(d, p, url)))
+    if "alertmanager" in chosen:
+        binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+        if binary:
+            found = binary
+            starts.append(("alertmanager", lambda d, p: alertmanager_start(found, d, p)))
+        else:
+            print("Alertmanager skipped: install Debian's prometheus-alertmanager")
+    print(
+        f"{args.runs} probes (+{WARMUP} warm-up) per target and condition, {PAUSE_S * 1000:.0f} ms"
+        f" apart; load: 1 process, {args.load_rate:.0f} alerts/s in batches of {BATCH}",
+        flush=True,
+    )
+    rows: list[Row] = []
+    try:
+        with Sink() as sink:
+            for name, make in starts:
+                with (
+                    tempfile.TemporaryDirectory() as tmp,
+                    Target(name, make(Path(tmp), sink.port)) as target,
+                ):
+                    idle = Row(name, "idle")
+                    measure(target, sink, idle, args.runs, tag)
+                    rows.append(idle)
+                    print(f"  {name} idle: p50 {_ms(idle.percentile(50))} ms", flush=True)
+                    loaded = Row(name, "load")
+                    load = Load(target.port, target.headers, args.load_rate, f"load{tag}")
+                    with load:
+                        measure(target, sink, loaded, args.runs, tag)
+                    loaded.note = f"load held {load.rate:.0f} alerts/s" + (
+                        f", {load.failures} load POSTs failed" if load.failures else ""
+                    )
+                    rows.append(loaded)
+                    print(
+                        f"  {name} load: p50 {_ms(loaded.percentile(50))} ms, {loaded.note}",
+                        flush=True,
+                    )
+    finally:
+        if pg:
+            drop_pg(pg)
+    report(rows)
+
+
+if __name__ == "__main__":
+    main()
