@@ -13,7 +13,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from tocsin.alerts.silences import Silence
 from tocsin.config import Config
@@ -24,7 +24,7 @@ from tocsin.incidents.flush import decide, mute
 from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
-from tocsin.store.schema import due_work, incidents, timeline
+from tocsin.store.schema import due_work, timeline
 from tocsin.store.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
@@ -213,7 +213,7 @@ class DueWorkEngine:
         else:
             repo.reschedule(conn, item_id, self.owner, now_ts + incident.group_interval_s)
         if values:
-            conn.execute(update(incidents).where(incidents.c.id == incident_id).values(**values))
+            repo.update_incident(conn, incident_id, **values)
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         """The loop: handle what is due, then sleep until the next due time, a wake-up from
@@ -255,16 +255,17 @@ def _brief(fp: str, alert: object) -> dict[str, object]:
     }
 
 
+_FLUSHED = select(timeline.c.detail).where(
+    timeline.c.incident_id == bindparam("i"), timeline.c.kind == "group_flushed"
+)
+
+
 def _ever_sent(conn: object, incident_id: int) -> set[str]:
     from sqlalchemy import Connection
 
     assert isinstance(conn, Connection)
     sent: set[str] = set()
-    rows = conn.execute(
-        select(timeline.c.detail).where(
-            timeline.c.incident_id == incident_id, timeline.c.kind == "group_flushed"
-        )
-    )
+    rows = conn.execute(_FLUSHED, {"i": incident_id})
     for row in rows:
         for entry in json.loads(row.detail).get("firing", []):
             sent.add(entry["fingerprint"])
