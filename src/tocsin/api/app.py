@@ -39,8 +39,24 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         def wake_engine() -> None:
             loop.call_soon_threadsafe(engine.wake.set)
 
+        sending: set[asyncio.Task[int]] = set()
+
+        def send_now(created: list[Any]) -> None:
+            def start() -> None:
+                task = loop.create_task(engine.deliverer.send(created))
+                sending.add(task)
+                task.add_done_callback(sending.discard)
+
+            loop.call_soon_threadsafe(start)
+
         state.writer = AlertWriter(
-            state.db, lambda: state.config.route, state.clock, on_commit=wake_engine
+            state.db,
+            lambda: state.config.route,
+            state.clock,
+            on_commit=wake_engine,
+            # a running engine flushes new groups in the intake's own transaction
+            after_store=engine.flush_inline if run_engine else None,
+            on_created=send_now,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
@@ -51,11 +67,15 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         try:
             yield
         finally:
+            state.writer.close()  # no more intake, nor flushes at intake
+            if sending:
+                await asyncio.gather(*sending, return_exceptions=True)
             stop.set()
             engine.wake.set()
             if task is not None:
                 await task
-            state.writer.close()
+            else:
+                await engine.deliverer.close()
 
     app = FastAPI(
         title="tocsin",

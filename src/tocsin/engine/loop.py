@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, select
 
-from tocsin.alerts.silences import Silence
 from tocsin.config import Config
 from tocsin.engine.clock import Clock
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
@@ -48,7 +47,6 @@ class DueWorkEngine:
         self.pager = Pager(config, catalog)
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
-        self._silences: list[Silence] | None = None
 
     @property
     def config(self) -> Config:
@@ -80,10 +78,9 @@ class DueWorkEngine:
         item fails, the batch is done again one item per transaction so that the failing
         item rolls back alone (and is tried again after its lease lapses)."""
         now = self.clock.now()
-        self._silences = None
         try:
             with begin_write(self.db) as conn:
-                outbox.forget_new(conn)
+                _fresh(conn)
                 items = repo.claim_due(
                     conn, now, self.owner, LEASE_S, limit, exclude=[outbox.DELIVER]
                 )
@@ -108,7 +105,7 @@ class DueWorkEngine:
             for item_id in ids:
                 try:
                     with begin_write(self.db) as conn:
-                        outbox.forget_new(conn)
+                        _fresh(conn)
                         item = repo.claim_one(conn, item_id, now, self.owner, LEASE_S)
                         if item is None:
                             continue
@@ -124,6 +121,17 @@ class DueWorkEngine:
         if count and self.db.dialect.name == "sqlite":
             time.sleep(0.001)  # let other processes' writers take the lock in between
         return count, created
+
+    def flush_inline(self, conn: Connection) -> list[Any]:
+        """In the intake's transaction: the group flushes due now (new groups with no
+        group_wait), and the deliveries they create, leased to this engine to send after
+        the commit."""
+        now = self.clock.now()
+        _fresh(conn)
+        items = repo.claim_due(conn, now, self.owner, LEASE_S, 100, kinds=[repo.FLUSH])
+        for item in items:
+            self._handle(conn, item, now)
+        return outbox.take_new(conn, self.owner, now, LEASE_S)
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
         if item.kind == repo.FLUSH:
@@ -174,9 +182,11 @@ class DueWorkEngine:
         firing_all = (
             {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
         )
-        if self._silences is None:  # read once per batch: every flush in it has the same now
-            self._silences = repo.active_silences(conn, now)
-        muting = mute(members, self._silences, self.config.inhibit_rules, firing_all, now)
+        # read once per transaction: every flush in a batch has the same now
+        silences = conn.info.get(_SILENCES)
+        if silences is None:
+            silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
+        muting = mute(members, silences, self.config.inhibit_rules, firing_all, now)
         sent = _ever_sent(conn, incident_id)
         last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
         decision = decide(
@@ -253,6 +263,15 @@ def _brief(fp: str, alert: object) -> dict[str, object]:
         "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
         "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
     }
+
+
+_SILENCES = "tocsin_silences"
+
+
+def _fresh(conn: Connection) -> None:
+    """At the start of a transaction: nothing cached by an earlier one on this connection."""
+    conn.info.pop(_SILENCES, None)
+    outbox.forget_new(conn)
 
 
 _FLUSHED = select(timeline.c.detail).where(
