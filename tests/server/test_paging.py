@@ -422,3 +422,31 @@ def test_a_channel_rate_limit_delays_without_dropping(
         notes = paging.api.get("/api/v1/incidents/2/notifications").json()
         team = next(n for n in notes if n["channel"] == "team")
         assert len(team["attempts"]) == 1  # waiting for the limit is not a failed attempt
+
+
+def test_a_running_engine_pages_from_the_intake_transaction(
+    db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]
+) -> None:
+    import time
+
+    text = dedent(PAGING).format(
+        team=sinks["team"].url,
+        pager=sinks["pager"].url,
+        backup=sinks["backup"].url,
+        ack_timeout="1h",
+    )
+    state = AppState(db=db, config=parse_config(text), clock=clock)
+    with TestClient(create_app(state, run_engine=True)) as client:
+        api = Api(client, state, db)
+        labels = {"alertname": "DatabaseDown", "severity": "critical"}
+        assert api.post("/api/v2/alerts", [{"labels": labels}]).status_code == 200
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            sinks["pager"].requests and sinks["team"].requests
+        ):
+            time.sleep(0.01)
+        [page] = [r.json() for r in sinks["pager"].requests]
+        assert page["recipient"]["name"] == "alice" and page["kind"] == "escalation"
+        [incident] = api.get("/api/v1/incidents").json()
+        notes = api.get(f"/api/v1/incidents/{incident['id']}/notifications").json()
+        assert all(len(n["attempts"]) == 1 for n in notes)  # sent once, from intake
