@@ -122,13 +122,17 @@ class DueWorkEngine:
             time.sleep(0.001)  # let other processes' writers take the lock in between
         return count, created
 
-    def flush_inline(self, conn: Connection) -> list[Any]:
-        """In the intake's transaction: the group flushes due now (new groups with no
-        group_wait), and the deliveries they create, leased to this engine to send after
-        the commit."""
+    def flush_inline(self, conn: Connection, incidents: list[int]) -> list[Any]:
+        """In the intake's transaction: the flushes of the incidents it touched that are due
+        now (new groups with no group_wait), and the deliveries they create, leased to this
+        engine to send after the commit. Other due work stays with the engine's loop."""
+        if not incidents:
+            return []
         now = self.clock.now()
         _fresh(conn)
-        items = repo.claim_due(conn, now, self.owner, LEASE_S, 100, kinds=[repo.FLUSH])
+        items = repo.claim_due(
+            conn, now, self.owner, LEASE_S, 100, kinds=[repo.FLUSH], refs=incidents[:1000]
+        )
         for item in items:
             self._handle(conn, item, now)
         return outbox.take_new(conn, self.owner, now, LEASE_S)

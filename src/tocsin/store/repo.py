@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,6 +68,8 @@ class IngestResult:
     stored: int = 0
     new_episodes: int = 0
     new_incidents: int = 0
+    # incidents this batch touched whose flush may be due already (no group_wait)
+    touched: list[int] = field(default_factory=list)
 
 
 _ALERT_COLUMNS = (
@@ -218,7 +220,7 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
         )
     result.stored = len(batch.latest)
     result.new_episodes = len(inserts)
-    result.new_incidents = _group(conn, batch.groups, to_ts(batch.now))
+    result.new_incidents, result.touched = _group(conn, batch.groups, to_ts(batch.now))
     if result.new_incidents:
         notify(conn)
     return result
@@ -230,11 +232,11 @@ _OPEN_SQL = (
 )
 
 
-def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> int:
+def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> tuple[int, list[int]]:
     """Put alerts into the open incident of each (route, group labels); open one with its
     first flush at group_wait; make sure every touched incident has a flush due."""
     if not wanted:
-        return 0
+        return 0, []
     keys = list(wanted)
     open_by_key = {row[0]: row for row in bulk.select_in(conn, _OPEN_SQL, keys, ["resolved"])}
     keys = [k for k in keys if k in open_by_key or wanted[k].firing]
@@ -328,7 +330,7 @@ def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> int:
         [(FLUSH, i, at, 0) for i, at in due.items()],
         on_conflict="(kind, ref) DO NOTHING",
     )
-    return len(new_keys)
+    return len(new_keys), [i for i, at in due.items() if at <= now_ts]
 
 
 def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
@@ -467,6 +469,7 @@ def claim_due(
     limit: int = 100,
     kinds: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
+    refs: Sequence[int] | None = None,
 ) -> list[Any]:
     """Take up to ``limit`` due items whose lease is free or lapsed. On PostgreSQL rows are
     locked with SKIP LOCKED so that several processes never take the same item; on SQLite the
@@ -483,6 +486,8 @@ def claim_due(
         query = query.where(due_work.c.kind.in_(list(kinds)))
     if exclude:
         query = query.where(due_work.c.kind.not_in(list(exclude)))
+    if refs is not None:
+        query = query.where(due_work.c.ref.in_(list(refs)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
     ids = [r.id for r in conn.execute(query)]

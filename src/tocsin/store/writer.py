@@ -44,7 +44,7 @@ class AlertWriter:
         route: Callable[[], Route],
         clock: Clock,
         on_commit: Callable[[], None] | None = None,
-        after_store: Callable[[Connection], list[Any]] | None = None,
+        after_store: Callable[[Connection, list[int]], list[Any]] | None = None,
         on_created: Callable[[list[Any]], None] | None = None,
     ) -> None:
         """``after_store`` runs in the intake's transaction once the batches are stored (the
@@ -117,8 +117,10 @@ class AlertWriter:
             results = [repo.store(conn, job.batch) for job in jobs]
             if self.after_store is not None:
                 try:
-                    with conn.begin_nested():  # a failure here never costs the alerts
-                        created = self.after_store(conn)
+                    touched = [i for r in results for i in r.touched]
+                    if touched:
+                        with conn.begin_nested():  # a failure here never costs the alerts
+                            created = self.after_store(conn, touched)
                 except Exception:
                     log.exception("flushing at intake failed; the engine will do it")
                     created = []
