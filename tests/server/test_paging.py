@@ -169,6 +169,8 @@ def test_trigger_pages_who_is_on_call_then_escalates_until_acknowledged(paging: 
     assert kinds.index("deadline_missed") < kinds.index("escalated", kinds.index("deadline_missed"))
     acked = paging.api.post(f"/api/v1/incidents/{incident}/ack", {}, role="responder")
     assert acked.status_code == 200 and acked.json()["status"] == "acknowledged"
+    assert acked.json()["acknowledged_by"] == "responder"
+    assert acked.json()["severity"] == "critical" and acked.json()["triggered_at"]
     paging.run()
     [ack] = paging.new("team")
     assert ack["kind"] == "acknowledged"
