@@ -452,3 +452,25 @@ def test_a_running_engine_pages_from_the_intake_transaction(
         [incident] = api.get("/api/v1/incidents").json()
         notes = api.get(f"/api/v1/incidents/{incident['id']}/notifications").json()
         assert all(len(n["attempts"]) == 1 for n in notes)  # sent once, from intake
+
+
+def test_a_more_severe_alert_raises_the_incident_and_brings_its_deadline_forward(
+    paging: Paging,
+) -> None:
+    incident = paging.fire(severity="warning")  # 30 min deadline; step 2 at 5 min
+    paging.new("team"), paging.new("pager")
+    labels = {"alertname": "DatabaseDown", "severity": "critical", "service": "replica"}
+    paging.api.post(
+        "/api/v2/alerts",
+        [{"labels": labels, "startsAt": paging.now(), "endsAt": "2027-01-15T10:00:00Z"}],
+    )
+    paging.advance(60)  # the group's next flush (group_interval 1m) carries it
+    assert paging.api.get(f"/api/v1/incidents/{incident}").json()["severity"] == "critical"
+    [team] = paging.new("team")
+    assert team["severity"] == "critical"
+    paging.advance(179)  # critical: 3 minutes from the raise (+4m), before step 2's +5m
+    assert paging.new("pager") == []
+    paging.advance(1)
+    assert [p["recipient"]["name"] for p in paging.new("pager")] == ["carol"]
+    kinds = paging.kinds(incident)
+    assert kinds.count("severity_raised") == 1 and kinds.count("deadline_missed") == 1

@@ -29,7 +29,7 @@ from tocsin.alerts.model import Alert
 from tocsin.config import Config
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
-from tocsin.oncall.severity import highest
+from tocsin.oncall.severity import highest, rank
 from tocsin.routing.tree import Route
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.text import slugify
@@ -259,11 +259,43 @@ class Pager:
         if firing and incident.status == "pending":
             self.trigger(conn, incident, members, firing, now)
             incident = repo.get_incident(conn, incident.id)
+        elif (
+            firing
+            and incident.status in ("triggered", "acknowledged")
+            and self._rerate(conn, incident, [members[fp] for fp in firing], now)
+        ):
+            incident = repo.get_incident(conn, incident.id)
         channels = json.loads(incident.channels) if incident.channels else []
         if not channels:
             channels = route_channels(_route_by_id(self.config.route, incident.route_id))
         kind = "resolved" if all_resolved else "firing"
         self._to_channels(conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+
+    def _rerate(self, conn: Connection, incident: Any, firing: list[Alert], now: float) -> bool:
+        """An incident's severity is the highest of its alerts: a more severe alert joining
+        raises it (never lowers it), is recorded, and a triggered incident's deadline is
+        brought forward to the new level's when that is sooner."""
+        paging = self.config.paging
+        values = [incident.severity] + [a.labels.get(paging.severity_label) for a in firing]
+        new = highest(paging.levels, values)
+        if new is None or new == incident.severity:
+            return False
+        if rank(paging.levels, new) >= rank(paging.levels, incident.severity):
+            return False
+        repo.update_incident(conn, incident.id, severity=new)
+        repo.add_timeline(
+            conn,
+            incident.id,
+            repo.to_dt(now),
+            "severity_raised",
+            {"from": incident.severity, "to": new},
+        )
+        deadline = paging.deadline_s(new)
+        if incident.status == "triggered" and deadline is not None:
+            current = outbox.due_at(conn, outbox.DEADLINE, incident.id)
+            if current is None or now + deadline < current:
+                outbox.schedule(conn, outbox.DEADLINE, [incident.id], now + deadline)
+        return True
 
     def trigger(
         self,

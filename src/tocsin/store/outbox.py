@@ -129,6 +129,13 @@ def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:
     notify(conn)
 
 
+def due_at(conn: Connection, kind: str, ref: int) -> float | None:
+    row = conn.execute(
+        select(due_work.c.due_at).where(due_work.c.kind == kind, due_work.c.ref == ref)
+    ).first()
+    return float(row.due_at) if row is not None else None
+
+
 def cancel(conn: Connection, kinds: tuple[str, ...], ref: int) -> None:
     conn.execute(delete(due_work).where(due_work.c.kind.in_(kinds), due_work.c.ref == ref))
 
