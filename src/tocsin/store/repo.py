@@ -490,21 +490,14 @@ def claim_due(
         query = query.where(due_work.c.ref.in_(list(refs)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    ids = [r.id for r in conn.execute(query)]
-    if not ids:
-        return []
-    conn.execute(
+    # one statement: the queue pattern UPDATE … WHERE id IN (SELECT … [SKIP LOCKED]) RETURNING
+    rows = conn.execute(
         update(due_work)
-        .where(due_work.c.id.in_(ids), free)
+        .where(due_work.c.id.in_(query), free)
         .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
-    )
-    return list(
-        conn.execute(
-            select(due_work)
-            .where(due_work.c.id.in_(ids), due_work.c.lease_owner == owner)
-            .order_by(due_work.c.due_at, due_work.c.id)
-        )
-    )
+        .returning(*due_work.c)
+    ).all()
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
 
 
 def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: float) -> Any:
