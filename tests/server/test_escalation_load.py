@@ -60,8 +60,8 @@ class Recorder:
         return Channel()
 
 
-def seed(db: Engine, due_at: float) -> None:
-    """COUNT triggered incidents, each with its escalation snapshot at step 1 and step 2 due
+def seed(db: Engine, due_at: float, count: int = COUNT) -> None:
+    """``count`` triggered incidents, each with its escalation snapshot at step 1 and step 2 due
     at ``due_at``."""
     policy = Policy(
         "load",
@@ -93,7 +93,7 @@ def seed(db: Engine, due_at: float) -> None:
             "escalation": snapshot,
             "channels": "[]",
         }
-        for i in range(COUNT)
+        for i in range(count)
     ]
     with begin_write(db) as conn:
         conn.execute(insert(incidents), rows)
@@ -148,3 +148,34 @@ async def _drain(engine: DueWorkEngine) -> None:
     while await engine.run_once():
         pass
     await engine.deliverer.close()
+
+
+def test_a_channel_sends_at_most_its_concurrency_at_once(db: Engine) -> None:
+    """Six pages due at once on a channel with ``concurrency: 2``: two in flight at most."""
+    clock = VirtualClock(START)
+    config = parse_config(CONFIG.replace("type: console}", "type: console, concurrency: 2}"))
+    in_flight = 0
+    most = 0
+    sent: list[str] = []
+
+    def factory(cfg: ChannelConfig, _http: httpx.AsyncClient) -> Any:
+        class Slow:
+            name = cfg.name
+            kind = "slow"
+
+            async def send(self, message: Message) -> Outcome:
+                nonlocal in_flight, most
+                in_flight += 1
+                most = max(most, in_flight)
+                await asyncio.sleep(0.05)
+                in_flight -= 1
+                sent.append(message.idempotency_key)
+                return Outcome(ok=True, status=200)
+
+        return Slow()
+
+    seed(db, START + 300, count=6)
+    engine = DueWorkEngine(db, config, clock, owner="w", channel_factory=factory)
+    clock.set(START + 300)
+    asyncio.run(_drain(engine))
+    assert most == 2 and len(sent) == 6 == len(set(sent))
