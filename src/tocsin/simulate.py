@@ -95,7 +95,7 @@ from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_
 from tocsin.config import parse_prom_duration as duration
 from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
-from tocsin.engine.paging import incident_title
+from tocsin.incidents.describe import incident_title
 from tocsin.notify.channels import Channel
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome

@@ -39,11 +39,13 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tocsin.incidents.describe import common
+
 if TYPE_CHECKING:
     from tocsin.notify.message import Message
 
 # The kinds of message a template is rendered for (``Message.kind``). They live here, not in
-# ``notify.message``, so that this module imports nothing of tocsin at run time.
+# ``notify.message``, so that this module imports nothing of tocsin's I/O side at run time.
 KINDS = (
     "firing",
     "resolved",
@@ -363,13 +365,6 @@ def web_url(url: str | None) -> str | None:
     return None
 
 
-def _common(maps: list[dict[str, str]]) -> dict[str, str]:
-    if not maps:
-        return {}
-    first = maps[0]
-    return {k: v for k, v in first.items() if all(m.get(k) == v for m in maps[1:])}
-
-
 def _context(
     *,
     kind: str,
@@ -414,8 +409,8 @@ def _context(
         "summary": summary,
         "text": text,
         "group_labels": dict(group_labels),
-        "common_labels": _common([a["labels"] for a in items]),
-        "common_annotations": _common([a["annotations"] for a in items]),
+        "common_labels": common([a["labels"] for a in items]),
+        "common_annotations": common([a["annotations"] for a in items]),
         "alerts": items,
         "firing": [a for a in items if a["status"] != "resolved"],
         "resolved": [a for a in items if a["status"] == "resolved"],

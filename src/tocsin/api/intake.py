@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert, select
 
+from tocsin import ratelimit
 from tocsin.alerts.payloads import (
     Limits,
     PagerDutyInvalid,
@@ -82,14 +83,11 @@ _PD_RATE_PER_MIN = 120
 
 def _allow(buckets: dict[str, tuple[float, float]], key: str, now: float) -> bool:
     tokens, last = buckets.get(key, (float(_PD_RATE_PER_MIN), now))
-    tokens = min(float(_PD_RATE_PER_MIN), tokens + (now - last) * _PD_RATE_PER_MIN / 60.0)
-    if tokens < 1:
-        buckets[key] = (tokens, now)
-        return False
-    if len(buckets) > 100_000:
+    tokens, wait = ratelimit.take(tokens, last, _PD_RATE_PER_MIN, now)
+    if wait == 0 and len(buckets) > 100_000:
         buckets.clear()
-    buckets[key] = (tokens - 1, now)
-    return True
+    buckets[key] = (tokens, now)
+    return wait == 0
 
 
 def _pd_invalid(errors: list[str]) -> JSONResponse:

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
+from tocsin import ratelimit
 from tocsin.config import ChannelConfig, Config
 from tocsin.engine.clock import Clock
 from tocsin.notify.channels import Channel, build_channel
@@ -48,12 +49,9 @@ class _Bucket:
 
     def take(self, now: float) -> float:
         """0 when a send may go now, else the seconds to wait."""
-        self.tokens = min(self.per_minute, self.tokens + (now - self.at) * self.per_minute / 60)
+        self.tokens, wait = ratelimit.take(self.tokens, self.at, self.per_minute, now)
         self.at = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return 0.0
-        return (1 - self.tokens) * 60 / self.per_minute
+        return wait
 
 
 @dataclass
@@ -215,8 +213,8 @@ class Deliverer:
         cfg = self.config.paging.channels.get(row.channel)
         policy = policy_from(cfg.retry) if cfg is not None else None
         step = next_step(policy, attempt, outcome, self.rand()) if policy else "dead"
-        if isinstance(step, float | int) and not isinstance(step, bool):
-            repo.reschedule(conn, result.item_id, self.owner, now + float(step))
+        if not isinstance(step, str):  # a delay: try again then ("done" is ok, handled above)
+            repo.reschedule(conn, result.item_id, self.owner, now + step)
             return
         outbox.mark_dead(conn, row.id)
         repo.finish(conn, result.item_id, self.owner)

@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 
 from tocsin.alerts.model import Alert
 from tocsin.config import Config
+from tocsin.incidents.describe import common, incident_title
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
 from tocsin.oncall.severity import highest, rank
@@ -61,13 +62,6 @@ def route_channels(route: Route | None) -> list[str]:
 def route_policy(route: Route | None) -> str | None:
     value = route.options.get("escalation_policy") if route else None
     return str(value) if value else None
-
-
-def common_labels(alerts: list[Alert]) -> dict[str, str]:
-    if not alerts:
-        return {}
-    first = alerts[0].labels
-    return {k: v for k, v in first.items() if all(a.labels.get(k) == v for a in alerts[1:])}
 
 
 class Pager:
@@ -314,7 +308,7 @@ class Pager:
         channels = route_channels(route)
         policy_name = route_policy(route)
         policy = paging.policies.get(policy_name) if policy_name else None
-        labels = common_labels(firing_alerts)
+        labels = common([a.labels for a in firing_alerts])
         if severity:
             labels[paging.severity_label] = severity
         values: dict[str, Any] = {
@@ -595,14 +589,3 @@ class Pager:
                 outbox.Pending(incident.id, channel, f"channel:{channel}", kind, message, key)
             )
         outbox.enqueue(conn, pending, now)
-
-
-def incident_title(group_labels: dict[str, str], alerts: list[Alert]) -> str:
-    """``AlertName label=value …`` from the group labels, naming the alert when the group
-    does not."""
-    names = sorted({a.name for a in alerts if a.name})
-    head = group_labels.get("alertname") or (names[0] if len(names) == 1 else "")
-    if not head:
-        head = f"{len(names)} alerts" if names else "alerts"
-    rest = " ".join(f"{k}={v}" for k, v in sorted(group_labels.items()) if k != "alertname")
-    return f"{head} {rest}".strip()[:200]

@@ -3,7 +3,6 @@ paging. Each function runs inside the caller's transaction."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from tocsin.oncall.schedule import Override
 from tocsin.store import bulk
-from tocsin.store.repo import to_dt
+from tocsin.store.repo import dumps, to_dt
 from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
 from tocsin.store.wakeup import notify
 
@@ -22,10 +21,6 @@ DEADLINE = "deadline"
 ACK_TIMEOUT = "ack_timeout"
 # due work that stops when an incident is acknowledged or resolved
 ESCALATION_KINDS = (ESCALATE, DEADLINE)
-
-
-def _dumps(value: object) -> str:
-    return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
 @dataclass(frozen=True)
@@ -42,7 +37,7 @@ class Pending:
 
 
 def _identity(p: Pending) -> tuple[Any, ...]:
-    return (p.incident_id, p.channel, p.target, p.kind, _dumps(p.message), p.key)
+    return (p.incident_id, p.channel, p.target, p.kind, dumps(p.message), p.key)
 
 
 def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:

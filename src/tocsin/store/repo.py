@@ -44,7 +44,7 @@ def to_ts(dt: datetime) -> float:
     return dt.timestamp()
 
 
-def _dumps(value: object) -> str:
+def dumps(value: object) -> str:
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
 
 
@@ -353,7 +353,7 @@ def alert_history(
 
 
 def _matchers_json(matchers: Sequence[Matcher]) -> str:
-    return _dumps(
+    return dumps(
         [
             {"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}
             for m in matchers
@@ -435,7 +435,7 @@ def add_timeline(
 ) -> None:
     conn.execute(
         _ADD_TIMELINE,
-        {"incident_id": incident_id, "at": to_ts(at), "kind": kind, "detail": _dumps(detail)},
+        {"incident_id": incident_id, "at": to_ts(at), "kind": kind, "detail": dumps(detail)},
     )
 
 
