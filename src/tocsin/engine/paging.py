@@ -31,7 +31,6 @@ from tocsin.incidents.describe import common, incident_title
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
 from tocsin.oncall.severity import highest, rank
-from tocsin.routing.tree import Route
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
@@ -45,23 +44,6 @@ class Delivery:
     target: str  # what the policy named: schedule:primary, user:alice, channel:slack
     channel: str
     recipient: dict[str, str] | None  # the person paged, if any
-
-
-def _route_by_id(route: Route, route_id: str) -> Route | None:
-    for r in route.walk():
-        if r.id == route_id:
-            return r
-    return None
-
-
-def route_channels(route: Route | None) -> list[str]:
-    value = route.options.get("channels") if route else None
-    return [str(c) for c in value] if isinstance(value, list) else []
-
-
-def route_policy(route: Route | None) -> str | None:
-    value = route.options.get("escalation_policy") if route else None
-    return str(value) if value else None
 
 
 class Pager:
@@ -261,7 +243,8 @@ class Pager:
             incident = repo.get_incident(conn, incident.id)
         channels = json.loads(incident.channels) if incident.channels else []
         if not channels:
-            channels = route_channels(_route_by_id(self.config.route, incident.route_id))
+            route = self.config.route.find(incident.route_id)
+            channels = route.channels if route else []
         kind = "resolved" if all_resolved else "firing"
         self._to_channels(conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
 
@@ -304,9 +287,9 @@ class Pager:
         severity = highest(
             paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts]
         )
-        route = _route_by_id(self.config.route, incident.route_id)
-        channels = route_channels(route)
-        policy_name = route_policy(route)
+        route = self.config.route.find(incident.route_id)
+        channels = route.channels if route else []
+        policy_name = route.escalation_policy if route else None
         policy = paging.policies.get(policy_name) if policy_name else None
         labels = common([a.labels for a in firing_alerts])
         if severity:

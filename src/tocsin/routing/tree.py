@@ -57,6 +57,21 @@ class Route:
             out.extend(child.walk())
         return out
 
+    def find(self, route_id: str) -> Route | None:
+        """The route with this id in the tree (None when the configuration lost it)."""
+        return next((r for r in self.walk() if r.id == route_id), None)
+
+    @property
+    def channels(self) -> list[str]:
+        """The channels this route tells (``channels:``, inherited)."""
+        value = self.options.get("channels")
+        return [str(c) for c in value] if isinstance(value, list) else []
+
+    @property
+    def escalation_policy(self) -> str | None:
+        value = self.options.get("escalation_policy")
+        return str(value) if value else None
+
 
 def format_labels(labels: Mapping[str, str]) -> str:
     """A label set as Prometheus prints it: ``{a="1", b="2"}``, names sorted."""
