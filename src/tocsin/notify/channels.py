@@ -464,7 +464,33 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
     }
 
 
-class SlackChannel:
+class _Channel:
+    """What every channel shares: ``send`` never raises (``_guarded`` turns any failure into
+    an Outcome); each channel implements ``_send``."""
+
+    name: str
+
+    async def send(self, message: Message) -> Outcome:
+        return await _guarded(self.name, lambda: self._send(message))
+
+    async def _send(self, message: Message) -> Outcome:
+        raise NotImplementedError
+
+
+class _HttpChannel(_Channel):
+    """A channel that POSTs to a URL."""
+
+    def __init__(
+        self, name: str, url: str, http: httpx.AsyncClient, timeout_s: float, clock: Clock
+    ) -> None:
+        self.name = name
+        self._url = url
+        self._http = http
+        self._timeout_s = timeout_s
+        self._clock = clock
+
+
+class SlackChannel(_HttpChannel):
     kind = "slack"
 
     def __init__(
@@ -476,12 +502,8 @@ class SlackChannel:
         timeout_s: float,
         clock: Clock,
     ) -> None:
-        self.name = name
-        self._url = url
+        super().__init__(name, url, http, timeout_s, clock)
         self._templates = templates
-        self._http = http
-        self._timeout_s = timeout_s
-        self._clock = clock
 
     def payload(self, message: Message) -> dict[str, Any]:
         context = message_context(message)
@@ -490,9 +512,6 @@ class SlackChannel:
             self._templates.render("text", context) if self._templates.has_custom("text") else None
         )
         return slack_payload(message, title, body)
-
-    async def send(self, message: Message) -> Outcome:
-        return await _guarded(self.name, lambda: self._send(message))
 
     async def _send(self, message: Message) -> Outcome:
         body = json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8")
@@ -541,7 +560,7 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-class WebhookChannel:
+class WebhookChannel(_HttpChannel):
     kind = "webhook"
 
     def __init__(
@@ -554,13 +573,9 @@ class WebhookChannel:
         timeout_s: float,
         clock: Clock,
     ) -> None:
-        self.name = name
-        self._url = url
+        super().__init__(name, url, http, timeout_s, clock)
         self._secret = secret
         self._headers = dict(headers)
-        self._http = http
-        self._timeout_s = timeout_s
-        self._clock = clock
 
     @staticmethod
     def body(message: Message) -> bytes:
@@ -569,9 +584,6 @@ class WebhookChannel:
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode("utf-8")
-
-    async def send(self, message: Message) -> Outcome:
-        return await _guarded(self.name, lambda: self._send(message))
 
     async def _send(self, message: Message) -> Outcome:
         body = self.body(message)
@@ -705,7 +717,7 @@ def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[st
     return event
 
 
-class PagerDutyChannel:
+class PagerDutyChannel(_HttpChannel):
     kind = "pagerduty"
 
     def __init__(
@@ -718,20 +730,13 @@ class PagerDutyChannel:
         timeout_s: float,
         clock: Clock,
     ) -> None:
-        self.name = name
-        self._url = url
+        super().__init__(name, url, http, timeout_s, clock)
         self._routing_key = routing_key
         self._templates = templates
-        self._http = http
-        self._timeout_s = timeout_s
-        self._clock = clock
 
     def event(self, message: Message) -> dict[str, Any]:
         summary = self._templates.render("title", message_context(message))
         return pagerduty_event(message, self._routing_key, summary)
-
-    async def send(self, message: Message) -> Outcome:
-        return await _guarded(self.name, lambda: self._send(message))
 
     async def _send(self, message: Message) -> Outcome:
         body = json.dumps(self.event(message), ensure_ascii=False).encode("utf-8")
@@ -817,7 +822,7 @@ class _StartTlsMissing(Exception):
     pass
 
 
-class EmailChannel:
+class EmailChannel(_Channel):
     kind = "email"
 
     def __init__(
@@ -877,9 +882,6 @@ class EmailChannel:
         finally:
             client.close()
 
-    async def send(self, message: Message) -> Outcome:
-        return await _guarded(self.name, lambda: self._send(message))
-
     async def _send(self, message: Message) -> Outcome:
         try:
             recipients = [_address(r, "recipient") for r in self.recipients(message)]
@@ -928,16 +930,13 @@ class EmailChannel:
 # --- console -------------------------------------------------------------------------------
 
 
-class ConsoleChannel:
+class ConsoleChannel(_Channel):
     kind = "console"
 
     def __init__(self, name: str, templates: ChannelTemplateSet, stream: TextIO | None) -> None:
         self.name = name
         self._templates = templates
         self._stream = stream
-
-    async def send(self, message: Message) -> Outcome:
-        return await _guarded(self.name, lambda: self._send(message))
 
     async def _send(self, message: Message) -> Outcome:
         context = message_context(message)
