@@ -115,40 +115,25 @@ def _act(
     out.print(f"incident {number}: {action} done by {by}")
 
 
-@incident_app.command("ack")
-def incident_ack(
-    number: Annotated[int, typer.Argument(help="The incident number.")],
-    by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Acknowledge: escalation stops."""
-    _act("ack", number, by, config, data_dir, database_url)
+def _incident_command(action: str, help_text: str) -> None:
+    """``tocsin incident ACTION N``: the three actions share one signature."""
+
+    def command(
+        number: Annotated[int, typer.Argument(help="The incident number.")],
+        by: By = "cli",
+        config: ConfigPath = Path("tocsin.yaml"),
+        data_dir: DataDir = None,
+        database_url: DatabaseUrl = None,
+    ) -> None:
+        _act(action, number, by, config, data_dir, database_url)
+
+    command.__doc__ = help_text
+    incident_app.command(action)(command)
 
 
-@incident_app.command("resolve")
-def incident_resolve(
-    number: Annotated[int, typer.Argument(help="The incident number.")],
-    by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Resolve by hand: escalation stops, the channels are told."""
-    _act("resolve", number, by, config, data_dir, database_url)
-
-
-@incident_app.command("escalate")
-def incident_escalate(
-    number: Annotated[int, typer.Argument(help="The incident number.")],
-    by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Escalate now: the next step of the policy fires at once."""
-    _act("escalate", number, by, config, data_dir, database_url)
+_incident_command("ack", "Acknowledge: escalation stops.")
+_incident_command("resolve", "Resolve by hand: escalation stops, the channels are told.")
+_incident_command("escalate", "Escalate now: the next step of the policy fires at once.")
 
 
 @override_app.command("add")
