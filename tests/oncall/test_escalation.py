@@ -127,3 +127,9 @@ def test_runbook_matrix_with_an_unmapped_role_is_an_error_naming_it() -> None:
         from_tiers("p", [(0, "On-call"), (900, "Engineering manager")], {"on-call": "user:a"})
     with pytest.raises(PolicyError, match="no escalation matrix"):
         from_tiers("p", [], {})
+
+
+def test_state_round_trips() -> None:
+    state = State(step=2, round=1, next_at=123.5, exhausted=False)
+    assert State.from_json(state.to_json()) == state
+    assert State.from_json({}) == State()

@@ -354,13 +354,7 @@ class Pager:
         """Store the escalation's new state, page the fired step, and schedule the next."""
         snapshot = {
             **snapshot,
-            "state": {
-                "step": state.step,
-                "round": state.round,
-                "next_at": state.next_at,
-                "exhausted": state.exhausted,
-                "fired_at": now,
-            },
+            "state": {**state.to_json(), "fired_at": now},
         }
         repo.update_incident(conn, incident_id, escalation=json.dumps(snapshot))
         when = repo.to_dt(now)
@@ -435,10 +429,7 @@ class Pager:
             return False
         snapshot = json.loads(incident.escalation)
         policy = Policy.from_json(snapshot["policy"])
-        s = snapshot.get("state", {})
-        state = State(
-            s.get("step", -1), s.get("round", 0), s.get("next_at"), s.get("exhausted", False)
-        )
+        state = State.from_json(snapshot.get("state", {}))
         if state.exhausted:
             return False
         if when_due and (state.next_at is None or state.next_at > now):

@@ -107,6 +107,23 @@ class State:
     next_at: float | None = None
     exhausted: bool = False
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "round": self.round,
+            "next_at": self.next_at,
+            "exhausted": self.exhausted,
+        }
+
+    @staticmethod
+    def from_json(data: Mapping[str, Any]) -> State:
+        return State(
+            int(data.get("step", -1)),
+            int(data.get("round", 0)),
+            data.get("next_at"),
+            bool(data.get("exhausted", False)),
+        )
+
 
 @dataclass(frozen=True)
 class Page:
