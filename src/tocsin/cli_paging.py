@@ -155,11 +155,9 @@ def override_add(
     """Put someone on call in a schedule for a while, in addition to or instead of others."""
     from pydantic import ValidationError
 
-    from tocsin.api.paging import OverrideBody, override_problems
-    from tocsin.api.state import AppState
+    from tocsin.api.paging import OverrideBody
     from tocsin.cli import err, out
-    from tocsin.engine.clock import RealClock
-    from tocsin.oncall.schedule import Override
+    from tocsin.oncall.schedule import Override, override_problems
     from tocsin.store import outbox
     from tocsin.store.db import begin_write
 
@@ -178,11 +176,11 @@ def override_add(
     except ValidationError as exc:
         err.print(f"tocsin: {exc}")
         raise typer.Exit(2) from None
-    problem = override_problems(AppState(db=engine, config=loaded, clock=RealClock()), body)
+    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
+    problem = override_problems(override, loaded.paging.schedules, loaded.paging.users)
     if problem:
         err.print(f"tocsin: {problem}")
         raise typer.Exit(1)
-    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
     with begin_write(engine) as conn:
         new_id = outbox.add_override(conn, override, by, now.timestamp(), reason)
     out.print(

@@ -525,3 +525,29 @@ def test_rotation_shifts_meet_exactly(rotation: Rotation, at: datetime) -> None:
     assert following is not None and following.start == shift.end
     previous = rotation_shift(rotation, shift.start - timedelta(microseconds=1))
     assert previous is None or previous.end == shift.start
+
+
+def test_override_problems_name_what_is_wrong() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from tocsin.oncall.schedule import Override, override_problems
+
+    start = datetime(2027, 1, 1, tzinfo=UTC)
+
+    def check(**kw: object) -> str | None:
+        fields: dict[str, object] = {
+            "schedule": "primary",
+            "start": start,
+            "end": start + timedelta(hours=8),
+            "user": "bob",
+            "replaces": None,
+        }
+        fields.update(kw)
+        return override_problems(Override(**fields), {"primary"}, {"alice", "bob"})  # type: ignore[arg-type]
+
+    assert check() is None and check(replaces="*") is None and check(replaces="alice") is None
+    assert check(schedule="x") == "no schedule 'x'"
+    assert check(user="zed") == "no user 'zed'"
+    assert check(replaces="zed") == "no user 'zed' to replace"
+    assert check(end=start) == "end must be after start"
+    assert check(end=start + timedelta(days=400)) == "an override lasts at most a year"

@@ -17,7 +17,15 @@ from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.engine.paging import Pager
 from tocsin.oncall.ical import calendar
-from tocsin.oncall.schedule import Override, Shift, next_handoff, on_call, shifts, user_shifts
+from tocsin.oncall.schedule import (
+    Override,
+    Shift,
+    next_handoff,
+    on_call,
+    override_problems,
+    shifts,
+    user_shifts,
+)
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
 
@@ -231,21 +239,6 @@ class OverrideBody(BaseModel):
     reason: str = Field("", max_length=1000)
 
 
-def override_problems(state: AppState, body: OverrideBody) -> str | None:
-    paging = state.config.paging
-    if body.schedule not in paging.schedules:
-        return f"no schedule {body.schedule!r}"
-    if body.user not in paging.users:
-        return f"no user {body.user!r}"
-    if body.replaces not in (None, "*") and body.replaces not in paging.users:
-        return f"no user {body.replaces!r} to replace"
-    if body.end <= body.start:
-        return "end must be after start"
-    if body.end - body.start > timedelta(days=366):
-        return "an override lasts at most a year"
-    return None
-
-
 def _aware(dt: datetime) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
@@ -265,10 +258,11 @@ async def create_override(request: Request) -> Response:
     except ValueError:
         return problem(400, "the body must be JSON")
     body = body.model_copy(update={"start": _aware(body.start), "end": _aware(body.end)})
-    error = override_problems(state, body)
+    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
+    paging = state.config.paging
+    error = override_problems(override, paging.schedules, paging.users)
     if error:
         return problem(400, error)
-    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
     with begin_write(state.db) as conn:
         new_id = outbox.add_override(
             conn, override, _actor(request), state.clock.now(), body.reason

@@ -17,7 +17,7 @@ Nothing here reads a clock or does I/O: the engine passes ``at``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -504,3 +504,24 @@ def _horizon(schedule: Schedule, at: datetime, overrides: Sequence[Override]) ->
         if o.schedule == schedule.name:
             latest = max(latest, _aware(o.end))
     return latest + 2 * cycle + timedelta(weeks=1)
+
+
+MAX_OVERRIDE = timedelta(days=366)
+
+
+def override_problems(
+    override: Override, schedules: Collection[str], users: Collection[str]
+) -> str | None:
+    """Why an override cannot be made (None when it can): a schedule and users that exist,
+    an end after the start, at most a year long."""
+    if override.schedule not in schedules:
+        return f"no schedule {override.schedule!r}"
+    if override.user not in users:
+        return f"no user {override.user!r}"
+    if override.replaces not in (None, "*") and override.replaces not in users:
+        return f"no user {override.replaces!r} to replace"
+    if override.end <= override.start:
+        return "end must be after start"
+    if override.end - override.start > MAX_OVERRIDE:
+        return "an override lasts at most a year"
+    return None
