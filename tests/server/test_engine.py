@@ -145,3 +145,54 @@ def _alert(name: str):  # type: ignore[no-untyped-def]
     return Alert(
         labels={"alertname": name}, starts_at=now, ends_at=now + timedelta(hours=1), updated_at=now
     )
+
+
+def test_the_writer_wakes_the_engine_only_for_work_it_left(
+    db: Engine, clock: VirtualClock
+) -> None:
+    """A group with a group_wait leaves a flush due later: the engine hears when. A critical
+    group (group_wait 0s) is flushed in the intake's transaction: nothing is left, no wake-up.
+    When the flush at intake fails, the engine hears that work is due now."""
+    import asyncio
+
+    from tocsin.store.writer import AlertWriter
+
+    state = make_state(db, clock)
+    engine = DueWorkEngine(db, state.config, clock, owner="me")
+    heard: list[float] = []
+    created: list[object] = []
+    failing = False
+
+    def after_store(conn, touched):  # type: ignore[no-untyped-def]
+        if failing:
+            raise RuntimeError("boom")
+        return engine.flush_inline(conn, touched)
+
+    writer = AlertWriter(
+        db,
+        lambda: state.config.route,
+        clock,
+        on_commit=heard.append,
+        after_store=after_store,
+        on_created=created.extend,
+    )
+
+    async def post(*alerts) -> repo.IngestResult:  # type: ignore[no-untyped-def]
+        return await writer.write(list(alerts))
+
+    try:
+        result = asyncio.run(post(_alert("Disk")))
+        assert result.touched == [] and heard == [START + 30]  # the route's group_wait
+        heard.clear()
+        critical = _alert("DatabaseDown")
+        critical.labels["severity"] = "critical"
+        result = asyncio.run(post(critical))
+        assert len(result.touched) == 1 and heard == []  # flushed at intake
+        failing = True
+        other = _alert("CacheDown")
+        other.labels["severity"] = "critical"
+        asyncio.run(post(other))
+        assert heard == [START]  # left to the engine, due now
+    finally:
+        writer.close()
+    assert engine.sleeps_past(START)  # between passes (none ran) it may have missed anything

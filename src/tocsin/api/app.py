@@ -36,8 +36,9 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         state.engine = engine
         loop = asyncio.get_running_loop()
 
-        def wake_engine() -> None:
-            loop.call_soon_threadsafe(engine.wake.set)
+        def wake_engine(due_at: float) -> None:
+            if engine.sleeps_past(due_at):
+                loop.call_soon_threadsafe(engine.wake.set)
 
         sending: set[asyncio.Task[int]] = set()
 

@@ -120,11 +120,8 @@ class Deliverer:
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:
             items = repo.claim_due(conn, now, self.owner, LEASE_S, limit, kinds=[outbox.DELIVER])
-            out = []
-            for item in items:
-                row = outbox.get(conn, item.ref)
-                out.append((item, row))
-            return out
+            rows = outbox.many(conn, [item.ref for item in items])
+            return [(item, rows.get(item.ref)) for item in items]
 
     async def _send(self, item: Any, row: Any) -> _Result:
         if row is None or row.status != "pending":

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 import time
@@ -28,6 +29,7 @@ from tocsin.store.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
 LEASE_S = 60.0
+INLINE_LIMIT = 100  # flushes done in an intake transaction; more is backpressure
 
 
 class DueWorkEngine:
@@ -44,6 +46,7 @@ class DueWorkEngine:
         self.clock = clock
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
+        self._wakes_at = math.inf  # while a pass runs, any new work may have been missed
         self.pager = Pager(config, catalog)
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
@@ -59,6 +62,11 @@ class DueWorkEngine:
         self._config = config
         self.pager.config = config
         self.deliverer.config = config
+
+    def sleeps_past(self, due_at: float) -> bool:
+        """Whether work falling due at ``due_at`` needs a wake-up: the loop is running a pass
+        (which may have missed it) or sleeps until later. Read from other threads."""
+        return due_at < self._wakes_at
 
     def run_due(self, limit: int = 100) -> int:
         """Carry out everything due now (deliveries aside); how many items were handled.
@@ -122,20 +130,27 @@ class DueWorkEngine:
             time.sleep(0.001)  # let other processes' writers take the lock in between
         return count, created
 
-    def flush_inline(self, conn: Connection, incidents: list[int]) -> list[Any]:
+    def flush_inline(self, conn: Connection, incidents: list[int]) -> tuple[list[Any], bool]:
         """In the intake's transaction: the flushes of the incidents it touched that are due
-        now (new groups with no group_wait), and the deliveries they create, leased to this
-        engine to send after the commit. Other due work stays with the engine's loop."""
+        now (new groups with no group_wait), up to ``INLINE_LIMIT``, and the deliveries they
+        create, leased to this engine to send after the commit; and whether that was all of
+        them (the rest stay with the engine's loop, as does other due work)."""
         if not incidents:
-            return []
+            return [], True
         now = self.clock.now()
         _fresh(conn)
         items = repo.claim_due(
-            conn, now, self.owner, LEASE_S, 100, kinds=[repo.FLUSH], refs=incidents[:1000]
+            conn,
+            now,
+            self.owner,
+            LEASE_S,
+            INLINE_LIMIT,
+            kinds=[repo.FLUSH],
+            refs=incidents[: INLINE_LIMIT * 10],
         )
         for item in items:
             self._handle(conn, item, now)
-        return outbox.take_new(conn, self.owner, now, LEASE_S)
+        return outbox.take_new(conn, self.owner, now, LEASE_S), len(incidents) <= INLINE_LIMIT
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
         if item.kind == repo.FLUSH:
@@ -241,6 +256,7 @@ class DueWorkEngine:
         listener.start()
         try:
             while not stop.is_set():
+                self._wakes_at = math.inf
                 self.wake.clear()  # before the pass: a wake-up during it is not lost
                 try:
                     await self.run_once()
@@ -249,7 +265,9 @@ class DueWorkEngine:
                 except Exception:
                     log.exception("engine pass failed")
                     nxt = None
-                delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - self.clock.now()))
+                now = self.clock.now()
+                delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - now))
+                self._wakes_at = now + delay
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), timeout=delay)
         finally:

@@ -8,6 +8,7 @@ into the SQL text; every value is a bound parameter.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
 from typing import Any
@@ -94,11 +95,41 @@ def select_in(
     out: list[tuple[Any, ...]] = []
     cursor = _cursor(conn)
     try:
-        for start in range(0, len(values), 1000):
-            chunk = list(values[start : start + 1000])
+        for chunk in chunked(values):
             text = sql.format(in_=",".join([marker] * len(chunk)), p=marker)
             cursor.execute(text, [*chunk, *extra])
             out.extend(tuple(r) for r in cursor.fetchall())
     finally:
         cursor.close()
     return out
+
+
+@lru_cache(maxsize=64)
+def _record(names: tuple[str, ...]) -> Any:
+    return namedtuple("Record", names)
+
+
+def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """Run ``sql`` (``{p}`` where each parameter goes) and return its rows as named tuples,
+    read like SQLAlchemy's rows (``row.id``)."""
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(sql.format(p=_marker(conn)), list(params))
+        if cursor.description is None:
+            return []
+        record = _record(tuple(d[0] for d in cursor.description))
+        return [record(*r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def chunked(values: Sequence[Any], size: int = 1000) -> Iterator[list[Any]]:
+    """``values`` in lists of at most ``size``, for ``IN (...)`` lists within the drivers'
+    parameter limits."""
+    for start in range(0, len(values), size):
+        yield list(values[start : start + size])
+
+
+def markers(conn: Connection, count: int) -> str:
+    """``count`` comma-separated parameter markers, for an ``IN (...)`` list."""
+    return ",".join([_marker(conn)] * count)

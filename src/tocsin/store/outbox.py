@@ -82,24 +82,32 @@ def take_new(conn: Connection, owner: str, now: float, lease_s: float) -> list[t
     ids = conn.info.pop(_NEW, [])
     if not ids:
         return []
-    free = (due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now)
-    conn.execute(
-        update(due_work)
-        .where(due_work.c.kind == DELIVER, due_work.c.ref.in_(ids), free)
-        .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
-    )
-    items = {
-        r.ref: r
-        for r in conn.execute(
-            select(due_work).where(
-                due_work.c.kind == DELIVER,
-                due_work.c.ref.in_(ids),
-                due_work.c.lease_owner == owner,
-            )
+    items: dict[int, Any] = {}
+    for chunk in bulk.chunked(ids):
+        taken = bulk.fetch(
+            conn,
+            "UPDATE due_work SET lease_owner = {p}, lease_until = {p}, attempts = attempts + 1"
+            f" WHERE kind = {{p}} AND ref IN ({bulk.markers(conn, len(chunk))})"
+            " AND (lease_until IS NULL OR lease_until < {p})"
+            " RETURNING id, kind, ref, due_at, lease_owner, lease_until, attempts",
+            [owner, now + lease_s, DELIVER, *chunk, now],
         )
-    }
-    rows = {r.id: r for r in conn.execute(select(notifications).where(notifications.c.id.in_(ids)))}
+        items.update((r.ref, r) for r in taken)
+    rows = many(conn, list(items))
     return [(items[i], rows[i]) for i in ids if i in items and i in rows]
+
+
+def many(conn: Connection, notification_ids: list[int]) -> dict[int, Any]:
+    """Notification rows by id (those that exist)."""
+    found: dict[int, Any] = {}
+    for chunk in bulk.chunked(notification_ids):
+        rows = bulk.fetch(
+            conn,
+            f"SELECT * FROM notifications WHERE id IN ({bulk.markers(conn, len(chunk))})",
+            chunk,
+        )
+        found.update((r.id, r) for r in rows)
+    return found
 
 
 def forget_new(conn: Connection) -> None:

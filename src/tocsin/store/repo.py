@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
@@ -70,6 +70,8 @@ class IngestResult:
     new_incidents: int = 0
     # incidents this batch touched whose flush may be due already (no group_wait)
     touched: list[int] = field(default_factory=list)
+    # the earliest flush it left due later (a group_wait), for the engine's sleep
+    later: float | None = None
 
 
 _ALERT_COLUMNS = (
@@ -220,7 +222,10 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
         )
     result.stored = len(batch.latest)
     result.new_episodes = len(inserts)
-    result.new_incidents, result.touched = _group(conn, batch.groups, to_ts(batch.now))
+    now_ts = to_ts(batch.now)
+    result.new_incidents, due = _group(conn, batch.groups, now_ts)
+    result.touched = [i for i, at in due.items() if at <= now_ts]
+    result.later = min((at for at in due.values() if at > now_ts), default=None)
     if result.new_incidents:
         notify(conn)
     return result
@@ -232,11 +237,14 @@ _OPEN_SQL = (
 )
 
 
-def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> tuple[int, list[int]]:
+def _group(
+    conn: Connection, wanted: dict[str, Group], now_ts: float
+) -> tuple[int, dict[int, float]]:
     """Put alerts into the open incident of each (route, group labels); open one with its
-    first flush at group_wait; make sure every touched incident has a flush due."""
+    first flush at group_wait; make sure every touched incident has a flush due. The count
+    of new incidents, and when each touched incident's flush is due."""
     if not wanted:
-        return 0, []
+        return 0, {}
     keys = list(wanted)
     open_by_key = {row[0]: row for row in bulk.select_in(conn, _OPEN_SQL, keys, ["resolved"])}
     keys = [k for k in keys if k in open_by_key or wanted[k].firing]
@@ -330,7 +338,7 @@ def _group(conn: Connection, wanted: dict[str, Group], now_ts: float) -> tuple[i
         [(FLUSH, i, at, 0) for i, at in due.items()],
         on_conflict="(kind, ref) DO NOTHING",
     )
-    return len(new_keys), [i for i, at in due.items() if at <= now_ts]
+    return len(new_keys), due
 
 
 def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
@@ -386,11 +394,7 @@ def list_silences(conn: Connection) -> list[Silence]:
 
 
 def active_silences(conn: Connection, now: datetime) -> list[Silence]:
-    ts = to_ts(now)
-    rows = conn.execute(
-        select(silences).where(and_(silences.c.starts_at <= ts, silences.c.ends_at > ts))
-    )
-    return [_row_to_silence(r) for r in rows]
+    return [_row_to_silence(r) for r in conn.execute(_ACTIVE_SILENCES, {"ts": to_ts(now)})]
 
 
 def save_silence(conn: Connection, silence: Silence) -> None:
@@ -412,6 +416,9 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 
 # Statements of the engine's hot paths, built once (building one costs more than running it).
 _ADD_TIMELINE = insert(timeline)
+_ACTIVE_SILENCES = select(silences).where(
+    silences.c.starts_at <= bindparam("ts"), silences.c.ends_at > bindparam("ts")
+)
 _MEMBERS = (
     select(alerts)
     .join(alert_current, alert_current.c.alert_id == alerts.c.id)
@@ -474,30 +481,27 @@ def claim_due(
     """Take up to ``limit`` due items whose lease is free or lapsed. On PostgreSQL rows are
     locked with SKIP LOCKED so that several processes never take the same item; on SQLite the
     caller's transaction holds the write lock (``begin_write``)."""
-    free = (due_work.c.lease_until.is_(None)) | (due_work.c.lease_until < now)
-    query = (
-        select(due_work.c.id)
-        .where(due_work.c.due_at <= now)
-        .where(free)
-        .order_by(due_work.c.due_at, due_work.c.id)
-        .limit(limit)
+    # one statement, the queue pattern UPDATE … WHERE id IN (SELECT … [SKIP LOCKED])
+    # RETURNING, on the driver's cursor: it runs on every pass and every intake
+    where = ["due_at <= {p}", _FREE]
+    params: list[Any] = [owner, now + lease_s, now, now]
+    for clause, values in (("kind IN", kinds), ("kind NOT IN", exclude or None), ("ref IN", refs)):
+        if values is not None:
+            where.append(f"{clause} ({bulk.markers(conn, len(values))})" if values else "1=0")
+            params.extend(values)
+    lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    rows = bulk.fetch(
+        conn,
+        "UPDATE due_work SET lease_owner = {p}, lease_until = {p}, attempts = attempts + 1"
+        f" WHERE id IN (SELECT id FROM due_work WHERE {' AND '.join(where)}"
+        f" ORDER BY due_at, id LIMIT {{p}}{lock}) AND {_FREE} RETURNING {_DUE_COLUMNS}",
+        [*params, limit, now],
     )
-    if kinds is not None:
-        query = query.where(due_work.c.kind.in_(list(kinds)))
-    if exclude:
-        query = query.where(due_work.c.kind.not_in(list(exclude)))
-    if refs is not None:
-        query = query.where(due_work.c.ref.in_(list(refs)))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    # one statement: the queue pattern UPDATE … WHERE id IN (SELECT … [SKIP LOCKED]) RETURNING
-    rows = conn.execute(
-        update(due_work)
-        .where(due_work.c.id.in_(query), free)
-        .values(lease_owner=owner, lease_until=now + lease_s, attempts=due_work.c.attempts + 1)
-        .returning(*due_work.c)
-    ).all()
     return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
+_FREE = "(lease_until IS NULL OR lease_until < {p})"
+_DUE_COLUMNS = "id, kind, ref, due_at, lease_owner, lease_until, attempts"
 
 
 def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: float) -> Any:

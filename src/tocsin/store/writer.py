@@ -43,14 +43,16 @@ class AlertWriter:
         db: Engine,
         route: Callable[[], Route],
         clock: Clock,
-        on_commit: Callable[[], None] | None = None,
-        after_store: Callable[[Connection, list[int]], list[Any]] | None = None,
+        on_commit: Callable[[float], None] | None = None,
+        after_store: Callable[[Connection, list[int]], tuple[list[Any], bool]] | None = None,
         on_created: Callable[[list[Any]], None] | None = None,
     ) -> None:
         """``after_store`` runs in the intake's transaction once the batches are stored (the
         engine flushes what is due at once there, so that a new group with no group_wait
-        pages after one commit instead of two); what it returns goes to ``on_created``
-        after the commit (the deliveries to send)."""
+        pages after one commit instead of two). It returns the deliveries created, for
+        ``on_created`` after the commit, and whether it did all it was given.
+        ``on_commit`` hears when the earliest work the commit left for the engine falls due
+        (it is not called when the commit left none)."""
         self.db = db
         self.route = route
         self.clock = clock
@@ -95,7 +97,7 @@ class AlertWriter:
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
-            results, created = self._write(jobs)
+            results, created, left = self._write(jobs)
         except Exception:
             if len(jobs) == 1:
                 log.exception("writing a batch of %d alerts failed", len(jobs[0].batch.latest))
@@ -108,23 +110,28 @@ class AlertWriter:
             self._answer(single, result, None)
         if created and self.on_created is not None:
             self.on_created(created)
-        if self.on_commit is not None:
-            self.on_commit()
+        if left is not None and self.on_commit is not None:
+            self.on_commit(left)
 
-    def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], list[Any]]:
+    def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], list[Any], float | None]:
+        """The results, the deliveries created, and when the earliest work left falls due."""
         created: list[Any] = []
         with begin_write(self.db) as conn:
             results = [repo.store(conn, job.batch) for job in jobs]
-            if self.after_store is not None:
+            due = [r.later for r in results if r.later is not None]
+            touched = [i for r in results for i in r.touched]
+            if touched and self.after_store is not None:
                 try:
-                    touched = [i for r in results for i in r.touched]
-                    if touched:
-                        with conn.begin_nested():  # a failure here never costs the alerts
-                            created = self.after_store(conn, touched)
+                    with conn.begin_nested():  # a failure here never costs the alerts
+                        created, complete = self.after_store(conn, touched)
+                    if complete:
+                        touched = []
                 except Exception:
                     log.exception("flushing at intake failed; the engine will do it")
                     created = []
-        return results, created
+            if touched:  # due now, and not done here
+                due.append(self.clock.now())
+        return results, created, min(due, default=None)
 
     @staticmethod
     def _answer(job: _Job, result: repo.IngestResult | None, error: Exception | None) -> None:
