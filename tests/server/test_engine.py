@@ -147,9 +147,7 @@ def _alert(name: str):  # type: ignore[no-untyped-def]
     )
 
 
-def test_the_writer_wakes_the_engine_only_for_work_it_left(
-    db: Engine, clock: VirtualClock
-) -> None:
+def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: VirtualClock) -> None:
     """A group with a group_wait leaves a flush due later: the engine hears when. A critical
     group (group_wait 0s) is flushed in the intake's transaction: nothing is left, no wake-up.
     When the flush at intake fails, the engine hears that work is due now."""
