@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, intake, native, paging
+from tocsin.api import alertmanager, errors, intake, native, paging
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.config import ConfigError
@@ -112,6 +112,8 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         except ConfigError as exc:
             return PlainTextResponse(f"failed to reload config: {exc}", status_code=500)
         return PlainTextResponse("OK")
+
+    errors.install(app)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> Response:

@@ -12,16 +12,11 @@ from sqlalchemy import select
 from tocsin.alerts.payloads import format_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
+from tocsin.api.errors import problem
 from tocsin.store import repo
 from tocsin.store.schema import incidents
 
 router = APIRouter()
-
-
-def _problem(status: int, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"status": status, "message": message}}
-    )
 
 
 def incident_json(row: Any) -> dict[str, Any]:
@@ -55,11 +50,11 @@ async def list_incidents(request: Request) -> Response:
     require(request, "read")
     status = request.query_params.get("status")
     if status is not None and status not in STATUSES:
-        return _problem(400, "status must be one of " + ", ".join(STATUSES))
+        return problem(400, "status must be one of " + ", ".join(STATUSES))
     try:
         limit = min(int(request.query_params.get("limit", "100")), 1000)
     except ValueError:
-        return _problem(400, "limit must be a whole number")
+        return problem(400, "limit must be a whole number")
     query = select(incidents).order_by(incidents.c.id.desc()).limit(max(limit, 1))
     if status:
         query = query.where(incidents.c.status == status)
@@ -74,7 +69,7 @@ async def get_incident(request: Request, incident_id: int) -> Response:
     with state_of(request).db.connect() as conn:
         row = repo.get_incident(conn, incident_id)
         if row is None:
-            return _problem(404, f"no incident {incident_id}")
+            return problem(404, f"no incident {incident_id}")
         members = repo.incident_members(conn, incident_id)
     body = incident_json(row)
     body["alerts"] = [
@@ -94,7 +89,7 @@ async def get_timeline(request: Request, incident_id: int) -> Response:
     require(request, "read")
     with state_of(request).db.connect() as conn:
         if repo.get_incident(conn, incident_id) is None:
-            return _problem(404, f"no incident {incident_id}")
+            return problem(404, f"no incident {incident_id}")
         return JSONResponse(repo.incident_timeline(conn, incident_id))
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tocsin.alerts.payloads import StructuralError, parse_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
+from tocsin.api.errors import problem
 from tocsin.api.state import AppState
 from tocsin.engine.paging import Pager
 from tocsin.oncall.ical import calendar
@@ -31,12 +32,6 @@ from tocsin.store.db import begin_write
 
 router = APIRouter()
 MAX_FEED_DAYS = 92
-
-
-def problem(status: int, message: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": {"status": status, "message": message}}
-    )
 
 
 def _pager(state: AppState) -> Pager:

@@ -86,7 +86,15 @@ incidents = Table(
     Column("resolved_by", Text, nullable=True),
     Column("escalation", Text, nullable=True),  # JSON: policy snapshot, labels, state
     Column("channels", Text, nullable=True),  # JSON list: the route's channels
+    # incident response (0003): the record people keep. The incident number is its id.
+    Column("title", Text, nullable=True),
+    Column("stage", String(16), nullable=True),  # investigating|identified|monitoring|resolved
+    Column("assignee", Text, nullable=True),
+    Column("commander", Text, nullable=True),
+    Column("last_update_at", Float, nullable=True),  # the last status update sent
+    Column("reopened_at", Float, nullable=True),
     Index("ix_incidents_open", "group_key", "status"),
+    Index("ix_incidents_status", "status", "id"),
 )
 
 incident_alerts = Table(
@@ -172,6 +180,23 @@ overrides = Table(
     Column("created_at", Float, nullable=False),
     Column("reason", Text, nullable=False, default=""),
     Index("ix_overrides_schedule", "schedule", "ends_at"),
+)
+
+# Follow-ups from an incident's review: an owner, a due date, a status.
+action_items = Table(
+    "action_items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("due_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # open | done | cancelled
+    Column("created_at", Float, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("closed_at", Float, nullable=True),
+    Index("ix_action_items_incident", "incident_id", "id"),
+    Index("ix_action_items_status", "status", "due_at"),
 )
 
 api_tokens = Table(

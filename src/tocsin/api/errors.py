@@ -1,0 +1,52 @@
+"""One JSON error shape for every 4xx of tocsin's own API:
+``{"error": {"status": 404, "message": "no incident 7", ...}}``.
+
+Alertmanager's ``/api/v2`` and PagerDuty's ``/v2/enqueue`` keep their own shapes: those are
+compatibility contracts (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+_FOREIGN = ("/api/v2/", "/v2/")  # paths whose error shapes belong to another product
+
+
+def problem(status: int, message: str, **extra: Any) -> JSONResponse:
+    """The error answer: status, a message a person can act on, and any extra fields."""
+    return JSONResponse(
+        status_code=status, content={"error": {"status": status, "message": message, **extra}}
+    )
+
+
+def _where(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path")] if loc else []
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    """Answer every HTTP error and request validation error in the one shape."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if request.url.path.startswith(_FOREIGN):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=headers)
+        answer = problem(exc.status_code, str(exc.detail))
+        answer.headers.update(headers)
+        return answer
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [
+            {"field": _where(e.get("loc")), "message": str(e.get("msg", ""))} for e in exc.errors()
+        ]
+        if request.url.path.startswith(_FOREIGN):
+            return JSONResponse({"detail": details}, 422)
+        first = details[0] if details else {"field": "body", "message": "invalid request"}
+        return problem(422, f"{first['field']}: {first['message']}", details=details)
