@@ -450,6 +450,16 @@ def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
     conn.execute(_UPDATE_INCIDENT, {"b_id": incident_id, **values})
 
 
+def incident_events(conn: Connection, incident_id: int) -> list[Any]:
+    """The timeline as ``incidents.figures.Event`` values (epoch seconds), oldest first."""
+    from tocsin.incidents.figures import Event
+
+    rows = conn.execute(
+        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
+    )
+    return [Event(float(r.at), r.kind, json.loads(r.detail)) for r in rows]
+
+
 def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     rows = conn.execute(
         select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
