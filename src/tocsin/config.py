@@ -40,7 +40,7 @@ from tocsin.routing.tree import (
 from tocsin.runbooks.loader import read_text
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
-from tocsin.templating import TemplateError, check_template
+from tocsin.templating import Template, TemplateError, check_template
 
 _DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
 _DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
@@ -351,6 +351,8 @@ class TocsinConfig(_Strict):
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     severities: SeveritiesConfig = Field(default_factory=SeveritiesConfig)
     escalation_policies: list[PolicyConfig] = Field(default_factory=list)
+    # a Jinja2 file (relative to tocsin.yaml) replacing the default postmortem template
+    postmortem_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -405,6 +407,7 @@ class Config:
     text: str
     base_dir: Path
     paging: Paging = field(default_factory=Paging)
+    postmortem: Template | None = None  # postmortem_template, compiled and checked
 
     @property
     def limits(self) -> Limits:
@@ -570,6 +573,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     problems = _semantic_problems(model, source, positions)
     paging, paging_problems = _build_paging(model, source, positions, base_dir or Path("."))
     problems += paging_problems
+    postmortem = _postmortem_template(model, source, positions, base_dir or Path("."), problems)
     if problems:
         raise ConfigError(problems)
     route = finalize(build_route(model.route))
@@ -596,7 +600,34 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         text=text,
         base_dir=base_dir or Path("."),
         paging=paging,
+        postmortem=postmortem,
     )
+
+
+def _postmortem_template(
+    model: TocsinConfig,
+    source: str,
+    positions: dict[tuple[str | int, ...], tuple[int, int]],
+    base_dir: Path,
+    problems: list[ConfigProblem],
+) -> Template | None:
+    """The team's postmortem template, read and rendered against a sample postmortem now:
+    one that cannot render is a configuration error."""
+    from tocsin.incidents.postmortem import check_postmortem_template
+
+    if model.postmortem_template is None:
+        return None
+    found = positions.get(("postmortem_template",))
+    where = f"{source}:{found[0]}:{found[1]}" if found else source
+    path = base_dir / model.postmortem_template
+    try:
+        text = path.read_text(encoding="utf-8")
+        return check_postmortem_template(text, str(model.postmortem_template))
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(ConfigProblem(where, "postmortem_template", f"cannot read: {exc}"))
+    except TemplateError as exc:
+        problems.append(ConfigProblem(where, "postmortem_template", str(exc)))
+    return None
 
 
 def _semantic_problems(

@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from tocsin import __version__
 from tocsin.api import alertmanager, errors, intake, native, paging
+from tocsin.api import postmortem as postmortem_api
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.config import ConfigError
@@ -90,6 +91,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
     app.include_router(intake.router, tags=["intake"])
     app.include_router(native.router, tags=["incidents"])
     app.include_router(paging.router, tags=["paging"])
+    app.include_router(postmortem_api.router, tags=["postmortems"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

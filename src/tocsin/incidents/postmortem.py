@@ -1,0 +1,531 @@
+"""An incident's postmortem: its context from the record, and Markdown from a template (pure).
+
+The figures (time to acknowledge, time to resolve, pages, escalations, missed deadlines) are
+``incidents.figures``'s: one definition for the incident view, the postmortem and the reports.
+The Markdown comes from ``DEFAULT_TEMPLATE`` or from the team's own (``postmortem_template:``
+in ``tocsin.yaml``), rendered by the one template renderer (``tocsin.templating``: sandboxed,
+strict). Times are UTC.
+
+The context a postmortem template sees (``sample_context`` has the same keys):
+
+- ``incident``: ``{id, title, severity, status, stage, assignee, commander, opened_at,
+  triggered_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, group_labels}``,
+  times as ``2027-01-15 08:00:00 UTC`` strings (or None)
+- ``alerts``: each ``{name, labels, labels_text, annotations, starts_at, ends_at, firing}``
+- ``impact``: the alerts' distinct ``impact`` annotations, else their ``summary``, else their
+  ``description`` (a list of strings, maybe empty)
+- ``timeline``: rows ``{at, offset, kind, what}`` (``at`` UTC without the zone, ``offset``
+  from the opening,
+  ``what`` a sentence), oldest first; ``timeline_omitted``: rows left out past ``MAX_ROWS``
+- ``figures``: ``incidents.figures.Figures`` as a mapping (seconds, counts) and ``durations``:
+  ``{time_to_acknowledge, time_to_resolve}`` as text ("7 min 0 s", or None)
+- ``last_status_update``: ``{at, stage, message}`` or None
+- ``action_items``: each ``{id, title, owner, due, status, overdue, created_by}``
+- ``generated_at``: when the postmortem was generated
+- functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
+  ``one_line(text)`` collapses whitespace; ``duration(seconds)`` prints "7 min 0 s".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tocsin.alerts.model import Alert
+from tocsin.incidents.describe import incident_title
+from tocsin.incidents.figures import Event, figures
+from tocsin.templating import Template, TemplateError, compile_template, one_line, render
+
+MAX_ROWS = 1000  # timeline rows in one postmortem; the rest are counted, not listed
+MAX_CHARS = 2_000_000
+ACTION_STATUSES = ("open", "done", "cancelled")
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """A follow-up from an incident's review. Times in epoch seconds."""
+
+    id: int
+    incident_id: int
+    title: str
+    owner: str
+    due_at: float
+    status: str  # open | done | cancelled
+    created_at: float
+    created_by: str
+    closed_at: float | None = None
+
+    def overdue(self, now: float) -> bool:
+        return self.status == "open" and self.due_at < now
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "incident_id": self.incident_id,
+            "title": self.title,
+            "owner": self.owner,
+            "due_at": iso(self.due_at),
+            "status": self.status,
+            "overdue": self.overdue(now),
+            "created_at": iso(self.created_at),
+            "created_by": self.created_by,
+            "closed_at": iso(self.closed_at) if self.closed_at is not None else None,
+        }
+
+
+# --- text helpers ---------------------------------------------------------------------------
+
+
+def iso(ts: float) -> str:
+    """RFC 3339 UTC, to the second: ``2027-01-15T08:00:00Z``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc(ts: float | None) -> str | None:
+    """``2027-01-15 08:00:00 UTC`` (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """Human-readable: ``42 s``, ``7 min 0 s``, ``2 h 5 min 0 s``, ``3 d 4 h 0 min``."""
+    if seconds is None:
+        return "n/a"
+    total = round(seconds)
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours} h {minutes} min"
+    if hours:
+        return f"{sign}{hours} h {minutes} min {secs} s"
+    if minutes:
+        return f"{sign}{minutes} min {secs} s"
+    return f"{sign}{secs} s"
+
+
+def offset(seconds: float) -> str:
+    """``+7 min 0 s`` from the incident's start."""
+    text = duration(seconds)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def cell(text: object) -> str:
+    """Text made safe for one Markdown table cell: newlines become spaces, ``|`` is escaped
+    (and a backslash before it), ``<`` becomes ``&lt;`` so nothing turns into HTML."""
+    if text is None:
+        return ""
+    out = one_line(str(text))
+    return out.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def _labels_text(labels: Mapping[str, str], skip: Sequence[str] = ("alertname",)) -> str:
+    return " ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k not in skip)
+
+
+# --- the timeline as sentences --------------------------------------------------------------
+
+
+def _names(alerts: Any) -> str:
+    names = []
+    for a in alerts if isinstance(alerts, list) else []:
+        labels = a.get("labels", {}) if isinstance(a, Mapping) else {}
+        name = labels.get("alertname") or "alert"
+        rest = _labels_text(labels, ("alertname", "severity"))
+        names.append(f"{name} {rest}".strip())
+    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def describe_event(event: Event) -> str:
+    """One sentence for a timeline row."""
+    d = event.detail
+    by = f" by {d['by']}" if d.get("by") else ""
+    kind = event.kind
+    if kind == "opened":
+        return "Incident opened" + (f" (receiver {d['receiver']})" if d.get("receiver") else "")
+    if kind == "group_flushed":
+        firing, resolved = d.get("firing") or [], d.get("resolved") or []
+        parts = []
+        if firing:
+            parts.append(f"{len(firing)} firing: {_names(firing)}")
+        if resolved:
+            parts.append(f"{len(resolved)} resolved: {_names(resolved)}")
+        return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
+    if kind == "triggered":
+        policy = f", escalation policy {d['policy']}" if d.get("policy") else ""
+        return f"Triggered: severity {d.get('severity') or 'none'}{policy}"
+    if kind == "escalated":
+        targets = ", ".join(str(t) for t in d.get("targets") or []) or "nobody"
+        reason = f" ({d['reason']})" if d.get("reason") else ""
+        return f"Escalation step {d.get('step', '?')} to {targets}{reason}{by}"
+    if kind == "deadline_missed":
+        deadline = d.get("deadline_s")
+        within = f" within {duration(float(deadline))}" if deadline is not None else ""
+        return f"Not acknowledged{within} ({d.get('severity') or 'no severity'} deadline missed)"
+    if kind == "acknowledged":
+        return f"Acknowledged{by}"
+    if kind == "ack_expired":
+        who = d.get("acknowledged_by")
+        return "Acknowledgement" + (f" by {who}" if who else "") + " lapsed: paging again"
+    if kind == "notified":
+        target = f"{d['target']} " if d.get("target") else ""
+        return f"Notified {target}via {d.get('channel', '?')} ({d.get('kind', 'message')})"
+    if kind == "notify_failed":
+        if d.get("channel"):
+            target = f" to {d['target']}" if d.get("target") else ""
+            return (
+                f"Delivery failed via {d['channel']}{target} after {d.get('attempts', '?')} "
+                f"attempts: {d.get('error', '')}"
+            ).rstrip(": ")
+        return f"Could not page: {d.get('reason', 'unknown reason')}"
+    if kind == "escalation_exhausted":
+        return f"Escalation policy {d.get('policy', '?')} exhausted"
+    if kind == "resolved":
+        reason = f": {d['reason']}" if d.get("reason") else ""
+        return f"Resolved{by}{reason}"
+    if kind == "severity_raised":
+        return f"Severity raised from {d.get('from') or 'none'} to {d.get('to')}"
+    if kind == "note":
+        return f"Note{by}: {d.get('text', '')}"
+    if kind == "status_update":
+        stage = f" ({d['stage']})" if d.get("stage") else ""
+        return f"Status update{stage}{by}: {d.get('message', '')}"
+    if kind in ("alert_fired", "alert_resolved", "silenced", "inhibited"):
+        name = d.get("alertname") or "alert"
+        fp = f" ({d['fingerprint']})" if d.get("fingerprint") else ""
+        verb = {"alert_fired": "fired", "alert_resolved": "resolved"}.get(kind, kind)
+        return f"Alert {name}{fp} {verb}"
+    if kind == "reopened":
+        reason = f": {d['reason']}" if d.get("reason") else ""
+        return f"Reopened{by}{reason}"
+    if kind == "action_item":
+        change = d.get("change", "changed")
+        due = f", due {utc(float(d['due']))}" if isinstance(d.get("due"), int | float) else ""
+        return (
+            f"Action item #{d.get('id', '?')} {change}: {d.get('title', '')} "
+            f"(owner {d.get('owner', '?')}{due})"
+        )
+    rest = json.dumps(dict(d), sort_keys=True, default=str) if d else ""
+    return f"{kind.replace('_', ' ').capitalize()} {rest}".strip()
+
+
+# --- the context ----------------------------------------------------------------------------
+
+
+def _impact(alerts: Sequence[Alert]) -> list[str]:
+    out: list[str] = []
+    for key in ("impact", "summary", "description"):
+        for alert in alerts:
+            text = (alert.annotations.get(key) or "").strip()
+            if text and text not in out:
+                out.append(text)
+        if out:
+            return out
+    return out
+
+
+_RACING = ("notified", "notify_failed")
+
+
+def _settled(events: Sequence[Event]) -> list[Event]:
+    """Oldest first, in the order written, except that deliveries finishing at the same time
+    (sent concurrently, so written in any order) are put in order of what they say: the same
+    incident always gives the same postmortem."""
+    ordered = sorted(events, key=lambda e: e.at)
+    out: list[Event] = []
+    run: list[Event] = []
+    for event in [*ordered, None]:
+        if event is not None and event.kind in _RACING and (not run or run[0].at == event.at):
+            run.append(event)
+            continue
+        out.extend(sorted(run, key=describe_event))
+        run = [event] if event is not None and event.kind in _RACING else []
+        if event is not None and event.kind not in _RACING:
+            out.append(event)
+    return out
+
+
+def _ts(dt: datetime | None) -> float | None:
+    return dt.timestamp() if dt is not None else None
+
+
+def _alert(alert: Alert, now: float) -> dict[str, Any]:
+    ended = _ts(alert.ends_at)
+    if ended is not None and ended > now:
+        ended = None  # still firing: Prometheus keeps moving endsAt ahead
+    return {
+        "name": alert.name or "alert",
+        "labels": dict(alert.labels),
+        "labels_text": _labels_text(alert.labels),
+        "annotations": dict(alert.annotations),
+        "starts_at": utc(_ts(alert.starts_at)),
+        "ends_at": utc(ended),
+        "firing": ended is None,
+    }
+
+
+def build_context(
+    incident: Mapping[str, Any],
+    alerts: Sequence[Alert],
+    events: Sequence[Event],
+    action_items: Sequence[ActionItem],
+    now: float,
+) -> dict[str, Any]:
+    """What a postmortem template sees (the keys are in the module docstring). ``incident``
+    is the incident's row as a mapping (the ``incidents`` table's columns)."""
+    group_labels = incident.get("group_labels") or {}
+    if isinstance(group_labels, str):
+        group_labels = json.loads(group_labels)
+    group_labels = {str(k): str(v) for k, v in dict(group_labels).items()}
+    ordered_alerts = sorted(alerts, key=lambda a: (_ts(a.starts_at) or 0.0, a.fingerprint))
+    title = incident.get("title") or incident_title(group_labels, list(ordered_alerts))
+    ordered = _settled(events)
+    figs = figures(ordered, opened_at=incident.get("opened_at"))
+    start = figs.opened_at if figs.opened_at is not None else (ordered[0].at if ordered else now)
+    rows = [
+        {
+            "at": datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            "offset": offset(e.at - start),
+            "kind": e.kind,
+            "what": describe_event(e),
+        }
+        for e in ordered[:MAX_ROWS]
+    ]
+    updates = [e for e in ordered if e.kind == "status_update"]
+    last_update = (
+        {
+            "at": utc(updates[-1].at),
+            "stage": updates[-1].detail.get("stage"),
+            "message": updates[-1].detail.get("message", ""),
+        }
+        if updates
+        else None
+    )
+    return {
+        "incident": {
+            "id": incident.get("id"),
+            "title": title,
+            "severity": incident.get("severity"),
+            "status": incident.get("status"),
+            "stage": incident.get("stage"),
+            "assignee": incident.get("assignee"),
+            "commander": incident.get("commander"),
+            "opened_at": utc(figs.opened_at),
+            "triggered_at": utc(figs.triggered_at),
+            "acknowledged_at": utc(figs.acknowledged_at),
+            "acknowledged_by": incident.get("acknowledged_by"),
+            "resolved_at": utc(figs.resolved_at),
+            "resolved_by": incident.get("resolved_by"),
+            "group_labels": group_labels,
+        },
+        "alerts": [_alert(a, now) for a in ordered_alerts],
+        "impact": _impact(ordered_alerts),
+        "timeline": rows,
+        "timeline_omitted": max(0, len(ordered) - MAX_ROWS),
+        "figures": figs.to_json(),
+        "durations": {
+            "time_to_acknowledge": (
+                duration(figs.time_to_acknowledge_s)
+                if figs.time_to_acknowledge_s is not None
+                else None
+            ),
+            "time_to_resolve": (
+                duration(figs.time_to_resolve_s) if figs.time_to_resolve_s is not None else None
+            ),
+        },
+        "last_status_update": last_update,
+        "action_items": [
+            {
+                "id": i.id,
+                "title": i.title,
+                "owner": i.owner,
+                "due": utc(i.due_at),
+                "status": i.status,
+                "overdue": i.overdue(now),
+                "created_by": i.created_by,
+            }
+            for i in sorted(action_items, key=lambda i: i.id)
+        ],
+        "generated_at": utc(now),
+        "cell": cell,
+        "one_line": one_line,
+        "duration": duration,
+    }
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+DEFAULT_TEMPLATE = """\
+# Postmortem: incident #{{ incident.id }}, {{ one_line(incident.title) }}
+
+| | |
+|---|---|
+| Severity | {{ cell(incident.severity or "none") }} |
+| Status | {{ cell(incident.status) }}{% if incident.stage and incident.stage != incident.status %} ({{ cell(incident.stage) }}){% endif %} |
+| Opened | {{ incident.opened_at or "n/a" }} |
+| Acknowledged | {% if incident.acknowledged_at %}{{ incident.acknowledged_at }}{% if incident.acknowledged_by %} by {{ cell(incident.acknowledged_by) }}{% endif %}{% else %}not acknowledged{% endif %} |
+| Resolved | {% if incident.resolved_at %}{{ incident.resolved_at }}{% if incident.resolved_by %} by {{ cell(incident.resolved_by) }}{% endif %}{% else %}not resolved{% endif %} |
+| Commander | {{ cell(incident.commander or "none") }} |
+| Assignee | {{ cell(incident.assignee or "none") }} |
+
+## Summary
+
+{{ one_line(incident.title) }} ({{ incident.severity or "no severity" }}) opened at {{ incident.opened_at or "an unknown time" }}
+{%- if durations.time_to_acknowledge %}, was acknowledged {{ durations.time_to_acknowledge }} after the first page{% if incident.acknowledged_by %} by {{ one_line(incident.acknowledged_by) }}{% endif %}{% endif %}
+{%- if durations.time_to_resolve %} and was resolved {{ durations.time_to_resolve }} after it opened{% else %} and is not resolved{% endif %}.
+
+_TODO: in two or three sentences, what happened and who noticed it._
+
+## Impact
+
+{% for text in impact %}
+- {{ text | indent(2) }}
+{% else %}
+_TODO: who or what was affected, for how long, how badly (the alerts carry no impact, summary or description annotation)._
+{% endfor %}
+
+## Alerts
+
+| Alert | Labels | Started (UTC) | Ended (UTC) |
+|---|---|---|---|
+{% for a in alerts %}
+| {{ cell(a.name) }} | {{ cell(a.labels_text) }} | {{ a.starts_at or "" }} | {{ a.ends_at or "still firing" }} |
+{% endfor %}
+
+## Timeline (UTC)
+
+| Time (UTC) | Since start | Event |
+|---|---|---|
+{% for row in timeline %}
+| {{ row.at }} | {{ row.offset }} | {{ cell(row.what) }} |
+{% endfor %}
+{% if timeline_omitted %}
+
+… and {{ timeline_omitted }} later events, not listed.
+{% endif %}
+
+## Detection and response
+
+| Figure | Value |
+|---|---|
+| Time to acknowledge (first page to first acknowledgement) | {{ durations.time_to_acknowledge or "n/a" }} |
+| Time to resolve (first alert to resolution) | {{ durations.time_to_resolve or "n/a" }} |
+| Escalations | {{ figures.escalations }} |
+| Pages sent | {{ figures.pages_sent }} |
+| Pages failed | {{ figures.pages_failed }} |
+| Acknowledgement deadlines missed | {{ figures.deadline_misses }} |
+
+## Contributing factors
+
+_TODO: what made this incident possible, or worse than it had to be (changes, load, missing alerts, unclear runbooks)._
+
+## Root cause
+
+_TODO: the underlying cause, once known. Ask "why?" until the answer is something to fix._
+
+## Resolution
+
+{% if incident.resolved_at %}
+Resolved at {{ incident.resolved_at }}{% if incident.resolved_by %} by {{ one_line(incident.resolved_by) }}{% endif %}.
+{% else %}
+Not resolved yet.
+{% endif %}
+{% if last_status_update %}
+
+Last status update ({{ last_status_update.at }}{% if last_status_update.stage %}, {{ last_status_update.stage }}{% endif %}): {{ one_line(last_status_update.message) }}
+{% endif %}
+
+_TODO: what was done to resolve it, and what still has to be done._
+
+## Action items
+
+{% if action_items %}
+| # | Action | Owner | Due (UTC) | Status |
+|---|---|---|---|---|
+{% for i in action_items %}
+| {{ i.id }} | {{ cell(i.title) }} | {{ cell(i.owner) }} | {{ i.due }} | {{ i.status }}{% if i.overdue %} (overdue){% endif %} |
+{% endfor %}
+{% else %}
+_None yet: add them with `tocsin actions add {{ incident.id }} "TITLE" --owner NAME`._
+{% endif %}
+
+_Generated by tocsin at {{ generated_at }}._
+"""  # noqa: E501
+
+
+def compile_postmortem(source: str, name: str = "postmortem") -> Template:
+    """Compile a postmortem template; TemplateError on a syntax error."""
+    return compile_template(source, name)
+
+
+def render_postmortem(context: Mapping[str, Any], template: Template | None = None) -> str:
+    """The postmortem's Markdown (``DEFAULT_TEMPLATE`` unless ``template``)."""
+    chosen = template or compile_template(DEFAULT_TEMPLATE, "postmortem (default)")
+    text = render(chosen, context, max_chars=MAX_CHARS)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def check_postmortem_template(source: str, name: str) -> Template:
+    """Compile and render against ``sample_context()``: what loading the configuration does,
+    so a postmortem template that cannot render is a configuration error, not a failed
+    postmortem later."""
+    template = compile_postmortem(source, name)
+    try:
+        render(template, sample_context())
+    except TemplateError as exc:
+        raise TemplateError(
+            name, f"{exc.reason} (rendering a sample postmortem)", exc.lineno
+        ) from None
+    return template
+
+
+def sample_context() -> dict[str, Any]:
+    """A realistic postmortem context: an acknowledged and resolved incident with an
+    escalation, a missed deadline, a status update and two action items."""
+    t = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    labels = {"alertname": "HighErrorRate", "service": "pebble-api", "severity": "critical"}
+    alert = Alert(
+        labels=labels,
+        annotations={"summary": "5xx ratio above 5%", "impact": "Checkout fails for 7% of users"},
+        starts_at=datetime.fromtimestamp(t, UTC),
+        ends_at=datetime.fromtimestamp(t + 1200, UTC),
+    )
+    fp = {"fingerprint": alert.fingerprint, "labels": labels}
+    events = [
+        Event(t, "opened", {"route": "0", "receiver": "default"}),
+        Event(t, "group_flushed", {"firing": [fp], "resolved": []}),
+        Event(t, "triggered", {"severity": "critical", "policy": "default"}),
+        Event(t, "escalated", {"step": 1, "targets": ["schedule:primary"], "reason": "started"}),
+        Event(t + 1, "notified", {"channel": "pager", "target": "user:alice", "kind": "firing"}),
+        Event(t + 180, "deadline_missed", {"severity": "critical", "deadline_s": 180}),
+        Event(t + 180, "escalated", {"step": 2, "targets": ["user:carol"], "reason": "deadline"}),
+        Event(t + 240, "acknowledged", {"by": "carol"}),
+        Event(t + 600, "status_update", {"stage": "monitoring", "message": "Rolled back."}),
+        Event(t + 1200, "resolved", {"reason": "all alerts resolved"}),
+    ]
+    items = [
+        ActionItem(1, 42, "Alert on error budget burn | not raw ratio", "alice", t + 7 * 86_400,
+                   "open", t + 1800, "carol"),
+        ActionItem(2, 42, "Add a canary stage", "bob", t + 86_400, "done", t + 1800, "carol",
+                   t + 3600),
+    ]  # fmt: skip
+    incident = {
+        "id": 42,
+        "title": None,
+        "severity": "critical",
+        "status": "resolved",
+        "stage": "resolved",
+        "assignee": "carol",
+        "commander": "alice",
+        "opened_at": t,
+        "acknowledged_by": "carol",
+        "resolved_by": None,
+        "group_labels": {"alertname": "HighErrorRate", "service": "pebble-api"},
+    }
+    return build_context(incident, [alert], events, items, now=t + 7200)
