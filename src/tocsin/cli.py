@@ -369,5 +369,14 @@ def _register_paging() -> None:
 _register_paging()
 
 
+def _register_response() -> None:
+    from tocsin.cli_response import register
+
+    register(app)
+
+
+_register_response()
+
+
 def main() -> None:
     app()

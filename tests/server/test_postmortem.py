@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.server.conftest import START, Api
+from tests.server.conftest import Api
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.config import parse_config

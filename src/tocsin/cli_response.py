@@ -1,0 +1,196 @@
+"""Response commands: an incident's postmortem, and action items.
+
+- ``tocsin incident postmortem N [--output FILE]``
+- ``tocsin actions list [--overdue] [--status S] [--owner X] [--incident N] [--format table|json]``
+- ``tocsin actions add N TITLE --owner X [--due 7d]``
+- ``tocsin actions done ID``
+
+Like the paging commands they work on the database directly (``--data-dir``/``--database-url``,
+as ``serve``), with or without a running server.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+
+actions_app = typer.Typer(
+    help="Action items: follow-ups from incident reviews.", no_args_is_help=True
+)
+
+
+def _now() -> float:
+    return datetime.now(UTC).timestamp()
+
+
+@incident_app.command("postmortem")
+def postmortem(
+    number: Annotated[int, typer.Argument(help="The incident number.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
+    ] = None,
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The incident's postmortem draft in Markdown: timeline, figures, action items."""
+    from tocsin.api.postmortem import MAX_ID, postmortem_markdown
+    from tocsin.cli import err
+
+    loaded, engine = _setup(config, data_dir, database_url)
+    text = None
+    if 1 <= number <= MAX_ID:
+        with engine.connect() as conn:
+            text = postmortem_markdown(conn, number, loaded, _now())
+    if text is None:
+        err.print(f"tocsin: no incident {number}")
+        raise typer.Exit(1)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"tocsin: cannot write {output}: {exc}")
+        raise typer.Exit(1) from None
+    err.print(f"postmortem of incident {number} written to {output}")
+
+
+@actions_app.command("list")
+def actions_list(
+    overdue: Annotated[bool, typer.Option("--overdue", help="Only open items past due.")] = False,
+    status: Annotated[str | None, typer.Option("--status", help="open, done or cancelled.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner's.")] = None,
+    incident: Annotated[
+        int | None, typer.Option("--incident", help="Only this incident's.")
+    ] = None,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 1000,
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Action items, soonest due first."""
+    from tocsin.cli import err, out
+    from tocsin.incidents.postmortem import ACTION_STATUSES, utc
+    from tocsin.store import actions
+
+    if status is not None and status not in ACTION_STATUSES:
+        err.print(f"tocsin: --status must be one of {', '.join(ACTION_STATUSES)}")
+        raise typer.Exit(2)
+    if output not in ("table", "json"):
+        err.print("tocsin: --format must be table or json")
+        raise typer.Exit(2)
+    _loaded, engine = _setup(config, data_dir, database_url)
+    now = _now()
+    with engine.connect() as conn:
+        items, total = actions.list_items(
+            conn,
+            incident_id=incident,
+            status=status,
+            owner=owner,
+            overdue_at=now if overdue else None,
+            limit=limit,
+        )
+    if output == "json":
+        print(json.dumps([i.to_json(now) for i in items], indent=2))
+        return
+    table = Table(title=f"action items ({total})")
+    for column in ("id", "incident", "title", "owner", "due (UTC)", "status"):
+        table.add_column(column)
+    for item in items:
+        state = item.status + (" [red](overdue)[/red]" if item.overdue(now) else "")
+        due = (utc(item.due_at) or "").removesuffix(" UTC")[:16]
+        # titles and owners are data: never rich markup
+        table.add_row(
+            str(item.id), f"#{item.incident_id}", escape(item.title), escape(item.owner), due, state
+        )
+    out.print(table)
+
+
+def _due(text: str | None, now: float) -> float | None:
+    from tocsin.store import actions
+
+    if text is None:
+        return None
+    try:
+        return actions.parse_due(text, now)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--due") from None
+
+
+@actions_app.command("add")
+def actions_add(
+    number: Annotated[int, typer.Argument(help="The incident number.")],
+    title: Annotated[str, typer.Argument(help="What is to be done.")],
+    owner: Annotated[str, typer.Option("--owner", help="Who does it.")],
+    due: Annotated[
+        str | None, typer.Option("--due", help="A duration (7d, 36h) or ISO 8601; default 7d.")
+    ] = None,
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add an action item to an incident (on its timeline too); prints its id."""
+    from tocsin.api.postmortem import MAX_ID
+    from tocsin.cli import err, out
+    from tocsin.incidents.postmortem import utc
+    from tocsin.store import actions, repo
+    from tocsin.store.db import begin_write
+
+    title, owner = title.strip(), owner.strip()
+    if not title or len(title) > 500:
+        raise typer.BadParameter("a title has 1 to 500 characters", param_hint="TITLE")
+    if not owner or len(owner) > 200:
+        raise typer.BadParameter("an owner has 1 to 200 characters", param_hint="--owner")
+    now = _now()
+    due_at = _due(due, now)
+    _loaded, engine = _setup(config, data_dir, database_url)
+    with begin_write(engine) as conn:
+        exists = 1 <= number <= MAX_ID and repo.get_incident(conn, number) is not None
+        item = actions.add(conn, number, title, owner, now, by, due_at) if exists else None
+    if item is None:
+        err.print(f"tocsin: no incident {number}")
+        raise typer.Exit(1)
+    out.print(f"action item {item.id} on incident {number}, {owner}, due {utc(item.due_at)}")
+
+
+@actions_app.command("done")
+def actions_done(
+    item_id: Annotated[int, typer.Argument(metavar="ID", help="The action item's id.")],
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Mark an action item done."""
+    from tocsin.api.postmortem import MAX_ID
+    from tocsin.cli import err, out
+    from tocsin.store import actions
+    from tocsin.store.db import begin_write
+
+    _loaded, engine = _setup(config, data_dir, database_url)
+    item = None
+    if 1 <= item_id <= MAX_ID:
+        with begin_write(engine) as conn:
+            item = actions.change(conn, item_id, _now(), by, status="done")
+    if item is None:
+        err.print(f"tocsin: no action item {item_id}")
+        raise typer.Exit(1)
+    out.print(f"action item {item_id} done")
+
+
+def register(app: typer.Typer) -> None:
+    """``tocsin actions``; ``tocsin incident postmortem`` joins the paging module's
+    ``incident`` group (registered by ``cli_paging.register``)."""
+    app.add_typer(actions_app, name="actions")
