@@ -1,0 +1,231 @@
+"""The postmortem without a database: context, figures, escaping, the default Markdown (an
+exact snapshot), a team's own template, and the configuration check of that template."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from textwrap import dedent
+
+import pytest
+
+from tocsin.alerts.model import Alert
+from tocsin.config import ConfigError, parse_config
+from tocsin.incidents.figures import Event
+from tocsin.incidents.postmortem import (
+    DEFAULT_TEMPLATE,
+    MAX_ROWS,
+    ActionItem,
+    build_context,
+    cell,
+    check_postmortem_template,
+    compile_postmortem,
+    duration,
+    render_postmortem,
+    sample_context,
+)
+from tocsin.templating import TemplateError
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+T = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def at(offset: float) -> datetime:
+    return datetime.fromtimestamp(T + offset, UTC)
+
+
+def snapshot(name: str, text: str) -> None:
+    path = SNAPSHOTS / name
+    if os.environ.get("TOCSIN_UPDATE_SNAPSHOTS"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+LABELS = {"alertname": "PebbleAPIDown", "service": "pebble-api", "severity": "critical"}
+FP = {"fingerprint": "0123456789abcdef", "labels": LABELS}
+
+
+def scenario() -> dict[str, object]:
+    """Opened 08:00:00 and paged at once; 08:05:00 no answer, step 2 (bob) fails once and
+    then reaches him; acknowledged 08:07:00 by bob (7 min after the first page); a note, a
+    status update; resolved 08:42:30 (42 min 30 s after the first alert)."""
+    alerts = [
+        Alert(
+            labels=LABELS,
+            annotations={
+                "summary": "pebble-api answers 503",
+                "description": "Every request fails.",
+            },
+            starts_at=at(0),
+            ends_at=at(2550),
+        ),
+        Alert(
+            labels={**LABELS, "instance": "b|2"},
+            annotations={"summary": "pebble-api answers 503"},  # the same: listed once
+            starts_at=at(20),
+            ends_at=at(9000),
+        ),
+    ]
+    events = [
+        Event(T, "opened", {"route": "{}", "receiver": "pager"}),
+        Event(T, "alert_fired", {"fingerprint": "0123456789abcdef", "alertname": "PebbleAPIDown"}),
+        Event(T, "group_flushed", {"firing": [FP], "resolved": []}),
+        Event(T, "triggered", {"severity": "critical", "policy": "api"}),
+        Event(T, "escalated", {"step": 1, "targets": ["schedule:api"], "reason": "started"}),
+        Event(T, "notified", {"channel": "team", "target": "channel:team", "kind": "firing"}),
+        Event(T, "notified", {"channel": "sms", "target": "user:alice", "kind": "escalation"}),
+        Event(T + 300, "deadline_missed", {"severity": "critical", "deadline_s": 300}),
+        Event(T + 300, "escalated", {"step": 2, "targets": ["user:bob"], "reason": "deadline"}),
+        Event(
+            T + 330,
+            "notify_failed",
+            {"channel": "sms", "target": "user:bob", "attempts": 3, "error": "status 503"},
+        ),
+        Event(
+            T + 331, "notified", {"channel": "email", "target": "user:bob", "kind": "escalation"}
+        ),
+        Event(T + 420, "acknowledged", {"by": "bob"}),
+        Event(T + 600, "note", {"by": "bob", "text": "Deploy 1.42 | rolled back\nat 08:09"}),
+        Event(T + 900, "status_update", {"stage": "monitoring", "message": "Error rate falling."}),
+        Event(T + 2550, "resolved", {"by": "bob"}),
+    ]
+    items = [
+        ActionItem(2, 7, "Canary deploys", "carol", T + 8 * 86_400, "open", T + 3000, "bob"),
+        ActionItem(
+            1, 7, "Page | SMS fallback\nfirst", "alice", T + 86_400, "open", T + 3000, "bob"
+        ),
+    ]
+    incident = {
+        "id": 7,
+        "title": None,  # from the group labels
+        "severity": "critical",
+        "status": "resolved",
+        "stage": "resolved",
+        "assignee": "bob",
+        "commander": None,
+        "opened_at": T,
+        "acknowledged_by": "bob",
+        "resolved_by": "bob",
+        "group_labels": '{"alertname": "PebbleAPIDown"}',
+    }
+    # the postmortem is written two days later: alice's item is overdue
+    return build_context(incident, alerts, events, items, now=T + 2 * 86_400)
+
+
+def test_default_postmortem_snapshot() -> None:
+    context = scenario()
+    figures = context["figures"]
+    assert isinstance(figures, dict)
+    assert figures["time_to_acknowledge_s"] == 420 and figures["time_to_resolve_s"] == 2550
+    assert (figures["escalations"], figures["deadline_misses"]) == (2, 1)
+    assert (figures["pages_sent"], figures["pages_failed"]) == (3, 1)
+    assert context["durations"] == {
+        "time_to_acknowledge": "7 min 0 s",
+        "time_to_resolve": "42 min 30 s",
+    }
+    text = render_postmortem(context)
+    snapshot("pure-incident.md", text)
+
+
+def test_impact_prefers_impact_then_summary_then_description() -> None:
+    def impact(*annotations: dict[str, str]) -> object:
+        alerts = [Alert(labels={"alertname": "A", "i": str(n)}, annotations=a,
+                        starts_at=at(n)) for n, a in enumerate(annotations)]  # fmt: skip
+        return build_context({"id": 1}, alerts, [], [], now=T)["impact"]
+
+    assert impact({"summary": "s", "impact": "i"}, {"impact": "i"}, {"impact": "j"}) == ["i", "j"]
+    assert impact({"summary": "s", "description": "d"}) == ["s"]
+    assert impact({"description": "d"}) == ["d"]
+    assert impact({}) == []
+    text = render_postmortem(build_context({"id": 1}, [], [], [], now=T))
+    assert "_TODO: who or what was affected" in text
+    assert "_None yet: add them with `tocsin actions add 1" in text
+
+
+def test_durations_and_cells() -> None:
+    assert [duration(s) for s in (0, 42, 60, 420, 2550, 3600, 7325, 90_061)] == [
+        "0 s",
+        "42 s",
+        "1 min 0 s",
+        "7 min 0 s",
+        "42 min 30 s",
+        "1 h 0 min 0 s",
+        "2 h 2 min 5 s",
+        "1 d 1 h 1 min",
+    ]
+    assert duration(None) == "n/a"
+    assert cell("a | b\nc\r\nd") == "a \\| b c d"
+    assert cell("<script>x</script>") == "&lt;script>x&lt;/script>"
+    assert cell("ends in \\") == "ends in \\\\"
+    assert cell(None) == ""
+
+
+def test_untrusted_text_is_data() -> None:
+    events = [Event(T, "note", {"by": "x", "text": "{{ 7*7 }} | {% raw %}"})]
+    text = render_postmortem(build_context({"id": 1, "title": "{{ 6*6 }}"}, [], events, [], T))
+    assert "{{ 6*6 }}" in text and "{{ 7*7 }} \\| {% raw %}" in text
+    assert "49" not in text and "36" not in text
+
+
+def test_a_long_timeline_is_cut() -> None:
+    events = [Event(T + i, "notified", {"channel": "c", "kind": "reminder"}) for i in range(1005)]
+    context = build_context({"id": 1}, [], events, [], T)
+    assert len(context["timeline"]) == MAX_ROWS  # type: ignore[arg-type]
+    assert "… and 5 later events, not listed." in render_postmortem(context)
+
+
+def test_same_time_deliveries_are_in_a_stable_order() -> None:
+    a = Event(T, "notified", {"channel": "b", "target": "user:b", "kind": "escalation"})
+    b = Event(T, "notified", {"channel": "a", "target": "user:a", "kind": "escalation"})
+    first = build_context({"id": 1}, [], [a, b], [], T)["timeline"]
+    assert first == build_context({"id": 1}, [], [b, a], [], T)["timeline"]
+
+
+def test_a_custom_template() -> None:
+    template = check_postmortem_template(
+        "{{ incident.title }}: TTA {{ durations.time_to_acknowledge }}"
+        "{% for i in action_items if i.overdue %}; overdue {{ cell(i.title) }}{% endfor %}",
+        "custom",
+    )
+    text = render_postmortem(scenario(), template)
+    assert text == "PebbleAPIDown: TTA 7 min 0 s; overdue Page \\| SMS fallback first\n"
+
+
+def test_broken_templates_are_errors() -> None:
+    with pytest.raises(TemplateError, match="line 1"):
+        check_postmortem_template("{% for %}", "pm.md")
+    with pytest.raises(TemplateError, match="sample postmortem"):
+        check_postmortem_template("{{ incident.nosuchfield }}", "pm.md")
+    with pytest.raises(TemplateError, match="sample postmortem"):
+        check_postmortem_template("{{ incident.__class__.__mro__ }}", "pm.md")
+    check_postmortem_template(DEFAULT_TEMPLATE, "default")
+    assert render_postmortem(sample_context()).startswith("# Postmortem: incident #42")
+    assert compile_postmortem("x").name == "postmortem"
+
+
+CONFIG = dedent(
+    """
+    route: {receiver: default}
+    receivers: [{name: default}]
+    postmortem_template: templates/postmortem.md.j2
+    """
+)
+
+
+def test_the_configured_template_is_checked_at_load(tmp_path: Path) -> None:
+    (tmp_path / "templates").mkdir()
+    path = tmp_path / "templates" / "postmortem.md.j2"
+    with pytest.raises(ConfigError, match="postmortem_template: cannot read"):
+        parse_config(CONFIG, "tocsin.yaml", tmp_path)
+    path.write_text("# {{ incident.id }}\n{{ incident.nosuch }}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        parse_config(CONFIG, "tocsin.yaml", tmp_path)
+    [problem] = raised.value.problems
+    assert problem.where == "tocsin.yaml:4:22" and problem.location == "postmortem_template"
+    assert "line 2" in problem.message
+    path.write_text("# Review of #{{ incident.id }}\n", encoding="utf-8")
+    config = parse_config(CONFIG, "tocsin.yaml", tmp_path)
+    assert config.postmortem is not None
+    assert render_postmortem(scenario(), config.postmortem) == "# Review of #7\n"
+    assert parse_config("route: {receiver: d}\nreceivers: [{name: d}]\n").postmortem is None
