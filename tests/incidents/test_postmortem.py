@@ -171,7 +171,7 @@ def test_untrusted_text_is_data() -> None:
 def test_a_long_timeline_is_cut() -> None:
     events = [Event(T + i, "notified", {"channel": "c", "kind": "reminder"}) for i in range(1005)]
     context = build_context({"id": 1}, [], events, [], T)
-    assert len(context["timeline"]) == MAX_ROWS  # type: ignore[arg-type]
+    assert len(context["timeline"]) == MAX_ROWS
     assert "… and 5 later events, not listed." in render_postmortem(context)
 
 
