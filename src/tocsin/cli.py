@@ -361,6 +361,7 @@ def simulate(
 
 
 def _register_paging() -> None:
+    from tocsin import cli_incidents  # noqa: F401  (its commands join the incident group)
     from tocsin.cli_paging import register
 
     register(app)

@@ -60,8 +60,9 @@ How it runs:
 - Firing alerts are not re-sent as Prometheus re-sends them.
 
 The timeline lists, in time order (same instant: the order they were written), the kinds the
-pipeline writes (opened, group_flushed, triggered, escalated, escalation_exhausted,
-deadline_missed, acknowledged, ack_expired, notified, notify_failed, resolved) and the
+pipeline writes (opened, group_flushed, silenced, inhibited, triggered, escalated,
+escalation_exhausted, deadline_missed, acknowledged, ack_expired, notified, notify_failed,
+resolved, and the others of docs/response.md) and the
 simulation's own: alert_fired, alert_resolved, override, action_refused, and attempt_failed
 (a delivery attempt that failed and is retried; the pipeline records only the last outcome).
 """
@@ -803,7 +804,11 @@ class _Runner:
     def result(self, logged: list[str]) -> Result:
         keyed = [((n.entry.at, n.after_id + 0.5, n.seq), n.entry) for n in self.noted]
         with self.db.connect() as conn:
-            for row in conn.execute(select(timeline).order_by(timeline.c.id)):
+            # the scenario's own alert_fired / alert_resolved carry the moment the alert was
+            # posted; the pipeline's (written at its flush) would say it twice
+            own = ("alert_fired", "alert_resolved")
+            query = select(timeline).where(timeline.c.kind.not_in(own)).order_by(timeline.c.id)
+            for row in conn.execute(query):
                 keyed.append(((row.at, float(row.id), 0), self._entry(conn, row)))
             keyed += self._failed_attempts(conn)
             keyed.sort(key=lambda pair: pair[0])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from tocsin.incidents.figures import Event, figures
 
 T = 1_800_000_000.0
@@ -50,3 +52,23 @@ def test_never_triggered_or_open() -> None:
     assert f.time_to_acknowledge_s is None and f.time_to_resolve_s == 10
     f = figures([], opened_at=T)
     assert f.opened_at == T and f.time_to_resolve_s is None and f.pages_sent == 0
+
+
+def test_alert_events_follow_each_alerts_state() -> None:
+    from datetime import timedelta
+
+    from tocsin.alerts.model import Alert
+    from tocsin.incidents.flush import Muting, alert_events
+
+    now = datetime.fromtimestamp(T, UTC)
+    live = Alert(labels={"alertname": "A"}, starts_at=now, ends_at=now + timedelta(hours=1))
+    done = Alert(labels={"alertname": "B"}, starts_at=now, ends_at=now - timedelta(seconds=1))
+    muted = Alert(labels={"alertname": "C"}, starts_at=now, ends_at=now + timedelta(hours=1))
+    alerts = {"a": live, "b": done, "c": muted}
+    muting = Muting(silenced_by={"c": ["s1"]})
+    first = alert_events(alerts, muting, now, {})
+    # b ended before the timeline ever saw it: nothing to say
+    assert first == [("alert_fired", "a", {}), ("silenced", "c", {"silenced_by": ["s1"]})]
+    assert alert_events(alerts, muting, now, {"a": "fired", "c": "silenced"}) == []
+    later = alert_events(alerts, Muting(), now, {"a": "fired", "b": "fired", "c": "silenced"})
+    assert later == [("alert_resolved", "b", {}), ("alert_fired", "c", {})]

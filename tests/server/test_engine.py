@@ -23,7 +23,7 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
     assert api.run_engine() == 0  # group_wait is 30s: nothing due yet
     clock.advance(30)
     assert api.run_engine() == 1
-    assert kinds(api, incident["id"]) == ["opened", "group_flushed", "triggered"]
+    assert kinds(api, incident["id"]) == ["opened", "alert_fired", "group_flushed", "triggered"]
     clock.advance(60)
     api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "b"}, "endsAt": hour}])
     assert api.run_engine() == 0  # the next flush waits for group_interval (5m)
@@ -52,7 +52,12 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
     clock.advance(300)
     api.run_engine()
     timeline_ = api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
-    assert [e["kind"] for e in timeline_][-2:] == ["group_flushed", "resolved"]
+    assert [e["kind"] for e in timeline_][-4:] == [
+        "alert_resolved",
+        "alert_resolved",
+        "group_flushed",
+        "resolved",
+    ]
     assert len(timeline_[-2]["detail"]["resolved"]) == 2
     assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "resolved"
     assert api.get("/api/v1/incidents?status=resolved").json()[0]["id"] == incident["id"]
@@ -88,7 +93,10 @@ def test_silenced_alerts_are_flushed_as_muted(api: Api, clock: VirtualClock) -> 
     api.run_engine()
     [incident] = api.get("/api/v1/incidents").json()
     assert incident["status"] == "pending"  # nothing unmuted was carried
-    assert kinds(api, incident["id"]) == ["opened"]
+    assert kinds(api, incident["id"]) == ["opened", "silenced"]  # and said so once
+    clock.advance(120)
+    api.run_engine()
+    assert kinds(api, incident["id"]) == ["opened", "silenced"]
 
 
 def test_a_crashed_workers_lease_is_taken_over(db: Engine, clock: VirtualClock) -> None:

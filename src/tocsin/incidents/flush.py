@@ -89,3 +89,44 @@ def decide(
         send=news or repeat,
         all_resolved=all_resolved,
     )
+
+
+# What the timeline last said of an alert of the incident: "fired", "resolved", "silenced" or
+# "inhibited" (typed events; the kind of event names the state, fired -> alert_fired).
+ALERT_EVENT_KINDS = {
+    "alert_fired": "fired",
+    "alert_resolved": "resolved",
+    "silenced": "silenced",
+    "inhibited": "inhibited",
+}
+
+
+def alert_events(
+    alerts: Mapping[str, Alert],
+    muting: Muting,
+    now: datetime,
+    last: Mapping[str, str],
+) -> list[tuple[str, str, dict[str, object]]]:
+    """The typed timeline events a flush writes: (kind, fingerprint, detail) for each alert
+    whose state changed since the timeline last spoke of it. An alert that fires unmuted is
+    ``alert_fired``; one that ends after the timeline saw it is ``alert_resolved``; a firing
+    one that is silenced (or else inhibited) is ``silenced`` (``inhibited``) with what mutes
+    it."""
+    events: list[tuple[str, str, dict[str, object]]] = []
+    for fp, alert in sorted(alerts.items()):
+        before = last.get(fp)
+        if alert.resolved(now):
+            if before is not None and before != "resolved":
+                events.append(("alert_resolved", fp, {}))
+            continue
+        if muting.silenced_by.get(fp):
+            state, kind = "silenced", "silenced"
+            detail: dict[str, object] = {"silenced_by": muting.silenced_by[fp]}
+        elif muting.inhibited_by.get(fp):
+            state, kind = "inhibited", "inhibited"
+            detail = {"inhibited_by": muting.inhibited_by[fp]}
+        else:
+            state, kind, detail = "fired", "alert_fired", {}
+        if before != state:
+            events.append((kind, fp, detail))
+    return events

@@ -1,0 +1,217 @@
+"""``tocsin incident show | note | assign | reopen``: the incident record from the terminal.
+
+The commands join the ``incident`` group of ``cli_paging`` and work on the database directly,
+as ``tocsin incident ack`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+
+Number = Annotated[int, typer.Argument(help="The incident number.")]
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min"
+    if minutes:
+        return f"{minutes} min {secs} s"
+    return f"{secs} s"
+
+
+def _state(config: Path, data_dir: Path | None, url: str | None) -> Any:
+    from tocsin.api.state import AppState, load_runbooks
+    from tocsin.engine.clock import RealClock
+
+    loaded, engine = _setup(config, data_dir, url)
+    return AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
+
+
+def _brief(detail: dict[str, Any]) -> str:
+    """A timeline entry's detail on one line, the keys people read first."""
+    keys = ("by", "text", "stage", "message", "alertname", "channel", "target", "reason")
+    shown = [f"{k}={detail[k]}" for k in keys if detail.get(k) not in (None, "", [])]
+    if not shown:
+        shown = [f"{k}={v}" for k, v in detail.items() if isinstance(v, str | int | float)][:4]
+    return " ".join(shown)[:160]
+
+
+@incident_app.command("show")
+def show(
+    number: Number,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The incident: status, stage, people, response figures, alerts, runbook sections and
+    the timeline."""
+    from tocsin.api.native import incident_record
+    from tocsin.cli import err, out
+    from tocsin.store import repo
+
+    state = _state(config, data_dir, database_url)
+    with state.db.connect() as conn:
+        row = repo.get_incident(conn, number)
+        if row is None:
+            err.print(f"tocsin: no incident {number}")
+            raise typer.Exit(1)
+        record = incident_record(state, conn, row)
+        record["timeline"] = repo.incident_timeline(conn, number)
+    if output == "json":
+        print(json.dumps(record, indent=2))
+        return
+    figures = record["figures"]
+    out.print(f"[bold]#{record['number']} {escape(record['title'] or record['group_key'])}[/bold]")
+    facts = Table.grid(padding=(0, 2))
+    for name, value in (
+        ("status", record["status"]),
+        ("stage", record["stage"]),
+        ("severity", record["severity"]),
+        ("assignee", record["assignee"]),
+        ("commander", record["commander"]),
+        ("opened", record["opened_at"]),
+        ("acknowledged", record["acknowledged_at"]),
+        ("resolved", record["resolved_at"]),
+        ("time to acknowledge", _duration(figures["time_to_acknowledge_s"])),
+        ("time to resolve", _duration(figures["time_to_resolve_s"])),
+        ("pages sent", str(figures["pages_sent"])),
+        ("escalations", str(figures["escalations"])),
+    ):
+        facts.add_row(name, escape(str(value if value is not None else "-")))
+    out.print(facts)
+    alerts = Table(title="alerts", title_justify="left")
+    for column in ("status", "alert", "labels", "since"):
+        alerts.add_column(column)
+    for alert in record["alerts"]:
+        labels = " ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
+        alerts.add_row(
+            alert["status"],
+            escape(alert["labels"].get("alertname", "")),
+            escape(labels[:120]),
+            alert["starts_at"][:19],
+        )
+    out.print(alerts)
+    for section in record["runbooks"]:
+        out.print(
+            f"[bold]runbook[/bold] {escape(section['runbook'])}: {escape(section['section'])}"
+        )
+        if section["url"]:
+            out.print(f"  {escape(section['url'])}")
+        for variant in section["severity_variants"][:1]:
+            if variant["matches"]:
+                out.print(f"  for {escape(variant['severity'])}: {escape(variant['text'][:300])}")
+        for step in section["steps"][:6]:
+            out.print(f"  [{step['phase']}] {escape(step['title'])}")
+    events = Table(title="timeline (UTC)", title_justify="left")
+    for column in ("at", "kind", "detail"):
+        events.add_column(column)
+    for event in record["timeline"]:
+        events.add_row(event["at"][:19], event["kind"], escape(_brief(event["detail"])))
+    out.print(events)
+
+
+def _write(number: int, act: Any, config: Path, data_dir: Path | None, url: str | None) -> None:
+    from tocsin.cli import err
+    from tocsin.engine.lifecycle import Refused
+    from tocsin.store.db import begin_write
+
+    state = _state(config, data_dir, url)
+    try:
+        with begin_write(state.db) as conn:
+            act(conn, state, datetime.now(UTC).timestamp())
+    except Refused as refused:
+        err.print(f"tocsin: incident {number}: {refused.message}")
+        raise typer.Exit(1) from None
+
+
+@incident_app.command("note")
+def note(
+    number: Number,
+    text: Annotated[str, typer.Argument(help="The note.")],
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Add a note to the incident's timeline."""
+    from tocsin.cli import out
+    from tocsin.engine import lifecycle
+
+    _write(
+        number,
+        lambda conn, _s, now: lifecycle.note(conn, number, text, by, now),
+        config,
+        data_dir,
+        database_url,
+    )
+    out.print(f"incident {number}: note added by {by}")
+
+
+@incident_app.command("assign")
+def assign(
+    number: Number,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="A user; '' clears it.")
+    ] = None,
+    commander: Annotated[
+        str | None, typer.Option("--commander", help="The incident commander; '' clears it.")
+    ] = None,
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set the incident's assignee and/or incident commander."""
+    from tocsin.cli import err, out
+    from tocsin.engine import lifecycle
+
+    changes = {k: v for k, v in (("assignee", assignee), ("commander", commander)) if v is not None}
+    if not changes:
+        err.print("tocsin: give --assignee or --commander")
+        raise typer.Exit(2)
+
+    def act(conn: Any, state: Any, now: float) -> None:
+        lifecycle.assign(conn, number, changes, set(state.config.paging.users), by, now)
+
+    _write(number, act, config, data_dir, database_url)
+    out.print(
+        f"incident {number}: " + ", ".join(f"{k} {v or '(none)'}" for k, v in changes.items())
+    )
+
+
+@incident_app.command("reopen")
+def reopen(
+    number: Number,
+    reason: Annotated[str, typer.Option("--reason")] = "",
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Reopen a resolved incident (it becomes acknowledged by you)."""
+    from tocsin.cli import out
+    from tocsin.engine import lifecycle
+
+    _write(
+        number,
+        lambda conn, _s, now: lifecycle.reopen(conn, number, reason, by, now),
+        config,
+        data_dir,
+        database_url,
+    )
+    out.print(f"incident {number}: reopened by {by}")
