@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, errors, intake, native, paging
+from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
@@ -35,6 +35,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
             state.db, state.config, state.clock, catalog=state.catalog, **engine_options
         )
         state.engine = engine
+        engine.deliverer.metrics = app.state.metrics
         loop = asyncio.get_running_loop()
 
         def wake_engine(due_at: float) -> None:
@@ -59,6 +60,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
             # a running engine flushes new groups in the intake's own transaction
             after_store=engine.flush_inline if run_engine else None,
             on_created=send_now,
+            metrics=app.state.metrics,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
@@ -87,11 +89,14 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         "`/api/v2`, other intakes, and the native `/api/v1`.",
     )
     app.state.tocsin = state
+    app.state.metrics = metrics.install(state)  # this app's own registry
     app.include_router(alertmanager.router, tags=["alertmanager v2"])
     app.include_router(intake.router, tags=["intake"])
     app.include_router(native.router, tags=["incidents"])
     app.include_router(paging.router, tags=["paging"])
     app.include_router(postmortem_api.router, tags=["postmortems"])
+    app.include_router(reports.router, tags=["reports"])
+    app.include_router(metrics.router, tags=["metrics"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from tocsin import ratelimit
 from tocsin.config import ChannelConfig, Config
 from tocsin.engine.clock import Clock
+from tocsin.metrics import Metrics
 from tocsin.notify.channels import Channel, build_channel
 from tocsin.notify.message import from_json
 from tocsin.notify.retry import Outcome, next_step, policy_from
@@ -72,6 +73,7 @@ class Deliverer:
     owner: str
     factory: ChannelFactory = default_factory
     rand: Callable[[], float] = random.random
+    metrics: Metrics | None = None  # counts sent and dead-lettered notifications
     _http: httpx.AsyncClient | None = None
     _channels: dict[str, Channel] = field(default_factory=dict)
     _built_for: int = 0
@@ -192,6 +194,8 @@ class Deliverer:
         )
         attempt = row.attempts + 1
         if outcome.ok:
+            if self.metrics is not None:
+                self.metrics.notifications_sent.labels(row.channel).inc()
             repo.finish(conn, result.item_id, self.owner)
             repo.add_timeline(
                 conn,
@@ -214,6 +218,8 @@ class Deliverer:
             repo.reschedule(conn, result.item_id, self.owner, now + step)
             return
         outbox.mark_dead(conn, row.id)
+        if self.metrics is not None:
+            self.metrics.notifications_failed.labels(row.channel).inc()
         repo.finish(conn, result.item_id, self.owner)
         fallback = cfg.fallback if cfg is not None else None
         repo.add_timeline(

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.model import Alert
 from tocsin.engine.clock import Clock
+from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import repo
 from tocsin.store.db import begin_write
@@ -46,6 +47,7 @@ class AlertWriter:
         on_commit: Callable[[float], None] | None = None,
         after_store: Callable[[Connection, list[int]], tuple[list[Any], bool]] | None = None,
         on_created: Callable[[list[Any]], None] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         """``after_store`` runs in the intake's transaction once the batches are stored (the
         engine flushes what is due at once there, so that a new group with no group_wait
@@ -59,6 +61,7 @@ class AlertWriter:
         self.on_commit = on_commit
         self.after_store = after_store
         self.on_created = on_created
+        self.metrics = metrics
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tocsin-writer", daemon=True)
         self._thread.start()
@@ -108,6 +111,9 @@ class AlertWriter:
             return
         for single, result in zip(jobs, results, strict=True):
             self._answer(single, result, None)
+            if self.metrics is not None:
+                received = self.metrics.alerts_received.labels(single.batch.source)
+                received.inc(len(single.batch.latest))
         if created and self.on_created is not None:
             self.on_created(created)
         if left is not None and self.on_commit is not None:

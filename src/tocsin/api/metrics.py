@@ -1,0 +1,66 @@
+"""``GET /metrics``: Prometheus text format. The process's counters (``tocsin.metrics``) and
+gauges read from the database at scrape time: the outbox depth, the engine's lag and the open
+incidents by severity. It needs a token that may read, sent as Prometheus sends one:
+``authorization: {credentials: TOKEN}`` (bearer) or ``basic_auth`` with the token as password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from tocsin.api.auth import require
+from tocsin.api.state import AppState
+from tocsin.metrics import Metrics
+from tocsin.store import reports
+
+router = APIRouter()
+
+
+class LiveCollector(Collector):
+    """Gauges computed from the database when Prometheus scrapes."""
+
+    def __init__(self, state: AppState) -> None:
+        self.state = state
+
+    def collect(self) -> Iterator[Metric]:
+        with self.state.db.connect() as conn:
+            live = reports.live(conn, self.state.clock.now())
+        yield GaugeMetricFamily(
+            "tocsin_outbox_depth",
+            "Notifications waiting in the outbox (pending).",
+            value=live.outbox_depth,
+        )
+        yield GaugeMetricFamily(
+            "tocsin_engine_lag_seconds",
+            "Now minus the oldest due time of work that is due and not leased (0 if none).",
+            value=live.engine_lag_s,
+        )
+        family = GaugeMetricFamily(
+            "tocsin_open_incidents", "Incidents not resolved, by severity.", labels=["severity"]
+        )
+        counts = {level.name: 0 for level in self.state.config.paging.levels}
+        counts.update(live.open_incidents)
+        for severity, count in sorted(counts.items()):
+            family.add_metric([severity], count)
+        yield family
+
+
+def install(state: AppState) -> Metrics:
+    """The application's metrics: counters, and the gauges over ``state``'s database."""
+    metrics = Metrics()
+    metrics.registry.register(LiveCollector(state))
+    return metrics
+
+
+@router.get("/metrics", include_in_schema=False)
+async def scrape(request: Request) -> Response:
+    require(request, "read")
+    metrics: Metrics = request.app.state.metrics
+    body = await asyncio.to_thread(generate_latest, metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,80 @@
+"""``GET /api/v1/reports?since=30d``: response times, pages, noisy alerts, missed deadlines,
+out-of-hours pages and runbook coverage over a window (``incidents.stats``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from tocsin.api.auth import require
+from tocsin.api.errors import problem
+from tocsin.api.state import AppState
+from tocsin.config import parse_prom_duration
+from tocsin.incidents import stats
+from tocsin.store import reports
+
+router = APIRouter()
+DEFAULT_SINCE = "30d"
+
+
+def parse_time(text: str, now: float) -> float:
+    """A duration back from ``now`` (``30d``, ``12h``, ``1w``) or an ISO 8601 time (UTC
+    when it has no offset), in epoch seconds. ValueError when it is neither."""
+    text = text.strip()
+    try:
+        return now - parse_prom_duration(text)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is neither a duration (30d, 12h) nor an ISO 8601 time"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+
+
+def build(
+    state: AppState, since: float, until: float, hours: stats.WorkingHours | None = None
+) -> stats.Report:
+    """The report of ``[since, until)`` from ``state``'s database, configuration and runbooks."""
+    with state.db.connect() as conn:
+        rows = reports.window(conn, since, until)
+    zones = {name: user.timezone for name, user in state.config.paging.users.items()}
+    documented = [alert.name for _, alert in state.catalog.alerts()] if state.catalog else []
+    return stats.report(
+        since,
+        until,
+        rows.incidents,
+        rows.episodes,
+        rows.pages,
+        runbook_alerts=documented,
+        zones=zones,
+        hours=hours,
+    )
+
+
+@router.get("/api/v1/reports")
+async def get_report(request: Request) -> Response:
+    require(request, "read")
+    state: AppState = request.app.state.tocsin
+    now = state.clock.now()
+    bounds: dict[str, float] = {}
+    for name, default in (("since", DEFAULT_SINCE), ("until", None)):
+        text = request.query_params.get(name, default)
+        if text is None:
+            bounds[name] = now
+            continue
+        try:
+            bounds[name] = parse_time(text, now)
+        except ValueError as exc:
+            return problem(400, f"{name}: {exc}")
+    if bounds["since"] >= bounds["until"]:
+        return problem(400, "since must be before until")
+    report = await asyncio.to_thread(build, state, bounds["since"], bounds["until"])
+    body: dict[str, Any] = report.to_json()
+    return JSONResponse(body)
