@@ -304,12 +304,14 @@ class SeverityLevelConfig(_Strict):
     name: str
     ack_deadline: Duration | None = None
     aliases: list[str] = Field(default_factory=list)
+    update_every: Duration | None = None  # remind the channels when no status update for this
 
 
 class SeveritiesConfig(_Strict):
     label: str = "severity"
     from_runbook: str | None = None  # a runbook whose severity table gives the levels
     levels: list[SeverityLevelConfig] | None = None
+    update_every: Duration | None = None  # for levels that do not say (status-update reminders)
 
 
 class StepConfig(_Strict):
@@ -389,10 +391,19 @@ class Paging:
     levels: tuple[Level, ...] = DEFAULT_LEVELS
     severity_label: str = "severity"
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    update_every_s: float | None = None  # severities.update_every
 
     def deadline_s(self, severity: str | None) -> float | None:
         level = level_of(self.levels, severity)
         return level.ack_deadline_s if level else None
+
+    def update_interval_s(self, severity: str | None) -> float | None:
+        """How often a running incident of this severity needs a status update (None:
+        no reminders): the level's ``update_every``, else the section's."""
+        level = level_of(self.levels, severity)
+        if level is not None and level.update_every_s is not None:
+            return level.update_every_s
+        return self.update_every_s
 
 
 @dataclass
@@ -887,6 +898,7 @@ def _build_paging(
                 name=lv.name,
                 ack_deadline_s=parse_prom_duration(lv.ack_deadline) if lv.ack_deadline else None,
                 aliases=tuple(lv.aliases),
+                update_every_s=parse_prom_duration(lv.update_every) if lv.update_every else None,
             )
             for lv in sev.levels
         )
@@ -921,5 +933,6 @@ def _build_paging(
         levels=levels,
         severity_label=sev.label,
         channels=channels,
+        update_every_s=parse_prom_duration(sev.update_every) if sev.update_every else None,
     )
     return paging, problems

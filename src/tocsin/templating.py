@@ -12,9 +12,10 @@ autoescape; text and title templates do not (channels escape for their own forma
 The context a template sees (``message_context``; ``sample_context`` has the same keys):
 
 - ``kind``: firing | resolved | acknowledged | escalation | deadline | reminder |
-  status_update | test
+  status_update | update_reminder | test
 - ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
-  (or None), ``summary``, ``text`` (a status update's body, or None)
+  (or None), ``summary``, ``text`` (a status update's body, or an update
+  reminder's, or None)
 - ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert)
 - ``alerts``, and the same split into ``firing`` and ``resolved``: each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being
@@ -54,6 +55,7 @@ KINDS = (
     "deadline",
     "reminder",
     "status_update",
+    "update_reminder",
     "test",
 )
 
@@ -220,13 +222,14 @@ DEFAULT_TITLE = """\
 {%- elif kind == "deadline" -%}[ACK OVERDUE]
 {%- elif kind == "reminder" -%}[STILL FIRING:{{ firing | length }}]
 {%- elif kind == "status_update" -%}[UPDATE]
+{%- elif kind == "update_reminder" -%}[UPDATE DUE]
 {%- elif kind == "test" -%}[TEST]
 {%- else -%}[FIRING:{{ firing | length }}]
 {%- endif %} {{ title }}{% if severity %} ({{ severity }}){% endif %}
 """  # noqa: E501
 
 DEFAULT_TEXT = """\
-{% if kind == "status_update" and text %}
+{% if kind in ("status_update", "update_reminder") and text %}
 {{ text }}
 
 {% endif %}
@@ -290,11 +293,11 @@ DEFAULT_HTML = """\
 <html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 14px; color: #1d1d1d;">
 {% set colour = {"resolved": "#2e7d32", "acknowledged": "#f9a825"}.get(status, "#c62828") %}
 <h2 style="margin: 0 0 8px 0; color: {{ colour }};">
-{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
+{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
 {% if kind == "test" %}
 <p><em>This is a test notification from tocsin: no action is needed.</em></p>
 {% endif %}
-{% if kind == "status_update" and text %}
+{% if kind in ("status_update", "update_reminder") and text %}
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
@@ -449,6 +452,11 @@ def message_context(message: Message) -> dict[str, Any]:
 
 
 _STATUS_OF_KIND = {"resolved": "resolved", "acknowledged": "acknowledged"}
+_SAMPLE_TEXT = {
+    "status_update": "Rolled back pebble-api to v1.41.2; error rate is falling. "
+    "Next update in 15 min.",
+    "update_reminder": "No status update for 30m; one is due every 30m at this severity.",
+}
 
 
 def sample_context(kind: str = "firing") -> dict[str, Any]:
@@ -544,7 +552,5 @@ def sample_context(kind: str = "firing") -> dict[str, Any]:
         ],
         escalation_step=2 if kind == "escalation" else None,
         recipient={"name": "Ada Lovelace", "email": "ada@example.com", "slack": "U024BE7LH"},
-        text="Rolled back pebble-api to v1.41.2; error rate is falling. Next update in 15 min."
-        if kind == "status_update"
-        else None,
+        text=_SAMPLE_TEXT.get(kind),
     )

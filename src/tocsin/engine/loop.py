@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, select
 
 from tocsin.config import Config
+from tocsin.engine import updates as status_updates
 from tocsin.engine.clock import Clock
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
@@ -167,6 +168,8 @@ class DueWorkEngine:
         elif item.kind == outbox.ACK_TIMEOUT:
             repo.finish(conn, item.id, self.owner)
             self.pager.ack_timeout(conn, item.ref, now)
+        elif item.kind == status_updates.REMINDER:
+            status_updates.handle_due(conn, self.pager, item, self.owner, now)
         else:
             log.warning("unknown due work kind %r; dropped", item.kind)
             repo.finish(conn, item.id, self.owner)

@@ -27,6 +27,7 @@ from sqlalchemy import Connection
 
 from tocsin.alerts.model import Alert
 from tocsin.config import Config
+from tocsin.engine import updates as status_updates
 from tocsin.incidents.describe import common, incident_title
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
@@ -234,6 +235,7 @@ class Pager:
         route's channels."""
         if firing and incident.status == "pending":
             self.trigger(conn, incident, members, firing, now)
+            status_updates.schedule_first(conn, self.config, incident.id, now)
             incident = repo.get_incident(conn, incident.id)
         elif (
             firing

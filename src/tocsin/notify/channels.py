@@ -109,6 +109,8 @@ _MAX_ERROR_CHARS = 300
 _USER_AGENT = "tocsin"
 # Kinds that page the recipient (ask them to act), as opposed to telling them something.
 _PAGING_KINDS = frozenset({"firing", "escalation", "deadline", "reminder"})
+# Kinds whose ``text`` (written by a person, or the reminder's) leads the Slack message.
+_TEXT_HEADINGS = {"status_update": "Update", "update_reminder": "Status update due"}
 
 
 class Channel(Protocol):
@@ -417,8 +419,9 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
     if mention:
         step = f" (escalation step {message.escalation_step})" if message.escalation_step else ""
         blocks.append(_section(f"{mention} you are paged for this incident{step}."))
-    if message.kind == "status_update" and message.text:
-        blocks.append(_section(f"*Update:*\n{_mrkdwn(message.text, SLACK_MAX_TEXT - 20)}"))
+    if message.kind in _TEXT_HEADINGS and message.text:
+        heading = _TEXT_HEADINGS[message.kind]
+        blocks.append(_section(f"*{heading}:*\n{_mrkdwn(message.text, SLACK_MAX_TEXT - 30)}"))
     if body is not None:
         blocks += [_section(chunk) for chunk in _chunks(slack_escape(body.strip()) or " ")]
     else:
@@ -739,6 +742,10 @@ class PagerDutyChannel(_HttpChannel):
         return pagerduty_event(message, self._routing_key, summary)
 
     async def _send(self, message: Message) -> Outcome:
+        if message.kind in _TEXT_HEADINGS and message.status == "resolved":
+            # a trigger would open the resolved PagerDuty incident again; Events v2 has no
+            # "note" event, so news about a resolved incident is not sent here
+            return Outcome(ok=True, error="not sent: news about a resolved incident")
         body = json.dumps(self.event(message), ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "User-Agent": _USER_AGENT}
         answer = await _post(self._http, self._url, body, headers, self._timeout_s)

@@ -23,6 +23,7 @@ class Level:
     name: str
     ack_deadline_s: float | None = None
     aliases: tuple[str, ...] = ()
+    update_every_s: float | None = None  # a status update is due this often while it runs
 
     def names(self) -> set[str]:
         return {self.name.lower(), *(a.lower() for a in self.aliases)}

@@ -1,0 +1,320 @@
+"""Status updates and update reminders, in the caller's transaction.
+
+- ``post``: a person's status update. Validated (the stage rule of ``incidents.updates``),
+  rendered (a default template or a runbook's), recorded on the timeline (``status_update``),
+  the incident's ``stage`` and ``last_update_at`` set, and the text sent to the incident's
+  channels through the outbox (message kind ``status_update``), all in one transaction.
+  Posting the ``resolved`` stage tells everyone the incident is over; it does not resolve the
+  paging (acknowledge/resolve do that), it only stops the reminders.
+- Reminders: a severity with ``update_every`` wants an update that often while the incident
+  is triggered or acknowledged. Due work ``update_reminder`` (one per incident) falls due that
+  long after the trigger or the last update; then the timeline gets ``update_reminder`` and
+  the channels a message of that kind, and it falls due again a period later, until an update
+  is posted (which moves it) or the incident or its stage is resolved (which ends it).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from tocsin.config import Config
+from tocsin.incidents.describe import incident_title
+from tocsin.incidents.updates import (
+    MAX_MESSAGE_CHARS,
+    STAGES,
+    Fields,
+    format_duration,
+    render_update,
+    stage_of,
+    transition_problem,
+)
+from tocsin.oncall.severity import level_of, rank
+from tocsin.runbooks.model import Catalog
+from tocsin.store import outbox, repo
+
+if TYPE_CHECKING:
+    from tocsin.engine.paging import Pager
+
+REMINDER = "update_reminder"  # the due work kind (ref: the incident)
+RUNNING = ("triggered", "acknowledged")
+MAX_IMPACT_CHARS = 1000
+
+
+class UpdateError(Exception):
+    """A status update refused: ``status`` is the HTTP status that says why (404 no such
+    incident, 409 not now, 422 invalid)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Posted:
+    incident_id: int
+    stage: str
+    previous_stage: str
+    template: str
+    message: str
+    text: str
+    by: str
+    at: float
+    channels: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "incident_id": self.incident_id,
+            "stage": self.stage,
+            "previous_stage": self.previous_stage,
+            "template": self.template,
+            "message": self.message,
+            "text": self.text,
+            "by": self.by,
+            "at": repo.to_dt(self.at).isoformat(),
+            "channels": self.channels,
+        }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def runbook_templates(catalog: Catalog | None, alert_names: list[str]) -> dict[str, str]:
+    """The catalog's communication templates by name, those of the incident's alerts and
+    their runbooks first (the first of a name wins)."""
+    if catalog is None:
+        return {}
+    names = {n.lower() for n in alert_names}
+    ranked: list[tuple[int, str, str]] = []
+    for book in catalog.runbooks:
+        ours = any(a.name.lower() in names for a in book.alerts)
+        for t in book.templates:
+            score = 0 if t.alert and t.alert.lower() in names else (1 if ours else 2)
+            ranked.append((score, t.name, t.text))
+    out: dict[str, str] = {}
+    for _score, name, text in sorted(ranked, key=lambda r: r[0]):
+        out.setdefault(name, text)
+    return out
+
+
+def _impact(catalog: Catalog | None, alerts: list[Any]) -> str | None:
+    """What the runbook (else an alert's ``impact`` annotation) says the impact is."""
+    for alert in alerts:
+        if catalog is not None and alert.name:
+            for _book, entry in catalog.find(alert.name):
+                if entry.impact:
+                    return str(entry.impact)[:MAX_IMPACT_CHARS]
+    for alert in alerts:
+        if alert.annotations.get("impact"):
+            return str(alert.annotations["impact"])[:MAX_IMPACT_CHARS]
+    return None
+
+
+def _fields(
+    pager: Pager,
+    conn: Connection,
+    incident: Any,
+    stage: str,
+    message: str | None,
+    by: str | None,
+    now: float,
+    impact: str | None = None,
+) -> tuple[Fields, list[str]]:
+    """The fields of an update and the incident's alert names."""
+    paging = pager.config.paging
+    members = [m.alert for m in repo.incident_members(conn, incident.id)]
+    when = repo.to_dt(now)
+    firing = [a for a in members if not a.resolved(when)]
+    shown = firing or members
+    group_labels = json.loads(incident.group_labels) if incident.group_labels else {}
+    title = getattr(incident, "title", None) or incident_title(group_labels, shown)
+    level = level_of(paging.levels, incident.severity)
+    interval = paging.update_interval_s(incident.severity)
+    started = incident.triggered_at or incident.opened_at
+    service = group_labels.get("service") or next(
+        (a.labels["service"] for a in shown if a.labels.get("service")), None
+    )
+    fields = Fields(
+        incident_id=incident.id,
+        title=title,
+        stage=stage,
+        now=when,
+        severity=incident.severity,
+        priority=rank(paging.levels, incident.severity) + 1 if level is not None else None,
+        service=service,
+        started_at=repo.to_dt(started) if started else None,
+        impact=impact or _impact(pager.catalog, shown),
+        message=message,
+        next_update_at=repo.to_dt(now + interval) if interval and stage != "resolved" else None,
+        by=by,
+        url=pager.incident_url(incident.id),
+    )
+    return fields, [a.name for a in members if a.name]
+
+
+def _send(
+    pager: Pager, conn: Connection, incident: Any, kind: str, text: str, now: float, event: str
+) -> list[str]:
+    """The message to every channel of the incident (as ``Pager._to_channels``); the
+    channels it went to."""
+    channels = json.loads(incident.channels) if incident.channels else []
+    pending = []
+    sent = []
+    for channel in channels:
+        if channel not in pager.config.paging.channels:
+            repo.add_timeline(
+                conn,
+                incident.id,
+                repo.to_dt(now),
+                "notify_failed",
+                {"reason": f"channel {channel!r} is not configured"},
+            )
+            continue
+        key = f"inc{incident.id}:{event}:{channel}"
+        message = pager.message(conn, incident, kind, now, key, text=text)
+        pending.append(
+            outbox.Pending(incident.id, channel, f"channel:{channel}", kind, message, key)
+        )
+        sent.append(channel)
+    outbox.enqueue(conn, pending, now)
+    return sent
+
+
+# --------------------------------------------------------------------------- updates
+
+
+def post(
+    conn: Connection,
+    pager: Pager,
+    incident_id: int,
+    stage: str,
+    message: str,
+    by: str,
+    now: float,
+    template: str | None = None,
+    impact: str | None = None,
+) -> Posted:
+    """Post a status update; UpdateError when it cannot be."""
+    message = message.strip()
+    if stage not in STAGES:
+        raise UpdateError(422, f"unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
+    if not message:
+        raise UpdateError(422, "a status update needs a message")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise UpdateError(422, f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+    if impact is not None and len(impact) > MAX_IMPACT_CHARS:
+        raise UpdateError(422, f"the impact is longer than {MAX_IMPACT_CHARS} characters")
+    incident = repo.get_incident(conn, incident_id)
+    if incident is None:
+        raise UpdateError(404, f"no incident {incident_id}")
+    if incident.status == "pending":
+        raise UpdateError(409, "the incident has not triggered yet")
+    previous = stage_of(incident.stage)
+    problem = transition_problem(incident.stage, stage)
+    if problem is not None:
+        raise UpdateError(409, problem)
+    fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)
+    books = runbook_templates(pager.catalog, alert_names)
+    first = incident.last_update_at is None
+    try:
+        name, text = render_update(template, fields, first, books)
+    except KeyError:
+        known = ", ".join(["initial", "update", "resolution", *books])
+        raise UpdateError(422, f"unknown template {template!r} (known: {known})") from None
+    repo.update_incident(conn, incident_id, stage=stage, last_update_at=now)
+    number = len(history(conn, incident_id)) + 1
+    incident = repo.get_incident(conn, incident_id)
+    channels = _send(pager, conn, incident, "status_update", text, now, f"update{number}:{now:.6f}")
+    repo.add_timeline(
+        conn,
+        incident_id,
+        repo.to_dt(now),
+        "status_update",
+        {
+            "stage": stage,
+            "previous_stage": previous,
+            "template": name,
+            "message": message,
+            "text": text,
+            "by": by,
+            "channels": channels,
+        },
+    )
+    interval = pager.config.paging.update_interval_s(incident.severity)
+    if incident.status in RUNNING and stage != "resolved" and interval:
+        outbox.schedule(conn, REMINDER, [incident_id], now + interval)
+    else:
+        outbox.cancel(conn, (REMINDER,), incident_id)
+    return Posted(incident_id, stage, previous, name, message, text, by, now, channels)
+
+
+def history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
+    """The incident's status updates, oldest first."""
+    return [
+        {"id": e["id"], "at": e["at"], **e["detail"]}
+        for e in repo.incident_timeline(conn, incident_id)
+        if e["kind"] == "status_update"
+    ]
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+def schedule_first(conn: Connection, config: Config, incident_id: int, now: float) -> None:
+    """When an incident triggers: its first reminder, if its severity wants updates."""
+    incident = repo.get_incident(conn, incident_id)
+    if incident is None:
+        return
+    interval = config.paging.update_interval_s(incident.severity)
+    if interval and stage_of(incident.stage) != "resolved":
+        base = incident.last_update_at or now
+        outbox.schedule(conn, REMINDER, [incident_id], max(now, base + interval))
+
+
+def remind(conn: Connection, pager: Pager, incident_id: int, now: float) -> float | None:
+    """A reminder falling due: sent when no update came for the severity's period; the
+    next time it falls due, or None when reminders are over for this incident."""
+    incident = repo.get_incident(conn, incident_id)
+    if incident is None or incident.status not in RUNNING or stage_of(incident.stage) == "resolved":
+        return None
+    interval = pager.config.paging.update_interval_s(incident.severity)
+    if not interval:
+        return None
+    base = incident.last_update_at or incident.triggered_at or now
+    if base + interval > now + 1e-6:
+        return float(base + interval)  # an update came meanwhile (or the period changed)
+    silent = now - base
+    text = (
+        f"No status update on incident #{incident.id} for {format_duration(silent)}; "
+        f"at severity {incident.severity or 'none'} one is due every "
+        f"{format_duration(interval)}. Post one with: tocsin incident update {incident.id} "
+        "--stage STAGE --message TEXT"
+    )
+    channels = _send(pager, conn, incident, REMINDER, text, now, f"reminder:{now:.6f}")
+    repo.add_timeline(
+        conn,
+        incident.id,
+        repo.to_dt(now),
+        REMINDER,
+        {
+            "since": repo.to_dt(base).isoformat(),
+            "silent_s": round(silent, 3),
+            "every_s": interval,
+            "stage": stage_of(incident.stage),
+            "channels": channels,
+        },
+    )
+    return now + interval
+
+
+def handle_due(conn: Connection, pager: Pager, item: Any, owner: str, now: float) -> None:
+    """The engine's handler for due work ``update_reminder``."""
+    next_at = remind(conn, pager, item.ref, now)
+    if next_at is None:
+        repo.finish(conn, item.id, owner)
+    else:
+        repo.reschedule(conn, item.id, owner, next_at)
