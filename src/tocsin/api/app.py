@@ -15,6 +15,7 @@ from sqlalchemy import text
 from tocsin import __version__
 from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
 from tocsin.api import postmortem as postmortem_api
+from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.config import ConfigError
@@ -94,6 +95,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
     app.include_router(intake.router, tags=["intake"])
     app.include_router(native.router, tags=["incidents"])
     app.include_router(paging.router, tags=["paging"])
+    app.include_router(status_updates.router, tags=["status updates"])
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
     app.include_router(metrics.router, tags=["metrics"])
