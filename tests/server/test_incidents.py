@@ -234,7 +234,8 @@ def test_pagination_filters_and_errors(rec: Api) -> None:
         error = answer.json()["error"]
         assert error["status"] == status and error["message"], path
     number = rec.get("/api/v1/incidents").json()[0]["id"]
-    for body in ({"text": ""}, {"text": "x" * 10_001}, {"words": "hi"}, []):
+    bodies: list[object] = [{"text": ""}, {"text": "x" * 10_001}, {"words": "hi"}, []]
+    for body in bodies:
         bad = rec.client.post(f"/api/v1/incidents/{number}/notes", json=body, headers=rec.headers())
         assert bad.status_code == 422 and bad.json()["error"]["status"] == 422
     denied = rec.post(f"/api/v1/incidents/{number}/notes", {"text": "hi"}, role="viewer")

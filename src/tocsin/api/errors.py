@@ -7,9 +7,9 @@ compatibility contracts (DESIGN.md).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -50,3 +50,9 @@ def install(app: FastAPI) -> None:
             return JSONResponse({"detail": details}, 422)
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return problem(422, f"{first['field']}: {first['message']}", details=details)
+
+
+# Row ids in paths: the databases' integer keys (PostgreSQL's integer is 32-bit). A larger
+# number names nothing, and is a 422 like any other malformed path, not a database error.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (the number shown).")]

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from tocsin.alerts.payloads import format_time, parse_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
-from tocsin.api.errors import problem
+from tocsin.api.errors import RowId, problem
 from tocsin.api.state import AppState
 from tocsin.engine import lifecycle
 from tocsin.engine.paging import Pager
@@ -186,7 +186,7 @@ def _paginate(answer: Response, request: Request, total: int, limit: int, offset
 
 
 @router.get("/api/v1/incidents/{incident_id}")
-async def get_incident(request: Request, incident_id: int) -> Response:
+async def get_incident(request: Request, incident_id: RowId) -> Response:
     """The incident record: its fields, alerts, response figures (time to acknowledge and to
     resolve, pages, escalations) and the runbook sections for its alerts."""
     require(request, "read")
@@ -201,7 +201,7 @@ async def get_incident(request: Request, incident_id: int) -> Response:
 @router.get("/api/v1/incidents/{incident_id}/timeline")
 async def get_timeline(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     kind: Annotated[
         str | None, Query(max_length=500, description="Comma-separated event kinds.")
     ] = None,
@@ -255,7 +255,7 @@ def _write(
 
 
 @router.post("/api/v1/incidents/{incident_id}/notes", status_code=201)
-async def add_note(request: Request, incident_id: int, body: NoteBody) -> Response:
+async def add_note(request: Request, incident_id: RowId, body: NoteBody) -> Response:
     """A note on the incident's timeline, by the token's name."""
     require(request, "respond")
     actor = _actor(request)
@@ -268,7 +268,7 @@ async def add_note(request: Request, incident_id: int, body: NoteBody) -> Respon
 
 
 @router.patch("/api/v1/incidents/{incident_id}")
-async def update_incident(request: Request, incident_id: int, body: AssignBody) -> Response:
+async def update_incident(request: Request, incident_id: RowId, body: AssignBody) -> Response:
     """Assign the incident (``assignee``) or name its incident commander (``commander``)."""
     require(request, "respond")
     actor = _actor(request)
@@ -285,7 +285,7 @@ async def update_incident(request: Request, incident_id: int, body: AssignBody) 
 
 @router.post("/api/v1/incidents/{incident_id}/reopen")
 async def reopen_incident(
-    request: Request, incident_id: int, body: Annotated[ReopenBody | None, Body()] = None
+    request: Request, incident_id: RowId, body: Annotated[ReopenBody | None, Body()] = None
 ) -> Response:
     """Reopen a resolved incident: it becomes acknowledged by whoever reopens it."""
     require(request, "respond")
@@ -300,7 +300,7 @@ async def reopen_incident(
 
 
 @router.get("/api/v1/incidents/{incident_id}/runbook")
-async def open_runbook(request: Request, incident_id: int) -> Response:
+async def open_runbook(request: Request, incident_id: RowId) -> Response:
     """The runbook sections for the incident's alerts (with the variant for its severity
     first); the timeline records who opened which section (once each)."""
     require(request, "read")

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 from tocsin.alerts.payloads import StructuralError, parse_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
-from tocsin.api.errors import problem
+from tocsin.api.errors import RowId, problem
 from tocsin.api.state import AppState
 from tocsin.engine.paging import Pager
 from tocsin.oncall.ical import calendar
@@ -49,7 +49,7 @@ def _actor(request: Request) -> str:
     return str(getattr(request.state, "actor", "api"))
 
 
-async def _act(request: Request, incident_id: int, action: str) -> Response:
+async def _act(request: Request, incident_id: RowId, action: str) -> Response:
     require(request, "respond")
     state = state_of(request)
     pager = _pager(state)
@@ -85,25 +85,25 @@ async def _act(request: Request, incident_id: int, action: str) -> Response:
 
 
 @router.post("/api/v1/incidents/{incident_id}/ack")
-async def acknowledge(request: Request, incident_id: int) -> Response:
+async def acknowledge(request: Request, incident_id: RowId) -> Response:
     """Acknowledge: escalation stops (it may restart when the policy's ack_timeout lapses)."""
     return await _act(request, incident_id, "ack")
 
 
 @router.post("/api/v1/incidents/{incident_id}/resolve")
-async def resolve(request: Request, incident_id: int) -> Response:
+async def resolve(request: Request, incident_id: RowId) -> Response:
     """Resolve by hand: escalation stops and the route's channels are told."""
     return await _act(request, incident_id, "resolve")
 
 
 @router.post("/api/v1/incidents/{incident_id}/escalate")
-async def escalate_now(request: Request, incident_id: int) -> Response:
+async def escalate_now(request: Request, incident_id: RowId) -> Response:
     """Escalate now: the next step of the policy fires at once."""
     return await _act(request, incident_id, "escalate")
 
 
 @router.get("/api/v1/incidents/{incident_id}/notifications")
-async def notifications(request: Request, incident_id: int) -> Response:
+async def notifications(request: Request, incident_id: RowId) -> Response:
     """Every notification of the incident with every delivery attempt."""
     require(request, "read")
     state = state_of(request)
@@ -289,7 +289,7 @@ async def list_overrides(request: Request) -> Response:
 
 
 @router.delete("/api/v1/overrides/{override_id}")
-async def delete_override(request: Request, override_id: int) -> Response:
+async def delete_override(request: Request, override_id: RowId) -> Response:
     require(request, "respond")
     state = state_of(request)
     with begin_write(state.db) as conn:
