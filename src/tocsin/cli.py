@@ -361,6 +361,7 @@ def simulate(
 
 
 def _register_paging() -> None:
+    import tocsin.cli_updates  # noqa: F401  (incident update, incident updates)
     from tocsin import cli_incidents  # noqa: F401  (its commands join the incident group)
     from tocsin.cli_paging import register
 

@@ -1,0 +1,84 @@
+"""``tocsin incident update N --stage STAGE --message TEXT``: post a status update from the
+terminal (rendered, recorded on the timeline and queued to the incident's channels, as the
+API's ``POST /api/v1/incidents/{id}/status-updates``); ``tocsin incident updates N`` lists
+them. The commands join the ``incident`` group of ``cli_paging``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.incidents.updates import STAGES
+
+Number = Annotated[int, typer.Argument(help="The incident number.")]
+
+
+@incident_app.command("update")
+def update(
+    number: Number,
+    stage: Annotated[str, typer.Option("--stage", help=f"One of {', '.join(STAGES)}.")],
+    message: Annotated[str, typer.Option("--message", "-m", help="What we know, what we do.")],
+    template: Annotated[
+        str | None,
+        typer.Option(
+            "--template", help="initial, update, resolution or a runbook template's name."
+        ),
+    ] = None,
+    impact: Annotated[str | None, typer.Option("--impact", help="The impact, if known.")] = None,
+    output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    by: By = "cli",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Post a status update: its text goes to the incident's channels (the stage
+    resolved does not resolve the paging: use tocsin incident resolve)."""
+    from tocsin.api.state import load_runbooks
+    from tocsin.cli import err
+    from tocsin.engine import updates
+    from tocsin.engine.paging import Pager
+    from tocsin.store.db import begin_write
+
+    loaded, engine = _setup(config, data_dir, database_url)
+    pager = Pager(loaded, load_runbooks(loaded))
+    now = datetime.now(UTC).timestamp()
+    try:
+        with begin_write(engine) as conn:
+            posted = updates.post(
+                conn, pager, number, stage, message, by, now, template=template, impact=impact
+            )
+    except updates.UpdateError as exc:
+        err.print(f"tocsin: incident {number}: {exc.message}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    if output == "json":
+        print(json.dumps(posted.to_json()))
+        return
+    print(posted.text, end="")
+    sent = ", ".join(posted.channels) or "no channel"
+    print(f"-- incident {number}: {posted.stage} ({posted.template}), queued to {sent}")
+
+
+@incident_app.command("updates")
+def list_updates(
+    number: Number,
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The incident's status updates, oldest first (JSON lines)."""
+    from tocsin.cli import err
+    from tocsin.engine import updates
+    from tocsin.store import repo
+
+    _loaded, engine = _setup(config, data_dir, database_url)
+    with engine.connect() as conn:
+        if repo.get_incident(conn, number) is None:
+            err.print(f"tocsin: no incident {number}")
+            raise typer.Exit(1)
+        for item in updates.history(conn, number):
+            print(json.dumps(item))
