@@ -380,5 +380,14 @@ def _register_response() -> None:
 _register_response()
 
 
+def _register_reports() -> None:
+    from tocsin.cli_reports import register
+
+    register(app)
+
+
+_register_reports()
+
+
 def main() -> None:
     app()

@@ -1,0 +1,160 @@
+"""``tocsin report``: response times, pages, noisy alerts, missed deadlines, out-of-hours
+pages and runbook coverage over a window, from the database (as ``GET /api/v1/reports``)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from tocsin.cli_paging import ConfigPath, DatabaseUrl, DataDir
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _hours(text: str) -> Any:
+    from tocsin.incidents.stats import WorkingHours
+
+    try:
+        start, _, end = text.partition("-")
+        hours = WorkingHours(start=time.fromisoformat(start), end=time.fromisoformat(end))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not HH:MM-HH:MM") from None
+    if hours.start >= hours.end:
+        raise typer.BadParameter(f"{text!r}: the start must be before the end")
+    return hours
+
+
+def _response_table(title: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(title.split(" ")[-1])
+    for column in ("incidents", "acked", "ack median", "ack p90", "resolved", "res median"):
+        table.add_column(column, justify="right")
+    table.add_column("res p90", justify="right")
+    for row in rows:
+        ack, res = row["time_to_acknowledge"], row["time_to_resolve"]
+        table.add_row(
+            row["key"],
+            str(row["incidents"]),
+            str(ack["count"]),
+            _duration(ack["median_s"]),
+            _duration(ack["p90_s"]),
+            str(res["count"]),
+            _duration(res["median_s"]),
+            _duration(res["p90_s"]),
+        )
+    return table
+
+
+def tables(report: dict[str, Any]) -> list[Any]:
+    """The report as Rich renderables, in reading order."""
+    parts: list[Any] = []
+    pages = report["pages_per_incident"]
+    misses = report["deadline_misses"]
+    mean = f"{pages['mean']:.1f}" if pages["mean"] is not None else "-"
+    by_severity = ", ".join(f"{k} {v}" for k, v in misses["by_severity"].items())
+    parts.append(
+        f"[bold]{report['since'][:16]} → {report['until'][:16]} UTC[/bold]: "
+        f"{report['incidents']} incidents, {pages['total']} pages "
+        f"(mean {mean}, max {pages['max']} per incident), "
+        f"{misses['count']} missed deadlines" + (f" ({by_severity})" if by_severity else "")
+    )
+    response = report["response"]
+    parts.append(_response_table("time to acknowledge and resolve overall", [response["overall"]]))
+    for key, name in (
+        ("by_severity", "severity"),
+        ("by_service", "service"),
+        ("by_alert", "alert"),
+    ):
+        if response[key]:
+            parts.append(_response_table(f"by {name}", response[key]))
+    if report["noisiest_alerts"]:
+        noisy = Table(title="noisiest alerts", title_justify="left")
+        noisy.add_column("alert")
+        noisy.add_column("episodes", justify="right")
+        noisy.add_column("incidents", justify="right")
+        for row in report["noisiest_alerts"]:
+            noisy.add_row(row["alert"], str(row["episodes"]), str(row["incidents"]))
+        parts.append(noisy)
+    if report["out_of_hours_pages"]:
+        people = Table(title="pages per person", title_justify="left")
+        people.add_column("person")
+        people.add_column("time zone")
+        people.add_column("pages", justify="right")
+        people.add_column("out of hours", justify="right")
+        for row in report["out_of_hours_pages"]:
+            people.add_row(
+                row["person"], row["timezone"], str(row["pages"]), str(row["out_of_hours"])
+            )
+        parts.append(people)
+    coverage = report["runbook_coverage"]
+    missing = ", ".join(coverage["without_runbook"]) or "none"
+    unseen = ", ".join(coverage["runbooks_not_seen"]) or "none"
+    parts.append(f"[bold]fired without a runbook:[/bold] {missing}")
+    parts.append(f"[bold]runbook alerts not seen:[/bold] {unseen}")
+    return parts
+
+
+def report(
+    since: Annotated[
+        str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
+    ] = "30d",
+    until: Annotated[
+        str | None, typer.Option("--until", help="The end: a duration back or ISO 8601 (now).")
+    ] = None,
+    hours: Annotated[
+        str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
+    ] = "08:00-18:00",
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    config: ConfigPath = Path("tocsin.yaml"),
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
+    runbook coverage of the incidents opened in a window."""
+    from tocsin.api.reports import build, parse_time
+    from tocsin.api.state import AppState, load_runbooks
+    from tocsin.cli import err, out
+    from tocsin.cli_paging import _setup
+    from tocsin.engine.clock import RealClock
+
+    if output not in ("table", "json"):
+        raise typer.BadParameter(f"--format must be table or json, not {output!r}")
+    working = _hours(hours)
+    now = datetime.now(UTC).timestamp()
+    try:
+        start = parse_time(since, now)
+        end = parse_time(until, now) if until else now
+    except ValueError as exc:
+        err.print(f"tocsin: {exc}")
+        raise typer.Exit(2) from None
+    if start >= end:
+        err.print("tocsin: --since must be before --until")
+        raise typer.Exit(2)
+    loaded, engine = _setup(config, data_dir, database_url)
+    state = AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
+    result = build(state, start, end, working).to_json()
+    if output == "json":
+        print(json.dumps(result, indent=2))
+        return
+    for part in tables(result):
+        out.print(part)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report)
