@@ -116,7 +116,7 @@ def show(
             if variant["matches"]:
                 out.print(f"  for {escape(variant['severity'])}: {escape(variant['text'][:300])}")
         for step in section["steps"][:6]:
-            out.print(f"  [{step['phase']}] {escape(step['title'])}")
+            out.print("  " + escape(f"[{step['phase']}] {step['title']}"))
     events = Table(title="timeline (UTC)", title_justify="left")
     for column in ("at", "kind", "detail"):
         events.add_column(column)

@@ -1,0 +1,77 @@
+"""The incident record on the command line: show (table and JSON), note, assign, reopen."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tocsin.alerts.model import Alert, with_defaults
+from tocsin.cli import app
+from tocsin.config import load_config
+from tocsin.engine.clock import VirtualClock
+from tocsin.engine.loop import DueWorkEngine
+from tocsin.runbooks.loader import load_catalog
+from tocsin.store import repo
+from tocsin.store.db import begin_write, database_url, make_engine, upgrade
+
+runner = CliRunner()
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tocsin.yaml"
+
+
+def run(*args: str) -> tuple[int, str]:
+    done = runner.invoke(app, list(args))
+    return done.exit_code, done.output
+
+
+def open_incident(tmp_path: Path) -> int:
+    """PebbleDatabaseDown through the example config: flushed at once, paged."""
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    labels = {"alertname": "PebbleDatabaseDown", "severity": "critical", "service": "pebble-db"}
+    alert = with_defaults(Alert(labels=labels), now, 300)
+    with begin_write(engine) as conn:
+        result = repo.ingest(conn, [alert], now, config.route)
+    clock = VirtualClock(now.timestamp() + 60)
+    catalog = load_catalog(config.runbook_paths())
+    DueWorkEngine(engine, config, clock, catalog=catalog).run_due()
+    engine.dispose()
+    return result.touched[0] if result.touched else 1
+
+
+def test_show_note_assign_reopen(tmp_path: Path) -> None:
+    number = str(open_incident(tmp_path))
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, output = run("incident", "note", number, "checked the primary", "--by", "alice", *common)
+    assert code == 0 and "note added by alice" in output
+    code, output = run("incident", "assign", number, "--assignee", "alice", *common)
+    assert code == 0 and "assignee alice" in output
+    code, output = run("incident", "assign", number, "--commander", "nobody-here", *common)
+    assert code == 1 and "not a user" in output
+    code, output = run("incident", "reopen", number, *common)
+    assert code == 1 and "not resolved" in output
+    code, output = run("incident", "show", number, "--format", "json", *common)
+    assert code == 0, output
+    record = json.loads(output)
+    assert record["status"] == "triggered" and record["stage"] == "investigating"
+    assert record["assignee"] == "alice" and record["severity"] == "critical"
+    assert [s["alerts"] for s in record["runbooks"]] == [["PebbleDatabaseDown"]]
+    kinds = [e["kind"] for e in record["timeline"]]
+    assert kinds[:4] == ["opened", "alert_fired", "group_flushed", "triggered"]
+    assert kinds[-2:] == ["note", "assigned"]
+    assert record["timeline"][-2]["detail"] == {"text": "checked the primary", "by": "alice"}
+    code, output = run("incident", "resolve", number, "--by", "bob", *common)
+    assert code == 0
+    code, output = run("incident", "reopen", number, "--reason", "back", "--by", "bob", *common)
+    assert code == 0 and "reopened by bob" in output
+    code, output = run("incident", "show", number, *common)
+    assert code == 0, output
+    assert f"#{number} PebbleDatabaseDown" in output
+    for text in ("acknowledged", "investigating", "alice", "reopened", "runbook", "[diagnose]"):
+        assert text in output, text
+    code, output = run("incident", "show", "999", *common)
+    assert code == 1 and "no incident 999" in output
