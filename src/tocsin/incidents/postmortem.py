@@ -367,7 +367,7 @@ DEFAULT_TEMPLATE = """\
 | | |
 |---|---|
 | Severity | {{ cell(incident.severity or "none") }} |
-| Status | {{ cell(incident.status) }}{% if incident.stage and incident.stage != incident.status %} ({{ cell(incident.stage) }}){% endif %} |
+| Status | {{ cell(incident.status) }}{% if incident.stage and incident.status != "resolved" %} ({{ cell(incident.stage) }}){% endif %} |
 | Opened | {{ incident.opened_at or "n/a" }} |
 | Acknowledged | {% if incident.acknowledged_at %}{{ incident.acknowledged_at }}{% if incident.acknowledged_by %} by {{ cell(incident.acknowledged_by) }}{% endif %}{% else %}not acknowledged{% endif %} |
 | Resolved | {% if incident.resolved_at %}{{ incident.resolved_at }}{% if incident.resolved_by %} by {{ cell(incident.resolved_by) }}{% endif %}{% else %}not resolved{% endif %} |
