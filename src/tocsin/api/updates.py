@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
-from tocsin.api.errors import problem
+from tocsin.api.errors import RowId, problem
 from tocsin.api.state import AppState
 from tocsin.engine import updates
 from tocsin.engine.paging import Pager
@@ -38,7 +38,9 @@ def _pager(state: AppState) -> Pager:
 
 
 @router.post("/api/v1/incidents/{incident_id}/status-updates", status_code=201)
-async def post_status_update(request: Request, incident_id: int, body: StatusUpdateIn) -> Response:
+async def post_status_update(
+    request: Request, incident_id: RowId, body: StatusUpdateIn
+) -> Response:
     """Post a status update: its text (rendered from the template) goes to the incident's
     channels; the stage ``resolved`` does not resolve the paging."""
     require(request, "respond")
@@ -71,7 +73,7 @@ async def post_status_update(request: Request, incident_id: int, body: StatusUpd
 
 
 @router.get("/api/v1/incidents/{incident_id}/status-updates")
-async def list_status_updates(request: Request, incident_id: int) -> Response:
+async def list_status_updates(request: Request, incident_id: RowId) -> Response:
     """The incident's status updates, oldest first."""
     require(request, "read")
     state = state_of(request)
