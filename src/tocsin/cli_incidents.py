@@ -209,7 +209,7 @@ def reopen(
 
     _write(
         number,
-        lambda conn, _s, now: lifecycle.reopen(conn, number, reason, by, now),
+        lambda conn, state, now: lifecycle.reopen(conn, number, reason, by, now, state.config),
         config,
         data_dir,
         database_url,

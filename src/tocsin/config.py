@@ -344,6 +344,9 @@ class TocsinConfig(_Strict):
     # where the runbooks can be read on the web (e.g. https://github.com/acme/ops/blob/main/):
     # pages link to the section at this URL plus the file's path relative to tocsin.yaml
     runbooks_url: str | None = None
+    # the incident title, a template over the incident's alerts (the message context of
+    # templating.py); default: the alert name and the group labels
+    incident_title: str | None = Field(default=None, max_length=2000)
     api: ApiConfig = Field(default_factory=ApiConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
@@ -778,6 +781,11 @@ def _build_paging(
                 check_template(source_text, f"{c.name}.{part}", html=part == "html")
             except TemplateError as exc:
                 report(("channels", i, "templates", part), str(exc))
+    if model.incident_title is not None:
+        try:
+            check_template(model.incident_title, "incident_title")
+        except TemplateError as exc:
+            report(("incident_title",), str(exc))
     for i, u in enumerate(model.users):
         zone_ok(("users", i, "timezone"), u.timezone)
         if not u.contact:

@@ -36,6 +36,10 @@ users:
   - {name: alice, email: alice@example.com, contact: [console]}
   - {name: bob, email: bob@example.com, contact: [console]}
 channels: [{name: console, type: console}]
+severities:
+  levels:
+    - {name: critical, update_every: 30m}
+    - {name: warning}
 """
 
 RUNBOOK = """
@@ -243,3 +247,23 @@ def test_pagination_filters_and_errors(rec: Api) -> None:
     anonymous = rec.client.get("/api/v1/incidents")
     assert anonymous.status_code == 401 and anonymous.json()["error"]["status"] == 401
     assert rec.post("/api/v1/incidents/999/notes", {"text": "hi"}).status_code == 404
+
+
+def test_a_reopened_incident_is_reminded_to_post_updates(rec: Api, clock: VirtualClock) -> None:
+    """critical: update_every 30m. Resolved by hand at 08:10 (no reminder since), reopened at
+    08:20: the next reminder is due at 08:50, not at once; and the alert that ended at 08:05
+    does not resolve the reopened incident again."""
+    fire(rec, "DatabaseDown", severity="critical")
+    rec.run_engine()
+    number = only(rec)["number"]
+    clock.advance(600)
+    rec.post(f"/api/v1/incidents/{number}/resolve", {})
+    clock.advance(600)
+    assert rec.post(f"/api/v1/incidents/{number}/reopen", {}).status_code == 200
+    clock.advance(1799)
+    rec.run_engine()
+    assert "update_reminder" not in kinds(rec, number)
+    clock.advance(1)
+    rec.run_engine()
+    assert kinds(rec, number)[-1] == "update_reminder"
+    assert rec.get(f"/api/v1/incidents/{number}").json()["status"] == "acknowledged"

@@ -294,7 +294,9 @@ async def reopen_incident(
     return _write(
         request,
         incident_id,
-        lambda conn, _s, now: lifecycle.reopen(conn, incident_id, reason, actor, now),
+        lambda conn, state, now: lifecycle.reopen(
+            conn, incident_id, reason, actor, now, state.config
+        ),
         200,
     )
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin.config import Config
+from tocsin.engine import updates
 from tocsin.incidents.lifecycle import refuse_note, refuse_person, refuse_reopen
 from tocsin.store import repo
 
@@ -60,7 +62,11 @@ def assign(
     repo.add_timeline(conn, incident_id, repo.to_dt(now), "assigned", {**values, "by": by})
 
 
-def reopen(conn: Connection, incident_id: int, reason: str, by: str, now: float) -> None:
+def reopen(
+    conn: Connection, incident_id: int, reason: str, by: str, now: float, config: Config
+) -> None:
+    """Resolved -> acknowledged by ``by``, stage investigating; status-update reminders
+    start again (the severity's period counts from now)."""
     row = _incident(conn, incident_id)
     why = refuse_reopen(row.status)
     if why:
@@ -79,6 +85,7 @@ def reopen(conn: Connection, incident_id: int, reason: str, by: str, now: float)
     repo.add_timeline(
         conn, incident_id, repo.to_dt(now), "reopened", {"by": by, "reason": reason[:1000]}
     )
+    updates.schedule_first(conn, config, incident_id, now, fresh=True)
 
 
 def runbook_opened(

@@ -21,7 +21,7 @@ from tocsin.engine import updates as status_updates
 from tocsin.engine.clock import Clock
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
-from tocsin.incidents.flush import decide, mute
+from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute
 from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
@@ -209,7 +209,16 @@ class DueWorkEngine:
         if silences is None:
             silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
         muting = mute(members, silences, self.config.inhibit_rules, firing_all, now)
-        sent = _ever_sent(conn, incident_id)
+        sent, last_said = _history(conn, incident_id)
+        for kind, fp, detail in alert_events(members, muting, now, last_said):
+            alert = members[fp]
+            repo.add_timeline(
+                conn,
+                incident_id,
+                now,
+                kind,
+                {"fingerprint": fp, "alertname": alert.labels.get("alertname", ""), **detail},
+            )
         last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
         decision = decide(
             members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
@@ -234,13 +243,29 @@ class DueWorkEngine:
                 },
             )
             values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
+            if decision.firing:
+                values["title"] = self.pager.incident_title(conn, incident, members, now_ts)
             self.pager.flushed(
                 conn, incident, members, decision.firing, decision.all_resolved, now_ts
             )
-        if decision.all_resolved:
+        route = self.config.route.find(incident.route_id)
+        auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
+        if incident.reopened_at is not None and auto_resolve:
+            # a person reopened it after its alerts had ended: only alerts that end after
+            # the reopening resolve it again
+            ends = [repo.to_ts(a.ends_at) for a in members.values() if a.ends_at]
+            auto_resolve = bool(ends) and max(ends) > incident.reopened_at
+        if decision.all_resolved and auto_resolve:
             values.update(status="resolved", resolved_at=now_ts)
             repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
             self.pager.stopped(conn, incident_id)
+            repo.finish(conn, item_id, self.owner)
+        elif decision.all_resolved:
+            # the route keeps it open for a person to resolve; a new alert flushes it again
+            if decision.send:
+                repo.add_timeline(
+                    conn, incident_id, now, "alerts_resolved", {"auto_resolve": False}
+                )
             repo.finish(conn, item_id, self.owner)
         else:
             repo.reschedule(conn, item_id, self.owner, now_ts + incident.group_interval_s)
@@ -299,18 +324,20 @@ def _fresh(conn: Connection) -> None:
     outbox.forget_new(conn)
 
 
-_FLUSHED = select(timeline.c.detail).where(
-    timeline.c.incident_id == bindparam("i"), timeline.c.kind == "group_flushed"
+_HISTORY = select(timeline.c.kind, timeline.c.detail).where(
+    timeline.c.incident_id == bindparam("i"),
+    timeline.c.kind.in_(["group_flushed", *ALERT_EVENT_KINDS]),
 )
 
 
-def _ever_sent(conn: object, incident_id: int) -> set[str]:
-    from sqlalchemy import Connection
-
-    assert isinstance(conn, Connection)
+def _history(conn: Connection, incident_id: int) -> tuple[set[str], dict[str, str]]:
+    """The fingerprints ever sent as firing, and what the timeline last said of each alert."""
     sent: set[str] = set()
-    rows = conn.execute(_FLUSHED, {"i": incident_id})
-    for row in rows:
-        for entry in json.loads(row.detail).get("firing", []):
-            sent.add(entry["fingerprint"])
-    return sent
+    last: dict[str, str] = {}
+    for row in conn.execute(_HISTORY.order_by(timeline.c.id), {"i": incident_id}):
+        detail = json.loads(row.detail)
+        if row.kind == "group_flushed":
+            sent.update(entry["fingerprint"] for entry in detail.get("firing", []))
+        elif "fingerprint" in detail:
+            last[detail["fingerprint"]] = ALERT_EVENT_KINDS[row.kind]
+    return sent, last

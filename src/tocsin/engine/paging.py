@@ -29,12 +29,14 @@ from tocsin.alerts.model import Alert
 from tocsin.config import Config
 from tocsin.engine import updates as status_updates
 from tocsin.incidents.describe import common, incident_title
+from tocsin.notify.message import from_json
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
 from tocsin.oncall.severity import highest, rank
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
+from tocsin.templating import TemplateError, compile_template, message_context, one_line, render
 
 log = logging.getLogger("tocsin.paging")
 MAX_DIAGNOSTICS = 3
@@ -114,7 +116,34 @@ class Pager:
             "text": text,
         }
         message.update(self._runbook(shown))
+        message["title"] = self.title(message)
         return message
+
+    def incident_title(
+        self, conn: Connection, incident: Any, members: dict[str, Alert], now: float
+    ) -> str:
+        """The title an incident carries, from its alerts now."""
+        if self.config.model.incident_title:
+            return str(
+                self.message(conn, incident, "firing", now, "title", members=members)["title"]
+            )
+        when = repo.to_dt(now)
+        firing = [a for a in members.values() if not a.resolved(when)]
+        return incident_title(json.loads(incident.group_labels), firing or list(members.values()))
+
+    def title(self, message: dict[str, Any]) -> str:
+        """The incident's title for a message: the configured ``incident_title`` template
+        rendered over it (one line, at most 200 characters), else the default."""
+        source = self.config.model.incident_title
+        if not source:
+            return str(message["title"])
+        template = compile_template(source, "incident_title")
+        try:
+            rendered = one_line(render(template, message_context(from_json(message))), 200)
+        except TemplateError:  # checked at load; never lose a page over a title
+            log.exception("incident_title failed to render; using the default title")
+            return str(message["title"])
+        return rendered or str(message["title"])
 
     def incident_url(self, incident_id: int) -> str:
         base = self.config.model.global_.external_url.rstrip("/")
@@ -298,6 +327,7 @@ class Pager:
             labels[paging.severity_label] = severity
         values: dict[str, Any] = {
             "status": "triggered",
+            "stage": incident.stage or "investigating",
             "triggered_at": now,
             "severity": severity,
             "channels": json.dumps(channels),

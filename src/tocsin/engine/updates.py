@@ -264,14 +264,17 @@ def history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- reminders
 
 
-def schedule_first(conn: Connection, config: Config, incident_id: int, now: float) -> None:
-    """When an incident triggers: its first reminder, if its severity wants updates."""
+def schedule_first(
+    conn: Connection, config: Config, incident_id: int, now: float, *, fresh: bool = False
+) -> None:
+    """When an incident triggers (or, ``fresh``, is reopened: the period counts from now):
+    its first reminder, if its severity wants updates."""
     incident = repo.get_incident(conn, incident_id)
     if incident is None:
         return
     interval = config.paging.update_interval_s(incident.severity)
     if interval and stage_of(incident.stage) != "resolved":
-        base = incident.last_update_at or now
+        base = now if fresh else (incident.last_update_at or now)
         outbox.schedule(conn, REMINDER, [incident_id], max(now, base + interval))
 
 

@@ -109,15 +109,17 @@ class AlertWriter:
             for single in jobs:  # find the one that fails; the others still land
                 self._commit([single])
             return
+        # the engine hears of the commit before anyone is answered: an answered request's
+        # work is already in the engine's hands
+        if created and self.on_created is not None:
+            self.on_created(created)
+        if left is not None and self.on_commit is not None:
+            self.on_commit(left)
         for single, result in zip(jobs, results, strict=True):
             self._answer(single, result, None)
             if self.metrics is not None:
                 received = self.metrics.alerts_received.labels(single.batch.source)
                 received.inc(len(single.batch.latest))
-        if created and self.on_created is not None:
-            self.on_created(created)
-        if left is not None and self.on_commit is not None:
-            self.on_commit(left)
 
     def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], list[Any], float | None]:
         """The results, the deliveries created, and when the earliest work left falls due."""
