@@ -133,7 +133,7 @@ def test_report_as_json_and_as_tables(tmp_path: Path) -> None:
     code, output = run("report", *common)
     assert code == 0, output
     assert "1 incidents, 2 pages" in output
-    assert "PebbleDatabaseDown" in output and "5m00s" in output and "1h00m" in output
+    assert "PebbleDatabaseDown" in output and "5 min 0 s" in output and "1 h 0 min 0 s" in output
     assert "Europe/Berlin" in output
 
 

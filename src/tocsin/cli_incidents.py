@@ -16,21 +16,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.incidents.figures import duration
 
 Number = Annotated[int, typer.Argument(help="The incident number.")]
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes} min"
-    if minutes:
-        return f"{minutes} min {secs} s"
-    return f"{secs} s"
 
 
 def _state(config: Path, data_dir: Path | None, url: str | None) -> Any:
@@ -43,11 +31,13 @@ def _state(config: Path, data_dir: Path | None, url: str | None) -> Any:
 
 def _brief(detail: dict[str, Any]) -> str:
     """A timeline entry's detail on one line, the keys people read first."""
-    keys = ("by", "text", "stage", "message", "alertname", "channel", "target", "reason")
+    keys = ("by", "stage", "message", "text", "alertname", "channel", "target", "reason")
     shown = [f"{k}={detail[k]}" for k in keys if detail.get(k) not in (None, "", [])]
+    if detail.get("message"):
+        shown = [s for s in shown if not s.startswith("text=")]  # the message, not its text
     if not shown:
         shown = [f"{k}={v}" for k, v in detail.items() if isinstance(v, str | int | float)][:4]
-    return " ".join(shown)[:160]
+    return " ".join(" ".join(shown).split())[:160]
 
 
 @incident_app.command("show")
@@ -87,9 +77,9 @@ def show(
         ("opened", record["opened_at"]),
         ("acknowledged", record["acknowledged_at"]),
         ("resolved", record["resolved_at"]),
-        ("time to acknowledge", _duration(figures["time_to_acknowledge_s"])),
-        ("time to resolve", _duration(figures["time_to_resolve_s"])),
-        ("pages sent", str(figures["pages_sent"])),
+        ("time to acknowledge", duration(figures["time_to_acknowledge_s"])),
+        ("time to resolve", duration(figures["time_to_resolve_s"])),
+        ("pages sent", f"{figures['pages_sent']} (messages {figures['messages_sent']})"),
         ("escalations", str(figures["escalations"])),
     ):
         facts.add_row(name, escape(str(value if value is not None else "-")))

@@ -12,19 +12,11 @@ import typer
 from rich.table import Table
 
 from tocsin.cli_paging import ConfigPath, DatabaseUrl, DataDir
+from tocsin.incidents.figures import duration
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+def _span(seconds: float | None) -> str:
+    return "-" if seconds is None else duration(seconds)
 
 
 def _hours(text: str) -> Any:
@@ -52,11 +44,11 @@ def _response_table(title: str, rows: list[dict[str, Any]]) -> Table:
             row["key"],
             str(row["incidents"]),
             str(ack["count"]),
-            _duration(ack["median_s"]),
-            _duration(ack["p90_s"]),
+            _span(ack["median_s"]),
+            _span(ack["p90_s"]),
             str(res["count"]),
-            _duration(res["median_s"]),
-            _duration(res["p90_s"]),
+            _span(res["median_s"]),
+            _span(res["p90_s"]),
         )
     return table
 

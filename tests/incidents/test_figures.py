@@ -18,7 +18,9 @@ def test_acknowledged_and_resolved() -> None:
         [
             ev(0, "opened"),
             ev(0, "triggered"),
-            ev(1, "notified"),
+            Event(T, "escalated", {"reason": "started"}),
+            Event(T + 1, "notified", {"target": "schedule:primary"}),
+            Event(T + 1, "notified", {"target": "channel:team"}),
             ev(300, "deadline_missed"),
             ev(300, "escalated"),
             ev(301, "notified"),
@@ -27,7 +29,7 @@ def test_acknowledged_and_resolved() -> None:
         ]
     )
     assert f.time_to_acknowledge_s == 420 and f.time_to_resolve_s == 3600
-    assert (f.pages_sent, f.escalations, f.deadline_misses) == (2, 1, 1)
+    assert (f.pages_sent, f.messages_sent, f.escalations, f.deadline_misses) == (2, 3, 1, 1)
 
 
 def test_a_lapsed_acknowledgement_still_counts_and_reopening_reopens() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from tocsin.alerts.model import Alert
 from tocsin.config import ConfigError, parse_config
-from tocsin.incidents.figures import Event
+from tocsin.incidents.figures import Event, duration
 from tocsin.incidents.postmortem import (
     DEFAULT_TEMPLATE,
     MAX_ROWS,
@@ -21,7 +21,6 @@ from tocsin.incidents.postmortem import (
     cell,
     check_postmortem_template,
     compile_postmortem,
-    duration,
     render_postmortem,
     sample_context,
 )
@@ -118,8 +117,10 @@ def test_default_postmortem_snapshot() -> None:
     figures = context["figures"]
     assert isinstance(figures, dict)
     assert figures["time_to_acknowledge_s"] == 420 and figures["time_to_resolve_s"] == 2550
-    assert (figures["escalations"], figures["deadline_misses"]) == (2, 1)
-    assert (figures["pages_sent"], figures["pages_failed"]) == (3, 1)
+    # escalations: step 2 (step 1 only started the policy); pages: alice and bob (the team
+    # channel's message is not a page)
+    assert (figures["escalations"], figures["deadline_misses"]) == (1, 1)
+    assert (figures["pages_sent"], figures["messages_sent"], figures["pages_failed"]) == (2, 3, 1)
     assert context["durations"] == {
         "time_to_acknowledge": "7 min 0 s",
         "time_to_resolve": "42 min 30 s",

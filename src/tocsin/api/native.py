@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -21,6 +20,7 @@ from tocsin.alerts.payloads import format_time, parse_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
 from tocsin.api.errors import RowId, problem
+from tocsin.api.lists import MAX_PAGE, page
 from tocsin.api.state import AppState
 from tocsin.engine import lifecycle
 from tocsin.engine.paging import Pager
@@ -32,7 +32,6 @@ from tocsin.store.db import begin_write
 from tocsin.store.schema import incidents
 
 router = APIRouter()
-MAX_PAGE = 500
 
 
 def _at(ts: float | None) -> str | None:
@@ -171,18 +170,7 @@ async def list_incidents(
     with state_of(request).db.connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = list(conn.execute(query.order_by(incidents.c.id.desc()).limit(limit).offset(offset)))
-    answer = JSONResponse([incident_json(r) for r in rows])
-    _paginate(answer, request, total, limit, offset)
-    return answer
-
-
-def _paginate(answer: Response, request: Request, total: int, limit: int, offset: int) -> None:
-    answer.headers["X-Total-Count"] = str(total)
-    if offset + limit < total:
-        params = dict(request.query_params)
-        params.update(limit=str(limit), offset=str(offset + limit))
-        url = str(request.url.replace(query=urlencode(params)))
-        answer.headers["Link"] = f'<{url}>; rel="next"'
+    return page(request, [incident_json(r) for r in rows], total, limit, offset)
 
 
 @router.get("/api/v1/incidents/{incident_id}")

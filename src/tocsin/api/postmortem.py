@@ -1,7 +1,8 @@
 """Postmortems and action items in the native API.
 
 - ``GET /api/v1/incidents/{id}/postmortem``: the postmortem draft, Markdown
-- ``GET /api/v1/action-items?status=&overdue=true&owner=&incident=&limit=&offset=``
+- ``GET /api/v1/action-items?status=&overdue=true&owner=&incident=&limit=&offset=``: a list
+  as every list of the native API (``api.lists``)
 - ``POST /api/v1/incidents/{id}/action-items``: ``{title, owner, due?}`` (due: ISO 8601 or a
   duration from now such as ``7d``; default 7 days)
 - ``PATCH /api/v1/action-items/{id}``: ``{status?, owner?, due?, title?}``
@@ -23,6 +24,7 @@ from sqlalchemy import Connection
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
 from tocsin.api.errors import problem
+from tocsin.api.lists import MAX_PAGE, page
 from tocsin.config import Config
 from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
 from tocsin.store import actions, repo
@@ -59,7 +61,7 @@ class ActionItemQuery(BaseModel):
     overdue: bool = False
     owner: Owner | None = None
     incident: int | None = Field(default=None, ge=1, le=MAX_ID)
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: int = Field(default=100, ge=1, le=MAX_PAGE)
     offset: int = Field(default=0, ge=0)
 
 
@@ -155,14 +157,7 @@ async def list_action_items(request: Request) -> Response:
             limit=query.limit,
             offset=query.offset,
         )
-    return JSONResponse(
-        {
-            "items": [i.to_json(now) for i in items],
-            "total": total,
-            "limit": query.limit,
-            "offset": query.offset,
-        }
-    )
+    return page(request, [i.to_json(now) for i in items], total, query.limit, query.offset)
 
 
 @router.post("/api/v1/incidents/{incident_id}/action-items")

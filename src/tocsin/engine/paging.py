@@ -277,7 +277,7 @@ class Pager:
             route = self.config.route.find(incident.route_id)
             channels = route.channels if route else []
         kind = "resolved" if all_resolved else "firing"
-        self._to_channels(conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+        self.to_channels(conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
 
     def _rerate(self, conn: Connection, incident: Any, firing: list[Alert], now: float) -> bool:
         """An incident's severity is the highest of its alerts: a more severe alert joining
@@ -516,7 +516,7 @@ class Pager:
         if timeout:
             outbox.schedule(conn, outbox.ACK_TIMEOUT, [incident_id], now + float(timeout))
         incident = repo.get_incident(conn, incident_id)
-        self._to_channels(
+        self.to_channels(
             conn, incident, "acknowledged", self._channels(incident), now, f"ack:{now:.6f}"
         )
         return None
@@ -558,7 +558,7 @@ class Pager:
         outbox.cancel(conn, (*outbox.ESCALATION_KINDS, outbox.ACK_TIMEOUT), incident_id)
         repo.add_timeline(conn, incident_id, repo.to_dt(now), "resolved", {"by": by})
         incident = repo.get_incident(conn, incident_id)
-        self._to_channels(conn, incident, "resolved", self._channels(incident), now, "resolved")
+        self.to_channels(conn, incident, "resolved", self._channels(incident), now, "resolved")
         return None
 
     def stopped(self, conn: Connection, incident_id: int) -> None:
@@ -568,7 +568,7 @@ class Pager:
     def _channels(self, incident: Any) -> list[str]:
         return json.loads(incident.channels) if incident.channels else []
 
-    def _to_channels(
+    def to_channels(
         self,
         conn: Connection,
         incident: Any,
@@ -577,7 +577,10 @@ class Pager:
         now: float,
         event: str,
         members: dict[str, Alert] | None = None,
-    ) -> None:
+        text: str | None = None,
+    ) -> list[str]:
+        """The message of ``kind`` to each channel, in the outbox (a channel that is not
+        configured is a ``notify_failed`` on the timeline); the channels it went to."""
         pending = []
         for channel in channels:
             if channel not in self.config.paging.channels:
@@ -590,8 +593,9 @@ class Pager:
                 )
                 continue
             key = f"inc{incident.id}:{event}:{channel}"
-            message = self.message(conn, incident, kind, now, key, members=members)
+            message = self.message(conn, incident, kind, now, key, members=members, text=text)
             pending.append(
                 outbox.Pending(incident.id, channel, f"channel:{channel}", kind, message, key)
             )
         outbox.enqueue(conn, pending, now)
+        return [p.channel for p in pending]

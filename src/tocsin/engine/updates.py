@@ -159,29 +159,9 @@ def _fields(
 def _send(
     pager: Pager, conn: Connection, incident: Any, kind: str, text: str, now: float, event: str
 ) -> list[str]:
-    """The message to every channel of the incident (as ``Pager._to_channels``); the
-    channels it went to."""
+    """The message to every channel of the incident; the channels it went to."""
     channels = json.loads(incident.channels) if incident.channels else []
-    pending = []
-    sent = []
-    for channel in channels:
-        if channel not in pager.config.paging.channels:
-            repo.add_timeline(
-                conn,
-                incident.id,
-                repo.to_dt(now),
-                "notify_failed",
-                {"reason": f"channel {channel!r} is not configured"},
-            )
-            continue
-        key = f"inc{incident.id}:{event}:{channel}"
-        message = pager.message(conn, incident, kind, now, key, text=text)
-        pending.append(
-            outbox.Pending(incident.id, channel, f"channel:{channel}", kind, message, key)
-        )
-        sent.append(channel)
-    outbox.enqueue(conn, pending, now)
-    return sent
+    return pager.to_channels(conn, incident, kind, channels, now, event, text=text)
 
 
 # --------------------------------------------------------------------------- updates

@@ -7,8 +7,12 @@ One definition for the incident view, the postmortem and the reports:
   answered. None while nobody has acknowledged, or when the incident never triggered.
 - **time to resolve**: from the incident's first alert (``opened``) to the last ``resolved``
   event (a reopened incident is resolved when it is resolved for good). None while open.
-- pages sent (``notified``), failed deliveries (``notify_failed``), escalations, missed
-  acknowledgement deadlines, notes and status updates: counts of those events.
+- **pages sent**: delivered notifications to people (``notified`` whose target is a user,
+  schedule or team, not a channel); **messages sent**: every delivered notification, channel
+  messages included; failed deliveries (``notify_failed``).
+- **escalations**: escalation steps taken after the first (an ``escalated`` event that only
+  started the policy is not one), missed acknowledgement deadlines, notes and status
+  updates: counts of those events.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ class Figures:
     time_to_acknowledge_s: float | None
     time_to_resolve_s: float | None
     pages_sent: int
+    messages_sent: int
     pages_failed: int
     escalations: int
     deadline_misses: int
@@ -52,10 +57,17 @@ def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     counts: dict[str, int] = {}
+    pages = escalations = 0
     for event in ordered:
         first.setdefault(event.kind, event.at)
         last[event.kind] = event.at
         counts[event.kind] = counts.get(event.kind, 0) + 1
+        if event.kind == "notified" and not str(event.detail.get("target", "")).startswith(
+            "channel:"
+        ):
+            pages += 1
+        elif event.kind == "escalated" and event.detail.get("reason") != "started":
+            escalations += 1
     opened = first.get("opened", opened_at)
     triggered = first.get("triggered")
     acknowledged = first.get("acknowledged")
@@ -75,10 +87,30 @@ def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
         time_to_resolve_s=(
             resolved - opened if resolved is not None and opened is not None else None
         ),
-        pages_sent=counts.get("notified", 0),
+        pages_sent=pages,
+        messages_sent=counts.get("notified", 0),
         pages_failed=counts.get("notify_failed", 0),
-        escalations=counts.get("escalated", 0),
+        escalations=escalations,
         deadline_misses=counts.get("deadline_missed", 0),
         notes=counts.get("note", 0),
         status_updates=counts.get("status_update", 0),
     )
+
+
+def duration(seconds: float | None) -> str:
+    """Human-readable: ``42 s``, ``7 min 0 s``, ``2 h 5 min 0 s``, ``3 d 4 h 0 min``."""
+    if seconds is None:
+        return "n/a"
+    total = round(seconds)
+    sign = "-" if total < 0 else ""
+    total = abs(total)
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{sign}{days} d {hours} h {minutes} min"
+    if hours:
+        return f"{sign}{hours} h {minutes} min {secs} s"
+    if minutes:
+        return f"{sign}{minutes} min {secs} s"
+    return f"{sign}{secs} s"

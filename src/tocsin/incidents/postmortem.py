@@ -36,7 +36,7 @@ from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.incidents.describe import incident_title
-from tocsin.incidents.figures import Event, figures
+from tocsin.incidents.figures import Event, duration, figures
 from tocsin.templating import Template, TemplateError, compile_template, one_line, render
 
 MAX_ROWS = 1000  # timeline rows in one postmortem; the rest are counted, not listed
@@ -89,25 +89,6 @@ def utc(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def duration(seconds: float | None) -> str:
-    """Human-readable: ``42 s``, ``7 min 0 s``, ``2 h 5 min 0 s``, ``3 d 4 h 0 min``."""
-    if seconds is None:
-        return "n/a"
-    total = round(seconds)
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{sign}{days} d {hours} h {minutes} min"
-    if hours:
-        return f"{sign}{hours} h {minutes} min {secs} s"
-    if minutes:
-        return f"{sign}{minutes} min {secs} s"
-    return f"{sign}{secs} s"
 
 
 def offset(seconds: float) -> str:
