@@ -24,3 +24,22 @@ def test_common_pairs_and_titles() -> None:
     assert incident_title({"alertname": "Disk", "host": "a"}, [disk]) == "Disk host=a"
     assert incident_title({"host": "a"}, [disk]) == "Disk host=a"
     assert incident_title({"host": "a"}, [disk, cpu]) == "2 alerts host=a"
+
+
+def test_times_as_people_type_them() -> None:
+    import pytest
+
+    from tocsin.config import parse_when
+
+    now = 1_800_000_000.0
+    assert parse_when("now", now) == now
+    assert parse_when("7d", now) == now + 7 * 86_400
+    assert parse_when("30d", now, default_sign=-1) == now - 30 * 86_400
+    assert parse_when("+2h", now, default_sign=-1) == now + 7200
+    assert parse_when("-30m", now) == now - 1800
+    assert parse_when("2027-01-15T08:00:00Z", now) == 1_800_000_000.0
+    assert parse_when("2027-01-15T09:00:00+01:00", now) == 1_800_000_000.0
+    assert parse_when("2027-01-15T08:00", now) == 1_800_000_000.0  # UTC without an offset
+    for bad in ("P30D", "yesterday", "", "999999999d", "9" * 400 + "d", "\x00"):
+        with pytest.raises(ValueError):
+            parse_when(bad, now)

@@ -8,7 +8,7 @@ what they put in the outbox.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,18 +30,14 @@ override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
 def _parse_when(text: str | None, now: datetime) -> datetime:
     """ISO 8601 (``2027-01-15T09:00``, UTC when no offset), ``now``, or ``+2h``/``-30m``."""
-    from tocsin.config import parse_prom_duration
+    from tocsin.config import parse_when
 
-    if not text or text == "now":
+    if not text:
         return now
-    if text[0] in "+-":
-        seconds = parse_prom_duration(text[1:])
-        return now + timedelta(seconds=seconds if text[0] == "+" else -seconds)
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        return datetime.fromtimestamp(parse_when(text, now.timestamp()), UTC)
+    except (ValueError, OverflowError, OSError):
         raise typer.BadParameter(f"{text!r} is not a time (ISO 8601, now, +2h)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _setup(config: Path, data_dir: Path | None, database_url: str | None) -> tuple[Any, Any]:

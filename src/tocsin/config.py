@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -53,6 +53,39 @@ def parse_prom_duration(text: str) -> float:
         raise ValueError(f"not a valid duration string: {text!r}")
     values = found.groups()[1::2]
     return sum(int(v) * unit for v, unit in zip(values, _DURATION_UNITS, strict=True) if v)
+
+
+MAX_OFFSET_S = 100 * 366 * 86_400  # a relative time further than a century is a typo
+
+
+def parse_when(text: str, now: float, default_sign: int = 1) -> float:
+    """A time as people type it, in epoch seconds: ``now``; a duration from ``now``
+    (``+2h``, ``-30m``; unsigned ``7d`` counts ``default_sign`` way: +1 ahead, -1 back); or
+    ISO 8601 (``2027-01-15T09:00``, ``…Z``; UTC when it has no offset). ValueError says what
+    is accepted; durations are bounded to a century, so no answer overflows."""
+    value = text.strip()
+    if value == "now":
+        return now
+    sign = default_sign
+    if value and value[0] in "+-":
+        sign, value = (1 if value[0] == "+" else -1), value[1:]
+    try:
+        seconds = parse_prom_duration(value)
+    except ValueError:
+        seconds = None
+    except OverflowError:
+        seconds = MAX_OFFSET_S + 1
+    if seconds is not None:
+        if seconds > MAX_OFFSET_S:
+            raise ValueError(f"{text[:50]!r} is more than a century away")
+        return now + sign * seconds
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text[:50]!r} is neither a duration (7d, +2h, -30m) nor an ISO 8601 time"
+        ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 class _Strict(BaseModel):

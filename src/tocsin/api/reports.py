@@ -4,7 +4,6 @@ out-of-hours pages and runbook coverage over a window (``incidents.stats``)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,7 +12,7 @@ from fastapi.responses import JSONResponse
 from tocsin.api.auth import require
 from tocsin.api.errors import problem
 from tocsin.api.state import AppState
-from tocsin.config import parse_prom_duration
+from tocsin.config import parse_when
 from tocsin.incidents import stats
 from tocsin.store import reports
 
@@ -22,20 +21,8 @@ DEFAULT_SINCE = "30d"
 
 
 def parse_time(text: str, now: float) -> float:
-    """A duration back from ``now`` (``30d``, ``12h``, ``1w``) or an ISO 8601 time (UTC
-    when it has no offset), in epoch seconds. ValueError when it is neither."""
-    text = text.strip()
-    try:
-        return now - parse_prom_duration(text)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{text!r} is neither a duration (30d, 12h) nor an ISO 8601 time"
-        ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    """A report bound: a duration back from ``now`` (``30d``) or an ISO 8601 time."""
+    return parse_when(text, now, default_sign=-1)
 
 
 def build(

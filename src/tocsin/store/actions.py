@@ -7,12 +7,11 @@ Each function takes an open connection inside the caller's transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from tocsin.config import parse_prom_duration
+from tocsin.config import parse_when
 from tocsin.incidents.postmortem import ACTION_STATUSES, ActionItem
 from tocsin.store import repo
 from tocsin.store.schema import action_items
@@ -22,22 +21,8 @@ CLOSED = ("done", "cancelled")
 
 
 def parse_due(text: str, now: float) -> float:
-    """A due time: a duration from now (``7d``, ``36h``, ``2w``, with or without ``+``) or an
-    ISO 8601 time (UTC when it has no offset). ValueError says what is accepted."""
-    value = text.strip()
-    try:
-        return now + parse_prom_duration(value.removeprefix("+"))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise ValueError(
-            f"{text[:50]!r} is neither a duration (7d, 36h) nor an ISO 8601 time"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    """A due time: a duration from now (``7d``, ``+36h``) or an ISO 8601 time."""
+    return parse_when(text, now, default_sign=1)
 
 
 def _item(row: Any) -> ActionItem:
