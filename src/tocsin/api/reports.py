@@ -4,9 +4,9 @@ out-of-hours pages and runbook coverage over a window (``incidents.stats``)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin.api.auth import require
@@ -46,13 +46,19 @@ def build(
 
 
 @router.get("/api/v1/reports")
-async def get_report(request: Request) -> Response:
+async def get_report(
+    request: Request,
+    since: Annotated[
+        str, Query(max_length=64, description="A duration back from now (30d) or ISO 8601.")
+    ] = DEFAULT_SINCE,
+    until: Annotated[str | None, Query(max_length=64, description="The same; default now.")] = None,
+) -> Response:
+    """The response report over [since, until): docs/response.md."""
     require(request, "read")
     state: AppState = request.app.state.tocsin
     now = state.clock.now()
     bounds: dict[str, float] = {}
-    for name, default in (("since", DEFAULT_SINCE), ("until", None)):
-        text = request.query_params.get(name, default)
+    for name, text in (("since", since), ("until", until)):
         if text is None:
             bounds[name] = now
             continue
