@@ -249,6 +249,9 @@ def schedule_first(
 ) -> None:
     """When an incident triggers (or, ``fresh``, is reopened: the period counts from now):
     its first reminder, if its severity wants updates."""
+    paging = config.paging
+    if paging.update_every_s is None and all(lv.update_every_s is None for lv in paging.levels):
+        return  # no severity asks for updates: nothing to read
     incident = repo.get_incident(conn, incident_id)
     if incident is None:
         return
