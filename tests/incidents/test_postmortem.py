@@ -157,7 +157,10 @@ def test_durations_and_cells() -> None:
     ]
     assert duration(None) == "n/a"
     assert cell("a | b\nc\r\nd") == "a \\| b c d"
-    assert cell("<script>x</script>") == "&lt;script>x&lt;/script>"
+    assert cell("<script>x</script>") == "&lt;script&gt;x&lt;/script&gt;"
+    assert cell("[x](javascript:y) *b* `c` ![i](u)") == (
+        "\\[x\\](javascript:y) \\*b\\* \\`c\\` \\!\\[i\\](u)"
+    )
     assert cell("ends in \\") == "ends in \\\\"
     assert cell(None) == ""
 
@@ -165,7 +168,7 @@ def test_durations_and_cells() -> None:
 def test_untrusted_text_is_data() -> None:
     events = [Event(T, "note", {"by": "x", "text": "{{ 7*7 }} | {% raw %}"})]
     text = render_postmortem(build_context({"id": 1, "title": "{{ 6*6 }}"}, [], events, [], T))
-    assert "{{ 6*6 }}" in text and "{{ 7*7 }} \\| {% raw %}" in text
+    assert "{{ 6\\*6 }}" in text and "{{ 7\\*7 }} \\| {% raw %}" in text
     assert "49" not in text and "36" not in text
 
 
@@ -230,3 +233,20 @@ def test_the_configured_template_is_checked_at_load(tmp_path: Path) -> None:
     assert config.postmortem is not None
     assert render_postmortem(scenario(), config.postmortem) == "# Review of #7\n"
     assert parse_config("route: {receiver: d}\nreceivers: [{name: d}]\n").postmortem is None
+
+
+def test_labels_and_annotations_cannot_write_markdown_or_html() -> None:
+    """A title from alert labels and an impact annotation: no HTML, heading or link survives
+    (the review's reproduction)."""
+    hostile = Alert(
+        labels={"alertname": "Disk<img src=x onerror=alert(1)>"},
+        annotations={"impact": "<script>x</script>\n\n## Root cause\n- [click](javascript:a)"},
+        starts_at=at(0),
+        ends_at=at(60),
+    )
+    incident = {"id": 3, "title": "Disk<img src=x onerror=alert(1)>", "opened_at": T}
+    text = render_postmortem(build_context(incident, [hostile], [], [], T + 120))
+    assert "<img" not in text and "<script" not in text
+    assert text.count("\n## Root cause") == 1  # the template's own heading only
+    assert "  \\## Root cause" in text
+    assert "](javascript" not in text.replace("\\](javascript", "")

@@ -23,12 +23,14 @@ The context a postmortem template sees (``sample_context`` has the same keys):
 - ``action_items``: each ``{id, title, owner, due, status, overdue, created_by}``
 - ``generated_at``: when the postmortem was generated
 - functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
-  ``one_line(text)`` collapses whitespace; ``duration(seconds)`` prints "7 min 0 s".
+  ``one_line(text)`` collapses whitespace, ``prose(text)`` and ``paragraph(text)`` make
+  untrusted text safe in Markdown; ``duration(seconds)`` prints "7 min 0 s".
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -98,12 +100,36 @@ def offset(seconds: float) -> str:
 
 
 def cell(text: object) -> str:
-    """Text made safe for one Markdown table cell: newlines become spaces, ``|`` is escaped
-    (and a backslash before it), ``<`` becomes ``&lt;`` so nothing turns into HTML."""
+    """Untrusted text made safe for one Markdown table cell: ``prose``, with ``|`` escaped."""
+    return prose(text).replace("|", "\\|")
+
+
+_INLINE = str.maketrans(
+    {c: "\\" + c for c in "\\`*_[]!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+)
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def prose(text: object) -> str:
+    """Untrusted text (labels, annotations, messages) made safe inside a Markdown line:
+    one line, and no emphasis, code, link, image or HTML can start in it."""
     if text is None:
         return ""
-    out = one_line(str(text))
-    return out.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+    return one_line(str(text)).translate(_INLINE)
+
+
+def paragraph(text: object) -> str:
+    """Untrusted text as a Markdown paragraph: its lines kept, each as ``prose`` and none
+    starting a heading, quote, list or rule."""
+    if text is None:
+        return ""
+    lines = [" ".join(line.split()).translate(_INLINE) for line in str(text).splitlines()]
+    return "\n".join(_LINE_START.sub(_escape_start, line) for line in lines if line)
+
+
+def _escape_start(found: re.Match[str]) -> str:
+    indent, mark = found.group(1), found.group(2)
+    return f"{indent}{mark}\\" if mark[0].isdigit() else f"{indent}\\{mark}"
 
 
 def _labels_text(labels: Mapping[str, str], skip: Sequence[str] = ("alertname",)) -> str:
@@ -336,6 +362,8 @@ def build_context(
         "generated_at": utc(now),
         "cell": cell,
         "one_line": one_line,
+        "prose": prose,
+        "paragraph": paragraph,
         "duration": duration,
     }
 
@@ -343,7 +371,7 @@ def build_context(
 # --- rendering ------------------------------------------------------------------------------
 
 DEFAULT_TEMPLATE = """\
-# Postmortem: incident #{{ incident.id }}, {{ one_line(incident.title) }}
+# Postmortem: incident #{{ incident.id }}, {{ prose(incident.title) }}
 
 | | |
 |---|---|
@@ -357,8 +385,8 @@ DEFAULT_TEMPLATE = """\
 
 ## Summary
 
-{{ one_line(incident.title) }} ({{ incident.severity or "no severity" }}) opened at {{ incident.opened_at or "an unknown time" }}
-{%- if durations.time_to_acknowledge %}, was acknowledged {{ durations.time_to_acknowledge }} after the first page{% if incident.acknowledged_by %} by {{ one_line(incident.acknowledged_by) }}{% endif %}{% endif %}
+{{ prose(incident.title) }} ({{ incident.severity or "no severity" }}) opened at {{ incident.opened_at or "an unknown time" }}
+{%- if durations.time_to_acknowledge %}, was acknowledged {{ durations.time_to_acknowledge }} after the first page{% if incident.acknowledged_by %} by {{ prose(incident.acknowledged_by) }}{% endif %}{% endif %}
 {%- if durations.time_to_resolve %} and was resolved {{ durations.time_to_resolve }} after it opened{% else %} and is not resolved{% endif %}.
 
 _TODO: in two or three sentences, what happened and who noticed it._
@@ -366,7 +394,7 @@ _TODO: in two or three sentences, what happened and who noticed it._
 ## Impact
 
 {% for text in impact %}
-- {{ text | indent(2) }}
+- {{ paragraph(text) | indent(2) }}
 {% else %}
 _TODO: who or what was affected, for how long, how badly (the alerts carry no impact, summary or description annotation)._
 {% endfor %}
@@ -413,13 +441,13 @@ _TODO: the underlying cause, once known. Ask "why?" until the answer is somethin
 ## Resolution
 
 {% if incident.resolved_at %}
-Resolved at {{ incident.resolved_at }}{% if incident.resolved_by %} by {{ one_line(incident.resolved_by) }}{% endif %}.
+Resolved at {{ incident.resolved_at }}{% if incident.resolved_by %} by {{ prose(incident.resolved_by) }}{% endif %}.
 {% else %}
 Not resolved yet.
 {% endif %}
 {% if last_status_update %}
 
-Last status update ({{ last_status_update.at }}{% if last_status_update.stage %}, {{ last_status_update.stage }}{% endif %}): {{ one_line(last_status_update.message) }}
+Last status update ({{ last_status_update.at }}{% if last_status_update.stage %}, {{ last_status_update.stage }}{% endif %}): {{ prose(last_status_update.message) }}
 {% endif %}
 
 _TODO: what was done to resolve it, and what still has to be done._
