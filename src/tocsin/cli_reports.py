@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli_paging import ConfigPath, DatabaseUrl, DataDir
@@ -41,7 +42,7 @@ def _response_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         ack, res = row["time_to_acknowledge"], row["time_to_resolve"]
         table.add_row(
-            row["key"],
+            escape(str(row["key"])),
             str(row["incidents"]),
             str(ack["count"]),
             _span(ack["median_s"]),
@@ -81,7 +82,7 @@ def tables(report: dict[str, Any]) -> list[Any]:
         noisy.add_column("episodes", justify="right")
         noisy.add_column("incidents", justify="right")
         for row in report["noisiest_alerts"]:
-            noisy.add_row(row["alert"], str(row["episodes"]), str(row["incidents"]))
+            noisy.add_row(escape(row["alert"]), str(row["episodes"]), str(row["incidents"]))
         parts.append(noisy)
     if report["out_of_hours_pages"]:
         people = Table(title="pages per person", title_justify="left")
@@ -91,12 +92,15 @@ def tables(report: dict[str, Any]) -> list[Any]:
         people.add_column("out of hours", justify="right")
         for row in report["out_of_hours_pages"]:
             people.add_row(
-                row["person"], row["timezone"], str(row["pages"]), str(row["out_of_hours"])
+                escape(row["person"]),
+                escape(row["timezone"]),
+                str(row["pages"]),
+                str(row["out_of_hours"]),
             )
         parts.append(people)
     coverage = report["runbook_coverage"]
-    missing = ", ".join(coverage["without_runbook"]) or "none"
-    unseen = ", ".join(coverage["runbooks_not_seen"]) or "none"
+    missing = escape(", ".join(coverage["without_runbook"])) or "none"
+    unseen = escape(", ".join(coverage["runbooks_not_seen"])) or "none"
     parts.append(f"[bold]fired without a runbook:[/bold] {missing}")
     parts.append(f"[bold]runbook alerts not seen:[/bold] {unseen}")
     return parts

@@ -81,11 +81,14 @@ def parse_when(text: str, now: float, default_sign: int = 1) -> float:
         return now + sign * seconds
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
+        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    except (ValueError, OverflowError):
         raise ValueError(
             f"{text[:50]!r} is neither a duration (7d, +2h, -30m) nor an ISO 8601 time"
         ) from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
+    if abs(at - now) > MAX_OFFSET_S:
+        raise ValueError(f"{text[:50]!r} is more than a century away")
+    return at
 
 
 class _Strict(BaseModel):

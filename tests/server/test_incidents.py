@@ -267,3 +267,40 @@ def test_a_reopened_incident_is_reminded_to_post_updates(rec: Api, clock: Virtua
     rec.run_engine()
     assert kinds(rec, number)[-1] == "update_reminder"
     assert rec.get(f"/api/v1/incidents/{number}").json()["status"] == "acknowledged"
+
+
+def test_review_findings_answer_4xx(rec: Api, clock: VirtualClock) -> None:
+    """Reopening while the group has another open incident, updating a resolved incident,
+    far-away times, huge offsets and huge bodies: each a clear 4xx, nothing stored."""
+    fire(rec, "DiskFull")
+    rec.run_engine()
+    first = only(rec)["number"]
+    rec.post(f"/api/v1/incidents/{first}/resolve", {})
+    update = {"stage": "monitoring", "message": "still watching"}
+    late = rec.post(f"/api/v1/incidents/{first}/status-updates", update)
+    assert late.status_code == 409 and "resolved" in late.json()["error"]["message"]
+    clock.advance(60)
+    fire(rec, "DiskFull")  # still firing: a new incident for the group
+    rec.run_engine()
+    second = rec.get("/api/v1/incidents?status=triggered").json()[0]["number"]
+    assert second != first
+    twice = rec.post(f"/api/v1/incidents/{first}/reopen", {})
+    assert twice.status_code == 409 and f"#{second}" in twice.json()["error"]["message"]
+    for due in ("9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00", "999999999d"):
+        item = {"title": "x", "owner": "y", "due": due}
+        answer = rec.post(f"/api/v1/incidents/{second}/action-items", item)
+        assert answer.status_code == 422 and "century" in answer.json()["error"]["message"]
+    assert rec.get("/api/v1/action-items").json() == []
+    for path in (
+        "/api/v1/action-items?offset=9223372036854775808",
+        "/api/v1/incidents?offset=9223372036854775808",
+    ):
+        assert rec.get(path).status_code == 422, path
+    assert rec.get("/api/v1/reports?since=0001-01-01T00:00:00%2B14:00").status_code == 400
+    huge = b'{"text": "' + b"x" * (2 << 20) + b'"}'
+    answer = rec.client.post(
+        f"/api/v1/incidents/{second}/notes",
+        content=huge,
+        headers={**rec.headers(), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413 and answer.json()["error"]["status"] == 413

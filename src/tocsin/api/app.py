@@ -123,6 +123,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         return PlainTextResponse("OK")
 
     errors.install(app)
+    app.add_middleware(errors.BodyLimit)
 
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> Response:

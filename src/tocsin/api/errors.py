@@ -56,3 +56,43 @@ def install(app: FastAPI) -> None:
 # number names nothing, and is a 422 like any other malformed path, not a database error.
 MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (the number shown).")]
+
+
+MAX_BODY_BYTES = 1 << 20  # notes, updates, action items: far below this
+_OWN_LIMITS = ("/api/v1/alerts", "/api/v1/intake/")  # intakes bound bodies by `limits`
+
+
+class BodyLimit:
+    """ASGI middleware: a body of the native API beyond ``MAX_BODY_BYTES`` is a 413 in the
+    one shape, whether it says its length or streams; it is never read whole into memory.
+    The intakes keep their own configured limits."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/api/v1/") or path.startswith(_OWN_LIMITS):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > self.limit:
+            await _too_large(self.limit)(scope, receive, send)
+            return
+        seen = 0
+
+        async def bounded() -> Any:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise HTTPException(413, f"the body is larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, bounded, send)
+
+
+def _too_large(limit: int) -> JSONResponse:
+    return problem(413, f"the body is larger than {limit} bytes (or its length is not a number)")

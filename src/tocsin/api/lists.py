@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 MAX_PAGE = 500
+MAX_OFFSET = 10_000_000  # within every database's integers
 
 
 def page(request: Request, items: list[Any], total: int, limit: int, offset: int) -> JSONResponse:

@@ -20,7 +20,7 @@ from tocsin.alerts.payloads import format_time, parse_time
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
 from tocsin.api.errors import RowId, problem
-from tocsin.api.lists import MAX_PAGE, page
+from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
 from tocsin.api.state import AppState
 from tocsin.engine import lifecycle
 from tocsin.engine.paging import Pager
@@ -156,7 +156,7 @@ async def list_incidents(
     since: Annotated[str | None, Query(max_length=64, description="Opened at or after.")] = None,
     until: Annotated[str | None, Query(max_length=64, description="Opened before.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
-    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """Incidents, newest first."""
     require(request, "read")

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from tocsin.api.alertmanager import state_of
 from tocsin.api.auth import require
 from tocsin.api.errors import problem
-from tocsin.api.lists import MAX_PAGE, page
+from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
 from tocsin.config import Config
 from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
 from tocsin.store import actions, repo
@@ -62,7 +62,7 @@ class ActionItemQuery(BaseModel):
     owner: Owner | None = None
     incident: int | None = Field(default=None, ge=1, le=MAX_ID)
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
 def postmortem_markdown(

@@ -24,7 +24,7 @@ class Refused(Exception):
 
 
 def _incident(conn: Connection, incident_id: int) -> Any:
-    row = repo.get_incident(conn, incident_id)
+    row = repo.get_incident(conn, incident_id, lock=True)
     if row is None:
         raise Refused(404, f"no incident {incident_id}")
     return row
@@ -71,6 +71,12 @@ def reopen(
     why = refuse_reopen(row.status)
     if why:
         raise Refused(409, why)
+    other = repo.open_incident_of(conn, row.group_key)
+    if other is not None:
+        raise Refused(
+            409,
+            f"incident #{other} is open for the same alerts (its group); carry on there",
+        )
     repo.update_incident(
         conn,
         incident_id,

@@ -499,7 +499,7 @@ class Pager:
 
     def acknowledge(self, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
         """Stop escalation; None when done, else why not."""
-        incident = repo.get_incident(conn, incident_id)
+        incident = repo.get_incident(conn, incident_id, lock=True)
         if incident is None:
             return "no such incident"
         if incident.status == "resolved":
@@ -549,7 +549,7 @@ class Pager:
         )
 
     def resolve(self, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
-        incident = repo.get_incident(conn, incident_id)
+        incident = repo.get_incident(conn, incident_id, lock=True)
         if incident is None:
             return "no such incident"
         if incident.status == "resolved":

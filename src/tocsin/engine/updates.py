@@ -188,11 +188,15 @@ def post(
         raise UpdateError(422, f"the message is longer than {MAX_MESSAGE_CHARS} characters")
     if impact is not None and len(impact) > MAX_IMPACT_CHARS:
         raise UpdateError(422, f"the impact is longer than {MAX_IMPACT_CHARS} characters")
-    incident = repo.get_incident(conn, incident_id)
+    incident = repo.get_incident(conn, incident_id, lock=True)
     if incident is None:
         raise UpdateError(404, f"no incident {incident_id}")
     if incident.status == "pending":
         raise UpdateError(409, "the incident has not triggered yet")
+    if incident.status == "resolved" and stage != "resolved":
+        raise UpdateError(
+            409, "the incident is resolved: post the resolution (stage resolved), or reopen it"
+        )
     previous = stage_of(incident.stage)
     problem = transition_problem(incident.stage, stage)
     if problem is not None:

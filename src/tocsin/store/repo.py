@@ -490,7 +490,23 @@ def members_of(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[
     return found
 
 
-def get_incident(conn: Connection, incident_id: int) -> Any:
+def open_incident_of(conn: Connection, group_key: str) -> int | None:
+    """The open incident of a group key, if any (where its new alerts go)."""
+    row = conn.execute(
+        select(incidents.c.id)
+        .where(incidents.c.group_key == group_key, incidents.c.status != "resolved")
+        .order_by(incidents.c.id.desc())
+        .limit(1)
+    ).first()
+    return int(row.id) if row else None
+
+
+def get_incident(conn: Connection, incident_id: int, lock: bool = False) -> Any:
+    """The incident's row; with ``lock``, held until the transaction ends (``FOR UPDATE`` on
+    PostgreSQL; on SQLite the write transaction already holds the database), so that two
+    people acting at once act one after the other."""
+    if lock and conn.dialect.name == "postgresql":
+        return conn.execute(_GET_INCIDENT.with_for_update(), {"i": incident_id}).first()
     return conn.execute(_GET_INCIDENT, {"i": incident_id}).first()
 
 
