@@ -133,3 +133,13 @@ def chunked(values: Sequence[Any], size: int = 1000) -> Iterator[list[Any]]:
 def markers(conn: Connection, count: int) -> str:
     """``count`` comma-separated parameter markers, for an ``IN (...)`` list."""
     return ",".join([_marker(conn)] * count)
+
+
+def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
+    """Run one statement (``{p}`` where each parameter goes); the rows it changed."""
+    cursor = _cursor(conn)
+    try:
+        cursor.execute(sql.format(p=_marker(conn)), list(params))
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()

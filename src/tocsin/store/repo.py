@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
@@ -415,7 +415,6 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 
 
 # Statements of the engine's hot paths, built once (building one costs more than running it).
-_ADD_TIMELINE = insert(timeline)
 _ACTIVE_SILENCES = select(silences).where(
     silences.c.starts_at <= bindparam("ts"), silences.c.ends_at > bindparam("ts")
 )
@@ -426,28 +425,35 @@ _MEMBERS = (
     .where(incident_alerts.c.incident_id == bindparam("i"))
 )
 _GET_INCIDENT = select(incidents).where(incidents.c.id == bindparam("i"))
-_UPDATE_INCIDENT = update(incidents).where(incidents.c.id == bindparam("b_id"))
-_RESCHEDULE = (
-    update(due_work)
-    .where(due_work.c.id == bindparam("b_id"), due_work.c.lease_owner == bindparam("b_owner"))
-    .values(due_at=bindparam("b_due"), lease_owner=None, lease_until=None)
-)
-_FINISH = delete(due_work).where(
-    due_work.c.id == bindparam("b_id"), due_work.c.lease_owner == bindparam("b_owner")
-)
 
 
 def add_timeline(
     conn: Connection, incident_id: int, at: datetime, kind: str, detail: dict[str, Any]
 ) -> None:
-    conn.execute(
-        _ADD_TIMELINE,
-        {"incident_id": incident_id, "at": to_ts(at), "kind": kind, "detail": dumps(detail)},
+    # the statements of every flush and page run on the driver's cursor (store/bulk.py)
+    bulk.execute(
+        conn,
+        "INSERT INTO timeline (incident_id, at, kind, detail) VALUES ({p}, {p}, {p}, {p})",
+        [incident_id, to_ts(at), kind, dumps(detail)],
     )
 
 
+_INCIDENT_COLUMNS = frozenset(incidents.c.keys()) - {"id"}
+
+
 def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
-    conn.execute(_UPDATE_INCIDENT, {"b_id": incident_id, **values})
+    unknown = set(values) - _INCIDENT_COLUMNS
+    if unknown:  # column names go into the statement: only the table's own
+        raise ValueError(f"incidents has no column {sorted(unknown)}")
+    if not values:
+        return
+    names = sorted(values)
+    sets = ", ".join(f"{name} = {{p}}" for name in names)
+    bulk.execute(
+        conn,
+        f"UPDATE incidents SET {sets} WHERE id = {{p}}",
+        [*(values[n] for n in names), incident_id],
+    )
 
 
 def incident_events(conn: Connection, incident_id: int) -> list[Any]:
@@ -560,12 +566,16 @@ def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: f
 
 
 def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> bool:
-    done = conn.execute(_RESCHEDULE, {"b_id": item_id, "b_owner": owner, "b_due": due_at})
-    return done.rowcount == 1
+    sql = (
+        "UPDATE due_work SET due_at = {p}, lease_owner = NULL, lease_until = NULL"
+        " WHERE id = {p} AND lease_owner = {p}"
+    )
+    return bulk.execute(conn, sql, [due_at, item_id, owner]) == 1
 
 
 def finish(conn: Connection, item_id: int, owner: str) -> bool:
-    return conn.execute(_FINISH, {"b_id": item_id, "b_owner": owner}).rowcount == 1
+    sql = "DELETE FROM due_work WHERE id = {p} AND lease_owner = {p}"
+    return bulk.execute(conn, sql, [item_id, owner]) == 1
 
 
 def next_due_at(conn: Connection) -> float | None:
