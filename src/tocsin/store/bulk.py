@@ -106,7 +106,9 @@ def select_in(
 
 @lru_cache(maxsize=64)
 def _record(names: tuple[str, ...]) -> Any:
-    return namedtuple("Record", names)
+    """A row type: fields by name (``row.id``) and ``row._mapping``, as SQLAlchemy's rows."""
+    base = namedtuple("Record", names)  # type: ignore[misc]
+    return type("Record", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
 
 
 def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:

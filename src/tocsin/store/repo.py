@@ -418,13 +418,6 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 _ACTIVE_SILENCES = select(silences).where(
     silences.c.starts_at <= bindparam("ts"), silences.c.ends_at > bindparam("ts")
 )
-_MEMBERS = (
-    select(alerts)
-    .join(alert_current, alert_current.c.alert_id == alerts.c.id)
-    .join(incident_alerts, incident_alerts.c.fingerprint == alert_current.c.fingerprint)
-    .where(incident_alerts.c.incident_id == bindparam("i"))
-)
-_GET_INCIDENT = select(incidents).where(incidents.c.id == bindparam("i"))
 
 
 def add_timeline(
@@ -477,7 +470,7 @@ def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]
 
 
 def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
-    return [_row_to_alert(r) for r in conn.execute(_MEMBERS, {"i": incident_id})]
+    return members_of(conn, [incident_id])[incident_id]
 
 
 _MEMBERS_OF_SQL = (
@@ -511,9 +504,9 @@ def get_incident(conn: Connection, incident_id: int, lock: bool = False) -> Any:
     """The incident's row; with ``lock``, held until the transaction ends (``FOR UPDATE`` on
     PostgreSQL; on SQLite the write transaction already holds the database), so that two
     people acting at once act one after the other."""
-    if lock and conn.dialect.name == "postgresql":
-        return conn.execute(_GET_INCIDENT.with_for_update(), {"i": incident_id}).first()
-    return conn.execute(_GET_INCIDENT, {"i": incident_id}).first()
+    lock_clause = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
+    rows = bulk.fetch(conn, "SELECT * FROM incidents WHERE id = {p}" + lock_clause, [incident_id])
+    return rows[0] if rows else None
 
 
 def claim_due(
