@@ -43,12 +43,13 @@ def postmortem(
     database_url: DatabaseUrl = None,
 ) -> None:
     """The incident's postmortem draft in Markdown: timeline, figures, action items."""
-    from tocsin.api.postmortem import MAX_ID, postmortem_markdown
+    from tocsin.api.postmortem import postmortem_markdown
     from tocsin.cli import err
+    from tocsin.store import repo
 
     loaded, engine = _setup(config, data_dir, database_url)
     text = None
-    if 1 <= number <= MAX_ID:
+    if repo.is_row_id(number):
         with engine.connect() as conn:
             text = postmortem_markdown(conn, number, loaded, _now())
     if text is None:
@@ -142,7 +143,6 @@ def actions_add(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Add an action item to an incident (on its timeline too); prints its id."""
-    from tocsin.api.postmortem import MAX_ID
     from tocsin.cli import err, out
     from tocsin.incidents.postmortem import utc
     from tocsin.store import actions, repo
@@ -157,7 +157,7 @@ def actions_add(
     due_at = _due(due, now)
     _loaded, engine = _setup(config, data_dir, database_url)
     with begin_write(engine) as conn:
-        exists = 1 <= number <= MAX_ID and repo.get_incident(conn, number) is not None
+        exists = repo.is_row_id(number) and repo.get_incident(conn, number) is not None
         item = actions.add(conn, number, title, owner, now, by, due_at) if exists else None
     if item is None:
         err.print(f"tocsin: no incident {number}")
@@ -174,14 +174,13 @@ def actions_done(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Mark an action item done."""
-    from tocsin.api.postmortem import MAX_ID
     from tocsin.cli import err, out
-    from tocsin.store import actions
+    from tocsin.store import actions, repo
     from tocsin.store.db import begin_write
 
     _loaded, engine = _setup(config, data_dir, database_url)
     item = None
-    if 1 <= item_id <= MAX_ID:
+    if repo.is_row_id(item_id):
         with begin_write(engine) as conn:
             item = actions.change(conn, item_id, _now(), by, status="done")
     if item is None:

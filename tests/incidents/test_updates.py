@@ -16,6 +16,7 @@ from tocsin.incidents.updates import (
     render_update,
     substitute,
     transition_problem,
+    update_problem,
 )
 
 T0 = datetime(2024, 5, 14, 14, 5, tzinfo=UTC)
@@ -157,3 +158,14 @@ def test_render_update_chooses_default_or_runbook_template() -> None:
     assert find_template("Resolution", books) == ("default", "resolution")
     with pytest.raises(KeyError):
         render_update("nope", fields(), False, books)
+
+
+def test_which_incidents_take_an_update() -> None:
+    assert update_problem("pending", None, "investigating") == "the incident has not triggered yet"
+    assert update_problem("triggered", "investigating", "identified") is None
+    resolved = update_problem("resolved", "investigating", "monitoring")
+    assert resolved is not None and "resolved" in resolved
+    assert update_problem("resolved", "monitoring", "resolved") is None  # the resolution
+    assert update_problem("acknowledged", "resolved", "monitoring") == transition_problem(
+        "resolved", "monitoring"
+    )

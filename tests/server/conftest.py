@@ -3,6 +3,7 @@ the app in process on a virtual clock, and API tokens."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import uuid
@@ -70,24 +71,34 @@ def postgres_available() -> str | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'tocsin.db'}"
-        return
+@contextlib.contextmanager
+def postgres_database(prefix: str = "tocsin_test") -> Iterator[str]:
+    """A throwaway PostgreSQL database (its SQLAlchemy URL), dropped afterwards; skips the
+    test when no server answers."""
     reason = postgres_available()
     if reason:
         pytest.skip(reason)
     import psycopg
 
-    name = f"tocsin_test_{uuid.uuid4().hex[:12]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = _postgres_admin_url()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     base = admin.rsplit("/", 1)[0]
-    yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield f"{base}/{name}".replace("postgresql://", "postgresql+psycopg://", 1)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'tocsin.db'}"
+        return
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ integers and text have limits SQLite lacks."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from tests.server.conftest import CONFIG, postgres_available
+from tests.server.conftest import CONFIG, postgres_database
 from tests.server.test_real_clients import Server, free_port, tocsin
 
 pytestmark = pytest.mark.slow
@@ -22,48 +23,35 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp(f"fuzz-{request.param}")
-    if request.param == "sqlite":
-        db_args = ["--data-dir", str(tmp / "data")]
-        cleanup = None
-    else:
-        reason = postgres_available()
-        if reason:
-            pytest.skip(reason)
-        import uuid
-
-        import psycopg
-
-        from tests.server.conftest import _postgres_admin_url
-
-        name = f"tocsin_fuzz_{uuid.uuid4().hex[:12]}"
-        admin = _postgres_admin_url()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        db_args = ["--database-url", f"{admin.rsplit('/', 1)[0]}/{name}"]
-        cleanup = (admin, name)
-    config = tmp / "tocsin.yaml"
-    config.write_text(CONFIG)
-    token = tocsin("tokens", "create", "--role", "admin", *db_args).stdout.strip().splitlines()[-1]
-    port = free_port()
-    server = Server(
-        url=f"http://127.0.0.1:{port}",
-        token=token,
-        data_dir=tmp,
-        args=["--config", str(config), "--listen", f"127.0.0.1:{port}", "--log-level", "error"],
-    )
-    server.args += db_args
-    server.start()
-    # something to find: an incident, so that /incidents/{id} paths have a live target
-    server.request(
-        "POST", "/api/v2/alerts", [{"labels": {"alertname": "Fuzz", "severity": "critical"}}]
-    )
-    yield server
-    server.kill()
-    if cleanup:
-        import psycopg
-
-        with psycopg.connect(cleanup[0], autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{cleanup[1]}" WITH (FORCE)')
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            db_args = ["--data-dir", str(tmp / "data")]
+        else:
+            db_args = ["--database-url", stack.enter_context(postgres_database("tocsin_fuzz"))]
+        config = tmp / "tocsin.yaml"
+        config.write_text(CONFIG)
+        created = tocsin("tokens", "create", "--role", "admin", *db_args)
+        port = free_port()
+        server = Server(
+            url=f"http://127.0.0.1:{port}",
+            token=created.stdout.strip().splitlines()[-1],
+            data_dir=tmp,
+            args=[
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                "error",
+                *db_args,
+            ],
+        )
+        server.start()
+        stack.callback(server.kill)
+        # something to find: an incident, so that /incidents/{id} paths have a live target
+        fuzz = [{"labels": {"alertname": "Fuzz", "severity": "critical"}}]
+        server.request("POST", "/api/v2/alerts", fuzz)
+        yield server
 
 
 def test_no_server_errors(live: Server) -> None:

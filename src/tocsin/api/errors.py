@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tocsin.store.schema import MAX_ROW_ID
+
 _FOREIGN = ("/api/v2/", "/v2/")  # paths whose error shapes belong to another product
 
 
@@ -52,9 +54,8 @@ def install(app: FastAPI) -> None:
         return problem(422, f"{first['field']}: {first['message']}", details=details)
 
 
-# Row ids in paths: the databases' integer keys (PostgreSQL's integer is 32-bit). A larger
-# number names nothing, and is a 422 like any other malformed path, not a database error.
-MAX_ROW_ID = 2**31 - 1
+# Row ids in paths (store.schema.MAX_ROW_ID): a larger number names nothing, and is a 422
+# like any other malformed path, not a database error.
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="A row id (the number shown).")]
 
 

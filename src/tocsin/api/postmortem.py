@@ -29,9 +29,9 @@ from tocsin.config import Config
 from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
 from tocsin.store import actions, repo
 from tocsin.store.db import begin_write
+from tocsin.store.schema import MAX_ROW_ID
 
 router = APIRouter()
-MAX_ID = 2**31 - 1
 
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -60,7 +60,7 @@ class ActionItemQuery(BaseModel):
     status: Status | None = None
     overdue: bool = False
     owner: Owner | None = None
-    incident: int | None = Field(default=None, ge=1, le=MAX_ID)
+    incident: int | None = Field(default=None, ge=1, le=MAX_ROW_ID)
     limit: int = Field(default=100, ge=1, le=MAX_PAGE)
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
@@ -118,18 +118,13 @@ def _actor(request: Request) -> str:
     return str(getattr(request.state, "actor", "api"))
 
 
-def _exists(number: int) -> bool:
-    """Ids beyond a database integer name nothing (and must not reach PostgreSQL)."""
-    return 1 <= number <= MAX_ID
-
-
 @router.get("/api/v1/incidents/{incident_id}/postmortem")
 async def get_postmortem(request: Request, incident_id: int) -> Response:
     """The incident's postmortem draft (Markdown): timeline, figures, action items."""
     require(request, "read")
     state = state_of(request)
     text = None
-    if _exists(incident_id):
+    if repo.is_row_id(incident_id):
         with state.db.connect() as conn:
             text = postmortem_markdown(conn, incident_id, state.config, state.clock.now())
     if text is None:
@@ -171,7 +166,7 @@ async def add_action_item(request: Request, incident_id: int) -> Response:
     actor = _actor(request)
 
     def run() -> ActionItem | None:
-        if not _exists(incident_id):
+        if not repo.is_row_id(incident_id):
             return None
         with begin_write(state.db) as conn:
             if repo.get_incident(conn, incident_id) is None:
@@ -195,7 +190,7 @@ async def change_action_item(request: Request, item_id: int) -> Response:
     actor = _actor(request)
 
     def run() -> ActionItem | None:
-        if not _exists(item_id):
+        if not repo.is_row_id(item_id):
             return None
         with begin_write(state.db) as conn:
             return actions.change(

@@ -30,7 +30,7 @@ from tocsin.incidents.updates import (
     format_duration,
     render_update,
     stage_of,
-    transition_problem,
+    update_problem,
 )
 from tocsin.oncall.severity import level_of, rank
 from tocsin.runbooks.model import Catalog
@@ -191,14 +191,8 @@ def post(
     incident = repo.get_incident(conn, incident_id, lock=True)
     if incident is None:
         raise UpdateError(404, f"no incident {incident_id}")
-    if incident.status == "pending":
-        raise UpdateError(409, "the incident has not triggered yet")
-    if incident.status == "resolved" and stage != "resolved":
-        raise UpdateError(
-            409, "the incident is resolved: post the resolution (stage resolved), or reopen it"
-        )
     previous = stage_of(incident.stage)
-    problem = transition_problem(incident.stage, stage)
+    problem = update_problem(incident.status, incident.stage, stage)
     if problem is not None:
         raise UpdateError(409, problem)
     fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)

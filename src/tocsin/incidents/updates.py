@@ -47,6 +47,17 @@ def transition_problem(current: str | None, new: str) -> str | None:
     return None
 
 
+def update_problem(status: str, current: str | None, new: str) -> str | None:
+    """Why an incident in ``status`` at stage ``current`` takes no update to ``new`` (None:
+    it does): not before it triggers; after it resolves, only the resolution; otherwise
+    ``transition_problem``."""
+    if status == "pending":
+        return "the incident has not triggered yet"
+    if status == "resolved" and new != "resolved":
+        return "the incident is resolved: post the resolution (stage resolved), or reopen it"
+    return transition_problem(current, new)
+
+
 def default_template(stage: str, first: bool) -> str:
     """The default template for an update: the first update while investigating is the
     initial report, a resolved stage the resolution, anything else an update."""

@@ -22,6 +22,7 @@ from tocsin.alerts.silences import Silence
 from tocsin.routing.tree import Route
 from tocsin.store import bulk
 from tocsin.store.schema import (
+    MAX_ROW_ID,
     alert_current,
     alerts,
     api_tokens,
@@ -487,6 +488,11 @@ def members_of(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[
     for row in bulk.select_in(conn, _MEMBERS_OF_SQL, list(incident_ids)):
         found[row[0]].append(_tuple_to_alert(row[1:]))
     return found
+
+
+def is_row_id(number: int) -> bool:
+    """Whether ``number`` can name a row (``schema.MAX_ROW_ID``)."""
+    return 1 <= number <= MAX_ROW_ID
 
 
 def open_incident_of(conn: Connection, group_key: str) -> int | None:

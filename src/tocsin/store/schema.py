@@ -19,6 +19,10 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+# Row ids are the databases' integer keys (PostgreSQL's integer is 32-bit): a larger number
+# names no row, and must not reach the database as a parameter.
+MAX_ROW_ID = 2**31 - 1
+
 # Every firing episode of every alert, kept forever: the history Alertmanager does not keep.
 alerts = Table(
     "alerts",
