@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tocsin.alerts import fingerprint as fp
 from tocsin.alerts.fingerprint import fingerprint_hex
 from tocsin.alerts.inhibit import InhibitRule, inhibited_by
 from tocsin.alerts.matchers import MatcherError, Op, from_api, parse_matcher, parse_matchers
@@ -38,6 +41,23 @@ def test_fingerprint_is_alertmanagers(labels: dict[str, str], expected: str) -> 
 def test_fingerprint_ignores_order_and_separates_names_from_values() -> None:
     assert fingerprint_hex({"a": "1", "b": "2"}) == fingerprint_hex({"b": "2", "a": "1"})
     assert fingerprint_hex({"ab": "c"}) != fingerprint_hex({"a": "bc"})
+
+
+def test_fingerprint_reads_names_and_values_each_followed_by_0xff() -> None:
+    assert fp.label_bytes({"b": "2", "a": "é"}) == b"a\xff\xc3\xa9\xffb\xff2\xff"
+    assert fp.label_bytes({}) == b""
+
+
+@given(st.binary(max_size=300))
+def test_the_c_loop_and_the_python_loop_agree(data: bytes) -> None:
+    if fp.fnv1a64 is fp.fnv1a64_python:
+        pytest.skip("tocsin.alerts._fnv was not built (no C compiler when it was installed)")
+    assert fp.fnv1a64(data) == fp.fnv1a64_python(data)
+
+
+def test_the_python_loop_alone_gives_alertmanagers_fingerprint() -> None:
+    data = fp.label_bytes({"alertname": "Probe", "instance": "a"})
+    assert f"{fp.fnv1a64_python(data):016x}" == "2cc8bdfa4d2ec224"
 
 
 @pytest.mark.parametrize(
