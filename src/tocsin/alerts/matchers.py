@@ -8,14 +8,13 @@ all use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 import re2
 
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 MAX_REGEX_LENGTH = 4096
 
 _OPTIONS = re2.Options()
@@ -158,7 +157,14 @@ def from_api(name: str, value: str, is_regex: bool, is_equal: bool = True) -> Ma
 
 
 def validate_label_name(name: str) -> bool:
-    return bool(LABEL_NAME.match(name))
+    """Prometheus's label name rule, ``[a-zA-Z_][a-zA-Z0-9_]*``: for ASCII text exactly what
+    ``str.isidentifier`` accepts (and no trailing newline slips through as with ``$``)."""
+    return name.isascii() and name.isidentifier()
+
+
+def valid_label_names(names: Iterable[str]) -> bool:
+    """Whether every name is valid (the intake's check, one call per alert)."""
+    return all(n.isascii() and n.isidentifier() for n in names)
 
 
 def matches_filter(matchers: list[Matcher], labels: dict[str, str]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cached_property
 
 from tocsin.alerts.fingerprint import fingerprint_hex
@@ -36,8 +36,6 @@ def with_defaults(alert: Alert, now: datetime, resolve_timeout_s: float) -> Aler
     """What Alertmanager does on intake: startsAt defaults to now (or to endsAt when only that
     is given), a missing endsAt becomes now + resolve_timeout and marks the alert as timing
     out, and empty-valued labels are dropped."""
-    from datetime import timedelta
-
     starts_at = alert.starts_at
     ends_at = alert.ends_at
     timeout = alert.timeout
@@ -46,15 +44,26 @@ def with_defaults(alert: Alert, now: datetime, resolve_timeout_s: float) -> Aler
     if ends_at is None:
         timeout = True
         ends_at = now + timedelta(seconds=resolve_timeout_s)
-    labels = {k: v for k, v in alert.labels.items() if v != ""}
-    return replace(
-        alert, labels=labels, starts_at=starts_at, ends_at=ends_at, updated_at=now, timeout=timeout
+    labels = alert.labels if "" not in alert.labels.values() else _non_empty(alert.labels)
+    # built directly rather than with dataclasses.replace: this runs once per alert taken in
+    return Alert(
+        labels=labels,
+        annotations=alert.annotations,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        updated_at=now,
+        generator_url=alert.generator_url,
+        timeout=timeout,
     )
+
+
+def _non_empty(labels: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if v != ""}
 
 
 def validate(alert: Alert) -> list[str]:
     """Alertmanager's ``Alert.Validate`` messages, for an alert after ``with_defaults``."""
-    from tocsin.alerts.matchers import validate_label_name
+    from tocsin.alerts.matchers import valid_label_names
 
     errors: list[str] = []
     if alert.starts_at is None:
@@ -65,12 +74,12 @@ def validate(alert: Alert) -> list[str]:
         errors.append("start time must be before end time")
     if not alert.labels:
         errors.append("at least one label pair required")
-    for name in alert.labels:
-        if not validate_label_name(name):
-            errors.append(f'invalid name "{name}"')
-    for name in alert.annotations:
-        if not validate_label_name(name):
-            errors.append(f'invalid name "{name}"')
+    if not valid_label_names(alert.labels) or not valid_label_names(alert.annotations):
+        from tocsin.alerts.matchers import validate_label_name
+
+        for name in [*alert.labels, *alert.annotations]:
+            if not validate_label_name(name):
+                errors.append(f'invalid name "{name}"')
     return errors
 
 

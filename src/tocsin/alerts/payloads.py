@@ -74,10 +74,14 @@ def format_time(dt: datetime | None) -> str:
 def _label_set(value: Any, where: str) -> dict[str, str]:
     if not isinstance(value, dict):
         raise StructuralError(f"{where} in body must be of type object")
-    for key, item in value.items():
-        if not isinstance(item, str):
-            raise StructuralError(f"{where}.{key} in body must be of type string")
+    if not _STR.issuperset(map(type, value.values())):
+        for key, item in value.items():
+            if not isinstance(item, str):
+                raise StructuralError(f"{where}.{key} in body must be of type string")
     return value
+
+
+_STR = frozenset([str])
 
 
 def _check_limits(alert: Alert, limits: Limits, index: int) -> list[str]:
@@ -117,6 +121,9 @@ def finish(raw: list[Alert], now: datetime, resolve_timeout_s: float, limits: Li
     out = Parsed()
     for index, alert in enumerate(raw):
         ready = with_defaults(alert, now, resolve_timeout_s)
+        if _plainly_fine(ready, limits):
+            out.alerts.append(ready)
+            continue
         problems = validate(ready) + _check_limits(ready, limits, index)
         if problems:
             labels = json.dumps(ready.labels, sort_keys=True)[:200]
@@ -124,8 +131,40 @@ def finish(raw: list[Alert], now: datetime, resolve_timeout_s: float, limits: Li
                 f"{p}" if p.startswith("alert ") else f"{labels}: {p}" for p in problems
             )
             continue
+        _learn_names(ready)
         out.alerts.append(ready)
     return out
+
+
+# Label and annotation names that passed the full check, so that the next alert with the same
+# names passes in one call. Bounded; a name not here only costs the full check.
+_KNOWN_NAMES: set[str] = set()
+_KNOWN_NAMES_MAX = 10_000
+_KNOWN_NAME_CHARS = 64
+
+
+def _learn_names(alert: Alert) -> None:
+    if len(_KNOWN_NAMES) < _KNOWN_NAMES_MAX:
+        names = (*alert.labels, *alert.annotations)
+        _KNOWN_NAMES.update(n for n in names if len(n) <= _KNOWN_NAME_CHARS)
+
+
+def _plainly_fine(alert: Alert, limits: Limits) -> bool:
+    """A quick yes for the usual alert (known names, within every limit by length alone, a
+    start before its end); no only means that the full check must tell."""
+    labels, annotations = alert.labels, alert.annotations
+    assert alert.starts_at is not None and alert.ends_at is not None
+    return (
+        bool(labels)
+        and _KNOWN_NAMES.issuperset(labels)
+        and _KNOWN_NAMES.issuperset(annotations)
+        and limits.max_label_name_bytes >= 4 * _KNOWN_NAME_CHARS
+        and len(labels) <= limits.max_labels_per_alert
+        and len(annotations) <= limits.max_annotations_per_alert
+        and 4 * max(map(len, labels.values())) <= limits.max_label_value_bytes
+        and 4 * max(map(len, annotations.values()), default=0) <= limits.max_annotation_value_bytes
+        and alert.starts_at <= alert.ends_at
+    )
 
 
 def _batch(items: Any, limits: Limits, what: str) -> list[Any]:

@@ -9,11 +9,11 @@ ones and answers 400.
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from datetime import datetime
 from typing import Any
 
+import orjson
 import re2
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -81,7 +81,7 @@ async def read_json(request: Request, limit: int, what: str) -> Any:
                 )
             )
     try:
-        return json.loads(body)
+        return orjson.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _Abort(
             JSONResponse(
