@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import signal
 import socket
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger("tocsin.serve")
 
@@ -73,6 +76,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
         )
     )
     sock = listening_socket(options.host, options.port, reuse_port)
+    settle_memory()
 
     async def main() -> None:
         loop = asyncio.get_running_loop()
@@ -89,7 +93,32 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
             print(on_ready, flush=True)
         await server.serve(sockets=[sock])
 
-    asyncio.run(main())
+    run_loop(main())
+
+
+def settle_memory() -> None:
+    """Keep the garbage collector off what lives as long as the process (configuration,
+    runbooks, the app, the modules): collect once, freeze what is left, and collect the
+    young generation less often. The intake allocates thousands of short-lived objects per
+    request; without this, collections that walk every long-lived object cost it about a
+    tenth of its time."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
+
+
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def run_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop (uvicorn[standard] brings it) where it is installed: a faster event
+    loop for the same asyncio code."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - a platform without uvloop
+        asyncio.run(main)
+        return
+    uvloop.run(main)
 
 
 def _worker(options: ServeOptions) -> None:
