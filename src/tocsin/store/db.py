@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import weakref
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX
+    fcntl = None  # type: ignore[assignment]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -62,14 +70,66 @@ _IMMEDIATE = "tocsin_write"
 
 def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     """A transaction that will write: on SQLite it holds the write lock from its start, so
-    that several threads and processes can share the file; elsewhere a plain transaction."""
+    that several threads and processes can share the file; elsewhere a plain transaction.
+
+    On a SQLite file, writers first queue on a lock file beside the database (``flock``):
+    SQLite's own busy handler makes a waiting writer sleep and poll, for up to 100 ms at a
+    time, where the lock file wakes it the moment the other writer commits. Several worker
+    processes therefore take turns at the file instead of idling."""
     writer = _writers.get(engine)
     if writer is None:
         writer = _writers[engine] = engine.execution_options(**{_IMMEDIATE: True})
-    return writer.begin()
+        _queues[engine] = WriterQueue.beside(engine)
+    queue = _queues.get(engine)
+    if queue is None:
+        return writer.begin()
+    return _queued(queue, writer)
+
+
+@contextmanager
+def _queued(queue: WriterQueue, writer: Engine) -> Iterator[Connection]:
+    with queue, writer.begin() as conn:
+        yield conn
+
+
+class WriterQueue:
+    """One writer at a time across the threads of this process (a lock) and across processes
+    (``flock`` on a file, which the kernel hands to the next waiter at once)."""
+
+    def __init__(self, path: Path) -> None:
+        self._thread_lock = threading.RLock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._depth = 0
+
+    @classmethod
+    def beside(cls, engine: Engine) -> WriterQueue | None:
+        """The queue for a SQLite file; None for other databases and in-memory SQLite."""
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+            return None
+        if fcntl is None:  # pragma: no cover - not on POSIX: SQLite's busy handler alone
+            return None
+        return cls(Path(f"{database}-writer.lock"))
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._depth == 0:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+        self._depth += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth -= 1
+        if self._depth == 0:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
 
 
 _writers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_queues: weakref.WeakKeyDictionary[Engine, WriterQueue | None] = weakref.WeakKeyDictionary()
 
 
 def alembic_config() -> AlembicConfig:

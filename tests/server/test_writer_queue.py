@@ -1,0 +1,74 @@
+"""Writers on one SQLite file take turns through the lock file beside it: threads of one
+process and separate processes alike, each waking as soon as the other commits."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import text
+
+from tocsin.store.db import WriterQueue, begin_write, make_engine, upgrade
+
+
+def _hold(lock: str, log: str, name: str, rounds: int) -> None:
+    queue = WriterQueue(Path(lock))
+    for _ in range(rounds):
+        with queue:
+            with open(log, "a") as out:
+                out.write(f"{name} in\n")
+            time.sleep(0.001)
+            with open(log, "a") as out:
+                out.write(f"{name} out\n")
+
+
+def test_threads_and_processes_take_turns(tmp_path: Path) -> None:
+    lock, log = str(tmp_path / "lock"), str(tmp_path / "log")
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_hold, args=(lock, log, f"p{i}", 30)) for i in range(2)]
+    threads = [threading.Thread(target=_hold, args=(lock, log, f"t{i}", 30)) for i in range(2)]
+    for worker in (*procs, *threads):
+        worker.start()
+    for thread in threads:
+        thread.join()
+    for proc in procs:
+        proc.join()
+        assert proc.exitcode == 0
+    lines = Path(log).read_text().splitlines()
+    assert len(lines) == 4 * 30 * 2
+    for enter, leave in zip(lines[::2], lines[1::2], strict=True):
+        assert enter.endswith(" in") and leave == enter.replace(" in", " out")
+
+
+def test_sqlite_writers_queue_on_a_file_beside_the_database(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    upgrade(engine)
+    with begin_write(engine) as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+        conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert (tmp_path / "tocsin.db-writer.lock").exists()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT x FROM t")).scalar() == 1
+
+
+def test_a_writer_in_one_thread_may_nest(tmp_path: Path) -> None:
+    queue = WriterQueue(tmp_path / "lock")
+    with queue, queue:
+        pass
+    done = threading.Event()
+
+    def other() -> None:
+        with queue:
+            done.set()
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    assert done.wait(5)
+    thread.join()
+
+
+def test_no_queue_for_memory_or_postgresql() -> None:
+    assert WriterQueue.beside(make_engine("sqlite://")) is None
+    assert WriterQueue.beside(make_engine("postgresql+psycopg://u@127.0.0.1:1/x")) is None
