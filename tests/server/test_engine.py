@@ -171,6 +171,8 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
 
     def after_store(conn, touched):  # type: ignore[no-untyped-def]
         if failing:
+            # half done, then broken: the half is undone, the alerts stand
+            repo.add_timeline(conn, touched[0], repo.to_dt(START), "note", {"text": "half"})
             raise RuntimeError("boom")
         return engine.flush_inline(conn, touched)
 
@@ -199,6 +201,14 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
         other.labels["severity"] = "critical"
         asyncio.run(post(other))
         assert heard == [START]  # left to the engine, due now
+        with db.connect() as conn:
+            assert repo.current_alerts(conn, [other.fingerprint])
+            kinds = {
+                e.kind
+                for i in repo.incidents_of(conn, other.fingerprint)
+                for e in repo.incident_events(conn, i)
+            }
+        assert "opened" in kinds and "note" not in kinds
     finally:
         writer.close()
     assert engine.sleeps_past(START)  # between passes (none ran) it may have missed anything

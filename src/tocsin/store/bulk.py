@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -145,3 +146,18 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
         return int(cursor.rowcount)
     finally:
         cursor.close()
+
+
+@contextmanager
+def savepoint(conn: Connection, name: str = "tocsin_part") -> Iterator[None]:
+    """A savepoint on the driver's cursor (SQLite and PostgreSQL spell it alike): what runs
+    inside is undone if it raises, and the rest of the transaction stands. SQLAlchemy's
+    ``begin_nested`` does the same for about ten times the cost."""
+    execute(conn, f"SAVEPOINT {name}")
+    try:
+        yield
+    except BaseException:
+        execute(conn, f"ROLLBACK TO SAVEPOINT {name}")
+        execute(conn, f"RELEASE SAVEPOINT {name}")
+        raise
+    execute(conn, f"RELEASE SAVEPOINT {name}")

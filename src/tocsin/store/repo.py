@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
@@ -404,7 +404,8 @@ def list_silences(conn: Connection) -> list[Silence]:
 
 
 def active_silences(conn: Connection, now: datetime) -> list[Silence]:
-    return [_row_to_silence(r) for r in conn.execute(_ACTIVE_SILENCES, {"ts": to_ts(now)})]
+    ts = to_ts(now)
+    return [_row_to_silence(r) for r in bulk.fetch(conn, _ACTIVE_SILENCES, [ts, ts])]
 
 
 def save_silence(conn: Connection, silence: Silence) -> None:
@@ -424,9 +425,10 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 # --------------------------------------------------------------------------- incidents
 
 
-# Statements of the engine's hot paths, built once (building one costs more than running it).
-_ACTIVE_SILENCES = select(silences).where(
-    silences.c.starts_at <= bindparam("ts"), silences.c.ends_at > bindparam("ts")
+# every flush reads them: on the driver's cursor (store/bulk.py)
+_ACTIVE_SILENCES = (
+    "SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at FROM silences"
+    " WHERE starts_at <= {p} AND ends_at > {p}"
 )
 
 

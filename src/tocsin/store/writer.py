@@ -24,7 +24,7 @@ from tocsin.alerts.model import Alert
 from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
-from tocsin.store import repo
+from tocsin.store import bulk, repo
 from tocsin.store.db import begin_write
 
 log = logging.getLogger("tocsin.writer")
@@ -130,7 +130,7 @@ class AlertWriter:
             touched = [i for r in results for i in r.touched]
             if touched and self.after_store is not None:
                 try:
-                    with conn.begin_nested():  # a failure here never costs the alerts
+                    with bulk.savepoint(conn):  # a failure here never costs the alerts
                         created, complete = self.after_store(conn, touched)
                     if complete:
                         touched = []
