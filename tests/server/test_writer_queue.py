@@ -29,8 +29,10 @@ def test_threads_and_processes_take_turns(tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_hold, args=(lock, log, f"p{i}", 30)) for i in range(2)]
     threads = [threading.Thread(target=_hold, args=(lock, log, f"t{i}", 30)) for i in range(2)]
-    for worker in (*procs, *threads):
-        worker.start()
+    for proc in procs:
+        proc.start()
+    for thread in threads:
+        thread.start()
     for thread in threads:
         thread.join()
     for proc in procs:
