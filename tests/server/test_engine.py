@@ -182,7 +182,7 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
         clock,
         on_commit=heard.append,
         after_store=after_store,
-        on_created=created.extend,
+        on_created=lambda deliveries, _committed: created.extend(deliveries),
     )
 
     async def post(*alerts) -> repo.IngestResult:  # type: ignore[no-untyped-def]
@@ -212,3 +212,66 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
     finally:
         writer.close()
     assert engine.sleeps_past(START)  # between passes (none ran) it may have missed anything
+
+
+def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
+    db: Engine, clock: VirtualClock, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The deliveries a flush at intake creates are handed over just before the commit, with
+    a future: True once the commit held; False when it failed, and then nothing was stored
+    and the request is answered with an error."""
+    import asyncio
+    import contextlib
+
+    import pytest
+
+    from tocsin.store import writer as writer_module
+    from tocsin.store.writer import AlertWriter
+
+    from tests.server.conftest import CONFIG
+
+    text = CONFIG.replace(
+        "      group_wait: 0s\n", "      group_wait: 0s\n      channels: [ops]\n"
+    ).replace("receivers:\n", "channels:\n  - {name: ops, type: console}\nreceivers:\n")
+    state = make_state(db, clock, text)
+    engine = DueWorkEngine(db, state.config, clock, owner="me")
+    handed: list[tuple[list[object], object]] = []
+    writer = AlertWriter(
+        db,
+        lambda: state.config.route,
+        clock,
+        after_store=engine.flush_inline,
+        on_created=lambda deliveries, committed: handed.append((deliveries, committed)),
+    )
+
+    async def post(alert) -> repo.IngestResult:  # type: ignore[no-untyped-def]
+        return await writer.write([alert])
+
+    try:
+        held = _alert("DatabaseDown")
+        held.labels["severity"] = "critical"
+        asyncio.run(post(held))
+        ((deliveries, committed),) = handed
+        assert deliveries and committed.result(timeout=5) is True  # type: ignore[attr-defined]
+
+        real_begin = writer_module.begin_write
+
+        @contextlib.contextmanager
+        def failing_commit(engine_):  # type: ignore[no-untyped-def]
+            with real_begin(engine_) as conn:
+                yield conn
+                raise OSError("disk full")  # after the work, in place of the commit
+
+        monkeypatch.setattr(writer_module, "begin_write", failing_commit)
+        lost = _alert("CacheDown")
+        lost.labels["severity"] = "critical"
+        with pytest.raises(RuntimeError):
+            asyncio.run(post(lost))
+        assert len(handed) == 2
+        deliveries, committed = handed[1]
+        assert deliveries and committed.result(timeout=5) is False  # type: ignore[attr-defined]
+    finally:
+        writer.close()
+    with db.connect() as conn:
+        assert repo.current_alerts(conn, [held.fingerprint])
+        assert not repo.current_alerts(conn, [lost.fingerprint])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -45,9 +46,10 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
 
         sending: set[asyncio.Task[int]] = set()
 
-        def send_now(created: list[Any]) -> None:
+        def send_now(created: list[Any], committed: concurrent.futures.Future[bool]) -> None:
             def start() -> None:
-                task = loop.create_task(engine.deliverer.send(created))
+                outcome = asyncio.wrap_future(committed, loop=loop)
+                task = loop.create_task(engine.deliverer.send(created, outcome))
                 sending.add(task)
                 task.add_done_callback(sending.discard)
 

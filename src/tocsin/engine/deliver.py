@@ -14,7 +14,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -113,9 +113,17 @@ class Deliverer:
             if len(claimed) < limit:
                 return handled
 
-    async def send(self, claimed: list[tuple[Any, Any]]) -> int:
-        """Send claimed (due item, notification) pairs concurrently, then record them."""
+    async def send(
+        self, claimed: list[tuple[Any, Any]], committed: Awaitable[bool] | None = None
+    ) -> int:
+        """Send claimed (due item, notification) pairs concurrently, then record them.
+        ``committed``: the deliveries were created in a transaction that is still committing
+        (the intake's): record only once it held; if it failed, there is nothing to record
+        (the rows were never stored, see ``AlertWriter._write``)."""
         results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
+        if committed is not None and not await committed:
+            log.warning("%d deliveries were sent but their transaction failed", len(claimed))
+            return 0
         await asyncio.to_thread(self._record, list(results))
         return len(claimed)
 

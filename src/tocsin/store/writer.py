@@ -5,7 +5,8 @@ takes whatever batches are waiting, writes them all in one transaction and commi
 answers every request. An answer therefore always follows a durable commit (an acknowledged
 alert survives ``kill -9``), while concurrent requests share one fsync instead of paying one
 each. A batch that makes the shared transaction fail is retried alone, so one bad batch never
-costs the others.
+costs the others. Pages decided in the transaction (a new group with no group_wait) start
+going out while it is written to disk, and are recorded once it held (``_write``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,13 +48,13 @@ class AlertWriter:
         clock: Clock,
         on_commit: Callable[[float], None] | None = None,
         after_store: Callable[[Connection, list[int]], tuple[list[Any], bool]] | None = None,
-        on_created: Callable[[list[Any]], None] | None = None,
+        on_created: Callable[[list[Any], Future[bool]], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         """``after_store`` runs in the intake's transaction once the batches are stored (the
         engine flushes what is due at once there, so that a new group with no group_wait
         pages after one commit instead of two). It returns the deliveries created, for
-        ``on_created`` after the commit, and whether it did all it was given.
+        ``on_created`` (see ``_write``), and whether it did all it was given.
         ``on_commit`` hears when the earliest work the commit left for the engine falls due
         (it is not called when the commit left none)."""
         self.db = db
@@ -100,7 +102,7 @@ class AlertWriter:
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
-            results, created, left = self._write(jobs)
+            results, left = self._write(jobs)
         except Exception:
             if len(jobs) == 1:
                 log.exception("writing a batch of %d alerts failed", len(jobs[0].batch.latest))
@@ -111,8 +113,6 @@ class AlertWriter:
             return
         # the engine hears of the commit before anyone is answered: an answered request's
         # work is already in the engine's hands
-        if created and self.on_created is not None:
-            self.on_created(created)
         if left is not None and self.on_commit is not None:
             self.on_commit(left)
         for single, result in zip(jobs, results, strict=True):
@@ -121,8 +121,27 @@ class AlertWriter:
                 received = self.metrics.alerts_received.labels(single.batch.source)
                 received.inc(len(single.batch.latest))
 
-    def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], list[Any], float | None]:
-        """The results, the deliveries created, and when the earliest work left falls due."""
+    def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], float | None]:
+        """The results, and when the earliest work left falls due.
+
+        The deliveries the flush at intake created go to ``on_created`` just before the
+        commit, with a future that tells whether the commit held: sending starts while the
+        commit is written to disk, and the attempts are recorded only once it held. If it
+        fails, the deliveries were never stored, the requests are answered with an error and
+        their senders post again: a page may then go out twice (with the same idempotency
+        key where the retry decides the same), never not at all."""
+        committed: Future[bool] = Future()
+        try:
+            results, due = self._store(jobs, committed)
+        except BaseException:
+            committed.set_result(False)
+            raise
+        committed.set_result(True)
+        return results, due
+
+    def _store(
+        self, jobs: list[_Job], committed: Future[bool]
+    ) -> tuple[list[repo.IngestResult], float | None]:
         created: list[Any] = []
         with begin_write(self.db) as conn:
             results = [repo.store(conn, job.batch) for job in jobs]
@@ -139,7 +158,9 @@ class AlertWriter:
                     created = []
             if touched:  # due now, and not done here
                 due.append(self.clock.now())
-        return results, created, min(due, default=None)
+            if created and self.on_created is not None:
+                self.on_created(created, committed)
+        return results, min(due, default=None)
 
     @staticmethod
     def _answer(job: _Job, result: repo.IngestResult | None, error: Exception | None) -> None:
