@@ -80,7 +80,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import httpx
+import aiohttp
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from rich import box
@@ -606,7 +606,7 @@ class _Runner:
         with self.db.connect() as conn:  # no transaction is open while channels send
             self.sent_after.append(_last_timeline_id(conn))
 
-    def channel(self, cfg: ChannelConfig, _http: httpx.AsyncClient) -> Channel:
+    def channel(self, cfg: ChannelConfig, _http: aiohttp.ClientSession) -> Channel:
         return SimulatedChannel(cfg.name, cfg.type, self, self.scenario.channels.get(cfg.name))
 
     async def run(self) -> None:

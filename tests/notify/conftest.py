@@ -8,12 +8,12 @@ import ssl
 from pathlib import Path
 from typing import Any, TextIO
 
-import httpx
+import aiohttp
 import pytest
 
 from tests.notify.sinks import Certificate, self_signed_certificate
 from tocsin.engine.clock import Clock
-from tocsin.notify.channels import AnyChannelConfig, SecretResolver, build_channel
+from tocsin.notify.channels import AnyChannelConfig, SecretResolver, build_channel, http_session
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome
 
@@ -30,9 +30,9 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
 _CLIENT_TLS = ssl.create_default_context()
 
 
-def client() -> httpx.AsyncClient:
-    """An HTTP client as the engine would pass one, minus proxies from the environment."""
-    return httpx.AsyncClient(trust_env=False, verify=_CLIENT_TLS)
+def client() -> aiohttp.ClientSession:
+    """An HTTP client as the engine makes one; call it inside the running event loop."""
+    return http_session(_CLIENT_TLS)
 
 
 def deliver(

@@ -134,10 +134,14 @@ class HttpSink:
 
     ``mode="slack"`` validates each request as Slack's incoming webhooks do and answers
     400 with Slack's error code when it is invalid, ``200 ok`` when valid (scripted replies
-    still take precedence, to test 429 and 5xx)."""
+    still take precedence, to test 429 and 5xx). With a ``certificate`` it speaks HTTPS."""
 
     def __init__(
-        self, mode: Literal["plain", "slack"] = "plain", default: Reply | None = None
+        self,
+        mode: Literal["plain", "slack"] = "plain",
+        default: Reply | None = None,
+        *,
+        certificate: Certificate | None = None,
     ) -> None:
         self.mode = mode
         self.default = default or Reply()
@@ -162,6 +166,11 @@ class HttpSink:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        self._scheme = "http"
+        if certificate is not None:  # a failed handshake fails accept(), which is ignored
+            context = certificate.server_context()
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self._scheme = "https"
         # a short poll interval: shutdown() waits for the loop to notice
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
@@ -170,7 +179,7 @@ class HttpSink:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/hook"
+        return f"{self._scheme}://{host!s}:{port}/hook"
 
     def reply(
         self,

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import io
 import json
+import socket
+import ssl
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.notify.conftest import client, config, deliver
 from tests.notify.messages import alert, make_message
-from tests.notify.sinks import HttpSink, free_port
+from tests.notify.sinks import Certificate, HttpSink, free_port
 from tocsin.config import (
     ConsoleChannelConfig,
     PagerDutyChannelConfig,
@@ -28,6 +32,7 @@ from tocsin.notify.channels import (
     ChannelConfigError,
     WebhookChannel,
     build_channel,
+    http_session,
     pagerduty_severity,
     verify_signature,
 )
@@ -130,9 +135,9 @@ def test_slack_fits_every_limit_and_escapes_untrusted_text() -> None:
 def test_slack_sink_rejects_what_slack_rejects() -> None:
     with HttpSink("slack") as sink:
 
-        async def post(body: object) -> httpx.Response:
-            async with client() as http:
-                return await http.post(sink.url, json=body)
+        async def post(body: object) -> tuple[int, str]:
+            async with client() as http, http.post(sink.url, json=body) as answer:
+                return answer.status, await answer.text()
 
         too_many = {"blocks": [{"type": "divider"}] * 51}
         long_header = {
@@ -145,9 +150,8 @@ def test_slack_sink_rejects_what_slack_rejects() -> None:
             (unknown, "invalid_blocks"),
             ({}, "no_text"),
         ):
-            answer = asyncio.run(post(body))
-            assert (answer.status_code, answer.text) == (400, code)
-        assert asyncio.run(post({"text": "hi"})).text == "ok"
+            assert asyncio.run(post(body)) == (400, code)
+        assert asyncio.run(post({"text": "hi"})) == (200, "ok")
 
 
 @pytest.mark.parametrize(
@@ -263,6 +267,99 @@ def test_timeout_is_an_outcome_within_the_attempt_timeout() -> None:
         elapsed = time.monotonic() - started
     assert outcome == Outcome(ok=False, status=None, error="no answer within 0.2s")
     assert elapsed < 2.0
+
+
+@contextlib.contextmanager
+def raw_peer(answer: bytes) -> Iterator[str]:
+    """A TCP peer on 127.0.0.1 that takes one connection, writes ``answer`` (whatever it is)
+    and keeps the connection open until the block ends; its base URL."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(10.0)
+    done = threading.Event()
+    taken: list[socket.socket] = []
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = server.accept()
+            taken.append(conn)
+            conn.recv(65536)
+            conn.sendall(answer)
+            done.wait()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        done.set()
+        thread.join()
+        for conn in taken:
+            conn.close()
+        server.close()
+
+
+SECRET_PATH = "/services/T0SECRET1/B0SECRET2/xoxSECRET3?token=SECRET4"
+
+
+def test_the_url_path_never_appears_in_an_error() -> None:
+    """A Slack webhook URL is a secret: its path and query stay out of every error, even where
+    the HTTP client's own exception text names the URL."""
+    unreachable = deliver(slack(f"http://127.0.0.1:{free_port()}{SECRET_PATH}"), make_message())
+    with raw_peer(b"not http at all\r\n\r\n") as base:
+        garbled = deliver(slack(base + SECRET_PATH), make_message())
+    for outcome in (unreachable, garbled):
+        assert (outcome.ok, outcome.status) == (False, None)
+        assert outcome.error
+        assert "SECRET" not in outcome.error
+        assert "/services" not in outcome.error
+    assert garbled.error.startswith("ClientResponseError: 400")
+
+
+def test_an_answer_is_read_no_further_than_what_is_kept() -> None:
+    """A receiver that announces 10 MB and keeps sending: its error is read up to the limit,
+    not to the end (which never comes: waiting for it would end in the timeout)."""
+    head = b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 10000000\r\n\r\n"
+    with raw_peer(head + b"x" * (128 * 1024)) as base:
+        cfg = config(
+            WebhookChannelConfig, name="w", type="webhook", url=base, retry={"timeout": "30s"}
+        )
+        outcome = deliver(cfg, make_message())
+    assert (outcome.ok, outcome.status) == (False, 500)
+    assert outcome.error.startswith("HTTP 500: xxx")
+
+
+def test_redirects_are_not_followed() -> None:
+    with HttpSink() as elsewhere, HttpSink(default=None) as sink:
+        sink.reply(302, b"", {"Location": elsewhere.url})
+        outcome = deliver(slack(sink.url), make_message())
+    assert (outcome.ok, outcome.status) == (False, 302)
+    assert elsewhere.requests == []
+
+
+def test_proxies_from_the_environment_are_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    with HttpSink() as proxy, HttpSink("slack") as sink:
+        for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url.removesuffix("/hook"))
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        assert deliver(slack(sink.url), make_message()).ok
+    assert proxy.requests == []
+    assert len(sink.requests) == 1
+
+
+def test_https_certificates_are_verified(certificate: Certificate) -> None:
+    with HttpSink("slack", certificate=certificate) as sink:
+        untrusted = deliver(slack(sink.url), make_message())  # the system's CAs
+
+        async def trusted() -> Outcome:
+            tls = ssl.create_default_context(cafile=str(certificate.cert))
+            async with http_session(tls) as http:
+                return await build_channel(slack(sink.url), http=http).send(make_message())
+
+        assert asyncio.run(trusted()) == Outcome(ok=True, status=200)
+    assert (untrusted.ok, untrusted.status) == (False, None)
+    assert "CERTIFICATE_VERIFY_FAILED" in untrusted.error
+    assert len(sink.requests) == 1
 
 
 # --- webhook -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from collections import Counter
 from textwrap import dedent
 from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 from sqlalchemy import Engine, func, insert, select
 
@@ -45,7 +45,7 @@ class Recorder:
         self.keys: Counter[str] = Counter()
         self.lock = threading.Lock()
 
-    def factory(self, cfg: ChannelConfig, _http: httpx.AsyncClient) -> Any:
+    def factory(self, cfg: ChannelConfig, _http: aiohttp.ClientSession) -> Any:
         recorder = self
 
         class Channel:
@@ -158,7 +158,7 @@ def test_a_channel_sends_at_most_its_concurrency_at_once(db: Engine) -> None:
     most = 0
     sent: list[str] = []
 
-    def factory(cfg: ChannelConfig, _http: httpx.AsyncClient) -> Any:
+    def factory(cfg: ChannelConfig, _http: aiohttp.ClientSession) -> Any:
         class Slow:
             name = cfg.name
             kind = "slow"

@@ -18,14 +18,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 from sqlalchemy import Engine
 
 from tocsin import ratelimit
 from tocsin.config import ChannelConfig, Config
 from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
-from tocsin.notify.channels import Channel, build_channel
+from tocsin.notify.channels import Channel, build_channel, http_session
 from tocsin.notify.message import from_json
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.store import outbox, repo
@@ -33,10 +33,10 @@ from tocsin.store.db import begin_write
 
 log = logging.getLogger("tocsin.deliver")
 LEASE_S = 120.0
-ChannelFactory = Callable[[ChannelConfig, httpx.AsyncClient], Channel]
+ChannelFactory = Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
 
 
-def default_factory(cfg: ChannelConfig, http: httpx.AsyncClient) -> Channel:
+def default_factory(cfg: ChannelConfig, http: aiohttp.ClientSession) -> Channel:
     return build_channel(cfg, http=http)
 
 
@@ -74,7 +74,7 @@ class Deliverer:
     factory: ChannelFactory = default_factory
     rand: Callable[[], float] = random.random
     metrics: Metrics | None = None  # counts sent and dead-lettered notifications
-    _http: httpx.AsyncClient | None = None
+    _http: aiohttp.ClientSession | None = None  # made in the event loop, by _channel
     _channels: dict[str, Channel] = field(default_factory=dict)
     _built_for: int = 0
     _semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
@@ -89,7 +89,7 @@ class Deliverer:
             return None, None, f"channel {name!r} is not configured"
         if name not in self._channels:
             if self._http is None:
-                self._http = httpx.AsyncClient(follow_redirects=False)
+                self._http = http_session()
             try:
                 self._channels[name] = self.factory(cfg, self._http)
             except Exception as exc:  # a channel that cannot be built is a dead letter
@@ -98,7 +98,7 @@ class Deliverer:
 
     async def close(self) -> None:
         if self._http is not None:
-            await self._http.aclose()
+            await self._http.close()
             self._http = None
 
     async def run(self, limit: int = 200) -> int:

@@ -63,8 +63,10 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+import aiohttp
 import aiosmtplib
-import httpx
+import yarl
+from multidict import CIMultiDictProxy
 
 from tocsin.config import (
     ChannelTemplates,
@@ -105,6 +107,7 @@ SecretResolver = Callable[[Secret], str]
 WEBHOOK_VERSION = "1"
 SIGNATURE_TOLERANCE_S = 300.0
 _MAX_RESPONSE_BYTES = 64 * 1024  # what we read of a receiver's answer
+_MAX_HEADER_LINE = 64 * 1024  # a receiver's header line (aiohttp's own limit is 8190 bytes)
 _MAX_ERROR_CHARS = 300
 _USER_AGENT = "tocsin"
 # Kinds that page the recipient (ask them to act), as opposed to telling them something.
@@ -216,10 +219,28 @@ class ChannelTemplateSet:
 # --- HTTP ----------------------------------------------------------------------------------
 
 
+def http_session(tls: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
+    """The HTTP client the Slack, webhook and PagerDuty channels share; create it inside the
+    running event loop (aiohttp binds it there) and close it with ``await session.close()``.
+
+    Certificates are verified (against ``tls`` when given, else the system's CAs); proxies and
+    netrc from the environment are ignored (``trust_env=False``); no cookie is kept between
+    requests; idle connections are kept for 5 s."""
+    connector = aiohttp.TCPConnector(ssl=tls if tls is not None else True, keepalive_timeout=5.0)
+    return aiohttp.ClientSession(
+        connector=connector,
+        trust_env=False,
+        cookie_jar=aiohttp.DummyCookieJar(),
+        timeout=aiohttp.ClientTimeout(total=None),  # each request is bounded by its channel
+        max_line_size=_MAX_HEADER_LINE,
+        max_field_size=_MAX_HEADER_LINE,
+    )
+
+
 @dataclass(frozen=True)
 class _Answer:
     status: int
-    headers: httpx.Headers
+    headers: CIMultiDictProxy[str]  # names are case-insensitive
     body: str
 
 
@@ -227,8 +248,29 @@ def _error_text(body: str) -> str:
     return one_line(body, _MAX_ERROR_CHARS)
 
 
+def _client_error(exc: Exception, url: str) -> str:
+    """``Name: text`` of an exception from the HTTP client, without the URL (a Slack webhook
+    URL is a secret): aiohttp puts the whole URL into the text of some of its exceptions."""
+    if isinstance(exc, aiohttp.ClientResponseError):  # "<status>, message=..., url=..."
+        text = f"{exc.status}, message={exc.message!r}"
+    elif isinstance(exc, aiohttp.InvalidURL):  # its text is the URL
+        text = "the URL is not valid"
+    else:
+        text = str(exc)
+    # and in case another exception names it: the URL (as given or as aiohttp writes it),
+    # its path and query
+    try:
+        parsed = yarl.URL(url)
+        parts = {url, str(parsed), parsed.raw_path_qs, parsed.path_qs}
+    except (ValueError, TypeError):
+        parts = {url}
+    for part in sorted(parts - {"", "/"}, key=len, reverse=True):
+        text = text.replace(part, "<url>")
+    return _error_text(f"{type(exc).__name__}: {text}")
+
+
 async def _post(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -237,30 +279,29 @@ async def _post(
     """POST once; the answer, or the Outcome of a request that got none. The URL is never put
     into an error (a Slack webhook URL is a secret)."""
     try:
-        async with asyncio.timeout(timeout_s):
-            request = http.build_request(
-                "POST", url, content=body, headers=dict(headers), timeout=timeout_s
-            )
-            response = await http.send(request, stream=True)
-            try:
-                data = bytearray()
-                async for chunk in response.aiter_bytes():
-                    data += chunk
-                    if len(data) >= _MAX_RESPONSE_BYTES:
-                        break
-            finally:
-                await response.aclose()
-            return _Answer(
-                response.status_code,
-                response.headers,
-                bytes(data[:_MAX_RESPONSE_BYTES]).decode("utf-8", "replace"),
-            )
-    except (TimeoutError, httpx.TimeoutException):
+        async with (
+            asyncio.timeout(timeout_s),
+            http.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout_s),
+            ) as response,
+        ):
+            # An untrusted peer: read no more than we keep. A response left unread is not
+            # put back in the pool: aiohttp closes its connection.
+            data = bytearray()
+            while len(data) < _MAX_RESPONSE_BYTES:
+                chunk = await response.content.read(_MAX_RESPONSE_BYTES - len(data))
+                if not chunk:
+                    break
+                data += chunk
+            return _Answer(response.status, response.headers, data.decode("utf-8", "replace"))
+    except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
         return Outcome(ok=False, status=None, error=f"no answer within {timeout_s:g}s")
-    except httpx.HTTPError as exc:
-        return Outcome(ok=False, status=None, error=_error_text(f"{type(exc).__name__}: {exc}"))
-    except OSError as exc:
-        return Outcome(ok=False, status=None, error=_error_text(f"{type(exc).__name__}: {exc}"))
+    except (aiohttp.ClientError, OSError) as exc:
+        return Outcome(ok=False, status=None, error=_client_error(exc, url))
 
 
 def _http_outcome(answer: _Answer, ok: bool, now: float) -> Outcome:
@@ -276,8 +317,10 @@ def _http_outcome(answer: _Answer, ok: bool, now: float) -> Outcome:
 
 def _check_url(url: str, what: str) -> str:
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError):
+        parsed = yarl.URL(url)
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):  # yarl would drop them
+            raise ValueError("a control character")
+    except (ValueError, TypeError):
         # the URL itself stays out of the error: a Slack webhook URL is a secret
         raise ChannelConfigError(f"{what} is not a valid URL") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
@@ -484,7 +527,7 @@ class _HttpChannel(_Channel):
     """A channel that POSTs to a URL."""
 
     def __init__(
-        self, name: str, url: str, http: httpx.AsyncClient, timeout_s: float, clock: Clock
+        self, name: str, url: str, http: aiohttp.ClientSession, timeout_s: float, clock: Clock
     ) -> None:
         self.name = name
         self._url = url
@@ -501,7 +544,7 @@ class SlackChannel(_HttpChannel):
         name: str,
         url: str,
         templates: ChannelTemplateSet,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         timeout_s: float,
         clock: Clock,
     ) -> None:
@@ -572,7 +615,7 @@ class WebhookChannel(_HttpChannel):
         url: str,
         secret: str | None,
         headers: Mapping[str, str],
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         timeout_s: float,
         clock: Clock,
     ) -> None:
@@ -729,7 +772,7 @@ class PagerDutyChannel(_HttpChannel):
         url: str,
         routing_key: str,
         templates: ChannelTemplateSet,
-        http: httpx.AsyncClient,
+        http: aiohttp.ClientSession,
         timeout_s: float,
         clock: Clock,
     ) -> None:
@@ -964,7 +1007,7 @@ class ConsoleChannel(_Channel):
 def build_channel(
     cfg: AnyChannelConfig,
     *,
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     secrets: SecretResolver | None = None,
     clock: Clock | None = None,
     stream: TextIO | None = None,
