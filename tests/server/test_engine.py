@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.server.conftest import START, Api, make_state
@@ -215,8 +216,8 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
 
 
 def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
-    db: Engine, clock: VirtualClock, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+    db: Engine, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The deliveries a flush at intake creates are handed over just before the commit, with
     a future: True once the commit held; False when it failed, and then nothing was stored
     and the request is answered with an error."""
@@ -225,10 +226,9 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
 
     import pytest
 
+    from tests.server.conftest import CONFIG
     from tocsin.store import writer as writer_module
     from tocsin.store.writer import AlertWriter
-
-    from tests.server.conftest import CONFIG
 
     text = CONFIG.replace(
         "      group_wait: 0s\n", "      group_wait: 0s\n      channels: [ops]\n"
@@ -254,7 +254,7 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
         ((deliveries, committed),) = handed
         assert deliveries and committed.result(timeout=5) is True  # type: ignore[attr-defined]
 
-        real_begin = writer_module.begin_write
+        from tocsin.store.db import begin_write as real_begin
 
         @contextlib.contextmanager
         def failing_commit(engine_):  # type: ignore[no-untyped-def]
