@@ -74,3 +74,53 @@ def test_a_writer_in_one_thread_may_nest(tmp_path: Path) -> None:
 def test_no_queue_for_memory_or_postgresql() -> None:
     assert WriterQueue.beside(make_engine("sqlite://")) is None
     assert WriterQueue.beside(make_engine("postgresql+psycopg://u@127.0.0.1:1/x")) is None
+
+
+def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
+    tmp_path: Path,
+) -> None:
+    import asyncio
+    from datetime import timedelta
+
+    from sqlalchemy import event
+
+    from tests.server.conftest import START, make_state
+    from tocsin.alerts.model import Alert
+    from tocsin.engine.clock import VirtualClock
+    from tocsin.store import repo
+    from tocsin.store.writer import AlertWriter
+
+    database = tmp_path / "tocsin.db"
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade(engine)
+    clock = VirtualClock(START)
+    state = make_state(engine, clock)
+    commits: list[int] = []
+    event.listen(engine, "commit", lambda _conn: commits.append(1))
+    writer = AlertWriter(engine, lambda: state.config.route, clock)
+    other_process = WriterQueue(Path(f"{database}-writer.lock"))  # its own open file
+
+    def alert(name: str) -> Alert:
+        now = repo.to_dt(START)
+        return Alert(
+            labels={"alertname": name},
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            updated_at=now,
+        )
+
+    async def scenario() -> None:
+        with other_process:
+            posts = [asyncio.create_task(writer.write([alert("A0")]))]
+            await asyncio.sleep(0.2)  # the writer has the first batch and waits its turn
+            posts += [asyncio.create_task(writer.write([alert(f"A{i}")])) for i in (1, 2)]
+            await asyncio.sleep(0.2)
+            assert not any(p.done() for p in posts)
+            commits.clear()
+        await asyncio.gather(*posts)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        writer.close()
+    assert len(commits) == 1

@@ -6,7 +6,7 @@ import os
 import threading
 import weakref
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -76,14 +76,27 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     SQLite's own busy handler makes a waiting writer sleep and poll, for up to 100 ms at a
     time, where the lock file wakes it the moment the other writer commits. Several worker
     processes therefore take turns at the file instead of idling."""
+    writer, queue = _prepared(engine)
+    if queue is None:
+        return writer.begin()
+    return _queued(queue, writer)
+
+
+def _prepared(engine: Engine) -> tuple[Engine, WriterQueue | None]:
     writer = _writers.get(engine)
     if writer is None:
         writer = _writers[engine] = engine.execution_options(**{_IMMEDIATE: True})
         _queues[engine] = WriterQueue.beside(engine)
-    queue = _queues.get(engine)
-    if queue is None:
-        return writer.begin()
-    return _queued(queue, writer)
+    return writer, _queues.get(engine)
+
+
+def writer_turn(engine: Engine) -> AbstractContextManager[None]:
+    """Hold this process's turn to write to a SQLite file across several transactions
+    (re-entrant: ``begin_write`` inside it does not wait again); a no-op elsewhere. The
+    intake's writer takes its turn before it gathers the waiting batches, so that what arrived
+    while another process was writing goes into its next commit."""
+    _writer, queue = _prepared(engine)
+    return queue if queue is not None else nullcontext()
 
 
 @contextmanager

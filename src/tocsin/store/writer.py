@@ -27,7 +27,7 @@ from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import bulk, repo
-from tocsin.store.db import begin_write
+from tocsin.store.db import begin_write, writer_turn
 
 log = logging.getLogger("tocsin.writer")
 MAX_ALERTS_PER_COMMIT = 5000
@@ -86,19 +86,22 @@ class AlertWriter:
             job = self._queue.get()
             if job is None:
                 return
-            jobs = [job]
-            size = len(job.batch.latest)
-            while size < MAX_ALERTS_PER_COMMIT:
-                try:
-                    more = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if more is None:
-                    self._commit(jobs)
-                    return
-                jobs.append(more)
-                size += len(more.batch.latest)
-            self._commit(jobs)
+            # our turn at the database first, then whatever is waiting by then: batches that
+            # arrived while another process held the file share this commit
+            with writer_turn(self.db):
+                jobs = [job]
+                size = len(job.batch.latest)
+                while size < MAX_ALERTS_PER_COMMIT:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._commit(jobs)
+                        return
+                    jobs.append(more)
+                    size += len(more.batch.latest)
+                self._commit(jobs)
 
     def _commit(self, jobs: list[_Job]) -> None:
         try:
