@@ -7,7 +7,8 @@ PostgreSQL (when one answers), and Alertmanager from Debian's package. Prints al
 each and the ratio tocsin/Alertmanager, then the resident memory of each server after it holds
 ``--memory-alerts`` alerts.
 
-    .venv/bin/python bench/ingest.py [--alerts 50000] [--clients 4] [--memory-alerts 1000000]
+    .venv/bin/python bench/ingest.py [--alerts 50000] [--clients 4] [--workers 1]
+        [--memory-alerts 1000000] [--targets sqlite,postgresql,alertmanager]
 """
 
 from __future__ import annotations
@@ -262,16 +263,27 @@ def main() -> None:
         default=0,
         help="also store this many alerts and report resident memory",
     )
+    parser.add_argument(
+        "--targets",
+        default="sqlite,postgresql,alertmanager",
+        help="comma-separated: sqlite, postgresql, alertmanager",
+    )
     args = parser.parse_args()
+    wanted = set(args.targets.split(","))
     n_batches = max(1, args.alerts // BATCH)
     tag = secrets.token_hex(3)
     new_bodies = batches(f"new{tag}", 0, n_batches)
     same = batches(f"same{tag}", 0, 1000 // BATCH)
     repost_bodies = (same * (n_batches // len(same) + 1))[:n_batches]
-    targets: list[tuple[str, Callable[[Path], Target]]] = [
-        ("tocsin/sqlite", lambda d: Target("tocsin/sqlite", tocsin_target(d, None, args.workers)))
-    ]
-    pg = pg_database()
+    targets: list[tuple[str, Callable[[Path], Target]]] = []
+    if "sqlite" in wanted:
+        targets.append(
+            (
+                "tocsin/sqlite",
+                lambda d: Target("tocsin/sqlite", tocsin_target(d, None, args.workers)),
+            )
+        )
+    pg = pg_database() if "postgresql" in wanted else None
     if pg:
         targets.append(
             (
@@ -280,7 +292,9 @@ def main() -> None:
             )
         )
     binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-    if binary:
+    if "alertmanager" not in wanted:
+        pass
+    elif binary:
         targets.append(
             ("alertmanager", lambda d: Target("alertmanager", alertmanager_target(binary, d)))
         )
