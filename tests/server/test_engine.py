@@ -227,7 +227,6 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
     import pytest
 
     from tests.server.conftest import CONFIG
-    from tocsin.store import writer as writer_module
     from tocsin.store.writer import AlertWriter
 
     text = CONFIG.replace(
@@ -254,15 +253,15 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
         ((deliveries, committed),) = handed
         assert deliveries and committed.result(timeout=5) is True  # type: ignore[attr-defined]
 
-        from tocsin.store.db import begin_write as real_begin
+        real_begin = writer._held.begin
 
         @contextlib.contextmanager
-        def failing_commit(engine_):  # type: ignore[no-untyped-def]
-            with real_begin(engine_) as conn:
+        def failing_commit():  # type: ignore[no-untyped-def]
+            with real_begin() as conn:
                 yield conn
                 raise OSError("disk full")  # after the work, in place of the commit
 
-        monkeypatch.setattr(writer_module, "begin_write", failing_commit)
+        monkeypatch.setattr(writer._held, "begin", failing_commit)
         lost = _alert("CacheDown")
         lost.labels["severity"] = "critical"
         with pytest.raises(RuntimeError):

@@ -124,3 +124,27 @@ def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
     finally:
         writer.close()
     assert len(commits) == 1
+
+
+def test_a_held_writer_keeps_its_connection_and_drops_it_after_a_failure(
+    tmp_path: Path,
+) -> None:
+    import pytest
+
+    from tocsin.store.db import HeldWriter
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    upgrade(engine)
+    held = HeldWriter(engine)
+    with held.begin() as first:
+        first.execute(text("CREATE TABLE t (x INTEGER)"))
+    with held.begin() as again:
+        again.execute(text("INSERT INTO t VALUES (1)"))
+    assert again is first
+    with pytest.raises(RuntimeError), held.begin() as failing:
+        failing.execute(text("INSERT INTO t VALUES (2)"))
+        raise RuntimeError("boom")
+    with held.begin() as fresh:
+        assert fresh is not first
+        assert fresh.execute(text("SELECT x FROM t")).scalars().all() == [1]
+    held.close()

@@ -82,6 +82,35 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     return _queued(queue, writer)
 
 
+class HeldWriter:
+    """One connection kept for the write transactions of one thread (the intake's writer):
+    taking a pooled connection and resetting it on return costs about 0.14 ms per transaction
+    on SQLite, a third of a one-row intake. A transaction that fails drops the connection; the
+    next one opens another."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._conn: Connection | None = None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        writer, queue = _prepared(self.engine)
+        if self._conn is None:
+            self._conn = writer.connect()
+        conn = self._conn
+        try:
+            with queue if queue is not None else nullcontext(), conn.begin():
+                yield conn
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            conn.close()
+
+
 def _prepared(engine: Engine) -> tuple[Engine, WriterQueue | None]:
     writer = _writers.get(engine)
     if writer is None:

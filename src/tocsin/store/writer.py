@@ -27,7 +27,7 @@ from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import bulk, repo
-from tocsin.store.db import begin_write, writer_turn
+from tocsin.store.db import HeldWriter, writer_turn
 
 log = logging.getLogger("tocsin.writer")
 MAX_ALERTS_PER_COMMIT = 5000
@@ -64,6 +64,7 @@ class AlertWriter:
         self.after_store = after_store
         self.on_created = on_created
         self.metrics = metrics
+        self._held = HeldWriter(db)
         self._queue: queue.Queue[_Job | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="tocsin-writer", daemon=True)
         self._thread.start()
@@ -82,6 +83,12 @@ class AlertWriter:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._held.close()
+
+    def _serve(self) -> None:
         while True:
             job = self._queue.get()
             if job is None:
@@ -146,7 +153,7 @@ class AlertWriter:
         self, jobs: list[_Job], committed: Future[bool]
     ) -> tuple[list[repo.IngestResult], float | None]:
         created: list[Any] = []
-        with begin_write(self.db) as conn:
+        with self._held.begin() as conn:
             results = [repo.store(conn, job.batch) for job in jobs]
             due = [r.later for r in results if r.later is not None]
             touched = [i for r in results for i in r.touched]
