@@ -148,3 +148,43 @@ def test_a_held_writer_keeps_its_connection_and_drops_it_after_a_failure(
         assert fresh is not first
         assert fresh.execute(text("SELECT x FROM t")).scalars().all() == [1]
     held.close()
+
+
+def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) -> None:
+    """The writer's held connection may go stale (a database restart): the batch that meets
+    it is tried once more on a new connection instead of failing."""
+    import asyncio
+    from datetime import timedelta
+
+    from tests.server.conftest import START, make_state
+    from tocsin.alerts.model import Alert
+    from tocsin.engine.clock import VirtualClock
+    from tocsin.store import repo
+    from tocsin.store.writer import AlertWriter
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    upgrade(engine)
+    clock = VirtualClock(START)
+    state = make_state(engine, clock)
+    writer = AlertWriter(engine, lambda: state.config.route, clock)
+    now = repo.to_dt(START)
+
+    def alert(name: str) -> Alert:
+        return Alert(
+            labels={"alertname": name},
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            updated_at=now,
+        )
+
+    try:
+        asyncio.run(writer.write([alert("First")]))
+        held = writer._held._conn
+        assert held is not None
+        held.connection.driver_connection.close()  # type: ignore[union-attr]
+        result = asyncio.run(writer.write([alert("Second")]))
+        assert result.stored == 1
+    finally:
+        writer.close()
+    with engine.connect() as conn:
+        assert repo.current_alerts(conn, [alert("Second").fingerprint])

@@ -142,6 +142,7 @@ class WriterQueue:
         self._thread_lock = threading.RLock()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         self._depth = 0
+        weakref.finalize(self, os.close, self._fd)
 
     @classmethod
     def beside(cls, engine: Engine) -> WriterQueue | None:

@@ -110,16 +110,21 @@ class AlertWriter:
                     size += len(more.batch.latest)
                 self._commit(jobs)
 
-    def _commit(self, jobs: list[_Job]) -> None:
+    def _commit(self, jobs: list[_Job], retried: bool = False) -> None:
         try:
             results, left = self._write(jobs)
         except Exception:
+            if len(jobs) == 1 and not retried:
+                # once more, on a fresh connection: the held one may have gone stale (a
+                # database restart); the failed transaction left nothing behind
+                self._commit(jobs, retried=True)
+                return
             if len(jobs) == 1:
                 log.exception("writing a batch of %d alerts failed", len(jobs[0].batch.latest))
                 self._answer(jobs[0], None, RuntimeError("the alerts could not be stored"))
                 return
             for single in jobs:  # find the one that fails; the others still land
-                self._commit([single])
+                self._commit([single], retried=True)
             return
         # the engine hears of the commit before anyone is answered: an answered request's
         # work is already in the engine's hands
