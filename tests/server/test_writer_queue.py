@@ -188,3 +188,18 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
         writer.close()
     with engine.connect() as conn:
         assert repo.current_alerts(conn, [alert("Second").fingerprint])
+
+
+def test_postgresql_connections_plan_each_statement() -> None:
+    """psycopg's automatic prepared statements gave the intake's IN-list queries generic
+    plans that scanned whole tables: tocsin's PostgreSQL engines turn them off."""
+    from tests.server.conftest import postgres_database
+    from tocsin.store.db import database_url
+
+    with postgres_database("tocsin_prepare") as url:
+        engine = make_engine(database_url(None, url))
+        try:
+            with engine.connect() as conn:
+                assert conn.connection.driver_connection.prepare_threshold is None  # type: ignore[union-attr]
+        finally:
+            engine.dispose()
