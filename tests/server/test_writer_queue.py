@@ -190,16 +190,43 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
         assert repo.current_alerts(conn, [alert("Second").fingerprint])
 
 
-def test_postgresql_connections_plan_each_statement() -> None:
-    """psycopg's automatic prepared statements gave the intake's IN-list queries generic
-    plans that scanned whole tables: tocsin's PostgreSQL engines turn them off."""
+def test_postgresql_prepares_fixed_statements_but_not_in_lists() -> None:
+    """psycopg prepares what a connection runs often; the generic plans PostgreSQL then chose
+    for the intake's IN lists scanned whole tables, so statements whose text varies with their
+    data (IN lists, multi-row VALUES) are never prepared. Fixed statements still are."""
     from tests.server.conftest import postgres_database
+    from tocsin.store import bulk
     from tocsin.store.db import database_url
 
     with postgres_database("tocsin_prepare") as url:
         engine = make_engine(database_url(None, url))
+        upgrade(engine)
         try:
-            with engine.connect() as conn:
-                assert conn.connection.driver_connection.prepare_threshold is None  # type: ignore[union-attr]
+            with engine.begin() as conn:
+                for _ in range(10):
+                    bulk.select_in(
+                        conn, "SELECT id FROM incidents WHERE group_key IN ({in_})", ["a"]
+                    )
+                    bulk.fetch(conn, "SELECT id FROM incidents WHERE id = {p}", [1])
+                    bulk.insert(
+                        conn,
+                        "overrides",
+                        (
+                            "schedule",
+                            "user_name",
+                            "starts_at",
+                            "ends_at",
+                            "created_by",
+                            "created_at",
+                            "reason",
+                        ),
+                        [("s", "u", 0, 1, "t", 0, "")],
+                    )
+                prepared = [
+                    row[0]
+                    for row in conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements")
+                ]
         finally:
             engine.dispose()
+    assert any("WHERE id = $1" in text for text in prepared)
+    assert not any("IN (" in text or "INSERT INTO overrides" in text for text in prepared)

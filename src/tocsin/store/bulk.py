@@ -62,12 +62,29 @@ def insert(
     try:
         for chunk in _chunks(rows, len(columns)):
             flat = [value for row in chunk for value in row]
-            cursor.execute(head + _values(marker, len(columns), len(chunk)) + tail, flat)
+            _unprepared(cursor, head + _values(marker, len(columns), len(chunk)) + tail, flat)
             if returning:
                 out.extend(tuple(r) for r in cursor.fetchall())
     finally:
         cursor.close()
     return out
+
+
+def _unprepared(cursor: Any, sql: str, params: list[Any]) -> None:
+    """Run a statement whose text varies with its data (a multi-row VALUES, an IN list) without
+    letting psycopg prepare it: PostgreSQL's generic plans for such IN lists scanned whole
+    tables, and their many shapes would crowd the prepared statements that do help (the fixed
+    ones of every flush and page). SQLite's cursor has no such switch, nor need for one."""
+    if _PSYCOPG is not None and isinstance(cursor, _PSYCOPG):
+        cursor.execute(sql, params, prepare=False)
+    else:
+        cursor.execute(sql, params)
+
+
+try:
+    from psycopg import Cursor as _PSYCOPG
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    _PSYCOPG = None  # type: ignore[assignment,misc]
 
 
 def update(
@@ -98,7 +115,7 @@ def select_in(
     try:
         for chunk in chunked(values):
             text = sql.format(in_=",".join([marker] * len(chunk)), p=marker)
-            cursor.execute(text, [*chunk, *extra])
+            _unprepared(cursor, text, [*chunk, *extra])
             out.extend(tuple(r) for r in cursor.fetchall())
     finally:
         cursor.close()

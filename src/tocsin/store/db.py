@@ -62,12 +62,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
-    # psycopg prepares a statement once a connection has run it five times; the generic plan
-    # PostgreSQL then picks for the intake's "IN (...)" lists scanned whole tables, and the
-    # many list lengths filled the cache. Planned each time instead (measured on the intake:
-    # 1.3-1.6k alerts/s prepared, 3.5-4.2k planned).
-    connect_args = {"prepare_threshold": None, **kwargs.pop("connect_args", {})}
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 _IMMEDIATE = "tocsin_write"
