@@ -215,26 +215,51 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
     assert engine.sleeps_past(START)  # between passes (none ran) it may have missed anything
 
 
-def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
+def test_deliveries_are_handed_over_before_the_commit_and_sent_only_if_it_held(
     db: Engine, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The deliveries a flush at intake creates are handed over just before the commit, with
-    a future: True once the commit held; False when it failed, and then nothing was stored
-    and the request is answered with an error."""
+    a future: True once the commit held, and then they are sent; False when it failed, and
+    then nothing was stored, nothing is sent (a page must not name an incident that does not
+    exist: its id could be given to another) and the request is answered with an error."""
     import asyncio
     import contextlib
 
     import pytest
 
     from tests.server.conftest import CONFIG
+    from tocsin.notify.retry import Outcome
     from tocsin.store.writer import AlertWriter
 
     text = CONFIG.replace(
         "      group_wait: 0s\n", "      group_wait: 0s\n      channels: [ops]\n"
     ).replace("receivers:\n", "channels:\n  - {name: ops, type: console}\nreceivers:\n")
     state = make_state(db, clock, text)
-    engine = DueWorkEngine(db, state.config, clock, owner="me")
+    sent: list[str] = []
+
+    def factory(cfg, _http):  # type: ignore[no-untyped-def]
+        class Recorder:
+            name = cfg.name
+            kind = "recorder"
+
+            async def send(self, message):  # type: ignore[no-untyped-def]
+                sent.append(message.idempotency_key)
+                return Outcome(ok=True, status=200)
+
+        return Recorder()
+
+    engine = DueWorkEngine(db, state.config, clock, owner="me", channel_factory=factory)
     handed: list[tuple[list[object], object]] = []
+
+    def deliver(deliveries, committed) -> int:  # type: ignore[no-untyped-def]
+        async def go() -> int:
+            try:
+                return await engine.deliverer.send(deliveries, asyncio.wrap_future(committed))
+            finally:
+                await engine.deliverer.close()
+
+        return asyncio.run(go())
+
     writer = AlertWriter(
         db,
         lambda: state.config.route,
@@ -252,6 +277,7 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
         asyncio.run(post(held))
         ((deliveries, committed),) = handed
         assert deliveries and committed.result(timeout=5) is True  # type: ignore[attr-defined]
+        assert deliver(deliveries, committed) == 1 and len(sent) == 1
 
         real_begin = writer._held.begin
 
@@ -269,8 +295,50 @@ def test_deliveries_start_before_the_commit_and_learn_whether_it_held(
         assert len(handed) == 3  # the batch is tried once more before it is given up
         for deliveries, committed in handed[1:]:
             assert deliveries and committed.result(timeout=5) is False  # type: ignore[attr-defined]
+            assert deliver(deliveries, committed) == 0
+        assert len(sent) == 1  # only the page of the incident that was stored
     finally:
         writer.close()
     with db.connect() as conn:
         assert repo.current_alerts(conn, [held.fingerprint])
         assert not repo.current_alerts(conn, [lost.fingerprint])
+
+
+def test_a_full_disk_during_the_flush_at_intake_is_not_answered_as_stored(
+    db: Engine, clock: VirtualClock
+) -> None:
+    """SQLite rolls the whole transaction back on a full disk, savepoint and all: the alerts
+    went with it, so the request must hear an error (and its sender post again), never
+    "stored"."""
+    import asyncio
+
+    from tocsin.store import bulk
+    from tocsin.store.writer import AlertWriter
+
+    if db.dialect.name != "sqlite":
+        pytest.skip("SQLite's behaviour on a full disk; PostgreSQL keeps the transaction")
+    state = make_state(db, clock)
+    engine = DueWorkEngine(db, state.config, clock, owner="me")
+
+    def after_store(conn, touched):  # type: ignore[no-untyped-def]
+        # the disk fills up while the flush writes (max_page_count stands for ENOSPC)
+        pages = bulk.fetch(conn, "PRAGMA page_count")[0][0]
+        bulk.execute(conn, f"PRAGMA max_page_count={pages + 2}")
+        try:
+            bulk.execute(conn, "CREATE TABLE IF NOT EXISTS filler (x BLOB)")
+            for _ in range(200):
+                bulk.execute(conn, "INSERT INTO filler VALUES ({p})", [b"x" * 4000])
+        finally:
+            bulk.execute(conn, "PRAGMA max_page_count=1073741823")
+        return engine.flush_inline(conn, touched)
+
+    writer = AlertWriter(db, lambda: state.config.route, clock, after_store=after_store)
+    alert = _alert("Acknowledged")
+    alert.labels["severity"] = "critical"
+    try:
+        with pytest.raises(RuntimeError):
+            asyncio.run(writer.write([alert]))
+    finally:
+        writer.close()
+    with db.connect() as conn:
+        assert not repo.current_alerts(conn, [alert.fingerprint])

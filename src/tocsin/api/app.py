@@ -75,6 +75,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
             yield
         finally:
             state.writer.close()  # no more intake, nor flushes at intake
+            await asyncio.sleep(0)  # the sends its last commits scheduled have started
             if sending:
                 await asyncio.gather(*sending, return_exceptions=True)
             stop.set()

@@ -117,13 +117,14 @@ class Deliverer:
         self, claimed: list[tuple[Any, Any]], committed: Awaitable[bool] | None = None
     ) -> int:
         """Send claimed (due item, notification) pairs concurrently, then record them.
-        ``committed``: the deliveries were created in a transaction that is still committing
-        (the intake's): record only once it held; if it failed, there is nothing to record
-        (the rows were never stored, see ``AlertWriter._write``)."""
-        results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
+        ``committed``: the deliveries were created in a transaction that may still be
+        committing (the intake's): nothing goes out before it held, for a page must not name
+        an incident that was never stored (its id could be given to another one); if it
+        failed, there is nothing to send (the sender of the alerts posts again)."""
         if committed is not None and not await committed:
-            log.warning("%d deliveries were sent but their transaction failed", len(claimed))
+            log.warning("%d deliveries were not sent: their transaction failed", len(claimed))
             return 0
+        results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
         await asyncio.to_thread(self._record, list(results))
         return len(claimed)
 

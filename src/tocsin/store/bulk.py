@@ -173,8 +173,25 @@ def savepoint(conn: Connection, name: str = "tocsin_part") -> Iterator[None]:
     execute(conn, f"SAVEPOINT {name}")
     try:
         yield
-    except BaseException:
-        execute(conn, f"ROLLBACK TO SAVEPOINT {name}")
-        execute(conn, f"RELEASE SAVEPOINT {name}")
+    except BaseException as failure:
+        try:
+            execute(conn, f"ROLLBACK TO SAVEPOINT {name}")
+            execute(conn, f"RELEASE SAVEPOINT {name}")
+        except Exception as exc:
+            # the database rolled the whole transaction back (SQLite does on a full disk, an
+            # I/O error, out of memory): what came before the savepoint is gone too
+            raise TransactionLost(f"the transaction was rolled back: {failure}") from exc
         raise
     execute(conn, f"RELEASE SAVEPOINT {name}")
+
+
+class TransactionLost(Exception):
+    """The database ended the transaction on its own: nothing in it can be committed."""
+
+
+def ensure_open(conn: Connection) -> None:
+    """Raise TransactionLost if the database has ended the transaction on its own (SQLite
+    does after some errors, and a commit then succeeds with nothing in it)."""
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite" and not driver.in_transaction:  # type: ignore[union-attr]
+        raise TransactionLost("the database rolled the transaction back")

@@ -5,8 +5,8 @@ takes whatever batches are waiting, writes them all in one transaction and commi
 answers every request. An answer therefore always follows a durable commit (an acknowledged
 alert survives ``kill -9``), while concurrent requests share one fsync instead of paying one
 each. A batch that makes the shared transaction fail is retried alone, so one bad batch never
-costs the others. Pages decided in the transaction (a new group with no group_wait) start
-going out while it is written to disk, and are recorded once it held (``_write``).
+costs the others. Pages decided in the transaction (a new group with no group_wait) go to
+the event loop before the commit and out the moment it held (``_write``).
 """
 
 from __future__ import annotations
@@ -140,11 +140,10 @@ class AlertWriter:
         """The results, and when the earliest work left falls due.
 
         The deliveries the flush at intake created go to ``on_created`` just before the
-        commit, with a future that tells whether the commit held: sending starts while the
-        commit is written to disk, and the attempts are recorded only once it held. If it
-        fails, the deliveries were never stored, the requests are answered with an error and
-        their senders post again: a page may then go out twice (with the same idempotency
-        key where the retry decides the same), never not at all."""
+        commit, with a future that tells whether the commit held: the event loop has them in
+        hand while the commit is written to disk, and sends them the moment it held. If it
+        fails, nothing is sent: the deliveries were never stored, the requests are answered
+        with an error and their senders post again."""
         committed: Future[bool] = Future()
         try:
             results, due = self._store(jobs, committed)
@@ -168,11 +167,14 @@ class AlertWriter:
                         created, complete = self.after_store(conn, touched)
                     if complete:
                         touched = []
+                except bulk.TransactionLost:
+                    raise  # the alerts went with it: the requests must not hear "stored"
                 except Exception:
                     log.exception("flushing at intake failed; the engine will do it")
                     created = []
             if touched:  # due now, and not done here
                 due.append(self.clock.now())
+            bulk.ensure_open(conn)  # a commit of nothing must not answer "stored"
             if created and self.on_created is not None:
                 self.on_created(created, committed)
         return results, min(due, default=None)
