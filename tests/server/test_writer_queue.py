@@ -230,3 +230,24 @@ def test_postgresql_prepares_fixed_statements_but_not_in_lists() -> None:
             engine.dispose()
     assert any("WHERE id = $1" in text for text in prepared)
     assert not any("IN (" in text or "INSERT INTO overrides" in text for text in prepared)
+
+
+def test_engines_on_one_file_share_one_queue(tmp_path: Path) -> None:
+    """Two engines (or two threads meeting at start) must not make two queues on one file:
+    a thread holding one would wait forever on the other's flock."""
+    from tocsin.store.db import writer_turn
+
+    url = f"sqlite:///{tmp_path / 'tocsin.db'}"
+    first, second = make_engine(url), make_engine(url)
+    upgrade(first)
+    done = threading.Event()
+
+    def nested() -> None:
+        with writer_turn(first), begin_write(second) as conn:
+            conn.execute(text("SELECT 1"))
+        done.set()
+
+    thread = threading.Thread(target=nested, daemon=True)
+    thread.start()
+    assert done.wait(10), "a writer waited on its own lock"
+    thread.join()

@@ -112,11 +112,17 @@ class HeldWriter:
 
 
 def _prepared(engine: Engine) -> tuple[Engine, WriterQueue | None]:
-    writer = _writers.get(engine)
-    if writer is None:
-        writer = _writers[engine] = engine.execution_options(**{_IMMEDIATE: True})
-        _queues[engine] = WriterQueue.beside(engine)
-    return writer, _queues.get(engine)
+    """The engine's writing variant and its queue, made once under a lock: two threads that
+    met here at start must not make two queues on one file (a thread holding one would wait
+    forever on the other's flock)."""
+    with _setup:
+        found = _writers.get(engine)
+        if found is None:
+            found = _writers[engine] = (
+                engine.execution_options(**{_IMMEDIATE: True}),
+                WriterQueue.beside(engine),
+            )
+        return found
 
 
 def writer_turn(engine: Engine) -> AbstractContextManager[None]:
@@ -152,7 +158,12 @@ class WriterQueue:
             return None
         if fcntl is None:  # pragma: no cover - not on POSIX: SQLite's busy handler alone
             return None
-        return cls(Path(f"{database}-writer.lock"))
+        # one queue per file in a process, however many engines reach it
+        path = Path(f"{database}-writer.lock").resolve()
+        queue = _by_file.get(path)
+        if queue is None:
+            queue = _by_file[path] = cls(path)
+        return queue
 
     def __enter__(self) -> None:
         self._thread_lock.acquire()
@@ -171,8 +182,11 @@ class WriterQueue:
         self._thread_lock.release()
 
 
-_writers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
-_queues: weakref.WeakKeyDictionary[Engine, WriterQueue | None] = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary[Engine, tuple[Engine, WriterQueue | None]] = (
+    weakref.WeakKeyDictionary()
+)
+_by_file: weakref.WeakValueDictionary[Path, WriterQueue] = weakref.WeakValueDictionary()
+_setup = threading.Lock()
 
 
 def alembic_config() -> AlembicConfig:
