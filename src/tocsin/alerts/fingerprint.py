@@ -2,7 +2,7 @@
 followed by the separator byte 0xff, printed as ``%016x``.
 
 The byte loop runs in C (``_fnv``, built when the package is installed with a compiler at
-hand) and in Python otherwise; both give the same value (tests/alerts/test_fingerprint.py)."""
+hand) and in Python otherwise; both give the same value (tests/alerts/test_alerts.py)."""
 
 from __future__ import annotations
 
@@ -42,4 +42,4 @@ def fingerprint(labels: Mapping[str, str]) -> int:
 
 
 def fingerprint_hex(labels: Mapping[str, str]) -> str:
-    return f"{fnv1a64(label_bytes(labels)):016x}"
+    return f"{fingerprint(labels):016x}"

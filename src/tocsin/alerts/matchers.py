@@ -8,7 +8,7 @@ all use it.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -160,11 +160,6 @@ def validate_label_name(name: str) -> bool:
     """Prometheus's label name rule, ``[a-zA-Z_][a-zA-Z0-9_]*``: for ASCII text exactly what
     ``str.isidentifier`` accepts (and no trailing newline slips through as with ``$``)."""
     return name.isascii() and name.isidentifier()
-
-
-def valid_label_names(names: Iterable[str]) -> bool:
-    """Whether every name is valid (the intake's check, one call per alert)."""
-    return all(n.isascii() and n.isidentifier() for n in names)
 
 
 def matches_filter(matchers: list[Matcher], labels: dict[str, str]) -> bool:

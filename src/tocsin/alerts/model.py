@@ -63,7 +63,7 @@ def _non_empty(labels: dict[str, str]) -> dict[str, str]:
 
 def validate(alert: Alert) -> list[str]:
     """Alertmanager's ``Alert.Validate`` messages, for an alert after ``with_defaults``."""
-    from tocsin.alerts.matchers import valid_label_names
+    from tocsin.alerts.matchers import validate_label_name
 
     errors: list[str] = []
     if alert.starts_at is None:
@@ -74,12 +74,9 @@ def validate(alert: Alert) -> list[str]:
         errors.append("start time must be before end time")
     if not alert.labels:
         errors.append("at least one label pair required")
-    if not valid_label_names(alert.labels) or not valid_label_names(alert.annotations):
-        from tocsin.alerts.matchers import validate_label_name
-
-        for name in [*alert.labels, *alert.annotations]:
-            if not validate_label_name(name):
-                errors.append(f'invalid name "{name}"')
+    for name in [*alert.labels, *alert.annotations]:
+        if not validate_label_name(name):
+            errors.append(f'invalid name "{name}"')
     return errors
 
 

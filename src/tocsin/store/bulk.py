@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
+from psycopg import Cursor as PsycopgCursor
 from sqlalchemy import Connection
 
 # SQLite allows 32,766 bound parameters per statement (3.32+), PostgreSQL 65,535.
@@ -75,16 +76,10 @@ def _unprepared(cursor: Any, sql: str, params: list[Any]) -> None:
     letting psycopg prepare it: PostgreSQL's generic plans for such IN lists scanned whole
     tables, and their many shapes would crowd the prepared statements that do help (the fixed
     ones of every flush and page). SQLite's cursor has no such switch, nor need for one."""
-    if _PSYCOPG is not None and isinstance(cursor, _PSYCOPG):
+    if isinstance(cursor, PsycopgCursor):
         cursor.execute(sql, params, prepare=False)
     else:
         cursor.execute(sql, params)
-
-
-try:
-    from psycopg import Cursor as _PSYCOPG
-except ImportError:  # pragma: no cover - psycopg is a dependency
-    _PSYCOPG = None  # type: ignore[assignment,misc]
 
 
 def update(

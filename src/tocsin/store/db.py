@@ -77,8 +77,6 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     time, where the lock file wakes it the moment the other writer commits. Several worker
     processes therefore take turns at the file instead of idling."""
     writer, queue = _prepared(engine)
-    if queue is None:
-        return writer.begin()
     return _queued(queue, writer)
 
 
@@ -99,7 +97,7 @@ class HeldWriter:
             self._conn = writer.connect()
         conn = self._conn
         try:
-            with queue if queue is not None else nullcontext(), conn.begin():
+            with _turn(queue), conn.begin():
                 yield conn
         except BaseException:
             self.close()
@@ -131,12 +129,16 @@ def writer_turn(engine: Engine) -> AbstractContextManager[None]:
     intake's writer takes its turn before it gathers the waiting batches, so that what arrived
     while another process was writing goes into its next commit."""
     _writer, queue = _prepared(engine)
+    return _turn(queue)
+
+
+def _turn(queue: WriterQueue | None) -> AbstractContextManager[None]:
     return queue if queue is not None else nullcontext()
 
 
 @contextmanager
-def _queued(queue: WriterQueue, writer: Engine) -> Iterator[Connection]:
-    with queue, writer.begin() as conn:
+def _queued(queue: WriterQueue | None, writer: Engine) -> Iterator[Connection]:
+    with _turn(queue), writer.begin() as conn:
         yield conn
 
 

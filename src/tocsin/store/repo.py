@@ -126,14 +126,13 @@ def current_alerts(conn: Connection, fingerprints: Iterable[str]) -> dict[str, S
 
 
 _EPISODE_COLUMNS = ("labels", "annotations", "starts_at", "ends_at", "updated_at", "timeout")
-_encode = dumps
 
 
 def _episode(alert: Alert) -> tuple[Any, ...]:
     assert alert.starts_at and alert.ends_at and alert.updated_at
     return (
-        _encode(alert.labels),
-        _encode(alert.annotations),
+        dumps(alert.labels),
+        dumps(alert.annotations),
         alert.starts_at.timestamp(),
         alert.ends_at.timestamp(),
         alert.updated_at.timestamp(),
@@ -179,7 +178,7 @@ def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "
             key = matched.group_key(alert.labels)
             group = groups.get(key)
             if group is None:
-                labels = _encode(matched.group_labels(alert.labels))
+                labels = dumps(matched.group_labels(alert.labels))
                 group = groups[key] = Group(matched, labels, [])
             group.fingerprints.append(fp)
             if not alert.resolved(now):
@@ -309,7 +308,7 @@ def _group(
                     incident_of[k],
                     now_ts,
                     "opened",
-                    _encode(
+                    dumps(
                         {
                             "group_key": k,
                             "route": wanted[k].route.id,
