@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from tocsin.cli import app
 from tocsin.store.db import database_url, make_engine, upgrade
 from tocsin.store.schema import (
-    alert_current,
     alerts,
     incident_alerts,
     incidents,
@@ -65,7 +64,6 @@ def seed(data_dir: Path) -> None:
                 source="api",
             )
         )
-        conn.execute(insert(alert_current).values(fingerprint="0123456789abcdef", alert_id=1))
         conn.execute(
             insert(incident_alerts).values(
                 incident_id=1, fingerprint="0123456789abcdef", added_at=T

@@ -98,18 +98,23 @@ def update(
 
 
 def select_in(
-    conn: Connection, sql: str, values: Sequence[Any], extra: Sequence[Any] = ()
+    conn: Connection,
+    sql: str,
+    values: Sequence[Any],
+    extra: Sequence[Any] = (),
+    rows: bool = False,
 ) -> list[tuple[Any, ...]]:
-    """Run ``sql`` (with one ``{in}`` where the list goes, and ``{p}`` for each extra parameter
-    after it) for chunks of ``values``; all rows."""
+    """Run ``sql`` (with one ``{in_}`` where the list goes, and ``{p}`` for each extra parameter
+    after it) for chunks of ``values``; all rows. With ``rows``, the list is of one-value rows,
+    ``(?),(?)``, for a ``(VALUES {in_})`` table."""
     if not values:
         return []
-    marker = _marker(conn)
+    marker = f"({_marker(conn)})" if rows else _marker(conn)
     out: list[tuple[Any, ...]] = []
     cursor = _cursor(conn)
     try:
         for chunk in chunked(values):
-            text = sql.format(in_=",".join([marker] * len(chunk)), p=marker)
+            text = sql.format(in_=",".join([marker] * len(chunk)), p=_marker(conn))
             _unprepared(cursor, text, [*chunk, *extra])
             out.extend(tuple(r) for r in cursor.fetchall())
     finally:

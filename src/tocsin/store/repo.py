@@ -23,10 +23,11 @@ from tocsin.alerts.silences import Silence
 from tocsin.routing.tree import Route
 from tocsin.store import bulk
 from tocsin.store.schema import (
+    LATEST_EPISODE_SQL,
     MAX_ROW_ID,
-    alert_current,
     alerts,
     api_tokens,
+    current_episode,
     due_work,
     incident_alerts,
     incidents,
@@ -95,10 +96,14 @@ _ALERT_COLUMNS = (
     "generator_url",
     "timeout",
 )
+# a VALUES table of the fingerprints: one seek each for the latest row (a plain IN list over
+# alerts would read a flapping alert's thousand episodes to find the last)
 _CURRENT_SQL = (
     "SELECT "
     + ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
-    + " FROM alert_current c JOIN alerts a ON a.id = c.alert_id WHERE c.fingerprint IN ({in_})"
+    + " FROM alerts a WHERE a.id IN (SELECT "
+    + LATEST_EPISODE_SQL.format(fp="f.column1")
+    + " FROM (VALUES {in_}) AS f)"
 )
 
 
@@ -121,7 +126,7 @@ def _tuple_to_alert(row: tuple[Any, ...]) -> StoredAlert:
 
 def current_alerts(conn: Connection, fingerprints: Iterable[str]) -> dict[str, StoredAlert]:
     """The latest episode of each fingerprint that has one."""
-    rows = bulk.select_in(conn, _CURRENT_SQL, list(set(fingerprints)))
+    rows = bulk.select_in(conn, _CURRENT_SQL, list(set(fingerprints)), rows=True)
     return {row[1]: _tuple_to_alert(row) for row in rows}
 
 
@@ -214,20 +219,8 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
             inserts.append((fp, batch.source, alert.generator_url, *batch.values[fp]))
     bulk.update(conn, "alerts", (*_EPISODE_COLUMNS, "generator_url"), "id", updates)
     if inserts:
-        # RETURNING rows come back in any order: they carry their fingerprint
-        new_ids = bulk.insert(
-            conn,
-            "alerts",
-            ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS),
-            inserts,
-            returning=("fingerprint", "id"),
-        )
         bulk.insert(
-            conn,
-            "alert_current",
-            ("fingerprint", "alert_id"),
-            new_ids,
-            on_conflict="(fingerprint) DO UPDATE SET alert_id = excluded.alert_id",
+            conn, "alerts", ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS), inserts
         )
     result.stored = len(batch.latest)
     result.new_episodes = len(inserts)
@@ -353,9 +346,9 @@ def _group(
 def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
     """Current episodes that have not ended (what Alertmanager's API lists)."""
     rows = conn.execute(
-        select(alerts)
-        .join(alert_current, alert_current.c.alert_id == alerts.c.id)
-        .where(alerts.c.ends_at > to_ts(now))
+        select(alerts).where(
+            alerts.c.ends_at > to_ts(now), alerts.c.id == current_episode(alerts.c.fingerprint)
+        )
     )
     return [_row_to_alert(r) for r in rows]
 
@@ -487,8 +480,9 @@ def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
 _MEMBERS_OF_SQL = (
     "SELECT i.incident_id, "
     + ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
-    + " FROM incident_alerts i JOIN alert_current c ON c.fingerprint = i.fingerprint"
-    " JOIN alerts a ON a.id = c.alert_id WHERE i.incident_id IN ({in_})"
+    + " FROM incident_alerts i JOIN alerts a ON a.id = "
+    + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
+    + " WHERE i.incident_id IN ({in_})"
 )
 
 

@@ -12,8 +12,8 @@ from sqlalchemy import Connection, func, select
 from tocsin.incidents.figures import Event
 from tocsin.incidents.stats import Episode, IncidentRow, Page
 from tocsin.store.schema import (
-    alert_current,
     alerts,
+    current_episode,
     due_work,
     incident_alerts,
     incidents,
@@ -68,8 +68,8 @@ def window(conn: Connection, since: float, until: float) -> WindowRows:
     members: dict[int, list[dict[str, str]]] = {}
     labelled = conn.execute(
         select(incident_alerts.c.incident_id, alerts.c.labels)
-        .join(alert_current, alert_current.c.fingerprint == incident_alerts.c.fingerprint)
-        .join(alerts, alerts.c.id == alert_current.c.alert_id)
+        .select_from(incident_alerts)
+        .join(alerts, alerts.c.id == current_episode(incident_alerts.c.fingerprint))
         .where(incident_alerts.c.incident_id.in_(in_window))
         .order_by(incident_alerts.c.incident_id, incident_alerts.c.fingerprint)
     )

@@ -15,7 +15,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import ScalarSelect
 
 metadata = MetaData()
 
@@ -41,13 +45,21 @@ alerts = Table(
     Index("ix_alerts_ends_at", "ends_at"),
 )
 
-# The latest episode of each fingerprint: where an update lands.
-alert_current = Table(
-    "alert_current",
-    metadata,
-    Column("fingerprint", String(16), primary_key=True),
-    Column("alert_id", Integer, ForeignKey("alerts.id"), nullable=False),
-)
+
+def current_episode(fingerprint: ColumnElement[str]) -> ScalarSelect[int]:
+    """The id of ``fingerprint``'s latest episode, where an update lands (its row with the
+    highest id): a seek down ``ix_alerts_fingerprint``, however long its history."""
+    episodes = alerts.alias("episodes")
+    return (
+        select(func.max(episodes.c.id))
+        .where(episodes.c.fingerprint == fingerprint)
+        .scalar_subquery()
+    )
+
+
+# the same, as text for the intake's statements on the driver's cursor
+LATEST_EPISODE_SQL = "(SELECT max(e.id) FROM alerts e WHERE e.fingerprint = {fp})"
+
 
 silences = Table(
     "silences",
