@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.notify.sinks import HttpSink, SmtpSink
-from tests.server.test_real_clients import Server, free_port, tocsin
+from tests.server.test_real_clients import Server, tocsin
 
 pytestmark = pytest.mark.slow
 
@@ -71,22 +71,8 @@ def harness(tmp_path: Path, database_url: str) -> Iterator[dict[str, Any]]:
         token = tocsin("tokens", "create", "--role", "admin", *db_args).stdout.splitlines()[-1]
         servers = []
         for i in range(2):
-            port = free_port()
             (tmp_path / f"s{i}").mkdir()
-            server = Server(
-                url=f"http://127.0.0.1:{port}",
-                token=token,
-                data_dir=tmp_path / f"s{i}",
-                args=[
-                    "--config",
-                    str(config),
-                    "--listen",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                    *db_args,
-                ],
-            )
+            server = Server.serving(config, token, tmp_path / f"s{i}", db_args)
             server.start()
             servers.append(server)
         try:
@@ -152,13 +138,7 @@ def test_serve_with_two_workers_shares_the_port_and_stops_cleanly(tmp_path: Path
     config.write_text(INTAKE_CONFIG)
     db_args = ["--data-dir", str(tmp_path / "data")]
     token = tocsin("tokens", "create", "--role", "admin", *db_args).stdout.splitlines()[-1]
-    port = free_port()
-    server = Server(
-        url=f"http://127.0.0.1:{port}",
-        token=token,
-        data_dir=tmp_path,
-        args=["--config", str(config), "--listen", f"127.0.0.1:{port}", "--workers", "2", *db_args],
-    )
+    server = Server.serving(config, token, tmp_path, db_args, extra=("--workers", "2"))
     server.start()
     try:
 

@@ -51,6 +51,34 @@ class Server:
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def serving(
+        cls,
+        config: Path,
+        token: str,
+        data_dir: Path,
+        db_args: list[str],
+        log_level: str = "warning",
+        extra: tuple[str, ...] = (),
+    ) -> Server:
+        """``tocsin serve`` with ``config`` on a free local port (not started yet)."""
+        port = free_port()
+        return cls(
+            url=f"http://127.0.0.1:{port}",
+            token=token,
+            data_dir=data_dir,
+            args=[
+                "--config",
+                str(config),
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--log-level",
+                log_level,
+                *extra,
+                *db_args,
+            ],
+        )
+
     def start(self) -> None:
         log = (self.data_dir / "server.log").open("ab")
         self.process = subprocess.Popen(
@@ -98,21 +126,7 @@ def server(tmp_path: Path, database_url: str) -> Iterator[Server]:
         else ["--data-dir", str(tmp_path / "data")]
     )
     token = tocsin("tokens", "create", "--role", "admin", *db_args).stdout.strip().splitlines()[-1]
-    port = free_port()
-    srv = Server(
-        url=f"http://127.0.0.1:{port}",
-        token=token,
-        data_dir=tmp_path,
-        args=[
-            "--config",
-            str(config),
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            *db_args,
-        ],
-    )
+    srv = Server.serving(config, token, tmp_path, db_args)
     srv.start()
     yield srv
     srv.kill()

@@ -13,7 +13,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 from tests.server.conftest import CONFIG, postgres_database
-from tests.server.test_real_clients import Server, free_port, tocsin
+from tests.server.test_real_clients import Server, tocsin
 
 pytestmark = pytest.mark.slow
 
@@ -31,21 +31,8 @@ def live(
         config = tmp / "tocsin.yaml"
         config.write_text(CONFIG)
         created = tocsin("tokens", "create", "--role", "admin", *db_args)
-        port = free_port()
-        server = Server(
-            url=f"http://127.0.0.1:{port}",
-            token=created.stdout.strip().splitlines()[-1],
-            data_dir=tmp,
-            args=[
-                "--config",
-                str(config),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "error",
-                *db_args,
-            ],
-        )
+        token = created.stdout.strip().splitlines()[-1]
+        server = Server.serving(config, token, tmp, db_args, log_level="error")
         server.start()
         stack.callback(server.kill)
         # something to find: an incident, so that /incidents/{id} paths have a live target

@@ -96,11 +96,12 @@ _ALERT_COLUMNS = (
     "generator_url",
     "timeout",
 )
+_ALERT_SELECT = ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
 # a VALUES table of the fingerprints: one seek each for the latest row (a plain IN list over
 # alerts would read a flapping alert's thousand episodes to find the last)
 _CURRENT_SQL = (
     "SELECT "
-    + ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
+    + _ALERT_SELECT
     + " FROM alerts a WHERE a.id IN (SELECT "
     + LATEST_EPISODE_SQL.format(fp="f.column1")
     + " FROM (VALUES {in_}) AS f)"
@@ -479,7 +480,7 @@ def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
 
 _MEMBERS_OF_SQL = (
     "SELECT i.incident_id, "
-    + ",".join(f"a.{c}" for c in _ALERT_COLUMNS)
+    + _ALERT_SELECT
     + " FROM incident_alerts i JOIN alerts a ON a.id = "
     + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
     + " WHERE i.incident_id IN ({in_})"
