@@ -1,4 +1,5 @@
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 
 import pytest
 from hypothesis import given
@@ -53,6 +54,21 @@ def test_the_c_loop_and_the_python_loop_agree(data: bytes) -> None:
     if fp.fnv1a64 is fp.fnv1a64_python:
         pytest.skip("tocsin.alerts._fnv was not built (no C compiler when it was installed)")
     assert fp.fnv1a64(data) == fp.fnv1a64_python(data)
+
+
+@given(st.dictionaries(st.text(max_size=20), st.text(max_size=40), max_size=12))
+def test_the_c_fingerprint_and_the_python_fingerprint_agree(labels: dict[str, str]) -> None:
+    if fp.fingerprint_hex is fp.fingerprint_hex_python:
+        pytest.skip("tocsin.alerts._fnv was not built (no C compiler when it was installed)")
+    try:
+        expected = fp.fingerprint_hex_python(labels)
+    except UnicodeEncodeError:  # a lone surrogate: both refuse it
+        with pytest.raises(UnicodeEncodeError):
+            fp.fingerprint_hex(labels)
+        return
+    assert fp.fingerprint_hex(labels) == expected
+    # any mapping, not only a dict
+    assert fp.fingerprint_hex(MappingProxyType(labels)) == expected
 
 
 def test_the_python_loop_alone_gives_alertmanagers_fingerprint() -> None:

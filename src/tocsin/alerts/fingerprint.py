@@ -1,8 +1,8 @@
 """Alertmanager's alert fingerprint: FNV-1a 64 over the sorted label names and values, each
 followed by the separator byte 0xff, printed as ``%016x``.
 
-The byte loop runs in C (``_fnv``, built when the package is installed with a compiler at
-hand) and in Python otherwise; both give the same value (tests/alerts/test_alerts.py)."""
+The whole fingerprint runs in C (``_fnv``, built when the package is installed with a compiler
+at hand) and in Python otherwise; both give the same value (tests/alerts/test_alerts.py)."""
 
 from __future__ import annotations
 
@@ -21,12 +21,7 @@ def fnv1a64_python(data: bytes) -> int:
 
 
 fnv1a64: Callable[[bytes], int]
-try:
-    from tocsin.alerts import _fnv  # type: ignore[attr-defined]
-
-    fnv1a64 = _fnv.fnv1a64
-except ImportError:  # installed without a C compiler
-    fnv1a64 = fnv1a64_python
+fingerprint_hex: Callable[[Mapping[str, str]], str]
 
 
 def label_bytes(labels: Mapping[str, str]) -> bytes:
@@ -41,5 +36,15 @@ def fingerprint(labels: Mapping[str, str]) -> int:
     return fnv1a64(label_bytes(labels))
 
 
-def fingerprint_hex(labels: Mapping[str, str]) -> str:
+def fingerprint_hex_python(labels: Mapping[str, str]) -> str:
     return f"{fingerprint(labels):016x}"
+
+
+try:
+    from tocsin.alerts import _fnv  # type: ignore[attr-defined]
+
+    fnv1a64 = _fnv.fnv1a64
+    fingerprint_hex = _fnv.fingerprint_hex  # a dict's labels, without building the bytes
+except ImportError:  # installed without a C compiler
+    fnv1a64 = fnv1a64_python
+    fingerprint_hex = fingerprint_hex_python
