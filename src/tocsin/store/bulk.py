@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from psycopg import Cursor as PsycopgCursor
 from sqlalchemy import Connection
 
@@ -52,49 +51,24 @@ def insert(
 ) -> list[tuple[Any, ...]]:
     """Multi-row ``INSERT ... VALUES (...), (...)``; the ``returning`` columns of the new rows,
     in no particular order (return a key with them). ``on_conflict`` is an ``ON CONFLICT``
-    clause (the same in SQLite and PostgreSQL), such as ``"(kind, ref) DO NOTHING"``.
-
-    On SQLite the new rows come back as one JSON value (``_new_rows``): ``returning`` columns
-    must be integers or text there, which JSON carries exactly."""
+    clause (the same in SQLite and PostgreSQL), such as ``"(kind, ref) DO NOTHING"``."""
     if not rows:
         return []
     marker = _marker(conn)
-    sqlite = conn.dialect.name == "sqlite"
     head = f"INSERT INTO {table} ({','.join(columns)}) VALUES "
     tail = f" ON CONFLICT {on_conflict}" if on_conflict else ""
-    tail += f" RETURNING {','.join(returning)}" if returning and not sqlite else ""
+    tail += f" RETURNING {','.join(returning)}" if returning else ""
     out: list[tuple[Any, ...]] = []
     cursor = _cursor(conn)
     try:
-        if returning and sqlite:
-            cursor.execute(f"SELECT coalesce(max(rowid), 0) FROM {table}")
-            top = cursor.fetchone()[0]
         for chunk in _chunks(rows, len(columns)):
             flat = [value for row in chunk for value in row]
             _unprepared(cursor, head + _values(marker, len(columns), len(chunk)) + tail, flat)
-            if returning and not sqlite:
+            if returning:
                 out.extend(tuple(r) for r in cursor.fetchall())
-        if returning and sqlite:
-            out = _new_rows(cursor, table, returning, top)
     finally:
         cursor.close()
     return out
-
-
-def _new_rows(cursor: Any, table: str, columns: Sequence[str], top: int) -> list[tuple[Any, ...]]:
-    """The rows of ``table`` past rowid ``top``: those this transaction just inserted (it holds
-    the write lock, and SQLite gives a new row the largest rowid plus one), in one JSON array.
-
-    Not ``RETURNING``: Python's sqlite3 lets go of the GIL for every row it steps through, and
-    takes it back only when the thread that took it meanwhile yields, up to the switch
-    interval (5 ms) later. Beside a thread that keeps the GIL busy, as the event loop's does
-    while it parses the next requests, a 300-row ``RETURNING`` took about a second and the
-    same rows as one JSON value 40 ms (``bench/writer_gil.py``)."""
-    cursor.execute(
-        f"SELECT json_group_array(json_array({','.join(columns)})) FROM {table} WHERE rowid > ?",
-        [top],
-    )
-    return [tuple(row) for row in orjson.loads(cursor.fetchone()[0])]
 
 
 def _unprepared(cursor: Any, sql: str, params: list[Any]) -> None:
