@@ -1,6 +1,6 @@
 """Only the optional C part of tocsin; everything else is in pyproject.toml.
 
-The FNV-1a loop of the alert fingerprint is compiled when a C compiler is at hand
+The alert fingerprint (sorted labels, FNV-1a 64) is compiled when a C compiler is at hand
 (``optional=True``: without one the build goes on and tocsin computes it in Python)."""
 
 from setuptools import Extension, setup

@@ -10,6 +10,14 @@
 #define FNV_OFFSET 0xcbf29ce484222325ULL
 #define FNV_PRIME 0x100000001b3ULL
 
+static uint64_t fnv_bytes(uint64_t h, const char *data, Py_ssize_t size) {
+    for (Py_ssize_t i = 0; i < size; i++) {
+        h ^= (unsigned char)data[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
 static PyObject *fnv1a64(PyObject *self, PyObject *arg) {
     (void)self;
     char *data;
@@ -17,21 +25,12 @@ static PyObject *fnv1a64(PyObject *self, PyObject *arg) {
     if (PyBytes_AsStringAndSize(arg, &data, &size) < 0) {
         return NULL;
     }
-    uint64_t h = FNV_OFFSET;
-    for (Py_ssize_t i = 0; i < size; i++) {
-        h ^= (unsigned char)data[i];
-        h *= FNV_PRIME;
-    }
-    return PyLong_FromUnsignedLongLong(h);
+    return PyLong_FromUnsignedLongLong(fnv_bytes(FNV_OFFSET, data, size));
 }
 
+/* a name or a value, then the separator 0xff that follows each */
 static uint64_t fnv_add(uint64_t h, const char *data, Py_ssize_t size) {
-    for (Py_ssize_t i = 0; i < size; i++) {
-        h ^= (unsigned char)data[i];
-        h *= FNV_PRIME;
-    }
-    h ^= 0xff; /* the separator after every name and value */
-    return h * FNV_PRIME;
+    return (fnv_bytes(h, data, size) ^ 0xff) * FNV_PRIME;
 }
 
 /* fingerprint_hex(labels): FNV-1a 64 over "name 0xff value 0xff" for each label, names in

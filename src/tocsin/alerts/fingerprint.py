@@ -32,12 +32,8 @@ def label_bytes(labels: Mapping[str, str]) -> bytes:
     return b"\xff".join(parts) + b"\xff" if parts else b""
 
 
-def fingerprint(labels: Mapping[str, str]) -> int:
-    return fnv1a64(label_bytes(labels))
-
-
 def fingerprint_hex_python(labels: Mapping[str, str]) -> str:
-    return f"{fingerprint(labels):016x}"
+    return f"{fnv1a64(label_bytes(labels)):016x}"
 
 
 try:
