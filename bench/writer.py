@@ -66,7 +66,7 @@ def timed_statements(wall: defaultdict[str, float], cpu: defaultdict[str, float]
 
         return timed
 
-    for name in ("insert", "update", "select_in", "fetch", "execute"):
+    for name in ("insert", "update", "select_in"):  # all that repo.store runs
         originals[name] = getattr(bulk, name)
         setattr(bulk, name, wrap(name, originals[name]))
     try:
