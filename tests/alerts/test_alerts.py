@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from tocsin.alerts import fingerprint as fp
 from tocsin.alerts.fingerprint import fingerprint_hex
-from tocsin.alerts.inhibit import InhibitRule, inhibited_by
+from tocsin.alerts.inhibit import Inhibition, InhibitRule, inhibited_by
 from tocsin.alerts.matchers import MatcherError, Op, from_api, parse_matcher, parse_matchers
 from tocsin.alerts.model import (
     Alert,
@@ -210,6 +210,64 @@ def test_inhibition() -> None:
     same = [("one", {"team": "x"})]
     assert inhibited_by([both], {"team": "x"}, "two", same) == []  # two-sided: excluded
     assert inhibited_by([both], {"team": "x"}, "one", same) == []  # never itself
+
+
+def _inhibited_by_one_pass(
+    rules: list[InhibitRule],
+    labels: dict[str, str],
+    fp: str,
+    firing: list[tuple[str, dict[str, str]]],
+) -> list[str]:
+    """Alertmanager's rule read literally: each target against every firing alert."""
+    for rule in rules:
+        if not rule.is_target(labels):
+            continue
+        for source_fp, source in firing:
+            if source_fp == fp or not rule.is_source(source):
+                continue
+            if rule.equal_key(source) != rule.equal_key(labels):
+                continue
+            if rule.is_target(source) and rule.is_source(labels):
+                continue
+            return [source_fp]
+    return []
+
+
+_LABEL_SETS = st.fixed_dictionaries(
+    {},
+    optional={
+        "severity": st.sampled_from(["critical", "warning", "info"]),
+        "team": st.sampled_from(["x", "y"]),
+        "instance": st.sampled_from(["a", "b", ""]),
+    },
+)
+_RULES = [
+    InhibitRule(
+        tuple(parse_matchers('severity="critical"')),
+        tuple(parse_matchers('severity=~"warning|info"')),
+        ("instance",),
+    ),
+    InhibitRule(tuple(parse_matchers('team="x"')), tuple(parse_matchers('team=~"x|y"')), ()),
+    InhibitRule(
+        tuple(parse_matchers('severity!="info"')),
+        tuple(parse_matchers('severity="info"')),
+        ("team", "instance"),
+    ),
+]
+
+
+@given(
+    alerts=st.lists(_LABEL_SETS, max_size=12),
+    rules=st.lists(st.sampled_from(_RULES), max_size=3),
+)
+def test_indexed_inhibition_answers_as_the_one_pass_rule(
+    alerts: list[dict[str, str]], rules: list[InhibitRule]
+) -> None:
+    firing = [(f"fp{i}", labels) for i, labels in enumerate(alerts)]
+    inhibition = Inhibition(rules, firing)
+    for fp_, labels in [*firing, ("outsider", {"severity": "warning", "instance": "a"})]:
+        expected = _inhibited_by_one_pass(rules, labels, fp_, firing)
+        assert inhibition.inhibited_by(labels, fp_) == expected
 
 
 def test_api_filter_semantics_and_silence_order() -> None:

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from tocsin.alerts.inhibit import InhibitRule, inhibited_by
+from tocsin.alerts.inhibit import Inhibition, InhibitRule
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence
 
@@ -34,13 +34,13 @@ def mute(
     inhibition sources), by fingerprint."""
     silenced: dict[str, list[str]] = {}
     inhibited: dict[str, list[str]] = {}
-    sources = list(firing.items())
+    inhibition = Inhibition(rules, list(firing.items()))
     for fp, alert in alerts.items():
         by = [s.id for s in silences if s.mutes(alert.labels, now)]
         if by:
             silenced[fp] = by
         if rules:
-            found = inhibited_by(rules, alert.labels, fp, sources)
+            found = inhibition.inhibited_by(alert.labels, fp)
             if found:
                 inhibited[fp] = found
     return Muting(silenced, inhibited)
