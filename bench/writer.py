@@ -118,7 +118,7 @@ def main() -> None:
         tag = os.urandom(3).hex()
         store_all(held, prepared(f"pre{tag}", args.prefill // BATCH, now), 20)
         work = prepared(f"new{tag}", max(1, args.alerts // BATCH), now)
-        count = sum(len(batch.latest) for batch in work)
+        count = sum(len(batch) for batch in work)
         wall: defaultdict[str, float] = defaultdict(float)
         cpu: defaultdict[str, float] = defaultdict(float)
         written = _written_bytes()

@@ -68,7 +68,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     )
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(state),
+            create_app(state, writer_process=True),
             host=options.host,
             port=options.port,
             log_level=options.log_level,

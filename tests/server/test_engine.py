@@ -279,7 +279,7 @@ def test_deliveries_are_handed_over_before_the_commit_and_sent_only_if_it_held(
         assert deliveries and committed.result(timeout=5) is True  # type: ignore[attr-defined]
         assert deliver(deliveries, committed) == 1 and len(sent) == 1
 
-        real_begin = writer._held.begin
+        real_begin = writer._committer._held.begin
 
         @contextlib.contextmanager
         def failing_commit():  # type: ignore[no-untyped-def]
@@ -287,7 +287,7 @@ def test_deliveries_are_handed_over_before_the_commit_and_sent_only_if_it_held(
                 yield conn
                 raise OSError("disk full")  # after the work, in place of the commit
 
-        monkeypatch.setattr(writer._held, "begin", failing_commit)
+        monkeypatch.setattr(writer._committer._held, "begin", failing_commit)
         lost = _alert("CacheDown")
         lost.labels["severity"] = "critical"
         with pytest.raises(RuntimeError):

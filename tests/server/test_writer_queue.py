@@ -179,7 +179,7 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
 
     try:
         asyncio.run(writer.write([alert("First")]))
-        held = writer._held._conn
+        held = writer._committer._held._conn
         assert held is not None
         held.connection.driver_connection.close()  # type: ignore[union-attr]
         result = asyncio.run(writer.write([alert("Second")]))

@@ -57,9 +57,7 @@ class Inhibition:
         for n, rule in enumerate(self.rules):
             if not rule.is_target(labels):
                 continue
-            for source_fp, source_is_target in self._index(n, rule).get(
-                rule.equal_key(labels), ()
-            ):
+            for source_fp, source_is_target in self._index(n, rule).get(rule.equal_key(labels), ()):
                 if source_fp == fingerprint:
                     continue
                 # Alertmanager: an alert that is both source and target of a rule is only

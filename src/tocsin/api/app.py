@@ -19,6 +19,7 @@ from tocsin.api import postmortem as postmortem_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
+from tocsin.api.writer_process import WriterProcess, WriterSpec
 from tocsin.config import ConfigError
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.store.writer import AlertWriter
@@ -26,9 +27,13 @@ from tocsin.store.writer import AlertWriter
 log = logging.getLogger("tocsin.api")
 
 
-def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) -> FastAPI:
+def create_app(
+    state: AppState, run_engine: bool = True, writer_process: bool = False, **engine_options: Any
+) -> FastAPI:
     """The application over ``state``. With ``run_engine`` the process also runs its due-work
-    loop (every replica does; they share the work through leases)."""
+    loop (every replica does; they share the work through leases). With ``writer_process``
+    (``tocsin serve``; it needs ``state.config_path``) the intake's database work runs in a
+    process of its own (``api.writer_process``), else in a thread of this one."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,16 +60,37 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
 
             loop.call_soon_threadsafe(start)
 
-        state.writer = AlertWriter(
-            state.db,
-            lambda: state.config.route,
-            state.clock,
-            on_commit=wake_engine,
-            # a running engine flushes new groups in the intake's own transaction
-            after_store=engine.flush_inline if run_engine else None,
-            on_created=send_now,
-            metrics=app.state.metrics,
-        )
+        writer: AlertWriter | WriterProcess
+        if writer_process:
+            assert state.config_path is not None, "the writer process loads the config file"
+            spec = WriterSpec(
+                config_path=state.config_path,
+                database_url=state.db.url.render_as_string(hide_password=False),
+                owner=engine.owner,
+                flush_inline=run_engine,
+                log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+            )
+            writer = WriterProcess(
+                spec,
+                lambda: state.config.route,
+                state.clock,
+                on_commit=wake_engine,
+                on_created=send_now,
+                metrics=app.state.metrics,
+            )
+            await writer.start()
+        else:
+            writer = AlertWriter(
+                state.db,
+                lambda: state.config.route,
+                state.clock,
+                on_commit=wake_engine,
+                # a running engine flushes new groups in the intake's own transaction
+                after_store=engine.flush_inline if run_engine else None,
+                on_created=send_now,
+                metrics=app.state.metrics,
+            )
+        state.writer = writer
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
         if state.config.model.api.anonymous_intake:
@@ -74,7 +100,7 @@ def create_app(state: AppState, run_engine: bool = True, **engine_options: Any) 
         try:
             yield
         finally:
-            state.writer.close()  # no more intake, nor flushes at intake
+            await writer.aclose()  # no more intake, nor flushes at intake
             await asyncio.sleep(0)  # the sends its last commits scheduled have started
             if sending:
                 await asyncio.gather(*sending, return_exceptions=True)

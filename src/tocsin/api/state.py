@@ -10,6 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from tocsin.alerts.payloads import Limits
+from tocsin.api.writer_process import WriterProcess
 from tocsin.config import Config, load_config
 from tocsin.engine.clock import Clock
 from tocsin.engine.loop import DueWorkEngine
@@ -33,7 +34,7 @@ class AppState:
     clock: Clock
     config_path: Path | None = None
     started_at: float = 0.0
-    writer: AlertWriter | None = None
+    writer: AlertWriter | WriterProcess | None = None
     engine: DueWorkEngine | None = None
     catalog: Catalog | None = None  # the runbooks of config.runbooks, for links and diagnostics
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -56,4 +57,6 @@ class AppState:
             if self.engine is not None:
                 self.engine.config = config
                 self.engine.pager.catalog = catalog
+            if self.writer is not None:
+                self.writer.reload()
         log.info("configuration reloaded from %s", self.config_path)

@@ -129,6 +129,11 @@ def _record(names: tuple[str, ...]) -> Any:
     return type("Record", (base,), {"__slots__": (), "_mapping": property(base._asdict)})
 
 
+def record(names: Sequence[str], values: Sequence[Any]) -> Any:
+    """A row as ``fetch`` returns them, from its column names and values."""
+    return _record(tuple(names))(*values)
+
+
 def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run ``sql`` (``{p}`` where each parameter goes) and return its rows as named tuples,
     read like SQLAlchemy's rows (``row.id``)."""

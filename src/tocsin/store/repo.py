@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Connection, func, insert, select, update
@@ -146,9 +146,30 @@ def _episode(alert: Alert) -> tuple[Any, ...]:
     )
 
 
+class GroupRoute(NamedTuple):
+    """What storing a group needs of its route (plain values: a batch crosses to the writer
+    process as data, ``Prepared.to_wire``)."""
+
+    id: str
+    receiver: str
+    group_wait_s: float
+    group_interval_s: float
+    repeat_interval_s: float
+
+    @classmethod
+    def of(cls, route: Route) -> GroupRoute:
+        return cls(
+            route.id,
+            route.receiver,
+            route.group_wait_s,
+            route.group_interval_s,
+            route.repeat_interval_s,
+        )
+
+
 @dataclass
 class Group:
-    route: Route
+    route: GroupRoute
     labels_json: str
     fingerprints: list[str]
     firing: bool = False  # a resolved-only batch opens no incident (nothing to respond to)
@@ -156,16 +177,62 @@ class Group:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A batch made ready for the database without touching it: the latest alert of each
-    fingerprint (later alerts in a batch update earlier ones), its row values, and the group
-    of every route that takes it. Built on the request's thread, so that the writer only
-    runs statements."""
+    """A batch made ready for the database without touching it: the row values of the latest
+    alert of each fingerprint (later alerts in a batch update earlier ones), and the group of
+    every route that takes it. Built on the request's thread, so that the writer only runs
+    statements. ``latest`` holds the alerts themselves where they are at hand; a batch that
+    crossed to the writer process (``to_wire``) decodes one from its values when an update
+    needs it."""
 
     now: datetime
     source: str
-    latest: dict[str, Alert]
-    values: dict[str, tuple[Any, ...]]
+    values: dict[str, tuple[Any, ...]]  # fingerprint: the episode's columns (_EPISODE_COLUMNS)
+    urls: dict[str, str]  # fingerprint: generator_url
     groups: dict[str, Group]
+    latest: dict[str, Alert] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def alert(self, fp: str) -> Alert:
+        if self.latest is not None:
+            return self.latest[fp]
+        labels, annotations, starts_at, ends_at, updated_at, timeout = self.values[fp]
+        return Alert(
+            labels=orjson.loads(labels),
+            annotations=orjson.loads(annotations),
+            starts_at=to_dt(starts_at),
+            ends_at=to_dt(ends_at),
+            updated_at=to_dt(updated_at),
+            generator_url=self.urls[fp],
+            timeout=bool(timeout),
+        )
+
+    def to_wire(self) -> tuple[Any, ...]:
+        """Plain tuples, strings and numbers (cheap to pickle and to load): no alerts."""
+        return (
+            to_ts(self.now),
+            self.source,
+            [(fp, self.urls[fp], v) for fp, v in self.values.items()],
+            [
+                (k, tuple(g.route), g.labels_json, g.fingerprints, g.firing)
+                for k, g in self.groups.items()
+            ],
+        )
+
+    @classmethod
+    def from_wire(cls, wire: tuple[Any, ...]) -> Prepared:
+        now, source, rows, groups = wire
+        return cls(
+            now=to_dt(now),
+            source=source,
+            values={fp: tuple(v) for fp, _url, v in rows},
+            urls={fp: url for fp, url, _v in rows},
+            groups={
+                key: Group(GroupRoute(*route), labels, list(fps), firing)
+                for key, route, labels, fps, firing in groups
+            },
+        )
 
 
 def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "api") -> Prepared:
@@ -185,12 +252,13 @@ def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "
             group = groups.get(key)
             if group is None:
                 labels = dumps(matched.group_labels(alert.labels))
-                group = groups[key] = Group(matched, labels, [])
+                group = groups[key] = Group(GroupRoute.of(matched), labels, [])
             group.fingerprints.append(fp)
             if not alert.resolved(now):
                 group.firing = True
     values = {fp: _episode(alert) for fp, alert in latest.items()}
-    return Prepared(now, source, latest, values, groups)
+    urls = {fp: alert.generator_url for fp, alert in latest.items()}
+    return Prepared(now, source, values, urls, groups, latest)
 
 
 def ingest(
@@ -206,24 +274,26 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
     that takes it, and every incident with news gets a flush due. A fixed handful of bulk
     statements per batch, whatever its size."""
     result = IngestResult()
-    if not batch.latest:
+    if not batch.values:
         return result
-    stored = current_alerts(conn, batch.latest)
+    stored = current_alerts(conn, batch.values)
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []
-    for fp, alert in batch.latest.items():
+    for fp, values in batch.values.items():
         old = stored.get(fp)
-        if old is not None and same_episode(old.alert, alert):
-            merged = update_alert(old.alert, alert, batch.now)
-            updates.append((*_episode(merged), merged.generator_url, old.id))
-        else:
-            inserts.append((fp, batch.source, alert.generator_url, *batch.values[fp]))
+        if old is not None:
+            alert = batch.alert(fp)
+            if same_episode(old.alert, alert):
+                merged = update_alert(old.alert, alert, batch.now)
+                updates.append((*_episode(merged), merged.generator_url, old.id))
+                continue
+        inserts.append((fp, batch.source, batch.urls[fp], *values))
     bulk.update(conn, "alerts", (*_EPISODE_COLUMNS, "generator_url"), "id", updates)
     if inserts:
         bulk.insert(
             conn, "alerts", ("fingerprint", "source", "generator_url", *_EPISODE_COLUMNS), inserts
         )
-    result.stored = len(batch.latest)
+    result.stored = len(batch.values)
     result.new_episodes = len(inserts)
     now_ts = to_ts(batch.now)
     result.new_incidents, due = _group(conn, batch.groups, now_ts)

@@ -40,103 +40,73 @@ class _Job:
     future: asyncio.Future[repo.IngestResult]
 
 
-class AlertWriter:
+AfterStore = Callable[[Connection, list[int]], tuple[list[Any], bool]]
+OnCreated = Callable[[list[Any], Future[bool]], None]
+
+
+class Committer:
+    """Group commit where the database connection is (the writer thread, or the writer
+    process): batches stored together in one transaction and committed once; a batch that
+    makes the shared transaction fail is retried alone, so that one bad batch never costs the
+    others.
+
+    ``after_store`` runs in the intake's transaction once the batches are stored (the engine
+    flushes what is due at once there, so that a new group with no group_wait pages after one
+    commit instead of two). It returns the deliveries created, for ``on_created`` (see
+    ``_write``), and whether it did all it was given."""
+
     def __init__(
         self,
         db: Engine,
-        route: Callable[[], Route],
         clock: Clock,
-        on_commit: Callable[[float], None] | None = None,
-        after_store: Callable[[Connection, list[int]], tuple[list[Any], bool]] | None = None,
-        on_created: Callable[[list[Any], Future[bool]], None] | None = None,
-        metrics: Metrics | None = None,
+        after_store: AfterStore | None = None,
+        on_created: OnCreated | None = None,
     ) -> None:
-        """``after_store`` runs in the intake's transaction once the batches are stored (the
-        engine flushes what is due at once there, so that a new group with no group_wait
-        pages after one commit instead of two). It returns the deliveries created, for
-        ``on_created`` (see ``_write``), and whether it did all it was given.
-        ``on_commit`` hears when the earliest work the commit left for the engine falls due
-        (it is not called when the commit left none)."""
         self.db = db
-        self.route = route
         self.clock = clock
-        self.on_commit = on_commit
         self.after_store = after_store
         self.on_created = on_created
-        self.metrics = metrics
         self._held = HeldWriter(db)
-        self._queue: queue.Queue[_Job | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="tocsin-writer", daemon=True)
-        self._thread.start()
-
-    async def write(self, alerts: Sequence[Alert], source: str = "api") -> repo.IngestResult:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[repo.IngestResult] = loop.create_future()
-        # the pure part (merging, encoding, routing) runs here, while the writer's thread
-        # waits on the database
-        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
-        self._queue.put(_Job(batch, loop, future))
-        return await future
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout=10)
+        self._held.close()
 
-    def _run(self) -> None:
+    def commit(
+        self, batches: Sequence[repo.Prepared]
+    ) -> tuple[list[repo.IngestResult | None], float | None]:
+        """The result of each batch (None where it could not be stored), and when the earliest
+        work the commits left for the engine falls due (None when they left none)."""
+        outcomes: list[repo.IngestResult | None] = [None] * len(batches)
+        left: list[float] = []
+        self._commit(list(enumerate(batches)), outcomes, left, retried=False)
+        return outcomes, min(left, default=None)
+
+    def _commit(
+        self,
+        batches: list[tuple[int, repo.Prepared]],
+        outcomes: list[repo.IngestResult | None],
+        left: list[float],
+        retried: bool,
+    ) -> None:
         try:
-            self._serve()
-        finally:
-            self._held.close()
-
-    def _serve(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            # our turn at the database first, then whatever is waiting by then: batches that
-            # arrived while another process held the file share this commit
-            with writer_turn(self.db):
-                jobs = [job]
-                size = len(job.batch.latest)
-                while size < MAX_ALERTS_PER_COMMIT:
-                    try:
-                        more = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if more is None:
-                        self._commit(jobs)
-                        return
-                    jobs.append(more)
-                    size += len(more.batch.latest)
-                self._commit(jobs)
-
-    def _commit(self, jobs: list[_Job], retried: bool = False) -> None:
-        try:
-            results, left = self._write(jobs)
+            results, due = self._write([batch for _i, batch in batches])
         except Exception:
-            if len(jobs) == 1 and not retried:
+            if len(batches) == 1 and not retried:
                 # once more, on a fresh connection: the held one may have gone stale (a
                 # database restart); the failed transaction left nothing behind
-                self._commit(jobs, retried=True)
-                return
-            if len(jobs) == 1:
-                log.exception("writing a batch of %d alerts failed", len(jobs[0].batch.latest))
-                self._answer(jobs[0], None, RuntimeError("the alerts could not be stored"))
-                return
-            for single in jobs:  # find the one that fails; the others still land
-                self._commit([single], retried=True)
+                self._commit(batches, outcomes, left, retried=True)
+            elif len(batches) == 1:
+                log.exception("writing a batch of %d alerts failed", len(batches[0][1]))
+            else:
+                for single in batches:  # find the one that fails; the others still land
+                    self._commit([single], outcomes, left, retried=True)
             return
-        # the engine hears of the commit before anyone is answered: an answered request's
-        # work is already in the engine's hands
-        if left is not None and self.on_commit is not None:
-            self.on_commit(left)
-        for single, result in zip(jobs, results, strict=True):
-            self._answer(single, result, None)
-            if self.metrics is not None:
-                received = self.metrics.alerts_received.labels(single.batch.source)
-                received.inc(len(single.batch.latest))
+        for (i, _batch), result in zip(batches, results, strict=True):
+            outcomes[i] = result
+        if due is not None:
+            left.append(due)
 
-    def _write(self, jobs: list[_Job]) -> tuple[list[repo.IngestResult], float | None]:
+    def _write(self, batches: list[repo.Prepared]) -> tuple[list[repo.IngestResult], float | None]:
         """The results, and when the earliest work left falls due.
 
         The deliveries the flush at intake created go to ``on_created`` just before the
@@ -146,7 +116,7 @@ class AlertWriter:
         with an error and their senders post again."""
         committed: Future[bool] = Future()
         try:
-            results, due = self._store(jobs, committed)
+            results, due = self._store(batches, committed)
         except BaseException:
             committed.set_result(False)
             raise
@@ -154,11 +124,11 @@ class AlertWriter:
         return results, due
 
     def _store(
-        self, jobs: list[_Job], committed: Future[bool]
+        self, batches: list[repo.Prepared], committed: Future[bool]
     ) -> tuple[list[repo.IngestResult], float | None]:
         created: list[Any] = []
         with self._held.begin() as conn:
-            results = [repo.store(conn, job.batch) for job in jobs]
+            results = [repo.store(conn, batch) for batch in batches]
             due = [r.later for r in results if r.later is not None]
             touched = [i for r in results for i in r.touched]
             if touched and self.after_store is not None:
@@ -179,15 +149,105 @@ class AlertWriter:
                 self.on_created(created, committed)
         return results, min(due, default=None)
 
-    @staticmethod
-    def _answer(job: _Job, result: repo.IngestResult | None, error: Exception | None) -> None:
-        def settle() -> None:
-            if job.future.done():
-                return
-            if error is not None:
-                job.future.set_exception(error)
-            else:
-                assert result is not None
-                job.future.set_result(result)
 
-        job.loop.call_soon_threadsafe(settle)
+class AlertWriter:
+    """Every request that posts alerts hands its batch to one writer thread and waits; the
+    thread takes whatever batches are waiting and commits them together (``Committer``)."""
+
+    def __init__(
+        self,
+        db: Engine,
+        route: Callable[[], Route],
+        clock: Clock,
+        on_commit: Callable[[float], None] | None = None,
+        after_store: AfterStore | None = None,
+        on_created: OnCreated | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        """``on_commit`` hears when the earliest work the commit left for the engine falls
+        due (it is not called when the commit left none)."""
+        self.db = db
+        self.route = route
+        self.clock = clock
+        self.on_commit = on_commit
+        self.metrics = metrics
+        self._committer = Committer(db, clock, after_store, on_created)
+        self._queue: queue.Queue[_Job | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="tocsin-writer", daemon=True)
+        self._thread.start()
+
+    async def write(self, alerts: Sequence[Alert], source: str = "api") -> repo.IngestResult:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[repo.IngestResult] = loop.create_future()
+        # the pure part (merging, encoding, routing) runs here, while the writer's thread
+        # waits on the database
+        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
+        self._queue.put(_Job(batch, loop, future))
+        return await future
+
+    def reload(self) -> None:
+        """The configuration was loaded again: the routes come from ``route`` each time."""
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=10)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
+
+    def _run(self) -> None:
+        try:
+            self._serve()
+        finally:
+            self._committer.close()
+
+    def _serve(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                return
+            # our turn at the database first, then whatever is waiting by then: batches that
+            # arrived while another process held the file share this commit
+            with writer_turn(self.db):
+                jobs = [job]
+                size = len(job.batch)
+                while size < MAX_ALERTS_PER_COMMIT:
+                    try:
+                        more = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        self._commit(jobs)
+                        return
+                    jobs.append(more)
+                    size += len(more.batch)
+                self._commit(jobs)
+
+    def _commit(self, jobs: list[_Job]) -> None:
+        outcomes, left = self._committer.commit([job.batch for job in jobs])
+        # the engine hears of the commit before anyone is answered: an answered request's
+        # work is already in the engine's hands
+        if left is not None and self.on_commit is not None:
+            self.on_commit(left)
+        for job, result in zip(jobs, outcomes, strict=True):
+            _answer(job, result)
+            if result is not None and self.metrics is not None:
+                received = self.metrics.alerts_received.labels(job.batch.source)
+                received.inc(len(job.batch))
+
+
+def _answer(job: _Job, result: repo.IngestResult | None) -> None:
+    def settle() -> None:
+        if job.future.done():
+            return
+        if result is None:
+            job.future.set_exception(StoreFailed("the alerts could not be stored"))
+        else:
+            job.future.set_result(result)
+
+    job.loop.call_soon_threadsafe(settle)
+
+
+class StoreFailed(RuntimeError):
+    """A batch could not be stored (the request is answered with an error; nothing of it
+    was committed)."""

@@ -1,0 +1,363 @@
+"""The writer process: the intake's database work in a process of its own.
+
+``tocsin serve`` parses, validates and routes alerts in its event loop, then hands each batch
+(as plain values, ``repo.Prepared.to_wire``) to one writer process over a socket pair. That
+process stores whatever batches are waiting in one transaction, flushes at intake what is due
+at once (``DueWorkEngine.flush_inline``, leased to the server's engine), commits (group
+commit, ``store.writer.Committer``) and answers. An alert is answered 2xx only after that
+answer: only after its commit.
+
+Why a process: a writer thread shares the server's GIL with the event loop. Each of its
+SQLite calls lets go of the GIL, and taking it back waits for the event loop to let go (up
+to the switch interval, 5 ms) whenever the loop is busy parsing; the two threads ended up
+taking turns on one core. A process has its own GIL, so parsing and storing run on two
+cores (``bench/ingest.py``). The engine's own transactions (due work, acknowledgements) stay
+in the server; SQLite writers of both processes take turns through the lock file
+(``store.db.WriterQueue``).
+
+If the writer process dies, the requests waiting on it are answered with an error (nothing
+of theirs was acknowledged) and the next write starts a new one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import multiprocessing
+import pickle
+import signal
+import socket
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tocsin.alerts.model import Alert
+from tocsin.engine.clock import Clock
+from tocsin.metrics import Metrics
+from tocsin.routing.tree import Route
+from tocsin.store import bulk, repo
+from tocsin.store.writer import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed
+
+log = logging.getLogger("tocsin.writer")
+
+_HEAD = struct.Struct("!I")
+START_TIMEOUT_S = 120.0  # importing and loading the runbooks, on a slow machine
+STOP_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class WriterSpec:
+    """What the writer process builds its world from: the same files as the server."""
+
+    config_path: Path
+    database_url: str
+    owner: str  # the server engine's lease owner: it sends what the flush at intake created
+    flush_inline: bool = True  # as the server's engine runs
+    log_level: str = "WARNING"
+
+
+Delivered = Callable[[list[Any], concurrent.futures.Future[bool]], None]
+
+
+class WriterProcess:
+    """The server's side: ``write`` as ``AlertWriter.write``, over the socket."""
+
+    def __init__(
+        self,
+        spec: WriterSpec,
+        route: Callable[[], Route],
+        clock: Clock,
+        on_commit: Callable[[float], None] | None = None,
+        on_created: Delivered | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.spec = spec
+        self.route = route
+        self.clock = clock
+        self.on_commit = on_commit
+        self.on_created = on_created
+        self.metrics = metrics
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._waiting: dict[int, tuple[asyncio.Future[repo.IngestResult], str, int]] = {}
+        self._seq = 0
+        self._starting: asyncio.Lock | None = None
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    async def start(self) -> None:
+        if self._starting is None:
+            self._starting = asyncio.Lock()
+        async with self._starting:
+            if self._stream is not None:
+                return
+            if self._closed:
+                raise StoreFailed("the server is stopping")
+            ours, theirs = socket.socketpair()
+            context = multiprocessing.get_context("spawn")
+            process = context.Process(
+                target=child_main, args=(self.spec, theirs), name="tocsin-writer", daemon=True
+            )
+            process.start()
+            theirs.close()
+            reader, stream = await asyncio.open_connection(sock=ours)
+            try:
+                kind, *_ = await asyncio.wait_for(_receive(reader), START_TIMEOUT_S)
+                if kind != "ready":
+                    raise RuntimeError(f"the writer process said {kind!r}")
+            except BaseException:
+                stream.close()
+                process.kill()
+                process.join()
+                raise
+            self._process, self._stream = process, stream
+            self._reader = asyncio.create_task(self._read(reader, stream, process))
+
+    async def write(self, alerts: Sequence[Alert], source: str = "api") -> repo.IngestResult:
+        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
+        if self._stream is None:
+            await self.start()
+        stream = self._stream
+        assert stream is not None
+        self._seq += 1
+        seq = self._seq
+        future: asyncio.Future[repo.IngestResult] = asyncio.get_running_loop().create_future()
+        self._waiting[seq] = (future, batch.source, len(batch))
+        _send(stream, ("batch", seq, batch.to_wire()))
+        await stream.drain()
+        return await future
+
+    def reload(self) -> None:
+        """The configuration was loaded again: the writer process loads it too (for the
+        flush at intake; routing happens here)."""
+        if self._stream is not None:
+            _send(self._stream, ("reload",))
+
+    async def aclose(self) -> None:
+        """Let the writer finish what it was given, then stop it."""
+        self._closed = True
+        stream, reader, process = self._stream, self._reader, self._process
+        if stream is None or reader is None or process is None:
+            return
+        with contextlib.suppress(ConnectionError):
+            _send(stream, ("stop",))
+            await stream.drain()
+        try:
+            await asyncio.wait_for(asyncio.shield(reader), STOP_TIMEOUT_S)
+        except TimeoutError:
+            log.error("the writer process did not stop in %.0f s; killing it", STOP_TIMEOUT_S)
+            process.kill()
+            await reader
+        await asyncio.to_thread(process.join, STOP_TIMEOUT_S)
+
+    async def _read(
+        self,
+        reader: asyncio.StreamReader,
+        stream: asyncio.StreamWriter,
+        process: multiprocessing.process.BaseProcess,
+    ) -> None:
+        try:
+            while True:
+                message = await _receive(reader)
+                if message[0] == "done":
+                    self._done(*message[1:])
+                elif message[0] == "stopped":
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            if not self._closed:
+                log.error("the writer process stopped (exit code %s)", process.exitcode)
+        finally:
+            stream.close()
+            self._stream = None
+            waiting, self._waiting = self._waiting, {}
+            for future, _source, _count in waiting.values():
+                if not future.done():
+                    future.set_exception(StoreFailed("the writer process stopped"))
+
+    def _done(
+        self, outcomes: list[tuple[int, repo.IngestResult | None]], left: float | None, created: Any
+    ) -> None:
+        # as in the writer thread: the engine hears of the commit before anyone is answered
+        if left is not None and self.on_commit is not None:
+            self.on_commit(left)
+        if created and self.on_created is not None:
+            held: concurrent.futures.Future[bool] = concurrent.futures.Future()
+            held.set_result(True)  # the writer answers after its commit
+            self.on_created(from_wire_deliveries(created), held)
+        for seq, result in outcomes:
+            future, source, count = self._waiting.pop(seq)
+            if future.done():
+                continue
+            if result is None:
+                future.set_exception(StoreFailed("the alerts could not be stored"))
+                continue
+            future.set_result(result)
+            if self.metrics is not None:
+                self.metrics.alerts_received.labels(source).inc(count)
+
+
+def to_wire_deliveries(created: list[tuple[Any, Any]]) -> list[tuple[Any, ...]]:
+    """(due item, notification) row pairs as plain tuples with their column names."""
+    return [(item._fields, tuple(item), row._fields, tuple(row)) for item, row in created]
+
+
+def from_wire_deliveries(wire: list[tuple[Any, ...]]) -> list[tuple[Any, Any]]:
+    return [
+        (bulk.record(item_names, item), bulk.record(row_names, row))
+        for item_names, item, row_names, row in wire
+    ]
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def _frame(message: tuple[Any, ...]) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return _HEAD.pack(len(body)) + body
+
+
+def _send(stream: asyncio.StreamWriter, message: tuple[Any, ...]) -> None:
+    stream.write(_frame(message))
+
+
+async def _receive(reader: asyncio.StreamReader) -> tuple[Any, ...]:
+    (size,) = _HEAD.unpack(await reader.readexactly(_HEAD.size))
+    message: tuple[Any, ...] = pickle.loads(await reader.readexactly(size))
+    return message
+
+
+class _Channel:
+    """The writer process's blocking end: whole messages, all those already there at once."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.ended = False
+
+    def receive(self, block: bool) -> list[tuple[Any, ...]] | None:
+        """The whole messages that have arrived (waiting for one if ``block``); None once the
+        server has gone and every message is taken."""
+        messages = self._messages()
+        while not self.ended:
+            self.sock.setblocking(block and not messages)
+            try:
+                data = self.sock.recv(1 << 20)
+            except BlockingIOError:
+                break
+            if not data:
+                self.ended = True
+                break
+            self.buffer += data
+            messages += self._messages()
+        return None if self.ended and not messages else messages
+
+    def _messages(self) -> list[tuple[Any, ...]]:
+        out = []
+        while len(self.buffer) >= _HEAD.size:
+            (size,) = _HEAD.unpack_from(self.buffer)
+            if len(self.buffer) < _HEAD.size + size:
+                break
+            out.append(pickle.loads(self.buffer[_HEAD.size : _HEAD.size + size]))
+            del self.buffer[: _HEAD.size + size]
+        return out
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        self.sock.setblocking(True)
+        self.sock.sendall(_frame(message))
+
+
+# --------------------------------------------------------------------------- the process
+
+
+def child_main(spec: WriterSpec, sock: socket.socket) -> None:
+    """The writer process: until the server says stop or goes away. Signals are the server's
+    to act on (Ctrl-C reaches the whole process group): this process ends when it is told."""
+    from tocsin.api.state import load_runbooks
+    from tocsin.config import ConfigError, load_config
+    from tocsin.engine.clock import RealClock
+    from tocsin.engine.loop import DueWorkEngine
+    from tocsin.store.db import make_engine, writer_turn
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    logging.basicConfig(
+        level=spec.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    config = load_config(spec.config_path)
+    db = make_engine(spec.database_url)
+    clock = RealClock()
+    engine = DueWorkEngine(db, config, clock, owner=spec.owner, catalog=load_runbooks(config))
+    created: list[tuple[list[Any], concurrent.futures.Future[bool]]] = []
+    committer = Committer(
+        db,
+        clock,
+        after_store=engine.flush_inline if spec.flush_inline else None,
+        on_created=lambda made, held: created.append((made, held)),
+    )
+    channel = _Channel(sock)
+    channel.send(("ready",))
+
+    def commit(batches: list[tuple[int, repo.Prepared]]) -> None:
+        for part in _commits(batches):
+            outcomes, left = committer.commit([batch for _seq, batch in part])
+            deliveries = [d for made, held in created if held.result() for d in made]
+            created.clear()
+            answers = [(seq, result) for (seq, _b), result in zip(part, outcomes, strict=True)]
+            channel.send(("done", answers, left, to_wire_deliveries(deliveries)))
+        batches.clear()
+
+    def reload() -> None:
+        try:
+            loaded = load_config(spec.config_path)
+            engine.pager.catalog = load_runbooks(loaded)
+            engine.config = loaded
+        except ConfigError as exc:
+            log.error("the writer process kept its configuration: %s", exc)
+
+    try:
+        while True:
+            messages = channel.receive(block=True)
+            if messages is None:
+                return
+            # our turn at the database first, then whatever is waiting by then: batches that
+            # arrived while another process held the file share this commit
+            with writer_turn(db):
+                messages += channel.receive(block=False) or []  # None: seen next time
+                batches: list[tuple[int, repo.Prepared]] = []
+                for message in messages:
+                    if message[0] == "batch":
+                        batches.append((message[1], repo.Prepared.from_wire(message[2])))
+                        continue
+                    commit(batches)  # what came before, in order
+                    if message[0] == "reload":
+                        reload()
+                    elif message[0] == "stop":
+                        channel.send(("stopped",))
+                        return
+                commit(batches)
+    except (BrokenPipeError, ConnectionResetError):
+        return  # the server went away
+    finally:
+        committer.close()
+        db.dispose()
+
+
+def _commits(batches: list[tuple[int, repo.Prepared]]) -> list[list[tuple[int, repo.Prepared]]]:
+    """The batches in commits of up to ``MAX_ALERTS_PER_COMMIT`` alerts (a larger batch alone)."""
+    parts: list[list[tuple[int, repo.Prepared]]] = []
+    size = 0
+    for item in batches:
+        if not parts or size + len(item[1]) > MAX_ALERTS_PER_COMMIT:
+            parts.append([])
+            size = 0
+        parts[-1].append(item)
+        size += len(item[1])
+    return parts
