@@ -86,7 +86,7 @@ class WriterProcess:
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[int, tuple[asyncio.Future[repo.IngestResult], str, int]] = {}
         self._seq = 0
-        self._starting: asyncio.Lock | None = None
+        self._starting = asyncio.Lock()  # one start at a time (binds to a loop on first use)
         self._closed = False
 
     @property
@@ -94,8 +94,6 @@ class WriterProcess:
         return self._process.pid if self._process is not None else None
 
     async def start(self) -> None:
-        if self._starting is None:
-            self._starting = asyncio.Lock()
         async with self._starting:
             if self._stream is not None:
                 return
@@ -306,6 +304,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     channel.send(("ready",))
 
     def commit(batches: list[tuple[int, repo.Prepared]]) -> None:
+        """Commit and answer the batches gathered so far, and empty the list."""
         for part in _commits(batches):
             outcomes, left = committer.commit([batch for _seq, batch in part])
             deliveries = [d for made, held in created if held.result() for d in made]

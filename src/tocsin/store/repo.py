@@ -110,18 +110,21 @@ _CURRENT_SQL = (
 
 def _tuple_to_alert(row: tuple[Any, ...]) -> StoredAlert:
     id_, fp, labels, annotations, starts_at, ends_at, updated_at, url, timeout = row
-    return StoredAlert(
-        id=id_,
-        fingerprint=fp,
-        alert=Alert(
-            labels=orjson.loads(labels),
-            annotations=orjson.loads(annotations),
-            starts_at=to_dt(starts_at),
-            ends_at=to_dt(ends_at),
-            updated_at=to_dt(updated_at),
-            generator_url=url,
-            timeout=bool(timeout),
-        ),
+    episode = (labels, annotations, starts_at, ends_at, updated_at, timeout)
+    return StoredAlert(id=id_, fingerprint=fp, alert=_decode_episode(episode, url))
+
+
+def _decode_episode(values: tuple[Any, ...], generator_url: str) -> Alert:
+    """An alert from its episode's columns (``_EPISODE_COLUMNS``) and its generator URL."""
+    labels, annotations, starts_at, ends_at, updated_at, timeout = values
+    return Alert(
+        labels=orjson.loads(labels),
+        annotations=orjson.loads(annotations),
+        starts_at=to_dt(starts_at),
+        ends_at=to_dt(ends_at),
+        updated_at=to_dt(updated_at),
+        generator_url=generator_url,
+        timeout=bool(timeout),
     )
 
 
@@ -197,16 +200,7 @@ class Prepared:
     def alert(self, fp: str) -> Alert:
         if self.latest is not None:
             return self.latest[fp]
-        labels, annotations, starts_at, ends_at, updated_at, timeout = self.values[fp]
-        return Alert(
-            labels=orjson.loads(labels),
-            annotations=orjson.loads(annotations),
-            starts_at=to_dt(starts_at),
-            ends_at=to_dt(ends_at),
-            updated_at=to_dt(updated_at),
-            generator_url=self.urls[fp],
-            timeout=bool(timeout),
-        )
+        return _decode_episode(self.values[fp], self.urls[fp])
 
     def to_wire(self) -> tuple[Any, ...]:
         """Plain tuples, strings and numbers (cheap to pickle and to load): no alerts."""

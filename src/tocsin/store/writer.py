@@ -40,6 +40,11 @@ class _Job:
     future: asyncio.Future[repo.IngestResult]
 
 
+class StoreFailed(RuntimeError):
+    """A batch could not be stored (the request is answered with an error; nothing of it
+    was committed)."""
+
+
 AfterStore = Callable[[Connection, list[int]], tuple[list[Any], bool]]
 OnCreated = Callable[[list[Any], Future[bool]], None]
 
@@ -246,8 +251,3 @@ def _answer(job: _Job, result: repo.IngestResult | None) -> None:
             job.future.set_result(result)
 
     job.loop.call_soon_threadsafe(settle)
-
-
-class StoreFailed(RuntimeError):
-    """A batch could not be stored (the request is answered with an error; nothing of it
-    was committed)."""
