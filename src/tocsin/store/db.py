@@ -84,7 +84,13 @@ class HeldWriter:
     """One connection kept for the write transactions of one thread (the intake's writer):
     taking a pooled connection and resetting it on return costs about 0.14 ms per transaction
     on SQLite, a third of a one-row intake. A transaction that fails drops the connection; the
-    next one opens another."""
+    next one opens another.
+
+    On PostgreSQL its transactions plan without sequential scans (``SET LOCAL
+    enable_seqscan = off``): every lookup of the intake and its flush is by key (the open
+    incident of a group, the current episode of a fingerprint), and a table the planner has no
+    statistics for yet (a new database, or autovacuum turned off) makes it guess that a list of
+    100 keys matches half the table and scan all of it, for every batch."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -98,6 +104,8 @@ class HeldWriter:
         conn = self._conn
         try:
             with _turn(queue), conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
                 yield conn
         except BaseException:
             self.close()
