@@ -80,17 +80,29 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     return _queued(queue, writer)
 
 
+INTAKE_LOCK = 0x746F6373696E  # "tocsin": the advisory lock the intake writers take turns by
+INTAKE_TURN_SQL = (
+    f"SELECT pg_advisory_xact_lock({INTAKE_LOCK}), set_config('enable_seqscan', 'off', true)"
+)
+
+
 class HeldWriter:
     """One connection kept for the write transactions of one thread (the intake's writer):
     taking a pooled connection and resetting it on return costs about 0.14 ms per transaction
     on SQLite, a third of a one-row intake. A transaction that fails drops the connection; the
     next one opens another.
 
-    On PostgreSQL its transactions plan without sequential scans (``SET LOCAL
-    enable_seqscan = off``): every lookup of the intake and its flush is by key (the open
-    incident of a group, the current episode of a fingerprint), and a table the planner has no
-    statistics for yet (a new database, or autovacuum turned off) makes it guess that a list of
-    100 keys matches half the table and scan all of it, for every batch."""
+    On PostgreSQL its transactions begin with ``INTAKE_TURN_SQL``:
+
+    - the intake writers of all replicas take turns, as they do on a SQLite file (a
+      transaction-level advisory lock). Prometheus posts each alert to every replica it
+      knows; two that stored the same new alert at once each saw no open incident for its
+      group and no episode for its fingerprint, and each opened one: two incidents, two pages.
+      Taken first, the lock makes each transaction's lookups see what the other committed;
+    - they plan without sequential scans: every lookup of the intake and its flush is by key
+      (the open incident of a group, the current episode of a fingerprint), and a table the
+      planner has no statistics for yet (a new database, or autovacuum turned off) makes it
+      guess that a list of 100 keys matches half the table and scan all of it, per batch."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -105,7 +117,7 @@ class HeldWriter:
         try:
             with _turn(queue), conn.begin():
                 if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+                    conn.exec_driver_sql(INTAKE_TURN_SQL)
                 yield conn
         except BaseException:
             self.close()

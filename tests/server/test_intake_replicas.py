@@ -1,0 +1,132 @@
+"""The intake with several replicas on one database: replicas that take the same new alert at
+once open one incident between them; and on PostgreSQL the intake's key lookups use their
+indexes even before the planner has statistics (a new database, or autovacuum turned off)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Connection, Engine, text
+
+from tests.server.conftest import CONFIG, START, postgres_database
+from tocsin.alerts.model import Alert
+from tocsin.config import parse_config
+from tocsin.engine.clock import VirtualClock
+from tocsin.store import bulk, repo
+from tocsin.store.db import HeldWriter, begin_write, make_engine, upgrade
+from tocsin.store.writer import Committer
+
+INCIDENTS = 5_000
+KEYS = 100
+SAME_MOMENT = 40  # new alerts, each posted to both replicas at once
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with postgres_database() as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield url
+
+
+def test_two_replicas_taking_the_same_new_alert_open_one_incident(database_url: str) -> None:
+    """Prometheus posts every alert to each replica it knows. Both replicas' writers store
+    each new alert at the same moment (a barrier before each commit); each group must end
+    with one open incident and each fingerprint with one episode. (On SQLite the writers of
+    one file always took turns.)"""
+    upgrade_engine = make_engine(database_url)
+    upgrade(upgrade_engine)
+    upgrade_engine.dispose()
+    route = parse_config(CONFIG).route
+    clock = VirtualClock(START)
+    replicas = [make_engine(database_url) for _ in range(2)]
+    committers = [Committer(engine, clock) for engine in replicas]
+    barrier = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def replica(committer: Committer) -> None:
+        try:
+            for n in range(SAME_MOMENT):
+                now = repo.to_dt(START)
+                alert = Alert(
+                    labels={"alertname": f"Race{n}", "instance": "a"},  # a group each
+                    starts_at=now,
+                    ends_at=now + timedelta(hours=1),
+                    updated_at=now,
+                )
+                batch = repo.prepare([alert], now, route, "api")
+                barrier.wait(timeout=30)
+                outcomes, _due = committer.commit([batch])
+                assert outcomes[0] is not None
+        except BaseException as exc:  # reported below, in the test's thread
+            failures.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=replica, args=(c,)) for c in committers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not failures, failures
+        with replicas[0].connect() as conn:
+            incidents, groups = conn.execute(
+                text("SELECT count(*), count(DISTINCT group_key) FROM incidents")
+            ).one()
+            episodes, fingerprints = conn.execute(
+                text("SELECT count(*), count(DISTINCT fingerprint) FROM alerts")
+            ).one()
+        assert (incidents, groups) == (SAME_MOMENT, SAME_MOMENT)
+        assert (episodes, fingerprints) == (SAME_MOMENT, SAME_MOMENT)
+    finally:
+        for committer in committers:
+            committer.close()
+        for engine in replicas:
+            engine.dispose()
+
+
+def _plan(conn: Connection, keys: list[str]) -> str:
+    rows = bulk.select_in(conn, "EXPLAIN " + repo._OPEN_SQL, keys, ["resolved"])
+    return "\n".join(str(row[0]) for row in rows)
+
+
+def _many_incidents(engine: Engine) -> list[str]:
+    """INCIDENTS open incidents in a table never analysed; KEYS of their group keys."""
+    with begin_write(engine) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO incidents (group_key, route_id, receiver, group_labels,"
+                " status, opened_at, first_alert_at, last_alert_at, group_wait_s,"
+                " group_interval_s, repeat_interval_s)"
+                " SELECT 'key-' || n, 'r', 'default', '{}', 'pending', 0, 0, 0, 0, 300,"
+                " 14400 FROM generate_series(1, :n) AS n"
+            ),
+            {"n": INCIDENTS},
+        )
+    return [f"key-{n}" for n in range(1, INCIDENTS, INCIDENTS // KEYS)]
+
+
+def test_the_open_incident_lookup_uses_its_index_without_statistics(pg_url: str) -> None:
+    engine = make_engine(pg_url)
+    held = HeldWriter(engine)
+    try:
+        keys = _many_incidents(engine)
+        # the premise: a plain transaction on this never-analysed table scans it
+        with begin_write(engine) as conn:
+            assert "Seq Scan on incidents" in _plan(conn, keys)
+        with held.begin() as conn:
+            plan = _plan(conn, keys)
+            assert "Seq Scan" not in plan
+            assert "ix_incidents_open" in plan
+            found = bulk.select_in(conn, repo._OPEN_SQL, keys, ["resolved"])
+            assert sorted(row[0] for row in found) == sorted(keys)
+        # the setting is the transaction's: the connection goes on planning as usual
+        assert conn.exec_driver_sql("SHOW enable_seqscan").scalar() == "on"
+        conn.rollback()
+    finally:
+        held.close()
+        engine.dispose()
