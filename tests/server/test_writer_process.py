@@ -45,14 +45,24 @@ class Harness:
         self.path = tmp_path / "tocsin.yaml"
         self.path.write_text(config)
         self.heard: list[float] = []
-        self.created: list[list[Any]] = []
+        self.handed: list[tuple[list[Any], asyncio.Future[bool]]] = []
+        self.early: list[bool] = []  # per handing: before its commit settled and its answer
         self.writer = WriterProcess(
             WriterSpec(self.path, db.url.render_as_string(hide_password=False), "tester"),
             lambda: parse_config(self.path.read_text()).route,
             RealClock(),
             on_commit=self.heard.append,
-            on_created=lambda made, held: self.created.append(made) if held.result() else None,
+            on_created=self._handed,
         )
+
+    def _handed(self, made: list[Any], held: asyncio.Future[bool]) -> None:
+        self.handed.append((made, held))
+        self.early.append(not held.done() and bool(self.writer._waiting))
+
+    @property
+    def created(self) -> list[list[Any]]:
+        """The deliveries handed over whose commit held."""
+        return [made for made, held in self.handed if held.done() and held.result()]
 
     def run(self, body: Callable[[WriterProcess], Awaitable[None]]) -> None:
         async def go() -> None:
@@ -101,6 +111,11 @@ def test_the_flush_at_intake_runs_in_the_writer_and_its_pages_come_back(
         harness.path.write_text(PAGING)
         writer.reload()  # as /-/reload and SIGHUP do
         await writer.write([_alert("CacheDown", "critical")])
+        # the page was in the event loop's hands before its commit settled and the request
+        # was answered, and goes out now that the commit held
+        assert harness.early == [True]
+        ((_made, held),) = harness.handed
+        assert held.result() is True
 
     harness.run(body)
     ((item, notification),) = harness.created[0]

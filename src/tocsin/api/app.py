@@ -51,14 +51,22 @@ def create_app(
 
         sending: set[asyncio.Task[int]] = set()
 
-        def send_now(created: list[Any], committed: concurrent.futures.Future[bool]) -> None:
+        def send_now(
+            created: list[Any],
+            committed: concurrent.futures.Future[bool] | asyncio.Future[bool],
+        ) -> None:
+            """Deliveries made in the intake's transaction, sent once its commit held."""
+
             def start() -> None:
-                outcome = asyncio.wrap_future(committed, loop=loop)
+                outcome = asyncio.wrap_future(committed, loop=loop)  # asyncio's as it is
                 task = loop.create_task(engine.deliverer.send(created, outcome))
                 sending.add(task)
                 task.add_done_callback(sending.discard)
 
-            loop.call_soon_threadsafe(start)
+            if isinstance(committed, asyncio.Future):  # the writer process's, in this loop
+                start()
+            else:  # the writer thread's
+                loop.call_soon_threadsafe(start)
 
         writer: AlertWriter | WriterProcess
         if writer_process:

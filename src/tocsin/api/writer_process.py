@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import pickle
@@ -60,7 +61,7 @@ class WriterSpec:
     log_level: str = "WARNING"
 
 
-Delivered = Callable[[list[Any], concurrent.futures.Future[bool]], None]
+Delivered = Callable[[list[Any], "asyncio.Future[bool]"], None]
 
 
 class WriterProcess:
@@ -85,6 +86,7 @@ class WriterProcess:
         self._stream: asyncio.StreamWriter | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[int, tuple[asyncio.Future[repo.IngestResult], str, int]] = {}
+        self._committing: dict[int, asyncio.Future[bool]] = {}  # deliveries' commits, by id
         self._seq = 0
         self._starting = asyncio.Lock()  # one start at a time (binds to a loop on first use)
         self._closed = False
@@ -165,7 +167,9 @@ class WriterProcess:
         try:
             while True:
                 message = await _receive(reader)
-                if message[0] == "done":
+                if message[0] == "created":
+                    self._created(*message[1:])
+                elif message[0] == "done":
                     self._done(*message[1:])
                 elif message[0] == "stopped":
                     return
@@ -179,17 +183,32 @@ class WriterProcess:
             for future, _source, _count in waiting.values():
                 if not future.done():
                     future.set_exception(StoreFailed("the writer process stopped"))
+            # whether those commits held is unknown: their deliveries are not sent from here
+            # (what was committed is leased to this server's engine, which sends it when the
+            # lease lapses)
+            committing, self._committing = self._committing, {}
+            for held in committing.values():
+                held.set_result(False)
+
+    def _created(self, commit_id: int, deliveries: list[tuple[Any, ...]]) -> None:
+        """Deliveries the flush at intake made, sent before their commit: the event loop
+        makes them ready meanwhile and sends them once ``_done`` says the commit held."""
+        held: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._committing[commit_id] = held
+        if self.on_created is not None:
+            self.on_created(from_wire_deliveries(deliveries), held)
 
     def _done(
-        self, outcomes: list[tuple[int, repo.IngestResult | None]], left: float | None, created: Any
+        self,
+        outcomes: list[tuple[int, repo.IngestResult | None]],
+        left: float | None,
+        settled: list[tuple[int, bool]],
     ) -> None:
+        for commit_id, ok in settled:  # the pages first: they go out before the answers
+            self._committing.pop(commit_id).set_result(ok)
         # as in the writer thread: the engine hears of the commit before anyone is answered
         if left is not None and self.on_commit is not None:
             self.on_commit(left)
-        if created and self.on_created is not None:
-            held: concurrent.futures.Future[bool] = concurrent.futures.Future()
-            held.set_result(True)  # the writer answers after its commit
-            self.on_created(from_wire_deliveries(created), held)
         for seq, result in outcomes:
             future, source, count = self._waiting.pop(seq)
             if future.done():
@@ -293,24 +312,32 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     db = make_engine(spec.database_url)
     clock = RealClock()
     engine = DueWorkEngine(db, config, clock, owner=spec.owner, catalog=load_runbooks(config))
-    created: list[tuple[list[Any], concurrent.futures.Future[bool]]] = []
+    channel = _Channel(sock)
+    committing: list[tuple[int, concurrent.futures.Future[bool]]] = []
+    commit_ids = itertools.count(1)
+
+    def created(made: list[Any], held: concurrent.futures.Future[bool]) -> None:
+        """Deliveries made in a transaction about to commit: to the server at once."""
+        commit_id = next(commit_ids)
+        channel.send(("created", commit_id, to_wire_deliveries(made)))
+        committing.append((commit_id, held))
+
     committer = Committer(
         db,
         clock,
         after_store=engine.flush_inline if spec.flush_inline else None,
-        on_created=lambda made, held: created.append((made, held)),
+        on_created=created,
     )
-    channel = _Channel(sock)
     channel.send(("ready",))
 
     def commit(batches: list[tuple[int, repo.Prepared]]) -> None:
         """Commit and answer the batches gathered so far, and empty the list."""
         for part in _commits(batches):
             outcomes, left = committer.commit([batch for _seq, batch in part])
-            deliveries = [d for made, held in created if held.result() for d in made]
-            created.clear()
+            settled = [(commit_id, held.result()) for commit_id, held in committing]
+            committing.clear()
             answers = [(seq, result) for (seq, _b), result in zip(part, outcomes, strict=True)]
-            channel.send(("done", answers, left, to_wire_deliveries(deliveries)))
+            channel.send(("done", answers, left, settled))
         batches.clear()
 
     def reload() -> None:

@@ -26,7 +26,7 @@ from tocsin.config import ChannelConfig, Config
 from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.notify.channels import Channel, build_channel, http_session
-from tocsin.notify.message import from_json
+from tocsin.notify.message import Message, from_json
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
@@ -63,6 +63,17 @@ class _Result:
     duration_ms: float = 0.0
     wait_s: float = 0.0
     error: str = ""
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A delivery ready to be attempted."""
+
+    item_id: int
+    notification_id: int
+    channel: Channel
+    cfg: ChannelConfig
+    message: Message
 
 
 @dataclass
@@ -118,13 +129,15 @@ class Deliverer:
     ) -> int:
         """Send claimed (due item, notification) pairs concurrently, then record them.
         ``committed``: the deliveries were created in a transaction that may still be
-        committing (the intake's): nothing goes out before it held, for a page must not name
-        an incident that was never stored (its id could be given to another one); if it
-        failed, there is nothing to send (the sender of the alerts posts again)."""
+        committing (the intake's): each message is read and its channel made ready meanwhile,
+        but nothing goes out before the commit held, for a page must not name an incident that
+        was never stored (its id could be given to another one); if it failed, there is
+        nothing to send (the sender of the alerts posts again)."""
+        ready = [self._prepare(item, row) for item, row in claimed]
         if committed is not None and not await committed:
             log.warning("%d deliveries were not sent: their transaction failed", len(claimed))
             return 0
-        results = await asyncio.gather(*(self._send(item, row) for item, row in claimed))
+        results = await asyncio.gather(*(self._send(one) for one in ready))
         await asyncio.to_thread(self._record, list(results))
         return len(claimed)
 
@@ -134,12 +147,20 @@ class Deliverer:
             rows = outbox.many(conn, [item.ref for item in items])
             return [(item, rows.get(item.ref)) for item in items]
 
-    async def _send(self, item: Any, row: Any) -> _Result:
+    def _prepare(self, item: Any, row: Any) -> _Result | _Ready:
+        """What can be done before sending: the channel and the message (or the result of a
+        delivery that cannot be attempted)."""
         if row is None or row.status != "pending":
             return _Result(item.id, item.ref, None)
         channel, cfg, error = self._channel(row.channel)
         if channel is None or cfg is None:
             return _Result(item.id, row.id, Outcome(ok=False, error=error, transient=False))
+        return _Ready(item.id, row.id, channel, cfg, from_json(json.loads(row.message)))
+
+    async def _send(self, ready: _Result | _Ready) -> _Result:
+        if isinstance(ready, _Result):
+            return ready
+        cfg = ready.cfg
         if cfg.rate_per_minute:
             bucket = self._buckets.get(cfg.name)
             now = self.clock.now()
@@ -149,20 +170,19 @@ class Deliverer:
                 )
             wait = bucket.take(now)
             if wait > 0:
-                return _Result(item.id, row.id, None, wait_s=wait)
+                return _Result(ready.item_id, ready.notification_id, None, wait_s=wait)
         semaphore = self._semaphores.get(cfg.name)
         if semaphore is None:
             semaphore = self._semaphores[cfg.name] = asyncio.Semaphore(cfg.concurrency)
-        message = from_json(json.loads(row.message))
         async with semaphore:
             started = time.perf_counter()
             try:
-                outcome = await channel.send(message)
+                outcome = await ready.channel.send(ready.message)
             except Exception as exc:  # a channel must not raise; if it does, it is a failure
                 log.exception("channel %s raised", cfg.name)
                 outcome = Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
             elapsed = (time.perf_counter() - started) * 1000
-        return _Result(item.id, row.id, outcome, duration_ms=elapsed)
+        return _Result(ready.item_id, ready.notification_id, outcome, duration_ms=elapsed)
 
     def _record(self, results: list[_Result]) -> None:
         """One transaction for the batch; if it fails, one per result, so that one bad row
