@@ -1,4 +1,4 @@
-"""Counters this process keeps for ``/metrics`` (Prometheus text format).
+"""Counters for ``/metrics`` (Prometheus text format).
 
 One ``Metrics`` per application, each with its own registry (never the global one), so that
 several applications in one process (tests, workers) do not clash. The intake writer counts
@@ -8,12 +8,28 @@ them. Gauges read from the database at scrape time are the API's (``api/metrics.
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.multiprocess import MultiProcessCollector
+
+# set by ``tocsin serve --workers N`` for its workers (prometheus-client's multiprocess mode)
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 class Metrics:
+    """``registry`` holds the counters; ``exposed`` is what ``/metrics`` shows. In one
+    process they are the same. Under ``tocsin serve --workers N`` (``MULTIPROCESS_DIR`` set
+    before the workers started) each worker's counters are kept in files in that directory
+    and ``exposed`` sums those of every worker: a scrape reaches one worker, but its counters
+    must not jump from one worker's to another's."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.exposed = self.registry
+        if os.environ.get(MULTIPROCESS_DIR):
+            self.exposed = CollectorRegistry()
+            MultiProcessCollector(self.exposed)  # type: ignore[no-untyped-call]
         self.alerts_received = Counter(
             "tocsin_alerts_received",
             "Alerts stored by intake (after a durable commit), by intake source.",

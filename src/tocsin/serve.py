@@ -13,9 +13,12 @@ import contextlib
 import gc
 import logging
 import multiprocessing
+import os
+import shutil
 import signal
 import socket
-from collections.abc import Coroutine
+import tempfile
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -127,6 +130,30 @@ def _worker(options: ServeOptions) -> None:
 
 def run_workers(options: ServeOptions, workers: int) -> int:
     """Start ``workers`` processes on one port and wait for them; the exit code."""
+    with shared_metrics():
+        return _run_workers(options, workers)
+
+
+@contextlib.contextmanager
+def shared_metrics() -> Iterator[None]:
+    """A directory where the workers keep their counters, so that ``/metrics`` on any of them
+    sums all (``tocsin.metrics``); removed when they have stopped. One the environment
+    already names is used as it is."""
+    from tocsin.metrics import MULTIPROCESS_DIR
+
+    if os.environ.get(MULTIPROCESS_DIR):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="tocsin-metrics-")
+    os.environ[MULTIPROCESS_DIR] = directory  # the workers are spawned with it
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _run_workers(options: ServeOptions, workers: int) -> int:
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=_worker, args=(options,), name=f"tocsin-worker-{i}")
@@ -143,8 +170,6 @@ def run_workers(options: ServeOptions, workers: int) -> int:
         for process in processes:
             if process.pid is not None and process.is_alive():
                 with contextlib.suppress(ProcessLookupError):
-                    import os
-
                     os.kill(process.pid, signum)
 
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):

@@ -6,6 +6,7 @@ did not expect, and on any idempotency key delivered twice by the two processes.
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -150,6 +151,10 @@ def test_serve_with_two_workers_shares_the_port_and_stops_cleanly(tmp_path: Path
             assert set(pool.map(post, range(200))) == {200}
         status, listed = server.request("GET", "/api/v2/alerts")
         assert status == 200 and isinstance(listed, list) and len(listed) == 200
+        # each request reached one worker or the other; every scrape, whichever worker
+        # answers it, counts all 200 (a connection each, so the kernel spreads them too)
+        counted = {_scraped(server)['tocsin_alerts_received_total{source="api"}'] for _ in range(8)}
+        assert counted == {200.0}
         assert server.process is not None
         children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
         workers = [
@@ -158,7 +163,28 @@ def test_serve_with_two_workers_shares_the_port_and_stops_cleanly(tmp_path: Path
             if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
         ]
         assert len(workers) == 2  # (multiprocessing's resource tracker is a third child)
+        environ = Path(f"/proc/{workers[0]}/environ").read_bytes().split(b"\0")
+        (kept,) = [e.split(b"=", 1)[1] for e in environ if e.startswith(b"PROMETHEUS_MULTIPROC")]
+        assert Path(kept.decode()).is_dir()
     finally:
         server.kill()
     assert server.process is not None and server.process.returncode == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+    assert not Path(kept.decode()).exists()  # the counters' files went with the workers
+
+
+def _scraped(server: Server) -> dict[str, float]:
+    """``/metrics`` of the worker that takes this connection, as {"name{labels}": value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    request = urllib.request.Request(
+        f"{server.url}/metrics", headers={"Authorization": f"Bearer {server.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        text = answer.read().decode()
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}" if labels else sample.name] = sample.value
+    return samples

@@ -1,4 +1,4 @@
-"""``GET /metrics``: Prometheus text format. The process's counters (``tocsin.metrics``) and
+"""``GET /metrics``: Prometheus text format. The counters (``tocsin.metrics``) and
 gauges read from the database at scrape time: the outbox depth, the engine's lag and the open
 incidents by severity. It needs a token that may read, sent as Prometheus sends one:
 ``authorization: {credentials: TOKEN}`` (bearer) or ``basic_auth`` with the token as password.
@@ -54,7 +54,7 @@ class LiveCollector(Collector):
 def install(state: AppState) -> Metrics:
     """The application's metrics: counters, and the gauges over ``state``'s database."""
     metrics = Metrics()
-    metrics.registry.register(LiveCollector(state))
+    metrics.exposed.register(LiveCollector(state))
     return metrics
 
 
@@ -62,5 +62,5 @@ def install(state: AppState) -> Metrics:
 async def scrape(request: Request) -> Response:
     require(request, "read")
     metrics: Metrics = request.app.state.metrics
-    body = await asyncio.to_thread(generate_latest, metrics.registry)
+    body = await asyncio.to_thread(generate_latest, metrics.exposed)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
