@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,7 @@ class AppState:
     writer: AlertWriter | WriterProcess | None = None
     engine: DueWorkEngine | None = None
     catalog: Catalog | None = None  # the runbooks of config.runbooks, for links and diagnostics
+    after_reload: Callable[[], None] | None = None  # `tocsin serve`: settle its memory again
     _lock: threading.Lock = field(default_factory=threading.Lock)
     token_cache: dict[str, tuple[tuple[str, str] | None, float]] = field(default_factory=dict)
     rate_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -60,3 +62,5 @@ class AppState:
             if self.writer is not None:
                 self.writer.reload()
         log.info("configuration reloaded from %s", self.config_path)
+        if self.after_reload is not None:
+            self.after_reload()
