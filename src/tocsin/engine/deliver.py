@@ -135,7 +135,11 @@ class Deliverer:
         nothing to send (the sender of the alerts posts again)."""
         ready = [self._prepare(item, row) for item, row in claimed]
         if committed is not None and not await committed:
-            log.warning("%d deliveries were not sent: their transaction failed", len(claimed))
+            log.warning(
+                "%d deliveries not sent now: their transaction failed, or the writer stopped"
+                " before saying (what it committed goes out when its lease lapses)",
+                len(claimed),
+            )
             return 0
         results = await asyncio.gather(*(self._send(one) for one in ready))
         await asyncio.to_thread(self._record, list(results))
