@@ -27,7 +27,8 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.exposed = self.registry
-        if os.environ.get(MULTIPROCESS_DIR):
+        if any(name in os.environ for name in (MULTIPROCESS_DIR, MULTIPROCESS_DIR.lower())):
+            # as prometheus-client decides when it is imported: then counters go to files
             self.exposed = CollectorRegistry()
             MultiProcessCollector(self.exposed)  # type: ignore[no-untyped-call]
         self.alerts_received = Counter(

@@ -46,7 +46,7 @@ class Harness:
         self.path.write_text(config)
         self.heard: list[float] = []
         self.handed: list[tuple[list[Any], asyncio.Future[bool]]] = []
-        self.early: list[bool] = []  # per handing: before its commit settled and its answer
+        self.before_answer: list[bool] = []  # per handing: its request not answered yet
         self.writer = WriterProcess(
             WriterSpec(self.path, db.url.render_as_string(hide_password=False), "tester"),
             lambda: parse_config(self.path.read_text()).route,
@@ -57,7 +57,7 @@ class Harness:
 
     def _handed(self, made: list[Any], held: asyncio.Future[bool]) -> None:
         self.handed.append((made, held))
-        self.early.append(not held.done() and bool(self.writer._waiting))
+        self.before_answer.append(bool(self.writer._waiting))
 
     @property
     def created(self) -> list[list[Any]]:
@@ -111,9 +111,10 @@ def test_the_flush_at_intake_runs_in_the_writer_and_its_pages_come_back(
         harness.path.write_text(PAGING)
         writer.reload()  # as /-/reload and SIGHUP do
         await writer.write([_alert("CacheDown", "critical")])
-        # the page was in the event loop's hands before its commit settled and the request
-        # was answered, and goes out now that the commit held
-        assert harness.early == [True]
+        # the page reached the event loop in a message of its own, before the writer's
+        # answer (the writer sends it before it commits; only the order of the two messages
+        # can be seen from here), and its commit was reported held with the answer
+        assert harness.before_answer == [True]
         ((_made, held),) = harness.handed
         assert held.result() is True
 

@@ -188,7 +188,7 @@ class WriterProcess:
             # lease lapses)
             committing, self._committing = self._committing, {}
             for held in committing.values():
-                held.set_result(False)
+                _settle(held, False)
 
     def _created(self, commit_id: int, deliveries: list[tuple[Any, ...]]) -> None:
         """Deliveries the flush at intake made, sent before their commit: the event loop
@@ -204,8 +204,8 @@ class WriterProcess:
         left: float | None,
         settled: list[tuple[int, bool]],
     ) -> None:
-        for commit_id, ok in settled:  # the pages first: they go out before the answers
-            self._committing.pop(commit_id).set_result(ok)
+        for commit_id, ok in settled:  # the pages first: they start before the answers
+            _settle(self._committing.pop(commit_id), ok)
         # as in the writer thread: the engine hears of the commit before anyone is answered
         if left is not None and self.on_commit is not None:
             self.on_commit(left)
@@ -219,6 +219,12 @@ class WriterProcess:
             future.set_result(result)
             if self.metrics is not None:
                 self.metrics.alerts_received.labels(source).inc(count)
+
+
+def _settle(held: asyncio.Future[bool], ok: bool) -> None:
+    """Say whether a commit held (a send that was cancelled meanwhile cancelled its future)."""
+    if not held.done():
+        held.set_result(ok)
 
 
 def to_wire_deliveries(created: list[tuple[Any, Any]]) -> list[tuple[Any, ...]]:

@@ -87,14 +87,14 @@ class Deliverer:
     metrics: Metrics | None = None  # counts sent and dead-lettered notifications
     _http: aiohttp.ClientSession | None = None  # made in the event loop, by _channel
     _channels: dict[str, Channel] = field(default_factory=dict)
-    _built_for: int = 0
+    _built_for: Config | None = None  # the configuration the channels were built from
     _semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
 
     def _channel(self, name: str) -> tuple[Channel | None, ChannelConfig | None, str]:
-        if id(self.config) != self._built_for:  # configuration reloaded: rebuild channels
+        if self.config is not self._built_for:  # configuration reloaded: rebuild channels
             self._channels.clear()
-            self._built_for = id(self.config)
+            self._built_for = self.config
         cfg = self.config.paging.channels.get(name)
         if cfg is None:
             return None, None, f"channel {name!r} is not configured"

@@ -81,8 +81,13 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
 
 
 INTAKE_LOCK = 0x746F6373696E  # "tocsin": the advisory lock the intake writers take turns by
+INTAKE_WAIT_S = 30  # a writer waits this long for its turn, and holds it idle no longer
 INTAKE_TURN_SQL = (
-    f"SELECT pg_advisory_xact_lock({INTAKE_LOCK}), set_config('enable_seqscan', 'off', true)"
+    # first the transaction's settings, then the turn (one statement each: in that order)
+    f"SELECT set_config('lock_timeout', '{INTAKE_WAIT_S}s', true),"
+    f" set_config('idle_in_transaction_session_timeout', '{INTAKE_WAIT_S}s', true),"
+    " set_config('enable_seqscan', 'off', true)",
+    f"SELECT pg_advisory_xact_lock({INTAKE_LOCK})",
 )
 
 
@@ -98,11 +103,16 @@ class HeldWriter:
       transaction-level advisory lock). Prometheus posts each alert to every replica it
       knows; two that stored the same new alert at once each saw no open incident for its
       group and no episode for its fingerprint, and each opened one: two incidents, two pages.
-      Taken first, the lock makes each transaction's lookups see what the other committed;
-    - they plan without sequential scans: every lookup of the intake and its flush is by key
-      (the open incident of a group, the current episode of a fingerprint), and a table the
-      planner has no statistics for yet (a new database, or autovacuum turned off) makes it
-      guess that a list of 100 keys matches half the table and scan all of it, per batch."""
+      Taken first, in READ COMMITTED (pinned on this connection, whatever the server's
+      default), the lock makes each transaction's lookups see what the other committed. A
+      writer waits at most ``INTAKE_WAIT_S`` for its turn (then its batches fail and their
+      senders post again), and a transaction left idle that long (a stuck process, a lost
+      network) is ended by the server, so one replica cannot stop the others' intake for
+      longer;
+    - they plan without sequential scans: the intake's lookups are by key (the open incident
+      of a group, the current episode of a fingerprint), and a table the planner has no
+      statistics for yet (a new database, or autovacuum turned off) makes it guess that a list
+      of 100 keys matches half the table and scan all of it, per batch."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -113,11 +123,14 @@ class HeldWriter:
         writer, queue = _prepared(self.engine)
         if self._conn is None:
             self._conn = writer.connect()
+            if self._conn.dialect.name == "postgresql":
+                self._conn.execution_options(isolation_level="READ COMMITTED")
         conn = self._conn
         try:
             with _turn(queue), conn.begin():
                 if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(INTAKE_TURN_SQL)
+                    for statement in INTAKE_TURN_SQL:
+                        conn.exec_driver_sql(statement)
                 yield conn
         except BaseException:
             self.close()
