@@ -196,7 +196,9 @@ class DueWorkEngine:
 
         assert isinstance(conn, Connection)
         now = repo.to_dt(now_ts)
-        incident = repo.get_incident(conn, incident_id)
+        # locked before its alerts are read (on PostgreSQL; see repo.lock_incidents): an
+        # alert the intake is adding is waited for, and then seen
+        incident = repo.get_incident(conn, incident_id, lock=True)
         if incident is None or incident.status == "resolved":
             repo.finish(conn, item_id, self.owner)
             return
@@ -342,6 +344,7 @@ def _prefetch(conn: Connection, items: list[Any]) -> None:
     statements instead of two per flush. Nothing else in a batch changes them before its
     flush (an incident has one flush item; escalations do not touch members or history)."""
     refs = [item.ref for item in items if item.kind == repo.FLUSH]
+    repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
     if len(refs) < 2:
         conn.info.pop(_PREFETCH, None)
         return

@@ -313,7 +313,12 @@ def _group(
     if not wanted:
         return 0, {}
     keys = list(wanted)
-    open_by_key = {row[0]: row for row in bulk.select_in(conn, _OPEN_SQL, keys, ["resolved"])}
+    # On PostgreSQL the open incidents are locked as they are found, in the engine's order
+    # (``lock_incidents``): a flush resolving one of them at this moment is waited for, and
+    # an incident it resolved is not found (its group gets a new one), so that a new alert
+    # never joins an incident that is closing and would never page.
+    found = bulk.select_in(conn, _OPEN_SQL + _locking(conn, " ORDER BY id"), keys, ["resolved"])
+    open_by_key = {row[0]: row for row in found}
     keys = [k for k in keys if k in open_by_key or wanted[k].firing]
     new_keys = [k for k in keys if k not in open_by_key]
     incident_of: dict[str, int] = {k: open_by_key[k][1] for k in keys if k in open_by_key}
@@ -575,11 +580,28 @@ def open_incident_of(conn: Connection, group_key: str) -> int | None:
     return int(row.id) if row else None
 
 
+def _locking(conn: Connection, order: str = "") -> str:
+    """``order`` and ``FOR UPDATE`` on PostgreSQL; nothing on SQLite, whose write transaction
+    holds the whole database."""
+    return f"{order} FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+
+
+_LOCK_SQL = "SELECT id FROM incidents WHERE id IN ({in_}) ORDER BY id FOR UPDATE"
+
+
+def lock_incidents(conn: Connection, incident_ids: Sequence[int]) -> None:
+    """Hold these incidents' rows until the transaction ends (PostgreSQL; in id order, as the
+    intake takes them, so that the two never wait on each other in a circle): a flush reads
+    an incident's alerts only once no intake is adding to it."""
+    if incident_ids and conn.dialect.name == "postgresql":
+        bulk.select_in(conn, _LOCK_SQL, sorted(set(incident_ids)))
+
+
 def get_incident(conn: Connection, incident_id: int, lock: bool = False) -> Any:
     """The incident's row; with ``lock``, held until the transaction ends (``FOR UPDATE`` on
     PostgreSQL; on SQLite the write transaction already holds the database), so that two
     people acting at once act one after the other."""
-    lock_clause = " FOR UPDATE" if lock and conn.dialect.name == "postgresql" else ""
+    lock_clause = _locking(conn) if lock else ""
     rows = bulk.fetch(conn, "SELECT * FROM incidents WHERE id = {p}" + lock_clause, [incident_id])
     return rows[0] if rows else None
 
