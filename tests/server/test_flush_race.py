@@ -35,10 +35,10 @@ def pg() -> Iterator[Engine]:
         engine.dispose()
 
 
-def _alert(instance: str, clock: VirtualClock, ended: bool = False) -> Alert:
+def _alert(instance: str, clock: VirtualClock, ended: bool = False, name: str = "Disk") -> Alert:
     now = repo.to_dt(clock.now())
     return Alert(
-        labels={"alertname": "Disk", "instance": instance},
+        labels={"alertname": name, "instance": instance},
         starts_at=now - timedelta(minutes=5),
         ends_at=now if ended else now + timedelta(hours=1),
         updated_at=now,
@@ -49,21 +49,20 @@ def _batch(alerts: list[Alert], clock: VirtualClock) -> repo.Prepared:
     return repo.prepare(alerts, repo.to_dt(clock.now()), parse_config(CONFIG).route, "api")
 
 
-def _ended_group(db: Engine, clock: VirtualClock) -> int:
-    """The Disk group's incident, flushed once, whose one alert has since ended; its next
-    flush (due now) resolves it."""
+def _ended_group(db: Engine, clock: VirtualClock, names: tuple[str, ...] = ("Disk",)) -> int:
+    """The Disk group's incident (and those of the other ``names``), flushed once, whose one
+    alert has since ended; its next flush (due now) resolves it."""
     committer = Committer(db, clock)
     engine = DueWorkEngine(db, parse_config(CONFIG), clock, owner="engine")
     try:
-        committer.commit([_batch([_alert("a", clock)], clock)])
+        committer.commit([_batch([_alert("a", clock, name=n) for n in names], clock)])
         clock.advance(30)
-        assert engine.run_due() == 1  # group_wait: the first flush
-        committer.commit([_batch([_alert("a", clock, ended=True)], clock)])
-        clock.advance(300)  # group_interval: the flush that resolves it is due
+        assert engine.run_due() == len(names)  # group_wait: the first flushes
+        committer.commit([_batch([_alert("a", clock, True, n) for n in names], clock)])
+        clock.advance(300)  # group_interval: the flushes that resolve them are due
     finally:
         committer.close()
-    [incident_id] = _incidents(db)
-    return int(incident_id)
+    return _incidents(db)[0]
 
 
 def _incidents(db: Engine) -> list[int]:
@@ -144,11 +143,15 @@ def test_a_new_alert_during_the_resolving_flush_opens_a_new_incident(pg: Engine)
     assert dict((i, s) for i, s in _where(pg, "a"))[resolved] == "resolved"
 
 
-def test_a_flush_waits_for_the_new_alert_and_does_not_resolve(pg: Engine) -> None:
+@pytest.mark.parametrize("names", [("Disk",), ("Disk", "Load")], ids=["alone", "in a batch"])
+def test_a_flush_waits_for_the_new_alert_and_does_not_resolve(
+    pg: Engine, names: tuple[str, ...]
+) -> None:
     """The intake first: it adds a firing alert to the incident and holds its transaction
-    open; the engine's flush waits for it and then sees the new alert: nothing to resolve."""
+    open; the engine's flush waits for it and then sees the new alert: nothing to resolve.
+    In a batch of flushes, the alerts of all are read at once first (the prefetch)."""
     clock = VirtualClock(START)
-    incident = _ended_group(pg, clock)
+    incident = _ended_group(pg, clock, names)
     engine = DueWorkEngine(pg, parse_config(CONFIG), clock, owner="engine")
     held = HeldWriter(pg)
     try:
@@ -161,3 +164,8 @@ def test_a_flush_waits_for_the_new_alert_and_does_not_resolve(pg: Engine) -> Non
     finally:
         held.close()
     assert _where(pg, "b") == [(incident, "triggered")]
+    with pg.connect() as conn:  # the other group had nothing new: resolved
+        statuses = [
+            r.status for r in conn.execute(text("SELECT status FROM incidents ORDER BY id"))
+        ]
+    assert statuses == ["triggered"] + ["resolved"] * (len(names) - 1)

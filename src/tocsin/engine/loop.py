@@ -344,10 +344,10 @@ def _prefetch(conn: Connection, items: list[Any]) -> None:
     statements instead of two per flush. Nothing else in a batch changes them before its
     flush (an incident has one flush item; escalations do not touch members or history)."""
     refs = [item.ref for item in items if item.kind == repo.FLUSH]
-    repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
-    if len(refs) < 2:
+    if len(refs) < 2:  # a flush alone locks its incident itself (``_flush``)
         conn.info.pop(_PREFETCH, None)
         return
+    repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
     conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), _histories(conn, refs))
 
 
