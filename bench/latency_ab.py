@@ -44,6 +44,8 @@ def source_tree(revision: str, scratch: Path) -> Iterator[Path]:
         yield ROOT / "src"
         return
     tree = scratch / f"tree-{secrets.token_hex(4)}"
+    # worktrees of runs that were killed: their directories are gone, their records not
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "prune"], check=False)
     subprocess.run(
         ["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(tree), revision],
         check=True,
@@ -72,14 +74,18 @@ def main() -> None:
         Sink() as sink,
     ):
         servers = []
+        given = os.environ.get("PYTHONPATH")
         try:
             for index, src in enumerate((src_a, src_b)):
                 workdir = Path(scratch) / f"server-{index}"
                 workdir.mkdir()
                 # the server and the commands that make its token import tocsin from ``src``
-                os.environ["PYTHONPATH"] = str(src)
+                os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), given]))
                 servers.append(tocsin_start(workdir, sink.port, None)())
-            os.environ.pop("PYTHONPATH", None)
+            if given is None:
+                os.environ.pop("PYTHONPATH", None)
+            else:
+                os.environ["PYTHONPATH"] = given
             conns = [
                 http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 for _process, port, _headers in servers
