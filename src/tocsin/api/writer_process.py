@@ -41,7 +41,7 @@ from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import bulk, repo
-from tocsin.store.writer import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed
+from tocsin.store.writer import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
 
 log = logging.getLogger("tocsin.writer")
 
@@ -213,11 +213,8 @@ class WriterProcess:
             future, source, count = self._waiting.pop(seq)
             if future.done():
                 continue
-            if result is None:
-                future.set_exception(StoreFailed("the alerts could not be stored"))
-                continue
-            future.set_result(result)
-            if self.metrics is not None:
+            answer(future, result)
+            if result is not None and self.metrics is not None:
                 self.metrics.alerts_received.labels(source).inc(count)
 
 

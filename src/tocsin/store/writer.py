@@ -242,12 +242,15 @@ class AlertWriter:
 
 
 def _answer(job: _Job, result: repo.IngestResult | None) -> None:
-    def settle() -> None:
-        if job.future.done():
-            return
-        if result is None:
-            job.future.set_exception(StoreFailed("the alerts could not be stored"))
-        else:
-            job.future.set_result(result)
+    job.loop.call_soon_threadsafe(answer, job.future, result)
 
-    job.loop.call_soon_threadsafe(settle)
+
+def answer(future: asyncio.Future[repo.IngestResult], result: repo.IngestResult | None) -> None:
+    """Answer a request with its batch's outcome (None: it could not be stored), unless the
+    request has gone away; in the future's own event loop. Both writers answer this way."""
+    if future.done():
+        return
+    if result is None:
+        future.set_exception(StoreFailed("the alerts could not be stored"))
+    else:
+        future.set_result(result)
