@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from tocsin.alerts.model import Alert, with_defaults
 from tocsin.cli import app
+from tocsin.clock import VirtualClock
 from tocsin.config import load_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.runbooks.loader import load_catalog
 from tocsin.store import repo

@@ -247,7 +247,7 @@ def tokens_create(
     """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
     import secrets
 
-    from tocsin.engine.clock import RealClock
+    from tocsin.clock import RealClock
     from tocsin.store import repo
     from tocsin.store.db import begin_write
 

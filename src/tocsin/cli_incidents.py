@@ -23,7 +23,7 @@ Number = Annotated[int, typer.Argument(help="The incident number.")]
 
 def _state(config: Path, data_dir: Path | None, url: str | None) -> Any:
     from tocsin.api.state import AppState, load_runbooks
-    from tocsin.engine.clock import RealClock
+    from tocsin.clock import RealClock
 
     loaded, engine = _setup(config, data_dir, url)
     return AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))

@@ -60,7 +60,7 @@ def oncall(
     from tocsin.api.paging import oncall_now
     from tocsin.api.state import AppState
     from tocsin.cli import err, out
-    from tocsin.engine.clock import RealClock
+    from tocsin.clock import RealClock
 
     loaded, engine = _setup(config, data_dir, database_url)
     if schedule is not None and schedule not in loaded.paging.schedules:

@@ -127,7 +127,7 @@ def report(
     from tocsin.api.state import AppState, load_runbooks
     from tocsin.cli import err, out
     from tocsin.cli_paging import _setup
-    from tocsin.engine.clock import RealClock
+    from tocsin.clock import RealClock
 
     if output not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {output!r}")

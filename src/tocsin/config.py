@@ -27,6 +27,7 @@ from pydantic import (
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
 from tocsin.alerts.payloads import Limits
+from tocsin.errors import Invalid
 from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
 from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
 from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
@@ -410,7 +411,7 @@ class ConfigProblem:
         )
 
 
-class ConfigError(Exception):
+class ConfigError(Invalid):
     """The configuration is invalid; ``problems`` lists every error with its place."""
 
     def __init__(self, problems: list[ConfigProblem]) -> None:

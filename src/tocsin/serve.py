@@ -53,8 +53,8 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
 
     from tocsin.api.app import create_app
     from tocsin.api.state import AppState, load_runbooks
+    from tocsin.clock import RealClock
     from tocsin.config import ConfigError, load_config
-    from tocsin.engine.clock import RealClock
     from tocsin.store.db import make_engine
 
     logging.basicConfig(

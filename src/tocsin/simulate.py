@@ -92,10 +92,11 @@ from sqlalchemy.pool import StaticPool
 
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
+from tocsin.clock import VirtualClock
 from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_config
 from tocsin.config import parse_prom_duration as duration
-from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
+from tocsin.errors import Invalid, TocsinError
 from tocsin.incidents.describe import incident_title
 from tocsin.notify.channels import Channel
 from tocsin.notify.message import Message
@@ -115,7 +116,7 @@ EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused", "a
 Loc = tuple[str | int, ...]
 
 
-class ScenarioError(Exception):
+class ScenarioError(Invalid):
     """The scenario is invalid; ``problems`` holds one ``file:line:col: where: message`` each."""
 
     def __init__(self, problems: list[str]) -> None:
@@ -123,7 +124,7 @@ class ScenarioError(Exception):
         super().__init__("\n".join(problems))
 
 
-class SimulationError(Exception):
+class SimulationError(TocsinError):
     """The simulation could not finish: a runaway scenario or due work that cannot be done."""
 
 

@@ -40,6 +40,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tocsin.errors import Invalid
 from tocsin.incidents.describe import common
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ _MAX_EXPONENT = 1_000
 _MAX_POWER_BITS = 100_000
 
 
-class TemplateError(Exception):
+class TemplateError(Invalid):
     """A template does not compile or does not render; says which template and where."""
 
     def __init__(self, name: str, message: str, lineno: int | None = None) -> None:

@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 
 from tests.notify.sinks import Certificate, self_signed_certificate
-from tocsin.engine.clock import Clock
+from tocsin.clock import Clock
 from tocsin.notify.channels import AnyChannelConfig, SecretResolver, build_channel, http_session
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome

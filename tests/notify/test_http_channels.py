@@ -20,6 +20,7 @@ import pytest
 from tests.notify.conftest import client, config, deliver
 from tests.notify.messages import alert, make_message
 from tests.notify.sinks import Certificate, HttpSink, free_port
+from tocsin.clock import VirtualClock
 from tocsin.config import (
     ConsoleChannelConfig,
     PagerDutyChannelConfig,
@@ -27,7 +28,6 @@ from tocsin.config import (
     SlackChannelConfig,
     WebhookChannelConfig,
 )
-from tocsin.engine.clock import VirtualClock
 from tocsin.notify.channels import (
     ChannelConfigError,
     WebhookChannel,

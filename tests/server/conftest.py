@@ -18,8 +18,8 @@ from sqlalchemy import Engine
 
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.store import repo
 from tocsin.store.db import make_engine, upgrade
 

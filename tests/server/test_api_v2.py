@@ -6,7 +6,7 @@ import base64
 import uuid
 
 from tests.server.conftest import START, Api
-from tocsin.engine.clock import VirtualClock
+from tocsin.clock import VirtualClock
 
 
 def iso(offset_s: float) -> str:

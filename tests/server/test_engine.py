@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.server.conftest import START, Api, make_state
-from tocsin.engine.clock import VirtualClock
+from tocsin.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.store import repo
 from tocsin.store.schema import due_work, timeline

@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select
 
 from tests.server.conftest import START
+from tocsin.clock import VirtualClock
 from tocsin.config import ChannelConfig, parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 
 from tests.server.conftest import CONFIG, START, postgres_database
 from tocsin.alerts.model import Alert
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.store import repo
 from tocsin.store.db import HeldWriter, begin_write, make_engine, upgrade

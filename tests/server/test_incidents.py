@@ -16,8 +16,8 @@ from sqlalchemy import Engine
 from tests.server.conftest import Api
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.runbooks.loader import load_catalog
 
 CONFIG = """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.server.conftest import Api
-from tocsin.engine.clock import VirtualClock
+from tocsin.clock import VirtualClock
 
 WEBHOOK = {
     "version": "4",

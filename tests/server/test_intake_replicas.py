@@ -13,8 +13,8 @@ from sqlalchemy import Connection, Engine, text
 
 from tests.server.conftest import CONFIG, START, postgres_database
 from tocsin.alerts.model import Alert
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.store import bulk, repo
 from tocsin.store.db import HeldWriter, begin_write, make_engine, upgrade
 from tocsin.store.writer import Committer

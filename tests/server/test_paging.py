@@ -18,8 +18,8 @@ from tests.notify.sinks import HttpSink
 from tests.server.conftest import START, Api
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 
 # START is 2027-01-15T08:00:00Z, a Friday: alice's day (daily rotation from 2027-01-15 00:00)
 PAGING = """

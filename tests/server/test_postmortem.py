@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from tests.server.conftest import Api
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 
 SNAPSHOTS = Path(__file__).parent.parent / "incidents" / "snapshots"
 

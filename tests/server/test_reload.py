@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 
 from tests.server.conftest import CONFIG, Api, make_state
 from tocsin.api.app import create_app
-from tocsin.engine.clock import VirtualClock
+from tocsin.clock import VirtualClock
 
 
 def _routes_test(api: Api, labels: dict[str, str]) -> set[str]:

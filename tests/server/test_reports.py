@@ -19,8 +19,8 @@ from tests.server.conftest import Api
 from tests.server.test_paging import PAGING, Paging
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.runbooks.loader import load_catalog
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "runbooks"

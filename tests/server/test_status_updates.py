@@ -18,8 +18,8 @@ from tests.server.conftest import Api
 from tests.server.test_paging import Paging
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import VirtualClock
 from tocsin.runbooks.loader import load_catalog
 
 CONFIG = """

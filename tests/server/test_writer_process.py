@@ -18,8 +18,8 @@ from sqlalchemy import Engine, text
 from tests.server.conftest import CONFIG
 from tocsin.alerts.model import Alert
 from tocsin.api.writer_process import WriterProcess, WriterSpec
+from tocsin.clock import RealClock
 from tocsin.config import parse_config
-from tocsin.engine.clock import RealClock
 from tocsin.store.db import make_engine, upgrade, writer_turn
 from tocsin.store.writer import StoreFailed
 

@@ -86,7 +86,7 @@ def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
 
     from tests.server.conftest import START, make_state
     from tocsin.alerts.model import Alert
-    from tocsin.engine.clock import VirtualClock
+    from tocsin.clock import VirtualClock
     from tocsin.store import repo
     from tocsin.store.writer import AlertWriter
 
@@ -158,7 +158,7 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
 
     from tests.server.conftest import START, make_state
     from tocsin.alerts.model import Alert
-    from tocsin.engine.clock import VirtualClock
+    from tocsin.clock import VirtualClock
     from tocsin.store import repo
     from tocsin.store.writer import AlertWriter
 

@@ -15,13 +15,15 @@ from typing import Any
 
 import re2
 
+from tocsin.errors import Invalid
+
 MAX_REGEX_LENGTH = 4096
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
 
 
-class MatcherError(ValueError):
+class MatcherError(Invalid):
     """A matcher that cannot be parsed or compiled; the message says why."""
 
 

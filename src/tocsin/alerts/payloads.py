@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tocsin import errors
 from tocsin.alerts.matchers import Matcher, MatcherError, from_api
 from tocsin.alerts.model import Alert, validate, with_defaults
+from tocsin.errors import Invalid
 
 
 @dataclass(frozen=True)
@@ -32,12 +34,11 @@ class Limits:
     max_annotation_value_bytes: int = 16384
 
 
-class StructuralError(ValueError):
+class StructuralError(Invalid):
     """The payload does not have the documented shape: rejected whole (HTTP 422)."""
 
 
-class TooLarge(ValueError):
-    """More alerts in one request than allowed (HTTP 413)."""
+TooLarge = errors.TooLarge  # more alerts in one request than allowed
 
 
 @dataclass
@@ -243,7 +244,7 @@ class PagerDutyEvent:
     alert: Alert | None  # for trigger
 
 
-class PagerDutyInvalid(ValueError):
+class PagerDutyInvalid(Invalid):
     def __init__(self, errors: list[str]) -> None:
         self.errors = errors
         super().__init__("; ".join(errors))

@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 
 from tocsin.alerts.payloads import Limits
 from tocsin.api.writer_process import WriterProcess
+from tocsin.clock import Clock
 from tocsin.config import Config, load_config
-from tocsin.engine.clock import Clock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Catalog

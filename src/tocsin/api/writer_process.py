@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from tocsin.alerts.model import Alert
-from tocsin.engine.clock import Clock
+from tocsin.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import bulk, repo
@@ -301,8 +301,8 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     """The writer process: until the server says stop or goes away. Signals are the server's
     to act on (Ctrl-C reaches the whole process group): this process ends when it is told."""
     from tocsin.api.state import load_runbooks
+    from tocsin.clock import RealClock
     from tocsin.config import ConfigError, load_config
-    from tocsin.engine.clock import RealClock
     from tocsin.engine.loop import DueWorkEngine
     from tocsin.store.db import make_engine, writer_turn
 

@@ -22,8 +22,8 @@ import aiohttp
 from sqlalchemy import Engine
 
 from tocsin import ratelimit
+from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
-from tocsin.engine.clock import Clock
 from tocsin.metrics import Metrics
 from tocsin.notify.channels import Channel, build_channel, http_session
 from tocsin.notify.message import Message, from_json

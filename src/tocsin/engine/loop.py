@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.engine import updates as status_updates
-from tocsin.engine.clock import Clock
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
 from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute

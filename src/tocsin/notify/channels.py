@@ -68,6 +68,7 @@ import aiosmtplib
 import yarl
 from multidict import CIMultiDictProxy
 
+from tocsin.clock import Clock, RealClock
 from tocsin.config import (
     ChannelTemplates,
     ConsoleChannelConfig,
@@ -78,7 +79,7 @@ from tocsin.config import (
     WebhookChannelConfig,
     parse_prom_duration,
 )
-from tocsin.engine.clock import Clock, RealClock
+from tocsin.errors import Invalid
 from tocsin.notify.message import Message, to_json
 from tocsin.notify.retry import Outcome, parse_retry_after, smtp_outcome
 from tocsin.templating import (
@@ -125,7 +126,7 @@ class Channel(Protocol):
         ...
 
 
-class ChannelConfigError(Exception):
+class ChannelConfigError(Invalid):
     """A channel cannot be built from its configuration (missing secret, bad URL, ...)."""
 
 

@@ -19,12 +19,13 @@ from itertools import pairwise
 from typing import Any, Literal
 
 from tocsin.alerts.matchers import Matcher, parse_matcher
+from tocsin.errors import Invalid
 
 TargetKind = Literal["user", "schedule", "team", "channel"]
 TARGET_KINDS: tuple[TargetKind, ...] = ("user", "schedule", "team", "channel")
 
 
-class PolicyError(ValueError):
+class PolicyError(Invalid):
     pass
 
 

@@ -17,6 +17,8 @@ from typing import Any
 from psycopg import Cursor as PsycopgCursor
 from sqlalchemy import Connection
 
+from tocsin.errors import Unavailable
+
 # SQLite allows 32,766 bound parameters per statement (3.32+), PostgreSQL 65,535.
 MAX_PARAMS = 30_000
 
@@ -190,7 +192,7 @@ def savepoint(conn: Connection, name: str = "tocsin_part") -> Iterator[None]:
     execute(conn, f"RELEASE SAVEPOINT {name}")
 
 
-class TransactionLost(Exception):
+class TransactionLost(Unavailable):
     """The database ended the transaction on its own: nothing in it can be committed."""
 
 

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.model import Alert
-from tocsin.engine.clock import Clock
+from tocsin.clock import Clock
+from tocsin.errors import Unavailable
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import bulk, repo
@@ -40,7 +41,7 @@ class _Job:
     future: asyncio.Future[repo.IngestResult]
 
 
-class StoreFailed(RuntimeError):
+class StoreFailed(Unavailable):
     """A batch could not be stored (the request is answered with an error; nothing of it
     was committed)."""
 
