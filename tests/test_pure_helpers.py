@@ -29,7 +29,7 @@ def test_common_pairs_and_titles() -> None:
 def test_times_as_people_type_them() -> None:
     import pytest
 
-    from tocsin.config import parse_when
+    from tocsin.times import parse_when
 
     now = 1_800_000_000.0
     assert parse_when("now", now) == now

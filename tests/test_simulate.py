@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from tocsin import simulate as sim
 from tocsin.cli import app
 from tocsin.config import Config, load_config
+from tocsin.times import format_duration
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SCENARIOS = EXAMPLES / "scenarios"
@@ -565,7 +566,7 @@ def test_simulated_time_is_fast(example_config: Config) -> None:
 
 
 def test_spans() -> None:
-    assert [sim._span(s) for s in (0, 7.5, 59.96, 300, 3900, 90061)] == [
+    assert [format_duration(s, "clock") for s in (0, 7.5, 59.96, 300, 3900, 90061)] == [
         "0s",
         "7.5s",
         "1m00s",

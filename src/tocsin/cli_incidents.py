@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
-from tocsin.incidents.figures import duration
+from tocsin.times import format_duration
 
 Number = Annotated[int, typer.Argument(help="The incident number.")]
 
@@ -77,8 +77,8 @@ def show(
         ("opened", record["opened_at"]),
         ("acknowledged", record["acknowledged_at"]),
         ("resolved", record["resolved_at"]),
-        ("time to acknowledge", duration(figures["time_to_acknowledge_s"])),
-        ("time to resolve", duration(figures["time_to_resolve_s"])),
+        ("time to acknowledge", format_duration(figures["time_to_acknowledge_s"])),
+        ("time to resolve", format_duration(figures["time_to_resolve_s"])),
         ("pages sent", f"{figures['pages_sent']} (messages {figures['messages_sent']})"),
         ("escalations", str(figures["escalations"])),
     ):

@@ -30,7 +30,7 @@ override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
 def _parse_when(text: str | None, now: datetime) -> datetime:
     """ISO 8601 (``2027-01-15T09:00``, UTC when no offset), ``now``, or ``+2h``/``-30m``."""
-    from tocsin.config import parse_when
+    from tocsin.times import parse_when
 
     if not text:
         return now

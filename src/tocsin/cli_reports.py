@@ -13,11 +13,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli_paging import ConfigPath, DatabaseUrl, DataDir
-from tocsin.incidents.figures import duration
+from tocsin.times import format_duration
 
 
 def _span(seconds: float | None) -> str:
-    return "-" if seconds is None else duration(seconds)
+    return "-" if seconds is None else format_duration(seconds)
 
 
 def _hours(text: str) -> Any:
@@ -123,19 +123,20 @@ def report(
 ) -> None:
     """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
     runbook coverage of the incidents opened in a window."""
-    from tocsin.api.reports import build, parse_time
+    from tocsin.api.reports import build
     from tocsin.api.state import AppState, load_runbooks
     from tocsin.cli import err, out
     from tocsin.cli_paging import _setup
     from tocsin.clock import RealClock
+    from tocsin.times import parse_since
 
     if output not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {output!r}")
     working = _hours(hours)
     now = datetime.now(UTC).timestamp()
     try:
-        start = parse_time(since, now)
-        end = parse_time(until, now) if until else now
+        start = parse_since(since, now)
+        end = parse_since(until, now) if until else now
     except ValueError as exc:
         err.print(f"tocsin: {exc}")
         raise typer.Exit(2) from None

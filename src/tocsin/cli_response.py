@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.times import parse_when
 
 actions_app = typer.Typer(
     help="Action items: follow-ups from incident reviews.", no_args_is_help=True
@@ -119,12 +120,11 @@ def actions_list(
 
 
 def _due(text: str | None, now: float) -> float | None:
-    from tocsin.store import actions
 
     if text is None:
         return None
     try:
-        return actions.parse_due(text, now)
+        return parse_when(text, now)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--due") from None
 

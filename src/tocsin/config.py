@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,54 +42,7 @@ from tocsin.runbooks.loader import read_text
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
 from tocsin.templating import Template, TemplateError, check_template
-
-_DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$")
-_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
-
-
-def parse_prom_duration(text: str) -> float:
-    """Prometheus duration (``30s``, ``5m``, ``1h30m``, ``4h``) in seconds."""
-    found = _DURATION.match(text.strip()) if text else None
-    if not text or found is None or text.strip() == "":
-        raise ValueError(f"not a valid duration string: {text!r}")
-    values = found.groups()[1::2]
-    return sum(int(v) * unit for v, unit in zip(values, _DURATION_UNITS, strict=True) if v)
-
-
-MAX_OFFSET_S = 100 * 366 * 86_400  # a relative time further than a century is a typo
-
-
-def parse_when(text: str, now: float, default_sign: int = 1) -> float:
-    """A time as people type it, in epoch seconds: ``now``; a duration from ``now``
-    (``+2h``, ``-30m``; unsigned ``7d`` counts ``default_sign`` way: +1 ahead, -1 back); or
-    ISO 8601 (``2027-01-15T09:00``, ``…Z``; UTC when it has no offset). ValueError says what
-    is accepted; durations are bounded to a century, so no answer overflows."""
-    value = text.strip()
-    if value == "now":
-        return now
-    sign = default_sign
-    if value and value[0] in "+-":
-        sign, value = (1 if value[0] == "+" else -1), value[1:]
-    try:
-        seconds = parse_prom_duration(value)
-    except ValueError:
-        seconds = None
-    except OverflowError:
-        seconds = MAX_OFFSET_S + 1
-    if seconds is not None:
-        if seconds > MAX_OFFSET_S:
-            raise ValueError(f"{text[:50]!r} is more than a century away")
-        return now + sign * seconds
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-        at = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
-    except (ValueError, OverflowError):
-        raise ValueError(
-            f"{text[:50]!r} is neither a duration (7d, +2h, -30m) nor an ISO 8601 time"
-        ) from None
-    if abs(at - now) > MAX_OFFSET_S:
-        raise ValueError(f"{text[:50]!r} is more than a century away")
-    return at
+from tocsin.times import parse_duration
 
 
 class _Strict(BaseModel):
@@ -97,7 +50,7 @@ class _Strict(BaseModel):
 
 
 def _valid_duration(value: str) -> str:
-    parse_prom_duration(value)
+    parse_duration(value)
     return value
 
 
@@ -520,7 +473,7 @@ def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
 
     def seconds(value: str | None, inherited: float | None, default: float) -> float:
         if value is not None:
-            return parse_prom_duration(value)
+            return parse_duration(value)
         return inherited if inherited is not None else default
 
     receiver = config.receiver or (parent.receiver if parent else "")
@@ -646,7 +599,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         model=model,
         route=route,
         inhibit_rules=rules,
-        resolve_timeout_s=parse_prom_duration(model.global_.resolve_timeout),
+        resolve_timeout_s=parse_duration(model.global_.resolve_timeout),
         source=source,
         text=text,
         base_dir=base_dir or Path("."),
@@ -849,7 +802,7 @@ def _build_paging(
             start=r.start.replace(tzinfo=None),
             timezone=r.timezone,
             length=r.length,
-            custom_s=parse_prom_duration(r.shift) if r.shift else None,
+            custom_s=parse_duration(r.shift) if r.shift else None,
         )
     schedules: dict[str, Schedule] = {}
     for i, sc in enumerate(model.schedules):
@@ -887,7 +840,7 @@ def _build_paging(
     }
     policies: dict[str, Policy] = {}
     for i, pc in enumerate(model.escalation_policies):
-        ack_timeout = parse_prom_duration(pc.ack_timeout) if pc.ack_timeout else None
+        ack_timeout = parse_duration(pc.ack_timeout) if pc.ack_timeout else None
         try:
             if pc.from_runbook is not None:
                 if pc.steps:
@@ -904,7 +857,7 @@ def _build_paging(
                     pc.name,
                     [(t.after_s, t.target) for t in tiers],
                     fr.roles,
-                    last_delay_s=parse_prom_duration(fr.last_delay),
+                    last_delay_s=parse_duration(fr.last_delay),
                     repeat=pc.repeat,
                     ack_timeout_s=ack_timeout,
                 )
@@ -916,7 +869,7 @@ def _build_paging(
                     steps=tuple(
                         Step(
                             targets=tuple(Target.parse(t) for t in st.targets),
-                            delay_s=parse_prom_duration(st.delay),
+                            delay_s=parse_duration(st.delay),
                             matchers=tuple(parse_matcher(m) for m in st.matchers),
                         )
                         for st in pc.steps
@@ -941,9 +894,9 @@ def _build_paging(
         levels = tuple(
             Level(
                 name=lv.name,
-                ack_deadline_s=parse_prom_duration(lv.ack_deadline) if lv.ack_deadline else None,
+                ack_deadline_s=parse_duration(lv.ack_deadline) if lv.ack_deadline else None,
                 aliases=tuple(lv.aliases),
-                update_every_s=parse_prom_duration(lv.update_every) if lv.update_every else None,
+                update_every_s=parse_duration(lv.update_every) if lv.update_every else None,
             )
             for lv in sev.levels
         )
@@ -978,6 +931,6 @@ def _build_paging(
         levels=levels,
         severity_label=sev.label,
         channels=channels,
-        update_every_s=parse_prom_duration(sev.update_every) if sev.update_every else None,
+        update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
     )
     return paging, problems

@@ -77,6 +77,7 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -94,7 +95,6 @@ from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.clock import VirtualClock
 from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_config
-from tocsin.config import parse_prom_duration as duration
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import Invalid, TocsinError
 from tocsin.incidents.describe import incident_title
@@ -106,6 +106,8 @@ from tocsin.runbooks.loader import load_catalog
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write, make_engine, upgrade
 from tocsin.store.schema import due_work, incidents, notifications, timeline
+from tocsin.times import format_duration, parse_time
+from tocsin.times import parse_duration as duration
 
 MAX_STEPS = 100_000  # engine passes; more means a runaway scenario
 DEFAULT_TAIL_S = 3600.0  # without `until`, run this long after the last event
@@ -114,6 +116,9 @@ OWNER = "simulate"  # the engine's lease owner and the alerts' source
 EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused", "attempt_failed")
 
 Loc = tuple[str | int, ...]
+
+
+_span = partial(format_duration, style="clock")  # the timeline's fixed-width offsets
 
 
 class ScenarioError(Invalid):
@@ -148,7 +153,7 @@ def _moment(value: object) -> float | datetime:
         except ValueError:
             pass
         try:
-            return _aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00")))
+            return parse_time(value)
         except ValueError:
             pass
     raise ValueError(f"{value!r} is neither a duration (90s, 5m, 1h30m) nor an ISO 8601 time")
@@ -978,21 +983,6 @@ def json_lines(result: Result) -> Iterator[str]:
     """One JSON object per timeline entry."""
     for entry in result.entries:
         yield json.dumps(entry.to_json(), ensure_ascii=False)
-
-
-def _span(seconds: float) -> str:
-    """``0s``, ``7.5s``, ``5m00s``, ``1h05m00s``, ``2d03h05m``."""
-    if seconds < 59.95:
-        rounded = round(seconds, 1)
-        return f"{int(rounded)}s" if rounded == int(rounded) else f"{rounded}s"
-    days, rest = divmod(round(seconds), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d{hours:02d}h{minutes:02d}m"
-    if hours:
-        return f"{hours}h{minutes:02d}m{secs:02d}s"
-    return f"{minutes}m{secs:02d}s"
 
 
 def _labels(labels: dict[str, str]) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from tocsin.alerts.model import Alert
 from tocsin.config import ConfigError, parse_config
-from tocsin.incidents.figures import Event, duration
+from tocsin.incidents.figures import Event
 from tocsin.incidents.postmortem import (
     DEFAULT_TEMPLATE,
     MAX_ROWS,
@@ -25,6 +25,7 @@ from tocsin.incidents.postmortem import (
     sample_context,
 )
 from tocsin.templating import TemplateError
+from tocsin.times import format_duration as duration
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 T = 1_800_000_000.0  # 2027-01-15T08:00:00Z

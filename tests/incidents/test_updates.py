@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
+from tocsin import times
 from tocsin.incidents.updates import (
     STAGES,
     Fields,
     default_template,
     find_template,
-    format_duration,
     render_default,
     render_update,
     substitute,
     transition_problem,
     update_problem,
 )
+
+format_duration = partial(times.format_duration, style="short")
 
 T0 = datetime(2024, 5, 14, 14, 5, tzinfo=UTC)
 NOW = datetime(2024, 5, 14, 15, 30, tzinfo=UTC)

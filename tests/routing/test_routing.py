@@ -2,7 +2,8 @@ from textwrap import dedent
 
 import pytest
 
-from tocsin.config import ConfigError, parse_config, parse_prom_duration
+from tocsin.config import ConfigError, parse_config
+from tocsin.times import parse_duration as parse_prom_duration
 
 CONFIG = dedent(
     """

@@ -1,10 +1,11 @@
 from datetime import date
+from functools import partial
 
 import pytest
 
+from tocsin import times
 from tocsin.runbooks.text import (
     camel_join,
-    format_duration,
     is_camel_identifier,
     is_severity_word,
     normalize_severity,
@@ -14,6 +15,8 @@ from tocsin.runbooks.text import (
     parse_review_cycle,
     slugify,
 )
+
+format_duration = partial(times.format_duration, style="prometheus")
 
 
 @pytest.mark.parametrize(

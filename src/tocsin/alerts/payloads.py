@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tocsin import errors
+from tocsin import errors, times
 from tocsin.alerts.matchers import Matcher, MatcherError, from_api
 from tocsin.alerts.model import Alert, validate, with_defaults
 from tocsin.errors import Invalid
@@ -57,12 +57,9 @@ def parse_time(value: Any, where: str) -> datetime | None:
     if text.startswith("0001-01-01"):
         return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        return times.parse_time(text).astimezone(UTC)
     except ValueError:
         raise StructuralError(f"{where} in body must be of type date-time: {value!r}") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def format_time(dt: datetime | None) -> str:

@@ -30,6 +30,7 @@ from tocsin.incidents.postmortem import ActionItem, build_context, render_postmo
 from tocsin.store import actions, repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import MAX_ROW_ID
+from tocsin.times import parse_when
 
 router = APIRouter()
 
@@ -107,7 +108,7 @@ def _due(text: str | None, now: float) -> float | None:
     if text is None:
         return None
     try:
-        return actions.parse_due(text, now)
+        return parse_when(text, now)
     except ValueError as exc:
         raise RequestValidationError(
             [{"loc": ("body", "due"), "msg": str(exc), "type": "value_error"}]

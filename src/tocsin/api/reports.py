@@ -12,17 +12,12 @@ from fastapi.responses import JSONResponse
 from tocsin.api.auth import require
 from tocsin.api.errors import problem
 from tocsin.api.state import AppState
-from tocsin.config import parse_when
 from tocsin.incidents import stats
 from tocsin.store import reports
+from tocsin.times import parse_since
 
 router = APIRouter()
 DEFAULT_SINCE = "30d"
-
-
-def parse_time(text: str, now: float) -> float:
-    """A report bound: a duration back from ``now`` (``30d``) or an ISO 8601 time."""
-    return parse_when(text, now, default_sign=-1)
 
 
 def build(
@@ -63,7 +58,7 @@ async def get_report(
             bounds[name] = now
             continue
         try:
-            bounds[name] = parse_time(text, now)
+            bounds[name] = parse_since(text, now)
         except ValueError as exc:
             return problem(400, f"{name}: {exc}")
     if bounds["since"] >= bounds["until"]:

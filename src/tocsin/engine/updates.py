@@ -27,7 +27,6 @@ from tocsin.incidents.updates import (
     MAX_MESSAGE_CHARS,
     STAGES,
     Fields,
-    format_duration,
     render_update,
     stage_of,
     update_problem,
@@ -35,6 +34,7 @@ from tocsin.incidents.updates import (
 from tocsin.oncall.severity import level_of, rank
 from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
+from tocsin.times import format_duration
 
 if TYPE_CHECKING:
     from tocsin.engine.paging import Pager
@@ -272,10 +272,11 @@ def remind(conn: Connection, pager: Pager, incident_id: int, now: float) -> floa
     if base + interval > now + 1e-6:
         return float(base + interval)  # an update came meanwhile (or the period changed)
     silent = now - base
+    silent_for, every = format_duration(silent, "short"), format_duration(interval, "short")
     text = (
-        f"No status update on incident #{incident.id} for {format_duration(silent)}; "
+        f"No status update on incident #{incident.id} for {silent_for}; "
         f"at severity {incident.severity or 'none'} one is due every "
-        f"{format_duration(interval)}. Post one with: tocsin incident update {incident.id} "
+        f"{every}. Post one with: tocsin incident update {incident.id} "
         "--stage STAGE --message TEXT"
     )
     channels = _send(pager, conn, incident, REMINDER, text, now, f"reminder:{now:.6f}")

@@ -95,22 +95,3 @@ def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
         notes=counts.get("note", 0),
         status_updates=counts.get("status_update", 0),
     )
-
-
-def duration(seconds: float | None) -> str:
-    """Human-readable: ``42 s``, ``7 min 0 s``, ``2 h 5 min 0 s``, ``3 d 4 h 0 min``."""
-    if seconds is None:
-        return "n/a"
-    total = round(seconds)
-    sign = "-" if total < 0 else ""
-    total = abs(total)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{sign}{days} d {hours} h {minutes} min"
-    if hours:
-        return f"{sign}{hours} h {minutes} min {secs} s"
-    if minutes:
-        return f"{sign}{minutes} min {secs} s"
-    return f"{sign}{secs} s"

@@ -24,7 +24,7 @@ The context a postmortem template sees (``sample_context`` has the same keys):
 - ``generated_at``: when the postmortem was generated
 - functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
   ``one_line(text)`` collapses whitespace, ``prose(text)`` and ``paragraph(text)`` make
-  untrusted text safe in Markdown; ``duration(seconds)`` prints "7 min 0 s".
+  untrusted text safe in Markdown; ``format_duration(seconds)`` prints "7 min 0 s".
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.incidents.describe import incident_title
-from tocsin.incidents.figures import Event, duration, figures
+from tocsin.incidents.figures import Event, figures
 from tocsin.templating import Template, TemplateError, compile_template, one_line, render
+from tocsin.times import format_duration
 
 MAX_ROWS = 1000  # timeline rows in one postmortem; the rest are counted, not listed
 MAX_CHARS = 2_000_000
@@ -95,7 +96,7 @@ def utc(ts: float | None) -> str | None:
 
 def offset(seconds: float) -> str:
     """``+7 min 0 s`` from the incident's start."""
-    text = duration(seconds)
+    text = format_duration(seconds)
     return text if text.startswith("-") else f"+{text}"
 
 
@@ -173,7 +174,7 @@ def describe_event(event: Event) -> str:
         return f"Escalation step {d.get('step', '?')} to {targets}{reason}{by}"
     if kind == "deadline_missed":
         deadline = d.get("deadline_s")
-        within = f" within {duration(float(deadline))}" if deadline is not None else ""
+        within = f" within {format_duration(float(deadline))}" if deadline is not None else ""
         return f"Not acknowledged{within} ({d.get('severity') or 'no severity'} deadline missed)"
     if kind == "acknowledged":
         return f"Acknowledged{by}"
@@ -338,12 +339,14 @@ def build_context(
         "figures": figs.to_json(),
         "durations": {
             "time_to_acknowledge": (
-                duration(figs.time_to_acknowledge_s)
+                format_duration(figs.time_to_acknowledge_s)
                 if figs.time_to_acknowledge_s is not None
                 else None
             ),
             "time_to_resolve": (
-                duration(figs.time_to_resolve_s) if figs.time_to_resolve_s is not None else None
+                format_duration(figs.time_to_resolve_s)
+                if figs.time_to_resolve_s is not None
+                else None
             ),
         },
         "last_status_update": last_update,
@@ -364,7 +367,7 @@ def build_context(
         "one_line": one_line,
         "prose": prose,
         "paragraph": paragraph,
-        "duration": duration,
+        "duration": format_duration,
     }
 
 

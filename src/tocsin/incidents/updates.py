@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tocsin.templating import compile_template, render
+from tocsin.times import format_duration
 
 STAGES = ("investigating", "identified", "monitoring", "resolved")
 FIRST_STAGE = "investigating"
@@ -71,21 +72,6 @@ def default_template(stage: str, first: bool) -> str:
 # --------------------------------------------------------------------------- fields
 
 
-def format_duration(seconds: float) -> str:
-    """``1h 05m``, ``12m``, ``45s``, ``2d 3h``: a duration as a person says it."""
-    s = max(0, int(seconds))
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
-
-
 def utc_time(at: datetime) -> str:
     """``14:05 UTC``: the time of day the runbooks' templates ask for."""
     return at.astimezone(UTC).strftime("%H:%M UTC")
@@ -118,7 +104,7 @@ class Fields:
     def values(self) -> dict[str, str | None]:
         """The fields as text, by name (None: unknown)."""
         duration = (
-            format_duration((self.now - self.started_at).total_seconds())
+            format_duration((self.now - self.started_at).total_seconds(), "short")
             if self.started_at is not None
             else None
         )

@@ -77,7 +77,6 @@ from tocsin.config import (
     Secret,
     SlackChannelConfig,
     WebhookChannelConfig,
-    parse_prom_duration,
 )
 from tocsin.errors import Invalid
 from tocsin.notify.message import Message, to_json
@@ -93,6 +92,7 @@ from tocsin.templating import (
     render,
     web_url,
 )
+from tocsin.times import parse_duration
 
 log = logging.getLogger(__name__)
 
@@ -1017,7 +1017,7 @@ def build_channel(
     now, so that a missing secret or a broken template is a ChannelConfigError at load."""
     resolver = secrets or resolve_secret
     clock = clock or RealClock()
-    timeout_s = parse_prom_duration(cfg.retry.timeout)
+    timeout_s = parse_duration(cfg.retry.timeout)
     templates = ChannelTemplateSet(cfg.name, cfg.templates)
     where = f"channel {cfg.name!r}"
     if isinstance(cfg, SlackChannelConfig):

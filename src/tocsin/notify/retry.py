@@ -30,7 +30,8 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from tocsin.config import RetryConfig, parse_prom_duration
+from tocsin.config import RetryConfig
+from tocsin.times import parse_duration
 
 MAX_RETRY_AFTER_S = 3600.0
 _RETRYABLE_HTTP = frozenset({408, 429})
@@ -57,8 +58,8 @@ class Policy:
 def policy_from(cfg: RetryConfig) -> Policy:
     return Policy(
         max_attempts=cfg.max_attempts,
-        initial_s=parse_prom_duration(cfg.initial_backoff),
-        max_s=parse_prom_duration(cfg.max_backoff),
+        initial_s=parse_duration(cfg.initial_backoff),
+        max_s=parse_duration(cfg.max_backoff),
     )
 
 

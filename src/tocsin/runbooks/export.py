@@ -10,7 +10,8 @@ from typing import Any
 import yaml
 
 from tocsin.runbooks.model import Catalog
-from tocsin.runbooks.text import format_duration, slugify
+from tocsin.runbooks.text import slugify
+from tocsin.times import format_duration
 
 FORMATS = ("json", "yaml", "prometheus-rules")
 
@@ -38,7 +39,7 @@ def prometheus_rules(catalog: Catalog) -> dict[str, Any]:
                 continue
             rule: dict[str, Any] = {"alert": alert.name, "expr": alert.expr}
             if alert.for_s:
-                rule["for"] = format_duration(alert.for_s)
+                rule["for"] = format_duration(alert.for_s, "prometheus")
             if alert.severity:
                 rule["labels"] = {"severity": alert.severity}
             annotations = {"summary": alert.summary or alert.title}

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from tocsin.times import UNIT_SECONDS
+
 SEVERITIES = ("critical", "high", "warning", "info")
 
 # Ordered: the first severity word found in the text, reading left to right, decides
@@ -150,9 +152,8 @@ def parse_duration(text: str | None) -> int | None:
     plain = _DURATION_RE.search(text)
     if prom and (plain is None or prom.start() <= plain.start()):
         total = 0.0
-        factors = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
         for num, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", prom.group(1)):
-            total += int(num) * factors[unit]
+            total += int(num) * UNIT_SECONDS[unit]
         return round(total)
     if plain:
         return _to_seconds(plain.group(1), plain.group(2))
@@ -178,18 +179,6 @@ def parse_range_start(text: str | None) -> int | None:
     if opened:
         return _to_seconds(opened.group(1), opened.group(2))
     return parse_duration(text)
-
-
-def format_duration(seconds: int) -> str:
-    """Prometheus-style duration (``2m``, ``1h30m``) for rule files."""
-    if seconds <= 0:
-        return "0s"
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return "".join(parts)
 
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}

@@ -11,18 +11,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from tocsin.config import parse_when
 from tocsin.incidents.postmortem import ACTION_STATUSES, ActionItem
 from tocsin.store import repo
 from tocsin.store.schema import action_items
 
 DEFAULT_DUE_S = 7 * 86_400.0
 CLOSED = ("done", "cancelled")
-
-
-def parse_due(text: str, now: float) -> float:
-    """A due time: a duration from now (``7d``, ``+36h``) or an ISO 8601 time."""
-    return parse_when(text, now, default_sign=1)
 
 
 def _item(row: Any) -> ActionItem:

@@ -1,0 +1,79 @@
+"""The vocabulary of time (tocsin.times): one parser per kind of text, one formatter with a
+style per audience. Table-driven, no clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tocsin.errors import Invalid
+from tocsin.times import (
+    DurationStyle,
+    format_duration,
+    parse_duration,
+    parse_since,
+    parse_time,
+    parse_when,
+)
+
+NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+FORMATS: list[tuple[float | None, DurationStyle, str]] = [
+    (None, "words", "n/a"),
+    (0, "words", "0 s"),
+    (420, "words", "7 min 0 s"),
+    (7325, "words", "2 h 2 min 5 s"),
+    (-90, "words", "-1 min 30 s"),
+    (90_061, "words", "1 d 1 h 1 min"),
+    (45, "short", "45s"),
+    (3900, "short", "1h 05m"),
+    (-5, "short", "0s"),
+    (2 * 86_400 + 3 * 3600, "short", "2d 3h"),
+    (0, "prometheus", "0s"),
+    (5400, "prometheus", "1h30m"),
+    (86_460, "prometheus", "1d1m"),
+    (7.5, "clock", "7.5s"),
+    (59.96, "clock", "1m00s"),
+    (3900, "clock", "1h05m00s"),
+    (90_061, "clock", "1d01h01m"),
+]
+
+
+@pytest.mark.parametrize(("seconds", "style", "text"), FORMATS)
+def test_format_duration(seconds: float | None, style: DurationStyle, text: str) -> None:
+    assert format_duration(seconds, style) == text
+
+
+@pytest.mark.parametrize("seconds", [0, 1, 59, 60, 61, 3599, 3600, 86_399, 86_400, 987_654])
+def test_prometheus_style_reads_back(seconds: int) -> None:
+    assert parse_duration(format_duration(seconds, "prometheus")) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("1w", 604_800), ("1y", 31_536_000)],
+)
+def test_parse_duration(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", " ", "5 minutes", "1m1h", "-5m", "1.5h"])
+def test_parse_duration_refuses(text: str) -> None:
+    with pytest.raises(Invalid, match="not a valid duration"):
+        parse_duration(text)
+
+
+def test_parse_time_is_utc_without_offset() -> None:
+    assert parse_time("2027-01-15T08:00") == datetime(2027, 1, 15, 8, tzinfo=UTC)
+    assert parse_time("2027-01-15T09:00:00+01:00").timestamp() == NOW
+    with pytest.raises(Invalid, match="not an ISO 8601 time"):
+        parse_time("yesterday")
+
+
+def test_since_counts_back_and_when_ahead() -> None:
+    assert parse_since("30d", NOW) == NOW - 30 * 86_400
+    assert parse_when("30d", NOW) == NOW + 30 * 86_400
+    assert parse_since("+1h", NOW) == NOW + 3600
+    with pytest.raises(Invalid, match="century"):
+        parse_when("200y", NOW)
