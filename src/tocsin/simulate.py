@@ -94,7 +94,14 @@ from sqlalchemy.pool import StaticPool
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.clock import VirtualClock
-from tocsin.config import ChannelConfig, Config, _positions, load_config, parse_config
+from tocsin.config import (
+    ChannelConfig,
+    Config,
+    load_config,
+    parse_config,
+    read_source,
+    yaml_positions,
+)
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import Invalid, TocsinError
 from tocsin.incidents.describe import incident_title
@@ -320,7 +327,7 @@ def parse_scenario(
         raise ScenarioError([f"{where}: invalid YAML: {exc}"]) from None
     if not isinstance(data, dict):
         raise ScenarioError([f"{source}: a scenario must be a mapping"])
-    positions = _positions(text)
+    positions = yaml_positions(text)
     try:
         model = ScenarioModel.model_validate(data)
     except ValidationError as exc:
@@ -397,10 +404,7 @@ def _inline_text(text: str) -> str | None:
 
 def load_scenario(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: cannot read: {exc}"]) from None
+    text = read_source(path, lambda why: ScenarioError([f"{path}: {why}"]))
     return parse_scenario(text, str(path), path.parent)
 
 

@@ -1,0 +1,331 @@
+"""The shape of ``tocsin.yaml``: one pydantic model per section, with the checks a single value
+can make on itself (durations, matchers, label names, times of day).
+
+The first stage of loading (``load.py`` validates a document against ``TocsinConfig``); what
+refers to something elsewhere in the file is checked later, where it is built (``routes.py``,
+``paging.py``). The routing tree and inhibition rules keep Alertmanager's syntax (``matchers:``
+lists, legacy ``match``/``match_re``, ``group_by: ['...']``, ``continue``, Prometheus
+durations), so a team can move its Alertmanager route block over unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from tocsin.alerts.matchers import parse_matcher
+from tocsin.times import parse_duration
+
+# a place in the document, as keys and list indexes: ("route", "routes", 0, "group_wait")
+Loc = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _valid_duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+# a Prometheus duration (30s, 5m, 1h30m), checked where it is read
+Duration = Annotated[str, AfterValidator(_valid_duration)]
+
+
+def _valid_matchers(value: list[str]) -> list[str]:
+    for text in value:
+        parse_matcher(text)
+    return value
+
+
+# label matchers in Alertmanager's syntax (`severity="critical"`, `team=~"db|api"`)
+Matchers = Annotated[list[str], AfterValidator(_valid_matchers)]
+
+
+class GlobalConfig(_Strict):
+    resolve_timeout: Duration = "5m"
+    external_url: str = "http://localhost:9093"
+
+
+class RouteConfig(_Strict):
+    receiver: str | None = None
+    group_by: list[str] | None = None
+    continue_: bool = Field(False, alias="continue")
+    matchers: Matchers = Field(default_factory=list)
+    match: dict[str, str] = Field(default_factory=dict)
+    match_re: dict[str, str] = Field(default_factory=dict)
+    group_wait: Duration | None = None
+    group_interval: Duration | None = None
+    repeat_interval: Duration | None = None
+    routes: list[RouteConfig] = Field(default_factory=list)
+    # later stages: escalation policy and channels named per route, auto-resolve
+    escalation_policy: str | None = None
+    channels: list[str] = Field(default_factory=list)
+    auto_resolve: bool | None = None
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if "..." in value and len(value) > 1:
+            raise ValueError("cannot have wildcard group_by (`...`) and other labels")
+        for name in value:
+            if name != "..." and not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", name):
+                raise ValueError(f"invalid label name {name!r} in group_by")
+        return value
+
+
+class ReceiverConfig(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+
+
+class InhibitRuleConfig(_Strict):
+    source_matchers: Matchers = Field(default_factory=list)
+    target_matchers: Matchers = Field(default_factory=list)
+    source_match: dict[str, str] = Field(default_factory=dict)
+    source_match_re: dict[str, str] = Field(default_factory=dict)
+    target_match: dict[str, str] = Field(default_factory=dict)
+    target_match_re: dict[str, str] = Field(default_factory=dict)
+    equal: list[str] = Field(default_factory=list)
+
+
+class LimitsConfig(_Strict):
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    max_alerts_per_batch: int = Field(1000, ge=1)
+    max_labels_per_alert: int = Field(64, ge=1)
+    max_label_name_bytes: int = Field(256, ge=1)
+    max_label_value_bytes: int = Field(4096, ge=1)
+    max_annotations_per_alert: int = Field(64, ge=0)
+    max_annotation_value_bytes: int = Field(16384, ge=1)
+
+
+class ApiConfig(_Strict):
+    anonymous_intake: bool = False
+
+
+class Secret(_Strict):
+    """A secret given inline, from a file, or from an environment variable (one of them)."""
+
+    value: str | None = None
+    file: str | None = None
+    env: str | None = None
+
+
+class RetryConfig(_Strict):
+    max_attempts: int = Field(8, ge=1, le=100)
+    initial_backoff: Duration = "1s"
+    max_backoff: Duration = "5m"
+    timeout: Duration = "10s"  # per attempt
+
+
+class ChannelTemplates(_Strict):
+    """Jinja2 templates (sandboxed) replacing a channel's defaults; see docs/paging.md."""
+
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+class _ChannelBase(_Strict):
+    name: str
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    concurrency: int = Field(4, ge=1, le=256)
+    rate_per_minute: int | None = Field(None, ge=1)
+    fallback: str | None = None  # channel that gets what this one dead-letters
+    templates: ChannelTemplates = Field(default_factory=ChannelTemplates)
+
+
+class SlackChannelConfig(_ChannelBase):
+    type: Literal["slack"]
+    url: str | None = None  # incoming webhook URL
+    url_secret: Secret | None = None  # or the URL as a secret (it is one)
+
+
+class SmtpConfig(_Strict):
+    host: str
+    port: int = 587
+    starttls: bool = True
+    tls: bool = False  # implicit TLS (port 465)
+    username: str | None = None
+    password: Secret | None = None
+    verify: bool = True  # verify the server's certificate
+    ca_file: str | None = None
+
+
+class EmailChannelConfig(_ChannelBase):
+    type: Literal["email"]
+    smtp: SmtpConfig
+    sender: str = Field(alias="from")
+    to: list[str] = Field(default_factory=list)  # when the channel itself is the target
+
+
+class WebhookChannelConfig(_ChannelBase):
+    type: Literal["webhook"]
+    url: str
+    secret: Secret | None = None  # HMAC-SHA256 signing key
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class PagerDutyChannelConfig(_ChannelBase):
+    type: Literal["pagerduty"]
+    routing_key: Secret
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+
+
+class ConsoleChannelConfig(_ChannelBase):
+    type: Literal["console"]
+
+
+# the channel types, as pydantic names them in the location of an error (load.py drops them)
+CHANNEL_TYPES = ("slack", "email", "webhook", "pagerduty", "console")
+ChannelConfig = Annotated[
+    SlackChannelConfig
+    | EmailChannelConfig
+    | WebhookChannelConfig
+    | PagerDutyChannelConfig
+    | ConsoleChannelConfig,
+    Field(discriminator="type"),
+]
+
+
+class UserConfig(_Strict):
+    name: str
+    full_name: str | None = None
+    email: str | None = None
+    slack: str | None = None  # Slack member ID (U…), mentioned when paged through Slack
+    timezone: str = "UTC"
+    contact: list[str] = Field(default_factory=list)  # channels that page this person
+
+
+class TeamConfig(_Strict):
+    name: str
+    members: list[str] = Field(default_factory=list)
+    schedule: str | None = None  # paging the team pages who is on call here; else every member
+
+
+class RotationConfig(_Strict):
+    name: str
+    type: Literal["hourly", "daily", "weekly", "custom"]
+    length: int = Field(1, ge=1, le=1000)  # hours, days or weeks per shift
+    shift: Duration | None = None  # custom shift length
+    start: datetime  # first hand-off, local wall time in `timezone`
+    timezone: str = "UTC"
+    participants: list[str] = Field(min_length=1)
+
+
+# weekday names (their first three letters) as restrictions give them, 0 = Monday
+WEEKDAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
+
+
+def clock_minutes(text: str, end: bool = False) -> int:
+    """Minutes since midnight of a time of day ("HH:MM"); "24:00" only as the end of a window."""
+    found = re.fullmatch(r"(\d{1,2}):(\d{2})", text.strip())
+    if not found or int(found.group(2)) > 59 or int(found.group(1)) > 24:
+        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+    minutes = int(found.group(1)) * 60 + int(found.group(2))
+    if minutes > 1440 or (minutes == 1440 and not end):
+        raise ValueError(f"{text!r} is not a time of day (HH:MM)")
+    return minutes
+
+
+class RestrictionConfig(_Strict):
+    days: list[str] = Field(default_factory=lambda: list(WEEKDAYS))
+    from_: str = Field("00:00", alias="from")
+    to: str = "24:00"
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        for day in value:
+            if day.strip().lower()[:3] not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday (mon … sun)")
+        return value
+
+    @field_validator("from_")
+    @classmethod
+    def _from(cls, value: str) -> str:
+        clock_minutes(value)
+        return value
+
+    @field_validator("to")
+    @classmethod
+    def _to(cls, value: str) -> str:
+        clock_minutes(value, end=True)
+        return value
+
+
+class LayerConfig(_Strict):
+    rotation: str
+    restrictions: list[RestrictionConfig] = Field(default_factory=list)
+
+
+class ScheduleConfig(_Strict):
+    name: str
+    timezone: str = "UTC"
+    layers: list[LayerConfig] = Field(min_length=1)
+
+
+class SeverityLevelConfig(_Strict):
+    name: str
+    ack_deadline: Duration | None = None
+    aliases: list[str] = Field(default_factory=list)
+    update_every: Duration | None = None  # remind the channels when no status update for this
+
+
+class SeveritiesConfig(_Strict):
+    label: str = "severity"
+    from_runbook: str | None = None  # a runbook whose severity table gives the levels
+    levels: list[SeverityLevelConfig] | None = None
+    update_every: Duration | None = None  # for levels that do not say (status-update reminders)
+
+
+class StepConfig(_Strict):
+    targets: list[str] = Field(min_length=1)
+    delay: Duration = "5m"
+    matchers: Matchers = Field(default_factory=list)
+
+
+class FromRunbookConfig(_Strict):
+    runbook: str  # path, relative to this file
+    alert: str | None = None  # the alert's own matrix instead of the runbook-wide one
+    roles: dict[str, str] = Field(default_factory=dict)  # role -> "schedule:x[, user:y]"
+    last_delay: Duration = "30m"
+
+
+class PolicyConfig(_Strict):
+    name: str
+    steps: list[StepConfig] = Field(default_factory=list)
+    from_runbook: FromRunbookConfig | None = None
+    repeat: int = Field(0, ge=0, le=100)
+    ack_timeout: Duration | None = None
+
+
+class TocsinConfig(_Strict):
+    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    route: RouteConfig
+    receivers: list[ReceiverConfig] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
+    runbooks: list[str] = Field(default_factory=list)
+    # where the runbooks can be read on the web (e.g. https://github.com/acme/ops/blob/main/):
+    # pages link to the section at this URL plus the file's path relative to tocsin.yaml
+    runbooks_url: str | None = None
+    # the incident title, a template over the incident's alerts (the message context of
+    # templating.py); default: the alert name and the group labels
+    incident_title: str | None = Field(default=None, max_length=2000)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    channels: list[ChannelConfig] = Field(default_factory=list)
+    users: list[UserConfig] = Field(default_factory=list)
+    teams: list[TeamConfig] = Field(default_factory=list)
+    rotations: list[RotationConfig] = Field(default_factory=list)
+    schedules: list[ScheduleConfig] = Field(default_factory=list)
+    severities: SeveritiesConfig = Field(default_factory=SeveritiesConfig)
+    escalation_policies: list[PolicyConfig] = Field(default_factory=list)
+    # a Jinja2 file (relative to tocsin.yaml) replacing the default postmortem template
+    postmortem_template: str | None = None

@@ -1,0 +1,276 @@
+"""The paging half of ``tocsin.yaml``: people, teams, rotations, schedules, escalation policies
+(written out or derived from a runbook's escalation table), severity levels and channels, built
+into the values of ``tocsin.oncall`` and cross-checked by name.
+
+Between loading (``load.py``) and the engine, which pages from ``Config.paging``. Every channel
+template and the incident title are rendered here once, so one that cannot render is a
+configuration error, never a dropped page later.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tocsin.alerts.matchers import parse_matcher
+from tocsin.config.models import (
+    WEEKDAYS,
+    ChannelConfig,
+    Loc,
+    RouteConfig,
+    SlackChannelConfig,
+    TeamConfig,
+    TocsinConfig,
+    UserConfig,
+    clock_minutes,
+)
+from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
+from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
+from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
+from tocsin.runbooks.loader import read_text
+from tocsin.runbooks.model import Runbook
+from tocsin.runbooks.parse import parse_runbook
+from tocsin.templating import TemplateError, check_template
+from tocsin.times import parse_duration
+
+
+@dataclass(frozen=True)
+class Paging:
+    """People, schedules, escalation policies, severity levels and channels, built and
+    cross-checked from the configuration."""
+
+    users: dict[str, UserConfig] = field(default_factory=dict)
+    teams: dict[str, TeamConfig] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    severity_label: str = "severity"
+    channels: dict[str, ChannelConfig] = field(default_factory=dict)
+    update_every_s: float | None = None  # severities.update_every
+
+    def deadline_s(self, severity: str | None) -> float | None:
+        level = level_of(self.levels, severity)
+        return level.ack_deadline_s if level else None
+
+    def update_interval_s(self, severity: str | None) -> float | None:
+        """How often a running incident of this severity needs a status update (None:
+        no reminders): the level's ``update_every``, else the section's."""
+        level = level_of(self.levels, severity)
+        if level is not None and level.update_every_s is not None:
+            return level.update_every_s
+        return self.update_every_s
+
+
+def _read_runbook(base_dir: Path, relative: str) -> Runbook:
+    path = base_dir / relative
+    text, problem = read_text(path)
+    if problem is not None or text is None:
+        raise ValueError(problem.message if problem else f"cannot read {path}")
+    runbook, _problems, _doc = parse_runbook(text, str(path))
+    return runbook
+
+
+def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str], None]) -> Paging:
+    """Build the paging objects and check every name one refers to; runbooks named by
+    ``from_runbook`` are read relative to ``base_dir``."""
+
+    def unique(kind: str, names: list[str]) -> None:
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                report((kind, i, "name"), f"{name!r} is defined twice")
+
+    def zone_ok(path: Loc, name: str) -> None:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            report(path, f"unknown time zone {name!r}")
+
+    channels = {c.name: c for c in model.channels}
+    users = {u.name: u for u in model.users}
+    teams = {t.name: t for t in model.teams}
+    unique("channels", [c.name for c in model.channels])
+    unique("users", [u.name for u in model.users])
+    unique("teams", [t.name for t in model.teams])
+    unique("rotations", [r.name for r in model.rotations])
+    unique("schedules", [s.name for s in model.schedules])
+    unique("escalation_policies", [p.name for p in model.escalation_policies])
+    for i, c in enumerate(model.channels):
+        if c.fallback is not None and c.fallback not in channels:
+            report(("channels", i, "fallback"), f"unknown channel {c.fallback!r}")
+        if c.fallback == c.name:
+            report(("channels", i, "fallback"), "a channel cannot be its own fallback")
+        if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
+            report(("channels", i), "a Slack channel needs url or url_secret")
+        # a template that cannot render is an error now, never a dropped page later
+        for part in ("title", "text", "html"):
+            source_text = getattr(c.templates, part)
+            if source_text is None:
+                continue
+            try:
+                check_template(source_text, f"{c.name}.{part}", html=part == "html")
+            except TemplateError as exc:
+                report(("channels", i, "templates", part), str(exc))
+    if model.incident_title is not None:
+        try:
+            check_template(model.incident_title, "incident_title")
+        except TemplateError as exc:
+            report(("incident_title",), str(exc))
+    for i, u in enumerate(model.users):
+        zone_ok(("users", i, "timezone"), u.timezone)
+        if not u.contact:
+            report(("users", i), f"user {u.name!r} has no contact methods (channels under contact)")
+        for j, name in enumerate(u.contact):
+            if name not in channels:
+                report(("users", i, "contact", j), f"unknown channel {name!r}")
+    for i, t in enumerate(model.teams):
+        for j, name in enumerate(t.members):
+            if name not in users:
+                report(("teams", i, "members", j), f"unknown user {name!r}")
+    rotations: dict[str, Rotation] = {}
+    for i, r in enumerate(model.rotations):
+        zone_ok(("rotations", i, "timezone"), r.timezone)
+        for j, name in enumerate(r.participants):
+            if name not in users:
+                report(("rotations", i, "participants", j), f"unknown user {name!r}")
+        if r.type == "custom" and r.shift is None:
+            report(("rotations", i, "shift"), "a custom rotation needs its shift length")
+        rotations[r.name] = Rotation(
+            name=r.name,
+            kind=r.type,
+            participants=tuple(r.participants),
+            start=r.start.replace(tzinfo=None),
+            timezone=r.timezone,
+            length=r.length,
+            custom_s=parse_duration(r.shift) if r.shift else None,
+        )
+    schedules: dict[str, Schedule] = {}
+    for i, sc in enumerate(model.schedules):
+        zone_ok(("schedules", i, "timezone"), sc.timezone)
+        layers = []
+        for j, layer in enumerate(sc.layers):
+            if layer.rotation not in rotations:
+                report(
+                    ("schedules", i, "layers", j, "rotation"),
+                    f"unknown rotation {layer.rotation!r}",
+                )
+                continue
+            layers.append(
+                Layer(
+                    rotation=rotations[layer.rotation],
+                    restrictions=tuple(
+                        Restriction(
+                            weekdays=frozenset(WEEKDAYS[d.strip().lower()[:3]] for d in x.days),
+                            start_min=clock_minutes(x.from_),
+                            end_min=clock_minutes(x.to, end=True),
+                        )
+                        for x in layer.restrictions
+                    ),
+                )
+            )
+        schedules[sc.name] = Schedule(name=sc.name, timezone=sc.timezone, layers=tuple(layers))
+    for i, t in enumerate(model.teams):
+        if t.schedule is not None and t.schedule not in schedules:
+            report(("teams", i, "schedule"), f"unknown schedule {t.schedule!r}")
+    known: dict[str, set[str]] = {
+        "user": set(users),
+        "schedule": set(schedules),
+        "team": set(teams),
+        "channel": set(channels),
+    }
+    policies: dict[str, Policy] = {}
+    for i, pc in enumerate(model.escalation_policies):
+        ack_timeout = parse_duration(pc.ack_timeout) if pc.ack_timeout else None
+        try:
+            if pc.from_runbook is not None:
+                if pc.steps:
+                    raise PolicyError("give steps or from_runbook, not both")
+                fr = pc.from_runbook
+                runbook = _read_runbook(base_dir, fr.runbook)
+                tiers = runbook.escalation
+                if fr.alert is not None:
+                    matching = [a for a in runbook.alerts if a.name == fr.alert]
+                    if not matching:
+                        raise PolicyError(f"the runbook has no alert {fr.alert!r}")
+                    tiers = matching[0].escalation or tiers
+                policy = from_tiers(
+                    pc.name,
+                    [(t.after_s, t.target) for t in tiers],
+                    fr.roles,
+                    last_delay_s=parse_duration(fr.last_delay),
+                    repeat=pc.repeat,
+                    ack_timeout_s=ack_timeout,
+                )
+            else:
+                if not pc.steps:
+                    raise PolicyError("a policy needs steps or from_runbook")
+                policy = Policy(
+                    name=pc.name,
+                    steps=tuple(
+                        Step(
+                            targets=tuple(Target.parse(t) for t in st.targets),
+                            delay_s=parse_duration(st.delay),
+                            matchers=tuple(parse_matcher(m) for m in st.matchers),
+                        )
+                        for st in pc.steps
+                    ),
+                    repeat=pc.repeat,
+                    ack_timeout_s=ack_timeout,
+                )
+        except (PolicyError, ValueError) as exc:
+            report(("escalation_policies", i), str(exc))
+            continue
+        for j, st in enumerate(policy.steps):
+            for target in st.targets:
+                if target.name not in known[target.kind]:
+                    report(
+                        ("escalation_policies", i, "steps", j),
+                        f"unknown {target.kind} {target.name!r} in step {j + 1}",
+                    )
+        policies[pc.name] = policy
+    levels: tuple[Level, ...] = DEFAULT_LEVELS
+    sev = model.severities
+    if sev.levels is not None:
+        levels = tuple(
+            Level(
+                name=lv.name,
+                ack_deadline_s=parse_duration(lv.ack_deadline) if lv.ack_deadline else None,
+                aliases=tuple(lv.aliases),
+                update_every_s=parse_duration(lv.update_every) if lv.update_every else None,
+            )
+            for lv in sev.levels
+        )
+    elif sev.from_runbook is not None:
+        try:
+            runbook = _read_runbook(base_dir, sev.from_runbook)
+            if not runbook.severity_levels:
+                raise ValueError(f"{sev.from_runbook} has no severity table")
+            levels = from_runbook(runbook.severity_levels)
+        except ValueError as exc:
+            report(("severities", "from_runbook"), str(exc))
+
+    def visit(route: RouteConfig, path: Loc) -> None:
+        named = [p.name for p in model.escalation_policies]
+        if route.escalation_policy is not None and route.escalation_policy not in named:
+            report(
+                (*path, "escalation_policy"),
+                f"unknown escalation policy {route.escalation_policy!r}",
+            )
+        for j, name in enumerate(route.channels):
+            if name not in channels:
+                report((*path, "channels", j), f"unknown channel {name!r}")
+        for j, child in enumerate(route.routes):
+            visit(child, (*path, "routes", j))
+
+    visit(model.route, ("route",))
+    return Paging(
+        users=users,
+        teams=teams,
+        schedules=schedules,
+        policies=policies,
+        levels=levels,
+        severity_label=sev.label,
+        channels=channels,
+        update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
+    )

@@ -1,0 +1,157 @@
+"""The Alertmanager half of ``tocsin.yaml``: the routing tree and inhibition rules built from
+their models, the checks Alertmanager makes on them, and the document ``amtool`` reads back.
+
+Between loading (``load.py``) and routing (``tocsin.routing``): a route inherits its receiver,
+``group_by`` and timings from its parent as in Alertmanager, plus tocsin's own options
+(escalation policy, channels, auto-resolve).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from tocsin.alerts.inhibit import InhibitRule
+from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
+from tocsin.config.models import Loc, RouteConfig, TocsinConfig
+from tocsin.routing.tree import (
+    DEFAULT_GROUP_INTERVAL_S,
+    DEFAULT_GROUP_WAIT_S,
+    DEFAULT_REPEAT_INTERVAL_S,
+    Route,
+)
+from tocsin.times import parse_duration
+
+
+def check_routes(model: TocsinConfig, report: Callable[[Loc, str], None]) -> None:
+    """Report what Alertmanager refuses in receivers and routes: a receiver defined twice or
+    undefined, matchers or ``continue`` on the root route, bad legacy label names and regexes."""
+    names = [r.name for r in model.receivers]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            report(("receivers", i), f"receiver {name!r} is defined twice")
+    root = model.route
+    if root.receiver is None:
+        report(("route",), "the root route must name a receiver")
+    if root.matchers or root.match or root.match_re:
+        report(("route",), "the root route must not have any matchers")
+    if root.continue_:
+        report(("route",), "cannot have continue in root route")
+
+    def visit(route: RouteConfig, path: Loc) -> None:
+        if route.receiver is not None and route.receiver not in names:
+            report((*path, "receiver"), f"undefined receiver {route.receiver!r} used in route")
+        for key in (*route.match, *route.match_re):
+            if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):
+                report((*path, "match"), f"invalid label name {key!r}")
+        for key, value in route.match_re.items():
+            try:
+                Matcher.create(key, Op.RE, value)
+            except MatcherError as exc:
+                report((*path, "match_re", key), str(exc))
+        for i, child in enumerate(route.routes):
+            visit(child, (*path, "routes", i))
+
+    visit(root, ("route",))
+
+
+def _legacy(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
+    out = [Matcher.create(k, Op.EQ, v) for k, v in match.items()]
+    out += [Matcher.create(k, Op.RE, v) for k, v in match_re.items()]
+    return out
+
+
+def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
+    """The routing tree with Alertmanager's inheritance of receiver, group_by and timings."""
+    matchers = [parse_matcher(m) for m in config.matchers] + _legacy(config.match, config.match_re)
+    group_by = config.group_by
+    inherited_by = parent.group_by if parent else ()
+    inherited_all = parent.group_by_all if parent else False
+
+    def seconds(value: str | None, inherited: float | None, default: float) -> float:
+        if value is not None:
+            return parse_duration(value)
+        return inherited if inherited is not None else default
+
+    receiver = config.receiver or (parent.receiver if parent else "")
+    route = Route(
+        receiver=receiver,
+        matchers=tuple(matchers),
+        group_by=tuple(n for n in (group_by or []) if n != "...")
+        if group_by is not None
+        else inherited_by,
+        group_by_all=("..." in group_by) if group_by is not None else inherited_all,
+        group_wait_s=seconds(
+            config.group_wait, parent.group_wait_s if parent else None, DEFAULT_GROUP_WAIT_S
+        ),
+        group_interval_s=seconds(
+            config.group_interval,
+            parent.group_interval_s if parent else None,
+            DEFAULT_GROUP_INTERVAL_S,
+        ),
+        repeat_interval_s=seconds(
+            config.repeat_interval,
+            parent.repeat_interval_s if parent else None,
+            DEFAULT_REPEAT_INTERVAL_S,
+        ),
+        continue_=config.continue_,
+        options={
+            "escalation_policy": config.escalation_policy
+            or (parent.options.get("escalation_policy") if parent else None),
+            # an explicit `channels: []` stops the parent's channels; leaving it out inherits
+            "channels": config.channels
+            if "channels" in config.model_fields_set
+            else (parent.options.get("channels", []) if parent else []),
+            "auto_resolve": config.auto_resolve
+            if config.auto_resolve is not None
+            else (parent.options.get("auto_resolve", True) if parent else True),
+        },
+    )
+    route.routes = [build_route(child, route) for child in config.routes]
+    return route
+
+
+def inhibit_rules(model: TocsinConfig) -> list[InhibitRule]:
+    """The inhibition rules, ``*_matchers`` lists and legacy ``*_match``/``*_match_re`` as one."""
+    return [
+        InhibitRule(
+            source_matchers=tuple(
+                [parse_matcher(m) for m in r.source_matchers]
+                + _legacy(r.source_match, r.source_match_re)
+            ),
+            target_matchers=tuple(
+                [parse_matcher(m) for m in r.target_matchers]
+                + _legacy(r.target_match, r.target_match_re)
+            ),
+            equal=tuple(r.equal),
+        )
+        for r in model.inhibit_rules
+    ]
+
+
+def alertmanager_yaml(model: TocsinConfig) -> str:
+    """The configuration as Alertmanager would read it (route, receivers, inhibit rules), so
+    ``amtool config show`` and ``amtool config routes`` work against tocsin."""
+    tocsin_only = {"escalation_policy", "channels", "auto_resolve"}
+
+    def route_dict(route: RouteConfig) -> dict[str, Any]:
+        data = route.model_dump(by_alias=True, exclude_none=True, exclude=tocsin_only)
+        data = {k: v for k, v in data.items() if v not in ([], {}, False) or k == "routes"}
+        data["routes"] = [route_dict(r) for r in route.routes]
+        if not data["routes"]:
+            del data["routes"]
+        return data
+
+    doc = {
+        "global": {"resolve_timeout": model.global_.resolve_timeout},
+        "route": route_dict(model.route),
+        "receivers": [{"name": r.name} for r in model.receivers],
+    }
+    if model.inhibit_rules:
+        doc["inhibit_rules"] = [
+            r.model_dump(exclude_none=True, exclude_defaults=True) for r in model.inhibit_rules
+        ]
+    return yaml.safe_dump(doc, sort_keys=False)
