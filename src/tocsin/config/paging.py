@@ -19,7 +19,10 @@ from tocsin.config.models import (
     WEEKDAYS,
     ChannelConfig,
     Loc,
+    PolicyConfig,
+    RestrictionConfig,
     RouteConfig,
+    SeveritiesConfig,
     SlackChannelConfig,
     TeamConfig,
     TocsinConfig,
@@ -159,14 +162,7 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
             layers.append(
                 Layer(
                     rotation=rotations[layer.rotation],
-                    restrictions=tuple(
-                        Restriction(
-                            weekdays=frozenset(WEEKDAYS[d.strip().lower()[:3]] for d in x.days),
-                            start_min=clock_minutes(x.from_),
-                            end_min=clock_minutes(x.to, end=True),
-                        )
-                        for x in layer.restrictions
-                    ),
+                    restrictions=tuple(_restriction(x) for x in layer.restrictions),
                 )
             )
         schedules[sc.name] = Schedule(name=sc.name, timezone=sc.timezone, layers=tuple(layers))
@@ -181,43 +177,8 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
     }
     policies: dict[str, Policy] = {}
     for i, pc in enumerate(model.escalation_policies):
-        ack_timeout = parse_duration(pc.ack_timeout) if pc.ack_timeout else None
         try:
-            if pc.from_runbook is not None:
-                if pc.steps:
-                    raise PolicyError("give steps or from_runbook, not both")
-                fr = pc.from_runbook
-                runbook = _read_runbook(base_dir, fr.runbook)
-                tiers = runbook.escalation
-                if fr.alert is not None:
-                    matching = [a for a in runbook.alerts if a.name == fr.alert]
-                    if not matching:
-                        raise PolicyError(f"the runbook has no alert {fr.alert!r}")
-                    tiers = matching[0].escalation or tiers
-                policy = from_tiers(
-                    pc.name,
-                    [(t.after_s, t.target) for t in tiers],
-                    fr.roles,
-                    last_delay_s=parse_duration(fr.last_delay),
-                    repeat=pc.repeat,
-                    ack_timeout_s=ack_timeout,
-                )
-            else:
-                if not pc.steps:
-                    raise PolicyError("a policy needs steps or from_runbook")
-                policy = Policy(
-                    name=pc.name,
-                    steps=tuple(
-                        Step(
-                            targets=tuple(Target.parse(t) for t in st.targets),
-                            delay_s=parse_duration(st.delay),
-                            matchers=tuple(parse_matcher(m) for m in st.matchers),
-                        )
-                        for st in pc.steps
-                    ),
-                    repeat=pc.repeat,
-                    ack_timeout_s=ack_timeout,
-                )
+            policy = _policy(pc, base_dir)
         except (PolicyError, ValueError) as exc:
             report(("escalation_policies", i), str(exc))
             continue
@@ -229,26 +190,8 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
                         f"unknown {target.kind} {target.name!r} in step {j + 1}",
                     )
         policies[pc.name] = policy
-    levels: tuple[Level, ...] = DEFAULT_LEVELS
     sev = model.severities
-    if sev.levels is not None:
-        levels = tuple(
-            Level(
-                name=lv.name,
-                ack_deadline_s=parse_duration(lv.ack_deadline) if lv.ack_deadline else None,
-                aliases=tuple(lv.aliases),
-                update_every_s=parse_duration(lv.update_every) if lv.update_every else None,
-            )
-            for lv in sev.levels
-        )
-    elif sev.from_runbook is not None:
-        try:
-            runbook = _read_runbook(base_dir, sev.from_runbook)
-            if not runbook.severity_levels:
-                raise ValueError(f"{sev.from_runbook} has no severity table")
-            levels = from_runbook(runbook.severity_levels)
-        except ValueError as exc:
-            report(("severities", "from_runbook"), str(exc))
+    levels = _levels(sev, base_dir, report)
 
     def visit(route: RouteConfig, path: Loc) -> None:
         named = [p.name for p in model.escalation_policies]
@@ -274,3 +217,76 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
         channels=channels,
         update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
     )
+
+
+def _restriction(config: RestrictionConfig) -> Restriction:
+    return Restriction(
+        weekdays=frozenset(WEEKDAYS[d.strip().lower()[:3]] for d in config.days),
+        start_min=clock_minutes(config.from_),
+        end_min=clock_minutes(config.to, end=True),
+    )
+
+
+def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
+    """An escalation policy as written (steps) or from a runbook's escalation table (the
+    runbook-wide one, or one alert's); PolicyError or ValueError says what is wrong."""
+    ack_timeout = parse_duration(config.ack_timeout) if config.ack_timeout else None
+    if config.from_runbook is not None:
+        if config.steps:
+            raise PolicyError("give steps or from_runbook, not both")
+        fr = config.from_runbook
+        runbook = _read_runbook(base_dir, fr.runbook)
+        tiers = runbook.escalation
+        if fr.alert is not None:
+            matching = [a for a in runbook.alerts if a.name == fr.alert]
+            if not matching:
+                raise PolicyError(f"the runbook has no alert {fr.alert!r}")
+            tiers = matching[0].escalation or tiers
+        return from_tiers(
+            config.name,
+            [(t.after_s, t.target) for t in tiers],
+            fr.roles,
+            last_delay_s=parse_duration(fr.last_delay),
+            repeat=config.repeat,
+            ack_timeout_s=ack_timeout,
+        )
+    if not config.steps:
+        raise PolicyError("a policy needs steps or from_runbook")
+    return Policy(
+        name=config.name,
+        steps=tuple(
+            Step(
+                targets=tuple(Target.parse(t) for t in st.targets),
+                delay_s=parse_duration(st.delay),
+                matchers=tuple(parse_matcher(m) for m in st.matchers),
+            )
+            for st in config.steps
+        ),
+        repeat=config.repeat,
+        ack_timeout_s=ack_timeout,
+    )
+
+
+def _levels(
+    config: SeveritiesConfig, base_dir: Path, report: Callable[[Loc, str], None]
+) -> tuple[Level, ...]:
+    """The severity levels: as written, from a runbook's severity table, or the defaults."""
+    if config.levels is not None:
+        return tuple(
+            Level(
+                name=lv.name,
+                ack_deadline_s=parse_duration(lv.ack_deadline) if lv.ack_deadline else None,
+                aliases=tuple(lv.aliases),
+                update_every_s=parse_duration(lv.update_every) if lv.update_every else None,
+            )
+            for lv in config.levels
+        )
+    if config.from_runbook is not None:
+        try:
+            runbook = _read_runbook(base_dir, config.from_runbook)
+            if not runbook.severity_levels:
+                raise ValueError(f"{config.from_runbook} has no severity table")
+            return from_runbook(runbook.severity_levels)
+        except ValueError as exc:
+            report(("severities", "from_runbook"), str(exc))
+    return DEFAULT_LEVELS
