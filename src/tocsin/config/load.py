@@ -22,6 +22,7 @@ from tocsin.config.models import CHANNEL_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
 from tocsin.config.routes import alertmanager_yaml, build_route, check_routes, inhibit_rules
 from tocsin.errors import Invalid
+from tocsin.incidents.postmortem import check_postmortem_template
 from tocsin.routing.tree import Route, finalize
 from tocsin.templating import Template, TemplateError
 from tocsin.times import parse_duration
@@ -180,7 +181,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
 
 
 class _Unreadable(Exception):
-    pass
+    """The postmortem template cannot be read: a problem of the configuration, not a crash."""
 
 
 def _postmortem_template(
@@ -188,8 +189,6 @@ def _postmortem_template(
 ) -> Template | None:
     """The team's postmortem template, read and rendered against a sample postmortem now:
     one that cannot render is a configuration error."""
-    from tocsin.incidents.postmortem import check_postmortem_template
-
     if model.postmortem_template is None:
         return None
     try:
