@@ -1,24 +1,21 @@
 """``tocsin incident update N --stage STAGE --message TEXT``: post a status update from the
 terminal (rendered, recorded on the timeline and queued to the incident's channels, as the
 API's ``POST /api/v1/incidents/{id}/status-updates``); ``tocsin incident updates N`` lists
-them. The commands join the ``incident`` group of ``cli_paging``."""
+them. Both are commands of the ``incident`` group (registered in ``tocsin.cli``)."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.cli.options import By, Number, Site, err, with_site
 from tocsin.incidents.updates import STAGES
 
-Number = Annotated[int, typer.Argument(help="The incident number.")]
 
-
-@incident_app.command("update")
+@with_site
 def update(
     number: Number,
     stage: Annotated[str, typer.Option("--stage", help=f"One of {', '.join(STAGES)}.")],
@@ -32,19 +29,17 @@ def update(
     impact: Annotated[str | None, typer.Option("--impact", help="The impact, if known.")] = None,
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Post a status update: its text goes to the incident's channels (the stage
     resolved does not resolve the paging: use tocsin incident resolve)."""
     from tocsin.api.state import load_runbooks
-    from tocsin.cli import err
     from tocsin.engine import updates
     from tocsin.engine.paging import Pager
     from tocsin.store.db import begin_write
 
-    loaded, engine = _setup(config, data_dir, database_url)
+    loaded, engine = site.open()
     pager = Pager(loaded, load_runbooks(loaded))
     now = datetime.now(UTC).timestamp()
     try:
@@ -63,19 +58,17 @@ def update(
     print(f"-- incident {number}: {posted.stage} ({posted.template}), queued to {sent}")
 
 
-@incident_app.command("updates")
+@with_site
 def list_updates(
     number: Number,
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """The incident's status updates, oldest first (JSON lines)."""
-    from tocsin.cli import err
     from tocsin.engine import updates
     from tocsin.store import repo
 
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     with engine.connect() as conn:
         if repo.get_incident(conn, number) is None:
             err.print(f"tocsin: no incident {number}")

@@ -1,31 +1,28 @@
 """``tocsin incident show | note | assign | reopen``: the incident record from the terminal.
 
-The commands join the ``incident`` group of ``cli_paging`` and work on the database directly,
-as ``tocsin incident ack`` does.
+The commands belong to the ``incident`` group (registered in ``tocsin.cli``) and work on the
+database directly, as ``tocsin incident ack`` does.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.cli.options import By, Number, Site, err, out, with_site
 from tocsin.times import format_duration
 
-Number = Annotated[int, typer.Argument(help="The incident number.")]
 
-
-def _state(config: Path, data_dir: Path | None, url: str | None) -> Any:
+def _state(site: Site) -> Any:
     from tocsin.api.state import AppState, load_runbooks
     from tocsin.clock import RealClock
 
-    loaded, engine = _setup(config, data_dir, url)
+    loaded, engine = site.open()
     return AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
 
 
@@ -40,21 +37,19 @@ def _brief(detail: dict[str, Any]) -> str:
     return " ".join(" ".join(shown).split())[:160]
 
 
-@incident_app.command("show")
+@with_site
 def show(
     number: Number,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """The incident: status, stage, people, response figures, alerts, runbook sections and
     the timeline."""
     from tocsin.api.native import incident_record
-    from tocsin.cli import err, out
     from tocsin.store import repo
 
-    state = _state(config, data_dir, database_url)
+    state = _state(site)
     with state.db.connect() as conn:
         row = repo.get_incident(conn, number)
         if row is None:
@@ -115,12 +110,11 @@ def show(
     out.print(events)
 
 
-def _write(number: int, act: Any, config: Path, data_dir: Path | None, url: str | None) -> None:
-    from tocsin.cli import err
+def _write(number: int, act: Any, site: Site) -> None:
     from tocsin.engine.lifecycle import Refused
     from tocsin.store.db import begin_write
 
-    state = _state(config, data_dir, url)
+    state = _state(site)
     try:
         with begin_write(state.db) as conn:
             act(conn, state, datetime.now(UTC).timestamp())
@@ -129,30 +123,26 @@ def _write(number: int, act: Any, config: Path, data_dir: Path | None, url: str 
         raise typer.Exit(1) from None
 
 
-@incident_app.command("note")
+@with_site
 def note(
     number: Number,
     text: Annotated[str, typer.Argument(help="The note.")],
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Add a note to the incident's timeline."""
-    from tocsin.cli import out
     from tocsin.engine import lifecycle
 
     _write(
         number,
         lambda conn, _s, now: lifecycle.note(conn, number, text, by, now),
-        config,
-        data_dir,
-        database_url,
+        site,
     )
     out.print(f"incident {number}: note added by {by}")
 
 
-@incident_app.command("assign")
+@with_site
 def assign(
     number: Number,
     assignee: Annotated[
@@ -162,12 +152,10 @@ def assign(
         str | None, typer.Option("--commander", help="The incident commander; '' clears it.")
     ] = None,
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Set the incident's assignee and/or incident commander."""
-    from tocsin.cli import err, out
     from tocsin.engine import lifecycle
 
     changes = {k: v for k, v in (("assignee", assignee), ("commander", commander)) if v is not None}
@@ -178,30 +166,26 @@ def assign(
     def act(conn: Any, state: Any, now: float) -> None:
         lifecycle.assign(conn, number, changes, set(state.config.paging.users), by, now)
 
-    _write(number, act, config, data_dir, database_url)
+    _write(number, act, site)
     out.print(
         f"incident {number}: " + ", ".join(f"{k} {v or '(none)'}" for k, v in changes.items())
     )
 
 
-@incident_app.command("reopen")
+@with_site
 def reopen(
     number: Number,
     reason: Annotated[str, typer.Option("--reason")] = "",
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Reopen a resolved incident (it becomes acknowledged by you)."""
-    from tocsin.cli import out
     from tocsin.engine import lifecycle
 
     _write(
         number,
         lambda conn, state, now: lifecycle.reopen(conn, number, reason, by, now, state.config),
-        config,
-        data_dir,
-        database_url,
+        site,
     )
     out.print(f"incident {number}: reopened by {by}")

@@ -8,23 +8,15 @@ what they put in the outbox.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-ConfigPath = Annotated[Path, typer.Option("--config", "-c", help="The tocsin.yaml to use.")]
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="SQLite data directory (default ./data).")
-]
-DatabaseUrl = Annotated[
-    str | None, typer.Option("--database-url", help="A database URL (postgresql://…).")
-]
-By = Annotated[str, typer.Option("--by", help="Who does it (kept on the timeline).")]
+from tocsin.cli.options import By, Number, Site, err, out, with_site
 
-incident_app = typer.Typer(help="Act on incidents.", no_args_is_help=True)
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
 
@@ -40,29 +32,22 @@ def _parse_when(text: str | None, now: datetime) -> datetime:
         raise typer.BadParameter(f"{text!r} is not a time (ISO 8601, now, +2h)") from None
 
 
-def _setup(config: Path, data_dir: Path | None, database_url: str | None) -> tuple[Any, Any]:
-    from tocsin.cli import _engine, _load_config
-
-    return _load_config(config), _engine(data_dir, database_url)
-
-
+@with_site
 def oncall(
     schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
     at: Annotated[
         str | None, typer.Option("--at", help="When: ISO 8601, now, +2h (default now).")
     ] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Who is on call, until when, and who is next (overrides included)."""
     from tocsin.api.paging import oncall_now
     from tocsin.api.state import AppState
-    from tocsin.cli import err, out
     from tocsin.clock import RealClock
 
-    loaded, engine = _setup(config, data_dir, database_url)
+    loaded, engine = site.open()
     if schedule is not None and schedule not in loaded.paging.schedules:
         known = ", ".join(sorted(loaded.paging.schedules)) or "none"
         err.print(f"tocsin: no schedule {schedule!r} (schedules: {known})")
@@ -87,14 +72,11 @@ def oncall(
     out.print(table)
 
 
-def _act(
-    action: str, number: int, by: str, config: Path, data_dir: Path | None, url: str | None
-) -> None:
-    from tocsin.cli import err, out
+def _act(action: str, number: int, by: str, site: Site) -> None:
     from tocsin.engine.paging import Pager
     from tocsin.store.db import begin_write
 
-    loaded, engine = _setup(config, data_dir, url)
+    loaded, engine = site.open()
     pager = Pager(loaded)
     now = datetime.now(UTC).timestamp()
     with begin_write(engine) as conn:
@@ -111,28 +93,23 @@ def _act(
     out.print(f"incident {number}: {action} done by {by}")
 
 
-def _incident_command(action: str, help_text: str) -> None:
+def _incident_command(action: str, help_text: str) -> Callable[..., None]:
     """``tocsin incident ACTION N``: the three actions share one signature."""
 
-    def command(
-        number: Annotated[int, typer.Argument(help="The incident number.")],
-        by: By = "cli",
-        config: ConfigPath = Path("tocsin.yaml"),
-        data_dir: DataDir = None,
-        database_url: DatabaseUrl = None,
-    ) -> None:
-        _act(action, number, by, config, data_dir, database_url)
+    def command(number: Number, by: By = "cli", *, site: Site) -> None:
+        _act(action, number, by, site)
 
     command.__doc__ = help_text
-    incident_app.command(action)(command)
+    return with_site(command)
 
 
-_incident_command("ack", "Acknowledge: escalation stops.")
-_incident_command("resolve", "Resolve by hand: escalation stops, the channels are told.")
-_incident_command("escalate", "Escalate now: the next step of the policy fires at once.")
+ack = _incident_command("ack", "Acknowledge: escalation stops.")
+resolve = _incident_command("resolve", "Resolve by hand: escalation stops, the channels are told.")
+escalate = _incident_command("escalate", "Escalate now: the next step of the policy fires at once.")
 
 
 @override_app.command("add")
+@with_site
 def override_add(
     schedule: Annotated[str, typer.Argument(help="The schedule.")],
     user: Annotated[str, typer.Argument(help="Who takes the shift.")],
@@ -144,20 +121,18 @@ def override_add(
     ] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Put someone on call in a schedule for a while, in addition to or instead of others."""
     from pydantic import ValidationError
 
     from tocsin.api.paging import OverrideBody
-    from tocsin.cli import err, out
     from tocsin.oncall.schedule import Override, override_problems
     from tocsin.store import outbox
     from tocsin.store.db import begin_write
 
-    loaded, engine = _setup(config, data_dir, database_url)
+    loaded, engine = site.open()
     now = datetime.now(UTC)
     begins = _parse_when(start, now)
     try:
@@ -186,17 +161,16 @@ def override_add(
 
 
 @override_app.command("list")
+@with_site
 def override_list(
     schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Overrides that have not ended."""
-    from tocsin.cli import out
     from tocsin.store import outbox
 
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     now = datetime.now(UTC).timestamp()
     with engine.connect() as conn:
         found = outbox.overrides_between(conn, now, now + 3650 * 86400.0, schedule)
@@ -216,26 +190,19 @@ def override_list(
 
 
 @override_app.command("delete")
+@with_site
 def override_delete(
     override_id: Annotated[int, typer.Argument(help="The override's id.")],
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Remove an override."""
-    from tocsin.cli import err, out
     from tocsin.store import outbox
     from tocsin.store.db import begin_write
 
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     with begin_write(engine) as conn:
         if not outbox.delete_override(conn, override_id):
             err.print(f"tocsin: no override {override_id}")
             raise typer.Exit(1)
     out.print(f"override {override_id} deleted")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("oncall")(oncall)
-    app.add_typer(incident_app, name="incident")
-    app.add_typer(override_app, name="override")

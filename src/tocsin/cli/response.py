@@ -21,7 +21,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli_paging import By, ConfigPath, DatabaseUrl, DataDir, _setup, incident_app
+from tocsin.cli.options import By, Number, Site, err, out, with_site
 from tocsin.times import parse_when
 
 actions_app = typer.Typer(
@@ -33,22 +33,20 @@ def _now() -> float:
     return datetime.now(UTC).timestamp()
 
 
-@incident_app.command("postmortem")
+@with_site
 def postmortem(
-    number: Annotated[int, typer.Argument(help="The incident number.")],
+    number: Number,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
     ] = None,
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """The incident's postmortem draft in Markdown: timeline, figures, action items."""
     from tocsin.api.postmortem import postmortem_markdown
-    from tocsin.cli import err
     from tocsin.store import repo
 
-    loaded, engine = _setup(config, data_dir, database_url)
+    loaded, engine = site.open()
     text = None
     if repo.is_row_id(number):
         with engine.connect() as conn:
@@ -68,6 +66,7 @@ def postmortem(
 
 
 @actions_app.command("list")
+@with_site
 def actions_list(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open items past due.")] = False,
     status: Annotated[str | None, typer.Option("--status", help="open, done or cancelled.")] = None,
@@ -77,12 +76,10 @@ def actions_list(
     ] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 1000,
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Action items, soonest due first."""
-    from tocsin.cli import err, out
     from tocsin.incidents.postmortem import ACTION_STATUSES, utc
     from tocsin.store import actions
 
@@ -92,7 +89,7 @@ def actions_list(
     if output not in ("table", "json"):
         err.print("tocsin: --format must be table or json")
         raise typer.Exit(2)
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     now = _now()
     with engine.connect() as conn:
         items, total = actions.list_items(
@@ -130,20 +127,19 @@ def _due(text: str | None, now: float) -> float | None:
 
 
 @actions_app.command("add")
+@with_site
 def actions_add(
-    number: Annotated[int, typer.Argument(help="The incident number.")],
+    number: Number,
     title: Annotated[str, typer.Argument(help="What is to be done.")],
     owner: Annotated[str, typer.Option("--owner", help="Who does it.")],
     due: Annotated[
         str | None, typer.Option("--due", help="A duration (7d, 36h) or ISO 8601; default 7d.")
     ] = None,
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Add an action item to an incident (on its timeline too); prints its id."""
-    from tocsin.cli import err, out
     from tocsin.incidents.postmortem import utc
     from tocsin.store import actions, repo
     from tocsin.store.db import begin_write
@@ -155,7 +151,7 @@ def actions_add(
         raise typer.BadParameter("an owner has 1 to 200 characters", param_hint="--owner")
     now = _now()
     due_at = _due(due, now)
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     with begin_write(engine) as conn:
         exists = repo.is_row_id(number) and repo.get_incident(conn, number) is not None
         item = actions.add(conn, number, title, owner, now, by, due_at) if exists else None
@@ -166,19 +162,18 @@ def actions_add(
 
 
 @actions_app.command("done")
+@with_site
 def actions_done(
     item_id: Annotated[int, typer.Argument(metavar="ID", help="The action item's id.")],
     by: By = "cli",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Mark an action item done."""
-    from tocsin.cli import err, out
     from tocsin.store import actions, repo
     from tocsin.store.db import begin_write
 
-    _loaded, engine = _setup(config, data_dir, database_url)
+    _loaded, engine = site.open()
     item = None
     if repo.is_row_id(item_id):
         with begin_write(engine) as conn:
@@ -187,9 +182,3 @@ def actions_done(
         err.print(f"tocsin: no action item {item_id}")
         raise typer.Exit(1)
     out.print(f"action item {item_id} done")
-
-
-def register(app: typer.Typer) -> None:
-    """``tocsin actions``; ``tocsin incident postmortem`` joins the paging module's
-    ``incident`` group (registered by ``cli_paging.register``)."""
-    app.add_typer(actions_app, name="actions")

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, time
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli_paging import ConfigPath, DatabaseUrl, DataDir
+from tocsin.cli.options import Site, err, out, with_site
 from tocsin.times import format_duration
 
 
@@ -106,6 +105,7 @@ def tables(report: dict[str, Any]) -> list[Any]:
     return parts
 
 
+@with_site
 def report(
     since: Annotated[
         str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
@@ -117,16 +117,13 @@ def report(
         str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
     ] = "08:00-18:00",
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
-    config: ConfigPath = Path("tocsin.yaml"),
-    data_dir: DataDir = None,
-    database_url: DatabaseUrl = None,
+    *,
+    site: Site,
 ) -> None:
     """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
     runbook coverage of the incidents opened in a window."""
     from tocsin.api.reports import build
     from tocsin.api.state import AppState, load_runbooks
-    from tocsin.cli import err, out
-    from tocsin.cli_paging import _setup
     from tocsin.clock import RealClock
     from tocsin.times import parse_since
 
@@ -143,7 +140,7 @@ def report(
     if start >= end:
         err.print("tocsin: --since must be before --until")
         raise typer.Exit(2)
-    loaded, engine = _setup(config, data_dir, database_url)
+    loaded, engine = site.open()
     state = AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
     result = build(state, start, end, working).to_json()
     if output == "json":
@@ -151,7 +148,3 @@ def report(
         return
     for part in tables(result):
         out.print(part)
-
-
-def register(app: typer.Typer) -> None:
-    app.command("report")(report)
