@@ -9,7 +9,8 @@ bounded (output past ``max_chars`` is cut with a marker). Context values are dat
 whose value is ``{{ 7*7 }}`` prints those characters, it is never evaluated. HTML templates
 autoescape; text and title templates do not (channels escape for their own formats).
 
-The context a template sees (``message_context``; ``sample_context`` has the same keys):
+The context a template sees (``template_context`` builds it; ``notify.message.message_context``
+for a real message, ``sample_context`` for checks):
 
 - ``kind``: firing | resolved | acknowledged | escalation | deadline | reminder |
   status_update | update_reminder | test
@@ -33,7 +34,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
@@ -43,11 +44,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tocsin.errors import Invalid
 from tocsin.incidents.describe import common
 
-if TYPE_CHECKING:
-    from tocsin.notify.message import Message
-
-# The kinds of message a template is rendered for (``Message.kind``). They live here, not in
-# ``notify.message``, so that this module imports nothing of tocsin's I/O side at run time.
+# The kinds of message a template is rendered for (``Message.kind``). They live here, and
+# ``notify.message`` takes them from here: the arrow runs from notify to the renderer only.
 KINDS = (
     "firing",
     "resolved",
@@ -369,7 +367,7 @@ def web_url(url: str | None) -> str | None:
     return None
 
 
-def _context(
+def template_context(
     *,
     kind: str,
     incident_id: int,
@@ -389,6 +387,8 @@ def _context(
     recipient: Mapping[str, str] | None,
     text: str | None,
 ) -> dict[str, Any]:
+    """What a template sees (the keys are in the module docstring): the one builder of the
+    context, for a real message (``notify.message.message_context``) and for the samples."""
     items: list[dict[str, Any]] = []
     for alert in alerts:
         labels = {str(k): str(v) for k, v in dict(alert.get("labels") or {}).items()}
@@ -427,29 +427,6 @@ def _context(
         "idempotency_key": idempotency_key,
         "created_at": created_at,
     }
-
-
-def message_context(message: Message) -> dict[str, Any]:
-    """What a template sees for a real message (the keys are in the module docstring)."""
-    return _context(
-        kind=message.kind,
-        incident_id=message.incident_id,
-        title=message.title,
-        status=message.status,
-        severity=message.severity,
-        summary=message.summary,
-        group_labels=message.group_labels,
-        alerts=message.alerts,
-        idempotency_key=message.idempotency_key,
-        created_at=message.created_at,
-        external_url=message.external_url,
-        runbook_url=message.runbook_url,
-        runbook_title=message.runbook_title,
-        diagnostics=message.diagnostics,
-        escalation_step=message.escalation_step,
-        recipient=message.recipient,
-        text=message.text,
-    )
 
 
 _STATUS_OF_KIND = {"resolved": "resolved", "acknowledged": "acknowledged"}
@@ -521,7 +498,7 @@ def sample_context(kind: str = "firing") -> dict[str, Any]:
             {**a, "status": "resolved", "ends_at": a["ends_at"] or "2024-05-14T03:12:30Z"}
             for a in alerts
         ]
-    return _context(
+    return template_context(
         kind=kind,
         incident_id=42,
         title="HighErrorRate pebble-api",

@@ -6,7 +6,7 @@ import pytest
 
 from tests.notify.messages import alert, make_message
 from tocsin import templating
-from tocsin.notify.message import KINDS
+from tocsin.notify.message import KINDS, message_context
 from tocsin.templating import (
     DEFAULT_HTML,
     DEFAULT_TEMPLATES,
@@ -15,7 +15,6 @@ from tocsin.templating import (
     TemplateError,
     check_template,
     compile_template,
-    message_context,
     one_line,
     render,
     sample_context,

@@ -29,14 +29,14 @@ from tocsin.alerts.model import Alert
 from tocsin.config import Config
 from tocsin.engine import updates as status_updates
 from tocsin.incidents.describe import common, incident_title
-from tocsin.notify.message import from_json
+from tocsin.notify.message import from_json, message_context
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.schedule import on_call
 from tocsin.oncall.severity import highest, rank
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
-from tocsin.templating import TemplateError, compile_template, message_context, one_line, render
+from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.paging")
 MAX_DIAGNOSTICS = 3

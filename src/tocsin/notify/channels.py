@@ -79,7 +79,7 @@ from tocsin.config import (
     WebhookChannelConfig,
 )
 from tocsin.errors import Invalid
-from tocsin.notify.message import Message, to_json
+from tocsin.notify.message import Message, message_context, to_json
 from tocsin.notify.retry import Outcome, parse_retry_after, smtp_outcome
 from tocsin.templating import (
     DEFAULT_TEMPLATES,
@@ -87,7 +87,6 @@ from tocsin.templating import (
     TemplateError,
     check_template,
     compile_template,
-    message_context,
     one_line,
     render,
     web_url,

@@ -2,7 +2,8 @@
 
 The engine builds a ``Message`` when an incident fires, escalates, is acknowledged, resolved
 or updated; the outbox stores it as JSON (``to_json``/``from_json`` round-trip exactly) and a
-channel (``notify.channels``) renders and delivers it. Pure: values only, no I/O.
+channel (``notify.channels``) renders and delivers it;
+``message_context`` is what its templates see. Pure: values only, no I/O.
 """
 
 from __future__ import annotations
@@ -10,9 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from tocsin.templating import KINDS
+from tocsin.templating import KINDS, template_context
 
-__all__ = ["KINDS", "STATUSES", "Message", "from_json", "to_json"]
+__all__ = [
+    "KINDS",
+    "STATUSES",
+    "Message",
+    "from_json",
+    "message_context",
+    "to_json",
+]
 
 STATUSES = ("triggered", "acknowledged", "resolved")
 
@@ -102,4 +110,27 @@ def from_json(data: dict[str, Any]) -> Message:
         escalation_step=data.get("escalation_step"),
         recipient=dict(recipient) if recipient is not None else None,
         text=data.get("text"),
+    )
+
+
+def message_context(message: Message) -> dict[str, Any]:
+    """What a template sees for a real message (the keys are in ``tocsin.templating``)."""
+    return template_context(
+        kind=message.kind,
+        incident_id=message.incident_id,
+        title=message.title,
+        status=message.status,
+        severity=message.severity,
+        summary=message.summary,
+        group_labels=message.group_labels,
+        alerts=message.alerts,
+        idempotency_key=message.idempotency_key,
+        created_at=message.created_at,
+        external_url=message.external_url,
+        runbook_url=message.runbook_url,
+        runbook_title=message.runbook_title,
+        diagnostics=message.diagnostics,
+        escalation_step=message.escalation_step,
+        recipient=message.recipient,
+        text=message.text,
     )
