@@ -105,7 +105,7 @@ from tocsin.config import (
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import Invalid, TocsinError
 from tocsin.incidents.describe import incident_title
-from tocsin.notify.channels import Channel
+from tocsin.notify.base import Channel
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome
 from tocsin.oncall.schedule import Override

@@ -13,8 +13,10 @@ import pytest
 
 from tests.notify.sinks import Certificate, self_signed_certificate
 from tocsin.clock import Clock
-from tocsin.notify.channels import AnyChannelConfig, SecretResolver, build_channel, http_session
+from tocsin.notify.base import ChannelSettings, SecretResolver
+from tocsin.notify.http import http_session
 from tocsin.notify.message import Message
+from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome
 
 
@@ -36,7 +38,7 @@ def client() -> aiohttp.ClientSession:
 
 
 def deliver(
-    cfg: AnyChannelConfig,
+    cfg: ChannelSettings,
     message: Message,
     *,
     secrets: SecretResolver | None = None,

@@ -11,7 +11,7 @@ from tests.notify.conftest import config, deliver
 from tests.notify.messages import alert, make_message
 from tests.notify.sinks import Certificate, SmtpSink, free_port
 from tocsin.config import EmailChannelConfig
-from tocsin.notify.channels import ChannelConfigError
+from tocsin.notify.base import ChannelConfigError
 from tocsin.notify.retry import Outcome, Policy, next_step
 
 POLICY = Policy(max_attempts=5, initial_s=1.0, max_s=60.0)

@@ -28,16 +28,13 @@ from tocsin.config import (
     SlackChannelConfig,
     WebhookChannelConfig,
 )
-from tocsin.notify.channels import (
-    ChannelConfigError,
-    WebhookChannel,
-    build_channel,
-    http_session,
-    pagerduty_severity,
-    verify_signature,
-)
+from tocsin.notify.base import ChannelConfigError
+from tocsin.notify.http import http_session
 from tocsin.notify.message import from_json
+from tocsin.notify.pagerduty import pagerduty_severity
+from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, Policy, next_step
+from tocsin.notify.webhook import WebhookChannel, verify_signature
 
 POLICY = Policy(max_attempts=5, initial_s=1.0, max_s=60.0)
 

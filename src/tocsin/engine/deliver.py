@@ -25,8 +25,10 @@ from tocsin import ratelimit
 from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.metrics import Metrics
-from tocsin.notify.channels import Channel, build_channel, http_session
+from tocsin.notify.base import Channel
+from tocsin.notify.http import http_session
 from tocsin.notify.message import Message, from_json
+from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write

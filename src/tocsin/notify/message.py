@@ -2,7 +2,7 @@
 
 The engine builds a ``Message`` when an incident fires, escalates, is acknowledged, resolved
 or updated; the outbox stores it as JSON (``to_json``/``from_json`` round-trip exactly) and a
-channel (``notify.channels``) renders and delivers it;
+channel (``notify.slack``, ``notify.email``, ...) renders and delivers it;
 ``message_context`` is what its templates see. Pure: values only, no I/O.
 """
 
@@ -15,6 +15,7 @@ from tocsin.templating import KINDS, template_context
 
 __all__ = [
     "KINDS",
+    "NEWS_KINDS",
     "STATUSES",
     "Message",
     "from_json",
@@ -23,6 +24,9 @@ __all__ = [
 ]
 
 STATUSES = ("triggered", "acknowledged", "resolved")
+# Kinds that bring news (a status update a person wrote, or the reminder that one is due) in
+# ``text``, rather than a change of the incident's state.
+NEWS_KINDS = frozenset({"status_update", "update_reminder"})
 
 
 @dataclass(frozen=True)

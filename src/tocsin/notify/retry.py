@@ -28,9 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import parsedate_to_datetime
-from typing import Literal
+from typing import Literal, Protocol
 
-from tocsin.config import RetryConfig
 from tocsin.times import parse_duration
 
 MAX_RETRY_AFTER_S = 3600.0
@@ -55,7 +54,17 @@ class Policy:
     max_s: float
 
 
-def policy_from(cfg: RetryConfig) -> Policy:
+class RetrySettings(Protocol):
+    """A channel's ``retry`` settings as ``policy_from`` reads them (the configuration's
+    channel models fit; notify does not import the configuration)."""
+
+    max_attempts: int
+    initial_backoff: str  # Prometheus durations
+    max_backoff: str
+    timeout: str  # per attempt (the channel's own bound)
+
+
+def policy_from(cfg: RetrySettings) -> Policy:
     return Policy(
         max_attempts=cfg.max_attempts,
         initial_s=parse_duration(cfg.initial_backoff),
