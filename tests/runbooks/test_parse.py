@@ -3,7 +3,10 @@
 from textwrap import dedent
 
 from tocsin.runbooks.model import Runbook
-from tocsin.runbooks.parse import is_promql_expression, parse_runbook, phase_of, title_names
+from tocsin.runbooks.parse import parse_runbook
+from tocsin.runbooks.parse.names import title_names
+from tocsin.runbooks.parse.thresholds import is_promql_expression
+from tocsin.runbooks.parse.vocabulary import phase_of
 
 
 def parse(text: str, source: str = "rb.md") -> Runbook:

@@ -10,7 +10,8 @@ import pytest
 
 from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Runbook
-from tocsin.runbooks.parse import parse_runbook, phase_of
+from tocsin.runbooks.parse import parse_runbook
+from tocsin.runbooks.parse.vocabulary import phase_of
 from tocsin.runbooks.risk import classify
 from tocsin.runbooks.text import normalize_severity
 

@@ -2,7 +2,7 @@
 
 A code block in a runbook is one command (it may hold several lines). Its language comes from
 the fence; an unlabeled fence gets a guess among bash, powershell, sql, promql, python and
-yaml. Risk is decided in ``risk.py``.
+yaml. Risk is decided in ``risk/``.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
@@ -416,24 +416,26 @@ def block_text(block: Block, indent: str = "") -> str:
     return ""
 
 
-def codes_in(blocks: list[Block]) -> Iterator[Code]:
-    """Every code block in these blocks, nested ones included, in document order."""
+_Kind = TypeVar("_Kind", Code, Paragraph)
+
+
+def _nested(blocks: list[Block], kind: type[_Kind]) -> Iterator[_Kind]:
+    """Every block of this kind in these blocks, those in list items and quotes included, in
+    document order."""
     for block in blocks:
-        if isinstance(block, Code):
+        if isinstance(block, kind):
             yield block
         elif isinstance(block, ListBlock):
             for item in block.items:
-                yield from codes_in(item.blocks)
+                yield from _nested(item.blocks, kind)
         elif isinstance(block, Quote):
-            yield from codes_in(block.blocks)
+            yield from _nested(block.blocks, kind)
+
+
+def codes_in(blocks: list[Block]) -> Iterator[Code]:
+    """Every code block in these blocks, nested ones included, in document order."""
+    return _nested(blocks, Code)
 
 
 def paragraphs_in(blocks: list[Block]) -> Iterator[Paragraph]:
-    for block in blocks:
-        if isinstance(block, Paragraph):
-            yield block
-        elif isinstance(block, ListBlock):
-            for item in block.items:
-                yield from paragraphs_in(item.blocks)
-        elif isinstance(block, Quote):
-            yield from paragraphs_in(block.blocks)
+    return _nested(blocks, Paragraph)

@@ -1,0 +1,318 @@
+"""Alert sections: which sections are alerts (the evidence: a name shaped like an alert rule,
+a severity, sub-sections such as Impact / Diagnosis / Mitigation, a parent heading about
+alerts), and each alert's parts: severity, threshold, prose fields, steps, escalation. Also the
+file that is one alert (``# CPU Throttling High`` / ``## Meaning`` …).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from tocsin.runbooks.markdown import (
+    Block,
+    Document,
+    ListBlock,
+    Paragraph,
+    Section,
+    any_field,
+    codes_in,
+    paragraphs_in,
+)
+from tocsin.runbooks.model import (
+    Alert,
+    EscalationTier,
+    Phase,
+    Problem,
+    Runbook,
+    SeverityVariant,
+    Step,
+    Template,
+)
+from tocsin.runbooks.parse.escalation import AFTER_RE, escalation_target, tiers_from_section
+from tocsin.runbooks.parse.names import field_lines, list_fields, names_from_field, title_names
+from tocsin.runbooks.parse.sections import text_of, text_with_code
+from tocsin.runbooks.parse.steps import inline_commands, section_steps, short, steps_from_blocks
+from tocsin.runbooks.parse.thresholds import expression
+from tocsin.runbooks.parse.vocabulary import (
+    NAME_FIELDS,
+    REFERENCE_FIELDS,
+    SEVERITY_FIELDS,
+    STOP_NAMES,
+    THRESHOLD_FIELDS,
+    is_structural,
+    norm,
+    phase_of,
+    prose_field,
+)
+from tocsin.runbooks.text import (
+    camel_join,
+    is_camel_identifier,
+    is_identifier,
+    is_severity_word,
+    normalize_severity,
+    parse_duration,
+)
+
+
+@dataclass
+class Context:
+    """One document's parse: the runbook assembled so far and the problems found."""
+
+    source: str
+    runbook: Runbook
+    problems: list[Problem] = field(default_factory=list)
+
+
+_THRESHOLD_INLINE = re.compile(r"\bthreshold\s*:\s*(.{3,300}?)(?:\n\s*\n|$)", re.I | re.S)
+
+
+_FIRES_WHEN = re.compile(r"^.*?\b(fires|triggers|alerts|pages|goes off)\s+(when|if)\b\s*:?", re.I)
+
+
+def alert_evidence(section: Section, parents: list[Section]) -> list[str] | None:
+    if section.label:
+        return None
+    fields = field_lines(section.blocks)
+    for label, value, line, _ln in fields:
+        if label.lower() in NAME_FIELDS:
+            names, _rest = names_from_field(line, value)
+            if names:
+                return names
+    names, heading_severity = title_names(section.title)
+    if not names:
+        return None
+    if any(is_severity_word(n) or n.lower() in STOP_NAMES for n in names):
+        return None
+    score = 0
+    if all(is_camel_identifier(n) for n in names):
+        score += 2
+    if heading_severity or any(label.lower() in SEVERITY_FIELDS for label, *_ in fields):
+        score += 2
+    structure = sum(1 for child in section.children if is_structural(child.title))
+    structure += sum(1 for label, *_ in fields if is_structural(label))
+    score += min(structure, 2)
+    if any("alert" in p.title.lower() for p in parents if p.title):
+        score += 1
+    if section.level == 1:
+        score += 1
+    if score < 3:
+        return None
+    for child in section.children:
+        if not child.label and alert_evidence(child, [*parents, section]):
+            return None  # "# PaymentService" holding "## HighErrorRate": a container
+    return names
+
+
+def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[str, Any]) -> None:
+    fields = field_lines(section.blocks)
+    _names, heading_severity = title_names(section.title)
+    severity_raw = heading_severity
+    threshold = None
+    summary = None
+    prose: dict[str, list[str]] = {"impact": [], "symptoms": [], "meaning": [], "summary": []}
+    steps: list[Step] = []
+    variants: list[SeverityVariant] = []
+    tiers: list[EscalationTier] = []
+    field_paragraph_lines: set[int] = set()
+
+    for label, value, line, line_no in fields:
+        key = label.lower()
+        if key in NAME_FIELDS:
+            _n, rest = names_from_field(line, value)
+            summary = rest or summary
+        elif key in SEVERITY_FIELDS:
+            severity_raw = severity_raw or value.strip("` ") or None
+        elif is_severity_word(label):  # "**Sev 2** (Sev 1 if all nodes are affected)"
+            severity_raw = severity_raw or f"{label} {value}".strip()
+        elif key in THRESHOLD_FIELDS:
+            threshold = threshold or value
+        elif key in REFERENCE_FIELDS:
+            pass
+        elif prose_field(label):
+            prose[prose_field(label) or "summary"].append(value)
+        else:
+            phase = phase_of(label)
+            steps.append(
+                Step(
+                    phase=phase or "other",
+                    title=short(label),
+                    text=value,
+                    commands=inline_commands(line, line_no),
+                    line=line_no,
+                )
+            )
+            if phase == "escalate":
+                tier_text = value
+                after = AFTER_RE.search(tier_text)
+                if after and parse_duration(after.group(1)) is not None:
+                    tiers.append(
+                        EscalationTier(
+                            after_s=parse_duration(after.group(1)),
+                            target=escalation_target(tier_text),
+                            text=tier_text,
+                        )
+                    )
+        field_paragraph_lines.add(line_no)
+
+    other_blocks = [
+        b
+        for b in section.blocks
+        if not (
+            isinstance(b, Paragraph)
+            and b.line in field_paragraph_lines
+            and all(any_field(ln) for ln in b.lines)
+        )
+    ]
+    trimmed: list[Block] = []
+    for block in other_blocks:
+        fields_here = list_fields(block)
+        if fields_here and isinstance(block, ListBlock):
+            kept_items = [i for i in block.items if i not in fields_here]
+            if kept_items:
+                trimmed.append(ListBlock(ordered=block.ordered, items=kept_items, line=block.line))
+        else:
+            trimmed.append(block)
+    if trimmed:
+        steps.extend(steps_from_blocks(trimmed, None, section.title, section.line))
+
+    templates: list[Template] = []
+
+    def visit(child: Section, inherited: Phase | None) -> None:
+        nonlocal threshold, severity_raw
+        title_key = prose_field(child.title)
+        if title_key:
+            prose[title_key].append(text_of(child))
+            for label, value, _line, _no in field_lines(child.blocks):
+                if label.lower() in THRESHOLD_FIELDS and threshold is None:
+                    threshold = value
+            return
+        lowered = norm(child.title)
+        if lowered in THRESHOLD_FIELDS:
+            threshold = threshold or text_with_code(child)
+            return
+        if (
+            child.label
+            and is_severity_word(child.title)
+            and (not child.blocks or severity_raw is None)
+        ):
+            # "**Sev 2** (Sev 1 if all nodes are affected)" on its own line
+            severity_raw = severity_raw or f"{child.title} {child.value}".strip()
+            steps.extend(steps_from_blocks(child.blocks, inherited, section.title, child.line))
+            for grandchild in child.children:
+                visit(grandchild, inherited)
+            return
+        if is_severity_word(child.title):
+            steps.extend(section_steps(child, inherited))  # its commands stay visible
+            variants.append(
+                SeverityVariant(
+                    severity=normalize_severity(child.title) or child.title,
+                    title=child.title,
+                    text=text_of(child),
+                    line=child.line,
+                )
+            )
+            return
+        if "template" in lowered or lowered.startswith("communication"):
+            for code in codes_in(child.blocks):
+                templates.append(
+                    Template(
+                        name=f"{names[0]}: {child.title}",
+                        text=code.code.rstrip("\n"),
+                        alert=names[0],
+                        line=code.line,
+                    )
+                )
+            if any(codes_in(child.blocks)):
+                return
+        own = phase_of(child.title)
+        phase = own or inherited
+        if phase == "escalate":
+            tiers.extend(tiers_from_section(child))
+        steps.extend(steps_from_blocks(child.blocks, phase, child.title, child.line, child.value))
+        for grandchild in child.children:
+            visit(grandchild, phase)
+
+    for child in section.children:
+        visit(child, None)
+
+    if severity_raw is None:
+        for key in ("severity", "priority"):
+            if front.get(key) is not None and len(ctx.runbook.alerts) == 0:
+                severity_raw = str(front[key])
+    if threshold is None:
+        # "Fires when `x > 1` for 5 minutes." / "… behind its leader. Threshold: `x` for 10m"
+        prose_text = [p.text for p in paragraphs_in(section.blocks)] + [
+            t for key in ("symptoms", "meaning", "summary", "impact") for t in prose[key]
+        ]
+        for text in prose_text:
+            inline = _THRESHOLD_INLINE.search(text)
+            if inline:
+                threshold = inline.group(1).strip()
+                break
+            for ln in text.splitlines():
+                if _FIRES_WHEN.search(ln):
+                    threshold = threshold or _FIRES_WHEN.sub("", ln, count=1).strip()
+    for name in names:
+        expr, for_s = expression(threshold, section, name, shared=len(names) > 1)
+        if any(a.name == name for a in ctx.runbook.alerts):
+            ctx.problems.append(
+                Problem(
+                    source=ctx.source,
+                    line=section.line,
+                    level="warning",
+                    code="duplicate-alert",
+                    alert=name,
+                    message=f"{name} is documented twice in this runbook; the first "
+                    "section is used",
+                )
+            )
+            continue
+        ctx.runbook.alerts.append(
+            Alert(
+                name=name,
+                title=section.title or name,
+                severity=normalize_severity(severity_raw),
+                severity_raw=severity_raw,
+                threshold=threshold,
+                expr=expr,
+                for_s=for_s,
+                line=section.line,
+                summary=summary or ("\n".join(prose["summary"]) or None),
+                impact="\n".join(prose["impact"]) or None,
+                symptoms="\n".join(prose["symptoms"]) or None,
+                meaning="\n".join(prose["meaning"]) or None,
+                shares_section_with=[n for n in names if n != name],
+                severity_variants=variants,
+                escalation=tiers,
+                steps=[s.model_copy(deep=True) for s in steps],
+            )
+        )
+    ctx.runbook.templates.extend(templates)
+
+
+def single_alert_file(
+    ctx: Context, doc: Document, first_h1: Section | None, front: dict[str, Any], stem: str
+) -> None:
+    """One alert per file (``# CPU Throttling High`` / ``## Meaning`` …): the name comes from
+    the front matter, else the file name, else the heading's words."""
+    section = first_h1 if first_h1 is not None else doc.root
+    structural = sum(1 for c in section.children if is_structural(c.title))
+    if structural < 2:
+        return
+    declared = front.get("alert") or front.get("alertname") or front.get("name")
+    candidates = [str(declared)] if declared else []
+    candidates += [stem, camel_join(section.title or "") or ""]
+    name = next((c for c in candidates if c and is_identifier(c)), None)
+    if name is None:
+        return
+    if section is doc.root:
+        section = Section(
+            title=ctx.runbook.title,
+            level=1,
+            line=1,
+            blocks=doc.root.blocks,
+            children=doc.root.children,
+        )
+    build_alerts(ctx, section, [name], front)
