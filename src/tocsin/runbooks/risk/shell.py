@@ -71,8 +71,8 @@ _SHELL_KEYWORDS = frozenset(
     if then else elif fi do done while until case esac { } ! select
     """.split()
 )
-
-
+# Programs that run what they read on standard input: what is piped into them is a program
+# tocsin cannot see, never read-only.
 _STDIN_INTERPRETERS = frozenset(
     "sh bash zsh dash ksh fish python python3 perl ruby node php redis-cli psql mysql mongosh "
     "mongo nc ncat netcat socat telnet ssh kubectl docker sqlite3 osascript pwsh powershell "
