@@ -1,6 +1,6 @@
 """The words runbooks head their parts with: the field names (impact, severity, threshold,
 alert name …), the titles that name a response phase (``Detailed Troubleshooting`` ->
-diagnose), the generic titles, and the names that are never alerts. Every parse stage reads
+diagnose), the generic titles, and the names that are never alerts. The parse stages read
 titles through these.
 """
 
