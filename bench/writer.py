@@ -34,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import BATCH, CONFIG, batches
 from tocsin.alerts.payloads import parse_v2
 from tocsin.config import parse_config
+from tocsin.intake.turn import HeldWriter
 from tocsin.store import bulk, db, repo
 
 
@@ -88,7 +89,7 @@ def prepared(prefix: str, count: int, now: datetime) -> list[repo.Prepared]:
     ]
 
 
-def store_all(held: db.HeldWriter, work: list[repo.Prepared], per_commit: int) -> float:
+def store_all(held: HeldWriter, work: list[repo.Prepared], per_commit: int) -> float:
     """Store ``work`` in transactions of ``per_commit`` batches; the seconds spent committing."""
     committing = 0.0
     for start in range(0, len(work), per_commit):
@@ -114,7 +115,7 @@ def main() -> None:
         url = args.database_url or db.database_url(tmp, None)
         engine = db.make_engine(url)
         db.upgrade(engine)
-        held = db.HeldWriter(engine)
+        held = HeldWriter(engine)
         tag = os.urandom(3).hex()
         store_all(held, prepared(f"pre{tag}", args.prefill // BATCH, now), 20)
         work = prepared(f"new{tag}", max(1, args.alerts // BATCH), now)

@@ -162,7 +162,7 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
     When the flush at intake fails, the engine hears that work is due now."""
     import asyncio
 
-    from tocsin.store.writer import AlertWriter
+    from tocsin.intake.writer import AlertWriter
 
     state = make_state(db, clock)
     engine = DueWorkEngine(db, state.config, clock, owner="me")
@@ -228,8 +228,8 @@ def test_deliveries_are_handed_over_before_the_commit_and_sent_only_if_it_held(
     import pytest
 
     from tests.server.conftest import CONFIG
+    from tocsin.intake.writer import AlertWriter
     from tocsin.notify.retry import Outcome
-    from tocsin.store.writer import AlertWriter
 
     text = CONFIG.replace(
         "      group_wait: 0s\n", "      group_wait: 0s\n      channels: [ops]\n"
@@ -312,8 +312,8 @@ def test_a_full_disk_during_the_flush_at_intake_is_not_answered_as_stored(
     "stored"."""
     import asyncio
 
+    from tocsin.intake.writer import AlertWriter
     from tocsin.store import bulk
-    from tocsin.store.writer import AlertWriter
 
     if db.dialect.name != "sqlite":
         pytest.skip("SQLite's behaviour on a full disk; PostgreSQL keeps the transaction")

@@ -19,9 +19,10 @@ from tocsin.alerts.model import Alert
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
 from tocsin.engine.loop import DueWorkEngine
+from tocsin.intake.commit import Committer
+from tocsin.intake.turn import HeldWriter
 from tocsin.store import repo
-from tocsin.store.db import HeldWriter, begin_write, make_engine, upgrade
-from tocsin.store.writer import Committer
+from tocsin.store.db import begin_write, make_engine, upgrade
 
 WAIT_S = 30.0
 

@@ -15,9 +15,10 @@ from tests.server.conftest import CONFIG, START, postgres_database
 from tocsin.alerts.model import Alert
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.intake.commit import Committer
+from tocsin.intake.turn import HeldWriter
 from tocsin.store import bulk, repo
-from tocsin.store.db import HeldWriter, begin_write, make_engine, upgrade
-from tocsin.store.writer import Committer
+from tocsin.store.db import begin_write, make_engine, upgrade
 
 INCIDENTS = 5_000
 KEYS = 100

@@ -17,11 +17,13 @@ from sqlalchemy import Engine, text
 
 from tests.server.conftest import CONFIG
 from tocsin.alerts.model import Alert
-from tocsin.api.writer_process import WriterProcess, WriterSpec
+from tocsin.api.state import EngineFlush
 from tocsin.clock import RealClock
 from tocsin.config import parse_config
-from tocsin.store.db import make_engine, upgrade, writer_turn
-from tocsin.store.writer import StoreFailed
+from tocsin.intake.commit import StoreFailed
+from tocsin.intake.process import WriterProcess, WriterSpec
+from tocsin.intake.turn import turn_for
+from tocsin.store.db import make_engine, upgrade
 
 # the critical route (group_wait 0s) pages the console channel "ops"
 PAGING = CONFIG.replace(
@@ -48,7 +50,9 @@ class Harness:
         self.handed: list[tuple[list[Any], asyncio.Future[bool]]] = []
         self.before_answer: list[bool] = []  # per handing: its request not answered yet
         self.writer = WriterProcess(
-            WriterSpec(self.path, db.url.render_as_string(hide_password=False), "tester"),
+            WriterSpec(
+                self.path, db.url.render_as_string(hide_password=False), "tester", EngineFlush
+            ),
             lambda: parse_config(self.path.read_text()).route,
             RealClock(),
             on_commit=self.heard.append,
@@ -138,7 +142,7 @@ def test_a_writer_that_dies_fails_its_requests_and_the_next_write_starts_another
     async def body(writer: WriterProcess) -> None:
         first = writer.pid
         assert first is not None
-        with writer_turn(db):  # the writer waits for its turn at the file, holding the batch
+        with turn_for(db).hold():  # the writer waits for its turn at the file, holding the batch
             waiting = asyncio.ensure_future(writer.write([_alert("Lost")]))
             await asyncio.sleep(0.5)
             os.kill(first, signal.SIGKILL)

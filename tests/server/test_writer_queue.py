@@ -87,8 +87,8 @@ def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
     from tests.server.conftest import START, make_state
     from tocsin.alerts.model import Alert
     from tocsin.clock import VirtualClock
+    from tocsin.intake.writer import AlertWriter
     from tocsin.store import repo
-    from tocsin.store.writer import AlertWriter
 
     database = tmp_path / "tocsin.db"
     engine = make_engine(f"sqlite:///{database}")
@@ -131,7 +131,7 @@ def test_a_held_writer_keeps_its_connection_and_drops_it_after_a_failure(
 ) -> None:
     import pytest
 
-    from tocsin.store.db import HeldWriter
+    from tocsin.intake.turn import HeldWriter
 
     engine = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
     upgrade(engine)
@@ -159,8 +159,8 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
     from tests.server.conftest import START, make_state
     from tocsin.alerts.model import Alert
     from tocsin.clock import VirtualClock
+    from tocsin.intake.writer import AlertWriter
     from tocsin.store import repo
-    from tocsin.store.writer import AlertWriter
 
     engine = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
     upgrade(engine)
@@ -235,7 +235,7 @@ def test_postgresql_prepares_fixed_statements_but_not_in_lists() -> None:
 def test_engines_on_one_file_share_one_queue(tmp_path: Path) -> None:
     """Two engines (or two threads meeting at start) must not make two queues on one file:
     a thread holding one would wait forever on the other's flock."""
-    from tocsin.store.db import writer_turn
+    from tocsin.intake.turn import turn_for
 
     url = f"sqlite:///{tmp_path / 'tocsin.db'}"
     first, second = make_engine(url), make_engine(url)
@@ -243,7 +243,7 @@ def test_engines_on_one_file_share_one_queue(tmp_path: Path) -> None:
     done = threading.Event()
 
     def nested() -> None:
-        with writer_turn(first), begin_write(second) as conn:
+        with turn_for(first).hold(), begin_write(second) as conn:
             conn.execute(text("SELECT 1"))
         done.set()
 

@@ -18,11 +18,11 @@ from tocsin.api import alertmanager, errors, intake, metrics, native, paging, re
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
-from tocsin.api.state import AppState
-from tocsin.api.writer_process import WriterProcess, WriterSpec
+from tocsin.api.state import AppState, EngineFlush
 from tocsin.config import ConfigError
 from tocsin.engine.loop import DueWorkEngine
-from tocsin.store.writer import AlertWriter
+from tocsin.intake.process import WriterProcess, WriterSpec
+from tocsin.intake.writer import AlertWriter
 
 log = logging.getLogger("tocsin.api")
 
@@ -33,7 +33,7 @@ def create_app(
     """The application over ``state``. With ``run_engine`` the process also runs its due-work
     loop (every replica does; they share the work through leases). With ``writer_process``
     (``tocsin serve``; it needs ``state.config_path``) the intake's database work runs in a
-    process of its own (``api.writer_process``), else in a thread of this one."""
+    process of its own (``intake.process``), else in a thread of this one."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +75,7 @@ def create_app(
                 config_path=state.config_path,
                 database_url=state.db.url.render_as_string(hide_password=False),
                 owner=engine.owner,
-                flush_inline=run_engine,
+                flush=EngineFlush if run_engine else None,  # a running engine flushes at intake
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
             )
             writer = WriterProcess(

@@ -1,4 +1,5 @@
-"""What the API works with: database, configuration (reloadable), clock, writer, engine."""
+"""What the API works with: database, configuration (reloadable), clock, writer, engine; and
+the engine's flush at intake as the writer process builds it (``EngineFlush``)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,18 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.payloads import Limits
-from tocsin.api.writer_process import WriterProcess
 from tocsin.clock import Clock
-from tocsin.config import Config, load_config
+from tocsin.config import Config, ConfigError, load_config
 from tocsin.engine.loop import DueWorkEngine
+from tocsin.intake.process import WriterProcess
+from tocsin.intake.writer import AlertWriter
 from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Catalog
-from tocsin.store.writer import AlertWriter
 
 log = logging.getLogger("tocsin.api")
 
@@ -26,6 +28,31 @@ def load_runbooks(config: Config) -> Catalog | None:
     """The runbook catalog the configuration names (None when it names none)."""
     paths = config.runbook_paths()
     return load_catalog(paths) if paths else None
+
+
+class EngineFlush:
+    """The engine's flush at intake in the writer process (``intake.process.Flush``; the class
+    is the ``FlushFactory`` the server's ``WriterSpec`` names): an engine of its own over the
+    server's configuration file, leased to the server's engine (``owner``), which sends what
+    it creates."""
+
+    def __init__(self, config_path: Path, db: Engine, clock: Clock, owner: str) -> None:
+        self.config_path = config_path
+        config = load_config(config_path)
+        self.engine = DueWorkEngine(db, config, clock, owner=owner, catalog=load_runbooks(config))
+
+    def flush_inline(self, conn: Connection, touched: list[int]) -> tuple[list[Any], bool]:
+        return self.engine.flush_inline(conn, touched)
+
+    def reload(self) -> None:
+        """The server loaded its configuration again: so does this process (on an error it
+        keeps the one it has)."""
+        try:
+            loaded = load_config(self.config_path)
+            self.engine.pager.catalog = load_runbooks(loaded)
+            self.engine.config = loaded
+        except ConfigError as exc:
+            log.error("the writer process kept its configuration: %s", exc)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Database engines and migrations: SQLite in WAL mode by default, PostgreSQL by URL."""
+"""Database engines and migrations: SQLite in WAL mode by default, PostgreSQL by URL; and the
+queue every writer of a SQLite file waits in (``begin_write``, ``WriterQueue``). Below every
+stage of the data path that writes."""
 
 from __future__ import annotations
 
@@ -76,76 +78,16 @@ def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
     SQLite's own busy handler makes a waiting writer sleep and poll, for up to 100 ms at a
     time, where the lock file wakes it the moment the other writer commits. Several worker
     processes therefore take turns at the file instead of idling."""
-    writer, queue = _prepared(engine)
+    writer, queue = write_access(engine)
     return _queued(queue, writer)
 
 
-INTAKE_LOCK = 0x746F6373696E  # "tocsin": the advisory lock the intake writers take turns by
-INTAKE_WAIT_S = 30  # a writer waits this long for its turn, and holds it idle no longer
-INTAKE_TURN_SQL = (
-    # first the transaction's settings, then the turn (one statement each: in that order)
-    f"SELECT set_config('lock_timeout', '{INTAKE_WAIT_S}s', true),"
-    f" set_config('idle_in_transaction_session_timeout', '{INTAKE_WAIT_S}s', true),"
-    " set_config('enable_seqscan', 'off', true)",
-    f"SELECT pg_advisory_xact_lock({INTAKE_LOCK})",
-)
-
-
-class HeldWriter:
-    """One connection kept for the write transactions of one thread (the intake's writer):
-    taking a pooled connection and resetting it on return costs about 0.14 ms per transaction
-    on SQLite, a third of a one-row intake. A transaction that fails drops the connection; the
-    next one opens another.
-
-    On PostgreSQL its transactions begin with ``INTAKE_TURN_SQL``:
-
-    - the intake writers of all replicas take turns, as they do on a SQLite file (a
-      transaction-level advisory lock). Prometheus posts each alert to every replica it
-      knows; two that stored the same new alert at once each saw no open incident for its
-      group and no episode for its fingerprint, and each opened one: two incidents, two pages.
-      Taken first, in READ COMMITTED (pinned on this connection, whatever the server's
-      default), the lock makes each transaction's lookups see what the other committed. A
-      writer waits at most ``INTAKE_WAIT_S`` for its turn (then its batches fail and their
-      senders post again), and a transaction left idle that long (a stuck process, a lost
-      network) is ended by the server, so one replica cannot stop the others' intake for
-      longer;
-    - they plan without sequential scans: the intake's lookups are by key (the open incident
-      of a group, the current episode of a fingerprint), and a table the planner has no
-      statistics for yet (a new database, or autovacuum turned off) makes it guess that a list
-      of 100 keys matches half the table and scan all of it, per batch."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self._conn: Connection | None = None
-
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        writer, queue = _prepared(self.engine)
-        if self._conn is None:
-            self._conn = writer.connect()
-            if self._conn.dialect.name == "postgresql":
-                self._conn.execution_options(isolation_level="READ COMMITTED")
-        conn = self._conn
-        try:
-            with _turn(queue), conn.begin():
-                if conn.dialect.name == "postgresql":
-                    for statement in INTAKE_TURN_SQL:
-                        conn.exec_driver_sql(statement)
-                yield conn
-        except BaseException:
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            conn.close()
-
-
-def _prepared(engine: Engine) -> tuple[Engine, WriterQueue | None]:
-    """The engine's writing variant and its queue, made once under a lock: two threads that
+def write_access(engine: Engine) -> tuple[Engine, WriterQueue | None]:
+    """The engine's writing variant (on SQLite its transactions begin ``IMMEDIATE``) and the
+    queue of its file (None but for a SQLite file), made once under a lock: two threads that
     met here at start must not make two queues on one file (a thread holding one would wait
-    forever on the other's flock)."""
+    forever on the other's flock). The intake's writers take their turn with them
+    (``intake.turn``)."""
     with _setup:
         found = _writers.get(engine)
         if found is None:
@@ -156,22 +98,9 @@ def _prepared(engine: Engine) -> tuple[Engine, WriterQueue | None]:
         return found
 
 
-def writer_turn(engine: Engine) -> AbstractContextManager[None]:
-    """Hold this process's turn to write to a SQLite file across several transactions
-    (re-entrant: ``begin_write`` inside it does not wait again); a no-op elsewhere. The
-    intake's writer takes its turn before it gathers the waiting batches, so that what arrived
-    while another process was writing goes into its next commit."""
-    _writer, queue = _prepared(engine)
-    return _turn(queue)
-
-
-def _turn(queue: WriterQueue | None) -> AbstractContextManager[None]:
-    return queue if queue is not None else nullcontext()
-
-
 @contextmanager
 def _queued(queue: WriterQueue | None, writer: Engine) -> Iterator[Connection]:
-    with _turn(queue), writer.begin() as conn:
+    with queue if queue is not None else nullcontext(), writer.begin() as conn:
         yield conn
 
 

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, insert, select, update
@@ -20,6 +20,16 @@ from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
 from tocsin.alerts.model import update as update_alert
 from tocsin.alerts.silences import Silence
+from tocsin.routing.group import (
+    Group,
+    GroupRoute,
+    OpenGroup,
+    due_now,
+    first_flush_at,
+    groups_of,
+    joining,
+    next_flush_at,
+)
 from tocsin.routing.tree import Route
 from tocsin.store import bulk
 from tocsin.store.schema import (
@@ -149,43 +159,14 @@ def _episode(alert: Alert) -> tuple[Any, ...]:
     )
 
 
-class GroupRoute(NamedTuple):
-    """What storing a group needs of its route (plain values: a batch crosses to the writer
-    process as data, ``Prepared.to_wire``)."""
-
-    id: str
-    receiver: str
-    group_wait_s: float
-    group_interval_s: float
-    repeat_interval_s: float
-
-    @classmethod
-    def of(cls, route: Route) -> GroupRoute:
-        return cls(
-            route.id,
-            route.receiver,
-            route.group_wait_s,
-            route.group_interval_s,
-            route.repeat_interval_s,
-        )
-
-
-@dataclass
-class Group:
-    route: GroupRoute
-    labels_json: str
-    fingerprints: list[str]
-    firing: bool = False  # a resolved-only batch opens no incident (nothing to respond to)
-
-
 @dataclass(frozen=True)
 class Prepared:
     """A batch made ready for the database without touching it: the row values of the latest
     alert of each fingerprint (later alerts in a batch update earlier ones), and the group of
-    every route that takes it. Built on the request's thread, so that the writer only runs
-    statements. ``latest`` holds the alerts themselves where they are at hand; a batch that
-    crossed to the writer process (``to_wire``) decodes one from its values when an update
-    needs it."""
+    every route that takes it (``routing.group`` decides them). Built on the request's
+    thread, so that the writer only runs statements. ``latest`` holds the alerts themselves
+    where they are at hand; a batch that crossed to the writer process (``to_wire``) decodes
+    one from its values when an update needs it."""
 
     now: datetime
     source: str
@@ -203,13 +184,13 @@ class Prepared:
         return _decode_episode(self.values[fp], self.urls[fp])
 
     def to_wire(self) -> tuple[Any, ...]:
-        """Plain tuples, strings and numbers (cheap to pickle and to load): no alerts."""
+        """Plain tuples, dicts, strings and numbers (cheap to pickle and to load): no alerts."""
         return (
             to_ts(self.now),
             self.source,
             [(fp, self.urls[fp], v) for fp, v in self.values.items()],
             [
-                (k, tuple(g.route), g.labels_json, g.fingerprints, g.firing)
+                (k, tuple(g.route), g.labels, g.fingerprints, g.firing)
                 for k, g in self.groups.items()
             ],
         )
@@ -239,17 +220,7 @@ def prepare(batch: Sequence[Alert], now: datetime, route: Route, source: str = "
             if previous and same_episode(previous, alert)
             else alert
         )
-    groups: dict[str, Group] = {}
-    for fp, alert in latest.items():
-        for matched in route.match(alert.labels):
-            key = matched.group_key(alert.labels)
-            group = groups.get(key)
-            if group is None:
-                labels = dumps(matched.group_labels(alert.labels))
-                group = groups[key] = Group(GroupRoute.of(matched), labels, [])
-            group.fingerprints.append(fp)
-            if not alert.resolved(now):
-                group.firing = True
+    groups = groups_of(latest, route, now)
     values = {fp: _episode(alert) for fp, alert in latest.items()}
     urls = {fp: alert.generator_url for fp, alert in latest.items()}
     return Prepared(now, source, values, urls, groups, latest)
@@ -291,8 +262,7 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
     result.new_episodes = len(inserts)
     now_ts = to_ts(batch.now)
     result.new_incidents, due = _group(conn, batch.groups, now_ts)
-    result.touched = [i for i, at in due.items() if at <= now_ts]
-    result.later = min((at for at in due.values() if at > now_ts), default=None)
+    result.touched, result.later = due_now(due, now_ts)
     if result.new_incidents:
         notify(conn)
     return result
@@ -318,10 +288,10 @@ def _group(
     # an incident it resolved is not found (its group gets a new one), so that a new alert
     # never joins an incident that is closing and would never page.
     found = bulk.select_in(conn, _OPEN_SQL + _locking(conn, " ORDER BY id"), keys, ["resolved"])
-    open_by_key = {row[0]: row for row in found}
-    keys = [k for k in keys if k in open_by_key or wanted[k].firing]
-    new_keys = [k for k in keys if k not in open_by_key]
-    incident_of: dict[str, int] = {k: open_by_key[k][1] for k in keys if k in open_by_key}
+    open_by_key = {row[0]: OpenGroup(*row[1:]) for row in found}
+    join = joining(wanted, open_by_key)
+    keys, new_keys = join.keys, join.new
+    incident_of = {k: open_by_key[k].incident_id for k in keys if k in open_by_key}
     due: dict[int, float] = {}
     if new_keys:
         rows = bulk.insert(
@@ -345,7 +315,7 @@ def _group(
                     k,
                     g.route.id,
                     g.route.receiver,
-                    g.labels_json,
+                    dumps(g.labels),
                     "pending",
                     now_ts,
                     now_ts,
@@ -361,7 +331,7 @@ def _group(
         )
         for key, incident_id in rows:
             incident_of[key] = incident_id
-            due[incident_id] = now_ts + wanted[key].route.group_wait_s
+            due[incident_id] = first_flush_at(wanted[key].route, now_ts)
         bulk.insert(
             conn,
             "timeline",
@@ -389,12 +359,10 @@ def _group(
             "incidents",
             ("last_alert_at",),
             "id",
-            [(now_ts, open_by_key[k][1]) for k in existing],
+            [(now_ts, open_by_key[k].incident_id) for k in existing],
         )
         for k in existing:
-            _key, incident_id, last_flush_at, group_interval_s = open_by_key[k]
-            base = last_flush_at + group_interval_s if last_flush_at else now_ts
-            due[incident_id] = max(now_ts, base)
+            due[open_by_key[k].incident_id] = next_flush_at(open_by_key[k], now_ts)
     bulk.insert(
         conn,
         "incident_alerts",

@@ -3,17 +3,17 @@
 ``tocsin serve`` parses, validates and routes alerts in its event loop, then hands each batch
 (as plain values, ``repo.Prepared.to_wire``) to one writer process over a socket pair. That
 process stores whatever batches are waiting in one transaction, flushes at intake what is due
-at once (``DueWorkEngine.flush_inline``, leased to the server's engine), commits (group
-commit, ``store.writer.Committer``) and answers. An alert is answered 2xx only after that
-answer: only after its commit.
+at once (the ``Flush`` the server wires in: the engine's ``flush_inline``, leased to the
+server's engine), commits (group commit, ``intake.commit.Committer``) and answers. An alert is
+answered 2xx only after that answer: only after its commit. After the intake's parsing,
+validating and routing (in the server); before the engine.
 
 Why a process: a writer thread shares the server's GIL with the event loop. Each of its
 SQLite calls lets go of the GIL, and taking it back waits for the event loop to let go (up
 to the switch interval, 5 ms) whenever the loop is busy parsing; the two threads ended up
 taking turns on one core. A process has its own GIL, so parsing and storing run on two
 cores (``bench/ingest.py``). The engine's own transactions (due work, acknowledgements) stay
-in the server; SQLite writers of both processes take turns through the lock file
-(``store.db.WriterQueue``).
+in the server; the writers of both processes take turns (``intake.turn``).
 
 If the writer process dies, the requests waiting on it are answered with an error (nothing
 of theirs was acknowledged) and the next write starts a new one.
@@ -27,27 +27,45 @@ import contextlib
 import itertools
 import logging
 import multiprocessing
-import pickle
 import signal
 import socket
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from sqlalchemy import Connection, Engine
 
 from tocsin.alerts.model import Alert
-from tocsin.clock import Clock
+from tocsin.clock import Clock, RealClock
+from tocsin.intake.commit import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
+from tocsin.intake.wire import Channel, from_wire_deliveries, receive, send, to_wire_deliveries
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
-from tocsin.store import bulk, repo
-from tocsin.store.writer import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
+from tocsin.store import repo
+from tocsin.store.db import make_engine
 
 log = logging.getLogger("tocsin.writer")
 
-_HEAD = struct.Struct("!I")
 START_TIMEOUT_S = 120.0  # importing and loading the runbooks, on a slow machine
 STOP_TIMEOUT_S = 30.0
+
+
+class Flush(Protocol):
+    """The flush at intake, as the writer process runs it: what is due at once, flushed in
+    the intake's transaction (``intake.commit.AfterStore``), and the configuration it flushes
+    by loaded again when the server's is. The server wires in the engine's
+    (``api.state.EngineFlush``); the intake knows no more of the engine than this."""
+
+    def flush_inline(self, conn: Connection, touched: list[int]) -> tuple[list[Any], bool]: ...
+
+    def reload(self) -> None: ...
+
+
+# builds the flush in the writer process, from the configuration file, the process's own
+# database engine and clock, and the lease owner of the server's engine; it crosses to the
+# process by reference (a class or a module-level function)
+FlushFactory = Callable[[Path, Engine, Clock, str], Flush]
 
 
 @dataclass(frozen=True)
@@ -57,7 +75,7 @@ class WriterSpec:
     config_path: Path
     database_url: str
     owner: str  # the server engine's lease owner: it sends what the flush at intake created
-    flush_inline: bool = True  # as the server's engine runs
+    flush: FlushFactory | None = None  # as the server's engine runs (None: no flush at intake)
     log_level: str = "WARNING"
 
 
@@ -110,7 +128,7 @@ class WriterProcess:
             theirs.close()
             reader, stream = await asyncio.open_connection(sock=ours)
             try:
-                kind, *_ = await asyncio.wait_for(_receive(reader), START_TIMEOUT_S)
+                kind, *_ = await asyncio.wait_for(receive(reader), START_TIMEOUT_S)
                 if kind != "ready":
                     raise RuntimeError(f"the writer process said {kind!r}")
             except BaseException:
@@ -131,7 +149,7 @@ class WriterProcess:
         seq = self._seq
         future: asyncio.Future[repo.IngestResult] = asyncio.get_running_loop().create_future()
         self._waiting[seq] = (future, batch.source, len(batch))
-        _send(stream, ("batch", seq, batch.to_wire()))
+        send(stream, ("batch", seq, batch.to_wire()))
         await stream.drain()
         return await future
 
@@ -139,7 +157,7 @@ class WriterProcess:
         """The configuration was loaded again: the writer process loads it too (for the
         flush at intake; routing happens here)."""
         if self._stream is not None:
-            _send(self._stream, ("reload",))
+            send(self._stream, ("reload",))
 
     async def aclose(self) -> None:
         """Let the writer finish what it was given, then stop it."""
@@ -148,7 +166,7 @@ class WriterProcess:
         if stream is None or reader is None or process is None:
             return
         with contextlib.suppress(ConnectionError):
-            _send(stream, ("stop",))
+            send(stream, ("stop",))
             await stream.drain()
         try:
             await asyncio.wait_for(asyncio.shield(reader), STOP_TIMEOUT_S)
@@ -166,7 +184,7 @@ class WriterProcess:
     ) -> None:
         try:
             while True:
-                message = await _receive(reader)
+                message = await receive(reader)
                 if message[0] == "created":
                     self._created(*message[1:])
                 elif message[0] == "done":
@@ -224,98 +242,21 @@ def _settle(held: asyncio.Future[bool], ok: bool) -> None:
         held.set_result(ok)
 
 
-def to_wire_deliveries(created: list[tuple[Any, Any]]) -> list[tuple[Any, ...]]:
-    """(due item, notification) row pairs as plain tuples with their column names."""
-    return [(item._fields, tuple(item), row._fields, tuple(row)) for item, row in created]
-
-
-def from_wire_deliveries(wire: list[tuple[Any, ...]]) -> list[tuple[Any, Any]]:
-    return [
-        (bulk.record(item_names, item), bulk.record(row_names, row))
-        for item_names, item, row_names, row in wire
-    ]
-
-
-# --------------------------------------------------------------------------- framing
-
-
-def _frame(message: tuple[Any, ...]) -> bytes:
-    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    return _HEAD.pack(len(body)) + body
-
-
-def _send(stream: asyncio.StreamWriter, message: tuple[Any, ...]) -> None:
-    stream.write(_frame(message))
-
-
-async def _receive(reader: asyncio.StreamReader) -> tuple[Any, ...]:
-    (size,) = _HEAD.unpack(await reader.readexactly(_HEAD.size))
-    message: tuple[Any, ...] = pickle.loads(await reader.readexactly(size))
-    return message
-
-
-class _Channel:
-    """The writer process's blocking end: whole messages, all those already there at once."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = bytearray()
-        self.ended = False
-
-    def receive(self, block: bool) -> list[tuple[Any, ...]] | None:
-        """The whole messages that have arrived (waiting for one if ``block``); None once the
-        server has gone and every message is taken."""
-        messages = self._messages()
-        while not self.ended:
-            self.sock.setblocking(block and not messages)
-            try:
-                data = self.sock.recv(1 << 20)
-            except BlockingIOError:
-                break
-            if not data:
-                self.ended = True
-                break
-            self.buffer += data
-            messages += self._messages()
-        return None if self.ended and not messages else messages
-
-    def _messages(self) -> list[tuple[Any, ...]]:
-        out = []
-        while len(self.buffer) >= _HEAD.size:
-            (size,) = _HEAD.unpack_from(self.buffer)
-            if len(self.buffer) < _HEAD.size + size:
-                break
-            out.append(pickle.loads(self.buffer[_HEAD.size : _HEAD.size + size]))
-            del self.buffer[: _HEAD.size + size]
-        return out
-
-    def send(self, message: tuple[Any, ...]) -> None:
-        self.sock.setblocking(True)
-        self.sock.sendall(_frame(message))
-
-
 # --------------------------------------------------------------------------- the process
 
 
 def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     """The writer process: until the server says stop or goes away. Signals are the server's
     to act on (Ctrl-C reaches the whole process group): this process ends when it is told."""
-    from tocsin.api.state import load_runbooks
-    from tocsin.clock import RealClock
-    from tocsin.config import ConfigError, load_config
-    from tocsin.engine.loop import DueWorkEngine
-    from tocsin.store.db import make_engine, writer_turn
-
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     logging.basicConfig(
         level=spec.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = load_config(spec.config_path)
     db = make_engine(spec.database_url)
     clock = RealClock()
-    engine = DueWorkEngine(db, config, clock, owner=spec.owner, catalog=load_runbooks(config))
-    channel = _Channel(sock)
+    flush = spec.flush(spec.config_path, db, clock, spec.owner) if spec.flush else None
+    channel = Channel(sock)
     committing: list[tuple[int, concurrent.futures.Future[bool]]] = []
     commit_ids = itertools.count(1)
 
@@ -328,7 +269,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     committer = Committer(
         db,
         clock,
-        after_store=engine.flush_inline if spec.flush_inline else None,
+        after_store=flush.flush_inline if flush is not None else None,
         on_created=created,
     )
     channel.send(("ready",))
@@ -343,14 +284,6 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
             channel.send(("done", answers, left, settled))
         batches.clear()
 
-    def reload() -> None:
-        try:
-            loaded = load_config(spec.config_path)
-            engine.pager.catalog = load_runbooks(loaded)
-            engine.config = loaded
-        except ConfigError as exc:
-            log.error("the writer process kept its configuration: %s", exc)
-
     try:
         while True:
             messages = channel.receive(block=True)
@@ -358,7 +291,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
                 return
             # our turn at the database first, then whatever is waiting by then: batches that
             # arrived while another process held the file share this commit
-            with writer_turn(db):
+            with committer.turn.hold():
                 messages += channel.receive(block=False) or []  # None: seen next time
                 batches: list[tuple[int, repo.Prepared]] = []
                 for message in messages:
@@ -367,7 +300,8 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
                         continue
                     commit(batches)  # what came before, in order
                     if message[0] == "reload":
-                        reload()
+                        if flush is not None:
+                            flush.reload()
                     elif message[0] == "stop":
                         channel.send(("stopped",))
                         return
