@@ -76,6 +76,20 @@ def test_no_queue_for_memory_or_postgresql() -> None:
     assert WriterQueue.beside(make_engine("postgresql+psycopg://u@127.0.0.1:1/x")) is None
 
 
+def test_the_intake_writers_turn_is_chosen_from_the_dialect(tmp_path: Path) -> None:
+    """A SQLite file: its writer queue (the one ``begin_write`` waits in); in-memory SQLite:
+    none; PostgreSQL: the advisory lock, taken in each transaction."""
+    from tocsin.intake.turn import PostgresTurn, SqliteTurn, turn_for
+
+    on_file = make_engine(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    turn = turn_for(on_file)
+    assert isinstance(turn, SqliteTurn) and turn.queue is not None
+    assert turn.queue is WriterQueue.beside(on_file)
+    in_memory = turn_for(make_engine("sqlite://"))
+    assert isinstance(in_memory, SqliteTurn) and in_memory.queue is None
+    assert isinstance(turn_for(make_engine("postgresql+psycopg://u@127.0.0.1:1/x")), PostgresTurn)
+
+
 def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
     tmp_path: Path,
 ) -> None:

@@ -22,6 +22,7 @@ from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Catalog
 
 log = logging.getLogger("tocsin.api")
+writer_log = logging.getLogger("tocsin.writer")  # the writer process's, as all its records
 
 
 def load_runbooks(config: Config) -> Catalog | None:
@@ -49,10 +50,15 @@ class EngineFlush:
         keeps the one it has)."""
         try:
             loaded = load_config(self.config_path)
-            self.engine.pager.catalog = load_runbooks(loaded)
-            self.engine.config = loaded
+            configure(self.engine, loaded, load_runbooks(loaded))
         except ConfigError as exc:
-            log.error("the writer process kept its configuration: %s", exc)
+            writer_log.error("the writer process kept its configuration: %s", exc)
+
+
+def configure(engine: DueWorkEngine, config: Config, catalog: Catalog | None) -> None:
+    """Give a running engine a configuration loaded again, and its runbooks."""
+    engine.config = config
+    engine.pager.catalog = catalog
 
 
 @dataclass
@@ -84,8 +90,7 @@ class AppState:
             self.config = config
             self.catalog = catalog
             if self.engine is not None:
-                self.engine.config = config
-                self.engine.pager.catalog = catalog
+                configure(self.engine, config, catalog)
             if self.writer is not None:
                 self.writer.reload()
         log.info("configuration reloaded from %s", self.config_path)

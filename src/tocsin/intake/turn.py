@@ -2,7 +2,7 @@
 the database, so that two of them never store the same new alert at once (each would see no
 open incident for its group and open one: two incidents, two pages). One interface, ``Turn``,
 two implementations chosen once from the database's dialect (``turn_for``): a lock file on
-SQLite (``FileTurn``), an advisory lock on PostgreSQL (``AdvisoryTurn``). Between the intake
+SQLite (``SqliteTurn``), an advisory lock on PostgreSQL (``PostgresTurn``). Between the intake
 (parse, validate, route) and the store."""
 
 from __future__ import annotations
@@ -34,11 +34,12 @@ class Turn(Protocol):
         ...
 
 
-class FileTurn:
+class SqliteTurn:
     """SQLite: the file's writer queue (``store.db.WriterQueue``: a lock for the threads of
     this process, ``flock`` on a file beside the database for the processes), which every
-    other writer of the file (``begin_write``) waits in too. None for in-memory SQLite and for
-    platforms without ``flock``: SQLite's own write lock alone."""
+    other writer of the file (``begin_write``) waits in too; held, it lets them in without
+    waiting again (re-entrant). None for in-memory SQLite and for platforms without
+    ``flock``: SQLite's own write lock alone."""
 
     def __init__(self, queue: WriterQueue | None) -> None:
         self.queue = queue
@@ -66,7 +67,7 @@ INTAKE_TURN_SQL = (
 )
 
 
-class AdvisoryTurn:
+class PostgresTurn:
     """PostgreSQL: each intake transaction begins with ``INTAKE_TURN_SQL``.
 
     - the intake writers of all replicas take turns, as they do on a SQLite file (a
@@ -103,9 +104,9 @@ class AdvisoryTurn:
 def turn_for(engine: Engine) -> Turn:
     """The turn for this database, by its dialect."""
     if engine.dialect.name == "postgresql":
-        return AdvisoryTurn()
+        return PostgresTurn()
     _writer, queue = write_access(engine)
-    return FileTurn(queue)
+    return SqliteTurn(queue)
 
 
 class HeldWriter:

@@ -14,7 +14,6 @@ the event loop before the commit and out the moment it held (``Committer._write`
 from __future__ import annotations
 
 import asyncio
-import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -34,8 +33,6 @@ from tocsin.intake.commit import (
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import repo
-
-log = logging.getLogger("tocsin.writer")
 
 
 @dataclass
