@@ -22,6 +22,7 @@ from tocsin.alerts.model import update as update_alert
 from tocsin.alerts.silences import Silence
 from tocsin.routing.tree import Route
 from tocsin.store import bulk
+from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import (
     LATEST_EPISODE_SQL,
     MAX_ROW_ID,
@@ -35,8 +36,6 @@ from tocsin.store.schema import (
     timeline,
 )
 from tocsin.store.wakeup import notify
-
-FLUSH = "flush"
 
 
 def to_dt(ts: float) -> datetime:
