@@ -385,19 +385,20 @@ def test_actions_the_pipeline_refuses_are_shown(tmp_path: Path) -> None:
 def test_work_that_fails_is_retried_after_its_lease_and_reported(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from tocsin.engine import deadline as stage
     from tocsin.engine.loop import LEASE_S
-    from tocsin.engine.paging import Pager
+    from tocsin.engine.stage import Settings
 
-    deadline = Pager.deadline
+    deadline = stage.missed
     tries: list[float] = []
 
-    def flaky(self: Pager, conn: Any, incident_id: int, now: float) -> None:
+    def flaky(self: Settings, conn: Any, incident_id: int, now: float) -> None:
         tries.append(now)
         if len(tries) == 1 or now == tries[0]:  # every try at the first instant fails
             raise RuntimeError("boom")
         deadline(self, conn, incident_id, now)
 
-    monkeypatch.setattr(Pager, "deadline", flaky)
+    monkeypatch.setattr(stage, "missed", flaky)
     result = paging(tmp_path, FIRE, until="10m")
     # the failed tries roll back; the item is claimed again when its lease lapses
     again = 180 + LEASE_S + 0.001

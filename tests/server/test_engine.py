@@ -342,3 +342,11 @@ def test_a_full_disk_during_the_flush_at_intake_is_not_answered_as_stored(
         writer.close()
     with db.connect() as conn:
         assert not repo.current_alerts(conn, [alert.fingerprint])
+
+
+def test_every_kind_of_due_work_has_its_stage() -> None:
+    from tocsin.engine.loop import CYCLE
+    from tocsin.store import kinds
+
+    assert set(CYCLE) | {kinds.DELIVER} == set(kinds.KINDS)
+    assert kinds.DELIVER not in CYCLE  # sent after the batch commits, by the Deliverer

@@ -22,7 +22,7 @@ from tocsin.engine.loop import DueWorkEngine
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome
 from tocsin.oncall.escalation import Policy, Step, Target
-from tocsin.store import outbox
+from tocsin.store import kinds
 from tocsin.store.db import begin_write
 from tocsin.store.schema import due_work, incidents, timeline
 
@@ -100,7 +100,7 @@ def seed(db: Engine, due_at: float, count: int = COUNT) -> None:
         ids = [r.id for r in conn.execute(select(incidents.c.id))]
         conn.execute(
             insert(due_work),
-            [{"kind": outbox.ESCALATE, "ref": i, "due_at": due_at, "attempts": 0} for i in ids],
+            [{"kind": kinds.ESCALATE, "ref": i, "due_at": due_at, "attempts": 0} for i in ids],
         )
 
 

@@ -32,6 +32,7 @@ from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
+from tocsin.store.kinds import DELIVER
 
 log = logging.getLogger("tocsin.deliver")
 LEASE_S = 120.0
@@ -149,7 +150,7 @@ class Deliverer:
 
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:
-            items = repo.claim_due(conn, now, self.owner, LEASE_S, limit, kinds=[outbox.DELIVER])
+            items = repo.claim_due(conn, now, self.owner, LEASE_S, limit, kinds=[DELIVER])
             rows = outbox.many(conn, [item.ref for item in items])
             return [(item, rows.get(item.ref)) for item in items]
 

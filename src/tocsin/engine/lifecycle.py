@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tocsin.config import Config
-from tocsin.engine import updates
+from tocsin.engine import reminders
 from tocsin.incidents.lifecycle import refuse_note, refuse_person, refuse_reopen
 from tocsin.store import repo
 
@@ -91,7 +91,7 @@ def reopen(
     repo.add_timeline(
         conn, incident_id, repo.to_dt(now), "reopened", {"by": by, "reason": reason[:1000]}
     )
-    updates.schedule_first(conn, config, incident_id, now, fresh=True)
+    reminders.schedule_first(conn, config, incident_id, now, fresh=True)
 
 
 def runbook_opened(

@@ -1,30 +1,32 @@
-"""The due-work loop: claim what is due (with a lease), carry it out in a transaction, and
-reschedule or finish it. One loop per process; several processes share the database."""
+"""The due-work loop: claim what is due (with a lease), hand each item to its stage
+(``CYCLE``) in one transaction per batch, then send what the batch put in the outbox. One
+loop per process; several processes share the database.
+
+A new kind of due work: name it in ``store/kinds.py``, write its stage's ``due`` function
+(an ``engine.stage.Stage``) in a module of its own, and add the pair to ``CYCLE``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import math
 import os
 import socket
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
 from tocsin.clock import Clock
 from tocsin.config import Config
-from tocsin.engine import updates as status_updates
+from tocsin.engine import acknowledgement, deadline, escalate, flush, reminders
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
-from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute
+from tocsin.engine.stage import Stage
 from tocsin.runbooks.model import Catalog
-from tocsin.store import bulk, outbox, repo
+from tocsin.store import kinds, outbox, repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import due_work
 from tocsin.store.wakeup import Listener
@@ -32,6 +34,18 @@ from tocsin.store.wakeup import Listener
 log = logging.getLogger("tocsin.engine")
 LEASE_S = 60.0
 INLINE_LIMIT = 100  # flushes done in an intake transaction; more is backpressure
+
+# The cycle: each kind of due work and the stage that carries it out, in the order of the
+# data path. A stage gets the claimed item in the batch's transaction and settles it.
+CYCLE: dict[str, Stage] = {
+    kinds.FLUSH: flush.due,  # mute, decide, record; trigger and tell channels (engine/trigger)
+    kinds.ESCALATE: escalate.due,  # the next step of the policy pages its targets
+    kinds.DEADLINE: deadline.due,  # an acknowledgement deadline missed: escalate now
+    kinds.ACK_TIMEOUT: acknowledgement.due,  # an acknowledgement lapsed: escalate again
+    kinds.REMINDER: reminders.due,  # no status update for the severity's period
+}
+# The last stage, kinds.DELIVER, runs apart: engine/deliver.Deliverer sends what a batch put
+# in the outbox once the batch has committed (run_once), never inside its transaction.
 
 
 class DueWorkEngine:
@@ -92,9 +106,9 @@ class DueWorkEngine:
             with begin_write(self.db) as conn:
                 _fresh(conn)
                 items = repo.claim_due(
-                    conn, now, self.owner, LEASE_S, limit, exclude=[outbox.DELIVER]
+                    conn, now, self.owner, LEASE_S, limit, exclude=[kinds.DELIVER]
                 )
-                _prefetch(conn, items)
+                flush.prefetch(conn, items)
                 for item in items:
                     self._handle(conn, item, now)
                 created = outbox.take_new(conn, self.owner, now, LEASE_S) if take else []
@@ -108,7 +122,7 @@ class DueWorkEngine:
                     r.id
                     for r in conn.execute(
                         select(due_work.c.id)
-                        .where(due_work.c.due_at <= now, due_work.c.kind != outbox.DELIVER)
+                        .where(due_work.c.due_at <= now, due_work.c.kind != kinds.DELIVER)
                         .order_by(due_work.c.due_at, due_work.c.id)
                         .limit(limit)
                     )
@@ -148,34 +162,21 @@ class DueWorkEngine:
             self.owner,
             LEASE_S,
             INLINE_LIMIT,
-            kinds=[repo.FLUSH],
+            kinds=[kinds.FLUSH],
             refs=incidents[: INLINE_LIMIT * 10],
         )
-        _prefetch(conn, items)
+        flush.prefetch(conn, items)
         for item in items:
             self._handle(conn, item, now)
         return outbox.take_new(conn, self.owner, now, LEASE_S), len(incidents) <= INLINE_LIMIT
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
-        if item.kind == repo.FLUSH:
-            self._flush(conn, item.id, item.ref, now)
-        elif item.kind == outbox.ESCALATE:
-            escalated = self.pager.escalate(
-                conn, item.ref, now, reason="not acknowledged in time", when_due=True
-            )
-            if not escalated:
-                repo.finish(conn, item.id, self.owner)
-        elif item.kind == outbox.DEADLINE:
-            repo.finish(conn, item.id, self.owner)
-            self.pager.deadline(conn, item.ref, now)
-        elif item.kind == outbox.ACK_TIMEOUT:
-            repo.finish(conn, item.id, self.owner)
-            self.pager.ack_timeout(conn, item.ref, now)
-        elif item.kind == status_updates.REMINDER:
-            status_updates.handle_due(conn, self.pager, item, self.owner, now)
-        else:
+        stage = CYCLE.get(item.kind)
+        if stage is None:
             log.warning("unknown due work kind %r; dropped", item.kind)
             repo.finish(conn, item.id, self.owner)
+            return
+        stage(self.pager, conn, item, self.owner, now)
 
     async def run_once(self, limit: int = 100) -> int:
         """One pass: due work batch by batch, each batch's new messages sent as soon as it
@@ -190,97 +191,6 @@ class DueWorkEngine:
                 break
         handled += await self.deliverer.run()
         return handled
-
-    def _flush(self, conn: object, item_id: int, incident_id: int, now_ts: float) -> None:
-        from sqlalchemy import Connection
-
-        assert isinstance(conn, Connection)
-        now = repo.to_dt(now_ts)
-        # locked before its alerts are read (on PostgreSQL; see repo.lock_incidents): an
-        # alert the intake is adding is waited for, and then seen
-        incident = repo.get_incident(conn, incident_id, lock=True)
-        if incident is None or incident.status == "resolved":
-            repo.finish(conn, item_id, self.owner)
-            return
-        ahead: _Prefetched | None = conn.info.get(_PREFETCH)
-        stored = ahead.members.get(incident_id) if ahead else None
-        if stored is None:
-            stored = repo.incident_members(conn, incident_id)
-        members = {a.fingerprint: a.alert for a in stored}
-        # inhibition sources are only needed when a member is the target of some rule
-        rules = self.config.inhibit_rules
-        targeted = any(rule.is_target(a.labels) for rule in rules for a in members.values())
-        firing_all = (
-            {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
-        )
-        # read once per transaction: every flush in a batch has the same now
-        silences = conn.info.get(_SILENCES)
-        if silences is None:
-            silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
-        muting = mute(members, silences, self.config.inhibit_rules, firing_all, now)
-        history = ahead.histories.get(incident_id) if ahead else None
-        sent, last_said = history or _histories(conn, [incident_id])[incident_id]
-        for kind, fp, detail in alert_events(members, muting, now, last_said):
-            alert = members[fp]
-            repo.add_timeline(
-                conn,
-                incident_id,
-                now,
-                kind,
-                {"fingerprint": fp, "alertname": alert.labels.get("alertname", ""), **detail},
-            )
-        last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
-        decision = decide(
-            members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
-        )
-        values: dict[str, object] = {}
-        if decision.send:
-            repo.add_timeline(
-                conn,
-                incident_id,
-                now,
-                "group_flushed",
-                {
-                    "firing": [_brief(fp, members[fp]) for fp in decision.firing],
-                    "resolved": [_brief(fp, members[fp]) for fp in decision.resolved],
-                    "muted": {
-                        fp: {
-                            "silenced_by": muting.silenced_by.get(fp, []),
-                            "inhibited_by": muting.inhibited_by.get(fp, []),
-                        }
-                        for fp in decision.muted
-                    },
-                },
-            )
-            values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
-            if decision.firing:
-                values["title"] = self.pager.incident_title(conn, incident, members, now_ts)
-            self.pager.flushed(
-                conn, incident, members, decision.firing, decision.all_resolved, now_ts
-            )
-        route = self.config.route.find(incident.route_id)
-        auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
-        if incident.reopened_at is not None and auto_resolve:
-            # a person reopened it after its alerts had ended: only alerts that end after
-            # the reopening resolve it again
-            ends = [repo.to_ts(a.ends_at) for a in members.values() if a.ends_at]
-            auto_resolve = bool(ends) and max(ends) > incident.reopened_at
-        if decision.all_resolved and auto_resolve:
-            values.update(status="resolved", resolved_at=now_ts)
-            repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
-            self.pager.stopped(conn, incident_id)
-            repo.finish(conn, item_id, self.owner)
-        elif decision.all_resolved:
-            # the route keeps it open for a person to resolve; a new alert flushes it again
-            if decision.send:
-                repo.add_timeline(
-                    conn, incident_id, now, "alerts_resolved", {"auto_resolve": False}
-                )
-            repo.finish(conn, item_id, self.owner)
-        else:
-            repo.reschedule(conn, item_id, self.owner, now_ts + incident.group_interval_s)
-        if values:
-            repo.update_incident(conn, incident_id, **values)
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
         """The loop: handle what is due, then sleep until the next due time, a wake-up from
@@ -313,69 +223,7 @@ class DueWorkEngine:
             await self.deliverer.close()
 
 
-def _brief(fp: str, alert: object) -> dict[str, object]:
-    from tocsin.alerts.model import Alert
-
-    assert isinstance(alert, Alert)
-    return {
-        "fingerprint": fp,
-        "labels": alert.labels,
-        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
-        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
-    }
-
-
-_SILENCES = "tocsin_silences"
-
-
-_PREFETCH = "tocsin_prefetched"
-
-
-@dataclass
-class _Prefetched:
-    """What a batch's flushes read, read for all of them at once: members and history."""
-
-    members: dict[int, list[Any]]
-    histories: dict[int, History]
-
-
-def _prefetch(conn: Connection, items: list[Any]) -> None:
-    """Before a batch: the members and history of every incident it flushes, in a few
-    statements instead of two per flush. Nothing else in a batch changes them before its
-    flush (an incident has one flush item; escalations do not touch members or history)."""
-    refs = [item.ref for item in items if item.kind == repo.FLUSH]
-    if len(refs) < 2:  # a flush alone locks its incident itself (``_flush``)
-        conn.info.pop(_PREFETCH, None)
-        return
-    repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
-    conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), _histories(conn, refs))
-
-
 def _fresh(conn: Connection) -> None:
     """At the start of a transaction: nothing cached by an earlier one on this connection."""
-    conn.info.pop(_SILENCES, None)
-    conn.info.pop(_PREFETCH, None)
+    flush.forget(conn)
     outbox.forget_new(conn)
-
-
-History = tuple[set[str], dict[str, str]]
-_HISTORIES_SQL = (
-    "SELECT incident_id, kind, detail FROM timeline WHERE incident_id IN ({in_})"
-    " AND kind IN ("
-    + ",".join(f"'{k}'" for k in ("group_flushed", *ALERT_EVENT_KINDS))
-    + ") ORDER BY incident_id, id"
-)
-
-
-def _histories(conn: Connection, incident_ids: list[int]) -> dict[int, History]:
-    """For each incident: the fingerprints ever sent as firing, and what the timeline last
-    said of each alert (one statement per thousand incidents)."""
-    found: dict[int, History] = {i: (set(), {}) for i in incident_ids}
-    for incident_id, kind, text in bulk.select_in(conn, _HISTORIES_SQL, incident_ids):
-        sent, last = found[incident_id]
-        detail = json.loads(text)
-        if kind == "group_flushed":
-            sent.update(entry["fingerprint"] for entry in detail.get("firing", []))
-        elif "fingerprint" in detail:
-            last[detail["fingerprint"]] = ALERT_EVENT_KINDS[kind]
-    return found

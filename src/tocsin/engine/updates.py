@@ -1,4 +1,4 @@
-"""Status updates and update reminders, in the caller's transaction.
+"""Status updates, in the caller's transaction.
 
 - ``post``: a person's status update. Validated (the stage rule of ``incidents.updates``),
   rendered (a default template or a runbook's), recorded on the timeline (``status_update``),
@@ -6,11 +6,7 @@
   channels through the outbox (message kind ``status_update``), all in one transaction.
   Posting the ``resolved`` stage tells everyone the incident is over; it does not resolve the
   paging (acknowledge/resolve do that), it only stops the reminders.
-- Reminders: a severity with ``update_every`` wants an update that often while the incident
-  is triggered or acknowledged. Due work ``update_reminder`` (one per incident) falls due that
-  long after the trigger or the last update; then the timeline gets ``update_reminder`` and
-  the channels a message of that kind, and it falls due again a period later, until an update
-  is posted (which moves it) or the incident or its stage is resolved (which ends it).
+- Posting moves the incident's status-update reminder a period on (``engine/reminders.py``).
 """
 
 from __future__ import annotations
@@ -21,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
-from tocsin.config import Config
 from tocsin.incidents.describe import incident_title
+from tocsin.incidents.lifecycle import RUNNING
 from tocsin.incidents.updates import (
     MAX_MESSAGE_CHARS,
     STAGES,
@@ -34,13 +30,11 @@ from tocsin.incidents.updates import (
 from tocsin.oncall.severity import level_of, rank
 from tocsin.runbooks.model import Catalog
 from tocsin.store import outbox, repo
-from tocsin.times import format_duration
+from tocsin.store.kinds import REMINDER
 
 if TYPE_CHECKING:
     from tocsin.engine.paging import Pager
 
-REMINDER = "update_reminder"  # the due work kind (ref: the incident)
-RUNNING = ("triggered", "acknowledged")
 MAX_IMPACT_CHARS = 1000
 
 
@@ -237,69 +231,3 @@ def history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
         for e in repo.incident_timeline(conn, incident_id)
         if e["kind"] == "status_update"
     ]
-
-
-# --------------------------------------------------------------------------- reminders
-
-
-def schedule_first(
-    conn: Connection, config: Config, incident_id: int, now: float, *, fresh: bool = False
-) -> None:
-    """When an incident triggers (or, ``fresh``, is reopened: the period counts from now):
-    its first reminder, if its severity wants updates."""
-    paging = config.paging
-    if paging.update_every_s is None and all(lv.update_every_s is None for lv in paging.levels):
-        return  # no severity asks for updates: nothing to read
-    incident = repo.get_incident(conn, incident_id)
-    if incident is None:
-        return
-    interval = config.paging.update_interval_s(incident.severity)
-    if interval and stage_of(incident.stage) != "resolved":
-        base = now if fresh else (incident.last_update_at or now)
-        outbox.schedule(conn, REMINDER, [incident_id], max(now, base + interval))
-
-
-def remind(conn: Connection, pager: Pager, incident_id: int, now: float) -> float | None:
-    """A reminder falling due: sent when no update came for the severity's period; the
-    next time it falls due, or None when reminders are over for this incident."""
-    incident = repo.get_incident(conn, incident_id)
-    if incident is None or incident.status not in RUNNING or stage_of(incident.stage) == "resolved":
-        return None
-    interval = pager.config.paging.update_interval_s(incident.severity)
-    if not interval:
-        return None
-    base = incident.last_update_at or incident.triggered_at or now
-    if base + interval > now + 1e-6:
-        return float(base + interval)  # an update came meanwhile (or the period changed)
-    silent = now - base
-    silent_for, every = format_duration(silent, "short"), format_duration(interval, "short")
-    text = (
-        f"No status update on incident #{incident.id} for {silent_for}; "
-        f"at severity {incident.severity or 'none'} one is due every "
-        f"{every}. Post one with: tocsin incident update {incident.id} "
-        "--stage STAGE --message TEXT"
-    )
-    channels = _send(pager, conn, incident, REMINDER, text, now, f"reminder:{now:.6f}")
-    repo.add_timeline(
-        conn,
-        incident.id,
-        repo.to_dt(now),
-        REMINDER,
-        {
-            "since": repo.to_dt(base).isoformat(),
-            "silent_s": round(silent, 3),
-            "every_s": interval,
-            "stage": stage_of(incident.stage),
-            "channels": channels,
-        },
-    )
-    return now + interval
-
-
-def handle_due(conn: Connection, pager: Pager, item: Any, owner: str, now: float) -> None:
-    """The engine's handler for due work ``update_reminder``."""
-    next_at = remind(conn, pager, item.ref, now)
-    if next_at is None:
-        repo.finish(conn, item.id, owner)
-    else:
-        repo.reschedule(conn, item.id, owner, next_at)

@@ -1,5 +1,5 @@
-"""The notification outbox, its delivery attempts, schedule overrides, and due work kinds of
-paging. Each function runs inside the caller's transaction."""
+"""The notification outbox, its delivery attempts, schedule overrides, and the due work of
+paging (its kinds are ``store.kinds``). Each function runs inside the caller's transaction."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from tocsin.oncall.schedule import Override
 from tocsin.store import bulk
+from tocsin.store.kinds import DELIVER
 from tocsin.store.repo import dumps, to_dt
 from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
 from tocsin.store.wakeup import notify
-
-DELIVER = "deliver"
-ESCALATE = "escalate"
-DEADLINE = "deadline"
-ACK_TIMEOUT = "ack_timeout"
-# due work that stops when an incident is acknowledged or resolved
-ESCALATION_KINDS = (ESCALATE, DEADLINE)
 
 
 @dataclass(frozen=True)

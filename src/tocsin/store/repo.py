@@ -32,6 +32,7 @@ from tocsin.routing.group import (
 )
 from tocsin.routing.tree import Route
 from tocsin.store import bulk
+from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import (
     LATEST_EPISODE_SQL,
     MAX_ROW_ID,
@@ -45,8 +46,6 @@ from tocsin.store.schema import (
     timeline,
 )
 from tocsin.store.wakeup import notify
-
-FLUSH = "flush"
 
 
 def to_dt(ts: float) -> datetime:

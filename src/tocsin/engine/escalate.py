@@ -1,0 +1,162 @@
+"""Escalation: a policy's steps fired in turn, each paging its targets through the outbox.
+
+Part of the escalate stage, in the caller's transaction. The policy in force is snapshotted
+on the incident when escalation starts (a reload never changes a running escalation); the
+state machine is ``oncall.escalation`` (pure), who a step pages is ``oncall.targets`` (pure).
+Due work ``escalate`` (one per incident) falls due when the fired step's delay is over.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tocsin.engine import messages
+from tocsin.engine.stage import Settings
+from tocsin.incidents.lifecycle import transition
+from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
+from tocsin.oncall.targets import Delivery, Directory, deliveries, through_schedule
+from tocsin.store import outbox, repo
+from tocsin.store.kinds import ESCALATE
+
+
+def due(s: Settings, conn: Connection, item: Any, owner: str, now: float) -> None:
+    """Due work ``escalate``: the step's delay is over. Fired steps schedule the next (the
+    same item, moved); when there is nothing to fire, the item is done."""
+    if not fire(s, conn, item.ref, now, reason="not acknowledged in time", when_due=True):
+        repo.finish(conn, item.id, owner)
+
+
+def pages(
+    s: Settings, conn: Connection, targets: tuple[Target, ...], now: float
+) -> tuple[list[Delivery], list[str]]:
+    """Who and where a step pages, and the problems found (nobody on call, a user
+    without contact methods): problems go on the timeline, never silently."""
+    paging = s.config.paging
+    directory = Directory(paging.users, paging.teams, paging.schedules, paging.channels)
+    when = repo.to_dt(now)
+    overrides = outbox.overrides_at(conn, when) if through_schedule(targets, directory) else []
+    return deliveries(targets, directory, when, overrides)
+
+
+def begin(
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    policy: Policy,
+    labels: dict[str, str],
+    now: float,
+    generation: int,
+) -> None:
+    """Start escalation (again, with a new ``generation``) from the policy's first step."""
+    state, page = start(policy, labels, now)
+    snapshot = {
+        "policy": policy.to_json(),
+        "labels": labels,
+        "generation": generation,
+        "started_at": now,
+    }
+    _fired(s, conn, incident_id, snapshot, state, page, now, reason="started")
+
+
+def fire(
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    now: float,
+    reason: str,
+    by: str | None = None,
+    when_due: bool = False,
+) -> bool:
+    """Fire the next step now (a due step, a missed deadline, or "escalate now"). With
+    ``when_due`` (the step timer), only when the stored state says a step is due: a
+    deadline or a person may have fired it already, which moved the timer on."""
+    incident = repo.get_incident(conn, incident_id)
+    if incident is None or transition(incident.status, "escalate") != "triggered":
+        return False
+    if not incident.escalation:
+        return False
+    snapshot = json.loads(incident.escalation)
+    policy = Policy.from_json(snapshot["policy"])
+    state = State.from_json(snapshot.get("state", {}))
+    if state.exhausted:
+        return False
+    if when_due and (state.next_at is None or state.next_at > now):
+        return True  # rescheduled meanwhile: the due item already points at next_at
+    state, page = advance(policy, state, snapshot.get("labels", {}), now)
+    _fired(s, conn, incident_id, snapshot, state, page, now, reason=reason, by=by)
+    return True
+
+
+def _fired(
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    snapshot: dict[str, Any],
+    state: State,
+    page: Page | None,
+    now: float,
+    reason: str,
+    by: str | None = None,
+) -> None:
+    """Store the escalation's new state, page the fired step, and schedule the next."""
+    snapshot = {
+        **snapshot,
+        "state": {**state.to_json(), "fired_at": now},
+    }
+    repo.update_incident(conn, incident_id, escalation=json.dumps(snapshot))
+    when = repo.to_dt(now)
+    if page is None:
+        repo.add_timeline(
+            conn,
+            incident_id,
+            when,
+            "escalation_exhausted",
+            {"policy": snapshot["policy"]["name"], "reason": reason},
+        )
+        outbox.cancel(conn, (ESCALATE,), incident_id)
+        return
+    incident = repo.get_incident(conn, incident_id)
+    found, problems = pages(s, conn, page.targets, now)
+    detail: dict[str, Any] = {
+        "policy": snapshot["policy"]["name"],
+        "step": page.step + 1,
+        "round": page.round + 1,
+        "targets": [str(t) for t in page.targets],
+        "reason": reason,
+    }
+    if by:
+        detail["by"] = by
+    repo.add_timeline(conn, incident_id, when, "escalated", detail)
+    for problem in problems:
+        repo.add_timeline(conn, incident_id, when, "notify_failed", {"reason": problem})
+    generation = snapshot.get("generation", 1)
+    pending = []
+    members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident_id)}
+    for d in found:
+        who = d.recipient["name"] if d.recipient else "-"
+        key = (
+            f"inc{incident_id}:g{generation}:r{page.round}:s{page.step}:"
+            f"{d.target}:{who}:{d.channel}"
+        )
+        message = messages.message(
+            s,
+            conn,
+            incident,
+            "escalation",
+            now,
+            key,
+            members=members,
+            step=page.step + 1,
+            recipient=d.recipient,
+        )
+        pending.append(outbox.Pending(incident_id, d.channel, d.target, "escalation", message, key))
+    outbox.enqueue(conn, pending, now)
+    if state.next_at is not None:
+        outbox.schedule(conn, ESCALATE, [incident_id], state.next_at)
+    if not found and state.next_at is not None:
+        # nobody could be paged at this step: do not wait for an acknowledgement
+        # that cannot come; move on now (bounded by the policy's length)
+        fire(s, conn, incident_id, now, reason="nobody paged at the previous step")

@@ -1,0 +1,180 @@
+"""The group flush: what an incident's alerts say now, recorded and sent.
+
+Part of the mute and incident stages, in the cycle's transaction. Due work ``flush`` (one
+per incident) falls due when alerts join (after ``group_wait``) and every ``group_interval``
+after. A flush mutes (silences, inhibition), decides what is news (``incidents.flush``,
+pure), puts each alert's change on the timeline, hands the news to ``engine/trigger.py``
+(which triggers a pending incident and tells the channels) and resolves the incident when
+its alerts have ended (if its route resolves automatically).
+
+What a batch's flushes read is read once per transaction (``prefetch``; ``forget`` at the
+start of each transaction).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tocsin.alerts.model import Alert
+from tocsin.engine import messages, resolution, trigger
+from tocsin.engine.stage import Settings
+from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute
+from tocsin.incidents.lifecycle import Refusal, transition
+from tocsin.store import bulk, repo
+from tocsin.store.kinds import FLUSH
+
+_SILENCES = "tocsin_silences"
+_PREFETCH = "tocsin_prefetched"
+
+
+def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> None:
+    """Due work ``flush``: flushed, then due again a ``group_interval`` later while any of
+    its alerts fires, else done."""
+    config = s.config
+    now = repo.to_dt(now_ts)
+    incident_id = item.ref
+    # locked before its alerts are read (on PostgreSQL; see repo.lock_incidents): an
+    # alert the intake is adding is waited for, and then seen
+    incident = repo.get_incident(conn, incident_id, lock=True)
+    if incident is None or incident.status == "resolved":
+        repo.finish(conn, item.id, owner)
+        return
+    ahead: _Prefetched | None = conn.info.get(_PREFETCH)
+    stored = ahead.members.get(incident_id) if ahead else None
+    if stored is None:
+        stored = repo.incident_members(conn, incident_id)
+    members = {a.fingerprint: a.alert for a in stored}
+    # inhibition sources are only needed when a member is the target of some rule
+    rules = config.inhibit_rules
+    targeted = any(rule.is_target(a.labels) for rule in rules for a in members.values())
+    firing_all = (
+        {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
+    )
+    # read once per transaction: every flush in a batch has the same now
+    silences = conn.info.get(_SILENCES)
+    if silences is None:
+        silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
+    muting = mute(members, silences, config.inhibit_rules, firing_all, now)
+    history = ahead.histories.get(incident_id) if ahead else None
+    sent, last_said = history or _histories(conn, [incident_id])[incident_id]
+    for kind, fp, detail in alert_events(members, muting, now, last_said):
+        alert = members[fp]
+        repo.add_timeline(
+            conn,
+            incident_id,
+            now,
+            kind,
+            {"fingerprint": fp, "alertname": alert.labels.get("alertname", ""), **detail},
+        )
+    last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
+    decision = decide(
+        members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
+    )
+    values: dict[str, object] = {}
+    if decision.send:
+        repo.add_timeline(
+            conn,
+            incident_id,
+            now,
+            "group_flushed",
+            {
+                "firing": [_brief(fp, members[fp]) for fp in decision.firing],
+                "resolved": [_brief(fp, members[fp]) for fp in decision.resolved],
+                "muted": {
+                    fp: {
+                        "silenced_by": muting.silenced_by.get(fp, []),
+                        "inhibited_by": muting.inhibited_by.get(fp, []),
+                    }
+                    for fp in decision.muted
+                },
+            },
+        )
+        values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
+        if decision.firing:
+            values["title"] = messages.incident_title(s, conn, incident, members, now_ts)
+        trigger.flushed(s, conn, incident, members, decision.firing, decision.all_resolved, now_ts)
+    route = config.route.find(incident.route_id)
+    auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
+    if incident.reopened_at is not None and auto_resolve:
+        # a person reopened it after its alerts had ended: only alerts that end after
+        # the reopening resolve it again
+        ends = [repo.to_ts(a.ends_at) for a in members.values() if a.ends_at]
+        auto_resolve = bool(ends) and max(ends) > incident.reopened_at
+    if decision.all_resolved and auto_resolve:
+        resolved = transition(incident.status, "resolve")
+        assert not isinstance(resolved, Refusal)  # any open incident may resolve
+        values.update(status=resolved, resolved_at=now_ts)
+        repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
+        resolution.stopped(conn, incident_id)
+        repo.finish(conn, item.id, owner)
+    elif decision.all_resolved:
+        # the route keeps it open for a person to resolve; a new alert flushes it again
+        if decision.send:
+            repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
+        repo.finish(conn, item.id, owner)
+    else:
+        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
+    if values:
+        repo.update_incident(conn, incident_id, **values)
+
+
+def _brief(fp: str, alert: Alert) -> dict[str, object]:
+    return {
+        "fingerprint": fp,
+        "labels": alert.labels,
+        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
+        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
+    }
+
+
+@dataclass
+class _Prefetched:
+    """What a batch's flushes read, read for all of them at once: members and history."""
+
+    members: dict[int, list[Any]]
+    histories: dict[int, History]
+
+
+def prefetch(conn: Connection, items: list[Any]) -> None:
+    """Before a batch: the members and history of every incident it flushes, in a few
+    statements instead of two per flush. Nothing else in a batch changes them before its
+    flush (an incident has one flush item; escalations do not touch members or history)."""
+    refs = [item.ref for item in items if item.kind == FLUSH]
+    if len(refs) < 2:  # a flush alone locks its incident itself (``due``)
+        conn.info.pop(_PREFETCH, None)
+        return
+    repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
+    conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), _histories(conn, refs))
+
+
+def forget(conn: Connection) -> None:
+    """At the start of a transaction: nothing cached by an earlier one on this connection."""
+    conn.info.pop(_SILENCES, None)
+    conn.info.pop(_PREFETCH, None)
+
+
+History = tuple[set[str], dict[str, str]]
+_HISTORIES_SQL = (
+    "SELECT incident_id, kind, detail FROM timeline WHERE incident_id IN ({in_})"
+    " AND kind IN ("
+    + ",".join(f"'{k}'" for k in ("group_flushed", *ALERT_EVENT_KINDS))
+    + ") ORDER BY incident_id, id"
+)
+
+
+def _histories(conn: Connection, incident_ids: list[int]) -> dict[int, History]:
+    """For each incident: the fingerprints ever sent as firing, and what the timeline last
+    said of each alert (one statement per thousand incidents)."""
+    found: dict[int, History] = {i: (set(), {}) for i in incident_ids}
+    for incident_id, kind, text in bulk.select_in(conn, _HISTORIES_SQL, incident_ids):
+        sent, last = found[incident_id]
+        detail = json.loads(text)
+        if kind == "group_flushed":
+            sent.update(entry["fingerprint"] for entry in detail.get("firing", []))
+        elif "fingerprint" in detail:
+            last[detail["fingerprint"]] = ALERT_EVENT_KINDS[kind]
+    return found

@@ -1,0 +1,152 @@
+"""Messages to channels: what an incident's events send, written to the outbox.
+
+Part of the notify stage, in the caller's transaction: the content is decided by
+``incidents.messages`` (pure); this reads what it needs (the incident's alerts), applies the
+configured ``incident_title`` template and writes one outbox row per channel
+(``store.outbox.enqueue``), so a message commits with the decision that sent it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import Connection
+
+from tocsin.alerts.model import Alert
+from tocsin.engine.stage import Settings
+from tocsin.incidents.describe import incident_title as default_title
+from tocsin.incidents.messages import compose, runbook_section, shown
+from tocsin.notify.message import from_json, message_context
+from tocsin.runbooks.text import slugify
+from tocsin.store import outbox, repo
+from tocsin.templating import TemplateError, compile_template, one_line, render
+
+log = logging.getLogger("tocsin.paging")
+
+
+def message(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    kind: str,
+    now: float,
+    key: str,
+    *,
+    members: dict[str, Alert] | None = None,
+    step: int | None = None,
+    recipient: dict[str, str] | None = None,
+    text: str | None = None,
+) -> dict[str, Any]:
+    """The message (as the outbox stores it) for an incident event."""
+    if members is None:
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
+    when = repo.to_dt(now)
+    composed = compose(
+        kind=kind,
+        incident_id=incident.id,
+        status=incident.status,
+        severity=incident.severity,
+        group_labels=json.loads(incident.group_labels),
+        members=members,
+        when=when,
+        key=key,
+        url=incident_url(s, incident.id),
+        runbook=runbook(s, shown(members, when)),
+        step=step,
+        recipient=recipient,
+        text=text,
+    )
+    composed["title"] = title(s, composed)
+    return composed
+
+
+def incident_title(
+    s: Settings, conn: Connection, incident: Any, members: dict[str, Alert], now: float
+) -> str:
+    """The title an incident carries, from its alerts now."""
+    if s.config.model.incident_title:
+        return str(message(s, conn, incident, "firing", now, "title", members=members)["title"])
+    return default_title(json.loads(incident.group_labels), shown(members, repo.to_dt(now)))
+
+
+def title(s: Settings, message: dict[str, Any]) -> str:
+    """The incident's title for a message: the configured ``incident_title`` template
+    rendered over it (one line, at most 200 characters), else the default."""
+    source = s.config.model.incident_title
+    if not source:
+        return str(message["title"])
+    template = compile_template(source, "incident_title")
+    try:
+        rendered = one_line(render(template, message_context(from_json(message))), 200)
+    except TemplateError:  # checked at load; never lose a page over a title
+        log.exception("incident_title failed to render; using the default title")
+        return str(message["title"])
+    return rendered or str(message["title"])
+
+
+def incident_url(s: Settings, incident_id: int) -> str:
+    base = s.config.model.global_.external_url.rstrip("/")
+    return f"{base}/api/v1/incidents/{incident_id}"
+
+
+def runbook(s: Settings, alerts: list[Alert]) -> dict[str, Any]:
+    """The runbook section of the first alert that has one (``incidents.messages``)."""
+    return runbook_section(
+        alerts, s.catalog, lambda source, section: runbook_link(s, source, section)
+    )
+
+
+def runbook_link(s: Settings, source: str, title: str) -> str:
+    """The section's web address under ``runbooks_url`` (else its file and anchor)."""
+    anchor = f"#{slugify(title)}"
+    config = s.config
+    base = config.model.runbooks_url
+    if not base:
+        return source + anchor
+    path = Path(source)
+    with contextlib.suppress(ValueError):
+        path = path.resolve().relative_to(config.base_dir.resolve())
+    return base.rstrip("/") + "/" + quote(path.as_posix()) + anchor
+
+
+def channels_of(incident: Any) -> list[str]:
+    """The channels an incident's messages go to (fixed when it triggered)."""
+    return json.loads(incident.channels) if incident.channels else []
+
+
+def to_channels(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    kind: str,
+    channels: list[str],
+    now: float,
+    event: str,
+    members: dict[str, Alert] | None = None,
+    text: str | None = None,
+) -> list[str]:
+    """The message of ``kind`` to each channel, in the outbox (a channel that is not
+    configured is a ``notify_failed`` on the timeline); the channels it went to."""
+    pending = []
+    for channel in channels:
+        if channel not in s.config.paging.channels:
+            repo.add_timeline(
+                conn,
+                incident.id,
+                repo.to_dt(now),
+                "notify_failed",
+                {"reason": f"channel {channel!r} is not configured"},
+            )
+            continue
+        key = f"inc{incident.id}:{event}:{channel}"
+        composed = message(s, conn, incident, kind, now, key, members=members, text=text)
+        pending.append(
+            outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
+        )
+    outbox.enqueue(conn, pending, now)
+    return [p.channel for p in pending]

@@ -1,0 +1,40 @@
+"""Resolution: the incident is over, by a person or by its alerts; paging stops.
+
+Part of the escalate stage, in the caller's transaction. Whether the status may change is
+``incidents.lifecycle.transition`` (pure); this writes it, cancels the due work of paging
+and tells the incident's channels. A flush that finds every alert resolved resolves the
+incident itself (``engine/flush.py``) and calls ``stopped``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from tocsin.engine import messages
+from tocsin.engine.stage import Settings
+from tocsin.incidents.lifecycle import Refusal, transition
+from tocsin.store import outbox, repo
+from tocsin.store.kinds import ACK_TIMEOUT, ESCALATION_KINDS
+
+
+def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+    """Resolve by a person; None when done (or done before), else why not."""
+    incident = repo.get_incident(conn, incident_id, lock=True)
+    moved = transition(incident.status if incident is not None else None, "resolve")
+    if isinstance(moved, Refusal):
+        return moved.reason
+    if moved == incident.status:
+        return None  # idempotent
+    repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
+    stopped(conn, incident_id)
+    repo.add_timeline(conn, incident_id, repo.to_dt(now), "resolved", {"by": by})
+    incident = repo.get_incident(conn, incident_id)
+    messages.to_channels(
+        s, conn, incident, "resolved", messages.channels_of(incident), now, "resolved"
+    )
+    return None
+
+
+def stopped(conn: Connection, incident_id: int) -> None:
+    """The incident is resolved: no more escalation, deadline or acknowledgement timeout."""
+    outbox.cancel(conn, (*ESCALATION_KINDS, ACK_TIMEOUT), incident_id)

@@ -1,0 +1,129 @@
+"""Trigger: a group flush with news pages. A pending incident triggers (its severity fixed,
+the route's escalation policy started, the acknowledgement deadline set); a more severe alert
+joining raises its severity; every flush with news goes to the route's channels (as
+Alertmanager's receivers).
+
+Part of the incident stage, in the flush's transaction (``engine/flush.py``): the page and
+the decision to page commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection
+
+from tocsin.alerts.model import Alert
+from tocsin.engine import escalate, messages, reminders
+from tocsin.engine.stage import Settings
+from tocsin.incidents.describe import common
+from tocsin.incidents.lifecycle import RUNNING, transition
+from tocsin.oncall.severity import highest, rank
+from tocsin.store import outbox, repo
+from tocsin.store.kinds import DEADLINE
+
+
+def flushed(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    members: dict[str, Alert],
+    firing: list[str],
+    all_resolved: bool,
+    now: float,
+) -> None:
+    """A group flush with news: trigger the incident if it was pending, and tell the
+    route's channels."""
+    if firing and transition(incident.status, "trigger") == "triggered":
+        trigger(s, conn, incident, members, firing, now)
+        reminders.schedule_first(conn, s.config, incident.id, now)
+        incident = repo.get_incident(conn, incident.id)
+    elif (
+        firing
+        and incident.status in RUNNING
+        and _rerate(s, conn, incident, [members[fp] for fp in firing], now)
+    ):
+        incident = repo.get_incident(conn, incident.id)
+    channels = messages.channels_of(incident)
+    if not channels:
+        route = s.config.route.find(incident.route_id)
+        channels = route.channels if route else []
+    kind = "resolved" if all_resolved else "firing"
+    messages.to_channels(s, conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+
+
+def _rerate(s: Settings, conn: Connection, incident: Any, firing: list[Alert], now: float) -> bool:
+    """An incident's severity is the highest of its alerts: a more severe alert joining
+    raises it (never lowers it), is recorded, and a triggered incident's deadline is
+    brought forward to the new level's when that is sooner."""
+    paging = s.config.paging
+    values = [incident.severity] + [a.labels.get(paging.severity_label) for a in firing]
+    new = highest(paging.levels, values)
+    if new is None or new == incident.severity:
+        return False
+    if rank(paging.levels, new) >= rank(paging.levels, incident.severity):
+        return False
+    repo.update_incident(conn, incident.id, severity=new)
+    repo.add_timeline(
+        conn,
+        incident.id,
+        repo.to_dt(now),
+        "severity_raised",
+        {"from": incident.severity, "to": new},
+    )
+    deadline = paging.deadline_s(new)
+    if incident.status == "triggered" and deadline is not None:
+        current = outbox.due_at(conn, DEADLINE, incident.id)
+        if current is None or now + deadline < current:
+            outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
+    return True
+
+
+def trigger(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    members: dict[str, Alert],
+    firing: list[str],
+    now: float,
+) -> None:
+    """A pending incident's first page: severity, escalation, deadline."""
+    paging = s.config.paging
+    firing_alerts = [members[fp] for fp in firing]
+    severity = highest(paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts])
+    route = s.config.route.find(incident.route_id)
+    channels = route.channels if route else []
+    policy_name = route.escalation_policy if route else None
+    policy = paging.policies.get(policy_name) if policy_name else None
+    labels = common([a.labels for a in firing_alerts])
+    if severity:
+        labels[paging.severity_label] = severity
+    values: dict[str, Any] = {
+        "status": "triggered",
+        "stage": incident.stage or "investigating",
+        "triggered_at": now,
+        "severity": severity,
+        "channels": json.dumps(channels),
+    }
+    repo.update_incident(conn, incident.id, **values)
+    repo.add_timeline(
+        conn,
+        incident.id,
+        repo.to_dt(now),
+        "triggered",
+        {"severity": severity, "policy": policy_name, "channels": channels},
+    )
+    if policy is not None:
+        escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)
+    elif policy_name:
+        repo.add_timeline(
+            conn,
+            incident.id,
+            repo.to_dt(now),
+            "notify_failed",
+            {"reason": f"escalation policy {policy_name!r} is not configured"},
+        )
+    deadline = paging.deadline_s(severity)
+    if deadline is not None:
+        outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)

@@ -1,0 +1,125 @@
+"""Who and where an escalation step pages (pure): its targets resolved to deliveries.
+
+Part of the escalate stage. A step names targets (``user:alice``, ``schedule:primary``,
+``team:platform``, ``channel:ops``); each becomes deliveries (a person's contact channels, a
+channel as it is) or a problem to put on the timeline (nobody on call, a user without contact
+methods), never silence. The engine reads the schedule overrides only when a target goes
+through a schedule (``through_schedule``), then passes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from tocsin.oncall.escalation import Target
+from tocsin.oncall.schedule import Override, Schedule, on_call
+
+
+class Person(Protocol):
+    """A configured user, as paging reads one."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def slack(self) -> str | None: ...
+    @property
+    def contact(self) -> Sequence[str]: ...
+
+
+class Team(Protocol):
+    """A configured team: its schedule, else all its members, is paged."""
+
+    @property
+    def members(self) -> Sequence[str]: ...
+    @property
+    def schedule(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    target: str  # what the policy named: schedule:primary, user:alice, channel:slack
+    channel: str
+    recipient: dict[str, str] | None  # the person paged, if any
+
+
+@dataclass(frozen=True)
+class Directory:
+    """The people, teams, schedules and channels targets are looked up in."""
+
+    users: Mapping[str, Person]
+    teams: Mapping[str, Team]
+    schedules: Mapping[str, Schedule]
+    channels: Collection[str]
+
+
+def through_schedule(targets: Sequence[Target], directory: Directory) -> bool:
+    """Whether paging ``targets`` asks who is on call in a known schedule (and so needs the
+    schedule overrides)."""
+    for target in targets:
+        name: str | None = target.name if target.kind == "schedule" else None
+        if target.kind == "team":
+            team = directory.teams.get(target.name)
+            name = team.schedule if team is not None else None
+        if name is not None and name in directory.schedules:
+            return True
+    return False
+
+
+def deliveries(
+    targets: Sequence[Target],
+    directory: Directory,
+    when: datetime,
+    overrides: Sequence[Override] = (),
+) -> tuple[list[Delivery], list[str]]:
+    """Who and where ``targets`` page at ``when``, and the problems found, in target order."""
+    out: list[Delivery] = []
+    problems: list[str] = []
+
+    def person(name: str, via: str) -> None:
+        user = directory.users.get(name)
+        if user is None:
+            problems.append(f"{via}: unknown user {name!r}")
+            return
+        if not user.contact:
+            problems.append(f"{via}: user {name!r} has no contact methods")
+            return
+        recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
+        for channel in user.contact:
+            out.append(Delivery(via, channel, recipient))
+
+    def scheduled(name: str, via: str) -> None:
+        schedule = directory.schedules.get(name)
+        if schedule is None:
+            problems.append(f"{via}: unknown schedule {name!r}")
+            return
+        users = on_call(schedule, when, [o for o in overrides if o.schedule == name])
+        if not users:
+            problems.append(f"{via}: nobody is on call in schedule {name!r}")
+        for user in users:
+            person(user, via)
+
+    for target in targets:
+        via = str(target)
+        if target.kind == "user":
+            person(target.name, via)
+        elif target.kind == "schedule":
+            scheduled(target.name, via)
+        elif target.kind == "team":
+            team = directory.teams.get(target.name)
+            if team is None:
+                problems.append(f"{via}: unknown team {target.name!r}")
+            elif team.schedule:
+                scheduled(team.schedule, via)
+            else:
+                for member in team.members:
+                    person(member, via)
+        elif target.name in directory.channels:
+            out.append(Delivery(via, target.name, None))
+        else:
+            problems.append(f"{via}: unknown channel {target.name!r}")
+    return out, problems
