@@ -117,8 +117,9 @@ def _dotted(loc: Loc) -> str:
 
 
 @dataclass
-class _Problems:
-    """The problems found in one document, each placed at a node of it (file:line:column)."""
+class Problems:
+    """The problems found in one YAML document (``tocsin.yaml``, or a ``tocsin simulate``
+    scenario), each placed at a node of it (file:line:column)."""
 
     source: str
     positions: Positions
@@ -130,10 +131,14 @@ class _Problems:
 
     def near(self, loc: Loc, message: str) -> None:
         """A problem of this node, placed at it or at the nearest node above it."""
+        self._add(self.place(loc), loc, message)
+
+    def place(self, loc: Loc) -> tuple[int, int] | None:
+        """(line, column) of the node at ``loc``, or of the nearest node above it."""
         cut = len(loc)
         while cut > 0 and loc[:cut] not in self.positions:
             cut -= 1
-        self._add(self.positions.get(loc[:cut]), loc, message)
+        return self.positions.get(loc[:cut])
 
     def _add(self, place: tuple[int, int] | None, loc: Loc, message: str) -> None:
         where = f"{self.source}:{place[0]}:{place[1]}" if place else self.source
@@ -150,7 +155,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         raise ConfigError([ConfigProblem(where, "", f"invalid YAML: {exc}")]) from None
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, "", "the configuration must be a mapping")])
-    problems = _Problems(source, yaml_positions(text))
+    problems = Problems(source, yaml_positions(text))
     try:
         model = TocsinConfig.model_validate(data)
     except ValidationError as exc:
@@ -185,7 +190,7 @@ class _Unreadable(Exception):
 
 
 def _postmortem_template(
-    model: TocsinConfig, base_dir: Path, problems: _Problems
+    model: TocsinConfig, base_dir: Path, problems: Problems
 ) -> Template | None:
     """The team's postmortem template, read and rendered against a sample postmortem now:
     one that cannot render is a configuration error."""
