@@ -109,6 +109,9 @@ def _full_backoff() -> float:
 
 
 class _Runner:
+    """One simulation: its clock, its database and engine, the alerts still firing, and what
+    the channels received (the ``Switchboard`` of ``channels.py``)."""
+
     def __init__(self, scenario: Scenario, config: Config, max_steps: int) -> None:
         self.scenario = scenario
         self.config = config
