@@ -28,28 +28,17 @@ from tocsin.alerts.payloads import (
     parse_silence,
     parse_v2,
 )
-from tocsin.alerts.silences import (
-    Silence,
-    SilenceState,
-    can_update,
-    expire,
-    silence_matches_filter,
-    silence_sort_key,
-    validate,
-)
+from tocsin.alerts.silences import Silence
 from tocsin.api.auth import require
-from tocsin.api.state import AppState
-from tocsin.incidents.flush import Muting, mute
+from tocsin.api.context import context, state_of
+from tocsin.errors import Conflict, Invalid, NotFound
+from tocsin.incidents.flush import Muting
 from tocsin.routing.tree import Route
+from tocsin.service import silences
+from tocsin.service.context import Context
 from tocsin.store import repo
-from tocsin.store.db import begin_write
 
 router = APIRouter()
-
-
-def state_of(request: Request) -> AppState:
-    state: AppState = request.app.state.tocsin
-    return state
 
 
 def swagger_error(message: str, code: int = 602) -> JSONResponse:
@@ -149,16 +138,7 @@ def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[
     }
 
 
-def _current(state: AppState, now: datetime) -> tuple[dict[str, Alert], Muting]:
-    with state.db.connect() as conn:
-        active = repo.active_alerts(conn, now)
-        silences = repo.active_silences(conn, now)
-    alerts = {a.fingerprint: a.alert for a in active}
-    firing = {fp: a.labels for fp, a in alerts.items()}
-    return alerts, mute(alerts, silences, state.config.inhibit_rules, firing, now)
-
-
-def _selected(request: Request, state: AppState, with_unprocessed: bool) -> list[dict[str, Any]]:
+def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[dict[str, Any]]:
     show_active = _bool_param(request, "active")
     show_silenced = _bool_param(request, "silenced")
     show_inhibited = _bool_param(request, "inhibited")
@@ -166,9 +146,9 @@ def _selected(request: Request, state: AppState, with_unprocessed: bool) -> list
         _bool_param(request, "unprocessed")  # nothing stays unprocessed in tocsin
     matchers = _filters(request)
     receivers = _receiver_filter(request)
-    now = repo.to_dt(state.clock.now())
-    alerts, muting = _current(state, now)
-    route = state.config.route
+    now = repo.to_dt(ctx.now())
+    alerts, muting = silences.firing(ctx, now)
+    route = ctx.config.route
     out = []
     for fp in sorted(alerts):
         alert = alerts[fp]
@@ -194,7 +174,7 @@ def _selected(request: Request, state: AppState, with_unprocessed: bool) -> list
 async def get_alerts(request: Request) -> Response:
     require(request, "read")
     try:
-        body = await asyncio.to_thread(_selected, request, state_of(request), True)
+        body = await asyncio.to_thread(_selected, request, context(request), True)
     except _Abort as abort:
         return abort.response
     return JSONResponse(body)
@@ -225,15 +205,15 @@ async def post_alerts(request: Request) -> Response:
 @router.get("/api/v2/alerts/groups")
 async def get_groups(request: Request) -> Response:
     require(request, "read")
-    state = state_of(request)
+    ctx = context(request)
     try:
-        selected = await asyncio.to_thread(_selected, request, state, False)
+        selected = await asyncio.to_thread(_selected, request, ctx, False)
     except _Abort as abort:
         return abort.response
     receivers = _receiver_filter(request)
     groups: dict[str, dict[str, Any]] = {}
     for entry in selected:
-        for route in state.config.route.match(entry["labels"]):
+        for route in ctx.config.route.match(entry["labels"]):
             if receivers is not None and not receivers.fullmatch(route.receiver):
                 continue
             key = route.group_key(entry["labels"])
@@ -275,17 +255,13 @@ def gettable_silence(silence: Silence, now: datetime) -> dict[str, Any]:
 @router.get("/api/v2/silences")
 async def get_silences(request: Request) -> Response:
     require(request, "read")
-    state = state_of(request)
+    ctx = context(request)
     try:
         matchers = _filters(request)
     except _Abort as abort:
         return abort.response
-    now = repo.to_dt(state.clock.now())
-    with state.db.connect() as conn:
-        found = repo.list_silences(conn)
-    found = [s for s in found if silence_matches_filter(s, matchers)]
-    found.sort(key=lambda s: silence_sort_key(s, now))
-    return JSONResponse([gettable_silence(s, now) for s in found])
+    now = repo.to_dt(ctx.now())
+    return JSONResponse([gettable_silence(s, now) for s in silences.silences(ctx, matchers, now)])
 
 
 def _uuid_or_error(silence_id: str) -> JSONResponse | None:
@@ -302,12 +278,12 @@ async def get_silence(request: Request, silence_id: str) -> Response:
     error = _uuid_or_error(silence_id)
     if error is not None:
         return error
-    state = state_of(request)
-    with state.db.connect() as conn:
-        silence = repo.get_silence(conn, silence_id)
-    if silence is None:
+    ctx = context(request)
+    try:
+        found = silences.silence(ctx, silence_id)
+    except NotFound:
         return Response(status_code=404)
-    return JSONResponse(gettable_silence(silence, repo.to_dt(state.clock.now())))
+    return JSONResponse(gettable_silence(found, repo.to_dt(ctx.now())))
 
 
 @router.delete("/api/v2/silence/{silence_id}")
@@ -316,23 +292,18 @@ async def delete_silence(request: Request, silence_id: str) -> Response:
     error = _uuid_or_error(silence_id)
     if error is not None:
         return error
-    state = state_of(request)
-    now = repo.to_dt(state.clock.now())
-    with begin_write(state.db) as conn:
-        silence = repo.get_silence(conn, silence_id)
-        if silence is None:
-            return Response(status_code=404)
-        try:
-            repo.save_silence(conn, expire(silence, now))
-        except ValueError as exc:
-            return JSONResponse(status_code=500, content=str(exc))
+    try:
+        silences.expire_silence(context(request), silence_id)
+    except NotFound:
+        return Response(status_code=404)
+    except Conflict as exc:  # Alertmanager answers an expired silence with a 500
+        return JSONResponse(status_code=500, content=exc.message)
     return Response(status_code=200)
 
 
 @router.post("/api/v2/silences")
 async def post_silences(request: Request) -> Response:
     require(request, "respond")
-    state = state_of(request)
     try:
         body = await read_json(request, 1024 * 1024, "silence")
         silence_id, matchers, starts, ends, created_by, comment = parse_silence(body)
@@ -342,47 +313,14 @@ async def post_silences(request: Request) -> Response:
         return swagger_error(str(exc))
     except ValueError as exc:
         return bad_request(str(exc))
-    now = repo.to_dt(state.clock.now())
-    if starts >= ends:
-        return bad_request("Failed to create silence: start time must be before end time")
-    if ends < now:
-        return bad_request("Failed to create silence: end time can't be in the past")
-    wanted = Silence(
-        id=silence_id or "",
-        matchers=tuple(matchers),
-        starts_at=starts,
-        ends_at=ends,
-        created_by=created_by,
-        comment=comment,
-        updated_at=now,
-    )
-    problems = validate(wanted)
-    if problems:
-        return bad_request("invalid silence: " + "; ".join(problems))
-    with begin_write(state.db) as conn:
-        if silence_id:
-            old = repo.get_silence(conn, silence_id)
-            if old is None:
-                return JSONResponse(status_code=404, content="silence not found")
-            if can_update(old, wanted, now):
-                repo.save_silence(conn, wanted)
-                return JSONResponse({"silenceID": silence_id})
-            if old.state(now) is not SilenceState.EXPIRED:
-                repo.save_silence(conn, expire(old, now))
-        new_id = str(uuid.uuid4())
-        start = max(starts, now)
-        repo.save_silence(
-            conn,
-            Silence(
-                id=new_id,
-                matchers=tuple(matchers),
-                starts_at=start,
-                ends_at=ends,
-                created_by=created_by,
-                comment=comment,
-                updated_at=now,
-            ),
+    try:
+        new_id = silences.add_silence(
+            context(request), silence_id, matchers, starts, ends, created_by, comment
         )
+    except Invalid as exc:
+        return bad_request(exc.message)
+    except NotFound as exc:
+        return JSONResponse(status_code=404, content=exc.message)
     return JSONResponse({"silenceID": new_id})
 
 

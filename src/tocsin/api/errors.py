@@ -1,22 +1,68 @@
 """One JSON error shape for every 4xx of tocsin's own API:
 ``{"error": {"status": 404, "message": "no incident 7", ...}}``.
 
-Alertmanager's ``/api/v2`` and PagerDuty's ``/v2/enqueue`` keep their own shapes: those are
-compatibility contracts (DESIGN.md).
+The service layer raises ``tocsin.errors``; the one handler here gives each kind its status
+(``STATUS``): not found 404, conflict 409, invalid 422, too large 413, forbidden 403,
+unavailable 503. A few routes answered an invalid request with 400 before the one shape
+existed; they keep doing so (``invalid_is_400``). Alertmanager's ``/api/v2`` and PagerDuty's
+``/v2/enqueue`` keep their own shapes: those are compatibility contracts (DESIGN.md).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tocsin.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    TocsinError,
+    TooLarge,
+    Unavailable,
+)
 from tocsin.store.schema import MAX_ROW_ID
 
 _FOREIGN = ("/api/v2/", "/v2/")  # paths whose error shapes belong to another product
+
+STATUS: dict[type[TocsinError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Invalid: 422,
+    Forbidden: 403,
+    Unavailable: 503,
+}
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+_INVALID_IS_400: set[Callable[..., Any]] = set()
+
+
+def invalid_is_400(endpoint: Endpoint) -> Endpoint:
+    """Mark a route whose invalid input (``Invalid``, and a body that fails its model) is a
+    400 with every problem in the message, as it was before the one shape; its malformed
+    query parameters stay 422."""
+    _INVALID_IS_400.add(endpoint)
+    return endpoint
+
+
+def status_of(exc: TocsinError) -> int:
+    """The HTTP status of an error kind (the nearest kind in its ancestry), else 500."""
+    for kind in type(exc).__mro__:
+        if kind in STATUS:
+            return STATUS[kind]
+    return 500
+
+
+def _legacy_400(request: Request) -> bool:
+    route = request.scope.get("route")
+    return getattr(route, "endpoint", None) in _INVALID_IS_400
 
 
 def problem(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -43,6 +89,19 @@ def install(app: FastAPI) -> None:
         answer.headers.update(headers)
         return answer
 
+    @app.exception_handler(TocsinError)
+    async def refused(request: Request, exc: TocsinError) -> JSONResponse:
+        status = status_of(exc)
+        if request.url.path.startswith(_FOREIGN):
+            return JSONResponse(exc.message, status)
+        if isinstance(exc, Invalid) and not isinstance(exc, TooLarge) and _legacy_400(request):
+            return problem(400, exc.message)
+        field = exc.detail.get("field")
+        if field is None:
+            return problem(status, exc.message)
+        message = f"{field}: {exc.message}"
+        return problem(status, message, details=[{"field": field, "message": exc.message}])
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [
@@ -50,6 +109,12 @@ def install(app: FastAPI) -> None:
         ]
         if request.url.path.startswith(_FOREIGN):
             return JSONResponse({"detail": details}, 422)
+        in_body = [e for e in exc.errors() if (e.get("loc") or ("body",))[0] == "body"]
+        if in_body and _legacy_400(request):
+            whole = [e for e in in_body if tuple(e.get("loc") or ()) == ("body",)]
+            if any(e.get("type") == "json_invalid" for e in in_body) or whole:
+                return problem(400, "the body must be JSON")
+            return problem(400, "; ".join(f"{d['field']}: {d['message']}" for d in details))
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return problem(422, f"{first['field']}: {first['message']}", details=details)
 

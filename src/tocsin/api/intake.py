@@ -26,8 +26,9 @@ from tocsin.alerts.payloads import (
     parse_pagerduty,
     parse_webhook,
 )
-from tocsin.api.alertmanager import _Abort, read_json, state_of
+from tocsin.api.alertmanager import _Abort, read_json
 from tocsin.api.auth import require
+from tocsin.api.context import state_of
 from tocsin.store import repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import event_keys

@@ -1,5 +1,5 @@
 """``GET /api/v1/reports?since=30d``: response times, pages, noisy alerts, missed deadlines,
-out-of-hours pages and runbook coverage over a window (``incidents.stats``)."""
+out-of-hours pages and runbook coverage over a window (``service.reports``)."""
 
 from __future__ import annotations
 
@@ -10,37 +10,18 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin.api.auth import require
-from tocsin.api.errors import problem
-from tocsin.api.state import AppState
-from tocsin.incidents import stats
-from tocsin.store import reports
+from tocsin.api.context import context
+from tocsin.api.errors import invalid_is_400
+from tocsin.errors import Invalid
+from tocsin.service import reports
 from tocsin.times import parse_since
 
 router = APIRouter()
 DEFAULT_SINCE = "30d"
 
 
-def build(
-    state: AppState, since: float, until: float, hours: stats.WorkingHours | None = None
-) -> stats.Report:
-    """The report of ``[since, until)`` from ``state``'s database, configuration and runbooks."""
-    with state.db.connect() as conn:
-        rows = reports.window(conn, since, until)
-    zones = {name: user.timezone for name, user in state.config.paging.users.items()}
-    documented = [alert.name for _, alert in state.catalog.alerts()] if state.catalog else []
-    return stats.report(
-        since,
-        until,
-        rows.incidents,
-        rows.episodes,
-        rows.pages,
-        runbook_alerts=documented,
-        zones=zones,
-        hours=hours,
-    )
-
-
 @router.get("/api/v1/reports")
+@invalid_is_400
 async def get_report(
     request: Request,
     since: Annotated[
@@ -50,19 +31,14 @@ async def get_report(
 ) -> Response:
     """The response report over [since, until): docs/response.md."""
     require(request, "read")
-    state: AppState = request.app.state.tocsin
-    now = state.clock.now()
+    ctx = context(request)
+    now = ctx.now()
     bounds: dict[str, float] = {}
     for name, text in (("since", since), ("until", until)):
-        if text is None:
-            bounds[name] = now
-            continue
         try:
-            bounds[name] = parse_since(text, now)
+            bounds[name] = now if text is None else parse_since(text, now)
         except ValueError as exc:
-            return problem(400, f"{name}: {exc}")
-    if bounds["since"] >= bounds["until"]:
-        return problem(400, "since must be before until")
-    report = await asyncio.to_thread(build, state, bounds["since"], bounds["until"])
+            raise Invalid(f"{name}: {exc}") from None
+    report = await asyncio.to_thread(reports.report, ctx, bounds["since"], bounds["until"])
     body: dict[str, Any] = report.to_json()
     return JSONResponse(body)

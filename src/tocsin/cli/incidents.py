@@ -7,7 +7,6 @@ database directly, as ``tocsin incident ack`` does.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -19,11 +18,10 @@ from tocsin.times import format_duration
 
 
 def _state(site: Site) -> Any:
-    from tocsin.api.state import AppState, load_runbooks
-    from tocsin.clock import RealClock
+    from tocsin.service.context import local
 
     loaded, engine = site.open()
-    return AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
+    return local(loaded, engine, runbooks=True)
 
 
 def _brief(detail: dict[str, Any]) -> str:
@@ -46,17 +44,15 @@ def show(
 ) -> None:
     """The incident: status, stage, people, response figures, alerts, runbook sections and
     the timeline."""
-    from tocsin.api.native import incident_record
-    from tocsin.store import repo
+    from tocsin.errors import NotFound
+    from tocsin.service.record import record as incident_record
 
     state = _state(site)
-    with state.db.connect() as conn:
-        row = repo.get_incident(conn, number)
-        if row is None:
-            err.print(f"tocsin: no incident {number}")
-            raise typer.Exit(1)
-        record = incident_record(state, conn, row)
-        record["timeline"] = repo.incident_timeline(conn, number)
+    try:
+        record = incident_record(state, number, with_timeline=True)
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     if output == "json":
         print(json.dumps(record, indent=2))
         return
@@ -111,14 +107,12 @@ def show(
 
 
 def _write(number: int, act: Any, site: Site) -> None:
-    from tocsin.engine.lifecycle import Refused
-    from tocsin.store.db import begin_write
+    from tocsin.errors import TocsinError
 
     state = _state(site)
     try:
-        with begin_write(state.db) as conn:
-            act(conn, state, datetime.now(UTC).timestamp())
-    except Refused as refused:
+        act(state)
+    except TocsinError as refused:
         err.print(f"tocsin: incident {number}: {refused.message}")
         raise typer.Exit(1) from None
 
@@ -132,13 +126,9 @@ def note(
     site: Site,
 ) -> None:
     """Add a note to the incident's timeline."""
-    from tocsin.engine import lifecycle
+    from tocsin.service import incidents
 
-    _write(
-        number,
-        lambda conn, _s, now: lifecycle.note(conn, number, text, by, now),
-        site,
-    )
+    _write(number, lambda ctx: incidents.note(ctx, number, text, by), site)
     out.print(f"incident {number}: note added by {by}")
 
 
@@ -156,17 +146,14 @@ def assign(
     site: Site,
 ) -> None:
     """Set the incident's assignee and/or incident commander."""
-    from tocsin.engine import lifecycle
+    from tocsin.service import incidents
 
     changes = {k: v for k, v in (("assignee", assignee), ("commander", commander)) if v is not None}
     if not changes:
         err.print("tocsin: give --assignee or --commander")
         raise typer.Exit(2)
 
-    def act(conn: Any, state: Any, now: float) -> None:
-        lifecycle.assign(conn, number, changes, set(state.config.paging.users), by, now)
-
-    _write(number, act, site)
+    _write(number, lambda ctx: incidents.assign(ctx, number, changes, by), site)
     out.print(
         f"incident {number}: " + ", ".join(f"{k} {v or '(none)'}" for k, v in changes.items())
     )
@@ -181,11 +168,7 @@ def reopen(
     site: Site,
 ) -> None:
     """Reopen a resolved incident (it becomes acknowledged by you)."""
-    from tocsin.engine import lifecycle
+    from tocsin.service import incidents
 
-    _write(
-        number,
-        lambda conn, state, now: lifecycle.reopen(conn, number, reason, by, now, state.config),
-        site,
-    )
+    _write(number, lambda ctx: incidents.reopen(ctx, number, reason, by), site)
     out.print(f"incident {number}: reopened by {by}")

@@ -43,9 +43,8 @@ def oncall(
     site: Site,
 ) -> None:
     """Who is on call, until when, and who is next (overrides included)."""
-    from tocsin.api.paging import oncall_now
-    from tocsin.api.state import AppState
-    from tocsin.clock import RealClock
+    from tocsin.service.context import local
+    from tocsin.service.paging import oncall_now
 
     loaded, engine = site.open()
     if schedule is not None and schedule not in loaded.paging.schedules:
@@ -53,8 +52,7 @@ def oncall(
         err.print(f"tocsin: no schedule {schedule!r} (schedules: {known})")
         raise typer.Exit(1)
     when = _parse_when(at, datetime.now(UTC))
-    state = AppState(db=engine, config=loaded, clock=RealClock())
-    rows = oncall_now(state, when, schedule)
+    rows = oncall_now(local(loaded, engine), when, schedule)
     if output == "json":
         print(json.dumps(rows, indent=2))
         return
@@ -73,20 +71,20 @@ def oncall(
 
 
 def _act(action: str, number: int, by: str, site: Site) -> None:
-    from tocsin.engine.paging import Pager
-    from tocsin.store.db import begin_write
+    from tocsin.errors import NotFound, TocsinError
+    from tocsin.service import incidents
+    from tocsin.service.context import local
 
     loaded, engine = site.open()
-    pager = Pager(loaded)
-    now = datetime.now(UTC).timestamp()
-    with begin_write(engine) as conn:
-        if action == "ack":
-            error = pager.acknowledge(conn, number, by, now)
-        elif action == "resolve":
-            error = pager.resolve(conn, number, by, now)
+    act = {"ack": incidents.acknowledge, "resolve": incidents.resolve}.get(action)
+    error = None
+    try:
+        (act or incidents.escalate)(local(loaded, engine), number, by)
+    except TocsinError as exc:
+        if act is None:
+            error = "the incident is not triggered or has no escalation left"
         else:
-            done = pager.escalate(conn, number, now, reason="escalated by hand", by=by)
-            error = None if done else "the incident is not triggered or has no escalation left"
+            error = "no such incident" if isinstance(exc, NotFound) else exc.message
     if error:
         err.print(f"tocsin: incident {number}: {error}")
         raise typer.Exit(1)
@@ -125,38 +123,26 @@ def override_add(
     site: Site,
 ) -> None:
     """Put someone on call in a schedule for a while, in addition to or instead of others."""
-    from pydantic import ValidationError
-
-    from tocsin.api.paging import OverrideBody
-    from tocsin.oncall.schedule import Override, override_problems
-    from tocsin.store import outbox
-    from tocsin.store.db import begin_write
+    from tocsin.errors import Invalid
+    from tocsin.service.context import local
+    from tocsin.service.paging import MAX_REASON_CHARS, add_override
 
     loaded, engine = site.open()
     now = datetime.now(UTC)
     begins = _parse_when(start, now)
+    ends = _parse_when(end, begins)
+    if len(reason) > MAX_REASON_CHARS:
+        err.print(f"tocsin: --reason has at most {MAX_REASON_CHARS} characters")
+        raise typer.Exit(2)
+    ctx = local(loaded, engine)
     try:
-        body = OverrideBody(
-            schedule=schedule,
-            user=user,
-            start=begins,
-            end=_parse_when(end, begins),
-            replaces=replaces,
-            reason=reason,
-        )
-    except ValidationError as exc:
-        err.print(f"tocsin: {exc}")
-        raise typer.Exit(2) from None
-    override = Override(body.schedule, body.start, body.end, body.user, body.replaces)
-    problem = override_problems(override, loaded.paging.schedules, loaded.paging.users)
-    if problem:
-        err.print(f"tocsin: {problem}")
-        raise typer.Exit(1)
-    with begin_write(engine) as conn:
-        new_id = outbox.add_override(conn, override, by, now.timestamp(), reason)
+        made = add_override(ctx, schedule, user, begins, ends, by, replaces=replaces, reason=reason)
+    except Invalid as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     out.print(
-        f"override {new_id}: {user} on call in {schedule} from {body.start.isoformat()} "
-        f"to {body.end.isoformat()}" + (f" instead of {replaces}" if replaces else "")
+        f"override {made['id']}: {user} on call in {schedule} from {made['start']} "
+        f"to {made['end']}" + (f" instead of {replaces}" if replaces else "")
     )
 
 
@@ -168,12 +154,11 @@ def override_list(
     site: Site,
 ) -> None:
     """Overrides that have not ended."""
-    from tocsin.store import outbox
+    from tocsin.service.context import local
+    from tocsin.service.paging import overrides
 
-    _loaded, engine = site.open()
-    now = datetime.now(UTC).timestamp()
-    with engine.connect() as conn:
-        found = outbox.overrides_between(conn, now, now + 3650 * 86400.0, schedule)
+    loaded, engine = site.open()
+    found = overrides(local(loaded, engine), schedule)
     table = Table()
     for column in ("id", "schedule", "user", "instead of", "start", "end"):
         table.add_column(column)
@@ -197,12 +182,14 @@ def override_delete(
     site: Site,
 ) -> None:
     """Remove an override."""
-    from tocsin.store import outbox
-    from tocsin.store.db import begin_write
+    from tocsin.errors import NotFound
+    from tocsin.service.context import local
+    from tocsin.service.paging import remove_override
 
-    _loaded, engine = site.open()
-    with begin_write(engine) as conn:
-        if not outbox.delete_override(conn, override_id):
-            err.print(f"tocsin: no override {override_id}")
-            raise typer.Exit(1)
+    loaded, engine = site.open()
+    try:
+        remove_override(local(loaded, engine), override_id)
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     out.print(f"override {override_id} deleted")

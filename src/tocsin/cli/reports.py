@@ -122,9 +122,8 @@ def report(
 ) -> None:
     """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
     runbook coverage of the incidents opened in a window."""
-    from tocsin.api.reports import build
-    from tocsin.api.state import AppState, load_runbooks
-    from tocsin.clock import RealClock
+    from tocsin.service.context import local
+    from tocsin.service.reports import report as build
     from tocsin.times import parse_since
 
     if output not in ("table", "json"):
@@ -141,8 +140,7 @@ def report(
         err.print("tocsin: --since must be before --until")
         raise typer.Exit(2)
     loaded, engine = site.open()
-    state = AppState(db=engine, config=loaded, clock=RealClock(), catalog=load_runbooks(loaded))
-    result = build(state, start, end, working).to_json()
+    result = build(local(loaded, engine, runbooks=True), start, end, working).to_json()
     if output == "json":
         print(json.dumps(result, indent=2))
         return

@@ -43,17 +43,16 @@ def postmortem(
     site: Site,
 ) -> None:
     """The incident's postmortem draft in Markdown: timeline, figures, action items."""
-    from tocsin.api.postmortem import postmortem_markdown
-    from tocsin.store import repo
+    from tocsin.errors import NotFound
+    from tocsin.service.context import local
+    from tocsin.service.postmortem import postmortem_markdown
 
     loaded, engine = site.open()
-    text = None
-    if repo.is_row_id(number):
-        with engine.connect() as conn:
-            text = postmortem_markdown(conn, number, loaded, _now())
-    if text is None:
-        err.print(f"tocsin: no incident {number}")
-        raise typer.Exit(1)
+    try:
+        text = postmortem_markdown(local(loaded, engine), number)
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     if output is None:
         sys.stdout.write(text)
         return
@@ -81,7 +80,8 @@ def actions_list(
 ) -> None:
     """Action items, soonest due first."""
     from tocsin.incidents.postmortem import ACTION_STATUSES, utc
-    from tocsin.store import actions
+    from tocsin.service.context import local
+    from tocsin.service.postmortem import action_items
 
     if status is not None and status not in ACTION_STATUSES:
         err.print(f"tocsin: --status must be one of {', '.join(ACTION_STATUSES)}")
@@ -89,19 +89,18 @@ def actions_list(
     if output not in ("table", "json"):
         err.print("tocsin: --format must be table or json")
         raise typer.Exit(2)
-    _loaded, engine = site.open()
-    now = _now()
-    with engine.connect() as conn:
-        items, total = actions.list_items(
-            conn,
-            incident_id=incident,
-            status=status,
-            owner=owner,
-            overdue_at=now if overdue else None,
-            limit=limit,
-        )
+    loaded, engine = site.open()
+    found = action_items(
+        local(loaded, engine),
+        incident_id=incident,
+        status=status,
+        owner=owner,
+        overdue=overdue,
+        limit=limit,
+    )
+    items, total, now = found.items, found.total, found.now
     if output == "json":
-        print(json.dumps([i.to_json(now) for i in items], indent=2))
+        print(json.dumps(found.to_json(), indent=2))
         return
     table = Table(title=f"action items ({total})")
     for column in ("id", "incident", "title", "owner", "due (UTC)", "status"):
@@ -140,9 +139,10 @@ def actions_add(
     site: Site,
 ) -> None:
     """Add an action item to an incident (on its timeline too); prints its id."""
+    from tocsin.errors import NotFound
     from tocsin.incidents.postmortem import utc
-    from tocsin.store import actions, repo
-    from tocsin.store.db import begin_write
+    from tocsin.service.context import local
+    from tocsin.service.postmortem import add_action_item
 
     title, owner = title.strip(), owner.strip()
     if not title or len(title) > 500:
@@ -151,13 +151,12 @@ def actions_add(
         raise typer.BadParameter("an owner has 1 to 200 characters", param_hint="--owner")
     now = _now()
     due_at = _due(due, now)
-    _loaded, engine = site.open()
-    with begin_write(engine) as conn:
-        exists = repo.is_row_id(number) and repo.get_incident(conn, number) is not None
-        item = actions.add(conn, number, title, owner, now, by, due_at) if exists else None
-    if item is None:
-        err.print(f"tocsin: no incident {number}")
-        raise typer.Exit(1)
+    loaded, engine = site.open()
+    try:
+        item = add_action_item(local(loaded, engine), number, title, owner, by, due_at)
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     out.print(f"action item {item.id} on incident {number}, {owner}, due {utc(item.due_at)}")
 
 
@@ -170,15 +169,14 @@ def actions_done(
     site: Site,
 ) -> None:
     """Mark an action item done."""
-    from tocsin.store import actions, repo
-    from tocsin.store.db import begin_write
+    from tocsin.errors import NotFound
+    from tocsin.service.context import local
+    from tocsin.service.postmortem import change_action_item
 
-    _loaded, engine = site.open()
-    item = None
-    if repo.is_row_id(item_id):
-        with begin_write(engine) as conn:
-            item = actions.change(conn, item_id, _now(), by, status="done")
-    if item is None:
-        err.print(f"tocsin: no action item {item_id}")
-        raise typer.Exit(1)
+    loaded, engine = site.open()
+    try:
+        change_action_item(local(loaded, engine), item_id, by, status="done")
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
     out.print(f"action item {item_id} done")

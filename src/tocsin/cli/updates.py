@@ -6,7 +6,6 @@ them. Both are commands of the ``incident`` group (registered in ``tocsin.cli``)
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -34,20 +33,15 @@ def update(
 ) -> None:
     """Post a status update: its text goes to the incident's channels (the stage
     resolved does not resolve the paging: use tocsin incident resolve)."""
-    from tocsin.api.state import load_runbooks
-    from tocsin.engine import updates
-    from tocsin.engine.paging import Pager
-    from tocsin.store.db import begin_write
+    from tocsin.errors import TocsinError
+    from tocsin.service import updates
+    from tocsin.service.context import local
 
     loaded, engine = site.open()
-    pager = Pager(loaded, load_runbooks(loaded))
-    now = datetime.now(UTC).timestamp()
+    ctx = local(loaded, engine, runbooks=True)
     try:
-        with begin_write(engine) as conn:
-            posted = updates.post(
-                conn, pager, number, stage, message, by, now, template=template, impact=impact
-            )
-    except updates.UpdateError as exc:
+        posted = updates.post(ctx, number, stage, message, by, template=template, impact=impact)
+    except TocsinError as exc:
         err.print(f"tocsin: incident {number}: {exc.message}", markup=False, highlight=False)
         raise typer.Exit(1) from None
     if output == "json":
@@ -65,13 +59,15 @@ def list_updates(
     site: Site,
 ) -> None:
     """The incident's status updates, oldest first (JSON lines)."""
-    from tocsin.engine import updates
-    from tocsin.store import repo
+    from tocsin.errors import NotFound
+    from tocsin.service import updates
+    from tocsin.service.context import local
 
-    _loaded, engine = site.open()
-    with engine.connect() as conn:
-        if repo.get_incident(conn, number) is None:
-            err.print(f"tocsin: no incident {number}")
-            raise typer.Exit(1)
-        for item in updates.history(conn, number):
-            print(json.dumps(item))
+    loaded, engine = site.open()
+    try:
+        found = updates.history(local(loaded, engine), number)
+    except NotFound as exc:
+        err.print(f"tocsin: {exc.message}")
+        raise typer.Exit(1) from None
+    for item in found:
+        print(json.dumps(item))

@@ -3,7 +3,7 @@
 Part of the incident stage, in the caller's transaction. Due work ``update_reminder`` (one
 per incident) falls due that long after the trigger or the last update; then the timeline
 gets ``update_reminder`` and the channels a message of that kind, and it falls due again a
-period later, until an update is posted (which moves it: ``engine.updates.post``) or the
+period later, until an update is posted (which moves it: ``service.updates.post``) or the
 incident or its stage is resolved (which ends it).
 """
 

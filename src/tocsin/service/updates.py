@@ -1,22 +1,24 @@
-"""Status updates, in the caller's transaction.
+"""Status updates: a person's word to everyone following an incident.
 
-- ``post``: a person's status update. Validated (the stage rule of ``incidents.updates``),
-  rendered (a default template or a runbook's), recorded on the timeline (``status_update``),
-  the incident's ``stage`` and ``last_update_at`` set, and the text sent to the incident's
-  channels through the outbox (message kind ``status_update``), all in one transaction.
-  Posting the ``resolved`` stage tells everyone the incident is over; it does not resolve the
-  paging (acknowledge/resolve do that), it only stops the reminders.
-- Posting moves the incident's status-update reminder a period on (``engine/reminders.py``).
+``post`` validates the update (the stage rule of ``incidents.updates``), renders it (a
+default template or a runbook's), records it on the timeline (``status_update``), sets the
+incident's ``stage`` and ``last_update_at``, sends the text to the incident's channels through
+the outbox (message kind ``status_update``) and moves the update reminder, all in one
+transaction. Posting the ``resolved`` stage tells everyone the incident is over; it does not
+resolve the paging (acknowledge/resolve do that), it only stops the reminders. The reminders
+themselves are the engine's (``engine.reminders``).
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin.engine.paging import Pager
+from tocsin.errors import Conflict, Invalid
 from tocsin.incidents.describe import incident_title
 from tocsin.incidents.lifecycle import RUNNING
 from tocsin.incidents.updates import (
@@ -29,23 +31,13 @@ from tocsin.incidents.updates import (
 )
 from tocsin.oncall.severity import level_of, rank
 from tocsin.runbooks.model import Catalog
+from tocsin.service.context import Context
+from tocsin.service.record import incident_row
 from tocsin.store import outbox, repo
+from tocsin.store.db import begin_write
 from tocsin.store.kinds import REMINDER
 
-if TYPE_CHECKING:
-    from tocsin.engine.paging import Pager
-
 MAX_IMPACT_CHARS = 1000
-
-
-class UpdateError(Exception):
-    """A status update refused: ``status`` is the HTTP status that says why (404 no such
-    incident, 409 not now, 422 invalid)."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -72,9 +64,6 @@ class Posted:
             "at": repo.to_dt(self.at).isoformat(),
             "channels": self.channels,
         }
-
-
-# --------------------------------------------------------------------------- helpers
 
 
 def runbook_templates(catalog: Catalog | None, alert_names: list[str]) -> dict[str, str]:
@@ -150,84 +139,84 @@ def _fields(
     return fields, [a.name for a in members if a.name]
 
 
-def _send(
-    pager: Pager, conn: Connection, incident: Any, kind: str, text: str, now: float, event: str
-) -> list[str]:
-    """The message to every channel of the incident; the channels it went to."""
-    channels = json.loads(incident.channels) if incident.channels else []
-    return pager.to_channels(conn, incident, kind, channels, now, event, text=text)
-
-
-# --------------------------------------------------------------------------- updates
+def _check(stage: str, message: str, impact: str | None) -> None:
+    if stage not in STAGES:
+        raise Invalid(f"unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
+    if not message:
+        raise Invalid("a status update needs a message")
+    if len(message) > MAX_MESSAGE_CHARS:
+        raise Invalid(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+    if impact is not None and len(impact) > MAX_IMPACT_CHARS:
+        raise Invalid(f"the impact is longer than {MAX_IMPACT_CHARS} characters")
 
 
 def post(
-    conn: Connection,
-    pager: Pager,
+    ctx: Context,
     incident_id: int,
     stage: str,
     message: str,
     by: str,
-    now: float,
     template: str | None = None,
     impact: str | None = None,
 ) -> Posted:
-    """Post a status update; UpdateError when it cannot be."""
+    """Post a status update (Invalid, NotFound or Conflict when it cannot be)."""
     message = message.strip()
-    if stage not in STAGES:
-        raise UpdateError(422, f"unknown stage {stage!r} (expected one of {', '.join(STAGES)})")
-    if not message:
-        raise UpdateError(422, "a status update needs a message")
-    if len(message) > MAX_MESSAGE_CHARS:
-        raise UpdateError(422, f"the message is longer than {MAX_MESSAGE_CHARS} characters")
-    if impact is not None and len(impact) > MAX_IMPACT_CHARS:
-        raise UpdateError(422, f"the impact is longer than {MAX_IMPACT_CHARS} characters")
-    incident = repo.get_incident(conn, incident_id, lock=True)
-    if incident is None:
-        raise UpdateError(404, f"no incident {incident_id}")
-    previous = stage_of(incident.stage)
-    problem = update_problem(incident.status, incident.stage, stage)
-    if problem is not None:
-        raise UpdateError(409, problem)
-    fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)
-    books = runbook_templates(pager.catalog, alert_names)
-    first = incident.last_update_at is None
-    try:
-        name, text = render_update(template, fields, first, books)
-    except KeyError:
-        known = ", ".join(["initial", "update", "resolution", *books])
-        raise UpdateError(422, f"unknown template {template!r} (known: {known})") from None
-    repo.update_incident(conn, incident_id, stage=stage, last_update_at=now)
-    number = len(history(conn, incident_id)) + 1
-    incident = repo.get_incident(conn, incident_id)
-    channels = _send(pager, conn, incident, "status_update", text, now, f"update{number}:{now:.6f}")
-    repo.add_timeline(
-        conn,
-        incident_id,
-        repo.to_dt(now),
-        "status_update",
-        {
-            "stage": stage,
-            "previous_stage": previous,
-            "template": name,
-            "message": message,
-            "text": text,
-            "by": by,
-            "channels": channels,
-        },
-    )
-    interval = pager.config.paging.update_interval_s(incident.severity)
-    if incident.status in RUNNING and stage != "resolved" and interval:
-        outbox.schedule(conn, REMINDER, [incident_id], now + interval)
-    else:
-        outbox.cancel(conn, (REMINDER,), incident_id)
+    _check(stage, message, impact)
+    pager, now = ctx.pager(), ctx.now()
+    with begin_write(ctx.db) as conn:
+        incident = incident_row(conn, incident_id, lock=True)
+        previous = stage_of(incident.stage)
+        problem = update_problem(incident.status, incident.stage, stage)
+        if problem is not None:
+            raise Conflict(problem)
+        fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)
+        books = runbook_templates(pager.catalog, alert_names)
+        first = incident.last_update_at is None
+        try:
+            name, text = render_update(template, fields, first, books)
+        except KeyError:
+            known = ", ".join(["initial", "update", "resolution", *books])
+            raise Invalid(f"unknown template {template!r} (known: {known})") from None
+        repo.update_incident(conn, incident_id, stage=stage, last_update_at=now)
+        number = len(_history(conn, incident_id)) + 1
+        incident = repo.get_incident(conn, incident_id)
+        event = f"update{number}:{now:.6f}"
+        to = json.loads(incident.channels) if incident.channels else []
+        channels = pager.to_channels(conn, incident, "status_update", to, now, event, text=text)
+        repo.add_timeline(
+            conn,
+            incident_id,
+            repo.to_dt(now),
+            "status_update",
+            {
+                "stage": stage,
+                "previous_stage": previous,
+                "template": name,
+                "message": message,
+                "text": text,
+                "by": by,
+                "channels": channels,
+            },
+        )
+        interval = pager.config.paging.update_interval_s(incident.severity)
+        if incident.status in RUNNING and stage != "resolved" and interval:
+            outbox.schedule(conn, REMINDER, [incident_id], now + interval)
+        else:
+            outbox.cancel(conn, (REMINDER,), incident_id)
+    ctx.wake()
     return Posted(incident_id, stage, previous, name, message, text, by, now, channels)
 
 
-def history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
-    """The incident's status updates, oldest first."""
+def _history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     return [
         {"id": e["id"], "at": e["at"], **e["detail"]}
         for e in repo.incident_timeline(conn, incident_id)
         if e["kind"] == "status_update"
     ]
+
+
+def history(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
+    """The incident's status updates, oldest first."""
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        return _history(conn, incident_id)

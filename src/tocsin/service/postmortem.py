@@ -1,0 +1,97 @@
+"""After the incident: the postmortem draft (Markdown, from the timeline, the figures and
+the action items; the team's template when the configuration has one) and the action items
+(list, add, change)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tocsin.errors import NotFound
+from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
+from tocsin.service.context import Context
+from tocsin.service.record import incident_row
+from tocsin.store import actions, repo
+from tocsin.store.db import begin_write
+
+
+def postmortem_markdown(ctx: Context, incident_id: int) -> str:
+    """The incident's postmortem draft in Markdown."""
+    with ctx.db.connect() as conn:
+        row = incident_row(conn, incident_id)
+        context = build_context(
+            dict(row._mapping),
+            [m.alert for m in repo.incident_members(conn, incident_id)],
+            repo.incident_events(conn, incident_id),
+            actions.for_incident(conn, incident_id),
+            ctx.now(),
+        )
+    return render_postmortem(context, ctx.config.postmortem)
+
+
+@dataclass(frozen=True)
+class ActionItems:
+    """One page of action items, the number of all that match, and the time they were read
+    at (what ``overdue`` is measured against)."""
+
+    items: list[ActionItem]
+    total: int
+    now: float
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [i.to_json(self.now) for i in self.items]
+
+
+def action_items(
+    ctx: Context,
+    incident_id: int | None = None,
+    status: str | None = None,
+    owner: str | None = None,
+    overdue: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+) -> ActionItems:
+    """Action items, soonest due first: filter by incident, status, owner, overdue."""
+    now = ctx.now()
+    with ctx.db.connect() as conn:
+        items, total = actions.list_items(
+            conn,
+            incident_id=incident_id,
+            status=status,
+            owner=owner,
+            overdue_at=now if overdue else None,
+            limit=limit,
+            offset=offset,
+        )
+    return ActionItems(items, total, now)
+
+
+def add_action_item(
+    ctx: Context, incident_id: int, title: str, owner: str, by: str, due_at: float | None = None
+) -> ActionItem:
+    """A new action item on the incident (due in 7 days unless ``due_at``); on its
+    timeline too."""
+    with begin_write(ctx.db) as conn:
+        incident_row(conn, incident_id)
+        return actions.add(conn, incident_id, title, owner, ctx.now(), by, due_at)
+
+
+def change_action_item(
+    ctx: Context,
+    item_id: int,
+    by: str,
+    status: str | None = None,
+    owner: str | None = None,
+    due_at: float | None = None,
+    title: str | None = None,
+) -> ActionItem:
+    """Change an item's status, owner, due time or title; done and cancelled close it."""
+    item = None
+    if repo.is_row_id(item_id):
+        with begin_write(ctx.db) as conn:
+            item = actions.change(
+                conn, item_id, ctx.now(), by, status=status, owner=owner, due_at=due_at, title=title
+            )
+    if item is None:
+        raise NotFound(f"no action item {item_id}")
+    return item

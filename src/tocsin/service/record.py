@@ -1,0 +1,171 @@
+"""The incident record and what is read around it: an incident as every door shows it, the
+whole record (alerts, response figures, runbook sections), the list of incidents, the
+timeline, the notifications with their delivery attempts, and the alert history.
+
+``incident_json`` and ``alert_json`` are the one place these shapes are built (the
+Alertmanager ``/api/v2`` shape is a compatibility contract and stays in ``api.alertmanager``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from tocsin.alerts.payloads import format_time
+from tocsin.errors import Invalid, NotFound
+from tocsin.incidents.figures import figures
+from tocsin.incidents.lifecycle import STATUSES
+from tocsin.incidents.sections import sections
+from tocsin.service.context import Context
+from tocsin.store import outbox, repo
+from tocsin.store.repo import StoredAlert
+from tocsin.store.schema import incidents
+
+
+def _at(ts: float | None) -> str | None:
+    return format_time(repo.to_dt(ts)) if ts is not None else None
+
+
+def incident_json(row: Any) -> dict[str, Any]:
+    """An incident as the doors show it (lists and the record share these fields)."""
+    return {
+        "id": row.id,
+        "number": row.id,
+        "title": row.title,
+        "group_key": row.group_key,
+        "route": row.route_id,
+        "receiver": row.receiver,
+        "group_labels": json.loads(row.group_labels),
+        "status": row.status,
+        "stage": row.stage,
+        "severity": row.severity,
+        "assignee": row.assignee,
+        "commander": row.commander,
+        "opened_at": _at(row.opened_at),
+        "triggered_at": _at(row.triggered_at),
+        "acknowledged_at": _at(row.acknowledged_at),
+        "acknowledged_by": row.acknowledged_by,
+        "resolved_at": _at(row.resolved_at),
+        "resolved_by": row.resolved_by,
+        "reopened_at": _at(row.reopened_at),
+        "last_alert_at": _at(row.last_alert_at),
+        "last_flush_at": _at(row.last_flush_at),
+        "last_update_at": _at(row.last_update_at),
+    }
+
+
+def alert_json(
+    stored: StoredAlert, now: datetime | None = None, with_id: bool = False
+) -> dict[str, Any]:
+    """A stored alert: with ``now`` its status then (firing or resolved), with ``with_id``
+    the episode's row id (the alert history)."""
+    out: dict[str, Any] = {"id": stored.id} if with_id else {}
+    out["fingerprint"] = stored.fingerprint
+    if now is not None:
+        out["status"] = "resolved" if stored.alert.resolved(now) else "firing"
+    out["labels"] = stored.labels
+    out["annotations"] = stored.alert.annotations
+    out["starts_at"] = format_time(stored.alert.starts_at)
+    out["ends_at"] = format_time(stored.alert.ends_at)
+    return out
+
+
+def incident_row(conn: Connection, incident_id: int, lock: bool = False) -> Any:
+    """The incident's row, or NotFound."""
+    row = repo.get_incident(conn, incident_id, lock=lock) if repo.is_row_id(incident_id) else None
+    if row is None:
+        raise NotFound(f"no incident {incident_id}")
+    return row
+
+
+def incident(ctx: Context, incident_id: int) -> dict[str, Any]:
+    """The incident's fields (what acknowledge, resolve and the lists answer)."""
+    with ctx.db.connect() as conn:
+        return incident_json(incident_row(conn, incident_id))
+
+
+def sections_of(ctx: Context, names: list[str], row: Any) -> list[dict[str, Any]]:
+    """The runbook sections for the alerts ``names`` at the incident's severity."""
+    link: Callable[[str, str], str] = ctx.pager()._runbook_link
+    return sections(ctx.catalog, sorted(names), row.severity, link)
+
+
+def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
+    """The whole record: the incident, its alerts, response figures and runbook sections
+    (and, ``with_timeline``, its timeline)."""
+    with ctx.db.connect() as conn:
+        row = incident_row(conn, incident_id)
+        members = repo.incident_members(conn, row.id)
+        body = incident_json(row)
+        now = repo.to_dt(ctx.now())
+        body["alerts"] = [alert_json(m, now) for m in members]
+        body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
+        body["runbooks"] = sections_of(ctx, [m.labels.get("alertname", "") for m in members], row)
+        if with_timeline:
+            body["timeline"] = repo.incident_timeline(conn, incident_id)
+    return body
+
+
+def check_statuses(statuses: list[str]) -> None:
+    """Invalid unless every one is an incident status."""
+    if any(s not in STATUSES for s in statuses):
+        raise Invalid("status must be among " + ", ".join(STATUSES))
+
+
+def list_incidents(
+    ctx: Context,
+    statuses: list[str] | None = None,
+    severities: list[str] | None = None,
+    route: str | None = None,
+    assignee: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of incidents, newest first, and the number of all that match."""
+    if statuses:
+        check_statuses(statuses)
+    query = select(incidents)
+    if statuses:
+        query = query.where(incidents.c.status.in_(statuses))
+    if severities:
+        query = query.where(incidents.c.severity.in_(severities))
+    if route:
+        query = query.where(incidents.c.route_id == route)
+    if assignee:
+        query = query.where(incidents.c.assignee == assignee)
+    if since is not None:
+        query = query.where(incidents.c.opened_at >= since)
+    if until is not None:
+        query = query.where(incidents.c.opened_at < until)
+    with ctx.db.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = list(conn.execute(query.order_by(incidents.c.id.desc()).limit(limit).offset(offset)))
+    return [incident_json(r) for r in rows], int(total)
+
+
+def timeline(ctx: Context, incident_id: int, kinds: set[str] | None = None) -> list[dict[str, Any]]:
+    """The typed events of the incident, oldest first (only ``kinds`` when given)."""
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        events = repo.incident_timeline(conn, incident_id)
+    return [e for e in events if e["kind"] in kinds] if kinds else events
+
+
+def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
+    """Every notification of the incident with every delivery attempt."""
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        return outbox.for_incident(conn, incident_id)
+
+
+def alert_history(ctx: Context, fingerprint: str | None, limit: int) -> list[dict[str, Any]]:
+    """Every stored episode (of one alert, with ``fingerprint``), newest first."""
+    with ctx.db.connect() as conn:
+        found = repo.alert_history(conn, fingerprint, limit)
+    return [alert_json(a, with_id=True) for a in found]

@@ -1,0 +1,31 @@
+"""The response report over a window: response times, pages, noisy alerts, missed
+deadlines, out-of-hours pages and runbook coverage (the figures are ``incidents.stats``)."""
+
+from __future__ import annotations
+
+from tocsin.errors import Invalid
+from tocsin.incidents import stats
+from tocsin.service.context import Context
+from tocsin.store import reports
+
+
+def report(
+    ctx: Context, since: float, until: float, hours: stats.WorkingHours | None = None
+) -> stats.Report:
+    """The report of the incidents opened in ``[since, until)``."""
+    if since >= until:
+        raise Invalid("since must be before until")
+    with ctx.db.connect() as conn:
+        rows = reports.window(conn, since, until)
+    zones = {name: user.timezone for name, user in ctx.config.paging.users.items()}
+    documented = [alert.name for _, alert in ctx.catalog.alerts()] if ctx.catalog else []
+    return stats.report(
+        since,
+        until,
+        rows.incidents,
+        rows.episodes,
+        rows.pages,
+        runbook_alerts=documented,
+        zones=zones,
+        hours=hours,
+    )
