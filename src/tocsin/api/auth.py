@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
 
-from fastapi import HTTPException, Request
+from fastapi import Depends, HTTPException, Request
 
 from tocsin.api.state import AppState
 from tocsin.store import repo
@@ -75,3 +76,25 @@ def require(request: Request, need: Need, allow_query_token: bool = False) -> st
     if need not in _ALLOWED.get(role, set()):
         raise HTTPException(status_code=403, detail=f"a {role} token may not do this")
     return role
+
+
+def actor(request: Request) -> str:
+    """Who acts: the name of the caller's token (``api`` when none was asked for)."""
+    return str(getattr(request.state, "actor", "api"))
+
+
+def needs(need: Need, allow_query_token: bool = False) -> Callable[[Request], Awaitable[str]]:
+    """A route's dependency: the caller may do ``need`` (else 401/403), and is named."""
+
+    async def who(request: Request) -> str:
+        require(request, need, allow_query_token)
+        return actor(request)
+
+    return who
+
+
+# The routes of the native API take the caller as a parameter: the token is checked (401/403)
+# before the path, query and body are validated, and its name is the one on the timeline.
+Reader = Annotated[str, Depends(needs("read"))]
+FeedReader = Annotated[str, Depends(needs("read", allow_query_token=True))]  # calendar clients
+Responder = Annotated[str, Depends(needs("respond"))]

@@ -1,7 +1,7 @@
-"""What a route reads from its request besides the body: the application's state, the acting
-person (the token's name, set by ``auth.require``) and the service context built from the
-state (``service.context.Context``): database, configuration, runbooks, clock, and the
-engine's pager and wake-up when this process runs the engine."""
+"""What a route reads from its request besides the body and the acting person
+(``auth.Responder``): the application's state, and the service context built from it
+(``service.context.Context``: database, configuration, runbooks, clock, and the engine's pager
+and wake-up when this process runs the engine)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,6 @@ from tocsin.service.context import Context
 def state_of(request: Request) -> AppState:
     state: AppState = request.app.state.tocsin
     return state
-
-
-def actor(request: Request) -> str:
-    """Who acts: the name of the caller's token (``api`` when none was asked for)."""
-    return str(getattr(request.state, "actor", "api"))
 
 
 def context(request: Request) -> Context:

@@ -109,6 +109,8 @@ def install(app: FastAPI) -> None:
         ]
         if request.url.path.startswith(_FOREIGN):
             return JSONResponse({"detail": details}, 422)
+        if any(e.get("type") == "json_invalid" for e in exc.errors()):
+            details = [{"field": "body", "message": "the body must be a JSON object"}]
         in_body = [e for e in exc.errors() if (e.get("loc") or ("body",))[0] == "body"]
         if in_body and _legacy_400(request):
             whole = [e for e in in_body if tuple(e.get("loc") or ()) == ("body",)]

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin.alerts.payloads import parse_time
-from tocsin.api.auth import require
-from tocsin.api.context import actor, context
+from tocsin.api.auth import Reader, Responder
+from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
 from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
 from tocsin.errors import Invalid
@@ -44,6 +44,7 @@ def _time_param(name: str, value: str | None) -> float | None:
 @invalid_is_400
 async def list_incidents(
     request: Request,
+    _by: Reader,
     status: Annotated[
         str | None, Query(max_length=100, description="Comma-separated statuses.")
     ] = None,
@@ -58,7 +59,6 @@ async def list_incidents(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> Response:
     """Incidents, newest first."""
-    require(request, "read")
     statuses = status.split(",") if status else None
     if statuses:  # checked before the times, as it always was
         record.check_statuses(statuses)
@@ -77,23 +77,22 @@ async def list_incidents(
 
 
 @router.get("/api/v1/incidents/{incident_id}")
-async def get_incident(request: Request, incident_id: RowId) -> Response:
+async def get_incident(request: Request, _by: Reader, incident_id: RowId) -> Response:
     """The incident record: its fields, alerts, response figures (time to acknowledge and to
     resolve, pages, escalations) and the runbook sections for its alerts."""
-    require(request, "read")
     return JSONResponse(record.record(context(request), incident_id))
 
 
 @router.get("/api/v1/incidents/{incident_id}/timeline")
 async def get_timeline(
     request: Request,
+    _by: Reader,
     incident_id: RowId,
     kind: Annotated[
         str | None, Query(max_length=500, description="Comma-separated event kinds.")
     ] = None,
 ) -> Response:
     """The typed events of the incident, oldest first (kinds: docs/response.md)."""
-    require(request, "read")
     kinds = set(kind.split(",")) if kind else None
     return JSONResponse(record.timeline(context(request), incident_id, kinds))
 
@@ -117,45 +116,46 @@ class ReopenBody(BaseModel):
 
 
 @router.post("/api/v1/incidents/{incident_id}/notes", status_code=201)
-async def add_note(request: Request, incident_id: RowId, body: NoteBody) -> Response:
+async def add_note(request: Request, incident_id: RowId, body: NoteBody, by: Responder) -> Response:
     """A note on the incident's timeline, by the token's name."""
-    require(request, "respond")
-    noted = incidents.note(context(request), incident_id, body.text, actor(request))
+    noted = incidents.note(context(request), incident_id, body.text, by)
     return JSONResponse(noted, status_code=201)
 
 
 @router.patch("/api/v1/incidents/{incident_id}")
-async def update_incident(request: Request, incident_id: RowId, body: AssignBody) -> Response:
+async def update_incident(
+    request: Request, incident_id: RowId, body: AssignBody, by: Responder
+) -> Response:
     """Assign the incident (``assignee``) or name its incident commander (``commander``)."""
-    require(request, "respond")
     changes = body.model_dump(exclude_unset=True)
-    return JSONResponse(incidents.assign(context(request), incident_id, changes, actor(request)))
+    return JSONResponse(incidents.assign(context(request), incident_id, changes, by))
 
 
 @router.post("/api/v1/incidents/{incident_id}/reopen")
 async def reopen_incident(
-    request: Request, incident_id: RowId, body: Annotated[ReopenBody | None, Body()] = None
+    request: Request,
+    incident_id: RowId,
+    by: Responder,
+    body: Annotated[ReopenBody | None, Body()] = None,
 ) -> Response:
     """Reopen a resolved incident: it becomes acknowledged by whoever reopens it."""
-    require(request, "respond")
     reason = body.reason if body else ""
-    return JSONResponse(incidents.reopen(context(request), incident_id, reason, actor(request)))
+    return JSONResponse(incidents.reopen(context(request), incident_id, reason, by))
 
 
 @router.get("/api/v1/incidents/{incident_id}/runbook")
-async def open_runbook(request: Request, incident_id: RowId) -> Response:
+async def open_runbook(request: Request, by: Reader, incident_id: RowId) -> Response:
     """The runbook sections for the incident's alerts (with the variant for its severity
     first); the timeline records who opened which section (once each)."""
-    require(request, "read")
-    return JSONResponse(incidents.open_runbook(context(request), incident_id, actor(request)))
+    return JSONResponse(incidents.open_runbook(context(request), incident_id, by))
 
 
 @router.get("/api/v1/alerts/history")
 async def alert_history(
     request: Request,
+    _by: Reader,
     fingerprint: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
 ) -> Response:
     """Every stored episode, newest first; resolved ones included."""
-    require(request, "read")
     return JSONResponse(record.alert_history(context(request), fingerprint, limit))

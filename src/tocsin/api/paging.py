@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tocsin.alerts.payloads import parse_time
-from tocsin.api.auth import require
-from tocsin.api.context import actor, context
+from tocsin.api.auth import FeedReader, Reader, Responder
+from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
 from tocsin.errors import Invalid
 from tocsin.oncall.ical import calendar
@@ -27,35 +27,36 @@ router = APIRouter()
 
 
 async def _act(
-    request: Request, incident_id: int, act: Callable[[Context, int, str], dict[str, Any]]
+    request: Request,
+    incident_id: int,
+    by: str,
+    act: Callable[[Context, int, str], dict[str, Any]],
 ) -> Response:
-    require(request, "respond")
-    done = await asyncio.to_thread(act, context(request), incident_id, actor(request))
+    done = await asyncio.to_thread(act, context(request), incident_id, by)
     return JSONResponse(done)
 
 
 @router.post("/api/v1/incidents/{incident_id}/ack")
-async def acknowledge(request: Request, incident_id: RowId) -> Response:
+async def acknowledge(request: Request, incident_id: RowId, by: Responder) -> Response:
     """Acknowledge: escalation stops (it may restart when the policy's ack_timeout lapses)."""
-    return await _act(request, incident_id, incidents.acknowledge)
+    return await _act(request, incident_id, by, incidents.acknowledge)
 
 
 @router.post("/api/v1/incidents/{incident_id}/resolve")
-async def resolve(request: Request, incident_id: RowId) -> Response:
+async def resolve(request: Request, incident_id: RowId, by: Responder) -> Response:
     """Resolve by hand: escalation stops and the route's channels are told."""
-    return await _act(request, incident_id, incidents.resolve)
+    return await _act(request, incident_id, by, incidents.resolve)
 
 
 @router.post("/api/v1/incidents/{incident_id}/escalate")
-async def escalate_now(request: Request, incident_id: RowId) -> Response:
+async def escalate_now(request: Request, incident_id: RowId, by: Responder) -> Response:
     """Escalate now: the next step of the policy fires at once."""
-    return await _act(request, incident_id, incidents.escalate)
+    return await _act(request, incident_id, by, incidents.escalate)
 
 
 @router.get("/api/v1/incidents/{incident_id}/notifications")
-async def notifications(request: Request, incident_id: RowId) -> Response:
+async def notifications(request: Request, _by: Reader, incident_id: RowId) -> Response:
     """Every notification of the incident with every delivery attempt."""
-    require(request, "read")
     return JSONResponse(record.notifications(context(request), incident_id))
 
 
@@ -66,9 +67,8 @@ def _when(ctx: Context, value: str | None) -> datetime:
 
 @router.get("/api/v1/oncall")
 @invalid_is_400
-async def get_oncall(request: Request) -> Response:
+async def get_oncall(request: Request, _by: Reader) -> Response:
     """Who is on call now (or ``?at=``), per schedule (or ``?schedule=``)."""
-    require(request, "read")
     ctx = context(request)
     name = request.query_params.get("schedule")
     if name:
@@ -88,9 +88,8 @@ def _feed_window(ctx: Context, request: Request) -> tuple[datetime, datetime]:
 
 @router.get("/api/v1/schedules/{name}/ical")
 @invalid_is_400
-async def schedule_ical(request: Request, name: str) -> Response:
+async def schedule_ical(request: Request, _by: FeedReader, name: str) -> Response:
     """The schedule as an iCal feed (``?token=`` accepted for calendar clients)."""
-    require(request, "read", allow_query_token=True)
     ctx = context(request)
     paging.schedule(ctx, name)
     start, end = _feed_window(ctx, request)
@@ -100,9 +99,8 @@ async def schedule_ical(request: Request, name: str) -> Response:
 
 @router.get("/api/v1/users/{name}/ical")
 @invalid_is_400
-async def user_ical(request: Request, name: str) -> Response:
+async def user_ical(request: Request, _by: FeedReader, name: str) -> Response:
     """A person's on-call shifts over every schedule, as an iCal feed."""
-    require(request, "read", allow_query_token=True)
     ctx = context(request)
     paging.user(ctx, name)
     start, end = _feed_window(ctx, request)
@@ -123,17 +121,16 @@ class OverrideBody(BaseModel):
 
 @router.post("/api/v1/overrides")
 @invalid_is_400
-async def create_override(request: Request, body: OverrideBody) -> Response:
+async def create_override(request: Request, body: OverrideBody, by: Responder) -> Response:
     """Someone takes (``replaces``: a user, or ``*`` for whoever is on call) or joins a
     schedule from ``start`` to ``end``."""
-    require(request, "respond")
     made = paging.add_override(
         context(request),
         body.schedule,
         body.user,
         body.start,
         body.end,
-        actor(request),
+        by,
         replaces=body.replaces,
         reason=body.reason,
     )
@@ -141,15 +138,13 @@ async def create_override(request: Request, body: OverrideBody) -> Response:
 
 
 @router.get("/api/v1/overrides")
-async def list_overrides(request: Request) -> Response:
+async def list_overrides(request: Request, _by: Reader) -> Response:
     """Overrides that have not ended (``?schedule=`` for one schedule)."""
-    require(request, "read")
     found = paging.overrides(context(request), request.query_params.get("schedule"))
     return JSONResponse([paging.override_json(i, o) for i, o in found])
 
 
 @router.delete("/api/v1/overrides/{override_id}")
-async def delete_override(request: Request, override_id: RowId) -> Response:
-    require(request, "respond")
+async def delete_override(request: Request, override_id: RowId, _by: Responder) -> Response:
     paging.remove_override(context(request), override_id)
     return Response(status_code=204)

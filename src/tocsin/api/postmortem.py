@@ -19,8 +19,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from tocsin.api.auth import require
-from tocsin.api.context import actor, context
+from tocsin.api.auth import Reader, Responder
+from tocsin.api.context import context
 from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
 from tocsin.errors import Invalid
 from tocsin.service import postmortem
@@ -71,19 +71,17 @@ def _due(text: str | None, now: float) -> float | None:
 
 
 @router.get("/api/v1/incidents/{incident_id}/postmortem")
-async def get_postmortem(request: Request, incident_id: int) -> Response:
+async def get_postmortem(request: Request, _by: Reader, incident_id: int) -> Response:
     """The incident's postmortem draft (Markdown): timeline, figures, action items."""
-    require(request, "read")
     text = postmortem.postmortem_markdown(context(request), incident_id)
     return Response(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.get("/api/v1/action-items")
 async def list_action_items(
-    request: Request, query: Annotated[ActionItemQuery, Query()]
+    request: Request, _by: Reader, query: Annotated[ActionItemQuery, Query()]
 ) -> Response:
     """Action items, soonest due first: filter by status, owner, incident, overdue."""
-    require(request, "read")
     found = postmortem.action_items(
         context(request),
         incident_id=query.incident,
@@ -97,22 +95,24 @@ async def list_action_items(
 
 
 @router.post("/api/v1/incidents/{incident_id}/action-items")
-async def add_action_item(request: Request, incident_id: int, body: NewActionItem) -> Response:
+async def add_action_item(
+    request: Request, incident_id: int, body: NewActionItem, by: Responder
+) -> Response:
     """A new action item on the incident (due in 7 days unless ``due``); on its timeline."""
-    require(request, "respond")
     ctx = context(request)
     now = ctx.now()
     due = _due(body.due, now)
     item = await asyncio.to_thread(
-        postmortem.add_action_item, ctx, incident_id, body.title, body.owner, actor(request), due
+        postmortem.add_action_item, ctx, incident_id, body.title, body.owner, by, due
     )
     return JSONResponse(item.to_json(now), status_code=201)
 
 
 @router.patch("/api/v1/action-items/{item_id}")
-async def change_action_item(request: Request, item_id: int, body: ActionItemChange) -> Response:
+async def change_action_item(
+    request: Request, item_id: int, body: ActionItemChange, by: Responder
+) -> Response:
     """Change an item's status, owner, due time or title; done and cancelled close it."""
-    require(request, "respond")
     ctx = context(request)
     now = ctx.now()
     due = _due(body.due, now)
@@ -120,7 +120,7 @@ async def change_action_item(request: Request, item_id: int, body: ActionItemCha
         postmortem.change_action_item,
         ctx,
         item_id,
-        actor(request),
+        by,
         status=body.status,
         owner=body.owner,
         due_at=due,

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from tocsin.api.auth import require
+from tocsin.api.auth import Reader
 from tocsin.api.context import context
 from tocsin.api.errors import invalid_is_400
 from tocsin.errors import Invalid
@@ -24,13 +24,13 @@ DEFAULT_SINCE = "30d"
 @invalid_is_400
 async def get_report(
     request: Request,
+    _by: Reader,
     since: Annotated[
         str, Query(max_length=64, description="A duration back from now (30d) or ISO 8601.")
     ] = DEFAULT_SINCE,
     until: Annotated[str | None, Query(max_length=64, description="The same; default now.")] = None,
 ) -> Response:
     """The response report over [since, until): docs/response.md."""
-    require(request, "read")
     ctx = context(request)
     now = ctx.now()
     bounds: dict[str, float] = {}

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from tocsin.api.auth import require
-from tocsin.api.context import actor, context
+from tocsin.api.auth import Reader, Responder
+from tocsin.api.context import context
 from tocsin.api.errors import RowId
 from tocsin.incidents.updates import MAX_MESSAGE_CHARS
 from tocsin.service import updates
@@ -29,18 +29,17 @@ class StatusUpdateIn(BaseModel):
 
 @router.post("/api/v1/incidents/{incident_id}/status-updates", status_code=201)
 async def post_status_update(
-    request: Request, incident_id: RowId, body: StatusUpdateIn
+    request: Request, incident_id: RowId, body: StatusUpdateIn, by: Responder
 ) -> Response:
     """Post a status update: its text (rendered from the template) goes to the incident's
     channels; the stage ``resolved`` does not resolve the paging."""
-    require(request, "respond")
     posted = await asyncio.to_thread(
         updates.post,
         context(request),
         incident_id,
         body.stage,
         body.message,
-        actor(request),
+        by,
         template=body.template,
         impact=body.impact,
     )
@@ -48,7 +47,6 @@ async def post_status_update(
 
 
 @router.get("/api/v1/incidents/{incident_id}/status-updates")
-async def list_status_updates(request: Request, incident_id: RowId) -> Response:
+async def list_status_updates(request: Request, _by: Reader, incident_id: RowId) -> Response:
     """The incident's status updates, oldest first."""
-    require(request, "read")
     return JSONResponse(updates.history(context(request), incident_id))
