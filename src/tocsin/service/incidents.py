@@ -5,11 +5,12 @@ this writes them down and says, in ``tocsin.errors``, why an action is refused."
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin.engine.paging import Pager
 from tocsin.engine.reminders import schedule_first
 from tocsin.errors import Conflict, Invalid, NotFound
 from tocsin.incidents.lifecycle import refuse_note, refuse_person, refuse_reopen
@@ -28,42 +29,43 @@ def _refused(incident_id: int, why: str | None) -> None:
         raise Conflict(why)
 
 
-def acknowledge(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
-    """Escalation stops (it may restart when the policy's ack_timeout lapses); the incident."""
+Act = Callable[[Pager, Connection, int, str, float], str | None]  # None: done, else why not
+
+
+def _paging(ctx: Context, incident_id: int, by: str, act: Act) -> dict[str, Any]:
+    """One of the Pager's actions in its own transaction; the incident after it."""
     pager, now = ctx.pager(), ctx.now()
     with begin_write(ctx.db) as conn:
-        why = pager.acknowledge(conn, incident_id, by, now)
+        why = act(pager, conn, incident_id, by, now)
     _refused(incident_id, why)
     ctx.wake()
     return incident(ctx, incident_id)
+
+
+def acknowledge(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
+    """Escalation stops (it may restart when the policy's ack_timeout lapses); the incident."""
+    return _paging(ctx, incident_id, by, Pager.acknowledge)
 
 
 def resolve(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
     """Resolved by hand: escalation stops and the route's channels are told; the incident."""
-    pager, now = ctx.pager(), ctx.now()
-    with begin_write(ctx.db) as conn:
-        why = pager.resolve(conn, incident_id, by, now)
-    _refused(incident_id, why)
-    ctx.wake()
-    return incident(ctx, incident_id)
+    return _paging(ctx, incident_id, by, Pager.resolve)
+
+
+def _escalate(pager: Pager, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+    row = repo.get_incident(conn, incident_id) if repo.is_row_id(incident_id) else None
+    if row is None:
+        return _NO_SUCH
+    if row.status != "triggered":
+        return f"the incident is {row.status}; only a triggered incident escalates"
+    if not pager.escalate(conn, incident_id, now, reason="escalated by hand", by=by):
+        return "the incident has no escalation left to run"
+    return None
 
 
 def escalate(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
     """The next step of the policy fires at once; the incident."""
-    pager, now = ctx.pager(), ctx.now()
-    with begin_write(ctx.db) as conn:
-        row = repo.get_incident(conn, incident_id) if repo.is_row_id(incident_id) else None
-        if row is None:
-            why: str | None = _NO_SUCH
-        elif row.status != "triggered":
-            why = f"the incident is {row.status}; only a triggered incident escalates"
-        elif not pager.escalate(conn, incident_id, now, reason="escalated by hand", by=by):
-            why = "the incident has no escalation left to run"
-        else:
-            why = None
-    _refused(incident_id, why)
-    ctx.wake()
-    return incident(ctx, incident_id)
+    return _paging(ctx, incident_id, by, _escalate)
 
 
 def note(ctx: Context, incident_id: int, text: str, by: str) -> dict[str, Any]:

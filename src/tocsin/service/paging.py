@@ -23,7 +23,7 @@ from tocsin.store.db import begin_write
 
 MAX_FEED_DAYS = 92
 MAX_REASON_CHARS = 1000
-_FOREVER_S = 3650 * 86400.0  # "has not ended": the next ten years
+_FOREVER_S = 10 * 365 * 24 * 3600.0  # "has not ended": the next ten years
 
 
 def _overrides(ctx: Context, start: datetime, end: datetime) -> list[Override]:
