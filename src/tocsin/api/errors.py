@@ -113,8 +113,11 @@ def install(app: FastAPI) -> None:
             details = [{"field": "body", "message": "the body must be a JSON object"}]
         in_body = [e for e in exc.errors() if (e.get("loc") or ("body",))[0] == "body"]
         if in_body and _legacy_400(request):
-            whole = [e for e in in_body if tuple(e.get("loc") or ()) == ("body",)]
-            if any(e.get("type") == "json_invalid" for e in in_body) or whole:
+            if any(  # not JSON, or no body at all
+                e.get("type") == "json_invalid"
+                or (e.get("type") == "missing" and tuple(e.get("loc") or ()) == ("body",))
+                for e in in_body
+            ):
                 return problem(400, "the body must be JSON")
             return problem(400, "; ".join(f"{d['field']}: {d['message']}" for d in details))
         first = details[0] if details else {"field": "body", "message": "invalid request"}
