@@ -52,9 +52,10 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     import uvicorn
 
     from tocsin.api.app import create_app
-    from tocsin.api.state import AppState, load_runbooks
+    from tocsin.api.state import AppState
     from tocsin.clock import RealClock
     from tocsin.config import ConfigError, load_config
+    from tocsin.service.context import load_runbooks
     from tocsin.store.db import make_engine
 
     logging.basicConfig(

@@ -354,9 +354,9 @@ def test_start_is_a_friday() -> None:
 
 
 def test_a_page_links_the_runbook_section_and_its_first_checks(tmp_path: Path) -> None:
-    from tocsin.api.state import load_runbooks
     from tocsin.config import load_config
     from tocsin.engine.paging import Pager
+    from tocsin.service.context import load_runbooks
 
     example = Path(__file__).resolve().parents[2] / "examples" / "tocsin.yaml"
     config = load_config(example)

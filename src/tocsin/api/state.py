@@ -18,17 +18,11 @@ from tocsin.config import Config, ConfigError, load_config
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.intake.process import WriterProcess
 from tocsin.intake.writer import AlertWriter
-from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Catalog
+from tocsin.service.context import load_runbooks
 
 log = logging.getLogger("tocsin.api")
 writer_log = logging.getLogger("tocsin.writer")  # the writer process's, as all its records
-
-
-def load_runbooks(config: Config) -> Catalog | None:
-    """The runbook catalog the configuration names (None when it names none)."""
-    paths = config.runbook_paths()
-    return load_catalog(paths) if paths else None
 
 
 class EngineFlush:

@@ -13,13 +13,19 @@ from sqlalchemy import Connection
 from tocsin.engine.paging import Pager
 from tocsin.engine.reminders import schedule_first
 from tocsin.errors import Conflict, Invalid, NotFound
-from tocsin.incidents.lifecycle import refuse_note, refuse_person, refuse_reopen
+from tocsin.incidents.lifecycle import (
+    Refusal,
+    refuse_note,
+    refuse_person,
+    refuse_reopen,
+    transition,
+)
 from tocsin.service.context import Context
 from tocsin.service.record import incident, incident_json, incident_row, sections_of
 from tocsin.store import repo
 from tocsin.store.db import begin_write
 
-_NO_SUCH = "no such incident"  # what the Pager answers for a missing incident
+_NO_SUCH = "no such incident"  # why not, for a missing incident (incidents.lifecycle.transition)
 
 
 def _refused(incident_id: int, why: str | None) -> None:
@@ -54,10 +60,9 @@ def resolve(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
 
 def _escalate(pager: Pager, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
     row = repo.get_incident(conn, incident_id) if repo.is_row_id(incident_id) else None
-    if row is None:
-        return _NO_SUCH
-    if row.status != "triggered":
-        return f"the incident is {row.status}; only a triggered incident escalates"
+    moved = transition(row.status if row is not None else None, "escalate")
+    if isinstance(moved, Refusal):
+        return moved.reason
     if not pager.escalate(conn, incident_id, now, reason="escalated by hand", by=by):
         return "the incident has no escalation left to run"
     return None
