@@ -22,10 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
 from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
-from tocsin.errors import Invalid
 from tocsin.service import postmortem
 from tocsin.store.schema import MAX_ROW_ID
-from tocsin.times import parse_when
 
 router = APIRouter()
 
@@ -61,15 +59,6 @@ class ActionItemQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
 
 
-def _due(text: str | None, now: float) -> float | None:
-    if text is None:
-        return None
-    try:
-        return parse_when(text, now)
-    except ValueError as exc:
-        raise Invalid(str(exc), field="due") from None
-
-
 @router.get("/api/v1/incidents/{incident_id}/postmortem")
 async def get_postmortem(request: Request, _by: Reader, incident_id: int) -> Response:
     """The incident's postmortem draft (Markdown): timeline, figures, action items."""
@@ -101,7 +90,7 @@ async def add_action_item(
     """A new action item on the incident (due in 7 days unless ``due``); on its timeline."""
     ctx = context(request)
     now = ctx.now()
-    due = _due(body.due, now)
+    due = postmortem.due_at(body.due, now)
     item = await asyncio.to_thread(
         postmortem.add_action_item, ctx, incident_id, body.title, body.owner, by, due
     )
@@ -115,7 +104,7 @@ async def change_action_item(
     """Change an item's status, owner, due time or title; done and cancelled close it."""
     ctx = context(request)
     now = ctx.now()
-    due = _due(body.due, now)
+    due = postmortem.due_at(body.due, now)
     item = await asyncio.to_thread(
         postmortem.change_action_item,
         ctx,

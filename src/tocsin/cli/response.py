@@ -22,7 +22,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from tocsin.cli.options import By, Number, Site, err, out, with_site
-from tocsin.times import parse_when
 
 actions_app = typer.Typer(
     help="Action items: follow-ups from incident reviews.", no_args_is_help=True
@@ -116,13 +115,13 @@ def actions_list(
 
 
 def _due(text: str | None, now: float) -> float | None:
+    from tocsin.errors import Invalid
+    from tocsin.service.postmortem import due_at
 
-    if text is None:
-        return None
     try:
-        return parse_when(text, now)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--due") from None
+        return due_at(text, now)
+    except Invalid as exc:
+        raise typer.BadParameter(exc.message, param_hint="--due") from None
 
 
 @actions_app.command("add")

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tocsin.errors import NotFound
+from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
 from tocsin.service.context import Context
 from tocsin.service.record import incident_row
 from tocsin.store import actions, repo
 from tocsin.store.db import begin_write
+from tocsin.times import parse_when
 
 
 def postmortem_markdown(ctx: Context, incident_id: int) -> str:
@@ -64,6 +65,16 @@ def action_items(
             offset=offset,
         )
     return ActionItems(items, total, now)
+
+
+def due_at(text: str | None, now: float) -> float | None:
+    """When an item is due, as a person wrote it (``7d``, ISO 8601); None when not given."""
+    if text is None:
+        return None
+    try:
+        return parse_when(text, now)
+    except ValueError as exc:
+        raise Invalid(str(exc), field="due") from None
 
 
 def add_action_item(
