@@ -13,7 +13,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import orjson
 import re2
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -31,6 +30,7 @@ from tocsin.alerts.payloads import (
 from tocsin.alerts.silences import Silence
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
+from tocsin.api.raw import Abort, read_json
 from tocsin.errors import Conflict, Invalid, NotFound
 from tocsin.incidents.flush import Muting
 from tocsin.routing.tree import Route
@@ -49,45 +49,6 @@ def bad_request(message: str) -> JSONResponse:
     return JSONResponse(status_code=400, content=message)
 
 
-async def read_json(request: Request, limit: int, what: str) -> Any:
-    """The request body as JSON, at most ``limit`` bytes (413 beyond), 400 when not JSON."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise _Abort(
-            JSONResponse(
-                status_code=413,
-                content=f"request body of {length} bytes is larger than the {limit} allowed",
-            )
-        )
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise _Abort(
-                JSONResponse(
-                    status_code=413,
-                    content=f"request body is larger than the {limit} bytes allowed",
-                )
-            )
-    try:
-        return orjson.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _Abort(
-            JSONResponse(
-                status_code=400,
-                content={
-                    "code": 400,
-                    "message": f'parsing {what} body from "" failed, because {exc}',
-                },
-            )
-        ) from None
-
-
-class _Abort(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
 def _bool_param(request: Request, name: str, default: bool = True) -> bool:
     value = request.query_params.get(name)
     if value is None:
@@ -96,14 +57,14 @@ def _bool_param(request: Request, name: str, default: bool = True) -> bool:
         return True
     if value.lower() in ("false", "0"):
         return False
-    raise _Abort(swagger_error(f"{name} in query must be of type boolean: {value!r}", 600))
+    raise Abort(swagger_error(f"{name} in query must be of type boolean: {value!r}", 600))
 
 
 def _filters(request: Request) -> list[Matcher]:
     try:
         return [parse_matcher(f) for f in request.query_params.getlist("filter")]
     except MatcherError as exc:
-        raise _Abort(bad_request(str(exc))) from None
+        raise Abort(bad_request(str(exc))) from None
 
 
 def _receiver_filter(request: Request) -> Any:
@@ -115,7 +76,7 @@ def _receiver_filter(request: Request) -> Any:
     try:
         return re2.compile(f"^(?:{value})$", options)
     except re2.error as exc:
-        raise _Abort(bad_request(f"failed to parse receiver param: {exc}")) from None
+        raise Abort(bad_request(f"failed to parse receiver param: {exc}")) from None
 
 
 def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[str, Any]:
@@ -175,7 +136,7 @@ async def get_alerts(request: Request) -> Response:
     require(request, "read")
     try:
         body = await asyncio.to_thread(_selected, request, context(request), True)
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     return JSONResponse(body)
 
@@ -188,7 +149,7 @@ async def post_alerts(request: Request) -> Response:
         body = await read_json(request, state.config.model.limits.max_body_bytes, "alerts")
         now = repo.to_dt(state.clock.now())
         parsed = parse_v2(body, now, state.config.resolve_timeout_s, state.limits)
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     except StructuralError as exc:
         return swagger_error(str(exc))
@@ -208,7 +169,7 @@ async def get_groups(request: Request) -> Response:
     ctx = context(request)
     try:
         selected = await asyncio.to_thread(_selected, request, ctx, False)
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     receivers = _receiver_filter(request)
     groups: dict[str, dict[str, Any]] = {}
@@ -258,7 +219,7 @@ async def get_silences(request: Request) -> Response:
     ctx = context(request)
     try:
         matchers = _filters(request)
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     now = repo.to_dt(ctx.now())
     return JSONResponse([gettable_silence(s, now) for s in silences.silences(ctx, matchers, now)])
@@ -307,7 +268,7 @@ async def post_silences(request: Request) -> Response:
     try:
         body = await read_json(request, 1024 * 1024, "silence")
         silence_id, matchers, starts, ends, created_by, comment = parse_silence(body)
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     except StructuralError as exc:
         return swagger_error(str(exc))

@@ -26,9 +26,9 @@ from tocsin.alerts.payloads import (
     parse_pagerduty,
     parse_webhook,
 )
-from tocsin.api.alertmanager import _Abort, read_json
 from tocsin.api.auth import require
 from tocsin.api.context import state_of
+from tocsin.api.raw import Abort, read_json
 from tocsin.store import repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import event_keys
@@ -49,7 +49,7 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
         parsed = parse(
             body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
         )
-    except _Abort as abort:
+    except Abort as abort:
         return abort.response
     except StructuralError as exc:
         return JSONResponse(status_code=422, content={"error": str(exc)})
@@ -105,7 +105,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
     state = state_of(request)
     try:
         body = await read_json(request, 512 * 1024, "event")
-    except _Abort as abort:
+    except Abort as abort:
         if abort.response.status_code == 400:
             return _pd_invalid(["Event object is not valid JSON"])
         return abort.response
