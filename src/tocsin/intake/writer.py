@@ -122,10 +122,12 @@ class AlertWriter:
         if left is not None and self.on_commit is not None:
             self.on_commit(left)
         for job, result in zip(jobs, outcomes, strict=True):
-            _answer(job, result)
+            # counted before the answer is handed to the event loop: a scrape after the
+            # answer sees the alerts it acknowledged (this thread could count them later)
             if result is not None and self.metrics is not None:
                 received = self.metrics.alerts_received.labels(job.batch.source)
                 received.inc(len(job.batch))
+            _answer(job, result)
 
 
 def _answer(job: _Job, result: repo.IngestResult | None) -> None:
