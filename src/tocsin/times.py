@@ -43,6 +43,21 @@ def parse_duration(text: str) -> float:
     return sum(int(v) * unit for v, unit in zip(values, UNIT_SECONDS.values(), strict=True) if v)
 
 
+def to_dt(ts: float) -> datetime:
+    """Epoch seconds (how the store and the clock keep time) as an aware UTC datetime."""
+    return datetime.fromtimestamp(ts, UTC)
+
+
+def to_ts(dt: datetime) -> float:
+    """An aware datetime as epoch seconds."""
+    return dt.timestamp()
+
+
+def aware(at: datetime) -> datetime:
+    """A time that carries its offset: a naive one is taken as UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 / RFC 3339 time (``2027-01-15T09:00``, ``…Z``, ``…+01:00``), aware, in
     UTC when it carries no offset; ``Invalid`` when it is not one."""
@@ -51,7 +66,7 @@ def parse_time(text: str) -> datetime:
         parsed = datetime.fromisoformat(value)
     except (ValueError, OverflowError):
         raise Invalid(f"{text[:50]!r} is not an ISO 8601 time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return aware(parsed)
 
 
 def parse_when(text: str, now: float, default_sign: int = 1) -> float:

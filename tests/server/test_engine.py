@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from tests.server.conftest import START, Api, make_state
+from tocsin import times
 from tocsin.clock import VirtualClock
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.store import repo
@@ -103,7 +104,7 @@ def test_silenced_alerts_are_flushed_as_muted(api: Api, clock: VirtualClock) -> 
 def test_a_crashed_workers_lease_is_taken_over(db: Engine, clock: VirtualClock) -> None:
     state = make_state(db, clock)
     with db.begin() as conn:
-        repo.ingest(conn, [_alert("A")], repo.to_dt(START), state.config.route)
+        repo.ingest(conn, [_alert("A")], times.to_dt(START), state.config.route)
     clock.advance(30)
     crashed = DueWorkEngine(db, state.config, clock, owner="crashed")
     with db.begin() as conn:
@@ -125,7 +126,7 @@ def test_thousands_of_flushes_due_at_once_each_run_once(db: Engine, clock: Virtu
     count = 2_000  # issue 4 raises this to 10,000 escalations once steps are batched
     batch = [_alert(f"Alert{i}") for i in range(count)]
     with db.begin() as conn:
-        result = repo.ingest(conn, batch, repo.to_dt(START), state.config.route)
+        result = repo.ingest(conn, batch, times.to_dt(START), state.config.route)
     assert result.new_incidents == count
     clock.advance(30)
     first = DueWorkEngine(db, state.config, clock, owner="one")
@@ -150,7 +151,7 @@ def _alert(name: str):  # type: ignore[no-untyped-def]
 
     from tocsin.alerts.model import Alert
 
-    now = repo.to_dt(START)
+    now = times.to_dt(START)
     return Alert(
         labels={"alertname": name}, starts_at=now, ends_at=now + timedelta(hours=1), updated_at=now
     )
@@ -173,7 +174,7 @@ def test_the_writer_wakes_the_engine_only_for_work_it_left(db: Engine, clock: Vi
     def after_store(conn, touched):  # type: ignore[no-untyped-def]
         if failing:
             # half done, then broken: the half is undone, the alerts stand
-            repo.add_timeline(conn, touched[0], repo.to_dt(START), "note", {"text": "half"})
+            repo.add_timeline(conn, touched[0], times.to_dt(START), "note", {"text": "half"})
             raise RuntimeError("boom")
         return engine.flush_inline(conn, touched)
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.server.conftest import CONFIG, START, postgres_database
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
@@ -37,7 +38,7 @@ def pg() -> Iterator[Engine]:
 
 
 def _alert(instance: str, clock: VirtualClock, ended: bool = False, name: str = "Disk") -> Alert:
-    now = repo.to_dt(clock.now())
+    now = times.to_dt(clock.now())
     return Alert(
         labels={"alertname": name, "instance": instance},
         starts_at=now - timedelta(minutes=5),
@@ -47,7 +48,7 @@ def _alert(instance: str, clock: VirtualClock, ended: bool = False, name: str = 
 
 
 def _batch(alerts: list[Alert], clock: VirtualClock) -> repo.Prepared:
-    return repo.prepare(alerts, repo.to_dt(clock.now()), parse_config(CONFIG).route, "api")
+    return repo.prepare(alerts, times.to_dt(clock.now()), parse_config(CONFIG).route, "api")
 
 
 def _ended_group(db: Engine, clock: VirtualClock, names: tuple[str, ...] = ("Disk",)) -> int:

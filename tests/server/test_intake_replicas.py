@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from tests.server.conftest import CONFIG, START, postgres_database
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
@@ -71,7 +72,7 @@ def _race(url: str) -> None:
     def replica(committer: Committer) -> None:
         try:
             for n in range(SAME_MOMENT):
-                now = repo.to_dt(START)
+                now = times.to_dt(START)
                 alert = Alert(
                     labels={"alertname": f"Race{n}", "instance": "a"},  # a group each
                     starts_at=now,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from tocsin import times
 from tocsin.store.db import WriterQueue, begin_write, make_engine, upgrade
 
 
@@ -102,7 +103,6 @@ def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
     from tocsin.alerts.model import Alert
     from tocsin.clock import VirtualClock
     from tocsin.intake.writer import AlertWriter
-    from tocsin.store import repo
 
     database = tmp_path / "tocsin.db"
     engine = make_engine(f"sqlite:///{database}")
@@ -115,7 +115,7 @@ def test_batches_that_arrive_while_another_process_writes_share_the_next_commit(
     other_process = WriterQueue(Path(f"{database}-writer.lock"))  # its own open file
 
     def alert(name: str) -> Alert:
-        now = repo.to_dt(START)
+        now = times.to_dt(START)
         return Alert(
             labels={"alertname": name},
             starts_at=now,
@@ -181,7 +181,7 @@ def test_the_writer_tries_a_batch_again_on_a_fresh_connection(tmp_path: Path) ->
     clock = VirtualClock(START)
     state = make_state(engine, clock)
     writer = AlertWriter(engine, lambda: state.config.route, clock)
-    now = repo.to_dt(START)
+    now = times.to_dt(START)
 
     def alert(name: str) -> Alert:
         return Alert(

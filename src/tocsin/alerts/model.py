@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any
 
 from tocsin.alerts.fingerprint import fingerprint_hex
 
@@ -144,3 +146,31 @@ def merge(old: Alert, new: Alert, now: datetime) -> Alert:
     elif a.ends_at > o.ends_at and not a.timeout:
         ends_at = a.ends_at
     return replace(o, starts_at=starts_at, ends_at=ends_at)
+
+
+def iso_or_none(at: datetime | None) -> str | None:
+    """A time as ISO 8601 (what messages and the timeline carry), None when not set."""
+    return at.isoformat() if at else None
+
+
+def alert_json(
+    fingerprint: str,
+    alert: Alert,
+    *,
+    when: datetime | None = None,
+    annotations: bool = True,
+    time: Callable[[datetime | None], str | None] = iso_or_none,
+) -> dict[str, Any]:
+    """The one JSON shape of an alert, for whoever reads it: ``fingerprint``, with ``when``
+    its ``status`` then (firing or resolved), ``labels``, ``annotations`` (unless left out,
+    as the timeline's brief does), ``starts_at`` and ``ends_at`` written by ``time`` (ISO
+    8601 by default; the API passes Alertmanager's format)."""
+    out: dict[str, Any] = {"fingerprint": fingerprint}
+    if when is not None:
+        out["status"] = "resolved" if alert.resolved(when) else "firing"
+    out["labels"] = alert.labels
+    if annotations:
+        out["annotations"] = alert.annotations
+    out["starts_at"] = time(alert.starts_at)
+    out["ends_at"] = time(alert.ends_at)
+    return out

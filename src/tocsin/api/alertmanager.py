@@ -17,7 +17,7 @@ import re2
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from tocsin import __version__
+from tocsin import __version__, times
 from tocsin.alerts.matchers import Matcher, MatcherError, matches_filter, parse_matcher
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import (
@@ -36,7 +36,6 @@ from tocsin.incidents.flush import Muting
 from tocsin.routing.tree import Route
 from tocsin.service import silences
 from tocsin.service.context import Context
-from tocsin.store import repo
 
 router = APIRouter()
 
@@ -107,7 +106,7 @@ def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[di
         _bool_param(request, "unprocessed")  # nothing stays unprocessed in tocsin
     matchers = _filters(request)
     receivers = _receiver_filter(request)
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     alerts, muting = silences.firing(ctx, now)
     route = ctx.config.route
     out = []
@@ -147,7 +146,7 @@ async def post_alerts(request: Request) -> Response:
     state = state_of(request)
     try:
         body = await read_json(request, state.config.model.limits.max_body_bytes, "alerts")
-        now = repo.to_dt(state.clock.now())
+        now = times.to_dt(state.clock.now())
         parsed = parse_v2(body, now, state.config.resolve_timeout_s, state.limits)
     except Abort as abort:
         return abort.response
@@ -221,7 +220,7 @@ async def get_silences(request: Request) -> Response:
         matchers = _filters(request)
     except Abort as abort:
         return abort.response
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     return JSONResponse([gettable_silence(s, now) for s in silences.silences(ctx, matchers, now)])
 
 
@@ -244,7 +243,7 @@ async def get_silence(request: Request, silence_id: str) -> Response:
         found = silences.silence(ctx, silence_id)
     except NotFound:
         return Response(status_code=404)
-    return JSONResponse(gettable_silence(found, repo.to_dt(ctx.now())))
+    return JSONResponse(gettable_silence(found, times.to_dt(ctx.now())))
 
 
 @router.delete("/api/v2/silence/{silence_id}")
@@ -296,7 +295,7 @@ async def get_status(request: Request) -> Response:
         {
             "cluster": {"name": "", "peers": [], "status": "disabled"},
             "config": {"original": state.config.alertmanager_yaml()},
-            "uptime": format_time(repo.to_dt(state.started_at)),
+            "uptime": format_time(times.to_dt(state.started_at)),
             "versionInfo": {
                 "branch": "main",
                 "buildDate": "",

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import insert, select
 
-from tocsin import ratelimit
+from tocsin import ratelimit, times
 from tocsin.alerts.payloads import (
     Limits,
     PagerDutyInvalid,
@@ -47,7 +47,7 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
     try:
         body = await read_json(request, state.config.model.limits.max_body_bytes, what)
         parsed = parse(
-            body, repo.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
+            body, times.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
         )
     except Abort as abort:
         return abort.response
@@ -123,7 +123,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
                 "later.",
             },
         )
-    now = repo.to_dt(state.clock.now())
+    now = times.to_dt(state.clock.now())
     dedup = event.dedup_key or uuid.uuid4().hex
     with state.db.connect() as conn:
         row = conn.execute(select(event_keys).where(event_keys.c.dedup_key == dedup)).first()

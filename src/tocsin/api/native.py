@@ -15,6 +15,7 @@ from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin import times
 from tocsin.alerts.payloads import parse_time
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
@@ -23,7 +24,6 @@ from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
 from tocsin.errors import Invalid
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS
 from tocsin.service import incidents, record
-from tocsin.store import repo
 
 router = APIRouter()
 
@@ -37,7 +37,7 @@ def _time_param(name: str, value: str | None) -> float | None:
         parsed = None
     if parsed is None:
         raise Invalid(f"{name} must be an RFC 3339 time, such as 2027-01-15T08:00:00Z")
-    return repo.to_ts(parsed)
+    return times.to_ts(parsed)
 
 
 @router.get("/api/v1/incidents")

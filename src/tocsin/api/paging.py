@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from tocsin import times
 from tocsin.alerts.payloads import parse_time
 from tocsin.api.auth import FeedReader, Reader, Responder
 from tocsin.api.context import context
@@ -21,7 +22,6 @@ from tocsin.errors import Invalid
 from tocsin.oncall.ical import calendar
 from tocsin.service import incidents, paging, record
 from tocsin.service.context import Context
-from tocsin.store import repo
 
 router = APIRouter()
 
@@ -61,7 +61,7 @@ async def notifications(request: Request, _by: Reader, incident_id: RowId) -> Re
 
 
 def _when(ctx: Context, value: str | None) -> datetime:
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     return (parse_time(value, "at") or now) if value else now
 
 
@@ -78,7 +78,7 @@ async def get_oncall(request: Request, _by: Reader) -> Response:
 
 
 def _feed_window(ctx: Context, request: Request) -> tuple[datetime, datetime]:
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     try:
         days = min(int(request.query_params.get("days", "60")), paging.MAX_FEED_DAYS)
     except ValueError:

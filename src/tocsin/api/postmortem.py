@@ -92,7 +92,7 @@ async def add_action_item(
     now = ctx.now()
     due = postmortem.due_at(body.due, now)
     item = await asyncio.to_thread(
-        postmortem.add_action_item, ctx, incident_id, body.title, body.owner, by, due
+        postmortem.add_action_item, ctx, incident_id, body.title, body.owner, by, due, now
     )
     return JSONResponse(item.to_json(now), status_code=201)
 
@@ -114,5 +114,6 @@ async def change_action_item(
         owner=body.owner,
         due_at=due,
         title=body.title,
+        now=now,
     )
     return JSONResponse(item.to_json(now))

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine import escalate, messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
@@ -31,7 +32,7 @@ def acknowledge(s: Settings, conn: Connection, incident_id: int, by: str, now: f
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, acknowledged_at=now, acknowledged_by=by)
     outbox.cancel(conn, ESCALATION_KINDS, incident_id)
-    repo.add_timeline(conn, incident_id, repo.to_dt(now), "acknowledged", {"by": by})
+    repo.add_timeline(conn, incident_id, times.to_dt(now), "acknowledged", {"by": by})
     snapshot = json.loads(incident.escalation) if incident.escalation else None
     timeout = snapshot["policy"].get("ack_timeout_s") if snapshot else None
     if timeout:
@@ -65,7 +66,7 @@ def lapsed(s: Settings, conn: Connection, incident_id: int, now: float) -> None:
     repo.add_timeline(
         conn,
         incident_id,
-        repo.to_dt(now),
+        times.to_dt(now),
         "ack_expired",
         {"acknowledged_by": incident.acknowledged_by},
     )

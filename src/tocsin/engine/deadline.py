@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine import escalate
 from tocsin.engine.stage import Settings
 from tocsin.store import repo
@@ -34,12 +35,12 @@ def missed(s: Settings, conn: Connection, incident_id: int, now: float) -> None:
     repo.add_timeline(
         conn,
         incident_id,
-        repo.to_dt(now),
+        times.to_dt(now),
         "deadline_missed",
         {
             "severity": incident.severity,
             "deadline_s": deadline,
-            "triggered_at": repo.to_dt(incident.triggered_at).isoformat()
+            "triggered_at": times.to_dt(incident.triggered_at).isoformat()
             if incident.triggered_at
             else None,
         },

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import Engine
 
-from tocsin import ratelimit
+from tocsin import ratelimit, times
 from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.metrics import Metrics
@@ -208,7 +208,7 @@ class Deliverer:
 
     def _record_one(self, conn: Any, result: _Result) -> None:
         now = self.clock.now()
-        when = repo.to_dt(now)
+        when = times.to_dt(now)
         row = outbox.get(conn, result.notification_id)
         if result.outcome is None:
             if row is not None and row.status == "pending" and result.wait_s > 0:

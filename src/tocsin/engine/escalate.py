@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import transition
@@ -36,7 +37,7 @@ def pages(
     without contact methods): problems go on the timeline, never silently."""
     paging = s.config.paging
     directory = Directory(paging.users, paging.teams, paging.schedules, paging.channels)
-    when = repo.to_dt(now)
+    when = times.to_dt(now)
     overrides = outbox.overrides_at(conn, when) if through_schedule(targets, directory) else []
     return deliveries(targets, directory, when, overrides)
 
@@ -107,7 +108,7 @@ def _fired(
         "state": {**state.to_json(), "fired_at": now},
     }
     repo.update_incident(conn, incident_id, escalation=json.dumps(snapshot))
-    when = repo.to_dt(now)
+    when = times.to_dt(now)
     if page is None:
         repo.add_timeline(
             conn,

@@ -19,7 +19,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from tocsin.alerts.model import Alert
+from tocsin import times
+from tocsin.alerts.model import Alert, alert_json
 from tocsin.engine import messages, resolution, trigger
 from tocsin.engine.stage import Settings
 from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute
@@ -31,11 +32,16 @@ _SILENCES = "tocsin_silences"
 _PREFETCH = "tocsin_prefetched"
 
 
+def brief(fp: str, alert: Alert) -> dict[str, Any]:
+    """An alert as the timeline's flush event names it (no annotations: they can be long)."""
+    return alert_json(fp, alert, annotations=False)
+
+
 def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> None:
     """Due work ``flush``: flushed, then due again a ``group_interval`` later while any of
     its alerts fires, else done."""
     config = s.config
-    now = repo.to_dt(now_ts)
+    now = times.to_dt(now_ts)
     incident_id = item.ref
     # locked before its alerts are read (on PostgreSQL; see repo.lock_incidents): an
     # alert the intake is adding is waited for, and then seen
@@ -70,7 +76,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             kind,
             {"fingerprint": fp, "alertname": alert.labels.get("alertname", ""), **detail},
         )
-    last = repo.to_dt(incident.last_flush_at) if incident.last_flush_at else None
+    last = times.to_dt(incident.last_flush_at) if incident.last_flush_at else None
     decision = decide(
         members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
     )
@@ -82,8 +88,8 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             now,
             "group_flushed",
             {
-                "firing": [_brief(fp, members[fp]) for fp in decision.firing],
-                "resolved": [_brief(fp, members[fp]) for fp in decision.resolved],
+                "firing": [brief(fp, members[fp]) for fp in decision.firing],
+                "resolved": [brief(fp, members[fp]) for fp in decision.resolved],
                 "muted": {
                     fp: {
                         "silenced_by": muting.silenced_by.get(fp, []),
@@ -102,7 +108,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     if incident.reopened_at is not None and auto_resolve:
         # a person reopened it after its alerts had ended: only alerts that end after
         # the reopening resolve it again
-        ends = [repo.to_ts(a.ends_at) for a in members.values() if a.ends_at]
+        ends = [times.to_ts(a.ends_at) for a in members.values() if a.ends_at]
         auto_resolve = bool(ends) and max(ends) > incident.reopened_at
     if decision.all_resolved and auto_resolve:
         resolved = transition(incident.status, "resolve")
@@ -120,15 +126,6 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
     if values:
         repo.update_incident(conn, incident_id, **values)
-
-
-def _brief(fp: str, alert: Alert) -> dict[str, object]:
-    return {
-        "fingerprint": fp,
-        "labels": alert.labels,
-        "starts_at": alert.starts_at.isoformat() if alert.starts_at else None,
-        "ends_at": alert.ends_at.isoformat() if alert.ends_at else None,
-    }
 
 
 @dataclass

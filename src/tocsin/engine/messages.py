@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
@@ -45,7 +46,7 @@ def message(
     """The message (as the outbox stores it) for an incident event."""
     if members is None:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
-    when = repo.to_dt(now)
+    when = times.to_dt(now)
     composed = compose(
         kind=kind,
         incident_id=incident.id,
@@ -71,7 +72,7 @@ def incident_title(
     """The title an incident carries, from its alerts now."""
     if s.config.model.incident_title:
         return str(message(s, conn, incident, "firing", now, "title", members=members)["title"])
-    return default_title(json.loads(incident.group_labels), shown(members, repo.to_dt(now)))
+    return default_title(json.loads(incident.group_labels), shown(members, times.to_dt(now)))
 
 
 def title(s: Settings, message: dict[str, Any]) -> str:
@@ -138,7 +139,7 @@ def to_channels(
             repo.add_timeline(
                 conn,
                 incident.id,
-                repo.to_dt(now),
+                times.to_dt(now),
                 "notify_failed",
                 {"reason": f"channel {channel!r} is not configured"},
             )

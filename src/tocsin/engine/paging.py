@@ -1,5 +1,7 @@
-"""Paging, as the front doors and the engine call it: one object holding the configuration
-in force and the runbook catalog (``engine.stage.Settings``), whose methods are the stages.
+"""Paging, as the service layer and the simulator call it: one object holding the
+configuration in force and the runbook catalog (``engine.stage.Settings``, which every stage
+reads), whose methods are the stage functions a person's action needs. The engine's own cycle
+calls the stage modules directly (``engine/loop.CYCLE``).
 
 Each method is a stage module's function itself, with the ``Pager`` as its first argument;
 it runs in the caller's transaction (notifications go to the outbox in that same transaction,
@@ -12,7 +14,6 @@ from __future__ import annotations
 
 from tocsin.config import Config
 from tocsin.engine import acknowledgement, messages, resolution
-from tocsin.engine import deadline as deadline_stage
 from tocsin.engine import escalate as escalate_stage
 from tocsin.engine import trigger as trigger_stage
 from tocsin.runbooks.model import Catalog
@@ -24,27 +25,15 @@ class Pager:
         self.catalog = catalog
 
     # what goes out: engine/messages.py (its content: incidents/messages.py)
-    message = messages.message
-    incident_title = messages.incident_title
-    title = messages.title
     incident_url = messages.incident_url
     to_channels = messages.to_channels
     _runbook = messages.runbook
-    _runbook_link = messages.runbook_link
 
     # a group flush with news, and the first page: engine/trigger.py
     flushed = trigger_stage.flushed
-    trigger = trigger_stage.trigger
 
-    # escalation, and who a step pages (oncall/targets.py): engine/escalate.py
+    # escalation now (engine/escalate.py), a person's acknowledgement
+    # (engine/acknowledgement.py), the end (engine/resolution.py)
     escalate = escalate_stage.fire
-    deliveries = escalate_stage.pages
-    deadline = deadline_stage.missed  # engine/deadline.py
-
-    # a person's acknowledgement, and its lapse: engine/acknowledgement.py
     acknowledge = acknowledgement.acknowledge
-    ack_timeout = acknowledgement.lapsed
-
-    # the end: engine/resolution.py
     resolve = resolution.resolve
-    stopped = staticmethod(resolution.stopped)  # (conn, incident_id): it reads no settings

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.config import Config
 from tocsin.engine import messages
 from tocsin.engine.stage import Settings
@@ -82,10 +83,10 @@ def remind(s: Settings, conn: Connection, incident_id: int, now: float) -> float
     repo.add_timeline(
         conn,
         incident.id,
-        repo.to_dt(now),
+        times.to_dt(now),
         REMINDER,
         {
-            "since": repo.to_dt(base).isoformat(),
+            "since": times.to_dt(base).isoformat(),
             "silent_s": round(silent, 3),
             "every_s": interval,
             "stage": stage_of(incident.stage),

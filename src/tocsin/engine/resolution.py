@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
@@ -27,7 +28,7 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
     stopped(conn, incident_id)
-    repo.add_timeline(conn, incident_id, repo.to_dt(now), "resolved", {"by": by})
+    repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {"by": by})
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
         s, conn, incident, "resolved", messages.channels_of(incident), now, "resolved"

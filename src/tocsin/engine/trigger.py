@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.engine import escalate, messages, reminders
 from tocsin.engine.stage import Settings
@@ -68,7 +69,7 @@ def _rerate(s: Settings, conn: Connection, incident: Any, firing: list[Alert], n
     repo.add_timeline(
         conn,
         incident.id,
-        repo.to_dt(now),
+        times.to_dt(now),
         "severity_raised",
         {"from": incident.severity, "to": new},
     )
@@ -110,7 +111,7 @@ def trigger(
     repo.add_timeline(
         conn,
         incident.id,
-        repo.to_dt(now),
+        times.to_dt(now),
         "triggered",
         {"severity": severity, "policy": policy_name, "channels": channels},
     )
@@ -120,7 +121,7 @@ def trigger(
         repo.add_timeline(
             conn,
             incident.id,
-            repo.to_dt(now),
+            times.to_dt(now),
             "notify_failed",
             {"reason": f"escalation policy {policy_name!r} is not configured"},
         )

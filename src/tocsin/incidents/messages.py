@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from tocsin.alerts.model import Alert
+from tocsin.alerts.model import Alert, alert_json
 from tocsin.incidents.describe import incident_title
 from tocsin.runbooks.model import Catalog
 
@@ -29,17 +29,7 @@ def shown(members: Mapping[str, Alert], when: datetime) -> list[Alert]:
 
 def alerts_json(members: Mapping[str, Alert], when: datetime) -> list[dict[str, Any]]:
     """The alerts as a message carries them, by fingerprint, at most ``MAX_ALERTS``."""
-    return [
-        {
-            "fingerprint": fp,
-            "status": "resolved" if a.resolved(when) else "firing",
-            "labels": a.labels,
-            "annotations": a.annotations,
-            "starts_at": a.starts_at.isoformat() if a.starts_at else None,
-            "ends_at": a.ends_at.isoformat() if a.ends_at else None,
-        }
-        for fp, a in sorted(members.items())
-    ][:MAX_ALERTS]
+    return [alert_json(fp, a, when=when) for fp, a in sorted(members.items())][:MAX_ALERTS]
 
 
 def summary(members: Mapping[str, Alert], when: datetime) -> str:

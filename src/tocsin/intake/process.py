@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.clock import Clock, RealClock
 from tocsin.intake.commit import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
@@ -140,7 +141,7 @@ class WriterProcess:
             self._reader = asyncio.create_task(self._read(reader, stream, process))
 
     async def write(self, alerts: Sequence[Alert], source: str = "api") -> repo.IngestResult:
-        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
+        batch = repo.prepare(alerts, times.to_dt(self.clock.now()), self.route(), source)
         if self._stream is None:
             await self.start()
         stream = self._stream

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.clock import Clock
 from tocsin.intake.commit import (
@@ -73,7 +74,7 @@ class AlertWriter:
         future: asyncio.Future[repo.IngestResult] = loop.create_future()
         # the pure part (merging, encoding, routing) runs here, while the writer's thread
         # waits on the database
-        batch = repo.prepare(alerts, repo.to_dt(self.clock.now()), self.route(), source)
+        batch = repo.prepare(alerts, times.to_dt(self.clock.now()), self.route(), source)
         self._queue.put(_Job(batch, loop, future))
         return await future
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine.paging import Pager
 from tocsin.engine.reminders import schedule_first
 from tocsin.errors import Conflict, Invalid, NotFound
@@ -81,7 +82,7 @@ def note(ctx: Context, incident_id: int, text: str, by: str) -> dict[str, Any]:
         if why:
             raise Invalid(why)
         detail = {"text": text, "by": by}
-        repo.add_timeline(conn, incident_id, repo.to_dt(ctx.now()), "note", detail)
+        repo.add_timeline(conn, incident_id, times.to_dt(ctx.now()), "note", detail)
     return detail
 
 
@@ -103,7 +104,7 @@ def assign(
         if values:
             repo.update_incident(conn, incident_id, **values)
             repo.add_timeline(
-                conn, incident_id, repo.to_dt(ctx.now()), "assigned", {**values, "by": by}
+                conn, incident_id, times.to_dt(ctx.now()), "assigned", {**values, "by": by}
             )
         return incident_json(repo.get_incident(conn, incident_id))
 
@@ -134,7 +135,7 @@ def reopen(ctx: Context, incident_id: int, reason: str, by: str) -> dict[str, An
             stage="investigating",
         )
         repo.add_timeline(
-            conn, incident_id, repo.to_dt(now), "reopened", {"by": by, "reason": reason[:1000]}
+            conn, incident_id, times.to_dt(now), "reopened", {"by": by, "reason": reason[:1000]}
         )
         schedule_first(conn, ctx.config, incident_id, now, fresh=True)
         return incident_json(repo.get_incident(conn, incident_id))
@@ -166,7 +167,7 @@ def _opened(
         repo.add_timeline(
             conn,
             incident_id,
-            repo.to_dt(now),
+            times.to_dt(now),
             "runbook_opened",
             {"by": by, "source": section["source"], "section": section["section"]},
         )

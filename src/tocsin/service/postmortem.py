@@ -78,13 +78,20 @@ def due_at(text: str | None, now: float) -> float | None:
 
 
 def add_action_item(
-    ctx: Context, incident_id: int, title: str, owner: str, by: str, due_at: float | None = None
+    ctx: Context,
+    incident_id: int,
+    title: str,
+    owner: str,
+    by: str,
+    due_at: float | None = None,
+    now: float | None = None,
 ) -> ActionItem:
     """A new action item on the incident (due in 7 days unless ``due_at``); on its
-    timeline too."""
+    timeline too. ``now``: the moment the caller read the due time against."""
     with begin_write(ctx.db) as conn:
         incident_row(conn, incident_id)
-        return actions.add(conn, incident_id, title, owner, ctx.now(), by, due_at)
+        at = ctx.now() if now is None else now
+        return actions.add(conn, incident_id, title, owner, at, by, due_at)
 
 
 def change_action_item(
@@ -95,13 +102,15 @@ def change_action_item(
     owner: str | None = None,
     due_at: float | None = None,
     title: str | None = None,
+    now: float | None = None,
 ) -> ActionItem:
     """Change an item's status, owner, due time or title; done and cancelled close it."""
     item = None
     if repo.is_row_id(item_id):
+        at = ctx.now() if now is None else now
         with begin_write(ctx.db) as conn:
             item = actions.change(
-                conn, item_id, ctx.now(), by, status=status, owner=owner, due_at=due_at, title=title
+                conn, item_id, at, by, status=status, owner=owner, due_at=due_at, title=title
             )
     if item is None:
         raise NotFound(f"no action item {item_id}")

@@ -2,8 +2,9 @@
 whole record (alerts, response figures, runbook sections), the list of incidents, the
 timeline, the notifications with their delivery attempts, and the alert history.
 
-``incident_json`` and ``alert_json`` are the one place these shapes are built (the
-Alertmanager ``/api/v2`` shape is a compatibility contract and stays in ``api.alertmanager``).
+``incident_json`` is the one place an incident's shape is built; an alert's is
+``alerts.model.alert_json`` here as in messages and on the timeline (the Alertmanager
+``/api/v2`` shape is a compatibility contract and stays in ``api.alertmanager``).
 """
 
 from __future__ import annotations
@@ -11,11 +12,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from tocsin import times
+from tocsin.alerts import model
 from tocsin.alerts.payloads import format_time
+from tocsin.engine import messages
 from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.figures import figures
 from tocsin.incidents.lifecycle import STATUSES
@@ -27,7 +32,7 @@ from tocsin.store.schema import incidents
 
 
 def _at(ts: float | None) -> str | None:
-    return format_time(repo.to_dt(ts)) if ts is not None else None
+    return format_time(times.to_dt(ts)) if ts is not None else None
 
 
 def incident_json(row: Any) -> dict[str, Any]:
@@ -63,15 +68,8 @@ def alert_json(
 ) -> dict[str, Any]:
     """A stored alert: with ``now`` its status then (firing or resolved), with ``with_id``
     the episode's row id (the alert history)."""
-    out: dict[str, Any] = {"id": stored.id} if with_id else {}
-    out["fingerprint"] = stored.fingerprint
-    if now is not None:
-        out["status"] = "resolved" if stored.alert.resolved(now) else "firing"
-    out["labels"] = stored.labels
-    out["annotations"] = stored.alert.annotations
-    out["starts_at"] = format_time(stored.alert.starts_at)
-    out["ends_at"] = format_time(stored.alert.ends_at)
-    return out
+    shape = model.alert_json(stored.fingerprint, stored.alert, when=now, time=format_time)
+    return {"id": stored.id, **shape} if with_id else shape
 
 
 def incident_row(conn: Connection, incident_id: int, lock: bool = False) -> Any:
@@ -90,7 +88,7 @@ def incident(ctx: Context, incident_id: int) -> dict[str, Any]:
 
 def sections_of(ctx: Context, names: list[str], row: Any) -> list[dict[str, Any]]:
     """The runbook sections for the alerts ``names`` at the incident's severity."""
-    link: Callable[[str, str], str] = ctx.pager()._runbook_link
+    link: Callable[[str, str], str] = partial(messages.runbook_link, ctx.pager())
     return sections(ctx.catalog, sorted(names), row.severity, link)
 
 
@@ -101,7 +99,7 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         row = incident_row(conn, incident_id)
         members = repo.incident_members(conn, row.id)
         body = incident_json(row)
-        now = repo.to_dt(ctx.now())
+        now = times.to_dt(ctx.now())
         body["alerts"] = [alert_json(m, now) for m in members]
         body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
         body["runbooks"] = sections_of(ctx, [m.labels.get("alertname", "") for m in members], row)

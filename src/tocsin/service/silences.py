@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
+from tocsin import times
 from tocsin.alerts.matchers import Matcher
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import (
@@ -47,7 +48,7 @@ def silence(ctx: Context, silence_id: str) -> Silence:
 def expire_silence(ctx: Context, silence_id: str) -> None:
     """An active silence ends now, a pending one starts and ends now (Conflict: it has
     expired already)."""
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     with begin_write(ctx.db) as conn:
         found = repo.get_silence(conn, silence_id)
         if found is None:
@@ -70,7 +71,7 @@ def add_silence(
     """A new silence (or, with ``silence_id``, a change to one); its id. As Alertmanager: a
     change that only extends or narrows in time updates in place, any other expires the old
     silence and makes a new one."""
-    now = repo.to_dt(ctx.now())
+    now = times.to_dt(ctx.now())
     if starts >= ends:
         raise Invalid("Failed to create silence: start time must be before end time")
     if ends < now:

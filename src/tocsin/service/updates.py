@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from tocsin import times
 from tocsin.engine.paging import Pager
 from tocsin.errors import Conflict, Invalid
 from tocsin.incidents.describe import incident_title
@@ -61,7 +62,7 @@ class Posted:
             "message": self.message,
             "text": self.text,
             "by": self.by,
-            "at": repo.to_dt(self.at).isoformat(),
+            "at": times.to_dt(self.at).isoformat(),
             "channels": self.channels,
         }
 
@@ -110,7 +111,7 @@ def _fields(
     """The fields of an update and the incident's alert names."""
     paging = pager.config.paging
     members = [m.alert for m in repo.incident_members(conn, incident.id)]
-    when = repo.to_dt(now)
+    when = times.to_dt(now)
     firing = [a for a in members if not a.resolved(when)]
     shown = firing or members
     group_labels = json.loads(incident.group_labels) if incident.group_labels else {}
@@ -129,10 +130,10 @@ def _fields(
         severity=incident.severity,
         priority=rank(paging.levels, incident.severity) + 1 if level is not None else None,
         service=service,
-        started_at=repo.to_dt(started) if started else None,
+        started_at=times.to_dt(started) if started else None,
         impact=impact or _impact(pager.catalog, shown),
         message=message,
-        next_update_at=repo.to_dt(now + interval) if interval and stage != "resolved" else None,
+        next_update_at=times.to_dt(now + interval) if interval and stage != "resolved" else None,
         by=by,
         url=pager.incident_url(incident.id),
     )
@@ -186,7 +187,7 @@ def post(
         repo.add_timeline(
             conn,
             incident_id,
-            repo.to_dt(now),
+            times.to_dt(now),
             "status_update",
             {
                 "stage": stage,

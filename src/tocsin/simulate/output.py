@@ -14,8 +14,8 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tocsin import times
 from tocsin.simulate.results import Entry, Result, span
-from tocsin.store import repo
 
 
 def json_lines(result: Result) -> Iterator[str]:
@@ -97,8 +97,8 @@ def timeline_table(result: Result, width: int = 120) -> Table:
     it has a clock and a channel column; narrower, the offsets stand for the clock and the
     channel goes under the target, so that 80 columns still leave room for the detail."""
     scenario = result.scenario
-    start = repo.to_dt(scenario.start)
-    days = start.date() != repo.to_dt(scenario.end).date()
+    start = times.to_dt(scenario.start)
+    days = start.date() != times.to_dt(scenario.end).date()
     wide = width >= 100
     table = Table(
         title=f"{scenario.source}: {start:%a %Y-%m-%d %H:%M} UTC + "
@@ -124,7 +124,7 @@ def timeline_table(result: Result, width: int = 120) -> Table:
             who = e.detail.get("recipient") or ("" if who == f"channel:{e.channel}" else who)
         cells: list[RenderableType] = [f"+{span(e.offset_s)}"]
         if wide:
-            cells.append(repo.to_dt(e.at).strftime("%a %H:%M:%S" if days else "%H:%M:%S"))
+            cells.append(times.to_dt(e.at).strftime("%a %H:%M:%S" if days else "%H:%M:%S"))
         cells += [e.kind, f"#{e.incident}" if e.incident is not None else ""]
         if wide:
             cells += [Text(who), Text(e.channel or "")]

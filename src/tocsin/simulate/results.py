@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin import times
 from tocsin.simulate.channels import Sent
 from tocsin.simulate.scenario import Scenario
-from tocsin.store import repo
 from tocsin.times import format_duration
 
 # kinds the simulation adds to the pipeline's timeline
@@ -27,7 +27,7 @@ EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused", "a
 
 def iso(ts: float) -> str:
     """A moment of the timeline as its JSON says it (``2027-01-15T08:03:00Z``)."""
-    return repo.to_dt(ts).isoformat().replace("+00:00", "Z")
+    return times.to_dt(ts).isoformat().replace("+00:00", "Z")
 
 
 def span(seconds: float) -> str:

@@ -44,6 +44,7 @@ import aiohttp
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.pool import StaticPool
 
+from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.clock import VirtualClock
@@ -236,8 +237,8 @@ class _Runner:
 
     def _post(self, batch: list[Step], now: float) -> None:
         """Post the batch's fire/resolve events as one Alertmanager API v2 request would."""
-        when = repo.to_dt(now)
-        beyond = repo.to_dt(self.scenario.end + self.config.resolve_timeout_s + 1)
+        when = times.to_dt(now)
+        beyond = times.to_dt(self.scenario.end + self.config.resolve_timeout_s + 1)
         alerts: list[tuple[Step, Alert]] = []
         for step in batch:
             ev = step.event
@@ -299,7 +300,7 @@ class _Runner:
         assert o is not None
         start = timestamp(o.start, self.scenario.start) if o.start is not None else now
         end = timestamp(o.end, self.scenario.start)
-        override = Override(o.schedule, repo.to_dt(start), repo.to_dt(end), o.user, o.replaces)
+        override = Override(o.schedule, times.to_dt(start), times.to_dt(end), o.user, o.replaces)
         new_id = outbox.add_override(conn, override, o.by, now, o.reason)
         detail = {
             "event": step.index,

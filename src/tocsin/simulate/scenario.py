@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,8 +57,8 @@ from tocsin.config import (
 )
 from tocsin.config.models import Loc
 from tocsin.errors import Invalid
+from tocsin.times import aware, parse_time
 from tocsin.times import parse_duration as duration
-from tocsin.times import parse_time
 
 DEFAULT_TAIL_S = 3600.0  # without `until`, run this long after the last event
 
@@ -76,15 +76,11 @@ class ScenarioError(Invalid):
         return cls([str(p) for p in problems.found])
 
 
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def _moment(value: object) -> float | datetime:
     """An offset from the start in seconds (``90s``, ``5m``, ``1h30m``, a number), or an
     absolute time (ISO 8601, UTC when it has no offset)."""
     if isinstance(value, datetime):
-        return _aware(value)
+        return aware(value)
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
     if isinstance(value, str):
@@ -264,7 +260,7 @@ def parse_scenario(
         # in the order of the file, not of the models
         found = sorted(zip(places, map(str, problems.found), strict=True))
         raise ScenarioError([text for _place, text in found]) from None
-    start = _aware(model.start).timestamp()
+    start = aware(model.start).timestamp()
     steps = []
     for i, event in enumerate(model.events):
         at = timestamp(event.at, start)

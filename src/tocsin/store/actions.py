@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from tocsin import times
 from tocsin.incidents.postmortem import ACTION_STATUSES, ActionItem
 from tocsin.store import repo
 from tocsin.store.schema import action_items
@@ -37,7 +38,7 @@ def _note(conn: Connection, item: ActionItem, now: float, change: str, by: str) 
     repo.add_timeline(
         conn,
         item.incident_id,
-        repo.to_dt(now),
+        times.to_dt(now),
         "action_item",
         {
             "id": item.id,

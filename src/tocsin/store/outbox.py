@@ -12,9 +12,10 @@ from sqlalchemy import Connection, and_, delete, insert, select, update
 from tocsin.oncall.schedule import Override
 from tocsin.store import bulk
 from tocsin.store.kinds import DELIVER
-from tocsin.store.repo import dumps, to_dt
+from tocsin.store.repo import dumps
 from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
 from tocsin.store.wakeup import notify
+from tocsin.times import to_dt
 
 
 @dataclass(frozen=True)

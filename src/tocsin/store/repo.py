@@ -10,12 +10,13 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import Connection, func, insert, select, update
 
+from tocsin import times
 from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
 from tocsin.alerts.model import update as update_alert
@@ -46,14 +47,6 @@ from tocsin.store.schema import (
     timeline,
 )
 from tocsin.store.wakeup import notify
-
-
-def to_dt(ts: float) -> datetime:
-    return datetime.fromtimestamp(ts, UTC)
-
-
-def to_ts(dt: datetime) -> float:
-    return dt.timestamp()
 
 
 def dumps(value: object) -> str:
@@ -129,9 +122,9 @@ def _decode_episode(values: tuple[Any, ...], generator_url: str) -> Alert:
     return Alert(
         labels=orjson.loads(labels),
         annotations=orjson.loads(annotations),
-        starts_at=to_dt(starts_at),
-        ends_at=to_dt(ends_at),
-        updated_at=to_dt(updated_at),
+        starts_at=times.to_dt(starts_at),
+        ends_at=times.to_dt(ends_at),
+        updated_at=times.to_dt(updated_at),
         generator_url=generator_url,
         timeout=bool(timeout),
     )
@@ -185,7 +178,7 @@ class Prepared:
     def to_wire(self) -> tuple[Any, ...]:
         """Plain tuples, dicts, strings and numbers (cheap to pickle and to load): no alerts."""
         return (
-            to_ts(self.now),
+            times.to_ts(self.now),
             self.source,
             [(fp, self.urls[fp], v) for fp, v in self.values.items()],
             [
@@ -198,7 +191,7 @@ class Prepared:
     def from_wire(cls, wire: tuple[Any, ...]) -> Prepared:
         now, source, rows, groups = wire
         return cls(
-            now=to_dt(now),
+            now=times.to_dt(now),
             source=source,
             values={fp: tuple(v) for fp, _url, v in rows},
             urls={fp: url for fp, url, _v in rows},
@@ -259,7 +252,7 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
         )
     result.stored = len(batch.values)
     result.new_episodes = len(inserts)
-    now_ts = to_ts(batch.now)
+    now_ts = times.to_ts(batch.now)
     result.new_incidents, due = _group(conn, batch.groups, now_ts)
     result.touched, result.later = due_now(due, now_ts)
     if result.new_incidents:
@@ -384,7 +377,8 @@ def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
     """Current episodes that have not ended (what Alertmanager's API lists)."""
     rows = conn.execute(
         select(alerts).where(
-            alerts.c.ends_at > to_ts(now), alerts.c.id == current_episode(alerts.c.fingerprint)
+            alerts.c.ends_at > times.to_ts(now),
+            alerts.c.id == current_episode(alerts.c.fingerprint),
         )
     )
     return [_row_to_alert(r) for r in rows]
@@ -415,11 +409,11 @@ def _row_to_silence(row: Any) -> Silence:
             from_api(m["name"], m["value"], m["isRegex"], m.get("isEqual", True))
             for m in json.loads(row.matchers)
         ),
-        starts_at=to_dt(row.starts_at),
-        ends_at=to_dt(row.ends_at),
+        starts_at=times.to_dt(row.starts_at),
+        ends_at=times.to_dt(row.ends_at),
         created_by=row.created_by,
         comment=row.comment,
-        updated_at=to_dt(row.updated_at),
+        updated_at=times.to_dt(row.updated_at),
     )
 
 
@@ -433,18 +427,18 @@ def list_silences(conn: Connection) -> list[Silence]:
 
 
 def active_silences(conn: Connection, now: datetime) -> list[Silence]:
-    ts = to_ts(now)
+    ts = times.to_ts(now)
     return [_row_to_silence(r) for r in bulk.fetch(conn, _ACTIVE_SILENCES, [ts, ts])]
 
 
 def save_silence(conn: Connection, silence: Silence) -> None:
     values = {
         "matchers": _matchers_json(silence.matchers),
-        "starts_at": to_ts(silence.starts_at),
-        "ends_at": to_ts(silence.ends_at),
+        "starts_at": times.to_ts(silence.starts_at),
+        "ends_at": times.to_ts(silence.ends_at),
         "created_by": silence.created_by,
         "comment": silence.comment,
-        "updated_at": to_ts(silence.updated_at),
+        "updated_at": times.to_ts(silence.updated_at),
     }
     done = conn.execute(update(silences).where(silences.c.id == silence.id).values(**values))
     if done.rowcount == 0:
@@ -468,7 +462,7 @@ def add_timeline(
     bulk.execute(
         conn,
         "INSERT INTO timeline (incident_id, at, kind, detail) VALUES ({p}, {p}, {p}, {p})",
-        [incident_id, to_ts(at), kind, dumps(detail)],
+        [incident_id, times.to_ts(at), kind, dumps(detail)],
     )
 
 
@@ -505,7 +499,12 @@ def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]
         select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
     )
     return [
-        {"id": r.id, "at": to_dt(r.at).isoformat(), "kind": r.kind, "detail": json.loads(r.detail)}
+        {
+            "id": r.id,
+            "at": times.to_dt(r.at).isoformat(),
+            "kind": r.kind,
+            "detail": json.loads(r.detail),
+        }
         for r in rows
     ]
 

@@ -11,6 +11,8 @@ import re
 import shlex
 from collections.abc import Set as AbstractSet
 
+from tocsin.errors import Invalid
+
 
 def strip_hash_comments(code: str) -> str:
     """Drop ``# …`` comments (shell, PowerShell, YAML, Python) outside quotes."""
@@ -129,7 +131,7 @@ def after_double_dash(args: list[str]) -> list[str] | None:
     return args[args.index("--") + 1 :] if "--" in args else None
 
 
-class TooComplex(ValueError):
+class TooComplex(Invalid):
     """A command too convoluted to read: never taken as safe."""
 
 
