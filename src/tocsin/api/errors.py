@@ -77,6 +77,27 @@ def _where(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+# What a body-level error says when the body as a whole is no JSON object: none at all,
+# not JSON, sent as another content type (FastAPI then validates the bytes), or JSON that is
+# not an object. Before the bodies were declared models, the routes read them themselves and
+# answered these so (issue 16); an object with wrong fields keeps its per-field answers.
+_WHOLE_BODY = {"missing", "model_attributes_type", "model_type", "dict_type"}
+
+
+def _not_an_object(error: Any) -> bool:
+    loc = tuple(error.get("loc") or ())
+    return error.get("type") == "json_invalid" or (
+        loc == ("body",) and error.get("type") in _WHOLE_BODY
+    )
+
+
+def _not_json(error: Any, body: Any) -> bool:
+    """None, not JSON, or not sent as JSON; a JSON value that is not an object is JSON."""
+    return _not_an_object(error) and (
+        error.get("type") in ("json_invalid", "missing") or isinstance(body, bytes)
+    )
+
+
 def install(app: FastAPI) -> None:
     """Answer every HTTP error and request validation error in the one shape."""
 
@@ -109,17 +130,13 @@ def install(app: FastAPI) -> None:
         ]
         if request.url.path.startswith(_FOREIGN):
             return JSONResponse({"detail": details}, 422)
-        if any(e.get("type") == "json_invalid" for e in exc.errors()):
-            details = [{"field": "body", "message": "the body must be a JSON object"}]
         in_body = [e for e in exc.errors() if (e.get("loc") or ("body",))[0] == "body"]
         if in_body and _legacy_400(request):
-            if any(  # not JSON, or no body at all
-                e.get("type") == "json_invalid"
-                or (e.get("type") == "missing" and tuple(e.get("loc") or ()) == ("body",))
-                for e in in_body
-            ):
+            if any(_not_json(e, exc.body) for e in in_body):
                 return problem(400, "the body must be JSON")
             return problem(400, "; ".join(f"{d['field']}: {d['message']}" for d in details))
+        if any(_not_an_object(e) for e in in_body):
+            details = [{"field": "body", "message": "the body must be a JSON object"}]
         first = details[0] if details else {"field": "body", "message": "invalid request"}
         return problem(422, f"{first['field']}: {first['message']}", details=details)
 
