@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
+from sqlalchemy import func, select
+
 from tests.server.conftest import Api
 from tocsin.clock import VirtualClock
+from tocsin.store.schema import event_keys
 
 WEBHOOK = {
     "version": "4",
@@ -130,3 +135,37 @@ def test_generic_json(api: Api) -> None:
     assert alert["labels"] == {"alertname": "DatabaseDown", "severity": "critical", "service": "db"}
     assert alert["receivers"] == [{"name": "pager"}]
     assert api.post("/api/v1/alerts", {"alerts": "nope"}).status_code == 422
+
+
+def test_pagerduty_events_by_key_rows_and_timeline(api: Api, clock: VirtualClock) -> None:
+    """The key remembers the first trigger's labels (later triggers with the key keep them);
+    acknowledge puts ``acknowledged`` on the timeline of the key's open incident; an unknown
+    key changes nothing."""
+    first = _event("trigger", "disk-2", summary="Disk full", source="db1", severity="critical")
+    assert api.post("/v2/enqueue", first).status_code == 202
+    with api.state.db.connect() as conn:
+        [row] = conn.execute(select(event_keys)).all()
+    assert row.dedup_key == "disk-2" and row.created_at == clock.now()
+    assert json.loads(row.labels) == {
+        "alertname": "PagerDutyEvent",
+        "severity": "critical",
+        "source": "db1",
+        "dedup_key": "disk-2",
+    }
+    again = _event("trigger", "disk-2", summary="Disk full", source="db9", severity="info")
+    assert api.post("/v2/enqueue", again).status_code == 202
+    [alert] = api.get("/api/v2/alerts").json()
+    assert alert["labels"] == json.loads(row.labels)
+    assert api.run_engine() >= 1  # critical: no group wait; the incident opens
+    [incident] = api.get("/api/v1/incidents").json()
+    clock.advance(10)
+    for key in ("disk-2", "no-such-key"):
+        assert api.post("/v2/enqueue", _event("acknowledge", key)).status_code == 202
+    timeline = api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
+    acked = [e for e in timeline if e["kind"] == "acknowledged"]
+    assert [(e["at"], e["detail"]) for e in acked] == [
+        ("2027-01-15T08:00:10+00:00", {"by": "pagerduty-event", "dedup_key": "disk-2"})
+    ], timeline
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == incident["status"]
+    with api.state.db.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(event_keys)).scalar() == 1

@@ -3,7 +3,6 @@ generic JSON (docs/intake.md)."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,7 +11,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
-from sqlalchemy import insert, select
 
 from tocsin import ratelimit, times
 from tocsin.alerts.payloads import (
@@ -27,11 +25,9 @@ from tocsin.alerts.payloads import (
     parse_webhook,
 )
 from tocsin.api.auth import require
-from tocsin.api.context import state_of
+from tocsin.api.context import context, state_of
 from tocsin.api.raw import Abort, read_json
-from tocsin.store import repo
-from tocsin.store.db import begin_write
-from tocsin.store.schema import event_keys
+from tocsin.service import events
 
 router = APIRouter()
 
@@ -123,48 +119,30 @@ async def pagerduty_enqueue(request: Request) -> Response:
                 "later.",
             },
         )
-    now = times.to_dt(state.clock.now())
+    ctx = context(request)
+    now = times.to_dt(ctx.now())
     dedup = event.dedup_key or uuid.uuid4().hex
-    with state.db.connect() as conn:
-        row = conn.execute(select(event_keys).where(event_keys.c.dedup_key == dedup)).first()
+    known = events.labels_of(ctx, dedup)
     if event.action == "trigger":
         assert event.alert is not None
         alert = replace(event.alert, labels={**event.alert.labels, "dedup_key": dedup})
-        if row is None:
-            with begin_write(state.db) as conn:
-                conn.execute(
-                    insert(event_keys).values(
-                        dedup_key=dedup, labels=json.dumps(alert.labels), created_at=now.timestamp()
-                    )
-                )
+        if known is None:
+            events.remember(ctx, dedup, alert.labels, now)
         else:
-            alert = replace(alert, labels=json.loads(row.labels))
+            alert = replace(alert, labels=known)
         parsed = finish([alert], now, state.config.resolve_timeout_s, state.limits)
         if parsed.errors:
             return _pd_invalid(parsed.errors)
         assert state.writer is not None
         await state.writer.write(parsed.alerts, "pagerduty")
-    elif event.action == "resolve" and row is not None:
-        labels = json.loads(row.labels)
-        with state.db.connect() as conn:
-            current = repo.current_alerts(conn, [repo.fingerprint_of(labels)])
-        if current:
-            stored = next(iter(current.values())).alert
+    elif event.action == "resolve" and known is not None:
+        stored = events.current(ctx, known)
+        if stored is not None:
             resolved = replace(stored, ends_at=now, updated_at=now, timeout=False)
             assert state.writer is not None
             await state.writer.write([resolved], "pagerduty")
-    elif event.action == "acknowledge" and row is not None:
-        # acknowledgement stops escalation (issue 4); until then it is kept on the timeline
-        labels = json.loads(row.labels)
-        with begin_write(state.db) as conn:
-            for incident_id in repo.incidents_of(conn, repo.fingerprint_of(labels)):
-                repo.add_timeline(
-                    conn,
-                    incident_id,
-                    now,
-                    "acknowledged",
-                    {"by": "pagerduty-event", "dedup_key": dedup},
-                )
+    elif event.action == "acknowledge" and known is not None:
+        events.acknowledge(ctx, dedup, known, now)
     return JSONResponse(
         status_code=202,
         content={"status": "success", "message": "Event processed", "dedup_key": dedup},
