@@ -9,6 +9,7 @@ due work that follows from it, and tells the incident's channels.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,8 +23,16 @@ from tocsin.store import outbox, repo
 from tocsin.store.kinds import ACK_TIMEOUT, ESCALATION_KINDS
 
 
-def acknowledge(s: Settings, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
-    """Stop escalation; None when done (or done before), else why not."""
+def acknowledge(
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    by: str,
+    now: float,
+    detail: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Stop escalation; None when done (or done before), else why not. ``detail``: more of
+    what the timeline's ``acknowledged`` row says beside ``by`` (where it came from)."""
     incident = repo.get_incident(conn, incident_id, lock=True)
     moved = transition(incident.status if incident is not None else None, "acknowledge")
     if isinstance(moved, Refusal):
@@ -32,7 +41,9 @@ def acknowledge(s: Settings, conn: Connection, incident_id: int, by: str, now: f
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, acknowledged_at=now, acknowledged_by=by)
     outbox.cancel(conn, ESCALATION_KINDS, incident_id)
-    repo.add_timeline(conn, incident_id, times.to_dt(now), "acknowledged", {"by": by})
+    repo.add_timeline(
+        conn, incident_id, times.to_dt(now), "acknowledged", {"by": by, **(detail or {})}
+    )
     snapshot = json.loads(incident.escalation) if incident.escalation else None
     timeout = snapshot["policy"].get("ack_timeout_s") if snapshot else None
     if timeout:

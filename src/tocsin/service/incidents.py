@@ -49,9 +49,17 @@ def _paging(ctx: Context, incident_id: int, by: str, act: Act) -> dict[str, Any]
     return incident(ctx, incident_id)
 
 
-def acknowledge(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
-    """Escalation stops (it may restart when the policy's ack_timeout lapses); the incident."""
-    return _paging(ctx, incident_id, by, Pager.acknowledge)
+def acknowledge(
+    ctx: Context, incident_id: int, by: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Escalation stops (it may restart when the policy's ack_timeout lapses); the incident.
+    ``detail``: more for the timeline's ``acknowledged`` row (where the acknowledgement came
+    from, beside ``by``)."""
+
+    def act(pager: Pager, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+        return pager.acknowledge(conn, incident_id, by, now, detail)
+
+    return _paging(ctx, incident_id, by, act)
 
 
 def resolve(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
