@@ -6,6 +6,7 @@ arrives is accounted for."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -133,8 +134,10 @@ def make(
     sinks: dict[str, HttpSink],
     ack_timeout: str = "1h",
     deadline: str = "3m",
+    resolve_timeout: str = "5m",
 ) -> Iterator[Paging]:
     text = dedent(PAGING).replace("ack_deadline: 3m", f"ack_deadline: {deadline}")
+    text = text.replace("resolve_timeout: 5m", f"resolve_timeout: {resolve_timeout}")
     text = text.format(
         team=sinks["team"].url,
         pager=sinks["pager"].url,
@@ -479,3 +482,55 @@ def test_a_more_severe_alert_raises_the_incident_and_brings_its_deadline_forward
     assert [p["recipient"]["name"] for p in paging.new("pager")] == ["carol"]
     kinds = paging.kinds(incident)
     assert kinds.count("severity_raised") == 1 and kinds.count("deadline_missed") == 1
+
+
+def test_a_pagerduty_acknowledge_event_acknowledges(
+    db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]
+) -> None:
+    """An acknowledge event acknowledges each open incident of its key's alert as the API's
+    acknowledgement does: the status, escalation (stopped), the channels and the figures agree;
+    the timeline has one ``acknowledged`` row, by ``pagerduty-event``. A second event, and
+    one for a resolved incident, change nothing and answer 202."""
+    # the event's alert fires for an hour (PagerDuty's have no end): escalation could run out
+    for paging in make(db, clock, sinks, resolve_timeout="1h"):
+        event: dict[str, Any] = {"routing_key": "R" * 32, "dedup_key": "disk-3"}
+        payload = {"summary": "Disk full", "source": "db1", "severity": "critical"}
+        trigger = {**event, "event_action": "trigger", "payload": payload}
+        assert paging.api.post("/v2/enqueue", trigger).status_code == 202
+        paging.run()
+        [incident] = [i["id"] for i in paging.api.get("/api/v1/incidents").json()]
+        assert [t["kind"] for t in paging.new("team")] == ["firing"]
+        assert [p["recipient"]["name"] for p in paging.new("pager")] == ["alice"]
+        paging.clock.advance(10)
+        acknowledge = {**event, "event_action": "acknowledge"}
+        answer = paging.api.post("/v2/enqueue", acknowledge)
+        assert answer.status_code == 202 and answer.json()["dedup_key"] == "disk-3"
+        record = paging.api.get(f"/api/v1/incidents/{incident}").json()
+        assert record["status"] == "acknowledged"
+        assert record["acknowledged_by"] == "pagerduty-event"
+        assert datetime.fromisoformat(record["acknowledged_at"]).timestamp() == START + 10
+        paging.run()
+        [ack] = paging.new("team")  # what an acknowledgement through the API sends
+        assert (ack["kind"], ack["status"], ack["incident_id"]) == (
+            "acknowledged",
+            "acknowledged",
+            incident,
+        )
+        assert ack["idempotency_key"] == f"inc{incident}:ack:{START + 10:.6f}:team"
+        paging.advance(3 * 60)  # the critical deadline: no escalation now
+        paging.advance(30 * 60)  # the rest of the policy would have run out by now
+        paging.nothing_new()
+        kinds = paging.kinds(incident)
+        assert "deadline_missed" not in kinds and "escalation_exhausted" not in kinds, kinds
+        assert kinds.count("escalated") == 1, kinds  # the policy's start only
+        figures = paging.api.get(f"/api/v1/incidents/{incident}").json()["figures"]
+        assert (figures["time_to_acknowledge_s"], figures["escalations"]) == (10.0, 0)
+        assert figures["deadline_misses"] == 0
+        assert paging.api.post("/v2/enqueue", acknowledge).status_code == 202  # again
+        timeline = paging.api.get(f"/api/v1/incidents/{incident}/timeline").json()
+        acked = [e["detail"] for e in timeline if e["kind"] == "acknowledged"]
+        assert acked == [{"by": "pagerduty-event", "dedup_key": "disk-3"}], timeline
+        resolved = paging.api.post(f"/api/v1/incidents/{incident}/resolve", {}, role="responder")
+        assert resolved.json()["status"] == "resolved"
+        assert paging.api.post("/v2/enqueue", acknowledge).status_code == 202
+        assert paging.api.get(f"/api/v1/incidents/{incident}").json()["status"] == "resolved"

@@ -3,6 +3,7 @@ generic JSON (docs/intake.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -142,7 +143,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
             assert state.writer is not None
             await state.writer.write([resolved], "pagerduty")
     elif event.action == "acknowledge" and known is not None:
-        events.acknowledge(ctx, dedup, known, now)
+        await asyncio.to_thread(events.acknowledge, ctx, dedup, known)
     return JSONResponse(
         status_code=202,
         content={"status": "success", "message": "Event processed", "dedup_key": dedup},
