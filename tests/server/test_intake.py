@@ -166,6 +166,7 @@ def test_pagerduty_events_by_key_rows_and_timeline(api: Api, clock: VirtualClock
     assert [(e["at"], e["detail"]) for e in acked] == [
         ("2027-01-15T08:00:10+00:00", {"by": "pagerduty-event", "dedup_key": "disk-2"})
     ], timeline
-    assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == incident["status"]
+    assert incident["status"] == "triggered"  # the event acknowledged it (issue 17, item 24)
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "acknowledged"
     with api.state.db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(event_keys)).scalar() == 1
