@@ -32,6 +32,7 @@ Links (``runbook_url``, ``external_url``) reach templates only when they are htt
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -210,6 +211,37 @@ def one_line(text: str, limit: int | None = None) -> str:
     if limit is not None and len(out) > limit:
         out = out[: max(0, limit - 1)] + "…"
     return out
+
+
+# Characters a terminal acts on rather than shows: C0 (ESC starts ANSI colours, OSC 8
+# hyperlinks and title changes; BEL rings; CR and BS overwrite what was printed), DEL, C1
+# (U+009B is a one-character CSI, U+009D an OSC), and the bidirectional embeddings, overrides
+# and isolates that reorder what is shown.
+_CONTROLS = "\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROLS}]")
+_CONTROL_BUT_LINES = re.compile(f"(?![\\n\\t])[{_CONTROLS}]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _visible(found: re.Match[str]) -> str:
+    char = found.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def printable(text: object, *, lines: bool = False) -> str:
+    """Untrusted text (labels, annotations, notes, titles, names) made safe where it meets a
+    terminal or a document: every control character is shown as a visible escape (ESC as
+    ``\\x1b``, so ``\\x1b[31m`` prints those characters and colours nothing; an OSC 8
+    hyperlink, a bell, a carriage return that would overwrite the line, C1's ``\\x9b``, DEL)
+    and does nothing. With ``lines``, newlines and tabs stay (a multi-line text), a CRLF
+    becomes a newline; otherwise they are shown too (``\\n``, ``\\t``). Everything else, all
+    of Unicode's printable text included, is kept as it is. The result holds no control
+    character, so applying it twice changes nothing."""
+    out = str(text)
+    if lines:
+        return _CONTROL_BUT_LINES.sub(_visible, out.replace("\r\n", "\n"))
+    return _CONTROL.sub(_visible, out)
 
 
 # --- default templates ---------------------------------------------------------------------

@@ -552,6 +552,25 @@ def test_console_writes_title_and_text() -> None:
     assert "Runbook: pebble-api: HighErrorRate" in out
 
 
+def test_console_shows_control_characters_from_labels_never_sends_them() -> None:
+    stream = io.StringIO()
+    cfg = config(ConsoleChannelConfig, name="local", type="console")
+    hostile = alert(
+        {"alertname": "Disk\x1b[2J\x1b[31m", "host": "a\x1b]8;;https://evil.example/\x1b\\b"},
+        {"summary": "full\x07\rall good", "description": "two\nlines\x9b31m\x7f"},
+    )
+    message = make_message(
+        title="Disk\x1b[2J\x1b[31m", alerts=(hostile,), summary="full\x07\rall good"
+    )
+    assert deliver(cfg, message, stream=stream).ok
+    out = stream.getvalue()
+    assert not [c for c in out if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+    assert out.startswith("── local ── [FIRING:1] Disk\\x1b[2J\\x1b[31m (critical)\n")
+    assert "Summary:  full\\x07\\rall good" in out
+    assert "a\\x1b]8;;https://evil.example/\\x1b\\b" in out
+    assert "two\n      lines\\x9b31m\\x7f" in out  # a multi-line annotation keeps its lines
+
+
 def test_a_template_failing_on_a_real_message_falls_back_to_the_default() -> None:
     stream = io.StringIO()
     # valid against the sample (which has a team label), not against this message

@@ -16,6 +16,7 @@ from tocsin.templating import (
     check_template,
     compile_template,
     one_line,
+    printable,
     render,
     sample_context,
 )
@@ -218,6 +219,49 @@ def test_many_alerts_are_summarised() -> None:
 def test_one_line() -> None:
     assert one_line("a\r\nBcc: evil@x\n  b\tc") == "a Bcc: evil@x b c"
     assert one_line("abcdef", 4) == "abc…"
+
+
+# (text, printable(text), printable(text, lines=True))
+CONTROLS = [
+    ("\x1b[31mred\x1b[0m", "\\x1b[31mred\\x1b[0m", "\\x1b[31mred\\x1b[0m"),
+    (  # an OSC 8 hyperlink that shows "docs" and leads elsewhere
+        "\x1b]8;;https://evil.example/\x1b\\docs\x1b]8;;\x1b\\",
+        "\\x1b]8;;https://evil.example/\\x1b\\docs\\x1b]8;;\\x1b\\",
+        "\\x1b]8;;https://evil.example/\\x1b\\docs\\x1b]8;;\\x1b\\",
+    ),
+    ("\x1b]0;owned\x07title", "\\x1b]0;owned\\x07title", "\\x1b]0;owned\\x07title"),
+    ("bell\x07", "bell\\x07", "bell\\x07"),
+    ("disk full\rall good  ", "disk full\\rall good  ", "disk full\\rall good  "),
+    ("a\r\nb", "a\\r\\nb", "a\nb"),
+    ("x\x08\x08ok", "x\\x08\\x08ok", "x\\x08\\x08ok"),
+    ("c1\x9b31m csi", "c1\\x9b31m csi", "c1\\x9b31m csi"),
+    ("osc\x9d0;t\x9c", "osc\\x9d0;t\\x9c", "osc\\x9d0;t\\x9c"),
+    ("del\x7f", "del\\x7f", "del\\x7f"),
+    ("nul\x00", "nul\\x00", "nul\\x00"),
+    ("line one\n\tline two", "line one\\n\\tline two", "line one\n\tline two"),
+    ("evil\u202etxt.exe", "evil\\u202etxt.exe", "evil\\u202etxt.exe"),
+    (  # a normal Unicode label: accents, CJK, emoji with a zero-width joiner, no-break space
+        "Zürich 東京 👩\u200d💻 café\u00a0[bold]x[/bold] \\x1b",
+        "Zürich 東京 👩\u200d💻 café\u00a0[bold]x[/bold] \\x1b",
+        "Zürich 東京 👩\u200d💻 café\u00a0[bold]x[/bold] \\x1b",
+    ),
+    ("", "", ""),
+]
+
+
+@pytest.mark.parametrize(("raw", "one", "lines"), CONTROLS)
+def test_printable_shows_control_characters_and_keeps_text(
+    raw: str, one: str, lines: str
+) -> None:
+    assert printable(raw) == one
+    assert printable(raw, lines=True) == lines
+    assert printable(one) == one and printable(lines, lines=True) == lines  # idempotent
+    for shown in (one, lines):
+        assert not [c for c in shown if c not in "\n\t" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+
+
+def test_printable_takes_any_value() -> None:
+    assert printable(None) == "None" and printable(42) == "42"
 
 
 def test_check_template_renders_every_kind() -> None:

@@ -1,4 +1,7 @@
-"""Console: a ``Message``'s rendered title and text on a stream (``tocsin simulate``, local use)."""
+"""Console: a ``Message``'s rendered title and text on a stream (``tocsin simulate``, local use).
+
+What reaches the terminal is ``templating.printable``: a label's ESC, BEL or carriage return
+is shown as ``\\x1b``, ``\\x07``, ``\\r`` and does nothing (the text keeps its lines)."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import sys
 from tocsin.notify.base import BaseChannel, ChannelSettings, Parts, error_text
 from tocsin.notify.message import Message, message_context
 from tocsin.notify.retry import Outcome
+from tocsin.templating import printable
 
 
 class ConsoleChannel(BaseChannel):
@@ -18,11 +22,11 @@ class ConsoleChannel(BaseChannel):
 
     async def _send(self, message: Message) -> Outcome:
         context = message_context(message)
-        title = self._templates.render("title", context)
-        text = self._templates.render("text", context)
+        title = printable(self._templates.render("title", context))
+        text = printable(self._templates.render("text", context), lines=True)
         stream = self._stream if self._stream is not None else sys.stdout
         try:
-            stream.write(f"── {self.name} ── {title}\n{text.rstrip()}\n\n")
+            stream.write(f"── {printable(self.name)} ── {title}\n{text.rstrip()}\n\n")
             stream.flush()
         except (OSError, ValueError) as exc:  # closed or broken stream
             return Outcome(ok=False, error=error_text(f"{type(exc).__name__}: {exc}"))
