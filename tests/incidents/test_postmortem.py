@@ -251,3 +251,31 @@ def test_labels_and_annotations_cannot_write_markdown_or_html() -> None:
     assert text.count("\n## Root cause") == 1  # the template's own heading only
     assert "  \\## Root cause" in text
     assert "](javascript" not in text.replace("\\](javascript", "")
+
+
+def test_control_characters_are_shown_not_written() -> None:
+    """ESC, BEL, CR, C1 and DEL from a label, an annotation, a note, an action item's title and
+    a person's name reach the Markdown as visible escapes, in the default and a custom template."""
+    hostile = Alert(
+        labels={"alertname": "Disk\x1b[31m", "host": "a\x1b]8;;https://evil.example/\x1b\\b"},
+        annotations={"impact": "checkout\x07 down\rall fine\nsecond \x9b2J line"},
+        starts_at=at(0),
+        ends_at=at(60),
+    )
+    events = [
+        Event(T + 10, "note", {"by": "eve\x1b[8m", "text": "hidden\x1b[8m text\x7f"}),
+        Event(T + 20, "acknowledged", {"by": "mallory\r\x1b[2K"}),
+    ]
+    items = [ActionItem(1, 3, "Fix\x1b[5m blink", "bob\x9b", T + 86_400, "open", T, "eve\x07")]
+    incident = {"id": 3, "title": "Disk\x1b[31m", "opened_at": T, "assignee": "x\x1b[0m"}
+    context = build_context(incident, [hostile], events, items, T + 120)
+    custom = compile_postmortem(
+        "{{ incident.title }} {{ alerts[0].labels_text }} {{ impact | join(' ') }}"
+    )
+    for text in (render_postmortem(context), render_postmortem(context, custom)):
+        assert not [c for c in text if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+        assert "Disk\\x1b" in text
+    text = render_postmortem(context)
+    for shown in ("eve\\x1b", "hidden\\x1b", "mallory \\x1b", "bob\\x9b", "Fix\\x1b", "x\\x1b"):
+        assert shown in text, shown
+    assert "- checkout\\x07 down\n  all fine\n  second \\x9b2J line" in text  # lines kept

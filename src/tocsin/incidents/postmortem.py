@@ -25,6 +25,10 @@ The context a postmortem template sees (``sample_context`` has the same keys):
 - functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
   ``one_line(text)`` collapses whitespace, ``prose(text)`` and ``paragraph(text)`` make
   untrusted text safe in Markdown; ``format_duration(seconds)`` prints "7 min 0 s".
+
+The rendered Markdown passes through ``templating.printable``: a control character from a
+label, a note or a name (ESC, BEL, CR, C1, DEL) is shown as an escape (``\\x1b``), never
+written, whatever the template.
 """
 
 from __future__ import annotations
@@ -39,7 +43,14 @@ from typing import Any
 from tocsin.alerts.model import Alert
 from tocsin.incidents.describe import incident_title
 from tocsin.incidents.figures import Event, figures
-from tocsin.templating import Template, TemplateError, compile_template, one_line, render
+from tocsin.templating import (
+    Template,
+    TemplateError,
+    compile_template,
+    one_line,
+    printable,
+    render,
+)
 from tocsin.times import format_duration
 
 MAX_ROWS = 1000  # timeline rows in one postmortem; the rest are counted, not listed
@@ -479,7 +490,8 @@ def compile_postmortem(source: str, name: str = "postmortem") -> Template:
 def render_postmortem(context: Mapping[str, Any], template: Template | None = None) -> str:
     """The postmortem's Markdown (``DEFAULT_TEMPLATE`` unless ``template``)."""
     chosen = template or compile_template(DEFAULT_TEMPLATE, "postmortem (default)")
-    text = render(chosen, context, max_chars=MAX_CHARS)
+    # whatever a template printed, a label's ESC or BEL reaches no terminal or viewer
+    text = printable(render(chosen, context, max_chars=MAX_CHARS), lines=True)
     return text if text.endswith("\n") else text + "\n"
 
 
