@@ -75,3 +75,37 @@ def test_show_note_assign_reopen(tmp_path: Path) -> None:
         assert text in output, text
     code, output = run("incident", "show", "999", *common)
     assert code == 1 and "no incident 999" in output
+
+
+def control_characters(text: str) -> list[str]:
+    return [c for c in text if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+
+
+def test_show_shows_control_characters_from_labels_and_notes(tmp_path: Path) -> None:
+    """A label's ESC, an OSC 8 link, a note's BEL and C1, a name's ESC: shown as escapes,
+    never written to the terminal; a label's Rich markup prints as text."""
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    labels = {
+        "alertname": "PebbleDatabaseDown",
+        "severity": "critical",
+        "service": "pebble-db",
+        "host": "db\x1b[31m-1\x1b]8;;https://evil.example/\x1b\\[bold]x",
+    }
+    alert = with_defaults(Alert(labels=labels, annotations={"summary": "a\x07b"}), now, 300)
+    with begin_write(engine) as conn:
+        number = str(repo.ingest(conn, [alert], now, config.route).touched[0])
+    engine.dispose()
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, output = run(
+        "incident", "note", number, "rolled\x1b[2K back\x9b\x7f", "--by", "eve\x1b[8m", *common
+    )
+    assert code == 0 and not control_characters(output)
+    assert "note added by eve\\x1b[8m" in output
+    code, output = run("incident", "show", number, *common)
+    assert code == 0, output
+    assert not control_characters(output)
+    assert "db\\x1b[31m-1\\x1b]8;;https://evil.example/\\x1b\\[bold]x" in output
+    assert "rolled\\x1b[2K back\\x9b\\x7f" in output and "eve\\x1b[8m" in output

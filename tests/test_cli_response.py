@@ -108,3 +108,25 @@ def test_errors(tmp_path: Path) -> None:
     assert code == 1 and "no action item 42" in output
     code, output = run("actions", "list", "--status", "later", *common)
     assert code == 2
+
+
+def test_actions_list_shows_control_characters_never_writes_them(tmp_path: Path) -> None:
+    number, common = incident_in(tmp_path)
+    code, output = run(
+        "actions",
+        "add",
+        str(number),
+        "Fix\x1b[5m the \x1b]8;;https://evil.example/\x1b\\link[/] \x07now\x9b\x7f",
+        "--owner",
+        "bob\x1b[8m",
+        *common,
+    )
+    assert code == 0, output
+    assert "\x1b" not in output and "bob\\x1b[8m" in output
+    code, output = run("actions", "list", *common)
+    assert code == 0, output
+    assert not [c for c in output if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+    assert "Fix\\x1b[5m the \\x1b]8;;https://evil.example/\\x1b\\link[/] \\x07now\\x9b\\x7f" in (
+        output
+    )
+    assert "bob\\x1b[8m" in output

@@ -10,10 +10,9 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, with_site
+from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
 from tocsin.times import format_duration
 
 
@@ -57,7 +56,7 @@ def show(
         print(json.dumps(record, indent=2))
         return
     figures = record["figures"]
-    out.print(f"[bold]#{record['number']} {escape(record['title'] or record['group_key'])}[/bold]")
+    out.print(f"[bold]#{record['number']} {shown(record['title'] or record['group_key'])}[/bold]")
     facts = Table.grid(padding=(0, 2))
     for name, value in (
         ("status", record["status"]),
@@ -73,7 +72,7 @@ def show(
         ("pages sent", f"{figures['pages_sent']} (messages {figures['messages_sent']})"),
         ("escalations", str(figures["escalations"])),
     ):
-        facts.add_row(name, escape(str(value if value is not None else "-")))
+        facts.add_row(name, shown(value if value is not None else "-"))
     out.print(facts)
     alerts = Table(title="alerts", title_justify="left")
     for column in ("status", "alert", "labels", "since"):
@@ -81,28 +80,28 @@ def show(
     for alert in record["alerts"]:
         labels = " ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
         alerts.add_row(
-            alert["status"],
-            escape(alert["labels"].get("alertname", "")),
-            escape(labels[:120]),
+            shown(alert["status"]),
+            shown(alert["labels"].get("alertname", "")),
+            shown(labels[:120]),
             alert["starts_at"][:19],
         )
     out.print(alerts)
     for section in record["runbooks"]:
         out.print(
-            f"[bold]runbook[/bold] {escape(section['runbook'])}: {escape(section['section'])}"
+            f"[bold]runbook[/bold] {shown(section['runbook'])}: {shown(section['section'])}"
         )
         if section["url"]:
-            out.print(f"  {escape(section['url'])}")
+            out.print(f"  {shown(section['url'])}")
         for variant in section["severity_variants"][:1]:
             if variant["matches"]:
-                out.print(f"  for {escape(variant['severity'])}: {escape(variant['text'][:300])}")
+                out.print(f"  for {shown(variant['severity'])}: {shown(variant['text'][:300])}")
         for step in section["steps"][:6]:
-            out.print("  " + escape(f"[{step['phase']}] {step['title']}"))
+            out.print("  " + shown(f"[{step['phase']}] {step['title']}"))
     events = Table(title="timeline (UTC)", title_justify="left")
     for column in ("at", "kind", "detail"):
         events.add_column(column)
     for event in record["timeline"]:
-        events.add_row(event["at"][:19], event["kind"], escape(_brief(event["detail"])))
+        events.add_row(event["at"][:19], shown(event["kind"]), shown(_brief(event["detail"])))
     out.print(events)
 
 
@@ -113,7 +112,7 @@ def _write(number: int, act: Any, site: Site) -> None:
     try:
         act(state)
     except TocsinError as refused:
-        err.print(f"tocsin: incident {number}: {refused.message}")
+        err.print(f"tocsin: incident {number}: {shown(refused.message)}")
         raise typer.Exit(1) from None
 
 
@@ -129,7 +128,7 @@ def note(
     from tocsin.service import incidents
 
     _write(number, lambda ctx: incidents.note(ctx, number, text, by), site)
-    out.print(f"incident {number}: note added by {by}")
+    out.print(f"incident {number}: note added by {shown(by)}")
 
 
 @with_site
@@ -155,7 +154,8 @@ def assign(
 
     _write(number, lambda ctx: incidents.assign(ctx, number, changes, by), site)
     out.print(
-        f"incident {number}: " + ", ".join(f"{k} {v or '(none)'}" for k, v in changes.items())
+        f"incident {number}: "
+        + ", ".join(f"{k} {shown(v or '(none)')}" for k, v in changes.items())
     )
 
 
@@ -171,4 +171,4 @@ def reopen(
     from tocsin.service import incidents
 
     _write(number, lambda ctx: incidents.reopen(ctx, number, reason, by), site)
-    out.print(f"incident {number}: reopened by {by}")
+    out.print(f"incident {number}: reopened by {shown(by)}")

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from tocsin.templating import printable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,6 +33,15 @@ out = Console(soft_wrap=False, highlight=False)
 if not out.is_terminal:
     out = Console(soft_wrap=False, highlight=False, width=160)
 err = Console(stderr=True, highlight=False)
+
+
+
+def shown(value: object) -> str:
+    """Data (a label, a title, a note, a name) for ``out.print`` or a table cell: control
+    characters shown as escapes (``templating.printable``: an ESC reaches no terminal), and
+    never Rich markup (``[bold]`` prints as typed)."""
+    return escape(printable(value))
+
 
 ConfigPath = Annotated[
     Path, typer.Option("--config", "-c", envvar="TOCSIN_CONFIG", help="The tocsin.yaml to use.")

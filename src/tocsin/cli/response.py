@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, with_site
+from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
 
 actions_app = typer.Typer(
     help="Action items: follow-ups from incident reviews.", no_args_is_help=True
@@ -105,11 +104,11 @@ def actions_list(
     for column in ("id", "incident", "title", "owner", "due (UTC)", "status"):
         table.add_column(column)
     for item in items:
-        state = item.status + (" [red](overdue)[/red]" if item.overdue(now) else "")
+        state = shown(item.status) + (" [red](overdue)[/red]" if item.overdue(now) else "")
         due = (utc(item.due_at) or "").removesuffix(" UTC")[:16]
-        # titles and owners are data: never rich markup
+        # titles and owners are data: never rich markup, never a terminal's escape
         table.add_row(
-            str(item.id), f"#{item.incident_id}", escape(item.title), escape(item.owner), due, state
+            str(item.id), f"#{item.incident_id}", shown(item.title), shown(item.owner), due, state
         )
     out.print(table)
 
@@ -156,7 +155,9 @@ def actions_add(
     except NotFound as exc:
         err.print(f"tocsin: {exc.message}")
         raise typer.Exit(1) from None
-    out.print(f"action item {item.id} on incident {number}, {owner}, due {utc(item.due_at)}")
+    out.print(
+        f"action item {item.id} on incident {number}, {shown(owner)}, due {utc(item.due_at)}"
+    )
 
 
 @actions_app.command("done")
