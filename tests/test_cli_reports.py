@@ -27,10 +27,10 @@ T = datetime(2027, 1, 4, 21, 0, tzinfo=UTC).timestamp()  # Monday 21:00 UTC
 WINDOW = ["--since", "2027-01-04T00:00", "--until", "2027-01-11T00:00"]
 
 
-def seed(data_dir: Path) -> None:
+def seed(data_dir: Path, service: str = "pebble-db") -> None:
     engine = make_engine(database_url(data_dir, None))
     upgrade(engine)
-    labels = {"alertname": "PebbleDatabaseDown", "service": "pebble-db", "severity": "critical"}
+    labels = {"alertname": "PebbleDatabaseDown", "service": service, "severity": "critical"}
     with engine.begin() as conn:
         conn.execute(
             insert(incidents).values(
@@ -140,3 +140,11 @@ def test_report_rejects_a_bad_window(tmp_path: Path) -> None:
     assert code == 2 and "neither a duration" in output
     code, output = run("report", "--working-hours", "18-8", "--data-dir", str(tmp_path))
     assert code == 2
+
+
+def test_report_tables_show_a_labels_control_characters(tmp_path: Path) -> None:
+    seed(tmp_path, service="pebble\x1b[31m-db\x07[bold]")
+    code, output = run("report", *WINDOW, "-c", str(EXAMPLE), "--data-dir", str(tmp_path))
+    assert code == 0, output
+    assert not [c for c in output if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+    assert "pebble\\x1b[31m-db\\x07[bold]" in output

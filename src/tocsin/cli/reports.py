@@ -8,10 +8,9 @@ from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from tocsin.cli.options import Site, err, out, with_site
+from tocsin.cli.options import Site, err, out, shown, with_site
 from tocsin.times import format_duration
 
 
@@ -41,7 +40,7 @@ def _response_table(title: str, rows: list[dict[str, Any]]) -> Table:
     for row in rows:
         ack, res = row["time_to_acknowledge"], row["time_to_resolve"]
         table.add_row(
-            escape(str(row["key"])),
+            shown(row["key"]),
             str(row["incidents"]),
             str(ack["count"]),
             _span(ack["median_s"]),
@@ -81,7 +80,7 @@ def tables(report: dict[str, Any]) -> list[Any]:
         noisy.add_column("episodes", justify="right")
         noisy.add_column("incidents", justify="right")
         for row in report["noisiest_alerts"]:
-            noisy.add_row(escape(row["alert"]), str(row["episodes"]), str(row["incidents"]))
+            noisy.add_row(shown(row["alert"]), str(row["episodes"]), str(row["incidents"]))
         parts.append(noisy)
     if report["out_of_hours_pages"]:
         people = Table(title="pages per person", title_justify="left")
@@ -91,15 +90,15 @@ def tables(report: dict[str, Any]) -> list[Any]:
         people.add_column("out of hours", justify="right")
         for row in report["out_of_hours_pages"]:
             people.add_row(
-                escape(row["person"]),
-                escape(row["timezone"]),
+                shown(row["person"]),
+                shown(row["timezone"]),
                 str(row["pages"]),
                 str(row["out_of_hours"]),
             )
         parts.append(people)
     coverage = report["runbook_coverage"]
-    missing = escape(", ".join(coverage["without_runbook"])) or "none"
-    unseen = escape(", ".join(coverage["runbooks_not_seen"])) or "none"
+    missing = shown(", ".join(coverage["without_runbook"])) or "none"
+    unseen = shown(", ".join(coverage["runbooks_not_seen"])) or "none"
     parts.append(f"[bold]fired without a runbook:[/bold] {missing}")
     parts.append(f"[bold]runbook alerts not seen:[/bold] {unseen}")
     return parts
