@@ -250,9 +250,7 @@ CONTROLS = [
 
 
 @pytest.mark.parametrize(("raw", "one", "lines"), CONTROLS)
-def test_printable_shows_control_characters_and_keeps_text(
-    raw: str, one: str, lines: str
-) -> None:
+def test_printable_shows_control_characters_and_keeps_text(raw: str, one: str, lines: str) -> None:
     assert printable(raw) == one
     assert printable(raw, lines=True) == lines
     assert printable(one) == one and printable(lines, lines=True) == lines  # idempotent

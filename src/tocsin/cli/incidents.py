@@ -87,9 +87,7 @@ def show(
         )
     out.print(alerts)
     for section in record["runbooks"]:
-        out.print(
-            f"[bold]runbook[/bold] {shown(section['runbook'])}: {shown(section['section'])}"
-        )
+        out.print(f"[bold]runbook[/bold] {shown(section['runbook'])}: {shown(section['section'])}")
         if section["url"]:
             out.print(f"  {shown(section['url'])}")
         for variant in section["severity_variants"][:1]:

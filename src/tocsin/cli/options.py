@@ -35,7 +35,6 @@ if not out.is_terminal:
 err = Console(stderr=True, highlight=False)
 
 
-
 def shown(value: object) -> str:
     """Data (a label, a title, a note, a name) for ``out.print`` or a table cell: control
     characters shown as escapes (``templating.printable``: an ESC reaches no terminal), and

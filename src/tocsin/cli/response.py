@@ -155,9 +155,7 @@ def actions_add(
     except NotFound as exc:
         err.print(f"tocsin: {exc.message}")
         raise typer.Exit(1) from None
-    out.print(
-        f"action item {item.id} on incident {number}, {shown(owner)}, due {utc(item.due_at)}"
-    )
+    out.print(f"action item {item.id} on incident {number}, {shown(owner)}, due {utc(item.due_at)}")
 
 
 @actions_app.command("done")
