@@ -55,3 +55,23 @@ def test_incident_update_renders_records_and_queues(tmp_path: Path) -> None:
     assert row.stage == "identified" and row.last_update_at is not None
     channels = json.loads(row.channels)
     assert kinds.count("status_update") == len(channels) > 0
+
+
+def test_incident_update_shows_control_characters_never_writes_them(tmp_path: Path) -> None:
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    now = datetime.now(UTC)
+    labels = {"alertname": "PebbleDatabaseDown", "severity": "critical", "service": "db\x1b[31m"}
+    with begin_write(engine) as conn:
+        repo.ingest(conn, [with_defaults(Alert(labels=labels), now, 300)], now, config.route)
+        [incident] = conn.execute(select(incidents)).fetchall()
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
+        Pager(config).flushed(conn, incident, members, list(members), False, now.timestamp())
+    engine.dispose()
+    common = ["--by", "alice", "-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    args = ["incident", "update", str(incident.id), "--stage", "identified", *common]
+    done = runner.invoke(app, [*args, "-m", "disk\x07\x1b[2J"])
+    assert done.exit_code == 0, done.output
+    assert not [c for c in done.output if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
+    assert "disk\\x07\\x1b[2J" in done.output

@@ -12,6 +12,7 @@ import typer
 
 from tocsin.cli.options import By, Number, Site, err, with_site
 from tocsin.incidents.updates import STAGES
+from tocsin.templating import printable
 
 
 @with_site
@@ -47,7 +48,7 @@ def update(
     if output == "json":
         print(json.dumps(posted.to_json()))
         return
-    print(posted.text, end="")
+    print(printable(posted.text, lines=True), end="")  # a label's ESC is shown, not sent
     sent = ", ".join(posted.channels) or "no channel"
     print(f"-- incident {number}: {posted.stage} ({posted.template}), queued to {sent}")
 
