@@ -144,6 +144,33 @@ def test_config_check_reports_a_broken_template(tmp_path: Path) -> None:
     assert code == 0 and "2 escalation policies" in output
 
 
+def test_config_check_refuses_an_smtp_password_sent_in_clear_text(tmp_path: Path) -> None:
+    """A password with neither STARTTLS nor implicit TLS is refused unless the channel opts
+    in to plaintext AUTH (issue 17, item 34)."""
+    text = (
+        "route: {receiver: d, channels: [mail]}\nreceivers: [{name: d}]\n"
+        "channels:\n  - name: mail\n    type: email\n    from: tocsin@example.com\n"
+        "    to: [oncall@example.com]\n    smtp:\n      host: smtp.example.com\n"
+        "      starttls: false\n      username: tocsin\n      password: {value: pw}\n"
+    )
+    bad = tmp_path / "tocsin.yaml"
+    bad.write_text(text)
+    code, output = run("config", "check", "-c", str(bad))
+    assert code == 1
+    assert f"{bad}:12:17: channels[0].smtp.password:" in output
+    assert "clear text" in output and "allow_plaintext_auth" in output
+    for safe in ("starttls: true", "tls: true\n      starttls: false"):
+        bad.write_text(text.replace("starttls: false", safe))
+        code, output = run("config", "check", "-c", str(bad))
+        assert code == 0, output
+    bad.write_text(text + "      allow_plaintext_auth: true\n")
+    code, output = run("config", "check", "-c", str(bad))
+    assert code == 0, output
+    bad.write_text(text.replace("      username: tocsin\n      password: {value: pw}\n", ""))
+    code, output = run("config", "check", "-c", str(bad))
+    assert code == 0, output  # no password, nothing to leak
+
+
 def test_a_route_with_empty_channels_does_not_inherit_them() -> None:
     from tocsin.config import parse_config
 

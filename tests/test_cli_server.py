@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tocsin.cli import app
+from tocsin.store.db import database_url, make_engine
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -83,3 +88,42 @@ def test_config_check(tmp_path: Path) -> None:
     assert "inhibit_rules[0].sauce_matchers: Extra inputs are not permitted" in done.output
     missing = runner.invoke(app, ["config", "check", "--config", str(tmp_path / "no.yaml")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
+
+
+@pytest.fixture
+def lax_umask() -> Iterator[None]:
+    """The usual umask (022), under which files are created world-readable by default."""
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.usefixtures("lax_umask")
+@pytest.mark.parametrize(
+    "command", [["tokens", "create", "--role", "viewer"], ["db", "upgrade"]], ids=" ".join
+)
+def test_a_new_database_is_owner_only(tmp_path: Path, command: list[str]) -> None:
+    """Token hashes and message bodies: the data directory 0700, the files 0600 (issue 17,
+    item 35)."""
+    data = tmp_path / "new" / "data"
+    done = runner.invoke(app, [*command, "--data-dir", str(data)])
+    assert done.exit_code == 0, done.output
+    assert mode(data) == 0o700
+    assert sorted(p.name for p in data.iterdir() if mode(p) != 0o600) == []
+    assert mode(data / "tocsin.db") == 0o600
+
+
+@pytest.mark.usefixtures("lax_umask")
+def test_the_write_ahead_log_and_shared_memory_files_are_owner_only(tmp_path: Path) -> None:
+    engine = make_engine(database_url(tmp_path / "data", None))
+    with engine.connect() as conn:  # while a connection is open, -wal and -shm exist
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        conn.commit()
+        files = {p.name: mode(p) for p in (tmp_path / "data").iterdir()}
+    engine.dispose()
+    assert files == {"tocsin.db": 0o600, "tocsin.db-wal": 0o600, "tocsin.db-shm": 0o600}
+    assert mode(tmp_path / "data") == 0o700

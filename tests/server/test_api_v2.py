@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 
+import tocsin
 from tests.server.conftest import START, Api
 from tocsin.clock import VirtualClock
 
@@ -272,6 +273,14 @@ def test_groups_status_receivers(api: Api) -> None:
         "version",
     }
     assert api.get("/api/v2/receivers").json() == [{"name": "default"}, {"name": "pager"}]
+
+
+def test_status_reports_the_alertmanager_api_version_and_tocsins_own(api: Api) -> None:
+    """amtool warns when versionInfo.version is not its own version (issue 17, item 23)."""
+    info = api.get("/api/v2/status").json()["versionInfo"]
+    assert info["version"] == "0.25.0"
+    assert info["revision"] == f"tocsin {tocsin.__version__}"
+    assert all(isinstance(value, str) for value in info.values())
 
 
 def test_auth(api: Api) -> None:

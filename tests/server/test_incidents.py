@@ -212,6 +212,24 @@ def test_runbook_sections_shared_and_by_severity(rec: Api) -> None:
     assert kinds(rec, down["id"]).count("runbook_opened") == 1
 
 
+def test_next_link_never_reflects_the_host_header(rec: Api) -> None:
+    """The Link header is built from global.external_url, or relative (issue 17, item 32)."""
+    for i in range(3):
+        fire(rec, "DiskFull", instance=f"host{i}")
+    rec.run_engine()
+    hostile = {**rec.headers(), "Host": "evil.example"}
+    link = rec.client.get("/api/v1/incidents?limit=2", headers=hostile).headers["Link"]
+    assert link == '</api/v1/incidents?limit=2&offset=2>; rel="next"'
+    rec.state.config = parse_config(
+        CONFIG.replace(
+            "global: {resolve_timeout: 5m}",
+            "global: {resolve_timeout: 5m, external_url: 'https://tocsin.example.com/base/'}",
+        )
+    )
+    link = rec.client.get("/api/v1/incidents?limit=2", headers=hostile).headers["Link"]
+    assert link == '<https://tocsin.example.com/base/api/v1/incidents?limit=2&offset=2>; rel="next"'
+
+
 def test_pagination_filters_and_errors(rec: Api) -> None:
     for i in range(5):
         fire(rec, "DiskFull", instance=f"host{i}")

@@ -287,6 +287,12 @@ async def post_silences(request: Request) -> Response:
 # --------------------------------------------------------------------------- status
 
 
+# The Alertmanager release whose API v2 this module implements. amtool compares its own version
+# with versionInfo.version, string for string, and warns on every call when they differ; tocsin's
+# own version rides in versionInfo.revision.
+ALERTMANAGER_API_VERSION = "0.25.0"
+
+
 @router.get("/api/v2/status")
 async def get_status(request: Request) -> Response:
     require(request, "read")
@@ -297,12 +303,12 @@ async def get_status(request: Request) -> Response:
             "config": {"original": state.config.alertmanager_yaml()},
             "uptime": format_time(times.to_dt(state.started_at)),
             "versionInfo": {
-                "branch": "main",
+                "branch": "tocsin",
                 "buildDate": "",
                 "buildUser": "tocsin",
                 "goVersion": "python",
-                "revision": "",
-                "version": __version__,
+                "revision": f"tocsin {__version__}",
+                "version": ALERTMANAGER_API_VERSION,
             },
         }
     )

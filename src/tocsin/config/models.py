@@ -156,6 +156,9 @@ class SmtpConfig(_Strict):
     password: Secret | None = None
     verify: bool = True  # verify the server's certificate
     ca_file: str | None = None
+    # a password over neither STARTTLS nor implicit TLS travels in clear text: refused unless
+    # this says that is wanted (a relay on localhost, a test server)
+    allow_plaintext_auth: bool = False
 
 
 class EmailChannelConfig(_ChannelBase):

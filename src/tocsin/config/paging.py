@@ -18,12 +18,14 @@ from tocsin.alerts.matchers import parse_matcher
 from tocsin.config.models import (
     WEEKDAYS,
     ChannelConfig,
+    EmailChannelConfig,
     Loc,
     PolicyConfig,
     RestrictionConfig,
     RouteConfig,
     SeveritiesConfig,
     SlackChannelConfig,
+    SmtpConfig,
     TeamConfig,
     TocsinConfig,
     UserConfig,
@@ -106,6 +108,12 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
         if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
             report(("channels", i), "a Slack channel needs url or url_secret")
+        if isinstance(c, EmailChannelConfig) and _plaintext_auth(c.smtp):
+            report(
+                ("channels", i, "smtp", "password"),
+                "the password would be sent in clear text: set smtp.starttls or smtp.tls, "
+                "or smtp.allow_plaintext_auth: true if that is wanted",
+            )
         # a template that cannot render is an error now, never a dropped page later
         for part in ("title", "text", "html"):
             source_text = getattr(c.templates, part)
@@ -216,6 +224,16 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
         severity_label=sev.label,
         channels=channels,
         update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
+    )
+
+
+def _plaintext_auth(smtp: SmtpConfig) -> bool:
+    """A password sent over neither STARTTLS nor implicit TLS, and nobody said that is wanted."""
+    return (
+        smtp.password is not None
+        and not smtp.starttls
+        and not smtp.tls
+        and not smtp.allow_plaintext_auth
     )
 
 

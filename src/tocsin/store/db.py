@@ -4,6 +4,7 @@ stage of the data path that writes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -14,7 +15,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
 try:
     import fcntl
@@ -31,8 +32,24 @@ def database_url(data_dir: str | Path | None, url: str | None) -> str:
             url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
         return url
     directory = Path(data_dir or "data")
-    directory.mkdir(parents=True, exist_ok=True)
+    # owner-only: the database holds token hashes and message bodies (its files: make_engine)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'tocsin.db'}"
+
+
+def _create_owner_only(url: str) -> None:
+    """Create a SQLite database file that does not exist yet with mode 0600, before SQLite
+    creates it with the umask's (0644 as a rule). SQLite gives its -wal, -shm and -journal
+    files the database file's permissions, so they are owner-only too. An existing file keeps
+    the mode it has; in-memory databases and URI filenames are left to SQLite."""
+    parsed = make_url(url)
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    if parsed.query.get("uri"):
+        return
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -40,6 +57,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     answered alert survives a crash or power loss), foreign keys on, and a busy timeout so
     that several processes can share the file."""
     if url.startswith("sqlite"):
+        _create_owner_only(url)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
