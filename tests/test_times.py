@@ -10,6 +10,7 @@ import pytest
 from tocsin.errors import Invalid
 from tocsin.times import (
     DurationStyle,
+    OutOfRange,
     format_duration,
     parse_duration,
     parse_since,
@@ -77,3 +78,49 @@ def test_since_counts_back_and_when_ahead() -> None:
     assert parse_since("+1h", NOW) == NOW + 3600
     with pytest.raises(Invalid, match="century"):
         parse_when("200y", NOW)
+
+
+# A well-formed time that no UTC date holds, or (given a now) more than a century from it, is
+# OutOfRange (an Invalid: a 4xx), never an OverflowError (issue 17, item 25).
+OUT_OF_RANGE: list[tuple[str, float | None, str]] = [
+    ("9999-12-31T20:00:00-14:00", None, "years 1 to 9999"),
+    ("9999-12-31T23:59:59-00:01", None, "years 1 to 9999"),
+    ("0001-01-01T00:00:00+00:01", None, "years 1 to 9999"),
+    ("0001-01-01T09:00:00+14:00", None, "years 1 to 9999"),
+    ("9999-12-31T20:00:00-14:00", NOW, "years 1 to 9999"),
+    ("9999-01-01T00:00:00Z", NOW, "century"),
+    ("1000-01-01T00:00:00Z", NOW, "century"),
+    ("1800-01-01T00:00:00Z", NOW, "century"),
+    ("2127-06-01T00:00:00Z", NOW, "century"),
+]
+
+
+@pytest.mark.parametrize(("text", "around", "says"), OUT_OF_RANGE)
+def test_parse_time_refuses_times_out_of_range(text: str, around: float | None, says: str) -> None:
+    with pytest.raises(OutOfRange, match=says):
+        parse_time(text, around=around)
+
+
+IN_RANGE: list[tuple[str, float | None, float]] = [
+    ("9999-12-31T23:59:59Z", None, 253_402_300_799.0),
+    ("9999-12-31T23:59:59+14:00", None, 253_402_250_399.0),
+    ("0001-01-01T00:00:00Z", None, -62_135_596_800.0),
+    ("0001-01-01T00:00:00-14:00", None, -62_135_546_400.0),
+    ("1927-01-16T08:00:00Z", NOW, -1_355_673_600.0),
+    ("2127-01-14T08:00:00Z", NOW, 4_955_587_200.0),
+]
+
+
+@pytest.mark.parametrize(("text", "around", "seconds"), IN_RANGE)
+def test_parse_time_takes_the_ends_of_its_range(
+    text: str, around: float | None, seconds: float
+) -> None:
+    assert parse_time(text, around=around).timestamp() == seconds
+
+
+@pytest.mark.parametrize(
+    "text", ["9999-12-31T20:00:00-14:00", "0001-01-01T00:00:00+00:01", "1800-01-01T00:00:00Z"]
+)
+def test_parse_when_refuses_a_time_out_of_range(text: str) -> None:
+    with pytest.raises(Invalid, match="century"):
+        parse_when(text, NOW)

@@ -58,15 +58,30 @@ def aware(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def parse_time(text: str) -> datetime:
+class OutOfRange(Invalid):
+    """A well-formed time that names no instant tocsin can keep: before year 1 or after year
+    9999 once in UTC (``9999-12-31T20:00:00-14:00``), or further from a given now than
+    ``MAX_OFFSET_S`` allows."""
+
+
+def parse_time(text: str, around: float | None = None) -> datetime:
     """An ISO 8601 / RFC 3339 time (``2027-01-15T09:00``, ``…Z``, ``…+01:00``), aware, in
-    UTC when it carries no offset; ``Invalid`` when it is not one."""
+    UTC when it carries no offset; ``Invalid`` when it is not one, ``OutOfRange`` (an
+    ``Invalid``) when it is one outside years 1 to 9999 in UTC or, given ``around`` (epoch
+    seconds), more than a century from it."""
     value = text.strip().replace("Z", "+00:00").replace("z", "+00:00")
     try:
         parsed = datetime.fromisoformat(value)
     except (ValueError, OverflowError):
         raise Invalid(f"{text[:50]!r} is not an ISO 8601 time") from None
-    return aware(parsed)
+    at = aware(parsed)
+    try:
+        seconds = at.astimezone(UTC).timestamp()
+    except (ValueError, OverflowError):
+        raise OutOfRange(f"{text[:50]!r} is outside years 1 to 9999 in UTC") from None
+    if around is not None and abs(seconds - around) > MAX_OFFSET_S:
+        raise OutOfRange(f"{text[:50]!r} is more than a century away")
+    return at
 
 
 def parse_when(text: str, now: float, default_sign: int = 1) -> float:
@@ -92,14 +107,13 @@ def parse_when(text: str, now: float, default_sign: int = 1) -> float:
             raise Invalid(f"{text[:50]!r} is more than a century away")
         return now + sign * seconds
     try:
-        at = parse_time(value).timestamp()
+        return parse_time(value, around=now).timestamp()
+    except OutOfRange:
+        raise Invalid(f"{text[:50]!r} is more than a century away") from None
     except (ValueError, OverflowError):
         raise Invalid(
             f"{text[:50]!r} is neither a duration (7d, +2h, -30m) nor an ISO 8601 time"
         ) from None
-    if abs(at - now) > MAX_OFFSET_S:
-        raise Invalid(f"{text[:50]!r} is more than a century away")
-    return at
 
 
 def parse_since(text: str, now: float) -> float:

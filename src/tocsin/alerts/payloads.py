@@ -14,6 +14,7 @@ reject only their alert (400 after the valid ones are stored).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -47,19 +48,29 @@ class Parsed:
     errors: list[str] = field(default_factory=list)  # per-alert problems (HTTP 400)
 
 
+class OutOfRange(Invalid):
+    """A well-formed time outside years 1 to 9999 in UTC: rejects its alert alone (HTTP 400
+    after the valid ones are stored), a silence, or a query."""
+
+
 def parse_time(value: Any, where: str) -> datetime | None:
-    """RFC 3339 time; Go's zero time (``0001-01-01T00:00:00Z``) means not set."""
+    """RFC 3339 time; Go's zero time (``0001-01-01T00:00:00Z``) means not set. A malformed
+    time is a ``StructuralError``; a well-formed one that no UTC date holds is ``OutOfRange``."""
     if value is None or value == "":
         return None
     if not isinstance(value, str) or len(value) > 64:
         raise StructuralError(f"{where} in body must be of type date-time: {value!r}")
     text = value.strip()
-    if text.startswith("0001-01-01"):
-        return None
+    zero = text.startswith("0001-01-01")  # Go's zero time, however written
     try:
-        return times.parse_time(text).astimezone(UTC)
+        parsed = times.parse_time(text).astimezone(UTC)
+    except times.OutOfRange:
+        raise OutOfRange(f"{where} {value!r} is outside years 1 to 9999 in UTC") from None
     except ValueError:
+        if zero:
+            return None
         raise StructuralError(f"{where} in body must be of type date-time: {value!r}") from None
+    return None if zero else parsed
 
 
 def format_time(dt: datetime | None) -> str:
@@ -114,10 +125,16 @@ def _check_limits(alert: Alert, limits: Limits, index: int) -> list[str]:
     return errors
 
 
-def finish(raw: list[Alert], now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
-    """Defaults and validation for alerts read from any format."""
+def finish(
+    raw: Sequence[Alert | str], now: datetime, resolve_timeout_s: float, limits: Limits
+) -> Parsed:
+    """Defaults and validation for alerts read from any format; a string in ``raw`` is the
+    problem that already rejected its alert (a time out of range)."""
     out = Parsed()
     for index, alert in enumerate(raw):
+        if isinstance(alert, str):
+            out.errors.append(alert)
+            continue
         ready = with_defaults(alert, now, resolve_timeout_s)
         if _plainly_fine(ready, limits):
             out.alerts.append(ready)
@@ -165,6 +182,11 @@ def _plainly_fine(alert: Alert, limits: Limits) -> bool:
     )
 
 
+def _rejected(index: int, labels: dict[str, str], exc: OutOfRange) -> str:
+    """The message that rejects one alert of a batch for a time out of range."""
+    return f"alert {index}: {json.dumps(labels, sort_keys=True)[:200]}: {exc.message}"
+
+
 def _batch(items: Any, limits: Limits, what: str) -> list[Any]:
     if not isinstance(items, list):
         raise StructuralError(f"{what} must be a JSON array")
@@ -178,7 +200,7 @@ def _batch(items: Any, limits: Limits, what: str) -> list[Any]:
 
 def parse_v2(body: Any, now: datetime, resolve_timeout_s: float, limits: Limits) -> Parsed:
     """Alertmanager API v2 ``postableAlerts``."""
-    raw: list[Alert] = []
+    raw: list[Alert | str] = []
     for i, item in enumerate(_batch(body, limits, "alerts body")):
         if not isinstance(item, dict):
             raise StructuralError(f"{i} in body must be of type object")
@@ -187,12 +209,20 @@ def parse_v2(body: Any, now: datetime, resolve_timeout_s: float, limits: Limits)
         url = item.get("generatorURL", "")
         if not isinstance(url, str):
             raise StructuralError(f"{i}.generatorURL in body must be of type string")
+        labels = dict(_label_set(item["labels"], f"{i}.labels"))
+        annotations = dict(_label_set(item.get("annotations") or {}, f"{i}.annotations"))
+        try:
+            starts_at = parse_time(item.get("startsAt"), f"{i}.startsAt")
+            ends_at = parse_time(item.get("endsAt"), f"{i}.endsAt")
+        except OutOfRange as exc:
+            raw.append(_rejected(i, labels, exc))
+            continue
         raw.append(
             Alert(
-                labels=dict(_label_set(item["labels"], f"{i}.labels")),
-                annotations=dict(_label_set(item.get("annotations") or {}, f"{i}.annotations")),
-                starts_at=parse_time(item.get("startsAt"), f"{i}.startsAt"),
-                ends_at=parse_time(item.get("endsAt"), f"{i}.endsAt"),
+                labels=labels,
+                annotations=annotations,
+                starts_at=starts_at,
+                ends_at=ends_at,
                 generator_url=url[:2048],
             )
         )
@@ -206,23 +236,28 @@ def parse_webhook(body: Any, now: datetime, resolve_timeout_s: float, limits: Li
     version = body.get("version")
     if version not in ("4", 4):
         raise StructuralError(f'unsupported webhook version {version!r}; expected "4"')
-    raw: list[Alert] = []
+    raw: list[Alert | str] = []
     for i, item in enumerate(_batch(body.get("alerts"), limits, "alerts")):
         if not isinstance(item, dict) or "labels" not in item:
             raise StructuralError(f"alerts.{i}.labels is required")
+        labels = dict(_label_set(item["labels"], f"alerts.{i}.labels"))
+        annotations = dict(_label_set(item.get("annotations") or {}, f"alerts.{i}.annotations"))
         status = item.get("status", "firing")
-        ends_at = parse_time(item.get("endsAt"), f"alerts.{i}.endsAt")
+        try:
+            ends_at = parse_time(item.get("endsAt"), f"alerts.{i}.endsAt")
+            starts_at = parse_time(item.get("startsAt"), f"alerts.{i}.startsAt")
+        except OutOfRange as exc:
+            raw.append(_rejected(i, labels, exc))
+            continue
         if status == "resolved" and ends_at is None:
             ends_at = now
         if status == "firing":
             ends_at = None  # Alertmanager sends no real end for firing alerts
         raw.append(
             Alert(
-                labels=dict(_label_set(item["labels"], f"alerts.{i}.labels")),
-                annotations=dict(
-                    _label_set(item.get("annotations") or {}, f"alerts.{i}.annotations")
-                ),
-                starts_at=parse_time(item.get("startsAt"), f"alerts.{i}.startsAt"),
+                labels=labels,
+                annotations=annotations,
+                starts_at=starts_at,
                 ends_at=ends_at,
                 generator_url=str(item.get("generatorURL", ""))[:2048],
             )
@@ -297,6 +332,8 @@ def parse_pagerduty(body: Any) -> PagerDutyEvent:
                         starts = parse_time(payload["timestamp"], "payload.timestamp")
                     except StructuralError:
                         errors.append("'payload.timestamp' is not an ISO 8601 time")
+                    except OutOfRange:
+                        errors.append("'payload.timestamp' is outside years 1 to 9999 in UTC")
                 alert = Alert(labels=labels, annotations=annotations, starts_at=starts)
     if errors:
         raise PagerDutyInvalid(errors)
@@ -310,7 +347,7 @@ def parse_generic(body: Any, now: datetime, resolve_timeout_s: float, limits: Li
         body = {"alerts": [body]}
     if not isinstance(body, dict):
         raise StructuralError("body must be a JSON object")
-    raw: list[Alert] = []
+    raw: list[Alert | str] = []
     for i, item in enumerate(_batch(body.get("alerts"), limits, "alerts")):
         if not isinstance(item, dict):
             raise StructuralError(f"alerts[{i}] must be an object")
@@ -327,14 +364,19 @@ def parse_generic(body: Any, now: datetime, resolve_timeout_s: float, limits: Li
         status = item.get("status", "firing")
         if status not in ("firing", "resolved"):
             raise StructuralError(f"alerts[{i}].status must be firing or resolved")
-        ends_at = parse_time(item.get("ends_at"), f"alerts[{i}].ends_at")
+        try:
+            ends_at = parse_time(item.get("ends_at"), f"alerts[{i}].ends_at")
+            starts_at = parse_time(item.get("starts_at"), f"alerts[{i}].starts_at")
+        except OutOfRange as exc:
+            raw.append(_rejected(i, labels, exc))
+            continue
         if status == "resolved" and ends_at is None:
             ends_at = now
         raw.append(
             Alert(
                 labels=labels,
                 annotations=annotations,
-                starts_at=parse_time(item.get("starts_at"), f"alerts[{i}].starts_at"),
+                starts_at=starts_at,
                 ends_at=ends_at,
             )
         )

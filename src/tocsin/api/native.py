@@ -9,6 +9,7 @@ matches and ``Link`` (RFC 8288, ``rel="next"``) the next page. Every 4xx has one
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response
@@ -16,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from tocsin import times
-from tocsin.alerts.payloads import parse_time
+from tocsin.alerts.payloads import OutOfRange, parse_time
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
@@ -28,16 +29,27 @@ from tocsin.service import incidents, record
 router = APIRouter()
 
 
-def _time_param(name: str, value: str | None) -> float | None:
-    if value is None:
-        return None
+def query_time(name: str, value: str, around: float | None = None) -> datetime:
+    """A time in a query parameter (RFC 3339); ``Invalid`` names the parameter when it is
+    none, or one outside years 1 to 9999 in UTC, or (given ``around``) more than a century
+    from it."""
     try:
         parsed = parse_time(value, name)
+        if parsed is not None and around is not None:
+            times.parse_time(value, around=around)
+    except OutOfRange as exc:
+        raise Invalid(exc.message) from None  # names the parameter
+    except times.OutOfRange as exc:
+        raise Invalid(f"{name}: {exc.message}") from None
     except ValueError:
         parsed = None
     if parsed is None:
         raise Invalid(f"{name} must be an RFC 3339 time, such as 2027-01-15T08:00:00Z")
-    return times.to_ts(parsed)
+    return parsed
+
+
+def _time_param(name: str, value: str | None) -> float | None:
+    return None if value is None else times.to_ts(query_time(name, value))
 
 
 @router.get("/api/v1/incidents")

@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from tocsin import times
-from tocsin.alerts.payloads import parse_time
 from tocsin.api.auth import FeedReader, Reader, Responder
 from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
+from tocsin.api.native import query_time
 from tocsin.errors import Invalid
 from tocsin.oncall.ical import calendar
 from tocsin.service import incidents, paging, record
@@ -62,7 +62,7 @@ async def notifications(request: Request, _by: Reader, incident_id: RowId) -> Re
 
 def _when(ctx: Context, value: str | None) -> datetime:
     now = times.to_dt(ctx.now())
-    return (parse_time(value, "at") or now) if value else now
+    return query_time("at", value, around=now.timestamp()) if value else now
 
 
 @router.get("/api/v1/oncall")
