@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.server.conftest import Api
+from tocsin.api.errors import too_deep
 
 NOT_AN_OBJECT = {
     "error": {
@@ -81,3 +82,53 @@ def test_an_object_keeps_its_per_field_answers(api: Api) -> None:
     assert override.status_code == 400
     message = override.json()["error"]["message"]
     assert message.startswith("schedule: Field required; user: Field required")
+
+
+# Deeply nested JSON (issue 17, item 30): every native route that takes a body refuses a body
+# nested deeper than errors.MAX_BODY_DEPTH with a 400 in the one shape, before any parser or
+# validator recurses on it, as the intakes answer 400 for theirs.
+BODY_ROUTES = [
+    ("POST", "/api/v1/overrides"),
+    ("POST", "/api/v1/incidents/1/action-items"),
+    ("PATCH", "/api/v1/action-items/1"),
+    ("POST", "/api/v1/incidents/1/notes"),
+    ("PATCH", "/api/v1/incidents/1"),
+    ("POST", "/api/v1/incidents/1/reopen"),
+    ("POST", "/api/v1/incidents/1/status-updates"),
+]
+TOO_DEEP = {"error": {"status": 400, "message": "the body is nested more than 32 levels deep"}}
+
+
+def nested(depth: int, field: str = "title") -> bytes:
+    return b'{"%s":' % field.encode() + b"[" * (depth - 1) + b"1" + b"]" * (depth - 1) + b"}"
+
+
+@pytest.mark.parametrize("depth", [33, 900, 5000, 100_000])
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+def test_a_deeply_nested_body_is_a_400(api: Api, method: str, path: str, depth: int) -> None:
+    for body in (nested(depth), nested(depth, "x"), b"[" * depth + b"]" * depth):
+        answer = send(api, method, path, body, "application/json")
+        assert (answer.status_code, answer.json()) == (400, TOO_DEEP), (path, depth)
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+def test_a_body_within_the_depth_keeps_its_answers(api: Api, method: str, path: str) -> None:
+    answer = send(api, method, path, nested(32), "application/json")
+    assert answer.status_code in (400, 404, 422), path
+    assert "nested" not in answer.json()["error"]["message"], path
+
+
+@pytest.mark.parametrize(
+    ("body", "deep"),
+    [
+        (b"{}", False),
+        (b"[" * 32 + b"]" * 32, False),
+        (b"[" * 33 + b"]" * 33, True),
+        (b'{"a":' * 33 + b"1" + b"}" * 33, True),
+        (b'{"title": "' + b"[" * 100 + b'"}', False),  # brackets in a string do not count
+        (b'{"t\\"[[": "\\\\", "x": ' + b"[" * 40 + b"]" * 40 + b"}", True),
+        (b"[" + b"[]," * 100 + b"[]]", False),
+    ],
+)
+def test_too_deep_counts_brackets_outside_strings(body: bytes, deep: bool) -> None:
+    assert too_deep(body) is deep

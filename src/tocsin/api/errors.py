@@ -10,7 +10,9 @@ existed; they keep doing so (``invalid_is_400``). Alertmanager's ``/api/v2`` and
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from itertools import accumulate
 from typing import Annotated, Any, TypeVar
 
 from fastapi import FastAPI, Path, Request
@@ -150,10 +152,28 @@ MAX_BODY_BYTES = 1 << 20  # notes, updates, action items: far below this
 _OWN_LIMITS = ("/api/v1/alerts", "/api/v1/intake/")  # intakes bound bodies by `limits`
 
 
+# Native bodies are flat objects. A deeper body is refused before it is parsed, so that no
+# parser or validator recurses on it (the intakes bound theirs by orjson's own depth limit).
+MAX_BODY_DEPTH = 32
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # a backslash and the character it escapes
+_JSON_STRING = re.compile(rb'"[^"]*"')  # once escapes are gone, linear
+_NOT_A_BRACKET = bytes(sorted(set(range(256)) - set(b"[]{}")))
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def too_deep(body: bytes, limit: int = MAX_BODY_DEPTH) -> bool:
+    """Whether the JSON text ``body`` opens arrays and objects more than ``limit`` levels
+    deep (brackets inside strings do not count). Linear in the body, without recursion."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", _ESCAPE.sub(b"", body)).translate(None, _NOT_A_BRACKET)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > limit
+
+
 class BodyLimit:
     """ASGI middleware: a body of the native API beyond ``MAX_BODY_BYTES`` is a 413 in the
-    one shape, whether it says its length or streams; it is never read whole into memory.
-    The intakes keep their own configured limits."""
+    one shape, whether it says its length or streams, and one nested deeper than
+    ``MAX_BODY_DEPTH`` is a 400, before it is parsed. The intakes keep their own limits."""
 
     def __init__(self, app: Any, limit: int = MAX_BODY_BYTES) -> None:
         self.app = app
@@ -169,14 +189,18 @@ class BodyLimit:
         if not declared.isdigit() or int(declared) > self.limit:
             await _too_large(self.limit)(scope, receive, send)
             return
-        seen = 0
+        body = bytearray()
 
         async def bounded() -> Any:
-            nonlocal seen
             message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
+            body.extend(message.get("body", b""))
+            if len(body) > self.limit:
                 raise HTTPException(413, f"the body is larger than {self.limit} bytes")
+            whole = message.get("type") == "http.request" and not message.get("more_body")
+            if whole and too_deep(bytes(body)):
+                raise HTTPException(
+                    400, f"the body is nested more than {MAX_BODY_DEPTH} levels deep"
+                )
             return message
 
         await self.app(scope, bounded, send)
