@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
+from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports, tokens
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
@@ -136,6 +136,7 @@ def create_app(
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
     app.include_router(metrics.router, tags=["metrics"])
+    app.include_router(tokens.router, tags=["tokens"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:
