@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -181,3 +182,31 @@ def test_tokens_of_before_users_act_under_their_name(database_url: str) -> None:
         found = repo.token_identity(conn, "tocsin_old")
     engine.dispose()
     assert found is not None and (found.user, found.role) == ("ops-laptop", "admin")
+
+
+DOCS = ("/openapi.json", "/docs", "/redoc")
+
+
+def test_the_api_description_needs_a_token_by_default(api: Api) -> None:
+    """Issue 17, item 31: /openapi.json, /docs and /redoc are not public unless configured."""
+    for path in DOCS:
+        assert api.client.get(path).status_code == 401, path
+        assert api.get(path, role="viewer").status_code == 200, path
+        assert api.get(path, role="intake").status_code == 403, path
+    # a browser answers the prompt with HTTP basic, the token as password
+    basic = httpx.BasicAuth("anyone", api.tokens["viewer"])
+    assert api.client.get("/docs", auth=basic).status_code == 200
+    assert "/api/v1/tokens" in api.get("/openapi.json", role="viewer").json()["paths"]
+
+
+def test_the_api_description_is_public_where_configured(
+    db: Engine, clock: VirtualClock, tmp_path: Path
+) -> None:
+    config = CONFIG.replace(
+        "runbooks: [runbooks]", "runbooks: [runbooks]\napi: {public_docs: true}"
+    )
+    state = make_api(db, clock, tmp_path, config)
+    with TestClient(create_app(state, run_engine=False)) as client:
+        for path in DOCS:
+            assert client.get(path).status_code == 200, path
+        assert "swagger" in client.get("/docs").text.lower()
