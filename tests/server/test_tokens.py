@@ -210,3 +210,32 @@ def test_the_api_description_is_public_where_configured(
         for path in DOCS:
             assert client.get(path).status_code == 200, path
         assert "swagger" in client.get("/docs").text.lower()
+
+
+def test_reading_a_runbook_writes_nothing_and_shows_no_server_path(
+    api: Api, tmp_path: Path
+) -> None:
+    """Issue 17, item 33: a viewer's GET never writes; sources are relative to the runbook
+    directory."""
+    number = incident(api)
+    before = api.get(f"/api/v1/incidents/{number}/timeline").json()
+    read = api.get(f"/api/v1/incidents/{number}/runbook", role="viewer")
+    assert read.status_code == 200 and read.json()[0]["section"] == "DatabaseDown"
+    assert api.get(f"/api/v1/incidents/{number}/timeline").json() == before
+    record = api.get(f"/api/v1/incidents/{number}")
+    assert [s["source"] for s in record.json()["runbooks"]] == ["db/database.md"]
+    for answer in (read, record):
+        assert str(tmp_path) not in answer.text
+    assert read.json()[0]["url"] == "db/database.md#databasedown"
+    # opening it is an explicit act of a responder, recorded once per person and section
+    assert api.post(f"/api/v1/incidents/{number}/runbook", {}, role="viewer").status_code == 403
+    for _ in range(2):
+        opened = api.post(f"/api/v1/incidents/{number}/runbook", {}, role="responder")
+        assert opened.status_code == 200 and opened.json() == read.json()
+    events = api.get(f"/api/v1/incidents/{number}/timeline").json()
+    [event] = [e for e in events if e["kind"] == "runbook_opened"]
+    assert event["detail"] == {
+        "by": "responder",
+        "source": "db/database.md",
+        "section": "DatabaseDown",
+    }
