@@ -147,13 +147,14 @@ def tokens_create(
                 f"tocsin: warning: no --user given: what is done with this token is recorded "
                 f"as done by {role!r}; give each person a token of their own with --user NAME",
                 markup=False,
+                soft_wrap=True,
             )
     users = _users(config)
     engine = database(data_dir, database_url)
     try:
         made, secret = tokens.create(engine, RealClock().now(), user, role, name, users)
     except Invalid as exc:
-        err.print(f"tocsin: {exc}", markup=False)
+        err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
     a = "an" if role[0] in "aeiou" else "a"
     out.print(
@@ -213,7 +214,7 @@ def tokens_revoke(
     try:
         revoked = tokens.revoke(database(data_dir, database_url), RealClock().now(), token_id)
     except TocsinError as exc:
-        err.print(f"tocsin: {exc}", markup=False)
+        err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
     out.print(
         f"revoked token {revoked.id} ({revoked.role}, of {shown(revoked.user)})", highlight=False
