@@ -111,6 +111,9 @@ def test_whoami_answers_every_role_and_no_stranger(api: Api) -> None:
         assert who.status_code == 200 and who.json()["role"] == role
     assert api.client.get("/api/v1/whoami").status_code == 401
     assert api.client.get("/api/v1/whoami", headers=bearer("tocsin_nope")).status_code == 401
+    # the token is checked before the body and the path are
+    assert api.client.post("/api/v1/tokens", json={"bad": 1}).status_code == 401
+    assert api.client.delete("/api/v1/tokens/abc").status_code == 401
 
 
 def test_a_person_s_token_names_a_configured_user(api: Api) -> None:
