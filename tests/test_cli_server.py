@@ -45,8 +45,65 @@ def test_tokens_create_prints_the_token_last(tmp_path: Path) -> None:
 
 
 def test_db_upgrade(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from tocsin.store.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     done = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
-    assert done.exit_code == 0 and "revision 0004" in done.output
+    assert done.exit_code == 0 and f"revision {head}" in done.output
+
+
+USERS = """
+route: {receiver: default}
+receivers: [{name: default}]
+channels: [{name: console, type: console}]
+users:
+  - {name: alice, contact: [console]}
+  - {name: ben, contact: [console]}
+"""
+
+
+def test_tokens_belong_to_users_and_are_listed_and_revoked(tmp_path: Path) -> None:
+    """Issue 17, item 12: ``tokens create --user``, ``tokens list``, ``tokens revoke``."""
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(USERS)
+    site = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    data = ["--data-dir", str(tmp_path / "data")]
+    made = runner.invoke(
+        app,
+        ["tokens", "create", "--user", "alice", "--role", "responder", "--name", "laptop", *site],
+    )
+    assert made.exit_code == 0, made.output
+    assert "created a responder token (id 1) for alice" in made.output
+    secret = made.output.strip().splitlines()[-1]
+    unknown = runner.invoke(app, ["tokens", "create", "--user", "eve", "--role", "admin", *site])
+    assert unknown.exit_code == 2 and "no user 'eve' in the configuration" in unknown.output
+    machine = runner.invoke(app, ["tokens", "create", "--user", "prom", "--role", "intake", *site])
+    assert machine.exit_code == 0, machine.output
+    listed = runner.invoke(app, ["tokens", "list", *data])
+    assert listed.exit_code == 0 and secret not in listed.output
+    lines = [line.replace("┃", "│") for line in listed.output.splitlines()]
+    rows = [line.split("│")[1:-1] for line in lines if "│" in line]
+    cells = [[c.strip() for c in row] for row in rows]
+    assert cells[0] == ["id", "user", "role", "for", "created"]
+    assert [c[:4] for c in cells[1:]] == [
+        ["1", "alice", "responder", "laptop"],
+        ["2", "prom", "intake", ""],
+    ]
+    assert cells[1][4].endswith(" UTC")
+    revoked = runner.invoke(app, ["tokens", "revoke", "1", *data])
+    assert revoked.exit_code == 0 and "revoked token 1" in revoked.output
+    again = runner.invoke(app, ["tokens", "revoke", "1", *data])
+    assert again.exit_code == 1 and "revoked already" in again.output
+    assert "alice" not in runner.invoke(app, ["tokens", "list", *data]).output
+    assert "alice" in runner.invoke(app, ["tokens", "list", "--revoked", *data]).output
+
+
+def test_a_token_without_a_user_acts_under_its_role_with_a_warning(tmp_path: Path) -> None:
+    done = runner.invoke(app, ["tokens", "create", "--role", "admin", "--data-dir", str(tmp_path)])
+    assert done.exit_code == 0
+    assert "no --user given" in done.output and "for admin" in done.output
 
 
 def test_routes_test_like_amtool() -> None:

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
+from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports, tokens
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
@@ -125,6 +126,9 @@ def create_app(
         lifespan=lifespan,
         description="Runbook-driven alert response. Alertmanager-compatible "
         "`/api/v2`, other intakes, and the native `/api/v1`.",
+        openapi_url=None,  # served below: behind a token unless api.public_docs
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.tocsin = state
     app.state.metrics = metrics.install(state)  # this app's own registry
@@ -136,6 +140,30 @@ def create_app(
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
     app.include_router(metrics.router, tags=["metrics"])
+    app.include_router(tokens.router, tags=["tokens"])
+
+    def docs_reader(request: Request) -> None:
+        """The API's description is public only where ``api.public_docs`` says so; else any
+        token that may read (a browser asks for it: HTTP basic, the token as password)."""
+        if not state.config.model.api.public_docs:
+            require(request, "read")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        docs_reader(request)
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger(request: Request) -> Response:
+        docs_reader(request)
+        page: HTMLResponse = get_swagger_ui_html(openapi_url="/openapi.json", title="tocsin")
+        return page
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> Response:
+        docs_reader(request)
+        page: HTMLResponse = get_redoc_html(openapi_url="/openapi.json", title="tocsin")
+        return page
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

@@ -1,5 +1,6 @@
 """API tokens: ``Authorization: Bearer <token>``, or HTTP basic with the token as password
-(Prometheus's ``basic_auth``). Tokens are stored hashed; roles decide what a token may do."""
+(Prometheus's ``basic_auth``). Tokens are stored hashed; each belongs to a user, who is the one
+acting (``actor``), and its role decides what it may do."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import Depends, HTTPException, Request
 
 from tocsin.api.state import AppState
 from tocsin.store import repo
+from tocsin.store.repo import TokenRow
 
 Need = Literal["read", "intake", "respond", "admin"]
 _ALLOWED: dict[str, set[str]] = {
@@ -45,20 +47,18 @@ def _unauthorized(message: str) -> HTTPException:
     )
 
 
-def require(request: Request, need: Need, allow_query_token: bool = False) -> str:
-    """The caller's role, or an HTTP error: 401 without a valid token, 403 when the role
-    does not allow ``need``. Intake may be anonymous when the configuration says so. The
-    token's name is kept as ``request.state.actor`` (who acknowledged, who resolved). Calendar
-    feeds may take the token as ``?token=`` (calendar clients cannot send headers)."""
-    state: AppState = request.app.state.tocsin
+def identify(request: Request) -> TokenRow:
+    """The caller's token (its user and role), or 401 without a valid one. Looked up at most
+    every ``CACHE_S`` seconds per token and process: a revoked token is refused within that
+    time everywhere, and at once by the process that revoked it (``forget``)."""
     token = _token(request)
-    if token is None and allow_query_token:
-        token = request.query_params.get("token") or None
     if token is None:
-        if need == "intake" and state.config.model.api.anonymous_intake:
-            request.state.actor = "anonymous"
-            return "anonymous"
         raise _unauthorized("authentication required: send an API token")
+    return _identity(request, token)
+
+
+def _identity(request: Request, token: str) -> TokenRow:
+    state: AppState = request.app.state.tocsin
     now = state.clock.now()
     cached = state.token_cache.get(token)
     if cached is not None and cached[1] > now:
@@ -71,15 +71,41 @@ def require(request: Request, need: Need, allow_query_token: bool = False) -> st
         state.token_cache[token] = (identity, now + CACHE_S)
     if identity is None:
         raise _unauthorized("invalid or revoked API token")
-    role, name = identity
-    request.state.actor = name
+    request.state.identity = identity
+    request.state.actor = identity.user
+    return identity
+
+
+def forget(request: Request, token_id: int) -> None:
+    """This process stops accepting a revoked token at once."""
+    cache = request.app.state.tocsin.token_cache
+    for secret, (identity, _until) in list(cache.items()):
+        if identity is not None and identity.id == token_id:
+            cache.pop(secret, None)
+
+
+def require(request: Request, need: Need, allow_query_token: bool = False) -> str:
+    """The caller's role, or an HTTP error: 401 without a valid token, 403 when the role
+    does not allow ``need``. Intake may be anonymous when the configuration says so. The
+    token's user is kept as ``request.state.actor`` (who acknowledged, who resolved). Calendar
+    feeds may take the token as ``?token=`` (calendar clients cannot send headers)."""
+    state: AppState = request.app.state.tocsin
+    token = _token(request)
+    if token is None and allow_query_token:
+        token = request.query_params.get("token") or None
+    if token is None:
+        if need == "intake" and state.config.model.api.anonymous_intake:
+            request.state.actor = "anonymous"
+            return "anonymous"
+        raise _unauthorized("authentication required: send an API token")
+    role = _identity(request, token).role
     if need not in _ALLOWED.get(role, set()):
         raise HTTPException(status_code=403, detail=f"a {role} token may not do this")
     return role
 
 
 def actor(request: Request) -> str:
-    """Who acts: the name of the caller's token (``api`` when none was asked for)."""
+    """Who acts: the user of the caller's token (``api`` when none was asked for)."""
     return str(getattr(request.state, "actor", "api"))
 
 
@@ -98,3 +124,18 @@ def needs(need: Need, allow_query_token: bool = False) -> Callable[[Request], Aw
 Reader = Annotated[str, Depends(needs("read"))]
 FeedReader = Annotated[str, Depends(needs("read", allow_query_token=True))]  # calendar clients
 Responder = Annotated[str, Depends(needs("respond"))]
+Admin = Annotated[str, Depends(needs("admin"))]
+
+
+async def _identified(request: Request) -> TokenRow:
+    return identify(request)
+
+
+# The caller's token whatever its role (``GET /api/v1/whoami``).
+Identified = Annotated[TokenRow, Depends(_identified)]
+
+
+def caller(request: Request) -> TokenRow:
+    """The token a route's ``Reader``/``Responder``/``Admin`` dependency identified."""
+    identity: TokenRow = request.state.identity
+    return identity

@@ -156,9 +156,16 @@ async def reopen_incident(
 
 
 @router.get("/api/v1/incidents/{incident_id}/runbook")
-async def open_runbook(request: Request, by: Reader, incident_id: RowId) -> Response:
+async def get_runbook(request: Request, _by: Reader, incident_id: RowId) -> Response:
     """The runbook sections for the incident's alerts (with the variant for its severity
-    first); the timeline records who opened which section (once each)."""
+    first). A read: nothing is recorded (``POST`` records that a responder opened them)."""
+    return JSONResponse(incidents.runbook(context(request), incident_id))
+
+
+@router.post("/api/v1/incidents/{incident_id}/runbook")
+async def open_runbook(request: Request, by: Responder, incident_id: RowId) -> Response:
+    """Open the runbook: the sections, as ``GET`` answers them, and the timeline records that
+    the caller opened each (``runbook_opened``, once per person and section)."""
     return JSONResponse(incidents.open_runbook(context(request), incident_id, by))
 
 

@@ -20,6 +20,7 @@ from tocsin.intake.process import WriterProcess
 from tocsin.intake.writer import AlertWriter
 from tocsin.runbooks.model import Catalog
 from tocsin.service.context import load_runbooks
+from tocsin.store.repo import TokenRow
 
 log = logging.getLogger("tocsin.api")
 writer_log = logging.getLogger("tocsin.writer")  # the writer process's, as all its records
@@ -67,7 +68,7 @@ class AppState:
     catalog: Catalog | None = None  # the runbooks of config.runbooks, for links and diagnostics
     after_reload: Callable[[], None] | None = None  # `tocsin serve`: settle its memory again
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    token_cache: dict[str, tuple[tuple[str, str] | None, float]] = field(default_factory=dict)
+    token_cache: dict[str, tuple[TokenRow | None, float]] = field(default_factory=dict)
     rate_buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property

@@ -1,5 +1,5 @@
-"""``tocsin serve``, ``tocsin db upgrade`` and ``tocsin tokens create``: starting the server
-(intake, API and engine) and preparing its database and its API tokens."""
+"""``tocsin serve``, ``tocsin db upgrade`` and ``tocsin tokens create|list|revoke``: starting
+the server (intake, API and engine) and preparing its database and its API tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from tocsin import __version__
-from tocsin.cli.options import ConfigPath, DatabaseUrl, DataDir, database, err, load, out
+from tocsin.cli.options import (
+    ConfigPath,
+    DatabaseUrl,
+    DataDir,
+    database,
+    err,
+    load,
+    out,
+    shown,
+)
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -83,26 +92,130 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     out.print(f"database at revision {current_revision(engine)}", highlight=False)
 
 
+def _users(config: Path | None) -> list[str]:
+    """The users of the configuration (``--config``, else ./tocsin.yaml when there is one):
+    a token of a person must name one of them."""
+    if config is None:
+        config = Path("tocsin.yaml")
+        if not config.exists():
+            return []
+    return list(load(config).paging.users)
+
+
+TokenConfig = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="TOCSIN_CONFIG",
+        help="The tocsin.yaml whose users a token may belong to (default: ./tocsin.yaml, "
+        "if there is one).",
+    ),
+]
+
+
 @tokens_app.command("create")
 def tokens_create(
     role: Annotated[str, typer.Option("--role", help="viewer, responder, admin or intake.")],
+    user: Annotated[
+        str,
+        typer.Option(
+            "--user",
+            help="Who acts with the token: the name the timeline shows for what is done with "
+            "it. One of the configuration's users, if it has any (any name for intake).",
+        ),
+    ] = "",
     name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    config: TokenConfig = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
-    import secrets
-
+    """Create an API token for a user. It is printed once, alone on the last line; only its
+    hash is kept."""
     from tocsin.clock import RealClock
-    from tocsin.store import repo
-    from tocsin.store.db import begin_write
+    from tocsin.errors import Invalid
+    from tocsin.service import tokens
+    from tocsin.store.repo import ROLES
 
-    if role not in repo.ROLES:
-        err.print(f"tocsin: --role must be one of {', '.join(repo.ROLES)}")
+    if role not in ROLES:
+        err.print(f"tocsin: --role must be one of {', '.join(ROLES)}")
         raise typer.Exit(2)
-    token = "tocsin_" + secrets.token_urlsafe(32)
+    if not user:
+        user = role
+        if role not in tokens.MACHINE_ROLES:
+            err.print(
+                f"tocsin: warning: no --user given: what is done with this token is recorded "
+                f"as done by {role!r}; give each person a token of their own with --user NAME",
+                markup=False,
+                soft_wrap=True,
+            )
+    users = _users(config)
     engine = database(data_dir, database_url)
-    with begin_write(engine) as conn:
-        repo.create_token(conn, name or role, role, token, RealClock().now())
-    out.print(f"created a {role} token; keep it now, it is not shown again:", highlight=False)
-    print(token)
+    try:
+        made, secret = tokens.create(engine, RealClock().now(), user, role, name, users)
+    except Invalid as exc:
+        err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    a = "an" if role[0] in "aeiou" else "a"
+    out.print(
+        f"created {a} {role} token (id {made.id}) for {shown(made.user)}; "
+        "keep it now, it is not shown again:",
+        highlight=False,
+    )
+    print(secret)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    revoked: Annotated[bool, typer.Option("--revoked", help="Revoked tokens too.")] = False,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The API tokens: id, user, role, what each is for, when it was made (and revoked).
+    Never their secrets."""
+    from rich.table import Table
+
+    from tocsin.service import tokens
+
+    found = tokens.tokens(database(data_dir, database_url), revoked=revoked)
+    if not found:
+        out.print("no tokens" if revoked else "no active tokens")
+        return
+    table = Table()
+    columns = ["id", "user", "role", "for", "created"] + (["revoked"] if revoked else [])
+    for column in columns:
+        table.add_column(column)
+    for token in found:
+        shape = tokens.token_json(token)
+        cells = [str(token.id), shown(token.user), token.role, shown(token.name)]
+        cells.append(_when(shape["created_at"]))
+        if revoked:
+            cells.append(_when(shape["revoked_at"]) if shape["revoked_at"] else "")
+        table.add_row(*cells)
+    out.print(table)
+
+
+def _when(at: str) -> str:
+    """An RFC 3339 time as people read it: to the second, with its zone."""
+    return at[:19].replace("T", " ") + " UTC"
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token_id: Annotated[int, typer.Argument(help="The token's id (tocsin tokens list).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke an API token: servers refuse it from now on (within ten seconds)."""
+    from tocsin.clock import RealClock
+    from tocsin.errors import TocsinError
+    from tocsin.service import tokens
+
+    try:
+        revoked = tokens.revoke(database(data_dir, database_url), RealClock().now(), token_id)
+    except TocsinError as exc:
+        err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(
+        f"revoked token {revoked.id} ({revoked.role}, of {shown(revoked.user)})", highlight=False
+    )

@@ -107,6 +107,7 @@ class LimitsConfig(_Strict):
 
 class ApiConfig(_Strict):
     anonymous_intake: bool = False
+    public_docs: bool = False  # /docs, /redoc, /openapi.json without a token
 
 
 class Secret(_Strict):

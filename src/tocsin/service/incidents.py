@@ -149,9 +149,18 @@ def reopen(ctx: Context, incident_id: int, reason: str, by: str) -> dict[str, An
         return incident_json(repo.get_incident(conn, incident_id))
 
 
+def runbook(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
+    """The runbook sections for the incident's alerts (the variant for its severity first).
+    Only reads: who opened them is recorded by ``open_runbook``."""
+    with ctx.db.connect() as conn:
+        row = incident_row(conn, incident_id)
+        names = [m.labels.get("alertname", "") for m in repo.incident_members(conn, incident_id)]
+        return sections_of(ctx, names, row)
+
+
 def open_runbook(ctx: Context, incident_id: int, by: str) -> list[dict[str, Any]]:
-    """The runbook sections for the incident's alerts (the variant for its severity first);
-    the timeline records who opened which section, once per person and section."""
+    """``runbook``, and the timeline records that ``by`` opened each section, once per
+    person and section."""
     with begin_write(ctx.db) as conn:
         row = incident_row(conn, incident_id)
         names = [m.labels.get("alertname", "") for m in repo.incident_members(conn, incident_id)]

@@ -25,6 +25,7 @@ from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.figures import figures
 from tocsin.incidents.lifecycle import STATUSES
 from tocsin.incidents.sections import sections
+from tocsin.runbooks.loader import relative_source
 from tocsin.service.context import Context
 from tocsin.store import outbox, repo
 from tocsin.store.repo import StoredAlert
@@ -89,7 +90,14 @@ def incident(ctx: Context, incident_id: int) -> dict[str, Any]:
 def sections_of(ctx: Context, names: list[str], row: Any) -> list[dict[str, Any]]:
     """The runbook sections for the alerts ``names`` at the incident's severity."""
     link: Callable[[str, str], str] = partial(messages.runbook_link, ctx.pager())
-    return sections(ctx.catalog, sorted(names), row.severity, link)
+    found = sections(ctx.catalog, sorted(names), row.severity, link)
+    roots = ctx.config.runbook_paths()
+    for section in found:  # never the server's own paths: relative to the runbook directory
+        source, url = section["source"], section["url"]
+        section["source"] = relative_source(source, roots)
+        if url and url.startswith(source):  # a file, not a web address
+            section["url"] = section["source"] + url.removeprefix(source)
+    return found
 
 
 def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:

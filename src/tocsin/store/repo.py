@@ -645,30 +645,98 @@ def next_due_at(conn: Connection) -> float | None:
 ROLES = ("viewer", "responder", "admin", "intake")
 
 
+@dataclass(frozen=True)
+class TokenRow:
+    """A stored API token, never its secret: who acts with it (``user``), its role, what it
+    is for (``name``), when it was made and revoked."""
+
+    id: int
+    user: str
+    role: str
+    name: str
+    created_at: float
+    revoked_at: float | None
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(conn: Connection, name: str, role: str, token: str, now: float) -> int:
+def create_token(
+    conn: Connection, name: str, role: str, token: str, now: float, user: str | None = None
+) -> int:
+    """A token of ``role`` for ``user`` (without one, its ``name``, as before tokens had
+    users); only its hash is kept."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {', '.join(ROLES)}")
     new_id = conn.execute(
         insert(api_tokens).values(
-            name=name, role=role, token_hash=hash_token(token), created_at=now
+            name=name,
+            role=role,
+            token_hash=hash_token(token),
+            user_name=user or name,
+            created_at=now,
         )
     ).inserted_primary_key
     assert new_id is not None
     return int(new_id[0])
 
 
-def token_identity(conn: Connection, token: str) -> tuple[str, str] | None:
-    """(role, name) of a valid token."""
+def _token_row(row: Any) -> TokenRow:
+    return TokenRow(
+        id=row.id,
+        user=row.user_name,
+        role=row.role,
+        name=row.name,
+        created_at=row.created_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+_TOKEN_COLUMNS = (
+    api_tokens.c.id,
+    api_tokens.c.user_name,
+    api_tokens.c.role,
+    api_tokens.c.name,
+    api_tokens.c.created_at,
+    api_tokens.c.revoked_at,
+)
+
+
+def token_identity(conn: Connection, token: str) -> TokenRow | None:
+    """The valid (unrevoked) token whose secret is ``token``."""
     row = conn.execute(
-        select(api_tokens.c.role, api_tokens.c.name).where(
+        select(*_TOKEN_COLUMNS).where(
             api_tokens.c.token_hash == hash_token(token), api_tokens.c.revoked_at.is_(None)
         )
     ).first()
-    return (row.role, row.name) if row is not None else None
+    return _token_row(row) if row is not None else None
+
+
+def get_token(conn: Connection, token_id: int) -> TokenRow | None:
+    row = conn.execute(select(*_TOKEN_COLUMNS).where(api_tokens.c.id == token_id)).first()
+    return _token_row(row) if row is not None else None
+
+
+def list_tokens(conn: Connection, user: str | None = None, revoked: bool = False) -> list[TokenRow]:
+    """Tokens in the order they were made: ``user``'s only when given; revoked ones too
+    with ``revoked``."""
+    query = select(*_TOKEN_COLUMNS).order_by(api_tokens.c.id)
+    if user is not None:
+        query = query.where(api_tokens.c.user_name == user)
+    if not revoked:
+        query = query.where(api_tokens.c.revoked_at.is_(None))
+    return [_token_row(r) for r in conn.execute(query)]
+
+
+def revoke_token(conn: Connection, token_id: int, now: float) -> bool:
+    """Revoke a token; False when it does not exist or was revoked already."""
+    done = conn.execute(
+        update(api_tokens)
+        .where(api_tokens.c.id == token_id, api_tokens.c.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return done.rowcount == 1
 
 
 def fingerprint_of(labels: dict[str, str]) -> str:

@@ -219,9 +219,11 @@ api_tokens = Table(
     "api_tokens",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", Text, nullable=False),
+    Column("name", Text, nullable=False),  # what the token is for
     Column("role", String(16), nullable=False),
     Column("token_hash", String(64), nullable=False, unique=True),
+    # who acts with it: the name on the timeline (tokens of before 0005 keep their name)
+    Column("user_name", Text, nullable=False, server_default=""),
     Column("created_at", Float, nullable=False),
     Column("revoked_at", Float, nullable=True),
 )
