@@ -8,12 +8,9 @@ configured ``incident_title`` template and writes one outbox row per channel
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Connection
 
@@ -23,6 +20,7 @@ from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.messages import compose, runbook_section, shown
 from tocsin.notify.message import from_json, message_context
+from tocsin.runbooks.links import section_url
 from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
@@ -103,16 +101,12 @@ def runbook(s: Settings, alerts: list[Alert]) -> dict[str, Any]:
 
 
 def runbook_link(s: Settings, source: str, title: str) -> str:
-    """The section's web address under ``runbooks_url`` (else its file and anchor)."""
-    anchor = f"#{slugify(title)}"
+    """The section's web address under ``runbooks_url``, the runbook's path taken relative
+    to the runbook directory it was read from (``runbooks.links``); else its file and
+    anchor."""
     config = s.config
-    base = config.model.runbooks_url
-    if not base:
-        return source + anchor
-    path = Path(source)
-    with contextlib.suppress(ValueError):
-        path = path.resolve().relative_to(config.base_dir.resolve())
-    return base.rstrip("/") + "/" + quote(path.as_posix()) + anchor
+    url = section_url(config.model.runbooks_url, config.runbook_paths(), source, title)
+    return url if url is not None else f"{source}#{slugify(title)}"
 
 
 def channels_of(incident: Any) -> list[str]:
