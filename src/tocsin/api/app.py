@@ -16,6 +16,7 @@ from sqlalchemy import text
 from tocsin import __version__
 from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
 from tocsin.api import postmortem as postmortem_api
+from tocsin.api import share as share_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState, EngineFlush
@@ -136,6 +137,7 @@ def create_app(
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
     app.include_router(metrics.router, tags=["metrics"])
+    app.include_router(share_api.router, tags=["links"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:
