@@ -109,3 +109,22 @@ def test_show_shows_control_characters_from_labels_and_notes(tmp_path: Path) -> 
     assert not control_characters(output)
     assert "db\\x1b[31m-1\\x1b]8;;https://evil.example/\\x1b\\[bold]x" in output
     assert "rolled\\x1b[2K back\\x9b\\x7f" in output and "eve\\x1b[8m" in output
+
+
+def test_show_prints_each_command_filled_from_the_alert_labels(tmp_path: Path) -> None:
+    """Issue 17, item 1: ``incident show`` fills the runbook's placeholders, quoted."""
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    labels = {"alertname": "PebbleAPIDown", "severity": "critical", "pod": "api-1; reboot"}
+    with begin_write(engine) as conn:
+        repo.ingest(conn, [with_defaults(Alert(labels=labels), now, 300)], now, config.route)
+    catalog = load_catalog(config.runbook_paths())
+    DueWorkEngine(engine, config, VirtualClock(now.timestamp() + 60), catalog=catalog).run_due()
+    engine.dispose()
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, output = run("incident", "show", "1", *common)
+    assert code == 0, output
+    assert "      kubectl -n pebble describe pod 'api-1; reboot'" in output.splitlines()
+    assert "{{ $labels.pod }}" not in output

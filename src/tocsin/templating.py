@@ -21,12 +21,16 @@ for a real message, ``sample_context`` for checks):
 - ``alerts``, and the same split into ``firing`` and ``resolved``: each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being
   the ``alertname`` label
-- ``runbook_url``, ``runbook_title`` (or None); ``diagnostics``: the first runbook commands,
-  each ``{title, language, code, risk}``
+- ``runbook_url``, ``runbook_title`` (or None): the catalog's section; ``diagnostics``: the
+  first checks (read-only commands, placeholders filled from the alert's labels), each
+  ``{title, language, code, risk, unfilled}``; ``other_steps``: the section's other steps,
+  each ``{title, phase, risk}``; ``alert_link``: the alert's own ``runbook_url`` annotation
+  as ``{url, host}`` (or None), never in place of the catalog's link
 - ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}`` or None)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
 
-Links (``runbook_url``, ``external_url``) reach templates only when they are http(s).
+Links (``runbook_url``, ``external_url``, ``alert_link``) reach templates only when they are
+http(s).
 """
 
 from __future__ import annotations
@@ -292,12 +296,25 @@ Open:     {{ external_url }}
 Runbook: {{ runbook_title or "runbook" }}{% if runbook_url %} <{{ runbook_url }}>{% endif %}
 
 {% endif %}
+{% if alert_link %}
+The alert's own link ({{ alert_link.host }}): {{ alert_link.url }}
+{% endif %}
 {% if diagnostics %}
 
 First checks:
 {% for d in diagnostics %}
 {{ loop.index }}. {{ d.title }} [risk: {{ d.risk }}{% if d.language %}, {{ d.language }}{% endif %}]
 {{ d.code | indent(4, first=True) }}
+{% if d.unfilled %}
+    (fill in: {{ d.unfilled }})
+{% endif %}
+{% endfor %}
+{% endif %}
+{% if other_steps %}
+
+Other steps, in the runbook{% if runbook_url %} <{{ runbook_url }}>{% endif %}:
+{% for o in other_steps %}
+- {{ o.title }} [{{ o.phase }}, risk: {{ o.risk }}]
 {% endfor %}
 {% endif %}
 {% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
@@ -352,14 +369,25 @@ DEFAULT_HTML = """\
 {% if runbook_url or runbook_title %}
 <p><strong>Runbook:</strong> {% if runbook_url %}<a href="{{ runbook_url }}">{{ runbook_title or runbook_url }}</a>{% else %}{{ runbook_title }}{% endif %}</p>
 {% endif %}
+{% if alert_link %}
+<p><strong>The alert's own link</strong> ({{ alert_link.host }}): <a href="{{ alert_link.url }}">{{ alert_link.url }}</a></p>
+{% endif %}
 {% if diagnostics %}
 <h3 style="margin: 16px 0 4px 0;">First checks</h3>
 <ol>
 {% for d in diagnostics %}
 <li>{{ d.title }} <small>(risk: {{ d.risk }}{% if d.language %}, {{ d.language }}{% endif %})</small>
-<pre style="background: #f4f4f4; padding: 6px; white-space: pre-wrap;">{{ d.code }}</pre></li>
+<pre style="background: #f4f4f4; padding: 6px; white-space: pre-wrap;">{{ d.code }}</pre>{% if d.unfilled %}<small>fill in: {{ d.unfilled }}</small>{% endif %}</li>
 {% endfor %}
 </ol>
+{% endif %}
+{% if other_steps %}
+<h3 style="margin: 16px 0 4px 0;">Other steps, in the {% if runbook_url %}<a href="{{ runbook_url }}">runbook</a>{% else %}runbook{% endif %}</h3>
+<ul>
+{% for o in other_steps %}
+<li>{{ o.title }} <small>({{ o.phase }}, risk: {{ o.risk }})</small></li>
+{% endfor %}
+</ul>
 {% endif %}
 {% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
 <h3 style="margin: 16px 0 4px 0;">{{ heading }} ({{ items | length }})</h3>
@@ -418,6 +446,8 @@ def template_context(
     escalation_step: int | None,
     recipient: Mapping[str, str] | None,
     text: str | None,
+    other_steps: Sequence[Mapping[str, str]] = (),
+    alert_link: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples."""
@@ -452,7 +482,13 @@ def template_context(
         "resolved": [a for a in items if a["status"] == "resolved"],
         "runbook_url": web_url(runbook_url),
         "runbook_title": runbook_title,
-        "diagnostics": [dict(d) for d in diagnostics],
+        "diagnostics": [{"unfilled": "", **dict(d)} for d in diagnostics],
+        "other_steps": [dict(o) for o in other_steps],
+        "alert_link": (
+            {"url": link, "host": str(alert_link.get("host", ""))}
+            if alert_link and (link := web_url(alert_link.get("url")))
+            else None
+        ),
         "escalation_step": escalation_step,
         "recipient": dict(recipient) if recipient is not None else None,
         "external_url": web_url(external_url) or "",
@@ -560,6 +596,10 @@ def sample_context(kind: str = "firing") -> dict[str, Any]:
                 "risk": "read",
             },
         ],
+        other_steps=[
+            {"title": "Roll back the last deploy", "phase": "remediate", "risk": "change"}
+        ],
+        alert_link={"url": "https://wiki.example.com/pebble-api", "host": "wiki.example.com"},
         escalation_step=2 if kind == "escalation" else None,
         recipient={"name": "Ada Lovelace", "email": "ada@example.com", "slack": "U024BE7LH"},
         text=_SAMPLE_TEXT.get(kind),

@@ -376,7 +376,8 @@ def test_a_page_links_the_runbook_section_and_its_first_checks(tmp_path: Path) -
     own = pager._runbook(
         [Alert(labels={"alertname": "X"}, annotations={"runbook_url": "https://wiki/x"})]
     )
-    assert own["runbook_url"] == "https://wiki/x"
+    # the alert's own link is its own, never the catalog's (issue 17, item 27)
+    assert own == {"alert_link": {"url": "https://wiki/x", "host": "wiki"}}
 
 
 def test_a_deadline_missed_as_a_step_falls_due_escalates_once(

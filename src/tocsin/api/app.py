@@ -17,6 +17,7 @@ from sqlalchemy import text
 from tocsin import __version__
 from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports, tokens
 from tocsin.api import postmortem as postmortem_api
+from tocsin.api import share as share_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState, EngineFlush
@@ -164,6 +165,8 @@ def create_app(
         docs_reader(request)
         page: HTMLResponse = get_redoc_html(openapi_url="/openapi.json", title="tocsin")
         return page
+
+    app.include_router(share_api.router, tags=["links"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

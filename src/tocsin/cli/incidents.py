@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
+from tocsin.templating import printable
 from tocsin.times import format_duration
 
 
@@ -95,6 +96,10 @@ def show(
                 out.print(f"  for {shown(variant['severity'])}: {shown(variant['text'][:300])}")
         for step in section["steps"][:6]:
             out.print("  " + shown(f"[{step['phase']}] {step['title']}"))
+            for command in step["commands"]:  # filled from the alert's labels (runbooks.fill)
+                text = printable(command.get("filled", command["code"]), lines=True)
+                for line in text.splitlines():
+                    out.print("      " + line, markup=False, highlight=False)
     events = Table(title="timeline (UTC)", title_justify="left")
     for column in ("at", "kind", "detail"):
         events.add_column(column)

@@ -12,6 +12,7 @@ import typer
 from tocsin.cli.options import err, out
 from tocsin.runbooks import export as exporting
 from tocsin.runbooks.loader import load_catalog
+from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.render import alert_view, alerts_table, problem_lines
 
 runbooks_app = typer.Typer(help="Read, lint and export the runbook catalog.", no_args_is_help=True)
@@ -74,13 +75,60 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")
     ] = None,
+    runbooks_url: Annotated[
+        str | None,
+        typer.Option(
+            "--runbooks-url",
+            help="Where the runbook directory can be read on the web (runbooks_url in "
+            "tocsin.yaml): each rule's runbook_url is the section there.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Take runbooks_url from this tocsin.yaml (when --runbooks-url is not given).",
+        ),
+    ] = None,
 ) -> None:
-    """The catalog as JSON or YAML, or a Prometheus rule file for alerts with an expression."""
+    """The catalog as JSON or YAML, or a Prometheus rule file for alerts with an expression
+    (the alerts it leaves out, and why, are listed on stderr)."""
     if fmt not in exporting.FORMATS:
         err.print(f"tocsin: unknown format {fmt!r}; choose one of {', '.join(exporting.FORMATS)}")
         raise typer.Exit(2)
-    text = exporting.export(load_catalog(paths), fmt)
+    catalog = load_catalog(paths)
+    if fmt == "prometheus-rules":
+        text = _rules(catalog, paths, runbooks_url, config)
+    else:
+        text = exporting.export(catalog, fmt)
     if output is None:
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+def _rules(catalog: Catalog, paths: list[Path], url: str | None, config: Path | None) -> str:
+    """The rule file; what it leaves out, and a missing runbooks_url, said on stderr."""
+    if url is None and config is not None:
+        from tocsin.config import ConfigError, load_config
+
+        try:
+            url = load_config(config).model.runbooks_url
+        except ConfigError as exc:
+            err.print(f"tocsin: {exc}", markup=False)
+            raise typer.Exit(1) from None
+    found = exporting.prometheus_rules(catalog, url, paths)
+    written = sum(len(g["rules"]) for g in found.rules["groups"])
+    total = written + len(found.left_out)
+    if found.left_out:
+        err.print(f"tocsin: wrote {written} of {total} alerts; left out:", soft_wrap=True)
+        for line in found.left_out:
+            err.print(f"  {line}", soft_wrap=True, markup=False, highlight=False)
+    if url is None and written:
+        err.print(
+            "tocsin: the rules carry no runbook_url: give --runbooks-url, or --config with "
+            "runbooks_url set",
+            soft_wrap=True,
+        )
+    return exporting.rules_text(found)

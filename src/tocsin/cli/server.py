@@ -3,6 +3,7 @@ the server (intake, API and engine) and preparing its database and its API token
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -44,6 +45,7 @@ def serve(
 ) -> None:
     """Run the server: intake, API and the engine, on the embedded SQLite by default."""
     from tocsin.serve import ServeOptions, run_one, run_workers
+    from tocsin.store import linkkey
     from tocsin.store.db import database_url as make_url
 
     load(config)  # every problem reported before anything starts
@@ -52,6 +54,9 @@ def serve(
         err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
         raise typer.Exit(2)
     engine = database(data_dir, database_url)  # migrations, once
+    # every process of the server finds the key of signed links there (store.linkkey)
+    os.environ["TOCSIN_DATA_DIR"] = str(Path(data_dir or "data").resolve())
+    linkkey.link_key(engine)  # created on the first start, owner-only
     options = ServeOptions(
         config=config,
         database_url=make_url(data_dir, database_url),

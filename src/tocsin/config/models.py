@@ -316,9 +316,12 @@ class TocsinConfig(_Strict):
     receivers: list[ReceiverConfig] = Field(default_factory=list)
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
     runbooks: list[str] = Field(default_factory=list)
-    # where the runbooks can be read on the web (e.g. https://github.com/acme/ops/blob/main/):
-    # pages link to the section at this URL plus the file's path relative to tocsin.yaml
+    # where the runbook directory can be read on the web (e.g.
+    # https://github.com/acme/ops/blob/main/runbooks/): pages and exported rules link to the
+    # section at this URL plus the file's path under its runbook directory
     runbooks_url: str | None = None
+    # how long the signed "Open" link of a page to the incident's text stays good
+    share_link_ttl: Duration = "7d"
     # the incident title, a template over the incident's alerts (the message context of
     # templating.py); default: the alert name and the group labels
     incident_title: str | None = Field(default=None, max_length=2000)

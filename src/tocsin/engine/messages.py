@@ -8,12 +8,9 @@ configured ``incident_title`` template and writes one outbox row per channel
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from sqlalchemy import Connection
 
@@ -22,9 +19,11 @@ from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.messages import compose, runbook_section, shown
+from tocsin.incidents.share import share_path
 from tocsin.notify.message import from_json, message_context
+from tocsin.runbooks.links import section_url
 from tocsin.runbooks.text import slugify
-from tocsin.store import outbox, repo
+from tocsin.store import linkkey, outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.paging")
@@ -56,7 +55,7 @@ def message(
         members=members,
         when=when,
         key=key,
-        url=incident_url(s, incident.id),
+        url=incident_url(s, incident.id, conn, now),
         runbook=runbook(s, shown(members, when)),
         step=step,
         recipient=recipient,
@@ -90,9 +89,18 @@ def title(s: Settings, message: dict[str, Any]) -> str:
     return rendered or str(message["title"])
 
 
-def incident_url(s: Settings, incident_id: int) -> str:
+def incident_url(
+    s: Settings, incident_id: int, db: Connection | None = None, now: float | None = None
+) -> str:
+    """Where a person opens the incident: given the database, a signed link to its text that
+    expires after ``share_link_ttl`` (``incidents.share``, served by ``api.share`` without a
+    token); else, or with no key for links, the API's incident URL (it needs a token)."""
     base = s.config.model.global_.external_url.rstrip("/")
-    return f"{base}/api/v1/incidents/{incident_id}"
+    key = linkkey.link_key(db) if db is not None and now is not None else None
+    if key is None or now is None:
+        return f"{base}/api/v1/incidents/{incident_id}"
+    ttl = times.parse_duration(s.config.model.share_link_ttl)
+    return base + share_path(key, incident_id, int(now + ttl))
 
 
 def runbook(s: Settings, alerts: list[Alert]) -> dict[str, Any]:
@@ -103,16 +111,12 @@ def runbook(s: Settings, alerts: list[Alert]) -> dict[str, Any]:
 
 
 def runbook_link(s: Settings, source: str, title: str) -> str:
-    """The section's web address under ``runbooks_url`` (else its file and anchor)."""
-    anchor = f"#{slugify(title)}"
+    """The section's web address under ``runbooks_url``, the runbook's path taken relative
+    to the runbook directory it was read from (``runbooks.links``); else its file and
+    anchor."""
     config = s.config
-    base = config.model.runbooks_url
-    if not base:
-        return source + anchor
-    path = Path(source)
-    with contextlib.suppress(ValueError):
-        path = path.resolve().relative_to(config.base_dir.resolve())
-    return base.rstrip("/") + "/" + quote(path.as_posix()) + anchor
+    url = section_url(config.model.runbooks_url, config.runbook_paths(), source, title)
+    return url if url is not None else f"{source}#{slugify(title)}"
 
 
 def channels_of(incident: Any) -> list[str]:

@@ -46,10 +46,17 @@ class Message:
     external_url: str = ""  # link to the incident in tocsin
     runbook_url: str | None = None
     runbook_title: str | None = None
-    diagnostics: tuple[dict[str, str], ...] = ()  # {"title", "language", "code", "risk"}
+    # the first checks: read-only commands, placeholders filled from the alert's labels
+    # {"title", "language", "code", "risk", "unfilled" (placeholders no label filled)}
+    diagnostics: tuple[dict[str, str], ...] = ()
     escalation_step: int | None = None
     recipient: dict[str, str] | None = None  # {"name", "email", "slack"} when paging a person
     text: str | None = None  # status_update: the body a human wrote
+    # the runbook's other steps, named with their risk: {"title", "phase", "risk"}
+    other_steps: tuple[dict[str, str], ...] = ()
+    # the alert's own runbook_url annotation (http(s) only), never the catalog's link:
+    # {"url", "host"}
+    alert_link: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -81,9 +88,9 @@ def to_json(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(message):
         value = getattr(message, f.name)
-        if f.name == "group_labels" or f.name == "recipient":
+        if f.name in ("group_labels", "recipient", "alert_link"):
             value = dict(value) if value is not None else None
-        elif f.name in ("alerts", "diagnostics"):
+        elif f.name in ("alerts", "diagnostics", "other_steps"):
             value = [dict(item) for item in value]
         out[f.name] = value
     return out
@@ -96,6 +103,7 @@ def from_json(data: dict[str, Any]) -> Message:
     if missing:
         raise ValueError(f"message JSON lacks {', '.join(missing)}")
     recipient = data.get("recipient")
+    link = data.get("alert_link")
     return Message(
         kind=data["kind"],
         incident_id=int(data["incident_id"]),
@@ -114,6 +122,8 @@ def from_json(data: dict[str, Any]) -> Message:
         escalation_step=data.get("escalation_step"),
         recipient=dict(recipient) if recipient is not None else None,
         text=data.get("text"),
+        other_steps=tuple(dict(o) for o in data.get("other_steps", ())),
+        alert_link=dict(link) if isinstance(link, dict) else None,
     )
 
 
@@ -137,4 +147,6 @@ def message_context(message: Message) -> dict[str, Any]:
         escalation_step=message.escalation_step,
         recipient=message.recipient,
         text=message.text,
+        other_steps=message.other_steps,
+        alert_link=message.alert_link,
     )

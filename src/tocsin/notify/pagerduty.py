@@ -117,6 +117,9 @@ def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[st
     links = []
     if context["runbook_url"]:
         links.append({"href": context["runbook_url"], "text": message.runbook_title or "Runbook"})
+    if context["alert_link"]:  # the alert's own link, named as such with its host
+        own = context["alert_link"]
+        links.append({"href": own["url"], "text": f"The alert's own link ({own['host']})"})
     if context["external_url"]:
         links.append(
             {"href": context["external_url"], "text": f"tocsin incident #{message.incident_id}"}

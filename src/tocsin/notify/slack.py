@@ -159,13 +159,31 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
     if message.runbook_url or message.runbook_title:
         label = message.runbook_title or message.runbook_url or "runbook"
         blocks.append(_section(f"*Runbook:* {_slack_link(message.runbook_url, label)}"))
+    own = context["alert_link"]
+    if own:  # the alert's own link, never under the catalog's title
+        host = _mrkdwn(own["host"], 200)
+        blocks.append(
+            _section(f"*The alert's own link* ({host}): {_slack_link(own['url'], own['url'])}")
+        )
+    if message.diagnostics:
+        blocks.append(_section("*First checks:*"))
     for i, diag in enumerate(message.diagnostics[:_SLACK_MAX_DIAGNOSTICS], start=1):
         about = ", ".join(x for x in (diag.get("risk"), diag.get("language")) if x)
         head = f"*{i}. {_mrkdwn(diag.get('title') or 'Diagnostic', 300)}*"
         if about:
             head += f" _({_mrkdwn(about, 100)})_"
-        code = _code_block(diag.get("code", ""), SLACK_MAX_TEXT - len(head) - 1)
-        blocks.append(_section(f"{head}\n{code}"))
+        unfilled = diag.get("unfilled") or ""
+        tail = f"\n_fill in: {_mrkdwn(unfilled, 300)}_" if unfilled else ""
+        code = _code_block(diag.get("code", ""), SLACK_MAX_TEXT - len(head) - len(tail) - 1)
+        blocks.append(_section(f"{head}\n{code}{tail}"))
+    if message.other_steps:
+        where = _slack_link(message.runbook_url, "the runbook")
+        lines = [f"*Other steps*, in {where}:"] + [
+            f"• {_mrkdwn(o.get('title', ''), 200)} _({_mrkdwn(o.get('phase', ''), 20)}, "
+            f"risk: {_mrkdwn(o.get('risk', ''), 20)})_"
+            for o in message.other_steps
+        ]
+        blocks.append(_section(_fit("\n".join(lines), SLACK_MAX_TEXT)))
     if body is None:  # the alerts come after what to do about them
         for heading, items in (("Firing", context["firing"]), ("Resolved", context["resolved"])):
             if items:

@@ -257,23 +257,17 @@ def _mask_single_quotes(code: str) -> str:
     return re.sub(r"'[^'\n]*'", lambda m: "'" + " " * (len(m.group(0)) - 2) + "'", code)
 
 
-def find_placeholders(code: str, language: str) -> list[str]:
-    """Values a responder (or tocsin, from alert labels) must fill in before running the
-    command, as written: ``<PID>``, ``$NAMESPACE``, ``${REDIS_PASSWORD}``,
-    ``{{ $labels.pod }}``. Variables the block assigns itself are not placeholders."""
-    found: list[str] = []
-
-    def add(item: str) -> None:
-        if item not in found:
-            found.append(item)
-
+def _found_spans(code: str, language: str) -> list[tuple[int, int]]:
+    """Every placeholder occurrence, in the order the kinds are looked for."""
+    spans: list[tuple[int, int]] = []
     masked_templates = code
     for match in _GO_TEMPLATE_RE.finditer(code):
         if _LABEL_REF_RE.search(match.group(1)):
-            add(match.group(0))
-        masked_templates = masked_templates.replace(match.group(0), " " * len(match.group(0)))
+            spans.append(match.span())
+        start, end = match.span()
+        masked_templates = masked_templates[:start] + " " * (end - start) + masked_templates[end:]
     for match in _ANGLE_RE.finditer(masked_templates):
-        add(match.group(0))
+        spans.append(match.span())
     if language in ("bash", "powershell", "promql", "sql", "yaml", ""):
         scan = (
             masked_templates
@@ -293,8 +287,25 @@ def find_placeholders(code: str, language: str) -> list[str]:
                 continue  # $env:TEMP and scope-qualified names come from the host
             if language == "bash" and scan[max(0, match.start() - 1)] == "\\":
                 continue  # escaped: \$x is literal
-            add(match.group(0))
-    return found
+            spans.append(match.span())
+    return spans
+
+
+def placeholder_spans(code: str, language: str) -> list[tuple[int, int]]:
+    """Where the placeholders of ``find_placeholders`` stand in the code: (start, end) of each
+    occurrence, in order and never overlapping (``runbooks.fill`` fills them in place)."""
+    kept: list[tuple[int, int]] = []
+    for span in sorted(_found_spans(code, language)):
+        if not kept or span[0] >= kept[-1][1]:
+            kept.append(span)
+    return kept
+
+
+def find_placeholders(code: str, language: str) -> list[str]:
+    """Values a responder (or tocsin, from alert labels) must fill in before running the
+    command, as written: ``<PID>``, ``$NAMESPACE``, ``${REDIS_PASSWORD}``,
+    ``{{ $labels.pod }}``. Variables the block assigns itself are not placeholders."""
+    return list(dict.fromkeys(code[start:end] for start, end in _found_spans(code, language)))
 
 
 def placeholder_key(placeholder: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from tocsin.runbooks.lint import lint_catalog, lint_document
 from tocsin.runbooks.model import Catalog, Problem
@@ -47,17 +47,6 @@ def discover(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
             seen.add(key)
             unique.append(f)
     return unique, problems
-
-
-def relative_source(source: str, roots: Iterable[str | Path]) -> str:
-    """A runbook's path relative to the runbook directory it was found in (a file named
-    directly: its name), as ``load_catalog`` found it under ``roots``: what responses show,
-    never the server's own path."""
-    path = PurePath(source)
-    for root in map(PurePath, roots):
-        if path != root and path.is_relative_to(root):
-            return path.relative_to(root).as_posix()
-    return path.name
 
 
 def _problem(source: str, code: str, message: str, level: str = "error") -> Problem:

@@ -22,7 +22,13 @@ from tocsin.incidents.lifecycle import (
     transition,
 )
 from tocsin.service.context import Context
-from tocsin.service.record import incident, incident_json, incident_row, sections_of
+from tocsin.service.record import (
+    incident,
+    incident_json,
+    incident_row,
+    labels_by_name,
+    sections_of,
+)
 from tocsin.store import repo
 from tocsin.store.db import begin_write
 
@@ -154,8 +160,9 @@ def runbook(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
     Only reads: who opened them is recorded by ``open_runbook``."""
     with ctx.db.connect() as conn:
         row = incident_row(conn, incident_id)
-        names = [m.labels.get("alertname", "") for m in repo.incident_members(conn, incident_id)]
-        return sections_of(ctx, names, row)
+        members = repo.incident_members(conn, incident_id)
+        names = [m.labels.get("alertname", "") for m in members]
+        return sections_of(ctx, names, row, labels_by_name(members))
 
 
 def open_runbook(ctx: Context, incident_id: int, by: str) -> list[dict[str, Any]]:
@@ -163,8 +170,9 @@ def open_runbook(ctx: Context, incident_id: int, by: str) -> list[dict[str, Any]
     person and section."""
     with begin_write(ctx.db) as conn:
         row = incident_row(conn, incident_id)
-        names = [m.labels.get("alertname", "") for m in repo.incident_members(conn, incident_id)]
-        found = sections_of(ctx, names, row)
+        members = repo.incident_members(conn, incident_id)
+        names = [m.labels.get("alertname", "") for m in members]
+        found = sections_of(ctx, names, row, labels_by_name(members))
         _opened(conn, incident_id, found, by, ctx.now())
     return found
 

@@ -10,7 +10,7 @@ timeline, the notifications with their delivery attempts, and the alert history.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,7 +25,8 @@ from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.figures import figures
 from tocsin.incidents.lifecycle import STATUSES
 from tocsin.incidents.sections import sections
-from tocsin.runbooks.loader import relative_source
+from tocsin.runbooks.fill import fill
+from tocsin.runbooks.links import relative_path
 from tocsin.service.context import Context
 from tocsin.store import outbox, repo
 from tocsin.store.repo import StoredAlert
@@ -87,17 +88,35 @@ def incident(ctx: Context, incident_id: int) -> dict[str, Any]:
         return incident_json(incident_row(conn, incident_id))
 
 
-def sections_of(ctx: Context, names: list[str], row: Any) -> list[dict[str, Any]]:
-    """The runbook sections for the alerts ``names`` at the incident's severity."""
+def sections_of(
+    ctx: Context, names: list[str], row: Any, labels: Mapping[str, Mapping[str, str]] | None = None
+) -> list[dict[str, Any]]:
+    """The runbook sections for the alerts ``names`` at the incident's severity; with
+    ``labels`` (an alert name's labels), every command carries ``filled``: its text with the
+    placeholders filled from those labels (``runbooks.fill``), and ``unfilled``."""
     link: Callable[[str, str], str] = partial(messages.runbook_link, ctx.pager())
     found = sections(ctx.catalog, sorted(names), row.severity, link)
     roots = ctx.config.runbook_paths()
     for section in found:  # never the server's own paths: relative to the runbook directory
         source, url = section["source"], section["url"]
-        section["source"] = relative_source(source, roots)
+        section["source"] = relative_path(source, roots)
         if url and url.startswith(source):  # a file, not a web address
             section["url"] = section["source"] + url.removeprefix(source)
+        given = next((labels[n] for n in section["alerts"] if labels and n in labels), {})
+        for step in section["steps"]:
+            for command in step["commands"]:
+                filled = fill(command["code"], command["language"], given)
+                command["filled"] = filled.text
+                command["unfilled"] = filled.unfilled
     return found
+
+
+def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
+    """The labels of the first alert of each name (what fills that name's commands)."""
+    out: dict[str, dict[str, str]] = {}
+    for member in members:
+        out.setdefault(member.labels.get("alertname", ""), dict(member.labels))
+    return out
 
 
 def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
@@ -110,7 +129,8 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         now = times.to_dt(ctx.now())
         body["alerts"] = [alert_json(m, now) for m in members]
         body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
-        body["runbooks"] = sections_of(ctx, [m.labels.get("alertname", "") for m in members], row)
+        names = [m.labels.get("alertname", "") for m in members]
+        body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
         if with_timeline:
             body["timeline"] = repo.incident_timeline(conn, incident_id)
     return body

@@ -135,7 +135,7 @@ def _fields(
         message=message,
         next_update_at=times.to_dt(now + interval) if interval and stage != "resolved" else None,
         by=by,
-        url=pager.incident_url(incident.id),
+        url=pager.incident_url(incident.id, conn, now),
     )
     return fields, [a.name for a in members if a.name]
 

@@ -1,0 +1,42 @@
+"""Signed, expiring links to an incident's text (pure): what a page's "Open" link carries
+until the web console exists.
+
+A link names the incident and when it expires, and carries
+``HMAC-SHA256(key, "incident:<id>:<expires>")`` in URL-safe base64 without padding. Only the
+server holds the key (``store.linkkey``); a link cannot be changed to name another incident or
+a later expiry without it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Literal
+from urllib.parse import urlencode
+
+DEFAULT_TTL_S = 7 * 86400
+MAX_SIGNATURE_CHARS = 100
+Verdict = Literal["ok", "invalid", "expired"]
+
+
+def signature(key: bytes, incident_id: int, expires: int) -> str:
+    digest = hmac.new(key, f"incident:{incident_id}:{expires}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def share_path(key: bytes, incident_id: int, expires: int) -> str:
+    """The path and query of the link: ``/share/incidents/<id>?expires=…&sig=…``."""
+    query = urlencode({"expires": expires, "sig": signature(key, incident_id, expires)})
+    return f"/share/incidents/{incident_id}?{query}"
+
+
+def verdict(key: bytes, incident_id: int, expires: int, sig: str, now: float) -> Verdict:
+    """Whether a link is good: its signature first (a forged link is ``invalid`` whatever its
+    expiry says), then its expiry."""
+    if len(sig) > MAX_SIGNATURE_CHARS:
+        return "invalid"
+    expected = signature(key, incident_id, expires)
+    if not hmac.compare_digest(expected.encode("ascii"), sig.encode("utf-8", "replace")):
+        return "invalid"
+    return "expired" if now >= expires else "ok"

@@ -1,0 +1,101 @@
+"""The incident behind a page's signed "Open" link: the link is checked (``incidents.share``
+with the server's key, ``store.linkkey``) before anything is read, and the answer is the
+incident's record as plain text (``record_text``), every untrusted value made printable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tocsin import times
+from tocsin.errors import Forbidden
+from tocsin.incidents.share import verdict
+from tocsin.service.context import Context
+from tocsin.service.record import record
+from tocsin.store import linkkey
+from tocsin.templating import printable
+
+MAX_TIMELINE = 200
+
+
+class LinkExpired(Forbidden):
+    """A good link whose time is past (the API answers 410 Gone)."""
+
+
+def shared_text(ctx: Context, incident_id: int, expires: int, sig: str) -> str:
+    """The incident's text, when ``expires`` and ``sig`` are a link the server signed for
+    it; Forbidden when they are not, ``LinkExpired`` when its time is past."""
+    key = linkkey.link_key(ctx.db)
+    if key is None:
+        raise Forbidden("this server signs no links; open the incident with an API token")
+    found = verdict(key, incident_id, expires, sig, ctx.now())
+    if found == "invalid":
+        raise Forbidden(
+            "this link is not valid (its signature does not match the incident and expiry "
+            "it names); open the incident from the page you received, or with an API token"
+        )
+    if found == "expired":
+        when = times.to_dt(expires).strftime("%Y-%m-%d %H:%M UTC")
+        raise LinkExpired(
+            f"this link expired at {when}; open the incident with an API token "
+            f"(tocsin incident show {incident_id})"
+        )
+    return record_text(record(ctx, incident_id, with_timeline=True))
+
+
+def _line(*parts: object) -> str:
+    return " ".join(printable(p) for p in parts if p not in (None, ""))
+
+
+def record_text(rec: dict[str, Any]) -> str:
+    """An incident's record (``service.record.record``) as plain text for a person: its
+    facts, alerts, runbook sections with every command filled from the alert's labels, and
+    its timeline."""
+    out = [_line(f"Incident #{rec['number']}:", rec["title"] or rec["group_key"]), ""]
+    for name, value in (
+        ("status", rec["status"]),
+        ("stage", rec["stage"]),
+        ("severity", rec["severity"] or "none"),
+        ("assignee", rec["assignee"]),
+        ("commander", rec["commander"]),
+        ("opened", rec["opened_at"]),
+        ("acknowledged", _by(rec["acknowledged_at"], rec["acknowledged_by"])),
+        ("resolved", _by(rec["resolved_at"], rec["resolved_by"])),
+    ):
+        if value:
+            out.append(f"{name + ':':<14}{printable(value)}")
+    out += ["", f"Alerts ({len(rec['alerts'])}):"]
+    for alert in rec["alerts"]:
+        labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
+        out.append("  " + _line(alert["status"], labels, "since", alert["starts_at"]))
+    for section in rec["runbooks"]:
+        out += ["", _line("Runbook:", f"{section['runbook']}: {section['section']}")]
+        if section.get("url"):
+            out.append("  " + printable(section["url"]))
+        for step in section["steps"]:
+            out.append("  " + _line(f"[{step['phase']}]", step["title"]))
+            for command in step["commands"]:
+                risk = f"risk: {command['risk']}" + (
+                    f", {command['language']}" if command["language"] else ""
+                )
+                out.append(f"    ({printable(risk)})")
+                text = command.get("filled", command["code"])
+                out += ["      " + ln for ln in printable(text, lines=True).splitlines()]
+                if command.get("unfilled"):
+                    out.append("    fill in: " + printable(", ".join(command["unfilled"])))
+    timeline = rec.get("timeline") or []
+    out += ["", f"Timeline ({len(timeline)} events, UTC):"]
+    for event in timeline[:MAX_TIMELINE]:
+        out.append("  " + _line(event["at"][:19], event["kind"], _detail(event["detail"])))
+    if len(timeline) > MAX_TIMELINE:
+        out.append(f"  … and {len(timeline) - MAX_TIMELINE} more")
+    return "\n".join(out) + "\n"
+
+
+def _by(at: str | None, by: str | None) -> str | None:
+    return f"{at} by {by}" if at and by else at
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    return " ".join(
+        f"{k}={v}" for k, v in detail.items() if isinstance(v, str | int | float) and v != ""
+    )[:200]

@@ -1,0 +1,82 @@
+"""The server's key for signed links (``incidents.share``): 32 random bytes in ``share.key``
+in the data directory, created owner-only (0600) the first time a link is signed or checked,
+and read from there by every process of the server.
+
+The data directory is the SQLite database's; with PostgreSQL it is ``TOCSIN_DATA_DIR``
+(``tocsin serve`` sets it to its ``--data-dir``, ``./data`` by default), and every server
+process must see the same file. Without one (an in-memory database, PostgreSQL with no data
+directory) there is no key: links are then plain (the API's incident URL, with a token).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import threading
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+KEY_FILE = "share.key"
+KEY_BYTES = 32
+_cache: dict[Path, bytes] = {}
+_lock = threading.Lock()
+log = logging.getLogger("tocsin.links")
+
+
+def key_path(db: Engine | Connection) -> Path | None:
+    """Where the key of this database's server lives, or None (an in-memory database)."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        database = url.database
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        return Path(database).resolve().parent / KEY_FILE
+    directory = os.environ.get("TOCSIN_DATA_DIR")
+    return Path(directory).resolve() / KEY_FILE if directory else None
+
+
+def link_key(db: Engine | Connection) -> bytes | None:
+    """The key (created, owner-only, when there is none yet), or None without a data
+    directory."""
+    path = key_path(db)
+    if path is None:
+        return None
+    with _lock:
+        if path in _cache:
+            return _cache[path]
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            try:
+                _create(path)
+            except OSError:
+                log.exception("cannot create the link key %s; links are not signed", path)
+                return None
+        try:
+            key = bytes.fromhex(path.read_text(encoding="ascii").strip())
+        except (OSError, ValueError):  # unreadable or not a key: links stay plain
+            log.exception("the link key %s cannot be read; links are not signed", path)
+            return None
+        if len(key) < KEY_BYTES:
+            log.error("the link key %s is too short; links are not signed", path)
+            return None
+        _cache[path] = key
+        return key
+
+
+def _create(path: Path) -> None:
+    """Write a new key beside ``path`` and link it into place: a process that reads the key
+    sees the whole of it or none, and when two create one at once, the first link wins."""
+    temporary = path.with_name(f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(KEY_BYTES) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
