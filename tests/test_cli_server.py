@@ -46,7 +46,7 @@ def test_tokens_create_prints_the_token_last(tmp_path: Path) -> None:
 
 def test_db_upgrade(tmp_path: Path) -> None:
     done = runner.invoke(app, ["db", "upgrade", "--data-dir", str(tmp_path)])
-    assert done.exit_code == 0 and "revision 0004" in done.output
+    assert done.exit_code == 0 and "revision 0006" in done.output
 
 
 def test_routes_test_like_amtool() -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from tocsin import times
-from tocsin.engine import messages
+from tocsin.engine import duties, messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.store import outbox, repo
@@ -37,5 +37,7 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
 
 
 def stopped(conn: Connection, incident_id: int) -> None:
-    """The incident is resolved: no more escalation, deadline or acknowledgement timeout."""
+    """The incident is resolved: no more escalation, deadline or acknowledgement timeout;
+    its post-incident duties fall due (``engine/duties.py``)."""
     outbox.cancel(conn, (*ESCALATION_KINDS, ACK_TIMEOUT), incident_id)
+    duties.schedule(conn, incident_id)
