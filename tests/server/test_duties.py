@@ -121,6 +121,10 @@ def test_resolving_gives_duties_reminders_and_overdue_work(
     assert [(n["channel"], n["target"]) for n in reminders] == [("pager", "user:carol")]
     advance(api, 3 * H)  # the report is overdue now; the postmortem is not
     assert [i["duty"] for i in items(api, "?overdue=true")] == ["report"]
+    report = api.get("/api/v1/reports?since=7d", role="viewer").json()
+    assert [
+        (i["incident_id"], i["duty"], i["overdue"]) for i in report["overdue_action_items"]
+    ] == [(number, "report", True)]
     sent = api.get(f"/api/v1/incidents/{number}/notifications").json()
     assert len([n for n in sent if n["kind"] == "duty_reminder"]) == 1  # once per duty
     timeline = api.get(f"/api/v1/incidents/{number}/timeline").json()
@@ -172,6 +176,10 @@ def test_resolving_gives_duties_reminders_and_overdue_work(
     table = runner.invoke(app, ["actions", "list", "--overdue", *site])
     assert "Write the incident report" in table.output and "overdue" in table.output
     assert "Complete the postmortem" not in table.output
+    reported = runner.invoke(app, ["report", "--since", "1000d", *site])
+    assert reported.exit_code == 0, reported.output
+    late = reported.output.split("overdue action items")[1]
+    assert "Write the incident report (report duty)" in late and "carol" in late
     events = api.get(f"/api/v1/incidents/{number}/timeline").json()
     assert [e["detail"]["status"] for e in events if e["kind"] == "postmortem_status"] == [
         "in-review",
