@@ -358,7 +358,7 @@ def test_impact_from_the_runbook_people_links_detection_related_and_prompts() ->
     assert "- Incident: <https://tocsin.example/api/v1/incidents/7>" in text
     assert (
         "- Runbook: Pebble API, PebbleAPIDown "
-        "<https://git.example/ops/blob/main/pebble.md#pebbleapidown>"
+        "<https://git.example/ops/blob/main/pebble.md#pebbleapidown>\n\n## Summary"
     ) in text
     assert "| Postmortem | in-review |" in text
     assert "| 3 | PebbleAPIDown | critical | 2027-01-10 08:00:00 UTC | resolved |" in text

@@ -75,7 +75,7 @@ def postmortem(
         return
     loaded, engine = site.open()
     try:
-        text = postmortem_markdown(local(loaded, engine), number)
+        text = postmortem_markdown(local(loaded, engine, runbooks=True), number)
     except NotFound as exc:
         err.print(f"tocsin: {exc.message}")
         raise typer.Exit(1) from None

@@ -33,6 +33,7 @@ The context a postmortem template sees (``sample_context`` has the same keys):
   (``duty``: report, postmortem or meeting for the post-incident duties, else None)
 - ``generated_at``: when the postmortem was generated
 - functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
+  ``link(url)`` an http(s) URL as ``<url>``, anything else as prose;
   ``one_line(text)`` collapses whitespace, ``prose(text)`` and ``paragraph(text)`` make
   untrusted text safe in Markdown; ``format_duration(seconds)`` prints "7 min 0 s".
 
@@ -136,6 +137,15 @@ _INLINE = str.maketrans(
     {c: "\\" + c for c in "\\`*_[]!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 )
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def link(url: object) -> str:
+    """A link for Markdown: an http(s) URL as an autolink ``<…>`` (spaces and angle brackets
+    encoded), anything else (a file path) as ``prose``."""
+    text = str(url or "").strip()
+    if text.lower().startswith(("https://", "http://")):
+        return "<" + text.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E") + ">"
+    return prose(text)
 
 
 def prose(text: object) -> str:
@@ -522,6 +532,7 @@ def build_context(
         "generated_at": utc(now),
         "related_days": RELATED_DAYS,
         "cell": cell,
+        "link": link,
         "one_line": one_line,
         "prose": prose,
         "paragraph": paragraph,
@@ -548,10 +559,10 @@ DEFAULT_TEMPLATE = """\
 ## Links
 
 {% if incident.url %}
-- Incident: <{{ incident.url }}>
+- Incident: {{ link(incident.url) }}
 {% endif %}
 {% for r in runbooks %}
-- Runbook: {{ prose(r.runbook) }}, {{ prose(r.section) }}{% if r.url and (r.url.startswith("https://") or r.url.startswith("http://")) %} <{{ r.url | replace(" ", "%20") | replace(">", "%3E") }}>{% elif r.url %} ({{ prose(r.url) }}){% endif %}
+- Runbook: {{ prose(r.runbook) }}, {{ prose(r.section) }}{% if r.url %} {{ link(r.url) }}{% endif %}{{ "" }}
 {% else %}
 - Runbook: none of the alerts has a runbook section.
 {% endfor %}
