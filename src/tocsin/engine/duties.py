@@ -148,6 +148,7 @@ def remind(s: Settings, conn: Connection, incident: Any, item: ActionItem, now: 
     )
 
 
-def schedule(conn: Connection, incident_id: int) -> None:
-    """The incident was resolved: its duties are looked at as soon as the engine runs."""
-    outbox.schedule(conn, DUTIES, [incident_id], 0.0)
+def schedule(conn: Connection, incident_id: int, now: float | None = None) -> None:
+    """The incident was resolved (at ``now``): its duties are looked at as soon as the
+    engine runs (without ``now``: due at once, whatever the time)."""
+    outbox.schedule(conn, DUTIES, [incident_id], 0.0 if now is None else now)

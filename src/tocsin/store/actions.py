@@ -178,7 +178,7 @@ def change(
     if "due_at" in values and item.remind_at is not None:
         # a duty moved: its reminder moves with it, and the incident's due work looks again
         values["remind_at"] = item.remind_at + (values["due_at"] - item.due_at)
-        outbox.schedule(conn, DUTIES, [item.incident_id], 0.0)
+        outbox.schedule(conn, DUTIES, [item.incident_id], now)
     conn.execute(update(action_items).where(action_items.c.id == item_id).values(**values))
     changed = get(conn, item_id)
     assert changed is not None
