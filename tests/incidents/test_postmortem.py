@@ -365,3 +365,43 @@ def test_impact_from_the_runbook_people_links_detection_related_and_prompts() ->
     for heading in ("## Related incidents", "## What went well", "## Where we got lucky"):
         assert f"\n{heading}\n\n" in text
     assert "_TODO: what helped" in text and "_TODO: what could have made this worse" in text
+
+
+def test_no_fingerprint_reaches_the_document() -> None:
+    """Issue 17, item 11: alerts are named by alertname and distinguishing labels wherever
+    the timeline speaks of them (fired, inhibited, muted in a flush), never by fingerprint."""
+    one = Alert(labels={**LABELS, "instance": "api-1"}, starts_at=at(0))
+    two = Alert(labels={**LABELS, "instance": "api-2"}, starts_at=at(5))
+    outside = "0f0f0f0f0f0f0f0f"
+    events = [
+        Event(T, "alert_fired", {"fingerprint": one.fingerprint, "alertname": "PebbleAPIDown"}),
+        Event(
+            T + 5,
+            "inhibited",
+            {
+                "fingerprint": two.fingerprint,
+                "alertname": "PebbleAPIDown",
+                "inhibited_by": [one.fingerprint, outside],
+            },
+        ),
+        Event(
+            T + 5,
+            "group_flushed",
+            {
+                "firing": [{"fingerprint": one.fingerprint, "labels": dict(one.labels)}],
+                "resolved": [],
+                "muted": {two.fingerprint: {"silenced_by": [], "inhibited_by": [outside]}},
+            },
+        ),
+    ]
+    context = build_context({"id": 1}, [one, two], events, [], T + 60)
+    text = render_postmortem(context)
+    for fp in (one.fingerprint, two.fingerprint, outside):
+        assert fp not in text
+        assert fp not in str(context["timeline"])
+    rows = [row["what"] for row in context["timeline"]]
+    assert "Alert PebbleAPIDown instance=api-1 fired" in rows
+    assert (
+        "Alert PebbleAPIDown instance=api-2 inhibited by PebbleAPIDown instance=api-1, "
+        "an alert outside this incident"
+    ) in rows

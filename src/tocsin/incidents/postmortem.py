@@ -255,6 +255,9 @@ def describe_event(event: Event) -> str:
         name = d.get("alertname") or "alert"
         rest = _labels_text(d["labels"]) if isinstance(d.get("labels"), Mapping) else ""
         verb = {"alert_fired": "fired", "alert_resolved": "resolved"}.get(kind, kind)
+        by_alerts = d.get("inhibited_by")
+        if kind == "inhibited" and isinstance(by_alerts, list) and by_alerts:
+            verb += " by " + ", ".join(str(a) for a in by_alerts[:5])
         return f"Alert {name}{' ' + rest if rest else ''} {verb}"
     if kind == "reopened":
         reason = f": {d['reason']}" if d.get("reason") else ""
@@ -296,20 +299,49 @@ def _folded_alert(value: Any, common: Mapping[str, str]) -> Any:
     return out
 
 
-def fold(event: Event, common: Mapping[str, str], people: Mapping[int, str]) -> Event:
+def fold(
+    event: Event,
+    common: Mapping[str, str],
+    people: Mapping[int, str],
+    labels_of: Mapping[str, Mapping[str, str]] | None = None,
+) -> Event:
     """The event as a person reads it: no fingerprint (an alert is named by its alertname
-    and distinguishing labels), and a delivery names the person it reached (``recipient``,
-    from ``people``: notification id -> name)."""
+    and distinguishing labels: ``labels_of`` fingerprint -> labels), and a delivery names
+    the person it reached (``recipient``, from ``people``: notification id -> name)."""
+    known = labels_of or {}
     detail = {k: v for k, v in event.detail.items() if k != "fingerprint"}
+    fp = event.detail.get("fingerprint")
+    if isinstance(fp, str) and fp in known and "labels" not in detail:
+        detail["labels"] = dict(known[fp])
+    if isinstance(detail.get("inhibited_by"), list):
+        detail["inhibited_by"] = [
+            _named(known[source], common) if source in known else "an alert outside this incident"
+            for source in detail["inhibited_by"]
+            if isinstance(source, str)
+        ]
     for key in ("firing", "resolved"):
         if isinstance(detail.get(key), list):
             detail[key] = [_folded_alert(a, common) for a in detail[key]]
+    if isinstance(detail.get("muted"), Mapping):  # fingerprint -> what mutes it
+        detail["muted"] = {
+            (_named(known[fp], common) if fp in known else "an alert"): (
+                fold(Event(event.at, "muted", why), common, people, known).detail
+                if isinstance(why, Mapping)
+                else why
+            )
+            for fp, why in detail["muted"].items()
+        }
     if isinstance(detail.get("labels"), Mapping):
         detail["labels"] = _distinguishing(detail["labels"], common)
     note = detail.get("notification")
     if isinstance(note, int) and note in people and not detail.get("recipient"):
         detail["recipient"] = people[note]
     return Event(event.at, event.kind, detail)
+
+
+def _named(labels: Mapping[str, str], common: Mapping[str, str]) -> str:
+    shown = _distinguishing(labels, common)
+    return f"{shown.get('alertname') or 'alert'} {_labels_text(shown)}".strip()
 
 
 def common_labels(alerts: Sequence[Alert], group_labels: Mapping[str, str]) -> dict[str, str]:
@@ -417,7 +449,8 @@ def build_context(
     ordered_alerts = sorted(alerts, key=lambda a: (_ts(a.starts_at) or 0.0, a.fingerprint))
     title = incident.get("title") or incident_title(group_labels, list(ordered_alerts))
     common = common_labels(ordered_alerts, group_labels)
-    ordered = _settled([fold(e, common, people or {}) for e in events])
+    labels_of = {a.fingerprint: a.labels for a in ordered_alerts}
+    ordered = _settled([fold(e, common, people or {}, labels_of) for e in events])
     figs = figures(ordered, opened_at=incident.get("opened_at"))
     started = min((t for a in ordered_alerts if (t := _ts(a.starts_at)) is not None), default=None)
     first_page = _first_page(ordered)
