@@ -147,6 +147,16 @@ def test_resolving_gives_duties_reminders_and_overdue_work(
         headers=api.headers("responder"),
     )
     assert wrong.status_code == 422
+    viewer = api.client.patch(
+        f"/api/v1/incidents/{number}/postmortem",
+        json={"status": "published"},
+        headers=api.headers("viewer"),
+    )
+    assert viewer.status_code == 403
+    missing = api.client.patch(
+        "/api/v1/incidents/999/postmortem", json={"status": "published"}, headers=api.headers()
+    )
+    assert missing.status_code == 404 and "no incident 999" in missing.json()["error"]["message"]
     text = api.get(f"/api/v1/incidents/{number}/postmortem", role="viewer").text
     assert "| Postmortem | in-review |" in text
 
