@@ -345,7 +345,7 @@ def test_impact_from_the_runbook_people_links_detection_related_and_prompts() ->
     assert (
         "- From the runbook (PebbleAPIDown): Every upload fails: customers see an error page."
     ) in impact
-    assert "- The alert says: pebble-api answers 503" in impact
+    assert "\n- pebble-api answers 503\n" in impact  # the alert's own summary beside it
     # people, not schedules; alerts by name and what tells them apart; no fingerprint
     assert "| Paged alice (schedule:api) via sms (escalation) |" in text
     assert "Delivery failed via sms to bob (user:bob) after 3 attempts: 503" in text

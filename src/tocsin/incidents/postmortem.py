@@ -460,6 +460,8 @@ def build_context(
             "at": datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "offset": offset(e.at - start),
             "kind": e.kind,
+            # a row's sentence: the one call (the folded event: no fingerprint, ``recipient``
+            # named); ``incidents.describe`` gives every kind its sentence (item 7)
             "what": describe_event(e),
         }
         for e in ordered[:MAX_ROWS]
@@ -614,7 +616,7 @@ _TODO: in two or three sentences, what happened and who noticed it._
 - From the runbook ({{ prose(r.alerts | join(", ")) }}): {{ paragraph(r.text) | indent(2) }}
 {% endfor %}
 {% for text in impact %}
-- {% if runbook_impact %}The alert says: {% endif %}{{ paragraph(text) | indent(2) }}
+- {{ paragraph(text) | indent(2) }}
 {% else %}
 {% if not runbook_impact %}
 _TODO: who or what was affected, for how long, how badly (the alerts carry no impact, summary or description annotation)._

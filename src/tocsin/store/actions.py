@@ -2,6 +2,11 @@
 status (open | done | cancelled). Every addition and change is also on the incident's
 timeline (kind ``action_item``: id, title, owner, due, change).
 
+Post-incident duties are action items with ``duty`` set (report, postmortem, meeting) and a
+``remind_at``; ``engine/duties.py`` adds them and reminds their owners. The rest of what a
+postmortem reads is here too: its status (``set_postmortem_status``), the related incidents
+of its group (``related``) and who each notification reached (``recipients``).
+
 Each function takes an open connection inside the caller's transaction.
 """
 
