@@ -85,6 +85,8 @@ def test_actions_add_list_done_and_the_postmortem(tmp_path: Path) -> None:
     assert "| 1 | Alert \\| on replica lag | alice |" in text
     assert "| 2 | Fail over automatically | bob | 2020-01-01 00:00:00 UTC | done |" in text
     assert "- db down" in text  # impact from the summary annotation
+    # and the runbook's Impact section beside it (the command loads the runbooks)
+    assert "- From the runbook (PebbleDatabaseDown): Every write fails" in text
     assert "Action item #2 done" in text  # on the timeline
     code, output = run("incident", "postmortem", str(number), *common)
 

@@ -279,3 +279,129 @@ def test_control_characters_are_shown_not_written() -> None:
     for shown in ("eve\\x1b", "hidden\\x1b", "mallory \\x1b", "bob\\x9b", "Fix\\x1b", "x\\x1b"):
         assert shown in text, shown
     assert "- checkout\\x07 down\n  all fine\n  second \\x9b2J line" in text  # lines kept
+
+
+def test_impact_from_the_runbook_people_links_detection_related_and_prompts() -> None:
+    """Issue 17, item 11: the runbook's Impact beside the alert's summary, people named and
+    fingerprints folded away, time to detect, links, related incidents, the review's
+    prompts."""
+    alerts = [
+        Alert(
+            labels={**LABELS, "instance": "api-1"},
+            annotations={"summary": "pebble-api answers 503"},
+            starts_at=at(-90),  # firing 90 s before the incident opened
+        ),
+        Alert(labels={**LABELS, "instance": "api-2"}, annotations={}, starts_at=at(-30)),
+    ]
+    fired = {
+        "fingerprint": "fedcba9876543210",
+        "labels": {**LABELS, "instance": "api-2"},
+    }
+    events = [
+        Event(T, "opened", {"receiver": "pager"}),
+        Event(T, "alert_fired", {"fingerprint": "fedcba9876543210", "alertname": "PebbleAPIDown"}),
+        Event(T, "group_flushed", {"firing": [fired], "resolved": []}),
+        Event(T, "escalated", {"step": 1, "targets": ["schedule:api"], "reason": "started"}),
+        Event(T + 1, "notified", {"channel": "team", "target": "channel:team", "kind": "firing"}),
+        Event(
+            T + 2,
+            "notified",
+            {"channel": "sms", "target": "schedule:api", "kind": "escalation", "notification": 4},
+        ),
+        Event(
+            T + 60,
+            "notify_failed",
+            {
+                "channel": "sms",
+                "target": "user:bob",
+                "attempts": 3,
+                "error": "503",
+                "notification": 5,
+            },
+        ),
+    ]
+    runbooks = [
+        {
+            "runbook": "Pebble API",
+            "section": "PebbleAPIDown",
+            "url": "https://git.example/ops/blob/main/pebble.md#pebbleapidown",
+            "alerts": ["PebbleAPIDown"],
+            "impact": "Every upload fails: customers see an error page.",
+        }
+    ]
+    related = [
+        {"id": 3, "title": None, "severity": "critical", "status": "resolved",
+         "opened_at": T - 5 * 86_400, "group_labels": '{"alertname": "PebbleAPIDown"}'},
+    ]  # fmt: skip
+    context = build_context(
+        {"id": 7, "group_labels": {"alertname": "PebbleAPIDown"}, "opened_at": T,
+         "postmortem_status": "in-review"},
+        alerts, events, [], T + 3600,
+        runbooks=runbooks, related=related, people={4: "alice", 5: "bob"},
+        url="https://tocsin.example/api/v1/incidents/7",
+    )  # fmt: skip
+    text = render_postmortem(context)
+    impact = text.split("## Impact")[1].split("##")[0]
+    assert (
+        "- From the runbook (PebbleAPIDown): Every upload fails: customers see an error page."
+    ) in impact
+    assert "\n- pebble-api answers 503\n" in impact  # the alert's own summary beside it
+    # people, not schedules; alerts by name and what tells them apart; no fingerprint
+    assert "| Paged alice (schedule:api) via sms (escalation) |" in text
+    assert "Delivery failed via sms to bob (user:bob) after 3 attempts: 503" in text
+    assert "1 firing: PebbleAPIDown instance=api-2)" in text
+    timeline = text.split("## Timeline")[1].split("## Detection")[0]
+    assert "fedcba9876543210" not in text and "service=pebble-api" not in timeline
+    # from the first alert's start (08:00:00 - 90 s) to the first page to a person (+2 s)
+    assert context["detection"]["time_to_detect"] == "1 min 32 s"
+    assert "| Time to detect (first alert to first page) | 1 min 32 s |" in text
+    assert "- Incident: <https://tocsin.example/api/v1/incidents/7>" in text
+    assert (
+        "- Runbook: Pebble API, PebbleAPIDown "
+        "<https://git.example/ops/blob/main/pebble.md#pebbleapidown>\n\n## Summary"
+    ) in text
+    assert "| Postmortem | in-review |" in text
+    assert "| 3 | PebbleAPIDown | critical | 2027-01-10 08:00:00 UTC | resolved |" in text
+    for heading in ("## Related incidents", "## What went well", "## Where we got lucky"):
+        assert f"\n{heading}\n\n" in text
+    assert "_TODO: what helped" in text and "_TODO: what could have made this worse" in text
+
+
+def test_no_fingerprint_reaches_the_document() -> None:
+    """Issue 17, item 11: alerts are named by alertname and distinguishing labels wherever
+    the timeline speaks of them (fired, inhibited, muted in a flush), never by fingerprint."""
+    one = Alert(labels={**LABELS, "instance": "api-1"}, starts_at=at(0))
+    two = Alert(labels={**LABELS, "instance": "api-2"}, starts_at=at(5))
+    outside = "0f0f0f0f0f0f0f0f"
+    events = [
+        Event(T, "alert_fired", {"fingerprint": one.fingerprint, "alertname": "PebbleAPIDown"}),
+        Event(
+            T + 5,
+            "inhibited",
+            {
+                "fingerprint": two.fingerprint,
+                "alertname": "PebbleAPIDown",
+                "inhibited_by": [one.fingerprint, outside],
+            },
+        ),
+        Event(
+            T + 5,
+            "group_flushed",
+            {
+                "firing": [{"fingerprint": one.fingerprint, "labels": dict(one.labels)}],
+                "resolved": [],
+                "muted": {two.fingerprint: {"silenced_by": [], "inhibited_by": [outside]}},
+            },
+        ),
+    ]
+    context = build_context({"id": 1}, [one, two], events, [], T + 60)
+    text = render_postmortem(context)
+    for fp in (one.fingerprint, two.fingerprint, outside):
+        assert fp not in text
+        assert fp not in str(context["timeline"])
+    rows = [row["what"] for row in context["timeline"]]
+    assert "Alert PebbleAPIDown instance=api-1 fired" in rows
+    assert (
+        "Alert PebbleAPIDown instance=api-2 inhibited by PebbleAPIDown instance=api-1, "
+        "an alert outside this incident"
+    ) in rows

@@ -1,6 +1,8 @@
 """Postmortems and action items in the native API (``service.postmortem``).
 
 - ``GET /api/v1/incidents/{id}/postmortem``: the postmortem draft, Markdown
+- ``PATCH /api/v1/incidents/{id}/postmortem``: ``{status}`` (draft, in-review, published;
+  publishing closes the incident's open ``postmortem`` duty)
 - ``GET /api/v1/action-items?status=&overdue=true&owner=&incident=&limit=&offset=``: a list
   as every list of the native API (``api.lists``)
 - ``POST /api/v1/incidents/{id}/action-items``: ``{title, owner, due?}`` (due: ISO 8601 or a
@@ -31,6 +33,7 @@ Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, ma
 Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Due = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Status = Literal["open", "done", "cancelled"]
+PostmortemStatus = Literal["draft", "in-review", "published"]
 
 
 class _Body(BaseModel):
@@ -50,6 +53,10 @@ class ActionItemChange(_Body):
     title: Title | None = None
 
 
+class PostmortemChange(_Body):
+    status: PostmortemStatus
+
+
 class ActionItemQuery(BaseModel):
     status: Status | None = None
     overdue: bool = False
@@ -64,6 +71,17 @@ async def get_postmortem(request: Request, _by: Reader, incident_id: int) -> Res
     """The incident's postmortem draft (Markdown): timeline, figures, action items."""
     text = postmortem.postmortem_markdown(context(request), incident_id)
     return Response(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.patch("/api/v1/incidents/{incident_id}/postmortem")
+async def change_postmortem(
+    request: Request, incident_id: int, body: PostmortemChange, by: Responder
+) -> Response:
+    """Move the postmortem to draft, in-review or published (on the incident's timeline)."""
+    changed = await asyncio.to_thread(
+        postmortem.set_status, context(request), incident_id, body.status, by
+    )
+    return JSONResponse({"incident": incident_id, **changed})
 
 
 @router.get("/api/v1/action-items")

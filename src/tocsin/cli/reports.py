@@ -101,6 +101,20 @@ def tables(report: dict[str, Any]) -> list[Any]:
     unseen = shown(", ".join(coverage["runbooks_not_seen"])) or "none"
     parts.append(f"[bold]fired without a runbook:[/bold] {missing}")
     parts.append(f"[bold]runbook alerts not seen:[/bold] {unseen}")
+    if report.get("overdue_action_items"):
+        late = Table(title="overdue action items", title_justify="left")
+        for column in ("id", "incident", "title", "owner", "due (UTC)"):
+            late.add_column(column)
+        for item in report["overdue_action_items"]:
+            duty = f" ({item['duty']} duty)" if item.get("duty") else ""
+            late.add_row(
+                str(item["id"]),
+                f"#{item['incident_id']}",
+                shown(item["title"]) + duty,
+                shown(item["owner"]),
+                str(item["due_at"]),
+            )
+        parts.append(late)
     return parts
 
 

@@ -1,6 +1,7 @@
 """Response commands: an incident's postmortem, and action items.
 
 - ``tocsin incident postmortem N [--output FILE]``
+- ``tocsin incident postmortem N --status draft|in-review|published [--by NAME]``
 - ``tocsin actions list [--overdue] [--status S] [--owner X] [--incident N] [--format table|json]``
 - ``tocsin actions add N TITLE --owner X [--due 7d]``
 - ``tocsin actions done ID``
@@ -37,17 +38,44 @@ def postmortem(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file (default: stdout).")
     ] = None,
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status",
+            help="Set the postmortem's status instead of printing it: draft, in-review or "
+            "published (publishing closes its postmortem duty).",
+        ),
+    ] = None,
+    by: By = "cli",
     *,
     site: Site,
 ) -> None:
-    """The incident's postmortem draft in Markdown: timeline, figures, action items."""
+    """The incident's postmortem draft in Markdown: timeline, figures, action items; or,
+    with --status, move it to draft, in review or published."""
     from tocsin.errors import NotFound
+    from tocsin.incidents.postmortem import POSTMORTEM_STATUSES
     from tocsin.service.context import local
-    from tocsin.service.postmortem import postmortem_markdown
+    from tocsin.service.postmortem import postmortem_markdown, set_status
 
+    if status is not None:
+        if status not in POSTMORTEM_STATUSES:
+            err.print(f"tocsin: --status must be one of {', '.join(POSTMORTEM_STATUSES)}")
+            raise typer.Exit(2)
+        if output is not None:
+            err.print("tocsin: --status and --output do not go together")
+            raise typer.Exit(2)
+        loaded, engine = site.open()
+        try:
+            changed = set_status(local(loaded, engine), number, status, by)
+        except NotFound as exc:
+            err.print(f"tocsin: {exc.message}")
+            raise typer.Exit(1) from None
+        same = " (unchanged)" if changed["was"] == status else f" (was {changed['was']})"
+        out.print(f"postmortem of incident {number}: {status}{same}")
+        return
     loaded, engine = site.open()
     try:
-        text = postmortem_markdown(local(loaded, engine), number)
+        text = postmortem_markdown(local(loaded, engine, runbooks=True), number)
     except NotFound as exc:
         err.print(f"tocsin: {exc.message}")
         raise typer.Exit(1) from None
@@ -107,9 +135,8 @@ def actions_list(
         state = shown(item.status) + (" [red](overdue)[/red]" if item.overdue(now) else "")
         due = (utc(item.due_at) or "").removesuffix(" UTC")[:16]
         # titles and owners are data: never rich markup, never a terminal's escape
-        table.add_row(
-            str(item.id), f"#{item.incident_id}", shown(item.title), shown(item.owner), due, state
-        )
+        title = shown(item.title) + (f" [dim]({item.duty} duty)[/dim]" if item.duty else "")
+        table.add_row(str(item.id), f"#{item.incident_id}", title, shown(item.owner), due, state)
     out.print(table)
 
 

@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from tocsin.alerts.matchers import parse_matcher
+from tocsin.config.duties import DutiesConfig
 from tocsin.times import parse_duration
 
 # a place in the document, as keys and list indexes: ("route", "routes", 0, "group_wait")
@@ -336,3 +337,5 @@ class TocsinConfig(_Strict):
     escalation_policies: list[PolicyConfig] = Field(default_factory=list)
     # a Jinja2 file (relative to tocsin.yaml) replacing the default postmortem template
     postmortem_template: str | None = None
+    # what a resolved incident still asks of people, per severity (config/duties.py)
+    duties: DutiesConfig = Field(default_factory=DutiesConfig)

@@ -115,7 +115,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         assert not isinstance(resolved, Refusal)  # any open incident may resolve
         values.update(status=resolved, resolved_at=now_ts)
         repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
-        resolution.stopped(conn, incident_id)
+        resolution.stopped(conn, incident_id, now_ts)
         repo.finish(conn, item.id, owner)
     elif decision.all_resolved:
         # the route keeps it open for a person to resolve; a new alert flushes it again

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from tocsin import times
-from tocsin.engine import messages
+from tocsin.engine import duties, messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.store import outbox, repo
@@ -27,7 +27,7 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
     if moved == incident.status:
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
-    stopped(conn, incident_id)
+    stopped(conn, incident_id, now)
     repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {"by": by})
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
@@ -36,6 +36,8 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
     return None
 
 
-def stopped(conn: Connection, incident_id: int) -> None:
-    """The incident is resolved: no more escalation, deadline or acknowledgement timeout."""
+def stopped(conn: Connection, incident_id: int, now: float | None = None) -> None:
+    """The incident is resolved (at ``now``): no more escalation, deadline or
+    acknowledgement timeout; its post-incident duties fall due (``engine/duties.py``)."""
     outbox.cancel(conn, (*ESCALATION_KINDS, ACK_TIMEOUT), incident_id)
+    duties.schedule(conn, incident_id, now)

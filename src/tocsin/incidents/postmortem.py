@@ -9,20 +9,31 @@ strict). Times are UTC.
 The context a postmortem template sees (``sample_context`` has the same keys):
 
 - ``incident``: ``{id, title, severity, status, stage, assignee, commander, opened_at,
-  triggered_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, group_labels}``,
-  times as ``2027-01-15 08:00:00 UTC`` strings (or None)
+  triggered_at, acknowledged_at, acknowledged_by, resolved_at, resolved_by, group_labels,
+  url, postmortem_status}``, times as ``2027-01-15 08:00:00 UTC`` strings (or None);
+  ``postmortem_status`` is draft, in-review or published
 - ``alerts``: each ``{name, labels, labels_text, annotations, starts_at, ends_at, firing}``
 - ``impact``: the alerts' distinct ``impact`` annotations, else their ``summary``, else their
   ``description`` (a list of strings, maybe empty)
+- ``runbook_impact``: the Impact sections of the alerts' runbook sections, each ``{alerts,
+  runbook, section, text}``; ``runbooks``: those sections, each ``{alerts, runbook, section,
+  url}``
+- ``detection``: ``{alert_started_at, first_page_at, time_to_detect}``: from the first alert's
+  start to the first page (to a person; else the first message), as text (or None)
+- ``related``: other incidents of the same group in the ``related_days`` (``RELATED_DAYS``)
+  before it, newest first, each ``{id, title, severity, status, opened_at}``
 - ``timeline``: rows ``{at, offset, kind, what}`` (``at`` UTC without the zone, ``offset``
-  from the opening,
-  ``what`` a sentence), oldest first; ``timeline_omitted``: rows left out past ``MAX_ROWS``
+  from the opening, ``what`` a sentence naming the people paged, with no fingerprint and each
+  alert named by its alertname and the labels that tell it from the incident's other
+  alerts), oldest first; ``timeline_omitted``: rows left out past ``MAX_ROWS``
 - ``figures``: ``incidents.figures.Figures`` as a mapping (seconds, counts) and ``durations``:
   ``{time_to_acknowledge, time_to_resolve}`` as text ("7 min 0 s", or None)
 - ``last_status_update``: ``{at, stage, message}`` or None
-- ``action_items``: each ``{id, title, owner, due, status, overdue, created_by}``
+- ``action_items``: each ``{id, title, owner, due, status, overdue, created_by, duty}``
+  (``duty``: report, postmortem or meeting for the post-incident duties, else None)
 - ``generated_at``: when the postmortem was generated
 - functions: ``cell(text)`` escapes text for a Markdown table cell (pipes, newlines, ``<``);
+  ``link(url)`` an http(s) URL as ``<url>``, anything else as prose;
   ``one_line(text)`` collapses whitespace, ``prose(text)`` and ``paragraph(text)`` make
   untrusted text safe in Markdown; ``format_duration(seconds)`` prints "7 min 0 s".
 
@@ -55,7 +66,10 @@ from tocsin.times import format_duration
 
 MAX_ROWS = 1000  # timeline rows in one postmortem; the rest are counted, not listed
 MAX_CHARS = 2_000_000
+RELATED_DAYS = 30  # related incidents: the same group, opened this many days before
+MAX_RELATED = 10
 ACTION_STATUSES = ("open", "done", "cancelled")
+POSTMORTEM_STATUSES = ("draft", "in-review", "published")
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,8 @@ class ActionItem:
     created_at: float
     created_by: str
     closed_at: float | None = None
+    duty: str | None = None  # report | postmortem | meeting: a post-incident duty (config)
+    remind_at: float | None = None  # when its owner is reminded (None: not, or done)
 
     def overdue(self, now: float) -> bool:
         return self.status == "open" and self.due_at < now
@@ -87,6 +103,7 @@ class ActionItem:
             "created_at": iso(self.created_at),
             "created_by": self.created_by,
             "closed_at": iso(self.closed_at) if self.closed_at is not None else None,
+            "duty": self.duty,
         }
 
 
@@ -120,6 +137,15 @@ _INLINE = str.maketrans(
     {c: "\\" + c for c in "\\`*_[]!"} | {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
 )
 _LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+(?=[.)]))")
+
+
+def link(url: object) -> str:
+    """A link for Markdown: an http(s) URL as an autolink ``<…>`` (spaces and angle brackets
+    encoded), anything else (a file path) as ``prose``."""
+    text = str(url or "").strip()
+    if text.lower().startswith(("https://", "http://")):
+        return "<" + text.replace(" ", "%20").replace("<", "%3C").replace(">", "%3E") + ">"
+    return prose(text)
 
 
 def prose(text: object) -> str:
@@ -193,11 +219,21 @@ def describe_event(event: Event) -> str:
         who = d.get("acknowledged_by")
         return "Acknowledgement" + (f" by {who}" if who else "") + " lapsed: paging again"
     if kind == "notified":
-        target = f"{d['target']} " if d.get("target") else ""
-        return f"Notified {target}via {d.get('channel', '?')} ({d.get('kind', 'message')})"
+        target = str(d.get("target") or "")
+        if d.get("recipient"):
+            via = f" ({target})" if target and target != f"user:{d['recipient']}" else ""
+            return (
+                f"Paged {d['recipient']}{via} via {d.get('channel', '?')} "
+                f"({d.get('kind', 'message')})"
+            )
+        return f"Notified {target + ' ' if target else ''}via {d.get('channel', '?')} " + (
+            f"({d.get('kind', 'message')})"
+        )
     if kind == "notify_failed":
         if d.get("channel"):
             target = f" to {d['target']}" if d.get("target") else ""
+            if d.get("recipient"):
+                target = f" to {d['recipient']}" + (f" ({d['target']})" if target else "")
             return (
                 f"Delivery failed via {d['channel']}{target} after {d.get('attempts', '?')} "
                 f"attempts: {d.get('error', '')}"
@@ -217,9 +253,12 @@ def describe_event(event: Event) -> str:
         return f"Status update{stage}{by}: {d.get('message', '')}"
     if kind in ("alert_fired", "alert_resolved", "silenced", "inhibited"):
         name = d.get("alertname") or "alert"
-        fp = f" ({d['fingerprint']})" if d.get("fingerprint") else ""
+        rest = _labels_text(d["labels"]) if isinstance(d.get("labels"), Mapping) else ""
         verb = {"alert_fired": "fired", "alert_resolved": "resolved"}.get(kind, kind)
-        return f"Alert {name}{fp} {verb}"
+        by_alerts = d.get("inhibited_by")
+        if kind == "inhibited" and isinstance(by_alerts, list) and by_alerts:
+            verb += " by " + ", ".join(str(a) for a in by_alerts[:5])
+        return f"Alert {name}{' ' + rest if rest else ''} {verb}"
     if kind == "reopened":
         reason = f": {d['reason']}" if d.get("reason") else ""
         return f"Reopened{by}{reason}"
@@ -230,8 +269,98 @@ def describe_event(event: Event) -> str:
             f"Action item #{d.get('id', '?')} {change}: {d.get('title', '')} "
             f"(owner {d.get('owner', '?')}{due})"
         )
+    if kind == "postmortem_status":
+        return f"Postmortem {d.get('status', '?')}{by}"
+    if kind == "duty_reminder":
+        return f"{d.get('owner', '?')} reminded: {d.get('title', 'a duty')} (#{d.get('id', '?')})"
     rest = json.dumps(dict(d), sort_keys=True, default=str) if d else ""
     return f"{kind.replace('_', ' ').capitalize()} {rest}".strip()
+
+
+# --- what the timeline shows: people, and alerts without fingerprints ----------------------
+
+
+def _distinguishing(labels: Mapping[str, str], common: Mapping[str, str]) -> dict[str, str]:
+    """An alert's labels as a person tells it apart: its alertname and the labels that the
+    incident's alerts do not all share."""
+    return {
+        k: v
+        for k, v in labels.items()
+        if k == "alertname" or (k != "severity" and common.get(k) != v)
+    }
+
+
+def _folded_alert(value: Any, common: Mapping[str, str]) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    out = {k: v for k, v in value.items() if k != "fingerprint"}
+    if isinstance(value.get("labels"), Mapping):
+        out["labels"] = _distinguishing(value["labels"], common)
+    return out
+
+
+def fold(
+    event: Event,
+    common: Mapping[str, str],
+    people: Mapping[int, str],
+    labels_of: Mapping[str, Mapping[str, str]] | None = None,
+) -> Event:
+    """The event as a person reads it: no fingerprint (an alert is named by its alertname
+    and distinguishing labels: ``labels_of`` fingerprint -> labels), and a delivery names
+    the person it reached (``recipient``, from ``people``: notification id -> name)."""
+    known = labels_of or {}
+    detail = {k: v for k, v in event.detail.items() if k != "fingerprint"}
+    fp = event.detail.get("fingerprint")
+    if isinstance(fp, str) and fp in known and "labels" not in detail:
+        detail["labels"] = dict(known[fp])
+    if isinstance(detail.get("inhibited_by"), list):
+        detail["inhibited_by"] = [
+            _named(known[source], common) if source in known else "an alert outside this incident"
+            for source in detail["inhibited_by"]
+            if isinstance(source, str)
+        ]
+    for key in ("firing", "resolved"):
+        if isinstance(detail.get(key), list):
+            detail[key] = [_folded_alert(a, common) for a in detail[key]]
+    if isinstance(detail.get("muted"), Mapping):  # fingerprint -> what mutes it
+        detail["muted"] = {
+            (_named(known[fp], common) if fp in known else "an alert"): (
+                fold(Event(event.at, "muted", why), common, people, known).detail
+                if isinstance(why, Mapping)
+                else why
+            )
+            for fp, why in detail["muted"].items()
+        }
+    if isinstance(detail.get("labels"), Mapping):
+        detail["labels"] = _distinguishing(detail["labels"], common)
+    note = detail.get("notification")
+    if isinstance(note, int) and note in people and not detail.get("recipient"):
+        detail["recipient"] = people[note]
+    return Event(event.at, event.kind, detail)
+
+
+def _named(labels: Mapping[str, str], common: Mapping[str, str]) -> str:
+    shown = _distinguishing(labels, common)
+    return f"{shown.get('alertname') or 'alert'} {_labels_text(shown)}".strip()
+
+
+def common_labels(alerts: Sequence[Alert], group_labels: Mapping[str, str]) -> dict[str, str]:
+    """What every alert of the incident shares (one alert: the group's labels), so that
+    the rest is what tells the alerts apart."""
+    if len(alerts) < 2:
+        return dict(group_labels)
+    shared = dict(alerts[0].labels)
+    for alert in alerts[1:]:
+        shared = {k: v for k, v in shared.items() if alert.labels.get(k) == v}
+    return shared
+
+
+def _first_page(events: Sequence[Event]) -> float | None:
+    """When the first page reached a person (else the first message went out)."""
+    sent = [e for e in events if e.kind == "notified"]
+    people = [e for e in sent if not str(e.detail.get("target", "")).startswith("channel:")]
+    chosen = people or sent
+    return min(e.at for e in chosen) if chosen else None
 
 
 # --- the context ----------------------------------------------------------------------------
@@ -289,29 +418,50 @@ def _alert(alert: Alert, now: float) -> dict[str, Any]:
     }
 
 
+def _group(row: Mapping[str, Any]) -> dict[str, str]:
+    labels = row.get("group_labels") or {}
+    if isinstance(labels, str):
+        labels = json.loads(labels)
+    return {str(k): str(v) for k, v in dict(labels).items()}
+
+
 def build_context(
     incident: Mapping[str, Any],
     alerts: Sequence[Alert],
     events: Sequence[Event],
     action_items: Sequence[ActionItem],
     now: float,
+    *,
+    runbooks: Sequence[Mapping[str, Any]] = (),
+    related: Sequence[Mapping[str, Any]] = (),
+    people: Mapping[int, str] | None = None,
+    url: str | None = None,
 ) -> dict[str, Any]:
     """What a postmortem template sees (the keys are in the module docstring). ``incident``
-    is the incident's row as a mapping (the ``incidents`` table's columns)."""
+    is the incident's row as a mapping (the ``incidents`` table's columns); ``runbooks`` the
+    runbook sections of its alerts (``incidents.sections``); ``related`` the rows of other
+    incidents of its group; ``people`` who each notification reached (id -> name); ``url``
+    the incident's link."""
     group_labels = incident.get("group_labels") or {}
     if isinstance(group_labels, str):
         group_labels = json.loads(group_labels)
     group_labels = {str(k): str(v) for k, v in dict(group_labels).items()}
     ordered_alerts = sorted(alerts, key=lambda a: (_ts(a.starts_at) or 0.0, a.fingerprint))
     title = incident.get("title") or incident_title(group_labels, list(ordered_alerts))
-    ordered = _settled(events)
+    common = common_labels(ordered_alerts, group_labels)
+    labels_of = {a.fingerprint: a.labels for a in ordered_alerts}
+    ordered = _settled([fold(e, common, people or {}, labels_of) for e in events])
     figs = figures(ordered, opened_at=incident.get("opened_at"))
+    started = min((t for a in ordered_alerts if (t := _ts(a.starts_at)) is not None), default=None)
+    first_page = _first_page(ordered)
     start = figs.opened_at if figs.opened_at is not None else (ordered[0].at if ordered else now)
     rows = [
         {
             "at": datetime.fromtimestamp(e.at, UTC).strftime("%Y-%m-%d %H:%M:%S"),
             "offset": offset(e.at - start),
             "kind": e.kind,
+            # a row's sentence: the one call (the folded event: no fingerprint, ``recipient``
+            # named); ``incidents.describe`` gives every kind its sentence (item 7)
             "what": describe_event(e),
         }
         for e in ordered[:MAX_ROWS]
@@ -342,9 +492,49 @@ def build_context(
             "resolved_at": utc(figs.resolved_at),
             "resolved_by": incident.get("resolved_by"),
             "group_labels": group_labels,
+            "url": url,
+            "postmortem_status": incident.get("postmortem_status") or "draft",
         },
         "alerts": [_alert(a, now) for a in ordered_alerts],
         "impact": _impact(ordered_alerts),
+        "runbook_impact": [
+            {
+                "alerts": list(r.get("alerts") or []),
+                "runbook": r.get("runbook"),
+                "section": r.get("section"),
+                "text": str(r["impact"]).strip(),
+            }
+            for r in runbooks
+            if r.get("impact") and str(r["impact"]).strip()
+        ],
+        "runbooks": [
+            {
+                "alerts": list(r.get("alerts") or []),
+                "runbook": r.get("runbook"),
+                "section": r.get("section"),
+                "url": r.get("url"),
+            }
+            for r in runbooks
+        ],
+        "detection": {
+            "alert_started_at": utc(started),
+            "first_page_at": utc(first_page),
+            "time_to_detect": (
+                format_duration(max(0.0, first_page - started))
+                if started is not None and first_page is not None
+                else None
+            ),
+        },
+        "related": [
+            {
+                "id": r.get("id"),
+                "title": r.get("title") or incident_title(_group(r), []),
+                "severity": r.get("severity"),
+                "status": r.get("status"),
+                "opened_at": utc(r.get("opened_at")),
+            }
+            for r in related
+        ],
         "timeline": rows,
         "timeline_omitted": max(0, len(ordered) - MAX_ROWS),
         "figures": figs.to_json(),
@@ -370,11 +560,14 @@ def build_context(
                 "status": i.status,
                 "overdue": i.overdue(now),
                 "created_by": i.created_by,
+                "duty": i.duty,
             }
             for i in sorted(action_items, key=lambda i: i.id)
         ],
         "generated_at": utc(now),
+        "related_days": RELATED_DAYS,
         "cell": cell,
+        "link": link,
         "one_line": one_line,
         "prose": prose,
         "paragraph": paragraph,
@@ -396,6 +589,18 @@ DEFAULT_TEMPLATE = """\
 | Resolved | {% if incident.resolved_at %}{{ incident.resolved_at }}{% if incident.resolved_by %} by {{ cell(incident.resolved_by) }}{% endif %}{% else %}not resolved{% endif %} |
 | Commander | {{ cell(incident.commander or "none") }} |
 | Assignee | {{ cell(incident.assignee or "none") }} |
+| Postmortem | {{ incident.postmortem_status }} |
+
+## Links
+
+{% if incident.url %}
+- Incident: {{ link(incident.url) }}
+{% endif %}
+{% for r in runbooks %}
+- Runbook: {{ prose(r.runbook) }}, {{ prose(r.section) }}{% if r.url %} {{ link(r.url) }}{% endif %}{{ "" }}
+{% else %}
+- Runbook: none of the alerts has a runbook section.
+{% endfor %}
 
 ## Summary
 
@@ -407,10 +612,15 @@ _TODO: in two or three sentences, what happened and who noticed it._
 
 ## Impact
 
+{% for r in runbook_impact %}
+- From the runbook ({{ prose(r.alerts | join(", ")) }}): {{ paragraph(r.text) | indent(2) }}
+{% endfor %}
 {% for text in impact %}
 - {{ paragraph(text) | indent(2) }}
 {% else %}
+{% if not runbook_impact %}
 _TODO: who or what was affected, for how long, how badly (the alerts carry no impact, summary or description annotation)._
+{% endif %}
 {% endfor %}
 
 ## Alerts
@@ -437,12 +647,35 @@ _TODO: who or what was affected, for how long, how badly (the alerts carry no im
 
 | Figure | Value |
 |---|---|
+| Time to detect (first alert to first page) | {{ detection.time_to_detect or "n/a" }} |
 | Time to acknowledge (first page to first acknowledgement) | {{ durations.time_to_acknowledge or "n/a" }} |
 | Time to resolve (first alert to resolution) | {{ durations.time_to_resolve or "n/a" }} |
 | Escalations | {{ figures.escalations }} |
 | Pages sent | {{ figures.pages_sent }} |
 | Pages failed | {{ figures.pages_failed }} |
 | Acknowledgement deadlines missed | {{ figures.deadline_misses }} |
+
+## Related incidents
+
+{% if related %}
+Incidents of the same group in the {{ related_days }} days before:
+
+| # | Title | Severity | Opened (UTC) | Status |
+|---|---|---|---|---|
+{% for r in related %}
+| {{ r.id }} | {{ cell(r.title) }} | {{ cell(r.severity or "none") }} | {{ r.opened_at or "" }} | {{ cell(r.status) }} |
+{% endfor %}
+{% else %}
+No other incident of the same group in the {{ related_days }} days before.
+{% endif %}
+
+## What went well
+
+_TODO: what helped: an alert that fired early, a runbook step that worked, a quick hand-over._
+
+## Where we got lucky
+
+_TODO: what could have made this worse and did not: timing, who happened to be around, a failure that stayed small._
 
 ## Contributing factors
 
@@ -472,7 +705,7 @@ _TODO: what was done to resolve it, and what still has to be done._
 | # | Action | Owner | Due (UTC) | Status |
 |---|---|---|---|---|
 {% for i in action_items %}
-| {{ i.id }} | {{ cell(i.title) }} | {{ cell(i.owner) }} | {{ i.due }} | {{ i.status }}{% if i.overdue %} (overdue){% endif %} |
+| {{ i.id }} | {{ cell(i.title) }}{% if i.duty %} (post-incident duty){% endif %} | {{ cell(i.owner) }} | {{ i.due }} | {{ i.status }}{% if i.overdue %} (overdue){% endif %} |
 {% endfor %}
 {% else %}
 _None yet: add them with `tocsin actions add {{ incident.id }} "TITLE" --owner NAME`._

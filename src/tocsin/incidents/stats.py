@@ -144,6 +144,9 @@ class Report:
     out_of_hours: tuple[PersonPages, ...]
     without_runbook: tuple[str, ...]
     runbooks_not_seen: tuple[str, ...]
+    # action items (post-incident duties among them) open past their due time when the
+    # report was made, of any incident: ``ActionItem.to_json`` each (service/reports.py)
+    overdue_action_items: tuple[Mapping[str, Any], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         def iso(ts: float) -> str:
@@ -177,6 +180,7 @@ class Report:
                 "without_runbook": list(self.without_runbook),
                 "runbooks_not_seen": list(self.runbooks_not_seen),
             },
+            "overdue_action_items": [dict(i) for i in self.overdue_action_items],
         }
 
 

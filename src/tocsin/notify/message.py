@@ -26,7 +26,7 @@ __all__ = [
 STATUSES = ("triggered", "acknowledged", "resolved")
 # Kinds that bring news (a status update a person wrote, or the reminder that one is due) in
 # ``text``, rather than a change of the incident's state.
-NEWS_KINDS = frozenset({"status_update", "update_reminder"})
+NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder"})
 
 
 @dataclass(frozen=True)

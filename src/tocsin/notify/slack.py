@@ -29,7 +29,11 @@ _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 # Kinds that page the recipient (ask them to act), as opposed to telling them something.
 _PAGING_KINDS = frozenset({"firing", "escalation", "deadline", "reminder"})
 # Kinds whose ``text`` (written by a person, or the reminder's) leads the message.
-_TEXT_HEADINGS = {"status_update": "Update", "update_reminder": "Status update due"}
+_TEXT_HEADINGS = {
+    "status_update": "Update",
+    "update_reminder": "Status update due",
+    "duty_reminder": "Duty due",
+}
 
 
 def slack_escape(text: str) -> str:

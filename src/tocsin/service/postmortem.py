@@ -1,16 +1,25 @@
-"""After the incident: the postmortem draft (Markdown, from the timeline, the figures and
-the action items; the team's template when the configuration has one) and the action items
-(list, add, change)."""
+"""After the incident: the postmortem draft (Markdown, from the timeline, the figures, the
+runbook and the action items; the team's template when the configuration has one), its
+status (draft, in-review, published), and the action items (list, add, change), among them
+the post-incident duties a resolution adds (``engine/duties.py``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from tocsin.engine import messages
 from tocsin.errors import Invalid, NotFound
-from tocsin.incidents.postmortem import ActionItem, build_context, render_postmortem
+from tocsin.incidents.postmortem import (
+    MAX_RELATED,
+    POSTMORTEM_STATUSES,
+    RELATED_DAYS,
+    ActionItem,
+    build_context,
+    render_postmortem,
+)
 from tocsin.service.context import Context
-from tocsin.service.record import incident_row
+from tocsin.service.record import incident_row, sections_of
 from tocsin.store import actions, repo
 from tocsin.store.db import begin_write
 from tocsin.times import parse_when
@@ -18,16 +27,41 @@ from tocsin.times import parse_when
 
 def postmortem_markdown(ctx: Context, incident_id: int) -> str:
     """The incident's postmortem draft in Markdown."""
+    now = ctx.now()
     with ctx.db.connect() as conn:
         row = incident_row(conn, incident_id)
+        members = repo.incident_members(conn, incident_id)
+        opened = float(row.opened_at)
         context = build_context(
             dict(row._mapping),
-            [m.alert for m in repo.incident_members(conn, incident_id)],
+            [m.alert for m in members],
             repo.incident_events(conn, incident_id),
             actions.for_incident(conn, incident_id),
-            ctx.now(),
+            now,
+            runbooks=sections_of(ctx, [m.labels.get("alertname", "") for m in members], row),
+            related=actions.related(
+                conn, row.id, row.group_key, opened - RELATED_DAYS * 86_400, opened, MAX_RELATED
+            ),
+            people=actions.recipients(conn, incident_id),
+            url=messages.incident_url(ctx.pager(), incident_id),
         )
     return render_postmortem(context, ctx.config.postmortem)
+
+
+def set_status(ctx: Context, incident_id: int, status: str, by: str) -> dict[str, str]:
+    """Move the incident's postmortem to ``status`` (draft, in-review, published; on the
+    timeline). Publishing it closes its open ``postmortem`` duty. Returns ``{status, was}``."""
+    if status not in POSTMORTEM_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(POSTMORTEM_STATUSES)}", field="status")
+    now = ctx.now()
+    with begin_write(ctx.db) as conn:
+        incident_row(conn, incident_id, lock=True)
+        was = actions.set_postmortem_status(conn, incident_id, status, now, by)
+        if status == "published":
+            for item in actions.duties_of(conn, incident_id):
+                if item.duty == "postmortem" and item.status == "open":
+                    actions.change(conn, item.id, now, by, status="done")
+    return {"status": status, "was": was}
 
 
 @dataclass(frozen=True)

@@ -350,8 +350,9 @@ class _Runner:
         keyed = [((n.entry.at, n.after_id + 0.5, n.seq), n.entry) for n in self.noted]
         with self.db.connect() as conn:
             # the scenario's own alert_fired / alert_resolved carry the moment the alert was
-            # posted; the pipeline's (written at its flush) would say it twice
-            own = ("alert_fired", "alert_resolved")
+            # posted; the pipeline's (written at its flush) would say it twice. Post-incident
+            # duties (engine/duties.py: action items, their reminders) are not paging
+            own = ("alert_fired", "alert_resolved", "action_item", "duty_reminder")
             query = select(timeline).where(timeline.c.kind.not_in(own)).order_by(timeline.c.id)
             for row in conn.execute(query):
                 keyed.append(((row.at, float(row.id), 0), self._entry(conn, row)))

@@ -15,8 +15,9 @@ ESCALATE: Final = "escalate"  # ref: an incident; its next escalation step (engi
 DEADLINE: Final = "deadline"  # ref: an incident; its acknowledgement deadline (engine/deadline.py)
 ACK_TIMEOUT: Final = "ack_timeout"  # ref: an incident; its acknowledgement lapses
 REMINDER: Final = "update_reminder"  # ref: an incident; a status update is due
+DUTIES: Final = "duties"  # ref: an incident; its post-incident duties (engine/duties.py)
 DELIVER: Final = "deliver"  # ref: a notification; sent by engine/deliver.py
 
-KINDS: Final = (FLUSH, ESCALATE, DEADLINE, ACK_TIMEOUT, REMINDER, DELIVER)
+KINDS: Final = (FLUSH, ESCALATE, DEADLINE, ACK_TIMEOUT, REMINDER, DUTIES, DELIVER)
 # due work that stops when an incident is acknowledged or resolved
 ESCALATION_KINDS: Final = (ESCALATE, DEADLINE)

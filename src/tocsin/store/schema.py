@@ -109,6 +109,8 @@ incidents = Table(
     Column("commander", Text, nullable=True),
     Column("last_update_at", Float, nullable=True),  # the last status update sent
     Column("reopened_at", Float, nullable=True),
+    # postmortems (0006): draft (None) | in-review | published
+    Column("postmortem_status", String(16), nullable=True),
     Index("ix_incidents_open", "group_key", "status"),
     Index("ix_incidents_status", "status", "id"),
 )
@@ -211,6 +213,9 @@ action_items = Table(
     Column("created_at", Float, nullable=False),
     Column("created_by", Text, nullable=False),
     Column("closed_at", Float, nullable=True),
+    # post-incident duties (0006): report | postmortem | meeting (None: an item people added)
+    Column("duty", String(16), nullable=True),
+    Column("remind_at", Float, nullable=True),  # when its owner is reminded (None: done)
     Index("ix_action_items_incident", "incident_id", "id"),
     Index("ix_action_items_status", "status", "due_at"),
 )
