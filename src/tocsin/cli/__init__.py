@@ -2,7 +2,7 @@
 
 A front door beside the HTTP API. Each command module (``runbooks``, ``server``,
 ``configuration``, ``simulation``, ``paging``, ``incidents``, ``updates``, ``response``,
-``reports``) defines thin commands over the packages and imports what they share from
+``reports``, ``silences``) defines thin commands over the packages and imports what they share from
 ``options``; this module imports them and registers their commands and groups below, so the
 whole command tree reads here, in the order ``tocsin --help`` lists it.
 """
@@ -22,6 +22,7 @@ from tocsin.cli import (
     response,
     runbooks,
     server,
+    silences,
     simulation,
     updates,
 )
@@ -66,6 +67,7 @@ app.add_typer(configuration.config_app, name="config")
 
 # ``tocsin incident``: its commands come from four modules
 incident_app = typer.Typer(help="Act on incidents.", no_args_is_help=True)
+incident_app.command("list")(incidents.list_incidents)
 incident_app.command("ack")(paging.ack)
 incident_app.command("resolve")(paging.resolve)
 incident_app.command("escalate")(paging.escalate)
@@ -79,6 +81,7 @@ incident_app.command("postmortem")(response.postmortem)
 app.add_typer(incident_app, name="incident")
 
 app.add_typer(paging.override_app, name="override")
+app.add_typer(silences.silence_app, name="silence")
 app.add_typer(response.actions_app, name="actions")
 
 
