@@ -149,8 +149,9 @@ def note(
     client: Client,
 ) -> None:
     """Add a note to the incident's timeline."""
-    who = _write(number, lambda who: client.note(number, text, who), by, client)
-    out.print(f"incident {number}: note added by {shown(who)}")
+    noted: dict[str, Any] = {}
+    who = _write(number, lambda who: noted.update(client.note(number, text, who)), by, client)
+    out.print(f"incident {number}: note added by {shown(noted.get('by') or who)}")
 
 
 @with_client

@@ -69,10 +69,14 @@ def _act(action: str, number: int, by: str | None, client: Client) -> None:
     with refusals(f"incident {number}: "):
         who = client.actor(by)
         try:
-            client.page(action, number, who)
+            done = client.page(action, number, who)
         except NotFound:
             raise NotFound("no such incident") from None
-    out.print(f"incident {number}: {action} done by {shown(who)}")
+    recorded = done.get(_RECORDED.get(action, ""))  # whom the record names, as the server says
+    out.print(f"incident {number}: {action} done by {shown(recorded or who)}")
+
+
+_RECORDED = {"ack": "acknowledged_by", "resolve": "resolved_by"}
 
 
 def _incident_command(action: str, help_text: str) -> Callable[..., None]:

@@ -104,7 +104,7 @@ def silence_add(
 
 def _at(text: str) -> str:
     """Alertmanager's time (``2027-01-15T10:00:00.000Z``) as people read it."""
-    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 _OPS = {(False, True): "=", (True, True): "=~", (False, False): "!=", (True, False): "!~"}
@@ -148,14 +148,14 @@ def silence_list(
         print(json.dumps(found, indent=2))
         return
     table = Table(title=f"silences ({len(found)})", title_justify="left")
-    for column in ("id", "state", "matchers", "starts", "ends", "created by", "comment"):
+    table.add_column("id", no_wrap=True, min_width=36)  # whole: it is what expire takes
+    for column in ("state", "matchers", "ends", "created by", "comment"):
         table.add_column(column)
     for silence in found:
         table.add_row(
             silence["id"],
             shown(silence["status"]["state"]),
             shown(" ".join(_matcher_text(m) for m in silence["matchers"])),
-            _at(silence["startsAt"]),
             _at(silence["endsAt"]),
             shown(silence["createdBy"]),
             shown(silence["comment"][:80]),
