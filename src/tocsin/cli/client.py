@@ -365,8 +365,8 @@ Url = Annotated[
     typer.Option(
         "--url",
         envvar="TOCSIN_URL",
-        help="A running tocsin server to work on (e.g. https://tocsin.example.com), "
-        "instead of the configuration and database of this host.",
+        help="A running tocsin server to work on, such as https://tocsin.example.com "
+        "(instead of this host's files).",
     ),
 ]
 Token = Annotated[

@@ -112,7 +112,12 @@ def _message(answer: httpx.Response) -> str:
     try:
         body = answer.json()
     except ValueError:
-        body = answer.text.strip()
+        text = answer.text.strip()
+        if text and "\n" not in text and len(text) <= 200 and "<" not in text:
+            return text
+        return (
+            f"{answer.url} answered {answer.status_code} {answer.reason_phrase} (not tocsin's API?)"
+        )
     if isinstance(body, dict):
         inner = body.get("error")
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
@@ -180,7 +185,16 @@ class RemoteClient:
         return answer
 
     def json(self, method: str, path: str, **request: Any) -> Any:
-        return self.call(method, path, **request).json()
+        return self.decoded(self.call(method, path, **request))
+
+    def decoded(self, answer: httpx.Response) -> Any:
+        """The answer's JSON (``Unavailable`` when it is none: not a tocsin server?)."""
+        try:
+            return answer.json()
+        except ValueError:
+            raise Unavailable(
+                f"{answer.url} did not answer JSON: is {self.where} a tocsin server?"
+            ) from None
 
     # ------------------------------------------------------------------ who acts
 
@@ -226,7 +240,7 @@ class RemoteClient:
                 "limit": limit,
             },
         )
-        found: list[dict[str, Any]] = answer.json()
+        found: list[dict[str, Any]] = self.decoded(answer)
         return found, int(answer.headers.get("X-Total-Count", len(found)))
 
     def incident(self, number: int) -> dict[str, Any]:
@@ -303,7 +317,7 @@ class RemoteClient:
                     "offset": len(found),
                 },
             )
-            page: list[dict[str, Any]] = answer.json()
+            page: list[dict[str, Any]] = self.decoded(answer)
             total = int(answer.headers.get("X-Total-Count", len(page)))
             found.extend(page)
             if not page or len(found) >= total:
