@@ -33,6 +33,7 @@ from tocsin.runbooks.loader import load_catalog
 from tocsin.store import repo
 from tocsin.store.db import begin_write, database_url, make_engine, upgrade
 
+pytestmark = pytest.mark.slow  # a server subprocess
 runner = CliRunner()
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "tocsin.yaml"
 FIRED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -342,3 +343,21 @@ def test_who_acts_remotely_is_the_tokens_user(site: Site) -> None:
     assert code == 0
     listed = json.loads(site.run("silence", "list", "--format", "json", *site.remote)[1])
     assert {s["createdBy"] for s in listed if s["id"] == there.strip()} == {"alice"}
+
+
+def test_the_cli_file_is_under_the_users_config_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.cli.remote import cli_file, cli_settings
+
+    monkeypatch.delenv("TOCSIN_CLI_CONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    assert cli_file() == tmp_path / ".config" / "tocsin" / "cli.yaml"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    assert cli_file() == tmp_path / "xdg" / "tocsin" / "cli.yaml"
+    assert cli_settings().url is None  # no file: nothing, and no error
+    cli_file().parent.mkdir(parents=True)
+    cli_file().write_text("url: https://tocsin.example.com\n")  # no token: any mode will do
+    cli_file().chmod(0o644)
+    assert cli_settings().url == "https://tocsin.example.com"
