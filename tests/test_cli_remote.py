@@ -258,6 +258,8 @@ def test_remote_errors_are_one_line_with_the_servers_message(site: Site) -> None
     assert there.startswith(f"tocsin: cannot connect to {closed}: connection refused")
     code, there = site.run("incident", "list", "--url", site.server.url)
     assert code == 1 and "needs a token" in there
+    code, there = site.run("incident", "list", "--token", site.server.token)
+    assert code == 1 and "a token but no server: give --url" in there
     code, there = site.run("incident", "list", "--url", "ftp://x", "--token", "t")
     assert code == 1 and "must start with http:// or https://" in there
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet) as other:

@@ -412,6 +412,11 @@ def connect(
     elif url is not None and token is None:
         token = cli_settings().token
     if url is None:
+        if token is not None and not local_given:
+            raise Invalid(
+                f"a token but no server: give --url (TOCSIN_URL, or url: in {cli_file()}), "
+                "or --config/--data-dir to work on this host"
+            )
         return LocalClient(Site(config or Path("tocsin.yaml"), data_dir, database_url))
     if not token:
         raise Invalid(
