@@ -44,6 +44,7 @@ def test_commands_reach_the_database_named_by_tocsin_database_url(tmp_path: Path
     url = database_url(tmp_path / "named-by-the-variable", None)
     number = str(incident_at(url))
     add = ["actions", "add", number, "Page the replica", "--owner", "alice", "-c", str(EXAMPLE)]
+    add += ["--by", "alice"]
     code, output = run([*add, "--database-url", url], {})
     assert code == 0, output
     # the data directory holds another database, without the incident

@@ -76,6 +76,8 @@ def test_override_add_list_delete(tmp_path: Path) -> None:
         "2026-11-24T08:00:00Z",
         "--end",
         "+3h",
+        "--by",
+        "alice",
         *common,
     )
     assert code == 0 and "override 1: dana" in output
@@ -83,7 +85,7 @@ def test_override_add_list_delete(tmp_path: Path) -> None:
         "oncall", "pebble-primary", "--at", "2026-11-24T09:00:00Z", "--format", "json", *common
     )
     assert [u["name"] for u in json.loads(output)[0]["users"]] == ["dana"]
-    code, output = run("override", "add", "pebble-primary", "zed", *common)
+    code, output = run("override", "add", "pebble-primary", "zed", "--by", "alice", *common)
     assert code == 1 and "no user 'zed'" in output
     code, output = run("override", "delete", "1", *common)
     assert code == 0
@@ -117,8 +119,8 @@ def test_incident_ack_and_resolve(tmp_path: Path) -> None:
     common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
     code, output = run("incident", "ack", str(incident.id), "--by", "alice", *common)
     assert code == 0 and "ack done by alice" in output
-    code, output = run("incident", "escalate", str(incident.id), *common)
-    assert code == 1 and "not triggered" in output
+    code, output = run("incident", "escalate", str(incident.id), "--by", "alice", *common)
+    assert code == 1 and "only a triggered incident escalates" in output  # the service's words
     code, output = run("incident", "resolve", str(incident.id), "--by", "bob", *common)
     assert code == 0
     with engine.connect() as conn:
@@ -126,7 +128,7 @@ def test_incident_ack_and_resolve(tmp_path: Path) -> None:
         row = repo.get_incident(conn, incident.id)
     assert kinds[-2:] == ["acknowledged", "resolved"] and row.resolved_by == "bob"
     assert row.severity == "critical" and "escalated" in kinds
-    code, output = run("incident", "ack", "999", *common)
+    code, output = run("incident", "ack", "999", "--by", "alice", *common)
     assert code == 1 and "no such incident" in output
 
 

@@ -43,7 +43,15 @@ def incident_in(data_dir: Path) -> tuple[int, list[str]]:
 def test_actions_add_list_done_and_the_postmortem(tmp_path: Path) -> None:
     number, common = incident_in(tmp_path)
     code, output = run(
-        "actions", "add", str(number), "Alert | on replica lag", "--owner", "alice", *common
+        "actions",
+        "add",
+        str(number),
+        "Alert | on replica lag",
+        "--owner",
+        "alice",
+        "--by",
+        "bob",
+        *common,
     )
     assert code == 0, output
     assert f"action item 1 on incident {number}, alice" in output
@@ -57,7 +65,7 @@ def test_actions_add_list_done_and_the_postmortem(tmp_path: Path) -> None:
         "--due",
         "2020-01-01T00:00:00Z",  # long past: overdue
         "--by",
-        "carol",
+        "chen",
         *common,
     )
     assert code == 0, output
@@ -66,13 +74,13 @@ def test_actions_add_list_done_and_the_postmortem(tmp_path: Path) -> None:
     listed = json.loads(output)
     assert [i["id"] for i in listed] == [2, 1]  # soonest due first
     assert listed[1]["title"] == "Alert | on replica lag" and listed[1]["status"] == "open"
-    assert listed[0]["created_by"] == "carol" and listed[0]["overdue"] is True
+    assert listed[0]["created_by"] == "chen" and listed[0]["overdue"] is True
     code, output = run("actions", "list", "--overdue", "--format", "json", *common)
     assert [i["id"] for i in json.loads(output)] == [2]
     code, output = run("actions", "list", *common)
     assert code == 0 and "Fail over automatically" in output and "overdue" in output
 
-    code, output = run("actions", "done", "2", *common)
+    code, output = run("actions", "done", "2", "--by", "bob", *common)
     assert code == 0 and "action item 2 done" in output
     code, output = run("actions", "list", "--overdue", "--format", "json", *common)
     assert json.loads(output) == []
@@ -100,13 +108,13 @@ def test_errors(tmp_path: Path) -> None:
     number, common = incident_in(tmp_path)
     code, output = run("incident", "postmortem", "99", *common)
     assert code == 1 and "no incident 99" in output
-    code, output = run("actions", "add", "99", "x", "--owner", "a", *common)
+    code, output = run("actions", "add", "99", "x", "--owner", "a", "--by", "bob", *common)
     assert code == 1 and "no incident 99" in output
     code, output = run("actions", "add", str(number), "x", "--owner", "a", "--due", "soon", *common)
     assert code == 2 and "neither a duration" in output
     code, output = run("actions", "add", str(number), "x", *common)
     assert code == 2 and "--owner" in output
-    code, output = run("actions", "done", "42", *common)
+    code, output = run("actions", "done", "42", "--by", "bob", *common)
     assert code == 1 and "no action item 42" in output
     code, output = run("actions", "list", "--status", "later", *common)
     assert code == 2
@@ -121,6 +129,8 @@ def test_actions_list_shows_control_characters_never_writes_them(tmp_path: Path)
         "Fix\x1b[5m the \x1b]8;;https://evil.example/\x1b\\link[/] \x07now\x9b\x7f",
         "--owner",
         "bob\x1b[8m",
+        "--by",
+        "bob",
         *common,
     )
     assert code == 0, output

@@ -39,10 +39,11 @@ def test_incident_update_renders_records_and_queues(tmp_path: Path) -> None:
     assert done.exit_code == 0, done.output
     assert done.output.startswith("[UPDATE] ")
     assert "Status: Identified" in done.output and "Update: Primary disk full" in done.output
-    done = runner.invoke(app, [*args, "--message", "x", "--template", "nope"])
+    done = runner.invoke(app, [*args, "--message", "x", "--template", "nope", "--by", "alice"])
     assert done.exit_code == 1 and "unknown template" in done.output
     done = runner.invoke(
-        app, ["incident", "update", "999", "--stage", "identified", "-m", "x", *common]
+        app,
+        ["incident", "update", "999", "--stage", "identified", "-m", "x", "--by", "bob", *common],
     )
     assert done.exit_code == 1 and "no incident 999" in done.output
     done = runner.invoke(app, ["incident", "updates", str(incident.id), *common])

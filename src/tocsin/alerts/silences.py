@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from tocsin.alerts.matchers import Matcher, matches_all, validate_label_name
+from tocsin.alerts.payloads import format_time
 
 
 class SilenceState(StrEnum):
@@ -95,3 +97,21 @@ def silence_matches_filter(silence: Silence, matchers: list[Matcher]) -> bool:
         any(m.name == f.name and m.op == f.op and m.value == f.value for m in silence.matchers)
         for f in matchers
     )
+
+
+def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:
+    """A silence in Alertmanager's API shape (``gettableSilence``), its state at ``now``: what
+    ``/api/v2/silences`` answers and ``tocsin silence list`` reads."""
+    return {
+        "id": silence.id,
+        "status": {"state": silence.state(now).value},
+        "updatedAt": format_time(silence.updated_at),
+        "comment": silence.comment,
+        "createdBy": silence.created_by,
+        "endsAt": format_time(silence.ends_at),
+        "matchers": [
+            {"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value}
+            for m in silence.matchers
+        ],
+        "startsAt": format_time(silence.starts_at),
+    }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
 from typing import Any
 
 import re2
@@ -27,7 +26,7 @@ from tocsin.alerts.payloads import (
     parse_silence,
     parse_v2,
 )
-from tocsin.alerts.silences import Silence
+from tocsin.alerts.silences import silence_json as gettable_silence
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
 from tocsin.api.raw import Abort, read_json
@@ -194,22 +193,6 @@ async def get_groups(request: Request) -> Response:
 
 
 # --------------------------------------------------------------------------- silences
-
-
-def gettable_silence(silence: Silence, now: datetime) -> dict[str, Any]:
-    return {
-        "id": silence.id,
-        "status": {"state": silence.state(now).value},
-        "updatedAt": format_time(silence.updated_at),
-        "comment": silence.comment,
-        "createdBy": silence.created_by,
-        "endsAt": format_time(silence.ends_at),
-        "matchers": [
-            {"isEqual": m.is_equal, "isRegex": m.is_regex, "name": m.name, "value": m.value}
-            for m in silence.matchers
-        ],
-        "startsAt": format_time(silence.starts_at),
-    }
 
 
 @router.get("/api/v2/silences")

@@ -2,7 +2,7 @@
 
 A front door beside the HTTP API. Each command module (``runbooks``, ``server``,
 ``configuration``, ``simulation``, ``paging``, ``incidents``, ``updates``, ``response``,
-``reports``) defines thin commands over the packages and imports what they share from
+``reports``, ``silences``) defines thin commands over the packages and imports what they share from
 ``options``; this module imports them and registers their commands and groups below, so the
 whole command tree reads here, in the order ``tocsin --help`` lists it.
 """
@@ -22,9 +22,11 @@ from tocsin.cli import (
     response,
     runbooks,
     server,
+    silences,
     simulation,
     updates,
 )
+from tocsin.cli.help import readable
 from tocsin.cli.options import out
 
 app = typer.Typer(
@@ -32,6 +34,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstrings wrap as paragraphs; ``code`` shows as code
 )
 
 
@@ -66,6 +69,7 @@ app.add_typer(configuration.config_app, name="config")
 
 # ``tocsin incident``: its commands come from four modules
 incident_app = typer.Typer(help="Act on incidents.", no_args_is_help=True)
+incident_app.command("list")(incidents.list_incidents)
 incident_app.command("ack")(paging.ack)
 incident_app.command("resolve")(paging.resolve)
 incident_app.command("escalate")(paging.escalate)
@@ -79,7 +83,9 @@ incident_app.command("postmortem")(response.postmortem)
 app.add_typer(incident_app, name="incident")
 
 app.add_typer(paging.override_app, name="override")
+app.add_typer(silences.silence_app, name="silence")
 app.add_typer(response.actions_app, name="actions")
+readable(app)  # --help names values in words (PATH, N, TEXT), flags bare
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
-"""``tocsin incident show | note | assign | reopen``: the incident record from the terminal.
+"""``tocsin incident list | show | note | assign | reopen``: the incident record from the
+terminal.
 
-The commands belong to the ``incident`` group (registered in ``tocsin.cli``) and work on the
-database directly, as ``tocsin incident ack`` does.
+The commands belong to the ``incident`` group (registered in ``tocsin.cli``) and work through
+a ``client.Client`` (a running server with ``--url``, or this host's database), as
+``tocsin incident ack`` does.
 """
 
 from __future__ import annotations
@@ -12,16 +14,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
+from tocsin.cli.client import Client, refusals, with_client
+from tocsin.cli.options import By, Number, err, out, shown
 from tocsin.templating import printable
 from tocsin.times import format_duration
-
-
-def _state(site: Site) -> Any:
-    from tocsin.service.context import local
-
-    loaded, engine = site.open()
-    return local(loaded, engine, runbooks=True)
 
 
 def _brief(detail: dict[str, Any]) -> str:
@@ -35,24 +31,57 @@ def _brief(detail: dict[str, Any]) -> str:
     return " ".join(" ".join(shown).split())[:160]
 
 
-@with_site
+@with_client
+def list_incidents(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            "--status", help="Comma-separated statuses (default: triggered,acknowledged)."
+        ),
+    ] = None,
+    every: Annotated[bool, typer.Option("--all", help="Every status, resolved included.")] = False,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="Comma-separated severities.")
+    ] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="Only this user's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=500)] = 50,
+    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    *,
+    client: Client,
+) -> None:
+    """Incidents, newest first: open ones unless --status or --all."""
+    statuses = None if every else (status or "triggered,acknowledged").split(",")
+    found, total = client.incidents(
+        statuses, severity.split(",") if severity else None, assignee, limit
+    )
+    if output == "json":
+        print(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"incidents ({len(found)} of {total})", title_justify="left")
+    for column in ("#", "status", "severity", "title", "assignee", "opened"):
+        table.add_column(column)
+    for incident in found:
+        table.add_row(
+            str(incident["number"]),
+            shown(incident["status"]),
+            shown(incident["severity"] or "-"),
+            shown((incident["title"] or incident["group_key"])[:80]),
+            shown(incident["assignee"] or "-"),
+            (incident["opened_at"] or "-")[:19],
+        )
+    out.print(table)
+
+
+@with_client
 def show(
     number: Number,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """The incident: status, stage, people, response figures, alerts, runbook sections and
     the timeline."""
-    from tocsin.errors import NotFound
-    from tocsin.service.record import record as incident_record
-
-    state = _state(site)
-    try:
-        record = incident_record(state, number, with_timeline=True)
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+    record = client.incident(number)
     if output == "json":
         print(json.dumps(record, indent=2))
         return
@@ -108,33 +137,29 @@ def show(
     out.print(events)
 
 
-def _write(number: int, act: Any, site: Site) -> None:
-    from tocsin.errors import TocsinError
-
-    state = _state(site)
-    try:
-        act(state)
-    except TocsinError as refused:
-        err.print(f"tocsin: incident {number}: {shown(refused.message)}")
-        raise typer.Exit(1) from None
+def _write(number: int, act: Any, by: str | None, client: Client) -> str:
+    """Who acted, after ``act(who)``; a refusal names the incident."""
+    with refusals(f"incident {number}: "):
+        who = client.actor(by)
+        act(who)
+    return who
 
 
-@with_site
+@with_client
 def note(
     number: Number,
     text: Annotated[str, typer.Argument(help="The note.")],
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Add a note to the incident's timeline."""
-    from tocsin.service import incidents
+    noted: dict[str, Any] = {}
+    who = _write(number, lambda who: noted.update(client.note(number, text, who)), by, client)
+    out.print(f"incident {number}: note added by {shown(noted.get('by') or who)}")
 
-    _write(number, lambda ctx: incidents.note(ctx, number, text, by), site)
-    out.print(f"incident {number}: note added by {shown(by)}")
 
-
-@with_site
+@with_client
 def assign(
     number: Number,
     assignee: Annotated[
@@ -143,35 +168,31 @@ def assign(
     commander: Annotated[
         str | None, typer.Option("--commander", help="The incident commander; '' clears it.")
     ] = None,
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Set the incident's assignee and/or incident commander."""
-    from tocsin.service import incidents
-
     changes = {k: v for k, v in (("assignee", assignee), ("commander", commander)) if v is not None}
     if not changes:
         err.print("tocsin: give --assignee or --commander")
         raise typer.Exit(2)
 
-    _write(number, lambda ctx: incidents.assign(ctx, number, changes, by), site)
+    _write(number, lambda who: client.assign(number, changes, who), by, client)
     out.print(
         f"incident {number}: "
         + ", ".join(f"{k} {shown(v or '(none)')}" for k, v in changes.items())
     )
 
 
-@with_site
+@with_client
 def reopen(
     number: Number,
     reason: Annotated[str, typer.Option("--reason")] = "",
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Reopen a resolved incident (it becomes acknowledged by you)."""
-    from tocsin.service import incidents
-
-    _write(number, lambda ctx: incidents.reopen(ctx, number, reason, by), site)
-    out.print(f"incident {number}: reopened by {shown(by)}")
+    who = _write(number, lambda who: client.reopen(number, reason, who), by, client)
+    out.print(f"incident {number}: reopened by {shown(who)}")

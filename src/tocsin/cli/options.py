@@ -11,6 +11,7 @@ module, never the app module (``tocsin.cli``), which imports them.
 from __future__ import annotations
 
 import functools
+import getpass
 import inspect
 import sys
 from collections.abc import Callable
@@ -63,8 +64,23 @@ DatabaseUrl = Annotated[
         "data directory).",
     ),
 ]
-By = Annotated[str, typer.Option("--by", help="Who does it (kept on the timeline).")]
+By = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who acts (kept on the timeline): a user in the configuration; default: the OS "
+        "user, if it is one. With --url the token's user acts and --by is not needed.",
+    ),
+]
 Number = Annotated[int, typer.Argument(help="The incident number.")]
+
+
+def os_user() -> str | None:
+    """The name this process runs as, when the system knows one (``getpass.getuser``)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return None
 
 
 def load(path: Path) -> Config:

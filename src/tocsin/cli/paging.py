@@ -1,8 +1,8 @@
 """Paging commands: who is on call, acknowledging/resolving/escalating incidents, overrides.
 
-They work on the database directly (the same ``--data-dir``/``--database-url`` as ``serve``),
-so they work while the server runs and when it does not; a running server's engine delivers
-what they put in the outbox.
+They work through a ``client.Client``: on a running server (``--url`` and a token), or on the
+database of this host (the same ``--data-dir``/``--database-url`` as ``serve``), while the
+server runs or not; a running server's engine delivers what they put in the outbox.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, with_site
+from tocsin.cli.client import Client, refusals, with_client
+from tocsin.cli.options import By, Number, out, shown
 
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
@@ -32,7 +33,7 @@ def _parse_when(text: str | None, now: datetime) -> datetime:
         raise typer.BadParameter(f"{text!r} is not a time (ISO 8601, now, +2h)") from None
 
 
-@with_site
+@with_client
 def oncall(
     schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
     at: Annotated[
@@ -40,19 +41,11 @@ def oncall(
     ] = None,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Who is on call, until when, and who is next (overrides included)."""
-    from tocsin.service.context import local
-    from tocsin.service.paging import oncall_now
-
-    loaded, engine = site.open()
-    if schedule is not None and schedule not in loaded.paging.schedules:
-        known = ", ".join(sorted(loaded.paging.schedules)) or "none"
-        err.print(f"tocsin: no schedule {schedule!r} (schedules: {known})")
-        raise typer.Exit(1)
     when = _parse_when(at, datetime.now(UTC))
-    rows = oncall_now(local(loaded, engine), when, schedule)
+    rows = client.oncall(when, schedule)
     if output == "json":
         print(json.dumps(rows, indent=2))
         return
@@ -62,43 +55,38 @@ def oncall(
     for row in rows:
         nxt = row["next"]
         table.add_row(
-            row["schedule"],
-            ", ".join(u["name"] for u in row["users"]) or "[red]nobody[/red]",
+            shown(row["schedule"]),
+            shown(", ".join(u["name"] for u in row["users"])) or "[red]nobody[/red]",
             (row["until"] or "-")[:16],
-            ", ".join(nxt["users"]) if nxt else "-",
+            shown(", ".join(nxt["users"])) if nxt else "-",
         )
     out.print(table)
 
 
-def _act(action: str, number: int, by: str, site: Site) -> None:
-    from tocsin.errors import NotFound, TocsinError
-    from tocsin.service import incidents
-    from tocsin.service.context import local
+def _act(action: str, number: int, by: str | None, client: Client) -> None:
+    from tocsin.errors import NotFound
 
-    loaded, engine = site.open()
-    act = {"ack": incidents.acknowledge, "resolve": incidents.resolve}.get(action)
-    error = None
-    try:
-        (act or incidents.escalate)(local(loaded, engine), number, by)
-    except TocsinError as exc:
-        if act is None:
-            error = "the incident is not triggered or has no escalation left"
-        else:
-            error = "no such incident" if isinstance(exc, NotFound) else exc.message
-    if error:
-        err.print(f"tocsin: incident {number}: {error}")
-        raise typer.Exit(1)
-    out.print(f"incident {number}: {action} done by {by}")
+    with refusals(f"incident {number}: "):
+        who = client.actor(by)
+        try:
+            done = client.page(action, number, who)
+        except NotFound:
+            raise NotFound("no such incident") from None
+    recorded = done.get(_RECORDED.get(action, ""))  # whom the record names, as the server says
+    out.print(f"incident {number}: {action} done by {shown(recorded or who)}")
+
+
+_RECORDED = {"ack": "acknowledged_by", "resolve": "resolved_by"}
 
 
 def _incident_command(action: str, help_text: str) -> Callable[..., None]:
     """``tocsin incident ACTION N``: the three actions share one signature."""
 
-    def command(number: Number, by: By = "cli", *, site: Site) -> None:
-        _act(action, number, by, site)
+    def command(number: Number, by: By = None, *, client: Client) -> None:
+        _act(action, number, by, client)
 
     command.__doc__ = help_text
-    return with_site(command)
+    return with_client(command)
 
 
 ack = _incident_command("ack", "Acknowledge: escalation stops.")
@@ -107,7 +95,7 @@ escalate = _incident_command("escalate", "Escalate now: the next step of the pol
 
 
 @override_app.command("add")
-@with_site
+@with_client
 def override_add(
     schedule: Annotated[str, typer.Argument(help="The schedule.")],
     user: Annotated[str, typer.Argument(help="Who takes the shift.")],
@@ -118,78 +106,62 @@ def override_add(
         typer.Option("--replaces", help="Whom the user stands in for (* for anyone on call)."),
     ] = None,
     reason: Annotated[str, typer.Option("--reason")] = "",
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Put someone on call in a schedule for a while, in addition to or instead of others."""
-    from tocsin.errors import Invalid
-    from tocsin.service.context import local
-    from tocsin.service.paging import MAX_REASON_CHARS, add_override
+    from tocsin.service.paging import MAX_REASON_CHARS
 
-    loaded, engine = site.open()
     now = datetime.now(UTC)
     begins = _parse_when(start, now)
     ends = _parse_when(end, begins)
     if len(reason) > MAX_REASON_CHARS:
-        err.print(f"tocsin: --reason has at most {MAX_REASON_CHARS} characters")
-        raise typer.Exit(2)
-    ctx = local(loaded, engine)
-    try:
-        made = add_override(ctx, schedule, user, begins, ends, by, replaces=replaces, reason=reason)
-    except Invalid as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+        raise typer.BadParameter(f"at most {MAX_REASON_CHARS} characters", param_hint="--reason")
+    who = client.actor(by)
+    made = client.add_override(schedule, user, begins, ends, who, replaces, reason)
     out.print(
-        f"override {made['id']}: {user} on call in {schedule} from {made['start']} "
-        f"to {made['end']}" + (f" instead of {replaces}" if replaces else "")
+        f"override {made['id']}: {shown(user)} on call in {shown(schedule)} from {made['start']} "
+        f"to {made['end']}" + (f" instead of {shown(replaces)}" if replaces else "")
     )
 
 
 @override_app.command("list")
-@with_site
+@with_client
 def override_list(
     schedule: Annotated[str | None, typer.Argument(help="One schedule (default: all).")] = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Overrides that have not ended."""
-    from tocsin.service.context import local
-    from tocsin.service.paging import overrides
-
-    loaded, engine = site.open()
-    found = overrides(local(loaded, engine), schedule)
+    found = client.overrides(schedule)
     table = Table()
     for column in ("id", "schedule", "user", "instead of", "start", "end"):
         table.add_column(column)
-    for i, o in found:
+    for o in found:
         table.add_row(
-            str(i),
-            o.schedule,
-            o.user,
-            o.replaces or "-",
-            o.start.isoformat(timespec="minutes"),
-            o.end.isoformat(timespec="minutes"),
+            str(o["id"]),
+            shown(o["schedule"]),
+            shown(o["user"]),
+            shown(o["replaces"] or "-"),
+            _minutes(o["start"]),
+            _minutes(o["end"]),
         )
     out.print(table)
 
 
+def _minutes(text: str) -> str:
+    """An ISO 8601 time to the minute, with its offset."""
+    return datetime.fromisoformat(text).isoformat(timespec="minutes")
+
+
 @override_app.command("delete")
-@with_site
+@with_client
 def override_delete(
     override_id: Annotated[int, typer.Argument(help="The override's id.")],
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Remove an override."""
-    from tocsin.errors import NotFound
-    from tocsin.service.context import local
-    from tocsin.service.paging import remove_override
-
-    loaded, engine = site.open()
-    try:
-        remove_override(local(loaded, engine), override_id)
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+    client.delete_override(override_id)
     out.print(f"override {override_id} deleted")

@@ -1,5 +1,6 @@
 """``tocsin report``: response times, pages, noisy alerts, missed deadlines, out-of-hours
-pages and runbook coverage over a window, from the database (as ``GET /api/v1/reports``)."""
+pages and runbook coverage over a window, from this host's database or a server's
+``GET /api/v1/reports`` (``--url``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import Site, err, out, shown, with_site
+from tocsin.cli.client import Client, with_client
+from tocsin.cli.options import err, out, shown
 from tocsin.times import format_duration
 
 
@@ -118,7 +120,7 @@ def tables(report: dict[str, Any]) -> list[Any]:
     return parts
 
 
-@with_site
+@with_client
 def report(
     since: Annotated[
         str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
@@ -131,12 +133,10 @@ def report(
     ] = "08:00-18:00",
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
     runbook coverage of the incidents opened in a window."""
-    from tocsin.service.context import local
-    from tocsin.service.reports import report as build
     from tocsin.times import parse_since
 
     if output not in ("table", "json"):
@@ -152,8 +152,7 @@ def report(
     if start >= end:
         err.print("tocsin: --since must be before --until")
         raise typer.Exit(2)
-    loaded, engine = site.open()
-    result = build(local(loaded, engine, runbooks=True), start, end, working).to_json()
+    result = client.report(start, end, working)
     if output == "json":
         print(json.dumps(result, indent=2))
         return

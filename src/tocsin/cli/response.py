@@ -6,8 +6,8 @@
 - ``tocsin actions add N TITLE --owner X [--due 7d]``
 - ``tocsin actions done ID``
 
-Like the paging commands they work on the database directly (``--data-dir``/``--database-url``,
-as ``serve``), with or without a running server.
+Like the paging commands they work through a ``client.Client``: a running server (``--url``
+and a token), or this host's database (``--data-dir``/``--database-url``, as ``serve``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
+from tocsin.cli.client import Client, refusals, with_client
+from tocsin.cli.options import By, Number, err, out, shown
 
 actions_app = typer.Typer(
     help="Action items: follow-ups from incident reviews.", no_args_is_help=True
@@ -32,7 +33,12 @@ def _now() -> float:
     return datetime.now(UTC).timestamp()
 
 
-@with_site
+def _utc(iso: str) -> str:
+    """``2027-01-15T08:00:00Z`` as ``2027-01-15 08:00:00 UTC``."""
+    return iso.replace("T", " ").replace("Z", " UTC")
+
+
+@with_client
 def postmortem(
     number: Number,
     output: Annotated[
@@ -46,16 +52,13 @@ def postmortem(
             "published (publishing closes its postmortem duty).",
         ),
     ] = None,
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """The incident's postmortem draft in Markdown: timeline, figures, action items; or,
     with --status, move it to draft, in review or published."""
-    from tocsin.errors import NotFound
     from tocsin.incidents.postmortem import POSTMORTEM_STATUSES
-    from tocsin.service.context import local
-    from tocsin.service.postmortem import postmortem_markdown, set_status
 
     if status is not None:
         if status not in POSTMORTEM_STATUSES:
@@ -64,21 +67,12 @@ def postmortem(
         if output is not None:
             err.print("tocsin: --status and --output do not go together")
             raise typer.Exit(2)
-        loaded, engine = site.open()
-        try:
-            changed = set_status(local(loaded, engine), number, status, by)
-        except NotFound as exc:
-            err.print(f"tocsin: {exc.message}")
-            raise typer.Exit(1) from None
+        with refusals(f"incident {number}: "):
+            changed = client.postmortem_status(number, status, client.actor(by))
         same = " (unchanged)" if changed["was"] == status else f" (was {changed['was']})"
         out.print(f"postmortem of incident {number}: {status}{same}")
         return
-    loaded, engine = site.open()
-    try:
-        text = postmortem_markdown(local(loaded, engine, runbooks=True), number)
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+    text = client.postmortem(number)
     if output is None:
         sys.stdout.write(text)
         return
@@ -91,7 +85,7 @@ def postmortem(
 
 
 @actions_app.command("list")
-@with_site
+@with_client
 def actions_list(
     overdue: Annotated[bool, typer.Option("--overdue", help="Only open items past due.")] = False,
     status: Annotated[str | None, typer.Option("--status", help="open, done or cancelled.")] = None,
@@ -102,12 +96,10 @@ def actions_list(
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 1000,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Action items, soonest due first."""
-    from tocsin.incidents.postmortem import ACTION_STATUSES, utc
-    from tocsin.service.context import local
-    from tocsin.service.postmortem import action_items
+    from tocsin.incidents.postmortem import ACTION_STATUSES
 
     if status is not None and status not in ACTION_STATUSES:
         err.print(f"tocsin: --status must be one of {', '.join(ACTION_STATUSES)}")
@@ -115,28 +107,23 @@ def actions_list(
     if output not in ("table", "json"):
         err.print("tocsin: --format must be table or json")
         raise typer.Exit(2)
-    loaded, engine = site.open()
-    found = action_items(
-        local(loaded, engine),
-        incident_id=incident,
-        status=status,
-        owner=owner,
-        overdue=overdue,
-        limit=limit,
-    )
-    items, total, now = found.items, found.total, found.now
+    items, total = client.action_items(incident, status, owner, overdue, limit)
     if output == "json":
-        print(json.dumps(found.to_json(), indent=2))
+        print(json.dumps(items, indent=2))
         return
     table = Table(title=f"action items ({total})")
     for column in ("id", "incident", "title", "owner", "due (UTC)", "status"):
         table.add_column(column)
     for item in items:
-        state = shown(item.status) + (" [red](overdue)[/red]" if item.overdue(now) else "")
-        due = (utc(item.due_at) or "").removesuffix(" UTC")[:16]
+        state = shown(item["status"]) + (" [red](overdue)[/red]" if item["overdue"] else "")
+        due = _utc(item["due_at"]).removesuffix(" UTC")[:16]
         # titles and owners are data: never rich markup, never a terminal's escape
-        title = shown(item.title) + (f" [dim]({item.duty} duty)[/dim]" if item.duty else "")
-        table.add_row(str(item.id), f"#{item.incident_id}", title, shown(item.owner), due, state)
+        title = shown(item["title"]) + (
+            f" [dim]({item['duty']} duty)[/dim]" if item.get("duty") else ""
+        )
+        table.add_row(
+            str(item["id"]), f"#{item['incident_id']}", title, shown(item["owner"]), due, state
+        )
     out.print(table)
 
 
@@ -151,57 +138,41 @@ def _due(text: str | None, now: float) -> float | None:
 
 
 @actions_app.command("add")
-@with_site
+@with_client
 def actions_add(
     number: Number,
     title: Annotated[str, typer.Argument(help="What is to be done.")],
-    owner: Annotated[str, typer.Option("--owner", help="Who does it.")],
+    owner: Annotated[str, typer.Option("--owner", help="Who will do it: a user or a team.")],
     due: Annotated[
         str | None, typer.Option("--due", help="A duration (7d, 36h) or ISO 8601; default 7d.")
     ] = None,
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Add an action item to an incident (on its timeline too); prints its id."""
-    from tocsin.errors import NotFound
-    from tocsin.incidents.postmortem import utc
-    from tocsin.service.context import local
-    from tocsin.service.postmortem import add_action_item
 
     title, owner = title.strip(), owner.strip()
     if not title or len(title) > 500:
         raise typer.BadParameter("a title has 1 to 500 characters", param_hint="TITLE")
     if not owner or len(owner) > 200:
         raise typer.BadParameter("an owner has 1 to 200 characters", param_hint="--owner")
-    now = _now()
-    due_at = _due(due, now)
-    loaded, engine = site.open()
-    try:
-        item = add_action_item(local(loaded, engine), number, title, owner, by, due_at)
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
-    out.print(f"action item {item.id} on incident {number}, {shown(owner)}, due {utc(item.due_at)}")
+    _due(due, _now())  # a bad --due is a usage error here, before anything is asked
+    who = client.actor(by)
+    item = client.add_action_item(number, title, owner, who, due)
+    out.print(
+        f"action item {item['id']} on incident {number}, {shown(owner)}, due {_utc(item['due_at'])}"
+    )
 
 
 @actions_app.command("done")
-@with_site
+@with_client
 def actions_done(
     item_id: Annotated[int, typer.Argument(metavar="ID", help="The action item's id.")],
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Mark an action item done."""
-    from tocsin.errors import NotFound
-    from tocsin.service.context import local
-    from tocsin.service.postmortem import change_action_item
-
-    loaded, engine = site.open()
-    try:
-        change_action_item(local(loaded, engine), item_id, by, status="done")
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+    client.close_action_item(item_id, client.actor(by))
     out.print(f"action item {item_id} done")

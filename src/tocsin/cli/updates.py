@@ -10,12 +10,13 @@ from typing import Annotated
 
 import typer
 
-from tocsin.cli.options import By, Number, Site, err, with_site
+from tocsin.cli.client import Client, refusals, with_client
+from tocsin.cli.options import By, Number
 from tocsin.incidents.updates import STAGES
 from tocsin.templating import printable
 
 
-@with_site
+@with_client
 def update(
     number: Number,
     stage: Annotated[str, typer.Option("--stage", help=f"One of {', '.join(STAGES)}.")],
@@ -28,47 +29,31 @@ def update(
     ] = None,
     impact: Annotated[str | None, typer.Option("--impact", help="The impact, if known.")] = None,
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    by: By = "cli",
+    by: By = None,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """Post a status update: its text goes to the incident's channels (the stage
     resolved does not resolve the paging: use tocsin incident resolve)."""
-    from tocsin.errors import TocsinError
-    from tocsin.service import updates
-    from tocsin.service.context import local
-
-    loaded, engine = site.open()
-    ctx = local(loaded, engine, runbooks=True)
-    try:
-        posted = updates.post(ctx, number, stage, message, by, template=template, impact=impact)
-    except TocsinError as exc:
-        err.print(f"tocsin: incident {number}: {exc.message}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+    with refusals(f"incident {number}: "):
+        who = client.actor(by)
+        posted = client.post_update(number, stage, message, who, template, impact)
     if output == "json":
-        print(json.dumps(posted.to_json()))
+        print(json.dumps(posted))
         return
-    print(printable(posted.text, lines=True), end="")  # a label's ESC is shown, not sent
-    sent = ", ".join(posted.channels) or "no channel"
-    print(f"-- incident {number}: {posted.stage} ({posted.template}), queued to {sent}")
+    print(printable(posted["text"], lines=True), end="")  # a label's ESC is shown, not sent
+    sent = printable(", ".join(posted["channels"])) or "no channel"
+    stage_shown, template_shown = printable(posted["stage"]), printable(posted["template"])
+    print(f"-- incident {number}: {stage_shown} ({template_shown}), queued to {sent}")
 
 
-@with_site
+@with_client
 def list_updates(
     number: Number,
     *,
-    site: Site,
+    client: Client,
 ) -> None:
     """The incident's status updates, oldest first (JSON lines)."""
-    from tocsin.errors import NotFound
-    from tocsin.service import updates
-    from tocsin.service.context import local
-
-    loaded, engine = site.open()
-    try:
-        found = updates.history(local(loaded, engine), number)
-    except NotFound as exc:
-        err.print(f"tocsin: {exc.message}")
-        raise typer.Exit(1) from None
+    found = client.updates(number)
     for item in found:
         print(json.dumps(item))
