@@ -157,3 +157,17 @@ def test_prometheus_rules_pass_promtool(
 def test_version() -> None:
     code, output = run("--version")
     assert code == 0 and output.startswith("tocsin ")
+
+
+def test_counts_are_said_in_words_of_the_right_number(tmp_path: Path) -> None:
+    """Issue 17, item 21: ``1 runbook``, not ``1 runbooks``; column headers are words."""
+    book = tmp_path / "one.md"
+    book.write_text(
+        "# One\n\n## DiskFull\n\n**Severity:** warning\n\n### Diagnosis\n\n```bash\ndf -h\n```\n"
+    )
+    code, output = run("runbooks", "list", str(book))
+    assert code == 0, output
+    assert "1 alert in 1 runbook" in output
+    assert "Diagnose" in output and "diag " not in output
+    code, output = run("runbooks", "lint", str(book))
+    assert "in 1 runbook" in output and "1 runbooks" not in output

@@ -14,6 +14,7 @@ from tocsin.runbooks import export as exporting
 from tocsin.runbooks.loader import load_catalog
 from tocsin.runbooks.model import Catalog
 from tocsin.runbooks.render import alert_view, alerts_table, problem_lines
+from tocsin.words import count
 
 runbooks_app = typer.Typer(help="Read, lint and export the runbook catalog.", no_args_is_help=True)
 
@@ -32,7 +33,10 @@ def list_alerts(paths: Paths) -> None:
     out.print(alerts_table(catalog))
     errors = sum(1 for p in catalog.problems if p.level == "error")
     warnings = len(catalog.problems) - errors
-    out.print(f"{errors} errors, {warnings} warnings: see `tocsin runbooks lint`", style="dim")
+    out.print(
+        f"{count(errors, 'error')}, {count(warnings, 'warning')}: see `tocsin runbooks lint`",
+        style="dim",
+    )
 
 
 @runbooks_app.command("show")
@@ -58,8 +62,8 @@ def lint(paths: Paths) -> None:
         out.print(line, soft_wrap=True)
     errors = sum(1 for p in catalog.problems if p.level == "error")
     out.print(
-        f"{errors} errors, {len(catalog.problems) - errors} warnings in "
-        f"{len(catalog.runbooks)} runbooks",
+        f"{count(errors, 'error')}, {count(len(catalog.problems) - errors, 'warning')} in "
+        f"{count(len(catalog.runbooks), 'runbook')}",
         style="bold" if errors else "dim",
     )
     if catalog.has_errors:

@@ -20,6 +20,7 @@ from tocsin.cli.options import (
     out,
     shown,
 )
+from tocsin.words import article
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -161,9 +162,8 @@ def tokens_create(
     except Invalid as exc:
         err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    a = "an" if role[0] in "aeiou" else "a"
     out.print(
-        f"created {a} {role} token (id {made.id}) for {shown(made.user)}; "
+        f"created {article(role)} {role} token (id {made.id}) for {shown(made.user)}; "
         "keep it now, it is not shown again:",
         highlight=False,
     )

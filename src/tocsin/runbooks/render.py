@@ -10,6 +10,17 @@ from rich.table import Table
 from rich.text import Text
 
 from tocsin.runbooks.model import PHASES, Alert, Catalog, Problem, Runbook
+from tocsin.words import count
+
+# the steps-per-phase columns of the catalog table, in words
+PHASE_HEADERS = {
+    "diagnose": "Diagnose",
+    "remediate": "Remediate",
+    "verify": "Verify",
+    "prevent": "Prevent",
+    "escalate": "Escalate",
+    "other": "Other",
+}
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -36,15 +47,19 @@ def severity_text(severity: str | None) -> Text:
 
 
 def alerts_table(catalog: Catalog) -> Table:
+    alerts, runbooks = (
+        count(len(catalog.alerts()), "alert"),
+        count(len(catalog.runbooks), "runbook"),
+    )
     table = Table(
-        title=f"{len(catalog.alerts())} alerts in {len(catalog.runbooks)} runbooks",
+        title=f"{alerts} in {runbooks}",
         show_lines=False,
     )
     table.add_column("Alert", style="bold", no_wrap=True)
     table.add_column("Severity")
     for phase in PHASES:
-        table.add_column(phase[:4], justify="right", header_style="dim")
-    table.add_column("Cmds", justify="right")
+        table.add_column(PHASE_HEADERS.get(phase, phase), justify="right", header_style="dim")
+    table.add_column("Commands", justify="right")
     table.add_column("Source", style="dim", overflow="fold")
     for rb, alert in sorted(catalog.alerts(), key=lambda x: (x[1].name.lower(), x[0].source)):
         counts = alert.phase_counts()

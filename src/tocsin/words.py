@@ -1,0 +1,28 @@
+"""Words for counts and kinds in what people read: ``1 runbook``, ``2 runbooks``,
+``an admin token``. One place, so that no message says ``1 runbooks`` or ``a admin``."""
+
+from __future__ import annotations
+
+IRREGULAR = {"matches": "matches", "policy": "policies", "inhibit rule": "inhibit rules"}
+
+
+def plural(noun: str) -> str:
+    """``noun``'s plural: ``runbook`` → ``runbooks``, ``policy`` → ``policies``,
+    ``match`` → ``matches``."""
+    if noun in IRREGULAR:
+        return IRREGULAR[noun]
+    if noun.endswith(("s", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def count(n: int, noun: str, many: str | None = None) -> str:
+    """``1 runbook``, ``0 runbooks``, ``3 runbooks`` (``many``: an irregular plural)."""
+    return f"{n} {noun if n == 1 else many or plural(noun)}"
+
+
+def article(word: str) -> str:
+    """``a`` or ``an`` before ``word``, by its first letter (``an admin``, ``a viewer``)."""
+    return "an" if word[:1].lower() in ("a", "e", "i", "o", "u") else "a"
