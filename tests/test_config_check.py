@@ -100,7 +100,7 @@ def test_every_error_in_one_pass_at_the_line_of_its_value(tmp_path: Path) -> Non
         ),
         (
             _place(text, "Secondary on-call: schedule:pebble-second", "schedule:"),
-            "escalation_policies[0].from_runbook.roles.Secondary on-call: Secondary on-call: "
+            "escalation_policies[0].from_runbook.roles.Secondary on-call: "
             "unknown schedule 'pebble-second'",
         ),
         (

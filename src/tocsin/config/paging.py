@@ -223,7 +223,7 @@ def build_paging(
         for role, texts in roles.items():
             for text in (t for t in texts.split(",") if t.strip()):
                 if (problem := target_problem(text)) is not None:
-                    report((*here, "from_runbook", "roles", role), f"{role}: {problem}")
+                    report((*here, "from_runbook", "roles", role), problem)
                     targets_ok = False
         try:
             policy = _policy(pc, base_dir)
