@@ -141,6 +141,25 @@ def test_an_error_of_shape_does_not_hide_the_names_of_others() -> None:
     ]
 
 
+def test_an_error_beside_another_in_the_same_section_is_not_hidden() -> None:
+    """Two errors of the root route, one of shape and one of sense; and a value dropped for
+    its shape does not come back as a second error (a user's contact list)."""
+    text = (
+        "route:\n  group_wait: soon\n  continue: true\n"
+        "receivers: [{name: d}]\n"
+        "channels: [{name: c, type: console}]\n"
+        "users: [{name: al, contact: c}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:2:3: route.receiver: the root route must name a receiver",
+        "r.yaml:2:15: route.group_wait: not a valid duration string: 'soon'",
+        "r.yaml:3:13: route.continue: cannot have continue in root route",
+        "r.yaml:6:29: users[0].contact: Input should be a valid list",
+    ]
+
+
 @pytest.mark.parametrize(
     "kind", ["slack_configs", "email_configs", "webhook_configs", "pagerduty_configs"]
 )

@@ -164,7 +164,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         raise ConfigError(_in_file_order(problems.found))
     model = checked.model
     base_dir = base_dir or Path(".")
-    check_routes(model, checked.report(problems.at), checked.dropped)
+    check_routes(model, checked.report(problems.near), checked.dropped)
     paging = build_paging(model, base_dir, checked.report(problems.near), checked.dropped)
     for i, path in enumerate(model.runbooks):
         if not (base_dir / path).exists():

@@ -117,7 +117,7 @@ def build_paging(
         if c.fallback == c.name:
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
         if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
-            report(("channels", i), "a Slack channel needs url or url_secret")
+            report(("channels", i, "url"), "a Slack channel needs url or url_secret")
         if isinstance(c, EmailChannelConfig) and _plaintext_auth(c.smtp):
             report(
                 ("channels", i, "smtp", "password"),
@@ -141,7 +141,10 @@ def build_paging(
     for i, u in enumerate(model.users):
         zone_ok(("users", i, "timezone"), u.timezone)
         if not u.contact:
-            report(("users", i), f"user {u.name!r} has no contact methods (channels under contact)")
+            report(
+                ("users", i, "contact"),
+                f"user {u.name!r} has no contact methods (channels under contact)",
+            )
         for j, name in enumerate(u.contact):
             if unknown("channels", name, channels):
                 report(("users", i, "contact", j), f"unknown channel {name!r}")

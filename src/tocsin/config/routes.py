@@ -41,12 +41,14 @@ def check_routes(
         if name in names[:i]:
             report(("receivers", i), f"receiver {name!r} is defined twice")
     root = model.route
+    # each at the key it is about, so that it is told apart from an error of another key
     if root.receiver is None:
-        report(("route",), "the root route must name a receiver")
-    if root.matchers or root.match or root.match_re:
-        report(("route",), "the root route must not have any matchers")
+        report(("route", "receiver"), "the root route must name a receiver")
+    given = [k for k in ("matchers", "match", "match_re") if getattr(root, k)]
+    if given:
+        report(("route", given[0]), "the root route must not have any matchers")
     if root.continue_:
-        report(("route",), "cannot have continue in root route")
+        report(("route", "continue"), "cannot have continue in root route")
 
     def visit(route: RouteConfig, path: Loc) -> None:
         if route.receiver is not None and route.receiver not in declared:
