@@ -201,8 +201,9 @@ def _in_file_order(found: list[ConfigProblem]) -> list[ConfigProblem]:
 class _Checked:
     """The document as far as its shape is right: the model of everything valid in it, with
     every list item that could not be read dropped (its name kept in ``dropped``, so that a
-    reference to it is not reported as unknown too), and the places of the shape errors
-    already reported (so that a value dropped is not reported again as missing)."""
+    reference to it is not reported as unknown too), and the places of the values dropped for
+    their shape (so that what the default standing in for one makes the checks say, "no
+    contact methods", is not reported besides the error itself)."""
 
     model: TocsinConfig
     kept: dict[Loc, list[int]]  # list (by its place in the file) -> file index of each item
@@ -305,10 +306,10 @@ def _validate(data: dict[str, Any], problems: Problems) -> _Checked | None:
     wrong: list[Loc] = []
     for error in errors:
         loc = _error_loc(error)
-        wrong.append(loc)
-        if error["type"] == "extra_forbidden":
+        if error["type"] == "extra_forbidden":  # taken out, nothing stands in for it
             problems.near(loc, unknown_key(error["loc"]))
         else:
+            wrong.append(loc)
             problems.near(loc, error["msg"].removeprefix("Value error, "))
     tree = _indexed(data)
     dropped: dict[str, set[str]] = {}
