@@ -160,6 +160,28 @@ def test_an_error_beside_another_in_the_same_section_is_not_hidden() -> None:
     ]
 
 
+def test_a_policy_from_a_runbook_is_checked_at_each_of_its_values() -> None:
+    """On main both were reported at the policy, the bad role not at all beside the runbook."""
+    text = (
+        "route: {receiver: d}\nreceivers: [{name: d}]\n"
+        "severities: {from_runbook: nope.md}\n"
+        "escalation_policies:\n"
+        "  - name: p\n"
+        "    from_runbook:\n"
+        "      runbook: x.md\n"
+        "      roles: {Primary: 'b'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "p.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "p.yaml:3:28: severities.from_runbook: cannot read nope.md: No such file or directory",
+        "p.yaml:7:16: escalation_policies[0].from_runbook.runbook: cannot read x.md: "
+        "No such file or directory",
+        "p.yaml:8:24: escalation_policies[0].from_runbook.roles.Primary: target 'b' must be "
+        "KIND:NAME with KIND one of user, schedule, team, channel",
+    ]
+
+
 @pytest.mark.parametrize(
     "kind", ["slack_configs", "email_configs", "webhook_configs", "pagerduty_configs"]
 )

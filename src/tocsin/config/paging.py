@@ -72,7 +72,9 @@ def _read_runbook(base_dir: Path, relative: str) -> Runbook:
     path = base_dir / relative
     text, problem = read_text(path)
     if problem is not None or text is None:
-        raise ValueError(problem.message if problem else f"cannot read {path}")
+        raise ValueError(
+            f"cannot read {relative}: {problem.message}" if problem else f"cannot read {path}"
+        )
     runbook, _problems, _doc = parse_runbook(text, str(path))
     return runbook
 
