@@ -9,17 +9,18 @@ that is wrong.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
-from tocsin.config.models import CHANNEL_TYPES, Loc, TocsinConfig, unknown_key
+from tocsin.config.models import CHANNEL_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
 from tocsin.config.routes import alertmanager_yaml, build_route, check_routes, inhibit_rules
 from tocsin.errors import Invalid
@@ -362,3 +363,89 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     text = read_source(path, lambda why: ConfigError([ConfigProblem(str(path), "", why)]))
     return parse_config(text, str(path), path.parent)
+
+
+# Alertmanager's keys that tocsin does not read (yet), and what to write instead; any other
+# unknown key is refused too, naming the nearest key tocsin reads (``load.py``)
+_RECEIVER_CONFIGS = (
+    "tocsin does not read Alertmanager's receiver configs yet; declare a channel under "
+    "`channels:` (type slack, email, webhook, pagerduty or console) and name it in the "
+    "route's `channels:` list (see docs/paging.md)"
+)
+_AM_GLOBAL = (
+    "tocsin does not read Alertmanager's global notifier settings; give them to a channel "
+    "under `channels:` (see docs/paging.md)"
+)
+_AM_TEMPLATES = (
+    "tocsin does not read Alertmanager's Go templates; give a channel Jinja2 templates "
+    "(`templates: {title, text, html}` under the channel, see docs/paging.md)"
+)
+_AM_TIME_INTERVALS = (
+    "tocsin has no time intervals yet, so nothing would be muted; mute with a silence "
+    "(`amtool silence add`), or restrict when people are paged with a schedule layer's "
+    "`restrictions:`"
+)
+_GLOBAL_PREFIXES = (
+    "smtp_",
+    "slack_",
+    "pagerduty_",
+    "opsgenie_",
+    "wechat_",
+    "victorops_",
+    "telegram_",
+    "webex_",
+    "jira_",
+    "rocketchat_",
+    "pushover_",
+    "http_config",
+)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds (through lists, unions, Optional and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section at ``loc`` (a pydantic error's place) can hold."""
+    models: list[type[BaseModel]] = [TocsinConfig]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        tagged = [m for m in models if get_args(_field_type(m, "type")) == (part,)]
+        if tagged:  # a channel, named by its type
+            models = tagged
+            continue
+        models = [m for model in models for m in _models_in(_field_type(model, str(part)))]
+    return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
+
+
+def _field_type(model: type[BaseModel], key: str) -> Any:
+    for name, f in model.model_fields.items():
+        if key in (name, f.alias):
+            return f.annotation
+    return None
+
+
+def unknown_key(loc: tuple[Any, ...]) -> str:
+    """Why a key nothing reads is refused, and what to write instead (``loc`` is the place
+    pydantic gives the extra key)."""
+    key = str(loc[-1])
+    within = [p for p in loc[:-1] if not (isinstance(p, str) and p in CHANNEL_TYPES)]
+    if len(within) == 2 and within[0] == "receivers" and key.endswith("_configs"):
+        return _RECEIVER_CONFIGS
+    if within == ["global"] and key.startswith(_GLOBAL_PREFIXES):
+        return _AM_GLOBAL
+    if not within and key == "templates":
+        return _AM_TEMPLATES
+    if key in ("time_intervals", "mute_time_intervals", "active_time_intervals"):
+        return _AM_TIME_INTERVALS
+    keys = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(key, keys, n=1)
+    if close:
+        return f"unknown key `{key}`, which nothing would read: did you mean `{close[0]}`?"
+    return f"unknown key `{key}`, which nothing would read; the keys here are " + ", ".join(
+        f"`{k}`" for k in keys
+    )
