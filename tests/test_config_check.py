@@ -239,6 +239,50 @@ def test_a_key_nothing_reads_is_refused(text: str, where: str, message: str) -> 
     ]
 
 
+BASE = "route: {receiver: d}\nreceivers: [{name: d}]\nusers: [{name: a, contact: [c]}]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "channels: [{name: c, type: webhook, url: 'http://x', secret: {env: K, file: f}}]\n",
+            "channels[0].secret",
+            "give only one of value, file or env (given: file, env)",
+        ),
+        (
+            "channels: [{name: c, type: slack, url: 'http://x', url_secret: {env: K}}]\n",
+            "channels[0].url_secret",
+            "give url or url_secret, not both",
+        ),
+        (
+            "channels: [{name: c, type: console}]\nrotations:\n"
+            "  - {name: r, type: daily, shift: 12h, start: 2027-01-01T00:00, participants: [a]}\n",
+            "rotations[0].shift",
+            "only a custom rotation reads shift; a daily rotation's shifts are `length` days long",
+        ),
+        (
+            "channels: [{name: c, type: console}]\nrotations:\n"
+            "  - {name: r, type: custom, shift: 12h, length: 2, start: 2027-01-01T00:00,"
+            " participants: [a]}\n",
+            "rotations[0].length",
+            "a custom rotation's shifts are `shift` long",
+        ),
+        (
+            "channels: [{name: c, type: console}]\n"
+            "severities: {levels: [{name: critical}], from_runbook: x.md}\n",
+            "severities.from_runbook",
+            "give levels or from_runbook, not both",
+        ),
+    ],
+)
+def test_a_value_that_another_would_silence_is_refused(text: str, where: str, message: str) -> None:
+    """Two ways of saying one thing, of which one would be read and the other ignored."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(BASE + text, "v.yaml")
+    assert [(p.location, p.message) for p in caught.value.problems] == [(where, message)]
+
+
 def _documented_configs() -> list[tuple[str, str]]:
     """Every YAML block of the docs that is (part of) a ``tocsin.yaml``."""
     out = []

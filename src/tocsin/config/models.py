@@ -14,7 +14,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tocsin.alerts.matchers import parse_matcher
 from tocsin.times import parse_duration
@@ -120,6 +127,16 @@ class Secret(_Strict):
     value: str | None = None
     file: str | None = None
     env: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Secret:
+        given = [k for k in ("value", "file", "env") if getattr(self, k) is not None]
+        if len(given) != 1:
+            either = "one of value, file or env"
+            raise ValueError(
+                f"give only {either} (given: {', '.join(given)})" if given else f"give {either}"
+            )
+        return self
 
 
 class RetryConfig(_Strict):

@@ -120,6 +120,8 @@ def build_paging(
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
         if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
             report(("channels", i, "url"), "a Slack channel needs url or url_secret")
+        if isinstance(c, SlackChannelConfig) and c.url and c.url_secret:
+            report(("channels", i, "url_secret"), "give url or url_secret, not both")
         if isinstance(c, EmailChannelConfig) and _plaintext_auth(c.smtp):
             report(
                 ("channels", i, "smtp", "password"),
@@ -162,6 +164,14 @@ def build_paging(
                 report(("rotations", i, "participants", j), f"unknown user {name!r}")
         if r.type == "custom" and r.shift is None:
             report(("rotations", i, "shift"), "a custom rotation needs its shift length")
+        if r.type != "custom" and r.shift is not None:
+            report(
+                ("rotations", i, "shift"),
+                f"only a custom rotation reads shift; a {r.type} rotation's shifts are "
+                f"`length` {_UNITS[r.type]} long",
+            )
+        if r.type == "custom" and "length" in r.model_fields_set:
+            report(("rotations", i, "length"), "a custom rotation's shifts are `shift` long")
         rotations[r.name] = Rotation(
             name=r.name,
             kind=r.type,
@@ -269,6 +279,9 @@ def build_paging(
     )
 
 
+_UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}
+
+
 def _plaintext_auth(smtp: SmtpConfig) -> bool:
     """A password sent over neither STARTTLS nor implicit TLS, and nobody said that is wanted."""
     return (
@@ -365,6 +378,8 @@ def _levels(
     config: SeveritiesConfig, base_dir: Path, report: Callable[[Loc, str], None]
 ) -> tuple[Level, ...]:
     """The severity levels: as written, from a runbook's severity table, or the defaults."""
+    if config.levels is not None and config.from_runbook is not None:
+        report(("severities", "from_runbook"), "give levels or from_runbook, not both")
     if config.levels is not None:
         return tuple(
             Level(
