@@ -142,7 +142,9 @@ def test_config_check(tmp_path: Path) -> None:
     done = runner.invoke(app, ["config", "check", "--config", str(bad)])
     assert done.exit_code == 1
     assert f"{bad}:3:15: route.group_wait: not a valid duration string" in done.output
-    assert "inhibit_rules[0].sauce_matchers: Extra inputs are not permitted" in done.output
+    assert "inhibit_rules[0].sauce_matchers: unknown key `sauce_matchers`" in done.output
+    assert "did you mean `source_matchers`?" in done.output  # issue 17, item 20
+    assert f"{bad}:2:13: route.receiver: undefined receiver 'nobody'" in done.output
     missing = runner.invoke(app, ["config", "check", "--config", str(tmp_path / "no.yaml")])
     assert missing.exit_code == 1 and "cannot read" in missing.output
 

@@ -85,7 +85,13 @@ def test_config_errors_name_their_place() -> None:
         parse_config(bad, "tocsin.yaml")
     text = str(caught.value)
     assert "tocsin.yaml:9:19: route.routes[0].group_wait: not a valid duration string" in text
-    assert "inhibit_rules[0].equals: Extra inputs are not permitted" in text
+    # issue 17, item 20: an unknown key says what to write instead
+    assert (
+        "tocsin.yaml:30:13: inhibit_rules[0].equals: unknown key `equals`, which nothing "
+        "would read: did you mean `equal`?"
+    ) in text
+    # issue 17, item 15: the undefined receiver in the same pass as the errors of shape
+    assert "tocsin.yaml:13:21: route.routes[0].routes[0].receiver: undefined receiver" in text
     with pytest.raises(ConfigError) as caught:
         parse_config(CONFIG.replace("receiver: dba", "receiver: nobody"), "tocsin.yaml")
     assert (

@@ -9,12 +9,14 @@ that is wrong.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
@@ -146,7 +148,9 @@ class Problems:
 
 
 def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None = None) -> Config:
-    """Validate a whole configuration; raise ConfigError listing every problem found."""
+    """Validate a whole configuration; raise ConfigError listing every problem found, in the
+    order of the file: the shape of every value (``models.py``) and every reference by name
+    (``routes.py``, ``paging.py``) in one pass, each at the line of the value that is wrong."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -156,22 +160,19 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     if not isinstance(data, dict):
         raise ConfigError([ConfigProblem(source, "", "the configuration must be a mapping")])
     problems = Problems(source, yaml_positions(text))
-    try:
-        model = TocsinConfig.model_validate(data)
-    except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
-            loc = tuple("continue" if p == "continue_" else p for p in loc)
-            if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
-                loc = loc[:2] + loc[3:]  # pydantic names the union member; the file does not
-            problems.near(loc, error["msg"].removeprefix("Value error, "))
-        raise ConfigError(problems.found) from None
+    checked = _validate(data, problems)
+    if checked is None:
+        raise ConfigError(_in_file_order(problems.found))
+    model = checked.model
     base_dir = base_dir or Path(".")
-    check_routes(model, problems.at)
-    paging = build_paging(model, base_dir, problems.near)
+    check_routes(model, checked.report(problems.near), checked.dropped)
+    paging = build_paging(model, base_dir, checked.report(problems.near), checked.dropped)
+    for i, path in enumerate(model.runbooks):
+        if not (base_dir / path).exists():
+            checked.report(problems.at)(("runbooks", i), f"no such file or directory: {path}")
     postmortem = _postmortem_template(model, base_dir, problems)
     if problems.found:
-        raise ConfigError(problems.found)
+        raise ConfigError(_in_file_order(problems.found))
     return Config(
         model=model,
         route=finalize(build_route(model.route)),
@@ -183,6 +184,151 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         paging=paging,
         postmortem=postmortem,
     )
+
+
+def _in_file_order(found: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Problems as a person reads the file: by line and column (those with no line last)."""
+
+    def place(problem: ConfigProblem) -> tuple[int, int, int]:
+        parts = problem.where.rsplit(":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            return (0, int(parts[1]), int(parts[2]))
+        return (1, 0, 0)
+
+    return sorted(found, key=place)  # stable: problems of one node keep their order
+
+
+@dataclass
+class _Checked:
+    """The document as far as its shape is right: the model of everything valid in it, with
+    every list item that could not be read dropped (its name kept in ``dropped``, so that a
+    reference to it is not reported as unknown too), and the places of the values dropped for
+    their shape (so that what the default standing in for one makes the checks say, "no
+    contact methods", is not reported besides the error itself)."""
+
+    model: TocsinConfig
+    kept: dict[Loc, list[int]]  # list (by its place in the file) -> file index of each item
+    dropped: dict[str, set[str]]  # section -> names of its items that could not be read
+    wrong: list[Loc]  # places of the shape errors
+
+    def report(self, add: Callable[[Loc, str], None]) -> Callable[[Loc, str], None]:
+        """``add`` for the checks of the model: at the place in the file, and silent about a
+        node whose shape error is reported already (a default stood in for its value)."""
+
+        def report(loc: Loc, message: str) -> None:
+            loc = _in_file(self.kept, loc)
+            if not any(_related(loc, wrong) for wrong in self.wrong):
+                add(loc, message)
+
+        return report
+
+
+def _in_file(kept: dict[Loc, list[int]], loc: Loc) -> Loc:
+    """A place in the model as a place in the file (list items dropped shift indexes)."""
+    out: Loc = ()
+    for part in loc:
+        if isinstance(part, int) and out in kept:
+            part = kept[out][part]
+        out = (*out, part)
+    return out
+
+
+def _related(a: Loc, b: Loc) -> bool:
+    return a[: len(b)] == b or b[: len(a)] == a
+
+
+class _Items(dict[int, Any]):
+    """A list of the document, its items by their index in the file (some may be dropped)."""
+
+
+def _indexed(value: Any) -> Any:
+    if isinstance(value, list):
+        return _Items((i, _indexed(v)) for i, v in enumerate(value))
+    if isinstance(value, dict):
+        return {k: _indexed(v) for k, v in value.items()}
+    return value
+
+
+def _plain(value: Any, path: Loc, kept: dict[Loc, list[int]]) -> Any:
+    if isinstance(value, _Items):
+        kept[path] = list(value)
+        return [_plain(v, (*path, i), kept) for i, v in value.items()]
+    if isinstance(value, dict):
+        return {k: _plain(v, (*path, k), kept) for k, v in value.items()}
+    return value
+
+
+_ABSENT = object()
+
+
+def _node(tree: Any, loc: Loc) -> Any:
+    for part in loc:
+        if not isinstance(tree, dict) or part not in tree:
+            return _ABSENT
+        tree = tree[part]
+    return tree
+
+
+def _prune(tree: dict[str, Any], loc: Loc, missing: bool, dropped: dict[str, set[str]]) -> bool:
+    """Take out of the document what a shape error is about: the value that is wrong, or
+    the list item that lacks a required key. False when nothing could be taken out."""
+    cut = len(loc)
+    if missing:  # the item that lacks it goes: the nearest list item holding the place
+        cut -= 1
+        while cut > 0 and not (
+            isinstance(loc[cut - 1], int) and isinstance(_node(tree, loc[: cut - 1]), _Items)
+        ):
+            cut -= 1
+    if cut == 0 or _node(tree, loc[:cut]) is _ABSENT:
+        return False  # not in the file (a required section), or taken out already
+    parent = _node(tree, loc[: cut - 1])
+    gone = parent.pop(loc[cut - 1])
+    if isinstance(parent, _Items) and isinstance(gone, dict) and isinstance(gone.get("name"), str):
+        dropped.setdefault(str(loc[0]), set()).add(gone["name"])
+    return True
+
+
+def _error_loc(error: Any) -> Loc:
+    """The place of a pydantic error as the file names it."""
+    loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and "[" in p))
+    loc = tuple("continue" if p == "continue_" else p for p in loc)
+    if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member; the file does not
+    return loc
+
+
+def _validate(data: dict[str, Any], problems: Problems) -> _Checked | None:
+    """Validate the document against the models, reporting every shape error; then the model
+    of what is valid in it, for the checks by name (None when not even that can be had)."""
+    try:
+        return _Checked(TocsinConfig.model_validate(data), {}, {}, [])
+    except ValidationError as exc:
+        errors = exc.errors()
+    wrong: list[Loc] = []
+    for error in errors:
+        loc = _error_loc(error)
+        if error["type"] == "extra_forbidden":  # taken out, nothing stands in for it
+            problems.near(loc, unknown_key(error["loc"]))
+        else:
+            wrong.append(loc)
+            problems.near(loc, error["msg"].removeprefix("Value error, "))
+    tree = _indexed(data)
+    dropped: dict[str, set[str]] = {}
+    kept: dict[Loc, list[int]] = {}
+    for _round in range(20):  # each round takes out at least one value: this ends
+        pruned = False
+        for error in errors:
+            loc = _in_file(kept, _error_loc(error))
+            pruned |= _prune(tree, loc, error["type"] == "missing", dropped)
+        if not pruned:
+            return None
+        kept = {}
+        try:
+            model = TocsinConfig.model_validate(_plain(tree, (), kept))
+            return _Checked(model, kept, dropped, wrong)
+        except ValidationError as exc:
+            errors = exc.errors()
+    return None
 
 
 class _Unreadable(Exception):
@@ -217,3 +363,89 @@ def load_config(path: str | Path) -> Config:
     path = Path(path)
     text = read_source(path, lambda why: ConfigError([ConfigProblem(str(path), "", why)]))
     return parse_config(text, str(path), path.parent)
+
+
+# Alertmanager's keys that tocsin does not read (yet), and what to write instead; any other
+# unknown key is refused too, naming the nearest key tocsin reads (``load.py``)
+_RECEIVER_CONFIGS = (
+    "tocsin does not read Alertmanager's receiver configs yet; declare a channel under "
+    "`channels:` (type slack, email, webhook, pagerduty or console) and name it in the "
+    "route's `channels:` list (see docs/paging.md)"
+)
+_AM_GLOBAL = (
+    "tocsin does not read Alertmanager's global notifier settings; give them to a channel "
+    "under `channels:` (see docs/paging.md)"
+)
+_AM_TEMPLATES = (
+    "tocsin does not read Alertmanager's Go templates; give a channel Jinja2 templates "
+    "(`templates: {title, text, html}` under the channel, see docs/paging.md)"
+)
+_AM_TIME_INTERVALS = (
+    "tocsin has no time intervals yet, so nothing would be muted; mute with a silence "
+    "(`amtool silence add`), or restrict when people are paged with a schedule layer's "
+    "`restrictions:`"
+)
+_GLOBAL_PREFIXES = (
+    "smtp_",
+    "slack_",
+    "pagerduty_",
+    "opsgenie_",
+    "wechat_",
+    "victorops_",
+    "telegram_",
+    "webex_",
+    "jira_",
+    "rocketchat_",
+    "pushover_",
+    "http_config",
+)
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models an annotation holds (through lists, unions, Optional and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in _models_in(arg)]
+
+
+def _keys_at(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the section at ``loc`` (a pydantic error's place) can hold."""
+    models: list[type[BaseModel]] = [TocsinConfig]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        tagged = [m for m in models if get_args(_field_type(m, "type")) == (part,)]
+        if tagged:  # a channel, named by its type
+            models = tagged
+            continue
+        models = [m for model in models for m in _models_in(_field_type(model, str(part)))]
+    return sorted({f.alias or name for m in models for name, f in m.model_fields.items()})
+
+
+def _field_type(model: type[BaseModel], key: str) -> Any:
+    for name, f in model.model_fields.items():
+        if key in (name, f.alias):
+            return f.annotation
+    return None
+
+
+def unknown_key(loc: tuple[Any, ...]) -> str:
+    """Why a key nothing reads is refused, and what to write instead (``loc`` is the place
+    pydantic gives the extra key)."""
+    key = str(loc[-1])
+    within = [p for p in loc[:-1] if not (isinstance(p, str) and p in CHANNEL_TYPES)]
+    if len(within) == 2 and within[0] == "receivers" and key.endswith("_configs"):
+        return _RECEIVER_CONFIGS
+    if within == ["global"] and key.startswith(_GLOBAL_PREFIXES):
+        return _AM_GLOBAL
+    if not within and key == "templates":
+        return _AM_TEMPLATES
+    if key in ("time_intervals", "mute_time_intervals", "active_time_intervals"):
+        return _AM_TIME_INTERVALS
+    keys = _keys_at(loc[:-1])
+    close = difflib.get_close_matches(key, keys, n=1)
+    if close:
+        return f"unknown key `{key}`, which nothing would read: did you mean `{close[0]}`?"
+    return f"unknown key `{key}`, which nothing would read; the keys here are " + ", ".join(
+        f"`{k}`" for k in keys
+    )

@@ -14,7 +14,14 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from tocsin.alerts.matchers import parse_matcher
 from tocsin.config.duties import DutiesConfig
@@ -25,6 +32,8 @@ Loc = tuple[str | int, ...]
 
 
 class _Strict(BaseModel):
+    """Every section: a key that nothing reads is refused at load, never accepted and ignored."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
@@ -81,8 +90,11 @@ class RouteConfig(_Strict):
         return value
 
 
-class ReceiverConfig(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class ReceiverConfig(_Strict):
+    """A receiver is a name routes give (``amtool`` shows it); what a route tells is its
+    ``channels:``. Alertmanager's ``slack_configs``, ``email_configs`` … are refused at load
+    (``load.py`` says what to write instead), never accepted and ignored."""
+
     name: str
 
 
@@ -117,6 +129,16 @@ class Secret(_Strict):
     value: str | None = None
     file: str | None = None
     env: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Secret:
+        given = [k for k in ("value", "file", "env") if getattr(self, k) is not None]
+        if len(given) != 1:
+            either = "one of value, file or env"
+            raise ValueError(
+                f"give only {either} (given: {', '.join(given)})" if given else f"give {either}"
+            )
+        return self
 
 
 class RetryConfig(_Strict):

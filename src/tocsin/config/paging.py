@@ -9,12 +9,12 @@ configuration error, never a dropped page later.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tocsin.alerts.matchers import parse_matcher
+from tocsin.alerts.matchers import Op, parse_matcher
 from tocsin.config.models import (
     WEEKDAYS,
     ChannelConfig,
@@ -72,14 +72,26 @@ def _read_runbook(base_dir: Path, relative: str) -> Runbook:
     path = base_dir / relative
     text, problem = read_text(path)
     if problem is not None or text is None:
-        raise ValueError(problem.message if problem else f"cannot read {path}")
+        raise ValueError(
+            f"cannot read {relative}: {problem.message}" if problem else f"cannot read {path}"
+        )
     runbook, _problems, _doc = parse_runbook(text, str(path))
     return runbook
 
 
-def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str], None]) -> Paging:
-    """Build the paging objects and check every name one refers to; runbooks named by
-    ``from_runbook`` are read relative to ``base_dir``."""
+def build_paging(
+    model: TocsinConfig,
+    base_dir: Path,
+    report: Callable[[Loc, str], None],
+    dropped: Mapping[str, set[str]] | None = None,
+) -> Paging:
+    """Build the paging objects and check every name one refers to, each reported at the
+    value that names it; runbooks named by ``from_runbook`` are read relative to
+    ``base_dir``. ``dropped``: names of items the file declares but that could not be read
+    (their own error is reported already), by section: not reported as unknown again."""
+
+    def unknown(section: str, name: str, known: Collection[str]) -> bool:
+        return name not in known and name not in (dropped or {}).get(section, ())
 
     def unique(kind: str, names: list[str]) -> None:
         for i, name in enumerate(names):
@@ -102,12 +114,14 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
     unique("schedules", [s.name for s in model.schedules])
     unique("escalation_policies", [p.name for p in model.escalation_policies])
     for i, c in enumerate(model.channels):
-        if c.fallback is not None and c.fallback not in channels:
+        if c.fallback is not None and unknown("channels", c.fallback, channels):
             report(("channels", i, "fallback"), f"unknown channel {c.fallback!r}")
         if c.fallback == c.name:
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
         if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
-            report(("channels", i), "a Slack channel needs url or url_secret")
+            report(("channels", i, "url"), "a Slack channel needs url or url_secret")
+        if isinstance(c, SlackChannelConfig) and c.url and c.url_secret:
+            report(("channels", i, "url_secret"), "give url or url_secret, not both")
         if isinstance(c, EmailChannelConfig) and _plaintext_auth(c.smtp):
             report(
                 ("channels", i, "smtp", "password"),
@@ -131,22 +145,33 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
     for i, u in enumerate(model.users):
         zone_ok(("users", i, "timezone"), u.timezone)
         if not u.contact:
-            report(("users", i), f"user {u.name!r} has no contact methods (channels under contact)")
+            report(
+                ("users", i, "contact"),
+                f"user {u.name!r} has no contact methods (channels under contact)",
+            )
         for j, name in enumerate(u.contact):
-            if name not in channels:
+            if unknown("channels", name, channels):
                 report(("users", i, "contact", j), f"unknown channel {name!r}")
     for i, t in enumerate(model.teams):
         for j, name in enumerate(t.members):
-            if name not in users:
+            if unknown("users", name, users):
                 report(("teams", i, "members", j), f"unknown user {name!r}")
     rotations: dict[str, Rotation] = {}
     for i, r in enumerate(model.rotations):
         zone_ok(("rotations", i, "timezone"), r.timezone)
         for j, name in enumerate(r.participants):
-            if name not in users:
+            if unknown("users", name, users):
                 report(("rotations", i, "participants", j), f"unknown user {name!r}")
         if r.type == "custom" and r.shift is None:
             report(("rotations", i, "shift"), "a custom rotation needs its shift length")
+        if r.type != "custom" and r.shift is not None:
+            report(
+                ("rotations", i, "shift"),
+                f"only a custom rotation reads shift; a {r.type} rotation's shifts are "
+                f"`length` {_UNITS[r.type]} long",
+            )
+        if r.type == "custom" and "length" in r.model_fields_set:
+            report(("rotations", i, "length"), "a custom rotation's shifts are `shift` long")
         rotations[r.name] = Rotation(
             name=r.name,
             kind=r.type,
@@ -162,10 +187,11 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
         layers = []
         for j, layer in enumerate(sc.layers):
             if layer.rotation not in rotations:
-                report(
-                    ("schedules", i, "layers", j, "rotation"),
-                    f"unknown rotation {layer.rotation!r}",
-                )
+                if unknown("rotations", layer.rotation, rotations):
+                    report(
+                        ("schedules", i, "layers", j, "rotation"),
+                        f"unknown rotation {layer.rotation!r}",
+                    )
                 continue
             layers.append(
                 Layer(
@@ -175,41 +201,67 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
             )
         schedules[sc.name] = Schedule(name=sc.name, timezone=sc.timezone, layers=tuple(layers))
     for i, t in enumerate(model.teams):
-        if t.schedule is not None and t.schedule not in schedules:
+        if t.schedule is not None and unknown("schedules", t.schedule, schedules):
             report(("teams", i, "schedule"), f"unknown schedule {t.schedule!r}")
-    known: dict[str, set[str]] = {
-        "user": set(users),
-        "schedule": set(schedules),
-        "team": set(teams),
-        "channel": set(channels),
+    known: dict[str, Collection[str]] = {
+        "user": users,
+        "schedule": schedules,
+        "team": teams,
+        "channel": channels,
     }
-    policies: dict[str, Policy] = {}
-    for i, pc in enumerate(model.escalation_policies):
+
+    def target_problem(text: str) -> str | None:
+        """What is wrong with a target as written (``schedule:primary``), if anything."""
         try:
-            policy = _policy(pc, base_dir)
-        except (PolicyError, ValueError) as exc:
-            report(("escalation_policies", i), str(exc))
-            continue
-        for j, st in enumerate(policy.steps):
-            for target in st.targets:
-                if target.name not in known[target.kind]:
-                    report(
-                        ("escalation_policies", i, "steps", j),
-                        f"unknown {target.kind} {target.name!r} in step {j + 1}",
-                    )
-        policies[pc.name] = policy
+            target = Target.parse(text)
+        except PolicyError as exc:
+            return str(exc)
+        if unknown(f"{target.kind}s", target.name, known[target.kind]):
+            return f"unknown {target.kind} {target.name!r}"
+        return None
+
     sev = model.severities
     levels = _levels(sev, base_dir, report)
+    policies: dict[str, Policy] = {}
+    for i, pc in enumerate(model.escalation_policies):
+        here: Loc = ("escalation_policies", i)
+        targets_ok = True
+        for j, st in enumerate(pc.steps):
+            for k, text in enumerate(st.targets):
+                if (problem := target_problem(text)) is not None:
+                    report((*here, "steps", j, "targets", k), problem)
+                    targets_ok = False
+            for k, text in enumerate(st.matchers):
+                if (problem := _severity_problem(text, sev.label, levels)) is not None:
+                    report((*here, "steps", j, "matchers", k), problem)
+        roles = pc.from_runbook.roles if pc.from_runbook else {}
+        for role, texts in roles.items():
+            for text in (t for t in texts.split(",") if t.strip()):
+                if (problem := target_problem(text)) is not None:
+                    report((*here, "from_runbook", "roles", role), problem)
+                    targets_ok = False
+        try:
+            policy = _policy(pc, base_dir)
+        except _Wrong as exc:
+            report((*here, *exc.where), exc.message)
+            continue
+        except (PolicyError, ValueError) as exc:
+            if targets_ok:  # a bad target is reported at its place already
+                report(here, str(exc))
+            continue
+        policies[pc.name] = policy
 
     def visit(route: RouteConfig, path: Loc) -> None:
         named = [p.name for p in model.escalation_policies]
-        if route.escalation_policy is not None and route.escalation_policy not in named:
+        if route.escalation_policy is not None and unknown(
+            "escalation_policies", route.escalation_policy, named
+        ):
             report(
                 (*path, "escalation_policy"),
                 f"unknown escalation policy {route.escalation_policy!r}",
             )
         for j, name in enumerate(route.channels):
-            if name not in channels:
+            if unknown("channels", name, channels):
                 report((*path, "channels", j), f"unknown channel {name!r}")
         for j, child in enumerate(route.routes):
             visit(child, (*path, "routes", j))
@@ -225,6 +277,9 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
         channels=channels,
         update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
     )
+
+
+_UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}
 
 
 def _plaintext_auth(smtp: SmtpConfig) -> bool:
@@ -245,29 +300,63 @@ def _restriction(config: RestrictionConfig) -> Restriction:
     )
 
 
+class _Wrong(Exception):
+    """A problem of a policy at a place inside it (``("from_runbook", "alert")``)."""
+
+    def __init__(self, where: Loc, message: str) -> None:
+        super().__init__(message)
+        self.where = where
+        self.message = message
+
+
+def _severity_problem(text: str, label: str, levels: tuple[Level, ...]) -> str | None:
+    """A step matcher on the severity label that can never match as written: steps see the
+    incident's level by its name (``critical``), never an alias or an unknown level."""
+    matcher = parse_matcher(text)
+    if matcher.name != label or matcher.op not in (Op.EQ, Op.NE) or not matcher.value:
+        return None
+    if any(lv.name == matcher.value for lv in levels):
+        return None
+    level = level_of(levels, matcher.value)
+    if level is not None:
+        return (
+            f"{matcher.value!r} stands for severity level {level.name!r}, and steps see the "
+            f'level by its name: write {label}{matcher.op.value}"{level.name}"'
+        )
+    return f"unknown severity {matcher.value!r} (the levels: {', '.join(lv.name for lv in levels)})"
+
+
 def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
     """An escalation policy as written (steps) or from a runbook's escalation table (the
-    runbook-wide one, or one alert's); PolicyError or ValueError says what is wrong."""
+    runbook-wide one, or one alert's); _Wrong, PolicyError or ValueError says what is wrong."""
     ack_timeout = parse_duration(config.ack_timeout) if config.ack_timeout else None
     if config.from_runbook is not None:
         if config.steps:
             raise PolicyError("give steps or from_runbook, not both")
         fr = config.from_runbook
-        runbook = _read_runbook(base_dir, fr.runbook)
+        try:
+            runbook = _read_runbook(base_dir, fr.runbook)
+        except ValueError as exc:
+            raise _Wrong(("from_runbook", "runbook"), str(exc)) from None
         tiers = runbook.escalation
         if fr.alert is not None:
             matching = [a for a in runbook.alerts if a.name == fr.alert]
             if not matching:
-                raise PolicyError(f"the runbook has no alert {fr.alert!r}")
+                raise _Wrong(("from_runbook", "alert"), f"the runbook has no alert {fr.alert!r}")
             tiers = matching[0].escalation or tiers
-        return from_tiers(
-            config.name,
-            [(t.after_s, t.target) for t in tiers],
-            fr.roles,
-            last_delay_s=parse_duration(fr.last_delay),
-            repeat=config.repeat,
-            ack_timeout_s=ack_timeout,
-        )
+        if not tiers:
+            raise _Wrong(("from_runbook", "runbook"), "the runbook has no escalation matrix")
+        try:
+            return from_tiers(
+                config.name,
+                [(t.after_s, t.target) for t in tiers],
+                fr.roles,
+                last_delay_s=parse_duration(fr.last_delay),
+                repeat=config.repeat,
+                ack_timeout_s=ack_timeout,
+            )
+        except PolicyError as exc:  # a role of the matrix with no target, mostly
+            raise _Wrong(("from_runbook", "roles"), str(exc)) from None
     if not config.steps:
         raise PolicyError("a policy needs steps or from_runbook")
     return Policy(
@@ -289,6 +378,8 @@ def _levels(
     config: SeveritiesConfig, base_dir: Path, report: Callable[[Loc, str], None]
 ) -> tuple[Level, ...]:
     """The severity levels: as written, from a runbook's severity table, or the defaults."""
+    if config.levels is not None and config.from_runbook is not None:
+        report(("severities", "from_runbook"), "give levels or from_runbook, not both")
     if config.levels is not None:
         return tuple(
             Level(

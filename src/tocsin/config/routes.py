@@ -9,7 +9,7 @@ Between loading (``load.py``) and routing (``tocsin.routing``): a route inherits
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -26,23 +26,32 @@ from tocsin.routing.tree import (
 from tocsin.times import parse_duration
 
 
-def check_routes(model: TocsinConfig, report: Callable[[Loc, str], None]) -> None:
+def check_routes(
+    model: TocsinConfig,
+    report: Callable[[Loc, str], None],
+    dropped: Mapping[str, set[str]] | None = None,
+) -> None:
     """Report what Alertmanager refuses in receivers and routes: a receiver defined twice or
-    undefined, matchers or ``continue`` on the root route, bad legacy label names and regexes."""
+    undefined, matchers or ``continue`` on the root route, bad legacy label names and regexes.
+    ``dropped``: names of items the file declares but that could not be read (their own
+    error is reported already), by section."""
     names = [r.name for r in model.receivers]
+    declared = set(names) | set((dropped or {}).get("receivers", ()))
     for i, name in enumerate(names):
         if name in names[:i]:
             report(("receivers", i), f"receiver {name!r} is defined twice")
     root = model.route
+    # each at the key it is about, so that it is told apart from an error of another key
     if root.receiver is None:
-        report(("route",), "the root route must name a receiver")
-    if root.matchers or root.match or root.match_re:
-        report(("route",), "the root route must not have any matchers")
+        report(("route", "receiver"), "the root route must name a receiver")
+    given = [k for k in ("matchers", "match", "match_re") if getattr(root, k)]
+    if given:
+        report(("route", given[0]), "the root route must not have any matchers")
     if root.continue_:
-        report(("route",), "cannot have continue in root route")
+        report(("route", "continue"), "cannot have continue in root route")
 
     def visit(route: RouteConfig, path: Loc) -> None:
-        if route.receiver is not None and route.receiver not in names:
+        if route.receiver is not None and route.receiver not in declared:
             report((*path, "receiver"), f"undefined receiver {route.receiver!r} used in route")
         for key in (*route.match, *route.match_re):
             if not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", key):

@@ -50,8 +50,24 @@ def flushed(
     if not channels:
         route = s.config.route.find(incident.route_id)
         channels = route.channels if route else []
+    elif extra := _continued(s, incident, members, channels):
+        # an alert that joined through a route with `continue: true`: that route's channels
+        # hear of the incident from now on (its acknowledgement and resolution too)
+        channels = [*channels, *extra]
+        repo.update_incident(conn, incident.id, channels=json.dumps(channels))
     kind = "resolved" if all_resolved else "firing"
     messages.to_channels(s, conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+
+
+def _continued(
+    s: Settings, incident: Any, members: dict[str, Alert], channels: list[str]
+) -> list[str]:
+    """The channels of the routes that took the incident's alerts through ``continue:
+    true`` (they only notify: ``Route.routed``) and are not among ``channels`` yet."""
+    wanted = s.config.route.continued_channels(
+        incident.route_id, [a.labels for a in members.values()]
+    )
+    return [c for c in wanted if c not in channels]
 
 
 def _rerate(s: Settings, conn: Connection, incident: Any, firing: list[Alert], now: float) -> bool:
@@ -95,6 +111,7 @@ def trigger(
     severity = highest(paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts])
     route = s.config.route.find(incident.route_id)
     channels = route.channels if route else []
+    channels = [*channels, *_continued(s, incident, members, channels)]
     policy_name = route.escalation_policy if route else None
     policy = paging.policies.get(policy_name) if policy_name else None
     labels = common([a.labels for a in firing_alerts])

@@ -46,19 +46,24 @@ class Group:
 
 
 def groups_of(latest: Mapping[str, Alert], route: Route, now: datetime) -> dict[str, Group]:
-    """The group of every route that takes each alert (by fingerprint), by group key, in the
-    order first seen. A group is firing when any of its alerts has not ended at ``now``."""
+    """The group of each alert (by fingerprint), by group key, in the order first seen: one
+    per alert, on the route its incident is on (``Route.routed``: other routes that take it
+    through ``continue: true`` only notify). A group is firing when any of its alerts has not
+    ended at ``now``."""
     groups: dict[str, Group] = {}
     for fp, alert in latest.items():
-        for matched in route.match(alert.labels):
-            key = matched.group_key(alert.labels)
-            group = groups.get(key)
-            if group is None:
-                labels = matched.group_labels(alert.labels)
-                group = groups[key] = Group(GroupRoute.of(matched), labels, [])
-            group.fingerprints.append(fp)
-            if not alert.resolved(now):
-                group.firing = True
+        routed = route.routed(alert.labels)
+        if routed is None:
+            continue
+        owner = routed.route
+        key = owner.group_key(alert.labels)
+        group = groups.get(key)
+        if group is None:
+            labels = owner.group_labels(alert.labels)
+            group = groups[key] = Group(GroupRoute.of(owner), labels, [])
+        group.fingerprints.append(fp)
+        if not alert.resolved(now):
+            group.firing = True
     return groups
 
 

@@ -1,9 +1,10 @@
 """The routing tree, as Alertmanager's ``dispatch.Route``: depth-first matching with
-``continue``, inherited options, and group keys."""
+``continue``, inherited options, and group keys; and where an alert's incident is
+(``Route.routed``): one incident per alert, however many routes take it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tocsin.alerts.matchers import Matcher, Op, matches_all
@@ -42,6 +43,29 @@ class Route:
                 break
         return found or [self]
 
+    def routed(self, labels: Mapping[str, str]) -> Routed | None:
+        """Where an alert goes (None when no route takes it): its incident is on the first
+        route that takes it and names an escalation policy, else on the last route that
+        takes it; the other routes that take it (through ``continue: true``) only notify,
+        adding their channels to that incident's."""
+        matched = self.match(labels)
+        if not matched:
+            return None
+        owner = next((r for r in matched if r.escalation_policy), matched[-1])
+        return Routed(owner, tuple(r for r in matched if r is not owner))
+
+    def continued_channels(self, route_id: str, alerts: Iterable[Mapping[str, str]]) -> list[str]:
+        """The channels an incident on route ``route_id`` gets besides its route's own: those
+        of the routes that took one of its alerts through ``continue: true``."""
+        out: list[str] = []
+        for labels in alerts:
+            routed = self.routed(labels)
+            if routed is None or routed.route.id != route_id:
+                continue
+            for other in routed.notify:
+                out.extend(c for c in other.channels if c not in out)
+        return out
+
     def group_labels(self, labels: Mapping[str, str]) -> dict[str, str]:
         if self.group_by_all:
             return dict(labels)
@@ -71,6 +95,23 @@ class Route:
     def escalation_policy(self) -> str | None:
         value = self.options.get("escalation_policy")
         return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Routed:
+    """Where an alert goes: ``route`` opens (or its incident takes) the alert; ``notify`` are
+    the other routes that take it, which only add their channels to that incident."""
+
+    route: Route
+    notify: tuple[Route, ...] = ()
+
+    @property
+    def channels(self) -> list[str]:
+        """The incident's channels for this alert: its route's, then the notifying routes'."""
+        out = list(self.route.channels)
+        for other in self.notify:
+            out.extend(c for c in other.channels if c not in out)
+        return out
 
 
 def format_labels(labels: Mapping[str, str]) -> str:

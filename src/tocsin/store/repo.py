@@ -155,7 +155,7 @@ def _episode(alert: Alert) -> tuple[Any, ...]:
 class Prepared:
     """A batch made ready for the database without touching it: the row values of the latest
     alert of each fingerprint (later alerts in a batch update earlier ones), and the group of
-    every route that takes it (``routing.group`` decides them). Built on the request's
+    the route its incident is on (``routing.group`` decides them). Built on the request's
     thread, so that the writer only runs statements. ``latest`` holds the alerts themselves
     where they are at hand; a batch that crossed to the writer process (``to_wire``) decodes
     one from its values when an update needs it."""
@@ -227,9 +227,9 @@ def ingest(
 
 def store(conn: Connection, batch: Prepared) -> IngestResult:
     """An update of the same episode merges into it as Alertmanager does; a later episode is
-    a new row, the old one kept as history. Then each alert joins the incident of every route
-    that takes it, and every incident with news gets a flush due. A fixed handful of bulk
-    statements per batch, whatever its size."""
+    a new row, the old one kept as history. Then each alert joins the incident of the route
+    it goes to (``Route.routed``), and every incident with news gets a flush due. A fixed
+    handful of bulk statements per batch, whatever its size."""
     result = IngestResult()
     if not batch.values:
         return result

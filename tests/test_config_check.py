@@ -1,0 +1,312 @@
+"""``tocsin config check``: every error in one pass, each at the value that is wrong (issue 17,
+item 15), and nothing in a configuration accepted and then ignored (issue 17, item 20)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tocsin.cli import app
+from tocsin.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).parents[1]
+EXAMPLE = REPO / "examples" / "tocsin.yaml"
+runner = CliRunner()
+TOP = {"route", "channels", "users", "severities", "escalation_policies"}  # a tocsin.yaml
+
+
+def _place(text: str, line_has: str, value: str) -> str:
+    """``line:column`` of ``value`` on the one line of ``text`` that holds ``line_has``."""
+    found = [i for i, line in enumerate(text.splitlines()) if line_has in line]
+    assert len(found) == 1, (line_has, found)
+    line = text.splitlines()[found[0]]
+    return f"{found[0] + 1}:{line.index(value) + 1}"
+
+
+def _edit(text: str, old: str, new: str) -> str:
+    assert text.count(old) == 1, old
+    return text.replace(old, new)
+
+
+def test_every_error_in_one_pass_at_the_line_of_its_value(tmp_path: Path) -> None:
+    """Errors of shape and of reference (schedule, user, channel, policy, receiver, runbook,
+    severity) all come at once: on main the bad duration and the Alertmanager receiver
+    config hid every other error, and the unknown schedule of a runbook's role pointed at the
+    policy."""
+    shutil.copytree(REPO / "examples" / "runbooks", tmp_path / "runbooks")
+    text = EXAMPLE.read_text()
+    text = _edit(text, "  group_interval: 1m\n", "  group_interval: 1 minute\n")
+    text = _edit(
+        text, "  - name: pager\n", "  - name: pager\n    slack_configs: [{channel: '#pager'}]\n"
+    )
+    text = _edit(text, "receiver: pebble-team\n", "receiver: pebble-teams\n")
+    text = _edit(text, "escalation_policy: business-hours", "escalation_policy: business-hour")
+    text = _edit(
+        text,
+        "      escalation_policy: pebble\n      channels: [team-console]",
+        "      escalation_policy: pebble\n      channels: [team-consol]",
+    )
+    text = _edit(
+        text,
+        "Secondary on-call: schedule:pebble-secondary",
+        "Secondary on-call: schedule:pebble-second",
+    )
+    text = _edit(text, "participants: [dana]", "participants: [dana, frank]")
+    text = _edit(text, "runbooks:\n  - runbooks\n", "runbooks:\n  - runbook\n")
+    text = _edit(
+        text,
+        "        delay: 30m\n",
+        "        delay: 30m\n        matchers: ['severity=\"whenever\"']\n",
+    )
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(text)
+
+    done = runner.invoke(app, ["config", "check", "--config", str(config)], terminal_width=400)
+
+    assert done.exit_code == 1
+    expected = [
+        (
+            _place(text, "group_interval:", "1 minute"),
+            "route.group_interval: not a valid duration string",
+        ),
+        (
+            _place(text, "channels: [team-consol]", "team-consol"),
+            "route.routes[0].channels[0]: unknown channel 'team-consol'",
+        ),
+        (
+            _place(text, "receiver: pebble-teams", "pebble-teams"),
+            "route.routes[1].receiver: undefined receiver 'pebble-teams' used in route",
+        ),
+        (
+            _place(text, "escalation_policy: business-hour", "business-hour"),
+            "route.routes[1].escalation_policy: unknown escalation policy 'business-hour'",
+        ),
+        (
+            _place(text, "slack_configs", "["),
+            "receivers[1].slack_configs: tocsin does not read Alertmanager's receiver configs",
+        ),
+        (
+            _place(text, "  - runbook\n".strip("\n"), "runbook"),
+            "runbooks[0]: no such file or directory: runbook",
+        ),
+        (
+            _place(text, "participants: [dana, frank]", "frank"),
+            "rotations[3].participants[1]: unknown user 'frank'",
+        ),
+        (
+            _place(text, "Secondary on-call: schedule:pebble-second", "schedule:"),
+            "escalation_policies[0].from_runbook.roles.Secondary on-call: "
+            "unknown schedule 'pebble-second'",
+        ),
+        (
+            _place(text, "matchers: ['severity=\"whenever\"']", "'severity"),
+            "escalation_policies[1].steps[0].matchers[0]: unknown severity 'whenever'",
+        ),
+    ]
+    lines = [line for line in done.output.splitlines() if line.startswith(str(config))]
+    assert len(lines) == len(expected), done.output
+    for (place, message), line in zip(expected, lines, strict=True):
+        assert line.startswith(f"{config}:{place}: {message}"), (place, message, line)
+
+
+def test_an_error_of_shape_does_not_hide_the_names_of_others() -> None:
+    """Beside an error of shape, every reference is still checked, and an item that could
+    not be read is not reported again as unknown wherever it is named."""
+    text = (
+        "route:\n"
+        "  receiver: d\n"
+        "  group_wait: soon\n"  # 3: shape
+        "  channels: [mail, gone]\n"  # 4: gone is unknown, mail is declared (though broken)
+        "receivers: [{name: d}]\n"
+        "channels:\n"
+        "  - {name: mail, type: email, from: a@b.c}\n"  # 7: smtp missing
+        "users:\n"
+        "  - {name: al, contact: [mail]}\n"
+        "teams:\n"
+        "  - {name: t, members: [al, bo], schedule: nights}\n"  # 11: bo, nights unknown
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "t.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "t.yaml:3:15: route.group_wait: not a valid duration string: 'soon'",
+        "t.yaml:4:20: route.channels[1]: unknown channel 'gone'",
+        "t.yaml:7:5: channels[0].smtp: Field required",
+        "t.yaml:11:29: teams[0].members[1]: unknown user 'bo'",
+        "t.yaml:11:44: teams[0].schedule: unknown schedule 'nights'",
+    ]
+
+
+def test_an_error_beside_another_in_the_same_section_is_not_hidden() -> None:
+    """Two errors of the root route, one of shape and one of sense; and a value dropped for
+    its shape does not come back as a second error (a user's contact list)."""
+    text = (
+        "route:\n  group_wait: soon\n  continue: true\n"
+        "receivers: [{name: d}]\n"
+        "channels: [{name: c, type: console}]\n"
+        "users: [{name: al, contact: c}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "r.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "r.yaml:2:3: route.receiver: the root route must name a receiver",
+        "r.yaml:2:15: route.group_wait: not a valid duration string: 'soon'",
+        "r.yaml:3:13: route.continue: cannot have continue in root route",
+        "r.yaml:6:29: users[0].contact: Input should be a valid list",
+    ]
+
+
+def test_a_policy_from_a_runbook_is_checked_at_each_of_its_values() -> None:
+    """On main both were reported at the policy, the bad role not at all beside the runbook."""
+    text = (
+        "route: {receiver: d}\nreceivers: [{name: d}]\n"
+        "severities: {from_runbook: nope.md}\n"
+        "escalation_policies:\n"
+        "  - name: p\n"
+        "    from_runbook:\n"
+        "      runbook: x.md\n"
+        "      roles: {Primary: 'b'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "p.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "p.yaml:3:28: severities.from_runbook: cannot read nope.md: No such file or directory",
+        "p.yaml:7:16: escalation_policies[0].from_runbook.runbook: cannot read x.md: "
+        "No such file or directory",
+        "p.yaml:8:24: escalation_policies[0].from_runbook.roles.Primary: target 'b' must be "
+        "KIND:NAME with KIND one of user, schedule, team, channel",
+    ]
+
+
+@pytest.mark.parametrize(
+    "kind", ["slack_configs", "email_configs", "webhook_configs", "pagerduty_configs"]
+)
+def test_alertmanager_receiver_configs_are_refused_with_what_to_write(kind: str) -> None:
+    """On main a receiver's ``slack_configs`` … were accepted and did nothing: nobody paged."""
+    text = f"route: {{receiver: team}}\nreceivers:\n  - name: team\n    {kind}:\n      - {{}}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "am.yaml")
+    [problem] = caught.value.problems
+    assert str(problem) == (
+        f"am.yaml:5:7: receivers[0].{kind}: tocsin does not read Alertmanager's receiver "
+        "configs yet; declare a channel under `channels:` (type slack, email, webhook, "
+        "pagerduty or console) and name it in the route's `channels:` list (see docs/paging.md)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "route: {receiver: d}\nreceivers: [{name: d}]\nglobal: {slack_api_url: x}\n",
+            "global.slack_api_url",
+            "tocsin does not read Alertmanager's global notifier settings",
+        ),
+        (
+            "route: {receiver: d}\nreceivers: [{name: d}]\ntemplates: ['*.tmpl']\n",
+            "templates",
+            "Jinja2 templates",
+        ),
+        (
+            "route: {receiver: d, routes: [{receiver: d, mute_time_intervals: [w]}]}\n"
+            "receivers: [{name: d}]\n",
+            "route.routes[0].mute_time_intervals",
+            "tocsin has no time intervals yet",
+        ),
+        (
+            "route: {receiver: d}\nreceivers: [{name: d}]\n"
+            "channels: [{name: c, type: webhook, url: 'http://x', header: {a: b}}]\n",
+            "channels[0].header",
+            "unknown key `header`, which nothing would read: did you mean `headers`?",
+        ),
+        (
+            "route: {receiver: d}\nreceivers: [{name: d}]\n"
+            "users: [{name: a, contact: [], tz: x}]\n",
+            "users[0].tz",
+            "the keys here are `contact`, `email`",
+        ),
+    ],
+)
+def test_a_key_nothing_reads_is_refused(text: str, where: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "x.yaml")
+    assert any(p.location == where and message in p.message for p in caught.value.problems), [
+        str(p) for p in caught.value.problems
+    ]
+
+
+BASE = "route: {receiver: d}\nreceivers: [{name: d}]\nusers: [{name: a, contact: [c]}]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "channels: [{name: c, type: webhook, url: 'http://x', secret: {env: K, file: f}}]\n",
+            "channels[0].secret",
+            "give only one of value, file or env (given: file, env)",
+        ),
+        (
+            "channels: [{name: c, type: slack, url: 'http://x', url_secret: {env: K}}]\n",
+            "channels[0].url_secret",
+            "give url or url_secret, not both",
+        ),
+        (
+            "channels: [{name: c, type: console}]\nrotations:\n"
+            "  - {name: r, type: daily, shift: 12h, start: 2027-01-01T00:00, participants: [a]}\n",
+            "rotations[0].shift",
+            "only a custom rotation reads shift; a daily rotation's shifts are `length` days long",
+        ),
+        (
+            "channels: [{name: c, type: console}]\nrotations:\n"
+            "  - {name: r, type: custom, shift: 12h, length: 2, start: 2027-01-01T00:00,"
+            " participants: [a]}\n",
+            "rotations[0].length",
+            "a custom rotation's shifts are `shift` long",
+        ),
+        (
+            "channels: [{name: c, type: console}]\n"
+            "severities: {levels: [{name: critical}], from_runbook: x.md}\n",
+            "severities.from_runbook",
+            "give levels or from_runbook, not both",
+        ),
+    ],
+)
+def test_a_value_that_another_would_silence_is_refused(text: str, where: str, message: str) -> None:
+    """Two ways of saying one thing, of which one would be read and the other ignored."""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(BASE + text, "v.yaml")
+    assert [(p.location, p.message) for p in caught.value.problems] == [(where, message)]
+
+
+def _documented_configs() -> list[tuple[str, str]]:
+    """Every YAML block of the docs that is (part of) a ``tocsin.yaml``."""
+    out = []
+    for page in sorted([*(REPO / "docs").glob("*.md"), REPO / "README.md"]):
+        for i, block in enumerate(re.findall(r"```yaml\n(.*?)```", page.read_text(), re.S)):
+            out.append((f"{page.name}[{i}]", block))
+    return out
+
+
+@pytest.mark.parametrize(("name", "block"), _documented_configs())
+def test_the_docs_use_no_key_tocsin_refuses(name: str, block: str) -> None:
+    """A block of the docs is often a part of a configuration, so names it refers to may be
+    missing: but no key in it may be one that tocsin refuses or ignores."""
+    data = yaml.safe_load(block)
+    if not isinstance(data, dict) or "events" in data or not (TOP & set(data)):
+        pytest.skip(f"{name} is not a tocsin.yaml")
+    data.setdefault("route", {"receiver": "d"})
+    try:
+        parse_config(yaml.safe_dump(data), name)
+    except ConfigError as exc:
+        shape = [p for p in exc.problems if "unknown key" in p.message or "does not" in p.message]
+        assert not shape, [str(p) for p in shape]
+
+
+def test_the_example_of_make_run_loads() -> None:
+    config = load_config(EXAMPLE)  # the configuration of `make run`
+    assert config.paging.policies and config.receivers == ["default", "pager", "pebble-team"]
