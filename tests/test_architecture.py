@@ -16,7 +16,7 @@ ROOT = SRC / "tocsin"
 
 # Each module may import its own layer and the layers before it, never one after it.
 LAYERS: list[tuple[str, ...]] = [
-    ("errors", "clock", "times", "metrics", "ratelimit"),  # the vocabulary every layer uses
+    ("errors", "clock", "times", "metrics", "ratelimit", "logs"),  # the vocabulary every layer uses
     ("alerts", "routing", "oncall", "incidents", "runbooks", "templating"),  # pure rules
     ("config",),  # tocsin.yaml -> the rules' values
     ("store",),  # the database

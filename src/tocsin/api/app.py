@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
-from tocsin import __version__
+from tocsin import __version__, logs
 from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import updates as status_updates
@@ -77,6 +77,7 @@ def create_app(
                 owner=engine.owner,
                 flush=EngineFlush if run_engine else None,  # a running engine flushes at intake
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                log_format=logs.current_format(),
             )
             writer = WriterProcess(
                 spec,

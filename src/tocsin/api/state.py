@@ -22,7 +22,8 @@ from tocsin.runbooks.model import Catalog
 from tocsin.service.context import load_runbooks
 
 log = logging.getLogger("tocsin.api")
-writer_log = logging.getLogger("tocsin.writer")  # the writer process's, as all its records
+# the writer process's, as all its records
+writer_log = logging.getLogger("tocsin.intake.writer")
 
 
 class EngineFlush:

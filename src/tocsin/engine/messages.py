@@ -27,7 +27,7 @@ from tocsin.runbooks.text import slugify
 from tocsin.store import outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
-log = logging.getLogger("tocsin.paging")
+log = logging.getLogger("tocsin.engine.messages")
 
 
 def message(
