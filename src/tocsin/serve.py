@@ -87,7 +87,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
                 max_header_bytes=http.max_header_bytes,
             ),
             timeout_keep_alive=max(1, round(parse_duration(http.keep_alive_timeout))),
-            limit_concurrency=http.max_connections,
+            limit_concurrency=http.max_connections + 1,  # uvicorn counts the one asking
         )
     )
     log.info(

@@ -63,9 +63,7 @@ def records(path: Path) -> list[dict[str, Any]]:
 
 def find(recs: list[dict[str, Any]], message: str, **facts: Any) -> list[dict[str, Any]]:
     return [
-        r
-        for r in recs
-        if r["message"] == message and all(r.get(k) == v for k, v in facts.items())
+        r for r in recs if r["message"] == message and all(r.get(k) == v for k, v in facts.items())
     ]
 
 
