@@ -90,6 +90,9 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
             limit_concurrency=http.max_connections + 1,  # uvicorn counts the one asking
         )
     )
+    for policy in config.paging.policies.values():
+        for note in policy.notes:
+            log.warning(note)
     log.info(
         "connections: headers within %s, bodies within %s, idle keep-alive %s, at most %d",
         http.header_timeout,

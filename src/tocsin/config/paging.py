@@ -33,7 +33,7 @@ from tocsin.config.models import (
 )
 from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
 from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
-from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
+from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of, no_table
 from tocsin.runbooks.loader import read_text
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
@@ -255,11 +255,14 @@ def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
         fr = config.from_runbook
         runbook = _read_runbook(base_dir, fr.runbook)
         tiers = runbook.escalation
+        # without from_runbook.alert, each alert with a path of its own escalates by it
+        own = {a.name: [(t.after_s, t.target) for t in a.escalation] for a in runbook.alerts}
         if fr.alert is not None:
             matching = [a for a in runbook.alerts if a.name == fr.alert]
             if not matching:
                 raise PolicyError(f"the runbook has no alert {fr.alert!r}")
             tiers = matching[0].escalation or tiers
+            own = {}
         return from_tiers(
             config.name,
             [(t.after_s, t.target) for t in tiers],
@@ -267,6 +270,7 @@ def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
             last_delay_s=parse_duration(fr.last_delay),
             repeat=config.repeat,
             ack_timeout_s=ack_timeout,
+            alerts=own,
         )
     if not config.steps:
         raise PolicyError("a policy needs steps or from_runbook")
@@ -303,7 +307,9 @@ def _levels(
         try:
             runbook = _read_runbook(base_dir, config.from_runbook)
             if not runbook.severity_levels:
-                raise ValueError(f"{config.from_runbook} has no severity table")
+                raise ValueError(
+                    no_table(config.from_runbook, [a.severity for a in runbook.alerts])
+                )
             return from_runbook(runbook.severity_levels)
         except ValueError as exc:
             report(("severities", "from_runbook"), str(exc))
