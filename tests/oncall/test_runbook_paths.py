@@ -12,7 +12,7 @@ from textwrap import dedent
 import pytest
 
 from tocsin.config import ConfigError, load_config
-from tocsin.oncall.escalation import Policy, Target, advance, from_tiers, start
+from tocsin.oncall.escalation import Policy, advance, from_tiers, start
 
 SEED = "000_4392ebbad4033ec5.txt"
 MATRIX_ROLES = """
@@ -61,7 +61,9 @@ def write(tmp_path: Path, seeds_dir: Path, roles: str, extra: str = "") -> Path:
 
 
 def walk(policy: Policy, labels: dict[str, str]) -> list[tuple[float, list[str]]]:
-    """(minute fired, targets) of every step, acknowledged by nobody."""
+    """(minute fired, targets) of every step, acknowledged by nobody, for an incident with
+    these labels."""
+    policy = policy.for_labels(labels)
     fired = []
     state, page = start(policy, labels, 0.0)
     at = 0.0
@@ -106,20 +108,22 @@ def test_an_alerts_own_path_mapped_is_used_for_that_alert_only(
     assert walk(policy, {})[1] == (5, ["user:sam"])  # a group of several alert names
 
 
-def test_from_tiers_alone_keeps_the_matrix_for_alerts_without_a_path() -> None:
+def test_a_path_that_starts_later_follows_the_matrix_until_then() -> None:
+    # examples/runbooks/pebble-api.md's PebbleAPIDown: "10 min: the lead, 30 min: the IC"
     policy = from_tiers(
         "p",
-        [(0, "first"), (600, "second")],
-        {"first": "user:a", "second": "user:b", "own": "user:c"},
-        alerts={"Own": [(0, "own")], "Empty": []},
+        [(0, "primary"), (300, "secondary"), (1200, "lead"), (2700, "ic")],
+        {"primary": "user:a", "secondary": "user:b", "lead": "user:c", "ic": "user:d"},
+        last_delay_s=600,
+        alerts={"Own": [(600, "lead"), (1800, "ic")], "Empty": []},
     )
-    assert [s.targets for s in policy.steps if s.applies({"alertname": "Own"})] == [
-        (Target("user", "c"),)
+    assert walk(policy, {"alertname": "Own"}) == [
+        (0, ["user:a"]),
+        (5, ["user:b"]),
+        (10, ["user:c"]),
+        (30, ["user:d"]),
     ]
-    assert [s.targets for s in policy.steps if s.applies({"alertname": "Empty"})] == [
-        (Target("user", "a"),),
-        (Target("user", "b"),),
-    ]
+    assert walk(policy, {"alertname": "Empty"})[2:] == [(20, ["user:c"]), (45, ["user:d"])]
     assert policy.notes == ()
 
 

@@ -190,7 +190,8 @@ def build_paging(model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str
         except (PolicyError, ValueError) as exc:
             report(("escalation_policies", i), str(exc))
             continue
-        for j, st in enumerate(policy.steps):
+        variant_steps = [st for v in policy.variants.values() for st in v.steps]
+        for j, st in enumerate([*policy.steps, *variant_steps]):
             for target in st.targets:
                 if target.name not in known[target.kind]:
                     report(

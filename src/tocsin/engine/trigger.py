@@ -103,6 +103,8 @@ def trigger(
     labels = common([a.labels for a in firing_alerts])
     if severity:
         labels[paging.severity_label] = severity
+    if policy is not None:
+        policy = policy.for_labels(labels)  # an alert's own path from the runbook, if any
     values: dict[str, Any] = {
         "status": "triggered",
         "stage": incident.stage or "investigating",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
-from tocsin.alerts.matchers import Matcher, Op, parse_matcher
+from tocsin.alerts.matchers import Matcher, parse_matcher
 from tocsin.errors import Invalid
 
 TargetKind = Literal["user", "schedule", "team", "channel"]
@@ -67,6 +67,14 @@ class Policy:
     ack_timeout_s: float | None = None  # an acknowledgement lapses after this; escalation restarts
     # what a reader of the configuration should know (a runbook's path left unused); not stored
     notes: tuple[str, ...] = field(default=(), compare=False)
+    # alerts escalated by a path of their own (a runbook's), by the value of ``variant_label``
+    variants: Mapping[str, Policy] = field(default_factory=dict, compare=False)
+    variant_label: str = "alertname"
+
+    def for_labels(self, labels: Mapping[str, str]) -> Policy:
+        """The policy an incident with these (common) labels escalates by: its alert's own,
+        if it has one, else this one."""
+        return self.variants.get(labels.get(self.variant_label, ""), self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -193,9 +201,11 @@ def from_tiers(
     roles, never a step that pages nobody.
 
     ``alerts``: the runbook's alerts that have an escalation path of their own, by name. An
-    alert whose roles are all mapped escalates by its own path (steps that apply where
-    ``alert_label`` is its name; the matrix's steps apply to every other alert). One with a
-    role unmapped keeps the matrix, and the policy's ``notes`` say so and what to map."""
+    alert whose roles are all mapped escalates by its own path (a variant of the policy,
+    chosen by ``for_labels`` where ``alert_label`` is its name), preceded by the matrix's
+    tiers before the path's first time; every other alert, and a group of several, by the
+    matrix. One with a role unmapped keeps the matrix, and the policy's ``notes`` say so and
+    what to map."""
     if not tiers:
         raise PolicyError(f"policy {name!r}: the runbook has no escalation matrix")
     lookup = {k.strip().lower(): v for k, v in roles.items()}
@@ -207,8 +217,7 @@ def from_tiers(
             + "; map each under from_runbook.roles"
         )
     steps = _steps(name, tiers, lookup, last_delay_s)
-    own: list[Step] = []
-    used: list[str] = []
+    variants: dict[str, Policy] = {}
     notes: list[str] = []
     for alert, path in (alerts or {}).items():
         if not path:
@@ -224,18 +233,23 @@ def from_tiers(
                 " pages nobody) to use it"
             )
             continue
-        only = (Matcher(alert_label, Op.EQ, alert),)
-        own += [replace(step, matchers=only) for step in _steps(name, path, lookup, last_delay_s)]
-        used.append(alert)
-    if used:
-        others = tuple(Matcher(alert_label, Op.NE, alert) for alert in used)
-        steps = [replace(step, matchers=others) for step in steps]
+        # a path that starts later ("after 10 min: the lead") follows the matrix until then
+        begins = path[0][0] or 0
+        whole = [tier for tier in tiers if (tier[0] or 0) < begins] + list(path)
+        variants[alert] = Policy(
+            name=name,
+            steps=tuple(_steps(name, whole, lookup, last_delay_s)),
+            repeat=repeat,
+            ack_timeout_s=ack_timeout_s,
+        )
     return Policy(
         name=name,
-        steps=(*steps, *own),
+        steps=tuple(steps),
         repeat=repeat,
         ack_timeout_s=ack_timeout_s,
         notes=tuple(notes),
+        variants=variants,
+        variant_label=alert_label,
     )
 
 
