@@ -72,7 +72,8 @@ def test_the_server_logs_intake_escalation_and_every_delivery_as_json(tmp_path: 
     with HttpSink() as team, HttpSink() as broken:
         broken.reply(500, b"upstream exploded", times=10)
         config = tmp_path / "tocsin.yaml"
-        config.write_text(dedent(CONFIG).format(team=team.url, broken=broken.url))
+        broken_url = f"{broken.url}?key=sekrit-webhook-key"  # a URL can be a secret
+        config.write_text(dedent(CONFIG).format(team=team.url, broken=broken_url))
         data = ["--data-dir", str(tmp_path / "data")]
         token = tocsin("tokens", "create", "--role", "admin", *data).stdout.splitlines()[-1]
         port = free_port()
@@ -161,7 +162,7 @@ def test_the_server_logs_intake_escalation_and_every_delivery_as_json(tmp_path: 
     assert "alice" in dead["recipient"]
     assert dead["response_status"] == 500 and "500" in dead["error"]
     assert SECRET_TEXT not in text  # no message, no payload
-    assert token not in text
+    assert token not in text and "sekrit-webhook-key" not in text
 
 
 def test_text_lines_carry_the_facts_quoted_so_a_value_cannot_forge_a_line() -> None:
