@@ -37,7 +37,10 @@ def routes_test(
         ),
     ] = False,
     output: Annotated[
-        str, typer.Option("--format", help="text, or json (the same plan, for programs).")
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="text, or json (the same plan, for programs)."
+        ),
     ] = "text",
 ) -> None:
     """What tocsin would do with an alert with these labels, now: the routes it matches,

@@ -28,8 +28,8 @@ def serve(
             "--log-level",
             envvar="TOCSIN_LOG_LEVEL",
             metavar="LEVEL",
-            help="The least severe records logged: debug, info, warning, error or critical "
-            "(default: logging.level in the configuration, else info).",
+            help="The least severe records logged: debug, info, warning, error or critical. "
+            "Default: logging.level in the configuration, else info.",
             show_default=False,
         ),
     ] = None,
@@ -39,8 +39,8 @@ def serve(
             "--log-format",
             envvar="TOCSIN_LOG_FORMAT",
             metavar="FORMAT",
-            help="text (readable lines) or json (one JSON object a line, for a log shipper) "
-            "(default: logging.format in the configuration, else text).",
+            help="text: readable lines; json: one JSON object a line, for a log shipper. "
+            "Default: logging.format in the configuration, else text.",
             show_default=False,
         ),
     ] = None,
