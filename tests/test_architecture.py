@@ -16,14 +16,8 @@ ROOT = SRC / "tocsin"
 
 # Each module may import its own layer and the layers before it, never one after it.
 LAYERS: list[tuple[str, ...]] = [
-    (
-        "errors",
-        "clock",
-        "times",
-        "metrics",
-        "ratelimit",
-        "words",
-    ),  # the vocabulary every layer uses
+    # the vocabulary every layer uses
+    ("errors", "clock", "times", "metrics", "ratelimit", "words", "logs"),
     ("alerts", "routing", "oncall", "incidents", "runbooks", "templating"),  # pure rules
     ("config",),  # tocsin.yaml -> the rules' values
     ("store",),  # the database

@@ -112,6 +112,7 @@ def test_routes_test_like_amtool() -> None:
         [
             "routes",
             "test",
+            "-q",  # the receivers alone, as amtool prints them (issue 17, item 16)
             "--config",
             str(EXAMPLE),
             "alertname=DatabaseDown",
@@ -124,7 +125,7 @@ def test_routes_test_like_amtool() -> None:
         app,
         ["routes", "test", "--config", str(EXAMPLE), "alertname=X", "service=pebble-web", "--tree"],
     )
-    assert other.output.splitlines()[0] == "pebble-team"
+    assert 'route 1 of 1: {}/{service=~"pebble-.*"} -> receiver pebble-team' in other.output
     assert (
         'group key {}/{service=~"pebble-.*"}:{alertname="X", service="pebble-web"}' in other.output
     )

@@ -88,32 +88,34 @@ def lines(result: sim.Result, *kinds: str) -> list[tuple[float, str, str | None]
 
 
 def test_nobody_acknowledges_runs_through_every_step(example_config: Config) -> None:
-    # runbooks/pebble-api.md: tiers at 0, 5, 20 and 45 minutes, last step 30m, one repeat;
-    # P1 critical must be acknowledged within 5 minutes. Friday 09:00 Berlin: week 10 since
-    # the rotations started (2026-11-02), so bob is primary (10 % 3 = 1) and chen secondary.
+    # runbooks/pebble-api.md: the matrix's tiers at 0 and 5 minutes, then PebbleAPIDown's own
+    # path (issue 17, item 18): the lead after 10 minutes, the commander after 30 (the
+    # matrix alone: 20 and 45); last step 30m, one repeat. P1 critical must be acknowledged
+    # within 5 minutes. Friday 09:00 Berlin: week 10 since the rotations started
+    # (2026-11-02), so bob is primary (10 % 3 = 1) and chen secondary.
     result = example("nobody-acknowledges.yaml", example_config)
     [incident] = result.incidents
     assert lines(result, "escalated", "deadline_missed", "escalation_exhausted") == [
         (0, "escalated", "schedule:pebble-primary"),
         (300, "escalated", "schedule:pebble-secondary"),  # step 1's 5 minutes are up
         (300, "deadline_missed", None),  # the 5-minute deadline, as step 2 fires: no extra
-        (1200, "escalated", "user:dana"),  # the matrix's 20 minutes
-        (2700, "escalated", "user:erin"),  # and 45 minutes
-        (4500, "escalated", "schedule:pebble-primary"),  # step 4 waits 30m; round 2
-        (4800, "escalated", "schedule:pebble-secondary"),
-        (5700, "escalated", "user:dana"),
-        (7200, "escalated", "user:erin"),
-        (9000, "escalation_exhausted", None),
+        (600, "escalated", "user:dana"),  # the alert's own 10 minutes
+        (1800, "escalated", "user:erin"),  # and 30 minutes
+        (3600, "escalated", "schedule:pebble-primary"),  # step 4 waits 30m; round 2
+        (3900, "escalated", "schedule:pebble-secondary"),
+        (4200, "escalated", "user:dana"),
+        (5400, "escalated", "user:erin"),
+        (7200, "escalation_exhausted", None),
     ]
     assert pages(result) == [
         (0, "page-console", "bob", 1),
         (300, "page-console", "chen", 2),
-        (1200, "page-console", "dana", 3),
-        (2700, "page-console", "erin", 4),
-        (4500, "page-console", "bob", 1),
-        (4800, "page-console", "chen", 2),
-        (5700, "page-console", "dana", 3),
-        (7200, "page-console", "erin", 4),
+        (600, "page-console", "dana", 3),
+        (1800, "page-console", "erin", 4),
+        (3600, "page-console", "bob", 1),
+        (3900, "page-console", "chen", 2),
+        (4200, "page-console", "dana", 3),
+        (5400, "page-console", "erin", 4),
     ]
     assert incident.status == "triggered" and incident.policy == "pebble"
     assert incident.ack_s is None and incident.resolve_s is None

@@ -33,7 +33,8 @@ class ServeOptions:
     database_url: str  # already resolved (SQLite file or PostgreSQL)
     host: str
     port: int
-    log_level: str
+    log_level: str | None = None  # None: the configuration's (logging.level)
+    log_format: str | None = None  # None: the configuration's (logging.format)
 
 
 def listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
@@ -51,18 +52,18 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     """One server process: the API, the writer and the engine, until SIGTERM/SIGINT."""
     import uvicorn
 
+    from tocsin import logs
     from tocsin.api.app import create_app
     from tocsin.api.state import AppState
     from tocsin.clock import RealClock
     from tocsin.config import ConfigError, load_config
     from tocsin.service.context import load_runbooks
     from tocsin.store.db import make_engine
+    from tocsin.times import parse_duration
 
-    logging.basicConfig(
-        level=options.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     config = load_config(options.config)
+    level = options.log_level or config.model.logging.level
+    logs.configure(level, options.log_format or config.model.logging.format)
     state = AppState(
         db=make_engine(options.database_url),
         config=config,
@@ -71,14 +72,33 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
         catalog=load_runbooks(config),
         after_reload=settle_memory,  # what the old configuration held can be collected now
     )
+    http = config.model.http
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(state, writer_process=True),
             host=options.host,
             port=options.port,
-            log_level=options.log_level,
+            log_level=level.lower(),
+            log_config=None,  # tocsin.logs configured the loggers
             access_log=False,
+            http=guarded_protocol(
+                header_timeout_s=parse_duration(http.header_timeout),
+                body_timeout_s=parse_duration(http.body_timeout),
+                max_header_bytes=http.max_header_bytes,
+            ),
+            timeout_keep_alive=max(1, round(parse_duration(http.keep_alive_timeout))),
+            limit_concurrency=http.max_connections + 1,  # uvicorn counts the one asking
         )
+    )
+    for policy in config.paging.policies.values():
+        for note in policy.notes:
+            log.warning(note)
+    log.info(
+        "connections: headers within %s, bodies within %s, idle keep-alive %s, at most %d",
+        http.header_timeout,
+        http.body_timeout,
+        http.keep_alive_timeout,
+        http.max_connections,
     )
     sock = listening_socket(options.host, options.port, reuse_port)
     settle_memory()
@@ -99,6 +119,97 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
         await server.serve(sockets=[sock])
 
     run_loop(main())
+
+
+def guarded_protocol(
+    header_timeout_s: float, body_timeout_s: float, max_header_bytes: int
+) -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol (httptools) with the deadlines it lacks: a client must send a
+    request's headers within ``header_timeout_s`` (counted from the connection, or from the
+    first byte of a later request on a kept-alive connection) and its body within
+    ``body_timeout_s`` after the headers; otherwise the connection is closed. Headers over
+    ``max_header_bytes`` are answered 431 and the connection closed. An idle kept-alive
+    connection is uvicorn's own ``timeout_keep_alive``; connections over
+    ``limit_concurrency`` are answered 503. What the application does with a request is not
+    timed here."""
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class GuardedProtocol(HttpToolsProtocol):
+        _deadline: asyncio.TimerHandle | None = None
+        _header_bytes = 0
+        _reading_headers = False
+
+        def _arm(self, seconds: float, what: str) -> None:
+            self._disarm()
+            self._deadline = self.loop.call_later(seconds, self._expired, what)
+
+        def _disarm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+                self._deadline = None
+
+        def _expired(self, what: str) -> None:
+            self._deadline = None
+            if not self.transport.is_closing():
+                log.info(
+                    "closing a connection: %s not received in time",
+                    what,
+                    extra=_fields(client=_peer(self.client)),
+                )
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._reading_headers = True
+            self._header_bytes = 0
+            self._arm(header_timeout_s, "request headers")
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            counting = self._reading_headers
+            if counting:
+                self._header_bytes += len(data)
+            super().data_received(data)
+            # still no end of the headers after this read: too large
+            if counting and self._reading_headers and self._header_bytes > max_header_bytes:
+                self._disarm()
+                if not self.transport.is_closing():
+                    self.transport.write(
+                        b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+                        b"content-length: 0\r\nconnection: close\r\n\r\n"
+                    )
+                    self.transport.close()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            if not self._reading_headers:  # a later request on a kept-alive connection
+                self._reading_headers = True
+                self._header_bytes = 0
+                self._arm(header_timeout_s, "request headers")
+
+        def on_headers_complete(self) -> None:
+            self._reading_headers = False
+            self._arm(body_timeout_s, "request body")  # disarmed when the message is whole
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+    return GuardedProtocol
+
+
+def _peer(client: tuple[str, int] | None) -> str:
+    return f"{client[0]}:{client[1]}" if client else "?"
+
+
+def _fields(**values: Any) -> dict[str, Any]:
+    from tocsin.logs import fields
+
+    return fields(**values)
 
 
 def settle_memory() -> None:

@@ -73,12 +73,15 @@ def create_app(
         writer: AlertWriter | WriterProcess
         if writer_process:
             assert state.config_path is not None, "the writer process loads the config file"
+            from tocsin.logs import current_format
+
             spec = WriterSpec(
                 config_path=state.config_path,
                 database_url=state.db.url.render_as_string(hide_password=False),
                 owner=engine.owner,
                 flush=EngineFlush if run_engine else None,  # a running engine flushes at intake
                 log_level=logging.getLevelName(logging.getLogger().getEffectiveLevel()),
+                log_format=current_format(),  # the writer process logs as this one
             )
             writer = WriterProcess(
                 spec,

@@ -23,7 +23,8 @@ from tocsin.service.context import load_runbooks
 from tocsin.store.repo import TokenRow
 
 log = logging.getLogger("tocsin.api")
-writer_log = logging.getLogger("tocsin.writer")  # the writer process's, as all its records
+# the writer process's, as all its records
+writer_log = logging.getLogger("tocsin.intake.writer")
 
 
 class EngineFlush:

@@ -3,12 +3,19 @@ as the server would load it, with no server and no database."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from tocsin import times
 from tocsin.cli.options import ConfigPath, err, load, out
+from tocsin.templating import printable
+
+if TYPE_CHECKING:
+    from tocsin.config import Config
 
 routes_app = typer.Typer(help="The routing tree.", no_args_is_help=True)
 config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
@@ -18,11 +25,32 @@ config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
 def routes_test(
     labels: Annotated[list[str], typer.Argument(help="LABEL=VALUE pairs of an alert.")],
     config: ConfigPath = Path("tocsin.yaml"),
-    tree: Annotated[bool, typer.Option("--tree", help="Show the matched routes' keys.")] = False,
+    tree: Annotated[
+        bool, typer.Option("--tree", help="Also show each route's grouping and group key.")
+    ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Print only the receivers' names, comma-separated, as amtool does (scripts).",
+        ),
+    ] = False,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--format", metavar="FORMAT", help="text, or json (the same plan, for programs)."
+        ),
+    ] = "text",
 ) -> None:
-    """The receivers an alert with these labels goes to, as ``amtool config routes test``."""
+    """What tocsin would do with an alert with these labels, now: the routes it matches,
+    their receivers, channels and escalation policy, and who each step would page (the
+    schedules as configured, at the time the step would fire)."""
     from tocsin.alerts.matchers import MatcherError, parse_matcher
 
+    if output not in ("text", "json"):
+        err.print(f"tocsin: --format must be text or json, not {output!r}")
+        raise typer.Exit(2)
     loaded = load(config)
     alert: dict[str, str] = {}
     for pair in labels:
@@ -36,14 +64,167 @@ def routes_test(
             raise typer.Exit(2)
         alert[matcher.name] = matcher.value
     matched = loaded.route.match(alert)
-    print(",".join(r.receiver for r in matched))
-    if tree:
-        for route in matched:
-            print(
-                f"  {route.receiver}: {route.key}  group_by={list(route.group_by)}"
-                f"{' (all labels)' if route.group_by_all else ''}  group key "
-                f"{route.group_key(alert)}"
+    if quiet:
+        print(",".join(r.receiver for r in matched))
+        return
+    plan = route_plan(loaded, alert, datetime.now(UTC))
+    if output == "json":
+        print(json.dumps(plan, indent=2))
+        return
+    for line in plan_lines(plan, tree):
+        print(printable(line))  # labels are the user's, but never raw to a terminal
+
+
+def route_plan(loaded: Config, alert: dict[str, str], now: datetime) -> dict[str, Any]:
+    """What routing and paging would do with ``alert`` from ``now``: per matched route, its
+    receiver, channels, policy and the steps that apply, each with whom it pages then."""
+    from tocsin.oncall.escalation import Policy, State, advance
+    from tocsin.oncall.severity import level_of
+    from tocsin.oncall.targets import Directory, deliveries
+    from tocsin.routing.tree import format_labels
+
+    paging = loaded.paging
+    directory = Directory(paging.users, paging.teams, paging.schedules, paging.channels)
+    severity = alert.get(paging.severity_label)
+    level = level_of(paging.levels, severity)
+    routes: list[dict[str, Any]] = []
+    for route in loaded.route.match(alert):
+        name = route.escalation_policy
+        policy: Policy | None = paging.policies.get(name) if name else None
+        steps: list[dict[str, Any]] = []
+        labels = dict(alert)
+        if level is not None:
+            labels[paging.severity_label] = level.name
+        own = policy is not None and policy.for_labels(labels) is not policy
+        notes: list[str] = []
+        if policy is not None:
+            notes = [n for n in policy.notes if _concerns(n, alert)]
+            policy = policy.for_labels(labels)
+            at = now.timestamp() + route.group_wait_s
+            state, page = advance(policy, State(), labels, at)
+            while page is not None and page.round == 0:  # the first round: what people meet
+                found, problems = deliveries(page.targets, directory, times.to_dt(at))
+                paged: dict[str, list[str]] = {}
+                for d in found:
+                    who = d.recipient["name"] if d.recipient else f"channel {d.channel}"
+                    paged.setdefault(who, [])
+                    if d.recipient:
+                        paged[who].append(d.channel)
+                steps.append(
+                    {
+                        "step": page.step + 1,
+                        "after_s": at - now.timestamp(),
+                        "targets": [str(t) for t in page.targets],
+                        "paged": [{"who": w, "channels": c} for w, c in paged.items()],
+                        "problems": problems,
+                    }
+                )
+                if state.next_at is None:
+                    break
+                at = state.next_at
+                state, page = advance(policy, state, labels, at)
+        routes.append(
+            {
+                "route": route.key,
+                "receiver": route.receiver,
+                "continue": route.continue_,
+                "group_by": ["..."] if route.group_by_all else list(route.group_by),
+                "group_key": route.group_key(alert),
+                "group_wait_s": route.group_wait_s,
+                "channels": route.channels,
+                "policy": name,
+                "policy_missing": name is not None and policy is None,
+                "repeat": policy.repeat if policy else 0,
+                "steps": steps,
+                "own_path": own,  # the alert's own escalation path in the runbook
+                "notes": notes,
+            }
+        )
+    return {
+        "alert": format_labels(alert),
+        "alertname": alert.get("alertname"),
+        "at": times.to_dt(now.timestamp()).isoformat(timespec="seconds"),
+        "severity": level.name if level else severity,
+        "ack_deadline_s": level.ack_deadline_s if level else None,
+        "routes": routes,
+    }
+
+
+def _concerns(note: str, alert: dict[str, str]) -> bool:
+    """Whether a policy's note is about this alert (notes name the alert they concern)."""
+    name = alert.get("alertname")
+    return bool(name) and f"{name}'s own escalation path" in note
+
+
+def plan_lines(plan: dict[str, Any], tree: bool) -> list[str]:
+    from tocsin.times import format_duration
+
+    def after(seconds: float) -> str:
+        return "now" if seconds < 0.5 else f"after {format_duration(seconds, 'short')}"
+
+    at = plan["at"].replace("T", " ").replace("+00:00", " UTC")
+    lines = [f"alert {plan['alert']}, at {at}"]
+    if plan["severity"]:
+        deadline = plan["ack_deadline_s"]
+        lines.append(
+            f"severity {plan['severity']}: "
+            + (
+                f"to be acknowledged within {format_duration(deadline, 'short')}"
+                if deadline
+                else "no acknowledgement deadline"
             )
+        )
+    routes = plan["routes"]
+    for number, route in enumerate(routes, 1):
+        lines.append("")
+        more = " (continue: the next routes are tried too)" if route["continue"] else ""
+        lines.append(
+            f"route {number} of {len(routes)}: {route['route']} -> receiver "
+            f"{route['receiver']}{more}"
+        )
+        if tree:
+            lines.append(f"  group by {route['group_by']}, group key {route['group_key']}")
+        first = after(route["group_wait_s"])
+        channels = ", ".join(route["channels"]) or "none"
+        lines.append(f"  channels: {channels} (first message {first}, then as it changes)")
+        if route["policy"] is None:
+            lines.append("  escalation policy: none (nobody is paged; the channels are told)")
+            continue
+        if route["policy_missing"]:
+            lines.append(f"  escalation policy {route['policy']}: NOT CONFIGURED, nobody is paged")
+            continue
+        own = f" ({plan['alertname']}'s own path in the runbook)" if route["own_path"] else ""
+        lines.append(f"  escalation policy {route['policy']}{own}, until acknowledged:")
+        if not route["steps"]:
+            lines.append("    no step applies to this alert: nobody is paged")
+        for step in route["steps"]:
+            who = "; ".join(
+                f"{p['who']} by {', '.join(p['channels'])}" if p["channels"] else p["who"]
+                for p in step["paged"]
+            )
+            lines.append(
+                f"    step {step['step']}, {after(step['after_s'])}: "
+                f"{', '.join(step['targets'])} -> {who or 'NOBODY'}"
+            )
+            lines += [f"      problem: {problem}" for problem in step["problems"]]
+        if route["repeat"] and route["steps"]:
+            rounds = route["repeat"]
+            lines.append(f"    then from step 1 again ({rounds} more round{'s' * (rounds > 1)})")
+        lines += [f"  note: {note}" for note in route["notes"]]
+    if not routes:
+        lines.append("no route matches")
+    scheduled = any(
+        t.startswith(("schedule:", "team:"))
+        for r in routes
+        for st in r["steps"]
+        for t in st["targets"]
+    )
+    if scheduled:
+        lines += [
+            "",
+            "on call: the schedules as configured; overrides are not read here (tocsin oncall)",
+        ]
+    return lines
 
 
 @config_app.command("check")

@@ -33,7 +33,28 @@ def serve(
     listen: Annotated[
         str, typer.Option("--listen", help="HOST:PORT to listen on.")
     ] = "127.0.0.1:9093",
-    log_level: Annotated[str, typer.Option("--log-level")] = "info",
+    log_level: Annotated[
+        str | None,
+        typer.Option(
+            "--log-level",
+            envvar="TOCSIN_LOG_LEVEL",
+            metavar="LEVEL",
+            help="The least severe records logged: debug, info, warning, error or critical. "
+            "Default: logging.level in the configuration, else info.",
+            show_default=False,
+        ),
+    ] = None,
+    log_format: Annotated[
+        str | None,
+        typer.Option(
+            "--log-format",
+            envvar="TOCSIN_LOG_FORMAT",
+            metavar="FORMAT",
+            help="text: readable lines; json: one JSON object a line, for a log shipper. "
+            "Default: logging.format in the configuration, else text.",
+            show_default=False,
+        ),
+    ] = None,
     workers: Annotated[
         int,
         typer.Option(
@@ -45,10 +66,17 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the server: intake, API and the engine, on the embedded SQLite by default."""
+    from tocsin.logs import FORMATS, LEVELS
     from tocsin.serve import ServeOptions, run_one, run_workers
     from tocsin.store import linkkey
     from tocsin.store.db import database_url as make_url
 
+    if log_level is not None and log_level.lower() not in LEVELS:
+        err.print(f"tocsin: --log-level must be one of {', '.join(LEVELS)}, not {log_level!r}")
+        raise typer.Exit(2)
+    if log_format is not None and log_format.lower() not in FORMATS:
+        err.print(f"tocsin: --log-format must be one of {', '.join(FORMATS)}, not {log_format!r}")
+        raise typer.Exit(2)
     load(config)  # every problem reported before anything starts
     host, _, port = listen.rpartition(":")
     if not port.isdigit():
@@ -63,7 +91,8 @@ def serve(
         database_url=make_url(data_dir, database_url),
         host=host or "127.0.0.1",
         port=int(port),
-        log_level=log_level,
+        log_level=log_level.lower() if log_level else None,
+        log_format=log_format.lower() if log_format else None,
     )
     url = f"http://{options.host}:{options.port}"
     processes = f", {workers} worker processes" if workers > 1 else ""

@@ -123,6 +123,26 @@ class ApiConfig(_Strict):
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a token
 
 
+class HttpConfig(_Strict):
+    """The server's connections (read at start): how long a client may take to send a
+    request's headers and its body, how long an idle keep-alive connection stays open, how
+    many connections are served at once, and how large the headers may be."""
+
+    header_timeout: Duration = "10s"
+    body_timeout: Duration = "30s"
+    keep_alive_timeout: Duration = "5s"
+    max_connections: int = Field(1000, ge=1)
+    max_header_bytes: int = Field(65536, ge=1024)
+
+
+class LoggingConfig(_Strict):
+    """The server's log (read at start); ``--log-format`` and ``--log-level`` (or
+    TOCSIN_LOG_FORMAT, TOCSIN_LOG_LEVEL) win over these."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+
+
 class Secret(_Strict):
     """A secret given inline, from a file, or from an environment variable (one of them)."""
 
@@ -349,6 +369,8 @@ class TocsinConfig(_Strict):
     # templating.py); default: the alert name and the group labels
     incident_title: str | None = Field(default=None, max_length=2000)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    http: HttpConfig = Field(default_factory=HttpConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)

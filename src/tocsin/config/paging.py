@@ -31,9 +31,9 @@ from tocsin.config.models import (
     UserConfig,
     clock_minutes,
 )
-from tocsin.oncall.escalation import Policy, PolicyError, Step, Target, from_tiers
+from tocsin.oncall.escalation import NO_TARGET, Policy, PolicyError, Step, Target, from_tiers
 from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
-from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of
+from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of, no_table
 from tocsin.runbooks.loader import read_text
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
@@ -236,7 +236,7 @@ def build_paging(
                     report((*here, "steps", j, "matchers", k), problem)
         roles = pc.from_runbook.roles if pc.from_runbook else {}
         for role, texts in roles.items():
-            for text in (t for t in texts.split(",") if t.strip()):
+            for text in (t for t in texts.split(",") if t.strip() and t.strip() != NO_TARGET):
                 if (problem := target_problem(text)) is not None:
                     report((*here, "from_runbook", "roles", role), problem)
                     targets_ok = False
@@ -339,11 +339,14 @@ def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
         except ValueError as exc:
             raise _Wrong(("from_runbook", "runbook"), str(exc)) from None
         tiers = runbook.escalation
+        # without from_runbook.alert, each alert with a path of its own escalates by it
+        own = {a.name: [(t.after_s, t.target) for t in a.escalation] for a in runbook.alerts}
         if fr.alert is not None:
             matching = [a for a in runbook.alerts if a.name == fr.alert]
             if not matching:
                 raise _Wrong(("from_runbook", "alert"), f"the runbook has no alert {fr.alert!r}")
             tiers = matching[0].escalation or tiers
+            own = {}
         if not tiers:
             raise _Wrong(("from_runbook", "runbook"), "the runbook has no escalation matrix")
         try:
@@ -354,6 +357,7 @@ def _policy(config: PolicyConfig, base_dir: Path) -> Policy:
                 last_delay_s=parse_duration(fr.last_delay),
                 repeat=config.repeat,
                 ack_timeout_s=ack_timeout,
+                alerts=own,
             )
         except PolicyError as exc:  # a role of the matrix with no target, mostly
             raise _Wrong(("from_runbook", "roles"), str(exc)) from None
@@ -394,7 +398,9 @@ def _levels(
         try:
             runbook = _read_runbook(base_dir, config.from_runbook)
             if not runbook.severity_levels:
-                raise ValueError(f"{config.from_runbook} has no severity table")
+                raise ValueError(
+                    no_table(config.from_runbook, [a.severity for a in runbook.alerts])
+                )
             return from_runbook(runbook.severity_levels)
         except ValueError as exc:
             report(("severities", "from_runbook"), str(exc))

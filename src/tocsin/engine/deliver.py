@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import Engine
 
-from tocsin import ratelimit, times
+from tocsin import logs, ratelimit, times
 from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.metrics import Metrics
@@ -34,9 +34,34 @@ from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER
 
-log = logging.getLogger("tocsin.deliver")
+log = logging.getLogger("tocsin.engine.deliver")
 LEASE_S = 120.0
 ChannelFactory = Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
+
+
+def log_delivery(
+    row: Any, outcome: Outcome, attempt: int, status: str, retry_in_s: float | None = None
+) -> None:
+    """One record per delivery attempt, with its outcome: ``sent``, ``retrying`` (a failed
+    attempt tried again later) or ``dead`` (given up; the fallback channel, if any, next).
+    The recipient is named, the message never logged."""
+    facts: dict[str, Any] = {
+        "incident": row.incident_id,
+        "notification": row.id,
+        "kind": row.kind,
+        "channel": row.channel,
+        "recipient": row.target,
+        "status": status,
+        "attempt": attempt,
+    }
+    if outcome.status:
+        facts["response_status"] = outcome.status
+    if not outcome.ok:
+        facts["error"] = (outcome.error or f"status {outcome.status}")[:300]
+    if retry_in_s is not None:
+        facts["retry_in_s"] = round(retry_in_s, 3)
+    level = logging.INFO if outcome.ok else logging.WARNING
+    log.log(level, f"delivery {status}", extra=logs.fields(**facts))
 
 
 def default_factory(cfg: ChannelConfig, http: aiohttp.ClientSession) -> Channel:
@@ -230,6 +255,7 @@ class Deliverer:
         )
         attempt = row.attempts + 1
         if outcome.ok:
+            log_delivery(row, outcome, attempt, "sent")
             if self.metrics is not None:
                 self.metrics.notifications_sent.labels(row.channel).inc()
             repo.finish(conn, result.item_id, self.owner)
@@ -251,8 +277,10 @@ class Deliverer:
         policy = policy_from(cfg.retry) if cfg is not None else None
         step = next_step(policy, attempt, outcome, self.rand()) if policy else "dead"
         if not isinstance(step, str):  # a delay: try again then ("done" is ok, handled above)
+            log_delivery(row, outcome, attempt, "retrying", retry_in_s=step)
             repo.reschedule(conn, result.item_id, self.owner, now + step)
             return
+        log_delivery(row, outcome, attempt, "dead")
         outbox.mark_dead(conn, row.id)
         if self.metrics is not None:
             self.metrics.notifications_failed.labels(row.channel).inc()

@@ -9,11 +9,12 @@ Due work ``escalate`` (one per incident) falls due when the fired step's delay i
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from sqlalchemy import Connection
 
-from tocsin import times
+from tocsin import logs, times
 from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import transition
@@ -21,6 +22,8 @@ from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.targets import Delivery, Directory, deliveries, through_schedule
 from tocsin.store import outbox, repo
 from tocsin.store.kinds import ESCALATE
+
+log = logging.getLogger("tocsin.engine")
 
 
 def due(s: Settings, conn: Connection, item: Any, owner: str, now: float) -> None:
@@ -118,9 +121,29 @@ def _fired(
             {"policy": snapshot["policy"]["name"], "reason": reason},
         )
         outbox.cancel(conn, (ESCALATE,), incident_id)
+        log.warning(
+            "escalation exhausted",
+            extra=logs.fields(
+                incident=incident_id, policy=snapshot["policy"]["name"], reason=reason
+            ),
+        )
         return
     incident = repo.get_incident(conn, incident_id)
     found, problems = pages(s, conn, page.targets, now)
+    log.info(
+        "escalated",
+        extra=logs.fields(
+            incident=incident_id,
+            policy=snapshot["policy"]["name"],
+            step=page.step + 1,
+            round=page.round + 1,
+            targets=[str(t) for t in page.targets],
+            reason=reason,
+            recipients=sorted({d.recipient["name"] for d in found if d.recipient}),
+        ),
+    )
+    for problem in problems:
+        log.warning("cannot page a target", extra=logs.fields(incident=incident_id, reason=problem))
     detail: dict[str, Any] = {
         "policy": snapshot["policy"]["name"],
         "step": page.step + 1,

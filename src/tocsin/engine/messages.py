@@ -26,7 +26,7 @@ from tocsin.runbooks.text import slugify
 from tocsin.store import linkkey, outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
-log = logging.getLogger("tocsin.paging")
+log = logging.getLogger("tocsin.engine.messages")
 
 
 def message(

@@ -10,11 +10,12 @@ the decision to page commit together or not at all.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from sqlalchemy import Connection
 
-from tocsin import times
+from tocsin import logs, times
 from tocsin.alerts.model import Alert
 from tocsin.engine import escalate, messages, reminders
 from tocsin.engine.stage import Settings
@@ -23,6 +24,8 @@ from tocsin.incidents.lifecycle import RUNNING, transition
 from tocsin.oncall.severity import highest, rank
 from tocsin.store import outbox, repo
 from tocsin.store.kinds import DEADLINE
+
+log = logging.getLogger("tocsin.engine")
 
 
 def flushed(
@@ -117,6 +120,8 @@ def trigger(
     labels = common([a.labels for a in firing_alerts])
     if severity:
         labels[paging.severity_label] = severity
+    if policy is not None:
+        policy = policy.for_labels(labels)  # an alert's own path from the runbook, if any
     values: dict[str, Any] = {
         "status": "triggered",
         "stage": incident.stage or "investigating",
@@ -131,6 +136,16 @@ def trigger(
         times.to_dt(now),
         "triggered",
         {"severity": severity, "policy": policy_name, "channels": channels},
+    )
+    log.info(
+        "incident triggered",
+        extra=logs.fields(
+            incident=incident.id,
+            severity=severity,
+            policy=policy_name,
+            channels=channels,
+            alerts=len(firing_alerts),
+        ),
     )
     if policy is not None:
         escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)

@@ -15,12 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from tocsin import logs
 from tocsin.clock import Clock
 from tocsin.errors import Unavailable
 from tocsin.intake.turn import HeldWriter, Turn
 from tocsin.store import bulk, repo
 
-log = logging.getLogger("tocsin.writer")
+log = logging.getLogger("tocsin.intake.writer")
+received_log = logging.getLogger("tocsin.intake")  # one record per batch stored
 MAX_ALERTS_PER_COMMIT = 5000
 
 
@@ -97,8 +99,18 @@ class Committer:
                 for single in batches:  # find the one that fails; the others still land
                     self._commit([single], outcomes, left, retried=True)
             return
-        for (i, _batch), result in zip(batches, results, strict=True):
+        for (i, batch), result in zip(batches, results, strict=True):
             outcomes[i] = result
+            received_log.info(
+                "alerts received",
+                extra=logs.fields(
+                    source=batch.source,
+                    count=result.stored,
+                    new=result.new_episodes,
+                    updated=result.stored - result.new_episodes,
+                    incidents_opened=result.new_incidents,
+                ),
+            )
         if due is not None:
             left.append(due)
 

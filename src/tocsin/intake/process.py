@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from tocsin import times
+from tocsin import logs, times
 from tocsin.alerts.model import Alert
 from tocsin.clock import Clock, RealClock
 from tocsin.intake.commit import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
@@ -46,7 +46,7 @@ from tocsin.routing.tree import Route
 from tocsin.store import repo
 from tocsin.store.db import make_engine
 
-log = logging.getLogger("tocsin.writer")
+log = logging.getLogger("tocsin.intake.writer")
 
 START_TIMEOUT_S = 120.0  # importing and loading the runbooks, on a slow machine
 STOP_TIMEOUT_S = 30.0
@@ -78,6 +78,7 @@ class WriterSpec:
     owner: str  # the server engine's lease owner: it sends what the flush at intake created
     flush: FlushFactory | None = None  # as the server's engine runs (None: no flush at intake)
     log_level: str = "WARNING"
+    log_format: str = "text"  # tocsin.logs: text or json, as the server's
 
 
 Delivered = Callable[[list[Any], "asyncio.Future[bool]"], None]
@@ -251,9 +252,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     to act on (Ctrl-C reaches the whole process group): this process ends when it is told."""
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
-    logging.basicConfig(
-        level=spec.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(spec.log_level, spec.log_format)
     db = make_engine(spec.database_url)
     clock = RealClock()
     flush = spec.flush(spec.config_path, db, clock, spec.owner) if spec.flush else None

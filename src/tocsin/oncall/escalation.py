@@ -14,7 +14,7 @@ escalation (the caller drops the due step); "escalate now" fires the next step a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from typing import Any, Literal
 
@@ -65,6 +65,16 @@ class Policy:
     steps: tuple[Step, ...]
     repeat: int = 0  # extra rounds after the first
     ack_timeout_s: float | None = None  # an acknowledgement lapses after this; escalation restarts
+    # what a reader of the configuration should know (a runbook's path left unused); not stored
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    # alerts escalated by a path of their own (a runbook's), by the value of ``variant_label``
+    variants: Mapping[str, Policy] = field(default_factory=dict, compare=False)
+    variant_label: str = "alertname"
+
+    def for_labels(self, labels: Mapping[str, str]) -> Policy:
+        """The policy an incident with these (common) labels escalates by: its alert's own,
+        if it has one, else this one."""
+        return self.variants.get(labels.get(self.variant_label, ""), self)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,40 +178,103 @@ def start(policy: Policy, labels: Mapping[str, str], now: float) -> tuple[State,
     return advance(policy, State(), labels, now)
 
 
+Tiers = Sequence[tuple[int | None, str]]  # (seconds after the start, role)
+NO_TARGET = "none"  # a role mapped to this pages nobody (an action such as "Initiate DR")
+
+
 def from_tiers(
     name: str,
-    tiers: Sequence[tuple[int | None, str]],
+    tiers: Tiers,
     roles: Mapping[str, str],
     *,
     last_delay_s: float = 1800.0,
     repeat: int = 0,
     ack_timeout_s: float | None = None,
+    alerts: Mapping[str, Tiers] | None = None,
+    alert_label: str = "alertname",
 ) -> Policy:
     """A policy from a runbook's escalation matrix: tiers of (minutes after start in seconds,
     role), each role mapped to targets (``"Senior engineer": "schedule:secondary"``; several
-    targets separated by commas). A step's delay is the gap to the next tier; the last tier
-    waits ``last_delay_s``. Every role must be mapped: an unmapped role is an error naming
-    the roles, never a step that pages nobody."""
+    targets separated by commas; ``none`` for a tier that pages nobody, whose time goes to the
+    tier before). A step's delay is the gap to the next tier; the last tier waits
+    ``last_delay_s``. Every role must be mapped: an unmapped role is an error naming the
+    roles, never a step that pages nobody.
+
+    ``alerts``: the runbook's alerts that have an escalation path of their own, by name. An
+    alert whose roles are all mapped escalates by its own path (a variant of the policy,
+    chosen by ``for_labels`` where ``alert_label`` is its name), preceded by the matrix's
+    tiers before the path's first time; every other alert, and a group of several, by the
+    matrix. One with a role unmapped keeps the matrix, and the policy's ``notes`` say so and
+    what to map."""
     if not tiers:
         raise PolicyError(f"policy {name!r}: the runbook has no escalation matrix")
     lookup = {k.strip().lower(): v for k, v in roles.items()}
-    missing = [role for _after, role in tiers if role.strip().lower() not in lookup]
+    missing = _unmapped(tiers, lookup)
     if missing:
         raise PolicyError(
             f"policy {name!r}: no target for the runbook's role(s) "
             + ", ".join(repr(r) for r in missing)
             + "; map each under from_runbook.roles"
         )
+    steps = _steps(name, tiers, lookup, last_delay_s)
+    variants: dict[str, Policy] = {}
+    notes: list[str] = []
+    for alert, path in (alerts or {}).items():
+        if not path:
+            continue
+        unmapped = _unmapped(path, lookup)
+        if unmapped:
+            notes.append(
+                f"policy {name!r}: {alert}'s own escalation path in the runbook ("
+                + ", ".join(f"{(after or 0) // 60} min {role}" for after, role in path)
+                + ") is not used, the matrix is: no target for "
+                + ", ".join(repr(r) for r in unmapped)
+                + f"; map them under from_runbook.roles ({NO_TARGET!r} for a tier that"
+                " pages nobody) to use it"
+            )
+            continue
+        # a path that starts later ("after 10 min: the lead") follows the matrix until then
+        begins = path[0][0] or 0
+        whole = [tier for tier in tiers if (tier[0] or 0) < begins] + list(path)
+        variants[alert] = Policy(
+            name=name,
+            steps=tuple(_steps(name, whole, lookup, last_delay_s)),
+            repeat=repeat,
+            ack_timeout_s=ack_timeout_s,
+        )
+    return Policy(
+        name=name,
+        steps=tuple(steps),
+        repeat=repeat,
+        ack_timeout_s=ack_timeout_s,
+        notes=tuple(notes),
+        variants=variants,
+        variant_label=alert_label,
+    )
+
+
+def _unmapped(tiers: Tiers, lookup: Mapping[str, str]) -> list[str]:
+    return [role for _after, role in tiers if role.strip().lower() not in lookup]
+
+
+def _steps(name: str, tiers: Tiers, lookup: Mapping[str, str], last_delay_s: float) -> list[Step]:
+    """The steps of mapped tiers; a tier mapped to ``none`` is left out, its time given to
+    the step before (a first tier left out fires nothing: the next one fires at the start)."""
     starts = [after or 0 for after, _role in tiers]
     for a, b in pairwise(starts):
         if b < a:
             raise PolicyError(f"policy {name!r}: the runbook's escalation times go backwards")
+    kept = [
+        (start, lookup[role.strip().lower()])
+        for start, (_after, role) in zip(starts, tiers, strict=True)
+        if lookup[role.strip().lower()].strip().lower() != NO_TARGET
+    ]
+    if not kept:
+        raise PolicyError(f"policy {name!r}: every role of the path is mapped to {NO_TARGET!r}")
     steps = []
-    for i, (_after, role) in enumerate(tiers):
-        delay = starts[i + 1] - starts[i] if i + 1 < len(starts) else last_delay_s
-        targets = tuple(
-            Target.parse(t) for t in lookup[role.strip().lower()].split(",") if t.strip()
-        )
-        steps.append(Step(targets=targets, delay_s=float(delay)))
+    for i, (start, targets) in enumerate(kept):
+        delay = kept[i + 1][0] - start if i + 1 < len(kept) else last_delay_s
+        parsed = tuple(Target.parse(t) for t in targets.split(",") if t.strip())
+        steps.append(Step(targets=parsed, delay_s=float(delay)))
     # tiers that start together fire together: a zero delay moves on at once
-    return Policy(name=name, steps=tuple(steps), repeat=repeat, ack_timeout_s=ack_timeout_s)
+    return steps

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from tocsin.runbooks.model import SeverityLevel as RunbookLevel
 from tocsin.runbooks.text import normalize_severity
+from tocsin.times import format_duration
 
 # the order used when levels do not say otherwise, most severe first
 DEFAULT_ORDER = ("critical", "high", "error", "warning", "info")
@@ -93,3 +94,36 @@ def from_runbook(levels: Sequence[RunbookLevel]) -> tuple[Level, ...]:
         )
     order = {n: i for i, n in enumerate(DEFAULT_ORDER)}
     return tuple(sorted(out.values(), key=lambda lv: order.get(lv.name, len(order))))
+
+
+def no_table(source: str, used: Iterable[str | None]) -> str:
+    """What to say when ``severities.from_runbook`` names a runbook without a severity table:
+    the alternatives, with the levels its alerts use."""
+    levels = sorted(
+        {u.strip().lower() for u in used if u},
+        key=lambda n: (DEFAULT_ORDER.index(n) if n in DEFAULT_ORDER else len(DEFAULT_ORDER), n),
+    )
+    defaults = ", ".join(f"{lv.name} {_deadline(lv)}" for lv in DEFAULT_LEVELS)
+    example = ", ".join(
+        f"{{name: {name}, ack_deadline: {_default_deadline(name)}}}"
+        for name in (levels or ["critical", "warning"])
+    )
+    return (
+        f"{source} has no severity table (levels with their response times). Write the "
+        f"levels under severities.levels instead, e.g. levels: [{example}], or leave out "
+        f"severities.from_runbook for the defaults ({defaults})"
+        + (f"; its alerts use {', '.join(levels)}" if levels else "")
+    )
+
+
+def _deadline(level: Level) -> str:
+    if level.ack_deadline_s is None:
+        return "none"
+    return format_duration(level.ack_deadline_s, "prometheus")
+
+
+def _default_deadline(name: str) -> str:
+    for level in DEFAULT_LEVELS:
+        if name in level.names() and level.ack_deadline_s:
+            return _deadline(level)
+    return "1h"

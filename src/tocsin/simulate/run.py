@@ -44,7 +44,7 @@ import aiohttp
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.pool import StaticPool
 
-from tocsin import times
+from tocsin import logs, times
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.clock import VirtualClock
@@ -89,6 +89,8 @@ class _Collect(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
+        if hasattr(record, logs.FIELDS):  # an event the timeline holds already (tocsin.logs)
+            return
         line = f"{record.name}: {record.getMessage()}"
         if record.exc_info and record.exc_info[1] is not None:
             exc = record.exc_info[1]

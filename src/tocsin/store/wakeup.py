@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
-log = logging.getLogger("tocsin.wakeup")
+log = logging.getLogger("tocsin.store.wakeup")
 CHANNEL = "tocsin_due"
 
 
