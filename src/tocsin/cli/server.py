@@ -3,9 +3,12 @@ the server (intake, API and engine) and preparing its database and its API token
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +24,9 @@ from tocsin.cli.options import (
     shown,
 )
 from tocsin.words import article
+
+if TYPE_CHECKING:
+    from tocsin.config import Config
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -77,7 +83,7 @@ def serve(
     if log_format is not None and log_format.lower() not in FORMATS:
         err.print(f"tocsin: --log-format must be one of {', '.join(FORMATS)}, not {log_format!r}")
         raise typer.Exit(2)
-    load(config)  # every problem reported before anything starts
+    loaded = load(config)  # every problem reported before anything starts
     host, _, port = listen.rpartition(":")
     if not port.isdigit():
         err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
@@ -103,19 +109,64 @@ def serve(
     )
     engine.dispose()
     out.print(
-        f"try:  curl -s {url}/-/healthy\n"
-        f"      tocsin tokens create --role admin   # then, with TOKEN set:\n"
-        f'      curl -s -H "Authorization: Bearer $TOKEN" -d '
-        '\'[{"labels":{"alertname":"PebbleDatabaseDown","severity":"critical"}}]\' '
-        f"{url}/api/v2/alerts\n"
-        f"      amtool --alertmanager.url={url} --http.config.file=http.yml alert query",
+        banner(loaded, url, sys.argv[0], config, data_dir, database_url),
         markup=False,
         highlight=False,
+        soft_wrap=True,
     )
     if workers == 1:
         run_one(options, reuse_port=False)
     else:
         raise typer.Exit(run_workers(options, workers))
+
+
+def example_alert(loaded: Config) -> dict[str, str]:
+    """Labels of an alert the loaded configuration pages for: a runbook alert (its name and
+    severity) whose route names an escalation policy, else any runbook alert, else a test."""
+    from tocsin.runbooks.loader import load_catalog
+
+    catalog = load_catalog(loaded.runbook_paths())
+    candidates = [
+        {"alertname": alert.name, "severity": alert.severity or "critical"}
+        for _, alert in sorted(catalog.alerts(), key=lambda found: found[1].name)
+    ]
+    for labels in candidates:
+        routed = loaded.route.routed(labels)
+        if routed is not None and routed.route.escalation_policy:
+            return labels
+    return candidates[0] if candidates else {"alertname": "TocsinTest", "severity": "critical"}
+
+
+def banner(
+    loaded: Config,
+    url: str,
+    program: str,
+    config: Path,
+    data_dir: Path | None,
+    database_url: str | None,
+) -> str:
+    """What to try, as commands that work when pasted: this program's path, this server's
+    configuration and database, a user of the configuration and an alert it pages for."""
+    tocsin = shlex.quote(program if os.sep in program else "tocsin")
+    site = f"--config {shlex.quote(str(config))}"
+    if database_url and os.environ.get("TOCSIN_DATABASE_URL") == database_url:
+        site += ' --database-url "$TOCSIN_DATABASE_URL"'  # its password stays off the screen
+    elif database_url:
+        site += f" --database-url {shlex.quote(database_url)}"  # as typed on the command line
+    else:
+        site += f" --data-dir {shlex.quote(str(data_dir or 'data'))}"
+    users = sorted(loaded.paging.users)
+    user = f" --user {shlex.quote(users[0])}" if users else ""
+    body = shlex.quote(json.dumps([{"labels": example_alert(loaded)}], separators=(",", ":")))
+    http = shlex.quote(str(Path(data_dir or "data") / "amtool.yml"))
+    return (
+        f"try:  curl -s {url}/-/healthy\n"
+        f"      TOKEN=$({tocsin} tokens create{user} --role admin {site} | tail -1)\n"
+        f'      curl -s -H "Authorization: Bearer $TOKEN" -d {body} {url}/api/v2/alerts\n'
+        f"      TOCSIN_URL={url} TOCSIN_TOKEN=$TOKEN {tocsin} incident list\n"
+        f"      (umask 077; printf 'authorization:\\n  credentials: %s\\n' \"$TOKEN\" > {http})\n"
+        f"      amtool --alertmanager.url={url} --http.config.file={http} alert query"
+    )
 
 
 @db_app.command("upgrade")
