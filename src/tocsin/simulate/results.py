@@ -86,6 +86,7 @@ class Result:
     sent: list[Sent]  # every delivery attempt, in order
     warnings: list[str] = field(default_factory=list)
     steps: int = 0  # engine passes
+    skipped: int = 0  # idle group flushes passed over instead of run (run.py)
 
     def kinds(self, incident: int | None = None) -> list[str]:
         return [e.kind for e in self.entries if incident is None or e.incident == incident]

@@ -19,6 +19,12 @@ How it runs:
   acknowledgement at +3m beats a 3m acknowledgement deadline.
 - Between events the clock jumps from one due time to the next (group flushes, escalation
   steps, deadlines, acknowledgement timeouts, delivery retries) and the engine runs at each.
+- Idle time is skipped: a group flush that found nothing new (the pass wrote nothing on the
+  timeline and queued no message) finds nothing new again until the next scenario event or
+  its group's ``repeat_interval``, since only the scenario's events change the alerts. Its
+  next flushes are moved, on the group's ``group_interval`` beat, to the first one at or after
+  that moment; the flushes passed over are counted (``Result.skipped``), not run. A month of
+  firing alerts then takes a few hundred engine passes, not tens of thousands.
 - ``{alertname: X}`` names the open incident that holds a firing scenario alert called X (the
   lowest-numbered one that escalates, else the lowest-numbered one). An action the pipeline
   refuses (acknowledging a resolved incident, escalating an acknowledged one) is shown as
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from tocsin import times
@@ -71,6 +77,7 @@ from tocsin.simulate.scenario import (
 )
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write, make_engine, upgrade
+from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import due_work, incidents, notifications, timeline
 
 MAX_STEPS = 100_000  # engine passes; more means a runaway scenario
@@ -113,8 +120,11 @@ class _Runner:
     """One simulation: its clock, its database and engine, the alerts still firing, and what
     the channels received (the ``Switchboard`` of ``channels.py``)."""
 
-    def __init__(self, scenario: Scenario, config: Config, max_steps: int) -> None:
+    def __init__(
+        self, scenario: Scenario, config: Config, max_steps: int, skip_idle: bool = True
+    ) -> None:
         self.scenario = scenario
+        self.skip_idle = skip_idle
         self.config = config
         self.max_steps = max_steps
         self.clock = VirtualClock(scenario.start)
@@ -124,6 +134,7 @@ class _Runner:
         self.noted: list[_Noted] = []
         self.firing: dict[str, tuple[dict[str, str], datetime]] = {}  # fp: labels, startsAt
         self.steps = 0
+        self.skipped = 0  # idle group flushes passed over (see _skip_idle)
         self.limits = config.limits
         # one connection for all: every thread sees the same in-memory database
         self.db: Engine = make_engine("sqlite://", poolclass=StaticPool)
@@ -194,11 +205,63 @@ class _Runner:
                     f"{iso(now)} (+{span(now - self.scenario.start)}): the scenario keeps "
                     "making work due; shorten `until` or check the channels' retry settings"
                 )
+            before = self._due_now(nxt)
             if await self.engine.run_once() == 0 and self._wakeup() == nxt:
                 raise SimulationError(
                     f"{self.scenario.source}: due work at {iso(nxt)} cannot be carried out "
                     "(the engine claimed nothing)"
                 )
+            self._skip_idle(before, t)
+
+    def _due_now(self, now: float) -> tuple[list[int], int, int] | None:
+        """Before a pass: the flush items due (None when anything else is due too), and how
+        far the timeline and the outbox reach."""
+        with self.db.connect() as conn:
+            due = conn.execute(
+                select(due_work.c.id, due_work.c.kind).where(due_work.c.due_at <= now)
+            ).all()
+            if not due or any(kind != FLUSH for _id, kind in due):
+                return None
+            noted = conn.execute(select(func.max(notifications.c.id))).scalar_one_or_none()
+            return [int(i) for i, _kind in due], _last_timeline_id(conn), int(noted or 0)
+
+    def _skip_idle(self, before: tuple[list[int], int, int] | None, t: float) -> None:
+        """After a pass of flushes alone that wrote nothing: move each of those flushes on its
+        group's beat to the first flush at or after ``t`` (the next scenario event, or the
+        end) or the group's repeat, whichever comes first. The flushes between would find
+        what this one found: the same alerts, already said."""
+        if before is None or not self.skip_idle:
+            return
+        ids, last_row, last_note = before
+        with begin_write(self.db) as conn:
+            noted = conn.execute(select(func.max(notifications.c.id))).scalar_one_or_none()
+            if _last_timeline_id(conn) != last_row or int(noted or 0) != last_note:
+                return  # the pass said something: not idle
+            rows = conn.execute(
+                select(
+                    due_work.c.id,
+                    due_work.c.due_at,
+                    incidents.c.group_interval_s,
+                    incidents.c.repeat_interval_s,
+                    incidents.c.last_flush_at,
+                )
+                .join(incidents, incidents.c.id == due_work.c.ref)
+                .where(due_work.c.id.in_(ids), due_work.c.lease_owner.is_(None))
+            ).all()
+            for row in rows:
+                beat = float(row.group_interval_s)
+                if beat <= 0 or float(row.due_at) <= self.clock.now():
+                    continue
+                bound = t
+                if row.last_flush_at is not None:
+                    bound = min(bound, float(row.last_flush_at) + float(row.repeat_interval_s))
+                due, passed = float(row.due_at), 0
+                while due < bound:  # as the engine adds it, flush after flush
+                    due += beat
+                    passed += 1
+                if passed:
+                    conn.execute(update(due_work).where(due_work.c.id == row.id).values(due_at=due))
+                    self.skipped += passed
 
     # ---- events
 
@@ -367,6 +430,7 @@ class _Runner:
             self.sent,
             _warnings(entries, summaries) + logged,
             self.steps,
+            self.skipped,
         )
 
     def _failed_attempts(self, conn: Connection) -> list[tuple[tuple[float, float, int], Entry]]:
@@ -489,11 +553,14 @@ def _warnings(entries: list[Entry], summaries: list[IncidentSummary]) -> list[st
     return list(dict.fromkeys(out))
 
 
-def run(scenario: Scenario, config: Config, max_steps: int = MAX_STEPS) -> Result:
+def run(
+    scenario: Scenario, config: Config, max_steps: int = MAX_STEPS, skip_idle: bool = True
+) -> Result:
     """Run a scenario (one event loop for the whole simulation) and read its timeline.
-    Raises ScenarioError for names the configuration lacks, SimulationError for a runaway."""
+    Raises ScenarioError for names the configuration lacks, SimulationError for a runaway.
+    ``skip_idle=False`` runs every idle flush too (the same timeline, more passes)."""
     check_against(scenario, config)
-    runner = _Runner(scenario, config, max_steps)
+    runner = _Runner(scenario, config, max_steps, skip_idle)
     collect = _Collect()
     logger = logging.getLogger("tocsin")
     propagate = logger.propagate
