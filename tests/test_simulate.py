@@ -113,7 +113,8 @@ def test_nobody_acknowledges_runs_through_every_step(example_config: Config) -> 
     ]
     assert incident.status == "triggered" and incident.policy == "pebble"
     assert incident.ack_s is None and incident.resolve_s is None
-    assert (incident.pages, incident.escalations, incident.deadlines_missed) == (8, 8, 1)
+    # eight steps fired: the first page and seven escalations (incidents.figures)
+    assert (incident.pages, incident.escalations, incident.deadlines_missed) == (8, 7, 1)
     assert result.warnings == []
 
 
@@ -144,7 +145,7 @@ def test_acknowledged_after_three_minutes_resolved_at_twenty(example_config: Con
     [incident] = result.incidents
     assert incident.ack_s == 180 and incident.acknowledged_by == "bob"
     assert incident.resolve_s == 1200 and incident.status == "resolved"
-    assert (incident.pages, incident.escalations, incident.deadlines_missed) == (1, 1, 0)
+    assert (incident.pages, incident.escalations, incident.deadlines_missed) == (1, 0, 0)
     fired = result.entries[0]
     assert fired.incident == 1 and fired.detail["labels"]["service"] == "pebble-api"
 
@@ -454,7 +455,7 @@ def test_table_and_summary() -> None:
     assert max(len(line) for line in output.splitlines()) <= 120
     assert "+20m00s" in output and "alert_fired" in output and "page-console" in output
     assert "acknowledged after 3m00s by bob, resolved after 20m00s" in output
-    assert "1 page, 1 escalation, 0 deadlines missed, 0 dead letters" in output
+    assert "1 page, 0 escalations, 0 deadlines missed, 0 dead letters" in output
 
 
 def test_a_narrow_table_keeps_its_columns() -> None:
@@ -623,3 +624,48 @@ def test_spans() -> None:
         "1h05m00s",
         "1d01h01m",
     ]
+
+
+def test_simulate_and_incident_show_count_alike(tmp_path: Path) -> None:
+    """Issue 17, item 6: the summary of `tocsin simulate` and `tocsin incident show` read one
+    definition. alice is paged on two channels by step 1 (one page), carol by step 2 (one
+    page, one escalation after the first page)."""
+    import yaml
+
+    from tocsin.store.db import database_url
+
+    data = yaml.safe_load(PAGING.format(until="12m", extra="", events=FIRE))
+    config = data.pop("config_inline")
+    config["users"][0]["contact"] = ["pager", "team"]  # alice: two channels
+    (tmp_path / "tocsin.yaml").write_text(yaml.safe_dump(config))
+    data["config"] = "tocsin.yaml"
+    (tmp_path / "scenario.yaml").write_text(yaml.safe_dump(data))
+    scenario = sim.load_scenario(tmp_path / "scenario.yaml")
+    db = tmp_path / "data"
+    result = sim.run(scenario, sim.scenario_config(scenario), database=database_url(db, None))
+    [summary] = result.incidents
+    assert pages(result)[:2] == [(0, "pager", "alice", 1), (0, "team", "alice", 1)]
+    assert (summary.pages, summary.escalations, summary.deadlines_missed) == (2, 1, 1)
+    done = runner.invoke(
+        app,
+        [
+            "incident",
+            "show",
+            "1",
+            "--format",
+            "json",
+            "-c",
+            str(tmp_path / "tocsin.yaml"),
+            "--data-dir",
+            str(db),
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output)["figures"]
+    assert (figures["pages_sent"], figures["escalations"], figures["deadline_misses"]) == (
+        summary.pages,
+        summary.escalations,
+        summary.deadlines_missed,
+    )
+    assert figures["messages_sent"] == summary.messages
+    assert figures["time_to_acknowledge_s"] == summary.ack_s

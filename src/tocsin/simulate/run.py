@@ -58,6 +58,7 @@ from tocsin.config import ChannelConfig, Config
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import TocsinError
 from tocsin.incidents.describe import incident_title
+from tocsin.incidents.figures import Event, figures
 from tocsin.notify.base import Channel
 from tocsin.oncall.schedule import Override
 from tocsin.runbooks.loader import load_catalog
@@ -121,7 +122,12 @@ class _Runner:
     the channels received (the ``Switchboard`` of ``channels.py``)."""
 
     def __init__(
-        self, scenario: Scenario, config: Config, max_steps: int, skip_idle: bool = True
+        self,
+        scenario: Scenario,
+        config: Config,
+        max_steps: int,
+        skip_idle: bool = True,
+        database: str = "sqlite://",
     ) -> None:
         self.scenario = scenario
         self.skip_idle = skip_idle
@@ -137,7 +143,7 @@ class _Runner:
         self.skipped = 0  # idle group flushes passed over (see _skip_idle)
         self.limits = config.limits
         # one connection for all: every thread sees the same in-memory database
-        self.db: Engine = make_engine("sqlite://", poolclass=StaticPool)
+        self.db: Engine = make_engine(database, poolclass=StaticPool)
         upgrade(self.db)
         paths = config.runbook_paths()
         self.engine = DueWorkEngine(
@@ -512,10 +518,11 @@ def _batches(steps: Sequence[Step]) -> Iterator[tuple[float, list[Step]]]:
 
 
 def _summary(conn: Connection, row: Any, entries: list[Entry], start: float) -> IncidentSummary:
+    """An incident's summary; its figures are ``incidents.figures``'s, as ``incident show``,
+    the postmortem and the reports count them."""
     mine = [e for e in entries if e.incident == row.id]
-    since = row.triggered_at if row.triggered_at is not None else row.opened_at
+    fig = figures((Event(e.at, e.kind, e.detail) for e in mine), float(row.opened_at))
     acked = next((e for e in mine if e.kind == "acknowledged"), None)
-    delivered = [e for e in mine if e.kind == "notified"]
     members = [a.alert for a in repo.incident_members(conn, row.id)]
     return IncidentSummary(
         id=row.id,
@@ -524,16 +531,16 @@ def _summary(conn: Connection, row: Any, entries: list[Entry], start: float) -> 
         severity=row.severity,
         policy=json.loads(row.escalation)["policy"]["name"] if row.escalation else None,
         triggered_s=row.triggered_at - start if row.triggered_at is not None else None,
-        ack_s=acked.at - since if acked else None,
+        ack_s=fig.time_to_acknowledge_s,
         acknowledged_by=acked.detail.get("by") if acked else None,
-        resolve_s=row.resolved_at - since if row.resolved_at is not None else None,
-        pages=sum(1 for e in delivered if e.detail.get("kind") == "escalation"),
-        messages=len(delivered),
+        resolve_s=fig.time_to_resolve_s,
+        pages=fig.pages_sent,
+        messages=fig.messages_sent,
         dead_letters=sum(
             1 for e in mine if e.kind == "notify_failed" and e.detail.get("dead_letter")
         ),
-        escalations=sum(1 for e in mine if e.kind == "escalated"),
-        deadlines_missed=sum(1 for e in mine if e.kind == "deadline_missed"),
+        escalations=fig.escalations,
+        deadlines_missed=fig.deadline_misses,
     )
 
 
@@ -554,13 +561,19 @@ def _warnings(entries: list[Entry], summaries: list[IncidentSummary]) -> list[st
 
 
 def run(
-    scenario: Scenario, config: Config, max_steps: int = MAX_STEPS, skip_idle: bool = True
+    scenario: Scenario,
+    config: Config,
+    max_steps: int = MAX_STEPS,
+    skip_idle: bool = True,
+    database: str = "sqlite://",
 ) -> Result:
     """Run a scenario (one event loop for the whole simulation) and read its timeline.
     Raises ScenarioError for names the configuration lacks, SimulationError for a runaway.
-    ``skip_idle=False`` runs every idle flush too (the same timeline, more passes)."""
+    ``skip_idle=False`` runs every idle flush too (the same timeline, more passes);
+    ``database`` (a new SQLite file's URL) keeps the simulated database for ``tocsin
+    incident show`` and the other readers."""
     check_against(scenario, config)
-    runner = _Runner(scenario, config, max_steps, skip_idle)
+    runner = _Runner(scenario, config, max_steps, skip_idle, database)
     collect = _Collect()
     logger = logging.getLogger("tocsin")
     propagate = logger.propagate
