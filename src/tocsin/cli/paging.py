@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
 
 import typer
@@ -18,6 +18,24 @@ from rich.table import Table
 from tocsin.cli.options import By, Number, Site, err, out, with_site
 
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
+
+
+def _zone() -> tzinfo:
+    """The zone of times printed: the machine's local zone when ``TZ`` is set, else UTC."""
+    import os
+
+    from tocsin.times import zone_of
+
+    return zone_of(os.environ.get("TZ"))
+
+
+def _time(value: str | datetime | None, zone: tzinfo) -> str:
+    """A time for the table: to the second, with its zone (``-`` for none)."""
+    from tocsin.times import format_time, parse_time
+
+    if value is None or value == "":
+        return "-"
+    return format_time(parse_time(value) if isinstance(value, str) else value, zone)
 
 
 def _parse_when(text: str | None, now: datetime) -> datetime:
@@ -56,7 +74,8 @@ def oncall(
     if output == "json":
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"on call at {when.isoformat(timespec='minutes')}")
+    zone = _zone()
+    table = Table(title=f"on call at {_time(when, zone)}")
     for column in ("schedule", "on call", "until", "next"):
         table.add_column(column)
     for row in rows:
@@ -64,7 +83,7 @@ def oncall(
         table.add_row(
             row["schedule"],
             ", ".join(u["name"] for u in row["users"]) or "[red]nobody[/red]",
-            (row["until"] or "-")[:16],
+            _time(row["until"], zone),
             ", ".join(nxt["users"]) if nxt else "-",
         )
     out.print(table)
@@ -160,6 +179,7 @@ def override_list(
     loaded, engine = site.open()
     found = overrides(local(loaded, engine), schedule)
     table = Table()
+    zone = _zone()
     for column in ("id", "schedule", "user", "instead of", "start", "end"):
         table.add_column(column)
     for i, o in found:
@@ -168,8 +188,8 @@ def override_list(
             o.schedule,
             o.user,
             o.replaces or "-",
-            o.start.isoformat(timespec="minutes"),
-            o.end.isoformat(timespec="minutes"),
+            _time(o.start, zone),
+            _time(o.end, zone),
         )
     out.print(table)
 
