@@ -612,7 +612,11 @@ def test_far_events_and_starts_are_refused(tmp_path: Path) -> None:
     late = late.replace("2027-01-15T08", "9999-01-15T08")
     path.write_text(late)
     code, output = cli(str(path))
-    assert code == 2 and "start: must be before the year 9000" in output
+    assert code == 2 and "start: must be from the year 1000 to before the year 9000" in output
+    for ancient in ("0001-01-01T00:00:00+14:00", "0001-01-01T10:00:00Z"):
+        path.write_text(late.replace("9999-01-15T08:00:00Z", ancient))
+        code, output = cli(str(path))
+        assert code == 2 and "start: must be from the year 1000" in output, output
 
 
 def test_spans() -> None:

@@ -62,7 +62,8 @@ from tocsin.times import parse_duration as duration
 
 DEFAULT_TAIL_S = 3600.0  # without `until`, run this long after the last event
 MAX_SPAN_S = 90 * 86_400.0  # the longest simulation: start to end
-LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)  # so that every time of a run is a date
+EARLIEST_START = datetime(1000, 1, 1, tzinfo=UTC)  # so that every time of a run is a date
+LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)  # with four digits for its year
 
 
 class ScenarioError(Invalid):
@@ -262,8 +263,12 @@ def parse_scenario(
         # in the order of the file, not of the models
         found = sorted(zip(places, map(str, problems.found), strict=True))
         raise ScenarioError([text for _place, text in found]) from None
-    if aware(model.start) >= LATEST_START:
-        problems.near(("start",), "must be before the year 9000")
+    try:
+        in_range = EARLIEST_START <= aware(model.start) < LATEST_START
+    except OverflowError:  # before year 1 in UTC
+        in_range = False
+    if not in_range:
+        problems.near(("start",), "must be from the year 1000 to before the year 9000")
         raise ScenarioError.listing(problems)
     start = aware(model.start).timestamp()
     longest = format_duration(MAX_SPAN_S, "prometheus")
