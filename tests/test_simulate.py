@@ -673,3 +673,15 @@ def test_simulate_and_incident_show_count_alike(tmp_path: Path) -> None:
     )
     assert figures["messages_sent"] == summary.messages
     assert figures["time_to_acknowledge_s"] == summary.ack_s
+
+
+def test_keep_leaves_the_simulated_database_for_the_record_commands(tmp_path: Path) -> None:
+    kept = tmp_path / "sim"
+    code, output = cli(str(SCENARIOS / "acknowledged-then-resolved.yaml"), "--keep", str(kept))
+    assert code == 0, output
+    common = ["-c", str(EXAMPLES / "tocsin.yaml"), "--data-dir", str(kept)]
+    done = runner.invoke(app, ["incident", "show", "1", *common])
+    assert done.exit_code == 0, done.output
+    assert "Acknowledged by bob" in done.output and "2027-01-15 08:03:00 UTC" in done.output
+    code, output = cli(str(SCENARIOS / "acknowledged-then-resolved.yaml"), "--keep", str(kept))
+    assert code == 3 and "already holds a database" in output

@@ -49,8 +49,9 @@ def show(
     *,
     site: Site,
 ) -> None:
-    """The incident: status, stage, people, response figures, alerts, runbook sections (all
-    their steps) and the timeline. Times are in the zone of ``TZ`` when it is set, else UTC."""
+    """The incident: status, stage, people, response figures, alerts, runbook steps, timeline.
+
+    Times are in the zone of TZ when it is set, else UTC."""
     from tocsin.errors import NotFound
     from tocsin.service.record import record as incident_record
 

@@ -77,7 +77,7 @@ from tocsin.simulate.scenario import (
     timestamp,
 )
 from tocsin.store import outbox, repo
-from tocsin.store.db import begin_write, make_engine, upgrade
+from tocsin.store.db import begin_write, database_url, make_engine, upgrade
 from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import due_work, incidents, notifications, timeline
 
@@ -588,8 +588,20 @@ def run(
         runner.db.dispose()
 
 
-def simulate_file(path: str | Path, max_steps: int = MAX_STEPS) -> Result:
+def simulate_file(
+    path: str | Path, max_steps: int = MAX_STEPS, keep: str | Path | None = None
+) -> Result:
     """Load, check and run a scenario file: raises ScenarioError, ConfigError (the
-    configuration is invalid) or SimulationError."""
+    configuration is invalid) or SimulationError. ``keep``: a directory without a database
+    yet, where the simulated database stays (``tocsin.db``) for ``incident show``, the
+    postmortem and the report to read; SimulationError when it has one."""
     scenario = load_scenario(path)
-    return run(scenario, scenario_config(scenario), max_steps)
+    config = scenario_config(scenario)
+    database = "sqlite://"
+    if keep is not None:
+        if (Path(keep) / "tocsin.db").exists():
+            raise SimulationError(
+                f"{keep} already holds a database; keep the simulation in a new directory"
+            )
+        database = database_url(keep, None)
+    return run(scenario, config, max_steps, database=database)
