@@ -120,6 +120,15 @@ FIGURE_TABLE: list[tuple[str, list[Event], tuple[int, int, int]]] = [
         (2, 2, 0),
     ),
     (
+        "telling bob of the acknowledgement and the resolution is no page",
+        [
+            paged(1, "bob", "slack"),
+            Event(T + 60, "notified", {"target": "schedule:primary", "kind": "acknowledged"}),
+            Event(T + 90, "notified", {"target": "schedule:primary", "kind": "resolved"}),
+        ],
+        (1, 3, 0),
+    ),
+    (
         "a channel's message is no page",
         [Event(T, "notified", {"target": "channel:team", "channel": "team", "kind": "firing"})],
         (0, 1, 0),

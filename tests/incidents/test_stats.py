@@ -248,15 +248,18 @@ def test_a_page_on_two_channels_is_one_page_in_the_report() -> None:
         page = page_of("escalation", key.format(step, channel), message)
         return Event(at, "notified", {**detail, **page})
 
+    told = {"target": "schedule:db", "channel": "slack", "kind": "resolved", "recipient": "bob"}
     events = (
         ev(t, "opened"),
         ev(t, "triggered"),
         delivered(t + 1, 0, "slack"),
         delivered(t + 1, 0, "email"),
         delivered(t + 301, 1, "slack"),
+        Event(t + 900, "notified", told),  # bob told of the resolution: not a page
     )
     row = IncidentRow(7, "critical", t, events, ({"alertname": "DiskFull"},))
     pages = [Page(7, t + 1, "bob"), Page(7, t + 1, "bob"), Page(7, t + 301, "bob")]
+    pages.append(Page(7, t + 900, "bob"))
     got = report(SINCE, UNTIL, [row], [], pages).to_json()
     assert got["pages_per_incident"] == {"total": 2, "mean": 2.0, "max": 2}
     assert got["out_of_hours_pages"] == [

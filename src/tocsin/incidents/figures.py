@@ -11,7 +11,8 @@ One definition for the incident view, the postmortem and the reports:
   it) is **one page**, however many of their channels carried it (Slack and email are one
   page). A page counts when at least one of its messages was delivered (``notified`` whose
   target is a user, schedule or team, not a channel; its ``page`` names the page, see
-  ``page_of``; an event without one is a page of its own). **messages sent**: every
+  ``page_of``; an event without one is a page of its own). Telling a person paged of the
+  acknowledgement or the resolution is not paging them. **messages sent**: every
   delivered notification, channel messages included; failed deliveries (``notify_failed``).
 - **escalations**: escalation steps taken after the first page (an ``escalated`` event that
   only started the policy is not one; a step of a later round, a missed deadline's step and
@@ -27,6 +28,9 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# Notifications that tell the people paged what became of the incident: not pages.
+TOLD = frozenset({"acknowledged", "resolved"})
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def page_key(event: Event) -> tuple[str, ...] | None:
     if event.kind != "notified":
         return None
     target = str(event.detail.get("target") or "")
-    if target.startswith("channel:"):
+    if target.startswith("channel:") or event.detail.get("kind") in TOLD:
         return None
     page = event.detail.get("page")
     if page:

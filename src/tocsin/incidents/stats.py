@@ -29,7 +29,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tocsin.incidents.figures import Event, Figures, figures, page_key
+from tocsin.incidents.figures import TOLD, Event, Figures, figures, page_key
 
 NONE = "-"
 TOP_NOISY = 10
@@ -263,15 +263,18 @@ def report(
     known = {i.id for i in chosen}
     # the page each delivery belongs to: deliveries of one page on two channels count once
     keyed: dict[tuple[int, float, str], tuple[str, ...]] = {}
+    told: set[tuple[int, float, str]] = set()  # telling a person is not paging them
     for i in chosen:
         for event in i.events:
             key = page_key(event)
             if key is not None and key[0] == "page" and key[2]:
                 keyed[(i.id, event.at, key[2])] = key
+            elif event.kind == "notified" and event.detail.get("kind") in TOLD:
+                told.add((i.id, event.at, str(event.detail.get("recipient") or "")))
     counted: set[tuple[int, str, tuple[str, ...]]] = set()
     people: dict[str, list[int]] = {}
     for page in sorted(pages, key=lambda p: p.at):
-        if page.incident_id not in known:
+        if page.incident_id not in known or (page.incident_id, page.at, page.person) in told:
             continue
         one = keyed.get((page.incident_id, page.at, page.person), ("at", str(page.at)))
         if (page.incident_id, page.person, one) in counted:
