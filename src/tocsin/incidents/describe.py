@@ -62,6 +62,8 @@ TIMELINE_KINDS = (
     "status_update",
     "update_reminder",
     "action_item",
+    "postmortem_status",
+    "duty_reminder",
 )
 SIMULATION_KINDS = ("override", "action_refused", "attempt_failed")
 
@@ -283,6 +285,13 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             f"Action item #{_text(d.get('id')) or '?'} {_text(d.get('change')) or 'changed'}{by}: "
             f"{_text(d.get('title'))} ({owner}{due})"
         )
+    if kind == "postmortem_status":
+        was = f" (was {_text(d['from'])})" if d.get("from") else ""
+        return f"Postmortem {_text(d.get('status')) or 'changed'}{by}{was}"
+    if kind == "duty_reminder":
+        due = f", due {_at(d['due'], zone)}" if d.get("due") is not None else ""
+        what = _text(d.get("title") or d.get("duty")) or "a duty"
+        return f"Reminded {_text(d.get('owner')) or 'nobody'}: {what} (#{_text(d.get('id'))}{due})"
     if kind == "override":
         instead = f" for {_text(d['replaces'])}" if d.get("replaces") else ""
         return (
