@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from tocsin.alerts.model import Alert, with_defaults
@@ -75,7 +76,8 @@ def test_show_note_assign_reopen(tmp_path: Path) -> None:
     code, output = run("incident", "show", number, *common)
     assert code == 0, output
     assert f"#{number} PebbleDatabaseDown" in output
-    for text in ("acknowledged", "investigating", "alice", "reopened", "runbook", "[diagnose]"):
+    # the timeline in sentences (item 7 of issue 17): "Reopened by bob: back", not the kind
+    for text in ("acknowledged", "investigating", "alice", "Reopened by", "runbook", "[diagnose]"):
         assert text in output, text
     code, output = run("incident", "show", "999", *common)
     assert code == 1 and "no incident 999" in output
@@ -134,3 +136,53 @@ def test_show_prints_each_command_filled_from_the_alert_labels(tmp_path: Path) -
     assert code == 0, output
     assert "      kubectl -n pebble describe pod 'api-1; reboot'" in output.splitlines()
     assert "{{ $labels.pod }}" not in output
+
+
+def api_down(tmp_path: Path) -> list[str]:
+    """PebbleAPIDown (its runbook section has 8 steps) opened, paged and noted; the
+    options that reach its database."""
+    engine = make_engine(database_url(tmp_path, None))
+    upgrade(engine)
+    config = load_config(EXAMPLE)
+    now = datetime(2026, 11, 24, 9, 0, 0, 372000, tzinfo=UTC)
+    labels = {"alertname": "PebbleAPIDown", "severity": "critical", "service": "pebble-api"}
+    with begin_write(engine) as conn:
+        repo.ingest(conn, [with_defaults(Alert(labels=labels), now, 300)], now, config.route)
+    catalog = load_catalog(config.runbook_paths())
+    DueWorkEngine(engine, config, VirtualClock(now.timestamp() + 60), catalog=catalog).run_due()
+    engine.dispose()
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, _ = run("incident", "assign", "1", "--assignee", "alice", "--by", "bob", *common)
+    assert code == 0
+    return common
+
+
+def test_show_lists_every_runbook_step_unless_brief(tmp_path: Path) -> None:
+    common = api_down(tmp_path)
+    code, output = run("incident", "show", "1", *common)
+    assert code == 0, output
+    assert "[escalate] If not recovered in 30 min → page the incident commander" in output
+    assert "more steps" not in output
+    code, output = run("incident", "show", "1", "--brief", *common)
+    assert code == 0, output
+    steps = output.split("timeline")[0]
+    assert "[verify] Verify" in steps and "page the Pebble team lead" not in steps
+    assert "… 2 more steps (all of them without --brief)" in output
+
+
+def test_show_tells_the_timeline_in_sentences_and_zoned_times(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    common = api_down(tmp_path)
+    monkeypatch.delenv("TZ", raising=False)
+    code, output = run("incident", "show", "1", *common)
+    assert code == 0, output
+    timeline = output.split("timeline")[-1]
+    assert "{" not in timeline and '"' not in timeline
+    assert "Escalation policy pebble started at step 1: paged" in timeline
+    assert "Assigned to alice by bob" in timeline
+    assert "2026-11-24 09:00:00 UTC" in output and ".372" not in output  # opened
+    assert "2026-11-24 09:01:00 UTC" in timeline
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    code, output = run("incident", "show", "1", *common)
+    assert code == 0 and "2026-11-24 10:01:00 CET" in output.split("timeline")[-1]

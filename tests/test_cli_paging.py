@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
@@ -184,3 +185,18 @@ def test_a_route_with_empty_channels_does_not_inherit_them() -> None:
     )
     quiet, plain = config.route.routes
     assert quiet.options["channels"] == [] and plain.options["channels"] == ["c"]
+
+
+def test_the_oncall_tables_times_carry_their_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, item 9: the "until" column names its zone (UTC, or the zone of TZ)."""
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    monkeypatch.delenv("TZ", raising=False)
+    code, output = run("oncall", "pebble-primary", "--at", "2026-11-24T09:00:00Z", *common)
+    assert code == 0, output
+    assert "on call at 2026-11-24 09:00:00 UTC" in output
+    assert "alice" in output and "2026-11-24 21:00:00 UTC" in output
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    code, output = run("oncall", "pebble-primary", "--at", "2026-11-24T09:00:00Z", *common)
+    assert code == 0 and "2026-11-24 22:00:00 CET" in output

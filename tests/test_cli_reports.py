@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
@@ -148,3 +149,17 @@ def test_report_tables_show_a_labels_control_characters(tmp_path: Path) -> None:
     assert code == 0, output
     assert not [c for c in output if c not in "\n" and (ord(c) < 32 or 127 <= ord(c) < 160)]
     assert "pebble\\x1b[31m-db\\x07[bold]" in output
+
+
+def test_the_reports_window_carries_its_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17, item 9: the window is written to the second with its zone (TZ's, else UTC)."""
+    seed(tmp_path)
+    common = [*WINDOW, "-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    monkeypatch.delenv("TZ", raising=False)
+    code, output = run("report", *common)
+    assert code == 0 and "2027-01-04 00:00:00 UTC → 2027-01-11 00:00:00 UTC" in output
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    code, output = run("report", *common)
+    assert code == 0 and "2027-01-04 01:00:00 CET → 2027-01-11 01:00:00 CET" in output

@@ -12,10 +12,12 @@ from tocsin.times import (
     DurationStyle,
     OutOfRange,
     format_duration,
+    format_time,
     parse_duration,
     parse_since,
     parse_time,
     parse_when,
+    zone_of,
 )
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -124,3 +126,30 @@ def test_parse_time_takes_the_ends_of_its_range(
 def test_parse_when_refuses_a_time_out_of_range(text: str) -> None:
     with pytest.raises(Invalid, match="century"):
         parse_when(text, NOW)
+
+
+# --- times people read (issue 17, item 9) ---------------------------------------------------
+
+TIMES: list[tuple[float | datetime, str | None, str]] = [
+    (1_796_455_504.372, None, "2026-12-05 07:25:04 UTC"),  # no microseconds
+    (datetime(2026, 12, 5, 7, 25, 4, 372000), "UTC", "2026-12-05 07:25:04 UTC"),  # naive: UTC
+    (NOW, "Europe/Berlin", "2027-01-15 09:00:00 CET"),
+    (NOW + 180 * 86_400, "Europe/Berlin", "2027-07-14 10:00:00 CEST"),
+    (NOW, "America/New_York", "2027-01-15 03:00:00 EST"),
+    (NOW, "Europe/Istanbul", "2027-01-15 11:00:00 +03:00"),  # no abbreviation: the offset
+    (NOW, "Asia/Kathmandu", "2027-01-15 13:45:00 +05:45"),
+    (NOW, ":Europe/Paris", "2027-01-15 09:00:00 CET"),  # TZ's leading colon
+    (NOW, "Not/AZone", "2027-01-15 08:00:00 UTC"),
+    (NOW, "", "2027-01-15 08:00:00 UTC"),
+]
+
+
+@pytest.mark.parametrize(("at", "zone", "text"), TIMES)
+def test_format_time(at: float | datetime, zone: str | None, text: str) -> None:
+    assert format_time(at, zone) == text
+
+
+def test_format_time_of_nothing_and_zone_objects() -> None:
+    assert format_time(None) == "-"
+    assert format_time(NOW, zone_of("Europe/Berlin")) == "2027-01-15 09:00:00 CET"
+    assert zone_of(None) is UTC and zone_of("GMT") is UTC

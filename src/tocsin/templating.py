@@ -20,13 +20,16 @@ for a real message, ``sample_context`` for checks):
 - ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert)
 - ``alerts``, and the same split into ``firing`` and ``resolved``: each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being
-  the ``alertname`` label
+  the ``alertname`` label; ``starts_at`` and ``ends_at`` as people read them
+  (``2026-12-05 08:25:04 CET``: ``times.format_time``, in the recipient's ``timezone``, else
+  UTC), ``starts_at_iso`` and ``ends_at_iso`` the ISO 8601 forms
 - ``runbook_url``, ``runbook_title`` (or None): the catalog's section; ``diagnostics``: the
   first checks (read-only commands, placeholders filled from the alert's labels), each
   ``{title, language, code, risk, unfilled}``; ``other_steps``: the section's other steps,
   each ``{title, phase, risk}``; ``alert_link``: the alert's own ``runbook_url`` annotation
   as ``{url, host}`` (or None), never in place of the catalog's link
-- ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}`` or None)
+- ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}``, and ``timezone``
+  when the user's is not UTC; or None)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
 
 Links (``runbook_url``, ``external_url``, ``alert_link``) reach templates only when they are
@@ -48,6 +51,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tocsin.errors import Invalid
 from tocsin.incidents.describe import common
+from tocsin.times import Zone, format_time, parse_time
 
 # The kinds of message a template is rendered for (``Message.kind``). They live here, and
 # ``notify.message`` takes them from here: the arrow runs from notify to the renderer only.
@@ -429,6 +433,16 @@ def web_url(url: str | None) -> str | None:
     return None
 
 
+def _readable(value: object, zone: Zone) -> str:
+    """An alert's ISO 8601 time as people read it, in ``zone``; "" for none."""
+    if not value:
+        return ""
+    try:
+        return format_time(parse_time(str(value)), zone)
+    except ValueError:
+        return str(value)
+
+
 def template_context(
     *,
     kind: str,
@@ -454,6 +468,7 @@ def template_context(
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples."""
     items: list[dict[str, Any]] = []
+    zone = (recipient or {}).get("timezone")
     for alert in alerts:
         labels = {str(k): str(v) for k, v in dict(alert.get("labels") or {}).items()}
         annotations = {str(k): str(v) for k, v in dict(alert.get("annotations") or {}).items()}
@@ -464,8 +479,10 @@ def template_context(
                 "name": labels.get("alertname", ""),
                 "labels": labels,
                 "annotations": annotations,
-                "starts_at": alert.get("starts_at") or "",
-                "ends_at": alert.get("ends_at") or "",
+                "starts_at": _readable(alert.get("starts_at"), zone),
+                "ends_at": _readable(alert.get("ends_at"), zone),
+                "starts_at_iso": alert.get("starts_at") or "",
+                "ends_at_iso": alert.get("ends_at") or "",
             }
         )
     return {

@@ -8,13 +8,18 @@ writes durations back for each audience. Pure; every caller uses these.
   ``-30m``, ``7d``, or an ISO time), relative to a given now.
 - ``format_duration``: one formatter with a named style per audience (a report's words, a
   status update's short form, a rule file's Prometheus form, a timeline's fixed-width clock).
+- ``format_time``: a moment as people read it, to the second and with its zone
+  (``2026-12-05 07:25:04 UTC``, ``2026-12-05 08:25:04 CET``); ``zone_of`` the zone a name
+  (a user's ``timezone``, the ``TZ`` variable) stands for, UTC when none or unknown.
+  Machine-readable JSON keeps ISO 8601 (``datetime.isoformat``).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from tocsin.errors import Invalid
 
@@ -167,3 +172,36 @@ def format_duration(seconds: float | None, style: DurationStyle = "words") -> st
     if minutes:
         return f"{sign}{minutes} min {secs} s"
     return f"{sign}{secs} s"
+
+
+Zone = str | tzinfo | None
+
+
+def zone_of(zone: Zone) -> tzinfo:
+    """The time zone a name stands for (``Europe/Berlin``, ``UTC``; a ``TZ`` value with a
+    leading ``:``), UTC for None, an empty name or one the zone database does not know."""
+    if isinstance(zone, tzinfo):
+        return zone
+    name = (zone or "").strip().removeprefix(":")
+    if not name or name.upper() in ("UTC", "Z", "GMT"):
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return UTC
+
+
+def format_time(at: datetime | float | None, zone: Zone = None) -> str:
+    """A moment for people: to the second, in ``zone`` (UTC by default), with the zone's
+    abbreviation (``2026-12-05 07:25:04 UTC``, ``2027-01-15 09:00:00 CET``) or, where the
+    zone has none, its offset (``2027-01-15 11:00:00 +03:00``). ``-`` for None; a naive
+    datetime is UTC."""
+    if at is None:
+        return "-"
+    moment = to_dt(at) if isinstance(at, int | float) else aware(at)
+    local = moment.astimezone(zone_of(zone))
+    name = local.tzname() or ""
+    if not name or name[0] in "+-":
+        offset = local.strftime("%z")
+        name = f"{offset[:3]}:{offset[3:5]}" if offset else "UTC"
+    return f"{local:%Y-%m-%d %H:%M:%S} {name}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from tocsin.incidents.figures import Event, figures
+import pytest
+
+from tocsin.incidents.figures import Event, figures, page_of
 
 T = 1_800_000_000.0
 
@@ -74,3 +77,95 @@ def test_alert_events_follow_each_alerts_state() -> None:
     assert alert_events(alerts, muting, now, {"a": "fired", "c": "silenced"}) == []
     later = alert_events(alerts, Muting(), now, {"a": "fired", "b": "fired", "c": "silenced"})
     assert later == [("alert_resolved", "b", {}), ("alert_fired", "c", {})]
+
+
+# --- one definition (issue 17, item 6) ------------------------------------------------------
+
+KEY = "inc1:g1:r0:s{step}:schedule:primary:{who}:{channel}"
+
+
+def paged(offset: float, who: str, channel: str, step: int = 0, fallback: bool = False) -> Event:
+    """A delivered escalation page, as engine/deliver writes it (``page_of``)."""
+    key = KEY.format(step=step, who=who, channel=channel) + (":fallback" if fallback else "")
+    message = {"recipient": {"name": who}}
+    detail = {"target": "schedule:primary", "channel": channel, "kind": "escalation"}
+    return Event(T + offset, "notified", {**detail, **page_of("escalation", key, message)})
+
+
+def step(offset: float, number: int, reason: str) -> Event:
+    return Event(T + offset, "escalated", {"step": number, "reason": reason})
+
+
+FIGURE_TABLE: list[tuple[str, list[Event], tuple[int, int, int]]] = [
+    # (what, timeline, (pages, messages, escalations))
+    ("steps 1 and 2 fired: one escalation", [step(0, 1, "started"), step(300, 2, "x")], (0, 0, 1)),
+    (
+        "one person on two channels is one page",
+        [step(0, 1, "started"), paged(1, "bob", "slack"), paged(2, "bob", "email")],
+        (1, 2, 0),
+    ),
+    (
+        "a fallback delivery is the same page",
+        [paged(1, "bob", "slack"), paged(40, "bob", "slack", fallback=True)],
+        (1, 2, 0),
+    ),
+    (
+        "the next step paging the same person is another page",
+        [paged(1, "bob", "slack"), step(300, 2, "x"), paged(301, "bob", "slack", step=1)],
+        (2, 2, 1),
+    ),
+    (
+        "two people on one step are two pages",
+        [paged(1, "bob", "slack"), paged(1, "carol", "slack")],
+        (2, 2, 0),
+    ),
+    (
+        "telling bob of the acknowledgement and the resolution is no page",
+        [
+            paged(1, "bob", "slack"),
+            Event(T + 60, "notified", {"target": "schedule:primary", "kind": "acknowledged"}),
+            Event(T + 90, "notified", {"target": "schedule:primary", "kind": "resolved"}),
+        ],
+        (1, 3, 0),
+    ),
+    (
+        "a channel's message is no page",
+        [Event(T, "notified", {"target": "channel:team", "channel": "team", "kind": "firing"})],
+        (0, 1, 0),
+    ),
+    (
+        "a later round, a missed deadline's step and escalate-now count",
+        [
+            step(0, 1, "started"),
+            step(180, 2, "acknowledgement deadline missed"),
+            step(600, 1, "not acknowledged in time"),
+            step(700, 2, "escalated by hand"),
+        ],
+        (0, 0, 3),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("what", "events", "counts"), FIGURE_TABLE, ids=[t[0] for t in FIGURE_TABLE]
+)
+def test_pages_and_escalations(
+    what: str, events: list[Event], counts: tuple[int, int, int]
+) -> None:
+    f = figures(events)
+    assert (f.pages_sent, f.messages_sent, f.escalations) == counts, what
+
+
+def test_page_of() -> None:
+    key = "inc3:g1:r1:s0:schedule:db:bob:slack-oncall"
+    message = json.dumps({"recipient": {"name": "bob", "email": "b@x"}})
+    assert page_of("escalation", key, message) == {
+        "recipient": "bob",
+        "page": "inc3:g1:r1:s0:schedule:db:bob",
+    }
+    assert page_of("escalation", key + ":fallback", message)["page"] == (
+        "inc3:g1:r1:s0:schedule:db:bob"
+    )
+    assert page_of("firing", "flush:1.0:team", "{}") == {}
+    assert page_of("acknowledged", "k", {"recipient": {"name": "ann"}}) == {"recipient": "ann"}
+    assert page_of("escalation", "a:b", "not json") == {"page": "a"}

@@ -347,8 +347,8 @@ def test_impact_from_the_runbook_people_links_detection_related_and_prompts() ->
     ) in impact
     assert "\n- pebble-api answers 503\n" in impact  # the alert's own summary beside it
     # people, not schedules; alerts by name and what tells them apart; no fingerprint
-    assert "| Paged alice (schedule:api) via sms (escalation) |" in text
-    assert "Delivery failed via sms to bob (user:bob) after 3 attempts: 503" in text
+    assert "| Paged alice (schedule:api) via sms |" in text
+    assert "Delivery of message to bob via sms failed after 3 attempts: 503" in text
     assert "1 firing: PebbleAPIDown instance=api-2)" in text
     timeline = text.split("## Timeline")[1].split("## Detection")[0]
     assert "fedcba9876543210" not in text and "service=pebble-api" not in timeline
@@ -400,8 +400,8 @@ def test_no_fingerprint_reaches_the_document() -> None:
         assert fp not in text
         assert fp not in str(context["timeline"])
     rows = [row["what"] for row in context["timeline"]]
-    assert "Alert PebbleAPIDown instance=api-1 fired" in rows
+    assert "PebbleAPIDown instance=api-1 fired" in rows
     assert (
-        "Alert PebbleAPIDown instance=api-2 inhibited by PebbleAPIDown instance=api-1, "
+        "PebbleAPIDown instance=api-2 inhibited by PebbleAPIDown instance=api-1, "
         "an alert outside this incident"
     ) in rows

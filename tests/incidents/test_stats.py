@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from tocsin.incidents.figures import Event
+from tocsin.incidents.figures import Event, page_of
 from tocsin.incidents.stats import (
     Episode,
     IncidentRow,
@@ -234,3 +234,34 @@ def test_daylight_saving_time_moves_the_hours() -> None:
     assert not hours.contains(ts("2027-01-04T12:30"), "America/New_York")
     assert hours.contains(ts("2027-07-05T12:30"), "America/New_York")
     assert hours.contains(ts("2027-01-04T12:30"), "Not/AZone")  # unknown: UTC
+
+
+def test_a_page_on_two_channels_is_one_page_in_the_report() -> None:
+    """Issue 17, item 6: bob paged by step 1 on Slack and email is one page, in the page
+    counts and out of hours; step 2 paging him again is a second."""
+    t = ts("2027-01-09T03:00")  # a Saturday night
+    key = "inc7:g1:r0:s{}:schedule:db:bob:{}"
+    message = {"recipient": {"name": "bob"}}
+
+    def delivered(at: float, step: int, channel: str) -> Event:
+        detail = {"target": "schedule:db", "channel": channel, "kind": "escalation"}
+        page = page_of("escalation", key.format(step, channel), message)
+        return Event(at, "notified", {**detail, **page})
+
+    told = {"target": "schedule:db", "channel": "slack", "kind": "resolved", "recipient": "bob"}
+    events = (
+        ev(t, "opened"),
+        ev(t, "triggered"),
+        delivered(t + 1, 0, "slack"),
+        delivered(t + 1, 0, "email"),
+        delivered(t + 301, 1, "slack"),
+        Event(t + 900, "notified", told),  # bob told of the resolution: not a page
+    )
+    row = IncidentRow(7, "critical", t, events, ({"alertname": "DiskFull"},))
+    pages = [Page(7, t + 1, "bob"), Page(7, t + 1, "bob"), Page(7, t + 301, "bob")]
+    pages.append(Page(7, t + 900, "bob"))
+    got = report(SINCE, UNTIL, [row], [], pages).to_json()
+    assert got["pages_per_incident"] == {"total": 2, "mean": 2.0, "max": 2}
+    assert got["out_of_hours_pages"] == [
+        {"person": "bob", "timezone": "UTC", "pages": 2, "out_of_hours": 2}
+    ]

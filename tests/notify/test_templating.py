@@ -269,3 +269,20 @@ def test_check_template_renders_every_kind() -> None:
         check_template("{{ escalation_step + 1 }}", "t")
     with pytest.raises(TemplateError, match=r"'t', line 1: .*'nope' is undefined"):
         check_template("{{ nope }}", "t")
+
+
+def test_times_in_messages_are_readable_in_the_recipients_zone() -> None:
+    """Issue 17, item 9: "since 2024-05-14 04:58:10 CEST" for a person in Berlin, UTC for a
+    channel; no microseconds; the ISO forms stay for machines."""
+    first = alert({"alertname": "DatabaseDown"}) | {"starts_at": "2024-05-14T02:58:10.372+00:00"}
+    berlin = {"name": "Ada", "email": "ada@example.com", "slack": "", "timezone": "Europe/Berlin"}
+    context = message_context(make_message(alerts=(first,), recipient=berlin))
+    [item] = context["alerts"]
+    assert item["starts_at"] == "2024-05-14 04:58:10 CEST"
+    assert item["starts_at_iso"] == "2024-05-14T02:58:10.372+00:00"
+    body = render(compile_template(DEFAULT_TEXT, "text"), context)
+    assert "since 2024-05-14 04:58:10 CEST" in body and ".372" not in body
+    html = render(compile_template(DEFAULT_HTML, "html", html=True), context)
+    assert "since 2024-05-14 04:58:10 CEST" in html
+    channel = message_context(make_message(alerts=(first,), recipient=None))
+    assert channel["alerts"][0]["starts_at"] == "2024-05-14 02:58:10 UTC"

@@ -80,3 +80,27 @@ def test_overrides_are_needed_only_through_a_known_schedule() -> None:
     assert through_schedule((Target.parse("schedule:primary"),), DIRECTORY)
     assert not through_schedule((Target.parse("schedule:none"),), DIRECTORY)
     assert not through_schedule((Target.parse("team:db"), Target.parse("user:bob")), DIRECTORY)
+
+
+def test_a_recipient_carries_their_time_zone_when_it_is_not_utc() -> None:
+    """Issue 17, item 9: messages to a person show times in that person's zone."""
+
+    @dataclass(frozen=True)
+    class Zoned(User):
+        timezone: str = "UTC"
+
+    directory = Directory(
+        users={"ana": Zoned("ana", contact=["pager"], timezone="America/Lima")},
+        teams={},
+        schedules={},
+        channels=set(),
+    )
+    found, problems = deliveries((Target.parse("user:ana"),), directory, AT)
+    assert not problems
+    assert found == [
+        Delivery(
+            "user:ana",
+            "pager",
+            {"name": "ana", "email": "", "slack": "", "timezone": "America/Lima"},
+        )
+    ]

@@ -16,19 +16,24 @@ from rich.table import Table
 
 from tocsin.cli.client import Client, refusals, with_client
 from tocsin.cli.options import By, Number, err, out, shown
+from tocsin.incidents.describe import event_sentence
 from tocsin.templating import printable
-from tocsin.times import format_duration
+from tocsin.times import format_duration, format_time, parse_time, zone_of
 
 
-def _brief(detail: dict[str, Any]) -> str:
-    """A timeline entry's detail on one line, the keys people read first."""
-    keys = ("by", "stage", "message", "text", "alertname", "channel", "target", "reason")
-    shown = [f"{k}={detail[k]}" for k in keys if detail.get(k) not in (None, "", [])]
-    if detail.get("message"):
-        shown = [s for s in shown if not s.startswith("text=")]  # the message, not its text
-    if not shown:
-        shown = [f"{k}={v}" for k, v in detail.items() if isinstance(v, str | int | float)][:4]
-    return " ".join(" ".join(shown).split())[:160]
+def _zone() -> Any:
+    """The zone of times printed: the machine's local zone when ``TZ`` is set, else UTC."""
+    import os
+
+    return zone_of(os.environ.get("TZ"))
+
+
+def _when(value: str | None, zone: Any) -> str:
+    """An ISO 8601 time of the record as people read it (to the second, with its zone)."""
+    return format_time(parse_time(value), zone) if value else "-"
+
+
+BRIEF_STEPS = 6  # runbook steps shown with --brief
 
 
 @with_client
@@ -57,6 +62,7 @@ def list_incidents(
     if output == "json":
         print(json.dumps(found, indent=2))
         return
+    zone = _zone()
     table = Table(title=f"incidents ({len(found)} of {total})", title_justify="left")
     for column in ("#", "status", "severity", "title", "assignee", "opened"):
         table.add_column(column)
@@ -67,7 +73,7 @@ def list_incidents(
             shown(incident["severity"] or "-"),
             shown((incident["title"] or incident["group_key"])[:80]),
             shown(incident["assignee"] or "-"),
-            (incident["opened_at"] or "-")[:19],
+            _when(incident["opened_at"], zone),
         )
     out.print(table)
 
@@ -76,16 +82,21 @@ def list_incidents(
 def show(
     number: Number,
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    brief: Annotated[
+        bool, typer.Option("--brief", help=f"Show the first {BRIEF_STEPS} runbook steps only.")
+    ] = False,
     *,
     client: Client,
 ) -> None:
-    """The incident: status, stage, people, response figures, alerts, runbook sections and
-    the timeline."""
+    """The incident: status, stage, people, response figures, alerts, runbook steps, timeline.
+
+    Times are in the zone of TZ when it is set, else UTC."""
     record = client.incident(number)
     if output == "json":
         print(json.dumps(record, indent=2))
         return
     figures = record["figures"]
+    zone = _zone()
     out.print(f"[bold]#{record['number']} {shown(record['title'] or record['group_key'])}[/bold]")
     facts = Table.grid(padding=(0, 2))
     for name, value in (
@@ -94,9 +105,9 @@ def show(
         ("severity", record["severity"]),
         ("assignee", record["assignee"]),
         ("commander", record["commander"]),
-        ("opened", record["opened_at"]),
-        ("acknowledged", record["acknowledged_at"]),
-        ("resolved", record["resolved_at"]),
+        ("opened", _when(record["opened_at"], zone)),
+        ("acknowledged", _when(record["acknowledged_at"], zone)),
+        ("resolved", _when(record["resolved_at"], zone)),
         ("time to acknowledge", format_duration(figures["time_to_acknowledge_s"])),
         ("time to resolve", format_duration(figures["time_to_resolve_s"])),
         ("pages sent", f"{figures['pages_sent']} (messages {figures['messages_sent']})"),
@@ -113,7 +124,7 @@ def show(
             shown(alert["status"]),
             shown(alert["labels"].get("alertname", "")),
             shown(labels[:120]),
-            alert["starts_at"][:19],
+            _when(alert["starts_at"], zone),
         )
     out.print(alerts)
     for section in record["runbooks"]:
@@ -123,17 +134,21 @@ def show(
         for variant in section["severity_variants"][:1]:
             if variant["matches"]:
                 out.print(f"  for {shown(variant['severity'])}: {shown(variant['text'][:300])}")
-        for step in section["steps"][:6]:
+        steps = section["steps"]
+        for step in steps[:BRIEF_STEPS] if brief else steps:
             out.print("  " + shown(f"[{step['phase']}] {step['title']}"))
             for command in step["commands"]:  # filled from the alert's labels (runbooks.fill)
                 text = printable(command.get("filled", command["code"]), lines=True)
                 for line in text.splitlines():
                     out.print("      " + line, markup=False, highlight=False)
-    events = Table(title="timeline (UTC)", title_justify="left")
-    for column in ("at", "kind", "detail"):
+        if brief and len(steps) > BRIEF_STEPS:
+            out.print(f"  … {len(steps) - BRIEF_STEPS} more steps (all of them without --brief)")
+    events = Table(title="timeline", title_justify="left")
+    for column in ("at", "what"):
         events.add_column(column)
     for event in record["timeline"]:
-        events.add_row(event["at"][:19], shown(event["kind"]), shown(_brief(event["detail"])))
+        what = event_sentence(event["kind"], event["detail"], zone)
+        events.add_row(_when(event["at"], zone), shown(what))
     out.print(events)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Annotated
 
 import typer
@@ -19,6 +19,24 @@ from tocsin.cli.client import Client, refusals, with_client
 from tocsin.cli.options import By, Number, out, shown
 
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
+
+
+def _zone() -> tzinfo:
+    """The zone of times printed: the machine's local zone when ``TZ`` is set, else UTC."""
+    import os
+
+    from tocsin.times import zone_of
+
+    return zone_of(os.environ.get("TZ"))
+
+
+def _time(value: str | datetime | None, zone: tzinfo) -> str:
+    """A time for the table: to the second, with its zone (``-`` for none)."""
+    from tocsin.times import format_time, parse_time
+
+    if value is None or value == "":
+        return "-"
+    return format_time(parse_time(value) if isinstance(value, str) else value, zone)
 
 
 def _parse_when(text: str | None, now: datetime) -> datetime:
@@ -49,7 +67,8 @@ def oncall(
     if output == "json":
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"on call at {when.isoformat(timespec='minutes')}")
+    zone = _zone()
+    table = Table(title=f"on call at {_time(when, zone)}")
     for column in ("schedule", "on call", "until", "next"):
         table.add_column(column)
     for row in rows:
@@ -57,7 +76,7 @@ def oncall(
         table.add_row(
             shown(row["schedule"]),
             shown(", ".join(u["name"] for u in row["users"])) or "[red]nobody[/red]",
-            (row["until"] or "-")[:16],
+            _time(row["until"], zone),
             shown(", ".join(nxt["users"])) if nxt else "-",
         )
     out.print(table)
@@ -136,6 +155,7 @@ def override_list(
     """Overrides that have not ended."""
     found = client.overrides(schedule)
     table = Table()
+    zone = _zone()
     for column in ("id", "schedule", "user", "instead of", "start", "end"):
         table.add_column(column)
     for o in found:
@@ -144,15 +164,10 @@ def override_list(
             shown(o["schedule"]),
             shown(o["user"]),
             shown(o["replaces"] or "-"),
-            _minutes(o["start"]),
-            _minutes(o["end"]),
+            _time(o["start"], zone),
+            _time(o["end"], zone),
         )
     out.print(table)
-
-
-def _minutes(text: str) -> str:
-    """An ISO 8601 time to the minute, with its offset."""
-    return datetime.fromisoformat(text).isoformat(timespec="minutes")
 
 
 @override_app.command("delete")

@@ -5,6 +5,7 @@ pages and runbook coverage over a window, from this host's database or a server'
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, time
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from rich.table import Table
 
 from tocsin.cli.client import Client, with_client
 from tocsin.cli.options import err, out, shown
-from tocsin.times import format_duration
+from tocsin.times import Zone, format_duration, format_time, parse_time, zone_of
 
 
 def _span(seconds: float | None) -> str:
@@ -54,15 +55,16 @@ def _response_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
-def tables(report: dict[str, Any]) -> list[Any]:
-    """The report as Rich renderables, in reading order."""
+def tables(report: dict[str, Any], zone: Zone = None) -> list[Any]:
+    """The report as Rich renderables, in reading order; its window in ``zone`` (UTC)."""
     parts: list[Any] = []
+    since, until = (format_time(parse_time(report[k]), zone) for k in ("since", "until"))
     pages = report["pages_per_incident"]
     misses = report["deadline_misses"]
     mean = f"{pages['mean']:.1f}" if pages["mean"] is not None else "-"
     by_severity = ", ".join(f"{k} {v}" for k, v in misses["by_severity"].items())
     parts.append(
-        f"[bold]{report['since'][:16]} → {report['until'][:16]} UTC[/bold]: "
+        f"[bold]{since} → {until}[/bold]: "
         f"{report['incidents']} incidents, {pages['total']} pages "
         f"(mean {mean}, max {pages['max']} per incident), "
         f"{misses['count']} missed deadlines" + (f" ({by_severity})" if by_severity else "")
@@ -156,5 +158,5 @@ def report(
     if output == "json":
         print(json.dumps(result, indent=2))
         return
-    for part in tables(result):
+    for part in tables(result, zone_of(os.environ.get("TZ"))):
         out.print(part)

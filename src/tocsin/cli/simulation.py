@@ -19,6 +19,14 @@ def simulate(
     fmt: Annotated[
         str, typer.Option("--format", "-f", help="table, or json (one object per line).")
     ] = "table",
+    keep: Annotated[
+        Path | None,
+        typer.Option(
+            "--keep",
+            help="A new directory where the simulated database stays, for tocsin incident "
+            "show, postmortem and report with --data-dir.",
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario through the real pipeline on a virtual clock: who is paged, when.
 
@@ -30,7 +38,7 @@ def simulate(
         err.print(f"tocsin: unknown format {fmt!r}; choose table or json")
         raise typer.Exit(2)
     try:
-        result = simulating.simulate_file(scenario)
+        result = simulating.simulate_file(scenario, keep=keep)
     except simulating.ScenarioError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)

@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from tocsin import logs, ratelimit, times
 from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
+from tocsin.incidents.figures import page_of
 from tocsin.metrics import Metrics
 from tocsin.notify.base import Channel
 from tocsin.notify.http import http_session
@@ -270,6 +271,7 @@ class Deliverer:
                     "kind": row.kind,
                     "attempt": attempt,
                     "notification": row.id,
+                    **page_of(row.kind, row.idempotency_key, row.message),
                 },
             )
             return

@@ -153,6 +153,10 @@ def _fired(
     }
     if by:
         detail["by"] = by
+    paged: dict[str, list[str]] = {}  # who the step pages, on which channels (the timeline's)
+    for d in found:
+        paged.setdefault(d.recipient["name"] if d.recipient else d.target, []).append(d.channel)
+    detail["paged"] = paged
     repo.add_timeline(conn, incident_id, when, "escalated", detail)
     for problem in problems:
         repo.add_timeline(conn, incident_id, when, "notify_failed", {"reason": problem})

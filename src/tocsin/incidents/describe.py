@@ -1,10 +1,13 @@
-"""How an incident is described to people: its title and what its alerts share (pure)."""
+"""How an incident is described to people (pure): its title, what its alerts share, and each
+event of its timeline as a sentence (``event_sentence``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from tocsin.alerts.model import Alert
+from tocsin.times import Zone, format_duration, format_time, parse_time
 
 
 def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -24,3 +27,285 @@ def incident_title(group_labels: dict[str, str], alerts: list[Alert]) -> str:
         head = f"{len(names)} alerts" if names else "alerts"
     rest = " ".join(f"{k}={v}" for k, v in sorted(group_labels.items()) if k != "alertname")
     return f"{head} {rest}".strip()[:200]
+
+
+# --- the timeline as sentences --------------------------------------------------------------
+#
+# One sentence per timeline event, for everything a person reads: the postmortem's timeline,
+# ``tocsin incident show``, the CLI and ``tocsin simulate``'s table. Plain text: each front
+# end escapes it for where it goes (a terminal, a Markdown cell). Never raw JSON.
+
+# The kinds of the timeline, as the pipeline and the people's actions write them
+# (docs/response.md), and those ``tocsin simulate`` adds to its own.
+TIMELINE_KINDS = (
+    "opened",
+    "alert_fired",
+    "alert_resolved",
+    "silenced",
+    "inhibited",
+    "group_flushed",
+    "triggered",
+    "severity_raised",
+    "escalated",
+    "escalation_exhausted",
+    "deadline_missed",
+    "notified",
+    "notify_failed",
+    "acknowledged",
+    "ack_expired",
+    "resolved",
+    "reopened",
+    "alerts_resolved",
+    "note",
+    "assigned",
+    "runbook_opened",
+    "status_update",
+    "update_reminder",
+    "action_item",
+    "postmortem_status",
+    "duty_reminder",
+)
+SIMULATION_KINDS = ("override", "action_refused", "attempt_failed")
+
+MAX_SENTENCE = 500  # a sentence is one line of a table, not a document
+
+
+def _text(value: object) -> str:
+    """A value inside a sentence: one line; lists joined with commas; mappings as
+    ``key value`` pairs (never braces)."""
+    if value is None:
+        return ""
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} {_text(v)}".strip() for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ", ".join(_text(v) for v in value)
+    return " ".join(str(value).split())
+
+
+def _who(target: object) -> str:
+    """A target as people say it: ``schedule:primary`` -> ``schedule primary``."""
+    text = _text(target)
+    kind, _, name = text.partition(":")
+    return f"{kind} {name}" if name and kind in ("user", "schedule", "team", "channel") else text
+
+
+def _alerts(alerts: object, limit: int = 5) -> str:
+    """Alerts of a flush: ``DatabaseDown service=pebble-db, …`` (names and labels)."""
+    names: list[str] = []
+    for a in alerts if isinstance(alerts, list) else []:
+        labels = a.get("labels", {}) if isinstance(a, Mapping) else {}
+        labels = labels if isinstance(labels, Mapping) else {}
+        rest = " ".join(
+            f"{k}={_text(v)}"
+            for k, v in sorted(labels.items())
+            if k not in ("alertname", "severity")
+        )
+        names.append(f"{_text(labels.get('alertname')) or 'alert'} {rest}".strip())
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
+def _paged(paged: object) -> str:
+    """Who a step paged on which channels: ``carol (slack, email), dan (pager)``."""
+    if isinstance(paged, Mapping):
+        out = []
+        for person, channels in paged.items():
+            name = _who(person)
+            if name.startswith("channel "):
+                out.append(name)  # a channel target: the channel is the name
+            else:
+                out.append(f"{name} ({_text(channels)})" if channels else name)
+        return ", ".join(out)
+    return _text(paged)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _span(value: object) -> str:
+    return format_duration(float(value)) if isinstance(value, int | float) else "?"
+
+
+def _at(value: object, zone: Zone) -> str:
+    """A time in a detail (epoch seconds or ISO 8601) as people read it."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return format_time(float(value), zone)
+    if isinstance(value, str):
+        try:
+            return format_time(parse_time(value), zone)
+        except ValueError:
+            return _text(value)
+    return "?"
+
+
+def event_sentence(kind: str, detail: Mapping[str, Any] | None, zone: Zone = None) -> str:
+    """One sentence for a timeline event of ``kind`` with its ``detail``: ``Runbook opened
+    by ana``, ``Assigned to ben by ana``, ``Escalated to step 2: paged carol (slack,
+    email)``. Times in it are in ``zone`` (UTC by default). A kind it does not know reads as
+    its name and its plain values, never as JSON."""
+    d: Mapping[str, Any] = detail if isinstance(detail, Mapping) else {}
+    text = known_sentence(kind, d, zone)
+    if text is None:
+        rest = "; ".join(
+            f"{k.replace('_', ' ')} {_text(v)}"
+            for k, v in d.items()
+            if _text(v) and k != "fingerprint"
+        )
+        text = kind.replace("_", " ").capitalize() + (f": {rest}" if rest else "")
+    return text if len(text) <= MAX_SENTENCE else text[: MAX_SENTENCE - 1] + "…"
+
+
+def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | None:
+    """The sentence of a kind this module knows, None for another."""
+    by = f" by {_text(d['by'])}" if d.get("by") else ""
+    reason = f": {_text(d['reason'])}" if d.get("reason") else ""
+    if kind == "opened":
+        receiver = f" for receiver {_text(d['receiver'])}" if d.get("receiver") else ""
+        return f"Incident opened{receiver}"
+    if kind in ("alert_fired", "alert_resolved", "silenced", "inhibited"):
+        name = _text(d.get("alertname")) or "An alert"
+        if "labels" in d and isinstance(d["labels"], Mapping):  # named by what tells it apart
+            name = _alerts([{"labels": {"alertname": name, **d["labels"]}}])
+        if kind == "silenced":
+            return f"{name} silenced (by silence {_text(d.get('silenced_by')) or '?'})"
+        if kind == "inhibited":
+            named = d.get("inhibiting")  # the inhibiting alerts named (a postmortem's fold)
+            if isinstance(named, list) and named:
+                return f"{name} inhibited by {', '.join(_text(x) for x in named[:5])}"
+            return f"{name} inhibited (by {_count(len(d.get('inhibited_by') or []), 'alert')})"
+        if "labels" in d and isinstance(d["labels"], Mapping):
+            joined = ", ".join(f"#{i}" for i in d.get("incidents") or [])
+            verb = "fired" if kind == "alert_fired" else "resolved"
+            return f"{name} {verb}" + (f" (incident {joined})" if joined else "")
+        return f"{name} {'fired' if kind == 'alert_fired' else 'resolved'}"
+    if kind == "group_flushed":
+        firing, resolved = d.get("firing") or [], d.get("resolved") or []
+        parts = []
+        if firing:
+            parts.append(f"{len(firing)} firing: {_alerts(firing)}")
+        if resolved:
+            parts.append(f"{len(resolved)} resolved: {_alerts(resolved)}")
+        if d.get("muted"):
+            parts.append(f"{len(d['muted'])} muted")
+        return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
+    if kind == "triggered":
+        policy = d.get("policy")
+        how = f"escalation policy {_text(policy)}" if policy else "no escalation policy"
+        channels = f", channels {_text(d['channels'])}" if d.get("channels") else ""
+        return f"Triggered at severity {_text(d.get('severity')) or 'none'}, {how}{channels}"
+    if kind == "severity_raised":
+        return f"Severity raised from {_text(d.get('from')) or 'none'} to {_text(d.get('to'))}"
+    if kind == "escalated":
+        step = _text(d.get("step")) or "?"
+        rnd = d.get("round")
+        where = f"step {step}" + (f", round {rnd}" if isinstance(rnd, int) and rnd > 1 else "")
+        if "paged" in d:
+            who = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody could be paged"
+        else:
+            who = f"paged {', '.join(_who(t) for t in d.get('targets') or []) or 'nobody'}"
+        if d.get("reason") == "started":
+            policy = f"Escalation policy {_text(d['policy'])}" if d.get("policy") else "Escalation"
+            return f"{policy} started at {where}: {who}"
+        why = f" ({_text(d['reason'])})" if d.get("reason") and not by else ""
+        return f"Escalated to {where}{by}{why}: {who}"
+    if kind == "escalation_exhausted":
+        policy = f" {_text(d['policy'])}" if d.get("policy") else ""
+        return f"Escalation policy{policy} exhausted: no step left"
+    if kind == "deadline_missed":
+        within = f" within {_span(d['deadline_s'])}" if d.get("deadline_s") is not None else ""
+        severity = _text(d.get("severity")) or "no severity"
+        return f"Not acknowledged{within}: the {severity} deadline was missed"
+    if kind == "notified":
+        what = _text(d.get("kind")) or "message"
+        to = d.get("recipient") or (
+            _who(d["target"])
+            if d.get("target") and not _text(d["target"]).startswith("channel:")
+            else ""
+        )
+        via = f" via {_text(d['channel'])}" if d.get("channel") else ""
+        attempt = d.get("attempt")
+        tries = f", attempt {attempt}" if isinstance(attempt, int) and attempt > 1 else ""
+        fallback = " (fallback)" if d.get("fallback_of") else ""
+        if what == "escalation" and to:
+            target = _text(d.get("target"))
+            through = (
+                f" ({target})" if d.get("recipient") and target not in ("", f"user:{to}") else ""
+            )
+            return f"Paged {_text(to)}{through}{via}{tries}{fallback}"
+        return f"Sent {what}" + (f" to {_text(to)}" if to else "") + f"{via}{tries}{fallback}"
+    if kind == "notify_failed":
+        if not d.get("channel"):
+            return f"Could not page: {_text(d.get('reason')) or 'unknown reason'}"
+        what = _text(d.get("kind")) or "message"
+        to = d.get("recipient") or (_who(d["target"]) if d.get("target") else "")
+        to_text = f" to {_text(to)}" if to else ""
+        tries = _count(int(d["attempts"]), "attempt") if isinstance(d.get("attempts"), int) else ""
+        error = f": {_text(d['error'])}" if d.get("error") else ""
+        fallback = f"; falling back to {_text(d['fallback'])}" if d.get("fallback") else ""
+        after = f" after {tries}" if tries else ""
+        return (
+            f"Delivery of {what}{to_text} via {_text(d['channel'])} failed{after}{error}{fallback}"
+        )
+    if kind == "attempt_failed":
+        status = f"status {_text(d['status'])}" if d.get("status") else "no answer"
+        via = f" via {_text(d['channel'])}" if d.get("channel") else ""
+        attempt = _text(d.get("attempt")) or "?"
+        what = _text(d.get("kind")) or "message"
+        return f"Attempt {attempt} of {what}{via} failed ({status}), will retry"
+    if kind == "acknowledged":
+        return f"Acknowledged{by}" + (f" via {_text(d['via'])}" if d.get("via") else "")
+    if kind == "ack_expired":
+        who = f" by {_text(d['acknowledged_by'])}" if d.get("acknowledged_by") else ""
+        return f"Acknowledgement{who} lapsed: paging again"
+    if kind == "resolved":
+        return f"Resolved{by}{reason}"
+    if kind == "reopened":
+        return f"Reopened{by}{reason}"
+    if kind == "alerts_resolved":
+        return "All alerts resolved; the incident stays open until a person resolves it"
+    if kind == "note":
+        return f"Note{by}: {_text(d.get('text'))}"
+    if kind == "assigned":
+        parts = []
+        for role, verb in (("assignee", "Assigned to"), ("commander", "Commander set to")):
+            if role in d:
+                parts.append(
+                    f"{verb} {_text(d[role])}" if d[role] else f"{role.capitalize()} cleared"
+                )
+        return (", ".join(parts) or "Assignment changed") + by
+    if kind == "runbook_opened":
+        section = f" ({_text(d['section'])})" if d.get("section") else ""
+        return f"Runbook opened{by}{section}"
+    if kind == "status_update":
+        stage = f" ({_text(d['stage'])})" if d.get("stage") else ""
+        message = _text(d.get("message") or d.get("text"))
+        return f"Status update{stage}{by}" + (f": {message}" if message else "")
+    if kind == "update_reminder":
+        silent = f" for {_span(d['silent_s'])}" if d.get("silent_s") is not None else ""
+        every = f" (one is due every {_span(d['every_s'])})" if d.get("every_s") else ""
+        channels = f"; reminded {_text(d['channels'])}" if d.get("channels") else ""
+        return f"No status update{silent}{every}{channels}"
+    if kind == "action_item":
+        due = f", due {_at(d['due'], zone)}" if d.get("due") is not None else ""
+        owner = f"owner {_text(d['owner'])}" if d.get("owner") else "no owner"
+        return (
+            f"Action item #{_text(d.get('id')) or '?'} {_text(d.get('change')) or 'changed'}{by}: "
+            f"{_text(d.get('title'))} ({owner}{due})"
+        )
+    if kind == "postmortem_status":
+        was = f" (was {_text(d['from'])})" if d.get("from") else ""
+        return f"Postmortem {_text(d.get('status')) or 'changed'}{by}{was}"
+    if kind == "duty_reminder":
+        due = f", due {_at(d['due'], zone)}" if d.get("due") is not None else ""
+        what = _text(d.get("title") or d.get("duty")) or "a duty"
+        return f"Reminded {_text(d.get('owner')) or 'nobody'}: {what} (#{_text(d.get('id'))}{due})"
+    if kind == "override":
+        instead = f" for {_text(d['replaces'])}" if d.get("replaces") else ""
+        return (
+            f"Override: {_text(d.get('user'))}{instead} on call from {_at(d.get('start'), zone)} "
+            f"to {_at(d.get('end'), zone)}{by}"
+        )
+    if kind == "action_refused":
+        return f"{_text(d.get('action')).capitalize() or 'Action'}{by} refused{reason}"
+    return None

@@ -7,19 +7,30 @@ One definition for the incident view, the postmortem and the reports:
   answered. None while nobody has acknowledged, or when the incident never triggered.
 - **time to resolve**: from the incident's first alert (``opened``) to the last ``resolved``
   event (a reopened incident is resolved when it is resolved for good). None while open.
-- **pages sent**: delivered notifications to people (``notified`` whose target is a user,
-  schedule or team, not a channel); **messages sent**: every delivered notification, channel
-  messages included; failed deliveries (``notify_failed``).
-- **escalations**: escalation steps taken after the first (an ``escalated`` event that only
-  started the policy is not one), missed acknowledgement deadlines, notes and status
-  updates: counts of those events.
+- **pages sent**: people paged: one person paged by one step of the escalation (one round of
+  it) is **one page**, however many of their channels carried it (Slack and email are one
+  page). A page counts when at least one of its messages was delivered (``notified`` whose
+  target is a user, schedule or team, not a channel; its ``page`` names the page, see
+  ``page_of``; an event without one is a page of its own). Telling a person paged of the
+  acknowledgement or the resolution is not paging them. **messages sent**: every
+  delivered notification, channel messages included; failed deliveries (``notify_failed``).
+- **escalations**: escalation steps taken after the first page (an ``escalated`` event that
+  only started the policy is not one; a step of a later round, a missed deadline's step and
+  "escalate now" are). With steps 1 and 2 fired, escalations is 1.
+- missed acknowledgement deadlines, notes and status updates: counts of those events.
+
+``incident show``, the postmortem, the reports and ``tocsin simulate`` all read these.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# Notifications that tell the people paged what became of the incident: not pages.
+TOLD = frozenset({"acknowledged", "resolved"})
 
 
 @dataclass(frozen=True)
@@ -51,22 +62,64 @@ class Figures:
         return asdict(self)
 
 
+def page_of(kind: str, idempotency_key: str, message: str | Mapping[str, Any]) -> dict[str, Any]:
+    """What a delivery's ``notified`` event says of the page it belongs to: ``recipient``
+    (the person its message named) and, for an escalation message, ``page``: its idempotency
+    key without the channel (``inc1:g1:r0:s1:schedule:primary:bob``, as ``engine/escalate``
+    writes it, a fallback's ``:fallback`` removed), the same for every channel of that
+    person at that step."""
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            message = {}
+    recipient = message.get("recipient") if isinstance(message, Mapping) else None
+    out: dict[str, Any] = {}
+    if isinstance(recipient, Mapping) and recipient.get("name"):
+        out["recipient"] = str(recipient["name"])
+    if kind == "escalation":
+        out["page"] = idempotency_key.removesuffix(":fallback").rpartition(":")[0]
+    return out
+
+
+def is_escalation(event: Event) -> bool:
+    """An escalation step taken after the first page (the policy's start is not one)."""
+    return event.kind == "escalated" and event.detail.get("reason") != "started"
+
+
+def page_key(event: Event) -> tuple[str, ...] | None:
+    """The page a ``notified`` event delivered, or None when it paged nobody (a message to
+    a channel). Deliveries of one page on several channels have one key."""
+    if event.kind != "notified":
+        return None
+    target = str(event.detail.get("target") or "")
+    if target.startswith("channel:") or event.detail.get("kind") in TOLD:
+        return None
+    page = event.detail.get("page")
+    if page:
+        return ("page", str(page), str(event.detail.get("recipient") or ""))
+    notification = event.detail.get("notification")
+    if notification is not None:  # written before pages were named: each delivery a page
+        return ("delivery", target, str(notification))
+    return ("event", str(id(event)))
+
+
 def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
     """The figures of one incident's timeline (events in any order)."""
     ordered = sorted(events, key=lambda e: e.at)
     first: dict[str, float] = {}
     last: dict[str, float] = {}
     counts: dict[str, int] = {}
-    pages = escalations = 0
+    pages: set[tuple[str, ...]] = set()
+    escalations = 0
     for event in ordered:
         first.setdefault(event.kind, event.at)
         last[event.kind] = event.at
         counts[event.kind] = counts.get(event.kind, 0) + 1
-        if event.kind == "notified" and not str(event.detail.get("target", "")).startswith(
-            "channel:"
-        ):
-            pages += 1
-        elif event.kind == "escalated" and event.detail.get("reason") != "started":
+        key = page_key(event)
+        if key is not None:
+            pages.add(key)
+        elif is_escalation(event):
             escalations += 1
     opened = first.get("opened", opened_at)
     triggered = first.get("triggered")
@@ -87,7 +140,7 @@ def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
         time_to_resolve_s=(
             resolved - opened if resolved is not None and opened is not None else None
         ),
-        pages_sent=pages,
+        pages_sent=len(pages),
         messages_sent=counts.get("notified", 0),
         pages_failed=counts.get("notify_failed", 0),
         escalations=escalations,

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.alerts.model import Alert
-from tocsin.incidents.describe import incident_title
+from tocsin.incidents.describe import event_sentence, incident_title
 from tocsin.incidents.figures import Event, figures
 from tocsin.templating import (
     Template,
@@ -177,104 +177,10 @@ def _labels_text(labels: Mapping[str, str], skip: Sequence[str] = ("alertname",)
 # --- the timeline as sentences --------------------------------------------------------------
 
 
-def _names(alerts: Any) -> str:
-    names = []
-    for a in alerts if isinstance(alerts, list) else []:
-        labels = a.get("labels", {}) if isinstance(a, Mapping) else {}
-        name = labels.get("alertname") or "alert"
-        rest = _labels_text(labels, ("alertname", "severity"))
-        names.append(f"{name} {rest}".strip())
-    return ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-
-
 def describe_event(event: Event) -> str:
-    """One sentence for a timeline row."""
-    d = event.detail
-    by = f" by {d['by']}" if d.get("by") else ""
-    kind = event.kind
-    if kind == "opened":
-        return "Incident opened" + (f" (receiver {d['receiver']})" if d.get("receiver") else "")
-    if kind == "group_flushed":
-        firing, resolved = d.get("firing") or [], d.get("resolved") or []
-        parts = []
-        if firing:
-            parts.append(f"{len(firing)} firing: {_names(firing)}")
-        if resolved:
-            parts.append(f"{len(resolved)} resolved: {_names(resolved)}")
-        return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
-    if kind == "triggered":
-        policy = f", escalation policy {d['policy']}" if d.get("policy") else ""
-        return f"Triggered: severity {d.get('severity') or 'none'}{policy}"
-    if kind == "escalated":
-        targets = ", ".join(str(t) for t in d.get("targets") or []) or "nobody"
-        reason = f" ({d['reason']})" if d.get("reason") else ""
-        return f"Escalation step {d.get('step', '?')} to {targets}{reason}{by}"
-    if kind == "deadline_missed":
-        deadline = d.get("deadline_s")
-        within = f" within {format_duration(float(deadline))}" if deadline is not None else ""
-        return f"Not acknowledged{within} ({d.get('severity') or 'no severity'} deadline missed)"
-    if kind == "acknowledged":
-        return f"Acknowledged{by}"
-    if kind == "ack_expired":
-        who = d.get("acknowledged_by")
-        return "Acknowledgement" + (f" by {who}" if who else "") + " lapsed: paging again"
-    if kind == "notified":
-        target = str(d.get("target") or "")
-        if d.get("recipient"):
-            via = f" ({target})" if target and target != f"user:{d['recipient']}" else ""
-            return (
-                f"Paged {d['recipient']}{via} via {d.get('channel', '?')} "
-                f"({d.get('kind', 'message')})"
-            )
-        return f"Notified {target + ' ' if target else ''}via {d.get('channel', '?')} " + (
-            f"({d.get('kind', 'message')})"
-        )
-    if kind == "notify_failed":
-        if d.get("channel"):
-            target = f" to {d['target']}" if d.get("target") else ""
-            if d.get("recipient"):
-                target = f" to {d['recipient']}" + (f" ({d['target']})" if target else "")
-            return (
-                f"Delivery failed via {d['channel']}{target} after {d.get('attempts', '?')} "
-                f"attempts: {d.get('error', '')}"
-            ).rstrip(": ")
-        return f"Could not page: {d.get('reason', 'unknown reason')}"
-    if kind == "escalation_exhausted":
-        return f"Escalation policy {d.get('policy', '?')} exhausted"
-    if kind == "resolved":
-        reason = f": {d['reason']}" if d.get("reason") else ""
-        return f"Resolved{by}{reason}"
-    if kind == "severity_raised":
-        return f"Severity raised from {d.get('from') or 'none'} to {d.get('to')}"
-    if kind == "note":
-        return f"Note{by}: {d.get('text', '')}"
-    if kind == "status_update":
-        stage = f" ({d['stage']})" if d.get("stage") else ""
-        return f"Status update{stage}{by}: {d.get('message', '')}"
-    if kind in ("alert_fired", "alert_resolved", "silenced", "inhibited"):
-        name = d.get("alertname") or "alert"
-        rest = _labels_text(d["labels"]) if isinstance(d.get("labels"), Mapping) else ""
-        verb = {"alert_fired": "fired", "alert_resolved": "resolved"}.get(kind, kind)
-        by_alerts = d.get("inhibited_by")
-        if kind == "inhibited" and isinstance(by_alerts, list) and by_alerts:
-            verb += " by " + ", ".join(str(a) for a in by_alerts[:5])
-        return f"Alert {name}{' ' + rest if rest else ''} {verb}"
-    if kind == "reopened":
-        reason = f": {d['reason']}" if d.get("reason") else ""
-        return f"Reopened{by}{reason}"
-    if kind == "action_item":
-        change = d.get("change", "changed")
-        due = f", due {utc(float(d['due']))}" if isinstance(d.get("due"), int | float) else ""
-        return (
-            f"Action item #{d.get('id', '?')} {change}: {d.get('title', '')} "
-            f"(owner {d.get('owner', '?')}{due})"
-        )
-    if kind == "postmortem_status":
-        return f"Postmortem {d.get('status', '?')}{by}"
-    if kind == "duty_reminder":
-        return f"{d.get('owner', '?')} reminded: {d.get('title', 'a duty')} (#{d.get('id', '?')})"
-    rest = json.dumps(dict(d), sort_keys=True, default=str) if d else ""
-    return f"{kind.replace('_', ' ').capitalize()} {rest}".strip()
+    """One sentence for a timeline row: ``incidents.describe.event_sentence``, the one every
+    timeline a person reads uses."""
+    return event_sentence(event.kind, event.detail)
 
 
 # --- what the timeline shows: people, and alerts without fingerprints ----------------------
@@ -313,12 +219,13 @@ def fold(
     fp = event.detail.get("fingerprint")
     if isinstance(fp, str) and fp in known and "labels" not in detail:
         detail["labels"] = dict(known[fp])
-    if isinstance(detail.get("inhibited_by"), list):
-        detail["inhibited_by"] = [
+    if isinstance(detail.get("inhibited_by"), list):  # named: describe's ``inhibiting``
+        detail["inhibiting"] = [
             _named(known[source], common) if source in known else "an alert outside this incident"
             for source in detail["inhibited_by"]
             if isinstance(source, str)
         ]
+        detail["inhibited_by"] = detail["inhibiting"]  # never a fingerprint
     for key in ("firing", "resolved"):
         if isinstance(detail.get(key), list):
             detail[key] = [_folded_alert(a, common) for a in detail[key]]

@@ -12,9 +12,11 @@ definition.
   (``service`` label, else ``job``, else ``-``), and under its severity (``-`` when none).
 - Median: the middle value (the mean of the two middle ones for an even count). p90: the
   nearest rank, the ``ceil(0.9 n)``-th smallest value.
-- A page is a delivered notification (``notified``) to a person: the recipient its message
-  named, or a ``user:NAME`` target. It is out of hours outside the working hours (by default
-  08:00–18:00, Monday to Friday) in that person's time zone (UTC when unknown).
+- A page is ``incidents.figures``'s: one person paged by one escalation step, however many
+  of their channels carried it (the deliveries to the recipient its message named, or to a
+  ``user:NAME`` target). It is out of hours outside the working hours (by default
+  08:00–18:00, Monday to Friday) in that person's time zone (UTC when unknown), at its first
+  delivery.
 - Runbook coverage compares alert names case-insensitively, as the catalog's lookup does.
 """
 
@@ -27,7 +29,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tocsin.incidents.figures import Event, Figures, figures
+from tocsin.incidents.figures import TOLD, Event, Figures, figures, page_key
 
 NONE = "-"
 TOP_NOISY = 10
@@ -263,10 +265,25 @@ def report(
     zones = zones or {}
     hours = hours or WorkingHours()
     known = {i.id for i in chosen}
+    # the page each delivery belongs to: deliveries of one page on two channels count once
+    keyed: dict[tuple[int, float, str], tuple[str, ...]] = {}
+    told: set[tuple[int, float, str]] = set()  # telling a person is not paging them
+    for i in chosen:
+        for event in i.events:
+            key = page_key(event)
+            if key is not None and key[0] == "page" and key[2]:
+                keyed[(i.id, event.at, key[2])] = key
+            elif event.kind == "notified" and event.detail.get("kind") in TOLD:
+                told.add((i.id, event.at, str(event.detail.get("recipient") or "")))
+    counted: set[tuple[int, str, tuple[str, ...]]] = set()
     people: dict[str, list[int]] = {}
-    for page in pages:
-        if page.incident_id not in known:
+    for page in sorted(pages, key=lambda p: p.at):
+        if page.incident_id not in known or (page.incident_id, page.at, page.person) in told:
             continue
+        one = keyed.get((page.incident_id, page.at, page.person), ("at", str(page.at)))
+        if (page.incident_id, page.person, one) in counted:
+            continue
+        counted.add((page.incident_id, page.person, one))
         tally = people.setdefault(page.person, [0, 0])
         tally[0] += 1
         if not hours.contains(page.at, zones.get(page.person, "UTC")):

@@ -89,6 +89,9 @@ def deliveries(
             problems.append(f"{via}: user {name!r} has no contact methods")
             return
         recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
+        zone = getattr(user, "timezone", None)
+        if zone and zone != "UTC":
+            recipient["timezone"] = zone  # the times in their messages are in it
         for channel in user.contact:
             out.append(Delivery(via, channel, recipient))
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tocsin import times
+from tocsin.incidents.describe import event_sentence
 from tocsin.simulate.results import Entry, Result, span
 
 
@@ -24,58 +25,10 @@ def json_lines(result: Result) -> Iterator[str]:
         yield json.dumps(entry.to_json(), ensure_ascii=False)
 
 
-def _labels(labels: dict[str, str]) -> str:
-    rest = " ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
-    return f"{labels.get('alertname', '')} {rest}".strip()
-
-
 def _short(e: Entry) -> str:
-    """The table's detail column: what happened, in a few words."""
-    d, kind = e.detail, e.kind
-    if kind in ("alert_fired", "alert_resolved"):
-        joined = ", ".join(f"#{i}" for i in d.get("incidents", []))
-        return _labels(d["labels"]) + (f" → {joined}" if joined else "")
-    if kind == "opened":
-        return f"route {d.get('receiver')}"
-    if kind == "group_flushed":
-        parts = [f"{len(d.get('firing', []))} firing"]
-        parts += [f"{len(d[k])} {k}" for k in ("resolved", "muted") if d.get(k)]
-        return ", ".join(parts)
-    if kind == "triggered":
-        return f"{d.get('severity') or 'no severity'}, policy {d.get('policy') or '(none)'}"
-    if kind == "escalated":
-        text = f"step {d.get('step')}" + (f" round {d['round']}" if d.get("round", 1) > 1 else "")
-        return text + f": {d.get('reason')}" + (f" ({d['by']})" if d.get("by") else "")
-    if kind == "escalation_exhausted":
-        return f"policy {d.get('policy')}: no step left"
-    if kind == "deadline_missed":
-        limit = d.get("deadline_s")
-        return f"{d.get('severity')}: no ack within " + (span(limit) if limit else "deadline")
-    if kind == "notified":
-        text = str(d.get("kind"))
-        if d.get("recipient") and e.target:
-            text += f" via {e.target}"
-        if (d.get("attempt") or 1) > 1:
-            text += f", attempt {d['attempt']}"
-        return text + (" (fallback)" if d.get("fallback_of") else "")
-    if kind == "attempt_failed":
-        status = f"status {d['status']}" if d.get("status") else "no answer"
-        return f"{d.get('kind')}, attempt {d.get('attempt')}: {status}, will retry"
-    if kind == "notify_failed":
-        if "reason" in d:
-            return str(d["reason"])
-        text = f"{d.get('kind')} dead after {d.get('attempts')} attempts: {d.get('error')}"
-        return text + (f"; → {d['fallback']}" if d.get("fallback") else "")
-    if kind in ("acknowledged", "resolved"):
-        return f"by {d['by']}" if d.get("by") else str(d.get("reason", ""))
-    if kind == "ack_expired":
-        return f"ack by {d.get('acknowledged_by')} lapsed"
-    if kind == "override":
-        instead = f" for {d['replaces']}" if d.get("replaces") else ""
-        return f"{d['user']}{instead}, {d['start'][5:16]} → {d['end'][5:16]}"
-    if kind == "action_refused":
-        return f"{d.get('action')} by {d.get('by')}: {d.get('reason')}"
-    return json.dumps(d, ensure_ascii=False)[:80]
+    """The table's detail column: what happened, as a sentence (``incidents.describe``, the
+    one for every timeline a person reads), never JSON."""
+    return event_sentence(e.kind, e.detail)
 
 
 _STYLES = {

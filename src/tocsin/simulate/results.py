@@ -68,13 +68,14 @@ class IncidentSummary:
     severity: str | None
     policy: str | None
     triggered_s: float | None  # offset from the scenario's start
-    ack_s: float | None  # from triggered (else opened) to the first acknowledgement
+    # the figures are incidents.figures's, as incident show, the postmortem and reports say
+    ack_s: float | None  # time to acknowledge: from the first page to the first acknowledgement
     acknowledged_by: str | None
-    resolve_s: float | None  # from triggered (else opened) to resolved
-    pages: int  # escalation messages delivered (to people and to channel targets)
+    resolve_s: float | None  # time to resolve: from the first alert to resolved
+    pages: int  # people paged: one per person and step, however many channels carried it
     messages: int  # every message delivered
     dead_letters: int
-    escalations: int
+    escalations: int  # escalation steps taken after the first page
     deadlines_missed: int
 
 
@@ -86,6 +87,7 @@ class Result:
     sent: list[Sent]  # every delivery attempt, in order
     warnings: list[str] = field(default_factory=list)
     steps: int = 0  # engine passes
+    skipped: int = 0  # idle group flushes passed over instead of run (run.py)
 
     def kinds(self, incident: int | None = None) -> list[str]:
         return [e.kind for e in self.entries if incident is None or e.incident == incident]

@@ -19,6 +19,12 @@ How it runs:
   acknowledgement at +3m beats a 3m acknowledgement deadline.
 - Between events the clock jumps from one due time to the next (group flushes, escalation
   steps, deadlines, acknowledgement timeouts, delivery retries) and the engine runs at each.
+- Idle time is skipped: a group flush that found nothing new (the pass wrote nothing on the
+  timeline and queued no message) finds nothing new again until the next scenario event or
+  its group's ``repeat_interval``, since only the scenario's events change the alerts. Its
+  next flushes are moved, on the group's ``group_interval`` beat, to the first one at or after
+  that moment; the flushes passed over are counted (``Result.skipped``), not run. A month of
+  firing alerts then takes a few hundred engine passes, not tens of thousands.
 - ``{alertname: X}`` names the open incident that holds a firing scenario alert called X (the
   lowest-numbered one that escalates, else the lowest-numbered one). An action the pipeline
   refuses (acknowledging a resolved incident, escalating an acknowledged one) is shown as
@@ -41,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, func, select, update
 from sqlalchemy.pool import StaticPool
 
 from tocsin import logs, times
@@ -52,6 +58,7 @@ from tocsin.config import ChannelConfig, Config
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import TocsinError
 from tocsin.incidents.describe import incident_title
+from tocsin.incidents.figures import Event, figures
 from tocsin.notify.base import Channel
 from tocsin.oncall.schedule import Override
 from tocsin.runbooks.loader import load_catalog
@@ -70,7 +77,8 @@ from tocsin.simulate.scenario import (
     timestamp,
 )
 from tocsin.store import outbox, repo
-from tocsin.store.db import begin_write, make_engine, upgrade
+from tocsin.store.db import begin_write, database_url, make_engine, upgrade
+from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import due_work, incidents, notifications, timeline
 
 MAX_STEPS = 100_000  # engine passes; more means a runaway scenario
@@ -115,8 +123,16 @@ class _Runner:
     """One simulation: its clock, its database and engine, the alerts still firing, and what
     the channels received (the ``Switchboard`` of ``channels.py``)."""
 
-    def __init__(self, scenario: Scenario, config: Config, max_steps: int) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        config: Config,
+        max_steps: int,
+        skip_idle: bool = True,
+        database: str = "sqlite://",
+    ) -> None:
         self.scenario = scenario
+        self.skip_idle = skip_idle
         self.config = config
         self.max_steps = max_steps
         self.clock = VirtualClock(scenario.start)
@@ -126,9 +142,10 @@ class _Runner:
         self.noted: list[_Noted] = []
         self.firing: dict[str, tuple[dict[str, str], datetime]] = {}  # fp: labels, startsAt
         self.steps = 0
+        self.skipped = 0  # idle group flushes passed over (see _skip_idle)
         self.limits = config.limits
         # one connection for all: every thread sees the same in-memory database
-        self.db: Engine = make_engine("sqlite://", poolclass=StaticPool)
+        self.db: Engine = make_engine(database, poolclass=StaticPool)
         upgrade(self.db)
         paths = config.runbook_paths()
         self.engine = DueWorkEngine(
@@ -196,11 +213,63 @@ class _Runner:
                     f"{iso(now)} (+{span(now - self.scenario.start)}): the scenario keeps "
                     "making work due; shorten `until` or check the channels' retry settings"
                 )
+            before = self._due_now(nxt)
             if await self.engine.run_once() == 0 and self._wakeup() == nxt:
                 raise SimulationError(
                     f"{self.scenario.source}: due work at {iso(nxt)} cannot be carried out "
                     "(the engine claimed nothing)"
                 )
+            self._skip_idle(before, t)
+
+    def _due_now(self, now: float) -> tuple[list[int], int, int] | None:
+        """Before a pass: the flush items due (None when anything else is due too), and how
+        far the timeline and the outbox reach."""
+        with self.db.connect() as conn:
+            due = conn.execute(
+                select(due_work.c.id, due_work.c.kind).where(due_work.c.due_at <= now)
+            ).all()
+            if not due or any(kind != FLUSH for _id, kind in due):
+                return None
+            noted = conn.execute(select(func.max(notifications.c.id))).scalar_one_or_none()
+            return [int(i) for i, _kind in due], _last_timeline_id(conn), int(noted or 0)
+
+    def _skip_idle(self, before: tuple[list[int], int, int] | None, t: float) -> None:
+        """After a pass of flushes alone that wrote nothing: move each of those flushes on its
+        group's beat to the first flush at or after ``t`` (the next scenario event, or the
+        end) or the group's repeat, whichever comes first. The flushes between would find
+        what this one found: the same alerts, already said."""
+        if before is None or not self.skip_idle:
+            return
+        ids, last_row, last_note = before
+        with begin_write(self.db) as conn:
+            noted = conn.execute(select(func.max(notifications.c.id))).scalar_one_or_none()
+            if _last_timeline_id(conn) != last_row or int(noted or 0) != last_note:
+                return  # the pass said something: not idle
+            rows = conn.execute(
+                select(
+                    due_work.c.id,
+                    due_work.c.due_at,
+                    incidents.c.group_interval_s,
+                    incidents.c.repeat_interval_s,
+                    incidents.c.last_flush_at,
+                )
+                .join(incidents, incidents.c.id == due_work.c.ref)
+                .where(due_work.c.id.in_(ids), due_work.c.lease_owner.is_(None))
+            ).all()
+            for row in rows:
+                beat = float(row.group_interval_s)
+                if beat <= 0 or float(row.due_at) <= self.clock.now():
+                    continue
+                bound = t
+                if row.last_flush_at is not None:
+                    bound = min(bound, float(row.last_flush_at) + float(row.repeat_interval_s))
+                due, passed = float(row.due_at), 0
+                while due < bound:  # as the engine adds it, flush after flush
+                    due += beat
+                    passed += 1
+                if passed:
+                    conn.execute(update(due_work).where(due_work.c.id == row.id).values(due_at=due))
+                    self.skipped += passed
 
     # ---- events
 
@@ -370,6 +439,7 @@ class _Runner:
             self.sent,
             _warnings(entries, summaries) + logged,
             self.steps,
+            self.skipped,
         )
 
     def _failed_attempts(self, conn: Connection) -> list[tuple[tuple[float, float, int], Entry]]:
@@ -451,10 +521,11 @@ def _batches(steps: Sequence[Step]) -> Iterator[tuple[float, list[Step]]]:
 
 
 def _summary(conn: Connection, row: Any, entries: list[Entry], start: float) -> IncidentSummary:
+    """An incident's summary; its figures are ``incidents.figures``'s, as ``incident show``,
+    the postmortem and the reports count them."""
     mine = [e for e in entries if e.incident == row.id]
-    since = row.triggered_at if row.triggered_at is not None else row.opened_at
+    fig = figures((Event(e.at, e.kind, e.detail) for e in mine), float(row.opened_at))
     acked = next((e for e in mine if e.kind == "acknowledged"), None)
-    delivered = [e for e in mine if e.kind == "notified"]
     members = [a.alert for a in repo.incident_members(conn, row.id)]
     return IncidentSummary(
         id=row.id,
@@ -463,16 +534,16 @@ def _summary(conn: Connection, row: Any, entries: list[Entry], start: float) -> 
         severity=row.severity,
         policy=json.loads(row.escalation)["policy"]["name"] if row.escalation else None,
         triggered_s=row.triggered_at - start if row.triggered_at is not None else None,
-        ack_s=acked.at - since if acked else None,
+        ack_s=fig.time_to_acknowledge_s,
         acknowledged_by=acked.detail.get("by") if acked else None,
-        resolve_s=row.resolved_at - since if row.resolved_at is not None else None,
-        pages=sum(1 for e in delivered if e.detail.get("kind") == "escalation"),
-        messages=len(delivered),
+        resolve_s=fig.time_to_resolve_s,
+        pages=fig.pages_sent,
+        messages=fig.messages_sent,
         dead_letters=sum(
             1 for e in mine if e.kind == "notify_failed" and e.detail.get("dead_letter")
         ),
-        escalations=sum(1 for e in mine if e.kind == "escalated"),
-        deadlines_missed=sum(1 for e in mine if e.kind == "deadline_missed"),
+        escalations=fig.escalations,
+        deadlines_missed=fig.deadline_misses,
     )
 
 
@@ -492,11 +563,20 @@ def _warnings(entries: list[Entry], summaries: list[IncidentSummary]) -> list[st
     return list(dict.fromkeys(out))
 
 
-def run(scenario: Scenario, config: Config, max_steps: int = MAX_STEPS) -> Result:
+def run(
+    scenario: Scenario,
+    config: Config,
+    max_steps: int = MAX_STEPS,
+    skip_idle: bool = True,
+    database: str = "sqlite://",
+) -> Result:
     """Run a scenario (one event loop for the whole simulation) and read its timeline.
-    Raises ScenarioError for names the configuration lacks, SimulationError for a runaway."""
+    Raises ScenarioError for names the configuration lacks, SimulationError for a runaway.
+    ``skip_idle=False`` runs every idle flush too (the same timeline, more passes);
+    ``database`` (a new SQLite file's URL) keeps the simulated database for ``tocsin
+    incident show`` and the other readers."""
     check_against(scenario, config)
-    runner = _Runner(scenario, config, max_steps)
+    runner = _Runner(scenario, config, max_steps, skip_idle, database)
     collect = _Collect()
     logger = logging.getLogger("tocsin")
     propagate = logger.propagate
@@ -511,8 +591,20 @@ def run(scenario: Scenario, config: Config, max_steps: int = MAX_STEPS) -> Resul
         runner.db.dispose()
 
 
-def simulate_file(path: str | Path, max_steps: int = MAX_STEPS) -> Result:
+def simulate_file(
+    path: str | Path, max_steps: int = MAX_STEPS, keep: str | Path | None = None
+) -> Result:
     """Load, check and run a scenario file: raises ScenarioError, ConfigError (the
-    configuration is invalid) or SimulationError."""
+    configuration is invalid) or SimulationError. ``keep``: a directory without a database
+    yet, where the simulated database stays (``tocsin.db``) for ``incident show``, the
+    postmortem and the report to read; SimulationError when it has one."""
     scenario = load_scenario(path)
-    return run(scenario, scenario_config(scenario), max_steps)
+    config = scenario_config(scenario)
+    database = "sqlite://"
+    if keep is not None:
+        if (Path(keep) / "tocsin.db").exists():
+            raise SimulationError(
+                f"{keep} already holds a database; keep the simulation in a new directory"
+            )
+        database = database_url(keep, None)
+    return run(scenario, config, max_steps, database=database)

@@ -12,7 +12,7 @@ Scenario format (YAML)::
     # config_inline: {...}       # a whole tocsin.yaml inline (its paths relative to this file)
     start: 2027-01-15T08:00:00Z  # the virtual clock's start (ISO 8601; UTC without an offset)
     until: 2h                    # the end: start + a duration, or an absolute time
-                                 #   (default: 1h after the last event)
+                                 #   (default: 1h after the last event); at most 90d
     seed: 7                      # optional: retries wait a jittered backoff drawn from this
                                  #   seed; without it every retry waits its full backoff
     channels:                    # optional: channels that fail (the others always succeed)
@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -57,10 +57,13 @@ from tocsin.config import (
 )
 from tocsin.config.models import Loc
 from tocsin.errors import Invalid
-from tocsin.times import aware, parse_time
+from tocsin.times import MAX_OFFSET_S, aware, format_duration, parse_time
 from tocsin.times import parse_duration as duration
 
 DEFAULT_TAIL_S = 3600.0  # without `until`, run this long after the last event
+MAX_SPAN_S = 90 * 86_400.0  # the longest simulation: start to end
+EARLIEST_START = datetime(1000, 1, 1, tzinfo=UTC)  # so that every time of a run is a date
+LATEST_START = datetime(9000, 1, 1, tzinfo=UTC)  # with four digits for its year
 
 
 class ScenarioError(Invalid):
@@ -260,18 +263,31 @@ def parse_scenario(
         # in the order of the file, not of the models
         found = sorted(zip(places, map(str, problems.found), strict=True))
         raise ScenarioError([text for _place, text in found]) from None
+    try:
+        in_range = EARLIEST_START <= aware(model.start) < LATEST_START
+    except OverflowError:  # before year 1 in UTC
+        in_range = False
+    if not in_range:
+        problems.near(("start",), "must be from the year 1000 to before the year 9000")
+        raise ScenarioError.listing(problems)
     start = aware(model.start).timestamp()
+    longest = format_duration(MAX_SPAN_S, "prometheus")
+    beyond = f"more than {longest} after start (the longest simulation)"
     steps = []
     for i, event in enumerate(model.events):
         at = timestamp(event.at, start)
         if at < start:
             problems.near(("events", i, "at"), "before start")
+        elif at - start > MAX_SPAN_S:
+            problems.near(("events", i, "at"), beyond)
         steps.append(Step(at, i, event))
     steps.sort(key=lambda s: (s.at, s.index))
     last = steps[-1].at if steps else start
     end = timestamp(model.until, start) if model.until is not None else last + DEFAULT_TAIL_S
     if end <= start:
         problems.near(("until",), "must be after start")
+    elif end - start > MAX_SPAN_S and model.until is not None:
+        problems.near(("until",), f"{beyond}; simulate a shorter span")
     elif end < last:
         message = f"before the last event (events[{steps[-1].index}])"
         problems.near(("until",), message)
@@ -289,7 +305,10 @@ def parse_scenario(
         elif ev.override is not None:
             o = ev.override
             o_start = timestamp(o.start, start) if o.start is not None else step.at
-            if timestamp(o.end, start) <= o_start:
+            o_end = timestamp(o.end, start)
+            if max(abs(o_start - start), abs(o_end - start)) > MAX_OFFSET_S:
+                problems.near((*loc, "override"), "more than a century from start")
+            elif o_end <= o_start:
                 message = "end must be after start"
                 problems.near((*loc, "override", "end"), message)
     if problems.found:

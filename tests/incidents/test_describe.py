@@ -1,0 +1,331 @@
+"""Every timeline event as a sentence (issue 17, item 7): one function for the postmortem,
+``incident show``, the CLI and ``tocsin simulate``; no raw JSON in anything a person reads."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tocsin.incidents.describe import (
+    SIMULATION_KINDS,
+    TIMELINE_KINDS,
+    event_sentence,
+    known_sentence,
+)
+from tocsin.incidents.flush import ALERT_EVENT_KINDS
+from tocsin.store.kinds import REMINDER
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "tocsin"
+
+# A detail of each kind as the pipeline writes it, and the sentence people read.
+SENTENCES: list[tuple[str, dict[str, Any], str]] = [
+    (
+        "opened",
+        {"group_key": '{}:{alertname="X"}', "route": 0, "receiver": "pager"},
+        "Incident opened for receiver pager",
+    ),
+    ("alert_fired", {"fingerprint": "0123", "alertname": "DatabaseDown"}, "DatabaseDown fired"),
+    (
+        "alert_resolved",
+        {"fingerprint": "0123", "alertname": "DatabaseDown"},
+        "DatabaseDown resolved",
+    ),
+    (
+        "silenced",
+        {"fingerprint": "0123", "alertname": "DiskFull", "silenced_by": ["s-1"]},
+        "DiskFull silenced (by silence s-1)",
+    ),
+    (
+        "inhibited",
+        {"fingerprint": "0123", "alertname": "DiskFull", "inhibited_by": ["ab"]},
+        "DiskFull inhibited (by 1 alert)",
+    ),
+    (
+        "group_flushed",
+        {
+            "firing": [
+                {"fingerprint": "01", "labels": {"alertname": "DatabaseDown", "service": "db"}}
+            ],
+            "resolved": [],
+            "muted": {},
+        },
+        "Alerts sent to the channels (1 firing: DatabaseDown service=db)",
+    ),
+    (
+        "triggered",
+        {"severity": "critical", "policy": "pebble", "channels": ["slack-platform"]},
+        "Triggered at severity critical, escalation policy pebble, channels slack-platform",
+    ),
+    (
+        "severity_raised",
+        {"from": "warning", "to": "critical"},
+        "Severity raised from warning to critical",
+    ),
+    (
+        "escalated",
+        {
+            "policy": "pebble",
+            "step": 1,
+            "round": 1,
+            "targets": ["schedule:primary"],
+            "reason": "started",
+            "paged": {"bob": ["slack"]},
+        },
+        "Escalation policy pebble started at step 1: paged bob (slack)",
+    ),
+    (
+        "escalated",
+        {
+            "policy": "pebble",
+            "step": 2,
+            "round": 1,
+            "targets": ["user:carol"],
+            "reason": "not acknowledged in time",
+            "paged": {"carol": ["slack", "email"]},
+        },
+        "Escalated to step 2 (not acknowledged in time): paged carol (slack, email)",
+    ),
+    (
+        "escalated",
+        {
+            "step": 2,
+            "round": 2,
+            "targets": ["user:carol"],
+            "reason": "escalated by hand",
+            "by": "ana",
+            "paged": {"carol": ["slack"], "channel:ops": ["ops"]},
+        },
+        "Escalated to step 2, round 2 by ana: paged carol (slack), channel ops",
+    ),
+    (
+        "escalated",
+        {"step": 3, "targets": ["schedule:lead"], "reason": "deadline"},
+        "Escalated to step 3 (deadline): paged schedule lead",
+    ),
+    (
+        "escalation_exhausted",
+        {"policy": "pebble", "reason": "not acknowledged in time"},
+        "Escalation policy pebble exhausted: no step left",
+    ),
+    (
+        "deadline_missed",
+        {"severity": "critical", "deadline_s": 300, "triggered_at": "2027-01-15T08:00:00+00:00"},
+        "Not acknowledged within 5 min 0 s: the critical deadline was missed",
+    ),
+    (
+        "notified",
+        {
+            "channel": "slack",
+            "target": "schedule:primary",
+            "kind": "escalation",
+            "attempt": 1,
+            "notification": 3,
+            "recipient": "bob",
+            "page": "inc1:g1:r0:s0:schedule:primary:bob",
+        },
+        "Paged bob (schedule:primary) via slack",
+    ),
+    (
+        "notified",
+        {"channel": "team", "target": "channel:team", "kind": "firing", "attempt": 2},
+        "Sent firing via team, attempt 2",
+    ),
+    (
+        "notify_failed",
+        {
+            "channel": "sms",
+            "target": "user:bob",
+            "kind": "escalation",
+            "attempts": 3,
+            "error": "status 503",
+            "dead_letter": True,
+            "fallback": "email",
+            "notification": 4,
+        },
+        "Delivery of escalation to user bob via sms failed after 3 attempts: status 503; "
+        "falling back to email",
+    ),
+    (
+        "notify_failed",
+        {"reason": "escalation policy 'x' is not configured"},
+        "Could not page: escalation policy 'x' is not configured",
+    ),
+    ("acknowledged", {"by": "ana"}, "Acknowledged by ana"),
+    ("ack_expired", {"acknowledged_by": "ana"}, "Acknowledgement by ana lapsed: paging again"),
+    ("resolved", {"by": "ana"}, "Resolved by ana"),
+    ("resolved", {"reason": "all alerts resolved"}, "Resolved: all alerts resolved"),
+    ("reopened", {"by": "ana", "reason": "back"}, "Reopened by ana: back"),
+    (
+        "alerts_resolved",
+        {"auto_resolve": False},
+        "All alerts resolved; the incident stays open until a person resolves it",
+    ),
+    ("note", {"text": "checked the primary", "by": "alice"}, "Note by alice: checked the primary"),
+    ("assigned", {"assignee": "ben", "by": "ana"}, "Assigned to ben by ana"),
+    (
+        "assigned",
+        {"commander": "carol", "assignee": None, "by": "ana"},
+        "Assignee cleared, Commander set to carol by ana",
+    ),
+    (
+        "runbook_opened",
+        {"by": "ana", "source": "db.md", "section": "DatabaseDown"},
+        "Runbook opened by ana (DatabaseDown)",
+    ),
+    (
+        "status_update",
+        {
+            "stage": "identified",
+            "previous_stage": "investigating",
+            "template": None,
+            "message": "Disk full on the primary",
+            "text": "…",
+            "by": "ana",
+            "channels": ["team"],
+        },
+        "Status update (identified) by ana: Disk full on the primary",
+    ),
+    (
+        REMINDER,
+        {
+            "since": "2027-01-15T08:00:00+00:00",
+            "silent_s": 1800.0,
+            "every_s": 1800,
+            "stage": "investigating",
+            "channels": ["slack-platform"],
+        },
+        "No status update for 30 min 0 s (one is due every 30 min 0 s); reminded slack-platform",
+    ),
+    (
+        "action_item",
+        {
+            "id": 2,
+            "title": "Fail over automatically",
+            "owner": "carol",
+            "due": 1800000000.0,
+            "status": "open",
+            "change": "added",
+            "by": "ana",
+        },
+        "Action item #2 added by ana: Fail over automatically (owner carol, due 2027-01-15 "
+        "08:00:00 UTC)",
+    ),
+    (
+        "postmortem_status",
+        {"status": "in-review", "from": "draft", "by": "ana"},
+        "Postmortem in-review by ana (was draft)",
+    ),
+    (
+        "duty_reminder",
+        {
+            "id": 3,
+            "duty": "report",
+            "title": "Incident report",
+            "owner": "carol",
+            "due": 1800000000.0,
+            "channels": ["pager"],
+        },
+        "Reminded carol: Incident report (#3, due 2027-01-15 08:00:00 UTC)",
+    ),
+    (
+        "override",
+        {
+            "event": 0,
+            "override": 1,
+            "user": "alice",
+            "replaces": "bob",
+            "start": "2027-01-16T08:00:00Z",
+            "end": "2027-01-18T08:00:00Z",
+            "by": "bob",
+        },
+        "Override: alice for bob on call from 2027-01-16 08:00:00 UTC to 2027-01-18 08:00:00 UTC "
+        "by bob",
+    ),
+    (
+        "action_refused",
+        {"event": 3, "action": "ack", "by": "ana", "reason": "the incident is resolved"},
+        "Ack by ana refused: the incident is resolved",
+    ),
+    (
+        "attempt_failed",
+        {
+            "channel": "pager",
+            "target": "user:bob",
+            "kind": "escalation",
+            "attempt": 1,
+            "status": 503,
+        },
+        "Attempt 1 of escalation via pager failed (status 503), will retry",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "detail", "sentence"), SENTENCES)
+def test_sentences(kind: str, detail: dict[str, Any], sentence: str) -> None:
+    assert event_sentence(kind, detail) == sentence
+
+
+def test_every_kind_has_a_sentence_and_none_prints_json() -> None:
+    samples = {kind: detail for kind, detail, _ in SENTENCES}
+    assert set(samples) == set(TIMELINE_KINDS) | set(SIMULATION_KINDS)
+    for kind in (*TIMELINE_KINDS, *SIMULATION_KINDS):
+        for detail in (samples[kind], {}, {"nested": {"a": [1, {"b": 2}]}}):
+            text = event_sentence(kind, detail)
+            assert known_sentence(kind, detail) is not None, kind
+            assert "{" not in text and "}" not in text and "\n" not in text, (kind, text)
+
+
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """A module's string constants (``KIND = "duty_reminder"``, ``X: Final = "y"``)."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        value = getattr(node, "value", None)
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            found.update({t.id: value.value for t in targets if isinstance(t, ast.Name)})
+    return found
+
+
+def test_the_timeline_vocabulary_is_what_the_code_writes() -> None:
+    """Every kind a module writes with ``add_timeline`` (a literal, a string constant of the
+    module or of store/kinds.py, or the flush's alert events) is in the vocabulary, so a new
+    kind cannot go without its sentence."""
+    kinds = _constants(ast.parse((SRC / "store" / "kinds.py").read_text(encoding="utf-8")))
+    written: set[str] = set(ALERT_EVENT_KINDS) | {"opened"}  # opened: store/repo.py, in bulk
+    for path in SRC.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = kinds | _constants(tree)
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "add_timeline"
+            ):
+                continue
+            if len(node.args) < 4:
+                continue
+            kind = node.args[3]
+            if isinstance(kind, ast.Constant) and isinstance(kind.value, str):
+                written.add(kind.value)
+            elif isinstance(kind, ast.Name) and kind.id in constants:
+                written.add(constants[kind.id])
+    assert REMINDER in written and "escalated" in written
+    assert written <= set(TIMELINE_KINDS), written - set(TIMELINE_KINDS)
+
+
+def test_an_unknown_kind_reads_as_words_and_values() -> None:
+    text = event_sentence("paged_by_carrier_pigeon", {"to": "bob", "with": {"seed": [1, 2]}})
+    assert text == "Paged by carrier pigeon: to bob; with seed 1, 2"
+
+
+def test_long_and_multi_line_text_stays_one_bounded_line() -> None:
+    text = event_sentence("note", {"text": "line one\nline two " + "x" * 2000, "by": "ana"})
+    assert "\n" not in text and len(text) <= 500 and text.startswith("Note by ana: line one line")
+
+
+def test_times_in_a_sentence_take_the_readers_zone() -> None:
+    detail = {"id": 1, "title": "t", "owner": "o", "due": 1800000000.0, "change": "added"}
+    assert "due 2027-01-15 09:00:00 CET" in event_sentence("action_item", detail, "Europe/Berlin")
