@@ -8,7 +8,8 @@ One definition for the incident view, the postmortem and the reports:
 - **time to resolve**: from the incident's first alert (``opened``) to the last ``resolved``
   event (a reopened incident is resolved when it is resolved for good). None while open.
 - **pages sent**: delivered notifications to people (``notified`` whose target is a user,
-  schedule or team, not a channel); **messages sent**: every delivered notification, channel
+  schedule or team, not a channel; telling them of the acknowledgement or the resolution is
+  not paging them); **messages sent**: every delivered notification, channel
   messages included; failed deliveries (``notify_failed``).
 - **escalations**: escalation steps taken after the first (an ``escalated`` event that only
   started the policy is not one), missed acknowledgement deadlines, notes and status
@@ -20,6 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# Notifications that tell the people paged what became of the incident: not pages.
+_TOLD = frozenset({"acknowledged", "resolved"})
 
 
 @dataclass(frozen=True)
@@ -62,8 +66,10 @@ def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
         first.setdefault(event.kind, event.at)
         last[event.kind] = event.at
         counts[event.kind] = counts.get(event.kind, 0) + 1
-        if event.kind == "notified" and not str(event.detail.get("target", "")).startswith(
-            "channel:"
+        if (
+            event.kind == "notified"
+            and not str(event.detail.get("target", "")).startswith("channel:")
+            and event.detail.get("kind") not in _TOLD  # telling a person is not paging them
         ):
             pages += 1
         elif event.kind == "escalated" and event.detail.get("reason") != "started":

@@ -50,6 +50,9 @@ class Message:
     escalation_step: int | None = None
     recipient: dict[str, str] | None = None  # {"name", "email", "slack"} when paging a person
     text: str | None = None  # status_update: the body a human wrote
+    # acknowledged, resolved: who did it (None: tocsin itself) and when, as a person reads it
+    actor: str | None = None
+    acted_at: str | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -114,6 +117,8 @@ def from_json(data: dict[str, Any]) -> Message:
         escalation_step=data.get("escalation_step"),
         recipient=dict(recipient) if recipient is not None else None,
         text=data.get("text"),
+        actor=data.get("actor"),
+        acted_at=data.get("acted_at"),
     )
 
 
@@ -137,4 +142,6 @@ def message_context(message: Message) -> dict[str, Any]:
         escalation_step=message.escalation_step,
         recipient=message.recipient,
         text=message.text,
+        actor=message.actor,
+        acted_at=message.acted_at,
     )

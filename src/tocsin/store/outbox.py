@@ -3,6 +3,7 @@ paging (its kinds are ``store.kinds``). Each function runs inside the caller's t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,6 +171,22 @@ def record_attempt(
     if ok:
         values.update(status="sent", sent_at=at)
     conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values))
+
+
+def paged(conn: Connection, incident_id: int) -> list[tuple[str, str, dict[str, str]]]:
+    """Who was paged for an incident, oldest first: (channel, target, recipient) of each
+    notification to a person that was not dead-lettered (its fallback counts instead)."""
+    rows = conn.execute(
+        select(notifications.c.channel, notifications.c.target, notifications.c.message)
+        .where(notifications.c.incident_id == incident_id, notifications.c.status != "dead")
+        .order_by(notifications.c.id)
+    )
+    out = []
+    for row in rows:
+        recipient = json.loads(row.message).get("recipient")
+        if recipient:
+            out.append((row.channel, row.target, dict(recipient)))
+    return out
 
 
 def mark_dead(conn: Connection, notification_id: int) -> None:
