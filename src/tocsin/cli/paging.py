@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import By, Number, Site, err, out, with_site
+from tocsin.cli.options import By, Number, Site, err, out, shown, with_site
 
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
@@ -78,8 +78,9 @@ def _act(action: str, number: int, by: str, site: Site) -> None:
     loaded, engine = site.open()
     act = {"ack": incidents.acknowledge, "resolve": incidents.resolve}.get(action)
     error = None
+    done: dict[str, object] = {}
     try:
-        (act or incidents.escalate)(local(loaded, engine), number, by)
+        done = (act or incidents.escalate)(local(loaded, engine), number, by)
     except TocsinError as exc:
         if act is None:
             error = "the incident is not triggered or has no escalation left"
@@ -89,6 +90,8 @@ def _act(action: str, number: int, by: str, site: Site) -> None:
         err.print(f"tocsin: incident {number}: {error}")
         raise typer.Exit(1)
     out.print(f"incident {number}: {action} done by {by}")
+    if done.get("warning"):
+        err.print(f"warning: {shown(done['warning'])}")
 
 
 def _incident_command(action: str, help_text: str) -> Callable[..., None]:

@@ -105,6 +105,17 @@ class LimitsConfig(_Strict):
     max_annotation_value_bytes: int = Field(16384, ge=1)
 
 
+class DeliveryConfig(_Strict):
+    """How the engine holds the deliveries it sends (docs/paging.md, "Delivery")."""
+
+    # a claimed delivery is another process's to send again after this long without word
+    # from its sender (after a crash); renewed every third of it while a send runs
+    lease: Duration = "30s"
+    # a message waiting for an earlier one of its group and channel is looked at again after
+    # this long (sooner when the earlier one is settled)
+    order_wait: Duration = "5s"
+
+
 class ApiConfig(_Strict):
     anonymous_intake: bool = False
 
@@ -322,6 +333,7 @@ class TocsinConfig(_Strict):
     # templating.py); default: the alert name and the group labels
     incident_title: str | None = Field(default=None, max_length=2000)
     api: ApiConfig = Field(default_factory=ApiConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
