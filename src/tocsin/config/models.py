@@ -115,6 +115,13 @@ class DeliveryConfig(_Strict):
     # this long (sooner when the earlier one is settled)
     order_wait: Duration = "5s"
 
+    @field_validator("lease", "order_wait")
+    @classmethod
+    def _at_least_a_second(cls, value: str) -> str:
+        if parse_duration(value) < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
 
 class ApiConfig(_Strict):
     anonymous_intake: bool = False
