@@ -187,3 +187,15 @@ def test_a_kill_during_deliveries_resends_only_what_was_in_flight(
     # the slow channel's: only those in flight at the kill went twice
     twice = {key for key, n in keys(slow).items() if n > 1}
     assert twice == in_flight and max(keys(slow).values()) == 2
+
+
+def test_the_delivery_timings_are_configured_with_defaults_and_bounded() -> None:
+    from tocsin.config import parse_config
+    from tocsin.errors import Invalid
+
+    base = "route: {receiver: default}\nreceivers: [{name: default}]\n"
+    delivery = parse_config(base).model.delivery
+    assert (delivery.lease, delivery.order_wait) == ("30s", "5s")
+    assert parse_config(base + "delivery: {lease: 10s}\n").model.delivery.lease == "10s"
+    with pytest.raises(Invalid, match=r"tocsin.yaml:3:19: delivery.lease: must be at least 1s"):
+        parse_config(base + "delivery: {lease: 0s}\n")
