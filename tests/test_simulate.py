@@ -132,9 +132,11 @@ def test_acknowledged_after_three_minutes_resolved_at_twenty(example_config: Con
         (0, "notified"),
         (180, "acknowledged"),
         (180, "notified"),
+        (180, "notified"),  # bob, paged, hears of it on the channel that paged him
         (1200, "alert_resolved"),
         (1200, "group_flushed"),  # the flush due every minute (group_interval 1m)
         (1200, "resolved"),
+        (1200, "notified"),
         (1200, "notified"),
     ]
     # what reached people and channels
@@ -142,7 +144,9 @@ def test_acknowledged_after_three_minutes_resolved_at_twenty(example_config: Con
         (0, "page-console", "escalation"),
         (0, "team-console", "firing"),
         (180, "team-console", "acknowledged"),
+        (180, "page-console", "acknowledged"),
         (1200, "team-console", "resolved"),
+        (1200, "page-console", "resolved"),
     ]
     [incident] = result.incidents
     assert incident.ack_s == 180 and incident.acknowledged_by == "bob"
@@ -428,7 +432,7 @@ def test_json_lines() -> None:
     code, output = cli(str(SCENARIOS / "acknowledged-then-resolved.yaml"), "--format", "json")
     assert code == 0
     records: list[dict[str, Any]] = [json.loads(line) for line in output.splitlines()]
-    assert len(records) == 13
+    assert len(records) == 15  # with bob told of the acknowledgement and the resolution
     start = datetime.fromisoformat("2027-01-15T08:00:00+00:00")
     for r in records:
         assert list(r) == ["at", "offset_s", "kind", "incident", "target", "channel", "detail"]

@@ -30,6 +30,8 @@ for a real message, ``sample_context`` for checks):
   as ``{url, host}`` (or None), never in place of the catalog's link
 - ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}``, and ``timezone``
   when the user's is not UTC; or None)
+- ``actor``, ``acted_at``: who acknowledged or resolved the incident and when (None
+  otherwise, and ``actor`` None when tocsin resolved it because its alerts ended)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
 
 Links (``runbook_url``, ``external_url``, ``alert_link``) reach templates only when they are
@@ -286,7 +288,7 @@ Incident #{{ incident_id }}: {{ title }}
 Status:   {{ status }}{% if kind == "deadline" %} (not acknowledged in time){% endif %}
 
 Severity: {{ severity or "none" }}
-Alerts:   {{ firing | length }} firing, {{ resolved | length }} resolved
+Alerts:   {{ firing | length }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved | length }} resolved
 {% if common_labels | reject("equalto", "alertname") | list %}
 Labels:   {% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}
 
@@ -323,7 +325,7 @@ Other steps, in the runbook{% if runbook_url %} <{{ runbook_url }}>{% endif %}:
 - {{ o.title }} [{{ o.phase }}, risk: {{ o.risk }}]
 {% endfor %}
 {% endif %}
-{% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
+{% for heading, items in [("Still firing" if kind == "resolved" else "Firing", firing), ("Resolved", resolved)] if items %}
 
 {{ heading }} ({{ items | length }}):
 {% for a in items[:20] %}
@@ -361,7 +363,7 @@ DEFAULT_HTML = """\
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Incident</strong></td><td>#{{ incident_id }}</td></tr>
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Status</strong></td><td>{{ status }}</td></tr>
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Severity</strong></td><td>{{ severity or "none" }}</td></tr>
-<tr><td style="padding: 2px 12px 2px 0;"><strong>Alerts</strong></td><td>{{ firing | length }} firing, {{ resolved | length }} resolved</td></tr>
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Alerts</strong></td><td>{{ firing | length }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved | length }} resolved</td></tr>
 {% if common_labels | reject("equalto", "alertname") | list %}
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Labels</strong></td><td>{% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
 {% endif %}
@@ -395,7 +397,7 @@ DEFAULT_HTML = """\
 {% endfor %}
 </ul>
 {% endif %}
-{% for heading, items in [("Firing", firing), ("Resolved", resolved)] if items %}
+{% for heading, items in [("Still firing" if kind == "resolved" else "Firing", firing), ("Resolved", resolved)] if items %}
 <h3 style="margin: 16px 0 4px 0;">{{ heading }} ({{ items | length }})</h3>
 <ul>
 {% for a in items[:20] %}
@@ -464,6 +466,8 @@ def template_context(
     text: str | None,
     other_steps: Sequence[Mapping[str, str]] = (),
     alert_link: Mapping[str, str] | None = None,
+    actor: str | None = None,
+    acted_at: str | None = None,
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples."""
@@ -493,6 +497,8 @@ def template_context(
         "severity": severity,
         "summary": summary,
         "text": text,
+        "actor": actor,
+        "acted_at": acted_at,
         "group_labels": dict(group_labels),
         "common_labels": common([a["labels"] for a in items]),
         "common_annotations": common([a["annotations"] for a in items]),
@@ -598,6 +604,8 @@ def sample_context(kind: str = "firing") -> dict[str, Any]:
         alerts=alerts,
         idempotency_key="incident-42-firing-1",
         created_at="2024-05-14T03:05:00Z",
+        actor="ana" if kind in _STATUS_OF_KIND else None,
+        acted_at="2024-05-14 03:05:00 UTC" if kind in _STATUS_OF_KIND else None,
         external_url="https://tocsin.example.com/incidents/42",
         runbook_url="https://runbooks.example.com/pebble-api#higherrorrate",
         runbook_title="pebble-api: HighErrorRate",

@@ -108,17 +108,24 @@ def test_two_processes_page_once_escalate_once_and_stop_on_ack(harness: dict[str
     for incident in incidents:
         status, body = b.request("POST", f"/api/v1/incidents/{incident['id']}/ack", {})
         assert status == 200, body
-    wait_for(lambda: len(team.requests) >= 2 * groups)  # the acknowledgements
+    # the acknowledgements: to the team channel, and to alice and bob, who were paged, on
+    # the channel that paged each (issue 17, item 4)
+    wait_for(lambda: len(team.requests) >= 2 * groups)
+    wait_for(lambda: len(hook.requests) >= 2 * groups and len(smtp.messages) >= 2 * groups)
     time.sleep(4)  # nothing else may arrive: the next step was an hour away, and acked
     assert len(team.requests) == 2 * groups
-    assert len(hook.requests) == groups
-    assert len(smtp.messages) == groups
+    assert len(hook.requests) == 2 * groups
+    assert len(smtp.messages) == 2 * groups
     for sink in (team, hook):
         duplicates = [k for k, n in Counter(keys(sink)).items() if n > 1]
         assert duplicates == [], f"delivered twice: {duplicates}"
     kinds = Counter(r.json()["kind"] for r in team.requests)
     assert kinds == {"firing": groups, "acknowledged": groups}
     assert {r.json()["recipient"]["name"] for r in hook.requests} == {"bob"}
+    assert Counter(r.json()["kind"] for r in hook.requests) == {
+        "escalation": groups,
+        "acknowledged": groups,
+    }
     assert {m.rcpt_tos[0] for m in smtp.messages} == {"alice@example.com"}
     ids = Counter(m.message["X-Tocsin-Idempotency-Key"] for m in smtp.messages)
     assert max(ids.values()) == 1
@@ -126,7 +133,7 @@ def test_two_processes_page_once_escalate_once_and_stop_on_ack(harness: dict[str
     # (in runs here both processes share the work; which one takes what is up to timing)
     for incident in incidents:
         _, notes = a.request("GET", f"/api/v1/incidents/{incident['id']}/notifications")
-        assert isinstance(notes, list) and len(notes) == 4
+        assert isinstance(notes, list) and len(notes) == 6
         assert all(n["status"] == "sent" and len(n["attempts"]) == 1 for n in notes)
 
 

@@ -177,6 +177,11 @@ def test_trigger_pages_who_is_on_call_then_escalates_until_acknowledged(paging: 
     paging.run()
     [ack] = paging.new("team")
     assert ack["kind"] == "acknowledged"
+    # everyone paged hears of it on the channel that paged them (issue 17, item 4)
+    told = paging.new("pager")
+    assert sorted(m["recipient"]["name"] for m in told) == ["alice", "carol"]
+    assert {m["kind"] for m in told} == {"acknowledged"}
+    assert {m["actor"] for m in told} == {"responder"}
     paging.advance(30 * 60)  # the rest of the policy would have fired by now
     paging.nothing_new()
     assert "acknowledged" in paging.kinds(incident)
@@ -204,6 +209,8 @@ def test_resolve_stops_escalation_and_tells_the_channels(paging: Paging) -> None
     paging.run()
     [resolved] = paging.new("team")
     assert resolved["kind"] == "resolved"
+    [told] = paging.new("pager")  # alice was paged: she hears of it (issue 17, item 4)
+    assert (told["kind"], told["recipient"]["name"]) == ("resolved", "alice")
     paging.advance(3600)
     paging.nothing_new()
     again = paging.api.post(f"/api/v1/incidents/{incident}/ack", {}, role="responder")
@@ -234,6 +241,7 @@ def test_an_acknowledgement_that_times_out_triggers_again(
         paging.api.post(f"/api/v1/incidents/{incident}/ack", {}, role="responder")
         paging.run()
         paging.new("team")
+        assert [m["kind"] for m in paging.new("pager")] == ["acknowledged"]  # alice, paged
         paging.advance(599)
         paging.nothing_new()
         paging.advance(1)
@@ -518,6 +526,8 @@ def test_a_pagerduty_acknowledge_event_acknowledges(
             incident,
         )
         assert ack["idempotency_key"] == f"inc{incident}:ack:{START + 10:.6f}:team"
+        [told] = paging.new("pager")  # alice, who was paged, hears of it too
+        assert (told["kind"], told["recipient"]["name"]) == ("acknowledged", "alice")
         paging.advance(3 * 60)  # the critical deadline: no escalation now
         paging.advance(30 * 60)  # the rest of the policy would have run out by now
         paging.nothing_new()

@@ -89,10 +89,11 @@ def test_report_of_an_acknowledged_and_resolved_incident(paging: Paging) -> None
     assert row["time_to_resolve"]["median_s"] == 600.0
     assert [r["key"] for r in report["response"]["by_service"]] == ["pebble-db"]
     assert [r["key"] for r in report["response"]["by_severity"]] == ["critical"]
-    # delivered: firing, the page to alice, acknowledged and resolved to the team channel
+    # delivered: firing, the page to alice, acknowledged and resolved to the team channel,
+    # and to alice, who was paged (issue 17, item 4)
     timeline = paging.api.get(f"/api/v1/incidents/{incident}/timeline").json()
     notified = sum(1 for e in timeline if e["kind"] == "notified")
-    assert notified == 4
+    assert notified == 6
     # a page is a delivery to a person: alice's (the three team-channel messages are not)
     assert report["pages_per_incident"] == {"total": 1, "mean": 1.0, "max": 1}
     assert report["noisiest_alerts"] == [

@@ -44,7 +44,9 @@ async def acknowledge(request: Request, incident_id: RowId, by: Responder) -> Re
 
 @router.post("/api/v1/incidents/{incident_id}/resolve")
 async def resolve(request: Request, incident_id: RowId, by: Responder) -> Response:
-    """Resolve by hand: escalation stops and the route's channels are told."""
+    """Resolve by hand: escalation stops and the route's channels and everyone paged are told.
+    When alerts of the incident still fire, the answer carries a ``warning`` saying so and
+    what will happen (a new incident at their next sending)."""
     return await _act(request, incident_id, by, incidents.resolve)
 
 

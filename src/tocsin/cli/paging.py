@@ -16,7 +16,7 @@ import typer
 from rich.table import Table
 
 from tocsin.cli.client import Client, refusals, with_client
-from tocsin.cli.options import By, Number, out, shown
+from tocsin.cli.options import By, Number, err, out, shown
 
 override_app = typer.Typer(help="Schedule overrides.", no_args_is_help=True)
 
@@ -93,6 +93,8 @@ def _act(action: str, number: int, by: str | None, client: Client) -> None:
             raise NotFound("no such incident") from None
     recorded = done.get(_RECORDED.get(action, ""))  # whom the record names, as the server says
     out.print(f"incident {number}: {action} done by {shown(recorded or who)}")
+    if done.get("warning"):  # resolved while alerts still fire: what will happen
+        err.print(f"warning: {shown(done['warning'])}")
 
 
 _RECORDED = {"ack": "acknowledged_by", "resolve": "resolved_by"}

@@ -118,6 +118,24 @@ class LimitsConfig(_Strict):
     max_annotation_value_bytes: int = Field(16384, ge=1)
 
 
+class DeliveryConfig(_Strict):
+    """How the engine holds the deliveries it sends (docs/paging.md, "Delivery")."""
+
+    # a claimed delivery is another process's to send again after this long without word
+    # from its sender (after a crash); renewed every third of it while a send runs
+    lease: Duration = "30s"
+    # a message waiting for an earlier one of its group and channel is looked at again after
+    # this long (sooner when the earlier one is settled)
+    order_wait: Duration = "5s"
+
+    @field_validator("lease", "order_wait")
+    @classmethod
+    def _at_least_a_second(cls, value: str) -> str:
+        if parse_duration(value) < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class ApiConfig(_Strict):
     anonymous_intake: bool = False
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a token
@@ -371,6 +389,7 @@ class TocsinConfig(_Strict):
     api: ApiConfig = Field(default_factory=ApiConfig)
     http: HttpConfig = Field(default_factory=HttpConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)

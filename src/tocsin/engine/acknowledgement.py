@@ -50,7 +50,14 @@ def acknowledge(
         outbox.schedule(conn, ACK_TIMEOUT, [incident_id], now + float(timeout))
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
-        s, conn, incident, "acknowledged", messages.channels_of(incident), now, f"ack:{now:.6f}"
+        s,
+        conn,
+        incident,
+        "acknowledged",
+        messages.channels_of(incident),
+        now,
+        f"ack:{now:.6f}",
+        actor=by,
     )
     return None
 

@@ -2,14 +2,25 @@
 and rate limits, dead letters onto the timeline and to the fallback channel.
 
 A delivery is due work of kind ``deliver`` (its ref is the notification). The engine claims a
-batch with a lease, sends them concurrently, then records every attempt in one transaction.
-A process that dies between sending and recording leaves the lease to lapse, and the next
-claim sends again with the same idempotency key: at least once, never silently dropped.
+batch with a short lease (``delivery.lease``, renewed every third of it while sends run),
+sends them concurrently and records each attempt as it completes (those completing together
+in one transaction), so a slow channel holds back no other's record. A process that dies
+between sending and recording leaves the lease to lapse, and the next claim sends again with
+the same idempotency key: at least once, never silently dropped, and after a crash only what
+was in flight goes out twice.
+
+Messages of one group go out in the order they were decided (notification ids): for one
+group (the incidents' group key) and channel, a message waits while an earlier one is still
+to be sent (``outbox.ordering``): the resolution of incident #2 reaches a channel before the
+page of #5 that the same alert opened after it. Within a batch, such messages are sent one
+after the other; a message that does not get through holds back the later ones until it is
+sent or dead-lettered (``outbox.release_next`` then moves them up).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -36,7 +47,6 @@ from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER
 
 log = logging.getLogger("tocsin.engine.deliver")
-LEASE_S = 120.0
 ChannelFactory = Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
 
 
@@ -94,6 +104,34 @@ class _Result:
     error: str = ""
 
 
+class _Recorder:
+    """Records results as they complete: the first in a transaction of its own, those that
+    complete meanwhile together in the next (``record`` runs in a thread)."""
+
+    def __init__(self, record: Callable[[list[_Result]], None], items: set[int]) -> None:
+        self._record = record
+        self._queue: list[_Result] = []
+        self._task: asyncio.Task[None] | None = None
+        self.outstanding = set(items)  # due items not yet recorded: their leases are renewed
+
+    def add(self, result: _Result) -> None:
+        self._queue.append(result)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            await asyncio.to_thread(self._record, batch)
+            self.outstanding.difference_update(r.item_id for r in batch)
+
+    async def close(self) -> None:
+        while self._task is not None and not self._task.done():
+            await self._task
+        if self._queue:
+            await self._drain()
+
+
 @dataclass(frozen=True)
 class _Ready:
     """A delivery ready to be attempted."""
@@ -119,6 +157,15 @@ class Deliverer:
     _built_for: Config | None = None  # the configuration the channels were built from
     _semaphores: dict[str, asyncio.Semaphore] = field(default_factory=dict)
     _buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    @property
+    def lease_s(self) -> float:
+        """How long a claimed delivery is held (``delivery.lease``), renewed while it runs."""
+        return times.parse_duration(self.config.model.delivery.lease)
+
+    @property
+    def order_wait_s(self) -> float:
+        return times.parse_duration(self.config.model.delivery.order_wait)
 
     def _channel(self, name: str) -> tuple[Channel | None, ChannelConfig | None, str]:
         if self.config is not self._built_for:  # configuration reloaded: rebuild channels
@@ -156,7 +203,8 @@ class Deliverer:
     async def send(
         self, claimed: list[tuple[Any, Any]], committed: Awaitable[bool] | None = None
     ) -> int:
-        """Send claimed (due item, notification) pairs concurrently, then record them.
+        """Send claimed (due item, notification) pairs, concurrently but in order within a
+        group and channel, and record each as it completes.
         ``committed``: the deliveries were created in a transaction that may still be
         committing (the intake's): each message is read and its channel made ready meanwhile,
         but nothing goes out before the commit held, for a page must not name an incident that
@@ -170,13 +218,67 @@ class Deliverer:
                 len(claimed),
             )
             return 0
-        results = await asyncio.gather(*(self._send(one) for one in ready))
-        await asyncio.to_thread(self._record, list(results))
+        if not ready:
+            return 0
+        places, waiting = await asyncio.to_thread(
+            self._ordering, [r.notification_id for r in ready if isinstance(r, _Ready)]
+        )
+        chains: dict[tuple[str, str] | int, list[_Result | _Ready]] = {}
+        for one in sorted(ready, key=lambda r: r.notification_id):
+            place = places.get(one.notification_id) if isinstance(one, _Ready) else None
+            chains.setdefault(place or -one.item_id, []).append(one)
+        recorder = _Recorder(self._record, {r.item_id for r in ready})
+        renewal = asyncio.create_task(self._renew(recorder))
+        try:
+            await asyncio.gather(*(self._chain(c, waiting, recorder) for c in chains.values()))
+            await recorder.close()
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
         return len(claimed)
+
+    async def _chain(
+        self, chain: list[_Result | _Ready], waiting: set[int], recorder: _Recorder
+    ) -> None:
+        """One group's messages to one channel, oldest first, each after the one before got
+        through; once one waits or fails, the later ones wait for it."""
+        held = False
+        for one in chain:
+            if held or (isinstance(one, _Ready) and one.notification_id in waiting):
+                held = True
+                result = _Result(one.item_id, one.notification_id, None, wait_s=self.order_wait_s)
+            else:
+                result = await self._send(one)
+                if isinstance(one, _Ready) and not (result.outcome and result.outcome.ok):
+                    held = True
+            recorder.add(result)
+
+    async def _renew(self, recorder: _Recorder) -> None:
+        """While sends run: extend the lease of those not yet recorded, every third of it."""
+        while True:
+            lease = self.lease_s
+            await asyncio.sleep(lease / 3)
+            open_items = sorted(recorder.outstanding)
+            if open_items:
+                try:
+                    await asyncio.to_thread(self._renew_leases, open_items, lease)
+                except Exception:
+                    log.exception("renewing the lease of %d deliveries failed", len(open_items))
+
+    def _renew_leases(self, item_ids: list[int], lease: float) -> None:
+        with begin_write(self.db) as conn:
+            outbox.renew(conn, item_ids, self.owner, self.clock.now() + lease)
+
+    def _ordering(self, notification_ids: list[int]) -> tuple[dict[int, tuple[str, str]], set[int]]:
+        if not notification_ids:
+            return {}, set()
+        with self.db.connect() as conn:
+            return outbox.ordering(conn, notification_ids)
 
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:
-            items = repo.claim_due(conn, now, self.owner, LEASE_S, limit, kinds=[DELIVER])
+            items = repo.claim_due(conn, now, self.owner, self.lease_s, limit, kinds=[DELIVER])
             rows = outbox.many(conn, [item.ref for item in items])
             return [(item, rows.get(item.ref)) for item in items]
 
@@ -260,6 +362,7 @@ class Deliverer:
             if self.metrics is not None:
                 self.metrics.notifications_sent.labels(row.channel).inc()
             repo.finish(conn, result.item_id, self.owner)
+            outbox.release_next(conn, row, now)
             repo.add_timeline(
                 conn,
                 row.incident_id,
@@ -287,6 +390,7 @@ class Deliverer:
         if self.metrics is not None:
             self.metrics.notifications_failed.labels(row.channel).inc()
         repo.finish(conn, result.item_id, self.owner)
+        outbox.release_next(conn, row, now)
         fallback = cfg.fallback if cfg is not None else None
         repo.add_timeline(
             conn,

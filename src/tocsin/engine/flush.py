@@ -80,7 +80,20 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     decision = decide(
         members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
     )
+    route = config.route.find(incident.route_id)
+    auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
+    if incident.reopened_at is not None and auto_resolve:
+        # a person reopened it after its alerts had ended: only alerts that end after
+        # the reopening resolve it again
+        ends = [times.to_ts(a.ends_at) for a in members.values() if a.ends_at]
+        auto_resolve = bool(ends) and max(ends) > incident.reopened_at
     values: dict[str, object] = {}
+    if decision.all_resolved and auto_resolve:
+        # resolved before the message is written: the resolution says "resolved"
+        resolved = transition(incident.status, "resolve")
+        assert not isinstance(resolved, Refusal)  # any open incident may resolve
+        repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
+        incident = repo.get_incident(conn, incident_id)
     if decision.send:
         repo.add_timeline(
             conn,
@@ -103,17 +116,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         if decision.firing:
             values["title"] = messages.incident_title(s, conn, incident, members, now_ts)
         trigger.flushed(s, conn, incident, members, decision.firing, decision.all_resolved, now_ts)
-    route = config.route.find(incident.route_id)
-    auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
-    if incident.reopened_at is not None and auto_resolve:
-        # a person reopened it after its alerts had ended: only alerts that end after
-        # the reopening resolve it again
-        ends = [times.to_ts(a.ends_at) for a in members.values() if a.ends_at]
-        auto_resolve = bool(ends) and max(ends) > incident.reopened_at
     if decision.all_resolved and auto_resolve:
-        resolved = transition(incident.status, "resolve")
-        assert not isinstance(resolved, Refusal)  # any open incident may resolve
-        values.update(status=resolved, resolved_at=now_ts)
         repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
         resolution.stopped(conn, incident_id, now_ts)
         repo.finish(conn, item.id, owner)

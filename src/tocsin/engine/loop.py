@@ -112,7 +112,9 @@ class DueWorkEngine:
                 flush.prefetch(conn, items)
                 for item in items:
                     self._handle(conn, item, now)
-                created = outbox.take_new(conn, self.owner, now, LEASE_S) if take else []
+                created = (
+                    outbox.take_new(conn, self.owner, now, self.deliverer.lease_s) if take else []
+                )
                 outbox.forget_new(conn)
             count = len(items)
         except Exception:
@@ -138,7 +140,9 @@ class DueWorkEngine:
                         count += 1
                         self._handle(conn, item, now)
                         if take:
-                            created += outbox.take_new(conn, self.owner, now, LEASE_S)
+                            created += outbox.take_new(
+                                conn, self.owner, now, self.deliverer.lease_s
+                            )
                 except Exception:
                     log.exception("due work %s failed; tried again in %.0f s", item_id, LEASE_S)
                     # its work rolled back with its claim: hold it for a lease, then again
@@ -169,7 +173,9 @@ class DueWorkEngine:
         flush.prefetch(conn, items)
         for item in items:
             self._handle(conn, item, now)
-        return outbox.take_new(conn, self.owner, now, LEASE_S), len(incidents) <= INLINE_LIMIT
+        return outbox.take_new(conn, self.owner, now, self.deliverer.lease_s), len(
+            incidents
+        ) <= INLINE_LIMIT
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
         stage = CYCLE.get(item.kind)

@@ -27,6 +27,12 @@ from tocsin.store import linkkey, outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.engine.messages")
+# What everyone paged for an incident hears, on the channel that paged them.
+TOLD_KINDS = frozenset({"acknowledged", "resolved"})
+# Channels that address the person paged (an email to them, a webhook body naming them): each
+# person paged through one of them is told apart; other channels (a Slack or console channel)
+# are told once, whoever they paged.
+_PER_PERSON = frozenset({"email", "webhook"})
 
 
 def message(
@@ -41,8 +47,10 @@ def message(
     step: int | None = None,
     recipient: dict[str, str] | None = None,
     text: str | None = None,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """The message (as the outbox stores it) for an incident event."""
+    """The message (as the outbox stores it) for an incident event; ``actor``: who
+    acknowledged or resolved it (now)."""
     if members is None:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
     when = times.to_dt(now)
@@ -60,6 +68,8 @@ def message(
         step=step,
         recipient=recipient,
         text=text,
+        actor=actor,
+        acted_at=when if kind in TOLD_KINDS else None,
     )
     composed["title"] = title(s, composed)
     return composed
@@ -134,10 +144,15 @@ def to_channels(
     event: str,
     members: dict[str, Alert] | None = None,
     text: str | None = None,
+    actor: str | None = None,
 ) -> list[str]:
     """The message of ``kind`` to each channel, in the outbox (a channel that is not
-    configured is a ``notify_failed`` on the timeline); the channels it went to."""
+    configured is a ``notify_failed`` on the timeline); the channels it went to. An
+    acknowledgement or a resolution (``TOLD_KINDS``) also goes to everyone paged for the
+    incident, on the channel that paged them (``audience``)."""
     pending = []
+    if members is None and kind in TOLD_KINDS:
+        members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
     for channel in channels:
         if channel not in s.config.paging.channels:
             repo.add_timeline(
@@ -149,9 +164,47 @@ def to_channels(
             )
             continue
         key = f"inc{incident.id}:{event}:{channel}"
-        composed = message(s, conn, incident, kind, now, key, members=members, text=text)
+        composed = message(
+            s, conn, incident, kind, now, key, members=members, text=text, actor=actor
+        )
         pending.append(
             outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
         )
+    if kind in TOLD_KINDS:
+        told = [p.channel for p in pending]
+        for channel, target, recipient in audience(s, conn, incident.id, told):
+            key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"
+            composed = message(
+                s,
+                conn,
+                incident,
+                kind,
+                now,
+                key,
+                members=members,
+                recipient=recipient,
+                actor=actor,
+            )
+            pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
     outbox.enqueue(conn, pending, now)
     return [p.channel for p in pending]
+
+
+def audience(
+    s: Settings, conn: Connection, incident_id: int, told: list[str]
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Everyone paged for the incident who is not told through ``told`` (the incident's
+    channels) already: (channel, target, recipient) once per person on a channel that
+    addresses people (email, webhook), once per channel on the others."""
+    out: list[tuple[str, str, dict[str, str]]] = []
+    seen: set[tuple[str, str]] = {(channel, "") for channel in told}
+    for channel, target, recipient in outbox.paged(conn, incident_id):
+        cfg = s.config.paging.channels.get(channel)
+        if cfg is None:
+            continue
+        person = recipient.get("name", "") if cfg.type in _PER_PERSON else ""
+        if (channel, person) in seen:
+            continue
+        seen.add((channel, person))
+        out.append((channel, target, recipient))
+    return out

@@ -31,7 +31,14 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
     repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {"by": by})
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
-        s, conn, incident, "resolved", messages.channels_of(incident), now, "resolved"
+        s,
+        conn,
+        incident,
+        "resolved",
+        messages.channels_of(incident),
+        now,
+        f"resolved:{now:.6f}",
+        actor=by,
     )
     return None
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.times import Zone, format_duration, format_time, parse_time
+from tocsin.words import count
 
 
 def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -119,10 +120,6 @@ def _paged(paged: object) -> str:
     return _text(paged)
 
 
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
-
-
 def _span(value: object) -> str:
     return format_duration(float(value)) if isinstance(value, int | float) else "?"
 
@@ -173,7 +170,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             named = d.get("inhibiting")  # the inhibiting alerts named (a postmortem's fold)
             if isinstance(named, list) and named:
                 return f"{name} inhibited by {', '.join(_text(x) for x in named[:5])}"
-            return f"{name} inhibited (by {_count(len(d.get('inhibited_by') or []), 'alert')})"
+            return f"{name} inhibited (by {count(len(d.get('inhibited_by') or []), 'alert')})"
         if "labels" in d and isinstance(d["labels"], Mapping):
             joined = ", ".join(f"#{i}" for i in d.get("incidents") or [])
             verb = "fired" if kind == "alert_fired" else "resolved"
@@ -240,7 +237,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         what = _text(d.get("kind")) or "message"
         to = d.get("recipient") or (_who(d["target"]) if d.get("target") else "")
         to_text = f" to {_text(to)}" if to else ""
-        tries = _count(int(d["attempts"]), "attempt") if isinstance(d.get("attempts"), int) else ""
+        tries = count(int(d["attempts"]), "attempt") if isinstance(d.get("attempts"), int) else ""
         error = f": {_text(d['error'])}" if d.get("error") else ""
         fallback = f"; falling back to {_text(d['fallback'])}" if d.get("fallback") else ""
         after = f" after {tries}" if tries else ""

@@ -86,3 +86,21 @@ def refuse_person(name: str | None, known: set[str]) -> str | None:
     if known and name not in known:
         return f"{name!r} is not a user in the configuration"
     return None
+
+
+def refire_warning(firing: list[str]) -> str | None:
+    """What a person who resolves an incident whose alerts still fire must hear (the names
+    of those alerts), or None when none fires: the incident is closed, but the alerts are not,
+    so the next time their source sends them a new incident opens and pages again."""
+    if not firing:
+        return None
+    names = sorted(set(firing))
+    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    count = f"{len(firing)} alert" + ("s" if len(firing) != 1 else "")
+    verb = "still fires" if len(firing) == 1 else "still fire"
+    return (
+        f"{count} of this incident {verb} ({shown}): the incident is resolved, but the next"
+        " time the alert's source sends it (Prometheus re-sends every evaluation), a new"
+        " incident opens at its group's next flush and pages again. Fix the cause, or add a"
+        " silence, to stop that."
+    )

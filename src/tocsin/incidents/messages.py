@@ -17,6 +17,8 @@ from tocsin.incidents.describe import incident_title
 from tocsin.runbooks.fill import fill
 from tocsin.runbooks.model import RISK_ORDER, Catalog, Step
 from tocsin.runbooks.model import Alert as RunbookAlert
+from tocsin.times import format_time
+from tocsin.words import count
 
 MAX_DIAGNOSTICS = 3
 MAX_ALERTS = 50
@@ -43,17 +45,81 @@ def alerts_json(members: Mapping[str, Alert], when: datetime) -> list[dict[str, 
     return out
 
 
-def summary(members: Mapping[str, Alert], when: datetime) -> str:
-    """The first summary (else description) among the alerts shown, else a count."""
-    firing = sum(1 for a in members.values() if not a.resolved(when))
-    text = next(
+def _alerts_summary(members: Mapping[str, Alert], when: datetime) -> str:
+    """The first summary (else description) among the alerts shown; "" when none has one."""
+    return next(
         (
             a.annotations.get("summary") or a.annotations.get("description", "")
             for a in shown(members, when)
             if a.annotations.get("summary") or a.annotations.get("description")
         ),
-        f"{firing} alert(s) firing",
+        "",
     )
+
+
+def state_line(
+    kind: str,
+    status: str,
+    members: Mapping[str, Alert],
+    when: datetime,
+    actor: str | None = None,
+    acted_at: datetime | None = None,
+) -> str:
+    """What happened to the incident, said as it is: who resolved or acknowledged it and
+    when, and how many of its alerts still fire; "" for the kinds that page (their summary
+    is the alerts')."""
+    firing = [a for a in members.values() if not a.resolved(when)]
+    ended = len(members) - len(firing)
+    at = format_time(acted_at or when)
+    names = sorted({a.name or "alert" for a in firing})
+    still = (
+        f"{count(len(firing), 'alert')} still firing ({', '.join(names[:5])}"
+        + (", …" if len(names) > 5 else "")
+        + ")"
+    )
+    if kind == "resolved":
+        if status != "resolved":  # the route keeps it open for a person
+            return (
+                f"All {count(len(members), 'alert')} ended at {at}; the incident stays open until"
+                " a person resolves it."
+            )
+        if actor is None:
+            every = "the alert" if len(members) == 1 else f"all {count(len(members), 'alert')}"
+            return f"Resolved automatically at {at}: {every} ended."
+        line = f"Resolved by {actor} at {at}."
+        if firing:
+            return (
+                f"{line} {still}: the incident is closed, but a new one opens when"
+                " the alerts are sent again."
+            )
+        ended_text = "The alert" if ended == 1 else f"All {count(ended, 'alert')}"
+        return f"{line} {ended_text} had ended."
+    if kind == "acknowledged":
+        by = f" by {actor}" if actor else ""
+        line = f"Acknowledged{by} at {at}; "
+        line += f"{count(len(firing), 'alert')} firing." if firing else "no alert fires now."
+        return line
+    return ""
+
+
+def summary(
+    members: Mapping[str, Alert],
+    when: datetime,
+    kind: str = "firing",
+    status: str = "triggered",
+    actor: str | None = None,
+    acted_at: datetime | None = None,
+) -> str:
+    """What the message says in one place: for a resolution or an acknowledgement, the state
+    line (``state_line``), then, while alerts fire, their first summary; for the rest, the
+    first summary (else description) among the alerts shown, else a count."""
+    firing = sum(1 for a in members.values() if not a.resolved(when))
+    line = state_line(kind, status, members, when, actor, acted_at)
+    own = _alerts_summary(members, when)
+    if line:
+        text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
+    else:
+        text = own or f"{count(firing, 'alert')} firing"
     return text[:MAX_SUMMARY_CHARS]
 
 
@@ -145,16 +211,21 @@ def compose(
     step: int | None = None,
     recipient: dict[str, str] | None = None,
     text: str | None = None,
+    actor: str | None = None,
+    acted_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The message of ``kind`` for an incident, as the outbox stores it, with the default
-    title (a configured title template is applied over it by the engine)."""
+    title (a configured title template is applied over it by the engine). A resolution or an
+    acknowledgement says who did it (``actor``; None: tocsin itself) and when; a resolution
+    carries no first checks and no other steps (nothing is left to check)."""
+    shown_status = status if status != "pending" else "triggered"
     message: dict[str, Any] = {
         "kind": kind,
         "incident_id": incident_id,
         "title": incident_title(group_labels, shown(members, when)),
-        "status": status if status != "pending" else "triggered",
+        "status": shown_status,
         "severity": severity,
-        "summary": summary(members, when),
+        "summary": summary(members, when, kind, shown_status, actor, acted_at),
         "group_labels": group_labels,
         "alerts": alerts_json(members, when),
         "idempotency_key": key,
@@ -166,6 +237,11 @@ def compose(
         "escalation_step": step,
         "recipient": recipient,
         "text": text,
+        "actor": actor,
+        "acted_at": format_time(acted_at) if acted_at is not None else None,
     }
     message.update(runbook)
+    if kind == "resolved":  # nothing is left to check or do
+        message["diagnostics"] = []
+        message["other_steps"] = []
     return message

@@ -57,6 +57,9 @@ class Message:
     # the alert's own runbook_url annotation (http(s) only), never the catalog's link:
     # {"url", "host"}
     alert_link: dict[str, str] | None = None
+    # acknowledged, resolved: who did it (None: tocsin itself) and when, as a person reads it
+    actor: str | None = None
+    acted_at: str | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -124,6 +127,8 @@ def from_json(data: dict[str, Any]) -> Message:
         text=data.get("text"),
         other_steps=tuple(dict(o) for o in data.get("other_steps", ())),
         alert_link=dict(link) if isinstance(link, dict) else None,
+        actor=data.get("actor"),
+        acted_at=data.get("acted_at"),
     )
 
 
@@ -149,4 +154,6 @@ def message_context(message: Message) -> dict[str, Any]:
         text=message.text,
         other_steps=message.other_steps,
         alert_link=message.alert_link,
+        actor=message.actor,
+        acted_at=message.acted_at,
     )

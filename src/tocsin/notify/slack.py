@@ -155,7 +155,8 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
         status = (
             f"*Status:* {_mrkdwn(message.status, 50)}    "
             f"*Severity:* {_mrkdwn(message.severity or 'none', 100)}    "
-            f"*Alerts:* {len(firing)} firing, {len(resolved)} resolved"
+            f"*Alerts:* {len(firing)} {'still ' if message.kind == 'resolved' else ''}firing,"
+            f" {len(resolved)} resolved"
         )
         if message.summary:
             status += f"\n{_mrkdwn(message.summary, 2500)}"
@@ -189,7 +190,8 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
         ]
         blocks.append(_section(_fit("\n".join(lines), SLACK_MAX_TEXT)))
     if body is None:  # the alerts come after what to do about them
-        for heading, items in (("Firing", context["firing"]), ("Resolved", context["resolved"])):
+        still = "Still firing" if message.kind == "resolved" else "Firing"
+        for heading, items in ((still, context["firing"]), ("Resolved", context["resolved"])):
             if items:
                 blocks.append(_section(_alert_list(heading, items, context["common_labels"])))
     incident = f"Incident #{message.incident_id}"

@@ -16,6 +16,7 @@ from tocsin.engine.reminders import schedule_first
 from tocsin.errors import Conflict, Invalid, NotFound
 from tocsin.incidents.lifecycle import (
     Refusal,
+    refire_warning,
     refuse_note,
     refuse_person,
     refuse_reopen,
@@ -69,8 +70,20 @@ def acknowledge(
 
 
 def resolve(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
-    """Resolved by hand: escalation stops and the route's channels are told; the incident."""
-    return _paging(ctx, incident_id, by, Pager.resolve)
+    """Resolved by hand: escalation stops, the route's channels and everyone paged are told;
+    the incident, with a ``warning`` when its alerts still fire (what will happen then)."""
+    done = _paging(ctx, incident_id, by, Pager.resolve)
+    with ctx.db.connect() as conn:
+        when = times.to_dt(ctx.now())
+        firing = [
+            m.labels.get("alertname", "") or "alert"
+            for m in repo.incident_members(conn, incident_id)
+            if not m.alert.resolved(when)
+        ]
+    warning = refire_warning(firing)
+    if warning:
+        done["warning"] = warning
+    return done
 
 
 def _escalate(pager: Pager, conn: Connection, incident_id: int, by: str, now: float) -> str | None:

@@ -17,6 +17,7 @@ from rich.text import Text
 from tocsin import times
 from tocsin.incidents.describe import event_sentence
 from tocsin.simulate.results import Entry, Result, span
+from tocsin.words import count
 
 
 def json_lines(result: Result) -> Iterator[str]:
@@ -111,17 +112,13 @@ def summary(result: Result) -> list[Text]:
         )
         out.append(Text("     " + ", ".join(facts)))
         counts = [
-            _count(s.pages, "page"),
-            _count(s.escalations, "escalation"),
-            _count(s.deadlines_missed, "deadline missed", "deadlines missed"),
-            _count(s.dead_letters, "dead letter"),
+            count(s.pages, "page"),
+            count(s.escalations, "escalation"),
+            count(s.deadlines_missed, "deadline missed", "deadlines missed"),
+            count(s.dead_letters, "dead letter"),
         ]
         out.append(Text("     " + ", ".join(counts)))
     return out
-
-
-def _count(n: int, one: str, many: str | None = None) -> str:
-    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def report(result: Result, width: int = 120) -> list[RenderableType]:

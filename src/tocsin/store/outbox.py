@@ -3,6 +3,7 @@ paging (its kinds are ``store.kinds``). Each function runs inside the caller's t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,6 +171,92 @@ def record_attempt(
     if ok:
         values.update(status="sent", sent_at=at)
     conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values))
+
+
+def paged(conn: Connection, incident_id: int) -> list[tuple[str, str, dict[str, str]]]:
+    """Who was paged for an incident, oldest first: (channel, target, recipient) of each
+    notification to a person that was not dead-lettered (its fallback counts instead)."""
+    rows = conn.execute(
+        select(notifications.c.channel, notifications.c.target, notifications.c.message)
+        .where(notifications.c.incident_id == incident_id, notifications.c.status != "dead")
+        .order_by(notifications.c.id)
+    )
+    out = []
+    for row in rows:
+        recipient = json.loads(row.message).get("recipient")
+        if recipient:
+            out.append((row.channel, row.target, dict(recipient)))
+    return out
+
+
+def renew(conn: Connection, item_ids: list[int], owner: str, until: float) -> int:
+    """Extend ``owner``'s lease of these due items (deliveries still being sent) to ``until``;
+    how many it still held."""
+    renewed = 0
+    for chunk in bulk.chunked(item_ids):
+        renewed += bulk.execute(
+            conn,
+            "UPDATE due_work SET lease_until = {p}"
+            f" WHERE id IN ({bulk.markers(conn, len(chunk))}) AND lease_owner = {{p}}",
+            [until, *chunk, owner],
+        )
+    return renewed
+
+
+def ordering(
+    conn: Connection, notification_ids: list[int]
+) -> tuple[dict[int, tuple[str, str]], set[int]]:
+    """For these notifications (a batch about to be sent): each one's place in the order of
+    its group, (the incident's group key, the channel), and those that must wait because an
+    earlier notification of the same group and channel, not among them, is still to be sent
+    (messages of one group go out in the order they were decided: the resolution of one
+    incident before the page of the next)."""
+    places: dict[int, tuple[str, str]] = {}
+    for chunk in bulk.chunked(notification_ids):
+        rows = bulk.fetch(
+            conn,
+            "SELECT n.id, n.channel, i.group_key FROM notifications n"
+            " JOIN incidents i ON i.id = n.incident_id"
+            f" WHERE n.id IN ({bulk.markers(conn, len(chunk))})",
+            chunk,
+        )
+        places.update((r.id, (r.group_key, r.channel)) for r in rows)
+    if not places:
+        return places, set()
+    keys = sorted({key for key, _ in places.values()})
+    earliest: dict[tuple[str, str], int] = {}
+    for chunk in bulk.chunked(keys):
+        rows = bulk.fetch(
+            conn,
+            "SELECT p.id, p.channel, q.group_key FROM due_work d"
+            " JOIN notifications p ON p.id = d.ref JOIN incidents q ON q.id = p.incident_id"
+            " WHERE d.kind = {p} AND p.status = 'pending'"
+            f" AND q.group_key IN ({bulk.markers(conn, len(chunk))})",
+            [DELIVER, *chunk],
+        )
+        for r in rows:
+            if r.id in places:
+                continue
+            place = (r.group_key, r.channel)
+            earliest[place] = min(r.id, earliest.get(place, r.id))
+    waiting = {n for n, place in places.items() if place in earliest and earliest[place] < n}
+    return places, waiting
+
+
+def release_next(conn: Connection, row: Any, now: float) -> None:
+    """A notification is settled (sent or dead): the later ones of its group and channel
+    that waited for it and were never tried are due now."""
+    moved = bulk.execute(
+        conn,
+        "UPDATE due_work SET due_at = {p} WHERE kind = {p} AND due_at > {p}"
+        " AND (lease_until IS NULL OR lease_until < {p}) AND ref IN ("
+        "SELECT p.id FROM notifications p JOIN incidents q ON q.id = p.incident_id"
+        " WHERE p.id > {p} AND p.channel = {p} AND p.status = 'pending' AND p.attempts = 0"
+        " AND q.group_key = (SELECT group_key FROM incidents WHERE id = {p}))",
+        [now, DELIVER, now, now, row.id, row.channel, row.incident_id],
+    )
+    if moved:
+        notify(conn)
 
 
 def mark_dead(conn: Connection, notification_id: int) -> None:

@@ -62,7 +62,11 @@ def window(conn: Connection, since: float, until: float) -> WindowRows:
     for incident_id, at, kind, detail in rows:
         parsed = json.loads(detail)
         events.setdefault(incident_id, []).append(Event(float(at), kind, parsed))
-        if kind == "notified" and isinstance(parsed.get("notification"), int):
+        if (
+            kind == "notified"
+            and isinstance(parsed.get("notification"), int)
+            and parsed.get("kind") not in ("acknowledged", "resolved")  # told, not paged
+        ):
             notified.append((incident_id, float(at), parsed["notification"]))
 
     members: dict[int, list[dict[str, str]]] = {}

@@ -1,0 +1,150 @@
+"""What resolution and acknowledgement messages say (issue 17, items 2 and 4): the pure
+composition (``incidents.messages.compose``/``summary``), then what each channel makes of it
+(Slack's blocks, the email's text and HTML). No database, no network, no real clock."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tocsin.alerts.model import Alert
+from tocsin.incidents.messages import compose, summary
+from tocsin.notify.message import Message, from_json
+from tocsin.notify.slack import slack_payload
+from tocsin.notify.templates import ChannelTemplateSet, Rendered
+
+NOW = datetime(2026, 12, 5, 7, 25, 4, 372000, tzinfo=UTC)
+RUNBOOK = {
+    "runbook_url": "https://runbooks.example.com/db#databasedown",
+    "runbook_title": "Database: DatabaseDown",
+    "diagnostics": [
+        {"title": "Is it up?", "language": "bash", "code": "pg_isready -h db1", "risk": "read"}
+    ],
+}
+LABELS = {"alertname": "DatabaseDown", "instance": "db1", "severity": "critical"}
+
+
+def firing() -> Alert:
+    return Alert(LABELS, starts_at=NOW - timedelta(minutes=20))
+
+
+def ended() -> Alert:
+    return Alert(LABELS, starts_at=NOW - timedelta(minutes=20), ends_at=NOW - timedelta(seconds=30))
+
+
+def message(
+    kind: str, status: str, alert: Alert, actor: str | None, annotations: bool = False
+) -> dict[str, Any]:
+    return compose(
+        kind=kind,
+        incident_id=2,
+        status=status,
+        severity="critical",
+        group_labels={"alertname": "DatabaseDown"},
+        members={alert.fingerprint: alert},
+        when=NOW,
+        key=f"inc2:{kind}",
+        url="https://tocsin.example.com/api/v1/incidents/2",
+        runbook=RUNBOOK,
+        actor=actor,
+        acted_at=NOW if kind in ("resolved", "acknowledged") else None,
+    )
+
+
+def slack_text(m: dict[str, Any]) -> str:
+    payload = slack_payload(from_json(json.loads(json.dumps(m))), "title")
+    return "\n".join(
+        block["text"]["text"]
+        for block in payload["blocks"]
+        if block["type"] == "section" and "text" in block
+    )
+
+
+class _NoTemplates:
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+
+
+def email(m: dict[str, Any]) -> Rendered:
+    rendered: Rendered = ChannelTemplateSet("mail", _NoTemplates()).render_all(
+        from_json(json.loads(json.dumps(m)))
+    )
+    return rendered
+
+
+def test_an_auto_resolved_incident_says_resolved_with_the_right_counts() -> None:
+    m = message("resolved", "resolved", ended(), actor=None)
+    assert m["status"] == "resolved" and m["actor"] is None
+    assert m["summary"] == "Resolved automatically at 2026-12-05 07:25:04 UTC: the alert ended."
+    assert "0 alert(s) firing" not in m["summary"]
+    assert m["diagnostics"] == []  # nothing is left to check
+    slack = slack_text(m)
+    assert "*Status:* resolved" in slack and "*Alerts:* 0 still firing, 1 resolved" in slack
+    assert "*Resolved:*" in slack and "Firing" not in slack and "pg_isready" not in slack
+    mail = email(m)
+    assert "Status:   resolved" in mail.text and "Alerts:   0 still firing, 1 resolved" in mail.text
+    assert "First checks" not in mail.text and "First checks" not in mail.html
+    assert "Resolved automatically at 2026-12-05 07:25:04 UTC" in mail.text
+    assert "<td>resolved</td>" in mail.html
+
+
+def test_a_manual_resolution_while_the_alert_fires_says_so_honestly() -> None:
+    m = message("resolved", "resolved", firing(), actor="ana")
+    assert (m["status"], m["actor"], m["acted_at"]) == (
+        "resolved",
+        "ana",
+        "2026-12-05 07:25:04 UTC",
+    )
+    assert m["summary"].startswith(
+        "Resolved by ana at 2026-12-05 07:25:04 UTC. 1 alert still firing (DatabaseDown)"
+    )
+    assert "a new one opens" in m["summary"]
+    assert m["diagnostics"] == []
+    slack = slack_text(m)
+    assert "*Alerts:* 1 still firing, 0 resolved" in slack
+    assert "*Still firing:*" in slack and "*Firing:*" not in slack
+    assert "pg_isready" not in slack
+    mail = email(m)
+    assert "Still firing (1):" in mail.text and "\nFiring (" not in mail.text
+    assert "Alerts:   1 still firing, 0 resolved" in mail.text
+    assert "Still firing (1)" in mail.html and "First checks" not in mail.html
+
+
+def test_a_manual_resolution_after_the_alerts_ended() -> None:
+    m = message("resolved", "resolved", ended(), actor="ana")
+    assert m["summary"] == "Resolved by ana at 2026-12-05 07:25:04 UTC. The alert had ended."
+
+
+def test_an_acknowledgement_says_who_and_when_and_keeps_the_first_checks() -> None:
+    alert = Alert(LABELS, {"summary": "db1 does not answer"}, starts_at=NOW - timedelta(minutes=20))
+    m = message("acknowledged", "acknowledged", alert, actor="ben")
+    assert m["status"] == "acknowledged" and m["actor"] == "ben"
+    assert m["summary"] == (
+        "Acknowledged by ben at 2026-12-05 07:25:04 UTC; 1 alert firing.\ndb1 does not answer"
+    )
+    assert [d["code"] for d in m["diagnostics"]] == ["pg_isready -h db1"]
+    assert "Acknowledged by ben at 2026-12-05 07:25:04 UTC" in slack_text(m)
+    assert "Acknowledged by ben" in email(m).text
+
+
+def test_a_firing_message_keeps_its_summary_and_checks() -> None:
+    m = message("firing", "triggered", firing(), actor=None)
+    assert m["summary"] == "1 alert firing" and m["actor"] is None and m["acted_at"] is None
+    assert m["diagnostics"] and "First checks" in email(m).text
+    slack = slack_text(m)
+    assert "*Firing:*" in slack and "*Alerts:* 1 firing, 0 resolved" in slack
+
+
+def test_summary_of_alerts_that_stay_open_for_a_person() -> None:
+    alert = ended()
+    text = summary({alert.fingerprint: alert}, NOW, "resolved", "triggered")
+    assert text.startswith("All 1 alert ended at 2026-12-05 07:25:04 UTC")
+    assert "until a person resolves it" in text
+
+
+def test_a_message_round_trips_who_and_when() -> None:
+    m = message("resolved", "resolved", firing(), actor="ana")
+    back: Message = from_json(json.loads(json.dumps(m)))
+    assert (back.actor, back.acted_at) == ("ana", "2026-12-05 07:25:04 UTC")
