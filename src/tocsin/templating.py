@@ -28,8 +28,8 @@ for a real message, ``sample_context`` for checks):
   ``{title, language, code, risk, unfilled}``; ``other_steps``: the section's other steps,
   each ``{title, phase, risk}``; ``alert_link``: the alert's own ``runbook_url`` annotation
   as ``{url, host}`` (or None), never in place of the catalog's link
-- ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}``, and ``timezone``
-  when the user's is not UTC; or None)
+- ``escalation_step`` (or None), ``recipient`` (``{name, email, slack}``, and ``full_name``
+  when the user has one and ``timezone`` when the user's is not UTC; or None)
 - ``actor``, ``acted_at``: who acknowledged or resolved the incident and when (None
   otherwise, and ``actor`` None when tocsin resolved it because its alerts ended)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
@@ -281,7 +281,7 @@ This is a test notification from tocsin: no action is needed.
 
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
-{{ recipient.name }}, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.
+{{ recipient.get("full_name") or recipient.name }}, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.
 
 {% endif %}
 Incident #{{ incident_id }}: {{ title }}
@@ -357,7 +357,7 @@ DEFAULT_HTML = """\
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
-<p><strong>{{ recipient.name }}</strong>, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.</p>
+<p><strong>{{ recipient.get("full_name") or recipient.name }}</strong>, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.</p>
 {% endif %}
 <table style="border-collapse: collapse;">
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Incident</strong></td><td>#{{ incident_id }}</td></tr>

@@ -286,3 +286,14 @@ def test_times_in_messages_are_readable_in_the_recipients_zone() -> None:
     assert "since 2024-05-14 04:58:10 CEST" in html
     channel = message_context(make_message(alerts=(first,), recipient=None))
     assert channel["alerts"][0]["starts_at"] == "2024-05-14 02:58:10 UTC"
+
+
+def test_a_person_is_greeted_by_their_full_name_where_one_is_configured() -> None:
+    """Issue 17, item 20: ``users[].full_name`` is read: the page greets them by it."""
+    context = sample_context("firing")
+    context["recipient"] = {"name": "ada", "email": "", "slack": "", "full_name": "Ada Byron"}
+    body = render(compile_template(DEFAULT_TEXT, "text"), context)
+    assert body.splitlines()[0] == "Ada Byron, you are paged for this incident."
+    context["recipient"] = {"name": "ada", "email": "", "slack": ""}
+    body = render(compile_template(DEFAULT_TEXT, "text"), context)
+    assert body.splitlines()[0] == "ada, you are paged for this incident."

@@ -18,6 +18,7 @@ class User:
     email: str | None = None
     slack: str | None = None
     contact: list[str] = field(default_factory=list)
+    full_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,3 +105,15 @@ def test_a_recipient_carries_their_time_zone_when_it_is_not_utc() -> None:
             {"name": "ana", "email": "", "slack": "", "timezone": "America/Lima"},
         )
     ]
+
+
+def test_a_full_name_reaches_the_message_context() -> None:
+    """Issue 17, item 20: ``users[].full_name`` is read, not accepted and ignored."""
+    directory = Directory(
+        users={"ada": User("ada", contact=["pager"], full_name="Ada Lovelace")},
+        teams={},
+        schedules={},
+        channels=set(),
+    )
+    found, problems = deliveries((Target.parse("user:ada"),), directory, AT)
+    assert not problems and found[0].recipient["full_name"] == "Ada Lovelace"

@@ -39,6 +39,12 @@ def _time(value: str | datetime | None, zone: tzinfo) -> str:
     return format_time(parse_time(value) if isinstance(value, str) else value, zone)
 
 
+def _person(user: dict[str, str | None]) -> str:
+    """An on-call person as the table names them: ``Bob Builder (bob)``, or ``bob``."""
+    full = user.get("full_name")
+    return f"{full} ({user['name']})" if full else str(user["name"])
+
+
 def _parse_when(text: str | None, now: datetime) -> datetime:
     """ISO 8601 (``2027-01-15T09:00``, UTC when no offset), ``now``, or ``+2h``/``-30m``."""
     from tocsin.times import parse_when
@@ -75,7 +81,7 @@ def oncall(
         nxt = row["next"]
         table.add_row(
             shown(row["schedule"]),
-            shown(", ".join(u["name"] for u in row["users"])) or "[red]nobody[/red]",
+            shown(", ".join(_person(u) for u in row["users"])) or "[red]nobody[/red]",
             _time(row["until"], zone),
             shown(", ".join(nxt["users"])) if nxt else "-",
         )

@@ -29,6 +29,8 @@ class Person(Protocol):
     def slack(self) -> str | None: ...
     @property
     def contact(self) -> Sequence[str]: ...
+    @property
+    def full_name(self) -> str | None: ...
 
 
 class Team(Protocol):
@@ -89,6 +91,8 @@ def deliveries(
             problems.append(f"{via}: user {name!r} has no contact methods")
             return
         recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
+        if user.full_name:
+            recipient["full_name"] = user.full_name  # how their messages greet them
         zone = getattr(user, "timezone", None)
         if zone and zone != "UTC":
             recipient["timezone"] = zone  # the times in their messages are in it

@@ -69,6 +69,7 @@ def oncall_now(ctx: Context, at: datetime, name: str | None = None) -> list[dict
                 "users": [
                     {
                         "name": u,
+                        "full_name": paging.users[u].full_name if u in paging.users else None,
                         "email": paging.users[u].email if u in paging.users else None,
                         "timezone": paging.users[u].timezone if u in paging.users else None,
                     }
