@@ -134,7 +134,7 @@ def test_routes_test_like_amtool() -> None:
 
 def test_config_check(tmp_path: Path) -> None:
     ok = runner.invoke(app, ["config", "check", "--config", str(EXAMPLE)])
-    assert ok.exit_code == 0 and "3 routes, 3 receivers, 1 inhibit rules" in ok.output
+    assert ok.exit_code == 0 and "3 routes, 3 receivers, 1 inhibit rule;" in ok.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(
         "route:\n  receiver: nobody\n  group_wait: soon\nreceivers: []\n"

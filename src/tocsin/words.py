@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-IRREGULAR = {"matches": "matches", "policy": "policies", "inhibit rule": "inhibit rules"}
-
 
 def plural(noun: str) -> str:
     """``noun``'s plural: ``runbook`` → ``runbooks``, ``policy`` → ``policies``,
     ``match`` → ``matches``."""
-    if noun in IRREGULAR:
-        return IRREGULAR[noun]
     if noun.endswith(("s", "x", "ch", "sh")):
         return noun + "es"
     if noun.endswith("y") and noun[-2:-1] not in ("a", "e", "i", "o", "u"):

@@ -13,6 +13,7 @@ import typer
 from tocsin import times
 from tocsin.cli.options import ConfigPath, err, load, out
 from tocsin.templating import printable
+from tocsin.words import count
 
 if TYPE_CHECKING:
     from tocsin.config import Config
@@ -239,12 +240,28 @@ def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
         for part in ("title", "text", "html")
         if getattr(c.templates, part) is not None
     )
+    counted = ", ".join(
+        count(n, noun)
+        for n, noun in (
+            (len(routes), "route"),
+            (len(loaded.receivers), "receiver"),
+            (len(loaded.inhibit_rules), "inhibit rule"),
+        )
+    )
+    people = ", ".join(
+        count(n, noun)
+        for n, noun in (
+            (len(paging.channels), "channel"),
+            (len(paging.users), "user"),
+            (len(paging.schedules), "schedule"),
+            (len(paging.policies), "escalation policy"),
+            (len(paging.levels), "severity level"),
+        )
+    )
     out.print(
-        f"{config}: OK — {len(routes)} routes, {len(loaded.receivers)} receivers, "
-        f"{len(loaded.inhibit_rules)} inhibit rules; {len(paging.channels)} channels, "
-        f"{len(paging.users)} users, {len(paging.schedules)} schedules, "
-        f"{len(paging.policies)} escalation policies, {len(paging.levels)} severity levels; "
-        f"{templates} custom templates rendered against sample alerts for every message kind",
+        f"{config}: OK — {counted}; {people}; {count(templates, 'custom template')} rendered "
+        "against sample alerts for every message kind",
         highlight=False,
         markup=False,
+        soft_wrap=True,
     )
