@@ -116,4 +116,5 @@ def test_a_full_name_reaches_the_message_context() -> None:
         channels=set(),
     )
     found, problems = deliveries((Target.parse("user:ada"),), directory, AT)
-    assert not problems and found[0].recipient["full_name"] == "Ada Lovelace"
+    recipient = found[0].recipient
+    assert not problems and recipient is not None and recipient["full_name"] == "Ada Lovelace"

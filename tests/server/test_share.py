@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,6 +127,11 @@ def test_a_page_opens_the_incident_text_behind_a_signed_expiring_link(
     assert text.startswith(f"Incident #{number}: WebDown")
     assert "      kubectl -n web describe pod 'web-1; rm -rf / #$(reboot)'" in text.splitlines()
     assert "    fill in: <host>" in text.splitlines()
+    # the timeline in sentences, times to the second with their zone, no fingerprint
+    timeline = text.split("Timeline (")[1]
+    assert "WebDown" in timeline and "fingerprint" not in timeline and "{" not in timeline
+    assert re.search(r"\n  \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC Incident opened", timeline)
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", text)  # no fractions of a second
     key = next(
         p
         for p in (tmp_path / "share.key", Path(str(api.state.db.url.database)).parent / "share.key")

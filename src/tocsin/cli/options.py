@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 out = Console(soft_wrap=False, highlight=False)
 if not out.is_terminal:
     out = Console(soft_wrap=False, highlight=False, width=160)
-err = Console(stderr=True, highlight=False)
+# an error or a warning is one line, however long: a terminal wraps it, a log keeps it whole
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def shown(value: object) -> str:

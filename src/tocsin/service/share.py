@@ -8,11 +8,13 @@ from typing import Any
 
 from tocsin import times
 from tocsin.errors import Forbidden
+from tocsin.incidents.describe import event_sentence
 from tocsin.incidents.share import verdict
 from tocsin.service.context import Context
 from tocsin.service.record import record
 from tocsin.store import linkkey
 from tocsin.templating import printable
+from tocsin.words import count
 
 MAX_TIMELINE = 200
 
@@ -57,16 +59,16 @@ def record_text(rec: dict[str, Any]) -> str:
         ("severity", rec["severity"] or "none"),
         ("assignee", rec["assignee"]),
         ("commander", rec["commander"]),
-        ("opened", rec["opened_at"]),
-        ("acknowledged", _by(rec["acknowledged_at"], rec["acknowledged_by"])),
-        ("resolved", _by(rec["resolved_at"], rec["resolved_by"])),
+        ("opened", _when(rec["opened_at"])),
+        ("acknowledged", _by(_when(rec["acknowledged_at"]), rec["acknowledged_by"])),
+        ("resolved", _by(_when(rec["resolved_at"]), rec["resolved_by"])),
     ):
         if value:
             out.append(f"{name + ':':<14}{printable(value)}")
     out += ["", f"Alerts ({len(rec['alerts'])}):"]
     for alert in rec["alerts"]:
         labels = ", ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
-        out.append("  " + _line(alert["status"], labels, "since", alert["starts_at"]))
+        out.append("  " + _line(alert["status"], labels, "since", _when(alert["starts_at"])))
     for section in rec["runbooks"]:
         out += ["", _line("Runbook:", f"{section['runbook']}: {section['section']}")]
         if section.get("url"):
@@ -83,9 +85,10 @@ def record_text(rec: dict[str, Any]) -> str:
                 if command.get("unfilled"):
                     out.append("    fill in: " + printable(", ".join(command["unfilled"])))
     timeline = rec.get("timeline") or []
-    out += ["", f"Timeline ({len(timeline)} events, UTC):"]
+    out += ["", f"Timeline ({count(len(timeline), 'event')}):"]
     for event in timeline[:MAX_TIMELINE]:
-        out.append("  " + _line(event["at"][:19], event["kind"], _detail(event["detail"])))
+        sentence = event_sentence(event["kind"], event["detail"])
+        out.append("  " + _line(_when(event["at"]), sentence))
     if len(timeline) > MAX_TIMELINE:
         out.append(f"  … and {len(timeline) - MAX_TIMELINE} more")
     return "\n".join(out) + "\n"
@@ -95,7 +98,6 @@ def _by(at: str | None, by: str | None) -> str | None:
     return f"{at} by {by}" if at and by else at
 
 
-def _detail(detail: dict[str, Any]) -> str:
-    return " ".join(
-        f"{k}={v}" for k, v in detail.items() if isinstance(v, str | int | float) and v != ""
-    )[:200]
+def _when(value: str | None) -> str | None:
+    """A time of the record as people read it: to the second, with its zone (UTC)."""
+    return times.format_time(times.parse_time(value)) if value else None
