@@ -129,6 +129,14 @@ FIGURE_TABLE: list[tuple[str, list[Event], tuple[int, int, int]]] = [
         (1, 3, 0),
     ),
     (
+        "reminding the owner of a post-incident duty is no page",
+        [
+            paged(1, "bob", "slack"),
+            Event(T + 86400, "notified", {"target": "user:bob", "kind": "duty_reminder"}),
+        ],
+        (1, 2, 0),
+    ),
+    (
         "a channel's message is no page",
         [Event(T, "notified", {"target": "channel:team", "channel": "team", "kind": "firing"})],
         (0, 1, 0),

@@ -29,8 +29,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-# Notifications that tell the people paged what became of the incident: not pages.
-TOLD = frozenset({"acknowledged", "resolved"})
+# Notifications to people that are not pages: telling those paged what became of the
+# incident, and reminding an owner of a post-incident duty.
+TOLD = frozenset({"acknowledged", "resolved", "duty_reminder"})
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from tocsin.incidents.figures import Event
+from tocsin.incidents.figures import TOLD, Event
 from tocsin.incidents.stats import Episode, IncidentRow, Page
 from tocsin.store.schema import (
     alerts,
@@ -65,7 +65,7 @@ def window(conn: Connection, since: float, until: float) -> WindowRows:
         if (
             kind == "notified"
             and isinstance(parsed.get("notification"), int)
-            and parsed.get("kind") not in ("acknowledged", "resolved")  # told, not paged
+            and parsed.get("kind") not in TOLD  # told or reminded, not paged
         ):
             notified.append((incident_id, float(at), parsed["notification"]))
 
