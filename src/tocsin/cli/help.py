@@ -28,8 +28,8 @@ def word(param: Any) -> str | None:
     """What a person types for ``param``: ``None`` for a flag (nothing to type)."""
     if getattr(param, "is_flag", False) or getattr(param, "count", False):
         return None
-    if param.metavar is not None:
-        return str(param.metavar)
+    if param.metavar is not None:  # an argument shows it as its name already
+        return None if param.param_type_name == "argument" else str(param.metavar)
     described = param.type_descriptor
     if described.is_choice and described.choices:
         text = "|".join(str(getattr(c, "value", c)) for c in described.choices)
