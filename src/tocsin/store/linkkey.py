@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import threading
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine
@@ -33,9 +34,20 @@ def key_path(db: Engine | Connection) -> Path | None:
         database = url.database
         if not database or database == ":memory:" or database.startswith("file:"):
             return None
-        return Path(database).resolve().parent / KEY_FILE
+        return _resolved(database).parent / KEY_FILE
     directory = os.environ.get("TOCSIN_DATA_DIR")
-    return Path(directory).resolve() / KEY_FILE if directory else None
+    return _resolved(directory) / KEY_FILE if directory else None
+
+
+def _resolved(path: str) -> Path:
+    """``Path(path).resolve()``, worked out once per path and working directory: every
+    message's Open link needs the key, and resolving walks the file system."""
+    return _resolve(path, "" if os.path.isabs(path) else os.getcwd())
+
+
+@lru_cache(maxsize=32)
+def _resolve(path: str, cwd: str) -> Path:
+    return Path(cwd, path).resolve()
 
 
 def link_key(db: Engine | Connection) -> bytes | None:
