@@ -229,9 +229,10 @@ class Deliverer:
             place = one.place if isinstance(one, _Ready) else None
             chains.setdefault(place or -one.item_id, []).append(one)
         recorder = _Recorder(self._record, {r.item_id for r in ready})
-        renewal = asyncio.create_task(self._renew(recorder))
+        sends = asyncio.gather(*(self._chain(c, recorder) for c in chains.values()))
+        renewal = asyncio.create_task(self._renew(recorder))  # runs after the sends start
         try:
-            await asyncio.gather(*(self._chain(c, recorder) for c in chains.values()))
+            await sends
             await recorder.close()
         finally:
             renewal.cancel()
