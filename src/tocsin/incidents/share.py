@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 from typing import Literal
 
 DEFAULT_TTL_S = 7 * 86400
@@ -20,8 +21,15 @@ Verdict = Literal["ok", "invalid", "expired"]
 
 
 def signature(key: bytes, incident_id: int, expires: int) -> str:
-    digest = hmac.digest(key, f"incident:{incident_id}:{expires}".encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+    mac = _keyed(key).copy()
+    mac.update(f"incident:{incident_id}:{expires}".encode())
+    return base64.urlsafe_b64encode(mac.digest()).decode("ascii").rstrip("=")
+
+
+@lru_cache(maxsize=4)
+def _keyed(key: bytes) -> hmac.HMAC:
+    """HMAC-SHA256 set up with ``key``, to be copied for each link (every page signs one)."""
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def share_path(key: bytes, incident_id: int, expires: int) -> str:
