@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -38,9 +39,12 @@ _DURATION = re.compile(r"^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?
 MAX_OFFSET_S = 100 * 366 * 86_400  # a relative time further than a century is a typo
 
 
+@lru_cache(maxsize=64)
 def parse_duration(text: str) -> float:
     """Seconds in a Prometheus duration (``30s``, ``5m``, ``1h30m``, ``4h``); ``Invalid``
-    (a ValueError) names the text when it is not one."""
+    (a ValueError) names the text when it is not one. The configuration's durations are read
+    on every page (a link's expiry, a delivery's lease): each is parsed once (what fails to
+    parse is not kept)."""
     found = _DURATION.match(text.strip()) if text else None
     if not text or found is None or text.strip() == "":
         raise Invalid(f"not a valid duration string: {text!r}")

@@ -14,6 +14,7 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
 from tests.notify.sinks import HttpSink, Reply
 from tests.server.test_real_clients import Server, tocsin
@@ -199,3 +200,60 @@ def test_the_delivery_timings_are_configured_with_defaults_and_bounded() -> None
     assert parse_config(base + "delivery: {lease: 10s}\n").model.delivery.lease == "10s"
     with pytest.raises(Invalid, match=r"tocsin.yaml:3:19: delivery.lease: must be at least 1s"):
         parse_config(base + "delivery: {lease: 0s}\n")
+
+
+def test_a_batch_knows_its_order_from_the_transaction_that_made_it(db: Engine) -> None:
+    """The deliveries a transaction creates (``take_new``) or claims (``to_send``) come with
+    their group and whether an earlier message of that group and channel is still to be
+    sent, so the sender asks the database nothing between the commit and the send."""
+    from sqlalchemy import insert
+
+    from tocsin.store import outbox
+    from tocsin.store.db import begin_write
+    from tocsin.store.schema import incidents
+
+    now = 1_800_000_000.0
+    with begin_write(db) as conn:
+        for group in ("g1", "g1", "g2"):
+            conn.execute(
+                insert(incidents).values(
+                    group_key=group,
+                    route_id="r",
+                    receiver="default",
+                    group_labels="{}",
+                    status="triggered",
+                    opened_at=now,
+                    first_alert_at=now,
+                    last_alert_at=now,
+                    group_wait_s=0,
+                    group_interval_s=300,
+                    repeat_interval_s=3600,
+                )
+            )
+
+    def pending(incident: int, channel: str, key: str) -> outbox.Pending:
+        return outbox.Pending(incident, channel, f"channel:{channel}", "firing", {}, key)
+
+    with begin_write(db) as conn:  # incident 1's resolution, still to be sent
+        (earlier,) = outbox.enqueue(conn, [pending(1, "team", "resolution")], now)
+        outbox.forget_new(conn)
+    with begin_write(db) as conn:  # incident 2 (same group) and 3 (another) page
+        outbox.enqueue(
+            conn,
+            [pending(2, "team", "page"), pending(2, "mail", "mail"), pending(3, "team", "other")],
+            now,
+        )
+        created = outbox.take_new(conn, "me", now, 30)
+    rows = {row.idempotency_key: row for _item, row in created}
+    assert {k: (r.order_group, r.order_waits) for k, r in rows.items()} == {
+        "page": ("g1", True),  # after the resolution of the same group and channel
+        "mail": ("g1", False),  # another channel: nothing before it
+        "other": ("g2", False),  # another group
+    }
+    with begin_write(db) as conn:  # claimed together, neither waits: the batch orders them
+        both = outbox.to_send(conn, [earlier, rows["page"].id])
+    assert [r.order_waits for r in both.values()] == [False, False]
+    with begin_write(db) as conn:  # the resolution is sent: the page waits no more
+        outbox.record_attempt(conn, earlier, now, True, 200, "", 1.0, "me")
+        (row,) = outbox.to_send(conn, [rows["page"].id]).values()
+    assert row.order_waits is False

@@ -11,10 +11,11 @@ was in flight goes out twice.
 
 Messages of one group go out in the order they were decided (notification ids): for one
 group (the incidents' group key) and channel, a message waits while an earlier one is still
-to be sent (``outbox.ordering``): the resolution of incident #2 reaches a channel before the
-page of #5 that the same alert opened after it. Within a batch, such messages are sent one
-after the other; a message that does not get through holds back the later ones until it is
-sent or dead-lettered (``outbox.release_next`` then moves them up).
+to be sent (``outbox.to_send``, in the transaction that created or claimed the batch, so
+that nothing stands between the commit and the send): the resolution of incident #2 reaches
+a channel before the page of #5 that the same alert opened after it. Within a batch, such
+messages are sent one after the other; a message that does not get through holds back the
+later ones until it is sent or dead-lettered (``outbox.release_next`` then moves them up).
 """
 
 from __future__ import annotations
@@ -141,6 +142,8 @@ class _Ready:
     channel: Channel
     cfg: ChannelConfig
     message: Message
+    place: tuple[str, str] | None  # its group and channel, in whose order it goes
+    waits: bool  # an earlier message of its place is still to be sent
 
 
 @dataclass
@@ -204,7 +207,8 @@ class Deliverer:
         self, claimed: list[tuple[Any, Any]], committed: Awaitable[bool] | None = None
     ) -> int:
         """Send claimed (due item, notification) pairs, concurrently but in order within a
-        group and channel, and record each as it completes.
+        group and channel, and record each as it completes. The notifications are rows of
+        ``outbox.to_send``: each knows its group and whether it waits for an earlier one.
         ``committed``: the deliveries were created in a transaction that may still be
         committing (the intake's): each message is read and its channel made ready meanwhile,
         but nothing goes out before the commit held, for a page must not name an incident that
@@ -220,17 +224,15 @@ class Deliverer:
             return 0
         if not ready:
             return 0
-        places, waiting = await asyncio.to_thread(
-            self._ordering, [r.notification_id for r in ready if isinstance(r, _Ready)]
-        )
         chains: dict[tuple[str, str] | int, list[_Result | _Ready]] = {}
         for one in sorted(ready, key=lambda r: r.notification_id):
-            place = places.get(one.notification_id) if isinstance(one, _Ready) else None
+            place = one.place if isinstance(one, _Ready) else None
             chains.setdefault(place or -one.item_id, []).append(one)
         recorder = _Recorder(self._record, {r.item_id for r in ready})
-        renewal = asyncio.create_task(self._renew(recorder))
+        sends = asyncio.gather(*(self._chain(c, recorder) for c in chains.values()))
+        renewal = asyncio.create_task(self._renew(recorder))  # runs after the sends start
         try:
-            await asyncio.gather(*(self._chain(c, waiting, recorder) for c in chains.values()))
+            await sends
             await recorder.close()
         finally:
             renewal.cancel()
@@ -238,14 +240,12 @@ class Deliverer:
                 await renewal
         return len(claimed)
 
-    async def _chain(
-        self, chain: list[_Result | _Ready], waiting: set[int], recorder: _Recorder
-    ) -> None:
+    async def _chain(self, chain: list[_Result | _Ready], recorder: _Recorder) -> None:
         """One group's messages to one channel, oldest first, each after the one before got
         through; once one waits or fails, the later ones wait for it."""
         held = False
         for one in chain:
-            if held or (isinstance(one, _Ready) and one.notification_id in waiting):
+            if held or (isinstance(one, _Ready) and one.waits):
                 held = True
                 result = _Result(one.item_id, one.notification_id, None, wait_s=self.order_wait_s)
             else:
@@ -270,16 +270,10 @@ class Deliverer:
         with begin_write(self.db) as conn:
             outbox.renew(conn, item_ids, self.owner, self.clock.now() + lease)
 
-    def _ordering(self, notification_ids: list[int]) -> tuple[dict[int, tuple[str, str]], set[int]]:
-        if not notification_ids:
-            return {}, set()
-        with self.db.connect() as conn:
-            return outbox.ordering(conn, notification_ids)
-
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:
             items = repo.claim_due(conn, now, self.owner, self.lease_s, limit, kinds=[DELIVER])
-            rows = outbox.many(conn, [item.ref for item in items])
+            rows = outbox.to_send(conn, [item.ref for item in items])
             return [(item, rows.get(item.ref)) for item in items]
 
     def _prepare(self, item: Any, row: Any) -> _Result | _Ready:
@@ -290,7 +284,9 @@ class Deliverer:
         channel, cfg, error = self._channel(row.channel)
         if channel is None or cfg is None:
             return _Result(item.id, row.id, Outcome(ok=False, error=error, transient=False))
-        return _Ready(item.id, row.id, channel, cfg, from_json(json.loads(row.message)))
+        place = (row.order_group, row.channel) if row.order_group is not None else None
+        message = from_json(json.loads(row.message))
+        return _Ready(item.id, row.id, channel, cfg, message, place, bool(row.order_waits))
 
     async def _send(self, ready: _Result | _Ready) -> _Result:
         if isinstance(ready, _Result):

@@ -68,6 +68,8 @@ def state_line(
     """What happened to the incident, said as it is: who resolved or acknowledged it and
     when, and how many of its alerts still fire; "" for the kinds that page (their summary
     is the alerts')."""
+    if kind not in ("resolved", "acknowledged"):
+        return ""
     firing = [a for a in members.values() if not a.resolved(when)]
     ended = len(members) - len(firing)
     at = format_time(acted_at or when)
@@ -94,12 +96,9 @@ def state_line(
             )
         ended_text = "The alert" if ended == 1 else f"All {count(ended, 'alert')}"
         return f"{line} {ended_text} had ended."
-    if kind == "acknowledged":
-        by = f" by {actor}" if actor else ""
-        line = f"Acknowledged{by} at {at}; "
-        line += f"{count(len(firing), 'alert')} firing." if firing else "no alert fires now."
-        return line
-    return ""
+    by = f" by {actor}" if actor else ""  # acknowledged
+    line = f"Acknowledged{by} at {at}; "
+    return line + (f"{count(len(firing), 'alert')} firing." if firing else "no alert fires now.")
 
 
 def summary(

@@ -21,7 +21,8 @@ from sqlalchemy import Connection, Engine
 
 KEY_FILE = "share.key"
 KEY_BYTES = 32
-_cache: dict[Path, bytes] = {}
+_cache: dict[Path, bytes] = {}  # by the key file's path
+_known: dict[tuple[bool, str, str], bytes] = {}  # by (SQLite, file or directory, cwd)
 _lock = threading.Lock()
 log = logging.getLogger("tocsin.links")
 
@@ -40,7 +41,22 @@ def key_path(db: Engine | Connection) -> Path | None:
 
 def link_key(db: Engine | Connection) -> bytes | None:
     """The key (created, owner-only, when there is none yet), or None without a data
-    directory."""
+    directory. Every message's Open link is signed with it: once read, it is found again by
+    the database's file or data directory (and the working directory a relative one is
+    taken from), without a look at the file system."""
+    url = db.engine.url
+    sqlite = url.get_backend_name() == "sqlite"
+    where = (url.database if sqlite else os.environ.get("TOCSIN_DATA_DIR")) or ""
+    seen = (sqlite, where, "" if os.path.isabs(where) else os.getcwd())
+    key = _known.get(seen)
+    if key is None:
+        key = _read(db)
+        if key is not None:
+            _known[seen] = key
+    return key
+
+
+def _read(db: Engine | Connection) -> bytes | None:
     path = key_path(db)
     if path is None:
         return None

@@ -89,21 +89,64 @@ def take_new(conn: Connection, owner: str, now: float, lease_s: float) -> list[t
             [owner, now + lease_s, DELIVER, *chunk, now],
         )
         items.update((r.ref, r) for r in taken)
-    rows = many(conn, list(items))
+    rows = to_send(conn, ids)
     return [(items[i], rows[i]) for i in ids if i in items and i in rows]
 
 
-def many(conn: Connection, notification_ids: list[int]) -> dict[int, Any]:
-    """Notification rows by id (those that exist)."""
+def to_send(conn: Connection, notification_ids: list[int]) -> dict[int, Any]:
+    """Notification rows by id (those that exist), for a batch about to be sent, each with
+    its place in the order of its group, decided in the transaction that created or claimed
+    the batch (the sender asks the database nothing more before it sends):
+    ``order_group``, the incident's group key (messages of one group and channel go out in
+    the order they were decided: the resolution of one incident before the page of the
+    next), and ``order_waits``, whether an earlier notification of the same group and
+    channel, not in the batch, is still to be sent (this one waits for it). The earlier
+    messages of a group are written before the later ones, so asking here finds those that
+    asking after the commit would (and perhaps one that is sent meanwhile)."""
     found: dict[int, Any] = {}
     for chunk in bulk.chunked(notification_ids):
         rows = bulk.fetch(
             conn,
-            f"SELECT * FROM notifications WHERE id IN ({bulk.markers(conn, len(chunk))})",
+            "SELECT n.*, i.group_key AS order_group FROM notifications n"
+            " LEFT JOIN incidents i ON i.id = n.incident_id"
+            f" WHERE n.id IN ({bulk.markers(conn, len(chunk))})",
             chunk,
         )
         found.update((r.id, r) for r in rows)
-    return found
+    if not found:
+        return found
+    earliest = _earliest_pending(conn, {r.order_group for r in found.values()}, found)
+    return {
+        n: bulk.record(
+            (*row._fields, "order_waits"),
+            (*row, earliest.get((row.order_group, row.channel), n) < n),
+        )
+        for n, row in found.items()
+    }
+
+
+def _earliest_pending(
+    conn: Connection, group_keys: set[str | None], batch: dict[int, Any]
+) -> dict[tuple[str, str], int]:
+    """The earliest notification still to be sent of each (group key, channel) of these
+    groups, leaving out those in ``batch``."""
+    keys = sorted(k for k in group_keys if k is not None)
+    earliest: dict[tuple[str, str], int] = {}
+    for chunk in bulk.chunked(keys):
+        rows = bulk.fetch(
+            conn,
+            "SELECT p.id, p.channel, q.group_key FROM due_work d"
+            " JOIN notifications p ON p.id = d.ref JOIN incidents q ON q.id = p.incident_id"
+            " WHERE d.kind = {p} AND p.status = 'pending'"
+            f" AND q.group_key IN ({bulk.markers(conn, len(chunk))})",
+            [DELIVER, *chunk],
+        )
+        for r in rows:
+            if r.id in batch:
+                continue
+            place = (r.group_key, r.channel)
+            earliest[place] = min(r.id, earliest.get(place, r.id))
+    return earliest
 
 
 def forget_new(conn: Connection) -> None:
@@ -201,46 +244,6 @@ def renew(conn: Connection, item_ids: list[int], owner: str, until: float) -> in
             [until, *chunk, owner],
         )
     return renewed
-
-
-def ordering(
-    conn: Connection, notification_ids: list[int]
-) -> tuple[dict[int, tuple[str, str]], set[int]]:
-    """For these notifications (a batch about to be sent): each one's place in the order of
-    its group, (the incident's group key, the channel), and those that must wait because an
-    earlier notification of the same group and channel, not among them, is still to be sent
-    (messages of one group go out in the order they were decided: the resolution of one
-    incident before the page of the next)."""
-    places: dict[int, tuple[str, str]] = {}
-    for chunk in bulk.chunked(notification_ids):
-        rows = bulk.fetch(
-            conn,
-            "SELECT n.id, n.channel, i.group_key FROM notifications n"
-            " JOIN incidents i ON i.id = n.incident_id"
-            f" WHERE n.id IN ({bulk.markers(conn, len(chunk))})",
-            chunk,
-        )
-        places.update((r.id, (r.group_key, r.channel)) for r in rows)
-    if not places:
-        return places, set()
-    keys = sorted({key for key, _ in places.values()})
-    earliest: dict[tuple[str, str], int] = {}
-    for chunk in bulk.chunked(keys):
-        rows = bulk.fetch(
-            conn,
-            "SELECT p.id, p.channel, q.group_key FROM due_work d"
-            " JOIN notifications p ON p.id = d.ref JOIN incidents q ON q.id = p.incident_id"
-            " WHERE d.kind = {p} AND p.status = 'pending'"
-            f" AND q.group_key IN ({bulk.markers(conn, len(chunk))})",
-            [DELIVER, *chunk],
-        )
-        for r in rows:
-            if r.id in places:
-                continue
-            place = (r.group_key, r.channel)
-            earliest[place] = min(r.id, earliest.get(place, r.id))
-    waiting = {n for n, place in places.items() if place in earliest and earliest[place] < n}
-    return places, waiting
 
 
 def release_next(conn: Connection, row: Any, now: float) -> None:
