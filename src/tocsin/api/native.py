@@ -21,10 +21,11 @@ from tocsin.alerts.payloads import OutOfRange, parse_time
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
-from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
+from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, after_page, page
 from tocsin.errors import Invalid
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS
 from tocsin.service import incidents, record
+from tocsin.store.schema import MAX_ROW_ID
 
 router = APIRouter()
 
@@ -103,10 +104,17 @@ async def get_timeline(
     kind: Annotated[
         str | None, Query(max_length=500, description="Comma-separated event kinds.")
     ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="Events after this event id.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=record.MAX_TIMELINE_PAGE)] = record.TIMELINE_PAGE,
 ) -> Response:
-    """The typed events of the incident, oldest first (kinds: docs/response.md)."""
+    """The typed events of the incident, oldest first (kinds: docs/response.md), a page at a
+    time: at most ``limit`` after event id ``after``; ``Link`` (``rel="next"``) gives the
+    next page while more follow."""
     kinds = set(kind.split(",")) if kind else None
-    return JSONResponse(record.timeline(context(request), incident_id, kinds))
+    events, more = record.timeline(context(request), incident_id, kinds, after, limit)
+    return after_page(request, events, more, limit)
 
 
 class NoteBody(BaseModel):

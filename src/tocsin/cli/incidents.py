@@ -143,10 +143,15 @@ def show(
                     out.print("      " + line, markup=False, highlight=False)
         if brief and len(steps) > BRIEF_STEPS:
             out.print(f"  … {len(steps) - BRIEF_STEPS} more steps (all of them without --brief)")
-    events = Table(title="timeline", title_justify="left")
+    shown_events = record["timeline"]
+    total = record.get("timeline_total", len(shown_events))
+    title = "timeline"
+    if total > len(shown_events):  # a long timeline: the latest events, and how many in all
+        title = f"timeline: the latest {len(shown_events)} of {total:,} events"
+    events = Table(title=title, title_justify="left")
     for column in ("at", "what"):
         events.add_column(column)
-    for event in record["timeline"]:
+    for event in shown_events:
         what = event_sentence(event["kind"], event["detail"], zone)
         events.add_row(_when(event["at"], zone), shown(what))
     out.print(events)

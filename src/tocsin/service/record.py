@@ -32,6 +32,12 @@ from tocsin.store import outbox, repo
 from tocsin.store.repo import StoredAlert
 from tocsin.store.schema import incidents
 
+# A timeline is read a page at a time (``GET /api/v1/incidents/{id}/timeline``: ``limit``,
+# ``after``); the record and ``tocsin incident show`` carry the latest ``RECORD_EVENTS``.
+TIMELINE_PAGE = 500
+MAX_TIMELINE_PAGE = 5000
+RECORD_EVENTS = 500
+
 
 def _at(ts: float | None) -> str | None:
     return format_time(times.to_dt(ts)) if ts is not None else None
@@ -121,7 +127,8 @@ def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
 
 def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
     """The whole record: the incident, its alerts, response figures and runbook sections
-    (and, ``with_timeline``, its timeline)."""
+    (and, ``with_timeline``, the latest ``RECORD_EVENTS`` events of its timeline, oldest
+    first, and ``timeline_total``: how many it holds)."""
     with ctx.db.connect() as conn:
         row = incident_row(conn, incident_id)
         members = repo.incident_members(conn, row.id)
@@ -131,8 +138,11 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
         names = [m.labels.get("alertname", "") for m in members]
         body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
-        if with_timeline:
-            body["timeline"] = repo.incident_timeline(conn, incident_id)
+        if with_timeline:  # the latest events, and how many there are in all
+            body["timeline"] = repo.incident_timeline(
+                conn, incident_id, limit=RECORD_EVENTS, latest=True
+            )
+            body["timeline_total"] = repo.timeline_count(conn, incident_id)
     return body
 
 
@@ -175,12 +185,23 @@ def list_incidents(
     return [incident_json(r) for r in rows], int(total)
 
 
-def timeline(ctx: Context, incident_id: int, kinds: set[str] | None = None) -> list[dict[str, Any]]:
-    """The typed events of the incident, oldest first (only ``kinds`` when given)."""
+def timeline(
+    ctx: Context,
+    incident_id: int,
+    kinds: set[str] | None = None,
+    after: int | None = None,
+    limit: int = TIMELINE_PAGE,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the incident's typed events, oldest first: those after event id ``after``
+    (only ``kinds`` when given), at most ``limit``; and whether more follow."""
+    if not 1 <= limit <= MAX_TIMELINE_PAGE:
+        raise Invalid(f"limit must be from 1 to {MAX_TIMELINE_PAGE}")
     with ctx.db.connect() as conn:
         incident_row(conn, incident_id)
-        events = repo.incident_timeline(conn, incident_id)
-    return [e for e in events if e["kind"] in kinds] if kinds else events
+        events = repo.incident_timeline(
+            conn, incident_id, after=after, limit=limit + 1, kinds=kinds
+        )
+    return events[:limit], len(events) > limit
 
 
 def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
