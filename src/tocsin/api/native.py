@@ -183,6 +183,11 @@ async def alert_history(
     _by: Reader,
     fingerprint: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="Episodes older than this id.")
+    ] = None,
 ) -> Response:
-    """Every stored episode, newest first; resolved ones included."""
-    return JSONResponse(record.alert_history(context(request), fingerprint, limit))
+    """Every stored episode, newest first; resolved ones included. ``Link`` (``rel="next"``)
+    gives the older ones while there are more."""
+    found, more = record.alert_history(context(request), fingerprint, limit, before)
+    return after_page(request, found, more, limit, cursor="before")

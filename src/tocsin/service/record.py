@@ -211,8 +211,11 @@ def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
         return outbox.for_incident(conn, incident_id)
 
 
-def alert_history(ctx: Context, fingerprint: str | None, limit: int) -> list[dict[str, Any]]:
-    """Every stored episode (of one alert, with ``fingerprint``), newest first."""
+def alert_history(
+    ctx: Context, fingerprint: str | None, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of stored episodes (of one alert, with ``fingerprint``), newest first: at
+    most ``limit`` with an id below ``before``; and whether more follow."""
     with ctx.db.connect() as conn:
-        found = repo.alert_history(conn, fingerprint, limit)
-    return [alert_json(a, with_id=True) for a in found]
+        found = repo.alert_history(conn, fingerprint, limit + 1, before)
+    return [alert_json(a, with_id=True) for a in found[:limit]], len(found) > limit

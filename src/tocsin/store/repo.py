@@ -385,11 +385,15 @@ def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
 
 
 def alert_history(
-    conn: Connection, fingerprint: str | None = None, limit: int = 100
+    conn: Connection, fingerprint: str | None = None, limit: int = 100, before: int | None = None
 ) -> list[StoredAlert]:
+    """Stored episodes, newest first (of one alert with ``fingerprint``; those with an id
+    below ``before``): read by the primary key, or the (fingerprint, id) index."""
     query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
     if fingerprint:
         query = query.where(alerts.c.fingerprint == fingerprint)
+    if before is not None:
+        query = query.where(alerts.c.id < before)
     return [_row_to_alert(r) for r in conn.execute(query)]
 
 
