@@ -22,7 +22,7 @@ from tocsin.alerts import model
 from tocsin.alerts.payloads import format_time
 from tocsin.engine import messages
 from tocsin.errors import Invalid, NotFound
-from tocsin.incidents.figures import figures
+from tocsin.incidents.figures import FIGURE_KINDS, figures
 from tocsin.incidents.lifecycle import STATUSES
 from tocsin.incidents.sections import sections
 from tocsin.runbooks.fill import fill
@@ -135,7 +135,8 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         body = incident_json(row)
         now = times.to_dt(ctx.now())
         body["alerts"] = [alert_json(m, now) for m in members]
-        body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
+        events = repo.incident_events(conn, row.id, FIGURE_KINDS)
+        body["figures"] = figures(events, row.opened_at).to_json()
         names = [m.labels.get("alertname", "") for m in members]
         body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
         if with_timeline:  # the latest events, and how many there are in all

@@ -488,13 +488,17 @@ def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
     )
 
 
-def incident_events(conn: Connection, incident_id: int) -> list[Any]:
-    """The timeline as ``incidents.figures.Event`` values (epoch seconds), oldest first."""
+def incident_events(
+    conn: Connection, incident_id: int, kinds: Iterable[str] | None = None
+) -> list[Any]:
+    """The timeline as ``incidents.figures.Event`` values (epoch seconds), oldest first (only
+    ``kinds`` when given: read by the index on (incident_id, kind, id))."""
     from tocsin.incidents.figures import Event
 
-    rows = conn.execute(
-        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
-    )
+    query = select(timeline).where(timeline.c.incident_id == incident_id)
+    if kinds is not None:
+        query = query.where(timeline.c.kind.in_(sorted(kinds)))
+    rows = conn.execute(query.order_by(timeline.c.id))
     return [Event(float(r.at), r.kind, json.loads(r.detail)) for r in rows]
 
 

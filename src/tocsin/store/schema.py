@@ -153,6 +153,8 @@ timeline = Table(
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False),  # JSON
     Index("ix_timeline_incident", "incident_id", "id"),
+    # reads of some kinds (the figures, status updates) cost those events, not the timeline's
+    Index("ix_timeline_incident_kind", "incident_id", "kind", "id"),
 )
 
 # The outbox: a notification is written in the transaction that decides to send it, then
