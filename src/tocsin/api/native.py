@@ -108,11 +108,20 @@ async def get_timeline(
         int | None, Query(ge=0, le=MAX_ROW_ID, description="Events after this event id.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=record.MAX_TIMELINE_PAGE)] = record.TIMELINE_PAGE,
+    latest: Annotated[
+        bool, Query(description="The last `limit` events, with X-Total-Count.")
+    ] = False,
 ) -> Response:
     """The typed events of the incident, oldest first (kinds: docs/response.md), a page at a
     time: at most ``limit`` after event id ``after``; ``Link`` (``rel="next"``) gives the
-    next page while more follow."""
+    next page while more follow. ``latest``: the last ``limit`` events (oldest first) and
+    ``X-Total-Count``, how many there are."""
     kinds = set(kind.split(",")) if kind else None
+    if latest:
+        found, total = record.latest_timeline(context(request), incident_id, kinds, limit)
+        answer = JSONResponse(found)
+        answer.headers["X-Total-Count"] = str(total)
+        return answer
     events, more = record.timeline(context(request), incident_id, kinds, after, limit)
     return after_page(request, events, more, limit)
 

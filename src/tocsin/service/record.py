@@ -139,11 +139,8 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         body["figures"] = figures(events, row.opened_at).to_json()
         names = [m.labels.get("alertname", "") for m in members]
         body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
-        if with_timeline:  # the latest events, and how many there are in all
-            body["timeline"] = repo.incident_timeline(
-                conn, incident_id, limit=RECORD_EVENTS, latest=True
-            )
-            body["timeline_total"] = repo.timeline_count(conn, incident_id)
+    if with_timeline:  # the latest events, and how many there are in all
+        body["timeline"], body["timeline_total"] = latest_timeline(ctx, incident_id)
     return body
 
 
@@ -203,6 +200,19 @@ def timeline(
             conn, incident_id, after=after, limit=limit + 1, kinds=kinds
         )
     return events[:limit], len(events) > limit
+
+
+def latest_timeline(
+    ctx: Context, incident_id: int, kinds: set[str] | None = None, limit: int = RECORD_EVENTS
+) -> tuple[list[dict[str, Any]], int]:
+    """The last ``limit`` events of the incident (only ``kinds`` when given), oldest first,
+    and how many there are."""
+    if not 1 <= limit <= MAX_TIMELINE_PAGE:
+        raise Invalid(f"limit must be from 1 to {MAX_TIMELINE_PAGE}")
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        found = repo.incident_timeline(conn, incident_id, limit=limit, kinds=kinds, latest=True)
+        return found, repo.timeline_count(conn, incident_id, kinds)
 
 
 def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
