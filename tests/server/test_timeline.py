@@ -72,7 +72,8 @@ def test_a_storm_of_5000_alerts_makes_a_handful_of_events_with_counts_that_add_u
     assert (changed["fired"], changed["resolved"], changed["still_firing"]) == (STORM, 0, STORM)
     assert [a["labels"]["instance"] for a in changed["alerts"]] == [f"n{i:05}" for i in range(5)]
     [flushed] = [e["detail"] for e in first if e["kind"] == "group_flushed"]
-    assert flushed["firing_count"] == STORM and len(flushed["firing"]) == 5
+    assert flushed["firing_count"] == STORM
+    assert [a["labels"]["instance"] for a in flushed["firing"]] == [f"n{i:05}" for i in range(5)]
 
     # a minute on: 1,000 end, 500 new fire; the next flush says so in one event
     clock.advance(60)

@@ -26,10 +26,10 @@ from tocsin.engine.stage import Settings
 from tocsin.incidents.flush import (
     ALERT_EVENT_KINDS,
     CHANGED,
-    NAMED,
     alert_events,
     changed_event,
     decide,
+    first_named,
     mute,
 )
 from tocsin.incidents.lifecycle import Refusal, transition
@@ -105,6 +105,10 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
         incident = repo.get_incident(conn, incident_id)
     if decision.send:
+
+        def named(fps: list[str]) -> list[str]:
+            return first_named(fps, members)
+
         repo.add_timeline(
             conn,
             incident_id,
@@ -112,16 +116,16 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             "group_flushed",
             {
                 # the first few of each, and how many (a storm's flush stays one small row)
-                "firing": [brief(fp, members[fp]) for fp in decision.firing[:NAMED]],
+                "firing": [brief(fp, members[fp]) for fp in named(decision.firing)],
                 "firing_count": len(decision.firing),
-                "resolved": [brief(fp, members[fp]) for fp in decision.resolved[:NAMED]],
+                "resolved": [brief(fp, members[fp]) for fp in named(decision.resolved)],
                 "resolved_count": len(decision.resolved),
                 "muted": {
                     fp: {
                         "silenced_by": muting.silenced_by.get(fp, []),
                         "inhibited_by": muting.inhibited_by.get(fp, []),
                     }
-                    for fp in decision.muted[:NAMED]
+                    for fp in named(decision.muted)
                 },
                 "muted_count": len(decision.muted),
             },

@@ -176,3 +176,9 @@ def _order(alert: Alert, fp: str) -> tuple[float, list[tuple[str, str]], str]:
     """Earliest started first; at the same start, by labels (``instance=n1`` before ``n2``)."""
     started = alert.starts_at.timestamp() if alert.starts_at else 0.0
     return started, sorted(alert.labels.items()), fp
+
+
+def first_named(fingerprints: Sequence[str], alerts: Mapping[str, Alert]) -> list[str]:
+    """The first ``NAMED`` of these alerts, as a flush's events name them: earliest started
+    first, then by labels."""
+    return sorted(fingerprints, key=lambda fp: _order(alerts[fp], fp))[:NAMED]
