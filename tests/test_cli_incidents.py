@@ -66,7 +66,7 @@ def test_show_note_assign_reopen(tmp_path: Path) -> None:
     assert record["assignee"] == "alice" and record["severity"] == "critical"
     assert [s["alerts"] for s in record["runbooks"]] == [["PebbleDatabaseDown"]]
     kinds = [e["kind"] for e in record["timeline"]]
-    assert kinds[:4] == ["opened", "alert_fired", "group_flushed", "triggered"]
+    assert kinds[:4] == ["opened", "alerts_changed", "group_flushed", "triggered"]
     assert kinds[-2:] == ["note", "assigned"]
     assert record["timeline"][-2]["detail"] == {"text": "checked the primary", "by": "alice"}
     code, output = run("incident", "resolve", number, "--by", "bob", *common)
@@ -186,3 +186,33 @@ def test_show_tells_the_timeline_in_sentences_and_zoned_times(
     monkeypatch.setenv("TZ", "Europe/Berlin")
     code, output = run("incident", "show", "1", *common)
     assert code == 0 and "2026-11-24 10:01:00 CET" in output.split("timeline")[-1]
+
+
+def test_show_a_long_incident_lists_the_latest_events_and_the_first_alerts(
+    tmp_path: Path,
+) -> None:
+    """Issue 18: a storm's incident shows the latest 500 events and the first 100 alerts, and
+    says how many there are (the JSON record has every alert and the latest events)."""
+    number = open_incident(tmp_path)
+    engine = make_engine(database_url(tmp_path, None))
+    now = datetime(2026, 11, 24, 9, 5, tzinfo=UTC)
+    config = load_config(EXAMPLE)
+    base = {"alertname": "PebbleDatabaseDown", "severity": "critical", "service": "pebble-db"}
+    storm = [
+        with_defaults(Alert(labels={**base, "instance": f"i{n:03}"}), now, 300) for n in range(150)
+    ]
+    with begin_write(engine) as conn:
+        repo.ingest(conn, storm, now, config.route)
+        for n in range(600):
+            repo.add_timeline(conn, number, now, "note", {"text": f"note {n}", "by": "alice"})
+    engine.dispose()
+    common = ["-c", str(EXAMPLE), "--data-dir", str(tmp_path)]
+    code, output = run("incident", "show", str(number), "--brief", *common)
+    assert code == 0, output
+    assert "the latest 500 of 60" in output  # 600 notes and the incident's own events
+    assert "note 599" in output and "note 99 " not in output and "note 0 " not in output
+    assert "alerts: the first 100 of 151" in output
+    code, output = run("incident", "show", str(number), "--format", "json", *common)
+    record = json.loads(output)
+    assert len(record["alerts"]) == 151 and len(record["timeline"]) == 500
+    assert record["timeline_total"] > 600 and record["timeline"][-1]["detail"]["text"] == "note 599"

@@ -44,6 +44,25 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "DiskFull inhibited (by 1 alert)",
     ),
     (
+        "alerts_changed",
+        {
+            "fired": 1,
+            "resolved": 0,
+            "silenced": 0,
+            "inhibited": 0,
+            "still_firing": 1,
+            "alerts": [
+                {
+                    "kind": "alert_fired",
+                    "fingerprint": "01",
+                    "alertname": "DatabaseDown",
+                    "labels": {"alertname": "DatabaseDown", "service": "db"},
+                }
+            ],
+        },
+        "DatabaseDown service=db fired",
+    ),
+    (
         "group_flushed",
         {
             "firing": [
@@ -261,6 +280,45 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Attempt 1 of escalation via pager failed (status 503), will retry",
     ),
 ]
+
+
+def _named(kind: str, n: int) -> dict[str, Any]:
+    labels = {"alertname": "NodeDown", "instance": f"n{n}"}
+    return {"kind": kind, "fingerprint": f"{n:02}", "alertname": "NodeDown", "labels": labels}
+
+
+def test_a_storm_flush_reads_as_counts_with_the_first_alerts_named() -> None:
+    """Issue 18: one event for 5,000 changes says how many and names the first five."""
+    detail = {
+        "fired": 4_990,
+        "resolved": 7,
+        "silenced": 3,
+        "inhibited": 0,
+        "still_firing": 4_990,
+        "alerts": [_named("alert_fired", n) for n in range(5)]
+        + [_named("alert_resolved", n) for n in range(5, 10)]
+        + [{**_named("silenced", n), "silenced_by": ["s1"]} for n in range(10, 13)],
+    }
+    assert event_sentence("alerts_changed", detail) == (
+        "4990 alerts fired: NodeDown instance=n0, NodeDown instance=n1, NodeDown instance=n2, "
+        "NodeDown instance=n3, NodeDown instance=n4 and 4985 more; "
+        "7 resolved: NodeDown instance=n5, NodeDown instance=n6, NodeDown instance=n7, "
+        "NodeDown instance=n8, NodeDown instance=n9 and 2 more; "
+        "3 silenced: NodeDown instance=n10, NodeDown instance=n11, NodeDown instance=n12; "
+        "4990 still firing"
+    )
+    flushed = {
+        "firing": [{"labels": _named("", n)["labels"]} for n in range(5)],
+        "firing_count": 4_990,
+        "resolved": [],
+        "muted": {"a": {}, "b": {}},
+        "muted_count": 3,
+    }
+    assert event_sentence("group_flushed", flushed) == (
+        "Alerts sent to the channels (4990 firing: NodeDown instance=n0, NodeDown instance=n1, "
+        "NodeDown instance=n2, NodeDown instance=n3, NodeDown instance=n4 and 4985 more; "
+        "3 muted)"
+    )
 
 
 @pytest.mark.parametrize(("kind", "detail", "sentence"), SENTENCES)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tocsin.incidents.figures import Event, figures, page_of
+from tests.incidents.test_describe import SENTENCES
+from tocsin.incidents.figures import FIGURE_KINDS, Event, figures, page_of
 
 T = 1_800_000_000.0
 
@@ -177,3 +178,15 @@ def test_page_of() -> None:
     assert page_of("firing", "flush:1.0:team", "{}") == {}
     assert page_of("acknowledged", "k", {"recipient": {"name": "ann"}}) == {"recipient": "ann"}
     assert page_of("escalation", "a:b", "not json") == {"page": "a"}
+
+
+def test_the_figures_of_their_kinds_alone_are_those_of_the_whole_timeline() -> None:
+    """Issue 18: the record reads only ``FIGURE_KINDS`` (a storm's timeline is not read
+    whole); every other kind leaves the figures as they are."""
+    events = [
+        Event(1_800_000_000.0 + 60 * n, kind, detail)
+        for n, (kind, detail, _) in enumerate(SENTENCES * 2)
+    ]
+    mine = [e for e in events if e.kind in FIGURE_KINDS]
+    assert len(mine) < len(events)
+    assert figures(mine, 1_800_000_000.0) == figures(events, 1_800_000_000.0)

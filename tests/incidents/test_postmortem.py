@@ -405,3 +405,34 @@ def test_no_fingerprint_reaches_the_document() -> None:
         "PebbleAPIDown instance=api-2 inhibited by PebbleAPIDown instance=api-1, "
         "an alert outside this incident"
     ) in rows
+
+
+def test_a_flush_of_several_alerts_is_one_row_naming_them_apart() -> None:
+    """Issue 18: a flush's alerts_changed event is one row of the postmortem's timeline; it
+    names its alerts by what tells them apart (no fingerprint, no shared labels), and an
+    inhibited one by the alert that inhibits it."""
+    shared = {"alertname": "NodeDown", "team": "infra", "severity": "critical"}
+    alerts = [
+        Alert(labels={**shared, "instance": f"n{i}"}, starts_at=datetime.fromtimestamp(T, UTC))
+        for i in range(3)
+    ]
+    fp = [a.fingerprint for a in alerts]
+    named = [
+        {"kind": "alert_fired", "fingerprint": fp[i], "alertname": "NodeDown",
+         "labels": dict(alerts[i].labels)}
+        for i in range(2)
+    ] + [
+        {"kind": "inhibited", "fingerprint": fp[2], "alertname": "NodeDown",
+         "labels": dict(alerts[2].labels), "inhibited_by": [fp[0]]}
+    ]  # fmt: skip
+    detail = {"fired": 2, "resolved": 0, "silenced": 0, "inhibited": 1, "still_firing": 2}
+    events = [Event(T, "alerts_changed", {**detail, "alerts": named})]
+    [row] = build_context({"id": 1}, alerts, events, [], T + 60)["timeline"]
+    assert row["what"] == (
+        "2 alerts fired: NodeDown instance=n0, NodeDown instance=n1; "
+        "1 inhibited: NodeDown instance=n2; 2 still firing"
+    )
+    one = {**detail, "fired": 0, "still_firing": 0, "alerts": named[2:]}
+    [row] = build_context({"id": 1}, alerts, [Event(T, "alerts_changed", one)], [], T)["timeline"]
+    assert row["what"] == "NodeDown instance=n2 inhibited by NodeDown instance=n0"
+    assert all(f not in str(row) for f in fp)

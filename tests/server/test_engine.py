@@ -25,7 +25,7 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
     assert api.run_engine() == 0  # group_wait is 30s: nothing due yet
     clock.advance(30)
     assert api.run_engine() == 1
-    assert kinds(api, incident["id"]) == ["opened", "alert_fired", "group_flushed", "triggered"]
+    assert kinds(api, incident["id"]) == ["opened", "alerts_changed", "group_flushed", "triggered"]
     clock.advance(60)
     api.post("/api/v2/alerts", [{"labels": {"alertname": "Disk", "instance": "b"}, "endsAt": hour}])
     assert api.run_engine() == 0  # the next flush waits for group_interval (5m)
@@ -54,12 +54,8 @@ def test_group_wait_interval_and_resolution(api: Api, clock: VirtualClock) -> No
     clock.advance(300)
     api.run_engine()
     timeline_ = api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()
-    assert [e["kind"] for e in timeline_][-4:] == [
-        "alert_resolved",
-        "alert_resolved",
-        "group_flushed",
-        "resolved",
-    ]
+    assert [e["kind"] for e in timeline_][-3:] == ["alerts_changed", "group_flushed", "resolved"]
+    assert timeline_[-3]["detail"]["resolved"] == 2  # one event for both (issue 18)
     assert len(timeline_[-2]["detail"]["resolved"]) == 2
     assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "resolved"
     assert api.get("/api/v1/incidents?status=resolved").json()[0]["id"] == incident["id"]
@@ -95,10 +91,12 @@ def test_silenced_alerts_are_flushed_as_muted(api: Api, clock: VirtualClock) -> 
     api.run_engine()
     [incident] = api.get("/api/v1/incidents").json()
     assert incident["status"] == "pending"  # nothing unmuted was carried
-    assert kinds(api, incident["id"]) == ["opened", "silenced"]  # and said so once
+    assert kinds(api, incident["id"]) == ["opened", "alerts_changed"]  # and said so once
+    said = api.get(f"/api/v1/incidents/{incident['id']}/timeline").json()[1]["detail"]
+    assert (said["silenced"], said["fired"], said["still_firing"]) == (1, 0, 0)
     clock.advance(120)
     api.run_engine()
-    assert kinds(api, incident["id"]) == ["opened", "silenced"]
+    assert kinds(api, incident["id"]) == ["opened", "alerts_changed"]
 
 
 def test_a_crashed_workers_lease_is_taken_over(db: Engine, clock: VirtualClock) -> None:

@@ -132,11 +132,11 @@ def test_figures_worked_out_by_hand(rec: Api, clock: VirtualClock) -> None:
     assert record["figures"]["time_to_resolve_s"] == 1200
     assert kinds(rec, number) == [
         "opened",
-        "alert_fired",
+        "alerts_changed",
         "group_flushed",
         "triggered",
         "acknowledged",
-        "alert_resolved",
+        "alerts_changed",
         "group_flushed",
         "resolved",
     ]

@@ -29,6 +29,21 @@ def page(request: Request, items: list[Any], total: int, limit: int, offset: int
     return answer
 
 
+def after_page(
+    request: Request, items: list[Any], more: bool, limit: int, cursor: str = "after"
+) -> JSONResponse:
+    """A page read by cursor (items with an ``id``): ``Link`` to the items past the last one
+    (``cursor``: ``after`` it, oldest first, or ``before`` it, newest first) while ``more``
+    follow (no total: counting a long list costs what reading it does)."""
+    answer = JSONResponse(items)
+    if more and items:
+        params = dict(request.query_params)
+        params.update({"limit": str(limit), cursor: str(items[-1]["id"])})
+        url = f"{_base(request)}{request.url.path}?{urlencode(params)}"
+        answer.headers["Link"] = f'<{url}>; rel="next"'
+    return answer
+
+
 def _base(request: Request) -> str:
     """The configured external URL without its trailing slash, or "" (a relative link)."""
     settings = state_of(request).config.model.global_

@@ -21,10 +21,11 @@ from tocsin.alerts.payloads import OutOfRange, parse_time
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
 from tocsin.api.errors import RowId, invalid_is_400
-from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, page
+from tocsin.api.lists import MAX_OFFSET, MAX_PAGE, after_page, page
 from tocsin.errors import Invalid
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS
 from tocsin.service import incidents, record
+from tocsin.store.schema import MAX_ROW_ID
 
 router = APIRouter()
 
@@ -103,10 +104,26 @@ async def get_timeline(
     kind: Annotated[
         str | None, Query(max_length=500, description="Comma-separated event kinds.")
     ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="Events after this event id.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=record.MAX_TIMELINE_PAGE)] = record.TIMELINE_PAGE,
+    latest: Annotated[
+        bool, Query(description="The last `limit` events, with X-Total-Count.")
+    ] = False,
 ) -> Response:
-    """The typed events of the incident, oldest first (kinds: docs/response.md)."""
+    """The typed events of the incident, oldest first (kinds: docs/response.md), a page at a
+    time: at most ``limit`` after event id ``after``; ``Link`` (``rel="next"``) gives the
+    next page while more follow. ``latest``: the last ``limit`` events (oldest first) and
+    ``X-Total-Count``, how many there are."""
     kinds = set(kind.split(",")) if kind else None
-    return JSONResponse(record.timeline(context(request), incident_id, kinds))
+    if latest:
+        found, total = record.latest_timeline(context(request), incident_id, kinds, limit)
+        answer = JSONResponse(found)
+        answer.headers["X-Total-Count"] = str(total)
+        return answer
+    events, more = record.timeline(context(request), incident_id, kinds, after, limit)
+    return after_page(request, events, more, limit)
 
 
 class NoteBody(BaseModel):
@@ -175,6 +192,11 @@ async def alert_history(
     _by: Reader,
     fingerprint: Annotated[str | None, Query(max_length=16)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 200,
+    before: Annotated[
+        int | None, Query(ge=0, le=MAX_ROW_ID, description="Episodes older than this id.")
+    ] = None,
 ) -> Response:
-    """Every stored episode, newest first; resolved ones included."""
-    return JSONResponse(record.alert_history(context(request), fingerprint, limit))
+    """Every stored episode, newest first; resolved ones included. ``Link`` (``rel="next"``)
+    gives the older ones while there are more."""
+    found, more = record.alert_history(context(request), fingerprint, limit, before)
+    return after_page(request, found, more, limit, cursor="before")

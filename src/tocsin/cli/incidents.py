@@ -34,6 +34,7 @@ def _when(value: str | None, zone: Any) -> str:
 
 
 BRIEF_STEPS = 6  # runbook steps shown with --brief
+SHOWN_ALERTS = 100  # alerts listed by `incident show` (JSON has them all)
 
 
 @with_client
@@ -115,10 +116,14 @@ def show(
     ):
         facts.add_row(name, shown(value if value is not None else "-"))
     out.print(facts)
-    alerts = Table(title="alerts", title_justify="left")
+    listed = record["alerts"][:SHOWN_ALERTS]  # a storm's thousands: the first, and how many
+    title = "alerts"
+    if len(record["alerts"]) > len(listed):
+        title = f"alerts: the first {len(listed)} of {len(record['alerts']):,} (all: --format json)"
+    alerts = Table(title=title, title_justify="left")
     for column in ("status", "alert", "labels", "since"):
         alerts.add_column(column)
-    for alert in record["alerts"]:
+    for alert in listed:
         labels = " ".join(f"{k}={v}" for k, v in sorted(alert["labels"].items()))
         alerts.add_row(
             shown(alert["status"]),
@@ -143,10 +148,15 @@ def show(
                     out.print("      " + line, markup=False, highlight=False)
         if brief and len(steps) > BRIEF_STEPS:
             out.print(f"  … {len(steps) - BRIEF_STEPS} more steps (all of them without --brief)")
-    events = Table(title="timeline", title_justify="left")
+    shown_events = record["timeline"]
+    total = record.get("timeline_total", len(shown_events))
+    title = "timeline"
+    if total > len(shown_events):  # a long timeline: the latest events, and how many in all
+        title = f"timeline: the latest {len(shown_events)} of {total:,} events"
+    events = Table(title=title, title_justify="left")
     for column in ("at", "what"):
         events.add_column(column)
-    for event in record["timeline"]:
+    for event in shown_events:
         what = event_sentence(event["kind"], event["detail"], zone)
         events.add_row(_when(event["at"], zone), shown(what))
     out.print(events)

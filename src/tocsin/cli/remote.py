@@ -245,7 +245,10 @@ class RemoteClient:
 
     def incident(self, number: int) -> dict[str, Any]:
         record: dict[str, Any] = self.json("GET", f"/api/v1/incidents/{number}")
-        record["timeline"] = self.json("GET", f"/api/v1/incidents/{number}/timeline")
+        path = f"/api/v1/incidents/{number}/timeline"  # the latest events, and how many
+        answer = self.call("GET", path, params={"latest": "true"})
+        record["timeline"] = self.decoded(answer)
+        record["timeline_total"] = int(answer.headers.get("X-Total-Count", len(record["timeline"])))
         return record
 
     def page(self, action: str, number: int, by: str) -> dict[str, Any]:

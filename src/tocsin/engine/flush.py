@@ -3,7 +3,8 @@
 Part of the mute and incident stages, in the cycle's transaction. Due work ``flush`` (one
 per incident) falls due when alerts join (after ``group_wait``) and every ``group_interval``
 after. A flush mutes (silences, inhibition), decides what is news (``incidents.flush``,
-pure), puts each alert's change on the timeline, hands the news to ``engine/trigger.py``
+pure), puts what changed on the timeline (one event with counts, the
+alerts' states kept on ``incident_alerts``), hands the news to ``engine/trigger.py``
 (which triggers a pending incident and tells the channels) and resolves the incident when
 its alerts have ended (if its route resolves automatically).
 
@@ -13,7 +14,6 @@ start of each transaction).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,17 @@ from tocsin import times
 from tocsin.alerts.model import Alert, alert_json
 from tocsin.engine import messages, resolution, trigger
 from tocsin.engine.stage import Settings
-from tocsin.incidents.flush import ALERT_EVENT_KINDS, alert_events, decide, mute
+from tocsin.incidents.flush import (
+    ALERT_EVENT_KINDS,
+    CHANGED,
+    alert_events,
+    changed_event,
+    decide,
+    first_named,
+    mute,
+)
 from tocsin.incidents.lifecycle import Refusal, transition
-from tocsin.store import bulk, repo
+from tocsin.store import repo
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
@@ -66,19 +74,21 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
     muting = mute(members, silences, config.inhibit_rules, firing_all, now)
     history = ahead.histories.get(incident_id) if ahead else None
-    sent, last_said = history or _histories(conn, [incident_id])[incident_id]
-    for kind, fp, detail in alert_events(members, muting, now, last_said):
-        alert = members[fp]
-        repo.add_timeline(
-            conn,
-            incident_id,
-            now,
-            kind,
-            {"fingerprint": fp, "alertname": alert.labels.get("alertname", ""), **detail},
-        )
+    sent, last_said = history or repo.member_states(conn, [incident_id])[incident_id]
     last = times.to_dt(incident.last_flush_at) if incident.last_flush_at else None
     decision = decide(
         members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
+    )
+    changes = alert_events(members, muting, now, last_said)
+    if changes:  # one event with counts, however many alerts changed (issue 18)
+        repo.add_timeline(
+            conn, incident_id, now, CHANGED, changed_event(changes, members, len(decision.firing))
+        )
+    repo.save_member_states(
+        conn,
+        incident_id,
+        {fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes},
+        [fp for fp in decision.firing if fp not in sent] if decision.send else [],
     )
     route = config.route.find(incident.route_id)
     auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
@@ -95,21 +105,29 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
         incident = repo.get_incident(conn, incident_id)
     if decision.send:
+
+        def named(fps: list[str]) -> list[str]:
+            return first_named(fps, members)
+
         repo.add_timeline(
             conn,
             incident_id,
             now,
             "group_flushed",
             {
-                "firing": [brief(fp, members[fp]) for fp in decision.firing],
-                "resolved": [brief(fp, members[fp]) for fp in decision.resolved],
+                # the first few of each, and how many (a storm's flush stays one small row)
+                "firing": [brief(fp, members[fp]) for fp in named(decision.firing)],
+                "firing_count": len(decision.firing),
+                "resolved": [brief(fp, members[fp]) for fp in named(decision.resolved)],
+                "resolved_count": len(decision.resolved),
                 "muted": {
                     fp: {
                         "silenced_by": muting.silenced_by.get(fp, []),
                         "inhibited_by": muting.inhibited_by.get(fp, []),
                     }
-                    for fp in decision.muted
+                    for fp in named(decision.muted)
                 },
+                "muted_count": len(decision.muted),
             },
         )
         values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
@@ -148,7 +166,7 @@ def prefetch(conn: Connection, items: list[Any]) -> None:
         conn.info.pop(_PREFETCH, None)
         return
     repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
-    conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), _histories(conn, refs))
+    conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), repo.member_states(conn, refs))
 
 
 def forget(conn: Connection) -> None:
@@ -157,24 +175,4 @@ def forget(conn: Connection) -> None:
     conn.info.pop(_PREFETCH, None)
 
 
-History = tuple[set[str], dict[str, str]]
-_HISTORIES_SQL = (
-    "SELECT incident_id, kind, detail FROM timeline WHERE incident_id IN ({in_})"
-    " AND kind IN ("
-    + ",".join(f"'{k}'" for k in ("group_flushed", *ALERT_EVENT_KINDS))
-    + ") ORDER BY incident_id, id"
-)
-
-
-def _histories(conn: Connection, incident_ids: list[int]) -> dict[int, History]:
-    """For each incident: the fingerprints ever sent as firing, and what the timeline last
-    said of each alert (one statement per thousand incidents)."""
-    found: dict[int, History] = {i: (set(), {}) for i in incident_ids}
-    for incident_id, kind, text in bulk.select_in(conn, _HISTORIES_SQL, incident_ids):
-        sent, last = found[incident_id]
-        detail = json.loads(text)
-        if kind == "group_flushed":
-            sent.update(entry["fingerprint"] for entry in detail.get("firing", []))
-        elif "fingerprint" in detail:
-            last[detail["fingerprint"]] = ALERT_EVENT_KINDS[kind]
-    return found
+History = tuple[set[str], dict[str, str]]  # fingerprints sent as firing; what was said of each

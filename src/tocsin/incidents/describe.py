@@ -44,6 +44,7 @@ TIMELINE_KINDS = (
     "alert_resolved",
     "silenced",
     "inhibited",
+    "alerts_changed",
     "group_flushed",
     "triggered",
     "severity_raised",
@@ -90,8 +91,13 @@ def _who(target: object) -> str:
     return f"{kind} {name}" if name and kind in ("user", "schedule", "team", "channel") else text
 
 
-def _alerts(alerts: object, limit: int = 5) -> str:
-    """Alerts of a flush: ``DatabaseDown service=pebble-db, …`` (names and labels)."""
+def _number(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
+
+
+def _alerts(alerts: object, limit: int = 5, more: int = 0) -> str:
+    """Alerts of a flush: ``DatabaseDown service=pebble-db, …`` (names and labels; ``more``:
+    how many there are in all, when the list names only the first few)."""
     names: list[str] = []
     for a in alerts if isinstance(alerts, list) else []:
         labels = a.get("labels", {}) if isinstance(a, Mapping) else {}
@@ -102,8 +108,45 @@ def _alerts(alerts: object, limit: int = 5) -> str:
             if k not in ("alertname", "severity")
         )
         names.append(f"{_text(labels.get('alertname')) or 'alert'} {rest}".strip())
-    more = f" and {len(names) - limit} more" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more
+    total = max(more, len(names))
+    shown = min(limit, len(names))
+    more_text = f" and {total - shown} more" if total > shown else ""
+    return ", ".join(names[:limit]) + more_text
+
+
+_CHANGES = (
+    ("fired", "alert_fired", "fired"),
+    ("resolved", "alert_resolved", "resolved"),
+    ("silenced", "silenced", "silenced"),
+    ("inhibited", "inhibited", "inhibited"),
+)
+
+
+def _changed(d: Mapping[str, Any], zone: Zone) -> str:
+    """A flush's changes: one alert's as its own sentence (``HighErrorRate service=api
+    fired``); more as counts with the first few named (``3 alerts fired: A, B, C; 1
+    resolved: D; 12 still firing``)."""
+    named = [a for a in d.get("alerts") or [] if isinstance(a, Mapping)]
+    counts = {key: _number(d.get(key), 0) for key, _, _ in _CHANGES}
+    if sum(counts.values()) == 1 and len(named) == 1:
+        entry = named[0]
+        return known_sentence(_text(entry.get("kind")), entry, zone) or "An alert changed"
+    parts: list[str] = []
+    for key, kind, verb in _CHANGES:
+        if not counts[key]:
+            continue
+        these = [
+            {"labels": {"alertname": a.get("alertname") or "", **(a.get("labels") or {})}}
+            for a in named
+            if a.get("kind") == kind and isinstance(a.get("labels") or {}, Mapping)
+        ]
+        listed = f": {_alerts(these, more=counts[key])}" if these else ""
+        noun = count(counts[key], "alert") + " " if not parts else f"{counts[key]} "
+        parts.append(f"{noun}{verb}{listed}")
+    still = d.get("still_firing")
+    if isinstance(still, int) and not isinstance(still, bool) and parts:
+        parts.append(f"{still} still firing")
+    return "; ".join(parts) if parts else "Alerts changed"
 
 
 def _paged(paged: object) -> str:
@@ -176,15 +219,19 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             verb = "fired" if kind == "alert_fired" else "resolved"
             return f"{name} {verb}" + (f" (incident {joined})" if joined else "")
         return f"{name} {'fired' if kind == 'alert_fired' else 'resolved'}"
+    if kind == "alerts_changed":
+        return _changed(d, zone)
     if kind == "group_flushed":
         firing, resolved = d.get("firing") or [], d.get("resolved") or []
         parts = []
         if firing:
-            parts.append(f"{len(firing)} firing: {_alerts(firing)}")
+            total = _number(d.get("firing_count"), len(firing))
+            parts.append(f"{total} firing: {_alerts(firing, more=total)}")
         if resolved:
-            parts.append(f"{len(resolved)} resolved: {_alerts(resolved)}")
+            total = _number(d.get("resolved_count"), len(resolved))
+            parts.append(f"{total} resolved: {_alerts(resolved, more=total)}")
         if d.get("muted"):
-            parts.append(f"{len(d['muted'])} muted")
+            parts.append(f"{_number(d.get('muted_count'), len(d['muted']))} muted")
         return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
     if kind == "triggered":
         policy = d.get("policy")

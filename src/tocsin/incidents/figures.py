@@ -105,6 +105,25 @@ def page_key(event: Event) -> tuple[str, ...] | None:
     return ("event", str(id(event)))
 
 
+# The kinds the figures are worked out from: ``figures`` of these alone says what it says of
+# the whole timeline (a timeline of a storm need not be read whole).
+FIGURE_KINDS = frozenset(
+    (
+        "opened",
+        "triggered",
+        "acknowledged",
+        "resolved",
+        "reopened",
+        "notified",
+        "notify_failed",
+        "escalated",
+        "deadline_missed",
+        "note",
+        "status_update",
+    )
+)
+
+
 def figures(events: Iterable[Event], opened_at: float | None = None) -> Figures:
     """The figures of one incident's timeline (events in any order)."""
     ordered = sorted(events, key=lambda e: e.at)

@@ -130,3 +130,55 @@ def alert_events(
         if before != state:
             events.append((kind, fp, detail))
     return events
+
+
+# The one timeline event of a flush whose alerts changed: how many fired, resolved, were
+# silenced or inhibited, how many are still firing, and the first few of each named. Each
+# alert's own history is in alert history (``GET /api/v1/alerts/history``), not here.
+CHANGED = "alerts_changed"
+NAMED = 5  # alerts named per kind of change
+_COUNTED = {"alert_fired": "fired", "alert_resolved": "resolved"}
+
+
+def changed_event(
+    events: Sequence[tuple[str, str, dict[str, object]]],
+    alerts: Mapping[str, Alert],
+    still_firing: int,
+) -> dict[str, object]:
+    """The detail of the flush's ``alerts_changed`` event from ``alert_events``' changes:
+    ``fired``, ``resolved``, ``silenced``, ``inhibited`` (counts of this flush's changes),
+    ``still_firing`` (unmuted firing alerts after it) and ``alerts``: the first ``NAMED`` of
+    each kind of change (earliest started first, then by labels), each ``{kind, fingerprint,
+    alertname, labels, …what mutes it}``."""
+    counts = {"fired": 0, "resolved": 0, "silenced": 0, "inhibited": 0}
+    by_kind: dict[str, list[tuple[str, dict[str, object]]]] = {}
+    for kind, fp, detail in events:
+        counts[_COUNTED.get(kind, kind)] += 1
+        by_kind.setdefault(kind, []).append((fp, detail))
+    named: list[dict[str, object]] = []
+    for kind in ALERT_EVENT_KINDS:
+        first = sorted(by_kind.get(kind, []), key=lambda e: _order(alerts[e[0]], e[0]))
+        for fp, detail in first[:NAMED]:
+            labels = alerts[fp].labels
+            named.append(
+                {
+                    "kind": kind,
+                    "fingerprint": fp,
+                    "alertname": labels.get("alertname", ""),
+                    "labels": dict(labels),
+                    **detail,
+                }
+            )
+    return {**counts, "still_firing": still_firing, "alerts": named}
+
+
+def _order(alert: Alert, fp: str) -> tuple[float, list[tuple[str, str]], str]:
+    """Earliest started first; at the same start, by labels (``instance=n1`` before ``n2``)."""
+    started = alert.starts_at.timestamp() if alert.starts_at else 0.0
+    return started, sorted(alert.labels.items()), fp
+
+
+def first_named(fingerprints: Sequence[str], alerts: Mapping[str, Alert]) -> list[str]:
+    """The first ``NAMED`` of these alerts, as a flush's events name them: earliest started
+    first, then by labels."""
+    return sorted(fingerprints, key=lambda fp: _order(alerts[fp], fp))[:NAMED]

@@ -226,6 +226,13 @@ def fold(
             if isinstance(source, str)
         ]
         detail["inhibited_by"] = detail["inhibiting"]  # never a fingerprint
+    if isinstance(detail.get("alerts"), list):  # a flush's named alerts (alerts_changed)
+        detail["alerts"] = [
+            fold(Event(event.at, str(a.get("kind", "")), a), common, people, known).detail
+            if isinstance(a, Mapping)
+            else a
+            for a in detail["alerts"]
+        ]
     for key in ("firing", "resolved"):
         if isinstance(detail.get(key), list):
             detail[key] = [_folded_alert(a, common) for a in detail[key]]

@@ -195,8 +195,7 @@ def _opened(
 ) -> None:
     seen = {
         (e.detail.get("by"), e.detail.get("source"), e.detail.get("section"))
-        for e in repo.incident_events(conn, incident_id)
-        if e.kind == "runbook_opened"
+        for e in repo.incident_events(conn, incident_id, {"runbook_opened"})
     }
     for section in found:
         key = (by, section["source"], section["section"])

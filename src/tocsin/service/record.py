@@ -22,7 +22,7 @@ from tocsin.alerts import model
 from tocsin.alerts.payloads import format_time
 from tocsin.engine import messages
 from tocsin.errors import Invalid, NotFound
-from tocsin.incidents.figures import figures
+from tocsin.incidents.figures import FIGURE_KINDS, figures
 from tocsin.incidents.lifecycle import STATUSES
 from tocsin.incidents.sections import sections
 from tocsin.runbooks.fill import fill
@@ -31,6 +31,12 @@ from tocsin.service.context import Context
 from tocsin.store import outbox, repo
 from tocsin.store.repo import StoredAlert
 from tocsin.store.schema import incidents
+
+# A timeline is read a page at a time (``GET /api/v1/incidents/{id}/timeline``: ``limit``,
+# ``after``); the record and ``tocsin incident show`` carry the latest ``RECORD_EVENTS``.
+TIMELINE_PAGE = 500
+MAX_TIMELINE_PAGE = 5000
+RECORD_EVENTS = 500
 
 
 def _at(ts: float | None) -> str | None:
@@ -121,18 +127,20 @@ def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
 
 def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
     """The whole record: the incident, its alerts, response figures and runbook sections
-    (and, ``with_timeline``, its timeline)."""
+    (and, ``with_timeline``, the latest ``RECORD_EVENTS`` events of its timeline, oldest
+    first, and ``timeline_total``: how many it holds)."""
     with ctx.db.connect() as conn:
         row = incident_row(conn, incident_id)
         members = repo.incident_members(conn, row.id)
         body = incident_json(row)
         now = times.to_dt(ctx.now())
         body["alerts"] = [alert_json(m, now) for m in members]
-        body["figures"] = figures(repo.incident_events(conn, row.id), row.opened_at).to_json()
+        events = repo.incident_events(conn, row.id, FIGURE_KINDS)
+        body["figures"] = figures(events, row.opened_at).to_json()
         names = [m.labels.get("alertname", "") for m in members]
         body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
-        if with_timeline:
-            body["timeline"] = repo.incident_timeline(conn, incident_id)
+    if with_timeline:  # the latest events, and how many there are in all
+        body["timeline"], body["timeline_total"] = latest_timeline(ctx, incident_id)
     return body
 
 
@@ -175,12 +183,36 @@ def list_incidents(
     return [incident_json(r) for r in rows], int(total)
 
 
-def timeline(ctx: Context, incident_id: int, kinds: set[str] | None = None) -> list[dict[str, Any]]:
-    """The typed events of the incident, oldest first (only ``kinds`` when given)."""
+def timeline(
+    ctx: Context,
+    incident_id: int,
+    kinds: set[str] | None = None,
+    after: int | None = None,
+    limit: int = TIMELINE_PAGE,
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of the incident's typed events, oldest first: those after event id ``after``
+    (only ``kinds`` when given), at most ``limit``; and whether more follow."""
+    if not 1 <= limit <= MAX_TIMELINE_PAGE:
+        raise Invalid(f"limit must be from 1 to {MAX_TIMELINE_PAGE}")
     with ctx.db.connect() as conn:
         incident_row(conn, incident_id)
-        events = repo.incident_timeline(conn, incident_id)
-    return [e for e in events if e["kind"] in kinds] if kinds else events
+        events = repo.incident_timeline(
+            conn, incident_id, after=after, limit=limit + 1, kinds=kinds
+        )
+    return events[:limit], len(events) > limit
+
+
+def latest_timeline(
+    ctx: Context, incident_id: int, kinds: set[str] | None = None, limit: int = RECORD_EVENTS
+) -> tuple[list[dict[str, Any]], int]:
+    """The last ``limit`` events of the incident (only ``kinds`` when given), oldest first,
+    and how many there are."""
+    if not 1 <= limit <= MAX_TIMELINE_PAGE:
+        raise Invalid(f"limit must be from 1 to {MAX_TIMELINE_PAGE}")
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        found = repo.incident_timeline(conn, incident_id, limit=limit, kinds=kinds, latest=True)
+        return found, repo.timeline_count(conn, incident_id, kinds)
 
 
 def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
@@ -190,8 +222,11 @@ def notifications(ctx: Context, incident_id: int) -> list[dict[str, Any]]:
         return outbox.for_incident(conn, incident_id)
 
 
-def alert_history(ctx: Context, fingerprint: str | None, limit: int) -> list[dict[str, Any]]:
-    """Every stored episode (of one alert, with ``fingerprint``), newest first."""
+def alert_history(
+    ctx: Context, fingerprint: str | None, limit: int, before: int | None = None
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of stored episodes (of one alert, with ``fingerprint``), newest first: at
+    most ``limit`` with an id below ``before``; and whether more follow."""
     with ctx.db.connect() as conn:
-        found = repo.alert_history(conn, fingerprint, limit)
-    return [alert_json(a, with_id=True) for a in found]
+        found = repo.alert_history(conn, fingerprint, limit + 1, before)
+    return [alert_json(a, with_id=True) for a in found[:limit]], len(found) > limit

@@ -85,12 +85,13 @@ def record_text(rec: dict[str, Any]) -> str:
                 if command.get("unfilled"):
                     out.append("    fill in: " + printable(", ".join(command["unfilled"])))
     timeline = rec.get("timeline") or []
-    out += ["", f"Timeline ({count(len(timeline), 'event')}):"]
+    total = rec.get("timeline_total", len(timeline))  # the record holds the latest events
+    out += ["", f"Timeline ({count(total, 'event')}):"]
     for event in timeline[:MAX_TIMELINE]:
         sentence = event_sentence(event["kind"], event["detail"])
         out.append("  " + _line(_when(event["at"]), sentence))
-    if len(timeline) > MAX_TIMELINE:
-        out.append(f"  … and {len(timeline) - MAX_TIMELINE} more")
+    if total > min(len(timeline), MAX_TIMELINE):
+        out.append(f"  … and {total - min(len(timeline), MAX_TIMELINE)} more")
     return "\n".join(out) + "\n"
 
 

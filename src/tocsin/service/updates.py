@@ -211,8 +211,7 @@ def post(
 def _history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
     return [
         {"id": e["id"], "at": e["at"], **e["detail"]}
-        for e in repo.incident_timeline(conn, incident_id)
-        if e["kind"] == "status_update"
+        for e in repo.incident_timeline(conn, incident_id, kinds={"status_update"})
     ]
 
 

@@ -41,7 +41,7 @@ import json
 import logging
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -426,7 +426,11 @@ class _Runner:
             own = ("alert_fired", "alert_resolved", "action_item", "duty_reminder")
             query = select(timeline).where(timeline.c.kind.not_in(own)).order_by(timeline.c.id)
             for row in conn.execute(query):
-                keyed.append(((row.at, float(row.id), 0), self._entry(conn, row)))
+                entry: Entry | None = self._entry(conn, row)
+                if entry is not None and row.kind == "alerts_changed":  # only the muting's
+                    entry = _muting_only(entry)
+                if entry is not None:
+                    keyed.append(((row.at, float(row.id), 0), entry))
             keyed += self._failed_attempts(conn)
             keyed.sort(key=lambda pair: pair[0])
             entries = [e for _key, e in keyed]
@@ -494,6 +498,18 @@ class _Runner:
         return Entry(
             row.at, row.at - self.scenario.start, row.kind, row.incident_id, target, channel, detail
         )
+
+
+def _muting_only(entry: Entry) -> Entry | None:
+    """A flush's ``alerts_changed`` without what fired or resolved (the scenario says that at
+    the moment each alert was posted); None when nothing was silenced or inhibited."""
+    d = entry.detail
+    if not d.get("silenced") and not d.get("inhibited"):
+        return None
+    muted = [a for a in d.get("alerts", []) if a.get("kind") in ("silenced", "inhibited")]
+    detail = {**d, "fired": 0, "resolved": 0, "alerts": muted}
+    detail.pop("still_firing", None)
+    return replace(entry, detail=detail)
 
 
 def _last_timeline_id(conn: Connection) -> int:

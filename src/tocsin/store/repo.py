@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from tocsin import times
 from tocsin.alerts.matchers import Matcher, from_api
@@ -385,11 +385,15 @@ def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
 
 
 def alert_history(
-    conn: Connection, fingerprint: str | None = None, limit: int = 100
+    conn: Connection, fingerprint: str | None = None, limit: int = 100, before: int | None = None
 ) -> list[StoredAlert]:
+    """Stored episodes, newest first (of one alert with ``fingerprint``; those with an id
+    below ``before``): read by the primary key, or the (fingerprint, id) index."""
     query = select(alerts).order_by(alerts.c.id.desc()).limit(limit)
     if fingerprint:
         query = query.where(alerts.c.fingerprint == fingerprint)
+    if before is not None:
+        query = query.where(alerts.c.id < before)
     return [_row_to_alert(r) for r in conn.execute(query)]
 
 
@@ -484,20 +488,44 @@ def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
     )
 
 
-def incident_events(conn: Connection, incident_id: int) -> list[Any]:
-    """The timeline as ``incidents.figures.Event`` values (epoch seconds), oldest first."""
+def incident_events(
+    conn: Connection, incident_id: int, kinds: Iterable[str] | None = None
+) -> list[Any]:
+    """The timeline as ``incidents.figures.Event`` values (epoch seconds), oldest first (only
+    ``kinds`` when given: read by the index on (incident_id, kind, id))."""
     from tocsin.incidents.figures import Event
 
-    rows = conn.execute(
-        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
-    )
+    query = select(timeline).where(timeline.c.incident_id == incident_id)
+    if kinds is not None:
+        query = query.where(timeline.c.kind.in_(sorted(kinds)))
+    rows = conn.execute(query.order_by(timeline.c.id))
     return [Event(float(r.at), r.kind, json.loads(r.detail)) for r in rows]
 
 
-def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
-    rows = conn.execute(
-        select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
-    )
+def incident_timeline(
+    conn: Connection,
+    incident_id: int,
+    *,
+    after: int | None = None,
+    limit: int | None = None,
+    kinds: Iterable[str] | None = None,
+    latest: bool = False,
+) -> list[dict[str, Any]]:
+    """The timeline's events, oldest first: those after event id ``after``, at most ``limit``
+    of them (``latest``: the last ``limit``), of ``kinds`` when given. Read by the index on
+    (incident_id, id): a page costs its size, not the timeline's."""
+    query = select(timeline).where(timeline.c.incident_id == incident_id)
+    if after is not None:
+        query = query.where(timeline.c.id > after)
+    if kinds is not None:
+        query = query.where(timeline.c.kind.in_(sorted(kinds)))
+    order = timeline.c.id.desc() if latest else timeline.c.id
+    query = query.order_by(order)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = list(conn.execute(query))
+    if latest:
+        rows.reverse()
     return [
         {
             "id": r.id,
@@ -507,6 +535,14 @@ def incident_timeline(conn: Connection, incident_id: int) -> list[dict[str, Any]
         }
         for r in rows
     ]
+
+
+def timeline_count(conn: Connection, incident_id: int, kinds: Iterable[str] | None = None) -> int:
+    """How many events the incident's timeline holds (of ``kinds`` when given)."""
+    query = select(func.count()).where(timeline.c.incident_id == incident_id)
+    if kinds is not None:
+        query = query.where(timeline.c.kind.in_(sorted(kinds)))
+    return int(conn.execute(query).scalar_one())
 
 
 def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
@@ -528,6 +564,49 @@ def members_of(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[
     for row in bulk.select_in(conn, _MEMBERS_OF_SQL, list(incident_ids)):
         found[row[0]].append(_tuple_to_alert(row[1:]))
     return found
+
+
+_STATES_SQL = (
+    "SELECT incident_id, fingerprint, said, sent FROM incident_alerts"
+    " WHERE incident_id IN ({in_}) AND (said IS NOT NULL OR sent = {p})"
+)
+
+
+def member_states(
+    conn: Connection, incident_ids: Sequence[int]
+) -> dict[int, tuple[set[str], dict[str, str]]]:
+    """For each incident: the fingerprints a flush ever sent as firing, and what the
+    timeline last said of each alert (fired, resolved, silenced, inhibited)."""
+    found: dict[int, tuple[set[str], dict[str, str]]] = {i: (set(), {}) for i in incident_ids}
+    for incident_id, fp, said, was_sent in bulk.select_in(
+        conn, _STATES_SQL, list(incident_ids), extra=[True]
+    ):
+        sent, last = found[incident_id]
+        if said:
+            last[fp] = said
+        if was_sent:
+            sent.add(fp)
+    return found
+
+
+def save_member_states(
+    conn: Connection, incident_id: int, said: Mapping[str, str], sent: Sequence[str]
+) -> None:
+    """What a flush said of each alert whose state changed, and which it sent as firing
+    (one statement per changed alert: a flush costs what changed)."""
+    match = (incident_alerts.c.incident_id == bindparam("i")) & (
+        incident_alerts.c.fingerprint == bindparam("fp")
+    )
+    if said:
+        conn.execute(
+            update(incident_alerts).where(match).values(said=bindparam("state")),
+            [{"state": state, "i": incident_id, "fp": fp} for fp, state in sorted(said.items())],
+        )
+    if sent:
+        conn.execute(
+            update(incident_alerts).where(match).values(sent=True),
+            [{"i": incident_id, "fp": fp} for fp in sorted(sent)],
+        )
 
 
 def is_row_id(number: int) -> bool:

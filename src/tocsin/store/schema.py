@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     func,
     select,
 )
@@ -121,6 +122,11 @@ incident_alerts = Table(
     Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
     Column("fingerprint", String(16), primary_key=True),
     Column("added_at", Float, nullable=False),
+    # what the timeline last said of the alert (0007): fired | resolved | silenced | inhibited,
+    # and whether a flush ever sent it as firing (its end is then news). Kept here, not as one
+    # timeline event per alert: a flush writes one event with counts (incidents/flush.py)
+    Column("said", String(16), nullable=True),
+    Column("sent", Boolean, nullable=False, server_default=false()),
 )
 
 # Work the engine must do at a time: group flushes now, escalation steps and deliveries later.
@@ -147,6 +153,8 @@ timeline = Table(
     Column("kind", String(32), nullable=False),
     Column("detail", Text, nullable=False),  # JSON
     Index("ix_timeline_incident", "incident_id", "id"),
+    # reads of some kinds (the figures, status updates) cost those events, not the timeline's
+    Index("ix_timeline_incident_kind", "incident_id", "kind", "id"),
 )
 
 # The outbox: a notification is written in the transaction that decides to send it, then
