@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import math
 import multiprocessing
 import os
@@ -43,6 +44,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 # run as a script, sys.path[0] is bench/: the repository root makes ``bench.ingest`` importable
@@ -103,6 +105,14 @@ SHAPES: dict[str, Shape] = {
         "group_by: [alertname], group_wait: 30s, group_interval: 5m",
         ("alertname",),
         "30s",
+        "5m",
+    ),
+    "resend": Shape(
+        "resend",
+        "Prometheus re-sends: --resend-alerts firing alerts re-posted every --resend-every s, "
+        "endsAt 4x that ahead; group_by: [alertname, instance], group_wait: 0s",
+        ("alertname", "instance"),
+        "0s",
         "5m",
     ),
 }
@@ -255,8 +265,132 @@ def run_storm(
     return start, requests
 
 
+def resend_body(prefix: str, first: int, count: int, starts_at: str, ends_at: str) -> bytes:
+    """Alerts ``first`` .. ``first + count - 1`` of a re-sent set, as Prometheus posts them:
+    the same labels and ``startsAt`` every time, ``endsAt`` pushed ahead at each send."""
+    alerts = ",".join(
+        f'{{"labels":{{"alertname":"StormResend","instance":"{prefix}-{n}","job":"storm",'
+        f'"severity":"warning"}},"annotations":{{"summary":"re-sent alert"}},'
+        f'"startsAt":"{starts_at}","endsAt":"{ends_at}"}}'
+        for n in range(first, first + count)
+    )
+    return f"[{alerts}]".encode()
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _resender(
+    port: int,
+    headers: dict[str, str],
+    prefix: str,
+    alerts: range,
+    every: float,
+    start: float,
+    end: float,
+    results: multiprocessing.Queue[tuple[list[tuple[float, float, int, bool]], list[float]]],
+) -> None:
+    """Re-post ``alerts`` every ``every`` seconds until ``end``, as Prometheus does with
+    ``--rules.alert.resend-delay``: a round that overruns is followed at once by the next.
+    Puts every request and each round's lag (its end minus when it was due)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
+    conn.connect()
+    out: list[tuple[float, float, int, bool]] = []
+    lags: list[float] = []
+    starts_at = _iso(datetime.now(UTC))
+    due = start
+    while due < end:
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        for first in range(alerts.start, alerts.stop, BATCH):
+            if time.monotonic() >= end:
+                break
+            count = min(BATCH, alerts.stop - first)
+            ends_at = _iso(datetime.now(UTC) + timedelta(seconds=4 * every))
+            body = resend_body(prefix, first, count, starts_at, ends_at)
+            began = time.monotonic()
+            try:
+                conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
+                answer = conn.getresponse()
+                answer.read()
+                ok = answer.status == 200
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                ok = False
+            ended = time.monotonic()
+            out.append((ended, ended - began, count, ok))
+        else:
+            lags.append(time.monotonic() - due)
+        due = max(due + every, time.monotonic())
+    conn.close()
+    results.put((out, lags))
+
+
+def run_resend(
+    port: int, headers: dict[str, str], prefix: str, seconds: float, alerts: int, every: float
+) -> tuple[float, list[Request], list[float]]:
+    """``alerts`` firing alerts, split between ``CLIENTS`` processes, re-posted every
+    ``every`` seconds for ``seconds``: the start, every request, every whole round's lag."""
+    results: multiprocessing.Queue[tuple[list[tuple[float, float, int, bool]], list[float]]] = (
+        multiprocessing.Queue()
+    )
+    start = time.monotonic() + START_DELAY_S
+    share = -(-alerts // CLIENTS)
+    procs = [
+        multiprocessing.Process(
+            target=_resender,
+            args=(
+                port,
+                headers,
+                prefix,
+                range(n * share, min(alerts, (n + 1) * share)),
+                every,
+                start,
+                start + seconds,
+                results,
+            ),
+        )
+        for n in range(CLIENTS)
+    ]
+    for p in procs:
+        p.start()
+    requests: list[Request] = []
+    lags: list[float] = []
+    for _ in procs:
+        out, lag = results.get()
+        requests.extend(Request(*row) for row in out)
+        lags.extend(lag)
+    for p in procs:
+        p.join()
+    return start, requests, lags
+
+
+def false_resolves(port: int, headers: dict[str, str], tocsin: bool, alerts: int) -> int | None:
+    """Right after the re-sends stop (every alert's ``endsAt`` still ahead): tocsin, the
+    incidents resolved (each alert is its own group, and a resolved incident stays resolved,
+    a new firing opening a new one); Alertmanager, which keeps no history, the re-sent alerts
+    it no longer holds as firing. None if the read failed."""
+    path = "/api/v1/incidents?status=resolved&limit=1" if tocsin else "/api/v2/alerts"
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            if tocsin:
+                return int(answer.headers["X-Total-Count"])
+            held = json.loads(answer.read())
+    except (OSError, ValueError, TypeError):
+        return None
+    firing = {
+        a["labels"]["instance"]
+        for a in held
+        if a["labels"].get("alertname") == "StormResend" and a["status"]["state"] == "active"
+    }
+    return alerts - len(firing)
+
+
 def timed_get(port: int, path: str, headers: dict[str, str]) -> float | None:
-    """Seconds a GET took, None if it failed or took over a minute."""
+    """Seconds a GET took, None if it failed or took over a minute (shown as ``-``)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
     began = time.monotonic()
     try:
@@ -313,7 +447,10 @@ class Row:
     rates: list[float] = field(default_factory=list)
     slowest_s: float | None = None
     failures: int = 0
+    taken: int = 0
     groups_read_s: float | None = None
+    false_resolves: int | None = None
+    round_lags: list[float] = field(default_factory=list)
 
     @property
     def minimum(self) -> float | None:
@@ -328,9 +465,9 @@ def report(rows: list[Row]) -> None:
     print()
     print(
         "| shape | target | alerts/s per 5-s window | min | min / AM min | slowest request "
-        "| GET groups after |"
+        "| alerts taken | GET groups after |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     peers = {r.shape: r.minimum for r in rows if r.target == "alertmanager"}
     for row in rows:
         windows = " / ".join(f"{rate:,.0f}" for rate in row.rates)
@@ -342,7 +479,8 @@ def report(rows: list[Row]) -> None:
             slow += f", {row.failures} failed"
         print(
             f"| {row.shape} | {row.target} | {windows} | {_num(row.minimum, ',.0f')} "
-            f"| {_num(share, '.3f', 'x')} | {slow} | {_num(row.groups_read_s, '.2f', ' s')} |"
+            f"| {_num(share, '.3f', 'x')} | {slow} | {row.taken:,} "
+            f"| {_num(row.groups_read_s, '.2f', ' s')} |"
         )
 
 
@@ -370,6 +508,20 @@ def main() -> None:
         type=_choice(TARGETS),
         default=list(TARGETS),
         help="comma-separated subset of sqlite,postgresql,alertmanager",
+    )
+    parser.add_argument(
+        "--resend-alerts",
+        type=int,
+        default=25_000,
+        help="resend shape: firing alerts re-posted (25,000 every 15 s is the rate of "
+        "Prometheus's 100,000 every 60 s)",
+    )
+    parser.add_argument(
+        "--resend-every",
+        type=float,
+        default=15,
+        help="resend shape: seconds between re-sends (Prometheus's --rules.alert.resend-delay, "
+        "1m by default; shortened here); endsAt is 4x this ahead",
     )
     args = parser.parse_args()
     if args.seconds < WINDOW_S:
@@ -405,12 +557,29 @@ def main() -> None:
                     )
                     with Target(label, start) as server:
                         read_headers = {} if target == "alertmanager" else viewer_token(pg, workdir)
-                        began, requests = run_storm(
-                            server.port, server.headers, f"{shape.name}{tag}", args.seconds
-                        )
+                        if shape.name == "resend":
+                            began, requests, row.round_lags = run_resend(
+                                server.port,
+                                server.headers,
+                                f"{shape.name}{tag}",
+                                args.seconds,
+                                args.resend_alerts,
+                                args.resend_every,
+                            )
+                            row.false_resolves = false_resolves(
+                                server.port,
+                                read_headers,
+                                target != "alertmanager",
+                                args.resend_alerts,
+                            )
+                        else:
+                            began, requests = run_storm(
+                                server.port, server.headers, f"{shape.name}{tag}", args.seconds
+                            )
                         row.rates = window_rates(requests, began, args.seconds)
                         row.slowest_s = slowest(requests)
                         row.failures = sum(not r.ok for r in requests)
+                        row.taken = sum(r.alerts for r in requests if r.ok)
                         row.groups_read_s = timed_get(
                             server.port, "/api/v2/alerts/groups", read_headers
                         )
@@ -424,6 +593,24 @@ def main() -> None:
                 flush=True,
             )
     report(rows)
+    resent = [r for r in rows if r.shape == "resend"]
+    if resent:
+        print()
+        print(
+            f"re-sends: {args.resend_alerts:,} alerts every {args.resend_every:g} s, endsAt "
+            f"{4 * args.resend_every:g} s ahead, for {args.seconds:g} s"
+        )
+        print(
+            "| target | whole rounds | longest round (due to last answer) "
+            "| resolved while still sent |"
+        )
+        print("|---|---|---|---|")
+        for row in resent:
+            print(
+                f"| {row.target} | {len(row.round_lags)} "
+                f"| {_num(max(row.round_lags, default=None), '.1f', ' s')} "
+                f"| {_num(row.false_resolves, 'd')} |"
+            )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from bench.storm import (
     fitted,
     min_window,
     ratio,
+    resend_body,
     slowest,
     tocsin_config,
     window_rates,
@@ -86,3 +87,14 @@ def test_a_batch_is_100_new_alerts() -> None:
     instances = {a["labels"]["instance"] for a in alerts}
     assert len(alerts) == len(instances) == 100
     assert instances.isdisjoint(a["labels"]["instance"] for a in json.loads(batch_body("p", 8)))
+
+
+def test_a_resent_batch_keeps_its_labels_and_start_and_carries_the_end_it_is_given() -> None:
+    first = json.loads(resend_body("r", 200, 50, "2026-01-01T00:00:00.000Z", "A"))
+    again = json.loads(resend_body("r", 200, 50, "2026-01-01T00:00:00.000Z", "B"))
+    assert len(first) == 50
+    assert [a["labels"] for a in first] == [a["labels"] for a in again]
+    assert {a["labels"]["instance"] for a in first} == {f"r-{n}" for n in range(200, 250)}
+    assert {a["startsAt"] for a in first + again} == {"2026-01-01T00:00:00.000Z"}
+    assert [a["endsAt"] for a in first] == ["A"] * 50
+    assert [a["endsAt"] for a in again] == ["B"] * 50
