@@ -607,7 +607,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for row in resent:
             print(
-                f"| {row.target} | {len(row.round_lags)} "
+                f"| {row.target} | {len(row.round_lags) // CLIENTS} "
                 f"| {_num(max(row.round_lags, default=None), '.1f', ' s')} "
                 f"| {_num(row.false_resolves, 'd')} |"
             )
