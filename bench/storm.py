@@ -322,14 +322,18 @@ def _resender(
             ends = datetime.now(UTC) + timedelta(seconds=4 * every)
             body = resend_body(prefix, first, count, starts_at, _iso(ends))
             began = time.monotonic()
-            try:
-                conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
-                answer = conn.getresponse()
-                answer.read()
-                ok = answer.status == 200
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                ok = False
+            ok = False
+            # a keep-alive connection the server closed while we idled between rounds
+            # (uvicorn closes after 5 s) is opened again once, as Prometheus's client does
+            for _ in range(2):
+                try:
+                    conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
+                    answer = conn.getresponse()
+                    answer.read()
+                    ok = answer.status == 200
+                    break
+                except (OSError, http.client.HTTPException):
+                    conn.close()
             ended = time.monotonic()
             out.append((ended, ended - began, count, ok))
             if ok:
