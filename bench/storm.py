@@ -603,7 +603,7 @@ def main() -> None:
             print(
                 f"| {row.target} | {len(row.round_lags) // CLIENTS} "
                 f"| {_num(max(row.round_lags, default=None), '.1f', ' s')} "
-                f"| {_num(row.false_resolves, 'd')} |"
+                f"| {_num(row.false_resolves, ',d')} |"
             )
 
 
