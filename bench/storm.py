@@ -7,7 +7,7 @@ request's end time and duration are recorded; the intake rate is then counted pe
 (the alerts of the requests that ended in it), the last partial window dropped. Prints, per
 shape and target, the rate of every window, the minimum window, its ratio to Alertmanager's
 minimum window for the same shape, the slowest request and how long ``GET /api/v2/alerts/groups``
-took right after the storm.
+(and tocsin's ``GET /api/v1/incidents/1/timeline``) took right after the storm.
 
 Shapes (issue 18's table):
 
@@ -73,6 +73,7 @@ CLIENTS = 2
 REQUEST_TIMEOUT_S = 120.0
 START_DELAY_S = 0.5
 PROMETHEUS_TIMEOUT_S = 10.0
+TIMELINE = "/api/v1/incidents/1/timeline"  # the storm's incident (one-group, wait-30s)
 
 Start = Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]
 
@@ -449,6 +450,7 @@ class Row:
     failures: int = 0
     taken: int = 0
     groups_read_s: float | None = None
+    timeline_read_s: float | None = None
     false_resolves: int | None = None
     round_lags: list[float] = field(default_factory=list)
 
@@ -465,9 +467,9 @@ def report(rows: list[Row]) -> None:
     print()
     print(
         "| shape | target | alerts/s per 5-s window | min | min / AM min | slowest request "
-        "| alerts taken | GET groups after |"
+        "| alerts taken | GET groups after | GET timeline 1 after |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     peers = {r.shape: r.minimum for r in rows if r.target == "alertmanager"}
     for row in rows:
         windows = " / ".join(f"{rate:,.0f}" for rate in row.rates)
@@ -480,7 +482,8 @@ def report(rows: list[Row]) -> None:
         print(
             f"| {row.shape} | {row.target} | {windows} | {_num(row.minimum, ',.0f')} "
             f"| {_num(share, '.3f', 'x')} | {slow} | {row.taken:,} "
-            f"| {_num(row.groups_read_s, '.2f', ' s')} |"
+            f"| {_num(row.groups_read_s, '.2f', ' s')} "
+            f"| {_num(row.timeline_read_s, '.2f', ' s')} |"
         )
 
 
@@ -577,6 +580,8 @@ def main() -> None:
                         row.groups_read_s = timed_get(
                             server.port, "/api/v2/alerts/groups", read_headers
                         )
+                        if target != "alertmanager":
+                            row.timeline_read_s = timed_get(server.port, TIMELINE, read_headers)
             finally:
                 if pg:
                     drop_pg(pg)
