@@ -483,7 +483,7 @@ def report(rows: list[Row]) -> None:
             f"| {row.shape} | {row.target} | {windows} | {_num(row.minimum, ',.0f')} "
             f"| {_num(share, '.3f', 'x')} | {slow} | {row.taken:,} "
             f"| {_num(row.groups_read_s, '.2f', ' s')} "
-            f"| {_num(row.timeline_read_s, '.2f', ' s')} |"
+            f"| {_num(row.timeline_read_s, '.3f', ' s')} |"
         )
 
 
