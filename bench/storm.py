@@ -24,7 +24,8 @@ Shapes (issue 18's table):
   the same ``startsAt`` and an ``endsAt`` 4x the delay ahead, as Prometheus sets it; a round that
   overruns is followed at once by the next. Prints the whole rounds, the longest round and the
   alerts resolved while still being sent: those whose re-send was answered only after the
-  ``endsAt`` of their previous send (the server had to take them as resolved by then). The
+  ``endsAt`` of their previous send (the server had to take them as resolved by then;
+  once per late re-send). The
   default, 25,000 every 15 s, is the rate of Prometheus's 100,000 every 60 s on a quarter clock.
 
 Targets: tocsin on SQLite (full fsync), tocsin on PostgreSQL (a throwaway database per shape,
