@@ -64,6 +64,8 @@ def test_index_mutes_exactly_what_checking_every_silence_mutes(
         for n, lbls in enumerate(alerts)
     }
     expected = {fp: by for fp, a in members.items() if (by := silenced_by(found, a.labels, NOW))}
+    assert index.silenced_many({fp: a.labels for fp, a in members.items()}) == expected
+    assert list(index.silenced_many({fp: a.labels for fp, a in members.items()})) == list(expected)
     assert mute(members, found, [], {}, NOW).silenced_by == expected
     assert mute(members, index, [], {}, NOW).silenced_by == expected
 

@@ -161,6 +161,44 @@ class SilenceIndex:
         """The ids of the active silences that mute an alert with ``labels``."""
         return [s.id for s in self.candidates(labels) if matches_all(list(s.matchers), labels)]
 
+    def silenced_many(self, alerts: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+        """``silenced_by`` for many alerts (by fingerprint), only those muted. The silences
+        that are not indexed are checked silence by silence: each one's most selective
+        matcher is tried once per distinct value of its label among the alerts (a storm
+        has many alerts but few alertnames), the rest only on the alerts that pass it."""
+        hits: dict[str, list[int]] = {}
+        by_label = self._by_label
+        if by_label:
+            for fp, labels in alerts.items():
+                for name, value in labels.items():
+                    values = by_label.get(name)
+                    if values is not None and value:
+                        for n in values.get(value, ()):
+                            if matches_all(list(self.silences[n].matchers), labels):
+                                hits.setdefault(fp, []).append(n)
+        if self._residual:
+            distinct: dict[str, dict[str, list[str]]] = {}
+
+            def values_of(name: str) -> dict[str, list[str]]:
+                found = distinct.get(name)
+                if found is None:
+                    found = distinct[name] = {}
+                    for fp, labels in alerts.items():
+                        found.setdefault(labels.get(name, ""), []).append(fp)
+                return found
+
+            for n in self._residual:
+                matchers = self.silences[n].matchers
+                first = min(matchers, key=lambda m: len(values_of(m.name)))
+                rest = [m for m in matchers if m is not first]
+                for value, fps in values_of(first.name).items():
+                    if not first.matches(value):
+                        continue
+                    for fp in fps:
+                        if matches_all(rest, alerts[fp]):
+                            hits.setdefault(fp, []).append(n)
+        return {fp: [self.silences[n].id for n in sorted(hits[fp])] for fp in alerts if fp in hits}
+
 
 def silenced_by(silences: Sequence[Silence], labels: Mapping[str, str], now: datetime) -> list[str]:
     """Every silence checked against one alert: what ``SilenceIndex`` must agree with."""

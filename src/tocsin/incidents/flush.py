@@ -37,10 +37,9 @@ def mute(
     inhibited: dict[str, list[str]] = {}
     index = silences if isinstance(silences, SilenceIndex) else SilenceIndex(silences, now)
     inhibition = Inhibition(rules, list(firing.items()))
+    if index.silences:
+        silenced = index.silenced_many({fp: alert.labels for fp, alert in alerts.items()})
     for fp, alert in alerts.items():
-        by = index.silenced_by(alert.labels) if index.silences else []
-        if by:
-            silenced[fp] = by
         if rules:
             found = inhibition.inhibited_by(alert.labels, fp)
             if found:
