@@ -101,48 +101,75 @@ def silence_matches_filter(silence: Silence, matchers: list[Matcher]) -> bool:
 
 
 # a regex that is only literal alternatives (``K1|K2``): matches exactly those strings
-_LITERALS = re.compile(r"[A-Za-z0-9_\-:/ ,@]+(?:\|[A-Za-z0-9_\-:/ ,@]+)*")
+_LITERAL = r"[A-Za-z0-9_\-:/ ,@=]"
+_LITERALS = re.compile(f"{_LITERAL}+(?:\\|{_LITERAL}+)*")
+# the literal characters a regex without alternatives starts with, and what follows them
+_PREFIX = re.compile(f"({_LITERAL}*)(.?)", re.S)
 
 
-def _index_keys(silence: Silence) -> tuple[str, frozenset[str]] | None:
-    """A label and the values it must have for the silence to match, when some matcher pins
-    it to non-empty values (``=`` with a value, or ``=~`` of literal alternatives); else
-    None. The empty value is never a key: it also matches an alert without the label."""
+def _regex_prefix(regex: str) -> str:
+    """A literal prefix every string the (fully anchored) regex matches starts with, or "".
+    Conservative: a regex with ``|`` anywhere has none, and a last literal followed by a
+    quantifier that allows zero (``?``, ``*``, ``{``) is dropped."""
+    if "|" in regex:
+        return ""
+    found = _PREFIX.match(regex)
+    assert found is not None
+    prefix, after = found.groups()
+    return prefix[:-1] if after in ("?", "*", "{") else prefix
+
+
+def _index_keys(silence: Silence) -> tuple[bool, str, frozenset[str]] | None:
+    """How to find the silence: (exact, label, values) when some matcher pins a label to
+    non-empty values (``=`` with a value, ``=~`` of literal alternatives: exact) or to a
+    literal prefix (``=~"host-1.*"``: not exact); else None. The empty value is never a key:
+    it also matches an alert without the label."""
     for m in silence.matchers:
         if m.op is Op.EQ and m.value:
-            return m.name, frozenset((m.value,))
+            return True, m.name, frozenset((m.value,))
     for m in silence.matchers:
         if m.op is Op.RE and _LITERALS.fullmatch(m.value):
-            return m.name, frozenset(m.value.split("|"))
-    return None
+            return True, m.name, frozenset(m.value.split("|"))
+    best = ("", "")
+    for m in silence.matchers:
+        if m.op is Op.RE:
+            prefix = _regex_prefix(m.value)
+            if len(prefix) > len(best[1]):
+                best = (m.name, prefix)
+    return (False, best[0], frozenset((best[1],))) if best[1] else None
 
 
 class SilenceIndex:
     """The active silences at ``now``, indexed by one pinned label each (a label name -> a
-    value -> the silences that need it), the others in a residual list: an alert is checked
-    only against the silences that could match it, with the one matcher. Answers exactly
-    what checking every silence would, in the order given."""
+    value or a literal prefix of the value -> the silences that need it), the others in a
+    residual list: an alert is checked only against the silences that could match it, with
+    the one matcher. Answers exactly what checking every silence would, in the order
+    given."""
 
     def __init__(self, silences: Sequence[Silence], now: datetime) -> None:
         self.silences = [s for s in silences if s.state(now) is SilenceState.ACTIVE]
         self._by_label: dict[str, dict[str, list[int]]] = {}
+        self._by_prefix: dict[str, dict[str, list[int]]] = {}
+        self._prefix_lengths: dict[str, list[int]] = {}
         self._residual: list[int] = []
         for n, silence in enumerate(self.silences):
             keys = _index_keys(silence)
             if keys is None:
                 self._residual.append(n)
                 continue
-            by_value = self._by_label.setdefault(keys[0], {})
-            for value in keys[1]:
+            exact, name, values = keys
+            by_value = (self._by_label if exact else self._by_prefix).setdefault(name, {})
+            for value in values:
                 by_value.setdefault(value, []).append(n)
+        for name, by_prefix in self._by_prefix.items():
+            self._prefix_lengths[name] = sorted({len(p) for p in by_prefix})
 
     def __len__(self) -> int:
         return len(self.silences)
 
-    def candidates(self, labels: Mapping[str, str]) -> list[Silence]:
-        """The silences that could match an alert with ``labels`` (a superset of those that
-        do), in the order given."""
-        found = list(self._residual)
+    def _indexed(self, labels: Mapping[str, str]) -> list[int]:
+        """The indexed silences that could match an alert with ``labels`` (each once)."""
+        found: list[int] = []
         by_label = self._by_label
         if len(by_label) < len(labels):
             for name, by_value in by_label.items():
@@ -154,6 +181,19 @@ class SilenceIndex:
                 values = by_label.get(name)
                 if values is not None and value:
                     found.extend(values.get(value, ()))
+        for name, by_prefix in self._by_prefix.items():
+            value = labels.get(name)
+            if value:
+                for length in self._prefix_lengths[name]:
+                    if length > len(value):
+                        break
+                    found.extend(by_prefix.get(value[:length], ()))
+        return found
+
+    def candidates(self, labels: Mapping[str, str]) -> list[Silence]:
+        """The silences that could match an alert with ``labels`` (a superset of those that
+        do), in the order given."""
+        found = self._indexed(labels) + self._residual
         found.sort()
         return [self.silences[n] for n in found]
 
@@ -167,15 +207,11 @@ class SilenceIndex:
         matcher is tried once per distinct value of its label among the alerts (a storm
         has many alerts but few alertnames), the rest only on the alerts that pass it."""
         hits: dict[str, list[int]] = {}
-        by_label = self._by_label
-        if by_label:
+        if self._by_label or self._by_prefix:
             for fp, labels in alerts.items():
-                for name, value in labels.items():
-                    values = by_label.get(name)
-                    if values is not None and value:
-                        for n in values.get(value, ()):
-                            if matches_all(list(self.silences[n].matchers), labels):
-                                hits.setdefault(fp, []).append(n)
+                for n in self._indexed(labels):
+                    if matches_all(list(self.silences[n].matchers), labels):
+                        hits.setdefault(fp, []).append(n)
         if self._residual:
             distinct: dict[str, dict[str, list[str]]] = {}
 
