@@ -6,7 +6,9 @@ the posts of the alerts (intake of new groups), ``GET /api/v2/alerts?filter=aler
 and ``GET /api/v2/alerts/groups``. A read that takes longer than ``--timeout`` prints ``>T``
 (the server is stopped afterwards, so it burns no more CPU). Silence shapes:
 
-- ``regex``: ``alertname=~"S<i>.*"``, ``instance=~"h<i>-[0-9]+"`` (nothing to index);
+- ``regex``: ``alertname=~"S<i>.*"``, ``instance=~"h<i>-[0-9]+"`` (a literal prefix);
+- ``unanchored``: ``alertname=~".*S<i>.*"``, ``instance=~".*h<i>-[0-9]+"`` (nothing to
+  index);
 - ``literal``: ``alertname=~"S<i>|T<i>"``, ``instance=~"h<i>"`` (literal alternatives);
 - ``equality``: ``alertname="S<i>"``, ``instance="h<i>"``;
 - ``none``: no silences (the baseline for intake).
@@ -14,7 +16,7 @@ and ``GET /api/v2/alerts/groups``. A read that takes longer than ``--timeout`` p
 A few silences (one in 200) match real alerts, so some alerts are muted.
 
     .venv/bin/python bench/silences.py [--silences 2000] [--alerts 2000,20000]
-        [--shapes none,regex,literal,equality] [--src DIR] [--timeout 120]
+        [--shapes none,regex,unanchored,literal,equality] [--src DIR] [--timeout 120]
 
 ``--src`` runs another tree's code (e.g. main's: ``git archive main src | tar -x -C /tmp/m``
 then ``--src /tmp/m/src``), to compare before and after in the same way.
@@ -61,6 +63,15 @@ def silence_matchers(shape: str, i: int) -> list[dict[str, object]]:
         return [
             {"name": "alertname", "value": f"{name}|T{i}", "isRegex": True},
             {"name": "instance", "value": "host-1|host-2" if hit else f"h{i}", "isRegex": True},
+        ]
+    if shape == "unanchored":
+        return [
+            {"name": "alertname", "value": f".*{name}" if hit else f".*{name}.*", "isRegex": True},
+            {
+                "name": "instance",
+                "value": ".*-[0-9]+" if hit else f".*h{i}-[0-9]+",
+                "isRegex": True,
+            },
         ]
     return [
         {"name": "alertname", "value": f"{name}.*" if not hit else name, "isRegex": True},
@@ -175,7 +186,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--silences", type=int, default=2000)
     parser.add_argument("--alerts", default="2000,20000")
-    parser.add_argument("--shapes", default="none,regex,literal,equality")
+    parser.add_argument("--shapes", default="none,regex,unanchored,literal,equality")
     parser.add_argument("--src", default=None, help="run this source tree's tocsin")
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
