@@ -7,6 +7,7 @@ all use it.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,13 @@ MAX_REGEX_LENGTH = 4096
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
+
+
+@functools.lru_cache(maxsize=32768)
+def _compiled(value: str) -> Any:
+    """The anchored RE2 of a matcher's regex, compiled once per process: silences are read
+    (and their matchers made) on every flush and listing. RE2 objects are thread-safe."""
+    return re2.compile(f"^(?:{value})$", _OPTIONS)
 
 
 class MatcherError(Invalid):
@@ -51,7 +59,7 @@ class Matcher:
                     f"regular expression for {name!r} is longer than {MAX_REGEX_LENGTH} characters"
                 )
             try:
-                regex = re2.compile(f"^(?:{value})$", _OPTIONS)
+                regex = _compiled(value)
             except re2.error as exc:
                 detail = (
                     exc.args[0].decode()

@@ -3,13 +3,14 @@ for updating a silence in place or replacing it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from tocsin.alerts.matchers import Matcher, matches_all, validate_label_name
+from tocsin.alerts.matchers import Matcher, Op, matches_all, validate_label_name
 from tocsin.alerts.payloads import format_time
 
 
@@ -97,6 +98,147 @@ def silence_matches_filter(silence: Silence, matchers: list[Matcher]) -> bool:
         any(m.name == f.name and m.op == f.op and m.value == f.value for m in silence.matchers)
         for f in matchers
     )
+
+
+# a regex that is only literal alternatives (``K1|K2``): matches exactly those strings
+_LITERAL = r"[A-Za-z0-9_\-:/ ,@=]"
+_LITERALS = re.compile(f"{_LITERAL}+(?:\\|{_LITERAL}+)*")
+# the literal characters a regex without alternatives starts with, and what follows them
+_PREFIX = re.compile(f"({_LITERAL}*)(.?)", re.S)
+
+
+def _regex_prefix(regex: str) -> str:
+    """A literal prefix every string the (fully anchored) regex matches starts with, or "".
+    Conservative: a regex with ``|`` anywhere has none, and a last literal followed by a
+    quantifier that allows zero (``?``, ``*``, ``{``) is dropped."""
+    if "|" in regex:
+        return ""
+    found = _PREFIX.match(regex)
+    assert found is not None
+    prefix, after = found.groups()
+    return prefix[:-1] if after in ("?", "*", "{") else prefix
+
+
+def _index_keys(silence: Silence) -> tuple[bool, str, frozenset[str]] | None:
+    """How to find the silence: (exact, label, values) when some matcher pins a label to
+    non-empty values (``=`` with a value, ``=~`` of literal alternatives: exact) or to a
+    literal prefix (``=~"host-1.*"``: not exact); else None. The empty value is never a key:
+    it also matches an alert without the label."""
+    for m in silence.matchers:
+        if m.op is Op.EQ and m.value:
+            return True, m.name, frozenset((m.value,))
+    for m in silence.matchers:
+        if m.op is Op.RE and _LITERALS.fullmatch(m.value):
+            return True, m.name, frozenset(m.value.split("|"))
+    best = ("", "")
+    for m in silence.matchers:
+        if m.op is Op.RE:
+            prefix = _regex_prefix(m.value)
+            if len(prefix) > len(best[1]):
+                best = (m.name, prefix)
+    return (False, best[0], frozenset((best[1],))) if best[1] else None
+
+
+class SilenceIndex:
+    """The active silences at ``now``, indexed by one pinned label each (a label name -> a
+    value or a literal prefix of the value -> the silences that need it), the others in a
+    residual list: an alert is checked only against the silences that could match it, with
+    the one matcher. Answers exactly what checking every silence would, in the order
+    given."""
+
+    def __init__(self, silences: Sequence[Silence], now: datetime) -> None:
+        self.silences = [s for s in silences if s.state(now) is SilenceState.ACTIVE]
+        self._by_label: dict[str, dict[str, list[int]]] = {}
+        self._by_prefix: dict[str, dict[str, list[int]]] = {}
+        self._prefix_lengths: dict[str, list[int]] = {}
+        self._residual: list[int] = []
+        for n, silence in enumerate(self.silences):
+            keys = _index_keys(silence)
+            if keys is None:
+                self._residual.append(n)
+                continue
+            exact, name, values = keys
+            by_value = (self._by_label if exact else self._by_prefix).setdefault(name, {})
+            for value in values:
+                by_value.setdefault(value, []).append(n)
+        for name, by_prefix in self._by_prefix.items():
+            self._prefix_lengths[name] = sorted({len(p) for p in by_prefix})
+
+    def __len__(self) -> int:
+        return len(self.silences)
+
+    def _indexed(self, labels: Mapping[str, str]) -> list[int]:
+        """The indexed silences that could match an alert with ``labels`` (each once)."""
+        found: list[int] = []
+        by_label = self._by_label
+        if len(by_label) < len(labels):
+            for name, by_value in by_label.items():
+                value = labels.get(name)
+                if value:
+                    found.extend(by_value.get(value, ()))
+        else:
+            for name, value in labels.items():
+                values = by_label.get(name)
+                if values is not None and value:
+                    found.extend(values.get(value, ()))
+        for name, by_prefix in self._by_prefix.items():
+            value = labels.get(name)
+            if value:
+                for length in self._prefix_lengths[name]:
+                    if length > len(value):
+                        break
+                    found.extend(by_prefix.get(value[:length], ()))
+        return found
+
+    def candidates(self, labels: Mapping[str, str]) -> list[Silence]:
+        """The silences that could match an alert with ``labels`` (a superset of those that
+        do), in the order given."""
+        found = self._indexed(labels) + self._residual
+        found.sort()
+        return [self.silences[n] for n in found]
+
+    def silenced_by(self, labels: Mapping[str, str]) -> list[str]:
+        """The ids of the active silences that mute an alert with ``labels``."""
+        return [s.id for s in self.candidates(labels) if matches_all(list(s.matchers), labels)]
+
+    def silenced_many(self, alerts: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
+        """``silenced_by`` for many alerts (by fingerprint), only those muted. The silences
+        that are not indexed are checked silence by silence: each one's most selective
+        matcher is tried once per distinct value of its label among the alerts (a storm
+        has many alerts but few alertnames), the rest only on the alerts that pass it."""
+        hits: dict[str, list[int]] = {}
+        if self._by_label or self._by_prefix:
+            for fp, labels in alerts.items():
+                for n in self._indexed(labels):
+                    if matches_all(list(self.silences[n].matchers), labels):
+                        hits.setdefault(fp, []).append(n)
+        if self._residual:
+            distinct: dict[str, dict[str, list[str]]] = {}
+
+            def values_of(name: str) -> dict[str, list[str]]:
+                found = distinct.get(name)
+                if found is None:
+                    found = distinct[name] = {}
+                    for fp, labels in alerts.items():
+                        found.setdefault(labels.get(name, ""), []).append(fp)
+                return found
+
+            for n in self._residual:
+                matchers = self.silences[n].matchers
+                first = min(matchers, key=lambda m: len(values_of(m.name)))
+                rest = [m for m in matchers if m is not first]
+                for value, fps in values_of(first.name).items():
+                    if not first.matches(value):
+                        continue
+                    for fp in fps:
+                        if matches_all(rest, alerts[fp]):
+                            hits.setdefault(fp, []).append(n)
+        return {fp: [self.silences[n].id for n in sorted(hits[fp])] for fp in alerts if fp in hits}
+
+
+def silenced_by(silences: Sequence[Silence], labels: Mapping[str, str], now: datetime) -> list[str]:
+    """Every silence checked against one alert: what ``SilenceIndex`` must agree with."""
+    return [s.id for s in silences if s.mutes(labels, now)]
 
 
 def silence_json(silence: Silence, now: datetime) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin import __version__, times
-from tocsin.alerts.matchers import Matcher, MatcherError, matches_filter, parse_matcher
+from tocsin.alerts.matchers import Matcher, MatcherError, parse_matcher
 from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import (
     StructuralError,
@@ -106,24 +106,22 @@ def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[di
     matchers = _filters(request)
     receivers = _receiver_filter(request)
     now = times.to_dt(ctx.now())
-    alerts, muting = silences.firing(ctx, now)
     route = ctx.config.route
+
+    def routed(alert: Alert) -> bool:
+        return any(receivers.fullmatch(r.receiver) for r in route.match(alert.labels))
+
+    # filter= and receiver= narrow the alerts before any silence or inhibition is checked
+    alerts, muting = silences.firing(ctx, now, matchers, routed if receivers is not None else None)
     out = []
     for fp in sorted(alerts):
-        alert = alerts[fp]
-        entry = gettable_alert(fp, alert, muting, route)
+        entry = gettable_alert(fp, alerts[fp], muting, route)
         status = entry["status"]
-        if receivers is not None and not any(
-            receivers.fullmatch(r["name"]) for r in entry["receivers"]
-        ):
-            continue
         if not show_active and status["state"] == "active":
             continue
         if not show_silenced and status["silencedBy"]:
             continue
         if not show_inhibited and status["inhibitedBy"]:
-            continue
-        if not matches_filter(matchers, alert.labels):
             continue
         out.append(entry)
     return out

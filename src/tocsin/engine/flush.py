@@ -21,6 +21,7 @@ from sqlalchemy import Connection
 
 from tocsin import times
 from tocsin.alerts.model import Alert, alert_json
+from tocsin.alerts.silences import SilenceIndex
 from tocsin.engine import messages, resolution, trigger
 from tocsin.engine.stage import Settings
 from tocsin.incidents.flush import (
@@ -71,7 +72,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     # read once per transaction: every flush in a batch has the same now
     silences = conn.info.get(_SILENCES)
     if silences is None:
-        silences = conn.info[_SILENCES] = repo.active_silences(conn, now)
+        silences = conn.info[_SILENCES] = SilenceIndex(repo.active_silences(conn, now), now)
     muting = mute(members, silences, config.inhibit_rules, firing_all, now)
     history = ahead.histories.get(incident_id) if ahead else None
     sent, last_said = history or repo.member_states(conn, [incident_id])[incident_id]

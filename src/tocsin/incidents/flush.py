@@ -11,7 +11,7 @@ from datetime import datetime
 
 from tocsin.alerts.inhibit import Inhibition, InhibitRule
 from tocsin.alerts.model import Alert
-from tocsin.alerts.silences import Silence
+from tocsin.alerts.silences import Silence, SilenceIndex
 
 
 @dataclass(frozen=True)
@@ -25,20 +25,21 @@ class Muting:
 
 def mute(
     alerts: Mapping[str, Alert],
-    silences: Sequence[Silence],
+    silences: Sequence[Silence] | SilenceIndex,
     rules: Sequence[InhibitRule],
     firing: Mapping[str, Mapping[str, str]],
     now: datetime,
 ) -> Muting:
     """Silences and inhibition for these alerts. ``firing`` is every firing alert known (the
-    inhibition sources), by fingerprint."""
+    inhibition sources), by fingerprint. Each alert is checked only against the silences
+    that could match it (``SilenceIndex``; pass one to reuse it across calls)."""
     silenced: dict[str, list[str]] = {}
     inhibited: dict[str, list[str]] = {}
+    index = silences if isinstance(silences, SilenceIndex) else SilenceIndex(silences, now)
     inhibition = Inhibition(rules, list(firing.items()))
+    if index.silences:
+        silenced = index.silenced_many({fp: alert.labels for fp, alert in alerts.items()})
     for fp, alert in alerts.items():
-        by = [s.id for s in silences if s.mutes(alert.labels, now)]
-        if by:
-            silenced[fp] = by
         if rules:
             found = inhibition.inhibited_by(alert.labels, fp)
             if found:

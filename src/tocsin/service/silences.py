@@ -6,11 +6,11 @@ it (the ``/api/v2/alerts`` view)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from tocsin import times
-from tocsin.alerts.matchers import Matcher
+from tocsin.alerts.matchers import Matcher, matches_filter
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import (
     Silence,
@@ -114,11 +114,25 @@ def add_silence(
     return new_id
 
 
-def firing(ctx: Context, now: datetime) -> tuple[dict[str, Alert], Muting]:
-    """The alerts active at ``now`` by fingerprint, and what silences or inhibits them."""
+def firing(
+    ctx: Context,
+    now: datetime,
+    matchers: Sequence[Matcher] = (),
+    keep: Callable[[Alert], bool] | None = None,
+) -> tuple[dict[str, Alert], Muting]:
+    """The alerts active at ``now`` by fingerprint that pass the API filter ``matchers``
+    (Alertmanager's ``filter=``) and ``keep``, and what silences or inhibits them. Both are
+    applied before any muting work: only the selected alerts are checked against silences
+    (every firing alert still counts as an inhibition source)."""
     with ctx.db.connect() as conn:
         active = repo.active_alerts(conn, now)
         found = repo.active_silences(conn, now)
-    alerts = {a.fingerprint: a.alert for a in active}
-    labels = {fp: a.labels for fp, a in alerts.items()}
+    every = {a.fingerprint: a.alert for a in active}
+    wanted = list(matchers)
+    alerts = {
+        fp: alert
+        for fp, alert in every.items()
+        if matches_filter(wanted, alert.labels) and (keep is None or keep(alert))
+    }
+    labels = {fp: a.labels for fp, a in every.items()}
     return alerts, mute(alerts, found, ctx.config.inhibit_rules, labels, now)

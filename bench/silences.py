@@ -1,0 +1,200 @@
+"""Benchmark: silences at scale (issue 18, item 5).
+
+Starts ``tocsin serve`` on SQLite, posts ``--silences`` silences (each with two matchers),
+then ``--alerts`` alerts (each its own group: ``group_by: [alertname, instance]``), and times:
+the posts of the alerts (intake of new groups), ``GET /api/v2/alerts?filter=alertname="K1"``
+and ``GET /api/v2/alerts/groups``. A read that takes longer than ``--timeout`` prints ``>T``
+(the server is stopped afterwards, so it burns no more CPU). Silence shapes:
+
+- ``regex``: ``alertname=~"S<i>.*"``, ``instance=~"h<i>-[0-9]+"`` (a literal prefix);
+- ``unanchored``: ``alertname=~".*S<i>.*"``, ``instance=~".*h<i>-[0-9]+"`` (nothing to
+  index);
+- ``literal``: ``alertname=~"S<i>|T<i>"``, ``instance=~"h<i>"`` (literal alternatives);
+- ``equality``: ``alertname="S<i>"``, ``instance="h<i>"``;
+- ``none``: no silences (the baseline for intake).
+
+A few silences (one in 200) match real alerts, so some alerts are muted.
+
+    .venv/bin/python bench/silences.py [--silences 2000] [--alerts 2000,20000]
+        [--shapes none,regex,unanchored,literal,equality] [--src DIR] [--timeout 120]
+
+``--src`` runs another tree's code (e.g. main's: ``git archive main src | tar -x -C /tmp/m``
+then ``--src /tmp/m/src``), to compare before and after in the same way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.ingest import free_port, wait_ready
+
+CONFIG = """
+global: {resolve_timeout: 1h}
+route:
+  receiver: default
+  group_by: [alertname, instance]
+  group_wait: 0s
+  group_interval: 5m
+receivers: [{name: default}]
+limits: {max_alerts_per_batch: 1000, max_body_bytes: 10485760}
+"""
+BATCH = 1000
+
+
+def silence_matchers(shape: str, i: int) -> list[dict[str, object]]:
+    hit = i % 200 == 0  # one silence in 200 matches alerts: alertname K<i/200>
+    name = f"K{i // 200}" if hit else f"S{i}"
+    if shape == "equality":
+        return [
+            {"name": "alertname", "value": name, "isRegex": False},
+            {"name": "instance", "value": "host-1" if hit else f"h{i}", "isRegex": False},
+        ]
+    if shape == "literal":
+        return [
+            {"name": "alertname", "value": f"{name}|T{i}", "isRegex": True},
+            {"name": "instance", "value": "host-1|host-2" if hit else f"h{i}", "isRegex": True},
+        ]
+    if shape == "unanchored":
+        return [
+            {"name": "alertname", "value": f".*{name}" if hit else f".*{name}.*", "isRegex": True},
+            {
+                "name": "instance",
+                "value": ".*-[0-9]+" if hit else f".*h{i}-[0-9]+",
+                "isRegex": True,
+            },
+        ]
+    return [
+        {"name": "alertname", "value": f"{name}.*" if not hit else name, "isRegex": True},
+        {"name": "instance", "value": "host-[0-9]+" if hit else f"h{i}-[0-9]+", "isRegex": True},
+    ]
+
+
+def alert_batches(count: int) -> list[bytes]:
+    alerts = [
+        {"labels": {"alertname": f"K{n % 100}", "instance": f"host-{n}", "job": "bench"}}
+        for n in range(count)
+    ]
+    return [json.dumps(alerts[i : i + BATCH]).encode() for i in range(0, count, BATCH)]
+
+
+def request(
+    port: int, headers: dict[str, str], method: str, path: str, body: bytes | None, timeout: float
+) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        answer = conn.getresponse()
+        return answer.status, answer.read()
+    finally:
+        conn.close()
+
+
+def timed_get(port: int, headers: dict[str, str], path: str, timeout: float) -> str:
+    started = time.perf_counter()
+    try:
+        status, body = request(port, headers, "GET", path, None, timeout)
+    except TimeoutError:
+        return f">{timeout:.0f} s"
+    elapsed = time.perf_counter() - started
+    count = len(json.loads(body)) if status == 200 else 0
+    return f"{elapsed:7.3f} s ({status}, {count} items)"
+
+
+def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float) -> None:
+    env = dict(os.environ)
+    if src:
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        config = workdir / "tocsin.yaml"
+        config.write_text(CONFIG)
+        db = ["--data-dir", str(workdir / "data")]
+        made = subprocess.run(
+            [sys.executable, "-m", "tocsin", "tokens", "create", "--role", "responder", *db],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=env,
+        )
+        token = made.stdout.strip().splitlines()[-1]
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        port = free_port()
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "tocsin", "serve", "--config", str(config)),
+                *("--listen", f"127.0.0.1:{port}", "--log-level", "warning", *db),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}")
+            n = silences if shape != "none" else 0
+            started = time.perf_counter()
+            for i in range(n):
+                body = {
+                    "matchers": silence_matchers(shape, i),
+                    "startsAt": "2000-01-01T00:00:00Z",
+                    "endsAt": "2100-01-01T00:00:00Z",
+                    "createdBy": "bench",
+                    "comment": "storm",
+                }
+                status, text = request(
+                    port, headers, "POST", "/api/v2/silences", json.dumps(body).encode(), 60
+                )
+                assert status == 200, text
+            posted_s = time.perf_counter() - started
+            started = time.perf_counter()
+            slowest = 0.0
+            for body_bytes in alert_batches(alerts):
+                one = time.perf_counter()
+                status, text = request(port, headers, "POST", "/api/v2/alerts", body_bytes, 120)
+                assert status == 200, text
+                slowest = max(slowest, time.perf_counter() - one)
+            intake_s = time.perf_counter() - started
+            print(
+                f"{shape:9} silences={n:6} alerts={alerts:6}: {n} silences posted in "
+                f"{posted_s:.1f} s; {alerts} new groups posted in {intake_s:.2f} s "
+                f"(slowest batch of {BATCH} {slowest:.2f} s)",
+                flush=True,
+            )
+            filtered = "/api/v2/alerts?filter=alertname%3D%22K1%22"
+            print(f"    GET {filtered}: {timed_get(port, headers, filtered, timeout)}", flush=True)
+            groups = "/api/v2/alerts/groups"
+            print(f"    GET {groups}: {timed_get(port, headers, groups, timeout)}", flush=True)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--silences", type=int, default=2000)
+    parser.add_argument("--alerts", default="2000,20000")
+    parser.add_argument("--shapes", default="none,regex,unanchored,literal,equality")
+    parser.add_argument("--src", default=None, help="run this source tree's tocsin")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args()
+    print(f"tocsin from {args.src or 'this tree'}", flush=True)
+    for alerts in [int(a) for a in args.alerts.split(",")]:
+        for shape in args.shapes.split(","):
+            run(shape, args.silences, alerts, args.src, args.timeout)
+
+
+if __name__ == "__main__":
+    main()
