@@ -203,15 +203,20 @@ def tocsin_target(
     return start
 
 
+AM_GROUPING = (
+    "route: {receiver: default, group_by: [alertname, instance]}\nreceivers: [{name: default}]\n"
+)
+
+
 def alertmanager_target(
-    binary: str, workdir: Path
+    binary: str, workdir: Path, config_text: str = AM_GROUPING
 ) -> Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]:
+    """Start Debian's Alertmanager with ``config_text`` on a free port (no cluster): the one
+    way every bench starts the peer."""
+
     def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
         config = workdir / "alertmanager.yml"
-        config.write_text(
-            "route: {receiver: default, group_by: [alertname, instance]}\n"
-            "receivers: [{name: default}]\n"
-        )
+        config.write_text(config_text)
         port = free_port()
         process = subprocess.Popen(
             [

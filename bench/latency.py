@@ -42,12 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import (
     BATCH,
     Target,
+    alertmanager_target,
     batches,
     drop_pg,
-    free_port,
     pg_database,
     tocsin_target,
-    wait_ready,
 )
 
 TARGETS = ("sqlite", "postgresql", "alertmanager")
@@ -174,25 +173,8 @@ def tocsin_start(workdir: Path, sink_port: int, database_url: str | None) -> Sta
 
 
 def alertmanager_start(binary: str, workdir: Path, sink_port: int) -> Start:
-    def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
-        config = workdir / "alertmanager.yml"
-        config.write_text(ALERTMANAGER_CONFIG.format(label=LOAD_LABEL, port=sink_port))
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={workdir / 'am'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_ready(f"http://127.0.0.1:{port}")
-        return process, port, {"Content-Type": "application/json"}
-
-    return start
+    config = ALERTMANAGER_CONFIG.format(label=LOAD_LABEL, port=sink_port)
+    return alertmanager_target(binary, workdir, config)
 
 
 # --------------------------------------------------------------------------- load

@@ -61,11 +61,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.ingest import (
     BATCH,
     Target,
+    alertmanager_target,
     drop_pg,
-    free_port,
     pg_database,
     tocsin_target,
-    wait_ready,
 )
 
 TARGETS = ("sqlite", "postgresql", "alertmanager")
@@ -418,25 +417,7 @@ def viewer_token(database_url: str | None, workdir: Path) -> dict[str, str]:
 
 
 def alertmanager_start(binary: str, workdir: Path, shape: Shape) -> Start:
-    def start() -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
-        config = workdir / "alertmanager.yml"
-        config.write_text(alertmanager_config(shape))
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={config}",
-                f"--storage.path={workdir / 'am'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_ready(f"http://127.0.0.1:{port}")
-        return process, port, {"Content-Type": "application/json"}
-
-    return start
+    return alertmanager_target(binary, workdir, alertmanager_config(shape))
 
 
 # --------------------------------------------------------------------------- report
