@@ -48,3 +48,15 @@ class Forbidden(TocsinError):
 class Unavailable(TocsinError, RuntimeError):
     """tocsin could not do it now through no fault of the request (the database refused a
     write, the writer stopped); the same request may succeed later."""
+
+
+# The HTTP status of each kind: the API answers with it (``api/errors.py``), and the remote
+# CLI reads it back into the kind (``cli/remote.py``).
+HTTP_STATUS: dict[type[TocsinError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    TooLarge: 413,
+    Invalid: 422,
+    Forbidden: 403,
+    Unavailable: 503,
+}

@@ -148,3 +148,26 @@ def test_a_message_round_trips_who_and_when() -> None:
     m = message("resolved", "resolved", firing(), actor="ana")
     back: Message = from_json(json.loads(json.dumps(m)))
     assert (back.actor, back.acted_at) == ("ana", "2026-12-05 07:25:04 UTC")
+
+
+def test_who_hears_an_acknowledgement_besides_the_incident_channels() -> None:
+    """Item 4: everyone paged hears, once a person on email/webhook, once a channel else."""
+    from tocsin.incidents.messages import audience
+
+    alice = {"name": "alice"}
+    bob = {"name": "bob"}
+    paged = [
+        ("mail", "user:alice", alice),
+        ("mail", "schedule:db", alice),  # alice again, paged by a later step
+        ("mail", "user:bob", bob),
+        ("pager", "user:alice", alice),
+        ("pager", "user:bob", bob),  # a Slack channel: told once
+        ("team", "channel:team", {}),  # told already as the incident's channel
+        ("gone", "user:bob", bob),  # no longer configured
+    ]
+    types = {"mail": "email", "pager": "slack", "team": "slack"}
+    assert audience(paged, types, ["team"]) == [
+        ("mail", "user:alice", alice),
+        ("mail", "user:bob", bob),
+        ("pager", "user:alice", alice),
+    ]

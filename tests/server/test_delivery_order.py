@@ -8,7 +8,6 @@ from __future__ import annotations
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -18,17 +17,9 @@ from sqlalchemy import Engine
 
 from tests.notify.sinks import HttpSink, Reply
 from tests.server.test_real_clients import Server, tocsin
+from tests.server.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def db_args(tmp_path: Path, database_url: str) -> list[str]:

@@ -7,7 +7,7 @@ recipient got, in order, with their status lines, and that nothing else arrived.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -16,6 +16,7 @@ import pytest
 
 from tests.notify.sinks import HttpSink, SmtpSink
 from tests.server.test_real_clients import Server, tocsin
+from tests.server.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -49,15 +50,6 @@ severities:
 """
 ALERT = {"alertname": "DatabaseDown", "instance": "db1", "severity": "critical"}
 TITLE = "DatabaseDown instance=db1 (critical)"
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -17,6 +17,7 @@ import pytest
 
 from tests.notify.sinks import HttpSink, SmtpSink
 from tests.server.test_real_clients import Server, tocsin
+from tests.server.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -48,15 +49,6 @@ escalation_policies:
 severities:
   levels: [{{name: critical}}]
 """
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ import json
 import logging
 import subprocess
 import sys
-import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -21,6 +19,7 @@ import pytest
 
 from tests.notify.sinks import HttpSink
 from tests.server.test_real_clients import free_port, tocsin
+from tests.server.waiting import wait_for
 from tocsin import logs
 
 CONFIG = """
@@ -44,15 +43,6 @@ escalation_policies:
     steps: [{{targets: ["user:alice"], delay: 1h}}]
 """
 SECRET_TEXT = "the-annotation-body-must-not-be-logged"
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def records(path: Path) -> list[dict[str, Any]]:

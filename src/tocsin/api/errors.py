@@ -20,27 +20,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tocsin.errors import (
-    Conflict,
-    Forbidden,
-    Invalid,
-    NotFound,
-    TocsinError,
-    TooLarge,
-    Unavailable,
-)
+from tocsin.errors import HTTP_STATUS, Invalid, TocsinError, TooLarge
 from tocsin.store.schema import MAX_ROW_ID
 
 _FOREIGN = ("/api/v2/", "/v2/")  # paths whose error shapes belong to another product
 
-STATUS: dict[type[TocsinError], int] = {
-    NotFound: 404,
-    Conflict: 409,
-    TooLarge: 413,
-    Invalid: 422,
-    Forbidden: 403,
-    Unavailable: 503,
-}
+STATUS = HTTP_STATUS  # the one table, in tocsin.errors
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 _INVALID_IS_400: set[Callable[..., Any]] = set()

@@ -30,12 +30,12 @@ import yaml
 
 from tocsin.cli.options import os_user
 from tocsin.errors import (
+    HTTP_STATUS,
     Conflict,
     Forbidden,
     Invalid,
     NotFound,
     TocsinError,
-    TooLarge,
     Unavailable,
 )
 
@@ -45,14 +45,12 @@ if TYPE_CHECKING:
 
 TIMEOUT_S = 30.0
 MAX_CLI_FILE_BYTES = 64 * 1024
+# a status back into its kind (the API's table), and the statuses outside it: 400 (an
+# invalid request answered before the one shape existed), 401 (no or a bad token)
 _KINDS: dict[int, type[TocsinError]] = {
+    **{status: kind for kind, status in HTTP_STATUS.items() if kind is not Unavailable},
     400: Invalid,
     401: Forbidden,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: TooLarge,
-    422: Invalid,
 }
 
 

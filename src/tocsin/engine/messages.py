@@ -18,7 +18,8 @@ from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
-from tocsin.incidents.messages import compose, runbook_section, shown
+from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, shown
+from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import share_path
 from tocsin.notify.message import from_json, message_context
 from tocsin.runbooks.links import section_url
@@ -27,12 +28,6 @@ from tocsin.store import linkkey, outbox, repo
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.engine.messages")
-# What everyone paged for an incident hears, on the channel that paged them.
-TOLD_KINDS = frozenset({"acknowledged", "resolved"})
-# Channels that address the person paged (an email to them, a webhook body naming them): each
-# person paged through one of them is told apart; other channels (a Slack or console channel)
-# are told once, whoever they paged.
-_PER_PERSON = frozenset({"email", "webhook"})
 
 
 def message(
@@ -193,18 +188,7 @@ def to_channels(
 def audience(
     s: Settings, conn: Connection, incident_id: int, told: list[str]
 ) -> list[tuple[str, str, dict[str, str]]]:
-    """Everyone paged for the incident who is not told through ``told`` (the incident's
-    channels) already: (channel, target, recipient) once per person on a channel that
-    addresses people (email, webhook), once per channel on the others."""
-    out: list[tuple[str, str, dict[str, str]]] = []
-    seen: set[tuple[str, str]] = {(channel, "") for channel in told}
-    for channel, target, recipient in outbox.paged(conn, incident_id):
-        cfg = s.config.paging.channels.get(channel)
-        if cfg is None:
-            continue
-        person = recipient.get("name", "") if cfg.type in _PER_PERSON else ""
-        if (channel, person) in seen:
-            continue
-        seen.add((channel, person))
-        out.append((channel, target, recipient))
-    return out
+    """Everyone paged for the incident who is not told through ``told`` already
+    (``incidents.messages.audience`` over the outbox's pages)."""
+    types = {name: cfg.type for name, cfg in s.config.paging.channels.items()}
+    return who_hears(outbox.paged(conn, incident_id), types, told)

@@ -29,9 +29,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tocsin.incidents.messages import TOLD_KINDS
+
 # Notifications to people that are not pages: telling those paged what became of the
 # incident, and reminding an owner of a post-incident duty.
-TOLD = frozenset({"acknowledged", "resolved", "duty_reminder"})
+TOLD = TOLD_KINDS | {"duty_reminder"}
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ is stored as JSON and read back by ``notify.message.from_json``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,6 +19,35 @@ from tocsin.runbooks.model import RISK_ORDER, Catalog, Step
 from tocsin.runbooks.model import Alert as RunbookAlert
 from tocsin.times import format_time
 from tocsin.words import count
+
+# What everyone paged for an incident hears, on the channel that paged them.
+TOLD_KINDS = frozenset({"acknowledged", "resolved"})
+# Channel types that address the person paged (an email to them, a webhook body naming them):
+# each person paged through one is told apart; other channels (a Slack or console channel)
+# are told once, whoever they paged.
+PER_PERSON = frozenset({"email", "webhook"})
+
+Paged = tuple[str, str, dict[str, str]]  # channel, target, recipient
+
+
+def audience(paged: Iterable[Paged], types: Mapping[str, str], told: list[str]) -> list[Paged]:
+    """Of everyone paged (``paged``, in order; ``types``: a configured channel's type), who
+    is not told through ``told`` (the incident's channels) already: once per person on a
+    channel that addresses people, once per channel on the others; a channel no longer
+    configured is left out."""
+    out: list[Paged] = []
+    seen: set[tuple[str, str]] = {(channel, "") for channel in told}
+    for channel, target, recipient in paged:
+        kind = types.get(channel)
+        if kind is None:
+            continue
+        person = recipient.get("name", "") if kind in PER_PERSON else ""
+        if (channel, person) in seen:
+            continue
+        seen.add((channel, person))
+        out.append((channel, target, recipient))
+    return out
+
 
 MAX_DIAGNOSTICS = 3
 MAX_ALERTS = 50
