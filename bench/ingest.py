@@ -208,6 +208,19 @@ AM_GROUPING = (
 )
 
 
+def post_batch(conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str]) -> bool:
+    """POST one batch to ``/api/v2/alerts`` on a kept-alive connection: whether it was
+    taken (200). A broken connection is closed (the next request opens it again)."""
+    try:
+        conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+        return answer.status == 200
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return False
+
+
 def alertmanager_target(
     binary: str, workdir: Path, config_text: str = AM_GROUPING
 ) -> Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]:

@@ -46,6 +46,7 @@ from bench.ingest import (
     batches,
     drop_pg,
     pg_database,
+    post_batch,
     tocsin_target,
 )
 
@@ -208,14 +209,7 @@ def _load(
         delay = next_at - time.perf_counter()
         if delay > 0:
             time.sleep(delay)
-        try:
-            conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
-            answer = conn.getresponse()
-            answer.read()
-            ok = answer.status == 200
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            ok = False
+        ok = post_batch(conn, body, headers)
         if ok:
             sent += BATCH
         else:

@@ -64,6 +64,7 @@ from bench.ingest import (
     alertmanager_target,
     drop_pg,
     pg_database,
+    post_batch,
     tocsin_target,
 )
 
@@ -235,14 +236,7 @@ def _client(
         time.sleep(delay)
     while time.monotonic() < end:
         began = time.monotonic()
-        try:
-            conn.request("POST", "/api/v2/alerts", body=body, headers=headers)
-            answer = conn.getresponse()
-            answer.read()
-            ok = answer.status == 200
-        except (OSError, http.client.HTTPException):
-            conn.close()
-            ok = False
+        ok = post_batch(conn, body, headers)
         ended = time.monotonic()
         out.append((ended, ended - began, BATCH, ok))
         index += 1
