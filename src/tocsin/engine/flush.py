@@ -8,13 +8,24 @@ alerts' states kept on ``incident_alerts``), hands the news to ``engine/trigger.
 (which triggers a pending incident and tells the channels) and resolves the incident when
 its alerts have ended (if its route resolves automatically).
 
+A flush costs what changed, not what the group holds (issue 18). An incident keeps a tally
+of its alerts (``incidents.tally``); the intake marks the alerts that join or change state
+(``dirty``), and an alert that ends by itself is found by its end once the tally's
+``next_end`` has passed. A flush of a running incident with ``BIG`` or more unresolved alerts
+reads only those (``_by_tally``); any other flush reads every alert (``_in_full``) and writes
+the tally afresh: a small group, a pending incident, the last flush of a group whose alerts
+have all ended, and whenever muting may have changed for alerts that did not (the active
+silences or the inhibition rules changed, or some alert is an inhibition target, whose
+sources are outside the group).
+
 What a batch's flushes read is read once per transaction (``prefetch``; ``forget`` at the
 start of each transaction).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,26 +35,50 @@ from tocsin.alerts.model import Alert, alert_json
 from tocsin.alerts.silences import SilenceIndex
 from tocsin.engine import messages, resolution, trigger
 from tocsin.engine.stage import Settings
+from tocsin.incidents import tally
 from tocsin.incidents.flush import (
     ALERT_EVENT_KINDS,
     CHANGED,
+    Muting,
     alert_events,
     changed_event,
     decide,
     first_named,
     mute,
+    same_digest,
 )
-from tocsin.incidents.lifecycle import Refusal, transition
+from tocsin.incidents.lifecycle import RUNNING, Refusal, transition
+from tocsin.incidents.messages import MAX_ALERTS
+from tocsin.incidents.tally import KEPT, KINDS, Member, Tally
 from tocsin.store import repo
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
 _PREFETCH = "tocsin_prefetched"
+BIG = 1000  # unresolved alerts from which a running incident's flush goes by its tally
 
 
 def brief(fp: str, alert: Alert) -> dict[str, Any]:
     """An alert as the timeline's flush event names it (no annotations: they can be long)."""
     return alert_json(fp, alert, annotations=False)
+
+
+@dataclass
+class _Found:
+    """What a flush found, by either way of looking (``_in_full``, ``_by_tally``)."""
+
+    changes: list[tuple[str, str, dict[str, object]]]  # alert_events
+    alerts: dict[str, Alert]  # the changed alerts, those named, those a message lists
+    counts: dict[str, int]  # firing, resolved, muted
+    digest: str
+    send: bool
+    all_resolved: bool
+    rated: list[str]  # the firing alerts the severity is rated from (trigger.flushed)
+    named: dict[str, list[str]]  # kind -> the alerts the flush event names
+    muting: Muting  # of the changed and the named alerts
+    tally: Tally | None
+    names: set[str] | None = None  # names of the firing alerts, when ``alerts`` is not all
+    values: dict[str, object] = field(default_factory=dict)  # for the incident's row
 
 
 def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> None:
@@ -58,22 +93,106 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     if incident is None or incident.status == "resolved":
         repo.finish(conn, item.id, owner)
         return
+    silences, muting_key = _silences(conn, now)
+    keys = (muting_key, tally.rules_key(config.inhibit_rules))
+    found = _by_tally(s, conn, incident, silences, keys, now)
+    if found is None:
+        found = _in_full(s, conn, incident, silences, keys, now)
+    if found.changes:  # one event with counts, however many alerts changed (issue 18)
+        repo.add_timeline(
+            conn,
+            incident_id,
+            now,
+            CHANGED,
+            changed_event(found.changes, found.alerts, found.counts["firing"]),
+        )
+    route = config.route.find(incident.route_id)
+    auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
+    if incident.reopened_at is not None and auto_resolve and found.all_resolved:
+        # a person reopened it after its alerts had ended: only alerts that end after
+        # the reopening resolve it again (an ended group's flush reads all its alerts)
+        ends = [times.to_ts(a.ends_at) for a in found.alerts.values() if a.ends_at]
+        auto_resolve = bool(ends) and max(ends) > incident.reopened_at
+    values: dict[str, object] = {"tally": found.tally.to_json() if found.tally else None}
+    values.update(found.values)
+    if found.all_resolved and auto_resolve:
+        # resolved before the message is written: the resolution says "resolved"
+        resolved = transition(incident.status, "resolve")
+        assert not isinstance(resolved, Refusal)  # any open incident may resolve
+        repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
+        incident = repo.get_incident(conn, incident_id)
+    if found.send:
+        _flushed_event(conn, incident_id, now, found)
+        values.update(last_flush_at=now_ts, last_flush_digest=found.digest)
+        if found.counts["firing"]:
+            values["title"] = messages.incident_title(
+                s, conn, incident, found.alerts, now_ts, found.names
+            )
+        trigger.flushed(s, conn, incident, found.alerts, found.rated, found.all_resolved, now_ts)
+    if found.all_resolved and auto_resolve:
+        repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
+        resolution.stopped(conn, incident_id, now_ts)
+        repo.finish(conn, item.id, owner)
+    elif found.all_resolved:
+        # the route keeps it open for a person to resolve; a new alert flushes it again
+        if found.send:
+            repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
+        repo.finish(conn, item.id, owner)
+    else:
+        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
+    repo.update_incident(conn, incident_id, **values)
+
+
+def _flushed_event(conn: Connection, incident_id: int, now: datetime, found: _Found) -> None:
+    """The flush's ``group_flushed`` event: the first few of each kind, and how many (a
+    storm's flush stays one small row)."""
+    alerts, named = found.alerts, found.named
+    repo.add_timeline(
+        conn,
+        incident_id,
+        now,
+        "group_flushed",
+        {
+            "firing": [brief(fp, alerts[fp]) for fp in named["firing"]],
+            "firing_count": found.counts["firing"],
+            "resolved": [brief(fp, alerts[fp]) for fp in named["resolved"]],
+            "resolved_count": found.counts["resolved"],
+            "muted": {
+                fp: {
+                    "silenced_by": found.muting.silenced_by.get(fp, []),
+                    "inhibited_by": found.muting.inhibited_by.get(fp, []),
+                }
+                for fp in named["muted"]
+            },
+            "muted_count": found.counts["muted"],
+        },
+    )
+
+
+def _in_full(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    silences: SilenceIndex,
+    keys: tuple[str, str],
+    now: datetime,
+) -> _Found:
+    """The flush that reads every alert of the incident, and writes its tally afresh."""
+    incident_id = incident.id
     ahead: _Prefetched | None = conn.info.get(_PREFETCH)
     stored = ahead.members.get(incident_id) if ahead else None
     if stored is None:
         stored = repo.incident_members(conn, incident_id)
     members = {a.fingerprint: a.alert for a in stored}
-    # inhibition sources are only needed when a member is the target of some rule
-    rules = config.inhibit_rules
-    targeted = any(rule.is_target(a.labels) for rule in rules for a in members.values())
-    firing_all = (
-        {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targeted else {}
+    # inhibition sources are only needed when a firing member is the target of some rule
+    rules = s.config.inhibit_rules
+    targets = sum(
+        1
+        for a in members.values()
+        if not a.resolved(now) and any(rule.is_target(a.labels) for rule in rules)
     )
-    # read once per transaction: every flush in a batch has the same now
-    silences = conn.info.get(_SILENCES)
-    if silences is None:
-        silences = conn.info[_SILENCES] = SilenceIndex(repo.active_silences(conn, now), now)
-    muting = mute(members, silences, config.inhibit_rules, firing_all, now)
+    firing_all = {a.fingerprint: a.labels for a in repo.active_alerts(conn, now)} if targets else {}
+    muting = mute(members, silences, rules, firing_all, now)
     history = ahead.histories.get(incident_id) if ahead else None
     sent, last_said = history or repo.member_states(conn, [incident_id])[incident_id]
     last = times.to_dt(incident.last_flush_at) if incident.last_flush_at else None
@@ -81,73 +200,137 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
     )
     changes = alert_events(members, muting, now, last_said)
-    if changes:  # one event with counts, however many alerts changed (issue 18)
-        repo.add_timeline(
-            conn, incident_id, now, CHANGED, changed_event(changes, members, len(decision.firing))
-        )
-    repo.save_member_states(
-        conn,
-        incident_id,
-        {fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes},
-        [fp for fp in decision.firing if fp not in sent] if decision.send else [],
-    )
-    route = config.route.find(incident.route_id)
-    auto_resolve = bool(route.options.get("auto_resolve", True)) if route else True
-    if incident.reopened_at is not None and auto_resolve:
-        # a person reopened it after its alerts had ended: only alerts that end after
-        # the reopening resolve it again
-        ends = [times.to_ts(a.ends_at) for a in members.values() if a.ends_at]
-        auto_resolve = bool(ends) and max(ends) > incident.reopened_at
+    said = {fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes}
+    newly_sent = [fp for fp in decision.firing if fp not in sent] if decision.send else []
+    repo.save_member_states(conn, incident_id, said, newly_sent)
+    repo.clear_dirty(conn, incident_id)
+    said = {**last_said, **said}
+    ever_sent = sent | set(newly_sent)
+    after = {fp: Member(a, said.get(fp), fp in ever_sent) for fp, a in members.items()}
+    kept = Tally.of(after, silences=keys[0], rules=keys[1], targets=targets)
     values: dict[str, object] = {}
-    if decision.all_resolved and auto_resolve:
-        # resolved before the message is written: the resolution says "resolved"
-        resolved = transition(incident.status, "resolve")
-        assert not isinstance(resolved, Refusal)  # any open incident may resolve
-        repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
-        incident = repo.get_incident(conn, incident_id)
-    if decision.send:
+    last_digest = incident.last_flush_digest
+    if (
+        not decision.send
+        and last_digest
+        and not last_digest.startswith(tally.DIGEST_PREFIX)
+        and same_digest(decision.firing, decision.resolved, decision.digest, last_digest)
+    ):
+        values["last_flush_digest"] = decision.digest  # of before 0008, in today's form
+    return _Found(
+        changes=changes,
+        alerts=members,
+        counts={
+            "firing": len(decision.firing),
+            "resolved": len(decision.resolved),
+            "muted": len(decision.muted),
+        },
+        digest=decision.digest,
+        send=decision.send,
+        all_resolved=decision.all_resolved,
+        rated=decision.firing,
+        named={
+            "firing": first_named(decision.firing, members),
+            "resolved": first_named(decision.resolved, members),
+            "muted": first_named(decision.muted, members),
+        },
+        muting=muting,
+        tally=kept if kept.kept() else None,
+        values=values,
+    )
 
-        def named(fps: list[str]) -> list[str]:
-            return first_named(fps, members)
 
-        repo.add_timeline(
-            conn,
-            incident_id,
-            now,
-            "group_flushed",
-            {
-                # the first few of each, and how many (a storm's flush stays one small row)
-                "firing": [brief(fp, members[fp]) for fp in named(decision.firing)],
-                "firing_count": len(decision.firing),
-                "resolved": [brief(fp, members[fp]) for fp in named(decision.resolved)],
-                "resolved_count": len(decision.resolved),
-                "muted": {
-                    fp: {
-                        "silenced_by": muting.silenced_by.get(fp, []),
-                        "inhibited_by": muting.inhibited_by.get(fp, []),
-                    }
-                    for fp in named(decision.muted)
-                },
-                "muted_count": len(decision.muted),
-            },
-        )
-        values.update(last_flush_at=now_ts, last_flush_digest=decision.digest)
-        if decision.firing:
-            values["title"] = messages.incident_title(s, conn, incident, members, now_ts)
-        trigger.flushed(s, conn, incident, members, decision.firing, decision.all_resolved, now_ts)
-    if decision.all_resolved and auto_resolve:
-        repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
-        resolution.stopped(conn, incident_id, now_ts)
-        repo.finish(conn, item.id, owner)
-    elif decision.all_resolved:
-        # the route keeps it open for a person to resolve; a new alert flushes it again
-        if decision.send:
-            repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
-        repo.finish(conn, item.id, owner)
-    else:
-        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
-    if values:
-        repo.update_incident(conn, incident_id, **values)
+def _by_tally(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    silences: SilenceIndex,
+    keys: tuple[str, str],
+    now: datetime,
+) -> _Found | None:
+    """The flush that reads only the alerts that changed (marked dirty by the intake, or
+    ended by themselves) and brings the incident's tally up to date; None where it cannot
+    (see the module's doc), and the flush reads every alert instead."""
+    kept = Tally.from_json(incident.tally)
+    if (
+        kept is None
+        or incident.status not in RUNNING
+        or kept.unresolved < BIG
+        or (kept.silences, kept.rules) != keys
+        or kept.targets
+    ):
+        return None
+    incident_id = incident.id
+    now_ts = times.to_ts(now)
+    rows = repo.dirty_members(conn, incident_id)
+    if kept.next_end is not None and kept.next_end <= now_ts:
+        rows += repo.ended_members(conn, incident_id, now_ts)
+        kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
+    before = {fp: Member(stored.alert, said, sent) for fp, said, sent, stored in rows}
+    alerts = {fp: m.alert for fp, m in before.items()}
+    rules = s.config.inhibit_rules
+    if any(
+        rule.is_target(a.labels) for rule in rules for a in alerts.values() if not a.resolved(now)
+    ):
+        return None  # its inhibition depends on alerts outside the group
+    muting = mute(alerts, silences, (), {}, now)
+    said = {fp: m.said for fp, m in before.items() if m.said}
+    changes = alert_events(alerts, muting, now, said)
+    said.update({fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes})
+    after = {fp: Member(m.alert, said.get(fp), m.sent) for fp, m in before.items()}
+    counted = kept.advanced(before, after)
+    if not counted.unresolved or not counted.kept():
+        return None  # the group has ended: its last flush reads it all
+    last = times.to_dt(incident.last_flush_at) if incident.last_flush_at else None
+    news = bool(counted.firing or counted.resolved) and counted.digest != incident.last_flush_digest
+    repeat = (
+        bool(counted.firing)
+        and last is not None
+        and (now - last).total_seconds() >= incident.repeat_interval_s
+    )
+    send = news or repeat
+    if send:  # every alert firing is sent now (the others were when their set was)
+        after = {fp: replace(m, sent=True) if m.said == "fired" else m for fp, m in after.items()}
+    repo.save_changed(conn, incident_id, {fp: (m.said, m.sent) for fp, m in after.items()})
+    for kind in KINDS:  # after the save: the database holds this flush's states
+        if counted.short(kind):
+            first = repo.first_members(conn, incident_id, kind, KEPT)
+            counted = counted.refilled(kind, [(fp, stored.alert) for fp, _, _, stored in first])
+    named = {kind: counted.first(kind) for kind in KINDS}
+    if send:  # what the event names and a message lists, read now
+        listed = repo.members_by_fingerprint(conn, incident_id, MAX_ALERTS)
+        alerts.update({fp: stored.alert for fp, _, _, stored in listed})
+        wanted = [fp for fps in named.values() for fp in fps if fp not in alerts]
+        alerts.update({fp: a.alert for fp, a in repo.current_alerts(conn, wanted).items()})
+        unknown = {fp: alerts[fp] for fp in named["muted"] if fp not in muting.silenced_by}
+        if unknown:
+            muting = Muting(
+                {**muting.silenced_by, **mute(unknown, silences, (), {}, now).silenced_by}
+            )
+    return _Found(
+        changes=changes,
+        alerts=alerts,
+        counts={"firing": counted.firing, "resolved": counted.resolved, "muted": counted.muted},
+        digest=counted.digest,
+        send=send,
+        all_resolved=False,
+        rated=[fp for fp, m in after.items() if m.said == "fired"],
+        named=named,
+        muting=muting,
+        tally=counted,
+        names=set(counted.names),
+    )
+
+
+def _silences(conn: Connection, now: datetime) -> tuple[SilenceIndex, str]:
+    """The active silences, indexed, and their key (``tally.muting_key``): read once per
+    transaction (every flush in a batch has the same now)."""
+    found: tuple[SilenceIndex, str] | None = conn.info.get(_SILENCES)
+    if found is None:
+        index = SilenceIndex(repo.active_silences(conn, now), now)
+        key = tally.muting_key((x.id, times.to_ts(x.updated_at)) for x in index.silences)
+        found = conn.info[_SILENCES] = (index, key)
+    return found
 
 
 @dataclass
@@ -167,7 +350,16 @@ def prefetch(conn: Connection, items: list[Any]) -> None:
         conn.info.pop(_PREFETCH, None)
         return
     repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
+    # not the alerts of a big group that its tally keeps: its flush reads what changed
+    refs = [i for i, counted in repo.tallies(conn, refs).items() if not _by_its_tally(counted)]
     conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), repo.member_states(conn, refs))
+
+
+def _by_its_tally(stored: tuple[str, str | None]) -> bool:
+    """Whether an incident's flush will likely go by its tally (``_by_tally`` decides)."""
+    status, text = stored
+    counted = Tally.from_json(text) if status in RUNNING else None
+    return counted is not None and counted.unresolved >= BIG
 
 
 def forget(conn: Connection) -> None:

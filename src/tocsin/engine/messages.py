@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Connection
@@ -18,6 +19,7 @@ from tocsin import times
 from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
+from tocsin.incidents.describe import title_of
 from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import share_path
@@ -71,12 +73,21 @@ def message(
 
 
 def incident_title(
-    s: Settings, conn: Connection, incident: Any, members: dict[str, Alert], now: float
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    members: dict[str, Alert],
+    now: float,
+    names: Iterable[str] | None = None,
 ) -> str:
-    """The title an incident carries, from its alerts now."""
+    """The title an incident carries, from its alerts now (``names``: the names of the
+    alerts firing, when ``members`` holds only some of them)."""
     if s.config.model.incident_title:
         return str(message(s, conn, incident, "firing", now, "title", members=members)["title"])
-    return default_title(json.loads(incident.group_labels), shown(members, times.to_dt(now)))
+    group_labels = json.loads(incident.group_labels)
+    if names is not None:
+        return title_of(group_labels, names)
+    return default_title(group_labels, shown(members, times.to_dt(now)))
 
 
 def title(s: Settings, message: dict[str, Any]) -> str:

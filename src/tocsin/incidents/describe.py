@@ -3,7 +3,7 @@ event of its timeline as a sentence (``event_sentence``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tocsin.alerts.model import Alert
@@ -22,7 +22,13 @@ def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
 def incident_title(group_labels: dict[str, str], alerts: list[Alert]) -> str:
     """``AlertName label=value …`` from the group labels, naming the alert when the group
     does not."""
-    names = sorted({a.name for a in alerts if a.name})
+    return title_of(group_labels, {a.name for a in alerts})
+
+
+def title_of(group_labels: dict[str, str], alert_names: Iterable[str]) -> str:
+    """``incident_title`` from the names of the alerts (a storm's flush counts them instead
+    of reading every alert, ``incidents.tally``)."""
+    names = sorted({name for name in alert_names if name})
     head = group_labels.get("alertname") or (names[0] if len(names) == 1 else "")
     if not head:
         head = f"{len(names)} alerts" if names else "alerts"

@@ -12,6 +12,7 @@ from datetime import datetime
 from tocsin.alerts.inhibit import Inhibition, InhibitRule
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceIndex
+from tocsin.incidents import tally
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,18 @@ class FlushDecision:
 
 
 def digest_of(firing: Sequence[str], resolved: Sequence[str]) -> str:
+    """The digest of a flush's firing and resolved sets: a set hash (``incidents.tally``),
+    which the incremental flush keeps without reading the sets."""
+    return tally.digest(tally.set_hash(firing), tally.set_hash(resolved))
+
+
+def same_digest(firing: Sequence[str], resolved: Sequence[str], digest: str, last: str) -> bool:
+    """Whether a flush's sets are those of the last flush with news, whose digest may be of
+    before 0008 (a SHA-256 of the sorted fingerprints): an upgrade sends nothing twice."""
+    if last.startswith(tally.DIGEST_PREFIX):
+        return digest == last
     text = "firing:" + ",".join(sorted(firing)) + ";resolved:" + ",".join(sorted(resolved))
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(text.encode()).hexdigest() == last
 
 
 def decide(
@@ -75,7 +86,9 @@ def decide(
     muted = sorted(fp for fp, a in alerts.items() if not a.resolved(now) and muting.muted(fp))
     resolved = sorted(fp for fp, a in alerts.items() if a.resolved(now) and fp in ever_sent)
     digest = digest_of(firing, resolved)
-    news = bool(firing or resolved) and digest != last_digest
+    news = bool(firing or resolved) and (
+        last_digest is None or not same_digest(firing, resolved, digest, last_digest)
+    )
     repeat = (
         bool(firing)
         and last_flush_at is not None
@@ -137,7 +150,7 @@ def alert_events(
 # silenced or inhibited, how many are still firing, and the first few of each named. Each
 # alert's own history is in alert history (``GET /api/v1/alerts/history``), not here.
 CHANGED = "alerts_changed"
-NAMED = 5  # alerts named per kind of change
+NAMED = tally.NAMED  # alerts named per kind of change
 _COUNTED = {"alert_fired": "fired", "alert_resolved": "resolved"}
 
 
@@ -173,10 +186,9 @@ def changed_event(
     return {**counts, "still_firing": still_firing, "alerts": named}
 
 
-def _order(alert: Alert, fp: str) -> tuple[float, list[tuple[str, str]], str]:
-    """Earliest started first; at the same start, by labels (``instance=n1`` before ``n2``)."""
-    started = alert.starts_at.timestamp() if alert.starts_at else 0.0
-    return started, sorted(alert.labels.items()), fp
+def _order(alert: Alert, fp: str) -> tally.Order:
+    """Earliest started first; at the same start, by labels (``incidents.tally.order``)."""
+    return tally.order(fp, alert)
 
 
 def first_named(fingerprints: Sequence[str], alerts: Mapping[str, Alert]) -> list[str]:

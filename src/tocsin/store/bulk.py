@@ -99,6 +99,17 @@ def update(
         cursor.close()
 
 
+def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """Run one statement (``{p}`` where each parameter goes) for each row of parameters."""
+    if not rows:
+        return
+    cursor = _cursor(conn)
+    try:
+        cursor.executemany(sql.format(p=_marker(conn)), [list(r) for r in rows])
+    finally:
+        cursor.close()
+
+
 def select_in(
     conn: Connection,
     sql: str,

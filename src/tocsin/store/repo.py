@@ -236,6 +236,7 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
     stored = current_alerts(conn, batch.values)
     updates: list[tuple[Any, ...]] = []
     inserts: list[tuple[Any, ...]] = []
+    changed: set[str] = set()  # whose state a flush must look at again (``moved``)
     for fp, values in batch.values.items():
         old = stored.get(fp)
         if old is not None:
@@ -243,8 +244,11 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
             if same_episode(old.alert, alert):
                 merged = update_alert(old.alert, alert, batch.now)
                 updates.append((*_episode(merged), merged.generator_url, old.id))
+                if moved(old.alert, merged, batch.now):
+                    changed.add(fp)
                 continue
         inserts.append((fp, batch.source, batch.urls[fp], *values))
+        changed.add(fp)
     bulk.update(conn, "alerts", (*_EPISODE_COLUMNS, "generator_url"), "id", updates)
     if inserts:
         bulk.insert(
@@ -253,7 +257,7 @@ def store(conn: Connection, batch: Prepared) -> IngestResult:
     result.stored = len(batch.values)
     result.new_episodes = len(inserts)
     now_ts = times.to_ts(batch.now)
-    result.new_incidents, due = _group(conn, batch.groups, now_ts)
+    result.new_incidents, due = _group(conn, batch.groups, now_ts, changed)
     result.touched, result.later = due_now(due, now_ts)
     if result.new_incidents:
         notify(conn)
@@ -266,12 +270,27 @@ _OPEN_SQL = (
 )
 
 
+def moved(old: Alert, new: Alert, now: datetime) -> bool:
+    """Whether an update of the same episode may change what a flush says of the alert: it
+    resolved or fired again, ends sooner than before (an alert that ends by itself is found by
+    its end, ``ended_members``, and a sooner end would be missed), or started at another time
+    (flush events name the earliest started first)."""
+    assert old.ends_at and new.ends_at
+    return (
+        old.resolved(now) != new.resolved(now)
+        or new.ends_at < old.ends_at
+        or new.starts_at != old.starts_at
+    )
+
+
 def _group(
-    conn: Connection, wanted: dict[str, Group], now_ts: float
+    conn: Connection, wanted: dict[str, Group], now_ts: float, changed: set[str]
 ) -> tuple[int, dict[int, float]]:
     """Put alerts into the open incident of each (route, group labels); open one with its
-    first flush at group_wait; make sure every touched incident has a flush due. The count
-    of new incidents, and when each touched incident's flush is due."""
+    first flush at group_wait; make sure every touched incident has a flush due. A member that
+    joins, and one in ``changed``, is marked ``dirty``: the next flush looks at it again (the
+    others it knows from the incident's tally). The count of new incidents, and when each
+    touched incident's flush is due."""
     if not wanted:
         return 0, {}
     keys = list(wanted)
@@ -355,13 +374,18 @@ def _group(
         )
         for k in existing:
             due[open_by_key[k].incident_id] = next_flush_at(open_by_key[k], now_ts)
-    bulk.insert(
-        conn,
-        "incident_alerts",
-        ("incident_id", "fingerprint", "added_at"),
-        sorted({(incident_of[k], fp, now_ts) for k in keys for fp in wanted[k].fingerprints}),
-        on_conflict="(incident_id, fingerprint) DO NOTHING",
-    )
+    members = sorted({(incident_of[k], fp) for k in keys for fp in wanted[k].fingerprints})
+    for rows, on_conflict in (
+        ([m for m in members if m[1] in changed], "DO UPDATE SET dirty = excluded.dirty"),
+        ([m for m in members if m[1] not in changed], "DO NOTHING"),
+    ):
+        bulk.insert(
+            conn,
+            "incident_alerts",
+            ("incident_id", "fingerprint", "added_at", "dirty"),
+            [(i, fp, now_ts, True) for i, fp in rows],
+            on_conflict="(incident_id, fingerprint) " + on_conflict,
+        )
     # a flush due for each touched incident that has none yet; one that has keeps its time
     bulk.insert(
         conn,
@@ -607,6 +631,100 @@ def save_member_states(
             update(incident_alerts).where(match).values(sent=True),
             [{"i": incident_id, "fp": fp} for fp in sorted(sent)],
         )
+
+
+_MEMBER_SELECT = (
+    "SELECT i.said, i.sent, "
+    + _ALERT_SELECT
+    + " FROM incident_alerts i JOIN alerts a ON a.id = "
+    + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
+    + " WHERE i.incident_id = {p}"
+)
+_UNRESOLVED_SQL = "i.said IN ('fired', 'silenced', 'inhibited')"
+
+
+def _members(conn: Connection, where: str, params: Sequence[Any], tail: str = "") -> list[Any]:
+    """(fingerprint, said, sent, StoredAlert) of the incident's members that match."""
+    rows = bulk.fetch(conn, _MEMBER_SELECT + where + tail, params)
+    return [(r.fingerprint, r[0], bool(r[1]), _tuple_to_alert(tuple(r[2:]))) for r in rows]
+
+
+def dirty_members(conn: Connection, incident_id: int) -> list[Any]:
+    """The members the intake marked since the last flush (joined, or changed state)."""
+    return _members(conn, " AND i.dirty = {p}", [incident_id, True])
+
+
+def ended_members(conn: Connection, incident_id: int, now: float) -> list[Any]:
+    """The members last said to be firing (or muted) whose alert has ended by ``now``."""
+    return _members(conn, f" AND {_UNRESOLVED_SQL} AND a.ends_at <= {{p}}", [incident_id, now])
+
+
+def next_end(conn: Connection, incident_id: int, now: float) -> float | None:
+    """When the first member last said to be firing (or muted) ends, after ``now``."""
+    rows = bulk.fetch(
+        conn,
+        "SELECT min(a.ends_at) AS next_end FROM incident_alerts i JOIN alerts a ON a.id = "
+        + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
+        + f" WHERE i.incident_id = {{p}} AND {_UNRESOLVED_SQL} AND a.ends_at > {{p}}",
+        [incident_id, now],
+    )
+    return rows[0][0] if rows else None
+
+
+_KIND_SQL = {
+    "firing": "i.said = 'fired'",
+    "muted": "i.said IN ('silenced', 'inhibited')",
+    "resolved": "i.said = 'resolved' AND i.sent = {p}",
+}
+
+
+def first_members(conn: Connection, incident_id: int, kind: str, limit: int) -> list[Any]:
+    """The first ``limit`` members of a kind (``incidents.tally.KINDS``) in the order flush
+    events name them: earliest started, then by labels (compared byte by byte, as Python
+    compares them: PostgreSQL's "C" collation), then fingerprint."""
+    collate = ' COLLATE "C"' if conn.dialect.name == "postgresql" else ""
+    params: list[Any] = [incident_id, True] if kind == "resolved" else [incident_id]
+    return _members(
+        conn,
+        " AND " + _KIND_SQL[kind],
+        [*params, limit],
+        f" ORDER BY a.starts_at, a.labels{collate}, i.fingerprint LIMIT {{p}}",
+    )
+
+
+def members_by_fingerprint(conn: Connection, incident_id: int, limit: int) -> list[Any]:
+    """The incident's first ``limit`` members by fingerprint (what a message lists)."""
+    return _members(conn, "", [incident_id, limit], " ORDER BY i.fingerprint LIMIT {p}")
+
+
+def save_changed(
+    conn: Connection, incident_id: int, states: Mapping[str, tuple[str | None, bool]]
+) -> None:
+    """What a flush found of the members it looked at (fingerprint: said, sent); no longer
+    dirty."""
+    bulk.executemany(
+        conn,
+        "UPDATE incident_alerts SET said = {p}, sent = {p}, dirty = {p}"
+        " WHERE incident_id = {p} AND fingerprint = {p}",
+        [(said, sent, False, incident_id, fp) for fp, (said, sent) in sorted(states.items())],
+    )
+
+
+def tallies(conn: Connection, incident_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """Each incident's status and tally (``incidents.tally``, as stored)."""
+    rows = bulk.select_in(
+        conn, "SELECT id, status, tally FROM incidents WHERE id IN ({in_})", list(incident_ids)
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def clear_dirty(conn: Connection, incident_id: int) -> None:
+    """A flush that read every member: none is dirty any more."""
+    bulk.execute(
+        conn,
+        "UPDATE incident_alerts SET dirty = {p} WHERE incident_id = {p} AND dirty = {p}",
+        [False, incident_id, True],
+    )
 
 
 def is_row_id(number: int) -> bool:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     false,
     func,
     select,
+    text,
 )
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import ScalarSelect
@@ -112,6 +113,9 @@ incidents = Table(
     Column("reopened_at", Float, nullable=True),
     # postmortems (0006): draft (None) | in-review | published
     Column("postmortem_status", String(16), nullable=True),
+    # what a flush knows of all its alerts, kept up to date from those that changed (0008;
+    # JSON, incidents/tally.py); None: the next flush reads them all
+    Column("tally", Text, nullable=True),
     Index("ix_incidents_open", "group_key", "status"),
     Index("ix_incidents_status", "status", "id"),
 )
@@ -127,6 +131,15 @@ incident_alerts = Table(
     # timeline event per alert: a flush writes one event with counts (incidents/flush.py)
     Column("said", String(16), nullable=True),
     Column("sent", Boolean, nullable=False, server_default=false()),
+    # (0008) joined, or changed state, since the last flush: the flush looks at it again; the
+    # others it knows from the incident's tally (incidents/tally.py)
+    Column("dirty", Boolean, nullable=False, server_default=false()),
+    Index(
+        "ix_incident_alerts_dirty",
+        "incident_id",
+        sqlite_where=text("dirty"),
+        postgresql_where=text("dirty"),
+    ),
 )
 
 # Work the engine must do at a time: group flushes now, escalation steps and deliveries later.
