@@ -3,7 +3,8 @@ the incident's tally gives the same answers as one that reads every alert, for r
 sequences of alerts firing, resolving, ending by themselves, re-sent and silenced.
 
 Two SQLite databases take the same alerts at the same times; one is flushed by its tally
-whenever it can (``BIG`` lowered to 2), the other always reads every alert. After every step
+whenever it can (``BIG`` lowered to 2), the other always reads every alert
+(``_in_full``). After every step
 their timelines, their alerts' states and their incidents must be the same."""
 
 from __future__ import annotations
@@ -142,6 +143,11 @@ def test_the_tally_gives_the_answers_of_a_full_read(
         shutil.copy(template, path)
         dbs[big] = make_engine(f"sqlite:///{path}")
         engines[big] = DueWorkEngine(dbs[big], CONFIG, clock, owner=f"w{big}")
+    by_tally = flush._by_tally
+
+    def never(*args: Any) -> None:  # the reference reads every alert, always
+        return None
+
     try:
         for kind, arg in [("post", [(i, "fire") for i in range(INSTANCES - 1)]), *steps]:
             now = clock.now()
@@ -171,6 +177,7 @@ def test_the_tally_gives_the_answers_of_a_full_read(
                 clock.advance(arg)
             for big, engine in engines.items():
                 monkeypatch.setattr(flush, "BIG", big)
+                monkeypatch.setattr(flush, "_by_tally", by_tally if big == 2 else never)
                 engine.run_due()
             assert _state(dbs[2]) == _state(dbs[10**9]), (kind, arg)
     finally:
@@ -181,8 +188,8 @@ def test_the_tally_gives_the_answers_of_a_full_read(
 def test_a_big_group_is_flushed_by_its_tally(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past ``BIG`` unresolved alerts, a running incident's flush reads only what changed;
-    the first flush (the incident is pending) and a change of the silences read them all."""
+    """A new incident's first flush, and those of an incident past ``BIG`` unresolved alerts,
+    read only what changed; a change of the silences reads them all."""
     path = tmp_path / "big.db"
     shutil.copy(template, path)
     db = make_engine(f"sqlite:///{path}")
@@ -222,7 +229,7 @@ def test_a_big_group_is_flushed_by_its_tally(
     engine.run_due()
     clock.advance(45)
     engine.run_due()
-    assert read == ["full", "tally", "tally", "tally"]
+    assert read == ["tally", "tally", "tally", "tally"]  # a new incident's first flush too
     with db.connect() as conn:
         said: dict[str, str] = dict(
             conn.execute(text("SELECT fingerprint, said FROM incident_alerts")).all()
@@ -231,4 +238,55 @@ def test_a_big_group_is_flushed_by_its_tally(
     with db.connect() as conn:
         dirty = conn.execute(text("SELECT count(*) FROM incident_alerts WHERE dirty")).scalar()
     assert dirty == 0
+    with begin_write(db) as conn:  # muting may change for alerts that did not: all are read
+        repo.save_silence(
+            conn,
+            Silence(
+                id="00000000-0000-0000-0000-000000000001",
+                matchers=(parse_matcher('instance="n0"'),),
+                starts_at=times.to_dt(clock.now()),
+                ends_at=times.to_dt(clock.now() + 3600),
+                created_by="test",
+                comment="",
+                updated_at=times.to_dt(clock.now()),
+            ),
+        )
+    clock.advance(10)
+    engine.run_due()
+    clock.advance(10)
+    post(5)
+    engine.run_due()
+    assert read[4:] == ["full", "tally"]
+    db.dispose()
+
+
+def test_a_flush_that_is_behind_catches_up_before_it_speaks(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More changed alerts than one flush reads: each flush reads ``CHUNK`` and comes back
+    ``CATCH_UP_S`` later, and the news goes out once, when it has read them all."""
+    path = tmp_path / "behind.db"
+    shutil.copy(template, path)
+    db = make_engine(f"sqlite:///{path}")
+    clock = VirtualClock(START)
+    engine = DueWorkEngine(db, CONFIG, clock)
+    monkeypatch.setattr(flush, "CHUNK", 3)
+    monkeypatch.setattr(flush, "BIG", 2)
+    with begin_write(db) as conn:
+        alerts = [_alert(i, "fire", START) for i in range(INSTANCES)]
+        alerts[3] = _alert(3, "critical", START)
+        repo.ingest(conn, alerts, times.to_dt(START), CONFIG.route)
+    passes = 0
+    while engine.run_due():
+        passes += 1
+        clock.advance(flush.CATCH_UP_S)
+    with db.connect() as conn:
+        kinds = [r[0] for r in conn.execute(text("SELECT kind FROM timeline ORDER BY id"))]
+        sent = conn.execute(text("SELECT count(*) FROM incident_alerts WHERE sent")).scalar()
+        severity = conn.execute(text("SELECT severity FROM incidents")).scalar()
+    assert passes == 3  # 3 + 3 + 1 alerts
+    assert kinds.count("alerts_changed") == 3
+    assert kinds.count("group_flushed") == 1 and kinds.count("triggered") == 1
+    assert sent == INSTANCES  # those read while it held back too
+    assert severity == "critical"  # rated from every firing alert, not the last chunk's
     db.dispose()

@@ -11,12 +11,19 @@ its alerts have ended (if its route resolves automatically).
 A flush costs what changed, not what the group holds (issue 18). An incident keeps a tally
 of its alerts (``incidents.tally``); the intake marks the alerts that join or change state
 (``dirty``), and an alert that ends by itself is found by its end once the tally's
-``next_end`` has passed. A flush of a running incident with ``BIG`` or more unresolved alerts
-reads only those (``_by_tally``); any other flush reads every alert (``_in_full``) and writes
-the tally afresh: a small group, a pending incident, the last flush of a group whose alerts
-have all ended, and whenever muting may have changed for alerts that did not (the active
-silences or the inhibition rules changed, or some alert is an inhibition target, whose
-sources are outside the group).
+``next_end`` has passed. A new incident's first flush, and the flushes of one with ``BIG`` or
+more unresolved alerts, read only those (``_by_tally``), at most ``CHUNK`` at a time: a flush
+that is behind comes back in ``CATCH_UP_S`` and holds its news back until it has caught up
+(for ``MAX_DEFERRED`` flushes at most), so that a storm's first flush neither holds the
+database for seconds nor sends one message per chunk. Any other flush reads every alert
+(``_in_full``) and writes the tally afresh: a small group, the last flush of a group whose
+alerts have all ended, an incident of before the tally, and whenever muting may have changed
+for alerts that did not (the active silences or the inhibition rules changed, or some firing
+alert is an inhibition target, whose sources are outside the group).
+
+What a message lists is read for it: the first alerts by fingerprint (as many as a message
+carries), the alerts the flush names, and those that changed; its title counts the alert
+names of the tally.
 
 What a batch's flushes read is read once per transaction (``prefetch``; ``forget`` at the
 start of each transaction).
@@ -47,7 +54,7 @@ from tocsin.incidents.flush import (
     mute,
     same_digest,
 )
-from tocsin.incidents.lifecycle import RUNNING, Refusal, transition
+from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.incidents.messages import MAX_ALERTS
 from tocsin.incidents.tally import KEPT, KINDS, Member, Tally
 from tocsin.store import repo
@@ -55,7 +62,10 @@ from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
 _PREFETCH = "tocsin_prefetched"
-BIG = 1000  # unresolved alerts from which a running incident's flush goes by its tally
+BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
+CHUNK = 20_000  # changed alerts one flush reads at most (about 0.2 s)
+CATCH_UP_S = 0.2  # a flush that is behind comes back this soon; the intake goes in between
+MAX_DEFERRED = 25  # flushes in a row that may hold news back while catching up (about 10 s)
 
 
 def brief(fp: str, alert: Alert) -> dict[str, Any]:
@@ -73,12 +83,14 @@ class _Found:
     digest: str
     send: bool
     all_resolved: bool
-    rated: list[str]  # the firing alerts the severity is rated from (trigger.flushed)
+    rated: list[str]  # firing alerts read (all, or the changed and named; trigger.flushed)
     named: dict[str, list[str]]  # kind -> the alerts the flush event names
     muting: Muting  # of the changed and the named alerts
     tally: Tally | None
     names: set[str] | None = None  # names of the firing alerts, when ``alerts`` is not all
+    levels: list[str | None] | None = None  # and the severities of the firing ones
     values: dict[str, object] = field(default_factory=dict)  # for the incident's row
+    again: float | None = None  # the next flush sooner than group_interval: it is behind
 
 
 def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> None:
@@ -94,7 +106,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         repo.finish(conn, item.id, owner)
         return
     silences, muting_key = _silences(conn, now)
-    keys = (muting_key, tally.rules_key(config.inhibit_rules))
+    keys = (muting_key, tally.rules_key(config.inhibit_rules), config.paging.severity_label)
     found = _by_tally(s, conn, incident, silences, keys, now)
     if found is None:
         found = _in_full(s, conn, incident, silences, keys, now)
@@ -128,7 +140,9 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             values["title"] = messages.incident_title(
                 s, conn, incident, found.alerts, now_ts, found.names
             )
-        trigger.flushed(s, conn, incident, found.alerts, found.rated, found.all_resolved, now_ts)
+        trigger.flushed(
+            s, conn, incident, found.alerts, found.rated, found.all_resolved, now_ts, found.levels
+        )
     if found.all_resolved and auto_resolve:
         repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
         resolution.stopped(conn, incident_id, now_ts)
@@ -139,7 +153,8 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
         repo.finish(conn, item.id, owner)
     else:
-        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
+        wait = incident.group_interval_s if found.again is None else found.again
+        repo.reschedule(conn, item.id, owner, now_ts + wait)
     repo.update_incident(conn, incident_id, **values)
 
 
@@ -174,7 +189,7 @@ def _in_full(
     conn: Connection,
     incident: Any,
     silences: SilenceIndex,
-    keys: tuple[str, str],
+    keys: tuple[str, str, str],
     now: datetime,
 ) -> _Found:
     """The flush that reads every alert of the incident, and writes its tally afresh."""
@@ -207,7 +222,7 @@ def _in_full(
     said = {**last_said, **said}
     ever_sent = sent | set(newly_sent)
     after = {fp: Member(a, said.get(fp), fp in ever_sent) for fp, a in members.items()}
-    kept = Tally.of(after, silences=keys[0], rules=keys[1], targets=targets)
+    kept = Tally.of(after, silences=keys[0], rules=keys[1], targets=targets, level_label=keys[2])
     values: dict[str, object] = {}
     last_digest = incident.last_flush_digest
     if (
@@ -245,24 +260,23 @@ def _by_tally(
     conn: Connection,
     incident: Any,
     silences: SilenceIndex,
-    keys: tuple[str, str],
+    keys: tuple[str, str, str],
     now: datetime,
 ) -> _Found | None:
     """The flush that reads only the alerts that changed (marked dirty by the intake, or
     ended by themselves) and brings the incident's tally up to date; None where it cannot
     (see the module's doc), and the flush reads every alert instead."""
     kept = Tally.from_json(incident.tally)
-    if (
-        kept is None
-        or incident.status not in RUNNING
-        or kept.unresolved < BIG
-        or (kept.silences, kept.rules) != keys
-        or kept.targets
-    ):
+    if kept is None or kept.targets:
+        return None
+    if kept.fresh:  # nothing muted yet: today's silences and rules apply from here
+        kept = replace(kept, silences=keys[0], rules=keys[1], level_label=keys[2])
+    elif (kept.silences, kept.rules, kept.level_label) != keys or kept.unresolved < BIG:
         return None
     incident_id = incident.id
     now_ts = times.to_ts(now)
-    rows = repo.dirty_members(conn, incident_id)
+    rows = repo.dirty_members(conn, incident_id, CHUNK)
+    behind = len(rows) == CHUNK  # more changed than one flush reads: the next one follows
     if kept.next_end is not None and kept.next_end <= now_ts:
         rows += repo.ended_members(conn, incident_id, now_ts)
         kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
@@ -289,9 +303,21 @@ def _by_tally(
         and (now - last).total_seconds() >= incident.repeat_interval_s
     )
     send = news or repeat
+    again = None
+    if behind and counted.deferred < MAX_DEFERRED:
+        # news is held back while the flush catches up (one message, not one per chunk), but
+        # not for long: after MAX_DEFERRED flushes it says what it has read
+        send, again = False, CATCH_UP_S
+        counted = replace(counted, deferred=counted.deferred + 1)
+    elif behind:
+        again = CATCH_UP_S
     if send:  # every alert firing is sent now (the others were when their set was)
         after = {fp: replace(m, sent=True) if m.said == "fired" else m for fp, m in after.items()}
     repo.save_changed(conn, incident_id, {fp: (m.said, m.sent) for fp, m in after.items()})
+    if send and counted.deferred:  # alerts that fired in the flushes that held back
+        repo.mark_sent(conn, incident_id)
+    if send:
+        counted = replace(counted, deferred=0)
     for kind in KINDS:  # after the save: the database holds this flush's states
         if counted.short(kind):
             first = repo.first_members(conn, incident_id, kind, KEPT)
@@ -314,11 +340,16 @@ def _by_tally(
         digest=counted.digest,
         send=send,
         all_resolved=False,
-        rated=[fp for fp, m in after.items() if m.said == "fired"],
+        rated=[
+            *(fp for fp, m in after.items() if m.said == "fired"),
+            *(fp for fp in named["firing"] if fp not in after),
+        ],
         named=named,
         muting=muting,
         tally=counted,
         names=set(counted.names),
+        levels=[level or None for level in counted.levels],
+        again=again,
     )
 
 
@@ -357,9 +388,9 @@ def prefetch(conn: Connection, items: list[Any]) -> None:
 
 def _by_its_tally(stored: tuple[str, str | None]) -> bool:
     """Whether an incident's flush will likely go by its tally (``_by_tally`` decides)."""
-    status, text = stored
-    counted = Tally.from_json(text) if status in RUNNING else None
-    return counted is not None and counted.unresolved >= BIG
+    _status, text = stored
+    counted = Tally.from_json(text)
+    return counted is not None and (counted.fresh or counted.unresolved >= BIG)
 
 
 def forget(conn: Connection) -> None:

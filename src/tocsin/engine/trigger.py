@@ -36,18 +36,20 @@ def flushed(
     firing: list[str],
     all_resolved: bool,
     now: float,
+    levels: list[str | None] | None = None,
 ) -> None:
     """A group flush with news: trigger the incident if it was pending, and tell the
-    route's channels."""
-    if firing and transition(incident.status, "trigger") == "triggered":
-        trigger(s, conn, incident, members, firing, now)
+    route's channels. ``firing``: the firing alerts among ``members`` (those the flush
+    read); ``levels``: the severities of all the firing alerts, when the flush did not read
+    them all (``incidents.tally``)."""
+    if levels is None:
+        label = s.config.paging.severity_label
+        levels = [members[fp].labels.get(label) for fp in firing]
+    if levels and transition(incident.status, "trigger") == "triggered":
+        trigger(s, conn, incident, members, firing, levels, now)
         reminders.schedule_first(conn, s.config, incident.id, now)
         incident = repo.get_incident(conn, incident.id)
-    elif (
-        firing
-        and incident.status in RUNNING
-        and _rerate(s, conn, incident, [members[fp] for fp in firing], now)
-    ):
+    elif levels and incident.status in RUNNING and _rerate(s, conn, incident, levels, now):
         incident = repo.get_incident(conn, incident.id)
     channels = messages.channels_of(incident)
     if not channels:
@@ -73,12 +75,14 @@ def _continued(
     return [c for c in wanted if c not in channels]
 
 
-def _rerate(s: Settings, conn: Connection, incident: Any, firing: list[Alert], now: float) -> bool:
-    """An incident's severity is the highest of its alerts: a more severe alert joining
-    raises it (never lowers it), is recorded, and a triggered incident's deadline is
+def _rerate(
+    s: Settings, conn: Connection, incident: Any, levels: list[str | None], now: float
+) -> bool:
+    """An incident's severity is the highest of its alerts' (``levels``): a more severe alert
+    joining raises it (never lowers it), is recorded, and a triggered incident's deadline is
     brought forward to the new level's when that is sooner."""
     paging = s.config.paging
-    values = [incident.severity] + [a.labels.get(paging.severity_label) for a in firing]
+    values = [incident.severity, *levels]
     new = highest(paging.levels, values)
     if new is None or new == incident.severity:
         return False
@@ -106,12 +110,14 @@ def trigger(
     incident: Any,
     members: dict[str, Alert],
     firing: list[str],
+    levels: list[str | None],
     now: float,
 ) -> None:
-    """A pending incident's first page: severity, escalation, deadline."""
+    """A pending incident's first page: severity (the highest of ``levels``), escalation,
+    deadline."""
     paging = s.config.paging
     firing_alerts = [members[fp] for fp in firing]
-    severity = highest(paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts])
+    severity = highest(paging.levels, levels)
     route = s.config.route.find(incident.route_id)
     channels = route.channels if route else []
     channels = [*channels, *_continued(s, incident, members, channels)]

@@ -12,7 +12,8 @@ it) and whether a flush ever sent it as firing. The tally holds, over all member
 - the digest of the firing and the resolved sets (Alertmanager's dedup: a changed set is news).
   It is a set hash (each fingerprint's hash, XORed), so that a member joining or leaving a set
   changes it in O(1); a full recompute (``Tally.of``) gives the same value;
-- the alert names of the unresolved members, counted (the title names them);
+- the alert names of the unresolved members, counted (the title names them), and the values
+  of the severity label of the firing ones (the incident is rated from them);
 - the first few members of each kind, earliest started first (``ranked``: what a flush event
   names), as a short ordered buffer, refilled from the database when it runs low;
 - ``next_end``: no unresolved member ends before it (a lower bound), so that a flush only looks
@@ -20,6 +21,10 @@ it) and whether a flush ever sent it as firing. The tally holds, over all member
 - the keys of what muting depends on (the active silences, the inhibition rules) and how many
   members an inhibition rule targets: when either key changes, or a member is a target, the
   flush recomputes in full (``Tally.of``), as inhibition depends on alerts outside the group.
+
+A new incident starts with a ``FRESH`` tally (nothing read; every alert it has is dirty), so
+that a storm's first flush, which may find hundreds of thousands of alerts, reads them in
+chunks too (``engine/flush.py``).
 """
 
 from __future__ import annotations
@@ -103,12 +108,19 @@ class Tally:
     firing_hash: int = 0
     resolved_hash: int = 0
     names: dict[str, int] = field(default_factory=dict)
+    # the values of the severity label (``level_label``) of the unmuted firing members,
+    # counted ("" for none): what the incident is rated from
+    levels: dict[str, int] = field(default_factory=dict)
+    level_label: str = "severity"
     # kind -> the first members of that kind, in ``order`` (at most ``KEPT``)
     ranked: dict[str, tuple[Order, ...]] = field(default_factory=dict)
     next_end: float | None = None
     silences: str = ""
     rules: str = ""
     targets: int = 0
+    # a new incident's: nothing read yet, every alert of it dirty (``FRESH``)
+    fresh: bool = False
+    deferred: int = 0  # flushes in a row that held their news back while catching up
 
     @property
     def digest(self) -> str:
@@ -139,12 +151,14 @@ class Tally:
         silences: str,
         rules: str,
         targets: int,
+        level_label: str = "severity",
     ) -> Tally:
         """The tally of all the members (after the flush's states are applied): the full
         recompute the incremental one (``advanced``) must agree with."""
         firing = [fp for fp, m in members.items() if m.said == "fired"]
         resolved = [fp for fp, m in members.items() if m.said == "resolved" and m.sent]
         names: dict[str, int] = {}
+        levels: dict[str, int] = {}
         ranked: dict[str, list[Order]] = {kind: [] for kind in KINDS}
         ends: list[float] = []
         for fp, m in members.items():
@@ -152,6 +166,9 @@ class Tally:
                 names[m.alert.name] = names.get(m.alert.name, 0) + 1
                 if m.alert.ends_at is not None:
                     ends.append(m.alert.ends_at.timestamp())
+            if m.said == "fired":
+                level = m.alert.labels.get(level_label, "")
+                levels[level] = levels.get(level, 0) + 1
             kind = kind_of(m.said, m.sent)
             if kind is not None:
                 ranked[kind].append(order(fp, m.alert))
@@ -162,6 +179,8 @@ class Tally:
             firing_hash=set_hash(firing),
             resolved_hash=set_hash(resolved),
             names=names,
+            levels=levels,
+            level_label=level_label,
             ranked={kind: tuple(sorted(entries)[:KEPT]) for kind, entries in ranked.items()},
             next_end=min(ends, default=None),
             silences=silences,
@@ -176,6 +195,7 @@ class Tally:
         firing, muted, resolved = self.firing, self.muted, self.resolved
         fh, rh = self.firing_hash, self.resolved_hash
         names = dict(self.names)
+        levels = dict(self.levels)
         ranked = {kind: list(self.ranked.get(kind, ())) for kind in KINDS}
         next_end = self.next_end
         for sign, side in ((-1, before), (1, after)):
@@ -184,6 +204,10 @@ class Tally:
                 if m.said == "fired":
                     firing += sign
                     fh ^= h
+                    level = m.alert.labels.get(self.level_label, "")
+                    levels[level] = levels.get(level, 0) + sign
+                    if not levels[level]:
+                        del levels[level]
                 elif m.said in MUTED:
                     muted += sign
                 elif m.said == "resolved" and m.sent:
@@ -210,8 +234,10 @@ class Tally:
             firing_hash=fh,
             resolved_hash=rh,
             names=names,
+            levels=levels,
             ranked={kind: tuple(entries) for kind, entries in ranked.items()},
             next_end=next_end,
+            fresh=False,
         )
 
     def refilled(self, kind: str, first: Sequence[tuple[str, Alert]]) -> Tally:
@@ -237,6 +263,8 @@ class Tally:
                 "fh": f"{self.firing_hash:x}",
                 "rh": f"{self.resolved_hash:x}",
                 "names": self.names,
+                "levels": self.levels,
+                "level_label": self.level_label,
                 "ranked": {
                     kind: [list(e) for e in entries] for kind, entries in self.ranked.items()
                 },
@@ -244,6 +272,8 @@ class Tally:
                 "silences": self.silences,
                 "rules": self.rules,
                 "targets": self.targets,
+                "fresh": self.fresh,
+                "deferred": self.deferred,
             }
         ).decode()
 
@@ -263,6 +293,8 @@ class Tally:
             firing_hash=int(data["fh"], 16),
             resolved_hash=int(data["rh"], 16),
             names={str(k): int(v) for k, v in data["names"].items()},
+            levels={str(k): int(v) for k, v in data.get("levels", {}).items()},
+            level_label=str(data.get("level_label", "severity")),
             ranked={
                 kind: tuple((float(e[0]), str(e[1]), str(e[2])) for e in entries)
                 for kind, entries in data["ranked"].items()
@@ -271,6 +303,8 @@ class Tally:
             silences=str(data["silences"]),
             rules=str(data["rules"]),
             targets=int(data["targets"]),
+            fresh=bool(data.get("fresh", False)),
+            deferred=int(data.get("deferred", 0)),
         )
 
 
@@ -306,3 +340,8 @@ def muting_key(silence_ids: Iterable[tuple[str, float]]) -> str:
 def rules_key(rules: Sequence[object]) -> str:
     """A key of the inhibition rules (their text): a reload that changes them recomputes."""
     return hashlib.blake2b(repr(list(rules)).encode(), digest_size=16).hexdigest()
+
+
+# The tally a new incident starts with: none of its alerts read yet, all of them dirty (the
+# intake marks every alert that joins), so that even its first flush reads them by the tally.
+FRESH = Tally(fresh=True).to_json()

@@ -21,6 +21,7 @@ from tocsin.alerts.matchers import Matcher, from_api
 from tocsin.alerts.model import Alert, same_episode
 from tocsin.alerts.model import update as update_alert
 from tocsin.alerts.silences import Silence
+from tocsin.incidents.tally import FRESH
 from tocsin.routing.group import (
     Group,
     GroupRoute,
@@ -320,6 +321,7 @@ def _group(
                 "group_wait_s",
                 "group_interval_s",
                 "repeat_interval_s",
+                "tally",
             ),
             [
                 (
@@ -334,6 +336,7 @@ def _group(
                     g.route.group_wait_s,
                     g.route.group_interval_s,
                     g.route.repeat_interval_s,
+                    FRESH,
                 )
                 for k in new_keys
                 for g in (wanted[k],)
@@ -649,9 +652,20 @@ def _members(conn: Connection, where: str, params: Sequence[Any], tail: str = ""
     return [(r.fingerprint, r[0], bool(r[1]), _tuple_to_alert(tuple(r[2:]))) for r in rows]
 
 
-def dirty_members(conn: Connection, incident_id: int) -> list[Any]:
-    """The members the intake marked since the last flush (joined, or changed state)."""
-    return _members(conn, " AND i.dirty = {p}", [incident_id, True])
+def dirty_members(conn: Connection, incident_id: int, limit: int) -> list[Any]:
+    """The members the intake marked since the last flush (joined, or changed state): the
+    first ``limit`` of them."""
+    return _members(conn, " AND i.dirty = {p}", [incident_id, True, limit], " LIMIT {p}")
+
+
+def mark_sent(conn: Connection, incident_id: int) -> None:
+    """Every member last said to be firing has been sent as firing."""
+    bulk.execute(
+        conn,
+        "UPDATE incident_alerts SET sent = {p}"
+        " WHERE incident_id = {p} AND said = 'fired' AND sent = {p}",
+        [True, incident_id, False],
+    )
 
 
 def ended_members(conn: Connection, incident_id: int, now: float) -> list[Any]:
