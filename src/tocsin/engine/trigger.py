@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 
 from tocsin import logs, times
 from tocsin.alerts.model import Alert
-from tocsin.engine import escalate, messages, reminders
+from tocsin.engine import escalate, messages, reminders, storm
 from tocsin.engine.stage import Settings
-from tocsin.incidents.describe import common
 from tocsin.incidents.lifecycle import RUNNING, transition
 from tocsin.oncall.severity import highest, rank
 from tocsin.store import outbox, repo
@@ -40,8 +39,8 @@ def flushed(
     """A group flush with news: trigger the incident if it was pending, and tell the
     route's channels."""
     if firing and transition(incident.status, "trigger") == "triggered":
-        trigger(s, conn, incident, members, firing, now)
-        reminders.schedule_first(conn, s.config, incident.id, now)
+        if not trigger(s, conn, incident, members, firing, now):
+            reminders.schedule_first(conn, s.config, incident.id, now)
         incident = repo.get_incident(conn, incident.id)
     elif (
         firing
@@ -49,6 +48,11 @@ def flushed(
         and _rerate(s, conn, incident, [members[fp] for fp in firing], now)
     ):
         incident = repo.get_incident(conn, incident.id)
+    if incident.storm_id is not None:
+        if incident.status == "resolved":
+            storm.lead_resolved(s, conn, incident.id, now)
+        if storm.held(conn, incident):
+            return  # held in a storm: its news is the digest's (engine/storm.py)
     channels = messages.channels_of(incident)
     if not channels:
         route = s.config.route.find(incident.route_id)
@@ -93,7 +97,7 @@ def _rerate(s: Settings, conn: Connection, incident: Any, firing: list[Alert], n
         {"from": incident.severity, "to": new},
     )
     deadline = paging.deadline_s(new)
-    if incident.status == "triggered" and deadline is not None:
+    if incident.status == "triggered" and deadline is not None and not storm.held(conn, incident):
         current = outbox.due_at(conn, DEADLINE, incident.id)
         if current is None or now + deadline < current:
             outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
@@ -107,21 +111,16 @@ def trigger(
     members: dict[str, Alert],
     firing: list[str],
     now: float,
-) -> None:
-    """A pending incident's first page: severity, escalation, deadline."""
+) -> bool:
+    """A pending incident's first page: severity, escalation, deadline; or, in an alert
+    storm, none of its own (``engine/storm.py``): True when it is held in a storm."""
     paging = s.config.paging
     firing_alerts = [members[fp] for fp in firing]
     severity = highest(paging.levels, [a.labels.get(paging.severity_label) for a in firing_alerts])
     route = s.config.route.find(incident.route_id)
     channels = route.channels if route else []
     channels = [*channels, *_continued(s, incident, members, channels)]
-    policy_name = route.escalation_policy if route else None
-    policy = paging.policies.get(policy_name) if policy_name else None
-    labels = common([a.labels for a in firing_alerts])
-    if severity:
-        labels[paging.severity_label] = severity
-    if policy is not None:
-        policy = policy.for_labels(labels)  # an alert's own path from the runbook, if any
+    policy_name, policy, labels = escalate.policy_for(s, incident.route_id, firing_alerts, severity)
     values: dict[str, Any] = {
         "status": "triggered",
         "stage": incident.stage or "investigating",
@@ -147,6 +146,8 @@ def trigger(
             alerts=len(firing_alerts),
         ),
     )
+    if storm.fold(s, conn, incident, route, now):
+        return True  # held: the storm's lead pages for it
     if policy is not None:
         escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)
     elif policy_name:
@@ -160,3 +161,4 @@ def trigger(
     deadline = paging.deadline_s(severity)
     if deadline is not None:
         outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
+    return False
