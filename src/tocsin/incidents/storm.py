@@ -130,7 +130,7 @@ def tops(
     names: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
     for alerts in incidents:
-        names.update({a.get("alertname") or "alert" for a in alerts})
+        names.update({(a.get("alertname") or "alert")[:MAX_VALUE_CHARS] for a in alerts})
         pairs.update(
             {f"{k}={v[:MAX_VALUE_CHARS]}" for a in alerts for k, v in a.items() if k != "alertname"}
         )
