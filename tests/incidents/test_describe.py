@@ -25,8 +25,8 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     (
         "storm_started",
         {"storm": 3, "route": 'team="db"', "incidents": 20, "window_s": 60, "recent": 20},
-        'Alert storm 3 started on route team="db" (more than 20 incidents in 1 min 0 s): '
-        "this incident pages for it, its messages are the digest",
+        'Alert storm 3 started on route team="db": more than 20 incidents in 1 min 0 s; '
+        "this incident pages for it and its messages are the digest",
     ),
     (
         "storm_held",

@@ -113,8 +113,9 @@ def storm_digest(conn: Connection, incident: Any, kind: str, now: float) -> dict
         "summary": found.text,
         "update_key": f"storm:{row.id}",
     }
-    if kind == UPDATE_KIND:
+    if kind == UPDATE_KIND:  # the digest is the update's text; its summary is one line
         out["text"] = found.text
+        out["summary"] = f"{found.title}."
     return out
 
 

@@ -211,11 +211,8 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
         window = f" in {_span(d['window_s'])}" if d.get("window_s") is not None else ""
         over = f"more than {_text(d['incidents'])} incidents{window}" if d.get("incidents") else ""
         route = f" on route {_text(d['route'])}" if d.get("route") else ""
-        return (
-            f"Alert {storm} started{route}"
-            + (f" ({over})" if over else "")
-            + (": this incident pages for it, its messages are the digest")
-        )
+        said = f"Alert {storm} started{route}" + (f": {over}" if over else "")
+        return f"{said}; this incident pages for it and its messages are the digest"
     if kind == "storm_held":
         held = f" ({_text(d['held'])} held)" if d.get("held") is not None else ""
         return f"Held in {storm}{held}: paged as one digest through {lead}, not on its own"

@@ -126,19 +126,24 @@ def tops(
     incidents: Iterable[Sequence[Mapping[str, str]]], n: int = TOP
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """The most common alert names and ``label=value`` pairs (alertname aside), each counted
-    once per incident, most first (ties by name)."""
+    once per incident, most first (ties by name); with more than one incident, a pair only
+    one incident has is left out."""
     names: Counter[str] = Counter()
     pairs: Counter[str] = Counter()
+    seen = 0
     for alerts in incidents:
+        seen += 1
         names.update({(a.get("alertname") or "alert")[:MAX_VALUE_CHARS] for a in alerts})
         pairs.update(
             {f"{k}={v[:MAX_VALUE_CHARS]}" for a in alerts for k, v in a.items() if k != "alertname"}
         )
 
-    def top(counter: Counter[str]) -> list[tuple[str, int]]:
-        return sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:n]
+    def top(counter: Counter[str], least: int = 1) -> list[tuple[str, int]]:
+        ranked = sorted(counter.items(), key=lambda item: (-item[1], item[0]))
+        return [(k, c) for k, c in ranked if c >= least][:n]
 
-    return top(names), top(pairs)
+    # a label value of one incident alone (its instance) says nothing of the storm
+    return top(names), top(pairs, 2 if seen > 1 else 1)
 
 
 def _listed(items: list[tuple[str, int]]) -> str:
