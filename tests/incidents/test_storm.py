@@ -31,6 +31,13 @@ def test_later_incidents_are_held_in_the_running_storm() -> None:
     assert decide(RULE, Activity(4, running), NOW) == Fold("hold", 7, 41)
 
 
+def test_an_incident_more_severe_than_the_lead_is_never_held_behind_it() -> None:
+    warnings = Running(storm_id=7, lead_id=41, last_held_at=NOW - 1.0, lead_rank=1)
+    assert decide(RULE, Activity(9, warnings, rank=0), NOW) == Fold("page")
+    assert decide(RULE, Activity(9, warnings, rank=1), NOW) == Fold("hold", 7, 41)
+    assert decide(RULE, Activity(9, warnings, rank=2), NOW) == Fold("hold", 7, 41)
+
+
 def test_a_storm_quiet_for_a_whole_window_is_over_and_a_new_one_leads_again() -> None:
     running = Running(storm_id=7, lead_id=41, last_held_at=NOW - 60.0)
     assert decide(RULE, Activity(4, running), NOW) == Fold("lead")

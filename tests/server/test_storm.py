@@ -46,6 +46,7 @@ users:
 severities:
   levels:
     - {{name: critical, ack_deadline: 30m}}
+    - {{name: warning}}
 escalation_policies:
   - name: default
     steps:
@@ -80,7 +81,9 @@ class Storm:
         for name in self.sinks:
             assert self.new(name) == [], f"unexpected message on {name}"
 
-    def fire(self, n: int = 1, name: str = "DiskFull", **labels: str) -> list[int]:
+    def fire(
+        self, n: int = 1, name: str = "DiskFull", severity: str = "critical", **labels: str
+    ) -> list[int]:
         """``n`` alerts, each of its own group (a new incident each); their incidents."""
         now = datetime.fromtimestamp(self.clock.now(), UTC).isoformat()
         alerts = []
@@ -91,7 +94,7 @@ class Storm:
                     "labels": {
                         "alertname": name,
                         "instance": f"n{self.fired}",
-                        "severity": "critical",
+                        "severity": severity,
                         **labels,
                     },
                     "startsAt": now,
@@ -274,3 +277,17 @@ def test_metrics_count_held_incidents_and_active_storms(storm: Storm) -> None:
     storm.advance(61)
     body = storm.api.get("/metrics").text
     assert 'tocsin_storms_active{route="root (receiver default)"} 0.0' in body
+
+
+def test_a_critical_incident_is_not_held_behind_a_storm_of_warnings(storm: Storm) -> None:
+    storm.fire(6, severity="warning")  # three paged, a warning leads, two held
+    storm.new("team"), storm.new("pager")
+    [critical] = storm.fire(name="DatabaseDown")
+    [told] = storm.new("team")
+    [paged] = storm.new("pager")
+    assert told["incident_id"] == paged["incident_id"] == critical
+    assert told["title"].startswith("DatabaseDown") and paged["kind"] == "escalation"
+    assert not any(k.startswith("storm_") for k in storm.kinds(critical))
+    [warning] = storm.fire(severity="warning")  # a warning is still held
+    assert storm.events(warning, "storm_held")
+    storm.nothing_new()

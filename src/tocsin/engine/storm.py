@@ -37,6 +37,7 @@ from tocsin.incidents.storm import (
     next_update,
     route_name,
 )
+from tocsin.oncall.severity import rank
 from tocsin.routing.tree import Route
 from tocsin.store import outbox, repo, storms
 from tocsin.store.kinds import DEADLINE, ESCALATION_KINDS, STORM_UPDATE
@@ -44,9 +45,16 @@ from tocsin.store.kinds import DEADLINE, ESCALATION_KINDS, STORM_UPDATE
 log = logging.getLogger("tocsin.engine")
 
 
-def fold(s: Settings, conn: Connection, incident: Any, route: Route | None, now: float) -> bool:
-    """An incident that triggers now: page it, let it lead a new storm, or hold it in the
-    running one. True when it is held (it pages nobody itself)."""
+def fold(
+    s: Settings,
+    conn: Connection,
+    incident: Any,
+    route: Route | None,
+    severity: str | None,
+    now: float,
+) -> bool:
+    """An incident that triggers now at ``severity``: page it, let it lead a new storm, or
+    hold it in the running one. True when it is held (it pages nobody itself)."""
     if route is None:  # the configuration lost the route: page as always
         return False
     rule = route.storm
@@ -54,11 +62,18 @@ def fold(s: Settings, conn: Connection, incident: Any, route: Route | None, now:
         return False
     since = now - rule.window_s
     recent = storms.recent(conn, incident.route_id, since, incident.id, rule.incidents)
-    running = storms.running(conn, incident.route_id) if recent >= rule.incidents else None
-    decision = decide(rule, Activity(recent, running), now)
+    levels = s.config.paging.levels
+    running = storms.running(conn, incident.route_id, levels) if recent >= rule.incidents else None
+    decision = decide(rule, Activity(recent, running, rank(levels, severity)), now)
     if decision.action == "page":
         return False
-    lead = repo.get_incident(conn, decision.lead_id) if decision.lead_id is not None else None
+    # locked, as acknowledging it locks it: an incident is held before the acknowledgement
+    # covers the storm's incidents, or after it and covered as it joins (never between)
+    lead = (
+        repo.get_incident(conn, decision.lead_id, lock=True)
+        if decision.lead_id is not None
+        else None
+    )
     if decision.action == "lead" or lead is None or lead.status == "resolved":
         _start(conn, incident, route, rule, recent, now)
         return False

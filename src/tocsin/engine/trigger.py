@@ -146,7 +146,7 @@ def trigger(
             alerts=len(firing_alerts),
         ),
     )
-    if storm.fold(s, conn, incident, route, now):
+    if storm.fold(s, conn, incident, route, severity, now):
         return True  # held: the storm's lead pages for it
     if policy is not None:
         escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)

@@ -10,7 +10,8 @@ and triggered; what changes is who hears of it:
 - ``lead``: the first incident over the threshold starts a storm and carries it: its
   escalation runs as always, but its messages are the digest (``digest``).
 - ``hold``: a later one joins the running storm: no page of its own; the digest is updated
-  (at most once per ``update_every``, ``next_update``).
+  (at most once per ``update_every``, ``next_update``). One more severe than the storm's
+  lead pages on its own instead.
 
 A storm runs while incidents keep joining it: one that finds no incident held for a whole
 window behind it starts a new storm (its lead is paged again).
@@ -53,6 +54,7 @@ class Running:
     storm_id: int
     lead_id: int
     last_held_at: float
+    lead_rank: int = 0  # the lead's severity, ranked (0: the most severe level)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Activity:
 
     recent: int
     running: Running | None = None
+    rank: int = 0  # the incident's severity, ranked as ``Running.lead_rank``
 
 
 Action = Literal["page", "lead", "hold"]
@@ -76,11 +79,15 @@ class Fold:
 
 def decide(rule: StormRule, activity: Activity, now: float) -> Fold:
     """Page, lead a new storm, or join the running one (module docstring). The N-th incident
-    of a window pages; the N+1-th leads a storm; the ones after it are held in it."""
+    of a window pages; the N+1-th leads a storm; the ones after it are held in it. One more
+    severe than the storm's lead is never held behind it: it pages on its own (a critical
+    page does not wait behind a storm of warnings)."""
     if not rule.enabled or activity.recent < rule.incidents:
         return Fold("page")
     running = activity.running
     if running is not None and running.last_held_at > now - rule.window_s:
+        if activity.rank < running.lead_rank:
+            return Fold("page")
         return Fold("hold", running.storm_id, running.lead_id)
     return Fold("lead")
 

@@ -4,13 +4,14 @@ runs inside the caller's transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from tocsin.incidents.storm import Running
+from tocsin.oncall.severity import Level, rank
 from tocsin.store import repo
 from tocsin.store.schema import incidents, storms
 
@@ -36,15 +37,21 @@ def recent(conn: Connection, route_id: str, since: float, me: int, limit: int) -
     return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
 
 
-def running(conn: Connection, route_id: str) -> Running | None:
-    """The route's latest storm that has not ended."""
+def running(conn: Connection, route_id: str, levels: Sequence[Level]) -> Running | None:
+    """The route's latest storm that has not ended (its lead's severity ranked among
+    ``levels``)."""
     row = conn.execute(
-        select(storms.c.id, storms.c.lead_id, storms.c.last_held_at)
+        select(storms.c.id, storms.c.lead_id, storms.c.last_held_at, incidents.c.severity)
+        .join(incidents, incidents.c.id == storms.c.lead_id)
         .where(storms.c.route_id == route_id, storms.c.ended_at.is_(None))
         .order_by(storms.c.id.desc())
         .limit(1)
     ).first()
-    return Running(int(row.id), int(row.lead_id), float(row.last_held_at)) if row else None
+    if row is None:
+        return None
+    return Running(
+        int(row.id), int(row.lead_id), float(row.last_held_at), rank(levels, row.severity)
+    )
 
 
 def start(
