@@ -291,3 +291,19 @@ def test_a_critical_incident_is_not_held_behind_a_storm_of_warnings(storm: Storm
     [warning] = storm.fire(severity="warning")  # a warning is still held
     assert storm.events(warning, "storm_held")
     storm.nothing_new()
+
+
+def test_a_lead_whose_alerts_end_hands_the_storm_over_on_its_flush(storm: Storm) -> None:
+    lead = storm.fire(4)[-1]  # n4
+    held = storm.fire(2)
+    now = datetime.fromtimestamp(storm.clock.now(), UTC).isoformat()
+    ended = {"alertname": "DiskFull", "instance": "n4", "severity": "critical"}
+    answer = storm.api.post("/api/v2/alerts", [{"labels": ended, "endsAt": now}])
+    assert answer.status_code == 200
+    storm.new("team"), storm.new("pager")
+    storm.advance(10 * 60)  # the lead's next flush: all its alerts ended, it resolves
+    assert storm.incident(lead)["status"] == "resolved"
+    assert "storm_handed_over" in storm.kinds(lead)
+    assert "storm_lead" in storm.kinds(held[0])
+    pages = [m for m in storm.new("pager") if m["incident_id"] in held]
+    assert [(m["kind"], m["incident_id"]) for m in pages] == [("escalation", held[0])]
