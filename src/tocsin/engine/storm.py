@@ -78,19 +78,20 @@ def fold(
         _start(conn, incident, route, rule, recent, now)
         return False
     assert decision.storm_id is not None
-    held = storms.hold(conn, decision.storm_id, incident.id, now)
+    joined = storms.hold(conn, decision.storm_id, incident.id, now)
     repo.add_timeline(
         conn,
         incident.id,
         times.to_dt(now),
         "storm_held",
-        {"storm": decision.storm_id, "lead": lead.id, "held": held},
+        {"storm": decision.storm_id, "lead": lead.id, "held": joined.held},
     )
     if lead.status == "acknowledged":
         _cover(conn, incident.id, lead, decision.storm_id, now)
-    if outbox.due_at(conn, STORM_UPDATE, decision.storm_id) is None:
-        storm = storms.get(conn, decision.storm_id)
-        at = next_update(rule, float(storm.last_update_at), now)
+    if joined.held == joined.told_held + 1:
+        # the first to join since the digest last went out: its update is due (the later
+        # ones find it due already); at most one per update_every
+        at = next_update(rule, joined.last_update_at, now)
         outbox.schedule(conn, STORM_UPDATE, [decision.storm_id], at)
     return True
 

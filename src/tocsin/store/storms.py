@@ -12,7 +12,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from tocsin.incidents.storm import Running
 from tocsin.oncall.severity import Level, rank
-from tocsin.store import repo
+from tocsin.store import bulk, repo
 from tocsin.store.schema import incidents, storms
 
 # a digest's top alert names and labels are counted over at most this many of the storm's
@@ -21,34 +21,32 @@ from tocsin.store.schema import incidents, storms
 SAMPLE = 500
 
 
+# every incident that triggers over a route's threshold runs these: on the driver's cursor
+# (store/bulk.py), as the flush's own statements do
+_RECENT_SQL = (
+    "SELECT count(*) AS n FROM (SELECT 1 AS one FROM incidents WHERE route_id = {p}"
+    " AND triggered_at > {p} AND id != {p} LIMIT {p}) AS found"
+)
+_RUNNING_SQL = (
+    "SELECT s.id, s.lead_id, s.last_held_at, i.severity FROM storms s"
+    " JOIN incidents i ON i.id = s.lead_id"
+    " WHERE s.route_id = {p} AND s.ended_at IS NULL ORDER BY s.id DESC LIMIT 1"
+)
+
+
 def recent(conn: Connection, route_id: str, since: float, me: int, limit: int) -> int:
     """How many of the route's incidents (other than ``me``) triggered after ``since``,
     counted up to ``limit`` (the decision needs no more)."""
-    inner = (
-        select(incidents.c.id)
-        .where(
-            incidents.c.route_id == route_id,
-            incidents.c.triggered_at > since,
-            incidents.c.id != me,
-        )
-        .limit(limit)
-        .subquery()
-    )
-    return int(conn.execute(select(func.count()).select_from(inner)).scalar_one())
+    return int(bulk.fetch(conn, _RECENT_SQL, [route_id, since, me, limit])[0].n)
 
 
 def running(conn: Connection, route_id: str, levels: Sequence[Level]) -> Running | None:
     """The route's latest storm that has not ended (its lead's severity ranked among
     ``levels``)."""
-    row = conn.execute(
-        select(storms.c.id, storms.c.lead_id, storms.c.last_held_at, incidents.c.severity)
-        .join(incidents, incidents.c.id == storms.c.lead_id)
-        .where(storms.c.route_id == route_id, storms.c.ended_at.is_(None))
-        .order_by(storms.c.id.desc())
-        .limit(1)
-    ).first()
-    if row is None:
+    rows = bulk.fetch(conn, _RUNNING_SQL, [route_id])
+    if not rows:
         return None
+    row = rows[0]
     return Running(
         int(row.id), int(row.lead_id), float(row.last_held_at), rank(levels, row.severity)
     )
@@ -85,15 +83,26 @@ def start(
     return int(row.id)
 
 
-def hold(conn: Connection, storm_id: int, incident_id: int, now: float) -> int:
-    """The incident joins the storm; how many it holds now."""
-    conn.execute(
-        update(storms)
-        .where(storms.c.id == storm_id)
-        .values(held=storms.c.held + 1, last_held_at=now)
-    )
+@dataclass(frozen=True)
+class Held:
+    """A storm after an incident joined it: how many it holds, and what its digest last
+    said and when."""
+
+    held: int
+    told_held: int
+    last_update_at: float
+
+
+def hold(conn: Connection, storm_id: int, incident_id: int, now: float) -> Held:
+    """The incident joins the storm."""
+    row = bulk.fetch(
+        conn,
+        "UPDATE storms SET held = held + 1, last_held_at = {p} WHERE id = {p}"
+        " RETURNING held, told_held, last_update_at",
+        [now, storm_id],
+    )[0]
     repo.update_incident(conn, incident_id, storm_id=storm_id)
-    return int(conn.execute(select(storms.c.held).where(storms.c.id == storm_id)).scalar_one())
+    return Held(int(row.held), int(row.told_held), float(row.last_update_at))
 
 
 def get(conn: Connection, storm_id: int) -> Any:
@@ -104,8 +113,8 @@ def lead_of(conn: Connection, incident: Any) -> int | None:
     """The lead of the storm the incident was folded into (None: in no storm)."""
     if getattr(incident, "storm_id", None) is None:
         return None
-    row = conn.execute(select(storms.c.lead_id).where(storms.c.id == incident.storm_id)).first()
-    return int(row.lead_id) if row else None
+    rows = bulk.fetch(conn, "SELECT lead_id FROM storms WHERE id = {p}", [incident.storm_id])
+    return int(rows[0].lead_id) if rows else None
 
 
 def members(conn: Connection, storm_id: int, statuses: tuple[str, ...]) -> list[Any]:
