@@ -44,6 +44,11 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Acknowledged by alice for storm 3: 39 held incidents acknowledged with it",
     ),
     (
+        "storm_ack_expired",
+        {"storm": 3, "waiting": 39},
+        "Acknowledgement of storm 3 lapsed: 39 held incidents wait again with this one",
+    ),
+    (
         "storm_handed_over",
         {"storm": 3, "to": 22},
         "Resolved before storm 3 was acknowledged: incident #22 leads it",

@@ -49,6 +49,7 @@ severities:
     - {{name: warning}}
 escalation_policies:
   - name: default
+    ack_timeout: 1h
     steps:
       - {{targets: ["user:alice"], delay: 5m}}
       - {{targets: ["user:carol"], delay: 10m}}
@@ -307,3 +308,26 @@ def test_a_lead_whose_alerts_end_hands_the_storm_over_on_its_flush(storm: Storm)
     assert "storm_lead" in storm.kinds(held[0])
     pages = [m for m in storm.new("pager") if m["incident_id"] in held]
     assert [(m["kind"], m["incident_id"]) for m in pages] == [("escalation", held[0])]
+
+
+def test_a_lapsed_acknowledgement_of_the_digest_brings_the_held_incidents_back(
+    storm: Storm,
+) -> None:
+    lead = storm.fire(4)[-1]
+    held = storm.fire(2)
+    assert storm.api.post(f"/api/v1/incidents/{lead}/ack", {}, role="responder").status_code == 200
+    storm.run()
+    storm.new("team"), storm.new("pager")
+    storm.advance(3600)  # the policy's ack_timeout: the lead is paged again, with the digest
+    assert storm.incident(lead)["status"] == "triggered"
+    got = [m for m in storm.new("pager") if m["incident_id"] == lead]
+    assert [m["kind"] for m in got] == ["storm_update", "escalation"]  # at 30 s, at 1 h
+    pages = got[1:]
+    assert pages[0]["title"].startswith("Storm on route")
+    for incident in held:
+        assert storm.incident(incident)["status"] == "triggered"
+        assert storm.events(incident, "ack_expired")[0]["storm"]
+    assert storm.events(lead, "storm_ack_expired")[0]["waiting"] == 2
+    assert storm.api.post(f"/api/v1/incidents/{lead}/ack", {}).status_code == 200
+    for incident in held:
+        assert storm.incident(incident)["status"] == "acknowledged"

@@ -89,6 +89,7 @@ def lapsed(s: Settings, conn: Connection, incident_id: int, now: float) -> None:
         "ack_expired",
         {"acknowledged_by": incident.acknowledged_by},
     )
+    storm.lapsed(conn, incident, now)  # a storm's lead: the held incidents it covered too
     policy = Policy.from_json(snapshot["policy"])
     escalate.begin(
         s,

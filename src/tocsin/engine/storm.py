@@ -12,7 +12,8 @@ the answer:
   naming the storm and its lead), but pages nobody and tells no channel itself; the digest
   is updated instead (due work ``storm_update``, at most once per ``update_every``);
 - acknowledging the lead acknowledges every held incident that waits (``acknowledged``);
-  one held after that is acknowledged as it joins, by the same person;
+  one held after that is acknowledged as it joins, by the same person; when the lead's
+  acknowledgement lapses (``ack_timeout``), they wait again with it (``lapsed``);
 - when the lead is resolved while held incidents still wait for an acknowledgement, the
   oldest of them leads from then on (its escalation starts: ``lead_resolved``); no page is
   dropped. Otherwise the storm ends.
@@ -162,6 +163,34 @@ def acknowledged(conn: Connection, incident_id: int, now: float) -> None:
         "storm_acknowledged",
         {"storm": lead.storm_id, "by": lead.acknowledged_by, "covered": covered},
     )
+
+
+def lapsed(conn: Connection, lead: Any, now: float) -> None:
+    """The acknowledgement of ``lead`` (its row before it lapsed) lapsed: if it leads a
+    storm, the held incidents its acknowledgement covered (acknowledged by the same person
+    since) wait again with it, and its next acknowledgement covers them again."""
+    if storms.lead_of(conn, lead) != lead.id or lead.acknowledged_at is None:
+        return
+    when = times.to_dt(now)
+    back = 0
+    for member in storms.members(conn, lead.storm_id, ("acknowledged",)):
+        row = repo.get_incident(conn, member.id)
+        if (
+            row.id == lead.id
+            or row.acknowledged_by != lead.acknowledged_by
+            or (row.acknowledged_at or 0) < lead.acknowledged_at
+        ):
+            continue
+        moved = transition(row.status, "ack_timeout")
+        if isinstance(moved, Refusal):
+            continue
+        repo.update_incident(conn, row.id, status=moved, acknowledged_at=None, acknowledged_by=None)
+        detail = {"acknowledged_by": row.acknowledged_by, "storm": lead.storm_id}
+        repo.add_timeline(conn, row.id, when, "ack_expired", detail)
+        back += 1
+    if back:
+        detail = {"storm": lead.storm_id, "waiting": back}
+        repo.add_timeline(conn, lead.id, when, "storm_ack_expired", detail)
 
 
 def lead_resolved(s: Settings, conn: Connection, incident_id: int, now: float) -> None:

@@ -70,6 +70,7 @@ TIMELINE_KINDS = (
     "storm_held",
     "storm_update",
     "storm_acknowledged",
+    "storm_ack_expired",
     "storm_handed_over",
     "storm_lead",
     "storm_ended",
@@ -223,6 +224,9 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     if kind == "storm_acknowledged":
         covered = count(_number(d.get("covered"), 0), "held incident")
         return f"Acknowledged{by} for {storm}: {covered} acknowledged with it"
+    if kind == "storm_ack_expired":
+        waiting = count(_number(d.get("waiting"), 0), "held incident")
+        return f"Acknowledgement of {storm} lapsed: {waiting} wait again with this one"
     if kind == "storm_handed_over":
         return f"Resolved before {storm} was acknowledged: incident #{_text(d.get('to'))} leads it"
     if kind == "storm_lead":
