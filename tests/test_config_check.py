@@ -310,3 +310,32 @@ def test_the_docs_use_no_key_tocsin_refuses(name: str, block: str) -> None:
 def test_the_example_of_make_run_loads() -> None:
     config = load_config(EXAMPLE)  # the configuration of `make run`
     assert config.paging.policies and config.receivers == ["default", "pager", "pebble-team"]
+
+
+def test_storm_keys_are_checked_where_they_are_written(tmp_path: Path) -> None:
+    """The storm digest (issue 18, item 4): the top-level defaults and a route's own are
+    accepted and inherited; a threshold under 1, a window under a second, a bad duration and
+    an unknown key are refused at their line."""
+    shutil.copytree(REPO / "examples" / "runbooks", tmp_path / "runbooks")
+    text = EXAMPLE.read_text()
+    good = _edit(
+        text,
+        "route:\n",
+        "storm: {incidents: 50, window: 2m}\nroute:\n  storm: {update_every: 1m}\n",
+    )
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(good)
+    done = runner.invoke(app, ["config", "check", "--config", str(config)], terminal_width=400)
+    assert done.exit_code == 0, done.output
+    rule = load_config(config).route.storm
+    assert (rule.incidents, rule.window_s, rule.update_every_s) == (50, 120.0, 60.0)
+    bad = _edit(
+        text,
+        "route:\n",
+        "storm: {incidents: 0, window: 500ms}\nroute:\n  storm: {update_every: soon, limit: 3}\n",
+    )
+    config.write_text(bad)
+    done = runner.invoke(app, ["config", "check", "--config", str(config)], terminal_width=400)
+    assert done.exit_code == 1
+    for key in ("storm.incidents", "storm.window", "route.storm.update_every", "route.storm.limit"):
+        assert key in done.output, (key, done.output)

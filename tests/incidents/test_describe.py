@@ -23,6 +23,43 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "tocsin"
 # A detail of each kind as the pipeline writes it, and the sentence people read.
 SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     (
+        "storm_started",
+        {"storm": 3, "route": 'team="db"', "incidents": 20, "window_s": 60, "recent": 20},
+        'Alert storm 3 started on route team="db": more than 20 incidents in 1 min 0 s; '
+        "this incident pages for it and its messages are the digest",
+    ),
+    (
+        "storm_held",
+        {"storm": 3, "lead": 21, "held": 4},
+        "Held in storm 3 (4 held): paged as one digest through incident #21, not on its own",
+    ),
+    (
+        "storm_update",
+        {"storm": 3, "held": 40, "channels": ["team"]},
+        "Digest of storm 3 updated (40 held) to team",
+    ),
+    (
+        "storm_acknowledged",
+        {"storm": 3, "by": "alice", "covered": 39},
+        "Acknowledged by alice for storm 3: 39 held incidents acknowledged with it",
+    ),
+    (
+        "storm_ack_expired",
+        {"storm": 3, "waiting": 39},
+        "Acknowledgement of storm 3 lapsed: 39 held incidents wait again with this one",
+    ),
+    (
+        "storm_handed_over",
+        {"storm": 3, "to": 22},
+        "Resolved before storm 3 was acknowledged: incident #22 leads it",
+    ),
+    (
+        "storm_lead",
+        {"storm": 3, "after": 21},
+        "Leads storm 3 now (incident #21 resolved): paging for it",
+    ),
+    ("storm_ended", {"storm": 3}, "Alert storm 3 ended: nothing held waits for an acknowledgement"),
+    (
         "opened",
         {"group_key": '{}:{alertname="X"}', "route": 0, "receiver": "pager"},
         "Incident opened for receiver pager",

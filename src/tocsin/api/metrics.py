@@ -1,6 +1,7 @@
 """``GET /metrics``: Prometheus text format. The counters (``tocsin.metrics``) and
-gauges read from the database at scrape time: the outbox depth, the engine's lag and the open
-incidents by severity. It needs a token that may read, sent as Prometheus sends one:
+gauges read from the database at scrape time: the outbox depth, the engine's lag, the open
+incidents by severity, and alert storms by route (incidents held in digests, storms
+running). It needs a token that may read, sent as Prometheus sends one:
 ``authorization: {credentials: TOKEN}`` (bearer) or ``basic_auth`` with the token as password.
 """
 
@@ -11,13 +12,13 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.metrics import Metrics
-from tocsin.store import reports
+from tocsin.store import reports, storms
 
 router = APIRouter()
 
@@ -31,6 +32,7 @@ class LiveCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         with self.state.db.connect() as conn:
             live = reports.live(conn, self.state.clock.now())
+            storm_figures = storms.figures(conn, self.state.clock.now())
         yield GaugeMetricFamily(
             "tocsin_outbox_depth",
             "Notifications waiting in the outbox (pending).",
@@ -49,6 +51,21 @@ class LiveCollector(Collector):
         for severity, count in sorted(counts.items()):
             family.add_metric([severity], count)
         yield family
+        held = CounterMetricFamily(
+            "tocsin_storm_incidents_held",
+            "Incidents held in storm digests (paged through their storm's lead), by route.",
+            labels=["route"],
+        )
+        active = GaugeMetricFamily(
+            "tocsin_storms_active",
+            "Alert storms running now (an incident held within the window), by route.",
+            labels=["route"],
+        )
+        for route in storm_figures:
+            held.add_metric([route.route], route.held)
+            active.add_metric([route.route], route.active)
+        yield held
+        yield active
 
 
 def install(state: AppState) -> Metrics:

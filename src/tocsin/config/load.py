@@ -175,7 +175,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         raise ConfigError(_in_file_order(problems.found))
     return Config(
         model=model,
-        route=finalize(build_route(model.route)),
+        route=finalize(build_route(model.route, storm=model.storm)),
         inhibit_rules=inhibit_rules(model),
         resolve_timeout_s=parse_duration(model.global_.resolve_timeout),
         source=source,

@@ -61,6 +61,25 @@ class GlobalConfig(_Strict):
     external_url: str = "http://localhost:9093"
 
 
+class StormConfig(_Strict):
+    """Alert storms (docs/config.md, ``storm``): when a route triggers more than ``incidents``
+    incidents within ``window``, the rest are paged as one digest, updated at most once per
+    ``update_every``. At the top level: the default of every route; on a route: what it
+    changes for itself and the routes under it (a key left out is inherited)."""
+
+    enabled: bool | None = None
+    incidents: int | None = Field(None, ge=1, le=1_000_000)
+    window: Duration | None = None
+    update_every: Duration | None = None
+
+    @field_validator("window", "update_every")
+    @classmethod
+    def _at_least_a_second(cls, value: str | None) -> str | None:
+        if value is not None and parse_duration(value) < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+
 class RouteConfig(_Strict):
     receiver: str | None = None
     group_by: list[str] | None = None
@@ -76,6 +95,7 @@ class RouteConfig(_Strict):
     escalation_policy: str | None = None
     channels: list[str] = Field(default_factory=list)
     auto_resolve: bool | None = None
+    storm: StormConfig | None = None  # the storm digest (StormConfig), inherited
 
     @field_validator("group_by")
     @classmethod
@@ -391,6 +411,8 @@ class TocsinConfig(_Strict):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     delivery: DeliveryConfig = Field(default_factory=DeliveryConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    # the storm digest's defaults for every route (a route's own `storm:` changes them)
+    storm: StormConfig = Field(default_factory=StormConfig)
     channels: list[ChannelConfig] = Field(default_factory=list)
     users: list[UserConfig] = Field(default_factory=list)
     teams: list[TeamConfig] = Field(default_factory=list)

@@ -16,7 +16,8 @@ import yaml
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
-from tocsin.config.models import Loc, RouteConfig, TocsinConfig
+from tocsin.config.models import Loc, RouteConfig, StormConfig, TocsinConfig
+from tocsin.incidents.storm import StormRule
 from tocsin.routing.tree import (
     DEFAULT_GROUP_INTERVAL_S,
     DEFAULT_GROUP_WAIT_S,
@@ -73,8 +74,26 @@ def _legacy(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
     return out
 
 
-def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
-    """The routing tree with Alertmanager's inheritance of receiver, group_by and timings."""
+def storm_rule(config: StormConfig | None, inherited: StormRule) -> StormRule:
+    """A route's storm settings: what its ``storm:`` gives, the rest ``inherited`` (its
+    parent's, or for the root the top-level ``storm:``'s over the built-in defaults)."""
+    if config is None:
+        return inherited
+    return StormRule(
+        enabled=config.enabled if config.enabled is not None else inherited.enabled,
+        incidents=config.incidents if config.incidents is not None else inherited.incidents,
+        window_s=parse_duration(config.window) if config.window else inherited.window_s,
+        update_every_s=parse_duration(config.update_every)
+        if config.update_every
+        else inherited.update_every_s,
+    )
+
+
+def build_route(
+    config: RouteConfig, parent: Route | None = None, storm: StormConfig | None = None
+) -> Route:
+    """The routing tree with Alertmanager's inheritance of receiver, group_by and timings
+    (``storm``: the top-level ``storm:`` section, the root's defaults)."""
     matchers = [parse_matcher(m) for m in config.matchers] + _legacy(config.match, config.match_re)
     group_by = config.group_by
     inherited_by = parent.group_by if parent else ()
@@ -117,6 +136,9 @@ def build_route(config: RouteConfig, parent: Route | None = None) -> Route:
             "auto_resolve": config.auto_resolve
             if config.auto_resolve is not None
             else (parent.options.get("auto_resolve", True) if parent else True),
+            "storm": storm_rule(
+                config.storm, parent.storm if parent else storm_rule(storm, StormRule())
+            ),
         },
     )
     route.routes = [build_route(child, route) for child in config.routes]
@@ -144,7 +166,7 @@ def inhibit_rules(model: TocsinConfig) -> list[InhibitRule]:
 def alertmanager_yaml(model: TocsinConfig) -> str:
     """The configuration as Alertmanager would read it (route, receivers, inhibit rules), so
     ``amtool config show`` and ``amtool config routes`` work against tocsin."""
-    tocsin_only = {"escalation_policy", "channels", "auto_resolve"}
+    tocsin_only = {"escalation_policy", "channels", "auto_resolve", "storm"}
 
     def route_dict(route: RouteConfig) -> dict[str, Any]:
         data = route.model_dump(by_alias=True, exclude_none=True, exclude=tocsin_only)

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tocsin import times
-from tocsin.engine import escalate, messages
+from tocsin.engine import escalate, messages, storm
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.oncall.escalation import Policy
@@ -48,6 +48,7 @@ def acknowledge(
     timeout = snapshot["policy"].get("ack_timeout_s") if snapshot else None
     if timeout:
         outbox.schedule(conn, ACK_TIMEOUT, [incident_id], now + float(timeout))
+    storm.acknowledged(conn, incident_id, now)  # a storm's lead: its held incidents too
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
         s,
@@ -88,6 +89,7 @@ def lapsed(s: Settings, conn: Connection, incident_id: int, now: float) -> None:
         "ack_expired",
         {"acknowledged_by": incident.acknowledged_by},
     )
+    storm.lapsed(conn, incident, now)  # a storm's lead: the held incidents it covered too
     policy = Policy.from_json(snapshot["policy"])
     escalate.begin(
         s,

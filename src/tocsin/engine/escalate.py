@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tocsin import logs, times
+from tocsin.alerts.model import Alert
 from tocsin.engine import messages
 from tocsin.engine.stage import Settings
+from tocsin.incidents.describe import common
 from tocsin.incidents.lifecycle import transition
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
 from tocsin.oncall.targets import Delivery, Directory, deliveries, through_schedule
@@ -43,6 +45,23 @@ def pages(
     when = times.to_dt(now)
     overrides = outbox.overrides_at(conn, when) if through_schedule(targets, directory) else []
     return deliveries(targets, directory, when, overrides)
+
+
+def policy_for(
+    s: Settings, route_id: str, alerts: list[Alert], severity: str | None
+) -> tuple[str | None, Policy | None, dict[str, str]]:
+    """The escalation policy an incident of route ``route_id`` runs for these firing alerts:
+    its name (None: the route names none), the policy (None: not configured) and the labels
+    it is run for (the alerts' common labels and the severity)."""
+    route = s.config.route.find(route_id)
+    policy_name = route.escalation_policy if route else None
+    policy = s.config.paging.policies.get(policy_name) if policy_name else None
+    labels = common([a.labels for a in alerts])
+    if severity:
+        labels[s.config.paging.severity_label] = severity
+    if policy is not None:
+        policy = policy.for_labels(labels)  # an alert's own path from the runbook, if any
+    return policy_name, policy, labels
 
 
 def begin(

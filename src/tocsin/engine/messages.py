@@ -23,10 +23,11 @@ from tocsin.incidents.describe import title_of
 from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import share_path
+from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
 from tocsin.notify.message import from_json, message_context
 from tocsin.runbooks.links import section_url
 from tocsin.runbooks.text import slugify
-from tocsin.store import linkkey, outbox, repo
+from tocsin.store import linkkey, outbox, repo, storms
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.engine.messages")
@@ -45,9 +46,11 @@ def message(
     recipient: dict[str, str] | None = None,
     text: str | None = None,
     actor: str | None = None,
+    plain: bool = False,
 ) -> dict[str, Any]:
     """The message (as the outbox stores it) for an incident event; ``actor``: who
-    acknowledged or resolved it (now)."""
+    acknowledged or resolved it (now). A storm's lead's messages are its storm's digest
+    (``storm_digest``) unless ``plain``."""
     if members is None:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
     when = times.to_dt(now)
@@ -69,7 +72,53 @@ def message(
         acted_at=when if kind in TOLD_KINDS else None,
     )
     composed["title"] = title(s, composed)
+    if getattr(incident, "storm_id", None) is not None and not plain:
+        overlay = storm_digest(conn, incident, kind, now)
+        if overlay and kind in TOLD_KINDS:  # who acknowledged or resolved it, then the digest
+            said = str(composed["summary"]).split("\n", 1)[0]
+            overlay["summary"] = f"{said}\n{overlay['summary']}"[:MAX_DIGEST_CHARS]
+        composed.update(overlay)
     return composed
+
+
+_DIGESTS = "tocsin_storm_digests"
+
+
+def storm_digest(conn: Connection, incident: Any, kind: str, now: float) -> dict[str, Any]:
+    """What the digest puts over a storm's lead's message (``engine/storm.py``): its title,
+    its text as the summary (and as the text of an update), and ``update_key``, the same for
+    every message of the storm, so that a channel that can edit a message edits it. {} for
+    an incident that does not lead its storm. Read once per storm, time and size in a
+    transaction (an escalation step pages several people with one digest)."""
+    row = storms.get(conn, incident.storm_id)
+    if row is None or row.lead_id != incident.id:
+        return {}
+    cache: dict[tuple[int, float, int], Digest] = conn.info.setdefault(_DIGESTS, {})
+    key = (int(row.id), now, int(row.held))
+    if key not in cache:
+        read = storms.read(conn, row, now)
+        facts = Facts(
+            route=row.route_name,
+            window_s=float(row.window_s),
+            new_in_window=read.new_in_window,
+            held=int(row.held),
+            open=read.open,
+            acknowledged_by=incident.acknowledged_by,
+            lead_id=incident.id,
+            incidents=read.sample,
+        )
+        cache.clear()
+        cache[key] = digest(facts)
+    found = cache[key]
+    out: dict[str, Any] = {
+        "title": found.title,
+        "summary": found.text,
+        "update_key": f"storm:{row.id}",
+    }
+    if kind == UPDATE_KIND:  # the digest is the update's text; its summary is one line
+        out["text"] = found.text
+        out["summary"] = f"{found.title}."
+    return out
 
 
 def incident_title(
@@ -83,7 +132,8 @@ def incident_title(
     """The title an incident carries, from its alerts now (``names``: the names of the
     alerts firing, when ``members`` holds only some of them)."""
     if s.config.model.incident_title:
-        return str(message(s, conn, incident, "firing", now, "title", members=members)["title"])
+        composed = message(s, conn, incident, "firing", now, "title", members=members, plain=True)
+        return str(composed["title"])
     group_labels = json.loads(incident.group_labels)
     if names is not None:
         return title_of(group_labels, names)
@@ -176,7 +226,7 @@ def to_channels(
         pending.append(
             outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
         )
-    if kind in TOLD_KINDS:
+    if kind in TOLD_KINDS or kind == UPDATE_KIND:
         told = [p.channel for p in pending]
         for channel, target, recipient in audience(s, conn, incident.id, told):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"

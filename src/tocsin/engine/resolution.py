@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from tocsin import times
-from tocsin.engine import duties, messages
+from tocsin.engine import duties, messages, storm
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.store import outbox, repo
@@ -29,6 +29,7 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
     repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
     stopped(conn, incident_id, now)
     repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {"by": by})
+    storm.lead_resolved(s, conn, incident_id, now)  # a storm's lead: another carries it
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
         s,

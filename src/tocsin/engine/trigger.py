@@ -17,9 +17,8 @@ from sqlalchemy import Connection
 
 from tocsin import logs, times
 from tocsin.alerts.model import Alert
-from tocsin.engine import escalate, messages, reminders
+from tocsin.engine import escalate, messages, reminders, storm
 from tocsin.engine.stage import Settings
-from tocsin.incidents.describe import common
 from tocsin.incidents.lifecycle import RUNNING, transition
 from tocsin.oncall.severity import highest, rank
 from tocsin.store import outbox, repo
@@ -46,11 +45,16 @@ def flushed(
         label = s.config.paging.severity_label
         levels = [members[fp].labels.get(label) for fp in firing]
     if levels and transition(incident.status, "trigger") == "triggered":
-        trigger(s, conn, incident, members, firing, levels, now)
-        reminders.schedule_first(conn, s.config, incident.id, now)
+        if not trigger(s, conn, incident, members, firing, levels, now):
+            reminders.schedule_first(conn, s.config, incident.id, now)
         incident = repo.get_incident(conn, incident.id)
     elif levels and incident.status in RUNNING and _rerate(s, conn, incident, levels, now):
         incident = repo.get_incident(conn, incident.id)
+    if incident.storm_id is not None:
+        if incident.status == "resolved":
+            storm.lead_resolved(s, conn, incident.id, now)
+        if storm.held(conn, incident):
+            return  # held in a storm: its news is the digest's (engine/storm.py)
     channels = messages.channels_of(incident)
     if not channels:
         route = s.config.route.find(incident.route_id)
@@ -97,7 +101,7 @@ def _rerate(
         {"from": incident.severity, "to": new},
     )
     deadline = paging.deadline_s(new)
-    if incident.status == "triggered" and deadline is not None:
+    if incident.status == "triggered" and deadline is not None and not storm.held(conn, incident):
         current = outbox.due_at(conn, DEADLINE, incident.id)
         if current is None or now + deadline < current:
             outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
@@ -112,22 +116,17 @@ def trigger(
     firing: list[str],
     levels: list[str | None],
     now: float,
-) -> None:
+) -> bool:
     """A pending incident's first page: severity (the highest of ``levels``), escalation,
-    deadline."""
+    deadline; or, in an alert storm, none of its own (``engine/storm.py``): True when it is
+    held in a storm."""
     paging = s.config.paging
     firing_alerts = [members[fp] for fp in firing]
     severity = highest(paging.levels, levels)
     route = s.config.route.find(incident.route_id)
     channels = route.channels if route else []
     channels = [*channels, *_continued(s, incident, members, channels)]
-    policy_name = route.escalation_policy if route else None
-    policy = paging.policies.get(policy_name) if policy_name else None
-    labels = common([a.labels for a in firing_alerts])
-    if severity:
-        labels[paging.severity_label] = severity
-    if policy is not None:
-        policy = policy.for_labels(labels)  # an alert's own path from the runbook, if any
+    policy_name, policy, labels = escalate.policy_for(s, incident.route_id, firing_alerts, severity)
     values: dict[str, Any] = {
         "status": "triggered",
         "stage": incident.stage or "investigating",
@@ -153,6 +152,8 @@ def trigger(
             alerts=len(firing_alerts),
         ),
     )
+    if storm.fold(s, conn, incident, route, severity, now):
+        return True  # held: the storm's lead pages for it
     if policy is not None:
         escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)
     elif policy_name:
@@ -166,3 +167,4 @@ def trigger(
     deadline = paging.deadline_s(severity)
     if deadline is not None:
         outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
+    return False

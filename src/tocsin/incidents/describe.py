@@ -72,6 +72,14 @@ TIMELINE_KINDS = (
     "action_item",
     "postmortem_status",
     "duty_reminder",
+    "storm_started",
+    "storm_held",
+    "storm_update",
+    "storm_acknowledged",
+    "storm_ack_expired",
+    "storm_handed_over",
+    "storm_lead",
+    "storm_ended",
 )
 SIMULATION_KINDS = ("override", "action_refused", "attempt_failed")
 
@@ -200,6 +208,38 @@ def event_sentence(kind: str, detail: Mapping[str, Any] | None, zone: Zone = Non
         )
         text = kind.replace("_", " ").capitalize() + (f": {rest}" if rest else "")
     return text if len(text) <= MAX_SENTENCE else text[: MAX_SENTENCE - 1] + "…"
+
+
+def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
+    """The sentences of an alert storm (``engine/storm.py``)."""
+    storm = f"storm {_text(d.get('storm')) or '?'}"
+    lead = f"incident #{_text(d.get('lead')) or '?'}"
+    if kind == "storm_started":
+        window = f" in {_span(d['window_s'])}" if d.get("window_s") is not None else ""
+        over = f"more than {_text(d['incidents'])} incidents{window}" if d.get("incidents") else ""
+        route = f" on route {_text(d['route'])}" if d.get("route") else ""
+        said = f"Alert {storm} started{route}" + (f": {over}" if over else "")
+        return f"{said}; this incident pages for it and its messages are the digest"
+    if kind == "storm_held":
+        held = f" ({_text(d['held'])} held)" if d.get("held") is not None else ""
+        return f"Held in {storm}{held}: paged as one digest through {lead}, not on its own"
+    if kind == "storm_update":
+        channels = f" to {_text(d['channels'])}" if d.get("channels") else ""
+        held = f" ({_text(d['held'])} held)" if d.get("held") is not None else ""
+        return f"Digest of {storm} updated{held}{channels}"
+    if kind == "storm_acknowledged":
+        covered = count(_number(d.get("covered"), 0), "held incident")
+        return f"Acknowledged{by} for {storm}: {covered} acknowledged with it"
+    if kind == "storm_ack_expired":
+        waiting = count(_number(d.get("waiting"), 0), "held incident")
+        return f"Acknowledgement of {storm} lapsed: {waiting} wait again with this one"
+    if kind == "storm_handed_over":
+        return f"Resolved before {storm} was acknowledged: incident #{_text(d.get('to'))} leads it"
+    if kind == "storm_lead":
+        return f"Leads {storm} now (incident #{_text(d.get('after'))} resolved): paging for it"
+    if kind == "storm_ended":
+        return f"Alert {storm} ended: nothing held waits for an acknowledgement"
+    return None
 
 
 def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | None:
@@ -350,6 +390,8 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         due = f", due {_at(d['due'], zone)}" if d.get("due") is not None else ""
         what = _text(d.get("title") or d.get("duty")) or "a duty"
         return f"Reminded {_text(d.get('owner')) or 'nobody'}: {what} (#{_text(d.get('id'))}{due})"
+    if kind.startswith("storm_"):
+        return _storm(kind, d, by)
     if kind == "override":
         instead = f" for {_text(d['replaces'])}" if d.get("replaces") else ""
         return (

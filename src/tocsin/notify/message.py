@@ -26,7 +26,7 @@ __all__ = [
 STATUSES = ("triggered", "acknowledged", "resolved")
 # Kinds that bring news (a status update a person wrote, or the reminder that one is due) in
 # ``text``, rather than a change of the incident's state.
-NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder"})
+NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder", "storm_update"})
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,9 @@ class Message:
     # acknowledged, resolved: who did it (None: tocsin itself) and when, as a person reads it
     actor: str | None = None
     acted_at: str | None = None
+    # messages with the same update key are versions of one message (a storm's digest,
+    # engine/storm.py): a channel that can edit a message it sent edits it
+    update_key: str | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -129,6 +132,7 @@ def from_json(data: dict[str, Any]) -> Message:
         alert_link=dict(link) if isinstance(link, dict) else None,
         actor=data.get("actor"),
         acted_at=data.get("acted_at"),
+        update_key=data.get("update_key"),
     )
 
 

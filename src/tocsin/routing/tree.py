@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from tocsin.alerts.matchers import Matcher, Op, matches_all
+from tocsin.incidents.storm import StormRule
 
 DEFAULT_GROUP_WAIT_S = 30.0
 DEFAULT_GROUP_INTERVAL_S = 300.0
@@ -90,6 +91,12 @@ class Route:
         """The channels this route tells (``channels:``, inherited)."""
         value = self.options.get("channels")
         return [str(c) for c in value] if isinstance(value, list) else []
+
+    @property
+    def storm(self) -> StormRule:
+        """The route's storm digest settings (``storm:``, inherited)."""
+        value = self.options.get("storm")
+        return value if isinstance(value, StormRule) else StormRule()
 
     @property
     def escalation_policy(self) -> str | None:

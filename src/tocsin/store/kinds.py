@@ -16,8 +16,9 @@ DEADLINE: Final = "deadline"  # ref: an incident; its acknowledgement deadline (
 ACK_TIMEOUT: Final = "ack_timeout"  # ref: an incident; its acknowledgement lapses
 REMINDER: Final = "update_reminder"  # ref: an incident; a status update is due
 DUTIES: Final = "duties"  # ref: an incident; its post-incident duties (engine/duties.py)
+STORM_UPDATE: Final = "storm_update"  # ref: a storm; its digest goes again (engine/storm.py)
 DELIVER: Final = "deliver"  # ref: a notification; sent by engine/deliver.py
 
-KINDS: Final = (FLUSH, ESCALATE, DEADLINE, ACK_TIMEOUT, REMINDER, DUTIES, DELIVER)
+KINDS: Final = (FLUSH, ESCALATE, DEADLINE, ACK_TIMEOUT, REMINDER, DUTIES, STORM_UPDATE, DELIVER)
 # due work that stops when an incident is acknowledged or resolved
 ESCALATION_KINDS: Final = (ESCALATE, DEADLINE)

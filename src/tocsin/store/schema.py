@@ -116,8 +116,33 @@ incidents = Table(
     # what a flush knows of all its alerts, kept up to date from those that changed (0008;
     # JSON, incidents/tally.py); None: the next flush reads them all
     Column("tally", Text, nullable=True),
+    # alert storms (0009): the storm the incident was folded into (its lead carries it)
+    Column("storm_id", Integer, nullable=True),
     Index("ix_incidents_open", "group_key", "status"),
     Index("ix_incidents_status", "status", "id"),
+    # how many incidents a route triggered in a storm's window (engine/storm.py)
+    Index("ix_incidents_route_triggered", "route_id", "triggered_at"),
+    Index("ix_incidents_storm", "storm_id", "id"),
+)
+
+# Alert storms (0009): a route triggered more incidents in a window than its `storm:` allows;
+# the rest are held in one digest, carried (paged, escalated, acknowledged) by its lead.
+storms = Table(
+    "storms",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("route_id", Text, nullable=False),
+    Column("route_name", Text, nullable=False),  # as the digest and /metrics name it
+    Column("lead_id", Integer, nullable=False),  # the incident whose messages are the digest
+    Column("started_at", Float, nullable=False),
+    Column("window_s", Float, nullable=False),
+    Column("last_held_at", Float, nullable=False),
+    Column("held", Integer, nullable=False),  # incidents folded in, the lead included
+    Column("last_update_at", Float, nullable=False),  # the digest last went out
+    Column("told_held", Integer, nullable=False),  # what ``held`` was then
+    Column("updates", Integer, nullable=False, default=0),
+    Column("ended_at", Float, nullable=True),
+    Index("ix_storms_route", "route_id", "id"),
 )
 
 incident_alerts = Table(
