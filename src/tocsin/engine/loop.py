@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, select
 
 from tocsin.clock import Clock
 from tocsin.config import Config
-from tocsin.engine import acknowledgement, deadline, duties, escalate, flush, reminders
+from tocsin.engine import acknowledgement, deadline, duties, escalate, flush, held, reminders
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
 from tocsin.engine.stage import Stage
@@ -44,6 +44,7 @@ CYCLE: dict[str, Stage] = {
     kinds.ACK_TIMEOUT: acknowledgement.due,  # an acknowledgement lapsed: escalate again
     kinds.REMINDER: reminders.due,  # no status update for the severity's period
     kinds.DUTIES: duties.due,  # resolved: post-incident duties added, their owners reminded
+    kinds.HELD_SUMMARY: held.due,  # what a person's limit held back, in one message
 }
 # The last stage, kinds.DELIVER, runs apart: engine/deliver.Deliverer sends what a batch put
 # in the outbox once the batch has committed (run_once), never inside its transaction.

@@ -24,9 +24,9 @@ __all__ = [
 ]
 
 STATUSES = ("triggered", "acknowledged", "resolved")
-# Kinds that bring news (a status update a person wrote, or the reminder that one is due) in
-# ``text``, rather than a change of the incident's state.
-NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder"})
+# Kinds that bring news (a status update a person wrote, the reminder that one is due, what a
+# person's limit held back) in ``text``, rather than a change of the incident's state.
+NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder", "held_summary"})
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ _TEXT_HEADINGS = {
     "status_update": "Update",
     "update_reminder": "Status update due",
     "duty_reminder": "Duty due",
+    "held_summary": "Held back",
 }
 
 
