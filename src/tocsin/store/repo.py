@@ -718,8 +718,12 @@ def finish(conn: Connection, item_id: int, owner: str) -> bool:
     return bulk.execute(conn, sql, [item_id, owner]) == 1
 
 
-def next_due_at(conn: Connection) -> float | None:
-    value = conn.execute(select(func.min(due_work.c.due_at))).scalar_one_or_none()
+def next_due_at(conn: Connection, exclude: Sequence[str] = ()) -> float | None:
+    """The earliest due time of all due work (but of the kinds in ``exclude``)."""
+    query = select(func.min(due_work.c.due_at))
+    if exclude:
+        query = query.where(due_work.c.kind.not_in(list(exclude)))
+    value = conn.execute(query).scalar_one_or_none()
     return float(value) if value is not None else None
 
 
