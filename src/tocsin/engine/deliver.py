@@ -16,6 +16,13 @@ that nothing stands between the commit and the send): the resolution of incident
 a channel before the page of #5 that the same alert opened after it. Within a batch, such
 messages are sent one after the other; a message that does not get through holds back the
 later ones until it is sent or dead-lettered (``outbox.release_next`` then moves them up).
+
+Deliveries are claimed by lane (``oncall/throttle``: the incident's severity, pages before
+messages that only inform, then age), and the top lane has sends of its own on each channel
+(``delivery.top_lane_concurrency``). A message to a person first passes the person's limit on
+the channel (``_admit``, over the buckets in the database that every replica shares): over it,
+the message is held back (settled, on the timeline) and ``engine/held`` later sends the person
+one summary of what was held.
 """
 
 from __future__ import annotations
@@ -241,7 +248,11 @@ class Deliverer:
             place = one.place if isinstance(one, _Ready) else None
             chains.setdefault(place or -one.item_id, []).append(one)
         if any(self._limit(one) is not None for one in ready):
-            admitted = await asyncio.to_thread(self._admit, list(chains.values()))
+            try:
+                admitted = await asyncio.to_thread(self._admit, list(chains.values()))
+            except Exception:  # a page must not be lost to the bookkeeping of a limit
+                log.exception("each person's limits could not be read: sending without")
+                admitted = {}
             chains = {
                 key: [admitted.get(one.item_id, one) for one in chain]
                 for key, chain in chains.items()
