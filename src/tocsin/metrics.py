@@ -2,8 +2,8 @@
 
 One ``Metrics`` per application, each with its own registry (never the global one), so that
 several applications in one process (tests, workers) do not clash. The intake writer counts
-alerts after their commit; delivery counts sent and dead-lettered notifications as it records
-them. Gauges read from the database at scrape time are the API's (``api/metrics.py``).
+alerts after their commit; delivery counts sent, dead-lettered and held-back notifications as
+it records them. Gauges read from the database at scrape time are the API's (``api/metrics.py``).
 """
 
 from __future__ import annotations
@@ -48,5 +48,12 @@ class Metrics:
             "Notifications that could not be delivered after their retries (dead letters), "
             "by channel.",
             ["channel"],
+            registry=self.registry,
+        )
+        self.notifications_held = Counter(
+            "tocsin_notifications_held",
+            "Notifications to a person held back by the person's limit on the channel "
+            "(told later in one summary), by channel type.",
+            ["channel_type"],
             registry=self.registry,
         )

@@ -13,7 +13,8 @@ The context a template sees (``template_context`` builds it; ``notify.message.me
 for a real message, ``sample_context`` for checks):
 
 - ``kind``: firing | resolved | acknowledged | escalation | deadline | reminder |
-  status_update | update_reminder | duty_reminder | storm_update | test
+  status_update | update_reminder | duty_reminder | storm_update | held_summary | test
+  (``held_summary``: what a person's limit on a channel held back, in ``text``)
 - ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
   (or None), ``summary``, ``text`` (a status update's body, an update reminder's, a storm
   digest's update, or None)
@@ -68,6 +69,7 @@ KINDS = (
     "update_reminder",
     "duty_reminder",
     "storm_update",
+    "held_summary",
     "test",
 )
 
@@ -268,13 +270,14 @@ DEFAULT_TITLE = """\
 {%- elif kind == "update_reminder" -%}[UPDATE DUE]
 {%- elif kind == "duty_reminder" -%}[DUTY DUE]
 {%- elif kind == "storm_update" -%}[STORM UPDATE]
+{%- elif kind == "held_summary" -%}[HELD BACK]
 {%- elif kind == "test" -%}[TEST]
 {%- else -%}[FIRING:{{ firing | length }}]
-{%- endif %} {{ title }}{% if severity %} ({{ severity }}){% endif %}
+{%- endif %} {{ title }}{% if severity and kind != "held_summary" %} ({{ severity }}){% endif %}
 """  # noqa: E501
 
 DEFAULT_TEXT = """\
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary") and text %}
 {{ text }}
 
 {% endif %}
@@ -351,11 +354,11 @@ DEFAULT_HTML = """\
 <html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 14px; color: #1d1d1d;">
 {% set colour = {"resolved": "#2e7d32", "acknowledged": "#f9a825"}.get(status, "#c62828") %}
 <h2 style="margin: 0 0 8px 0; color: {{ colour }};">
-{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "duty_reminder" %}Duty due{% elif kind == "storm_update" %}Storm update{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
+{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "duty_reminder" %}Duty due{% elif kind == "storm_update" %}Storm update{% elif kind == "held_summary" %}Held back{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
 {% if kind == "test" %}
 <p><em>This is a test notification from tocsin: no action is needed.</em></p>
 {% endif %}
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary") and text %}
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
@@ -532,6 +535,7 @@ _SAMPLE_TEXT = {
     "storm_update": 'Storm on route {team="db"} (receiver db): 1234 new incidents in 1m.',
     "duty_reminder": "alice: Write the incident report for incident #42 is due "
     "2027-01-16 08:00:00 UTC (in 2h). When it is done: tocsin actions done 7",
+    "held_summary": "3 messages held back in the last 4m: 2 incidents (#41, #42).",
 }
 
 

@@ -209,6 +209,23 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         {"reason": "escalation policy 'x' is not configured"},
         "Could not page: escalation policy 'x' is not configured",
     ),
+    (
+        "held_back",
+        {
+            "channel": "sms",
+            "person": "bob",
+            "kind": "resolved",
+            "notification": 7,
+            "limit": "1 per 1m",
+            "summary_at": "2027-01-15T08:01:00+00:00",
+        },
+        "Held back resolved to bob on sms (limit 1 per 1m): in a summary later",
+    ),
+    (
+        "held_summary",
+        {"channel": "sms", "person": "bob", "held": 2, "total": 5, "incidents": 4},
+        "Summed up 5 held messages for bob on sms in one message (2 of this incident)",
+    ),
     ("acknowledged", {"by": "ana"}, "Acknowledged by ana"),
     ("ack_expired", {"acknowledged_by": "ana"}, "Acknowledgement by ana lapsed: paging again"),
     ("resolved", {"by": "ana"}, "Resolved by ana"),

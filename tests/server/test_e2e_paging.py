@@ -48,6 +48,8 @@ escalation_policies:
       - {{targets: ["user:bob"], delay: 1h}}
 severities:
   levels: [{{name: critical}}]
+# 12 pages and 12 acknowledgements to one person in seconds: here no limit per person
+delivery: {{person_limits: {{email: null, webhook: null}}}}
 """
 
 

@@ -18,7 +18,8 @@ from prometheus_client.registry import Collector
 from tocsin.api.auth import require
 from tocsin.api.state import AppState
 from tocsin.metrics import Metrics
-from tocsin.store import reports, storms
+from tocsin.oncall import throttle
+from tocsin.store import outbox, reports, storms
 
 router = APIRouter()
 
@@ -33,6 +34,7 @@ class LiveCollector(Collector):
         with self.state.db.connect() as conn:
             live = reports.live(conn, self.state.clock.now())
             storm_figures = storms.figures(conn, self.state.clock.now())
+            queue = outbox.queued_by_lane(conn)
         yield GaugeMetricFamily(
             "tocsin_outbox_depth",
             "Notifications waiting in the outbox (pending).",
@@ -43,6 +45,22 @@ class LiveCollector(Collector):
             "Now minus the oldest due time of work that is due and not leased (0 if none).",
             value=live.engine_lag_s,
         )
+        lanes = GaugeMetricFamily(
+            "tocsin_delivery_queue",
+            "Deliveries still to be sent (due now or later: retries, held for their order), by"
+            " lane: the severity level and page or info (oncall/throttle).",
+            labels=["lane"],
+        )
+        levels = self.state.config.paging.levels
+        queued: dict[str, int] = {}
+        for value in range(len(levels) * 2 + 2):
+            queued[throttle.lane_name(value, levels)] = 0
+        for value, count in queue.items():
+            name = throttle.lane_name(value, levels)
+            queued[name] = queued.get(name, 0) + count
+        for name, count in queued.items():
+            lanes.add_metric([name], count)
+        yield lanes
         family = GaugeMetricFamily(
             "tocsin_open_incidents", "Incidents not resolved, by severity.", labels=["severity"]
         )

@@ -25,6 +25,7 @@ from pydantic import (
 
 from tocsin.alerts.matchers import parse_matcher
 from tocsin.config.duties import DutiesConfig
+from tocsin.oncall.throttle import Limit
 from tocsin.times import parse_duration
 
 # a place in the document, as keys and list indexes: ("route", "routes", 0, "group_wait")
@@ -138,6 +139,35 @@ class LimitsConfig(_Strict):
     max_annotation_value_bytes: int = Field(16384, ge=1)
 
 
+class PersonLimitConfig(_Strict):
+    """At most ``count`` messages to one person on one channel per ``per`` (a token bucket:
+    ``count`` at once, then one every ``per``/``count``)."""
+
+    count: int = Field(ge=1, le=10_000)
+    per: Duration
+
+    @field_validator("per")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if parse_duration(value) < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+    def limit(self) -> Limit:
+        return Limit(self.count, parse_duration(self.per))
+
+
+# each contact method's limit per person, by channel type (GoAlert throttles each user's
+# contact methods; PagerDuty throttles its own and the console is no person's)
+PERSON_LIMITS: dict[str, PersonLimitConfig | None] = {
+    "slack": PersonLimitConfig(count=10, per="1m"),
+    "email": PersonLimitConfig(count=10, per="5m"),
+    "webhook": PersonLimitConfig(count=10, per="1m"),
+    "pagerduty": None,
+    "console": None,
+}
+
+
 class DeliveryConfig(_Strict):
     """How the engine holds the deliveries it sends (docs/paging.md, "Delivery")."""
 
@@ -147,6 +177,30 @@ class DeliveryConfig(_Strict):
     # a message waiting for an earlier one of its group and channel is looked at again after
     # this long (sooner when the earlier one is settled)
     order_wait: Duration = "5s"
+    # sends of the top lane (pages of the most severe level) at once on each channel, apart
+    # from the channel's ``concurrency`` that the other lanes share
+    top_lane_concurrency: int = Field(4, ge=1, le=256)
+    # per channel type: each person's limit (null: none); types not named keep the default
+    person_limits: dict[str, PersonLimitConfig | None] = Field(default_factory=dict)
+
+    @field_validator("person_limits")
+    @classmethod
+    def _known_types(
+        cls, value: dict[str, PersonLimitConfig | None]
+    ) -> dict[str, PersonLimitConfig | None]:
+        unknown = sorted(set(value) - set(PERSON_LIMITS))
+        if unknown:
+            raise ValueError(
+                f"unknown channel type {', '.join(unknown)} (known: {', '.join(PERSON_LIMITS)})"
+            )
+        return value
+
+    def person_limit(self, channel_type: str, own: PersonLimitConfig | None) -> Limit | None:
+        """A channel's limit per person: its own ``person_limit``, else its type's."""
+        if own is not None:
+            return own.limit()
+        config = self.person_limits.get(channel_type, PERSON_LIMITS.get(channel_type))
+        return config.limit() if config is not None else None
 
     @field_validator("lease", "order_wait")
     @classmethod
@@ -219,6 +273,8 @@ class _ChannelBase(_Strict):
     retry: RetryConfig = Field(default_factory=RetryConfig)
     concurrency: int = Field(4, ge=1, le=256)
     rate_per_minute: int | None = Field(None, ge=1)
+    # each person's limit on this channel (default: delivery.person_limits of its type)
+    person_limit: PersonLimitConfig | None = None
     fallback: str | None = None  # channel that gets what this one dead-letters
     templates: ChannelTemplates = Field(default_factory=ChannelTemplates)
 

@@ -16,6 +16,13 @@ that nothing stands between the commit and the send): the resolution of incident
 a channel before the page of #5 that the same alert opened after it. Within a batch, such
 messages are sent one after the other; a message that does not get through holds back the
 later ones until it is sent or dead-lettered (``outbox.release_next`` then moves them up).
+
+Deliveries are claimed by lane (``oncall/throttle``: the incident's severity, pages before
+messages that only inform, then age), and the top lane has sends of its own on each channel
+(``delivery.top_lane_concurrency``). A message to a person first passes the person's limit on
+the channel (``_admit``, over the buckets in the database that every replica shares): over it,
+the message is held back (settled, on the timeline) and ``engine/held`` later sends the person
+one summary of what was held.
 """
 
 from __future__ import annotations
@@ -43,9 +50,10 @@ from tocsin.notify.http import http_session
 from tocsin.notify.message import Message, from_json
 from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
+from tocsin.oncall import throttle
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
-from tocsin.store.kinds import DELIVER
+from tocsin.store.kinds import DELIVER, HELD_SUMMARY
 
 log = logging.getLogger("tocsin.engine.deliver")
 ChannelFactory = Callable[[ChannelConfig, aiohttp.ClientSession], Channel]
@@ -103,6 +111,15 @@ class _Result:
     duration_ms: float = 0.0
     wait_s: float = 0.0
     error: str = ""
+    held: bool = False  # held back by its person's limit: settled when it was decided
+
+
+def _lane(one: _Result | _Ready) -> int:
+    return one.priority if isinstance(one, _Ready) else throttle.TOP
+
+
+def _person(one: _Ready) -> str:
+    return str((one.message.recipient or {}).get("name", ""))
 
 
 class _Recorder:
@@ -144,6 +161,8 @@ class _Ready:
     message: Message
     place: tuple[str, str] | None  # its group and channel, in whose order it goes
     waits: bool  # an earlier message of its place is still to be sent
+    row: Any = None  # the notification row
+    priority: int = throttle.TOP  # its lane
 
 
 @dataclass
@@ -228,8 +247,20 @@ class Deliverer:
         for one in sorted(ready, key=lambda r: r.notification_id):
             place = one.place if isinstance(one, _Ready) else None
             chains.setdefault(place or -one.item_id, []).append(one)
+        if any(self._limit(one) is not None for one in ready):
+            try:
+                admitted = await asyncio.to_thread(self._admit, list(chains.values()))
+            except Exception:  # a page must not be lost to the bookkeeping of a limit
+                log.exception("each person's limits could not be read: sending without")
+                admitted = {}
+            chains = {
+                key: [admitted.get(one.item_id, one) for one in chain]
+                for key, chain in chains.items()
+            }
         recorder = _Recorder(self._record, {r.item_id for r in ready})
-        sends = asyncio.gather(*(self._chain(c, recorder) for c in chains.values()))
+        # the top lane's chains first: they take their channel's sends before the others
+        ordered = sorted(chains.values(), key=lambda c: min(_lane(one) for one in c))
+        sends = asyncio.gather(*(self._chain(c, recorder) for c in ordered))
         renewal = asyncio.create_task(self._renew(recorder))  # runs after the sends start
         try:
             await sends
@@ -272,7 +303,9 @@ class Deliverer:
 
     def _claim(self, now: float, limit: int) -> list[tuple[Any, Any]]:
         with begin_write(self.db) as conn:
-            items = repo.claim_due(conn, now, self.owner, self.lease_s, limit, kinds=[DELIVER])
+            items = repo.claim_due(
+                conn, now, self.owner, self.lease_s, limit, kinds=[DELIVER], by_priority=True
+            )
             rows = outbox.to_send(conn, [item.ref for item in items])
             return [(item, rows.get(item.ref)) for item in items]
 
@@ -286,7 +319,102 @@ class Deliverer:
             return _Result(item.id, row.id, Outcome(ok=False, error=error, transient=False))
         place = (row.order_group, row.channel) if row.order_group is not None else None
         message = from_json(json.loads(row.message))
-        return _Ready(item.id, row.id, channel, cfg, message, place, bool(row.order_waits))
+        lane = int(getattr(item, "priority", throttle.TOP) or 0)
+        waits = bool(row.order_waits)
+        return _Ready(item.id, row.id, channel, cfg, message, place, waits, row, lane)
+
+    def _limit(self, one: _Result | _Ready) -> throttle.Limit | None:
+        """The limit per person of the channel a message goes to a person through (None:
+        not to a person, a summary, or no limit)."""
+        if not isinstance(one, _Ready) or not one.message.recipient:
+            return None
+        if one.message.kind == throttle.SUMMARY_KIND or not one.message.recipient.get("name"):
+            return None
+        return self.config.model.delivery.person_limit(one.cfg.type, one.cfg.person_limit)
+
+    def _admit(self, chains: list[list[_Result | _Ready]]) -> dict[int, _Result]:
+        """Each person's limit, in one transaction over the buckets replicas share: which
+        messages to people go now, and which are held back (settled here, for a summary
+        later). Top lanes first, then in the order decided. A message not tried now (it
+        waits for an earlier one of its group) or tried before (a retry) takes no token."""
+        candidates: list[tuple[_Ready, throttle.Limit]] = []
+        for chain in chains:
+            for one in chain:
+                if isinstance(one, _Ready) and one.waits:
+                    break  # it and the later ones of its chain wait: not now
+                limit = self._limit(one)
+                if isinstance(one, _Ready) and limit is not None and one.row.attempts == 0:
+                    candidates.append((one, limit))
+        if not candidates:
+            return {}
+        candidates.sort(key=lambda c: (c[0].priority, c[0].notification_id))
+        now = self.clock.now()
+        when = times.to_dt(now)
+        out: dict[int, _Result] = {}
+        with begin_write(self.db) as conn:
+            pairs = {(_person(one), one.cfg.name) for one, _limit in candidates}
+            stored = outbox.buckets(conn, pairs)
+            state = {
+                pair: throttle.Bucket(float(r.tokens), float(r.at)) for pair, r in stored.items()
+            }
+            held: list[tuple[_Ready, throttle.Limit, float]] = []
+            whom: dict[tuple[str, str], _Ready] = {}
+            for one, limit in candidates:
+                pair = (_person(one), one.cfg.name)
+                decision = throttle.decide(
+                    state.get(pair), limit, one.message.kind, one.priority, now
+                )
+                state[pair] = decision.bucket
+                whom.setdefault(pair, one)
+                if not decision.send:
+                    held.append((one, limit, decision.wait_s))
+            ids = {
+                pair: outbox.save_bucket(
+                    conn,
+                    pair[0],
+                    pair[1],
+                    bucket,
+                    whom[pair].row.target,
+                    dict(whom[pair].message.recipient or {}),
+                )
+                for pair, bucket in state.items()
+            }
+            for one, limit, wait in held:
+                pair = (_person(one), one.cfg.name)
+                outbox.hold(conn, ids[pair], one.row, now)
+                repo.finish(conn, one.item_id, self.owner)
+                outbox.release_next(conn, one.row, now)
+                outbox.schedule(conn, HELD_SUMMARY, [ids[pair]], now + wait)
+                repo.add_timeline(
+                    conn,
+                    one.row.incident_id,
+                    when,
+                    "held_back",
+                    {
+                        "channel": one.cfg.name,
+                        "person": pair[0],
+                        "kind": one.message.kind,
+                        "notification": one.notification_id,
+                        "limit": str(limit),
+                        "summary_at": times.to_dt(now + wait).isoformat(),
+                    },
+                )
+                log.info(
+                    "delivery held back",
+                    extra=logs.fields(
+                        incident=one.row.incident_id,
+                        notification=one.notification_id,
+                        kind=one.message.kind,
+                        channel=one.cfg.name,
+                        recipient=pair[0],
+                        limit=str(limit),
+                    ),
+                )
+                out[one.item_id] = _Result(one.item_id, one.notification_id, None, held=True)
+        if self.metrics is not None:
+            for one, _limit, _wait in held:
+                self.metrics.notifications_held.labels(one.cfg.type).inc()
+        return out
 
     async def _send(self, ready: _Result | _Ready) -> _Result:
         if isinstance(ready, _Result):
@@ -302,9 +430,14 @@ class Deliverer:
             wait = bucket.take(now)
             if wait > 0:
                 return _Result(ready.item_id, ready.notification_id, None, wait_s=wait)
-        semaphore = self._semaphores.get(cfg.name)
+        # the top lane has sends of its own: a slow channel busy with warnings makes no
+        # critical page wait for a turn
+        top = ready.priority == throttle.TOP
+        key = f"{cfg.name}\0top" if top else cfg.name
+        semaphore = self._semaphores.get(key)
         if semaphore is None:
-            semaphore = self._semaphores[cfg.name] = asyncio.Semaphore(cfg.concurrency)
+            size = self.config.model.delivery.top_lane_concurrency if top else cfg.concurrency
+            semaphore = self._semaphores[key] = asyncio.Semaphore(size)
         async with semaphore:
             started = time.perf_counter()
             try:
@@ -333,6 +466,8 @@ class Deliverer:
     def _record_one(self, conn: Any, result: _Result) -> None:
         now = self.clock.now()
         when = times.to_dt(now)
+        if result.held:  # settled when it was held (``_admit``)
+            return
         row = outbox.get(conn, result.notification_id)
         if result.outcome is None:
             if row is not None and row.status == "pending" and result.wait_s > 0:
@@ -422,4 +557,5 @@ class Deliverer:
                     )
                 ],
                 now,
+                self.config.paging.levels,
             )

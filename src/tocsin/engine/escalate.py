@@ -200,7 +200,7 @@ def _fired(
             recipient=d.recipient,
         )
         pending.append(outbox.Pending(incident_id, d.channel, d.target, "escalation", message, key))
-    outbox.enqueue(conn, pending, now)
+    outbox.enqueue(conn, pending, now, s.config.paging.levels)
     if state.next_at is not None:
         outbox.schedule(conn, ESCALATE, [incident_id], state.next_at)
     if not found and state.next_at is not None:

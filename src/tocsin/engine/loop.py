@@ -21,13 +21,23 @@ from sqlalchemy import Connection, Engine, select
 
 from tocsin.clock import Clock
 from tocsin.config import Config
-from tocsin.engine import acknowledgement, deadline, duties, escalate, flush, reminders, storm
+from tocsin.engine import (
+    acknowledgement,
+    deadline,
+    duties,
+    escalate,
+    flush,
+    held,
+    reminders,
+    storm,
+)
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
 from tocsin.engine.stage import Stage
 from tocsin.runbooks.model import Catalog
 from tocsin.store import kinds, outbox, repo
 from tocsin.store.db import begin_write
+from tocsin.store.kinds import DELIVER
 from tocsin.store.schema import due_work
 from tocsin.store.wakeup import Listener
 
@@ -45,6 +55,7 @@ CYCLE: dict[str, Stage] = {
     kinds.REMINDER: reminders.due,  # no status update for the severity's period
     kinds.DUTIES: duties.due,  # resolved: post-incident duties added, their owners reminded
     kinds.STORM_UPDATE: storm.due,  # a storm's digest, updated (at most once per update_every)
+    kinds.HELD_SUMMARY: held.due,  # what a person's limit held back, in one message
 }
 # The last stage, kinds.DELIVER, runs apart: engine/deliver.Deliverer sends what a batch put
 # in the outbox once the batch has committed (run_once), never inside its transaction.
@@ -186,9 +197,10 @@ class DueWorkEngine:
             return
         stage(self.pager, conn, item, self.owner, now)
 
-    async def run_once(self, limit: int = 100) -> int:
+    async def run_once(self, limit: int = 100, backlog: bool = True) -> int:
         """One pass: due work batch by batch, each batch's new messages sent as soon as it
-        has committed; then the other deliveries due (retries, work left by others)."""
+        has committed; then (with ``backlog``) the other deliveries due (retries, work left
+        by others, what waited for its order), by lane."""
         handled = 0
         while True:
             count, created = await asyncio.to_thread(self.run_batch, limit)
@@ -197,7 +209,8 @@ class DueWorkEngine:
                 handled += await self.deliverer.send(created)
             if count < limit:
                 break
-        handled += await self.deliverer.run()
+        if backlog:
+            handled += await self.deliverer.run()
         return handled
 
     async def run_forever(self, stop: asyncio.Event, idle_s: float = 1.0) -> None:
@@ -210,25 +223,46 @@ class DueWorkEngine:
 
         listener = Listener(self.db, wake)
         listener.start()
+        # The deliveries due (retries, what others left, a storm's backlog) drain in a task of
+        # their own, by lane, while the passes go on: a page that a due escalation creates is
+        # sent as soon as its batch commits, not after a slow channel's thousand warnings.
+        backlog: asyncio.Task[int] | None = None
         try:
             while not stop.is_set():
                 self._wakes_at = math.inf
                 self.wake.clear()  # before the pass: a wake-up during it is not lost
                 try:
-                    await self.run_once()
+                    await self.run_once(backlog=False)
+                    if backlog is None or backlog.done():
+                        _settle(backlog)
+                        backlog = asyncio.create_task(self.deliverer.run())
                     with self.db.connect() as conn:
-                        nxt = repo.next_due_at(conn)
+                        # the deliveries are the backlog's while it runs; it says when it ends
+                        nxt = repo.next_due_at(conn, exclude=[] if backlog.done() else [DELIVER])
                 except Exception:
                     log.exception("engine pass failed")
                     nxt = None
                 now = self.clock.now()
                 delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - now))
                 self._wakes_at = now + delay
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wake.wait(), timeout=delay)
+                woken = asyncio.ensure_future(self.wake.wait())
+                waits: set[asyncio.Future[Any]] = {woken}
+                if backlog is not None and not backlog.done():
+                    waits.add(backlog)
+                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
         finally:
+            if backlog is not None:
+                with contextlib.suppress(Exception):
+                    await backlog  # what it claimed is sent and recorded, not left to a lease
             await asyncio.to_thread(listener.stop)
             await self.deliverer.close()
+
+
+def _settle(task: asyncio.Task[int] | None) -> None:
+    """A finished backlog task: its failure logged (the next pass starts another)."""
+    if task is not None and not task.cancelled() and task.exception() is not None:
+        log.error("delivering the backlog failed", exc_info=task.exception())
 
 
 def _fresh(conn: Connection) -> None:

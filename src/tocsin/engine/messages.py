@@ -242,7 +242,7 @@ def to_channels(
                 actor=actor,
             )
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
-    outbox.enqueue(conn, pending, now)
+    outbox.enqueue(conn, pending, now, s.config.paging.levels)
     return [p.channel for p in pending]
 
 

@@ -59,6 +59,8 @@ TIMELINE_KINDS = (
     "deadline_missed",
     "notified",
     "notify_failed",
+    "held_back",
+    "held_summary",
     "acknowledged",
     "ack_expired",
     "resolved",
@@ -324,6 +326,20 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             )
             return f"Paged {_text(to)}{through}{via}{tries}{fallback}"
         return f"Sent {what}" + (f" to {_text(to)}" if to else "") + f"{via}{tries}{fallback}"
+    if kind == "held_back":
+        what = _text(d.get("kind")) or "message"
+        limit = f" (limit {_text(d['limit'])})" if d.get("limit") else ""
+        return (
+            f"Held back {what} to {_text(d.get('person'))} on {_text(d.get('channel'))}"
+            f"{limit}: in a summary later"
+        )
+    if kind == "held_summary":
+        held = int(d["held"]) if isinstance(d.get("held"), int) else 0
+        total = int(d["total"]) if isinstance(d.get("total"), int) else held
+        return (
+            f"Summed up {count(total, 'held message')} for {_text(d.get('person'))} on"
+            f" {_text(d.get('channel'))} in one message ({held} of this incident)"
+        )
     if kind == "notify_failed":
         if not d.get("channel"):
             return f"Could not page: {_text(d.get('reason')) or 'unknown reason'}"

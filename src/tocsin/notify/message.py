@@ -24,9 +24,12 @@ __all__ = [
 ]
 
 STATUSES = ("triggered", "acknowledged", "resolved")
-# Kinds that bring news (a status update a person wrote, or the reminder that one is due) in
-# ``text``, rather than a change of the incident's state.
-NEWS_KINDS = frozenset({"status_update", "update_reminder", "duty_reminder", "storm_update"})
+# Kinds that bring news (a status update a person wrote, the reminder that one is due, a
+# storm's digest updated, what a person's limit held back) in ``text``, rather than a change
+# of the incident's state.
+NEWS_KINDS = frozenset(
+    {"status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary"}
+)
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ _TEXT_HEADINGS = {
     "update_reminder": "Status update due",
     "duty_reminder": "Duty due",
     "storm_update": "Storm update",
+    "held_summary": "Held back",
 }
 
 

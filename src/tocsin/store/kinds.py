@@ -18,7 +18,19 @@ REMINDER: Final = "update_reminder"  # ref: an incident; a status update is due
 DUTIES: Final = "duties"  # ref: an incident; its post-incident duties (engine/duties.py)
 STORM_UPDATE: Final = "storm_update"  # ref: a storm; its digest goes again (engine/storm.py)
 DELIVER: Final = "deliver"  # ref: a notification; sent by engine/deliver.py
+# ref: a contact bucket (a person on a channel); what it held back, summed up (engine/held.py)
+HELD_SUMMARY: Final = "held_summary"
 
-KINDS: Final = (FLUSH, ESCALATE, DEADLINE, ACK_TIMEOUT, REMINDER, DUTIES, STORM_UPDATE, DELIVER)
+KINDS: Final = (
+    FLUSH,
+    ESCALATE,
+    DEADLINE,
+    ACK_TIMEOUT,
+    REMINDER,
+    DUTIES,
+    STORM_UPDATE,
+    DELIVER,
+    HELD_SUMMARY,
+)
 # due work that stops when an incident is acknowledged or resolved
 ESCALATION_KINDS: Final = (ESCALATE, DEADLINE)

@@ -4,17 +4,27 @@ paging (its kinds are ``store.kinds``). Each function runs inside the caller's t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from tocsin.oncall import throttle
 from tocsin.oncall.schedule import Override
+from tocsin.oncall.severity import DEFAULT_LEVELS, Level
 from tocsin.store import bulk
 from tocsin.store.kinds import DELIVER
 from tocsin.store.repo import dumps
-from tocsin.store.schema import due_work, notification_attempts, notifications, overrides
+from tocsin.store.schema import (
+    contact_buckets,
+    due_work,
+    held_back,
+    notification_attempts,
+    notifications,
+    overrides,
+)
 from tocsin.store.wakeup import notify
 from tocsin.times import to_dt
 
@@ -30,18 +40,28 @@ class Pending:
     message: dict[str, Any]
     key: str
     fallback_of: int | None = None
+    priority: int | None = None  # its lane (None: from its kind and severity)
 
 
 def _identity(p: Pending) -> tuple[Any, ...]:
     return (p.incident_id, p.channel, p.target, p.kind, dumps(p.message), p.key)
 
 
-def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
-    """Write notifications and their delivery due now. A notification whose idempotency key
-    is already in the outbox is not written again (the same decision taken twice, by a
-    retried transaction or a second process, sends once). Returns the new ids."""
+def enqueue(
+    conn: Connection, items: list[Pending], now: float, levels: Sequence[Level] = DEFAULT_LEVELS
+) -> list[int]:
+    """Write notifications and their delivery due now, each in its lane (``levels``: the
+    configured severity levels, which rank the messages' severities). A notification whose
+    idempotency key is already in the outbox is not written again (the same decision taken
+    twice, by a retried transaction or a second process, sends once). Returns the new ids."""
     if not items:
         return []
+    lanes = {
+        p.key: p.priority
+        if p.priority is not None
+        else throttle.priority(p.kind, p.message.get("severity"), levels)
+        for p in items
+    }
     rows = bulk.insert(
         conn,
         "notifications",
@@ -58,11 +78,11 @@ def enqueue(conn: Connection, items: list[Pending], now: float) -> list[int]:
             "fallback_of",
         ),
         [(*_identity(p), "pending", 0, now, p.fallback_of) for p in items],
-        returning=("id",),
+        returning=("id", "idempotency_key"),
         on_conflict="(idempotency_key) DO NOTHING",
     )
     ids = [r[0] for r in rows]
-    schedule(conn, DELIVER, ids, now)
+    schedule(conn, DELIVER, ids, now, [lanes[r[1]] for r in rows])
     # the engine that commits this transaction may send these at once (``take_new``)
     conn.info.setdefault(_NEW, []).extend(ids)
     return ids
@@ -85,7 +105,7 @@ def take_new(conn: Connection, owner: str, now: float, lease_s: float) -> list[t
             "UPDATE due_work SET lease_owner = {p}, lease_until = {p}, attempts = attempts + 1"
             f" WHERE kind = {{p}} AND ref IN ({bulk.markers(conn, len(chunk))})"
             " AND (lease_until IS NULL OR lease_until < {p})"
-            " RETURNING id, kind, ref, due_at, lease_owner, lease_until, attempts",
+            " RETURNING id, kind, ref, due_at, lease_owner, lease_until, attempts, priority",
             [owner, now + lease_s, DELIVER, *chunk, now],
         )
         items.update((r.ref, r) for r in taken)
@@ -155,16 +175,19 @@ def forget_new(conn: Connection) -> None:
     conn.info.pop(_NEW, None)
 
 
-def schedule(conn: Connection, kind: str, refs: list[int], at: float) -> None:
-    """Due work of ``kind`` for each ref at ``at``; an existing item is moved to ``at`` and
-    its lease cleared."""
+def schedule(
+    conn: Connection, kind: str, refs: list[int], at: float, priorities: list[int] | None = None
+) -> None:
+    """Due work of ``kind`` for each ref at ``at`` (in the lane of its ``priorities``); an
+    existing item is moved to ``at`` and its lease cleared."""
     if not refs:
         return
+    lanes = priorities if priorities is not None else [0] * len(refs)
     bulk.insert(
         conn,
         "due_work",
-        ("kind", "ref", "due_at", "attempts"),
-        [(kind, ref, at, 0) for ref in refs],
+        ("kind", "ref", "due_at", "attempts", "priority"),
+        [(kind, ref, at, 0, lane) for ref, lane in zip(refs, lanes, strict=True)],
         on_conflict="(kind, ref) DO UPDATE SET due_at = excluded.due_at, "
         "lease_owner = NULL, lease_until = NULL",
     )
@@ -310,6 +333,98 @@ def for_incident(conn: Connection, incident_id: int) -> list[dict[str, Any]]:
         }
         for r in rows
     ]
+
+
+def queued_by_lane(conn: Connection) -> dict[int, int]:
+    """Deliveries still to be sent, by lane (``/metrics``)."""
+    rows = conn.execute(
+        select(due_work.c.priority, func.count())
+        .where(due_work.c.kind == DELIVER)
+        .group_by(due_work.c.priority)
+    )
+    return {int(r[0]): int(r[1]) for r in rows}
+
+
+# ------------------------------------------------------------------ per-person limits
+
+
+def buckets(conn: Connection, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    """The contact buckets of these (person, channel) pairs that exist (rows with ``id``,
+    ``tokens``, ``at``), locked for this transaction on PostgreSQL."""
+    people = sorted({p for p, _c in pairs})
+    found: dict[tuple[str, str], Any] = {}
+    if not people:
+        return found
+    lock = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+    for chunk in bulk.chunked(people):
+        rows = bulk.fetch(
+            conn,
+            "SELECT id, person, channel, tokens, at FROM contact_buckets"
+            f" WHERE person IN ({bulk.markers(conn, len(chunk))}) ORDER BY id{lock}",
+            chunk,
+        )
+        found.update(((r.person, r.channel), r) for r in rows if (r.person, r.channel) in pairs)
+    return found
+
+
+def save_bucket(
+    conn: Connection,
+    person: str,
+    channel: str,
+    bucket: throttle.Bucket,
+    target: str,
+    recipient: dict[str, str],
+) -> int:
+    """Keep a contact bucket's state (and whom its summary goes to); its id."""
+    rows = bulk.insert(
+        conn,
+        "contact_buckets",
+        ("person", "channel", "tokens", "at", "target", "recipient"),
+        [(person, channel, bucket.tokens, bucket.at, target, dumps(recipient))],
+        returning=("id",),
+        on_conflict="(person, channel) DO UPDATE SET tokens = excluded.tokens,"
+        " at = excluded.at, target = excluded.target, recipient = excluded.recipient",
+    )
+    return int(rows[0][0])
+
+
+def bucket(conn: Connection, bucket_id: int) -> Any:
+    return conn.execute(select(contact_buckets).where(contact_buckets.c.id == bucket_id)).first()
+
+
+def hold(conn: Connection, bucket_id: int, row: Any, now: float) -> None:
+    """A notification held back by its person's limit: settled (never sent on its own) and
+    kept for the summary."""
+    conn.execute(
+        insert(held_back).values(
+            bucket_id=bucket_id,
+            notification_id=row.id,
+            incident_id=row.incident_id,
+            kind=row.kind,
+            at=now,
+        )
+    )
+    conn.execute(update(notifications).where(notifications.c.id == row.id).values(status="held"))
+
+
+def held(conn: Connection, bucket_id: int) -> list[Any]:
+    """What a bucket held back that no summary told yet, oldest first, with each
+    notification's message."""
+    return list(
+        conn.execute(
+            select(held_back, notifications.c.message)
+            .join(notifications, notifications.c.id == held_back.c.notification_id)
+            .where(held_back.c.bucket_id == bucket_id, held_back.c.summary_id.is_(None))
+            .order_by(held_back.c.id)
+        )
+    )
+
+
+def summarized(conn: Connection, held_ids: list[int], summary_id: int) -> None:
+    for chunk in bulk.chunked(held_ids):
+        conn.execute(
+            update(held_back).where(held_back.c.id.in_(chunk)).values(summary_id=summary_id)
+        )
 
 
 # --------------------------------------------------------------------------- overrides

@@ -792,8 +792,10 @@ def claim_due(
     kinds: Sequence[str] | None = None,
     exclude: Sequence[str] = (),
     refs: Sequence[int] | None = None,
+    by_priority: bool = False,
 ) -> list[Any]:
-    """Take up to ``limit`` due items whose lease is free or lapsed. On PostgreSQL rows are
+    """Take up to ``limit`` due items whose lease is free or lapsed, oldest first (with
+    ``by_priority``: smallest priority first, the deliveries' lanes). On PostgreSQL rows are
     locked with SKIP LOCKED so that several processes never take the same item; on SQLite the
     caller's transaction holds the write lock (``begin_write``)."""
     # one statement, the queue pattern UPDATE … WHERE id IN (SELECT … [SKIP LOCKED])
@@ -805,18 +807,21 @@ def claim_due(
             where.append(f"{clause} ({bulk.markers(conn, len(values))})" if values else "1=0")
             params.extend(values)
     lock = " FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    order = "priority, due_at, id" if by_priority else "due_at, id"
     rows = bulk.fetch(
         conn,
         "UPDATE due_work SET lease_owner = {p}, lease_until = {p}, attempts = attempts + 1"
         f" WHERE id IN (SELECT id FROM due_work WHERE {' AND '.join(where)}"
-        f" ORDER BY due_at, id LIMIT {{p}}{lock}) AND {_FREE} RETURNING {_DUE_COLUMNS}",
+        f" ORDER BY {order} LIMIT {{p}}{lock}) AND {_FREE} RETURNING {_DUE_COLUMNS}",
         [*params, limit, now],
     )
+    if by_priority:
+        return sorted(rows, key=lambda r: (r.priority, r.due_at, r.id))
     return sorted(rows, key=lambda r: (r.due_at, r.id))
 
 
 _FREE = "(lease_until IS NULL OR lease_until < {p})"
-_DUE_COLUMNS = "id, kind, ref, due_at, lease_owner, lease_until, attempts"
+_DUE_COLUMNS = "id, kind, ref, due_at, lease_owner, lease_until, attempts, priority"
 
 
 def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: float) -> Any:
@@ -845,8 +850,12 @@ def finish(conn: Connection, item_id: int, owner: str) -> bool:
     return bulk.execute(conn, sql, [item_id, owner]) == 1
 
 
-def next_due_at(conn: Connection) -> float | None:
-    value = conn.execute(select(func.min(due_work.c.due_at))).scalar_one_or_none()
+def next_due_at(conn: Connection, exclude: Sequence[str] = ()) -> float | None:
+    """The earliest due time of all due work (but of the kinds in ``exclude``)."""
+    query = select(func.min(due_work.c.due_at))
+    if exclude:
+        query = query.where(due_work.c.kind.not_in(list(exclude)))
+    value = conn.execute(query).scalar_one_or_none()
     return float(value) if value is not None else None
 
 

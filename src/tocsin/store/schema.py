@@ -178,8 +178,11 @@ due_work = Table(
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", Float, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
+    # a delivery's lane (0010, oncall/throttle.priority): claimed smallest first, then by age
+    Column("priority", Integer, nullable=False, server_default="0"),
     UniqueConstraint("kind", "ref", name="uq_due_work_kind_ref"),
     Index("ix_due_work_due", "due_at"),
+    Index("ix_due_work_lane", "kind", "priority", "due_at"),
 )
 
 timeline = Table(
@@ -214,6 +217,34 @@ notifications = Table(
     Column("last_error", Text, nullable=True),
     Column("fallback_of", Integer, nullable=True),
     Index("ix_notifications_incident", "incident_id", "id"),
+)
+
+# Each person's limit on each channel (0010): the token bucket that replicas share
+# (oncall/throttle), and what it held back until a summary tells it.
+contact_buckets = Table(
+    "contact_buckets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("person", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("tokens", Float, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("target", Text, nullable=False),  # what the summary is addressed to (user:alice)
+    Column("recipient", Text, nullable=False),  # JSON: the person, as messages name them
+    UniqueConstraint("person", "channel", name="uq_contact_buckets_person_channel"),
+)
+
+held_back = Table(
+    "held_back",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("bucket_id", Integer, ForeignKey("contact_buckets.id"), nullable=False),
+    Column("notification_id", Integer, ForeignKey("notifications.id"), nullable=False),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("summary_id", Integer, nullable=True),  # the summary that told it (None: not yet)
+    Index("ix_held_back_bucket", "bucket_id", "summary_id", "id"),
 )
 
 notification_attempts = Table(
