@@ -21,7 +21,6 @@ from sqlalchemy import Connection
 
 from tocsin import times
 from tocsin.alerts.model import Alert, alert_json
-from tocsin.alerts.silences import SilenceIndex
 from tocsin.engine import messages, resolution, trigger
 from tocsin.engine.stage import Settings
 from tocsin.incidents.flush import (
@@ -34,7 +33,7 @@ from tocsin.incidents.flush import (
     mute,
 )
 from tocsin.incidents.lifecycle import Refusal, transition
-from tocsin.store import repo
+from tocsin.store import repo, silence_cache
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
@@ -72,7 +71,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     # read once per transaction: every flush in a batch has the same now
     silences = conn.info.get(_SILENCES)
     if silences is None:
-        silences = conn.info[_SILENCES] = SilenceIndex(repo.active_silences(conn, now), now)
+        silences = conn.info[_SILENCES] = silence_cache.active_index(conn, now)
     muting = mute(members, silences, config.inhibit_rules, firing_all, now)
     history = ahead.histories.get(incident_id) if ahead else None
     sent, last_said = history or repo.member_states(conn, [incident_id])[incident_id]
