@@ -11,12 +11,20 @@ and ``GET /api/v2/alerts/groups``. A read that takes longer than ``--timeout`` p
   index);
 - ``literal``: ``alertname=~"S<i>|T<i>"``, ``instance=~"h<i>"`` (literal alternatives);
 - ``equality``: ``alertname="S<i>"``, ``instance="h<i>"``;
+- ``mixed``: the issue's target: every other silence ``equality``, the rest ``regex``;
 - ``none``: no silences (the baseline for intake).
 
-A few silences (one in 200) match real alerts, so some alerts are muted.
+A few silences (one in 200) match real alerts, so some alerts are muted. Each read is made
+twice (the first builds the server's index of the silences, the second finds it cached).
+At the end a table gives, for each shape, the intake rate of new groups and its ratio to
+``none`` in the same run, and the reads.
 
     .venv/bin/python bench/silences.py [--silences 2000] [--alerts 2000,20000]
-        [--shapes none,regex,unanchored,literal,equality] [--src DIR] [--timeout 120]
+        [--shapes none,regex,unanchored,literal,equality,mixed] [--src DIR] [--timeout 120]
+
+The issue's target (docs/storms.md, "Silences at scale"):
+
+    .venv/bin/python bench/silences.py --silences 10000 --alerts 20000 --shapes none,mixed
 
 ``--src`` runs another tree's code (e.g. main's: ``git archive main src | tar -x -C /tmp/m``
 then ``--src /tmp/m/src``), to compare before and after in the same way.
@@ -34,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.ingest import free_port, wait_ready
@@ -52,6 +61,8 @@ BATCH = 1000
 
 
 def silence_matchers(shape: str, i: int) -> list[dict[str, object]]:
+    if shape == "mixed":
+        return silence_matchers("equality" if i % 2 == 0 else "regex", i)
     hit = i % 200 == 0  # one silence in 200 matches alerts: alertname K<i/200>
     name = f"K{i // 200}" if hit else f"S{i}"
     if shape == "equality":
@@ -99,25 +110,37 @@ def request(
         conn.close()
 
 
-def timed_get(port: int, headers: dict[str, str], path: str, timeout: float) -> str:
+def timed_get(port: int, headers: dict[str, str], path: str, timeout: float) -> tuple[str, str]:
+    """The time a read took (or ``>T``), and what it answered."""
     started = time.perf_counter()
     try:
         status, body = request(port, headers, "GET", path, None, timeout)
     except TimeoutError:
-        return f">{timeout:.0f} s"
+        return f">{timeout:.0f} s", "no answer"
     elapsed = time.perf_counter() - started
-    count = len(json.loads(body)) if status == 200 else 0
-    return f"{elapsed:7.3f} s ({status}, {count} items)"
+    if status != 200:
+        return f"{elapsed:.3f} s", f"{status}: {body[:80]!r}"
+    return f"{elapsed:.3f} s", f"{len(json.loads(body))} items"
 
 
-def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float) -> None:
+# the reads timed, each twice
+FILTERED = "/api/v2/alerts?filter=alertname%3D%22K1%22"
+READS = [
+    ("filtered", FILTERED),
+    ("filtered regex", "/api/v2/alerts?filter=alertname%3D~%22K1%22"),
+    ("groups", "/api/v2/alerts/groups"),
+]
+
+
+def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float) -> dict[str, Any]:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         config = workdir / "tocsin.yaml"
-        config.write_text(CONFIG)
+        # the read budget as long as the client waits (a tree of before api.read_budget: none)
+        config.write_text(CONFIG + ("" if src else f"api: {{read_budget: {timeout:g}s}}\n"))
         db = ["--data-dir", str(workdir / "data")]
         made = subprocess.run(
             [sys.executable, "-m", "tocsin", "tokens", "create", "--role", "responder", *db],
@@ -138,9 +161,11 @@ def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float)
             stderr=subprocess.DEVNULL,
             env=env,
         )
+        result: dict[str, Any] = {"shape": shape, "alerts": alerts}
         try:
             wait_ready(f"http://127.0.0.1:{port}")
             n = silences if shape != "none" else 0
+            result["silences"] = n
             started = time.perf_counter()
             for i in range(n):
                 body = {
@@ -163,16 +188,18 @@ def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float)
                 assert status == 200, text
                 slowest = max(slowest, time.perf_counter() - one)
             intake_s = time.perf_counter() - started
+            result.update(rate=alerts / intake_s, slowest=slowest)
             print(
                 f"{shape:9} silences={n:6} alerts={alerts:6}: {n} silences posted in "
                 f"{posted_s:.1f} s; {alerts} new groups posted in {intake_s:.2f} s "
-                f"(slowest batch of {BATCH} {slowest:.2f} s)",
+                f"({alerts / intake_s:,.0f}/s; slowest batch of {BATCH} {slowest:.2f} s)",
                 flush=True,
             )
-            filtered = "/api/v2/alerts?filter=alertname%3D%22K1%22"
-            print(f"    GET {filtered}: {timed_get(port, headers, filtered, timeout)}", flush=True)
-            groups = "/api/v2/alerts/groups"
-            print(f"    GET {groups}: {timed_get(port, headers, groups, timeout)}", flush=True)
+            for name, path in READS:
+                for attempt in ("first", "again"):
+                    took, said = timed_get(port, headers, path, timeout)
+                    result[f"{name} {attempt}"] = took
+                    print(f"    GET {path} ({attempt}): {took} ({said})", flush=True)
         finally:
             server.send_signal(signal.SIGTERM)
             try:
@@ -180,20 +207,46 @@ def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+        return result
+
+
+def table(results: list[dict[str, Any]]) -> None:
+    """The run as one Markdown table: each shape's intake rate as a ratio of ``none``'s."""
+    columns = [f"{name} {attempt}" for name, _ in READS for attempt in ("first", "again")]
+    print()
+    print(
+        "| silences | alerts | new groups/s | vs none | slowest batch | "
+        + " | ".join(columns)
+        + " |"
+    )
+    print("|---" * (5 + len(columns)) + "|")
+    for r in results:
+        base = next(
+            (b for b in results if b["shape"] == "none" and b["alerts"] == r["alerts"]), None
+        )
+        ratio = f"{r['rate'] / base['rate']:.2f}x" if base else "-"
+        print(
+            f"| {r['silences']:,} {r['shape']} | {r['alerts']:,} | {r['rate']:,.0f} | {ratio} "
+            f"| {r['slowest']:.2f} s | " + " | ".join(r.get(c, "-") for c in columns) + " |"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--silences", type=int, default=2000)
     parser.add_argument("--alerts", default="2000,20000")
-    parser.add_argument("--shapes", default="none,regex,unanchored,literal,equality")
+    parser.add_argument("--shapes", default="none,regex,unanchored,literal,equality,mixed")
     parser.add_argument("--src", default=None, help="run this source tree's tocsin")
-    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="the client's wait and api.read_budget"
+    )
     args = parser.parse_args()
     print(f"tocsin from {args.src or 'this tree'}", flush=True)
+    results = []
     for alerts in [int(a) for a in args.alerts.split(",")]:
         for shape in args.shapes.split(","):
-            run(shape, args.silences, alerts, args.src, args.timeout)
+            results.append(run(shape, args.silences, alerts, args.src, args.timeout))
+    table(results)
 
 
 if __name__ == "__main__":

@@ -132,8 +132,10 @@ def firing(
     """The alerts active at ``now`` by fingerprint that pass the API filter ``matchers``
     (Alertmanager's ``filter=``) and ``keep``, and what silences or inhibits them. Both are
     applied before any muting work: only the selected alerts are checked against silences.
-    The filter's equality matchers narrow the alerts in the database; the other firing
-    alerts are read (their labels) only when an inhibition rule targets a selected alert.
+    The filter's equality matchers narrow the alerts in the database; a filter without one
+    reads the labels of the firing alerts first and the rest only of those it selects. The
+    other firing alerts are read (their labels) only when an inhibition rule targets a
+    selected alert.
     The silences come from this process's cache (``store.silence_cache``), which also
     remembers what mutes each fingerprint. ``budget`` is checked as the work goes
     (``Unavailable`` when it is spent)."""
@@ -142,7 +144,16 @@ def firing(
     pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
     rules = ctx.config.inhibit_rules
     with ctx.db.connect() as conn:
-        active = repo.active_alerts(conn, now, pinned)
+        labels: dict[str, dict[str, str]] | None = None
+        if wanted and not pinned:
+            # no label to search for: the labels alone first, the rest of the chosen alerts
+            # after (their latest episodes, still firing)
+            labels = repo.active_labels(conn, now)
+            chosen = [fp for fp, each in labels.items() if matches_filter(wanted, each)]
+            current = repo.current_alerts(conn, chosen).values()
+            active = [a for a in current if a.alert.ends_at and a.alert.ends_at > now]
+        else:
+            active = repo.active_alerts(conn, now, pinned)
         if check is not None:
             check()
         index = silence_cache.active_index(conn, now)
@@ -155,7 +166,9 @@ def firing(
                 alerts[stored.fingerprint] = alert
         sources: dict[str, dict[str, str]] = {}
         if any(rule.is_target(a.labels) for rule in rules for a in alerts.values()):
-            if pinned:
+            if labels is not None:
+                sources = labels
+            elif pinned:
                 sources = repo.active_labels(conn, now)
             else:
                 sources = {a.fingerprint: a.labels for a in active}
