@@ -1,10 +1,13 @@
 """Benchmark: silences at scale (issue 18, item 5).
 
-Starts ``tocsin serve`` on SQLite, posts ``--silences`` silences (each with two matchers),
-then ``--alerts`` alerts (each its own group: ``group_by: [alertname, instance]``), and times:
-the posts of the alerts (intake of new groups), ``GET /api/v2/alerts?filter=alertname="K1"``
-and ``GET /api/v2/alerts/groups``. A read that takes longer than ``--timeout`` prints ``>T``
-(the server is stopped afterwards, so it burns no more CPU). Silence shapes:
+Starts one ``tocsin serve`` on SQLite per silence shape, side by side, posts ``--silences``
+silences (each with two matchers) to each, then ``--alerts`` alerts (each its own group:
+``group_by: [alertname, instance]``) in batches of 1,000, each batch to every server in turn
+(so that the machine's other load falls on all shapes alike), and times: the posts of the
+alerts (intake of new groups), ``GET /api/v2/alerts?filter=alertname="K1"`` (an equality
+filter), ``?filter=alertname=~"K1"`` (a regex filter) and ``GET /api/v2/alerts/groups``. The
+servers' ``api.read_budget`` is ``--timeout``; a read that takes longer prints ``>T`` (the
+server is stopped afterwards, so it burns no more CPU). Silence shapes:
 
 - ``regex``: ``alertname=~"S<i>.*"``, ``instance=~"h<i>-[0-9]+"`` (a literal prefix);
 - ``unanchored``: ``alertname=~".*S<i>.*"``, ``instance=~".*h<i>-[0-9]+"`` (nothing to
@@ -33,6 +36,7 @@ then ``--src /tmp/m/src``), to compare before and after in the same way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -41,6 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -132,82 +138,117 @@ READS = [
 ]
 
 
-def run(shape: str, silences: int, alerts: int, src: str | None, timeout: float) -> dict[str, Any]:
+@dataclass
+class Target:
+    """One server: a shape's silences, and what was measured."""
+
+    shape: str
+    port: int
+    headers: dict[str, str]
+    server: subprocess.Popen[bytes]
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def serve(shape: str, workdir: Path, src: str | None, timeout: float) -> Iterator[Target]:
     env = dict(os.environ)
     if src:
         env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-    with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        config = workdir / "tocsin.yaml"
-        # the read budget as long as the client waits (a tree of before api.read_budget: none)
-        config.write_text(CONFIG + ("" if src else f"api: {{read_budget: {timeout:g}s}}\n"))
-        db = ["--data-dir", str(workdir / "data")]
-        made = subprocess.run(
-            [sys.executable, "-m", "tocsin", "tokens", "create", "--role", "responder", *db],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-        )
-        token = made.stdout.strip().splitlines()[-1]
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        port = free_port()
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "tocsin", "serve", "--config", str(config)),
-                *("--listen", f"127.0.0.1:{port}", "--log-level", "warning", *db),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        result: dict[str, Any] = {"shape": shape, "alerts": alerts}
+    config = workdir / "tocsin.yaml"
+    # the read budget as long as the client waits (a tree of before api.read_budget: none)
+    config.write_text(CONFIG + ("" if src else f"api: {{read_budget: {timeout:g}s}}\n"))
+    db = ["--data-dir", str(workdir / "data")]
+    made = subprocess.run(
+        [sys.executable, "-m", "tocsin", "tokens", "create", "--role", "responder", *db],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    token = made.stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tocsin", "serve", "--config", str(config)),
+            *("--listen", f"127.0.0.1:{port}", "--log-level", "warning", *db),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        yield Target(shape, port, headers, server)
+    finally:
+        server.send_signal(signal.SIGTERM)
         try:
-            wait_ready(f"http://127.0.0.1:{port}")
-            n = silences if shape != "none" else 0
-            result["silences"] = n
-            started = time.perf_counter()
-            for i in range(n):
-                body = {
-                    "matchers": silence_matchers(shape, i),
-                    "startsAt": "2000-01-01T00:00:00Z",
-                    "endsAt": "2100-01-01T00:00:00Z",
-                    "createdBy": "bench",
-                    "comment": "storm",
-                }
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def post_silences(target: Target, count: int) -> None:
+    started = time.perf_counter()
+    for i in range(count):
+        body = {
+            "matchers": silence_matchers(target.shape, i),
+            "startsAt": "2000-01-01T00:00:00Z",
+            "endsAt": "2100-01-01T00:00:00Z",
+            "createdBy": "bench",
+            "comment": "storm",
+        }
+        status, text = request(
+            target.port, target.headers, "POST", "/api/v2/silences", json.dumps(body).encode(), 60
+        )
+        assert status == 200, text
+    target.result["silences"] = count
+    print(f"{target.shape}: {count} silences posted in {time.perf_counter() - started:.1f} s")
+
+
+def run(shapes: list[str], silences: int, alerts: int, src: str | None, timeout: float) -> None:
+    """The shapes side by side, one server each: the silences posted, then the alerts'
+    batches to each server in turn (so that the machine's other load falls on all alike),
+    then the reads."""
+    with contextlib.ExitStack() as stack:
+        targets = []
+        for shape in shapes:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            targets.append(stack.enter_context(serve(shape, workdir, src, timeout)))
+        for target in targets:
+            target.result.update(shape=target.shape, alerts=alerts)
+            post_silences(target, silences if target.shape != "none" else 0)
+        took = {target.shape: 0.0 for target in targets}
+        slowest = {target.shape: 0.0 for target in targets}
+        for body_bytes in alert_batches(alerts):
+            for target in targets:
+                one = time.perf_counter()
                 status, text = request(
-                    port, headers, "POST", "/api/v2/silences", json.dumps(body).encode(), 60
+                    target.port, target.headers, "POST", "/api/v2/alerts", body_bytes, 120
                 )
                 assert status == 200, text
-            posted_s = time.perf_counter() - started
-            started = time.perf_counter()
-            slowest = 0.0
-            for body_bytes in alert_batches(alerts):
-                one = time.perf_counter()
-                status, text = request(port, headers, "POST", "/api/v2/alerts", body_bytes, 120)
-                assert status == 200, text
-                slowest = max(slowest, time.perf_counter() - one)
-            intake_s = time.perf_counter() - started
-            result.update(rate=alerts / intake_s, slowest=slowest)
+                elapsed = time.perf_counter() - one
+                took[target.shape] += elapsed
+                slowest[target.shape] = max(slowest[target.shape], elapsed)
+        for target in targets:
+            shape = target.shape
+            target.result.update(rate=alerts / took[shape], slowest=slowest[shape])
             print(
-                f"{shape:9} silences={n:6} alerts={alerts:6}: {n} silences posted in "
-                f"{posted_s:.1f} s; {alerts} new groups posted in {intake_s:.2f} s "
-                f"({alerts / intake_s:,.0f}/s; slowest batch of {BATCH} {slowest:.2f} s)",
+                f"{shape:9} silences={target.result['silences']:6} alerts={alerts:6}: {alerts}"
+                f" new groups posted in {took[shape]:.2f} s ({alerts / took[shape]:,.0f}/s;"
+                f" slowest batch of {BATCH} {slowest[shape]:.2f} s)",
                 flush=True,
             )
             for name, path in READS:
                 for attempt in ("first", "again"):
-                    took, said = timed_get(port, headers, path, timeout)
-                    result[f"{name} {attempt}"] = took
-                    print(f"    GET {path} ({attempt}): {took} ({said})", flush=True)
-        finally:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-        return result
+                    elapsed_text, said = timed_get(target.port, target.headers, path, timeout)
+                    target.result[f"{name} {attempt}"] = elapsed_text
+                    print(f"    GET {path} ({attempt}): {elapsed_text} ({said})", flush=True)
+        RESULTS.extend(target.result for target in targets)
+
+
+RESULTS: list[dict[str, Any]] = []
 
 
 def table(results: list[dict[str, Any]]) -> None:
@@ -242,11 +283,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"tocsin from {args.src or 'this tree'}", flush=True)
-    results = []
     for alerts in [int(a) for a in args.alerts.split(",")]:
-        for shape in args.shapes.split(","):
-            results.append(run(shape, args.silences, alerts, args.src, args.timeout))
-    table(results)
+        run(args.shapes.split(","), args.silences, alerts, args.src, args.timeout)
+    table(RESULTS)
 
 
 if __name__ == "__main__":

@@ -84,14 +84,15 @@ def _receiver_filter(request: Request) -> Any:
         raise Abort(bad_request(f"failed to parse receiver param: {exc}")) from None
 
 
-def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[str, Any]:
+def gettable_alert(fp: str, alert: Alert, muting: Muting, routes: list[Route]) -> dict[str, Any]:
+    """An alert in Alertmanager's shape; ``routes``: the routes it goes to (``Route.match``)."""
     silenced = muting.silenced_by.get(fp, [])
     inhibited = muting.inhibited_by.get(fp, [])
     return {
         "annotations": alert.annotations,
         "endsAt": format_time(alert.ends_at),
         "fingerprint": fp,
-        "receivers": [{"name": r.receiver} for r in route.match(alert.labels)],
+        "receivers": [{"name": r.receiver} for r in routes],
         "startsAt": format_time(alert.starts_at),
         "status": {
             "inhibitedBy": inhibited,
@@ -106,7 +107,9 @@ def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[
 
 def _selected(
     request: Request, ctx: Context, with_unprocessed: bool, budget: Budget
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], list[Route]]]:
+    """The alerts the request selects, each in Alertmanager's shape with the routes it goes
+    to."""
     show_active = _bool_param(request, "active")
     show_silenced = _bool_param(request, "silenced")
     show_inhibited = _bool_param(request, "inhibited")
@@ -127,7 +130,8 @@ def _selected(
     for count, fp in enumerate(sorted(alerts)):
         if count % CHECK_EVERY == 0:
             budget.check()
-        entry = gettable_alert(fp, alerts[fp], muting, route)
+        routes = route.match(alerts[fp].labels)
+        entry = gettable_alert(fp, alerts[fp], muting, routes)
         status = entry["status"]
         if not show_active and status["state"] == "active":
             continue
@@ -135,7 +139,7 @@ def _selected(
             continue
         if not show_inhibited and status["inhibitedBy"]:
             continue
-        out.append(entry)
+        out.append((entry, routes))
     return out
 
 
@@ -145,12 +149,12 @@ async def get_alerts(request: Request) -> Response:
     ctx = context(request)
     budget = silences.read_budget(ctx, "the read of the alerts")
     try:
-        body = await asyncio.to_thread(_selected, request, ctx, True, budget)
+        selected = await asyncio.to_thread(_selected, request, ctx, True, budget)
     except Abort as abort:
         return abort.response
     except Unavailable as exc:
         return cut_short(exc)
-    return JSONResponse(body)
+    return JSONResponse([entry for entry, _ in selected])
 
 
 @router.post("/api/v2/alerts")
@@ -193,10 +197,10 @@ def _groups(request: Request, ctx: Context, budget: Budget) -> list[dict[str, An
     selected = _selected(request, ctx, False, budget)
     receivers = _receiver_filter(request)
     groups: dict[str, dict[str, Any]] = {}
-    for count, entry in enumerate(selected):
+    for count, (entry, routes) in enumerate(selected):
         if count % CHECK_EVERY == 0:
             budget.check()
-        for route in ctx.config.route.match(entry["labels"]):
+        for route in routes:
             if receivers is not None and not receivers.fullmatch(route.receiver):
                 continue
             key = route.group_key(entry["labels"])
