@@ -5,6 +5,9 @@ is not built again while nothing changed. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import Engine
 
@@ -121,6 +124,51 @@ def test_another_process_writing(db: Engine, clock: VirtualClock) -> None:
         assert _muting(ours, db, clock) == []
     finally:
         other_db.dispose()
+
+
+WRITER = """
+import sys
+from tocsin import times
+from tocsin.alerts.matchers import parse_matcher
+from tocsin.clock import VirtualClock
+from tocsin.config import parse_config
+from tocsin.service import silences
+from tocsin.service.context import Context
+from tocsin.store.db import make_engine
+
+url, config, now, action, arg = sys.argv[1:6]
+ctx = Context(make_engine(url), parse_config(config), VirtualClock(float(now)))
+if action == "add":
+    print(silences.add_silence(
+        ctx, None, [parse_matcher(arg)], times.to_dt(float(now)),
+        times.to_dt(float(now) + 3600), "other", "from another process",
+    ))
+else:
+    silences.expire_silence(ctx, arg)
+"""
+
+
+def _in_another_process(db: Engine, clock: VirtualClock, action: str, arg: str) -> str:
+    url = db.url.render_as_string(hide_password=False)
+    done = subprocess.run(
+        [sys.executable, "-c", WRITER, url, CONFIG, repr(clock.now()), action, arg],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout.strip()
+
+
+def test_another_process_writing_for_real(db: Engine, clock: VirtualClock) -> None:
+    """The same, with a real second process (the server's writer process, another replica)."""
+    cache = SilenceCache()
+    assert _muting(cache, db, clock) == []
+    added = _in_another_process(db, clock, "add", 'alertname="K1"')
+    assert _muting(cache, db, clock) == [added]
+    _in_another_process(db, clock, "expire", added)
+    assert _muting(cache, db, clock) == []
+    assert cache.builds == 3
 
 
 def test_the_engine_flush_and_the_api_read_one_cache_per_database(
