@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin.alerts import silences as module
 from tocsin.alerts.matchers import Matcher, Op
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import Silence, SilenceIndex, SilenceState, silenced_by
@@ -72,6 +73,15 @@ def test_index_mutes_exactly_what_checking_every_silence_mutes(
     assert list(index.silenced_many({fp: a.labels for fp, a in members.items()})) == list(expected)
     assert mute(members, found, [], {}, NOW).silenced_by == expected
     assert mute(members, index, [], {}, NOW).silenced_by == expected
+    # both ways of finding the unindexed silences: by the residual label's value (a few
+    # alerts) and by each silence's most selective matcher (many), on fresh indexes
+    for few in (0, len(members)):
+        was, module.FEW_ALERTS = module.FEW_ALERTS, few
+        try:
+            fresh = SilenceIndex(found, NOW)
+            assert fresh.silenced_many({fp: a.labels for fp, a in members.items()}) == expected
+        finally:
+            module.FEW_ALERTS = was
 
 
 def test_equality_and_literal_regex_silences_are_indexed() -> None:
@@ -144,3 +154,30 @@ def test_a_budget_check_stops_the_matching() -> None:
     # nothing half-done was remembered: a call without a budget answers in full
     muted = index.silenced_many(alerts)
     assert len(muted) == 50 and muted["fp7"] == ["s7"] and "fp70" not in muted
+
+
+def test_unindexed_silences_are_found_by_the_value_of_their_most_common_label(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A flush's few alerts: the unindexed silences that let a value of the residual label
+    through are worked out once per value."""
+    found = [_one(Matcher.create("alertname", Op.RE, f".*S{n}.*"), f"s{n}") for n in range(20)] + [
+        _one(Matcher.create("instance", Op.NE, "x"), "any")
+    ]
+    index = SilenceIndex(found, NOW)
+    assert index.silenced_many({"a": {"alertname": "S3", "instance": "h1"}}) == {"a": ["s3", "any"]}
+    checks: list[int] = []
+
+    def check() -> None:
+        checks.append(1)
+
+    # a check at every step of the work: the steps counted
+    monkeypatch.setattr(module, "CHECK_EVERY", 1)
+    # the same alertname: one step for the alert, none for the silences
+    assert index.silenced_many({"b": {"alertname": "S3", "instance": "h2"}}, check) == {
+        "b": ["s3", "any"]
+    }
+    assert len(checks) == 0
+    # a new one: each unindexed silence looked at once
+    assert index.silenced_many({"c": {"alertname": "T", "instance": "x"}}, check) == {}
+    assert len(checks) == 21

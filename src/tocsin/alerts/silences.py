@@ -4,6 +4,7 @@ for updating a silence in place or replacing it."""
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -150,6 +151,11 @@ def next_change(silences: Sequence[Silence], now: datetime) -> datetime | None:
 MEMO_LIMIT = 500_000
 # how many alerts (or silences) are checked between two calls of a budget's check
 CHECK_EVERY = 512
+# the most values of the residual label whose unindexed silences an index remembers
+MASKS_LIMIT = 65_536
+# up to this many alerts at once (a group's flush), the unindexed silences are found by the
+# value of the residual label; more (a listing), by each silence's most selective matcher
+FEW_ALERTS = 64
 
 
 class SilenceIndex:
@@ -184,6 +190,22 @@ class SilenceIndex:
                 by_value.setdefault(value, []).append(n)
         for name, by_prefix in self._by_prefix.items():
             self._prefix_lengths[name] = sorted({len(p) for p in by_prefix})
+        # The silences left unindexed, by the label most of them have a matcher on (say
+        # alertname=~".*db.*"): which of them a value of that label lets through, as a bit
+        # set, is remembered per value, so a new alert whose value was seen before (a storm's
+        # new alerts share a few alertnames) is checked only against those.
+        names = Counter(
+            name for n in self._residual for name in {m.name for m in self.silences[n].matchers}
+        )
+        self._residual_name = names.most_common(1)[0][0] if names else ""
+        self._residual_on_name = [
+            tuple(m for m in self.silences[n].matchers if m.name == self._residual_name)
+            for n in self._residual
+        ]
+        self._residual_always = sum(
+            1 << bit for bit, on_name in enumerate(self._residual_on_name) if not on_name
+        )
+        self._residual_masks: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self.silences)
@@ -216,10 +238,36 @@ class SilenceIndex:
                     found.extend(by_prefix.get(value[:length], ()))
         return found
 
+    def _residual_for(
+        self, labels: Mapping[str, str], tick: Callable[[], None] | None = None
+    ) -> list[int]:
+        """The unindexed silences whose matchers on the residual label (``_residual_name``)
+        let an alert with ``labels`` through (each once, in order)."""
+        if not self._residual:
+            return []
+        value = labels.get(self._residual_name, "")
+        mask = self._residual_masks.get(value)
+        if mask is None:
+            mask = self._residual_always
+            for bit, on_name in enumerate(self._residual_on_name):
+                if tick is not None:
+                    tick()
+                if on_name and all(m.matches(value) for m in on_name):
+                    mask |= 1 << bit
+            if len(self._residual_masks) >= MASKS_LIMIT:
+                self._residual_masks.clear()
+            self._residual_masks[value] = mask
+        found = []
+        while mask:
+            low = mask & -mask
+            found.append(self._residual[low.bit_length() - 1])
+            mask ^= low
+        return found
+
     def candidates(self, labels: Mapping[str, str]) -> list[Silence]:
         """The silences that could match an alert with ``labels`` (a superset of those that
         do), in the order given."""
-        found = self._indexed(labels) + self._residual
+        found = self._indexed(labels) + self._residual_for(labels)
         found.sort()
         return [self.silences[n] for n in found]
 
@@ -271,7 +319,12 @@ class SilenceIndex:
                 for n in self._indexed(labels):
                     if matches_all(list(self.silences[n].matchers), labels):
                         hits.setdefault(fp, []).append(n)
-        if self._residual:
+        if self._residual and len(alerts) <= FEW_ALERTS:
+            for fp, labels in alerts.items():
+                for n in self._residual_for(labels, tick):
+                    if matches_all(list(self.silences[n].matchers), labels):
+                        hits.setdefault(fp, []).append(n)
+        elif self._residual:
             distinct: dict[str, dict[str, list[str]]] = {}
 
             def values_of(name: str) -> dict[str, list[str]]:
