@@ -4,7 +4,6 @@ for updating a silence in place or replacing it."""
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -151,7 +150,7 @@ def next_change(silences: Sequence[Silence], now: datetime) -> datetime | None:
 MEMO_LIMIT = 500_000
 # how many alerts (or silences) are checked between two calls of a budget's check
 CHECK_EVERY = 512
-# the most values of the residual label whose unindexed silences an index remembers
+# the most values of a label whose unindexed silences an index remembers (and counts)
 MASKS_LIMIT = 65_536
 # up to this many alerts at once (a group's flush), the unindexed silences are found by the
 # value of the residual label; more (a listing), by each silence's most selective matcher
@@ -190,22 +189,26 @@ class SilenceIndex:
                 by_value.setdefault(value, []).append(n)
         for name, by_prefix in self._by_prefix.items():
             self._prefix_lengths[name] = sorted({len(p) for p in by_prefix})
-        # The silences left unindexed, by the label most of them have a matcher on (say
-        # alertname=~".*db.*"): which of them a value of that label lets through, as a bit
-        # set, is remembered per value, so a new alert whose value was seen before (a storm's
-        # new alerts share a few alertnames) is checked only against those.
-        names = Counter(
-            name for n in self._residual for name in {m.name for m in self.silences[n].matchers}
-        )
-        self._residual_name = names.most_common(1)[0][0] if names else ""
-        self._residual_on_name = [
-            tuple(m for m in self.silences[n].matchers if m.name == self._residual_name)
-            for n in self._residual
-        ]
-        self._residual_always = sum(
-            1 << bit for bit, on_name in enumerate(self._residual_on_name) if not on_name
-        )
-        self._residual_masks: dict[str, int] = {}
+        # The silences left unindexed (say alertname=~".*db.*"), by each label they match
+        # on: which of them a value of that label lets through, as a bit set, remembered per
+        # value. An alert is looked up by the label with the fewest distinct values seen so
+        # far (a storm's new alerts share a few alertnames, not instances), so a new alert
+        # whose value was seen before is checked only against the silences it lets through.
+        names = sorted({m.name for n in self._residual for m in self.silences[n].matchers})
+        self._residual_names = names
+        self._residual_on: dict[str, list[tuple[Matcher, ...]]] = {
+            name: [
+                tuple(m for m in self.silences[n].matchers if m.name == name)
+                for n in self._residual
+            ]
+            for name in names
+        }
+        self._residual_always = {
+            name: sum(1 << bit for bit, on in enumerate(self._residual_on[name]) if not on)
+            for name in names
+        }
+        self._residual_masks: dict[str, dict[str, int]] = {name: {} for name in names}
+        self._seen: dict[str, set[str]] = {name: set() for name in names}
 
     def __len__(self) -> int:
         return len(self.silences)
@@ -241,22 +244,28 @@ class SilenceIndex:
     def _residual_for(
         self, labels: Mapping[str, str], tick: Callable[[], None] | None = None
     ) -> list[int]:
-        """The unindexed silences whose matchers on the residual label (``_residual_name``)
-        let an alert with ``labels`` through (each once, in order)."""
+        """The unindexed silences whose matchers on one label (the one with the fewest
+        distinct values seen) let an alert with ``labels`` through (each once, in order)."""
         if not self._residual:
             return []
-        value = labels.get(self._residual_name, "")
-        mask = self._residual_masks.get(value)
+        for name in self._residual_names:
+            seen = self._seen[name]
+            if len(seen) < MASKS_LIMIT:
+                seen.add(labels.get(name, ""))
+        name = min(self._residual_names, key=lambda n: len(self._seen[n]))
+        value = labels.get(name, "")
+        masks = self._residual_masks[name]
+        mask = masks.get(value)
         if mask is None:
-            mask = self._residual_always
-            for bit, on_name in enumerate(self._residual_on_name):
+            mask = self._residual_always[name]
+            for bit, on_name in enumerate(self._residual_on[name]):
                 if tick is not None:
                     tick()
                 if on_name and all(m.matches(value) for m in on_name):
                     mask |= 1 << bit
-            if len(self._residual_masks) >= MASKS_LIMIT:
-                self._residual_masks.clear()
-            self._residual_masks[value] = mask
+            if len(masks) >= MASKS_LIMIT:
+                masks.clear()
+            masks[value] = mask
         found = []
         while mask:
             low = mask & -mask
