@@ -5,9 +5,11 @@ silences (each with two matchers) to each, then ``--alerts`` alerts (each its ow
 ``group_by: [alertname, instance]``) in batches of 1,000, each batch to every server in turn
 (so that the machine's other load falls on all shapes alike), and times: the posts of the
 alerts (intake of new groups), ``GET /api/v2/alerts?filter=alertname="K1"`` (an equality
-filter), ``?filter=alertname=~"K1"`` (a regex filter) and ``GET /api/v2/alerts/groups``. The
-servers' ``api.read_budget`` is ``--timeout``; a read that takes longer prints ``>T`` (the
-server is stopped afterwards, so it burns no more CPU). Silence shapes:
+filter), ``?filter=alertname=~"K1"`` (a regex filter) and ``GET /api/v2/alerts/groups``,
+once every server's engine has flushed the new groups (``tocsin_engine_lag_seconds`` 0: the
+time it took is printed, "flushed all after"), so that no read competes with another
+server's flushes. The servers' ``api.read_budget`` is ``--timeout``; a read that takes longer
+prints ``>T`` (the server is stopped afterwards, so it burns no more CPU). Silence shapes:
 
 - ``regex``: ``alertname=~"S<i>.*"``, ``instance=~"h<i>-[0-9]+"`` (a literal prefix);
 - ``unanchored``: ``alertname=~".*S<i>.*"``, ``instance=~".*h<i>-[0-9]+"`` (nothing to
@@ -232,13 +234,15 @@ def run(shapes: list[str], silences: int, alerts: int, src: str | None, timeout:
                 elapsed = time.perf_counter() - one
                 took[target.shape] += elapsed
                 slowest[target.shape] = max(slowest[target.shape], elapsed)
+        settle(targets)
         for target in targets:
             shape = target.shape
             target.result.update(rate=alerts / took[shape], slowest=slowest[shape])
             print(
                 f"{shape:9} silences={target.result['silences']:6} alerts={alerts:6}: {alerts}"
                 f" new groups posted in {took[shape]:.2f} s ({alerts / took[shape]:,.0f}/s;"
-                f" slowest batch of {BATCH} {slowest[shape]:.2f} s)",
+                f" slowest batch of {BATCH} {slowest[shape]:.2f} s); the engine flushed them"
+                f" all {target.result.get(SETTLED, 'not')} after the intake",
                 flush=True,
             )
             for name, path in READS:
@@ -255,7 +259,33 @@ def run(shapes: list[str], silences: int, alerts: int, src: str | None, timeout:
         RESULTS.extend(target.result for target in targets)
 
 
+def engine_lag(target: Target) -> float:
+    status, body = request(target.port, target.headers, "GET", "/metrics", None, 60)
+    assert status == 200, body
+    for line in body.decode().splitlines():
+        if line.startswith("tocsin_engine_lag_seconds "):
+            return float(line.split()[1])
+    raise AssertionError("no tocsin_engine_lag_seconds in /metrics")
+
+
+def settle(targets: list[Target], limit_s: float = 300.0) -> None:
+    """Wait until every server's engine has flushed the groups the intake left it (no due
+    work waiting, twice in a row), so that no server's reads compete with another's
+    flushes; each server's time to get there is its "flushed all after"."""
+    started = time.perf_counter()
+    quiet = dict.fromkeys((t.shape for t in targets), 0)
+    while any(q < 2 for q in quiet.values()) and time.perf_counter() - started < limit_s:
+        for target in targets:
+            if quiet[target.shape] >= 2:
+                continue
+            quiet[target.shape] = quiet[target.shape] + 1 if engine_lag(target) == 0 else 0
+            if quiet[target.shape] == 2:
+                target.result[SETTLED] = f"{time.perf_counter() - started:.1f} s"
+        time.sleep(0.5)
+
+
 RESULTS: list[dict[str, Any]] = []
+SETTLED = "flushed all after"
 AFTER_WRITE = "filtered after one silence more"
 
 
@@ -263,6 +293,7 @@ def table(results: list[dict[str, Any]]) -> None:
     """The run as one Markdown table: each shape's intake rate as a ratio of ``none``'s."""
     columns = [f"{name} {attempt}" for name, _ in READS for attempt in ("first", "again")]
     columns.append(AFTER_WRITE)
+    columns.insert(0, SETTLED)
     print()
     print(
         "| silences | alerts | new groups/s | vs none | slowest batch | "
