@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from pytest import MonkeyPatch
+
 from tests.server.conftest import Api
 from tests.server.test_api_v2 import _silence, iso
 from tocsin import times
 from tocsin.alerts.matchers import matches_filter, parse_matcher
+from tocsin.clock import Budget, VirtualClock
 from tocsin.service import silences
 from tocsin.service.context import Context
+from tocsin.store.silence_cache import cache_of
 
 ALERTS = [
     {"labels": {"alertname": "NodeDown", "severity": "critical", "instance": "i1"}},
@@ -77,3 +81,61 @@ def test_only_the_selected_alerts_are_checked_against_silences(api: Api) -> None
     assert set(muting.silenced_by) == set(alerts)
     routed, _ = silences.firing(ctx, now, (), lambda a: a.labels.get("severity") == "critical")
     assert sorted(a.labels["instance"] for a in routed.values()) == ["i1", "i3"]
+
+
+def test_a_read_that_spends_its_budget_answers_503(api: Api, monkeypatch: MonkeyPatch) -> None:
+    """The budget is checked as the read goes: here a timer that moves a second at each
+    look, against a budget of 3 s."""
+    _storm(api)
+    looks = []
+
+    def counted(ctx: Context, what: str) -> Budget:
+        def timer() -> float:
+            looks.append(what)
+            return float(len(looks))
+
+        return Budget(3, what, "narrow it with filter= or raise api.read_budget", timer)
+
+    monkeypatch.setattr(silences, "read_budget", counted)
+    for path, what in [
+        ("/api/v2/alerts", "the read of the alerts"),
+        ("/api/v2/alerts/groups", "the read of the alert groups"),
+    ]:
+        looks.clear()
+        answer = api.get(path)
+        assert answer.status_code == 503
+        assert answer.json() == (
+            f"{what} was cut short after its budget of 3 s:"
+            " narrow it with filter= or raise api.read_budget"
+        )
+
+
+def test_the_default_budget_is_configured(api: Api) -> None:
+    ctx = Context(api.state.db, api.state.config, api.state.clock)
+    assert silences.read_budget(ctx, "a read").seconds == 10
+    _storm(api)
+    assert api.get("/api/v2/alerts").status_code == 200
+
+
+def test_repeated_reads_build_the_silences_once_and_see_each_change(
+    api: Api, clock: VirtualClock
+) -> None:
+    _storm(api)
+    cache = cache_of(api.state.db)
+    first = api.get("/api/v2/alerts").json()
+    builds = cache.builds
+    assert api.get("/api/v2/alerts").json() == first
+    k = quote('alertname=~"K.*"')
+    assert api.get(f"/api/v2/alerts?filter={k}").status_code == 200
+    assert cache.builds == builds
+    # a new silence is seen at once; then an expired one
+    matchers = [{"name": "instance", "value": "i1", "isRegex": False}]
+    posted = api.post("/api/v2/silences", _silence(matchers, iso(-60), iso(3600))).json()
+    i1 = [a for a in api.get("/api/v2/alerts").json() if a["labels"]["instance"] == "i1"]
+    assert [a["status"]["silencedBy"] for a in i1] == [[posted["silenceID"]]] * 2
+    assert api.delete(f"/api/v2/silence/{posted['silenceID']}").status_code == 200
+    i1 = [a for a in api.get("/api/v2/alerts").json() if a["labels"]["instance"] == "i1"]
+    assert [a["status"]["silencedBy"] for a in i1] == [[], []]
+    # time passing a silence's end
+    clock.advance(3600)
+    assert all(not a["status"]["silencedBy"] for a in api.get("/api/v2/alerts").json())

@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from tocsin import errors, times
@@ -73,8 +74,10 @@ def parse_time(value: Any, where: str) -> datetime | None:
     return None if zero else parsed
 
 
+@lru_cache(maxsize=4096)
 def format_time(dt: datetime | None) -> str:
-    """Alertmanager's time format: RFC 3339 with milliseconds, UTC."""
+    """Alertmanager's time format: RFC 3339 with milliseconds, UTC (remembered: in a storm
+    many alerts share their times)."""
     if dt is None:
         return "0001-01-01T00:00:00.000Z"
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"

@@ -4,7 +4,7 @@ for updating a silence in place or replacing it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -139,14 +139,40 @@ def _index_keys(silence: Silence) -> tuple[bool, str, frozenset[str]] | None:
     return (False, best[0], frozenset((best[1],))) if best[1] else None
 
 
+def next_change(silences: Sequence[Silence], now: datetime) -> datetime | None:
+    """The first time after ``now`` at which one of ``silences`` starts or ends (the set of
+    active silences changes), or None."""
+    times = [s.starts_at if now < s.starts_at else s.ends_at for s in silences if now < s.ends_at]
+    return min(times, default=None)
+
+
+# the most fingerprints whose silences an index remembers; beyond, it forgets them all
+MEMO_LIMIT = 500_000
+# how many alerts (or silences) are checked between two calls of a budget's check
+CHECK_EVERY = 512
+# the most values of a label whose unindexed silences an index remembers (and counts)
+MASKS_LIMIT = 65_536
+# up to this many alerts at once (a group's flush), the unindexed silences are found by the
+# value of the residual label; more (a listing), by each silence's most selective matcher
+FEW_ALERTS = 64
+
+
 class SilenceIndex:
     """The active silences at ``now``, indexed by one pinned label each (a label name -> a
     value or a literal prefix of the value -> the silences that need it), the others in a
     residual list: an alert is checked only against the silences that could match it, with
     the one matcher. Answers exactly what checking every silence would, in the order
-    given."""
+    given.
+
+    It holds until ``changes_at``, when one of the silences it was given (active or pending)
+    starts or ends (``current``). It remembers the silences that mute each fingerprint
+    (``silenced_many``), as Alertmanager does per silence-set version: a fingerprint stands
+    for its labels, so an alert seen again is not matched again."""
 
     def __init__(self, silences: Sequence[Silence], now: datetime) -> None:
+        self.built_at = now
+        self.changes_at = next_change(silences, now)
+        self._memo: dict[str, list[str]] = {}
         self.silences = [s for s in silences if s.state(now) is SilenceState.ACTIVE]
         self._by_label: dict[str, dict[str, list[int]]] = {}
         self._by_prefix: dict[str, dict[str, list[int]]] = {}
@@ -163,9 +189,34 @@ class SilenceIndex:
                 by_value.setdefault(value, []).append(n)
         for name, by_prefix in self._by_prefix.items():
             self._prefix_lengths[name] = sorted({len(p) for p in by_prefix})
+        # The silences left unindexed (say alertname=~".*db.*"), by each label they match
+        # on: which of them a value of that label lets through, as a bit set, remembered per
+        # value. An alert is looked up by the label with the fewest distinct values seen so
+        # far (a storm's new alerts share a few alertnames, not instances), so a new alert
+        # whose value was seen before is checked only against the silences it lets through.
+        names = sorted({m.name for n in self._residual for m in self.silences[n].matchers})
+        self._residual_names = names
+        self._residual_on: dict[str, list[tuple[Matcher, ...]]] = {
+            name: [
+                tuple(m for m in self.silences[n].matchers if m.name == name)
+                for n in self._residual
+            ]
+            for name in names
+        }
+        self._residual_always = {
+            name: sum(1 << bit for bit, on in enumerate(self._residual_on[name]) if not on)
+            for name in names
+        }
+        self._residual_masks: dict[str, dict[str, int]] = {name: {} for name in names}
+        self._seen: dict[str, set[str]] = {name: set() for name in names}
 
     def __len__(self) -> int:
         return len(self.silences)
+
+    def current(self, now: datetime) -> bool:
+        """Whether these are still the active silences at ``now`` (given no silence was
+        written since)."""
+        return self.built_at <= now and (self.changes_at is None or now < self.changes_at)
 
     def _indexed(self, labels: Mapping[str, str]) -> list[int]:
         """The indexed silences that could match an alert with ``labels`` (each once)."""
@@ -190,10 +241,42 @@ class SilenceIndex:
                     found.extend(by_prefix.get(value[:length], ()))
         return found
 
+    def _residual_for(
+        self, labels: Mapping[str, str], tick: Callable[[], None] | None = None
+    ) -> list[int]:
+        """The unindexed silences whose matchers on one label (the one with the fewest
+        distinct values seen) let an alert with ``labels`` through (each once, in order)."""
+        if not self._residual:
+            return []
+        for name in self._residual_names:
+            seen = self._seen[name]
+            if len(seen) < MASKS_LIMIT:
+                seen.add(labels.get(name, ""))
+        name = min(self._residual_names, key=lambda n: len(self._seen[n]))
+        value = labels.get(name, "")
+        masks = self._residual_masks[name]
+        mask = masks.get(value)
+        if mask is None:
+            mask = self._residual_always[name]
+            for bit, on_name in enumerate(self._residual_on[name]):
+                if tick is not None:
+                    tick()
+                if on_name and all(m.matches(value) for m in on_name):
+                    mask |= 1 << bit
+            if len(masks) >= MASKS_LIMIT:
+                masks.clear()
+            masks[value] = mask
+        found = []
+        while mask:
+            low = mask & -mask
+            found.append(self._residual[low.bit_length() - 1])
+            mask ^= low
+        return found
+
     def candidates(self, labels: Mapping[str, str]) -> list[Silence]:
         """The silences that could match an alert with ``labels`` (a superset of those that
         do), in the order given."""
-        found = self._indexed(labels) + self._residual
+        found = self._indexed(labels) + self._residual_for(labels)
         found.sort()
         return [self.silences[n] for n in found]
 
@@ -201,18 +284,56 @@ class SilenceIndex:
         """The ids of the active silences that mute an alert with ``labels``."""
         return [s.id for s in self.candidates(labels) if matches_all(list(s.matchers), labels)]
 
-    def silenced_many(self, alerts: Mapping[str, Mapping[str, str]]) -> dict[str, list[str]]:
-        """``silenced_by`` for many alerts (by fingerprint), only those muted. The silences
-        that are not indexed are checked silence by silence: each one's most selective
-        matcher is tried once per distinct value of its label among the alerts (a storm
-        has many alerts but few alertnames), the rest only on the alerts that pass it."""
+    def silenced_many(
+        self, alerts: Mapping[str, Mapping[str, str]], check: Callable[[], None] | None = None
+    ) -> dict[str, list[str]]:
+        """``silenced_by`` for many alerts (by fingerprint), only those muted. What was
+        worked out for a fingerprint before is remembered; the others are matched. The
+        silences that are not indexed are checked silence by silence: each one's most
+        selective matcher is tried once per distinct value of its label among the alerts (a
+        storm has many alerts but few alertnames), the rest only on the alerts that pass it.
+        ``check`` is called now and then (a time budget: it raises to stop the work)."""
+        memo = self._memo
+        fresh = {fp: labels for fp, labels in alerts.items() if fp not in memo}
+        if fresh:
+            if len(memo) + len(fresh) > MEMO_LIMIT:
+                memo.clear()
+            found = self._match_many(fresh, check)
+            for fp in fresh:
+                memo[fp] = found.get(fp, [])
+        answer = {}
+        for fp in alerts:
+            ids = memo.get(fp)
+            if ids is None:  # forgotten meanwhile (another caller filled the memo)
+                ids = self.silenced_by(alerts[fp])
+            if ids:
+                answer[fp] = ids
+        return answer
+
+    def _match_many(
+        self, alerts: Mapping[str, Mapping[str, str]], check: Callable[[], None] | None
+    ) -> dict[str, list[str]]:
+        steps = 0
+
+        def tick() -> None:
+            nonlocal steps
+            steps += 1
+            if check is not None and steps % CHECK_EVERY == 0:
+                check()
+
         hits: dict[str, list[int]] = {}
         if self._by_label or self._by_prefix:
             for fp, labels in alerts.items():
+                tick()
                 for n in self._indexed(labels):
                     if matches_all(list(self.silences[n].matchers), labels):
                         hits.setdefault(fp, []).append(n)
-        if self._residual:
+        if self._residual and len(alerts) <= FEW_ALERTS:
+            for fp, labels in alerts.items():
+                for n in self._residual_for(labels, tick):
+                    if matches_all(list(self.silences[n].matchers), labels):
+                        hits.setdefault(fp, []).append(n)
+        elif self._residual:
             distinct: dict[str, dict[str, list[str]]] = {}
 
             def values_of(name: str) -> dict[str, list[str]]:
@@ -224,10 +345,12 @@ class SilenceIndex:
                 return found
 
             for n in self._residual:
+                tick()
                 matchers = self.silences[n].matchers
                 first = min(matchers, key=lambda m: len(values_of(m.name)))
                 rest = [m for m in matchers if m is not first]
                 for value, fps in values_of(first.name).items():
+                    tick()
                     if not first.matches(value):
                         continue
                     for fp in fps:

@@ -26,11 +26,13 @@ from tocsin.alerts.payloads import (
     parse_silence,
     parse_v2,
 )
+from tocsin.alerts.silences import CHECK_EVERY
 from tocsin.alerts.silences import silence_json as gettable_silence
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
 from tocsin.api.raw import Abort, read_json
-from tocsin.errors import Conflict, Invalid, NotFound
+from tocsin.clock import Budget
+from tocsin.errors import Conflict, Invalid, NotFound, Unavailable
 from tocsin.incidents.flush import Muting
 from tocsin.routing.tree import Route
 from tocsin.service import silences
@@ -45,6 +47,11 @@ def swagger_error(message: str, code: int = 602) -> JSONResponse:
 
 def bad_request(message: str) -> JSONResponse:
     return JSONResponse(status_code=400, content=message)
+
+
+def cut_short(exc: Unavailable) -> JSONResponse:
+    """A read that spent its time budget (``api.read_budget``): 503, and why."""
+    return JSONResponse(status_code=503, content=exc.message)
 
 
 def _bool_param(request: Request, name: str, default: bool = True) -> bool:
@@ -77,14 +84,15 @@ def _receiver_filter(request: Request) -> Any:
         raise Abort(bad_request(f"failed to parse receiver param: {exc}")) from None
 
 
-def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[str, Any]:
+def gettable_alert(fp: str, alert: Alert, muting: Muting, routes: list[Route]) -> dict[str, Any]:
+    """An alert in Alertmanager's shape; ``routes``: the routes it goes to (``Route.match``)."""
     silenced = muting.silenced_by.get(fp, [])
     inhibited = muting.inhibited_by.get(fp, [])
     return {
         "annotations": alert.annotations,
         "endsAt": format_time(alert.ends_at),
         "fingerprint": fp,
-        "receivers": [{"name": r.receiver} for r in route.match(alert.labels)],
+        "receivers": [{"name": r.receiver} for r in routes],
         "startsAt": format_time(alert.starts_at),
         "status": {
             "inhibitedBy": inhibited,
@@ -97,7 +105,11 @@ def gettable_alert(fp: str, alert: Alert, muting: Muting, route: Route) -> dict[
     }
 
 
-def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[dict[str, Any]]:
+def _selected(
+    request: Request, ctx: Context, with_unprocessed: bool, budget: Budget
+) -> list[tuple[dict[str, Any], list[Route]]]:
+    """The alerts the request selects, each in Alertmanager's shape with the routes it goes
+    to."""
     show_active = _bool_param(request, "active")
     show_silenced = _bool_param(request, "silenced")
     show_inhibited = _bool_param(request, "inhibited")
@@ -112,10 +124,14 @@ def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[di
         return any(receivers.fullmatch(r.receiver) for r in route.match(alert.labels))
 
     # filter= and receiver= narrow the alerts before any silence or inhibition is checked
-    alerts, muting = silences.firing(ctx, now, matchers, routed if receivers is not None else None)
+    keep = routed if receivers is not None else None
+    alerts, muting = silences.firing(ctx, now, matchers, keep, budget)
     out = []
-    for fp in sorted(alerts):
-        entry = gettable_alert(fp, alerts[fp], muting, route)
+    for count, fp in enumerate(sorted(alerts)):
+        if count % CHECK_EVERY == 0:
+            budget.check()
+        routes = route.match(alerts[fp].labels)
+        entry = gettable_alert(fp, alerts[fp], muting, routes)
         status = entry["status"]
         if not show_active and status["state"] == "active":
             continue
@@ -123,18 +139,22 @@ def _selected(request: Request, ctx: Context, with_unprocessed: bool) -> list[di
             continue
         if not show_inhibited and status["inhibitedBy"]:
             continue
-        out.append(entry)
+        out.append((entry, routes))
     return out
 
 
 @router.get("/api/v2/alerts")
 async def get_alerts(request: Request) -> Response:
     require(request, "read")
+    ctx = context(request)
+    budget = silences.read_budget(ctx, "the read of the alerts")
     try:
-        body = await asyncio.to_thread(_selected, request, context(request), True)
+        selected = await asyncio.to_thread(_selected, request, ctx, True, budget)
     except Abort as abort:
         return abort.response
-    return JSONResponse(body)
+    except Unavailable as exc:
+        return cut_short(exc)
+    return JSONResponse([entry for entry, _ in selected])
 
 
 @router.post("/api/v2/alerts")
@@ -163,14 +183,24 @@ async def post_alerts(request: Request) -> Response:
 async def get_groups(request: Request) -> Response:
     require(request, "read")
     ctx = context(request)
+    budget = silences.read_budget(ctx, "the read of the alert groups")
     try:
-        selected = await asyncio.to_thread(_selected, request, ctx, False)
+        ordered = await asyncio.to_thread(_groups, request, ctx, budget)
     except Abort as abort:
         return abort.response
+    except Unavailable as exc:
+        return cut_short(exc)
+    return JSONResponse(ordered)
+
+
+def _groups(request: Request, ctx: Context, budget: Budget) -> list[dict[str, Any]]:
+    selected = _selected(request, ctx, False, budget)
     receivers = _receiver_filter(request)
     groups: dict[str, dict[str, Any]] = {}
-    for entry in selected:
-        for route in ctx.config.route.match(entry["labels"]):
+    for count, (entry, routes) in enumerate(selected):
+        if count % CHECK_EVERY == 0:
+            budget.check()
+        for route in routes:
             if receivers is not None and not receivers.fullmatch(route.receiver):
                 continue
             key = route.group_key(entry["labels"])
@@ -184,10 +214,9 @@ async def get_groups(request: Request) -> Response:
             )
             group["alerts"].append(entry)
     # Alertmanager orders groups by their label set, then by receiver
-    ordered = sorted(
+    return sorted(
         groups.values(), key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"])
     )
-    return JSONResponse(ordered)
 
 
 # --------------------------------------------------------------------------- silences

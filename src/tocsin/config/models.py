@@ -213,6 +213,16 @@ class DeliveryConfig(_Strict):
 class ApiConfig(_Strict):
     anonymous_intake: bool = False
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a token
+    # the most time a read of the firing alerts (/api/v2/alerts, /api/v2/alerts/groups) may
+    # spend; cut short, it answers 503 (amtool gives up after 30 s)
+    read_budget: Duration = "10s"
+
+    @field_validator("read_budget")
+    @classmethod
+    def _positive(cls, value: str) -> str:
+        if parse_duration(value) <= 0:
+            raise ValueError("must be more than 0s")
+        return value
 
 
 class HttpConfig(_Strict):

@@ -57,7 +57,7 @@ from tocsin.incidents.flush import (
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.incidents.messages import MAX_ALERTS
 from tocsin.incidents.tally import KEPT, KINDS, Member, Tally
-from tocsin.store import repo
+from tocsin.store import repo, silence_cache
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
@@ -358,7 +358,7 @@ def _silences(conn: Connection, now: datetime) -> tuple[SilenceIndex, str]:
     transaction (every flush in a batch has the same now)."""
     found: tuple[SilenceIndex, str] | None = conn.info.get(_SILENCES)
     if found is None:
-        index = SilenceIndex(repo.active_silences(conn, now), now)
+        index = silence_cache.active_index(conn, now)
         key = tally.muting_key((x.id, times.to_ts(x.updated_at)) for x in index.silences)
         found = conn.info[_SILENCES] = (index, key)
     return found

@@ -5,13 +5,13 @@ and whether the flush says anything new (Alertmanager's dedup: a changed set of 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from tocsin.alerts.inhibit import Inhibition, InhibitRule
 from tocsin.alerts.model import Alert
-from tocsin.alerts.silences import Silence, SilenceIndex
+from tocsin.alerts.silences import CHECK_EVERY, Silence, SilenceIndex
 from tocsin.incidents import tally
 
 
@@ -30,18 +30,22 @@ def mute(
     rules: Sequence[InhibitRule],
     firing: Mapping[str, Mapping[str, str]],
     now: datetime,
+    check: Callable[[], None] | None = None,
 ) -> Muting:
     """Silences and inhibition for these alerts. ``firing`` is every firing alert known (the
     inhibition sources), by fingerprint. Each alert is checked only against the silences
-    that could match it (``SilenceIndex``; pass one to reuse it across calls)."""
+    that could match it (``SilenceIndex``; pass one to reuse it across calls). ``check`` is
+    called now and then (a time budget: it raises to stop the work)."""
     silenced: dict[str, list[str]] = {}
     inhibited: dict[str, list[str]] = {}
     index = silences if isinstance(silences, SilenceIndex) else SilenceIndex(silences, now)
     inhibition = Inhibition(rules, list(firing.items()))
     if index.silences:
-        silenced = index.silenced_many({fp: alert.labels for fp, alert in alerts.items()})
-    for fp, alert in alerts.items():
+        silenced = index.silenced_many({fp: alert.labels for fp, alert in alerts.items()}, check)
+    for count, (fp, alert) in enumerate(alerts.items()):
         if rules:
+            if check is not None and count % CHECK_EVERY == 0:
+                check()
             found = inhibition.inhibited_by(alert.labels, fp)
             if found:
                 inhibited[fp] = found

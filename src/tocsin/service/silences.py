@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from tocsin import times
-from tocsin.alerts.matchers import Matcher, matches_filter
+from tocsin.alerts.matchers import Matcher, Op, matches_filter
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import (
+    CHECK_EVERY,
     Silence,
     SilenceState,
     can_update,
@@ -21,10 +22,11 @@ from tocsin.alerts.silences import (
     silence_sort_key,
     validate,
 )
+from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound
 from tocsin.incidents.flush import Muting, mute
 from tocsin.service.context import Context
-from tocsin.store import repo
+from tocsin.store import repo, silence_cache
 from tocsin.store.db import begin_write
 
 
@@ -114,25 +116,60 @@ def add_silence(
     return new_id
 
 
+def read_budget(ctx: Context, what: str) -> Budget:
+    """The time budget of a read of the firing alerts (``api.read_budget``)."""
+    seconds = times.parse_duration(ctx.config.model.api.read_budget)
+    return Budget(seconds, what, "narrow it with filter= or raise api.read_budget")
+
+
 def firing(
     ctx: Context,
     now: datetime,
     matchers: Sequence[Matcher] = (),
     keep: Callable[[Alert], bool] | None = None,
+    budget: Budget | None = None,
 ) -> tuple[dict[str, Alert], Muting]:
     """The alerts active at ``now`` by fingerprint that pass the API filter ``matchers``
     (Alertmanager's ``filter=``) and ``keep``, and what silences or inhibits them. Both are
-    applied before any muting work: only the selected alerts are checked against silences
-    (every firing alert still counts as an inhibition source)."""
-    with ctx.db.connect() as conn:
-        active = repo.active_alerts(conn, now)
-        found = repo.active_silences(conn, now)
-    every = {a.fingerprint: a.alert for a in active}
+    applied before any muting work: only the selected alerts are checked against silences.
+    The filter's equality matchers narrow the alerts in the database; a filter without one
+    reads the labels of the firing alerts first and the rest only of those it selects. The
+    other firing alerts are read (their labels) only when an inhibition rule targets a
+    selected alert.
+    The silences come from this process's cache (``store.silence_cache``), which also
+    remembers what mutes each fingerprint. ``budget`` is checked as the work goes
+    (``Unavailable`` when it is spent)."""
+    check = budget.check if budget is not None else None
     wanted = list(matchers)
-    alerts = {
-        fp: alert
-        for fp, alert in every.items()
-        if matches_filter(wanted, alert.labels) and (keep is None or keep(alert))
-    }
-    labels = {fp: a.labels for fp, a in every.items()}
-    return alerts, mute(alerts, found, ctx.config.inhibit_rules, labels, now)
+    pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
+    rules = ctx.config.inhibit_rules
+    with ctx.db.connect() as conn:
+        labels: dict[str, dict[str, str]] | None = None
+        if wanted and not pinned:
+            # no label to search for: the labels alone first, the rest of the chosen alerts
+            # after (their latest episodes, still firing)
+            labels = repo.active_labels(conn, now)
+            chosen = [fp for fp, each in labels.items() if matches_filter(wanted, each)]
+            current = repo.current_alerts(conn, chosen).values()
+            active = [a for a in current if a.alert.ends_at and a.alert.ends_at > now]
+        else:
+            active = repo.active_alerts(conn, now, pinned)
+        if check is not None:
+            check()
+        index = silence_cache.active_index(conn, now)
+        alerts: dict[str, Alert] = {}
+        for count, stored in enumerate(active):
+            if check is not None and count % CHECK_EVERY == 0:
+                check()
+            alert = stored.alert
+            if matches_filter(wanted, alert.labels) and (keep is None or keep(alert)):
+                alerts[stored.fingerprint] = alert
+        sources: dict[str, dict[str, str]] = {}
+        if any(rule.is_target(a.labels) for rule in rules for a in alerts.values()):
+            if labels is not None:
+                sources = labels
+            elif pinned:
+                sources = repo.active_labels(conn, now)
+            else:
+                sources = {a.fingerprint: a.labels for a in active}
+    return alerts, mute(alerts, index, rules, sources, now, check)

@@ -400,15 +400,51 @@ def _group(
     return len(new_keys), due
 
 
-def active_alerts(conn: Connection, now: datetime) -> list[StoredAlert]:
-    """Current episodes that have not ended (what Alertmanager's API lists)."""
+def active_alerts(
+    conn: Connection, now: datetime, labels: Mapping[str, str] | None = None
+) -> list[StoredAlert]:
+    """Current episodes that have not ended (what Alertmanager's API lists). With ``labels``,
+    at least those that carry every one of these labels (a filter's equality matchers),
+    narrowed in SQL where the stored text of a label can be searched for (``label_text``):
+    the caller still checks each alert."""
+    query = select(alerts).where(
+        alerts.c.ends_at > times.to_ts(now),
+        alerts.c.id == current_episode(alerts.c.fingerprint),
+    )
+    for name, value in (labels or {}).items():
+        text = label_text(name, value)
+        if text is not None:
+            query = query.where(alerts.c.labels.like(f"%{_like_escaped(text)}%", escape="\\"))
+    return [_row_to_alert(r) for r in conn.execute(query)]
+
+
+def active_labels(conn: Connection, now: datetime) -> dict[str, dict[str, str]]:
+    """The labels of every current episode that has not ended, by fingerprint (the sources of
+    inhibition, without the rest of each alert)."""
     rows = conn.execute(
-        select(alerts).where(
+        select(alerts.c.fingerprint, alerts.c.labels).where(
             alerts.c.ends_at > times.to_ts(now),
             alerts.c.id == current_episode(alerts.c.fingerprint),
         )
     )
-    return [_row_to_alert(r) for r in rows]
+    return {r.fingerprint: orjson.loads(r.labels) for r in rows}
+
+
+# label names and values whose stored JSON text is themselves between quotes, however stored
+_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 _-.:/@,=+*#()[]")
+
+
+def label_text(name: str, value: str) -> str | None:
+    """The text a label ``name="value"`` is stored as inside an alert's labels (``"name":
+    "value"``, as ``dumps`` writes it), or None when the name or value holds a character
+    whose JSON spelling may vary (quotes, backslashes, control and non-ASCII characters)."""
+    if not name or not _PLAIN.issuperset(name) or not _PLAIN.issuperset(value):
+        return None
+    return f'"{name}":"{value}"'
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def alert_history(
@@ -462,6 +498,31 @@ def active_silences(conn: Connection, now: datetime) -> list[Silence]:
     return [_row_to_silence(r) for r in bulk.fetch(conn, _ACTIVE_SILENCES, [ts, ts])]
 
 
+def unexpired_silence_rows(conn: Connection, now: datetime) -> list[Any]:
+    """The rows of the silences active or pending at ``now`` (``silence_of_row`` reads one)."""
+    return bulk.fetch(conn, _UNEXPIRED_SILENCES, [times.to_ts(now)])
+
+
+def silence_of_row(row: Any) -> Silence:
+    return _row_to_silence(row)
+
+
+SILENCES_VERSION = "silences"
+
+
+def silences_version(conn: Connection) -> int:
+    """The version of the silences: bumped by every write of one (``save_silence``), in any
+    process. Read it before the silences it stands for."""
+    rows = bulk.fetch(conn, "SELECT version FROM versions WHERE name = {p}", [SILENCES_VERSION])
+    return int(rows[0].version) if rows else 0
+
+
+def _bump(conn: Connection, name: str) -> None:
+    done = bulk.execute(conn, "UPDATE versions SET version = version + 1 WHERE name = {p}", [name])
+    if not done:
+        bulk.execute(conn, "INSERT INTO versions (name, version) VALUES ({p}, 1)", [name])
+
+
 def save_silence(conn: Connection, silence: Silence) -> None:
     values = {
         "matchers": _matchers_json(silence.matchers),
@@ -474,6 +535,7 @@ def save_silence(conn: Connection, silence: Silence) -> None:
     done = conn.execute(update(silences).where(silences.c.id == silence.id).values(**values))
     if done.rowcount == 0:
         conn.execute(insert(silences).values(id=silence.id, **values))
+    _bump(conn, SILENCES_VERSION)
 
 
 # --------------------------------------------------------------------------- incidents
@@ -483,6 +545,10 @@ def save_silence(conn: Connection, silence: Silence) -> None:
 _ACTIVE_SILENCES = (
     "SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at FROM silences"
     " WHERE starts_at <= {p} AND ends_at > {p}"
+)
+_UNEXPIRED_SILENCES = (
+    "SELECT id, matchers, starts_at, ends_at, created_by, comment, updated_at FROM silences"
+    " WHERE ends_at > {p}"
 )
 
 

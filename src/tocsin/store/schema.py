@@ -76,6 +76,16 @@ silences = Table(
     Index("ix_silences_ends_at", "ends_at"),
 )
 
+# A counter per kind of shared state that processes cache (0011): every write of a silence
+# bumps ``silences`` in its transaction, so each process's index of the active silences
+# (store/silence_cache.py) knows when it is stale, whichever process or replica wrote.
+versions = Table(
+    "versions",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
 # An alert group (route + group labels) is the incident record: opened by its first alert,
 # resolved when all its alerts are.
 incidents = Table(
