@@ -14,6 +14,7 @@ each and the ratio tocsin/Alertmanager, then the resident memory of each server 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -25,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -73,6 +75,32 @@ def rss_kb(pid: int) -> int:
         children = (task / "children").read_text().split()
         total += sum(rss_kb(int(child)) for child in children)
     return total
+
+
+class PeakRss:
+    """The highest resident memory (``rss_kb``, workers included) of a process while the
+    block runs, sampled twice a second."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            with contextlib.suppress(OSError):  # a worker may have just ended
+                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            if self._stop.wait(0.5):
+                return
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def batches(prefix: str, start: int, count: int) -> list[bytes]:

@@ -60,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import (
     BATCH,
+    PeakRss,
     Target,
     alertmanager_target,
     drop_pg,
@@ -427,6 +428,7 @@ class Row:
     taken: int = 0
     groups_read_s: float | None = None
     timeline_read_s: float | None = None
+    peak_rss_mb: float | None = None
     false_resolves: int | None = None
     round_lags: list[float] = field(default_factory=list)
 
@@ -443,9 +445,9 @@ def report(rows: list[Row]) -> None:
     print()
     print(
         "| shape | target | alerts/s per 5-s window | min | min / AM min | slowest request "
-        "| alerts taken | GET groups after | GET timeline 1 after |"
+        "| alerts taken | GET groups after | GET timeline 1 after | peak RSS |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     peers = {r.shape: r.minimum for r in rows if r.target == "alertmanager"}
     for row in rows:
         windows = " / ".join(f"{rate:,.0f}" for rate in row.rates)
@@ -459,7 +461,8 @@ def report(rows: list[Row]) -> None:
             f"| {row.shape} | {row.target} | {windows} | {_num(row.minimum, ',.0f')} "
             f"| {_num(share, '.3f', 'x')} | {slow} | {row.taken:,} "
             f"| {_num(row.groups_read_s, '.2f', ' s')} "
-            f"| {_num(row.timeline_read_s, '.3f', ' s')} |"
+            f"| {_num(row.timeline_read_s, '.3f', ' s')} "
+            f"| {_num(row.peak_rss_mb, ',.0f', ' MB')} |"
         )
 
 
@@ -536,23 +539,26 @@ def main() -> None:
                     )
                     with Target(label, start) as server:
                         read_headers = {} if target == "alertmanager" else viewer_token(pg, workdir)
-                        if shape.name == "resend":
-                            began, requests, row.round_lags, row.false_resolves = run_resend(
-                                server.port,
-                                server.headers,
-                                f"{shape.name}{tag}",
-                                args.seconds,
-                                args.resend_alerts,
-                                args.resend_every,
-                            )
-                        else:
-                            began, requests = run_storm(
-                                server.port, server.headers, f"{shape.name}{tag}", args.seconds
-                            )
-                        row.rates = window_rates(requests, began, args.seconds)
-                        row.slowest_s = slowest(requests)
-                        row.failures = sum(not r.ok for r in requests)
-                        row.taken = sum(r.alerts for r in requests if r.ok)
+                        assert server.process is not None
+                        with PeakRss(server.process.pid) as memory:
+                            if shape.name == "resend":
+                                began, requests, row.round_lags, row.false_resolves = run_resend(
+                                    server.port,
+                                    server.headers,
+                                    f"{shape.name}{tag}",
+                                    args.seconds,
+                                    args.resend_alerts,
+                                    args.resend_every,
+                                )
+                            else:
+                                began, requests = run_storm(
+                                    server.port, server.headers, f"{shape.name}{tag}", args.seconds
+                                )
+                            row.rates = window_rates(requests, began, args.seconds)
+                            row.slowest_s = slowest(requests)
+                            row.failures = sum(not r.ok for r in requests)
+                            row.taken = sum(r.alerts for r in requests if r.ok)
+                        row.peak_rss_mb = memory.peak_kb / 1024  # the storm's, not the reads'
                         row.groups_read_s = timed_get(
                             server.port, "/api/v2/alerts/groups", read_headers
                         )

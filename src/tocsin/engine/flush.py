@@ -31,6 +31,8 @@ start of each transaction).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -61,9 +63,11 @@ from tocsin.store import repo, silence_cache
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
+_INLINE = "tocsin_flush_inline"
 _PREFETCH = "tocsin_prefetched"
 BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
 CHUNK = 20_000  # changed alerts one flush reads at most (about 0.2 s)
+INLINE_CHUNK = 1_000  # the same, for a flush done in the intake's transaction (``inline``)
 CATCH_UP_S = 0.2  # a flush that is behind comes back this soon; the intake goes in between
 MAX_DEFERRED = 25  # flushes in a row that may hold news back while catching up (about 10 s)
 
@@ -269,14 +273,18 @@ def _by_tally(
     kept = Tally.from_json(incident.tally)
     if kept is None or kept.targets:
         return None
+    ahead: _Prefetched | None = conn.info.get(_PREFETCH)
+    if ahead is not None and incident.id in ahead.members:
+        return None  # a new incident with a few alerts, read already with its batch's others
     if kept.fresh:  # nothing muted yet: today's silences and rules apply from here
         kept = replace(kept, silences=keys[0], rules=keys[1], level_label=keys[2])
     elif (kept.silences, kept.rules, kept.level_label) != keys or kept.unresolved < BIG:
         return None
     incident_id = incident.id
     now_ts = times.to_ts(now)
-    rows = repo.dirty_members(conn, incident_id, CHUNK)
-    behind = len(rows) == CHUNK  # more changed than one flush reads: the next one follows
+    chunk = INLINE_CHUNK if conn.info.get(_INLINE) else CHUNK
+    rows = repo.dirty_members(conn, incident_id, chunk)
+    behind = len(rows) == chunk  # more changed than one flush reads: the next one follows
     if kept.next_end is not None and kept.next_end <= now_ts:
         rows += repo.ended_members(conn, incident_id, now_ts)
         kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
@@ -381,16 +389,37 @@ def prefetch(conn: Connection, items: list[Any]) -> None:
         conn.info.pop(_PREFETCH, None)
         return
     repo.lock_incidents(conn, refs)  # before reading: no intake adds to them meanwhile
-    # not the alerts of a big group that its tally keeps: its flush reads what changed
-    refs = [i for i, counted in repo.tallies(conn, refs).items() if not _by_its_tally(counted)]
+    # not the alerts of a big group that its tally keeps (its flush reads what changed), nor
+    # of a new one that has many (read in chunks); a new one with a few is read here, with
+    # the others, in one statement instead of several for each
+    stored = repo.tallies(conn, refs)
+    fresh = [i for i, (_status, text) in stored.items() if (Tally.from_json(text) or _OLD).fresh]
+    few = {i for i, n in repo.dirty_counts(conn, fresh).items() if n < BIG}
+    refs = [i for i, (_status, text) in stored.items() if i in few or not _big(text)]
     conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), repo.member_states(conn, refs))
 
 
-def _by_its_tally(stored: tuple[str, str | None]) -> bool:
-    """Whether an incident's flush will likely go by its tally (``_by_tally`` decides)."""
-    _status, text = stored
+_OLD = Tally()  # what an incident of before the tally counts as
+
+
+def _big(text: str | None) -> bool:
+    """Whether a stored tally is one a flush goes by: a new incident's, or one of ``BIG`` or
+    more unresolved alerts."""
     counted = Tally.from_json(text)
     return counted is not None and (counted.fresh or counted.unresolved >= BIG)
+
+
+@contextmanager
+def inline(conn: Connection) -> Iterator[None]:
+    """Flushes done in the intake's transaction (``DueWorkEngine.flush_inline``: a new group
+    with no group_wait pages after one commit): each reads at most ``INLINE_CHUNK`` changed
+    alerts, so that the requests the commit answers never wait for a storm's catching up,
+    which the engine's loop does in its own transactions, ``CHUNK`` at a time."""
+    conn.info[_INLINE] = True
+    try:
+        yield
+    finally:
+        conn.info.pop(_INLINE, None)
 
 
 def forget(conn: Connection) -> None:

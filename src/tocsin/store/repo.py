@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from tocsin import times
 from tocsin.alerts.matchers import Matcher, from_api
@@ -687,19 +687,16 @@ def save_member_states(
 ) -> None:
     """What a flush said of each alert whose state changed, and which it sent as firing
     (one statement per changed alert: a flush costs what changed)."""
-    match = (incident_alerts.c.incident_id == bindparam("i")) & (
-        incident_alerts.c.fingerprint == bindparam("fp")
+    bulk.executemany(
+        conn,
+        "UPDATE incident_alerts SET said = {p} WHERE incident_id = {p} AND fingerprint = {p}",
+        [(state, incident_id, fp) for fp, state in sorted(said.items())],
     )
-    if said:
-        conn.execute(
-            update(incident_alerts).where(match).values(said=bindparam("state")),
-            [{"state": state, "i": incident_id, "fp": fp} for fp, state in sorted(said.items())],
-        )
-    if sent:
-        conn.execute(
-            update(incident_alerts).where(match).values(sent=True),
-            [{"i": incident_id, "fp": fp} for fp in sorted(sent)],
-        )
+    bulk.executemany(
+        conn,
+        "UPDATE incident_alerts SET sent = {p} WHERE incident_id = {p} AND fingerprint = {p}",
+        [(True, incident_id, fp) for fp in sorted(sent)],
+    )
 
 
 _MEMBER_SELECT = (
@@ -796,6 +793,18 @@ def tallies(conn: Connection, incident_ids: Sequence[int]) -> dict[int, tuple[st
         conn, "SELECT id, status, tally FROM incidents WHERE id IN ({in_})", list(incident_ids)
     )
     return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def dirty_counts(conn: Connection, incident_ids: Sequence[int]) -> dict[int, int]:
+    """How many dirty members each of these incidents has (those with none are left out)."""
+    rows = bulk.select_in(
+        conn,
+        "SELECT incident_id, count(*) FROM incident_alerts"
+        " WHERE incident_id IN ({in_}) AND dirty = {p} GROUP BY incident_id",
+        list(incident_ids),
+        extra=[True],
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 def clear_dirty(conn: Connection, incident_id: int) -> None:
