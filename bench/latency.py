@@ -1,19 +1,32 @@
-"""Benchmark: notification latency, tocsin beside Alertmanager in the same run.
+"""Benchmark: page latency, tocsin beside its durable floor and Alertmanager in the same run.
 
-Posts one alert of a new group (``group_wait: 0s``) to ``/api/v2/alerts`` and times, from just
-before the POST (client side) to the moment a local webhook sink has read a notification body
-naming that alert's unique ``instance``: the time from intake to the page leaving the server.
-One probe at a time over a keep-alive connection, a pause of 50 ms between probes, 5 warm-up
-probes not counted, a miss after 10 s. Two conditions: idle, and under ingest load (one
-background process posting batches of 100 new alerts at ``--load-rate`` alerts/s, labelled
-``bench_load="1"`` and routed where nothing is sent). Targets: tocsin on SQLite, tocsin on
-PostgreSQL (a throwaway database, when one answers) and Alertmanager from Debian's package.
-Prints p50, p90 and max per target and condition, then the ratio tocsin/Alertmanager. The
-load client waits for each answer, so a target whose intake stalls takes less than the offered
-rate: the rate it actually held is printed beside its row.
+Posts one alert of a new group (``group_wait: 0s``, ``severity: critical``) to
+``/api/v2/alerts`` and times, from just before the POST (client side) to the moment a local
+webhook sink has read a notification body naming that alert's unique ``instance``: the time
+from intake to the page leaving the server. One probe at a time over a keep-alive connection,
+a pause of 50 ms between probes, 5 warm-up probes not counted, a miss after 10 s.
 
-    .venv/bin/python bench/latency.py [--runs 60] [--load-rate 2000]
-        [--targets sqlite,postgresql,alertmanager]
+Two conditions (issue 18 item 6):
+
+- ``idle``: nothing else happens;
+- ``storm``: a background process posts batches of 100 new alerts (``bench/storm.py``'s
+  loader: each a new group, on a route without channels, where the storm digest takes over as
+  it would) at half of the target's sustained intake, measured first in the same run by
+  ``bench/storm.py``'s two clients posting as fast as they are answered for
+  ``--intake-seconds`` (or at ``--load-rate`` alerts/s when given). Alertmanager gets the rate
+  of the first tocsin target, so that both carry the same load.
+
+Targets: ``floor`` (``bench/latency_floor.py``'s durable floor: a bare uvicorn server that
+commits each alert to SQLite with ``synchronous=FULL`` before posting it; idle only), tocsin
+on SQLite, tocsin on PostgreSQL (a throwaway database, when one answers) and Alertmanager from
+Debian's package. Prints p50, p90 and max per target and condition, then the ratios of issue
+18 item 6: tocsin's idle p50 over the floor's (target: at most 1.5x) and tocsin's storm p90
+over its own idle p50 (target: at most 3x), and each beside Alertmanager. The load client
+waits for each answer, so a target whose intake stalls takes less than the offered rate: the
+rate it actually held is printed beside its row.
+
+    .venv/bin/python bench/latency.py [--runs 60] [--intake-seconds 10] [--load-rate N]
+        [--targets floor,sqlite,postgresql,alertmanager]
 """
 
 from __future__ import annotations
@@ -43,19 +56,21 @@ from bench.ingest import (
     BATCH,
     Target,
     alertmanager_target,
-    batches,
     drop_pg,
     pg_database,
     post_batch,
     tocsin_target,
 )
+from bench.storm import batch_body, run_storm, window_rates
 
-TARGETS = ("sqlite", "postgresql", "alertmanager")
+TARGETS = ("floor", "sqlite", "postgresql", "alertmanager")
 WARMUP = 5
 TIMEOUT_S = 10.0
 PAUSE_S = 0.05
 LOAD_SETTLE_S = 1.0
-LOAD_LABEL = "bench_load"
+PROBE = "LatencyProbe"  # the probes' alertname: only their route has a channel
+FLOOR_TARGET = 1.5  # issue 18 item 6: idle p50 within 1.5x of the durable floor
+STORM_TARGET = 3.0  # and storm p90 within 3x of tocsin's own idle p50
 
 TOCSIN_CONFIG = """
 global: {{resolve_timeout: 5m}}
@@ -65,11 +80,10 @@ route:
   group_wait: 0s
   group_interval: 5m
   routes:
-    # channels are inherited (an empty list means "the parent's"), so the root has none and
-    # only the probes' branch names the sink
-    - matchers: ['{label}="1"']
-    - matchers: ['{label}!="1"']
-      channels: [sink]
+    # the root has no channels: only the probes page; the load's incidents are recorded,
+    # triggered and escalated (to nobody), and its route's storm digest takes over as it would
+    - matchers: ['alertname="{probe}"']
+      channels: [sink]{probe_storm}
 receivers: [{{name: default}}]
 channels:
   - {{name: sink, type: webhook, url: "http://127.0.0.1:{port}/hook"}}
@@ -79,13 +93,13 @@ api: {{anonymous_intake: false}}
 
 ALERTMANAGER_CONFIG = """
 route:
-  receiver: sink
+  receiver: blackhole
   group_by: [alertname, instance]
   group_wait: 0s
   group_interval: 5m
   routes:
-    - matchers: ['{label}="1"']
-      receiver: blackhole
+    - matchers: ['alertname="{probe}"']
+      receiver: sink
 receivers:
   - name: sink
     webhook_configs: [{{url: "http://127.0.0.1:{port}/hook", send_resolved: false}}]
@@ -168,25 +182,28 @@ class Sink:
 # --------------------------------------------------------------------------- targets
 
 
-def tocsin_start(workdir: Path, sink_port: int, database_url: str | None) -> Start:
-    config = TOCSIN_CONFIG.format(label=LOAD_LABEL, port=sink_port)
+# The probes open about ten incidents a second on their route: the storm digest (issue 18
+# item 4, 20 incidents in 60 s by default) would fold all but the first 20 into a digest and
+# page none of them. The load's route keeps the default, as a user meets it.
+PROBE_STORM = "\n      storm: {enabled: false}"
+
+
+def tocsin_start(
+    workdir: Path, sink_port: int, database_url: str | None, storm_key: bool = True
+) -> Start:
+    """``storm_key``: False for a version that predates the ``storm:`` key (no digest)."""
+    config = TOCSIN_CONFIG.format(
+        probe=PROBE, port=sink_port, probe_storm=PROBE_STORM if storm_key else ""
+    )
     return tocsin_target(workdir, database_url, config_text=config)
 
 
 def alertmanager_start(binary: str, workdir: Path, sink_port: int) -> Start:
-    config = ALERTMANAGER_CONFIG.format(label=LOAD_LABEL, port=sink_port)
+    config = ALERTMANAGER_CONFIG.format(probe=PROBE, port=sink_port)
     return alertmanager_target(binary, workdir, config)
 
 
 # --------------------------------------------------------------------------- load
-
-
-def load_body(prefix: str, index: int) -> bytes:
-    """Batch ``index`` of new alerts (``bench.ingest.batches``), marked as load."""
-    alerts = json.loads(batches(prefix, index, 1)[0])
-    for alert in alerts:
-        alert["labels"][LOAD_LABEL] = "1"
-    return json.dumps(alerts).encode()
 
 
 def _load(
@@ -204,7 +221,7 @@ def _load(
     sent = failures = index = 0
     started = next_at = time.perf_counter()
     while not stop.is_set():
-        body = load_body(prefix, index)
+        body = batch_body(prefix, index)
         index += 1
         delay = next_at - time.perf_counter()
         if delay > 0:
@@ -269,7 +286,7 @@ def probe_body(instance: str) -> bytes:
         [
             {
                 "labels": {
-                    "alertname": "LatencyProbe",
+                    "alertname": PROBE,
                     "instance": instance,
                     "job": "bench",
                     "severity": "critical",
@@ -327,6 +344,10 @@ def _ms(value: float) -> str:
     return "-" if value != value else f"{value:.1f}"
 
 
+def _ratio(value: float, base: float) -> str:
+    return "-" if value != value or base != base or not base else f"{value / base:.2f}x"
+
+
 def report(rows: list[Row]) -> None:
     print()
     print(f"{'target':18} {'condition':9} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'runs':>5}")
@@ -345,13 +366,31 @@ def report(rows: list[Row]) -> None:
             f"{_ms(max(row.latencies_ms) if row.latencies_ms else float('nan')):>8} "
             f"{runs:>5}" + (f"   {'; '.join(extra)}" if extra else "")
         )
-    peers = {r.condition: r for r in rows if r.target == "alertmanager" and r.latencies_ms}
-    if not peers:
-        return
+    found = {(r.target, r.condition): r for r in rows}
+    floor = found.get(("floor/durable", "idle"))
     print()
     for row in rows:
+        if row.condition != "idle" or row.target == "floor/durable":
+            continue
+        storm = found.get((row.target, "storm"))
+        idle_p50 = row.percentile(50)
+        parts = []
+        if floor is not None and row.target != "alertmanager":
+            parts.append(
+                f"idle p50 / floor p50 {_ratio(idle_p50, floor.percentile(50))}"
+                f" (target <= {FLOOR_TARGET}x)"
+            )
+        if storm is not None:
+            parts.append(
+                f"storm p90 / idle p50 {_ratio(storm.percentile(90), idle_p50)}"
+                + (f" (target <= {STORM_TARGET:.0f}x)" if row.target != "alertmanager" else "")
+            )
+        if parts:
+            print(f"{row.target}: " + ", ".join(parts))
+    peers = {r.condition: r for r in rows if r.target == "alertmanager" and r.latencies_ms}
+    for row in rows:
         peer = peers.get(row.condition)
-        if row.target == "alertmanager" or peer is None:
+        if row.target in ("alertmanager", "floor/durable") or peer is None:
             continue
         if not row.latencies_ms:
             print(
@@ -366,6 +405,14 @@ def report(rows: list[Row]) -> None:
         )
 
 
+def sustained_intake(target: Target, seconds: float, prefix: str) -> float:
+    """New alerts/s ``target`` takes in: ``bench/storm.py``'s clients posting as fast as they
+    are answered for ``seconds``, the mean of its whole 5-s windows."""
+    start, requests = run_storm(target.port, target.headers, prefix, seconds)
+    rates = window_rates(requests, start, seconds)
+    return sum(rates) / len(rates) if rates else 0.0
+
+
 def _targets(text: str) -> list[str]:
     chosen = [t.strip() for t in text.split(",") if t.strip()]
     unknown = [t for t in chosen if t not in TARGETS]
@@ -378,19 +425,35 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=60, help="probes per target and condition")
     parser.add_argument(
-        "--load-rate", type=float, default=2000, help="alerts/s of the background ingest load"
+        "--intake-seconds",
+        type=float,
+        default=10,
+        help="how long each target's sustained intake is measured (at least 5)",
+    )
+    parser.add_argument(
+        "--load-rate",
+        type=float,
+        default=None,
+        help="alerts/s of the storm's background load (default: half the sustained intake)",
     )
     parser.add_argument(
         "--targets",
         type=_targets,
         default=list(TARGETS),
-        help="comma-separated subset of sqlite,postgresql,alertmanager",
+        help="comma-separated subset of " + ",".join(TARGETS),
     )
     args = parser.parse_args()
+    if args.load_rate is None and args.intake_seconds < 5:
+        parser.error("--intake-seconds must be at least 5 (one whole window)")
     tag = secrets.token_hex(3)
     chosen: list[str] = args.targets
     starts: list[tuple[str, Callable[[Path, int], Start]]] = []
     pg: str | None = None
+    if "floor" in chosen:
+        # imported here: bench.latency_floor imports this module
+        from bench.latency_floor import floor_start
+
+        starts.append(("floor/durable", lambda d, p: floor_start("durable", d, p)))
     if "sqlite" in chosen:
         starts.append(("tocsin/sqlite", lambda d, p: tocsin_start(d, p, None)))
     if "postgresql" in chosen:
@@ -405,12 +468,18 @@ def main() -> None:
             starts.append(("alertmanager", lambda d, p: alertmanager_start(found, d, p)))
         else:
             print("Alertmanager skipped: install Debian's prometheus-alertmanager")
+    load = (
+        f"{args.load_rate:.0f} alerts/s"
+        if args.load_rate
+        else f"half the sustained intake (measured for {args.intake_seconds:.0f} s)"
+    )
     print(
         f"{args.runs} probes (+{WARMUP} warm-up) per target and condition, {PAUSE_S * 1000:.0f} ms"
-        f" apart; load: 1 process, {args.load_rate:.0f} alerts/s in batches of {BATCH}",
+        f" apart; storm load: 1 process, {load}, in batches of {BATCH} new alerts",
         flush=True,
     )
     rows: list[Row] = []
+    storm_rate: float | None = args.load_rate
     try:
         with Sink() as sink:
             for name, make in starts:
@@ -422,16 +491,31 @@ def main() -> None:
                     measure(target, sink, idle, args.runs, tag)
                     rows.append(idle)
                     print(f"  {name} idle: p50 {_ms(idle.percentile(50))} ms", flush=True)
-                    loaded = Row(name, "load")
-                    load = Load(target.port, target.headers, args.load_rate, f"load{tag}")
-                    with load:
-                        measure(target, sink, loaded, args.runs, tag)
-                    loaded.note = f"load held {load.rate:.0f} alerts/s" + (
-                        f", {load.failures} load POSTs failed" if load.failures else ""
+                    if name == "floor/durable":
+                        continue
+                    rate = storm_rate
+                    intake = ""
+                    if rate is None or (name != "alertmanager" and not args.load_rate):
+                        sustained = sustained_intake(target, args.intake_seconds, f"in{tag}")
+                        rate = sustained / 2
+                        intake = f"sustained intake {sustained:.0f} alerts/s, "
+                        if storm_rate is None:
+                            storm_rate = rate
+                    stormed = Row(name, "storm")
+                    background = Load(target.port, target.headers, rate, f"storm{tag}")
+                    with background:
+                        measure(target, sink, stormed, args.runs, tag)
+                    stormed.note = (
+                        f"{intake}load {rate:.0f} offered, {background.rate:.0f} held alerts/s"
+                        + (
+                            f", {background.failures} load POSTs failed"
+                            if background.failures
+                            else ""
+                        )
                     )
-                    rows.append(loaded)
+                    rows.append(stormed)
                     print(
-                        f"  {name} load: p50 {_ms(loaded.percentile(50))} ms, {loaded.note}",
+                        f"  {name} storm: p90 {_ms(stormed.percentile(90))} ms, {stormed.note}",
                         flush=True,
                     )
     finally:

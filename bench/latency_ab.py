@@ -60,6 +60,11 @@ def source_tree(revision: str, scratch: Path) -> Iterator[Path]:
         )
 
 
+def knows_storms(src: Path) -> bool:
+    """Whether the version in ``src`` has the storm digest (and its ``storm:`` key)."""
+    return "class StormConfig" in (src / "tocsin" / "config" / "models.py").read_text()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("a", help="a git revision, or . for this checkout")
@@ -81,7 +86,7 @@ def main() -> None:
                 workdir.mkdir()
                 # the server and the commands that make its token import tocsin from ``src``
                 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(src), given]))
-                servers.append(tocsin_start(workdir, sink.port, None)())
+                servers.append(tocsin_start(workdir, sink.port, None, knows_storms(src))())
             if given is None:
                 os.environ.pop("PYTHONPATH", None)
             else:

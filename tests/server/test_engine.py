@@ -349,3 +349,44 @@ def test_every_kind_of_due_work_has_its_stage() -> None:
 
     assert set(CYCLE) | {kinds.DELIVER} == set(kinds.KINDS)
     assert kinds.DELIVER not in CYCLE  # sent after the batch commits, by the Deliverer
+
+
+def test_a_one_alert_request_is_flushed_at_intake_beside_a_big_batch(
+    db: Engine, clock: VirtualClock
+) -> None:
+    """A commit whose batches bring more new groups than the flush at intake takes does each
+    request's first ones in turn: a request of one new critical alert that shares the commit
+    with a storm's batch is flushed (and pages) at intake, not left behind the storm's
+    flushes for the engine."""
+    from tocsin.engine.loop import INLINE_LIMIT
+    from tocsin.intake.commit import Committer, in_turn
+
+    assert in_turn([[1, 2, 3], [], [4], [5, 6]]) == [1, 4, 5, 2, 6, 3]
+    state = make_state(db, clock)
+    engine = DueWorkEngine(db, state.config, clock, owner="me")
+    committer = Committer(db, clock, after_store=engine.flush_inline)
+    storm = [_alert(f"Storm{i}") for i in range(INLINE_LIMIT + 5)]
+    probe = _alert("DatabaseDown")
+    for alert in [*storm, probe]:
+        alert.labels["severity"] = "critical"  # group_wait 0s: due at intake
+    now = times.to_dt(START)
+    try:
+        results, _due = committer.commit(
+            [
+                repo.prepare(storm, now, state.config.route, "api"),
+                repo.prepare([probe], now, state.config.route, "api"),
+            ]
+        )
+    finally:
+        committer.close()
+    assert results[1] is not None
+    (incident,) = results[1].touched
+    with db.connect() as conn:
+        flushed = {
+            row.incident_id
+            for row in conn.execute(
+                select(timeline.c.incident_id).where(timeline.c.kind == "group_flushed")
+            )
+        }
+    assert incident in flushed
+    assert len(flushed) == INLINE_LIMIT  # the rest are the engine's, as before

@@ -173,15 +173,17 @@ class DueWorkEngine:
             return [], True
         now = self.clock.now()
         _fresh(conn)
-        items = repo.claim_due(
-            conn,
-            now,
-            self.owner,
-            LEASE_S,
-            INLINE_LIMIT,
-            kinds=[kinds.FLUSH],
-            refs=incidents[: INLINE_LIMIT * 10],
-        )
+        # the first ones in the order given (the intake's: each request in turn), skipping
+        # those not due, until the limit; then in the engine's order
+        items: list[Any] = []
+        start, end = 0, min(len(incidents), INLINE_LIMIT * 10)
+        while len(items) < INLINE_LIMIT and start < end:
+            refs = incidents[start : start + INLINE_LIMIT - len(items)]
+            start += len(refs)
+            items += repo.claim_due(
+                conn, now, self.owner, LEASE_S, len(refs), kinds=[kinds.FLUSH], refs=refs
+            )
+        items.sort(key=lambda r: (r.due_at, r.id))
         flush.prefetch(conn, items)
         with flush.inline(conn):  # a storm's catching up is the loop's, not the intake's
             for item in items:

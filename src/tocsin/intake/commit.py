@@ -138,7 +138,7 @@ class Committer:
         with self._held.begin() as conn:
             results = [repo.store(conn, batch) for batch in batches]
             due = [r.later for r in results if r.later is not None]
-            touched = [i for r in results for i in r.touched]
+            touched = in_turn([r.touched for r in results])
             if touched and self.after_store is not None:
                 try:
                     with bulk.savepoint(conn):  # a failure here never costs the alerts
@@ -156,6 +156,17 @@ class Committer:
             if created and self.on_created is not None:
                 self.on_created(created, committed)
         return results, min(due, default=None)
+
+
+def in_turn(lists: Sequence[Sequence[int]]) -> list[int]:
+    """The touched incidents of a commit's batches, one from each batch in turn: a request
+    of one new alert has its flush done at intake even when it shares the commit with batches
+    that bring more new groups than the flush at intake takes (``Committer``'s
+    ``after_store`` does the first ones and leaves the rest to the engine)."""
+    out: list[int] = []
+    for depth in range(max((len(one) for one in lists), default=0)):
+        out.extend(one[depth] for one in lists if depth < len(one))
+    return out
 
 
 def answer(future: asyncio.Future[repo.IngestResult], result: repo.IngestResult | None) -> None:
