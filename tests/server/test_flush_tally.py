@@ -95,6 +95,19 @@ def _alert(instance: int, what: str, now: float) -> Alert:
     return with_defaults(Alert(labels=labels, starts_at=times.to_dt(START), ends_at=ends), at, 300)
 
 
+def _silence(number: int, instance: int, now: float, seconds: float) -> Silence:
+    """A silence of one instance's alerts from ``now``, for ``seconds``."""
+    return Silence(
+        id=f"00000000-0000-0000-0000-{number:012d}",
+        matchers=(parse_matcher(f'instance="n{instance}"'),),
+        starts_at=times.to_dt(now),
+        ends_at=times.to_dt(now + seconds),
+        created_by="test",
+        comment="",
+        updated_at=times.to_dt(now),
+    )
+
+
 def _state(db: Engine) -> dict[str, Any]:
     with db.connect() as conn:
         return {
@@ -161,18 +174,7 @@ def test_the_tally_gives_the_answers_of_a_full_read(
                             conn, [_alert(arg, "info", now)], times.to_dt(now), CONFIG.route
                         )
                     elif kind == "silence":
-                        repo.save_silence(
-                            conn,
-                            Silence(
-                                id=f"00000000-0000-0000-0000-{len(steps):06d}{arg:06d}",
-                                matchers=(parse_matcher(f'instance="n{arg}"'),),
-                                starts_at=times.to_dt(now),
-                                ends_at=times.to_dt(now + 60),
-                                created_by="test",
-                                comment="",
-                                updated_at=times.to_dt(now),
-                            ),
-                        )
+                        repo.save_silence(conn, _silence(len(steps) * 10**6 + arg, arg, now, 60))
             if kind == "advance":
                 clock.advance(arg)
             for big, engine in engines.items():
@@ -239,18 +241,7 @@ def test_a_big_group_is_flushed_by_its_tally(
         dirty = conn.execute(text("SELECT count(*) FROM incident_alerts WHERE dirty")).scalar()
     assert dirty == 0
     with begin_write(db) as conn:  # muting may change for alerts that did not: all are read
-        repo.save_silence(
-            conn,
-            Silence(
-                id="00000000-0000-0000-0000-000000000001",
-                matchers=(parse_matcher('instance="n0"'),),
-                starts_at=times.to_dt(clock.now()),
-                ends_at=times.to_dt(clock.now() + 3600),
-                created_by="test",
-                comment="",
-                updated_at=times.to_dt(clock.now()),
-            ),
-        )
+        repo.save_silence(conn, _silence(1, 0, clock.now(), 3600))
     clock.advance(10)
     engine.run_due()
     clock.advance(10)
