@@ -66,7 +66,9 @@ _SILENCES = "tocsin_silences"
 _INLINE = "tocsin_flush_inline"
 _PREFETCH = "tocsin_prefetched"
 BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
-CHUNK = 20_000  # changed alerts one flush reads at most (about 0.2 s)
+CHUNK = 20_000  # changed alerts one flush reads at most (about 0.2 s on SQLite)
+# on PostgreSQL the intake waits for the incident's row, which a flush holds: shorter holds
+CHUNK_POSTGRESQL = 5_000
 INLINE_CHUNK = 1_000  # the same, for a flush done in the intake's transaction (``inline``)
 CATCH_UP_S = 0.2  # a flush that is behind comes back this soon; the intake goes in between
 MAX_DEFERRED = 25  # flushes in a row that may hold news back while catching up (about 10 s)
@@ -282,7 +284,13 @@ def _by_tally(
         return None
     incident_id = incident.id
     now_ts = times.to_ts(now)
-    chunk = INLINE_CHUNK if conn.info.get(_INLINE) else CHUNK
+    chunk = (
+        INLINE_CHUNK
+        if conn.info.get(_INLINE)
+        else CHUNK_POSTGRESQL
+        if conn.dialect.name == "postgresql"
+        else CHUNK
+    )
     rows = repo.dirty_members(conn, incident_id, chunk)
     behind = len(rows) == chunk  # more changed than one flush reads: the next one follows
     if kept.next_end is not None and kept.next_end <= now_ts:
