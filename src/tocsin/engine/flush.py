@@ -291,8 +291,9 @@ def _by_tally(
         if conn.dialect.name == "postgresql"
         else CHUNK
     )
-    rows = repo.dirty_members(conn, incident_id, chunk)
-    behind = len(rows) == chunk  # more changed than one flush reads: the next one follows
+    rows = repo.dirty_members(conn, incident_id, chunk + 1)
+    behind = len(rows) > chunk  # more changed than one flush reads: the next one follows
+    rows = rows[:chunk]
     if kept.next_end is not None and kept.next_end <= now_ts:
         rows += repo.ended_members(conn, incident_id, now_ts)
         kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
