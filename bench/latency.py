@@ -61,7 +61,7 @@ from bench.ingest import (
     post_batch,
     tocsin_target,
 )
-from bench.storm import batch_body, run_storm, window_rates
+from bench.storm import batch_body, choice, run_storm, window_rates
 
 TARGETS = ("floor", "sqlite", "postgresql", "alertmanager")
 WARMUP = 5
@@ -413,14 +413,6 @@ def sustained_intake(target: Target, seconds: float, prefix: str) -> float:
     return sum(rates) / len(rates) if rates else 0.0
 
 
-def _targets(text: str) -> list[str]:
-    chosen = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in chosen if t not in TARGETS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"choose among {','.join(TARGETS)}")
-    return chosen
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=60, help="probes per target and condition")
@@ -438,7 +430,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--targets",
-        type=_targets,
+        type=choice(TARGETS),
         default=list(TARGETS),
         help="comma-separated subset of " + ",".join(TARGETS),
     )

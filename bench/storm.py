@@ -466,7 +466,8 @@ def report(rows: list[Row]) -> None:
         )
 
 
-def _choice(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+def choice(allowed: Sequence[str]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated subset of ``allowed``."""
     def parse(text: str) -> list[str]:
         chosen = [t.strip() for t in text.split(",") if t.strip()]
         if not chosen or any(t not in allowed for t in chosen):
@@ -481,13 +482,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="storm length per shape")
     parser.add_argument(
         "--shapes",
-        type=_choice(tuple(SHAPES)),
+        type=choice(tuple(SHAPES)),
         default=list(SHAPES),
         help=f"comma-separated subset of {','.join(SHAPES)}",
     )
     parser.add_argument(
         "--targets",
-        type=_choice(TARGETS),
+        type=choice(TARGETS),
         default=list(TARGETS),
         help="comma-separated subset of sqlite,postgresql,alertmanager",
     )

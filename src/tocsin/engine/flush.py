@@ -55,6 +55,7 @@ from tocsin.incidents.flush import (
     first_named,
     mute,
     same_digest,
+    sends,
 )
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.incidents.messages import MAX_ALERTS
@@ -313,13 +314,10 @@ def _by_tally(
     if not counted.unresolved or not counted.kept():
         return None  # the group has ended: its last flush reads it all
     last = times.to_dt(incident.last_flush_at) if incident.last_flush_at else None
-    news = bool(counted.firing or counted.resolved) and counted.digest != incident.last_flush_digest
-    repeat = (
-        bool(counted.firing)
-        and last is not None
-        and (now - last).total_seconds() >= incident.repeat_interval_s
+    same = counted.digest == incident.last_flush_digest
+    send = sends(
+        bool(counted.firing), bool(counted.resolved), same, now, last, incident.repeat_interval_s
     )
-    send = news or repeat
     again = None
     if behind and counted.deferred < MAX_DEFERRED:
         # news is held back while the flush catches up (one message, not one per chunk), but
@@ -401,20 +399,16 @@ def prefetch(conn: Connection, items: list[Any]) -> None:
     # not the alerts of a big group that its tally keeps (its flush reads what changed), nor
     # of a new one that has many (read in chunks); a new one with a few is read here, with
     # the others, in one statement instead of several for each
-    stored = repo.tallies(conn, refs)
-    fresh = [i for i, (_status, text) in stored.items() if (Tally.from_json(text) or _OLD).fresh]
+    tallies = {i: Tally.from_json(text) for i, text in repo.tallies(conn, refs).items()}
+    fresh = [i for i, counted in tallies.items() if counted is not None and counted.fresh]
     few = {i for i, n in repo.dirty_counts(conn, fresh).items() if n < BIG}
-    refs = [i for i, (_status, text) in stored.items() if i in few or not _big(text)]
+    refs = [i for i, counted in tallies.items() if i in few or not _by_its_tally(counted)]
     conn.info[_PREFETCH] = _Prefetched(repo.members_of(conn, refs), repo.member_states(conn, refs))
 
 
-_OLD = Tally()  # what an incident of before the tally counts as
-
-
-def _big(text: str | None) -> bool:
-    """Whether a stored tally is one a flush goes by: a new incident's, or one of ``BIG`` or
-    more unresolved alerts."""
-    counted = Tally.from_json(text)
+def _by_its_tally(counted: Tally | None) -> bool:
+    """Whether a flush goes by this tally: a new incident's, or one of ``BIG`` or more
+    unresolved alerts."""
     return counted is not None and (counted.fresh or counted.unresolved >= BIG)
 
 

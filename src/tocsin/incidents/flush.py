@@ -90,23 +90,36 @@ def decide(
     muted = sorted(fp for fp, a in alerts.items() if not a.resolved(now) and muting.muted(fp))
     resolved = sorted(fp for fp, a in alerts.items() if a.resolved(now) and fp in ever_sent)
     digest = digest_of(firing, resolved)
-    news = bool(firing or resolved) and (
-        last_digest is None or not same_digest(firing, resolved, digest, last_digest)
-    )
-    repeat = (
-        bool(firing)
-        and last_flush_at is not None
-        and ((now - last_flush_at).total_seconds() >= repeat_interval_s)
-    )
+    same = last_digest is not None and same_digest(firing, resolved, digest, last_digest)
     all_resolved = all(a.resolved(now) for a in alerts.values())
     return FlushDecision(
         firing=firing,
         resolved=resolved,
         muted=muted,
         digest=digest,
-        send=news or repeat,
+        send=sends(bool(firing), bool(resolved), same, now, last_flush_at, repeat_interval_s),
         all_resolved=all_resolved,
     )
+
+
+def sends(
+    firing: bool,
+    resolved: bool,
+    same: bool,
+    now: datetime,
+    last_flush_at: datetime | None,
+    repeat_interval_s: float,
+) -> bool:
+    """Whether a flush says anything: its firing or resolved set is not ``same`` as the last
+    flush's that did, or alerts still fire ``repeat_interval`` after it (a full read and the
+    tally's decide alike)."""
+    news = (firing or resolved) and not same
+    repeat = (
+        firing
+        and last_flush_at is not None
+        and (now - last_flush_at).total_seconds() >= repeat_interval_s
+    )
+    return news or repeat
 
 
 # What the timeline last said of an alert of the incident: "fired", "resolved", "silenced" or

@@ -787,12 +787,12 @@ def save_changed(
     )
 
 
-def tallies(conn: Connection, incident_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-    """Each incident's status and tally (``incidents.tally``, as stored)."""
+def tallies(conn: Connection, incident_ids: Sequence[int]) -> dict[int, str | None]:
+    """Each incident's tally (``incidents.tally``, as stored)."""
     rows = bulk.select_in(
-        conn, "SELECT id, status, tally FROM incidents WHERE id IN ({in_})", list(incident_ids)
+        conn, "SELECT id, tally FROM incidents WHERE id IN ({in_})", list(incident_ids)
     )
-    return {row[0]: (row[1], row[2]) for row in rows}
+    return {row[0]: row[1] for row in rows}
 
 
 def dirty_counts(conn: Connection, incident_ids: Sequence[int]) -> dict[int, int]:
