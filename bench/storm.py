@@ -468,6 +468,7 @@ def report(rows: list[Row]) -> None:
 
 def choice(allowed: Sequence[str]) -> Callable[[str], list[str]]:
     """An argparse type: a comma-separated subset of ``allowed``."""
+
     def parse(text: str) -> list[str]:
         chosen = [t.strip() for t in text.split(",") if t.strip()]
         if not chosen or any(t not in allowed for t in chosen):
