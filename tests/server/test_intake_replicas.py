@@ -160,3 +160,43 @@ def test_the_open_incident_lookup_uses_its_index_without_statistics(pg_url: str)
     finally:
         held.close()
         engine.dispose()
+
+
+def test_the_intake_never_waits_for_a_flush_the_engine_has_claimed(pg_url: str) -> None:
+    """The engine claims an incident's flush (its due row, locked until it commits) and then
+    locks the incident; the intake locks the incident and then makes sure it has a flush due.
+    Were the intake to write to the claimed due row, each would wait for the other: the
+    deadlock that failed a storm's flushes on PostgreSQL, each failed flush then left for a
+    minute's lease. The intake reads which flushes exist instead, and never waits for one."""
+    route = parse_config(CONFIG).route
+    engine = make_engine(pg_url)
+    now = times.to_dt(START)
+
+    def alert(instance: str) -> Alert:
+        return Alert(
+            labels={"alertname": "Storm", "instance": instance},  # one group
+            starts_at=now,
+            ends_at=now + timedelta(hours=1),
+            updated_at=now,
+        )
+
+    try:
+        with begin_write(engine) as conn:
+            first = repo.ingest(conn, [alert("a")], now, route)
+        assert first.new_incidents == 1
+        with engine.connect() as holder, holder.begin():
+            claimed = repo.claim_due(holder, START + 60, "engine", 60.0, kinds=["flush"])
+            assert [item.kind for item in claimed] == ["flush"]
+            with begin_write(engine) as conn:
+                # the claim is never committed in this test: waiting for it would wait forever
+                conn.exec_driver_sql("SET LOCAL lock_timeout = '5s'")
+                joined = repo.ingest(conn, [alert("b")], now, route)
+            assert joined.new_incidents == 0
+            # the engine's flush then takes the incident, as flush.due does
+            incident = repo.get_incident(holder, claimed[0].ref, lock=True)
+            assert incident is not None and incident.status == "pending"
+        with engine.connect() as conn:
+            due = conn.execute(text("SELECT count(*) FROM due_work WHERE kind = 'flush'"))
+            assert due.scalar() == 1  # the incident's one flush, never a second
+    finally:
+        engine.dispose()

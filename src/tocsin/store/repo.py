@@ -389,12 +389,25 @@ def _group(
             [(i, fp, now_ts, True) for i, fp in rows],
             on_conflict="(incident_id, fingerprint) " + on_conflict,
         )
-    # a flush due for each touched incident that has none yet; one that has keeps its time
+    # a flush due for each touched incident that has none yet; one that has keeps its time.
+    # Those that have one are found by a plain read first, not left to ON CONFLICT: on
+    # PostgreSQL an insert that meets a flush the engine has claimed waits for the engine's
+    # transaction, which itself waits for the incident row this one holds (a deadlock,
+    # broken after a second by failing one side); a read waits for nobody.
+    pending = {
+        row[0]
+        for row in bulk.select_in(
+            conn,
+            "SELECT ref FROM due_work WHERE ref IN ({in_}) AND kind = {p}",
+            [open_by_key[k].incident_id for k in existing],
+            [FLUSH],
+        )
+    }
     bulk.insert(
         conn,
         "due_work",
         ("kind", "ref", "due_at", "attempts"),
-        [(FLUSH, i, at, 0) for i, at in due.items()],
+        [(FLUSH, i, at, 0) for i, at in due.items() if i not in pending],
         on_conflict="(kind, ref) DO NOTHING",
     )
     return len(new_keys), due
