@@ -110,9 +110,8 @@ def test_a_big_group_s_message_carries_its_true_counts(
         assert read and set(read) == {"tally"}
         assert len(hook.requests) == len(slack.requests) == len(smtp.messages) == 2
 
-    for total, (body, posted, mail) in zip(
-        (FIRST, FIRST + 1), zip(hook.requests, slack.requests, smtp.messages, strict=True)
-    ):
+    sent = zip(hook.requests, slack.requests, smtp.messages, strict=True)
+    for total, (body, posted, mail) in zip((FIRST, FIRST + 1), sent, strict=True):
         message = body.json()
         assert message["kind"] == "firing"
         assert message["firing_total"] == total and message["resolved_total"] == 0
