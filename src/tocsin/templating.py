@@ -18,8 +18,14 @@ for a real message, ``sample_context`` for checks):
 - ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
   (or None), ``summary``, ``text`` (a status update's body, an update reminder's, a storm
   digest's update, or None)
-- ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert)
-- ``alerts``, and the same split into ``firing`` and ``resolved``: each
+- ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert of
+  the incident: when ``alerts`` lists only some of them, only what the group guarantees,
+  the group labels, is common, and no annotation is)
+- ``firing_total``, ``resolved_total``: how many of the incident's alerts fire (muted ones
+  included) and are resolved, whatever the lists hold; ``truncated``: whether ``alerts``
+  lists fewer than all of them (a message lists at most the first 50 by fingerprint).
+  ``firing_total - firing | length`` are the firing alerts not listed
+- ``alerts``, and the same split into ``firing`` and ``resolved`` (the alerts listed): each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being
   the ``alertname`` label; ``starts_at`` and ``ends_at`` as people read them
   (``2026-12-05 08:25:04 CET``: ``times.format_time``, in the recipient's ``timezone``, else
@@ -55,6 +61,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from tocsin.errors import Invalid
 from tocsin.incidents.describe import common
 from tocsin.times import Zone, format_time, parse_time
+from tocsin.words import number
 
 # The kinds of message a template is rendered for (``Message.kind``). They live here, and
 # ``notify.message`` takes them from here: the arrow runs from notify to the renderer only.
@@ -116,7 +123,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
 
 def _environment(html: bool) -> _Sandbox:
-    return _Sandbox(
+    env = _Sandbox(
         undefined=jinja2.StrictUndefined,
         autoescape=html,
         trim_blocks=True,
@@ -124,6 +131,8 @@ def _environment(html: bool) -> _Sandbox:
         keep_trailing_newline=False,
         loader=None,
     )
+    env.filters["number"] = number  # {{ firing_total | number }}: 200,000
+    return env
 
 
 _ENVIRONMENTS = {False: _environment(False), True: _environment(True)}
@@ -265,14 +274,14 @@ DEFAULT_TITLE = """\
 {%- elif kind == "acknowledged" -%}[ACK]
 {%- elif kind == "escalation" -%}[ESCALATED{% if escalation_step %} step {{ escalation_step }}{% endif %}]
 {%- elif kind == "deadline" -%}[ACK OVERDUE]
-{%- elif kind == "reminder" -%}[STILL FIRING:{{ firing | length }}]
+{%- elif kind == "reminder" -%}[STILL FIRING:{{ firing_total | number }}]
 {%- elif kind == "status_update" -%}[UPDATE]
 {%- elif kind == "update_reminder" -%}[UPDATE DUE]
 {%- elif kind == "duty_reminder" -%}[DUTY DUE]
 {%- elif kind == "storm_update" -%}[STORM UPDATE]
 {%- elif kind == "held_summary" -%}[HELD BACK]
 {%- elif kind == "test" -%}[TEST]
-{%- else -%}[FIRING:{{ firing | length }}]
+{%- else -%}[FIRING:{{ firing_total | number }}]
 {%- endif %} {{ title }}{% if severity and kind != "held_summary" %} ({{ severity }}){% endif %}
 """  # noqa: E501
 
@@ -293,7 +302,7 @@ Incident #{{ incident_id }}: {{ title }}
 Status:   {{ status }}{% if kind == "deadline" %} (not acknowledged in time){% endif %}
 
 Severity: {{ severity or "none" }}
-Alerts:   {{ firing | length }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved | length }} resolved
+Alerts:   {{ firing_total | number }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved_total | number }} resolved
 {% if common_labels | reject("equalto", "alertname") | list %}
 Labels:   {% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}
 
@@ -330,9 +339,9 @@ Other steps, in the runbook{% if runbook_url %} <{{ runbook_url }}>{% endif %}:
 - {{ o.title }} [{{ o.phase }}, risk: {{ o.risk }}]
 {% endfor %}
 {% endif %}
-{% for heading, items in [("Still firing" if kind == "resolved" else "Firing", firing), ("Resolved", resolved)] if items %}
+{% for heading, items, total in [("Still firing" if kind == "resolved" else "Firing", firing, firing_total), ("Resolved", resolved, resolved_total)] if total %}
 
-{{ heading }} ({{ items | length }}):
+{{ heading }} ({{ total | number }}):
 {% for a in items[:20] %}
 - {{ a.name or "alert" }} since {{ a.starts_at }}{% if a.status == "resolved" and a.ends_at %}, ended {{ a.ends_at }}{% endif %}
 
@@ -343,8 +352,8 @@ Other steps, in the runbook{% if runbook_url %} <{{ runbook_url }}>{% endif %}:
     {{ k }}: {{ v | indent(6) }}
 {% endfor %}
 {% endfor %}
-{% if items | length > 20 %}
-  … and {{ items | length - 20 }} more
+{% if total > items[:20] | length %}
+  … and {{ (total - items[:20] | length) | number }} more
 {% endif %}
 {% endfor %}
 """  # noqa: E501
@@ -368,7 +377,7 @@ DEFAULT_HTML = """\
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Incident</strong></td><td>#{{ incident_id }}</td></tr>
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Status</strong></td><td>{{ status }}</td></tr>
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Severity</strong></td><td>{{ severity or "none" }}</td></tr>
-<tr><td style="padding: 2px 12px 2px 0;"><strong>Alerts</strong></td><td>{{ firing | length }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved | length }} resolved</td></tr>
+<tr><td style="padding: 2px 12px 2px 0;"><strong>Alerts</strong></td><td>{{ firing_total | number }} {% if kind == "resolved" %}still {% endif %}firing, {{ resolved_total | number }} resolved</td></tr>
 {% if common_labels | reject("equalto", "alertname") | list %}
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Labels</strong></td><td>{% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>
 {% endif %}
@@ -402,8 +411,8 @@ DEFAULT_HTML = """\
 {% endfor %}
 </ul>
 {% endif %}
-{% for heading, items in [("Still firing" if kind == "resolved" else "Firing", firing), ("Resolved", resolved)] if items %}
-<h3 style="margin: 16px 0 4px 0;">{{ heading }} ({{ items | length }})</h3>
+{% for heading, items, total in [("Still firing" if kind == "resolved" else "Firing", firing, firing_total), ("Resolved", resolved, resolved_total)] if total %}
+<h3 style="margin: 16px 0 4px 0;">{{ heading }} ({{ total | number }})</h3>
 <ul>
 {% for a in items[:20] %}
 <li><strong>{{ a.name or "alert" }}</strong> since {{ a.starts_at }}{% if a.status == "resolved" and a.ends_at %}, ended {{ a.ends_at }}{% endif %}
@@ -413,8 +422,8 @@ DEFAULT_HTML = """\
 {% endfor %}
 </li>
 {% endfor %}
-{% if items | length > 20 %}
-<li>… and {{ items | length - 20 }} more</li>
+{% if total > items[:20] | length %}
+<li>… and {{ (total - items[:20] | length) | number }} more</li>
 {% endif %}
 </ul>
 {% endfor %}
@@ -473,9 +482,13 @@ def template_context(
     alert_link: Mapping[str, str] | None = None,
     actor: str | None = None,
     acted_at: str | None = None,
+    firing_total: int | None = None,
+    resolved_total: int | None = None,
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
-    context, for a real message (``notify.message.message_context``) and for the samples."""
+    context, for a real message (``notify.message.message_context``) and for the samples.
+    ``firing_total``, ``resolved_total``: how many alerts the incident has of each (None:
+    those listed in ``alerts`` are all of them)."""
     items: list[dict[str, Any]] = []
     zone = (recipient or {}).get("timezone")
     for alert in alerts:
@@ -494,6 +507,11 @@ def template_context(
                 "ends_at_iso": alert.get("ends_at") or "",
             }
         )
+    firing = [a for a in items if a["status"] != "resolved"]
+    resolved = [a for a in items if a["status"] == "resolved"]
+    firing_count = len(firing) if firing_total is None else max(firing_total, len(firing))
+    resolved_count = len(resolved) if resolved_total is None else max(resolved_total, len(resolved))
+    truncated = firing_count + resolved_count > len(items)
     return {
         "kind": kind,
         "incident_id": incident_id,
@@ -505,11 +523,14 @@ def template_context(
         "actor": actor,
         "acted_at": acted_at,
         "group_labels": dict(group_labels),
-        "common_labels": common([a["labels"] for a in items]),
-        "common_annotations": common([a["annotations"] for a in items]),
+        "common_labels": common_labels(group_labels, [a["labels"] for a in items], truncated),
+        "common_annotations": {} if truncated else common([a["annotations"] for a in items]),
         "alerts": items,
-        "firing": [a for a in items if a["status"] != "resolved"],
-        "resolved": [a for a in items if a["status"] == "resolved"],
+        "firing": firing,
+        "resolved": resolved,
+        "firing_total": firing_count,
+        "resolved_total": resolved_count,
+        "truncated": truncated,
         "runbook_url": web_url(runbook_url),
         "runbook_title": runbook_title,
         "diagnostics": [{"unfilled": "", **dict(d)} for d in diagnostics],
@@ -527,12 +548,25 @@ def template_context(
     }
 
 
+def common_labels(
+    group_labels: Mapping[str, str], listed: Sequence[Mapping[str, str]], truncated: bool
+) -> dict[str, str]:
+    """The labels every alert of the incident has (Alertmanager's CommonLabels), from the
+    alerts ``listed``. When they are not all of them (``truncated``), a label the listed
+    share may differ in one not listed: only the group labels are sure to be common (every
+    alert of the group has them, as Alertmanager's CommonLabels always hold its GroupLabels)."""
+    found = common(listed)
+    if not truncated:
+        return found
+    return {k: v for k, v in found.items() if group_labels.get(k) == v}
+
+
 _STATUS_OF_KIND = {"resolved": "resolved", "acknowledged": "acknowledged"}
 _SAMPLE_TEXT = {
     "status_update": "Rolled back pebble-api to v1.41.2; error rate is falling. "
     "Next update in 15 min.",
     "update_reminder": "No status update for 30m; one is due every 30m at this severity.",
-    "storm_update": 'Storm on route {team="db"} (receiver db): 1234 new incidents in 1m.',
+    "storm_update": 'Storm on route {team="db"} (receiver db): 1,234 new incidents in 1m.',
     "duty_reminder": "alice: Write the incident report for incident #42 is due "
     "2027-01-16 08:00:00 UTC (in 2h). When it is done: tocsin actions done 7",
     "held_summary": "3 messages held back in the last 4m: 2 incidents (#41, #42).",

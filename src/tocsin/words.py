@@ -1,5 +1,6 @@
 """Words for counts and kinds in what people read: ``1 runbook``, ``2 runbooks``,
-``an admin token``. One place, so that no message says ``1 runbooks`` or ``a admin``."""
+``2,900 alerts``, ``an admin token``. One place, so that no message says ``1 runbooks``,
+``2900 alerts`` or ``a admin``."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ def plural(noun: str) -> str:
     return noun + "s"
 
 
+def number(n: int) -> str:
+    """A count as people read it, with thousands separators: ``2,900``, ``200,000``."""
+    return f"{n:,}"
+
+
 def count(n: int, noun: str, many: str | None = None) -> str:
-    """``1 runbook``, ``0 runbooks``, ``3 runbooks`` (``many``: an irregular plural)."""
-    return f"{n} {noun if n == 1 else many or plural(noun)}"
+    """``1 runbook``, ``0 runbooks``, ``2,900 runbooks`` (``many``: an irregular plural)."""
+    return f"{number(n)} {noun if n == 1 else many or plural(noun)}"
 
 
 def article(word: str) -> str:

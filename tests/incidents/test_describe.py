@@ -354,12 +354,12 @@ def test_a_storm_flush_reads_as_counts_with_the_first_alerts_named() -> None:
         + [{**_named("silenced", n), "silenced_by": ["s1"]} for n in range(10, 13)],
     }
     assert event_sentence("alerts_changed", detail) == (
-        "4990 alerts fired: NodeDown instance=n0, NodeDown instance=n1, NodeDown instance=n2, "
-        "NodeDown instance=n3, NodeDown instance=n4 and 4985 more; "
+        "4,990 alerts fired: NodeDown instance=n0, NodeDown instance=n1, NodeDown instance=n2, "
+        "NodeDown instance=n3, NodeDown instance=n4 and 4,985 more; "
         "7 resolved: NodeDown instance=n5, NodeDown instance=n6, NodeDown instance=n7, "
         "NodeDown instance=n8, NodeDown instance=n9 and 2 more; "
         "3 silenced: NodeDown instance=n10, NodeDown instance=n11, NodeDown instance=n12; "
-        "4990 still firing"
+        "4,990 still firing"
     )
     flushed = {
         "firing": [{"labels": _named("", n)["labels"]} for n in range(5)],
@@ -369,8 +369,8 @@ def test_a_storm_flush_reads_as_counts_with_the_first_alerts_named() -> None:
         "muted_count": 3,
     }
     assert event_sentence("group_flushed", flushed) == (
-        "Alerts sent to the channels (4990 firing: NodeDown instance=n0, NodeDown instance=n1, "
-        "NodeDown instance=n2, NodeDown instance=n3, NodeDown instance=n4 and 4985 more; "
+        "Alerts sent to the channels (4,990 firing: NodeDown instance=n0, NodeDown instance=n1, "
+        "NodeDown instance=n2, NodeDown instance=n3, NodeDown instance=n4 and 4,985 more; "
         "3 muted)"
     )
 

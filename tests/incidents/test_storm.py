@@ -90,12 +90,12 @@ def test_the_digest_says_route_counts_tops_and_what_acknowledging_does() -> None
         incidents=incidents,
     )
     found = digest(facts)
-    assert found.title == 'Storm on route team="db" (receiver db): 1234 new incidents in 1m'
+    assert found.title == 'Storm on route team="db" (receiver db): 1,234 new incidents in 1m'
     assert found.top_alerts == [("DiskFull", 6), ("NodeDown", 1)]
     assert found.top_labels[0] == ("dc=eu", 6)
     assert found.text.splitlines() == [
         f"{found.title}.",
-        "Held in this digest: 1214 incidents, 1200 still open.",
+        "Held in this digest: 1,214 incidents, 1,200 still open.",
         "Top alerts (of the latest 7): DiskFull (6), NodeDown (1).",
         "Top labels (of the latest 7): dc=eu (6).",
         "Acknowledging incident #21 acknowledges every incident held.",

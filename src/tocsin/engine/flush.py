@@ -143,12 +143,21 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     if found.send:
         _flushed_event(conn, incident_id, now, found)
         values.update(last_flush_at=now_ts, last_flush_digest=found.digest)
+        counted = found.tally if found.names is not None else None  # alerts: a view
         if found.counts["firing"]:
             values["title"] = messages.incident_title(
-                s, conn, incident, found.alerts, now_ts, found.names
+                s, conn, incident, found.alerts, now_ts, found.names, counted
             )
         trigger.flushed(
-            s, conn, incident, found.alerts, found.rated, found.all_resolved, now_ts, found.levels
+            s,
+            conn,
+            incident,
+            found.alerts,
+            found.rated,
+            found.all_resolved,
+            now_ts,
+            found.levels,
+            counted,
         )
     if found.all_resolved and auto_resolve:
         repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})

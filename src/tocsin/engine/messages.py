@@ -24,6 +24,7 @@ from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, show
 from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import share_path
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
+from tocsin.incidents.tally import Tally
 from tocsin.notify.message import from_json, message_context
 from tocsin.runbooks.links import section_url
 from tocsin.runbooks.text import slugify
@@ -47,10 +48,13 @@ def message(
     text: str | None = None,
     actor: str | None = None,
     plain: bool = False,
+    counted: Tally | None = None,
 ) -> dict[str, Any]:
     """The message (as the outbox stores it) for an incident event; ``actor``: who
-    acknowledged or resolved it (now). A storm's lead's messages are its storm's digest
-    (``storm_digest``) unless ``plain``."""
+    acknowledged or resolved it (now). ``members``: the incident's alerts (read here when
+    not given), or only a view of them when a flush went by its tally (``counted``), which
+    then counts them all (``incidents.messages.totals``). A storm's lead's messages are its
+    storm's digest (``storm_digest``) unless ``plain``."""
     if members is None:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
     when = times.to_dt(now)
@@ -70,6 +74,7 @@ def message(
         text=text,
         actor=actor,
         acted_at=when if kind in TOLD_KINDS else None,
+        counted=counted,
     )
     composed["title"] = title(s, composed)
     if getattr(incident, "storm_id", None) is not None and not plain:
@@ -128,11 +133,15 @@ def incident_title(
     members: dict[str, Alert],
     now: float,
     names: Iterable[str] | None = None,
+    counted: Tally | None = None,
 ) -> str:
     """The title an incident carries, from its alerts now (``names``: the names of the
-    alerts firing, when ``members`` holds only some of them)."""
+    alerts firing, when ``members`` holds only some of them, and ``counted`` the tally that
+    counts them all)."""
     if s.config.model.incident_title:
-        composed = message(s, conn, incident, "firing", now, "title", members=members, plain=True)
+        composed = message(
+            s, conn, incident, "firing", now, "title", members=members, plain=True, counted=counted
+        )
         return str(composed["title"])
     group_labels = json.loads(incident.group_labels)
     if names is not None:
@@ -201,11 +210,12 @@ def to_channels(
     members: dict[str, Alert] | None = None,
     text: str | None = None,
     actor: str | None = None,
+    counted: Tally | None = None,
 ) -> list[str]:
     """The message of ``kind`` to each channel, in the outbox (a channel that is not
     configured is a ``notify_failed`` on the timeline); the channels it went to. An
     acknowledgement or a resolution (``TOLD_KINDS``) also goes to everyone paged for the
-    incident, on the channel that paged them (``audience``)."""
+    incident, on the channel that paged them (``audience``). ``counted``: see ``message``."""
     pending = []
     if members is None and kind in TOLD_KINDS:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
@@ -221,7 +231,16 @@ def to_channels(
             continue
         key = f"inc{incident.id}:{event}:{channel}"
         composed = message(
-            s, conn, incident, kind, now, key, members=members, text=text, actor=actor
+            s,
+            conn,
+            incident,
+            kind,
+            now,
+            key,
+            members=members,
+            text=text,
+            actor=actor,
+            counted=counted,
         )
         pending.append(
             outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
@@ -240,6 +259,7 @@ def to_channels(
                 members=members,
                 recipient=recipient,
                 actor=actor,
+                counted=counted,
             )
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
     outbox.enqueue(conn, pending, now, s.config.paging.levels)

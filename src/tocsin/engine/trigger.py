@@ -20,6 +20,7 @@ from tocsin.alerts.model import Alert
 from tocsin.engine import escalate, messages, reminders, storm
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import RUNNING, transition
+from tocsin.incidents.tally import Tally
 from tocsin.oncall.severity import highest, rank
 from tocsin.store import outbox, repo
 from tocsin.store.kinds import DEADLINE
@@ -36,11 +37,12 @@ def flushed(
     all_resolved: bool,
     now: float,
     levels: list[str | None] | None = None,
+    counted: Tally | None = None,
 ) -> None:
     """A group flush with news: trigger the incident if it was pending, and tell the
     route's channels. ``firing``: the firing alerts among ``members`` (those the flush
-    read); ``levels``: the severities of all the firing alerts, when the flush did not read
-    them all (``incidents.tally``)."""
+    read); ``levels``: the severities of all the firing alerts, and ``counted`` the tally
+    that counts them, when the flush did not read them all (``incidents.tally``)."""
     if levels is None:
         label = s.config.paging.severity_label
         levels = [members[fp].labels.get(label) for fp in firing]
@@ -65,7 +67,8 @@ def flushed(
         channels = [*channels, *extra]
         repo.update_incident(conn, incident.id, channels=json.dumps(channels))
     kind = "resolved" if all_resolved else "firing"
-    messages.to_channels(s, conn, incident, kind, channels, now, f"flush:{now:.6f}", members)
+    event = f"flush:{now:.6f}"
+    messages.to_channels(s, conn, incident, kind, channels, now, event, members, counted=counted)
 
 
 def _continued(

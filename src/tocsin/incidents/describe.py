@@ -8,7 +8,7 @@ from typing import Any
 
 from tocsin.alerts.model import Alert
 from tocsin.times import Zone, format_duration, format_time, parse_time
-from tocsin.words import count
+from tocsin.words import count, number
 
 
 def common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
@@ -126,7 +126,7 @@ def _alerts(alerts: object, limit: int = 5, more: int = 0) -> str:
         names.append(f"{_text(labels.get('alertname')) or 'alert'} {rest}".strip())
     total = max(more, len(names))
     shown = min(limit, len(names))
-    more_text = f" and {total - shown} more" if total > shown else ""
+    more_text = f" and {number(total - shown)} more" if total > shown else ""
     return ", ".join(names[:limit]) + more_text
 
 
@@ -157,11 +157,11 @@ def _changed(d: Mapping[str, Any], zone: Zone) -> str:
             if a.get("kind") == kind and isinstance(a.get("labels") or {}, Mapping)
         ]
         listed = f": {_alerts(these, more=counts[key])}" if these else ""
-        noun = count(counts[key], "alert") + " " if not parts else f"{counts[key]} "
+        noun = count(counts[key], "alert") + " " if not parts else f"{number(counts[key])} "
         parts.append(f"{noun}{verb}{listed}")
     still = d.get("still_firing")
     if isinstance(still, int) and not isinstance(still, bool) and parts:
-        parts.append(f"{still} still firing")
+        parts.append(f"{number(still)} still firing")
     return "; ".join(parts) if parts else "Alerts changed"
 
 
@@ -274,12 +274,12 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         parts = []
         if firing:
             total = _number(d.get("firing_count"), len(firing))
-            parts.append(f"{total} firing: {_alerts(firing, more=total)}")
+            parts.append(f"{number(total)} firing: {_alerts(firing, more=total)}")
         if resolved:
             total = _number(d.get("resolved_count"), len(resolved))
-            parts.append(f"{total} resolved: {_alerts(resolved, more=total)}")
+            parts.append(f"{number(total)} resolved: {_alerts(resolved, more=total)}")
         if d.get("muted"):
-            parts.append(f"{_number(d.get('muted_count'), len(d['muted']))} muted")
+            parts.append(f"{number(_number(d.get('muted_count'), len(d['muted'])))} muted")
         return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
     if kind == "triggered":
         policy = d.get("policy")

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from tocsin.words import count
+
 STATUSES = ("pending", "triggered", "acknowledged", "resolved")
 RUNNING = ("triggered", "acknowledged")  # paged and not over: escalation, reminders
 MAX_NOTE_CHARS = 10_000
@@ -96,11 +98,10 @@ def refire_warning(firing: list[str]) -> str | None:
         return None
     names = sorted(set(firing))
     shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
-    count = f"{len(firing)} alert" + ("s" if len(firing) != 1 else "")
     verb = "still fires" if len(firing) == 1 else "still fire"
     return (
-        f"{count} of this incident {verb} ({shown}): the incident is resolved, but the next"
-        " time the alert's source sends it (Prometheus re-sends every evaluation), a new"
-        " incident opens at its group's next flush and pages again. Fix the cause, or add a"
-        " silence, to stop that."
+        f"{count(len(firing), 'alert')} of this incident {verb} ({shown}): the incident is"
+        " resolved, but the next time the alert's source sends it (Prometheus re-sends every"
+        " evaluation), a new incident opens at its group's next flush and pages again. Fix"
+        " the cause, or add a silence, to stop that."
     )

@@ -8,12 +8,14 @@ is stored as JSON and read back by ``notify.message.from_json``.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.alerts.model import Alert, alert_json
-from tocsin.incidents.describe import incident_title
+from tocsin.incidents.describe import incident_title, title_of
+from tocsin.incidents.tally import Tally
 from tocsin.runbooks.fill import fill
 from tocsin.runbooks.model import RISK_ORDER, Catalog, Step
 from tocsin.runbooks.model import Alert as RunbookAlert
@@ -57,6 +59,29 @@ MAX_OTHER_STEPS = 12
 MAX_LINK_CHARS = 2000
 
 
+@dataclass(frozen=True)
+class Totals:
+    """How many of an incident's alerts fire (muted ones included, as a message lists them)
+    and how many are resolved, whatever the message lists (at most ``MAX_ALERTS``)."""
+
+    firing: int
+    resolved: int
+
+
+def totals(members: Mapping[str, Alert], when: datetime, counted: Tally | None = None) -> Totals:
+    """The one counting rule of a message. ``members`` are all the incident's alerts, or,
+    when a flush went by the incident's tally (``counted``, ``incidents.tally``), only a view
+    of them (the first by fingerprint, those named and those that changed): then the tally
+    counts them all. With a tally, firing is every unresolved alert (firing or muted) and
+    resolved those resolved after a flush sent them as firing (an alert that ended before any
+    flush saw it is in no count of the tally); never fewer than the view itself holds."""
+    firing = sum(1 for a in members.values() if not a.resolved(when))
+    resolved = len(members) - firing
+    if counted is None:
+        return Totals(firing, resolved)
+    return Totals(max(counted.unresolved, firing), max(counted.resolved, resolved))
+
+
 def shown(members: Mapping[str, Alert], when: datetime) -> list[Alert]:
     """The alerts a message is about: those firing at ``when``, else all of them."""
     firing = [a for a in members.values() if not a.resolved(when)]
@@ -93,41 +118,46 @@ def state_line(
     when: datetime,
     actor: str | None = None,
     acted_at: datetime | None = None,
+    counted: Totals | None = None,
 ) -> str:
     """What happened to the incident, said as it is: who resolved or acknowledged it and
-    when, and how many of its alerts still fire; "" for the kinds that page (their summary
-    is the alerts')."""
+    when, and how many of its alerts still fire (``counted``: all of them, when ``members``
+    is a view; ``totals``); "" for the kinds that page (their summary is the alerts')."""
     if kind not in ("resolved", "acknowledged"):
         return ""
+    total = counted or totals(members, when)
     firing = [a for a in members.values() if not a.resolved(when)]
-    ended = len(members) - len(firing)
+    every = total.firing + total.resolved
     at = format_time(acted_at or when)
     names = sorted({a.name or "alert" for a in firing})
+    more = len(names) > 5 or total.firing > len(firing)
     still = (
-        f"{count(len(firing), 'alert')} still firing ({', '.join(names[:5])}"
-        + (", …" if len(names) > 5 else "")
+        f"{count(total.firing, 'alert')} still firing ({', '.join(names[:5])}"
+        + (", …" if more else "")
         + ")"
     )
     if kind == "resolved":
         if status != "resolved":  # the route keeps it open for a person
             return (
-                f"All {count(len(members), 'alert')} ended at {at}; the incident stays open until"
+                f"All {count(every, 'alert')} ended at {at}; the incident stays open until"
                 " a person resolves it."
             )
         if actor is None:
-            every = "the alert" if len(members) == 1 else f"all {count(len(members), 'alert')}"
-            return f"Resolved automatically at {at}: {every} ended."
+            all_of = "the alert" if every == 1 else f"all {count(every, 'alert')}"
+            return f"Resolved automatically at {at}: {all_of} ended."
         line = f"Resolved by {actor} at {at}."
-        if firing:
+        if total.firing:
             return (
                 f"{line} {still}: the incident is closed, but a new one opens when"
                 " the alerts are sent again."
             )
-        ended_text = "The alert" if ended == 1 else f"All {count(ended, 'alert')}"
+        ended_text = "The alert" if total.resolved == 1 else f"All {count(total.resolved, 'alert')}"
         return f"{line} {ended_text} had ended."
     by = f" by {actor}" if actor else ""  # acknowledged
     line = f"Acknowledged{by} at {at}; "
-    return line + (f"{count(len(firing), 'alert')} firing." if firing else "no alert fires now.")
+    return line + (
+        f"{count(total.firing, 'alert')} firing." if total.firing else "no alert fires now."
+    )
 
 
 def summary(
@@ -137,12 +167,14 @@ def summary(
     status: str = "triggered",
     actor: str | None = None,
     acted_at: datetime | None = None,
+    counted: Totals | None = None,
 ) -> str:
     """What the message says in one place: for a resolution or an acknowledgement, the state
     line (``state_line``), then, while alerts fire, their first summary; for the rest, the
-    first summary (else description) among the alerts shown, else a count."""
-    firing = sum(1 for a in members.values() if not a.resolved(when))
-    line = state_line(kind, status, members, when, actor, acted_at)
+    first summary (else description) among the alerts shown, else a count (``counted``: of
+    all the incident's alerts, when ``members`` is a view; ``totals``)."""
+    firing = (counted or totals(members, when)).firing
+    line = state_line(kind, status, members, when, actor, acted_at, counted)
     own = _alerts_summary(members, when)
     if line:
         text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
@@ -241,21 +273,32 @@ def compose(
     text: str | None = None,
     actor: str | None = None,
     acted_at: datetime | None = None,
+    counted: Tally | None = None,
 ) -> dict[str, Any]:
     """The message of ``kind`` for an incident, as the outbox stores it, with the default
     title (a configured title template is applied over it by the engine). A resolution or an
     acknowledgement says who did it (``actor``; None: tocsin itself) and when; a resolution
-    carries no first checks and no other steps (nothing is left to check)."""
+    carries no first checks and no other steps (nothing is left to check). ``members`` are
+    all the incident's alerts, or a view of them when ``counted`` (the incident's tally) is
+    given: the message lists the first ``MAX_ALERTS`` and counts them all (``totals``)."""
     shown_status = status if status != "pending" else "triggered"
+    total = totals(members, when, counted)
+    title = (
+        title_of(group_labels, counted.names)
+        if counted is not None and counted.names
+        else incident_title(group_labels, shown(members, when))
+    )
     message: dict[str, Any] = {
         "kind": kind,
         "incident_id": incident_id,
-        "title": incident_title(group_labels, shown(members, when)),
+        "title": title,
         "status": shown_status,
         "severity": severity,
-        "summary": summary(members, when, kind, shown_status, actor, acted_at),
+        "summary": summary(members, when, kind, shown_status, actor, acted_at, total),
         "group_labels": group_labels,
         "alerts": alerts_json(members, when),
+        "firing_total": total.firing,
+        "resolved_total": total.resolved,
         "idempotency_key": key,
         "created_at": when.isoformat(),
         "external_url": url,

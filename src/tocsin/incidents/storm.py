@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tocsin.times import format_duration
-from tocsin.words import count
+from tocsin.words import count, number
 
 DEFAULT_INCIDENTS = 20
 DEFAULT_WINDOW_S = 60.0
@@ -174,7 +174,7 @@ def digest(facts: Facts) -> Digest:
         ack = f"Acknowledging incident #{facts.lead_id} acknowledges every incident held."
     lines = [
         f"{title}.",
-        f"Held in this digest: {count(facts.held, 'incident')}, {facts.open} still open.",
+        f"Held in this digest: {count(facts.held, 'incident')}, {number(facts.open)} still open.",
         f"Top alerts{of}: {_listed(names)}.",
         f"Top labels{of}: {_listed(labels)}.",
         ack,

@@ -66,6 +66,11 @@ class Message:
     # messages with the same update key are versions of one message (a storm's digest,
     # engine/storm.py): a channel that can edit a message it sent edits it
     update_key: str | None = None
+    # how many of the incident's alerts fire (muted ones included) and are resolved; the
+    # alerts above are at most the first 50 of them (None: a message stored before the
+    # totals, whose alerts are counted instead)
+    firing_total: int | None = None
+    resolved_total: int | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -136,7 +141,13 @@ def from_json(data: dict[str, Any]) -> Message:
         actor=data.get("actor"),
         acted_at=data.get("acted_at"),
         update_key=data.get("update_key"),
+        firing_total=_count(data.get("firing_total")),
+        resolved_total=_count(data.get("resolved_total")),
     )
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def message_context(message: Message) -> dict[str, Any]:
@@ -163,4 +174,6 @@ def message_context(message: Message) -> dict[str, Any]:
         alert_link=message.alert_link,
         actor=message.actor,
         acted_at=message.acted_at,
+        firing_total=message.firing_total,
+        resolved_total=message.resolved_total,
     )

@@ -99,8 +99,9 @@ def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[st
                 }
                 for a in context["firing"][:20]
             ],
-            "firing_count": len(context["firing"]),
-            "resolved_count": len(context["resolved"]),
+            # the incident's (``firing`` above lists at most the first 20 of them)
+            "firing_count": context["firing_total"],
+            "resolved_count": context["resolved_total"],
             "diagnostics": list(message.diagnostics[:3]),
             "incident_url": context["external_url"],
         },

@@ -19,6 +19,7 @@ from tocsin.notify.http import USER_AGENT, HttpChannel, check_url
 from tocsin.notify.message import Message, message_context
 from tocsin.notify.retry import Outcome
 from tocsin.templating import one_line, web_url
+from tocsin.words import number
 
 SLACK_MAX_BLOCKS = 50
 SLACK_MAX_HEADER = 150
@@ -117,8 +118,11 @@ def _chunks(escaped: str, size: int = SLACK_MAX_TEXT, most: int = 20) -> list[st
     return out
 
 
-def _alert_list(heading: str, items: list[dict[str, Any]], common: Mapping[str, str]) -> str:
-    """Up to ten alert lines, as many as fit one section, then how many were left out."""
+def _alert_list(
+    heading: str, items: list[dict[str, Any]], total: int, common: Mapping[str, str]
+) -> str:
+    """Up to ten alert lines, as many as fit one section, then how many of the ``total``
+    (the incident's, of which ``items`` are those the message lists) were left out."""
     text = f"*{heading}:*"
     budget = SLACK_MAX_TEXT - 40  # room for the "and N more" line
     shown = 0
@@ -128,8 +132,8 @@ def _alert_list(heading: str, items: list[dict[str, Any]], common: Mapping[str, 
             break
         text += "\n" + line
         shown += 1
-    if shown < len(items):
-        text += f"\n… and {len(items) - shown} more"
+    if shown < total:
+        text += f"\n… and {number(total - shown)} more"
     return text
 
 
@@ -153,12 +157,12 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
     if body is not None:
         blocks += [_section(chunk) for chunk in _chunks(slack_escape(body.strip()) or " ")]
     else:
-        firing, resolved = context["firing"], context["resolved"]
+        ongoing = "still " if message.kind == "resolved" else ""
         status = (
             f"*Status:* {_mrkdwn(message.status, 50)}    "
             f"*Severity:* {_mrkdwn(message.severity or 'none', 100)}    "
-            f"*Alerts:* {len(firing)} {'still ' if message.kind == 'resolved' else ''}firing,"
-            f" {len(resolved)} resolved"
+            f"*Alerts:* {number(context['firing_total'])} {ongoing}firing,"
+            f" {number(context['resolved_total'])} resolved"
         )
         if message.summary:
             status += f"\n{_mrkdwn(message.summary, 2500)}"
@@ -193,9 +197,14 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
         blocks.append(_section(_fit("\n".join(lines), SLACK_MAX_TEXT)))
     if body is None:  # the alerts come after what to do about them
         still = "Still firing" if message.kind == "resolved" else "Firing"
-        for heading, items in ((still, context["firing"]), ("Resolved", context["resolved"])):
-            if items:
-                blocks.append(_section(_alert_list(heading, items, context["common_labels"])))
+        lists = (
+            (still, context["firing"], context["firing_total"]),
+            ("Resolved", context["resolved"], context["resolved_total"]),
+        )
+        for heading, items, total in lists:
+            if total:
+                common = context["common_labels"]
+                blocks.append(_section(_alert_list(heading, items, total, common)))
     incident = f"Incident #{message.incident_id}"
     blocks.append(
         {
