@@ -304,6 +304,35 @@ def test_metrics_show_the_queue_by_lane_and_the_held_messages(
     assert "tocsin_notifications_held_total" in text
 
 
+def test_an_idle_engine_sleeps(db: Engine, clock: VirtualClock) -> None:
+    """With nothing due, the running engine passes once and sleeps until its idle interval,
+    a wake-up or new work. The backlog task started at each pass ends at once, having sent
+    nothing: that is no reason for another pass (it once was, and an idle server spun a core
+    taking the writer's turn hundreds of times a second)."""
+    engine = engine_for(db, clock, Recorder())
+    passes = 0
+    run_once = engine.run_once
+
+    async def counted(limit: int = 100, backlog: bool = True) -> int:
+        nonlocal passes
+        passes += 1
+        return await run_once(limit, backlog)
+
+    engine.run_once = counted  # type: ignore[method-assign]
+
+    async def go() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.create_task(engine.run_forever(stop, idle_s=30.0))
+        # not a measure of speed: the spinning engine made hundreds of passes in this time
+        await asyncio.sleep(0.5)
+        stop.set()
+        engine.wake.set()
+        await loop
+
+    asyncio.run(go())
+    assert passes <= 3
+
+
 def test_the_engine_goes_on_while_a_slow_channel_drains_its_backlog(
     db: Engine, clock: VirtualClock
 ) -> None:

@@ -249,17 +249,45 @@ class DueWorkEngine:
                 delay = idle_s if nxt is None else min(idle_s, max(0.0, nxt - now))
                 self._wakes_at = now + delay
                 woken = asyncio.ensure_future(self.wake.wait())
-                waits: set[asyncio.Future[Any]] = {woken}
-                if backlog is not None and not backlog.done():
-                    waits.add(backlog)
-                await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-                woken.cancel()
+                try:
+                    await self._sleep(delay, woken, backlog)
+                finally:
+                    woken.cancel()
         finally:
             if backlog is not None:
                 with contextlib.suppress(Exception):
                     await backlog  # what it claimed is sent and recorded, not left to a lease
             await asyncio.to_thread(listener.stop)
             await self.deliverer.close()
+
+    async def _sleep(
+        self, delay: float, woken: asyncio.Future[Any], backlog: asyncio.Task[int] | None
+    ) -> None:
+        """Until ``delay`` has passed, a wake-up, or the backlog of deliveries ends having
+        sent something (the next pass then reads what falls due next, deliveries included).
+        A backlog that ends having sent nothing brings no news: the sleep goes on, cut short
+        by the next delivery due later (a retry). Were its end a wake-up, a backlog started
+        at every pass would make the loop spin: a pass, and the writer's turn, every few
+        milliseconds while the server is idle."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + delay
+        while True:
+            waits: set[asyncio.Future[Any]] = {woken}
+            if backlog is not None and not backlog.done():
+                waits.add(backlog)
+            left = max(0.0, until - loop.time())
+            await asyncio.wait(waits, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if woken.done() or loop.time() >= until or backlog is None or not backlog.done():
+                return
+            if backlog.cancelled() or backlog.exception() is not None or backlog.result():
+                return  # it sent something, or failed: a pass now
+            now = self.clock.now()
+            with self.db.connect() as conn:
+                nxt = repo.next_due_at(conn, only=[DELIVER])
+            if nxt is not None and nxt > now:  # one due now it could not take is not news
+                until = min(until, loop.time() + (nxt - now))
+                self._wakes_at = min(self._wakes_at, nxt)
+            backlog = None  # waited for: now only the wake-up and the time
 
 
 def _settle(task: asyncio.Task[int] | None) -> None:

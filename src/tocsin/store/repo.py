@@ -938,11 +938,16 @@ def finish(conn: Connection, item_id: int, owner: str) -> bool:
     return bulk.execute(conn, sql, [item_id, owner]) == 1
 
 
-def next_due_at(conn: Connection, exclude: Sequence[str] = ()) -> float | None:
-    """The earliest due time of all due work (but of the kinds in ``exclude``)."""
+def next_due_at(
+    conn: Connection, exclude: Sequence[str] = (), only: Sequence[str] = ()
+) -> float | None:
+    """The earliest due time of all due work (but of the kinds in ``exclude``; of those in
+    ``only``, when given)."""
     query = select(func.min(due_work.c.due_at))
     if exclude:
         query = query.where(due_work.c.kind.not_in(list(exclude)))
+    if only:
+        query = query.where(due_work.c.kind.in_(list(only)))
     value = conn.execute(query).scalar_one_or_none()
     return float(value) if value is not None else None
 
