@@ -87,3 +87,26 @@ def test_the_digest_is_a_set_hash_and_the_old_one_is_still_understood() -> None:
     old = hashlib.sha256(b"firing:a,b;resolved:c").hexdigest()
     assert same_digest(["b", "a"], ["c"], digest_of(["a", "b"], ["c"]), old)
     assert not same_digest(["a"], ["c"], digest_of(["a"], ["c"]), old)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    spec=members_st,
+    n=st.integers(0, 6),
+    cut=st.one_of(st.none(), st.tuples(st.integers(0, 11), st.integers(0, 3))),
+)
+def test_the_first_in_order_are_the_first_of_a_full_sort(
+    spec: dict[int, tuple[str | None, bool, int]], n: int, cut: tuple[int, int] | None
+) -> None:
+    """``first_in_order`` makes labels text only where the start could place an alert among
+    the first: it must pick what sorting every member would (starts shared, as in a storm)."""
+    members = [(fp, m.alert) for fp, m in _all(spec).items()]
+    below = (
+        None
+        if cut is None
+        else tally.order(f"fp{cut[0]:02d}", _member(cut[0], None, False, cut[1]).alert)
+    )
+    everything = sorted(tally.order(fp, alert) for fp, alert in members)
+    if below is not None:
+        everything = [entry for entry in everything if entry < below]
+    assert tally.first_in_order(members, n, below) == everything[:n]

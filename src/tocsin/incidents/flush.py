@@ -188,8 +188,10 @@ def changed_event(
         by_kind.setdefault(kind, []).append((fp, detail))
     named: list[dict[str, object]] = []
     for kind in ALERT_EVENT_KINDS:
-        first = sorted(by_kind.get(kind, []), key=lambda e: _order(alerts[e[0]], e[0]))
-        for fp, detail in first[:NAMED]:
+        details = dict(by_kind.get(kind, []))
+        first = tally.first_in_order(((fp, alerts[fp]) for fp in details), NAMED)
+        for _started, _labels, fp in first:
+            detail = details[fp]
             labels = alerts[fp].labels
             named.append(
                 {
@@ -203,12 +205,8 @@ def changed_event(
     return {**counts, "still_firing": still_firing, "alerts": named}
 
 
-def _order(alert: Alert, fp: str) -> tally.Order:
-    """Earliest started first; at the same start, by labels (``incidents.tally.order``)."""
-    return tally.order(fp, alert)
-
-
 def first_named(fingerprints: Sequence[str], alerts: Mapping[str, Alert]) -> list[str]:
     """The first ``NAMED`` of these alerts, as a flush's events name them: earliest started
-    first, then by labels."""
-    return sorted(fingerprints, key=lambda fp: _order(alerts[fp], fp))[:NAMED]
+    first, then by labels (``incidents.tally.order``)."""
+    first = tally.first_in_order(((fp, alerts[fp]) for fp in fingerprints), NAMED)
+    return [fp for _started, _labels, fp in first]

@@ -30,6 +30,7 @@ chunks too (``engine/flush.py``).
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -64,8 +65,32 @@ def order(fp: str, alert: Alert) -> Order:
     """How a flush event orders the alerts it names: earliest started first; at the same start,
     by labels (``instance=n1`` before ``n2``), compared as their sorted JSON text so that the
     database can order them the same way (``ORDER BY starts_at, labels``)."""
-    started = alert.starts_at.timestamp() if alert.starts_at else 0.0
-    return started, labels_text(alert.labels), fp
+    return _started(alert), labels_text(alert.labels), fp
+
+
+def _started(alert: Alert) -> float:
+    return alert.starts_at.timestamp() if alert.starts_at else 0.0
+
+
+def first_in_order(
+    members: Iterable[tuple[str, Alert]], n: int, below: Order | None = None
+) -> list[Order]:
+    """The first ``n`` of ``members`` (fingerprint, alert) in ``order``; only those before
+    ``below``, when given. Labels are made text only for the members whose start could place
+    them among the first (a storm's flush of 20,000 changed alerts names five)."""
+    if n <= 0:
+        return []
+    starts = [(_started(alert), fp, alert) for fp, alert in members]
+    if below is not None:
+        starts = [entry for entry in starts if entry[0] <= below[0]]
+    if len(starts) > n:
+        # nothing that started after the n-th earliest start can be among the first n
+        last = heapq.nsmallest(n, [entry[0] for entry in starts])[-1]
+        starts = [entry for entry in starts if entry[0] <= last]
+    entries = [(started, labels_text(alert.labels), fp) for started, fp, alert in starts]
+    if below is not None:
+        entries = [entry for entry in entries if entry < below]
+    return sorted(entries)[:n]
 
 
 def labels_text(labels: Mapping[str, str]) -> str:
@@ -324,10 +349,12 @@ def _reranked(
     unchanged = tally.count(kind) - sum(
         1 for m in before.values() if kind_of(m.said, m.sent) == kind
     )
-    joining = [order(fp, m.alert) for fp, m in after.items() if kind_of(m.said, m.sent) == kind]
+    joining = ((fp, m.alert) for fp, m in after.items() if kind_of(m.said, m.sent) == kind)
     if len(kept) < unchanged:
-        joining = [entry for entry in joining if kept and entry < kept[-1]]
-    return sorted([*kept, *joining])[:KEPT]
+        # only those ranked before its last entry: an unseen member may come between
+        below = first_in_order(joining, KEPT, below=kept[-1]) if kept else []
+        return sorted([*kept, *below])[:KEPT]
+    return sorted([*kept, *first_in_order(joining, KEPT)])[:KEPT]
 
 
 def muting_key(silence_ids: Iterable[tuple[str, float]]) -> str:
