@@ -13,7 +13,8 @@ of its alerts (``incidents.tally``); the intake marks the alerts that join or ch
 (``dirty``), and an alert that ends by itself is found by its end once the tally's
 ``next_end`` has passed. A new incident's first flush, and the flushes of one with ``BIG`` or
 more unresolved alerts, read only those (``_by_tally``), at most ``CHUNK`` at a time: a flush
-that is behind comes back in ``CATCH_UP_S`` and holds its news back until it has caught up
+that is behind comes back ``CATCH_UP_S`` after it ended (or as long as it took, if longer:
+the intake has the database at least half the time) and holds its news back until it has caught up
 (for ``MAX_DEFERRED`` flushes at most), so that a storm's first flush neither holds the
 database for seconds nor sends one message per chunk. Any other flush reads every alert
 (``_in_full``) and writes the tally afresh: a small group, the last flush of a group whose
@@ -67,12 +68,14 @@ _SILENCES = "tocsin_silences"
 _INLINE = "tocsin_flush_inline"
 _PREFETCH = "tocsin_prefetched"
 BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
-CHUNK = 20_000  # changed alerts one flush reads at most (about 0.2 s on SQLite)
-# on PostgreSQL the intake waits for the incident's row, which a flush holds: shorter holds
-CHUNK_POSTGRESQL = 5_000
+# changed alerts one flush reads at most: about 0.3 s of the database on SQLite (the intake
+# waits meanwhile: for the writer's turn on SQLite, the incident's row on PostgreSQL)
+CHUNK = 5_000
 INLINE_CHUNK = 1_000  # the same, for a flush done in the intake's transaction (``inline``)
-CATCH_UP_S = 0.2  # a flush that is behind comes back this soon; the intake goes in between
-MAX_DEFERRED = 25  # flushes in a row that may hold news back while catching up (about 10 s)
+# a flush that is behind comes back this long after it ended, or as long as it took if that
+# was longer: the intake has the database at least half the time while a storm is read
+CATCH_UP_S = 0.2
+MAX_DEFERRED = 25  # flushes in a row that may hold news back while catching up (about 15 s)
 
 
 def brief(fp: str, alert: Alert) -> dict[str, Any]:
@@ -168,9 +171,14 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         if found.send:
             repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
         repo.finish(conn, item.id, owner)
+    elif found.again is None:
+        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
     else:
-        wait = incident.group_interval_s if found.again is None else found.again
-        repo.reschedule(conn, item.id, owner, now_ts + wait)
+        # catching up: the intake has the database at least as long as this flush held it
+        # before the next one (were it due ``again`` after this one began, a flush that took
+        # longer would follow at once, and the intake only get in between)
+        took = max(0.0, s.clock.now() - now_ts)
+        repo.reschedule(conn, item.id, owner, now_ts + took + max(found.again, took))
     repo.update_incident(conn, incident_id, **values)
 
 
@@ -294,13 +302,7 @@ def _by_tally(
         return None
     incident_id = incident.id
     now_ts = times.to_ts(now)
-    chunk = (
-        INLINE_CHUNK
-        if conn.info.get(_INLINE)
-        else CHUNK_POSTGRESQL
-        if conn.dialect.name == "postgresql"
-        else CHUNK
-    )
+    chunk = INLINE_CHUNK if conn.info.get(_INLINE) else CHUNK
     rows = repo.dirty_members(conn, incident_id, chunk + 1)
     behind = len(rows) > chunk  # more changed than one flush reads: the next one follows
     rows = rows[:chunk]

@@ -76,7 +76,7 @@ class DueWorkEngine:
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.wake = asyncio.Event()
         self._wakes_at = math.inf  # while a pass runs, any new work may have been missed
-        self.pager = Pager(config, catalog)
+        self.pager = Pager(config, catalog, clock)
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
 

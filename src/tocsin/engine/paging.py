@@ -12,6 +12,7 @@ the outbox afterwards). Status changes are decided by ``incidents.lifecycle.tran
 
 from __future__ import annotations
 
+from tocsin.clock import Clock, RealClock
 from tocsin.config import Config
 from tocsin.engine import acknowledgement, messages, resolution
 from tocsin.engine import escalate as escalate_stage
@@ -20,9 +21,12 @@ from tocsin.runbooks.model import Catalog
 
 
 class Pager:
-    def __init__(self, config: Config, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, config: Config, catalog: Catalog | None = None, clock: Clock | None = None
+    ) -> None:
         self.config = config
         self.catalog = catalog
+        self.clock = clock or RealClock()
 
     # what goes out: engine/messages.py (its content: incidents/messages.py)
     incident_url = messages.incident_url

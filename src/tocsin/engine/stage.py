@@ -14,17 +14,20 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
+from tocsin.clock import Clock
 from tocsin.config import Config
 from tocsin.runbooks.model import Catalog
 
 
 class Settings(Protocol):
-    """The configuration and runbook catalog every stage reads."""
+    """The configuration and runbook catalog every stage reads, and the engine's clock."""
 
     @property
     def config(self) -> Config: ...
     @property
     def catalog(self) -> Catalog | None: ...
+    @property
+    def clock(self) -> Clock: ...
 
 
 # (settings, the transaction, the claimed due_work row, its lease owner, now)

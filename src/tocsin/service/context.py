@@ -38,7 +38,11 @@ class Context:
 
     def pager(self) -> Pager:
         """The engine's pager when one runs here, else one over this configuration."""
-        return self.running if self.running is not None else Pager(self.config, self.catalog)
+        return (
+            self.running
+            if self.running is not None
+            else Pager(self.config, self.catalog, self.clock)
+        )
 
     def now(self) -> float:
         return self.clock.now()
