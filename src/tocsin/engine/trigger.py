@@ -47,8 +47,9 @@ def flushed(
         label = s.config.paging.severity_label
         levels = [members[fp].labels.get(label) for fp in firing]
     if levels and transition(incident.status, "trigger") == "triggered":
-        if not trigger(s, conn, incident, members, firing, levels, now):
-            reminders.schedule_first(conn, s.config, incident.id, now)
+        if trigger(s, conn, incident, members, firing, levels, now):
+            return  # held in a storm as it triggered: its news is the digest's
+        reminders.schedule_first(conn, s.config, incident.id, now)
         incident = repo.get_incident(conn, incident.id)
     elif levels and incident.status in RUNNING and _rerate(s, conn, incident, levels, now):
         incident = repo.get_incident(conn, incident.id)
