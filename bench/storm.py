@@ -628,7 +628,12 @@ def main() -> None:
                                     args.seconds,
                                     args.alerts,
                                 )
-                            lasted = measured(requests, began, args.seconds)
+                            # a storm stopped by --alerts is measured until its last
+                            # answer; the re-sends' pauses between rounds are theirs
+                            capped = args.alerts is not None and shape.name != "resend"
+                            lasted = (
+                                measured(requests, began, args.seconds) if capped else args.seconds
+                            )
                             row.rates = window_rates(requests, began, lasted)
                             row.slowest_s = slowest(requests)
                             row.failures = sum(not r.ok for r in requests)
