@@ -4,8 +4,8 @@ Posts batches of 100 alerts to ``/api/v2/alerts`` from several client processes 
 connections, bodies built in advance): first new alerts, then re-posts of the same 1,000 (as
 Prometheus resends). Targets: tocsin on SQLite (committing with full fsync), tocsin on
 PostgreSQL (when one answers), and Alertmanager from Debian's package. Prints alerts/s for
-each and the ratio tocsin/Alertmanager, then the resident memory of each server after it holds
-``--memory-alerts`` alerts.
+each and the ratio tocsin/Alertmanager, then the resident memory of each server (its writer
+process included) after it holds ``--memory-alerts`` alerts, and its peak while it took them.
 
     .venv/bin/python bench/ingest.py [--alerts 50000] [--clients 4] [--workers 1]
         [--memory-alerts 1000000] [--targets sqlite,postgresql,alertmanager]
@@ -360,20 +360,23 @@ def main() -> None:
                 row = {"new": new, "repost": again}
                 if args.memory_alerts:
                     extra = max(0, args.memory_alerts - args.alerts) // BATCH
-                    for start in range(0, extra, 1000):
-                        blast(
-                            target.port,
-                            target.headers,
-                            batches(f"mem{tag}", start, min(1000, extra - start)),
-                            args.clients,
-                        )
                     assert target.process is not None
+                    with PeakRss(target.process.pid) as memory:
+                        for start in range(0, extra, 1000):
+                            blast(
+                                target.port,
+                                target.headers,
+                                batches(f"mem{tag}", start, min(1000, extra - start)),
+                                args.clients,
+                            )
                     row["rss_mb"] = rss_kb(target.process.pid) / 1024
+                    row["peak_rss_mb"] = memory.peak_kb / 1024
                 results[name] = row
                 print(
                     f"{name:18} new {new:9.0f} alerts/s   re-post {again:9.0f} alerts/s"
                     + (
-                        f"   RSS {row['rss_mb']:.0f} MB after {args.memory_alerts:,} alerts"
+                        f"   RSS {row['rss_mb']:.0f} MB after {args.memory_alerts:,} alerts "
+                        f"(peak {row['peak_rss_mb']:.0f} MB while they were taken)"
                         if "rss_mb" in row
                         else ""
                     ),

@@ -28,12 +28,19 @@ Shapes (issue 18's table):
   once per late re-send). The
   default, 25,000 every 15 s, is the rate of Prometheus's 100,000 every 60 s on a quarter clock.
 
+``--alerts N`` stops each storm shape once N new alerts were taken (issue 18's memory target:
+200,000 firing in one group); the windows then cover the time the storm lasted.
+
+Resident memory (the server and its writer process, sampled twice a second) is printed twice:
+through the storm, including the flushes it left tocsin's engine (sampled until no due work
+waits: "flushed all after"), and through the reads after it.
+
 Targets: tocsin on SQLite (full fsync), tocsin on PostgreSQL (a throwaway database per shape,
 when 127.0.0.1:5432 answers) and Alertmanager from Debian's ``prometheus-alertmanager``.
 
     .venv/bin/python bench/storm.py [--seconds 60]
         [--shapes one-group,per-alert,wait-30s,resend] [--targets sqlite,postgresql,alertmanager]
-        [--resend-alerts 25000] [--resend-every 15]
+        [--resend-alerts 25000] [--resend-every 15] [--alerts 200000]
 """
 
 from __future__ import annotations
@@ -76,6 +83,7 @@ REQUEST_TIMEOUT_S = 120.0
 START_DELAY_S = 0.5
 PROMETHEUS_TIMEOUT_S = 10.0
 TIMELINE = "/api/v1/incidents/1/timeline"  # the storm's incident (one-group, wait-30s)
+SETTLE_LIMIT_S = 300.0
 
 Start = Callable[[], tuple[subprocess.Popen[bytes], int, dict[str, str]]]
 
@@ -225,40 +233,60 @@ def _client(
     prefix: str,
     start: float,
     end: float,
+    share: int | None,
     results: multiprocessing.Queue[list[tuple[float, float, int, bool]]],
 ) -> None:
+    """Post new alerts until ``end``, or until ``share`` of them were taken."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT_S)
     conn.connect()
     out: list[tuple[float, float, int, bool]] = []
     index = 0
+    taken = 0
     body = batch_body(prefix, index)
     delay = start - time.monotonic()
     if delay > 0:
         time.sleep(delay)
-    while time.monotonic() < end:
+    while time.monotonic() < end and (share is None or taken < share):
         began = time.monotonic()
         ok = post_batch(conn, body, headers)
         ended = time.monotonic()
         out.append((ended, ended - began, BATCH, ok))
+        taken += BATCH if ok else 0
         index += 1
         body = batch_body(prefix, index)
     conn.close()
     results.put(out)
 
 
+def client_shares(alerts: int | None) -> list[int | None]:
+    """Each client's share of ``alerts`` new alerts, in whole batches (None: no cap)."""
+    if alerts is None:
+        return [None] * CLIENTS
+    batches = -(-alerts // BATCH)
+    return [(batches // CLIENTS + (n < batches % CLIENTS)) * BATCH for n in range(CLIENTS)]
+
+
+def measured(requests: Sequence[Request], start: float, seconds: float) -> float:
+    """How long the storm lasted: ``seconds``, or less when the clients stopped at their
+    share of ``--alerts`` (until the last request ended)."""
+    last = max((r.ended for r in requests), default=start + seconds)
+    return max(0.0, min(seconds, last - start))
+
+
 def run_storm(
-    port: int, headers: dict[str, str], prefix: str, seconds: float
+    port: int, headers: dict[str, str], prefix: str, seconds: float, alerts: int | None = None
 ) -> tuple[float, list[Request]]:
-    """Post new alerts from ``CLIENTS`` keep-alive processes for ``seconds``: the start of the
-    measured time (``time.monotonic()``) and every request."""
+    """Post new alerts from ``CLIENTS`` keep-alive processes for ``seconds``, or until
+    ``alerts`` were taken: the start of the measured time (``time.monotonic()``) and every
+    request."""
     results: multiprocessing.Queue[list[tuple[float, float, int, bool]]] = multiprocessing.Queue()
     start = time.monotonic() + START_DELAY_S
     end = start + seconds
     procs = [
         multiprocessing.Process(
-            target=_client, args=(port, headers, f"{prefix}c{n}", start, end, results)
+            target=_client, args=(port, headers, f"{prefix}c{n}", start, end, share, results)
         )
-        for n in range(CLIENTS)
+        for n, share in enumerate(client_shares(alerts))
     ]
     for p in procs:
         p.start()
@@ -385,6 +413,34 @@ def run_resend(
     return start, requests, lags, late
 
 
+def engine_lag(port: int, headers: dict[str, str]) -> float | None:
+    """tocsin's ``tocsin_engine_lag_seconds`` (0: no due work waiting), None if unread."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            text = answer.read().decode()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("tocsin_engine_lag_seconds "):
+            return float(line.split()[1])
+    return None
+
+
+def settle(port: int, headers: dict[str, str], limit_s: float = SETTLE_LIMIT_S) -> float | None:
+    """Wait until tocsin's engine has done the flushes the storm left it (no due work
+    waiting, twice in a row half a second apart): the seconds that took, None if not within
+    ``limit_s``."""
+    began = time.monotonic()
+    quiet = 0
+    while time.monotonic() - began < limit_s:
+        quiet = quiet + 1 if engine_lag(port, headers) == 0 else 0
+        if quiet == 2:
+            return time.monotonic() - began
+        time.sleep(0.5)
+    return None
+
+
 def timed_get(port: int, path: str, headers: dict[str, str]) -> float | None:
     """Seconds a GET took, None if it failed or took over a minute (shown as ``-``)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
@@ -429,6 +485,8 @@ class Row:
     groups_read_s: float | None = None
     timeline_read_s: float | None = None
     peak_rss_mb: float | None = None
+    settled_s: float | None = None
+    reads_rss_mb: float | None = None
     false_resolves: int | None = None
     round_lags: list[float] = field(default_factory=list)
 
@@ -445,9 +503,10 @@ def report(rows: list[Row]) -> None:
     print()
     print(
         "| shape | target | alerts/s per 5-s window | min | min / AM min | slowest request "
-        "| alerts taken | GET groups after | GET timeline 1 after | peak RSS |"
+        "| alerts taken | flushed all after | peak RSS (storm) | GET groups after "
+        "| GET timeline 1 after | peak RSS (reads) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     peers = {r.shape: r.minimum for r in rows if r.target == "alertmanager"}
     for row in rows:
         windows = " / ".join(f"{rate:,.0f}" for rate in row.rates)
@@ -460,9 +519,11 @@ def report(rows: list[Row]) -> None:
         print(
             f"| {row.shape} | {row.target} | {windows} | {_num(row.minimum, ',.0f')} "
             f"| {_num(share, '.3f', 'x')} | {slow} | {row.taken:,} "
+            f"| {_num(row.settled_s, '.1f', ' s')} "
+            f"| {_num(row.peak_rss_mb, ',.0f', ' MB')} "
             f"| {_num(row.groups_read_s, '.2f', ' s')} "
             f"| {_num(row.timeline_read_s, '.3f', ' s')} "
-            f"| {_num(row.peak_rss_mb, ',.0f', ' MB')} |"
+            f"| {_num(row.reads_rss_mb, ',.0f', ' MB')} |"
         )
 
 
@@ -506,6 +567,13 @@ def main() -> None:
         default=15,
         help="resend shape: seconds between re-sends (Prometheus's --rules.alert.resend-delay, "
         "1m by default; shortened here); endsAt is 4x this ahead",
+    )
+    parser.add_argument(
+        "--alerts",
+        type=int,
+        default=None,
+        help="storm shapes: stop once this many new alerts were taken (or --seconds passed); "
+        "e.g. 200000 for issue 18's memory target",
     )
     args = parser.parse_args()
     if args.seconds < WINDOW_S:
@@ -554,25 +622,42 @@ def main() -> None:
                                 )
                             else:
                                 began, requests = run_storm(
-                                    server.port, server.headers, f"{shape.name}{tag}", args.seconds
+                                    server.port,
+                                    server.headers,
+                                    f"{shape.name}{tag}",
+                                    args.seconds,
+                                    args.alerts,
                                 )
-                            row.rates = window_rates(requests, began, args.seconds)
+                            # a storm stopped by --alerts is measured until its last
+                            # answer; the re-sends' pauses between rounds are theirs
+                            capped = args.alerts is not None and shape.name != "resend"
+                            lasted = (
+                                measured(requests, began, args.seconds) if capped else args.seconds
+                            )
+                            row.rates = window_rates(requests, began, lasted)
                             row.slowest_s = slowest(requests)
                             row.failures = sum(not r.ok for r in requests)
                             row.taken = sum(r.alerts for r in requests if r.ok)
+                            if target != "alertmanager":
+                                # the flushes the storm left behind are the storm's too
+                                row.settled_s = settle(server.port, read_headers)
                         row.peak_rss_mb = memory.peak_kb / 1024  # the storm's, not the reads'
-                        row.groups_read_s = timed_get(
-                            server.port, "/api/v2/alerts/groups", read_headers
-                        )
-                        if target != "alertmanager":
-                            row.timeline_read_s = timed_get(server.port, TIMELINE, read_headers)
+                        with PeakRss(server.process.pid) as reads:
+                            row.groups_read_s = timed_get(
+                                server.port, "/api/v2/alerts/groups", read_headers
+                            )
+                            if target != "alertmanager":
+                                row.timeline_read_s = timed_get(server.port, TIMELINE, read_headers)
+                        row.reads_rss_mb = reads.peak_kb / 1024
             finally:
                 if pg:
                     drop_pg(pg)
             rows.append(row)
             print(
                 f"  {label:18} " + " / ".join(f"{r:,.0f}" for r in row.rates) + " alerts/s, "
-                f"slowest request {_num(row.slowest_s, '.2f', ' s')}",
+                f"slowest request {_num(row.slowest_s, '.2f', ' s')}, {row.taken:,} alerts "
+                f"taken, peak RSS {_num(row.peak_rss_mb, ',.0f', ' MB')} (storm) / "
+                f"{_num(row.reads_rss_mb, ',.0f', ' MB')} (reads)",
                 flush=True,
             )
     report(rows)

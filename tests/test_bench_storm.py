@@ -12,7 +12,9 @@ from bench.storm import (
     Request,
     alertmanager_config,
     batch_body,
+    client_shares,
     fitted,
+    measured,
     min_window,
     ratio,
     resend_body,
@@ -51,6 +53,21 @@ def test_failed_requests_carry_no_alerts_and_an_empty_window_counts_zero() -> No
     rates = window_rates(requests, 0.0, 15)
     assert rates == [20.0, 0.0, 0.0]
     assert min_window(rates) == 0.0
+
+
+def test_a_cap_on_alerts_is_shared_between_the_clients_in_whole_batches() -> None:
+    assert client_shares(200_000) == [100_000, 100_000]
+    assert client_shares(250) == [200, 100]  # 3 batches: the first client posts two
+    assert sum(s or 0 for s in client_shares(1_000_050)) == 1_000_100
+    assert client_shares(None) == [None, None]
+
+
+def test_a_storm_cut_short_by_its_cap_is_measured_until_its_last_answer() -> None:
+    start = 1000.0
+    assert measured([_req(1012.5), _req(1030.0)], start, 60) == 30.0
+    assert measured([_req(1070.0)], start, 60) == 60  # the clients stop at --seconds anyway
+    assert measured([], start, 60) == 60
+    assert window_rates([_req(1012.5)], start, measured([_req(1012.5)], start, 60)) == [0.0, 0.0]
 
 
 def test_min_window_ratio_and_slowest() -> None:

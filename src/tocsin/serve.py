@@ -52,7 +52,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     """One server process: the API, the writer and the engine, until SIGTERM/SIGINT."""
     import uvicorn
 
-    from tocsin import logs
+    from tocsin import heap, logs
     from tocsin.api.app import create_app
     from tocsin.api.state import AppState
     from tocsin.clock import RealClock
@@ -102,6 +102,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     )
     sock = listening_socket(options.host, options.port, reuse_port)
     settle_memory()
+    heap.Releaser().start()  # what a storm's bursts freed goes back to the system (daemon)
 
     async def main() -> None:
         loop = asyncio.get_running_loop()

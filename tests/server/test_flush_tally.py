@@ -312,3 +312,54 @@ def test_a_flush_that_is_behind_leaves_the_intake_as_long_as_it_took(
         due_at = conn.execute(text("SELECT due_at FROM due_work WHERE kind = 'flush'")).scalar()
     assert due_at == pytest.approx(began + 2.0 + 2.0)
     db.dispose()
+
+
+def test_alerts_that_end_together_are_read_a_chunk_at_a_time(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storm's alerts that stop being sent end together (resolve_timeout after they came):
+    a flush reads at most ``CHUNK`` of those too, and catches up before it speaks, rather
+    than read every one at once (a million-alert group: 2 GB and the intake starved)."""
+    path = tmp_path / "ended.db"
+    shutil.copy(template, path)
+    db = make_engine(f"sqlite:///{path}")
+    clock = VirtualClock(START)
+    engine = DueWorkEngine(db, CONFIG, clock)
+    monkeypatch.setattr(flush, "CHUNK", 3)
+    monkeypatch.setattr(flush, "BIG", 2)
+    read: list[int] = []
+    real_ended = repo.ended_members
+
+    def ended_members(*args: Any) -> Any:
+        found = real_ended(*args)
+        read.append(len(found))
+        return found
+
+    monkeypatch.setattr(repo, "ended_members", ended_members)
+
+    def post(*instances: int) -> None:
+        with begin_write(db) as conn:
+            alerts = [_alert(i, "fire", clock.now()) for i in instances]
+            repo.ingest(conn, alerts, times.to_dt(clock.now()), CONFIG.route)
+
+    post(*range(INSTANCES))  # each ends 300 s later unless sent again
+    while engine.run_due():
+        clock.advance(flush.CATCH_UP_S)
+    clock.advance(100)
+    post(0)  # still sent: it ends 300 s from now
+    engine.run_due()
+    clock.advance(210)  # the other six have ended
+    passes = 0
+    while engine.run_due():
+        passes += 1
+        clock.advance(flush.CATCH_UP_S)
+    with db.connect() as conn:
+        said = sorted(r[0] for r in conn.execute(text("SELECT said FROM incident_alerts")))
+        flushed = conn.execute(
+            text("SELECT detail FROM timeline WHERE kind = 'group_flushed' ORDER BY id")
+        ).all()
+    assert read == [4, 3]  # 3 and one more to know it is behind; then the other 3
+    assert passes == 2
+    assert said == ["fired"] + ["resolved"] * 6
+    assert len(flushed) == 2  # the first firing, then the six resolved: said once, not twice
+    db.dispose()

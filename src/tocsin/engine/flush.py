@@ -307,8 +307,13 @@ def _by_tally(
     behind = len(rows) > chunk  # more changed than one flush reads: the next one follows
     rows = rows[:chunk]
     if kept.next_end is not None and kept.next_end <= now_ts:
-        rows += repo.ended_members(conn, incident_id, now_ts)
-        kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
+        # a storm's alerts that stop being sent end together: read them a chunk at a time too
+        ended = repo.ended_members(conn, incident_id, now_ts, chunk + 1)
+        if len(ended) > chunk:
+            behind, ended = True, ended[:chunk]  # the next end stays passed: read on next time
+        else:
+            kept = kept.with_next_end(repo.next_end(conn, incident_id, now_ts))
+        rows += ended
     before = {fp: Member(stored.alert, said, sent) for fp, said, sent, stored in rows}
     alerts = {fp: m.alert for fp, m in before.items()}
     rules = s.config.inhibit_rules

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine
 
-from tocsin import logs, times
+from tocsin import heap, logs, times
 from tocsin.alerts.model import Alert
 from tocsin.clock import Clock, RealClock
 from tocsin.intake.commit import MAX_ALERTS_PER_COMMIT, Committer, StoreFailed, answer
@@ -44,7 +44,7 @@ from tocsin.intake.wire import Channel, from_wire_deliveries, receive, send, to_
 from tocsin.metrics import Metrics
 from tocsin.routing.tree import Route
 from tocsin.store import repo
-from tocsin.store.db import make_engine
+from tocsin.store.db import WRITER_CACHE_MIB, make_engine
 
 log = logging.getLogger("tocsin.intake.writer")
 
@@ -253,7 +253,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     logs.configure(spec.log_level, spec.log_format)
-    db = make_engine(spec.database_url)
+    db = make_engine(spec.database_url, cache_mib=WRITER_CACHE_MIB)
     clock = RealClock()
     flush = spec.flush(spec.config_path, db, clock, spec.owner) if spec.flush else None
     channel = Channel(sock)
@@ -273,6 +273,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
         on_created=created,
     )
     channel.send(("ready",))
+    releaser = heap.Releaser().start()  # what a burst of batches freed goes back to the system
 
     def commit(batches: list[tuple[int, repo.Prepared]]) -> None:
         """Commit and answer the batches gathered so far, and empty the list."""
@@ -309,6 +310,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
     except (BrokenPipeError, ConnectionResetError):
         return  # the server went away
     finally:
+        releaser.stop()
         committer.close()
         db.dispose()
 

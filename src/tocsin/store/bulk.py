@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from psycopg import Cursor as PsycopgCursor
 from sqlalchemy import Connection
 
 from tocsin.errors import Unavailable
@@ -65,7 +64,7 @@ def insert(
     try:
         for chunk in _chunks(rows, len(columns)):
             flat = [value for row in chunk for value in row]
-            _unprepared(cursor, head + _values(marker, len(columns), len(chunk)) + tail, flat)
+            _unprepared(conn, cursor, head + _values(marker, len(columns), len(chunk)) + tail, flat)
             if returning:
                 out.extend(tuple(r) for r in cursor.fetchall())
     finally:
@@ -73,12 +72,14 @@ def insert(
     return out
 
 
-def _unprepared(cursor: Any, sql: str, params: list[Any]) -> None:
+def _unprepared(conn: Connection, cursor: Any, sql: str, params: list[Any]) -> None:
     """Run a statement whose text varies with its data (a multi-row VALUES, an IN list) without
     letting psycopg prepare it: PostgreSQL's generic plans for such IN lists scanned whole
     tables, and their many shapes would crowd the prepared statements that do help (the fixed
-    ones of every flush and page). SQLite's cursor has no such switch, nor need for one."""
-    if isinstance(cursor, PsycopgCursor):
+    ones of every flush and page). SQLite's cursor has no such switch, nor need for one.
+    Asked of the dialect, not of psycopg's cursor class: importing psycopg to ask would cost a
+    process on SQLite about 17 MB."""
+    if conn.dialect.name == "postgresql":  # psycopg, the one PostgreSQL driver (db.py)
         cursor.execute(sql, params, prepare=False)
     else:
         cursor.execute(sql, params)
@@ -128,7 +129,7 @@ def select_in(
     try:
         for chunk in chunked(values):
             text = sql.format(in_=",".join([marker] * len(chunk)), p=_marker(conn))
-            _unprepared(cursor, text, [*chunk, *extra])
+            _unprepared(conn, cursor, text, [*chunk, *extra])
             out.extend(tuple(r) for r in cursor.fetchall())
     finally:
         cursor.close()

@@ -744,9 +744,15 @@ def mark_sent(conn: Connection, incident_id: int) -> None:
     )
 
 
-def ended_members(conn: Connection, incident_id: int, now: float) -> list[Any]:
-    """The members last said to be firing (or muted) whose alert has ended by ``now``."""
-    return _members(conn, f" AND {_UNRESOLVED_SQL} AND a.ends_at <= {{p}}", [incident_id, now])
+def ended_members(conn: Connection, incident_id: int, now: float, limit: int) -> list[Any]:
+    """The members last said to be firing (or muted) whose alert has ended by ``now``: the
+    first ``limit`` of them."""
+    return _members(
+        conn,
+        f" AND {_UNRESOLVED_SQL} AND a.ends_at <= {{p}}",
+        [incident_id, now, limit],
+        " LIMIT {p}",
+    )
 
 
 def next_end(conn: Connection, incident_id: int, now: float) -> float | None:
