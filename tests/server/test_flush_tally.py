@@ -251,18 +251,25 @@ def test_a_big_group_is_flushed_by_its_tally(
     db.dispose()
 
 
+def _in_small_chunks(
+    template: Path, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Engine, VirtualClock, DueWorkEngine]:
+    """A database from the template and an engine whose flushes read 3 changed alerts at a
+    time, from groups of 2 (``CHUNK``, ``BIG``)."""
+    shutil.copy(template, path)
+    db = make_engine(f"sqlite:///{path}")
+    clock = VirtualClock(START)
+    monkeypatch.setattr(flush, "CHUNK", 3)
+    monkeypatch.setattr(flush, "BIG", 2)
+    return db, clock, DueWorkEngine(db, CONFIG, clock)
+
+
 def test_a_flush_that_is_behind_catches_up_before_it_speaks(
     template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """More changed alerts than one flush reads: each flush reads ``CHUNK`` and comes back
     ``CATCH_UP_S`` later, and the news goes out once, when it has read them all."""
-    path = tmp_path / "behind.db"
-    shutil.copy(template, path)
-    db = make_engine(f"sqlite:///{path}")
-    clock = VirtualClock(START)
-    engine = DueWorkEngine(db, CONFIG, clock)
-    monkeypatch.setattr(flush, "CHUNK", 3)
-    monkeypatch.setattr(flush, "BIG", 2)
+    db, clock, engine = _in_small_chunks(template, tmp_path / "behind.db", monkeypatch)
     with begin_write(db) as conn:
         alerts = [_alert(i, "fire", START) for i in range(INSTANCES)]
         alerts[3] = _alert(3, "critical", START)
@@ -289,13 +296,7 @@ def test_a_flush_that_is_behind_leaves_the_intake_as_long_as_it_took(
     """A catching-up flush that held the database for 2 s comes back 2 s after it ended, not
     ``CATCH_UP_S`` after it began (when it would be due at once, and the intake would only
     get in between two flushes: 400 alerts/s in a storm's catching up, against 14,000)."""
-    path = tmp_path / "slow.db"
-    shutil.copy(template, path)
-    db = make_engine(f"sqlite:///{path}")
-    clock = VirtualClock(START)
-    engine = DueWorkEngine(db, CONFIG, clock)
-    monkeypatch.setattr(flush, "CHUNK", 3)
-    monkeypatch.setattr(flush, "BIG", 2)
+    db, clock, engine = _in_small_chunks(template, tmp_path / "slow.db", monkeypatch)
     read = repo.dirty_members
 
     def slow(*args: Any, **kwargs: Any) -> Any:
@@ -320,13 +321,7 @@ def test_alerts_that_end_together_are_read_a_chunk_at_a_time(
     """A storm's alerts that stop being sent end together (resolve_timeout after they came):
     a flush reads at most ``CHUNK`` of those too, and catches up before it speaks, rather
     than read every one at once (a million-alert group: 2 GB and the intake starved)."""
-    path = tmp_path / "ended.db"
-    shutil.copy(template, path)
-    db = make_engine(f"sqlite:///{path}")
-    clock = VirtualClock(START)
-    engine = DueWorkEngine(db, CONFIG, clock)
-    monkeypatch.setattr(flush, "CHUNK", 3)
-    monkeypatch.setattr(flush, "BIG", 2)
+    db, clock, engine = _in_small_chunks(template, tmp_path / "ended.db", monkeypatch)
     read: list[int] = []
     real_ended = repo.ended_members
 
