@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import OperationalError
 
 from tests.server.conftest import START, Api, make_state
 from tocsin import times
 from tocsin.clock import VirtualClock
+from tocsin.engine import loop
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.store import repo
+from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import due_work, timeline
 
 
@@ -390,3 +393,36 @@ def test_a_one_alert_request_is_flushed_at_intake_beside_a_big_batch(
         }
     assert incident in flushed
     assert len(flushed) == INLINE_LIMIT  # the rest are the engine's, as before
+
+
+@pytest.mark.parametrize(
+    ("failure", "again_s"),
+    [
+        (OperationalError("UPDATE …", {}, Exception("deadlock detected")), 5.0),
+        (ValueError("a fault of ours"), 60.0),
+    ],
+)
+def test_due_work_that_failed_on_the_databases_account_is_tried_again_soon(
+    db: Engine,
+    clock: VirtualClock,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Exception,
+    again_s: float,
+) -> None:
+    """A flush whose transaction the database failed (a deadlock victim, a lock wait that
+    timed out) is tried again in seconds; one that failed for a reason of its own waits a
+    whole lease rather than fail again at once."""
+    state = make_state(db, clock)
+    with db.begin() as conn:
+        repo.ingest(conn, [_alert("A")], times.to_dt(START), state.config.route)
+    clock.advance(30)
+    engine = DueWorkEngine(db, state.config, clock, owner="me")
+
+    def fails(*_args: object) -> None:
+        raise failure
+
+    monkeypatch.setitem(loop.CYCLE, FLUSH, fails)
+    assert engine.run_due() == 1
+    with db.connect() as conn:
+        lease_until = conn.execute(select(due_work.c.lease_until)).scalar_one()
+    assert lease_until == pytest.approx(clock.now() + again_s)

@@ -18,6 +18,7 @@ import uuid
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
+from sqlalchemy.exc import OperationalError
 
 from tocsin.clock import Clock
 from tocsin.config import Config
@@ -43,6 +44,10 @@ from tocsin.store.wakeup import Listener
 
 log = logging.getLogger("tocsin.engine")
 LEASE_S = 60.0
+# an item that failed on the database's account (a deadlock broken by failing it, a lock wait
+# that timed out, "database is locked") is tried again this soon; any other failure, which
+# would fail again at once, waits a whole lease
+RETRY_TRANSIENT_S = 5.0
 INLINE_LIMIT = 100  # flushes done in an intake transaction; more is backpressure
 
 # The cycle: each kind of due work and the stage that carries it out, in the order of the
@@ -155,11 +160,12 @@ class DueWorkEngine:
                             created += outbox.take_new(
                                 conn, self.owner, now, self.deliverer.lease_s
                             )
-                except Exception:
-                    log.exception("due work %s failed; tried again in %.0f s", item_id, LEASE_S)
-                    # its work rolled back with its claim: hold it for a lease, then again
+                except Exception as exc:
+                    hold = RETRY_TRANSIENT_S if isinstance(exc, OperationalError) else LEASE_S
+                    log.exception("due work %s failed; tried again in %.0f s", item_id, hold)
+                    # its work rolled back with its claim: hold it, then again
                     with begin_write(self.db) as conn:
-                        repo.claim_one(conn, item_id, now, self.owner, LEASE_S)
+                        repo.claim_one(conn, item_id, now, self.owner, hold)
         if count and self.db.dialect.name == "sqlite":
             time.sleep(0.001)  # let other processes' writers take the lock in between
         return count, created
