@@ -1,7 +1,7 @@
 """What a long-running process of the server gives back to the system.
 
 A storm makes the server and its writer process allocate and free a great deal in bursts:
-request bodies, parsed alerts, a flush's chunk of 20,000 changed alerts, the rows of a group
+request bodies, parsed alerts, a flush's chunk of 5,000 changed alerts, the rows of a group
 commit. glibc keeps what is freed in each thread's arena for the next allocation and returns
 it to the system only from the top of a heap, so a freed block between blocks still in use
 stays resident: after 200,000 alerts into one group the server held about 30 MB that it no

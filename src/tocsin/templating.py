@@ -509,8 +509,10 @@ def template_context(
         )
     firing = [a for a in items if a["status"] != "resolved"]
     resolved = [a for a in items if a["status"] == "resolved"]
-    firing_count = len(firing) if firing_total is None else max(firing_total, len(firing))
-    resolved_count = len(resolved) if resolved_total is None else max(resolved_total, len(resolved))
+    # the totals are counted once, by ``incidents.messages.totals``; a message stored before
+    # them (None) lists all its alerts
+    firing_count = len(firing) if firing_total is None else firing_total
+    resolved_count = len(resolved) if resolved_total is None else resolved_total
     truncated = firing_count + resolved_count > len(items)
     return {
         "kind": kind,
