@@ -36,7 +36,7 @@ from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
 from tocsin.engine.paging import Pager
 from tocsin.engine.stage import Stage
 from tocsin.runbooks.model import Catalog
-from tocsin.store import kinds, outbox, repo
+from tocsin.store import kinds, outbox, pending, repo
 from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER
 from tocsin.store.schema import due_work
@@ -118,7 +118,8 @@ class DueWorkEngine:
         SQLite), so no lease is needed for work done inside it. With ``take``, the
         deliveries it created come back leased to this engine, to be sent at once. When one
         item fails, the batch is done again one item per transaction so that the failing
-        item rolls back alone (and is tried again after its lease lapses)."""
+        item rolls back alone (and is tried again after its lease lapses). The batch's row
+        writes go out together (``store/pending``)."""
         now = self.clock.now()
         try:
             with begin_write(self.db) as conn:
@@ -126,9 +127,10 @@ class DueWorkEngine:
                 items = repo.claim_due(
                     conn, now, self.owner, LEASE_S, limit, exclude=[kinds.DELIVER]
                 )
-                flush.prefetch(conn, items)
-                for item in items:
-                    self._handle(conn, item, now)
+                with pending.deferred(conn):
+                    flush.prefetch(conn, items)
+                    for item in items:
+                        self._handle(conn, item, now)
                 created = (
                     outbox.take_new(conn, self.owner, now, self.deliverer.lease_s) if take else []
                 )
@@ -155,7 +157,8 @@ class DueWorkEngine:
                         if item is None:
                             continue
                         count += 1
-                        self._handle(conn, item, now)
+                        with pending.deferred(conn):
+                            self._handle(conn, item, now)
                         if take:
                             created += outbox.take_new(
                                 conn, self.owner, now, self.deliverer.lease_s
@@ -190,8 +193,9 @@ class DueWorkEngine:
                 conn, now, self.owner, LEASE_S, len(refs), kinds=[kinds.FLUSH], refs=refs
             )
         items.sort(key=lambda r: (r.due_at, r.id))
-        flush.prefetch(conn, items)
-        with flush.inline(conn):  # a storm's catching up is the loop's, not the intake's
+        # a storm's catching up is the loop's, not the intake's; the row writes go together
+        with flush.inline(conn), pending.deferred(conn):
+            flush.prefetch(conn, items)
             for item in items:
                 self._handle(conn, item, now)
         return outbox.take_new(conn, self.owner, now, self.deliverer.lease_s), len(

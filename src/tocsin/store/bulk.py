@@ -18,6 +18,8 @@ from sqlalchemy import Connection
 
 from tocsin.errors import Unavailable
 
+# the writes a batch holds back (``store/pending.py``), on the connection's ``info``
+PENDING = "tocsin_pending"
 # SQLite allows 32,766 bound parameters per statement (3.32+), PostgreSQL 65,535.
 MAX_PARAMS = 30_000
 
@@ -26,7 +28,11 @@ def _marker(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _cursor(conn: Connection) -> Any:
+def _cursor(conn: Connection, sql: str) -> Any:
+    """The driver's cursor, for ``sql``: the writes held back that it could see go first."""
+    pending = conn.info.get(PENDING)
+    if pending is not None:
+        pending.before(conn, sql)
     return conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
 
 
@@ -60,7 +66,7 @@ def insert(
     tail = f" ON CONFLICT {on_conflict}" if on_conflict else ""
     tail += f" RETURNING {','.join(returning)}" if returning else ""
     out: list[tuple[Any, ...]] = []
-    cursor = _cursor(conn)
+    cursor = _cursor(conn, head)
     try:
         for chunk in _chunks(rows, len(columns)):
             flat = [value for row in chunk for value in row]
@@ -93,9 +99,10 @@ def update(
         return
     marker = _marker(conn)
     sets = ",".join(f"{c}={marker}" for c in columns)
-    cursor = _cursor(conn)
+    sql = f"UPDATE {table} SET {sets} WHERE {key}={marker}"
+    cursor = _cursor(conn, sql)
     try:
-        cursor.executemany(f"UPDATE {table} SET {sets} WHERE {key}={marker}", rows)
+        cursor.executemany(sql, rows)
     finally:
         cursor.close()
 
@@ -104,7 +111,7 @@ def executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> No
     """Run one statement (``{p}`` where each parameter goes) for each row of parameters."""
     if not rows:
         return
-    cursor = _cursor(conn)
+    cursor = _cursor(conn, sql)
     try:
         cursor.executemany(sql.format(p=_marker(conn)), [list(r) for r in rows])
     finally:
@@ -125,7 +132,7 @@ def select_in(
         return []
     marker = f"({_marker(conn)})" if rows else _marker(conn)
     out: list[tuple[Any, ...]] = []
-    cursor = _cursor(conn)
+    cursor = _cursor(conn, sql)
     try:
         for chunk in chunked(values):
             text = sql.format(in_=",".join([marker] * len(chunk)), p=_marker(conn))
@@ -151,7 +158,7 @@ def record(names: Sequence[str], values: Sequence[Any]) -> Any:
 def fetch(conn: Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     """Run ``sql`` (``{p}`` where each parameter goes) and return its rows as named tuples,
     read like SQLAlchemy's rows (``row.id``)."""
-    cursor = _cursor(conn)
+    cursor = _cursor(conn, sql)
     try:
         cursor.execute(sql.format(p=_marker(conn)), list(params))
         if cursor.description is None:
@@ -176,7 +183,7 @@ def markers(conn: Connection, count: int) -> str:
 
 def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
     """Run one statement (``{p}`` where each parameter goes); the rows it changed."""
-    cursor = _cursor(conn)
+    cursor = _cursor(conn, sql)
     try:
         cursor.execute(sql.format(p=_marker(conn)), list(params))
         return int(cursor.rowcount)
@@ -188,11 +195,17 @@ def execute(conn: Connection, sql: str, params: Sequence[Any] = ()) -> int:
 def savepoint(conn: Connection, name: str = "tocsin_part") -> Iterator[None]:
     """A savepoint on the driver's cursor (SQLite and PostgreSQL spell it alike): what runs
     inside is undone if it raises, and the rest of the transaction stands. SQLAlchemy's
-    ``begin_nested`` does the same for about ten times the cost."""
+    ``begin_nested`` does the same for about ten times the cost. Writes held back
+    (``store/pending``) from before it go out first; those made inside it are dropped with it."""
+    waiting = conn.info.get(PENDING)
+    if waiting is not None:
+        waiting.flush(conn)
     execute(conn, f"SAVEPOINT {name}")
     try:
         yield
     except BaseException as failure:
+        if waiting is not None:
+            waiting.drop()
         try:
             execute(conn, f"ROLLBACK TO SAVEPOINT {name}")
             execute(conn, f"RELEASE SAVEPOINT {name}")

@@ -33,7 +33,7 @@ from tocsin.routing.group import (
     next_flush_at,
 )
 from tocsin.routing.tree import Route
-from tocsin.store import bulk
+from tocsin.store import bulk, pending
 from tocsin.store.kinds import FLUSH
 from tocsin.store.schema import (
     LATEST_EPISODE_SQL,
@@ -568,11 +568,17 @@ _UNEXPIRED_SILENCES = (
 def add_timeline(
     conn: Connection, incident_id: int, at: datetime, kind: str, detail: dict[str, Any]
 ) -> None:
-    # the statements of every flush and page run on the driver's cursor (store/bulk.py)
+    # the statements of every flush and page run on the driver's cursor (store/bulk.py); a
+    # batch of due work sends its events together (store/pending.py)
+    row = (incident_id, times.to_ts(at), kind, dumps(detail))
+    waiting = pending.of(conn)
+    if waiting is not None:
+        waiting.event(row)
+        return
     bulk.execute(
         conn,
         "INSERT INTO timeline (incident_id, at, kind, detail) VALUES ({p}, {p}, {p}, {p})",
-        [incident_id, times.to_ts(at), kind, dumps(detail)],
+        row,
     )
 
 
@@ -584,6 +590,10 @@ def update_incident(conn: Connection, incident_id: int, **values: Any) -> None:
     if unknown:  # column names go into the statement: only the table's own
         raise ValueError(f"incidents has no column {sorted(unknown)}")
     if not values:
+        return
+    waiting = pending.of(conn)
+    if waiting is not None:  # merged with the batch's other updates of it, sent together
+        waiting.update(incident_id, values)
         return
     names = sorted(values)
     sets = ", ".join(f"{name} = {{p}}" for name in names)
@@ -700,16 +710,30 @@ def save_member_states(
 ) -> None:
     """What a flush said of each alert whose state changed, and which it sent as firing
     (one statement per changed alert: a flush costs what changed)."""
-    bulk.executemany(
+    _write_members(
         conn,
         "UPDATE incident_alerts SET said = {p} WHERE incident_id = {p} AND fingerprint = {p}",
+        incident_id,
         [(state, incident_id, fp) for fp, state in sorted(said.items())],
     )
-    bulk.executemany(
+    _write_members(
         conn,
         "UPDATE incident_alerts SET sent = {p} WHERE incident_id = {p} AND fingerprint = {p}",
+        incident_id,
         [(True, incident_id, fp) for fp in sorted(sent)],
     )
+
+
+def _write_members(
+    conn: Connection, sql: str, incident_id: int, rows: Sequence[Sequence[Any]]
+) -> None:
+    """A write of the incident's members, for each row of parameters: held back in a batch of
+    due work (store/pending.py), else now."""
+    if pending.of(conn) is None:
+        bulk.executemany(conn, sql, rows)
+        return
+    for params in rows:
+        pending.defer(conn, sql, params, ("incident_alerts", incident_id))
 
 
 _MEMBER_SELECT = (
@@ -736,11 +760,12 @@ def dirty_members(conn: Connection, incident_id: int, limit: int) -> list[Any]:
 
 def mark_sent(conn: Connection, incident_id: int) -> None:
     """Every member last said to be firing has been sent as firing."""
-    bulk.execute(
+    _write_members(
         conn,
         "UPDATE incident_alerts SET sent = {p}"
         " WHERE incident_id = {p} AND said = 'fired' AND sent = {p}",
-        [True, incident_id, False],
+        incident_id,
+        [(True, incident_id, False)],
     )
 
 
@@ -798,20 +823,24 @@ def save_changed(
 ) -> None:
     """What a flush found of the members it looked at (fingerprint: said, sent); no longer
     dirty."""
-    bulk.executemany(
+    _write_members(
         conn,
         "UPDATE incident_alerts SET said = {p}, sent = {p}, dirty = {p}"
         " WHERE incident_id = {p} AND fingerprint = {p}",
+        incident_id,
         [(said, sent, False, incident_id, fp) for fp, (said, sent) in sorted(states.items())],
     )
 
 
 def tallies(conn: Connection, incident_ids: Sequence[int]) -> dict[int, str | None]:
     """Each incident's tally (``incidents.tally``, as stored)."""
-    rows = bulk.select_in(
-        conn, "SELECT id, tally FROM incidents WHERE id IN ({in_})", list(incident_ids)
-    )
-    return {row[0]: row[1] for row in rows}
+    waiting = pending.of(conn)
+    kept = waiting.rows if waiting is not None else {}
+    found = {i: kept[i].tally for i in incident_ids if i in kept}
+    rest = [i for i in incident_ids if i not in found]
+    rows = bulk.select_in(conn, "SELECT id, tally FROM incidents WHERE id IN ({in_})", rest)
+    found.update({row[0]: row[1] for row in rows})
+    return found
 
 
 def dirty_counts(conn: Connection, incident_ids: Sequence[int]) -> dict[int, int]:
@@ -828,10 +857,11 @@ def dirty_counts(conn: Connection, incident_ids: Sequence[int]) -> dict[int, int
 
 def clear_dirty(conn: Connection, incident_id: int) -> None:
     """A flush that read every member: none is dirty any more."""
-    bulk.execute(
+    _write_members(
         conn,
         "UPDATE incident_alerts SET dirty = {p} WHERE incident_id = {p} AND dirty = {p}",
-        [False, incident_id, True],
+        incident_id,
+        [(False, incident_id, True)],
     )
 
 
@@ -863,18 +893,36 @@ _LOCK_SQL = "SELECT id FROM incidents WHERE id IN ({in_}) ORDER BY id FOR UPDATE
 def lock_incidents(conn: Connection, incident_ids: Sequence[int]) -> None:
     """Hold these incidents' rows until the transaction ends (PostgreSQL; in id order, as the
     intake takes them, so that the two never wait on each other in a circle): a flush reads
-    an incident's alerts only once no intake is adding to it."""
-    if incident_ids and conn.dialect.name == "postgresql":
-        bulk.select_in(conn, _LOCK_SQL, sorted(set(incident_ids)))
+    an incident's alerts only once no intake is adding to it. In a batch of due work
+    (store/pending.py) the rows are read too, and kept for ``get_incident``."""
+    ids = sorted(set(incident_ids))
+    waiting = pending.of(conn)
+    if not ids or (waiting is None and conn.dialect.name != "postgresql"):
+        return
+    if waiting is None:
+        bulk.select_in(conn, _LOCK_SQL, ids)
+        return
+    for chunk in bulk.chunked(ids):
+        sql = "SELECT * FROM incidents WHERE id IN (" + bulk.markers(conn, len(chunk)) + ")"
+        for row in bulk.fetch(conn, sql + _locking(conn, " ORDER BY id"), chunk):
+            waiting.rows[row.id] = row._replace(**waiting.incidents.get(row.id, {}))
 
 
 def get_incident(conn: Connection, incident_id: int, lock: bool = False) -> Any:
     """The incident's row; with ``lock``, held until the transaction ends (``FOR UPDATE`` on
     PostgreSQL; on SQLite the write transaction already holds the database), so that two
-    people acting at once act one after the other."""
+    people acting at once act one after the other. In a batch of due work, a row it has read
+    locked (or, on SQLite, read at all) is kept, with its updates applied."""
+    waiting = pending.of(conn)
+    if waiting is not None and incident_id in waiting.rows:
+        return waiting.rows[incident_id]
     lock_clause = _locking(conn) if lock else ""
     rows = bulk.fetch(conn, "SELECT * FROM incidents WHERE id = {p}" + lock_clause, [incident_id])
-    return rows[0] if rows else None
+    if not rows:
+        return None
+    if waiting is not None and (lock or conn.dialect.name == "sqlite"):
+        waiting.rows[incident_id] = rows[0]
+    return rows[0]
 
 
 def claim_due(
@@ -931,17 +979,21 @@ def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: f
     return conn.execute(select(due_work).where(due_work.c.id == item_id)).first()
 
 
-def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> bool:
+def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> None:
+    """The claimed item falls due again at ``due_at`` (if this owner still holds it)."""
     sql = (
         "UPDATE due_work SET due_at = {p}, lease_owner = NULL, lease_until = NULL"
         " WHERE id = {p} AND lease_owner = {p}"
     )
-    return bulk.execute(conn, sql, [due_at, item_id, owner]) == 1
+    if not pending.defer(conn, sql, [due_at, item_id, owner], ("due_work", item_id)):
+        bulk.execute(conn, sql, [due_at, item_id, owner])
 
 
-def finish(conn: Connection, item_id: int, owner: str) -> bool:
+def finish(conn: Connection, item_id: int, owner: str) -> None:
+    """The claimed item is done (if this owner still holds it)."""
     sql = "DELETE FROM due_work WHERE id = {p} AND lease_owner = {p}"
-    return bulk.execute(conn, sql, [item_id, owner]) == 1
+    if not pending.defer(conn, sql, [item_id, owner], ("due_work", item_id)):
+        bulk.execute(conn, sql, [item_id, owner])
 
 
 def next_due_at(

@@ -5,14 +5,14 @@ runs inside the caller's transaction."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from tocsin.incidents.storm import Running
 from tocsin.oncall.severity import Level, rank
-from tocsin.store import bulk, repo
+from tocsin.store import bulk, pending, repo
 from tocsin.store.schema import incidents, storms
 
 # a digest's top alert names and labels are counted over at most this many of the storm's
@@ -36,20 +36,47 @@ _RUNNING_SQL = (
 
 def recent(conn: Connection, route_id: str, since: float, me: int, limit: int) -> int:
     """How many of the route's incidents (other than ``me``) triggered after ``since``,
-    counted up to ``limit`` (the decision needs no more)."""
-    return int(bulk.fetch(conn, _RECENT_SQL, [route_id, since, me, limit])[0].n)
+    counted up to ``limit`` (the decision needs no more).
+
+    In a batch of due work (store/pending.py) a count that reached ``limit`` is kept for the
+    batch's later incidents of the route: they see every incident it counted, and the one
+    that asked too, triggered since, so they reach it as well (and its reading would send
+    every update of the batch's incidents waiting)."""
+    waiting = pending.of(conn)
+    reached = waiting.cache("incidents", "storm_recent") if waiting is not None else {}
+    if (route_id, since, limit) in reached:
+        return limit
+    n = int(bulk.fetch(conn, _RECENT_SQL, [route_id, since, me, limit])[0].n)
+    if waiting is not None and n >= limit:
+        waiting.cache("incidents", "storm_recent")[(route_id, since, limit)] = True
+    return n
 
 
 def running(conn: Connection, route_id: str, levels: Sequence[Level]) -> Running | None:
     """The route's latest storm that has not ended (its lead's severity ranked among
-    ``levels``)."""
+    ``levels``). Kept for a batch of due work (store/pending.py), its lead's severity as the
+    batch has it."""
+    waiting = pending.of(conn)
+    kept = waiting.cache("storms", "running") if waiting is not None else {}
+    if route_id in kept:
+        found: tuple[Running, str | None] | None = kept[route_id]
+        if found is None:
+            return None
+        storm, severity = found
+        lead = waiting.rows.get(storm.lead_id) if waiting is not None else None
+        return replace(storm, lead_rank=rank(levels, lead.severity if lead else severity))
     rows = bulk.fetch(conn, _RUNNING_SQL, [route_id])
     if not rows:
+        if waiting is not None:
+            waiting.cache("storms", "running")[route_id] = None
         return None
     row = rows[0]
-    return Running(
+    found_now = Running(
         int(row.id), int(row.lead_id), float(row.last_held_at), rank(levels, row.severity)
     )
+    if waiting is not None:
+        waiting.cache("storms", "running")[route_id] = (found_now, row.severity)
+    return found_now
 
 
 def start(
@@ -94,15 +121,36 @@ class Held:
 
 
 def hold(conn: Connection, storm_id: int, incident_id: int, now: float) -> Held:
-    """The incident joins the storm."""
-    row = bulk.fetch(
-        conn,
-        "UPDATE storms SET held = held + 1, last_held_at = {p} WHERE id = {p}"
-        " RETURNING held, told_held, last_update_at",
-        [now, storm_id],
-    )[0]
+    """The incident joins the storm. In a batch of due work (store/pending.py) the storm's
+    count is read once and kept; the batch writes what it came to at its end."""
     repo.update_incident(conn, incident_id, storm_id=storm_id)
-    return Held(int(row.held), int(row.told_held), float(row.last_update_at))
+    waiting = pending.of(conn)
+    kept = waiting.cache("storms", "held") if waiting is not None else {}
+    before: Held | None = kept.get(storm_id)
+    if before is None:
+        row = bulk.fetch(
+            conn,
+            "UPDATE storms SET held = held + 1, last_held_at = {p} WHERE id = {p}"
+            " RETURNING held, told_held, last_update_at",
+            [now, storm_id],
+        )[0]
+        joined = Held(int(row.held), int(row.told_held), float(row.last_update_at))
+    else:
+        joined = replace(before, held=before.held + 1)
+        pending.defer(
+            conn,
+            "UPDATE storms SET held = {p}, last_held_at = {p} WHERE id = {p}",
+            [joined.held, now, storm_id],
+            ("storms", storm_id),
+            key=("storms.held", storm_id),
+        )
+    if waiting is not None:
+        waiting.cache("storms", "held")[storm_id] = joined
+        running = waiting.cache("storms", "running")
+        for route_id, found in running.items():
+            if found is not None and found[0].storm_id == storm_id:
+                running[route_id] = (replace(found[0], last_held_at=now), found[1])
+    return joined
 
 
 def get(conn: Connection, storm_id: int) -> Any:
