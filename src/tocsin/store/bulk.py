@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -142,6 +143,59 @@ def update(
     cursor = _cursor(conn, sql)
     try:
         cursor.executemany(sql, rows)
+    finally:
+        cursor.close()
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Writes of rows found by their ``keys`` (columns compared with each row's values):
+    ``UPDATE table SET sets WHERE keys``, or with ``delete`` a ``DELETE``. Each row of
+    parameters holds the values of ``sets``, then those of ``keys``."""
+
+    table: str
+    sets: tuple[str, ...]
+    keys: tuple[str, ...]
+    delete: bool = False
+
+    def sql(self) -> str:
+        """The statement for one row (``{p}`` where each parameter goes)."""
+        where = " AND ".join(f"{k} = {{p}}" for k in self.keys)
+        if self.delete:
+            return f"DELETE FROM {self.table} WHERE {where}"
+        sets = ", ".join(f"{c} = {{p}}" for c in self.sets)
+        return f"UPDATE {self.table} SET {sets} WHERE {where}"
+
+
+def write_rows(conn: Connection, shape: Rows, rows: Sequence[Sequence[Any]]) -> None:
+    """``shape``'s write for every row of parameters. On SQLite an ``executemany``; on
+    PostgreSQL one statement for them all, the rows as binary arrays (``UPDATE ... FROM
+    unnest(...)``): an ``executemany`` there is a statement per row for the server to run.
+    Two rows with the same keys: the later wins, as it would one after the other."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        executemany(conn, shape.sql(), rows)
+        return
+    width = len(shape.sets)
+    last = {tuple(row[width:]): row for row in rows}  # UPDATE ... FROM takes one per row
+    kinds = _array_kinds(shape.table, (*shape.sets, *shape.keys))
+    arrays = ",".join(f"%b::{kind}[]" for kind, _ in kinds)
+    names = ",".join([*(f"s_{c}" for c in shape.sets), *(f"k_{k}" for k in shape.keys)])
+    source = f"unnest({arrays}) AS v({names})"
+    where = " AND ".join(f"{shape.table}.{k} = v.k_{k}" for k in shape.keys)
+    if shape.delete:
+        sql = f"DELETE FROM {shape.table} USING {source} WHERE {where}"
+    else:
+        sets = ", ".join(f"{c} = v.s_{c}" for c in shape.sets)
+        sql = f"UPDATE {shape.table} SET {sets} FROM {source} WHERE {where}"
+    params = [
+        [v if v is None else cast(v) for v in values]
+        for (_, cast), values in zip(kinds, zip(*last.values(), strict=True), strict=True)
+    ]
+    cursor = _cursor(conn, sql)
+    try:
+        _unprepared(conn, cursor, sql, params)
     finally:
         cursor.close()
 

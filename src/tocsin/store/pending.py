@@ -12,8 +12,9 @@ together, a few statements for the whole batch:
 - timeline events, in order, as one multi-row insert;
 - updates of an incident, merged (the later value of a column wins, as it would have), one
   ``executemany`` per set of columns;
-- other row writes (``defer``: the alerts' states, due work, a storm's count), one
-  ``executemany`` per statement text where each row's own order of statements is kept.
+- other row writes (``write``: the alerts' states, due work, a storm's count), one
+  statement per shape of write (``bulk.Rows``) where each row's own order of writes is
+  kept.
 
 They go out at the end of the scope, and before any statement that touches a table with
 writes waiting (``bulk`` asks, by the table names in its text; a statement through
@@ -31,12 +32,13 @@ import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event
 
 from tocsin.store import bulk
 
+Shape = TypeVar("Shape", bound=Hashable)
 PENDING = bulk.PENDING
 # the tables whose writes wait, and which these caches read (the names in statements' text)
 _TABLES = re.compile(r"\b(incidents|timeline|incident_alerts|storms|due_work)\b")
@@ -50,8 +52,8 @@ class Pending:
 
     timeline: list[tuple[Any, ...]] = field(default_factory=list)
     incidents: dict[int, dict[str, Any]] = field(default_factory=dict)
-    # (statement text, parameters, the row it writes); the index of a keyed one by its key
-    statements: list[tuple[str, tuple[Any, ...], Hashable]] = field(default_factory=list)
+    # (the write's shape, parameters, the row it writes); the index of a keyed one by its key
+    statements: list[tuple[bulk.Rows, tuple[Any, ...], Hashable]] = field(default_factory=list)
     keyed: dict[Hashable, int] = field(default_factory=dict)
     rows: dict[int, Any] = field(default_factory=dict)  # incidents, locked, as this batch has them
     caches: dict[str, dict[str, dict[Any, Any]]] = field(default_factory=dict)
@@ -126,10 +128,9 @@ class Pending:
                 names = tuple(sorted(values))
                 by_columns.setdefault(names, []).append([*(values[n] for n in names), incident_id])
             for names, params in by_columns.items():
-                sets = ", ".join(f"{name} = {{p}}" for name in names)
-                bulk.executemany(conn, f"UPDATE incidents SET {sets} WHERE id = {{p}}", params)
-            for sql, params_list in in_groups(statements):
-                bulk.executemany(conn, sql, params_list)
+                bulk.write_rows(conn, bulk.Rows("incidents", names, ("id",)), params)
+            for shape, params_list in in_groups(statements):
+                bulk.write_rows(conn, shape, params_list)
             if timeline:
                 bulk.insert(conn, "timeline", _TIMELINE_COLUMNS, timeline)
         finally:
@@ -137,12 +138,12 @@ class Pending:
 
 
 def in_groups(
-    statements: Sequence[tuple[str, tuple[Any, ...], Hashable]],
-) -> list[tuple[str, list[tuple[Any, ...]]]]:
-    """The statements as one ``executemany`` per text, in the order each text first came,
-    where that keeps every row's own statements in their order; else one by one, as they
-    came. (Statements on different rows commute; two on one row must not swap.)"""
-    order: dict[str, int] = {}
+    statements: Sequence[tuple[Shape, tuple[Any, ...], Hashable]],
+) -> list[tuple[Shape, list[tuple[Any, ...]]]]:
+    """The writes as one group per shape, in the order each shape first came, where that
+    keeps every row's own writes in their order; else one by one, as they came. (Writes of
+    different rows commute; two of one row must not swap.)"""
+    order: dict[Shape, int] = {}
     for sql, _, _ in statements:
         order.setdefault(sql, len(order))
     last: dict[Hashable, int] = {}
@@ -150,17 +151,10 @@ def in_groups(
         if order[sql] < last.get(row, -1):
             return [(sql, [params]) for sql, params, _ in statements]
         last[row] = order[sql]
-    groups: dict[str, list[tuple[Any, ...]]] = {sql: [] for sql in order}
+    groups: dict[Shape, list[tuple[Any, ...]]] = {sql: [] for sql in order}
     for sql, params, _ in statements:
         groups[sql].append(params)
     return list(groups.items())
-
-
-def sql_table(sql: str) -> str:
-    """The table a deferred row write names (its text's first known table)."""
-    found = _TABLES.search(sql)
-    assert found is not None, sql
-    return found.group(1)
 
 
 def of(conn: Connection) -> Pending | None:
@@ -186,25 +180,31 @@ def deferred(conn: Connection) -> Iterator[Pending]:
         conn.info.pop(PENDING, None)
 
 
-def defer(
-    conn: Connection, sql: str, params: Sequence[Any], row: Hashable, key: Hashable = None
-) -> bool:
-    """Hold a write of one row back (``{p}`` where each parameter goes; ``row`` names the row
-    it writes, for the order); with ``key``, it takes the place of an earlier one with the
-    same key (a later, absolute value of the same thing). False outside ``deferred``: the
-    caller runs it now."""
+def write(
+    conn: Connection,
+    shape: bulk.Rows,
+    rows: Sequence[Sequence[Any]],
+    row: Hashable,
+    key: Hashable = None,
+) -> None:
+    """``shape``'s write of these rows of parameters (``bulk.Rows``): held back inside
+    ``deferred`` (``row`` names the row or rows they write, for the order; with ``key``, a
+    write takes the place of an earlier one with the same key: a later, absolute value of
+    the same thing), else now."""
     pending = of(conn)
     if pending is None:
-        return False
-    entry = (sql, tuple(params), row)
-    if key is not None and key in pending.keyed:
-        pending.statements[pending.keyed[key]] = entry
-        return True
-    if key is not None:
-        pending.keyed[key] = len(pending.statements)
-    pending.statements.append(entry)
-    pending.waiting.add(sql_table(sql))
-    return True
+        bulk.write_rows(conn, shape, rows)
+        return
+    for params in rows:
+        entry = (shape, tuple(params), row)
+        if key is not None and key in pending.keyed:
+            pending.statements[pending.keyed[key]] = entry
+            continue
+        if key is not None:
+            pending.keyed[key] = len(pending.statements)
+        pending.statements.append(entry)
+    if rows:
+        pending.waiting.add(shape.table)
 
 
 def _through_sqlalchemy(conn: Connection, *_args: Any, **_kwargs: Any) -> None:

@@ -712,28 +712,28 @@ def save_member_states(
     (one statement per changed alert: a flush costs what changed)."""
     _write_members(
         conn,
-        "UPDATE incident_alerts SET said = {p} WHERE incident_id = {p} AND fingerprint = {p}",
+        _SAY,
         incident_id,
         [(state, incident_id, fp) for fp, state in sorted(said.items())],
     )
-    _write_members(
-        conn,
-        "UPDATE incident_alerts SET sent = {p} WHERE incident_id = {p} AND fingerprint = {p}",
-        incident_id,
-        [(True, incident_id, fp) for fp in sorted(sent)],
-    )
+    _write_members(conn, _SEND, incident_id, [(True, incident_id, fp) for fp in sorted(sent)])
+
+
+# the writes of an incident's members' states (the rows: the values set, then the keys')
+_MEMBER = ("incident_id", "fingerprint")
+_SAY = bulk.Rows("incident_alerts", ("said",), _MEMBER)
+_SEND = bulk.Rows("incident_alerts", ("sent",), _MEMBER)
+_SAVE = bulk.Rows("incident_alerts", ("said", "sent", "dirty"), _MEMBER)
+_CLEAN = bulk.Rows("incident_alerts", ("dirty",), ("incident_id", "dirty"))
+_SENT_ALL = bulk.Rows("incident_alerts", ("sent",), ("incident_id", "said", "sent"))
 
 
 def _write_members(
-    conn: Connection, sql: str, incident_id: int, rows: Sequence[Sequence[Any]]
+    conn: Connection, shape: bulk.Rows, incident_id: int, rows: Sequence[Sequence[Any]]
 ) -> None:
     """A write of the incident's members, for each row of parameters: held back in a batch of
     due work (store/pending.py), else now."""
-    if pending.of(conn) is None:
-        bulk.executemany(conn, sql, rows)
-        return
-    for params in rows:
-        pending.defer(conn, sql, params, ("incident_alerts", incident_id))
+    pending.write(conn, shape, rows, ("incident_alerts", incident_id))
 
 
 _MEMBER_SELECT = (
@@ -760,13 +760,7 @@ def dirty_members(conn: Connection, incident_id: int, limit: int) -> list[Any]:
 
 def mark_sent(conn: Connection, incident_id: int) -> None:
     """Every member last said to be firing has been sent as firing."""
-    _write_members(
-        conn,
-        "UPDATE incident_alerts SET sent = {p}"
-        " WHERE incident_id = {p} AND said = 'fired' AND sent = {p}",
-        incident_id,
-        [(True, incident_id, False)],
-    )
+    _write_members(conn, _SENT_ALL, incident_id, [(True, incident_id, "fired", False)])
 
 
 def ended_members(conn: Connection, incident_id: int, now: float, limit: int) -> list[Any]:
@@ -825,8 +819,7 @@ def save_changed(
     dirty."""
     _write_members(
         conn,
-        "UPDATE incident_alerts SET said = {p}, sent = {p}, dirty = {p}"
-        " WHERE incident_id = {p} AND fingerprint = {p}",
+        _SAVE,
         incident_id,
         [(said, sent, False, incident_id, fp) for fp, (said, sent) in sorted(states.items())],
     )
@@ -857,12 +850,7 @@ def dirty_counts(conn: Connection, incident_ids: Sequence[int]) -> dict[int, int
 
 def clear_dirty(conn: Connection, incident_id: int) -> None:
     """A flush that read every member: none is dirty any more."""
-    _write_members(
-        conn,
-        "UPDATE incident_alerts SET dirty = {p} WHERE incident_id = {p} AND dirty = {p}",
-        incident_id,
-        [(False, incident_id, True)],
-    )
+    _write_members(conn, _CLEAN, incident_id, [(False, incident_id, True)])
 
 
 def is_row_id(number: int) -> bool:
@@ -981,19 +969,18 @@ def claim_one(conn: Connection, item_id: int, now: float, owner: str, lease_s: f
 
 def reschedule(conn: Connection, item_id: int, owner: str, due_at: float) -> None:
     """The claimed item falls due again at ``due_at`` (if this owner still holds it)."""
-    sql = (
-        "UPDATE due_work SET due_at = {p}, lease_owner = NULL, lease_until = NULL"
-        " WHERE id = {p} AND lease_owner = {p}"
-    )
-    if not pending.defer(conn, sql, [due_at, item_id, owner], ("due_work", item_id)):
-        bulk.execute(conn, sql, [due_at, item_id, owner])
+    row = (due_at, None, None, item_id, owner)
+    pending.write(conn, _RESCHEDULE, [row], ("due_work", item_id))
 
 
 def finish(conn: Connection, item_id: int, owner: str) -> None:
     """The claimed item is done (if this owner still holds it)."""
-    sql = "DELETE FROM due_work WHERE id = {p} AND lease_owner = {p}"
-    if not pending.defer(conn, sql, [item_id, owner], ("due_work", item_id)):
-        bulk.execute(conn, sql, [item_id, owner])
+    pending.write(conn, _FINISH, [(item_id, owner)], ("due_work", item_id))
+
+
+_CLAIMED = ("id", "lease_owner")
+_RESCHEDULE = bulk.Rows("due_work", ("due_at", "lease_owner", "lease_until"), _CLAIMED)
+_FINISH = bulk.Rows("due_work", (), _CLAIMED, delete=True)
 
 
 def next_due_at(

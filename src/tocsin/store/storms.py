@@ -110,6 +110,9 @@ def start(
     return int(row.id)
 
 
+_HELD = bulk.Rows("storms", ("held", "last_held_at"), ("id",))
+
+
 @dataclass(frozen=True)
 class Held:
     """A storm after an incident joined it: how many it holds, and what its digest last
@@ -137,10 +140,10 @@ def hold(conn: Connection, storm_id: int, incident_id: int, now: float) -> Held:
         joined = Held(int(row.held), int(row.told_held), float(row.last_update_at))
     else:
         joined = replace(before, held=before.held + 1)
-        pending.defer(
+        pending.write(
             conn,
-            "UPDATE storms SET held = {p}, last_held_at = {p} WHERE id = {p}",
-            [joined.held, now, storm_id],
+            _HELD,
+            [(joined.held, now, storm_id)],
             ("storms", storm_id),
             key=("storms.held", storm_id),
         )
