@@ -672,12 +672,24 @@ _MEMBERS_OF_SQL = (
     + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
     + " WHERE i.incident_id IN ({in_})"
 )
+# the same on PostgreSQL, its latest episode found by a seek for each member, whatever the
+# planner's statistics say: with a join on the subquery it read every alert once the tables
+# had grown past what they said (5 ms for 100 incidents, then 30 ms at 50,000 incidents,
+# in a storm of new groups)
+_MEMBERS_OF_LATERAL_SQL = (
+    "SELECT i.incident_id, "
+    + _ALERT_SELECT
+    + " FROM incident_alerts i CROSS JOIN LATERAL (SELECT * FROM alerts e"
+    " WHERE e.fingerprint = i.fingerprint ORDER BY e.id DESC LIMIT 1) a"
+    " WHERE i.incident_id IN ({in_})"
+)
 
 
 def members_of(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[StoredAlert]]:
     """``incident_members`` for many incidents in one statement per thousand."""
     found: dict[int, list[StoredAlert]] = {i: [] for i in incident_ids}
-    for row in bulk.select_in(conn, _MEMBERS_OF_SQL, list(incident_ids)):
+    sql = _MEMBERS_OF_LATERAL_SQL if conn.dialect.name == "postgresql" else _MEMBERS_OF_SQL
+    for row in bulk.select_in(conn, sql, list(incident_ids)):
         found[row[0]].append(_tuple_to_alert(row[1:]))
     return found
 
