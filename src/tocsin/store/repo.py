@@ -131,9 +131,21 @@ def _decode_episode(values: tuple[Any, ...], generator_url: str) -> Alert:
     )
 
 
+# the same on PostgreSQL, a seek for each fingerprint whatever the planner's statistics say
+# (as ``members_of``): the semi-join on the subquery may read every alert once the table
+# outgrew them, on every batch the intake stores
+_CURRENT_LATERAL_SQL = (
+    "SELECT "
+    + _ALERT_SELECT
+    + " FROM (VALUES {in_}) AS f CROSS JOIN LATERAL (SELECT * FROM alerts e"
+    " WHERE e.fingerprint = f.column1 ORDER BY e.id DESC LIMIT 1) a"
+)
+
+
 def current_alerts(conn: Connection, fingerprints: Iterable[str]) -> dict[str, StoredAlert]:
     """The latest episode of each fingerprint that has one."""
-    rows = bulk.select_in(conn, _CURRENT_SQL, list(set(fingerprints)), rows=True)
+    sql = _CURRENT_LATERAL_SQL if conn.dialect.name == "postgresql" else _CURRENT_SQL
+    rows = bulk.select_in(conn, sql, list(set(fingerprints)), rows=True)
     return {row[1]: _tuple_to_alert(row) for row in rows}
 
 

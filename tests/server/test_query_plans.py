@@ -1,0 +1,140 @@
+"""The plans of the flush's hot reads, on both databases (issue 18): what made a storm's
+flush read a whole group or every alert, held to the plan the database chooses. Plans, not
+seconds: each test asks the database how it would run the statement the store sends."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from tocsin.store import bulk, repo
+from tocsin.store.db import begin_write
+
+MEMBERS = 2_000  # alerts in the big group; as many more in one-alert incidents
+
+
+def _fill(conn: Any) -> None:
+    """A big group (incident 1, its members clean but the last ten dirty) and many
+    one-alert incidents, as a storm leaves them; no statistics gathered."""
+    conn.execute(
+        text(
+            "INSERT INTO incidents (id, group_key, route_id, receiver, group_labels, status,"
+            " opened_at, first_alert_at, last_alert_at, group_wait_s, group_interval_s,"
+            " repeat_interval_s) SELECT g, 'k' || g, 'r', 'x', '{}', 'pending', 1, 1, 1, 0, 60,"
+            f" 3600 FROM ({_series(MEMBERS + 1)}) AS s"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO alerts (fingerprint, source, generator_url, labels, annotations,"
+            " starts_at, ends_at, updated_at, timeout) SELECT 'f' || g, 'api', '', '{}', '{}',"
+            f" 1, 9e9, 1, false FROM ({_series(2 * MEMBERS)}) AS s"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO incident_alerts (incident_id, fingerprint, added_at, dirty)"
+            f" SELECT 1, 'f' || g, 1, g > {MEMBERS - 10} FROM ({_series(MEMBERS)}) AS s"
+        )
+    )
+    conn.execute(
+        text(
+            "INSERT INTO incident_alerts (incident_id, fingerprint, added_at, dirty)"
+            f" SELECT g - {MEMBERS - 1}, 'f' || g, 1, true"
+            f" FROM ({_series(2 * MEMBERS)}) AS s WHERE g > {MEMBERS}"
+        )
+    )
+
+
+def _series(n: int) -> str:
+    """The numbers 1..n as a one-column table, on either database."""
+    return (
+        f"WITH RECURSIVE c(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM c WHERE g < {n})"
+        " SELECT g FROM c"
+    )
+
+
+def _sent(monkeypatch: pytest.MonkeyPatch, read: Any) -> tuple[str, list[Any]]:
+    """The statement (as the driver gets it) and parameters that ``read`` sends."""
+    seen: list[tuple[str, list[Any]]] = []
+    real = bulk._unprepared
+
+    def capture(conn: Any, cursor: Any, sql: str, params: list[Any]) -> None:
+        seen.append((sql, params))
+        real(conn, cursor, sql, params)
+
+    real_fetch = bulk.fetch
+
+    def fetch(conn: Any, sql: str, params: Any = ()) -> list[Any]:
+        seen.append((sql.format(p=bulk._marker(conn)), list(params)))
+        return real_fetch(conn, sql, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bulk, "_unprepared", capture)
+        patch.setattr(bulk, "fetch", fetch)
+        read()
+    assert seen
+    return seen[-1]
+
+
+def _plan(conn: Any, sql: str, params: list[Any]) -> str:
+    """How the database would run it: SQLite's query plan; PostgreSQL's generic plan (a
+    prepared statement's, which psycopg uses after a few runs)."""
+    cursor = conn.connection.driver_connection.cursor()
+    if conn.dialect.name == "sqlite":
+        rows = cursor.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        return "\n".join(str(r[-1]) for r in rows)
+    cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    numbers = iter(range(1, len(params) + 1))
+    cursor.execute("PREPARE tocsin_plan AS " + re.sub(r"%[sb]", lambda _: f"${next(numbers)}", sql))
+    import psycopg  # PostgreSQL only: EXECUTE takes its arguments as literals, not bound
+
+    literal = psycopg.ClientCursor(conn.connection.driver_connection)
+    literal.execute(f"EXPLAIN EXECUTE tocsin_plan({','.join(['%s'] * len(params))})", params)
+    cursor = literal
+    plan = "\n".join(r[0] for r in cursor.fetchall())
+    cursor.execute("DEALLOCATE tocsin_plan")
+    return plan
+
+
+def test_a_big_groups_dirty_members_are_read_by_the_partial_index(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with begin_write(db) as conn:
+        _fill(conn)
+        found: list[Any] = []
+        sql, params = _sent(monkeypatch, lambda: found.extend(repo.dirty_members(conn, 1, 5)))
+        assert len(found) == 5 and all(fp.startswith("f") for fp, *_ in found)
+        plan = _plan(conn, sql, params)
+        # not the primary key's whole range for incident 1 (every member), then a filter
+        assert "ix_incident_alerts_dirty" in plan, plan
+        sql, params = _sent(monkeypatch, lambda: repo.dirty_counts(conn, [1, 2, 3]))
+        assert repo.dirty_counts(conn, [1, 2, 3]) == {1: 10, 2: 1, 3: 1}
+        assert "ix_incident_alerts_dirty" in _plan(conn, sql, params)
+
+
+def test_a_batchs_members_are_found_by_seeks_whatever_the_statistics(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("SQLite's planner uses no statistics here (none were gathered)")
+    with begin_write(db) as conn:
+        _fill(conn)
+        wanted = list(range(2, 102))
+        found: dict[int, Any] = {}
+        sql, params = _sent(monkeypatch, lambda: found.update(repo.members_of(conn, wanted)))
+        assert all(len(found[i]) == 1 for i in wanted)
+        plan = _plan(conn, sql, params)
+        assert "Seq Scan on alerts" not in plan and "Hash" not in plan, plan
+        # and the intake's look-up of each posted alert's latest episode
+        fingerprints = [f"f{n}" for n in range(1, 101)]
+        current: dict[str, Any] = {}
+        sql, params = _sent(
+            monkeypatch, lambda: current.update(repo.current_alerts(conn, fingerprints))
+        )
+        assert sorted(current) == sorted(fingerprints)
+        plan = _plan(conn, sql, params)
+        assert "Seq Scan on alerts" not in plan and "Hash" not in plan, plan
