@@ -129,6 +129,14 @@ def test_a_batchs_members_are_found_by_seeks_whatever_the_statistics(
         assert all(len(found[i]) == 1 for i in wanted)
         plan = _plan(conn, sql, params)
         assert "Seq Scan on alerts" not in plan and "Hash" not in plan, plan
+        # a message's first members of the big group by fingerprint: fifty seeks, not all
+        listed: list[Any] = []
+        sql, params = _sent(
+            monkeypatch, lambda: listed.extend(repo.members_by_fingerprint(conn, 1, 50))
+        )
+        assert len(listed) == 50
+        plan = _plan(conn, sql, params)
+        assert "Seq Scan on alerts" not in plan and "Hash" not in plan, plan
         # and the intake's look-up of each posted alert's latest episode
         fingerprints = [f"f{n}" for n in range(1, 101)]
         current: dict[str, Any] = {}

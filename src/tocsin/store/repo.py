@@ -677,22 +677,26 @@ def incident_members(conn: Connection, incident_id: int) -> list[StoredAlert]:
     return members_of(conn, [incident_id])[incident_id]
 
 
+# Each member's alert is its fingerprint's latest episode (the row with the highest id). On
+# PostgreSQL it is found by a seek for each member (LATERAL), whatever the planner's
+# statistics say: with a join on the subquery, a generic plan hash-joined every alert once
+# the tables outgrew their statistics (a batch's prefetch took 5 ms, then 30 ms at 50,000
+# incidents in a storm of new groups), and a message's first 50 members by fingerprint read
+# the whole group.
+_LATEST_JOIN = {
+    "sqlite": " JOIN alerts a ON a.id = " + LATEST_EPISODE_SQL.format(fp="i.fingerprint"),
+    "postgresql": " CROSS JOIN LATERAL (SELECT * FROM alerts e"
+    " WHERE e.fingerprint = i.fingerprint ORDER BY e.id DESC LIMIT 1) a",
+}
+
+
+def _latest_join(conn: Connection) -> str:
+    """``incident_alerts i`` joined to each member's latest episode, as ``a``."""
+    return _LATEST_JOIN["postgresql" if conn.dialect.name == "postgresql" else "sqlite"]
+
+
 _MEMBERS_OF_SQL = (
-    "SELECT i.incident_id, "
-    + _ALERT_SELECT
-    + " FROM incident_alerts i JOIN alerts a ON a.id = "
-    + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
-    + " WHERE i.incident_id IN ({in_})"
-)
-# the same on PostgreSQL, its latest episode found by a seek for each member, whatever the
-# planner's statistics say: with a join on the subquery it read every alert once the tables
-# had grown past what they said (5 ms for 100 incidents, then 30 ms at 50,000 incidents,
-# in a storm of new groups)
-_MEMBERS_OF_LATERAL_SQL = (
-    "SELECT i.incident_id, "
-    + _ALERT_SELECT
-    + " FROM incident_alerts i CROSS JOIN LATERAL (SELECT * FROM alerts e"
-    " WHERE e.fingerprint = i.fingerprint ORDER BY e.id DESC LIMIT 1) a"
+    "SELECT i.incident_id, " + _ALERT_SELECT + " FROM incident_alerts i{join}"
     " WHERE i.incident_id IN ({in_})"
 )
 
@@ -700,7 +704,7 @@ _MEMBERS_OF_LATERAL_SQL = (
 def members_of(conn: Connection, incident_ids: Sequence[int]) -> dict[int, list[StoredAlert]]:
     """``incident_members`` for many incidents in one statement per thousand."""
     found: dict[int, list[StoredAlert]] = {i: [] for i in incident_ids}
-    sql = _MEMBERS_OF_LATERAL_SQL if conn.dialect.name == "postgresql" else _MEMBERS_OF_SQL
+    sql = _MEMBERS_OF_SQL.replace("{join}", _latest_join(conn))
     for row in bulk.select_in(conn, sql, list(incident_ids)):
         found[row[0]].append(_tuple_to_alert(row[1:]))
     return found
@@ -761,11 +765,8 @@ def _write_members(
 
 
 _MEMBER_SELECT = (
-    "SELECT i.said, i.sent, "
-    + _ALERT_SELECT
-    + " FROM incident_alerts i JOIN alerts a ON a.id = "
-    + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
-    + " WHERE i.incident_id = {p}"
+    "SELECT i.said, i.sent, " + _ALERT_SELECT + " FROM incident_alerts i{join}"
+    " WHERE i.incident_id = {p}"
 )
 _UNRESOLVED_SQL = "i.said IN ('fired', 'silenced', 'inhibited')"
 # the dirty members, written as ``ix_incident_alerts_dirty``'s own condition: with a bound
@@ -776,7 +777,8 @@ _DIRTY_SQL = "i.dirty"
 
 def _members(conn: Connection, where: str, params: Sequence[Any], tail: str = "") -> list[Any]:
     """(fingerprint, said, sent, StoredAlert) of the incident's members that match."""
-    rows = bulk.fetch(conn, _MEMBER_SELECT + where + tail, params)
+    sql = _MEMBER_SELECT.replace("{join}", _latest_join(conn))
+    rows = bulk.fetch(conn, sql + where + tail, params)
     return [(r.fingerprint, r[0], bool(r[1]), _tuple_to_alert(tuple(r[2:]))) for r in rows]
 
 
@@ -806,8 +808,8 @@ def next_end(conn: Connection, incident_id: int, now: float) -> float | None:
     """When the first member last said to be firing (or muted) ends, after ``now``."""
     rows = bulk.fetch(
         conn,
-        "SELECT min(a.ends_at) AS next_end FROM incident_alerts i JOIN alerts a ON a.id = "
-        + LATEST_EPISODE_SQL.format(fp="i.fingerprint")
+        "SELECT min(a.ends_at) AS next_end FROM incident_alerts i"
+        + _latest_join(conn)
         + f" WHERE i.incident_id = {{p}} AND {_UNRESOLVED_SQL} AND a.ends_at > {{p}}",
         [incident_id, now],
     )
