@@ -239,12 +239,15 @@ def _in_full(
         members, muting, now, incident.last_flush_digest, last, incident.repeat_interval_s, sent
     )
     changes = alert_events(members, muting, now, last_said)
-    said = {fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes}
+    said_now = {fp: ALERT_EVENT_KINDS[kind] for kind, fp, _ in changes}
     newly_sent = [fp for fp in decision.firing if fp not in sent] if decision.send else []
-    repo.save_member_states(conn, incident_id, said, newly_sent)
-    repo.clear_dirty(conn, incident_id)
-    said = {**last_said, **said}
+    said = {**last_said, **said_now}
     ever_sent = sent | set(newly_sent)
+    # each changed member's row written once (what was said, whether sent, no longer dirty),
+    # then the unchanged ones that were dirty: one row version each, not three
+    changed = set(said_now) | set(newly_sent)
+    repo.save_changed(conn, incident_id, {fp: (said.get(fp), fp in ever_sent) for fp in changed})
+    repo.clear_dirty(conn, incident_id)
     after = {fp: Member(a, said.get(fp), fp in ever_sent) for fp, a in members.items()}
     kept = Tally.of(after, silences=keys[0], rules=keys[1], targets=targets, level_label=keys[2])
     values: dict[str, object] = {}

@@ -733,24 +733,8 @@ def member_states(
     return found
 
 
-def save_member_states(
-    conn: Connection, incident_id: int, said: Mapping[str, str], sent: Sequence[str]
-) -> None:
-    """What a flush said of each alert whose state changed, and which it sent as firing
-    (one statement per changed alert: a flush costs what changed)."""
-    _write_members(
-        conn,
-        _SAY,
-        incident_id,
-        [(state, incident_id, fp) for fp, state in sorted(said.items())],
-    )
-    _write_members(conn, _SEND, incident_id, [(True, incident_id, fp) for fp in sorted(sent)])
-
-
 # the writes of an incident's members' states (the rows: the values set, then the keys')
 _MEMBER = ("incident_id", "fingerprint")
-_SAY = bulk.Rows("incident_alerts", ("said",), _MEMBER)
-_SEND = bulk.Rows("incident_alerts", ("sent",), _MEMBER)
 _SAVE = bulk.Rows("incident_alerts", ("said", "sent", "dirty"), _MEMBER)
 _CLEAN = bulk.Rows("incident_alerts", ("dirty",), ("incident_id", "dirty"))
 _SENT_ALL = bulk.Rows("incident_alerts", ("sent",), ("incident_id", "said", "sent"))
