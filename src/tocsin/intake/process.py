@@ -283,6 +283,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
         # a page waiting behind a storm's batch: the flush at intake is cut short for it
         interrupt=lambda: channel.waiting(PROMPT_ALERTS),
     )
+    heap.settle()  # what the configuration, the runbooks and the modules hold: frozen
     channel.send(("ready",))
     releaser = heap.Releaser().start()  # what a burst of batches freed goes back to the system
 
@@ -319,6 +320,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
                     if message[0] == "reload":
                         if flush is not None:
                             flush.reload()
+                            heap.settle()  # the configuration it replaced: collected
                     elif message[0] == "stop":
                         channel.send(("stopped",))
                         return
