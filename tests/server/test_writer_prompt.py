@@ -90,10 +90,15 @@ def test_a_flush_at_intake_cut_short_is_carried_on_with_the_same_outcome(
             )
 
     try:
-        # a small request waits: the storm's commit flushes one group and goes to disk
+        # a small request waits: the storm's commit stores its alerts and goes to disk
         [stored], due = committer.commit([_storm(5)])
         assert stored is not None and stored.stored == 5
         storm = stored.touched
+        assert flushed() == []
+        assert committer.carried == storm
+        assert due is None  # the writer goes on with them: the engine is not woken
+        # one that only carries on flushes one group before it gives way
+        assert committer.commit([], carry=True) == ([], None)
         assert flushed() == storm[:1]
         assert committer.carried == storm
         assert due is None  # the writer goes on with them: the engine is not woken

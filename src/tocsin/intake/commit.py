@@ -50,8 +50,8 @@ class Committer:
     writer holds the turn around gathering the waiting batches and committing them.
 
     ``interrupt`` (the writer process's: a small request is waiting) cuts the flush at intake
-    short through ``cut_short``, which ``after_store`` asks between flushes: the commit
-    goes to disk with what was flushed so far, and the incidents it left are ``carried`` to
+    short (``cut_short``: asked before it starts, and by ``after_store`` between flushes):
+    the commit goes to disk with what was flushed so far, and the incidents it left are ``carried`` to
     the next commit that takes them (``commit(..., carry=True)``) instead of being handed to
     the engine. A storm's batch of a hundred new groups then makes a waiting page wait for
     one flush, not for a hundred."""
@@ -173,7 +173,9 @@ class Committer:
             # what was carried on first (it is older), then each request's in turn
             touched = in_turn([r.touched for r in results])
             touched = list(dict.fromkeys([*self._carry, *touched]))
-            if touched and self.after_store is not None:
+            # a page already waits: this commit stores, and the next that carries flushes
+            # (one that only carries flushes at least one group: it always gets on)
+            if touched and self.after_store is not None and not (batches and self.cut_short()):
                 try:
                     with bulk.savepoint(conn):  # a failure here never costs the alerts
                         created, complete = self.after_store(conn, touched)
