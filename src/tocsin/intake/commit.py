@@ -51,10 +51,10 @@ class Committer:
 
     ``interrupt`` (the writer process's: a small request is waiting) cuts the flush at intake
     short (``cut_short``: asked before it starts, and by ``after_store`` between flushes):
-    the commit goes to disk with what was flushed so far, and the incidents it left are ``carried`` to
-    the next commit that takes them (``commit(..., carry=True)``) instead of being handed to
-    the engine. A storm's batch of a hundred new groups then makes a waiting page wait for
-    one flush, not for a hundred."""
+    the commit goes to disk with what was flushed so far, and the incidents it left are
+    ``carried`` to the next commit that takes them (``commit(..., carry=True)``) instead of
+    being handed to the engine. A storm's batch of a hundred new groups then makes a waiting
+    page wait for one flush, not for a hundred."""
 
     def __init__(
         self,
