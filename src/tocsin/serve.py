@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import multiprocessing
 import os
@@ -214,23 +213,10 @@ def _fields(**values: Any) -> dict[str, Any]:
 
 
 def settle_memory() -> None:
-    """Keep the garbage collector off what lives as long as the process (configuration,
-    runbooks, the app, the modules): collect once, freeze what is left, and collect the
-    young generation less often. The intake allocates thousands of short-lived objects per
-    request; without this, collections that walk every long-lived object cost it about a
-    tenth of its time.
+    """The server's long-lived objects kept off the garbage collector (``heap.settle``)."""
+    from tocsin import heap
 
-    Called again after each reload: what was frozen is thawed and collected first, for the
-    reference cycles of a configuration no longer used are never collected while frozen.
-    That full collection pauses the server once per reload (milliseconds; more with large
-    runbook directories)."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-
-
-GC_YOUNG_THRESHOLD = 20_000
+    heap.settle()
 
 
 def run_loop(main: Coroutine[Any, Any, None]) -> None:

@@ -38,8 +38,10 @@ class EngineFlush:
         config = load_config(config_path)
         self.engine = DueWorkEngine(db, config, clock, owner=owner, catalog=load_runbooks(config))
 
-    def flush_inline(self, conn: Connection, touched: list[int]) -> tuple[list[Any], bool]:
-        return self.engine.flush_inline(conn, touched)
+    def flush_inline(
+        self, conn: Connection, touched: list[int], stop: Callable[[], bool] | None = None
+    ) -> tuple[list[Any], bool]:
+        return self.engine.flush_inline(conn, touched, stop)
 
     def reload(self) -> None:
         """The server loaded its configuration again: so does this process (on an error it

@@ -15,6 +15,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -173,11 +174,15 @@ class DueWorkEngine:
             time.sleep(0.001)  # let other processes' writers take the lock in between
         return count, created
 
-    def flush_inline(self, conn: Connection, incidents: list[int]) -> tuple[list[Any], bool]:
+    def flush_inline(
+        self, conn: Connection, incidents: list[int], stop: Callable[[], bool] | None = None
+    ) -> tuple[list[Any], bool]:
         """In the intake's transaction: the flushes of the incidents it touched that are due
         now (new groups with no group_wait), up to ``INLINE_LIMIT``, and the deliveries they
         create, leased to this engine to send after the commit; and whether that was all of
-        them (the rest stay with the engine's loop, as does other due work)."""
+        them (the rest stay with the engine's loop, as does other due work). ``stop``, asked
+        after each flush, cuts the work short (the writer process: a request waits that should
+        not wait for a storm's hundred flushes); what was not flushed is due again as it was."""
         if not incidents:
             return [], True
         now = self.clock.now()
@@ -196,11 +201,16 @@ class DueWorkEngine:
         # a storm's catching up is the loop's, not the intake's; the row writes go together
         with flush.inline(conn), pending.deferred(conn):
             flush.prefetch(conn, items)
+            done = 0
             for item in items:
+                if done and stop is not None and stop():
+                    break
                 self._handle(conn, item, now)
-        return outbox.take_new(conn, self.owner, now, self.deliverer.lease_s), len(
-            incidents
-        ) <= INLINE_LIMIT
+                done += 1
+            for item in items[done:]:  # cut short: no longer claimed
+                repo.reschedule(conn, item.id, self.owner, item.due_at)
+        complete = done == len(items) and len(incidents) <= INLINE_LIMIT
+        return outbox.take_new(conn, self.owner, now, self.deliverer.lease_s), complete
 
     def _handle(self, conn: Connection, item: Any, now: float) -> None:
         stage = CYCLE.get(item.kind)

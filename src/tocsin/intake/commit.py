@@ -47,7 +47,14 @@ class Committer:
     ``_write``), and whether it did all it was given.
 
     Its transactions are taken in turn (``turn``, chosen from the database's dialect); the
-    writer holds the turn around gathering the waiting batches and committing them."""
+    writer holds the turn around gathering the waiting batches and committing them.
+
+    ``interrupt`` (the writer process's: a small request is waiting) cuts the flush at intake
+    short (``cut_short``: asked before it starts, and by ``after_store`` between flushes):
+    the commit goes to disk with what was flushed so far, and the incidents it left are
+    ``carried`` to the next commit that takes them (``commit(..., carry=True)``) instead of
+    being handed to the engine. A storm's batch of a hundred new groups then makes a waiting
+    page wait for one flush, not for a hundred."""
 
     def __init__(
         self,
@@ -55,12 +62,25 @@ class Committer:
         clock: Clock,
         after_store: AfterStore | None = None,
         on_created: OnCreated | None = None,
+        interrupt: Callable[[], bool] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.after_store = after_store
         self.on_created = on_created
+        self.interrupt = interrupt
+        self.carried: list[int] = []  # incidents whose flush at intake was cut short
+        self._carry: list[int] = []  # what the commit under way carries on
+        self._interruptible = False  # the commit under way may be cut short
+        self._cut = False  # and was
         self._held = HeldWriter(db)
+
+    def cut_short(self) -> bool:
+        """Whether the flush at intake should stop here and let the commit go to disk (asked
+        by ``after_store`` between flushes); once it says so, it says so until the commit."""
+        if not self._cut and self._interruptible and self.interrupt is not None:
+            self._cut = self.interrupt()
+        return self._cut
 
     @property
     def turn(self) -> Turn:
@@ -70,13 +90,23 @@ class Committer:
         self._held.close()
 
     def commit(
-        self, batches: Sequence[repo.Prepared]
+        self, batches: Sequence[repo.Prepared], carry: bool = True
     ) -> tuple[list[repo.IngestResult | None], float | None]:
         """The result of each batch (None where it could not be stored), and when the earliest
-        work the commits left for the engine falls due (None when they left none)."""
+        work the commits left for the engine falls due (None when they left none). With
+        ``carry`` the commit also flushes what earlier commits ``carried`` (before its own
+        new groups) and may itself be cut short; without, it flushes only its own (the
+        small requests that go first) and is never cut short."""
         outcomes: list[repo.IngestResult | None] = [None] * len(batches)
         left: list[float] = []
-        self._commit(list(enumerate(batches)), outcomes, left, retried=False)
+        self._interruptible = carry
+        if carry:  # taken over: if this commit fails, the engine finds them due
+            self._carry, self.carried = self.carried, []
+        try:
+            self._commit(list(enumerate(batches)), outcomes, left, retried=False)
+        finally:
+            self._interruptible = False
+            self._carry = []
         return outcomes, min(left, default=None)
 
     def _commit(
@@ -135,11 +165,17 @@ class Committer:
         self, batches: list[repo.Prepared], committed: Future[bool]
     ) -> tuple[list[repo.IngestResult], float | None]:
         created: list[Any] = []
+        cut: list[int] = []
+        self._cut = False
         with self._held.begin() as conn:
             results = [repo.store(conn, batch) for batch in batches]
             due = [r.later for r in results if r.later is not None]
+            # what was carried on first (it is older), then each request's in turn
             touched = in_turn([r.touched for r in results])
-            if touched and self.after_store is not None:
+            touched = list(dict.fromkeys([*self._carry, *touched]))
+            # a page already waits: this commit stores, and the next that carries flushes
+            # (one that only carries flushes at least one group: it always gets on)
+            if touched and self.after_store is not None and not (batches and self.cut_short()):
                 try:
                     with bulk.savepoint(conn):  # a failure here never costs the alerts
                         created, complete = self.after_store(conn, touched)
@@ -150,11 +186,17 @@ class Committer:
                 except Exception:
                     log.exception("flushing at intake failed; the engine will do it")
                     created = []
+            if touched and self._cut:
+                # the next commit that carries goes on with them (those flushed meanwhile
+                # are no longer due, and skipped); the engine is not woken for them
+                cut, touched = touched, []
             if touched:  # due now, and not done here
                 due.append(self.clock.now())
             bulk.ensure_open(conn)  # a commit of nothing must not answer "stored"
             if created and self.on_created is not None:
                 self.on_created(created, committed)
+        self._carry = []  # committed: carried on
+        self.carried = list(dict.fromkeys([*self.carried, *cut]))
         return results, min(due, default=None)
 
 

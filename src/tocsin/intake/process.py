@@ -48,7 +48,10 @@ from tocsin.store.db import WRITER_CACHE_MIB, make_engine
 
 log = logging.getLogger("tocsin.intake.writer")
 
-START_TIMEOUT_S = 120.0  # importing and loading the runbooks, on a slow machine
+START_TIMEOUT_S = 120.0
+# a request of at most this many alerts (a new page, rather than a storm's batch) commits
+# before the larger batches gathered with it, and cuts short a flush at intake it waits for
+PROMPT_ALERTS = 10  # importing and loading the runbooks, on a slow machine
 STOP_TIMEOUT_S = 30.0
 
 
@@ -58,7 +61,9 @@ class Flush(Protocol):
     by loaded again when the server's is. The server wires in the engine's
     (``api.state.EngineFlush``); the intake knows no more of the engine than this."""
 
-    def flush_inline(self, conn: Connection, touched: list[int]) -> tuple[list[Any], bool]: ...
+    def flush_inline(
+        self, conn: Connection, touched: list[int], stop: Callable[[], bool] | None = None
+    ) -> tuple[list[Any], bool]: ...
 
     def reload(self) -> None: ...
 
@@ -266,19 +271,30 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
         channel.send(("created", commit_id, to_wire_deliveries(made)))
         committing.append((commit_id, held))
 
+    def after_store(conn: Connection, touched: list[int]) -> tuple[list[Any], bool]:
+        assert flush is not None
+        return flush.flush_inline(conn, touched, stop=committer.cut_short)
+
     committer = Committer(
         db,
         clock,
-        after_store=flush.flush_inline if flush is not None else None,
+        after_store=after_store if flush is not None else None,
         on_created=created,
+        # a page waiting behind a storm's batch: the flush at intake is cut short for it
+        interrupt=lambda: channel.waiting(PROMPT_ALERTS),
     )
+    heap.settle()  # what the configuration, the runbooks and the modules hold: frozen
     channel.send(("ready",))
     releaser = heap.Releaser().start()  # what a burst of batches freed goes back to the system
 
     def commit(batches: list[tuple[int, repo.Prepared]]) -> None:
-        """Commit and answer the batches gathered so far, and empty the list."""
-        for part in _commits(batches):
-            outcomes, left = committer.commit([batch for _seq, batch in part])
+        """Commit and answer the batches gathered so far, and empty the list; then what the
+        flush at intake was cut short of, if no commit took it."""
+        parts = _commits(batches)
+        if committer.carried and not any(carry for _part, carry in parts):
+            parts.append(([], True))
+        for part, carry in parts:
+            outcomes, left = committer.commit([batch for _seq, batch in part], carry)
             settled = [(commit_id, held.result()) for commit_id, held in committing]
             committing.clear()
             answers = [(seq, result) for (seq, _b), result in zip(part, outcomes, strict=True)]
@@ -287,7 +303,8 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
 
     try:
         while True:
-            messages = channel.receive(block=True)
+            # while a flush at intake was cut short, its rest is done as soon as nothing waits
+            messages = channel.receive(block=not committer.carried)
             if messages is None:
                 return
             # our turn at the database first, then whatever is waiting by then: batches that
@@ -303,6 +320,7 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
                     if message[0] == "reload":
                         if flush is not None:
                             flush.reload()
+                            heap.settle()  # the configuration it replaced: collected
                     elif message[0] == "stop":
                         channel.send(("stopped",))
                         return
@@ -315,14 +333,34 @@ def child_main(spec: WriterSpec, sock: socket.socket) -> None:
         db.dispose()
 
 
-def _commits(batches: list[tuple[int, repo.Prepared]]) -> list[list[tuple[int, repo.Prepared]]]:
-    """The batches in commits of up to ``MAX_ALERTS_PER_COMMIT`` alerts (a larger batch alone)."""
-    parts: list[list[tuple[int, repo.Prepared]]] = []
-    size = 0
+def _commits(
+    batches: list[tuple[int, repo.Prepared]],
+) -> list[tuple[list[tuple[int, repo.Prepared]], bool]]:
+    """The batches in commits of up to ``MAX_ALERTS_PER_COMMIT`` alerts (a larger batch
+    alone), each with whether it carries on the flushes cut short before (``Committer``).
+
+    Small requests (at most ``PROMPT_ALERTS`` alerts) commit first, together, carrying
+    nothing: a new page is not made to wait for the storm's batches that arrived with it, nor
+    for the flushes cut short before (one commit more, only when both kinds wait). A small
+    request that names an alert of a larger one before it keeps its place: the later word
+    on an alert is stored last."""
+    prompt: list[tuple[int, repo.Prepared]] = []
+    rest: list[tuple[int, repo.Prepared]] = []
+    named: set[str] = set()  # the alerts of the larger batches so far
     for item in batches:
-        if not parts or size + len(item[1]) > MAX_ALERTS_PER_COMMIT:
-            parts.append([])
+        batch = item[1]
+        if len(batch) <= PROMPT_ALERTS and named.isdisjoint(batch.values):
+            prompt.append(item)
+        else:
+            rest.append(item)
+            named.update(batch.values)
+    parts: list[tuple[list[tuple[int, repo.Prepared]], bool]] = [(prompt, False)] if prompt else []
+    chunks: list[list[tuple[int, repo.Prepared]]] = []
+    size = 0
+    for item in rest:
+        if not chunks or size + len(item[1]) > MAX_ALERTS_PER_COMMIT:
+            chunks.append([])
             size = 0
-        parts[-1].append(item)
+        chunks[-1].append(item)
         size += len(item[1])
-    return parts
+    return parts + [(chunk, True) for chunk in chunks]

@@ -9,6 +9,7 @@ import asyncio
 import pickle
 import socket
 import struct
+import time
 from typing import Any
 
 from tocsin.store import bulk
@@ -38,11 +39,13 @@ class Channel:
         self.sock = sock
         self.buffer = bytearray()
         self.ended = False
+        self._early: list[tuple[Any, ...]] = []  # read by ``waiting``, not yet received
+        self._looked = 0.0  # when ``waiting`` last read the socket
 
     def receive(self, block: bool) -> list[tuple[Any, ...]] | None:
         """The whole messages that have arrived (waiting for one if ``block``); None once the
         server has gone and every message is taken."""
-        messages = self._messages()
+        messages, self._early = [*self._early, *self._messages()], []
         while not self.ended:
             self.sock.setblocking(block and not messages)
             try:
@@ -55,6 +58,26 @@ class Channel:
             self.buffer += data
             messages += self._messages()
         return None if self.ended and not messages else messages
+
+    def waiting(self, alerts: int, every_s: float = 0.0005) -> bool:
+        """Whether a batch of at most ``alerts`` alerts has arrived and waits (without
+        blocking; what is read stays for ``receive``). Reads the socket at most once per
+        ``every_s``: asked between the flushes of a storm's batch, it costs no syscall each."""
+        now = time.perf_counter()
+        if now - self._looked >= every_s and not self.ended:
+            self._looked = now
+            self.sock.setblocking(False)
+            try:
+                while data := self.sock.recv(1 << 20):
+                    self.buffer += data
+                else:
+                    self.ended = True  # the server has gone: ``receive`` says so
+            except BlockingIOError:
+                pass
+            except OSError:
+                self.ended = True  # gone: ``receive`` says so once the messages are taken
+            self._early += self._messages()
+        return any(m[0] == "batch" and batch_size(m[2]) <= alerts for m in self._early)
 
     def _messages(self) -> list[tuple[Any, ...]]:
         out = []
@@ -69,6 +92,11 @@ class Channel:
     def send(self, message: tuple[Any, ...]) -> None:
         self.sock.setblocking(True)
         self.sock.sendall(frame(message))
+
+
+def batch_size(wire: tuple[Any, ...]) -> int:
+    """How many alerts a batch holds, as ``store.repo.Prepared.to_wire`` sends it."""
+    return len(wire[2])
 
 
 def to_wire_deliveries(created: list[tuple[Any, Any]]) -> list[tuple[Any, ...]]:
