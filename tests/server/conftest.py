@@ -152,6 +152,12 @@ class Api:
         assert self.state.engine is not None
         return self.state.engine.run_due()
 
+    def run_once(self) -> None:
+        """One engine pass in the app's event loop: due work, then deliveries."""
+        engine = self.state.engine
+        assert engine is not None and self.client.portal is not None
+        self.client.portal.call(engine.run_once)
+
 
 @pytest.fixture
 def api(db: Engine, clock: VirtualClock) -> Iterator[Api]:

@@ -56,11 +56,7 @@ class Harness:
 
     def run(self) -> None:
         """One engine pass: due work, then deliveries."""
-        engine = self.api.state.engine
-        assert engine is not None
-        portal = self.api.client.portal
-        assert portal is not None
-        portal.call(engine.run_once)
+        self.api.run_once()
 
     def post(self, alerts: list[dict[str, str]]) -> None:
         at = times.to_dt(self.clock.now()).isoformat()

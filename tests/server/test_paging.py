@@ -81,11 +81,7 @@ class Paging:
 
     def run(self) -> None:
         """One engine pass: due work, then deliveries."""
-        engine = self.api.state.engine
-        assert engine is not None
-        portal = self.api.client.portal
-        assert portal is not None
-        portal.call(engine.run_once)
+        self.api.run_once()
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select, text
 
 from tests.notify.sinks import HttpSink
 from tests.server.conftest import START, Api, postgres_database
-from tests.server.test_storm import CONFIG, Storm
+from tests.server.test_storm import CONFIG, Storm, storm  # noqa: F401 (a fixture)
 from tocsin import times
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
@@ -132,7 +132,8 @@ def test_a_storm_leaves_the_same_database_with_and_without_holding_writes_back(
 
 
 def test_a_batch_held_in_a_storm_costs_a_few_statements(
-    storm: Storm, monkeypatch: pytest.MonkeyPatch
+    storm: Storm,  # noqa: F811 (test_storm's fixture)
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     storm.fire(4, severity="warning")  # three page, the fourth leads
     statements = []
@@ -148,16 +149,6 @@ def test_a_batch_held_in_a_storm_costs_a_few_statements(
     assert all(storm.events(i, "storm_held") for i in (held[0], held[-1]))
     # the intake's own (about ten), then the flushes': without holding back, 1,600
     assert len(statements) < 80, len(statements)
-
-
-@pytest.fixture
-def storm(db: Engine, clock: VirtualClock) -> Iterator[Storm]:
-    with HttpSink() as team, HttpSink() as pager, HttpSink() as other:
-        sinks = {"team": team, "pager": pager, "other": other}
-        config = parse_config(CONFIG.format(team=team.url, pager=pager.url, other=other.url))
-        state = AppState(db=db, config=config, clock=clock)
-        with TestClient(create_app(state, run_engine=False)) as client:
-            yield Storm(Api(client, state, db), clock, sinks)
 
 
 def _incident(conn: Any) -> int:

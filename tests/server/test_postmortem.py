@@ -72,11 +72,7 @@ class Scene:
         self.clock = clock
 
     def run(self) -> None:
-        engine = self.api.state.engine
-        assert engine is not None
-        portal = self.api.client.portal
-        assert portal is not None
-        portal.call(engine.run_once)
+        self.api.run_once()
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

@@ -65,9 +65,7 @@ class Storm:
         self.fired = 0
 
     def run(self) -> None:
-        engine = self.api.state.engine
-        assert engine is not None and self.api.client.portal is not None
-        self.api.client.portal.call(engine.run_once)
+        self.api.run_once()
 
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -219,6 +220,10 @@ def to_channels(
     pending = []
     if members is None and kind in TOLD_KINDS:
         members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident.id)}
+    # the same message to each channel and each person, but for its key and addressee
+    compose_for = partial(
+        message, s, conn, incident, kind, now, members=members, actor=actor, counted=counted
+    )
     for channel in channels:
         if channel not in s.config.paging.channels:
             repo.add_timeline(
@@ -230,18 +235,7 @@ def to_channels(
             )
             continue
         key = f"inc{incident.id}:{event}:{channel}"
-        composed = message(
-            s,
-            conn,
-            incident,
-            kind,
-            now,
-            key,
-            members=members,
-            text=text,
-            actor=actor,
-            counted=counted,
-        )
+        composed = compose_for(key, text=text)
         pending.append(
             outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
         )
@@ -249,18 +243,7 @@ def to_channels(
         told = [p.channel for p in pending]
         for channel, target, recipient in audience(s, conn, incident.id, told):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"
-            composed = message(
-                s,
-                conn,
-                incident,
-                kind,
-                now,
-                key,
-                members=members,
-                recipient=recipient,
-                actor=actor,
-                counted=counted,
-            )
+            composed = compose_for(key, recipient=recipient)
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
     outbox.enqueue(conn, pending, now, s.config.paging.levels)
     return [p.channel for p in pending]

@@ -74,16 +74,11 @@ def insert(
     out: list[tuple[Any, ...]] = []
     cursor = _cursor(conn, head)
     if conn.dialect.name == "postgresql":
-        kinds = _array_kinds(table, tuple(columns))
-        arrays = ",".join(f"%b::{kind}[]" for kind, _ in kinds)  # binary: no quoting
+        arrays = _array_markers(table, tuple(columns))
         sql = f"INSERT INTO {table} ({','.join(columns)}) SELECT * FROM unnest({arrays}){tail}"
         try:
             for chunk in _chunks(rows, 1):
-                params = [
-                    [v if v is None else cast(v) for v in values]
-                    for (_, cast), values in zip(kinds, zip(*chunk, strict=True), strict=True)
-                ]
-                _unprepared(conn, cursor, sql, params)
+                _unprepared(conn, cursor, sql, _arrays(table, tuple(columns), chunk))
                 if returning:
                     out.extend(tuple(r) for r in cursor.fetchall())
         finally:
@@ -116,6 +111,21 @@ def _array_kinds(table: str, columns: tuple[str, ...]) -> tuple[tuple[str, Any],
         else:
             found.append(("text", str))
     return tuple(found)
+
+
+def _array_markers(table: str, columns: tuple[str, ...]) -> str:
+    """One binary array parameter per column, cast to its type (binary: no quoting)."""
+    return ",".join(f"%b::{kind}[]" for kind, _ in _array_kinds(table, columns))
+
+
+def _arrays(table: str, columns: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[list[Any]]:
+    """The rows as one list per column, each value made of its column's type."""
+    return [
+        [v if v is None else cast(v) for v in values]
+        for (_, cast), values in zip(
+            _array_kinds(table, columns), zip(*rows, strict=True), strict=True
+        )
+    ]
 
 
 def _unprepared(conn: Connection, cursor: Any, sql: str, params: list[Any]) -> None:
@@ -179,8 +189,8 @@ def write_rows(conn: Connection, shape: Rows, rows: Sequence[Sequence[Any]]) -> 
         return
     width = len(shape.sets)
     last = {tuple(row[width:]): row for row in rows}  # UPDATE ... FROM takes one per row
-    kinds = _array_kinds(shape.table, (*shape.sets, *shape.keys))
-    arrays = ",".join(f"%b::{kind}[]" for kind, _ in kinds)
+    columns = (*shape.sets, *shape.keys)
+    arrays = _array_markers(shape.table, columns)
     names = ",".join([*(f"s_{c}" for c in shape.sets), *(f"k_{k}" for k in shape.keys)])
     source = f"unnest({arrays}) AS v({names})"
     where = " AND ".join(f"{shape.table}.{k} = v.k_{k}" for k in shape.keys)
@@ -189,13 +199,9 @@ def write_rows(conn: Connection, shape: Rows, rows: Sequence[Sequence[Any]]) -> 
     else:
         sets = ", ".join(f"{c} = v.s_{c}" for c in shape.sets)
         sql = f"UPDATE {shape.table} SET {sets} FROM {source} WHERE {where}"
-    params = [
-        [v if v is None else cast(v) for v in values]
-        for (_, cast), values in zip(kinds, zip(*last.values(), strict=True), strict=True)
-    ]
     cursor = _cursor(conn, sql)
     try:
-        _unprepared(conn, cursor, sql, params)
+        _unprepared(conn, cursor, sql, _arrays(shape.table, columns, list(last.values())))
     finally:
         cursor.close()
 
