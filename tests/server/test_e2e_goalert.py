@@ -151,8 +151,8 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
     assert mails(smtp) == [
         (
             ["alice@example.com"],
-            f"[ESCALATED step 1] {TITLE}",
-            "alice, you are paged for this incident (escalation step 1).\n"
+            f"[FIRING:1] {TITLE}",  # her first page reads as one; bob's, a step later, escalated
+            "alice, you are paged for this incident.\n"
             "Status:   triggered\nAlerts:   1 firing, 0 resolved\nSummary:  1 alert firing",
         ),
         (
@@ -173,7 +173,7 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
     assert sorted((n["channel"], n["kind"], n["status"]) for n in notes) == sorted(
         [
             ("team", "firing", "sent"),
-            ("mail", "escalation", "sent"),
+            ("mail", "firing", "sent"),
             ("pager", "escalation", "sent"),
             ("team", "acknowledged", "sent"),
             ("mail", "acknowledged", "sent"),
