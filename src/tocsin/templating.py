@@ -16,7 +16,8 @@ for a real message, ``sample_context`` for checks):
   status_update | update_reminder | duty_reminder | storm_update | held_summary | test
   (``held_summary``: what a person's limit on a channel held back, in ``text``)
 - ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
-  (or None), ``summary``, ``text`` (a status update's body, an update reminder's, a storm
+  (or None), ``summary`` (what the alerts say, or who acknowledged or resolved it; "" when
+  nothing: never the counts again), ``text`` (a status update's body, an update reminder's, a storm
   digest's update, or None)
 - ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert of
   the incident: when ``alerts`` lists only some of them, only what the group guarantees,

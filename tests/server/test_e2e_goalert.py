@@ -138,12 +138,12 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
         "*Status:* resolved    *Severity:* critical    *Alerts:* 1 still firing, 0 resolved"
     )
     assert slack(team) == [
-        (f"[FIRING:1] {TITLE}", f"{firing}\n1 alert firing"),
+        (f"[FIRING:1] {TITLE}", firing),  # the counts once: no summary repeats them
         (f"[ACK] {TITLE}", f"{acked_status}\n{ack_line}"),
         (f"[RESOLVED] {TITLE}", f"{resolved_status}\n{resolve_line}"),
     ]
     assert slack(pager) == [
-        (f"[ESCALATED step 2] {TITLE}", f"{firing}\n1 alert firing"),
+        (f"[ESCALATED step 2] {TITLE}", firing),
         (f"[ACK] {TITLE}", f"{acked_status}\n{ack_line}"),
         (f"[RESOLVED] {TITLE}", f"{resolved_status}\n{resolve_line}"),
     ]
@@ -153,7 +153,7 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
             ["alice@example.com"],
             f"[FIRING:1] {TITLE}",  # her first page reads as one; bob's, a step later, escalated
             "alice, you are paged for this incident.\n"
-            "Status:   triggered\nAlerts:   1 firing, 0 resolved\nSummary:  1 alert firing",
+            "Status:   triggered\nAlerts:   1 firing, 0 resolved",
         ),
         (
             ["alice@example.com"],

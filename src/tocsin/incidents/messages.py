@@ -171,15 +171,17 @@ def summary(
 ) -> str:
     """What the message says in one place: for a resolution or an acknowledgement, the state
     line (``state_line``), then, while alerts fire, their first summary; for the rest, the
-    first summary (else description) among the alerts shown, else a count (``counted``: of
-    all the incident's alerts, when ``members`` is a view; ``totals``)."""
+    first summary (else description) among the alerts shown, else "". Never a count alone:
+    every message says its counts apart (``firing_total``, ``resolved_total``: "Alerts: 1,100
+    firing, 0 resolved"), and a summary that only repeated them ("1,100 alerts firing") said
+    them twice. ``counted``: all the incident's alerts, when ``members`` is a view
+    (``totals``)."""
     firing = (counted or totals(members, when)).firing
     line = state_line(kind, status, members, when, actor, acted_at, counted)
     own = _alerts_summary(members, when)
-    if line:
-        text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
-    else:
-        text = own or f"{count(firing, 'alert')} firing"
+    if not line:
+        return own[:MAX_SUMMARY_CHARS]
+    text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
     return text[:MAX_SUMMARY_CHARS]
 
 
