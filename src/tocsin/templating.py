@@ -24,7 +24,8 @@ for a real message, ``sample_context`` for checks):
   the group labels, is common, and no annotation is)
 - ``firing_total``, ``resolved_total``: how many of the incident's alerts fire (muted ones
   included) and are resolved, whatever the lists hold; ``truncated``: whether ``alerts``
-  lists fewer than all of them (a message lists at most the first 50 by fingerprint).
+  lists fewer than all of them (a message lists at most 50, in label order:
+  ``incidents.messages.listed``).
   ``firing_total - firing | length`` are the firing alerts not listed
 - ``alerts``, and the same split into ``firing`` and ``resolved`` (the alerts listed): each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being

@@ -23,8 +23,8 @@ for alerts that did not (the active silences or the inhibition rules changed, or
 alert is an inhibition target, whose sources are outside the group).
 
 What a message lists is read for it: the first alerts by fingerprint (as many as a message
-carries), the alerts the flush names, and those that changed; its title counts the alert
-names of the tally.
+carries, which it lists in label order: ``incidents.messages.listed``), the alerts the flush
+names, and those that changed; its title counts the alert names of the tally.
 
 What a batch's flushes read is read once per transaction (``prefetch``; ``forget`` at the
 start of each transaction).
