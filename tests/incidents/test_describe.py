@@ -111,6 +111,19 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Alerts sent to the channels (1 firing: DatabaseDown service=db)",
     ),
     (
+        "group_flushed",  # an incident held in an alert storm tells no channel itself
+        {
+            "firing": [
+                {"fingerprint": "01", "labels": {"alertname": "DiskFull", "instance": "n7"}}
+            ],
+            "firing_count": 1,
+            "resolved": [],
+            "muted": {},
+            "held_in": 3,
+        },
+        "Alerts recorded; held in storm 3, no message sent (1 firing: DiskFull instance=n7)",
+    ),
+    (
         "triggered",
         {"severity": "critical", "policy": "pebble", "channels": ["slack-platform"]},
         "Triggered at severity critical, escalation policy pebble, channels slack-platform",

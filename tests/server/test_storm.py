@@ -20,6 +20,7 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.incidents.describe import event_sentence
 
 CONFIG = """
 global: {{resolve_timeout: 5m, external_url: "https://tocsin.example.com"}}
@@ -154,8 +155,17 @@ def test_the_nth_incident_pages_the_next_leads_a_digest_and_the_rest_are_held(
         [event] = storm.events(incident, "storm_held")
         assert event["lead"] == lead
         assert "escalated" not in storm.kinds(incident)
-    for incident in calm:
+        # its flush recorded the alerts and says that no message went (issue 18's reader)
+        [flushed] = storm.events(incident, "group_flushed")
+        assert flushed["held_in"] == event["storm"]
+        assert event_sentence("group_flushed", flushed).startswith(
+            f"Alerts recorded; held in storm {event['storm']}, no message sent (1 firing: DiskFull"
+        )
+    for incident in [*calm, lead]:  # told their channels (the lead: the digest)
         assert "storm_held" not in storm.kinds(incident)
+        [flushed] = storm.events(incident, "group_flushed")
+        assert "held_in" not in flushed
+        assert event_sentence("group_flushed", flushed).startswith("Alerts sent to the channels")
     storm.advance(28)  # the digest went with the lead's page 29 s ago
     storm.nothing_new()
     storm.advance(1)

@@ -290,7 +290,10 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             parts.append(f"{number(total)} resolved: {_alerts(resolved, more=total)}")
         if d.get("muted"):
             parts.append(f"{number(_number(d.get('muted_count'), len(d['muted'])))} muted")
-        return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
+        said = "Alerts sent to the channels"
+        if d.get("held_in") is not None:  # an incident held in an alert storm tells nobody
+            said = f"Alerts recorded; held in storm {_text(d['held_in'])}, no message sent"
+        return said + (f" ({'; '.join(parts)})" if parts else "")
     if kind == "triggered":
         policy = d.get("policy")
         how = f"escalation policy {_text(policy)}" if policy else "no escalation policy"
