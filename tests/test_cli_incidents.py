@@ -66,7 +66,7 @@ def test_show_note_assign_reopen(tmp_path: Path) -> None:
     assert record["assignee"] == "alice" and record["severity"] == "critical"
     assert [s["alerts"] for s in record["runbooks"]] == [["PebbleDatabaseDown"]]
     kinds = [e["kind"] for e in record["timeline"]]
-    assert kinds[:4] == ["opened", "alerts_changed", "group_flushed", "triggered"]
+    assert kinds[:5] == ["opened", "alerts_changed", "triggered", "escalated", "group_flushed"]
     assert kinds[-2:] == ["note", "assigned"]
     assert record["timeline"][-2]["detail"] == {"text": "checked the primary", "by": "alice"}
     code, output = run("incident", "resolve", number, "--by", "bob", *common)

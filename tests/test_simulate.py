@@ -58,7 +58,8 @@ def example(name: str, config: Config | None = None) -> sim.Result:
 
 
 def pages(result: sim.Result) -> list[tuple[float, str, str | None, int | None]]:
-    """Escalation pages delivered: (offset, channel, person, step)."""
+    """The pages of escalation steps delivered (the first one's kind is ``firing``, a later
+    step's ``escalation``; both name their step): (offset, channel, person, step)."""
     return [
         (
             s.at - result.scenario.start,
@@ -67,7 +68,7 @@ def pages(result: sim.Result) -> list[tuple[float, str, str | None, int | None]]
             s.message.escalation_step,
         )
         for s in result.sent
-        if s.ok and s.message.kind == "escalation"
+        if s.ok and s.message.escalation_step is not None
     ]
 
 
@@ -125,9 +126,9 @@ def test_acknowledged_after_three_minutes_resolved_at_twenty(example_config: Con
     assert [(e.offset_s, e.kind) for e in result.entries] == [
         (0, "alert_fired"),
         (0, "opened"),
-        (0, "group_flushed"),
         (0, "triggered"),
         (0, "escalated"),
+        (0, "group_flushed"),  # after the trigger: it says whether the channels were told
         (0, "notified"),
         (0, "notified"),
         (180, "acknowledged"),
@@ -141,7 +142,7 @@ def test_acknowledged_after_three_minutes_resolved_at_twenty(example_config: Con
     ]
     # what reached people and channels
     assert [(s.at - result.scenario.start, s.channel, s.message.kind) for s in result.sent] == [
-        (0, "page-console", "escalation"),
+        (0, "page-console", "firing"),  # the first page reads as a new page
         (0, "team-console", "firing"),
         (180, "team-console", "acknowledged"),
         (180, "page-console", "acknowledged"),
@@ -210,7 +211,7 @@ def test_weekend_override_pages_the_stand_in(example_config: Config) -> None:
         (2410 + 1800, "escalation_exhausted", None),
     ]
     assert [(s.channel, s.message.kind) for s in result.sent if s.message.incident_id == 2] == [
-        ("team-console", "escalation"),  # the step's channel target still gets the page
+        ("team-console", "firing"),  # the step's channel target still gets the page
         ("team-console", "firing"),
     ]
     assert result.warnings == [
@@ -445,7 +446,7 @@ def test_json_lines() -> None:
     assert [r["offset_s"] for r in records] == sorted(r["offset_s"] for r in records)
     page = next(r for r in records if r["kind"] == "notified")
     assert page["target"] == "schedule:pebble-primary" and page["channel"] == "page-console"
-    assert page["detail"]["recipient"] == "bob" and page["detail"]["kind"] == "escalation"
+    assert page["detail"]["recipient"] == "bob" and page["detail"]["kind"] == "firing"
     assert page["detail"]["attempt"] == 1
     assert page["detail"]["runbook_url"].endswith("pebble-api.md#pebbleapidown")
     fired = records[0]

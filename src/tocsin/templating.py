@@ -16,14 +16,16 @@ for a real message, ``sample_context`` for checks):
   status_update | update_reminder | duty_reminder | storm_update | held_summary | test
   (``held_summary``: what a person's limit on a channel held back, in ``text``)
 - ``incident_id``, ``title``, ``status`` (triggered | acknowledged | resolved), ``severity``
-  (or None), ``summary``, ``text`` (a status update's body, an update reminder's, a storm
+  (or None), ``summary`` (what the alerts say, or who acknowledged or resolved it; "" when
+  nothing: never the counts again), ``text`` (a status update's body, an update reminder's, a storm
   digest's update, or None)
 - ``group_labels``; ``common_labels`` and ``common_annotations`` (shared by every alert of
   the incident: when ``alerts`` lists only some of them, only what the group guarantees,
   the group labels, is common, and no annotation is)
 - ``firing_total``, ``resolved_total``: how many of the incident's alerts fire (muted ones
   included) and are resolved, whatever the lists hold; ``truncated``: whether ``alerts``
-  lists fewer than all of them (a message lists at most the first 50 by fingerprint).
+  lists fewer than all of them (a message lists at most 50, in label order:
+  ``incidents.messages.listed``).
   ``firing_total - firing | length`` are the firing alerts not listed
 - ``alerts``, and the same split into ``firing`` and ``resolved`` (the alerts listed): each
   ``{fingerprint, status, name, labels, annotations, starts_at, ends_at}``, ``name`` being

@@ -111,6 +111,19 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Alerts sent to the channels (1 firing: DatabaseDown service=db)",
     ),
     (
+        "group_flushed",  # an incident held in an alert storm tells no channel itself
+        {
+            "firing": [
+                {"fingerprint": "01", "labels": {"alertname": "DiskFull", "instance": "n7"}}
+            ],
+            "firing_count": 1,
+            "resolved": [],
+            "muted": {},
+            "held_in": 3,
+        },
+        "Alerts recorded; held in storm 3, no message sent (1 firing: DiskFull instance=n7)",
+    ),
+    (
         "triggered",
         {"severity": "critical", "policy": "pebble", "channels": ["slack-platform"]},
         "Triggered at severity critical, escalation policy pebble, channels slack-platform",
@@ -186,6 +199,18 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "notified",
+        {
+            "channel": "mail",
+            "target": "user:alice",
+            "kind": "firing",  # the first page of an escalation
+            "attempt": 1,
+            "recipient": "alice",
+            "page": "inc1:g1:r0:s0:user:alice:alice",
+        },
+        "Paged alice via mail",
+    ),
+    (
+        "notified",
         {"channel": "team", "target": "channel:team", "kind": "firing", "attempt": 2},
         "Sent firing via team, attempt 2",
     ),
@@ -203,6 +228,25 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         },
         "Delivery of escalation to user bob via sms failed after 3 attempts: status 503; "
         "falling back to email",
+    ),
+    (
+        "notify_failed",
+        {
+            "channel": "sms",
+            "target": "user:bob",
+            "kind": "firing",  # a person's first page
+            "attempts": 3,
+            "error": "status 503",
+            "dead_letter": True,
+            "fallback": None,
+            "notification": 4,
+        },
+        "Delivery of page to user bob via sms failed after 3 attempts: status 503",
+    ),
+    (
+        "notify_failed",
+        {"channel": "team", "target": "channel:team", "kind": "firing", "attempts": 3},
+        "Delivery of firing to channel team via team failed after 3 attempts",
     ),
     (
         "notify_failed",
@@ -332,6 +376,11 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
             "status": 503,
         },
         "Attempt 1 of escalation via pager failed (status 503), will retry",
+    ),
+    (
+        "attempt_failed",
+        {"channel": "pager", "target": "user:bob", "kind": "firing", "attempt": 2},
+        "Attempt 2 of page via pager failed (no answer), will retry",
     ),
 ]
 

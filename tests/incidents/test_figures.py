@@ -85,12 +85,21 @@ def test_alert_events_follow_each_alerts_state() -> None:
 KEY = "inc1:g1:r0:s{step}:schedule:primary:{who}:{channel}"
 
 
-def paged(offset: float, who: str, channel: str, step: int = 0, fallback: bool = False) -> Event:
-    """A delivered escalation page, as engine/deliver writes it (``page_of``)."""
+def paged(
+    offset: float,
+    who: str,
+    channel: str,
+    step: int = 0,
+    fallback: bool = False,
+    kind: str = "escalation",
+) -> Event:
+    """A delivered page of a step, as engine/deliver writes it (``page_of``); ``kind``:
+    ``firing`` for the first page of an escalation, ``escalation`` for a later step's (and
+    for every step's before the first page was said to be one)."""
     key = KEY.format(step=step, who=who, channel=channel) + (":fallback" if fallback else "")
     message = {"recipient": {"name": who}}
-    detail = {"target": "schedule:primary", "channel": channel, "kind": "escalation"}
-    return Event(T + offset, "notified", {**detail, **page_of("escalation", key, message)})
+    detail = {"target": "schedule:primary", "channel": channel, "kind": kind}
+    return Event(T + offset, "notified", {**detail, **page_of(kind, key, message)})
 
 
 def step(offset: float, number: int, reason: str) -> Event:
@@ -104,6 +113,25 @@ FIGURE_TABLE: list[tuple[str, list[Event], tuple[int, int, int]]] = [
         "one person on two channels is one page",
         [step(0, 1, "started"), paged(1, "bob", "slack"), paged(2, "bob", "email")],
         (1, 2, 0),
+    ),
+    (
+        "the first page (kind firing) on two channels is one page",
+        [
+            step(0, 1, "started"),
+            paged(1, "bob", "slack", kind="firing"),
+            paged(2, "bob", "email", kind="firing"),
+        ],
+        (1, 2, 0),
+    ),
+    (
+        "the first page, then the next step to the same person: two pages, one escalation",
+        [
+            step(0, 1, "started"),
+            paged(1, "bob", "slack", kind="firing"),
+            step(300, 2, "x"),
+            paged(301, "bob", "slack", step=1),
+        ],
+        (2, 2, 1),
     ),
     (
         "a fallback delivery is the same page",
@@ -175,7 +203,11 @@ def test_page_of() -> None:
     assert page_of("escalation", key + ":fallback", message)["page"] == (
         "inc3:g1:r1:s0:schedule:db:bob"
     )
-    assert page_of("firing", "flush:1.0:team", "{}") == {}
+    assert page_of("firing", "flush:1.0:team", "{}") == {}  # a channel's: no recipient
+    assert page_of("firing", key, message) == {  # the first page of an escalation
+        "recipient": "bob",
+        "page": "inc3:g1:r1:s0:schedule:db:bob",
+    }
     assert page_of("acknowledged", "k", {"recipient": {"name": "ann"}}) == {"recipient": "ann"}
     assert page_of("escalation", "a:b", "not json") == {"page": "a"}
 

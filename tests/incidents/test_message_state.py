@@ -131,10 +131,27 @@ def test_an_acknowledgement_says_who_and_when_and_keeps_the_first_checks() -> No
 
 def test_a_firing_message_keeps_its_summary_and_checks() -> None:
     m = message("firing", "triggered", firing(), actor=None)
-    assert m["summary"] == "1 alert firing" and m["actor"] is None and m["acted_at"] is None
+    assert m["summary"] == "" and m["actor"] is None and m["acted_at"] is None
     assert m["diagnostics"] and "First checks" in email(m).text
     slack = slack_text(m)
     assert "*Firing:*" in slack and "*Alerts:* 1 firing, 0 resolved" in slack
+
+
+def test_a_summary_is_what_the_alerts_say_never_their_count_again() -> None:
+    """The counts are said once ("Alerts: 1 firing, 0 resolved"); a summary line only
+    repeating them ("Summary: 1 alert firing") is not written. An alert's own summary (else
+    description) is."""
+    bare = message("firing", "triggered", firing(), actor=None)
+    said = Alert(LABELS, {"summary": "db1 does not answer"}, starts_at=NOW - timedelta(minutes=20))
+    own = message("firing", "triggered", said, actor=None)
+    assert (bare["summary"], own["summary"]) == ("", "db1 does not answer")
+    text = email(bare).text
+    assert "Alerts:   1 firing, 0 resolved" in text and "Summary:" not in text
+    assert "alert firing" not in slack_text(bare)  # Slack: the status line counts, alone
+    assert "Summary:  db1 does not answer" in email(own).text
+    assert "db1 does not answer" in slack_text(own)
+    assert summary({said.fingerprint: said}, NOW) == "db1 does not answer"
+    assert summary({}, NOW) == ""
 
 
 def test_summary_of_alerts_that_stay_open_for_a_person() -> None:

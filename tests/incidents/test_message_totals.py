@@ -105,10 +105,51 @@ def test_a_message_from_a_view_counts_the_group_and_lists_the_first_50() -> None
     assert (m["firing_total"], m["resolved_total"]) == (200_000, 7)
     assert len(m["alerts"]) == MAX_ALERTS
     assert m["title"] == "NodeDown"
-    # with no summary annotation, the summary is the count, of all of them
-    assert m["summary"] == "200,000 alerts firing"
+    # with no summary annotation there is no summary: the counts are said once, apart
+    assert m["summary"] == ""
     full = composed(view(3), None)  # a group read in full counts its list
     assert (full["firing_total"], full["resolved_total"]) == (3, 0)
+
+
+def instances(m: dict[str, Any]) -> list[str]:
+    return [a["labels"]["instance"] for a in m["alerts"]]
+
+
+def test_the_listed_alerts_follow_their_labels_not_their_fingerprints() -> None:
+    """A person reads the listed alerts in label order (as Alertmanager sorts a group's
+    alerts: job, then instance, then the other labels), never in fingerprint order
+    (n00821, n00146, n00044 ...). A group read in full lists its first 50 in that order; a
+    view (a big group's flush) lists the 50 the store reads by index, the first by
+    fingerprint, in that order."""
+    full = composed(view(120), None)
+    assert instances(full) == [f"n{i:06d}" for i in range(MAX_ALERTS)]
+    big = view(300)
+    window = sorted(big)[:MAX_ALERTS]  # what the store reads of a big group: by fingerprint
+    m = composed(big, STORM)
+    assert sorted(a["fingerprint"] for a in m["alerts"]) == window
+    assert instances(m) == sorted(big[fp].labels["instance"] for fp in window)
+    assert instances(m) != [big[fp].labels["instance"] for fp in window]  # not as read
+    text = email(m).text.splitlines()
+    shown = [line.split(" = ")[1] for line in text if line.startswith("    instance = ")]
+    assert shown == instances(m)[:20]  # the email's 20, in order
+
+
+def test_alertmanager_s_order_job_then_instance_then_the_other_labels() -> None:
+    def labelled(**labels: str) -> Alert:
+        return Alert({"alertname": "X", **labels}, starts_at=NOW - timedelta(minutes=1))
+
+    ordered = [
+        labelled(job="api", instance="b"),
+        labelled(job="api", instance="c", zone="a"),
+        labelled(job="db", instance="a"),
+        labelled(job="db"),  # no instance: after those with one
+        labelled(instance="a", zone="b"),  # no job: after those with one
+        labelled(instance="a", zone="c"),
+        labelled(zone="a"),
+    ]
+    members = {a.fingerprint: a for a in reversed(ordered)}
+    listed = [a["labels"] for a in composed(members, None)["alerts"]]
+    assert listed == [a.labels for a in ordered]
 
 
 def test_an_acknowledgement_of_a_big_group_says_how_many_fire() -> None:

@@ -30,11 +30,13 @@ from tocsin.config import (
 )
 from tocsin.notify.base import ChannelConfigError
 from tocsin.notify.http import http_session
-from tocsin.notify.message import from_json
+from tocsin.notify.message import from_json, message_context
 from tocsin.notify.pagerduty import pagerduty_severity
 from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, Policy, next_step
+from tocsin.notify.slack import slack_payload
 from tocsin.notify.webhook import WebhookChannel, verify_signature
+from tocsin.templating import DEFAULT_TITLE, compile_template, render
 
 POLICY = Policy(max_attempts=5, initial_s=1.0, max_s=60.0)
 
@@ -82,6 +84,29 @@ def test_slack_message_is_valid_block_kit_with_what_matters() -> None:
     assert context["elements"][0]["text"].startswith(
         "<https://tocsin.example.com/incidents/42|Incident #42>"
     )
+
+
+def test_slack_says_escalated_only_for_a_step_after_the_first_page() -> None:
+    """The first page of an escalation (kind ``firing``, step 1) reads as a new page; a
+    later step's says which step it is (issue 18's reader)."""
+    first = make_message(kind="firing", escalation_step=1)
+    later = make_message(kind="escalation", escalation_step=2)
+    said = []
+    for message in (first, later):
+        context = message_context(message)
+        title = render(compile_template(DEFAULT_TITLE, "title"), context)
+        blocks = slack_payload(message, title)["blocks"]
+        said.append((blocks[0]["text"]["text"], blocks[1]["text"]["text"]))
+    assert said == [
+        (
+            "[FIRING:2] HighErrorRate pebble-api (critical)",
+            "<@U024BE7LH> you are paged for this incident.",
+        ),
+        (
+            "[ESCALATED step 2] HighErrorRate pebble-api (critical)",
+            "<@U024BE7LH> you are paged for this incident (escalation step 2).",
+        ),
+    ]
 
 
 def test_slack_fits_every_limit_and_escapes_untrusted_text() -> None:

@@ -36,7 +36,7 @@ def policy(repeat: int = 0) -> Policy:
 
 def test_start_fires_the_first_step_and_waits_its_delay() -> None:
     state, page = start(policy(), {"severity": "critical"}, 1000.0)
-    assert page == Page(0, 0, (PRIMARY,))
+    assert page == Page(0, 0, (PRIMARY,), first=True)
     assert state == State(step=0, round=0, next_at=1300.0)
 
 
@@ -79,6 +79,35 @@ def test_repeat_runs_the_policy_again_after_the_last_step() -> None:
         (1, 1, 2100.0),
         (1, 2, 2700.0),
     ]
+
+
+def test_the_first_page_reads_as_a_new_page_and_a_later_step_as_an_escalation() -> None:
+    """The message kind of a step's page (issue 18's reader): the step that starts an
+    escalation is the first page a person gets ("[FIRING:1] ..."); only a step after it (a
+    later step, a later round, "escalate now") says that the incident escalated."""
+    critical, warning = {"severity": "critical"}, {"severity": "warning"}
+    state, page = start(policy(repeat=1), critical, 0.0)
+    assert page is not None and page.step == 0 and page.kind == "firing"
+    kinds = []
+    while page is not None:
+        state, page = advance(policy(repeat=1), state, critical, 0.0)
+        if page is not None:
+            kinds.append((page.round, page.step, page.kind))
+    assert kinds == [
+        (0, 1, "escalation"),
+        (0, 2, "escalation"),
+        (1, 0, "escalation"),  # the next round's first step: escalated past the first page
+        (1, 1, "escalation"),
+        (1, 2, "escalation"),
+    ]
+    # a first step that does not apply: the step that fires first is still the first page
+    only_critical = (parse_matcher('severity="critical"'),)
+    matched = Policy("p", (Step((PRIMARY,), 60.0, only_critical), Step((LEAD,), 60.0)))
+    _, page = start(matched, warning, 0.0)
+    assert page is not None and page.step == 1 and page.kind == "firing"
+    # escalation started again (an acknowledgement lapsed, a storm handed over): a new page
+    _, page = start(policy(), critical, 5000.0)
+    assert page is not None and page.kind == "firing"
 
 
 def test_a_policy_where_no_step_applies_is_exhausted_at_once() -> None:

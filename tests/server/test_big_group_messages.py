@@ -113,6 +113,11 @@ def test_a_big_group_s_message_carries_its_true_counts(
         assert message["firing_total"] == total and message["resolved_total"] == 0
         assert len(message["alerts"]) == 50  # the first 50 by fingerprint, not the critical
         assert {a["labels"]["severity"] for a in message["alerts"]} == {"warning"}
+        listed = [a["labels"]["instance"] for a in message["alerts"]]
+        # the 50 listed: the group's first by fingerprint (what the index reads), in order
+        window = sorted(fingerprint_hex(labels(n)) for n in range(total))[:50]
+        assert sorted(a["fingerprint"] for a in message["alerts"]) == window
+        assert listed == sorted(listed)  # listed by their labels, not by fingerprint
 
         said = f"{total:,}"
         blocks = posted.json()["blocks"]
@@ -121,6 +126,8 @@ def test_a_big_group_s_message_carries_its_true_counts(
         assert f"*Alerts:* {said} firing, 0 resolved" in sections[0]
         assert sections[-1].startswith("*Firing:*")
         assert sections[-1].endswith(f"… and {total - 10:,} more")
+        lines = sections[-1].splitlines()[1:11]  # Slack's ten, in the order listed
+        assert lines == [f"• *NodeDown* `instance={i}, severity=warning`" for i in listed[:10]]
 
         email = mail.message
         assert email["Subject"] == f"[FIRING:{said}] NodeDown (critical)"
@@ -131,3 +138,5 @@ def test_a_big_group_s_message_carries_its_true_counts(
         assert "severity=warning" not in body_text  # not common: one alert is critical
         assert f"Firing ({said}):" in body_text
         assert f"… and {total - 20:,} more" in body_text
+        shown = [line.split(" = ")[1] for line in body_text.splitlines() if "instance = " in line]
+        assert shown == listed[:20]  # the email's twenty, in the order listed

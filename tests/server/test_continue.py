@@ -63,7 +63,7 @@ def test_a_continued_route_notifies_and_opens_no_incident(paging: Paging) -> Non
     [only] = paging.api.get("/api/v1/incidents").json()
     assert only["id"] == incident and only["receiver"] == "db"
     [page] = paging.new("pager")
-    assert page["kind"] == "escalation" and page["recipient"]["name"] == "alice"
+    assert page["kind"] == "firing" and page["recipient"]["name"] == "alice"
     [team] = paging.new("team")
     [room] = paging.new("backup")  # the continued route's channel hears of the incident
     assert team["kind"] == room["kind"] == "firing"

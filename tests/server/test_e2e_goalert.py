@@ -138,12 +138,12 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
         "*Status:* resolved    *Severity:* critical    *Alerts:* 1 still firing, 0 resolved"
     )
     assert slack(team) == [
-        (f"[FIRING:1] {TITLE}", f"{firing}\n1 alert firing"),
+        (f"[FIRING:1] {TITLE}", firing),  # the counts once: no summary repeats them
         (f"[ACK] {TITLE}", f"{acked_status}\n{ack_line}"),
         (f"[RESOLVED] {TITLE}", f"{resolved_status}\n{resolve_line}"),
     ]
     assert slack(pager) == [
-        (f"[ESCALATED step 2] {TITLE}", f"{firing}\n1 alert firing"),
+        (f"[ESCALATED step 2] {TITLE}", firing),
         (f"[ACK] {TITLE}", f"{acked_status}\n{ack_line}"),
         (f"[RESOLVED] {TITLE}", f"{resolved_status}\n{resolve_line}"),
     ]
@@ -151,9 +151,9 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
     assert mails(smtp) == [
         (
             ["alice@example.com"],
-            f"[ESCALATED step 1] {TITLE}",
-            "alice, you are paged for this incident (escalation step 1).\n"
-            "Status:   triggered\nAlerts:   1 firing, 0 resolved\nSummary:  1 alert firing",
+            f"[FIRING:1] {TITLE}",  # her first page reads as one; bob's, a step later, escalated
+            "alice, you are paged for this incident.\n"
+            "Status:   triggered\nAlerts:   1 firing, 0 resolved",
         ),
         (
             ["alice@example.com"],
@@ -173,7 +173,7 @@ def test_fire_escalate_acknowledge_resolve(harness: dict[str, Any]) -> None:
     assert sorted((n["channel"], n["kind"], n["status"]) for n in notes) == sorted(
         [
             ("team", "firing", "sent"),
-            ("mail", "escalation", "sent"),
+            ("mail", "firing", "sent"),
             ("pager", "escalation", "sent"),
             ("team", "acknowledged", "sent"),
             ("mail", "acknowledged", "sent"),

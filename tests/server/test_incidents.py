@@ -133,8 +133,8 @@ def test_figures_worked_out_by_hand(rec: Api, clock: VirtualClock) -> None:
     assert kinds(rec, number) == [
         "opened",
         "alerts_changed",
-        "group_flushed",
         "triggered",
+        "group_flushed",  # after the trigger: it says whether the channels were told
         "acknowledged",
         "alerts_changed",
         "group_flushed",

@@ -156,7 +156,7 @@ def test_trigger_pages_who_is_on_call_then_escalates_until_acknowledged(paging: 
     assert team["kind"] == "firing" and team["severity"] == "critical"
     assert team["title"] == "DatabaseDown" and team["incident_id"] == incident
     [page] = paging.new("pager")
-    assert page["kind"] == "escalation" and page["escalation_step"] == 1
+    assert page["kind"] == "firing" and page["escalation_step"] == 1  # the first page
     assert page["recipient"]["name"] == "alice"  # Friday: alice's day
     paging.nothing_new()
     paging.advance(179)  # deadline (3m) not yet, step delay (5m) not yet
@@ -164,6 +164,7 @@ def test_trigger_pages_who_is_on_call_then_escalates_until_acknowledged(paging: 
     paging.advance(1)  # the critical deadline: recorded, and escalation moves on at once
     [page] = paging.new("pager")
     assert page["recipient"]["name"] == "carol" and page["escalation_step"] == 2
+    assert page["kind"] == "escalation"  # a later step: escalated
     kinds = paging.kinds(incident)
     assert kinds.index("deadline_missed") < kinds.index("escalated", kinds.index("deadline_missed"))
     acked = paging.api.post(f"/api/v1/incidents/{incident}/ack", {}, role="responder")
@@ -456,7 +457,7 @@ def test_a_running_engine_pages_from_the_intake_transaction(
         ):
             time.sleep(0.01)
         [page] = [r.json() for r in sinks["pager"].requests]
-        assert page["recipient"]["name"] == "alice" and page["kind"] == "escalation"
+        assert page["recipient"]["name"] == "alice" and page["kind"] == "firing"
         [incident] = api.get("/api/v1/incidents").json()
         path = f"/api/v1/incidents/{incident['id']}/notifications"
         while time.monotonic() < deadline:  # the attempts are recorded after the send

@@ -20,6 +20,7 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.incidents.describe import event_sentence
 
 CONFIG = """
 global: {{resolve_timeout: 5m, external_url: "https://tocsin.example.com"}}
@@ -142,7 +143,7 @@ def test_the_nth_incident_pages_the_next_leads_a_digest_and_the_rest_are_held(
         assert message["incident_id"] == lead
         assert message["title"].startswith("Storm on route root (receiver default): ")
         assert message["update_key"].startswith("storm:")
-    assert paged["kind"] == "escalation" and paged["recipient"]["name"] == "alice"
+    assert paged["kind"] == "firing" and paged["recipient"]["name"] == "alice"  # its first page
     assert "Top alerts: DiskFull (1)." in paged["summary"]
     assert "storm_started" in storm.kinds(lead)
     storm.advance(1)
@@ -154,8 +155,17 @@ def test_the_nth_incident_pages_the_next_leads_a_digest_and_the_rest_are_held(
         [event] = storm.events(incident, "storm_held")
         assert event["lead"] == lead
         assert "escalated" not in storm.kinds(incident)
-    for incident in calm:
+        # its flush recorded the alerts and says that no message went (issue 18's reader)
+        [flushed] = storm.events(incident, "group_flushed")
+        assert flushed["held_in"] == event["storm"]
+        assert event_sentence("group_flushed", flushed).startswith(
+            f"Alerts recorded; held in storm {event['storm']}, no message sent (1 firing: DiskFull"
+        )
+    for incident in [*calm, lead]:  # told their channels (the lead: the digest)
         assert "storm_held" not in storm.kinds(incident)
+        [flushed] = storm.events(incident, "group_flushed")
+        assert "held_in" not in flushed
+        assert event_sentence("group_flushed", flushed).startswith("Alerts sent to the channels")
     storm.advance(28)  # the digest went with the lead's page 29 s ago
     storm.nothing_new()
     storm.advance(1)
@@ -239,7 +249,7 @@ def test_a_lead_resolved_before_anyone_acknowledged_hands_the_storm_over(storm: 
     storm.run()
     assert "storm_handed_over" in storm.kinds(lead)
     assert "storm_lead" in storm.kinds(held[0])
-    pages = [m for m in storm.new("pager") if m["kind"] == "escalation"]
+    pages = [m for m in storm.new("pager") if m["kind"] in ("firing", "escalation")]
     assert [(m["incident_id"], m["recipient"]["name"]) for m in pages] == [(held[0], "alice")]
     assert pages[0]["title"].startswith("Storm on route")
 
@@ -263,7 +273,7 @@ def test_an_incident_of_another_route_is_unaffected(storm: Storm) -> None:
     storm.new("team"), storm.new("pager")
     others = storm.fire(3, name="QueueFull", team="other")
     assert sorted(m["incident_id"] for m in storm.new("other")) == others
-    assert [m["kind"] for m in storm.new("pager")] == ["escalation"] * 3
+    assert [m["kind"] for m in storm.new("pager")] == ["firing"] * 3  # each its first page
     for incident in others:
         assert not any(k.startswith("storm_") for k in storm.kinds(incident))
 
@@ -285,7 +295,7 @@ def test_a_critical_incident_is_not_held_behind_a_storm_of_warnings(storm: Storm
     [told] = storm.new("team")
     [paged] = storm.new("pager")
     assert told["incident_id"] == paged["incident_id"] == critical
-    assert told["title"].startswith("DatabaseDown") and paged["kind"] == "escalation"
+    assert told["title"].startswith("DatabaseDown") and paged["kind"] == "firing"
     assert not any(k.startswith("storm_") for k in storm.kinds(critical))
     [warning] = storm.fire(severity="warning")  # a warning is still held
     assert storm.events(warning, "storm_held")
@@ -305,7 +315,7 @@ def test_a_lead_whose_alerts_end_hands_the_storm_over_on_its_flush(storm: Storm)
     assert "storm_handed_over" in storm.kinds(lead)
     assert "storm_lead" in storm.kinds(held[0])
     pages = [m for m in storm.new("pager") if m["incident_id"] in held]
-    assert [(m["kind"], m["incident_id"]) for m in pages] == [("escalation", held[0])]
+    assert [(m["kind"], m["incident_id"]) for m in pages] == [("firing", held[0])]  # its first
 
 
 def test_a_lapsed_acknowledgement_of_the_digest_brings_the_held_incidents_back(
@@ -319,7 +329,8 @@ def test_a_lapsed_acknowledgement_of_the_digest_brings_the_held_incidents_back(
     storm.advance(3600)  # the policy's ack_timeout: the lead is paged again, with the digest
     assert storm.incident(lead)["status"] == "triggered"
     got = [m for m in storm.new("pager") if m["incident_id"] == lead]
-    assert [m["kind"] for m in got] == ["storm_update", "escalation"]  # at 30 s, at 1 h
+    # at 30 s; at 1 h, escalation starts again from its first page
+    assert [m["kind"] for m in got] == ["storm_update", "firing"]
     pages = got[1:]
     assert pages[0]["title"].startswith("Storm on route")
     for incident in held:

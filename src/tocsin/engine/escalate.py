@@ -192,14 +192,14 @@ def _fired(
             s,
             conn,
             incident,
-            "escalation",
+            page.kind,  # the first page reads as a new page, a later step as an escalation
             now,
             key,
             members=members,
             step=page.step + 1,
             recipient=d.recipient,
         )
-        pending.append(outbox.Pending(incident_id, d.channel, d.target, "escalation", message, key))
+        pending.append(outbox.Pending(incident_id, d.channel, d.target, page.kind, message, key))
     outbox.enqueue(conn, pending, now, s.config.paging.levels)
     if state.next_at is not None:
         outbox.schedule(conn, ESCALATE, [incident_id], state.next_at)

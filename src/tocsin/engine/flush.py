@@ -23,8 +23,8 @@ for alerts that did not (the active silences or the inhibition rules changed, or
 alert is an inhibition target, whose sources are outside the group).
 
 What a message lists is read for it: the first alerts by fingerprint (as many as a message
-carries), the alerts the flush names, and those that changed; its title counts the alert
-names of the tally.
+carries, which it lists in label order: ``incidents.messages.listed``), the alerts the flush
+names, and those that changed; its title counts the alert names of the tally.
 
 What a batch's flushes read is read once per transaction (``prefetch``; ``forget`` at the
 start of each transaction).
@@ -144,14 +144,13 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
         incident = repo.get_incident(conn, incident_id)
     if found.send:
-        _flushed_event(conn, incident_id, now, found)
         values.update(last_flush_at=now_ts, last_flush_digest=found.digest)
         counted = found.tally if found.names is not None else None  # alerts: a view
         if found.counts["firing"]:
             values["title"] = messages.incident_title(
                 s, conn, incident, found.alerts, now_ts, found.names, counted
             )
-        trigger.flushed(
+        held_in = trigger.flushed(
             s,
             conn,
             incident,
@@ -162,6 +161,8 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             found.levels,
             counted,
         )
+        # after the trigger: whether the channels were told, or a storm holds the incident
+        _flushed_event(conn, incident_id, now, found, held_in)
     if found.all_resolved and auto_resolve:
         repo.add_timeline(conn, incident_id, now, "resolved", {"reason": "all alerts resolved"})
         resolution.stopped(conn, incident_id, now_ts)
@@ -182,10 +183,14 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     repo.update_incident(conn, incident_id, **values)
 
 
-def _flushed_event(conn: Connection, incident_id: int, now: datetime, found: _Found) -> None:
+def _flushed_event(
+    conn: Connection, incident_id: int, now: datetime, found: _Found, held_in: int | None
+) -> None:
     """The flush's ``group_flushed`` event: the first few of each kind, and how many (a
-    storm's flush stays one small row)."""
+    storm's flush stays one small row); ``held_in``: the alert storm that holds the
+    incident, whose flush told no channel (``engine/storm.py``)."""
     alerts, named = found.alerts, found.named
+    held = {"held_in": held_in} if held_in is not None else {}
     repo.add_timeline(
         conn,
         incident_id,
@@ -204,6 +209,7 @@ def _flushed_event(conn: Connection, incident_id: int, now: datetime, found: _Fo
                 for fp in named["muted"]
             },
             "muted_count": found.counts["muted"],
+            **held,
         },
     )
 

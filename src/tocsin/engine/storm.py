@@ -53,21 +53,22 @@ def fold(
     route: Route | None,
     severity: str | None,
     now: float,
-) -> bool:
+) -> int | None:
     """An incident that triggers now at ``severity``: page it, let it lead a new storm, or
-    hold it in the running one. True when it is held (it pages nobody itself)."""
+    hold it in the running one. The storm it is held in (it pages nobody itself), else
+    None."""
     if route is None:  # the configuration lost the route: page as always
-        return False
+        return None
     rule = route.storm
     if not rule.enabled:
-        return False
+        return None
     since = now - rule.window_s
     recent = storms.recent(conn, incident.route_id, since, incident.id, rule.incidents)
     levels = s.config.paging.levels
     running = storms.running(conn, incident.route_id, levels) if recent >= rule.incidents else None
     decision = decide(rule, Activity(recent, running, rank(levels, severity)), now)
     if decision.action == "page":
-        return False
+        return None
     # locked, as acknowledging it locks it: an incident is held before the acknowledgement
     # covers the storm's incidents, or after it and covered as it joins (never between)
     lead = (
@@ -77,7 +78,7 @@ def fold(
     )
     if decision.action == "lead" or lead is None or lead.status == "resolved":
         _start(conn, incident, route, rule, recent, now)
-        return False
+        return None
     assert decision.storm_id is not None
     joined = storms.hold(conn, decision.storm_id, incident.id, now)
     repo.add_timeline(
@@ -94,7 +95,7 @@ def fold(
         # ones find it due already); at most one per update_every
         at = next_update(rule, joined.last_update_at, now)
         outbox.schedule(conn, STORM_UPDATE, [decision.storm_id], at)
-    return True
+    return decision.storm_id
 
 
 def _start(

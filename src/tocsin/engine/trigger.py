@@ -38,17 +38,20 @@ def flushed(
     now: float,
     levels: list[str | None] | None = None,
     counted: Tally | None = None,
-) -> None:
+) -> int | None:
     """A group flush with news: trigger the incident if it was pending, and tell the
     route's channels. ``firing``: the firing alerts among ``members`` (those the flush
     read); ``levels``: the severities of all the firing alerts, and ``counted`` the tally
-    that counts them, when the flush did not read them all (``incidents.tally``)."""
+    that counts them, when the flush did not read them all (``incidents.tally``). The
+    storm the incident is held in, when it told no channel (its news is the digest's), else
+    None."""
     if levels is None:
         label = s.config.paging.severity_label
         levels = [members[fp].labels.get(label) for fp in firing]
     if levels and transition(incident.status, "trigger") == "triggered":
-        if trigger(s, conn, incident, members, firing, levels, now):
-            return  # held in a storm as it triggered: its news is the digest's
+        held_in = trigger(s, conn, incident, members, firing, levels, now)
+        if held_in is not None:
+            return held_in  # held in a storm as it triggered: its news is the digest's
         reminders.schedule_first(conn, s.config, incident.id, now)
         incident = repo.get_incident(conn, incident.id)
     elif levels and incident.status in RUNNING and _rerate(s, conn, incident, levels, now):
@@ -57,7 +60,7 @@ def flushed(
         if incident.status == "resolved":
             storm.lead_resolved(s, conn, incident.id, now)
         if storm.held(conn, incident):
-            return  # held in a storm: its news is the digest's (engine/storm.py)
+            return int(incident.storm_id)  # held: its news is the digest's (engine/storm.py)
     channels = messages.channels_of(incident)
     if not channels:
         route = s.config.route.find(incident.route_id)
@@ -70,6 +73,7 @@ def flushed(
     kind = "resolved" if all_resolved else "firing"
     event = f"flush:{now:.6f}"
     messages.to_channels(s, conn, incident, kind, channels, now, event, members, counted=counted)
+    return None
 
 
 def _continued(
@@ -120,10 +124,10 @@ def trigger(
     firing: list[str],
     levels: list[str | None],
     now: float,
-) -> bool:
+) -> int | None:
     """A pending incident's first page: severity (the highest of ``levels``), escalation,
-    deadline; or, in an alert storm, none of its own (``engine/storm.py``): True when it is
-    held in a storm."""
+    deadline; or, in an alert storm, none of its own (``engine/storm.py``): the storm it is
+    held in, else None."""
     paging = s.config.paging
     firing_alerts = [members[fp] for fp in firing]
     severity = highest(paging.levels, levels)
@@ -156,8 +160,9 @@ def trigger(
             alerts=len(firing_alerts),
         ),
     )
-    if storm.fold(s, conn, incident, route, severity, now):
-        return True  # held: the storm's lead pages for it
+    held_in = storm.fold(s, conn, incident, route, severity, now)
+    if held_in is not None:
+        return held_in  # held: the storm's lead pages for it
     if policy is not None:
         escalate.begin(s, conn, incident.id, policy, labels, now, generation=1)
     elif policy_name:
@@ -171,4 +176,4 @@ def trigger(
     deadline = paging.deadline_s(severity)
     if deadline is not None:
         outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
-    return False
+    return None

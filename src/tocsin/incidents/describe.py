@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tocsin.alerts.model import Alert
+from tocsin.oncall.escalation import FIRST_PAGE, PAGE_KINDS
 from tocsin.times import Zone, format_duration, format_time, parse_time
 from tocsin.words import count, number
 
@@ -244,6 +245,15 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     return None
 
 
+def _carried(d: Mapping[str, Any]) -> str:
+    """What a delivery carried: its message kind, but a person's first page (kind
+    ``firing`` to a person, not to a channel) is a "page"."""
+    what = _text(d.get("kind")) or "message"
+    target = _text(d.get("target"))
+    to_person = bool(d.get("recipient")) or bool(target and not target.startswith("channel:"))
+    return "page" if what == FIRST_PAGE and to_person else what
+
+
 def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | None:
     """The sentence of a kind this module knows, None for another."""
     by = f" by {_text(d['by'])}" if d.get("by") else ""
@@ -280,7 +290,10 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             parts.append(f"{number(total)} resolved: {_alerts(resolved, more=total)}")
         if d.get("muted"):
             parts.append(f"{number(_number(d.get('muted_count'), len(d['muted'])))} muted")
-        return "Alerts sent to the channels" + (f" ({'; '.join(parts)})" if parts else "")
+        said = "Alerts sent to the channels"
+        if d.get("held_in") is not None:  # an incident held in an alert storm tells nobody
+            said = f"Alerts recorded; held in storm {_text(d['held_in'])}, no message sent"
+        return said + (f" ({'; '.join(parts)})" if parts else "")
     if kind == "triggered":
         policy = d.get("policy")
         how = f"escalation policy {_text(policy)}" if policy else "no escalation policy"
@@ -319,7 +332,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         attempt = d.get("attempt")
         tries = f", attempt {attempt}" if isinstance(attempt, int) and attempt > 1 else ""
         fallback = " (fallback)" if d.get("fallback_of") else ""
-        if what == "escalation" and to:
+        if what in PAGE_KINDS and to:  # a step's page to a person: the first, or a later
             target = _text(d.get("target"))
             through = (
                 f" ({target})" if d.get("recipient") and target not in ("", f"user:{to}") else ""
@@ -343,7 +356,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
     if kind == "notify_failed":
         if not d.get("channel"):
             return f"Could not page: {_text(d.get('reason')) or 'unknown reason'}"
-        what = _text(d.get("kind")) or "message"
+        what = _carried(d)
         to = d.get("recipient") or (_who(d["target"]) if d.get("target") else "")
         to_text = f" to {_text(to)}" if to else ""
         tries = count(int(d["attempts"]), "attempt") if isinstance(d.get("attempts"), int) else ""
@@ -357,7 +370,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         status = f"status {_text(d['status'])}" if d.get("status") else "no answer"
         via = f" via {_text(d['channel'])}" if d.get("channel") else ""
         attempt = _text(d.get("attempt")) or "?"
-        what = _text(d.get("kind")) or "message"
+        what = _carried(d)
         return f"Attempt {attempt} of {what}{via} failed ({status}), will retry"
     if kind == "acknowledged":
         return f"Acknowledged{by}" + (f" via {_text(d['via'])}" if d.get("via") else "")

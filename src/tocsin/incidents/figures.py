@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tocsin.incidents.messages import TOLD_KINDS
+from tocsin.oncall.escalation import ESCALATED, FIRST_PAGE
 
 # Notifications to people that are not pages: telling those paged what became of the
 # incident, and reminding an owner of a post-incident duty.
@@ -67,10 +68,11 @@ class Figures:
 
 def page_of(kind: str, idempotency_key: str, message: str | Mapping[str, Any]) -> dict[str, Any]:
     """What a delivery's ``notified`` event says of the page it belongs to: ``recipient``
-    (the person its message named) and, for an escalation message, ``page``: its idempotency
-    key without the channel (``inc1:g1:r0:s1:schedule:primary:bob``, as ``engine/escalate``
-    writes it, a fallback's ``:fallback`` removed), the same for every channel of that
-    person at that step."""
+    (the person its message named) and, for a step's page (``PAGE_KINDS``: the first page,
+    ``firing``, or a later step's, ``escalation``), ``page``: its idempotency key without the
+    channel (``inc1:g1:r0:s1:schedule:primary:bob``, as ``engine/escalate`` writes it, a
+    fallback's ``:fallback`` removed), the same for every channel of that person at that
+    step. A channel's own ``firing`` message names no recipient, and is no page."""
     if isinstance(message, str):
         try:
             message = json.loads(message)
@@ -80,7 +82,7 @@ def page_of(kind: str, idempotency_key: str, message: str | Mapping[str, Any]) -
     out: dict[str, Any] = {}
     if isinstance(recipient, Mapping) and recipient.get("name"):
         out["recipient"] = str(recipient["name"])
-    if kind == "escalation":
+    if kind == ESCALATED or (kind == FIRST_PAGE and "recipient" in out):
         out["page"] = idempotency_key.removesuffix(":fallback").rpartition(":")[0]
     return out
 

@@ -7,6 +7,7 @@ is stored as JSON and read back by ``notify.message.from_json``.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,10 +89,37 @@ def shown(members: Mapping[str, Alert], when: datetime) -> list[Alert]:
     return firing or list(members.values())
 
 
-def alerts_json(members: Mapping[str, Alert], when: datetime) -> list[dict[str, Any]]:
-    """The alerts as a message carries them, by fingerprint, at most ``MAX_ALERTS``; a
-    ``runbook_url`` annotation that is no http(s) link (``own_link``) is left out."""
-    out = [alert_json(fp, a, when=when) for fp, a in sorted(members.items())][:MAX_ALERTS]
+# Labels a person tells a group's alerts apart by, first: Alertmanager sorts a group's alerts
+# so (``types.AlertSlice``) before it notifies.
+_FIRST_LABELS = ("job", "instance")
+
+
+def listing_order(labels: Mapping[str, str]) -> tuple[Any, ...]:
+    """The order a message lists alerts in, Alertmanager's: by ``job``, then ``instance``
+    (an alert without one after those with it), then by all the labels (fewer labels first,
+    then label by label in name order, values compared as text)."""
+    first = tuple((0, labels[n]) if n in labels else (1, "") for n in _FIRST_LABELS)
+    return (*first, len(labels), sorted(labels.items()))
+
+
+def listed(members: Mapping[str, Alert], view: bool = False) -> list[tuple[str, Alert]]:
+    """The alerts a message lists (at most ``MAX_ALERTS``), in ``listing_order``. Of all the
+    incident's alerts, the first in that order; of a ``view`` (a big group's flush read only
+    some, ``engine/flush._by_tally``), its first by fingerprint, which are the group's: the
+    store reads them by its index without reading the group (``repo.members_by_fingerprint``;
+    a group's first by labels would need all of its labels read and sorted), put in order."""
+    items: Iterable[tuple[str, Alert]] = members.items()
+    if view:
+        items = sorted(items)[:MAX_ALERTS]
+    return heapq.nsmallest(MAX_ALERTS, items, key=lambda i: (listing_order(i[1].labels), i[0]))
+
+
+def alerts_json(
+    members: Mapping[str, Alert], when: datetime, view: bool = False
+) -> list[dict[str, Any]]:
+    """The alerts as a message carries them (``listed``); a ``runbook_url`` annotation that
+    is no http(s) link (``own_link``) is left out."""
+    out = [alert_json(fp, a, when=when) for fp, a in listed(members, view)]
     for item in out:
         annotations = item.get("annotations") or {}
         if "runbook_url" in annotations and own_link(annotations["runbook_url"]) is None:
@@ -171,15 +199,17 @@ def summary(
 ) -> str:
     """What the message says in one place: for a resolution or an acknowledgement, the state
     line (``state_line``), then, while alerts fire, their first summary; for the rest, the
-    first summary (else description) among the alerts shown, else a count (``counted``: of
-    all the incident's alerts, when ``members`` is a view; ``totals``)."""
+    first summary (else description) among the alerts shown, else "". Never a count alone:
+    every message says its counts apart (``firing_total``, ``resolved_total``: "Alerts: 1,100
+    firing, 0 resolved"), and a summary that only repeated them ("1,100 alerts firing") said
+    them twice. ``counted``: all the incident's alerts, when ``members`` is a view
+    (``totals``)."""
     firing = (counted or totals(members, when)).firing
     line = state_line(kind, status, members, when, actor, acted_at, counted)
     own = _alerts_summary(members, when)
-    if line:
-        text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
-    else:
-        text = own or f"{count(firing, 'alert')} firing"
+    if not line:
+        return own[:MAX_SUMMARY_CHARS]
+    text = f"{line}\n{own}" if own and firing and kind != "resolved" else line
     return text[:MAX_SUMMARY_CHARS]
 
 
@@ -280,7 +310,8 @@ def compose(
     acknowledgement says who did it (``actor``; None: tocsin itself) and when; a resolution
     carries no first checks and no other steps (nothing is left to check). ``members`` are
     all the incident's alerts, or a view of them when ``counted`` (the incident's tally) is
-    given: the message lists the first ``MAX_ALERTS`` and counts them all (``totals``)."""
+    given: the message lists at most ``MAX_ALERTS`` (``listed``) and counts them all
+    (``totals``)."""
     shown_status = status if status != "pending" else "triggered"
     total = totals(members, when, counted)
     title = (
@@ -296,7 +327,7 @@ def compose(
         "severity": severity,
         "summary": summary(members, when, kind, shown_status, actor, acted_at, total),
         "group_labels": group_labels,
-        "alerts": alerts_json(members, when),
+        "alerts": alerts_json(members, when, view=counted is not None),
         "firing_total": total.firing,
         "resolved_total": total.resolved,
         "idempotency_key": key,

@@ -67,7 +67,7 @@ class Message:
     # engine/storm.py): a channel that can edit a message it sent edits it
     update_key: str | None = None
     # how many of the incident's alerts fire (muted ones included) and are resolved; the
-    # alerts above are at most the first 50 of them (None: a message stored before the
+    # alerts above are at most 50 of them (None: a message stored before the
     # totals, whose alerts are counted instead)
     firing_total: int | None = None
     resolved_total: int | None = None

@@ -149,7 +149,8 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
         }
     ]
     if mention:
-        step = f" (escalation step {message.escalation_step})" if message.escalation_step else ""
+        escalated = message.kind == "escalation" and message.escalation_step
+        step = f" (escalation step {message.escalation_step})" if escalated else ""
         blocks.append(_section(f"{mention} you are paged for this incident{step}."))
     if message.kind in _TEXT_HEADINGS and message.text:
         heading = _TEXT_HEADINGS[message.kind]

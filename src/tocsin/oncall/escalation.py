@@ -136,13 +136,29 @@ class State:
         )
 
 
+# The message kind of a step's page. The step that starts an escalation is the first page a
+# person gets for the incident, and reads as one ("[FIRING:1] ..."), as the channels' first
+# message does; a step after it (the next step, the next round, "escalate now") says that the
+# incident escalated ("[ESCALATED step 2] ...").
+FIRST_PAGE = "firing"
+ESCALATED = "escalation"
+PAGE_KINDS = frozenset({FIRST_PAGE, ESCALATED})
+
+
 @dataclass(frozen=True)
 class Page:
-    """A step that fires: page its targets."""
+    """A step that fires: page its targets. ``first``: the first step fired since the
+    escalation (re)started."""
 
     step: int
     round: int
     targets: tuple[Target, ...]
+    first: bool = False
+
+    @property
+    def kind(self) -> str:
+        """The message kind of this page (``FIRST_PAGE`` or ``ESCALATED``)."""
+        return FIRST_PAGE if self.first else ESCALATED
 
 
 def _next_index(policy: Policy, state: State, labels: Mapping[str, str]) -> tuple[int, int] | None:
@@ -171,7 +187,8 @@ def advance(
         return replace(state, next_at=None, exhausted=True), None
     step, rnd = found
     fired = policy.steps[step]
-    return State(step, rnd, now + fired.delay_s), Page(step, rnd, fired.targets)
+    first = state.step == -1  # nothing fired yet: this step starts the escalation
+    return State(step, rnd, now + fired.delay_s), Page(step, rnd, fired.targets, first)
 
 
 def start(policy: Policy, labels: Mapping[str, str], now: float) -> tuple[State, Page | None]:
