@@ -35,3 +35,18 @@ def test_levels_from_a_runbook_table() -> None:
     assert levels[0] == Level("critical", 300.0, ("P1", "P1 - Critical"))
     assert levels[3].ack_deadline_s is None
     assert level_of(levels, "p1") == levels[0]
+
+
+def test_lookups_follow_the_levels_given_not_an_earlier_answer() -> None:
+    """level_of and rank keep an index of a tuple of levels (the configuration's); a list is
+    looked through each time, and the first level naming a value wins, as a scan would."""
+    levels = [Level("sev-a", aliases=("shared",)), Level("sev-b", aliases=("shared",))]
+    assert level_of(levels, "shared") == levels[0]
+    assert rank(tuple(levels), "shared") == 0
+    levels.reverse()  # the same list, changed: no stale answer
+    assert level_of(levels, "shared") == levels[0]
+    assert level_of(levels, "SEV-A") == Level("sev-a", aliases=("shared",))
+    other = (Level("critical"), Level("warning"))  # another tuple: its own index
+    assert rank(other, "warning") == 1
+    assert rank(DEFAULT_LEVELS, "warning") == 2
+    assert highest(other, ["nonsense", "warning", None]) == "warning"

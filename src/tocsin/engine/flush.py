@@ -299,12 +299,12 @@ def _by_tally(
     """The flush that reads only the alerts that changed (marked dirty by the intake, or
     ended by themselves) and brings the incident's tally up to date; None where it cannot
     (see the module's doc), and the flush reads every alert instead."""
-    kept = Tally.from_json(incident.tally)
-    if kept is None or kept.targets:
-        return None
     ahead: _Prefetched | None = conn.info.get(_PREFETCH)
     if ahead is not None and incident.id in ahead.members:
         return None  # a new incident with a few alerts, read already with its batch's others
+    kept = Tally.from_json(incident.tally)
+    if kept is None or kept.targets:
+        return None
     if kept.fresh:  # nothing muted yet: today's silences and rules apply from here
         kept = replace(kept, silences=keys[0], rules=keys[1], level_label=keys[2])
     elif (kept.silences, kept.rules, kept.level_label) != keys or kept.unresolved < BIG:

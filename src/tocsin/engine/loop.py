@@ -49,7 +49,7 @@ LEASE_S = 60.0
 # that timed out, "database is locked") is tried again this soon; any other failure, which
 # would fail again at once, waits a whole lease
 RETRY_TRANSIENT_S = 5.0
-INLINE_LIMIT = 100  # flushes done in an intake transaction; more is backpressure
+INLINE_LIMIT = 250  # flushes done in an intake transaction; more is backpressure
 
 # The cycle: each kind of due work and the stage that carries it out, in the order of the
 # data path. A stage gets the claimed item in the batch's transaction and settles it.

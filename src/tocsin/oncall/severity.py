@@ -9,7 +9,7 @@ escalates at once.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from tocsin.runbooks.model import SeverityLevel as RunbookLevel
 from tocsin.runbooks.text import normalize_severity
@@ -25,9 +25,15 @@ class Level:
     ack_deadline_s: float | None = None
     aliases: tuple[str, ...] = ()
     update_every_s: float | None = None  # a status update is due this often while it runs
+    # its name and aliases in lower case, made once (a storm asks for them per incident)
+    _names: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
 
-    def names(self) -> set[str]:
-        return {self.name.lower(), *(a.lower() for a in self.aliases)}
+    def __post_init__(self) -> None:
+        names = frozenset({self.name.lower(), *(a.lower() for a in self.aliases)})
+        object.__setattr__(self, "_names", names)
+
+    def names(self) -> frozenset[str]:
+        return self._names
 
 
 DEFAULT_LEVELS: tuple[Level, ...] = (
@@ -41,24 +47,41 @@ DEFAULT_LEVELS: tuple[Level, ...] = (
 def level_of(levels: Sequence[Level], value: str | None) -> Level | None:
     """The level a severity label names: by name or alias, else by the runbook reader's
     normalization (``P1 - Critical`` → critical)."""
-    if not value:
-        return None
-    text = value.strip().lower()
-    for level in levels:
-        if text in level.names():
-            return level
-    normal = normalize_severity(value)
-    if normal is not None:
-        for level in levels:
-            if normal in level.names():
-                return level
-    return None
+    at = _position(levels, value)
+    return levels[at] if at is not None else None
 
 
 def rank(levels: Sequence[Level], value: str | None) -> int:
     """Position of a severity among the levels, 0 most severe; unknown after all known."""
-    level = level_of(levels, value)
-    return levels.index(level) if level is not None else len(levels)
+    at = _position(levels, value)
+    return at if at is not None else len(levels)
+
+
+# the names and aliases of a tuple of levels (the configuration's: immutable), by its id
+_INDEXES: dict[int, tuple[Sequence[Level], dict[str, int]]] = {}
+
+
+def _position(levels: Sequence[Level], value: str | None) -> int | None:
+    """Where among ``levels`` the level ``value`` names is (the first that names it)."""
+    if not value:
+        return None
+    entry = _INDEXES.get(id(levels)) if isinstance(levels, tuple) else None
+    if entry is None or entry[0] is not levels:
+        index: dict[str, int] = {}
+        for at, level in enumerate(levels):
+            for name in level.names():
+                index.setdefault(name, at)
+        if isinstance(levels, tuple):  # a list may change: looked through each time
+            if len(_INDEXES) >= 64:  # configurations loaded again and again: the old go
+                _INDEXES.clear()
+            _INDEXES[id(levels)] = entry = (levels, index)
+        else:
+            entry = (levels, index)
+    found = entry[1].get(value.strip().lower())
+    if found is not None:
+        return found
+    normal = normalize_severity(value)
+    return entry[1].get(normal) if normal is not None else None
 
 
 def highest(levels: Sequence[Level], values: Iterable[str | None]) -> str | None:
@@ -68,8 +91,8 @@ def highest(levels: Sequence[Level], values: Iterable[str | None]) -> str | None
     for value in values:
         if not value:
             continue
-        level = level_of(levels, value)
-        key = (levels.index(level), level.name) if level else (len(levels), value)
+        at = _position(levels, value)
+        key = (at, levels[at].name) if at is not None else (len(levels), value)
         if best is None or key[0] < best[0]:
             best = key
     return best[1] if best else None

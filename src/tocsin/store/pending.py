@@ -30,7 +30,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Hashable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -123,18 +124,31 @@ class Pending:
         self.waiting = set()
         self.flushing = True
         try:
-            by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
-            for incident_id, values in incidents.items():
-                names = tuple(sorted(values))
-                by_columns.setdefault(names, []).append([*(values[n] for n in names), incident_id])
-            for names, params in by_columns.items():
-                bulk.write_rows(conn, bulk.Rows("incidents", names, ("id",)), params)
-            for shape, params_list in in_groups(statements):
-                bulk.write_rows(conn, shape, params_list)
-            if timeline:
-                bulk.insert(conn, "timeline", _TIMELINE_COLUMNS, timeline)
+            with _pipelined(conn):  # none of them is read back: sent without waiting
+                by_columns: dict[tuple[str, ...], list[list[Any]]] = {}
+                for incident_id, values in incidents.items():
+                    names = tuple(sorted(values))
+                    by_columns.setdefault(names, []).append(
+                        [*(values[n] for n in names), incident_id]
+                    )
+                for names, params in by_columns.items():
+                    bulk.write_rows(conn, bulk.Rows("incidents", names, ("id",)), params)
+                for shape, params_list in in_groups(statements):
+                    bulk.write_rows(conn, shape, params_list)
+                if timeline:
+                    bulk.insert(conn, "timeline", _TIMELINE_COLUMNS, timeline)
         finally:
             self.flushing = False
+
+
+def _pipelined(conn: Connection) -> AbstractContextManager[Any]:
+    """On PostgreSQL, psycopg's pipeline mode: the writes go one after the other without
+    waiting for each answer (the server runs one while the next is built), and an error
+    is raised when the block ends. SQLite runs in the process: nothing to wait for."""
+    if conn.dialect.name != "postgresql":
+        return nullcontext()
+    pipeline: AbstractContextManager[Any] = conn.connection.driver_connection.pipeline()  # type: ignore[union-attr]
+    return pipeline
 
 
 def in_groups(
@@ -157,8 +171,17 @@ def in_groups(
     return list(groups.items())
 
 
+# the innermost ``deferred`` scope of this thread (or task) and its connection: asked for by
+# every write and read of a batch, a few times per incident, so kept where asking is cheap
+# (``conn.info`` is three properties deep); ``conn.info`` holds it too, for the listener
+_CURRENT: ContextVar[tuple[Connection, Pending] | None] = ContextVar("tocsin_pending", default=None)
+
+
 def of(conn: Connection) -> Pending | None:
     """The connection's waiting writes, inside ``deferred``; None outside."""
+    current = _CURRENT.get()
+    if current is not None and current[0] is conn:
+        return current[1]
     found: Pending | None = conn.info.get(PENDING)
     return found
 
@@ -173,10 +196,12 @@ def deferred(conn: Connection) -> Iterator[Pending]:
         yield found
         return
     pending = conn.info[PENDING] = Pending()
+    token = _CURRENT.set((conn, pending))
     try:
         yield pending
         pending.flush(conn)
     finally:
+        _CURRENT.reset(token)
         conn.info.pop(PENDING, None)
 
 
