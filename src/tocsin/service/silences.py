@@ -186,8 +186,26 @@ class Firing:
         self, matchers: Sequence[Matcher] = (), keep: Callable[[Labels], bool] | None = None
     ) -> Iterator[Chunk]:
         """The selected alerts, a chunk at a time, and what mutes them."""
-        for chosen, muting in self.labels(matchers, keep):
-            yield Chunk(self._current(chosen), muting)
+        wanted = list(matchers)
+        pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
+        if wanted and not pinned:
+            # no label to search for: the labels of each page first, the rest of the alerts
+            # it selects after
+            for chosen, muting in self.labels(wanted, keep):
+                yield Chunk(self._current(chosen), muting)
+            return
+        after: str | None = ""
+        while after is not None:
+            self.check()
+            page = repo.active_alerts(self.conn, self.now, pinned, after, CHUNK)
+            after = page[-1].fingerprint if len(page) == CHUNK else None
+            alerts = {
+                s.fingerprint: s.alert
+                for s in page
+                if matches_filter(wanted, s.labels) and (keep is None or keep(s.labels))
+            }
+            if alerts:
+                yield Chunk(alerts, self.mute({fp: a.labels for fp, a in alerts.items()}))
 
     def of(self, fingerprints: Sequence[str]) -> Chunk:
         """These alerts (a chunk of those ``labels`` selected), in the order given."""
