@@ -12,7 +12,6 @@ import asyncio
 import itertools
 import logging
 import uuid
-from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from tocsin.api.raw import Abort, read_json
 from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound, Unavailable
 from tocsin.incidents.flush import Muting
-from tocsin.routing.tree import Route
+from tocsin.routing.tree import Places, Route
 from tocsin.service import silences
 from tocsin.service.context import Context
 
@@ -250,46 +249,40 @@ async def get_groups(request: Request) -> Response:
 def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
     """The groups of the alerts the request selects, in Alertmanager's order (by label set,
     then receiver; in each, the alerts by fingerprint), in two passes over the alerts. The
-    first reads their labels, a chunk at a time, and keeps only each group's place
-    (``Route.group_place``) and its alerts' fingerprints; the second reads the alerts again a
+    first reads their labels, a chunk at a time, and keeps only each group's place and its
+    alerts' fingerprints (``routing.tree.Places``); the second reads the alerts again a
     chunk at a time, group after group, and writes them. Nothing is sent before the first pass
     has ended: a budget spent in it answers 503."""
     read = _read(request, False)
     route = ctx.config.route
     receivers = read.receivers
     with silences.reading(ctx, budget) as firing:
-        groups: dict[bytes, tuple[Route, array[int]]] = {}
+        places = Places()
         for labels, muting in firing.labels(read.matchers, read.keep(route)):
             for fp, each in labels.items():
                 if not read.shows(fp, muting):
                     continue
                 for taken in route.match(each):
-                    if receivers is not None and not receivers.fullmatch(taken.receiver):
-                        continue
-                    place = taken.group_place(each)
-                    group = groups.get(place)
-                    if group is None:
-                        group = groups[place] = (taken, array("Q"))
-                    group[1].append(int(fp, 16))
-        order = [groups.pop(place) for place in sorted(groups)]
-        pieces = _group_entries(firing, route, order)
+                    if receivers is None or receivers.fullmatch(taken.receiver):
+                        places.add(taken, each, fp)
+        pieces = _group_entries(firing, route, places.in_order())
         yield b"[" + next(pieces, b"")  # with the first groups: nothing is sent before them
         yield from pieces
         yield b"]"
 
 
 def _group_entries(
-    firing: silences.Firing, route: Route, groups: list[tuple[Route, array[int]]]
+    firing: silences.Firing, route: Route, groups: Iterator[tuple[Route, list[str]]]
 ) -> Iterator[bytes]:
     """The groups' JSON, their alerts read a chunk at a time across groups."""
-    members = ((n, f"{fp:016x}") for n, (_, fps) in enumerate(groups) for fp in fps)
+    members = ((n, taken, fp) for n, (taken, fps) in enumerate(groups) for fp in fps)
     current = -1
     tail = b""
     while batch := list(itertools.islice(members, silences.CHUNK)):
-        chunk = firing.of([fp for _, fp in batch])
+        chunk = firing.of([fp for _, _, fp in batch])
         out: list[bytes] = []
-        for n, run in itertools.groupby(batch, key=lambda member: member[0]):
-            alerts = [(fp, chunk.alerts[fp]) for _, fp in run]
+        for (n, taken), run in itertools.groupby(batch, key=lambda m: (m[0], m[1])):
+            alerts = [(fp, chunk.alerts[fp]) for _, _, fp in run]
             entries = [
                 gettable_alert(fp, alert, chunk.muting, route.match(alert.labels))
                 for fp, alert in alerts
@@ -298,7 +291,7 @@ def _group_entries(
                 if current >= 0:
                     out.append(b"]" + tail + b",")
                 out.append(b'{"alerts":[')
-                tail = _group_tail(groups[n][0], alerts[0][1].labels)
+                tail = _group_tail(taken, alerts[0][1].labels)
                 current = n
             else:
                 out.append(b",")
