@@ -52,21 +52,3 @@ def test_groups_sort_by_their_place_as_alertmanager_sorts_them(
     ):
         assert (place < other_place) == (key < other_key)
         assert (place == other_place) == (key == other_key)
-
-
-def test_places_give_the_groups_in_order_with_their_alerts_in_the_order_added() -> None:
-    from tocsin.routing.tree import Places, Route
-
-    by_name = Route(receiver="r", group_by=("alertname",), key="{}/a")
-    everything = Route(receiver="q", group_by=(), key="{}/b")
-    places = Places()
-    for fp, name in [("0a", "B"), ("0b", "A"), ("0c", "B"), ("1f", "B")]:
-        places.add(by_name, {"alertname": name, "instance": fp}, fp)
-        places.add(everything, {"alertname": name}, fp)
-    found = [(route.receiver, fps) for route, fps in places.in_order()]
-    assert found == [
-        ("q", ["000000000000000a", "000000000000000b", "000000000000000c", "000000000000001f"]),
-        ("r", ["000000000000000b"]),
-        ("r", ["000000000000000a", "000000000000000c", "000000000000001f"]),
-    ]
-    assert list(places.in_order()) == []  # each group let go as it was given

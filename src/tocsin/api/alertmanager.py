@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from tocsin.api.raw import Abort, read_json
 from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound, Unavailable
 from tocsin.incidents.flush import Muting
-from tocsin.routing.tree import Places, Route
+from tocsin.routing.places import Places
+from tocsin.routing.tree import Route
 from tocsin.service import silences
 from tocsin.service.context import Context
 
@@ -250,14 +252,15 @@ def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
     """The groups of the alerts the request selects, in Alertmanager's order (by label set,
     then receiver; in each, the alerts by fingerprint), in two passes over the alerts. The
     first reads their labels, a chunk at a time, and keeps only each group's place and its
-    alerts' fingerprints (``routing.tree.Places``); the second reads the alerts again a
+    alerts' fingerprints (``routing.places``: past a bound, in sorted runs in a temporary
+    file); the second reads the alerts again a
     chunk at a time, group after group, and writes them. Nothing is sent before the first pass
     has ended: a budget spent in it answers 503."""
     read = _read(request, False)
     route = ctx.config.route
     receivers = read.receivers
     with silences.reading(ctx, budget) as firing:
-        places = Places()
+        places = Places(tempfile.TemporaryFile)
         for labels, muting in firing.labels(read.matchers, read.keep(route)):
             for fp, each in labels.items():
                 if not read.shows(fp, muting):
@@ -272,7 +275,7 @@ def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
 
 
 def _group_entries(
-    firing: silences.Firing, route: Route, groups: Iterator[tuple[Route, list[str]]]
+    firing: silences.Firing, route: Route, groups: Iterator[tuple[Route, Iterator[str]]]
 ) -> Iterator[bytes]:
     """The groups' JSON, their alerts read a chunk at a time across groups."""
     members = ((n, taken, fp) for n, (taken, fps) in enumerate(groups) for fp in fps)

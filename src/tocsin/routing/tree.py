@@ -4,11 +4,8 @@
 
 from __future__ import annotations
 
-import heapq
-from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeAlias
 
 from tocsin.alerts.matchers import Matcher, Op, matches_all
 from tocsin.incidents.storm import StormRule
@@ -168,46 +165,3 @@ def finalize(root: Route) -> Route:
 
     visit(root, None, None, 0)
     return root
-
-
-# one alert's fingerprint as a number, or several
-Fingerprints: TypeAlias = "int | array[int]"
-
-
-class Places:
-    """The groups of many alerts, each kept as its place (``Route.group_place``) and its
-    alerts' fingerprints as numbers (one, or an array of them), per route: what a read of
-    ``/api/v2/alerts/groups`` holds of every alert between its passes."""
-
-    def __init__(self) -> None:
-        self._routes: dict[int, tuple[Route, dict[bytes, Fingerprints]]] = {}
-
-    def add(self, route: Route, labels: Mapping[str, str], fingerprint: str) -> None:
-        """An alert in ``route``'s group of ``labels``, after those added before (the
-        fingerprints come in order)."""
-        _, found = self._routes.setdefault(id(route), (route, {}))
-        place = route.group_place(labels)
-        number = int(fingerprint, 16)
-        had = found.get(place)
-        if had is None:
-            found[place] = number
-        elif isinstance(had, int):
-            found[place] = array("Q", (had, number))
-        else:
-            had.append(number)
-
-    def in_order(self) -> Iterator[tuple[Route, list[str]]]:
-        """Each group's route and fingerprints, groups in their places' order, each let go
-        as it is given."""
-        routes = list(self._routes.values())
-        runs = [_tagged(n, sorted(found)) for n, (_, found) in enumerate(routes)]
-        for place, n in heapq.merge(*runs):
-            route, found = routes[n]
-            had = found.pop(place)
-            numbers = (had,) if isinstance(had, int) else had
-            yield route, [f"{number:016x}" for number in numbers]
-
-
-def _tagged(n: int, places: list[bytes]) -> Iterator[tuple[bytes, int]]:
-    for place in places:
-        yield place, n
