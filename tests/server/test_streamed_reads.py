@@ -5,9 +5,10 @@ budget spent after the first bytes ends the answer unfinished."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from textwrap import dedent
 from typing import Any
 from urllib.parse import parse_qsl, quote
@@ -23,6 +24,7 @@ from tests.server.conftest import Api, make_state
 from tests.server.test_api_v2 import _silence, iso
 from tocsin import times
 from tocsin.alerts.matchers import matches_filter, parse_matcher
+from tocsin.api import alertmanager
 from tocsin.api.alertmanager import Streamed, gettable_alert
 from tocsin.api.app import create_app
 from tocsin.clock import Budget, VirtualClock
@@ -221,4 +223,36 @@ def test_a_budget_spent_after_the_first_bytes_leaves_the_answer_unfinished(
         assert answer.content.startswith(b'[{"')
         with pytest.raises(orjson.JSONDecodeError):
             orjson.loads(answer.content)
-        assert any("cut short after it started" in r.getMessage() for r in caplog.records)
+        assert any("cut short" in r.getMessage() for r in caplog.records)
+
+
+def test_a_client_that_stops_reading_holds_the_read_until_the_budget_is_spent(
+    monkeypatch: MonkeyPatch, caplog: LogCaptureFixture
+) -> None:
+    """A send that never completes (a client that does not read) is given up when the
+    budget is spent: the answer ends unfinished and the read (its connection) is closed."""
+    closed = []
+
+    def pieces() -> Generator[bytes, None, None]:
+        try:
+            yield b"["
+            yield b"1"
+            yield b"]"
+        finally:
+            closed.append(True)
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            await asyncio.Event().wait()  # the client took nothing more
+
+    monkeypatch.setattr(alertmanager, "SEND_AT_LEAST_S", 0.05)
+    answer = Streamed(pieces(), Budget(0.05, "the read of the alerts"))
+    with caplog.at_level(logging.WARNING, "tocsin.api"):
+        asyncio.run(answer.stream_response(send))  # type: ignore[arg-type]
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert sent[-1]["more_body"] is True
+    assert closed == [True]
+    assert any("the client did not take the answer" in r.getMessage() for r in caplog.records)

@@ -9,11 +9,12 @@ ones and answers 400.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,27 +152,48 @@ def _read(request: Request, with_unprocessed: bool) -> _Read:
     return found
 
 
+SEND_AT_LEAST_S = 1.0  # the time a piece of a streamed answer is given to be sent
+
+
 class Streamed(StreamingResponse):
     """A JSON answer sent as it is made (chunked), so that a read of many alerts holds a
     chunk of them at a time, not the whole answer. Its first piece is made before the answer
     starts: a bad request, or a budget spent by then, still answers 400 or 503. A budget
     spent after the first bytes went can no longer change the status: the answer then stops
     without its end (no last chunk; the connection is closed), which every HTTP client reports
-    as an error (an incomplete body, and JSON that does not parse), never as a shorter list."""
+    as an error (an incomplete body, and JSON that does not parse), never as a shorter list.
+    The budget covers the sending too: a client that stops reading holds the read (its
+    database snapshot) until the budget is spent (each piece is given ``SEND_AT_LEAST_S``)."""
+
+    def __init__(self, pieces: Generator[bytes, None, None], budget: Budget) -> None:
+        super().__init__(pieces, media_type="application/json")
+        self.pieces = pieces
+        self.budget = budget
 
     async def stream_response(self, send: Send) -> None:
         start = {"type": "http.response.start", "status": self.status_code}
-        await send({**start, "headers": self.raw_headers})
         try:
+            await send({**start, "headers": self.raw_headers})
             async for piece in self.body_iterator:
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
+                async with asyncio.timeout(max(self.budget.left(), SEND_AT_LEAST_S)):
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
         except Unavailable as exc:
             log.warning("%s; the answer was cut short after it started", exc.message)
             return
+        except TimeoutError:
+            log.warning(
+                "%s was cut short after its budget of %g s: the client did not take the answer",
+                self.budget.what,
+                self.budget.seconds,
+            )
+            return
+        finally:
+            with contextlib.suppress(ValueError):  # still being made in its thread
+                self.pieces.close()
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _streamed(make: Callable[[], Iterator[bytes]]) -> Response:
+async def _streamed(make: Callable[[], Iterator[bytes]], budget: Budget) -> Response:
     """The answer whose pieces ``make`` yields, made in a thread (the event loop goes on
     taking alerts meanwhile)."""
     pieces = make()
@@ -181,7 +203,13 @@ async def _streamed(make: Callable[[], Iterator[bytes]]) -> Response:
         return abort.response
     except Unavailable as exc:
         return cut_short(exc)
-    return Streamed(itertools.chain([first], pieces), media_type="application/json")
+    return Streamed(_then(first, pieces), budget)
+
+
+def _then(first: bytes, rest: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """``first``, then ``rest`` (a generator, so that closing it closes ``rest``)."""
+    yield first
+    yield from rest
 
 
 @router.get("/api/v2/alerts")
@@ -189,7 +217,7 @@ async def get_alerts(request: Request) -> Response:
     require(request, "read")
     ctx = context(request)
     budget = silences.read_budget(ctx, "the read of the alerts")
-    return await _streamed(lambda: _alerts(request, ctx, budget))
+    return await _streamed(lambda: _alerts(request, ctx, budget), budget)
 
 
 def _alerts(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
@@ -245,7 +273,7 @@ async def get_groups(request: Request) -> Response:
     require(request, "read")
     ctx = context(request)
     budget = silences.read_budget(ctx, "the read of the alert groups")
-    return await _streamed(lambda: _groups(request, ctx, budget))
+    return await _streamed(lambda: _groups(request, ctx, budget), budget)
 
 
 def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
