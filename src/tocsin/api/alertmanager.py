@@ -16,7 +16,7 @@ import tempfile
 import uuid
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import orjson
 import re2
@@ -281,14 +281,12 @@ def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
     then receiver; in each, the alerts by fingerprint), in two passes over the alerts. The
     first reads their labels, a chunk at a time, and keeps only each group's place and its
     alerts' fingerprints (``routing.places``: past a bound, in sorted runs in a temporary
-    file); the second reads the alerts again a
-    chunk at a time, group after group, and writes them. Nothing is sent before the first pass
-    has ended: a budget spent in it answers 503."""
+    file); the second reads the alerts again a chunk at a time, group after group, and writes
+    them. Nothing is sent before the first pass has ended: a budget spent in it answers 503."""
     read = _read(request, False)
     route = ctx.config.route
     receivers = read.receivers
-    with silences.reading(ctx, budget) as firing:
-        places = Places(tempfile.TemporaryFile)
+    with silences.reading(ctx, budget) as firing, contextlib.closing(Places(_run_file)) as places:
         for labels, muting in firing.labels(read.matchers, read.keep(route)):
             for fp, each in labels.items():
                 if not read.shows(fp, muting):
@@ -302,6 +300,10 @@ def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
         yield b"]"
 
 
+def _run_file() -> IO[bytes]:
+    return tempfile.TemporaryFile(prefix="tocsin-groups-")
+
+
 def _group_entries(
     firing: silences.Firing, route: Route, groups: Iterator[tuple[Route, Iterator[str]]]
 ) -> Iterator[bytes]:
@@ -312,8 +314,10 @@ def _group_entries(
     while batch := list(itertools.islice(members, silences.CHUNK)):
         chunk = firing.of([fp for _, _, fp in batch])
         out: list[bytes] = []
-        for (n, taken), run in itertools.groupby(batch, key=lambda m: (m[0], m[1])):
-            alerts = [(fp, chunk.alerts[fp]) for _, _, fp in run]
+        for n, run in itertools.groupby(batch, key=lambda member: member[0]):
+            these = list(run)
+            taken = these[0][1]
+            alerts = [(fp, chunk.alerts[fp]) for _, _, fp in these]
             entries = [
                 gettable_alert(fp, alert, chunk.muting, route.match(alert.labels))
                 for fp, alert in alerts

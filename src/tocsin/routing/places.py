@@ -46,6 +46,12 @@ class Places:
         self._file: IO[bytes] | None = None
         self._runs: list[tuple[int, int]] = []  # the runs' (start, end) in the file
 
+    def close(self) -> None:
+        """Lets the runs' file go."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
     def add(self, route: Route, labels: Mapping[str, str], fingerprint: str) -> None:
         """An alert in ``route``'s group of ``labels``, after those added before."""
         n = self._numbers.get(id(route))
