@@ -9,7 +9,6 @@ from pytest import MonkeyPatch
 
 from tests.server.conftest import Api
 from tests.server.test_api_v2 import _silence, iso
-from tocsin import times
 from tocsin.alerts.matchers import matches_filter, parse_matcher
 from tocsin.clock import Budget, VirtualClock
 from tocsin.service import silences
