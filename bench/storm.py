@@ -442,13 +442,14 @@ def settle(port: int, headers: dict[str, str], limit_s: float = SETTLE_LIMIT_S) 
 
 
 def timed_get(port: int, path: str, headers: dict[str, str]) -> float | None:
-    """Seconds a GET took, None if it failed or took over a minute (shown as ``-``)."""
+    """Seconds a GET took, None if it failed, took over a minute or was cut short after it
+    started (an incomplete body: ``api.read_budget`` spent mid-answer; shown as ``-``)."""
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=headers)
     began = time.monotonic()
     try:
         with urllib.request.urlopen(request, timeout=60) as answer:
             answer.read()
-    except OSError:
+    except (OSError, http.client.HTTPException):
         return None
     return time.monotonic() - began
 

@@ -61,6 +61,10 @@ class Budget:
     def spent(self) -> bool:
         return self._timer() >= self._deadline
 
+    def left(self) -> float:
+        """Seconds left (0 once spent)."""
+        return max(0.0, self._deadline - self._timer())
+
     def check(self) -> None:
         if self.spent():
             message = f"{self.what} was cut short after its budget of {self.seconds:g} s"

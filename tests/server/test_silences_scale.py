@@ -9,7 +9,6 @@ from pytest import MonkeyPatch
 
 from tests.server.conftest import Api
 from tests.server.test_api_v2 import _silence, iso
-from tocsin import times
 from tocsin.alerts.matchers import matches_filter, parse_matcher
 from tocsin.clock import Budget, VirtualClock
 from tocsin.service import silences
@@ -74,13 +73,16 @@ def test_a_filtered_read_answers_what_the_full_read_narrowed_would(api: Api) -> 
 def test_only_the_selected_alerts_are_checked_against_silences(api: Api) -> None:
     _storm(api)
     ctx = Context(api.state.db, api.state.config, api.state.clock)
-    now = times.to_dt(ctx.now())
-    alerts, muting = silences.firing(ctx, now, [parse_matcher('alertname="K1"')])
-    assert sorted(a.labels["instance"] for a in alerts.values()) == ["i3", "i4"]
+    budget = silences.read_budget(ctx, "a read")
+    with silences.reading(ctx, budget) as firing:
+        chunks = list(firing.chunks([parse_matcher('alertname="K1"')]))
+        routed = list(firing.chunks((), lambda labels: labels.get("severity") == "critical"))
+    assert sorted(a.labels["instance"] for c in chunks for a in c.alerts.values()) == ["i3", "i4"]
     # no muting was worked out for any other alert
-    assert set(muting.silenced_by) == set(alerts)
-    routed, _ = silences.firing(ctx, now, (), lambda a: a.labels.get("severity") == "critical")
-    assert sorted(a.labels["instance"] for a in routed.values()) == ["i1", "i3"]
+    assert {fp for c in chunks for fp in c.muting.silenced_by} == {
+        fp for c in chunks for fp in c.alerts
+    }
+    assert sorted(a.labels["instance"] for c in routed for a in c.alerts.values()) == ["i1", "i3"]
 
 
 def test_a_read_that_spends_its_budget_answers_503(api: Api, monkeypatch: MonkeyPatch) -> None:

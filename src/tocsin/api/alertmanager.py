@@ -9,13 +9,20 @@ ones and answers 400.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
+import logging
+import tempfile
 import uuid
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
 
 import orjson
 import re2
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import Send
 
 from tocsin import __version__, times
 from tocsin.alerts.matchers import Matcher, MatcherError, parse_matcher
@@ -27,7 +34,6 @@ from tocsin.alerts.payloads import (
     parse_silence,
     parse_v2,
 )
-from tocsin.alerts.silences import CHECK_EVERY
 from tocsin.alerts.silences import silence_json as gettable_silence
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
@@ -35,11 +41,13 @@ from tocsin.api.raw import Abort, read_json
 from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound, Unavailable
 from tocsin.incidents.flush import Muting
+from tocsin.routing.places import Places
 from tocsin.routing.tree import Route
 from tocsin.service import silences
 from tocsin.service.context import Context
 
 router = APIRouter()
+log = logging.getLogger("tocsin.api")
 
 
 def swagger_error(message: str, code: int = 602) -> JSONResponse:
@@ -106,42 +114,102 @@ def gettable_alert(fp: str, alert: Alert, muting: Muting, routes: list[Route]) -
     }
 
 
-def _selected(
-    request: Request, ctx: Context, with_unprocessed: bool, budget: Budget
-) -> list[tuple[dict[str, Any], list[Route]]]:
-    """The alerts the request selects, each in Alertmanager's shape with the routes it goes
-    to."""
-    show_active = _bool_param(request, "active")
-    show_silenced = _bool_param(request, "silenced")
-    show_inhibited = _bool_param(request, "inhibited")
+@dataclass(frozen=True)
+class _Read:
+    """What a read of the alerts asks for: Alertmanager's query parameters."""
+
+    matchers: list[Matcher]
+    receivers: Any  # a compiled RE2 of receiver=, or None
+    active: bool
+    silenced: bool
+    inhibited: bool
+
+    def keep(self, route: Route) -> Callable[[Mapping[str, str]], bool] | None:
+        """``receiver=`` as a test of an alert's labels (None without it)."""
+        receivers = self.receivers
+        if receivers is None:
+            return None
+        return lambda labels: any(receivers.fullmatch(r.receiver) for r in route.match(labels))
+
+    def shows(self, fp: str, muting: Muting) -> bool:
+        silenced = bool(muting.silenced_by.get(fp))
+        inhibited = bool(muting.inhibited_by.get(fp))
+        if not self.active and not silenced and not inhibited:
+            return False
+        return (self.silenced or not silenced) and (self.inhibited or not inhibited)
+
+
+def _read(request: Request, with_unprocessed: bool) -> _Read:
+    found = _Read(
+        matchers=_filters(request),
+        receivers=_receiver_filter(request),
+        active=_bool_param(request, "active"),
+        silenced=_bool_param(request, "silenced"),
+        inhibited=_bool_param(request, "inhibited"),
+    )
     if with_unprocessed:
         _bool_param(request, "unprocessed")  # nothing stays unprocessed in tocsin
-    matchers = _filters(request)
-    receivers = _receiver_filter(request)
-    now = times.to_dt(ctx.now())
-    route = ctx.config.route
+    return found
 
-    def routed(alert: Alert) -> bool:
-        return any(receivers.fullmatch(r.receiver) for r in route.match(alert.labels))
 
-    # filter= and receiver= narrow the alerts before any silence or inhibition is checked
-    keep = routed if receivers is not None else None
-    alerts, muting = silences.firing(ctx, now, matchers, keep, budget)
-    out = []
-    for count, fp in enumerate(sorted(alerts)):
-        if count % CHECK_EVERY == 0:
-            budget.check()
-        routes = route.match(alerts[fp].labels)
-        entry = gettable_alert(fp, alerts[fp], muting, routes)
-        status = entry["status"]
-        if not show_active and status["state"] == "active":
-            continue
-        if not show_silenced and status["silencedBy"]:
-            continue
-        if not show_inhibited and status["inhibitedBy"]:
-            continue
-        out.append((entry, routes))
-    return out
+SEND_AT_LEAST_S = 1.0  # the time a piece of a streamed answer is given to be sent
+
+
+class Streamed(StreamingResponse):
+    """A JSON answer sent as it is made (chunked), so that a read of many alerts holds a
+    chunk of them at a time, not the whole answer. Its first piece is made before the answer
+    starts: a bad request, or a budget spent by then, still answers 400 or 503. A budget
+    spent after the first bytes went can no longer change the status: the answer then stops
+    without its end (no last chunk; the connection is closed), which every HTTP client reports
+    as an error (an incomplete body, and JSON that does not parse), never as a shorter list.
+    The budget covers the sending too: a client that stops reading holds the read (its
+    database snapshot) until the budget is spent (each piece is given ``SEND_AT_LEAST_S``)."""
+
+    def __init__(self, pieces: Generator[bytes, None, None], budget: Budget) -> None:
+        super().__init__(pieces, media_type="application/json")
+        self.pieces = pieces
+        self.budget = budget
+
+    async def stream_response(self, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        try:
+            await send({**start, "headers": self.raw_headers})
+            async for piece in self.body_iterator:
+                async with asyncio.timeout(max(self.budget.left(), SEND_AT_LEAST_S)):
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+        except Unavailable as exc:
+            log.warning("%s; the answer was cut short after it started", exc.message)
+            return
+        except TimeoutError:
+            log.warning(
+                "%s was cut short after its budget of %g s: the client did not take the answer",
+                self.budget.what,
+                self.budget.seconds,
+            )
+            return
+        finally:
+            with contextlib.suppress(ValueError):  # still being made in its thread
+                self.pieces.close()
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _streamed(make: Callable[[], Iterator[bytes]], budget: Budget) -> Response:
+    """The answer whose pieces ``make`` yields, made in a thread (the event loop goes on
+    taking alerts meanwhile)."""
+    pieces = make()
+    try:
+        first = await asyncio.to_thread(next, pieces)
+    except Abort as abort:
+        return abort.response
+    except Unavailable as exc:
+        return cut_short(exc)
+    return Streamed(_then(first, pieces), budget)
+
+
+def _then(first: bytes, rest: Iterator[bytes]) -> Generator[bytes, None, None]:
+    """``first``, then ``rest`` (a generator, so that closing it closes ``rest``)."""
+    yield first
+    yield from rest
 
 
 @router.get("/api/v2/alerts")
@@ -149,22 +217,32 @@ async def get_alerts(request: Request) -> Response:
     require(request, "read")
     ctx = context(request)
     budget = silences.read_budget(ctx, "the read of the alerts")
-    try:
-        body = await asyncio.to_thread(
-            lambda: _json([entry for entry, _ in _selected(request, ctx, True, budget)])
-        )
-    except Abort as abort:
-        return abort.response
-    except Unavailable as exc:
-        return cut_short(exc)
-    return Response(body, media_type="application/json")
+    return await _streamed(lambda: _alerts(request, ctx, budget), budget)
+
+
+def _alerts(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
+    """The alerts the request selects in Alertmanager's shape, by fingerprint: ``[``, then
+    each chunk's entries, then ``]``."""
+    read = _read(request, True)
+    route = ctx.config.route
+    # filter= and receiver= narrow the alerts before any silence or inhibition is checked
+    with silences.reading(ctx, budget) as firing:
+        before = b"["  # sent with the first entries: nothing is sent before them
+        for chunk in firing.chunks(read.matchers, read.keep(route)):
+            entries = [
+                gettable_alert(fp, alert, chunk.muting, route.match(alert.labels))
+                for fp, alert in chunk.alerts.items()
+                if read.shows(fp, chunk.muting)
+            ]
+            if entries:
+                yield before + _json(entries)[1:-1]
+                before = b","
+        yield b"[]" if before == b"[" else b"]"
 
 
 def _json(content: Any) -> bytes:
-    """A large answer's JSON, encoded in the read's own thread rather than in the event loop
-    (which would stop taking alerts meanwhile), straight to bytes (JSONResponse made the text,
-    then its bytes). The same compact UTF-8 JSON. What such a read holds is still mostly the
-    alerts and their entries: 200,000 in one group peak at about 780 MB (docs/storms.md)."""
+    """JSON straight to bytes, in the read's own thread: the same compact UTF-8 JSON as
+    JSONResponse's."""
     return orjson.dumps(content)
 
 
@@ -195,38 +273,77 @@ async def get_groups(request: Request) -> Response:
     require(request, "read")
     ctx = context(request)
     budget = silences.read_budget(ctx, "the read of the alert groups")
-    try:
-        body = await asyncio.to_thread(lambda: _json(_groups(request, ctx, budget)))
-    except Abort as abort:
-        return abort.response
-    except Unavailable as exc:
-        return cut_short(exc)
-    return Response(body, media_type="application/json")
+    return await _streamed(lambda: _groups(request, ctx, budget), budget)
 
 
-def _groups(request: Request, ctx: Context, budget: Budget) -> list[dict[str, Any]]:
-    selected = _selected(request, ctx, False, budget)
-    receivers = _receiver_filter(request)
-    groups: dict[str, dict[str, Any]] = {}
-    for count, (entry, routes) in enumerate(selected):
-        if count % CHECK_EVERY == 0:
-            budget.check()
-        for route in routes:
-            if receivers is not None and not receivers.fullmatch(route.receiver):
-                continue
-            key = route.group_key(entry["labels"])
-            group = groups.setdefault(
-                key,
-                {
-                    "alerts": [],
-                    "labels": route.group_labels(entry["labels"]),
-                    "receiver": {"name": route.receiver},
-                },
-            )
-            group["alerts"].append(entry)
-    # Alertmanager orders groups by their label set, then by receiver
-    return sorted(
-        groups.values(), key=lambda g: (sorted(g["labels"].items()), g["receiver"]["name"])
+def _groups(request: Request, ctx: Context, budget: Budget) -> Iterator[bytes]:
+    """The groups of the alerts the request selects, in Alertmanager's order (by label set,
+    then receiver; in each, the alerts by fingerprint), in two passes over the alerts. The
+    first reads their labels, a chunk at a time, and keeps only each group's place and its
+    alerts' fingerprints (``routing.places``: past a bound, in sorted runs in a temporary
+    file); the second reads the alerts again a chunk at a time, group after group, and writes
+    them. Nothing is sent before the first pass has ended: a budget spent in it answers 503."""
+    read = _read(request, False)
+    route = ctx.config.route
+    receivers = read.receivers
+    with silences.reading(ctx, budget) as firing, contextlib.closing(Places(_run_file)) as places:
+        for labels, muting in firing.labels(read.matchers, read.keep(route)):
+            for fp, each in labels.items():
+                if not read.shows(fp, muting):
+                    continue
+                for taken in route.match(each):
+                    if receivers is None or receivers.fullmatch(taken.receiver):
+                        places.add(taken, each, fp)
+        pieces = _group_entries(firing, route, places.in_order())
+        yield b"[" + next(pieces, b"")  # with the first groups: nothing is sent before them
+        yield from pieces
+        yield b"]"
+
+
+def _run_file() -> IO[bytes]:
+    return tempfile.TemporaryFile(prefix="tocsin-groups-")
+
+
+def _group_entries(
+    firing: silences.Firing, route: Route, groups: Iterator[tuple[Route, Iterator[str]]]
+) -> Iterator[bytes]:
+    """The groups' JSON, their alerts read a chunk at a time across groups."""
+    members = ((n, taken, fp) for n, (taken, fps) in enumerate(groups) for fp in fps)
+    current = -1
+    tail = b""
+    while batch := list(itertools.islice(members, silences.CHUNK)):
+        chunk = firing.of([fp for _, _, fp in batch])
+        out: list[bytes] = []
+        for n, run in itertools.groupby(batch, key=lambda member: member[0]):
+            these = list(run)
+            taken = these[0][1]
+            alerts = [(fp, chunk.alerts[fp]) for _, _, fp in these]
+            entries = [
+                gettable_alert(fp, alert, chunk.muting, route.match(alert.labels))
+                for fp, alert in alerts
+            ]
+            if n != current:
+                if current >= 0:
+                    out.append(b"]" + tail + b",")
+                out.append(b'{"alerts":[')
+                tail = _group_tail(taken, alerts[0][1].labels)
+                current = n
+            else:
+                out.append(b",")
+            out.append(_json(entries)[1:-1])
+        yield b"".join(out)
+    if current >= 0:
+        yield b"]" + tail
+
+
+def _group_tail(taken: Route, labels: Mapping[str, str]) -> bytes:
+    """The end of a group's JSON after its alerts: its labels and receiver."""
+    return (
+        b',"labels":'
+        + _json(taken.group_labels(labels))
+        + b',"receiver":'
+        + _json({"name": taken.receiver})
+        + b"}"
     )
 
 

@@ -214,7 +214,8 @@ class ApiConfig(_Strict):
     anonymous_intake: bool = False
     public_docs: bool = False  # /docs, /redoc, /openapi.json without a token
     # the most time a read of the firing alerts (/api/v2/alerts, /api/v2/alerts/groups) may
-    # spend; cut short, it answers 503 (amtool gives up after 30 s)
+    # spend; cut short, it answers 503, or ends an answer already started unfinished (amtool
+    # gives up after 30 s)
     read_budget: Duration = "10s"
 
     @field_validator("read_budget")

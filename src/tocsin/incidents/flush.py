@@ -36,17 +36,28 @@ def mute(
     inhibition sources), by fingerprint. Each alert is checked only against the silences
     that could match it (``SilenceIndex``; pass one to reuse it across calls). ``check`` is
     called now and then (a time budget: it raises to stop the work)."""
-    silenced: dict[str, list[str]] = {}
-    inhibited: dict[str, list[str]] = {}
     index = silences if isinstance(silences, SilenceIndex) else SilenceIndex(silences, now)
     inhibition = Inhibition(rules, list(firing.items()))
+    return mute_labels({fp: alert.labels for fp, alert in alerts.items()}, index, inhibition, check)
+
+
+def mute_labels(
+    labels: Mapping[str, Mapping[str, str]],
+    index: SilenceIndex,
+    inhibition: Inhibition,
+    check: Callable[[], None] | None = None,
+) -> Muting:
+    """``mute`` for alerts known by their labels (by fingerprint), with the silences' index
+    and the inhibition sources found already (a read of many alerts a chunk at a time)."""
+    silenced: dict[str, list[str]] = {}
+    inhibited: dict[str, list[str]] = {}
     if index.silences:
-        silenced = index.silenced_many({fp: alert.labels for fp, alert in alerts.items()}, check)
-    for count, (fp, alert) in enumerate(alerts.items()):
-        if rules:
+        silenced = index.silenced_many(labels, check)
+    if inhibition.rules:
+        for count, (fp, each) in enumerate(labels.items()):
             if check is not None and count % CHECK_EVERY == 0:
                 check()
-            found = inhibition.inhibited_by(alert.labels, fp)
+            found = inhibition.inhibited_by(each, fp)
             if found:
                 inhibited[fp] = found
     return Muting(silenced, inhibited)

@@ -15,6 +15,16 @@ DEFAULT_GROUP_INTERVAL_S = 300.0
 DEFAULT_REPEAT_INTERVAL_S = 4 * 3600.0
 
 
+# ``group_place``: each text as UTF-8 (which sorts as its code points) with its NUL bytes
+# escaped (0 2), then a terminator (0 1) that sorts before anything longer; the end of the
+# labels (0 0) sorts before any further label
+_END = b"\x00\x00"
+
+
+def _sortable(text: str) -> bytes:
+    return text.encode("utf-8", "surrogatepass").replace(b"\x00", b"\x00\x02") + b"\x00\x01"
+
+
 @dataclass
 class Route:
     receiver: str
@@ -75,6 +85,15 @@ class Route:
     def group_key(self, labels: Mapping[str, str]) -> str:
         """Alertmanager's group key: ``<route key>:{name="value", …}``."""
         return f"{self.key}:{format_labels(self.group_labels(labels))}"
+
+    def group_place(self, labels: Mapping[str, str]) -> bytes:
+        """Where this route's group of an alert with ``labels`` comes in
+        ``/api/v2/alerts/groups``, as bytes that sort as Alertmanager orders groups (by
+        their label set, then by receiver), then by the route's key: one value per group
+        (``group_key``), compact, so that a read of many groups keeps only these."""
+        items = sorted(self.group_labels(labels).items())
+        pairs = [_sortable(name) + _sortable(value) for name, value in items]
+        return b"".join([*pairs, _END, _sortable(self.receiver), _sortable(self.key)])
 
     def walk(self) -> list[Route]:
         out = [self]

@@ -6,14 +6,18 @@ it (the ``/api/v2/alerts`` view)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import Connection
+
 from tocsin import times
+from tocsin.alerts.inhibit import Inhibition
 from tocsin.alerts.matchers import Matcher, Op, matches_filter
 from tocsin.alerts.model import Alert
 from tocsin.alerts.silences import (
-    CHECK_EVERY,
     Silence,
     SilenceState,
     can_update,
@@ -24,7 +28,7 @@ from tocsin.alerts.silences import (
 )
 from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound
-from tocsin.incidents.flush import Muting, mute
+from tocsin.incidents.flush import Muting, mute_labels
 from tocsin.service.context import Context
 from tocsin.store import repo, silence_cache
 from tocsin.store.db import begin_write
@@ -122,54 +126,125 @@ def read_budget(ctx: Context, what: str) -> Budget:
     return Budget(seconds, what, "narrow it with filter= or raise api.read_budget")
 
 
-def firing(
-    ctx: Context,
-    now: datetime,
-    matchers: Sequence[Matcher] = (),
-    keep: Callable[[Alert], bool] | None = None,
-    budget: Budget | None = None,
-) -> tuple[dict[str, Alert], Muting]:
-    """The alerts active at ``now`` by fingerprint that pass the API filter ``matchers``
-    (Alertmanager's ``filter=``) and ``keep``, and what silences or inhibits them. Both are
+# alerts per read of the store in a read of the firing alerts: what such a read holds at once
+CHUNK = 1000
+
+Labels = Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Firing alerts by fingerprint, in fingerprint order, and what mutes them."""
+
+    alerts: dict[str, Alert]
+    muting: Muting
+
+
+class Firing:
+    """A read of the alerts active at ``now`` a chunk at a time (``CHUNK``), in fingerprint
+    order, and what silences or inhibits them: what it holds does not grow with the number of
+    alerts. Alertmanager's ``filter=`` (``matchers``) and ``keep`` (a test of the labels) are
     applied before any muting work: only the selected alerts are checked against silences.
-    The filter's equality matchers narrow the alerts in the database; a filter without one
-    reads the labels of the firing alerts first and the rest only of those it selects. The
-    other firing alerts are read (their labels) only when an inhibition rule targets a
-    selected alert.
+    The filter's equality matchers narrow the alerts in the database; the labels of each chunk
+    are read first, the rest only of the alerts it selects. The inhibition sources (the firing
+    alerts that are a rule's source) are read only when a selected alert is a rule's target,
+    in fingerprint order (the first source that inhibits an alert is the one named).
     The silences come from this process's cache (``store.silence_cache``), which also
     remembers what mutes each fingerprint. ``budget`` is checked as the work goes
-    (``Unavailable`` when it is spent)."""
-    check = budget.check if budget is not None else None
-    wanted = list(matchers)
-    pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
-    rules = ctx.config.inhibit_rules
-    with ctx.db.connect() as conn:
-        labels: dict[str, dict[str, str]] | None = None
+    (``Unavailable`` when it is spent). Open one with ``reading``: its reads see one
+    snapshot of the database."""
+
+    def __init__(self, ctx: Context, conn: Connection, now: datetime, budget: Budget) -> None:
+        self.conn = conn
+        self.now = now
+        self.rules = ctx.config.inhibit_rules
+        self.check = budget.check
+        self.index = silence_cache.active_index(conn, now)
+        self._inhibition: Inhibition | None = None
+
+    def labels(
+        self, matchers: Sequence[Matcher] = (), keep: Callable[[Labels], bool] | None = None
+    ) -> Iterator[tuple[dict[str, dict[str, str]], Muting]]:
+        """The labels of the selected alerts by fingerprint, a chunk at a time, and what
+        mutes them."""
+        wanted = list(matchers)
+        pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
+        after: str | None = ""
+        while after is not None:
+            self.check()
+            page = repo.active_labels(self.conn, self.now, pinned, after, CHUNK)
+            after = next(reversed(page)) if len(page) == CHUNK else None
+            chosen = {
+                fp: each
+                for fp, each in page.items()
+                if matches_filter(wanted, each) and (keep is None or keep(each))
+            }
+            if chosen:
+                yield chosen, self.mute(chosen)
+
+    def chunks(
+        self, matchers: Sequence[Matcher] = (), keep: Callable[[Labels], bool] | None = None
+    ) -> Iterator[Chunk]:
+        """The selected alerts, a chunk at a time, and what mutes them."""
+        wanted = list(matchers)
+        pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
         if wanted and not pinned:
-            # no label to search for: the labels alone first, the rest of the chosen alerts
-            # after (their latest episodes, still firing)
-            labels = repo.active_labels(conn, now)
-            chosen = [fp for fp, each in labels.items() if matches_filter(wanted, each)]
-            current = repo.current_alerts(conn, chosen).values()
-            active = [a for a in current if a.alert.ends_at and a.alert.ends_at > now]
-        else:
-            active = repo.active_alerts(conn, now, pinned)
-        if check is not None:
-            check()
-        index = silence_cache.active_index(conn, now)
-        alerts: dict[str, Alert] = {}
-        for count, stored in enumerate(active):
-            if check is not None and count % CHECK_EVERY == 0:
-                check()
-            alert = stored.alert
-            if matches_filter(wanted, alert.labels) and (keep is None or keep(alert)):
-                alerts[stored.fingerprint] = alert
-        sources: dict[str, dict[str, str]] = {}
-        if any(rule.is_target(a.labels) for rule in rules for a in alerts.values()):
-            if labels is not None:
-                sources = labels
-            elif pinned:
-                sources = repo.active_labels(conn, now)
-            else:
-                sources = {a.fingerprint: a.labels for a in active}
-    return alerts, mute(alerts, index, rules, sources, now, check)
+            # no label to search for: the labels of each page first, the rest of the alerts
+            # it selects after
+            for chosen, muting in self.labels(wanted, keep):
+                yield Chunk(self._current(chosen), muting)
+            return
+        after: str | None = ""
+        while after is not None:
+            self.check()
+            page = repo.active_alerts(self.conn, self.now, pinned, after, CHUNK)
+            after = page[-1].fingerprint if len(page) == CHUNK else None
+            alerts = {
+                s.fingerprint: s.alert
+                for s in page
+                if matches_filter(wanted, s.labels) and (keep is None or keep(s.labels))
+            }
+            if alerts:
+                yield Chunk(alerts, self.mute({fp: a.labels for fp, a in alerts.items()}))
+
+    def of(self, fingerprints: Sequence[str]) -> Chunk:
+        """These alerts (a chunk of those ``labels`` selected), in the order given."""
+        self.check()
+        found = self._current(fingerprints)
+        return Chunk(found, self.mute({fp: alert.labels for fp, alert in found.items()}))
+
+    def mute(self, labels: Mapping[str, Labels]) -> Muting:
+        return mute_labels(labels, self.index, self._sources(labels), self.check)
+
+    def _current(self, fingerprints: Iterable[str]) -> dict[str, Alert]:
+        current = repo.current_alerts(self.conn, fingerprints)
+        return {fp: current[fp].alert for fp in fingerprints if fp in current}
+
+    def _sources(self, labels: Mapping[str, Labels]) -> Inhibition:
+        if self._inhibition is not None:
+            return self._inhibition
+        rules = self.rules
+        if not any(rule.is_target(each) for rule in rules for each in labels.values()):
+            return Inhibition(rules, [])  # none of these can be inhibited
+        sources: list[tuple[str, Labels]] = []
+        after: str | None = ""
+        while after is not None:
+            self.check()
+            page = repo.active_labels(self.conn, self.now, None, after, CHUNK)
+            after = next(reversed(page)) if len(page) == CHUNK else None
+            sources.extend(
+                (fp, each) for fp, each in page.items() if any(r.is_source(each) for r in rules)
+            )
+        self._inhibition = Inhibition(rules, sources)
+        return self._inhibition
+
+
+@contextmanager
+def reading(ctx: Context, budget: Budget) -> Iterator[Firing]:
+    """A read of the firing alerts (``Firing``) on one connection, whose reads see one
+    snapshot of the database (SQLite's read transaction; REPEATABLE READ on PostgreSQL),
+    so that a read in several passes sees the same alerts in each."""
+    with ctx.db.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        yield Firing(ctx, conn, times.to_dt(ctx.now()), budget)

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, update
 
 from tocsin import times
 from tocsin.alerts.matchers import Matcher, from_api
@@ -426,33 +426,60 @@ def _group(
 
 
 def active_alerts(
-    conn: Connection, now: datetime, labels: Mapping[str, str] | None = None
+    conn: Connection,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[StoredAlert]:
     """Current episodes that have not ended (what Alertmanager's API lists). With ``labels``,
     at least those that carry every one of these labels (a filter's equality matchers),
     narrowed in SQL where the stored text of a label can be searched for (``label_text``):
-    the caller still checks each alert."""
-    query = select(alerts).where(
-        alerts.c.ends_at > times.to_ts(now),
+    the caller still checks each alert. With ``limit``, a page: at most that many, in
+    fingerprint order, those above the fingerprint ``after`` (``""``: from the first)."""
+    query = _active(select(alerts), now, labels, after, limit)
+    return [_row_to_alert(r) for r in conn.execute(query)]
+
+
+def active_labels(
+    conn: Connection,
+    now: datetime,
+    labels: Mapping[str, str] | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> dict[str, dict[str, str]]:
+    """The labels of every current episode that has not ended, by fingerprint (the sources of
+    inhibition, without the rest of each alert); ``labels``, ``after`` and ``limit`` as in
+    ``active_alerts``."""
+    query = _active(select(alerts.c.fingerprint, alerts.c.labels), now, labels, after, limit)
+    return {r.fingerprint: orjson.loads(r.labels) for r in conn.execute(query)}
+
+
+def _active(
+    query: Select[Any],
+    now: datetime,
+    labels: Mapping[str, str] | None,
+    after: str | None,
+    limit: int | None,
+) -> Select[Any]:
+    # a page walks the fingerprint index, each page costing its own rows: ``ends_at + 0``
+    # keeps the planners off the ends_at index (its range, sorted again for every page)
+    ends_at = alerts.c.ends_at if limit is None else alerts.c.ends_at + 0
+    query = query.where(
+        ends_at > times.to_ts(now),
         alerts.c.id == current_episode(alerts.c.fingerprint),
     )
     for name, value in (labels or {}).items():
         text = label_text(name, value)
         if text is not None:
             query = query.where(alerts.c.labels.like(f"%{_like_escaped(text)}%", escape="\\"))
-    return [_row_to_alert(r) for r in conn.execute(query)]
-
-
-def active_labels(conn: Connection, now: datetime) -> dict[str, dict[str, str]]:
-    """The labels of every current episode that has not ended, by fingerprint (the sources of
-    inhibition, without the rest of each alert)."""
-    rows = conn.execute(
-        select(alerts.c.fingerprint, alerts.c.labels).where(
-            alerts.c.ends_at > times.to_ts(now),
-            alerts.c.id == current_episode(alerts.c.fingerprint),
+    if limit is not None:
+        query = (
+            query.where(alerts.c.fingerprint > (after or ""))
+            .order_by(alerts.c.fingerprint)
+            .limit(limit)
         )
-    )
-    return {r.fingerprint: orjson.loads(r.labels) for r in rows}
+    return query
 
 
 # label names and values whose stored JSON text is themselves between quotes, however stored
