@@ -199,7 +199,9 @@ def changed_event(
         by_kind.setdefault(kind, []).append((fp, detail))
     named: list[dict[str, object]] = []
     for kind in ALERT_EVENT_KINDS:
-        details = dict(by_kind.get(kind, []))
+        if kind not in by_kind:
+            continue
+        details = dict(by_kind[kind])
         first = tally.first_in_order(((fp, alerts[fp]) for fp in details), NAMED)
         for _started, _labels, fp in first:
             detail = details[fp]

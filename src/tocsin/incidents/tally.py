@@ -81,6 +81,8 @@ def first_in_order(
     if n <= 0:
         return []
     starts = [(_started(alert), fp, alert) for fp, alert in members]
+    if not starts:  # most kinds of change, in most flushes
+        return []
     if below is not None:
         starts = [entry for entry in starts if entry[0] <= below[0]]
     if len(starts) > n:
