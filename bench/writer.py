@@ -8,8 +8,15 @@ and thread CPU, and the bytes written to disk per alert. Set beside ``bench/inge
 figures tell how much of a server's time per alert is the database's own work: what is left is
 the server around it.
 
+With ``--flush`` it runs the writer process's whole commit path instead, with
+``bench/storm.py``'s per-alert shape (``group_wait: 0s``): ``Committer`` with the
+engine's flush at intake (``api.state.EngineFlush``), as ``tocsin serve``'s writer process
+does, so each new alert's incident is also flushed, triggered and (past the storm threshold)
+held in the same transaction. It prints the wall and CPU microseconds per alert of each
+``--segment`` alerts in turn: whether the cost grows with what is stored.
+
     .venv/bin/python bench/writer.py [--alerts 50000] [--prefill 50000]
-        [--batches-per-commit 3] [--database-url URL]
+        [--batches-per-commit 3] [--database-url URL] [--flush] [--segment 20000]
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import BATCH, CONFIG, batches
+from bench.storm import SHAPES, tocsin_config
 from tocsin.alerts.payloads import parse_v2
 from tocsin.config import parse_config
 from tocsin.intake.turn import HeldWriter
@@ -77,8 +85,8 @@ def timed_statements(wall: defaultdict[str, float], cpu: defaultdict[str, float]
             setattr(bulk, name, function)
 
 
-def prepared(prefix: str, count: int, now: datetime) -> list[repo.Prepared]:
-    config = parse_config(CONFIG)
+def prepared(prefix: str, count: int, now: datetime, text: str = CONFIG) -> list[repo.Prepared]:
+    config = parse_config(text)
     return [
         repo.prepare(
             parse_v2(orjson.loads(body), now, config.resolve_timeout_s, config.limits).alerts,
@@ -101,6 +109,38 @@ def store_all(held: HeldWriter, work: list[repo.Prepared], per_commit: int) -> f
     return committing
 
 
+def commit_path(
+    engine: Any, config_path: Path, work: list[repo.Prepared], per_commit: int, segment: int
+) -> list[tuple[int, float, float]]:
+    """Commit ``work`` as the writer process does (``Committer`` with the engine's flush at
+    intake), ``per_commit`` batches at a time: (alerts, wall s, CPU s) of each segment."""
+    from tocsin.api.state import EngineFlush
+    from tocsin.clock import RealClock
+    from tocsin.intake.commit import Committer
+
+    clock = RealClock()
+    flush = EngineFlush(config_path, engine, clock, "bench-writer")
+    committer = Committer(engine, clock, after_store=flush.flush_inline)
+    out: list[tuple[int, float, float]] = []
+    alerts, wall, cpu = 0, 0.0, 0.0
+    try:
+        for start in range(0, len(work), per_commit):
+            part = work[start : start + per_commit]
+            started, started_cpu = time.perf_counter(), time.thread_time()
+            committer.commit(part)
+            wall += time.perf_counter() - started
+            cpu += time.thread_time() - started_cpu
+            alerts += sum(len(batch) for batch in part)
+            if alerts >= segment:
+                out.append((alerts, wall, cpu))
+                alerts, wall, cpu = 0, 0.0, 0.0
+    finally:
+        committer.close()
+    if alerts:
+        out.append((alerts, wall, cpu))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="the intake writer alone")
     parser.add_argument("--alerts", type=int, default=50_000, help="new alerts timed")
@@ -109,6 +149,10 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=None, help="a throwaway database (default: SQLite in a temp dir)"
     )
+    parser.add_argument(
+        "--flush", action="store_true", help="the whole commit path: with the flush at intake"
+    )
+    parser.add_argument("--segment", type=int, default=20_000, help="alerts per line (--flush)")
     args = parser.parse_args()
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,8 +162,30 @@ def main() -> None:
         held = HeldWriter(engine)
         tag = os.urandom(3).hex()
         store_all(held, prepared(f"pre{tag}", args.prefill // BATCH, now), 20)
-        work = prepared(f"new{tag}", max(1, args.alerts // BATCH), now)
+        # with --flush, bench/storm.py's per-alert shape: no group_wait, each flushed at intake
+        shape = tocsin_config(SHAPES["per-alert"]) if args.flush else CONFIG
+        work = prepared(f"new{tag}", max(1, args.alerts // BATCH), now, shape)
         count = sum(len(batch) for batch in work)
+        if args.flush:
+            held.close()
+            config_path = Path(tmp) / "tocsin.yaml"
+            config_path.write_text(shape)
+            segments = commit_path(engine, config_path, work, args.batches_per_commit, args.segment)
+            engine.dispose()
+            print(
+                f"{count} new alerts after {args.prefill} stored, each a new incident flushed "
+                f"at intake, {args.batches_per_commit} batches of {BATCH} per commit, "
+                f"{url.split(':', 1)[0]}"
+            )
+            print(f"{'alerts':>10} {'wall µs':>8} {'cpu µs':>8}  per alert")
+            done = 0
+            for alerts, wall_s, cpu_s in segments:
+                done += alerts
+                print(f"{done:10,} {wall_s / alerts * 1e6:8.1f} {cpu_s / alerts * 1e6:8.1f}")
+            total_wall = sum(w for _, w, _ in segments)
+            total_cpu = sum(c for _, _, c in segments)
+            print(f"{'all':>10} {total_wall / count * 1e6:8.1f} {total_cpu / count * 1e6:8.1f}")
+            return
         wall: defaultdict[str, float] = defaultdict(float)
         cpu: defaultdict[str, float] = defaultdict(float)
         written = _written_bytes()
