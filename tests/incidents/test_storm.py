@@ -100,6 +100,12 @@ def test_the_digest_says_route_counts_tops_and_what_acknowledging_does() -> None
         "Top labels (of the latest 7): dc=eu (6).",
         "Acknowledging incident #21 acknowledges every incident held.",
     ]
+    # the storm's first digest holds its lead alone: the incidents counted before it paged
+    first = digest(Facts(**{**facts.__dict__, "held": 1, "open": 1}))
+    assert first.text.splitlines()[1] == (
+        "Held in this digest: this incident so far; the route's next incidents join it"
+        " instead of paging on their own."
+    )
     acked = digest(Facts(**{**facts.__dict__, "acknowledged_by": "alice", "held": 7}))
     assert "(of the latest" not in acked.text
     assert acked.text.endswith("Acknowledged by alice: it covers every incident held.")

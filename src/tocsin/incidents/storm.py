@@ -172,9 +172,19 @@ def digest(facts: Facts) -> Digest:
         ack = f"Acknowledged by {facts.acknowledged_by}: it covers every incident held."
     else:
         ack = f"Acknowledging incident #{facts.lead_id} acknowledges every incident held."
+    if facts.held <= 1:  # the lead alone: those before it were paged on their own
+        held = (
+            "Held in this digest: this incident so far; the route's next incidents join it"
+            " instead of paging on their own."
+        )
+    else:
+        held = (
+            f"Held in this digest: {count(facts.held, 'incident')},"
+            f" {number(facts.open)} still open."
+        )
     lines = [
         f"{title}.",
-        f"Held in this digest: {count(facts.held, 'incident')}, {number(facts.open)} still open.",
+        held,
         f"Top alerts{of}: {_listed(names)}.",
         f"Top labels{of}: {_listed(labels)}.",
         ack,
