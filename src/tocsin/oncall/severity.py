@@ -61,27 +61,38 @@ def rank(levels: Sequence[Level], value: str | None) -> int:
 _INDEXES: dict[int, tuple[Sequence[Level], dict[str, int]]] = {}
 
 
+def _index(levels: Sequence[Level]) -> dict[str, int]:
+    """Each name and alias of ``levels`` (lower case) and the position of the first level
+    that has it; made once for a tuple, each time for a list (it may change)."""
+    if not isinstance(levels, tuple):
+        return _names_of(levels)
+    entry = _INDEXES.get(id(levels))
+    if entry is None or entry[0] is not levels:
+        if len(_INDEXES) >= 64:  # configurations loaded again and again: the old go
+            _INDEXES.clear()
+        entry = _INDEXES[id(levels)] = (levels, _names_of(levels))
+    return entry[1]
+
+
+def _names_of(levels: Sequence[Level]) -> dict[str, int]:
+    index: dict[str, int] = {}
+    for at, level in enumerate(levels):
+        for name in level.names():
+            index.setdefault(name, at)
+    return index
+
+
 def _position(levels: Sequence[Level], value: str | None) -> int | None:
-    """Where among ``levels`` the level ``value`` names is (the first that names it)."""
+    """Where among ``levels`` the level ``value`` names is (the first that names it), by
+    name or alias, else by the runbook reader's normalization."""
     if not value:
         return None
-    entry = _INDEXES.get(id(levels)) if isinstance(levels, tuple) else None
-    if entry is None or entry[0] is not levels:
-        index: dict[str, int] = {}
-        for at, level in enumerate(levels):
-            for name in level.names():
-                index.setdefault(name, at)
-        if isinstance(levels, tuple):  # a list may change: looked through each time
-            if len(_INDEXES) >= 64:  # configurations loaded again and again: the old go
-                _INDEXES.clear()
-            _INDEXES[id(levels)] = entry = (levels, index)
-        else:
-            entry = (levels, index)
-    found = entry[1].get(value.strip().lower())
+    index = _index(levels)
+    found = index.get(value.strip().lower())
     if found is not None:
         return found
     normal = normalize_severity(value)
-    return entry[1].get(normal) if normal is not None else None
+    return index.get(normal) if normal is not None else None
 
 
 def highest(levels: Sequence[Level], values: Iterable[str | None]) -> str | None:

@@ -6,10 +6,11 @@ it (the ``/api/v2/alerts`` view)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -130,6 +131,7 @@ def read_budget(ctx: Context, what: str) -> Budget:
 CHUNK = 1000
 
 Labels = Mapping[str, str]
+_Page = TypeVar("_Page", bound=Sized)
 
 
 @dataclass(frozen=True)
@@ -168,12 +170,7 @@ class Firing:
         """The labels of the selected alerts by fingerprint, a chunk at a time, and what
         mutes them."""
         wanted = list(matchers)
-        pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
-        after: str | None = ""
-        while after is not None:
-            self.check()
-            page = repo.active_labels(self.conn, self.now, pinned, after, CHUNK)
-            after = next(reversed(page)) if len(page) == CHUNK else None
+        for page in self._label_pages(_pinned(wanted)):
             chosen = {
                 fp: each
                 for fp, each in page.items()
@@ -187,18 +184,18 @@ class Firing:
     ) -> Iterator[Chunk]:
         """The selected alerts, a chunk at a time, and what mutes them."""
         wanted = list(matchers)
-        pinned = {m.name: m.value for m in wanted if m.op is Op.EQ and m.value}
+        pinned = _pinned(wanted)
         if wanted and not pinned:
             # no label to search for: the labels of each page first, the rest of the alerts
             # it selects after
             for chosen, muting in self.labels(wanted, keep):
                 yield Chunk(self._current(chosen), muting)
             return
-        after: str | None = ""
-        while after is not None:
-            self.check()
-            page = repo.active_alerts(self.conn, self.now, pinned, after, CHUNK)
-            after = page[-1].fingerprint if len(page) == CHUNK else None
+        pages = self._pages(
+            lambda after: repo.active_alerts(self.conn, self.now, pinned, after, CHUNK),
+            lambda page: page[-1].fingerprint,
+        )
+        for page in pages:
             alerts = {
                 s.fingerprint: s.alert
                 for s in page
@@ -227,16 +224,35 @@ class Firing:
         if not any(rule.is_target(each) for rule in rules for each in labels.values()):
             return Inhibition(rules, [])  # none of these can be inhibited
         sources: list[tuple[str, Labels]] = []
-        after: str | None = ""
-        while after is not None:
-            self.check()
-            page = repo.active_labels(self.conn, self.now, None, after, CHUNK)
-            after = next(reversed(page)) if len(page) == CHUNK else None
+        for page in self._label_pages(None):
             sources.extend(
                 (fp, each) for fp, each in page.items() if any(r.is_source(each) for r in rules)
             )
         self._inhibition = Inhibition(rules, sources)
         return self._inhibition
+
+    def _label_pages(self, pinned: Mapping[str, str] | None) -> Iterator[dict[str, dict[str, str]]]:
+        """The labels of the firing alerts (``pinned``: those carrying these), a page at a
+        time."""
+        return self._pages(
+            lambda after: repo.active_labels(self.conn, self.now, pinned, after, CHUNK),
+            lambda page: next(reversed(page)),
+        )
+
+    def _pages(self, read: Callable[[str], _Page], last: Callable[[_Page], str]) -> Iterator[_Page]:
+        """``read`` a page of ``CHUNK`` after each fingerprint ``last`` of a full page gives,
+        from the first (``""``), until a page is not full; the budget checked before each."""
+        after: str | None = ""
+        while after is not None:
+            self.check()
+            page = read(after)
+            after = last(page) if len(page) == CHUNK else None
+            yield page
+
+
+def _pinned(matchers: Sequence[Matcher]) -> dict[str, str]:
+    """A filter's equality matchers (``name="value"``), which the store narrows by."""
+    return {m.name: m.value for m in matchers if m.op is Op.EQ and m.value}
 
 
 @contextmanager
