@@ -970,6 +970,8 @@ def claim_due(
     caller's transaction holds the write lock (``begin_write``)."""
     # one statement, the queue pattern UPDATE … WHERE id IN (SELECT … [SKIP LOCKED])
     # RETURNING, on the driver's cursor: it runs on every pass and every intake
+    if refs is not None and conn.dialect.name == "postgresql":
+        return _claim_refs(conn, now, owner, lease_s, limit, kinds, exclude, refs)
     where = ["due_at <= {p}", _FREE]
     params: list[Any] = [owner, now + lease_s, now, now]
     for clause, values in (("kind IN", kinds), ("kind NOT IN", exclude or None), ("ref IN", refs)):
@@ -991,6 +993,39 @@ def claim_due(
 
 
 _FREE = "(lease_until IS NULL OR lease_until < {p})"
+
+
+def _claim_refs(
+    conn: Connection,
+    now: float,
+    owner: str,
+    lease_s: float,
+    limit: int,
+    kinds: Sequence[str] | None,
+    exclude: Sequence[str],
+    refs: Sequence[int],
+) -> list[Any]:
+    """``claim_due`` of the items of these refs on PostgreSQL: each ref looked up in the (kind,
+    ref) index (a lateral join, whatever the table's statistics say). With ``ref IN (...)``
+    in one scan, the planner, its statistics stale or its plan made while the table was
+    small, read every flush item ever made at each claim: 30 ms per claim of 250 new
+    incidents after 60,000, growing with the table."""
+    if not refs or (kinds is not None and not kinds):
+        return []
+    kind = "kind = ANY({p})" if kinds is not None else "kind <> ALL({p})"
+    named = list(kinds if kinds is not None else exclude)
+    rows = bulk.fetch(
+        conn,
+        "UPDATE due_work SET lease_owner = {p}, lease_until = {p}, attempts = attempts + 1"
+        " WHERE id IN (SELECT d.id FROM unnest({p}::int[]) AS r(ref), LATERAL"
+        f" (SELECT id, due_at FROM due_work WHERE {kind} AND ref = r.ref AND due_at <= {{p}}"
+        f" AND {_FREE} FOR UPDATE SKIP LOCKED) AS d ORDER BY d.due_at, d.id LIMIT {{p}})"
+        f" AND {_FREE} RETURNING {_DUE_COLUMNS}",
+        [owner, now + lease_s, list(refs), named, now, now, limit, now],
+    )
+    return sorted(rows, key=lambda r: (r.due_at, r.id))
+
+
 _DUE_COLUMNS = "id, kind, ref, due_at, lease_owner, lease_until, attempts, priority"
 
 
