@@ -193,3 +193,32 @@ def test_the_intakes_flushes_are_claimed_by_their_refs_whatever_the_backlog(
             assert re.search(r"uq_due_work_kind_ref\s.*\n\s*Index Cond: .*ref = r\.ref", plan), plan
         else:
             assert re.search(r"SEARCH due_work USING INDEX \S+ \(kind=\? AND ref=\?\)", plan), plan
+
+
+def test_the_next_delivery_is_found_among_the_deliveries_alone(
+    db: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine asks when the next delivery falls due at each wake-up. With a storm's
+    flush items in the table and no delivery among them, the answer reads the deliveries'
+    own rows, not the due-time index until a delivery turns up (on PostgreSQL without
+    statistics, every row of the table each time)."""
+    with begin_write(db) as conn:
+        conn.execute(
+            text(
+                "INSERT INTO due_work (kind, ref, due_at, attempts, priority)"
+                f" SELECT 'flush', g, g, 0, 0 FROM ({_series(40_000)}) AS s"
+            )
+        )
+        sql, params = _sent(monkeypatch, lambda: repo.next_due_at(conn, only=["deliver"]))
+        assert repo.next_due_at(conn, only=["deliver"]) is None
+        plan = _plan(conn, sql, params)
+        assert "ix_due_work_due" not in plan, plan
+        conn.execute(
+            text(
+                "INSERT INTO due_work (kind, ref, due_at, attempts, priority)"
+                " VALUES ('deliver', 1, 30.5, 0, 1), ('deliver', 2, 20.5, 0, 2)"
+            )
+        )
+        assert repo.next_due_at(conn, only=["deliver"]) == 20.5
+        assert repo.next_due_at(conn, exclude=["deliver"]) == 1.0
+        assert repo.next_due_at(conn) == 1.0

@@ -179,7 +179,7 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         # before the next one (were it due ``again`` after this one began, a flush that took
         # longer would follow at once, and the intake only get in between)
         took = max(0.0, s.clock.now() - now_ts)
-        repo.reschedule(conn, item.id, owner, now_ts + took + max(found.again, took))
+        repo.reschedule(conn, item.id, owner, now_ts + took + max(found.again, 2 * took))
     repo.update_incident(conn, incident_id, **values)
 
 

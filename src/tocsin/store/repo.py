@@ -1062,14 +1062,24 @@ def next_due_at(
     conn: Connection, exclude: Sequence[str] = (), only: Sequence[str] = ()
 ) -> float | None:
     """The earliest due time of all due work (but of the kinds in ``exclude``; of those in
-    ``only``, when given)."""
-    query = select(func.min(due_work.c.due_at))
-    if exclude:
-        query = query.where(due_work.c.kind.not_in(list(exclude)))
-    if only:
-        query = query.where(due_work.c.kind.in_(list(only)))
-    value = conn.execute(query).scalar_one_or_none()
-    return float(value) if value is not None else None
+    ``only``, when given).
+
+    Of some kinds only (the deliveries' next), the kinds' own rows are read (``due_at + 0``
+    keeps the planner from reading the due-time index in order until it meets one of them:
+    on PostgreSQL without statistics that read every item of every other kind, 23 ms at
+    60,000 of a storm's flush items and growing, at each of the engine's wake-ups)."""
+    where: list[str] = []
+    params: list[Any] = []
+    for clause, kinds in (("kind NOT IN", exclude), ("kind IN", only)):
+        if kinds:
+            where.append(f"{clause} ({bulk.markers(conn, len(kinds))})")
+            params.extend(kinds)
+    due = "due_at + 0" if only else "due_at"
+    sql = f"SELECT min({due}) AS n FROM due_work" + (
+        " WHERE " + " AND ".join(where) if where else ""
+    )
+    [row] = bulk.fetch(conn, sql, params)
+    return float(row.n) if row.n is not None else None
 
 
 # --------------------------------------------------------------------------- tokens
