@@ -25,6 +25,7 @@ from tocsin.config import ConfigError
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.intake.process import WriterProcess, WriterSpec
 from tocsin.intake.writer import AlertWriter
+from tocsin.store.db import Checkpointer
 
 log = logging.getLogger("tocsin.api")
 
@@ -104,6 +105,7 @@ def create_app(
                 metrics=app.state.metrics,
             )
         state.writer = writer
+        checkpointer = Checkpointer(state.db).start()  # SQLite: not in the commits' time
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
         if state.config.model.api.anonymous_intake:
@@ -123,6 +125,7 @@ def create_app(
                 await task
             else:
                 await engine.deliverer.close()
+            checkpointer.stop()
 
     app = FastAPI(
         title="tocsin",
