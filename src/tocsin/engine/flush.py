@@ -14,13 +14,13 @@ of its alerts (``incidents.tally``); the intake marks the alerts that join or ch
 ``next_end`` has passed. A new incident's first flush, and the flushes of one with ``BIG`` or
 more unresolved alerts, read only those (``_by_tally``), at most ``CHUNK`` at a time: a flush
 that is behind comes back ``CATCH_UP_S`` after it ended (or twice as long as it took, if
-longer: the intake has the database at least two thirds of the time) and holds its news back until it has caught up
-(for ``MAX_DEFERRED`` flushes at most), so that a storm's first flush neither holds the
-database for seconds nor sends one message per chunk. Any other flush reads every alert
-(``_in_full``) and writes the tally afresh: a small group, the last flush of a group whose
-alerts have all ended, an incident of before the tally, and whenever muting may have changed
-for alerts that did not (the active silences or the inhibition rules changed, or some firing
-alert is an inhibition target, whose sources are outside the group).
+longer: the intake has the database at least two thirds of the time) and holds its news back
+until it has caught up (for ``MAX_DEFERRED`` flushes at most), so that a storm's first flush
+neither holds the database for seconds nor sends one message per chunk. Any other flush reads
+every alert (``_in_full``) and writes the tally afresh: a small group, the last flush of a
+group whose alerts have all ended, an incident of before the tally, and whenever muting may
+have changed for alerts that did not (the active silences or the inhibition rules changed, or
+some firing alert is an inhibition target, whose sources are outside the group).
 
 What a message lists is read for it: the first alerts by fingerprint (as many as a message
 carries, which it lists in label order: ``incidents.messages.listed``), the alerts the flush
