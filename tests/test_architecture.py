@@ -17,7 +17,7 @@ ROOT = SRC / "tocsin"
 # Each module may import its own layer and the layers before it, never one after it.
 LAYERS: list[tuple[str, ...]] = [
     # the vocabulary every layer uses
-    ("errors", "clock", "times", "metrics", "ratelimit", "words", "logs", "heap"),
+    ("errors", "clock", "times", "metrics", "ratelimit", "words", "logs", "periodic", "heap"),
     ("alerts", "routing", "oncall", "incidents", "runbooks", "templating"),  # pure rules
     ("config",),  # tocsin.yaml -> the rules' values
     ("store",),  # the database

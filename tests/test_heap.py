@@ -51,5 +51,5 @@ def test_the_releaser_releases_on_its_thread_until_stopped(
     releaser.stop()
     stopped = len(calls)
     assert set(calls) == {"tocsin-heap"}
-    assert not releaser._thread.is_alive()
+    assert not releaser.running()
     assert len(calls) == stopped

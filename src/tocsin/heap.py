@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import logging
-import threading
 from collections.abc import Callable
 
-log = logging.getLogger("tocsin.heap")
+from tocsin.periodic import Periodic
 
 GC_YOUNG_THRESHOLD = 20_000
 EVERY_S = 2.0  # a trim costs about 10 ms over a heap of 100 MB, the arenas locked meanwhile
@@ -50,31 +48,14 @@ def release() -> bool:
     return True
 
 
-class Releaser:
+class Releaser(Periodic):
     """``release`` every ``every_s`` seconds on a daemon thread, until ``stop``."""
 
     def __init__(self, every_s: float = EVERY_S) -> None:
-        self.every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tocsin-heap", daemon=True)
+        super().__init__("tocsin-heap", every_s, lambda: release())
 
-    def start(self) -> Releaser:
-        if _TRIM is not None:
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                release()
-            except Exception:  # never let the server's memory housekeeping end a process
-                log.exception("returning freed memory to the system failed")
-                return
+    def enabled(self) -> bool:
+        return _TRIM is not None
 
 
 def settle() -> None:

@@ -63,7 +63,7 @@ def test_the_servers_thread_checkpoints_beside_the_commits_until_stopped(tmp_pat
         wait_for(lambda: os.path.getsize(path) > ROWS * len(PAD))
     finally:
         checkpointer.stop()
-    assert not checkpointer._thread.is_alive()
+    assert not checkpointer.running()
     size = os.path.getsize(path)
     _fill(engine, "c")  # stopped: nothing copies the log back now
     assert os.path.getsize(path) == size
@@ -73,5 +73,5 @@ def test_the_servers_thread_checkpoints_beside_the_commits_until_stopped(tmp_pat
 def test_nothing_runs_on_another_database() -> None:
     engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
     checkpointer = Checkpointer(engine).start()
-    assert not checkpointer._thread.is_alive()
+    assert not checkpointer.running()
     checkpointer.stop()

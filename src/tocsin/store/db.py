@@ -5,7 +5,6 @@ stage of the data path that writes."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
 import weakref
@@ -16,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, make_url
 
+from tocsin.periodic import Periodic
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-log = logging.getLogger("tocsin.store")
 
 
 def database_url(data_dir: str | Path | None, url: str | None) -> str:
@@ -115,27 +115,19 @@ def make_engine(url: str, *, cache_mib: int = CACHE_MIB, **kwargs: Any) -> Engin
 _IMMEDIATE = "tocsin_write"
 
 
-class Checkpointer:
+class Checkpointer(Periodic):
     """The write-ahead log of a SQLite file copied back into it on a daemon thread every
     ``every_s`` seconds (``PRAGMA wal_checkpoint(PASSIVE)``: it waits for no reader or
     writer, and copies what no reader still needs), until ``stop``. Nothing on another
-    database."""
+    database. A checkpoint that fails is tried again later (``periodic``); meanwhile the
+    commits do it past the backstop."""
 
     def __init__(self, engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> None:
+        super().__init__("tocsin-checkpoint", every_s, self.run_once)
         self.engine = engine
-        self.every_s = every_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="tocsin-checkpoint", daemon=True)
 
-    def start(self) -> Checkpointer:
-        if self.engine.dialect.name == "sqlite":
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def enabled(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
 
     def run_once(self) -> tuple[int, int, int]:
         """One checkpoint: SQLite's (busy, pages in the log, pages copied)."""
@@ -147,15 +139,6 @@ class Checkpointer:
         finally:
             raw.close()
         return int(row[0]), int(row[1]), int(row[2])
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every_s):
-            try:
-                self.run_once()
-            except Exception:  # a commit still checkpoints past the backstop
-                log.exception("checkpointing the database's write-ahead log failed")
-                if self._stop.wait(10 * self.every_s):
-                    return
 
 
 def begin_write(engine: Engine) -> AbstractContextManager[Connection]:
