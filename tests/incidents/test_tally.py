@@ -110,3 +110,26 @@ def test_the_first_in_order_are_the_first_of_a_full_sort(
     if below is not None:
         everything = [entry for entry in everything if entry < below]
     assert tally.first_in_order(members, n, below) == everything[:n]
+
+
+def test_the_stored_form_leaves_defaults_out_and_reads_the_full_one_too() -> None:
+    """Each incident's row carries its tally, written at least twice per new incident: what
+    equals its default is not stored. Tallies stored whole, before, read back the same."""
+    assert Tally.from_json(tally.FRESH) == Tally(fresh=True)
+    assert len(tally.FRESH) < 40
+    whole = (
+        '{"v":1,"firing":2,"muted":0,"resolved":0,"fh":"1f","rh":"0","names":{"A":2},'
+        '"levels":{"page":2},"level_label":"severity","ranked":{"firing":[[1.5,"{}","f1"]],'
+        '"resolved":[],"muted":[]},"next_end":null,"silences":"s","rules":"r","targets":0,'
+        '"fresh":false,"deferred":0}'
+    )
+    kept = Tally.from_json(whole)
+    assert kept is not None
+    assert (kept.firing, kept.firing_hash, kept.names, kept.ranked["firing"]) == (
+        2,
+        0x1F,
+        {"A": 2},
+        ((1.5, "{}", "f1"),),
+    )
+    assert Tally.from_json(kept.to_json()) == kept
+    assert '"muted":0' not in kept.to_json() and '"fresh"' not in kept.to_json()

@@ -281,27 +281,29 @@ class Tally:
         return len(self.names) <= MAX_NAMES
 
     def to_json(self) -> str:
+        """The tally as stored (``incidents.tally``): what equals its default is left out,
+        as ``from_json`` reads it back (a new incident's ``FRESH`` is 32 bytes, not 198; each
+        incident's row is written with it at least twice)."""
+        full = {
+            "v": 1,
+            "firing": self.firing,
+            "muted": self.muted,
+            "resolved": self.resolved,
+            "fh": f"{self.firing_hash:x}",
+            "rh": f"{self.resolved_hash:x}",
+            "names": self.names,
+            "levels": self.levels,
+            "level_label": self.level_label,
+            "ranked": {kind: [list(e) for e in entries] for kind, entries in self.ranked.items()},
+            "next_end": self.next_end,
+            "silences": self.silences,
+            "rules": self.rules,
+            "targets": self.targets,
+            "fresh": self.fresh,
+            "deferred": self.deferred,
+        }
         return orjson.dumps(
-            {
-                "v": 1,
-                "firing": self.firing,
-                "muted": self.muted,
-                "resolved": self.resolved,
-                "fh": f"{self.firing_hash:x}",
-                "rh": f"{self.resolved_hash:x}",
-                "names": self.names,
-                "levels": self.levels,
-                "level_label": self.level_label,
-                "ranked": {
-                    kind: [list(e) for e in entries] for kind, entries in self.ranked.items()
-                },
-                "next_end": self.next_end,
-                "silences": self.silences,
-                "rules": self.rules,
-                "targets": self.targets,
-                "fresh": self.fresh,
-                "deferred": self.deferred,
-            }
+            {k: v for k, v in full.items() if k not in _DEFAULTS or v != _DEFAULTS[k]}
         ).decode()
 
     @classmethod
@@ -314,22 +316,22 @@ class Tally:
         if data.get("v") != 1:
             return None
         return cls(
-            firing=int(data["firing"]),
-            muted=int(data["muted"]),
-            resolved=int(data["resolved"]),
-            firing_hash=int(data["fh"], 16),
-            resolved_hash=int(data["rh"], 16),
-            names={str(k): int(v) for k, v in data["names"].items()},
+            firing=int(data.get("firing", 0)),
+            muted=int(data.get("muted", 0)),
+            resolved=int(data.get("resolved", 0)),
+            firing_hash=int(data.get("fh", "0"), 16),
+            resolved_hash=int(data.get("rh", "0"), 16),
+            names={str(k): int(v) for k, v in data.get("names", {}).items()},
             levels={str(k): int(v) for k, v in data.get("levels", {}).items()},
             level_label=str(data.get("level_label", "severity")),
             ranked={
                 kind: tuple((float(e[0]), str(e[1]), str(e[2])) for e in entries)
-                for kind, entries in data["ranked"].items()
+                for kind, entries in data.get("ranked", {}).items()
             },
-            next_end=data["next_end"],
-            silences=str(data["silences"]),
-            rules=str(data["rules"]),
-            targets=int(data["targets"]),
+            next_end=data.get("next_end"),
+            silences=str(data.get("silences", "")),
+            rules=str(data.get("rules", "")),
+            targets=int(data.get("targets", 0)),
             fresh=bool(data.get("fresh", False)),
             deferred=int(data.get("deferred", 0)),
         )
@@ -373,4 +375,21 @@ def rules_key(rules: Sequence[object]) -> str:
 
 # The tally a new incident starts with: none of its alerts read yet, all of them dirty (the
 # intake marks every alert that joins), so that even its first flush reads them by the tally.
+# the stored form's scalars left out when they are these (``Tally.to_json``)
+_DEFAULTS: dict[str, object] = {
+    "firing": 0,
+    "muted": 0,
+    "resolved": 0,
+    "fh": "0",
+    "rh": "0",
+    "names": {},
+    "levels": {},
+    "level_label": "severity",
+    "next_end": None,
+    "silences": "",
+    "rules": "",
+    "targets": 0,
+    "fresh": False,
+    "deferred": 0,
+}
 FRESH = Tally(fresh=True).to_json()
