@@ -70,8 +70,8 @@ def test_the_servers_thread_checkpoints_beside_the_commits_until_stopped(tmp_pat
     engine.dispose()
 
 
-def test_nothing_runs_on_another_database() -> None:
-    engine = make_engine("postgresql+psycopg://nobody@127.0.0.1:9/none")
-    checkpointer = Checkpointer(engine).start()
-    assert not checkpointer.running()
-    checkpointer.stop()
+def test_nothing_runs_on_another_database_nor_in_memory() -> None:
+    for url in ("postgresql+psycopg://nobody@127.0.0.1:9/none", "sqlite://"):
+        checkpointer = Checkpointer(make_engine(url)).start()
+        assert not checkpointer.running()
+        checkpointer.stop()

@@ -373,8 +373,6 @@ def rules_key(rules: Sequence[object]) -> str:
     return hashlib.blake2b(repr(list(rules)).encode(), digest_size=16).hexdigest()
 
 
-# The tally a new incident starts with: none of its alerts read yet, all of them dirty (the
-# intake marks every alert that joins), so that even its first flush reads them by the tally.
 # the stored form's scalars left out when they are these (``Tally.to_json``)
 _DEFAULTS: dict[str, object] = {
     "firing": 0,
@@ -392,4 +390,6 @@ _DEFAULTS: dict[str, object] = {
     "fresh": False,
     "deferred": 0,
 }
+# The tally a new incident starts with: none of its alerts read yet, all of them dirty (the
+# intake marks every alert that joins), so that even its first flush reads them by the tally.
 FRESH = Tally(fresh=True).to_json()

@@ -115,19 +115,25 @@ def make_engine(url: str, *, cache_mib: int = CACHE_MIB, **kwargs: Any) -> Engin
 _IMMEDIATE = "tocsin_write"
 
 
+def sqlite_file(engine: Engine) -> bool:
+    """Whether the engine's database is a SQLite file (not in memory, not another database)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
+
+
 class Checkpointer(Periodic):
     """The write-ahead log of a SQLite file copied back into it on a daemon thread every
     ``every_s`` seconds (``PRAGMA wal_checkpoint(PASSIVE)``: it waits for no reader or
     writer, and copies what no reader still needs), until ``stop``. Nothing on another
-    database. A checkpoint that fails is tried again later (``periodic``); meanwhile the
-    commits do it past the backstop."""
+    database, nor on SQLite in memory. A checkpoint that fails is tried again later
+    (``periodic``); meanwhile the commits do it past the backstop."""
 
     def __init__(self, engine: Engine, every_s: float = CHECKPOINT_EVERY_S) -> None:
         super().__init__("tocsin-checkpoint", every_s, self.run_once)
         self.engine = engine
 
     def enabled(self) -> bool:
-        return self.engine.dialect.name == "sqlite"
+        return sqlite_file(self.engine)
 
     def run_once(self) -> tuple[int, int, int]:
         """One checkpoint: SQLite's (busy, pages in the log, pages copied)."""
@@ -189,7 +195,7 @@ class WriterQueue:
     def beside(cls, engine: Engine) -> WriterQueue | None:
         """The queue for a SQLite file; None for other databases and in-memory SQLite."""
         database = engine.url.database
-        if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        if not database or not sqlite_file(engine):
             return None
         if fcntl is None:  # pragma: no cover - not on POSIX: SQLite's busy handler alone
             return None
