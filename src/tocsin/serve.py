@@ -59,6 +59,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     from tocsin.service.context import load_runbooks
     from tocsin.store.db import make_engine
     from tocsin.times import parse_duration
+    from tocsin.web import console
 
     config = load_config(options.config)
     level = options.log_level or config.model.logging.level
@@ -74,7 +75,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     http = config.model.http
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(state, writer_process=True),
+            console.install(create_app(state, writer_process=True)),
             host=options.host,
             port=options.port,
             log_level=level.lower(),

@@ -7,21 +7,15 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Awaitable, Callable
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
 from tocsin.api.state import AppState
+from tocsin.service.tokens import Need, may
 from tocsin.store import repo
 from tocsin.store.repo import TokenRow
 
-Need = Literal["read", "intake", "respond", "admin"]
-_ALLOWED: dict[str, set[str]] = {
-    "viewer": {"read"},
-    "intake": {"intake"},
-    "responder": {"read", "intake", "respond"},
-    "admin": {"read", "intake", "respond", "admin"},
-}
 CACHE_S = 10.0
 
 
@@ -99,7 +93,7 @@ def require(request: Request, need: Need, allow_query_token: bool = False) -> st
             return "anonymous"
         raise _unauthorized("authentication required: send an API token")
     role = _identity(request, token).role
-    if need not in _ALLOWED.get(role, set()):
+    if not may(role, need):
         raise HTTPException(status_code=403, detail=f"a {role} token may not do this")
     return role
 

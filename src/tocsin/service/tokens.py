@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
@@ -23,6 +23,21 @@ from tocsin.store.db import begin_write
 from tocsin.store.repo import ROLES, TokenRow
 
 PREFIX = "tocsin_"
+# What each role may do, at every door (the API's routes, the console's pages and actions).
+Need = Literal["read", "intake", "respond", "admin"]
+ALLOWED: dict[str, frozenset[str]] = {
+    "viewer": frozenset({"read"}),
+    "intake": frozenset({"intake"}),
+    "responder": frozenset({"read", "intake", "respond"}),
+    "admin": frozenset({"read", "intake", "respond", "admin"}),
+}
+
+
+def may(role: str, need: Need) -> bool:
+    """Whether a token of ``role`` may do ``need``."""
+    return need in ALLOWED.get(role, frozenset())
+
+
 MACHINE_ROLES = ("intake",)  # tokens for machines (Prometheus, Alertmanager): any user name
 
 

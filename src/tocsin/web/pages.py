@@ -1,0 +1,420 @@
+"""The console's pages and actions. Each reads or acts through the service layer
+(``tocsin.service``) as the signed-in person, whose name the timeline records.
+
+Reading needs a role that may read (viewer, responder, admin); acting needs one that may
+respond, and the form's CSRF token. A page asked for without a session leads to the sign-in
+form and back."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData
+
+from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError
+from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
+from tocsin.service import incidents, record
+from tocsin.service.context import Context, serving
+from tocsin.service.tokens import Need, may
+from tocsin.store import linkkey, repo
+from tocsin.web import session
+from tocsin.web.render import page
+
+router = APIRouter()
+
+PAGE = 50  # incidents per page
+EVENTS = 50  # the latest timeline events on an incident's page
+EVENTS_PAGE = 200  # a page of the whole timeline
+MAX_FORM_BYTES = 64 * 1024
+MAX_PAGE_NUMBER = 10_000
+ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
+    "acknowledge": incidents.acknowledge,
+    "resolve": incidents.resolve,
+    "escalate": incidents.escalate,
+}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who is signed in: their token's user and role, and the CSRF token of their session."""
+
+    user: str
+    role: str
+    csrf: str
+
+    def may(self, need: Need) -> bool:
+        return may(self.role, need)
+
+
+class SignIn(Exception):
+    """No session: the answer leads to the sign-in form."""
+
+
+def _state(request: Request) -> Any:
+    return request.app.state.tocsin
+
+
+def _key(request: Request) -> bytes:
+    return session.session_key(linkkey.link_key(_state(request).db))
+
+
+def _person(request: Request) -> Person | None:
+    state = _state(request)
+    key = _key(request)
+    value = request.cookies.get(session.COOKIE)
+    token_id = session.session_token(key, value, state.clock.now())
+    if token_id is None or value is None:
+        return None
+    with state.db.connect() as conn:
+        token = repo.get_token(conn, token_id)
+    if token is None or token.revoked_at is not None or not may(token.role, "read"):
+        return None
+    return Person(token.user, token.role, session.csrf(key, value))
+
+
+def _need(request: Request, need: Need) -> Person:
+    person = _person(request)
+    if person is None:
+        raise SignIn
+    if not person.may(need):
+        raise Forbidden(f"a {person.role} may not do this")
+    return person
+
+
+async def _form(request: Request) -> FormData:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
+        raise Invalid(f"a form of the console is at most {MAX_FORM_BYTES // 1024} KB")
+    return await request.form(max_files=0, max_fields=500)
+
+
+async def _acting(request: Request, need: Need = "respond") -> tuple[Person, FormData]:
+    """The person, who may do ``need``, and the form they posted with its CSRF token
+    checked."""
+    person = _need(request, need)
+    form = await _form(request)
+    given = form.get(session.CSRF_FIELD) or request.headers.get(session.CSRF_HEADER)
+    value = request.cookies.get(session.COOKIE)
+    if not session.csrf_ok(_key(request), value, given if isinstance(given, str) else None):
+        raise Forbidden("this form has expired or did not come from this console; reload the page")
+    return person, form
+
+
+def _back(path: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(path + ("?" + urlencode(query) if query else ""), status_code=303)
+
+
+def _safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path of this site only."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/incidents"
+    return value[:2000]
+
+
+def _error(request: Request, exc: TocsinError, person: Person | None) -> Response:
+    status = next((s for kind, s in HTTP_STATUS.items() if isinstance(exc, kind)), 400)
+    return page("error.html", status=status, person=person, message=exc.message, title="Refused")
+
+
+def handled(
+    view: Callable[..., Any],
+) -> Callable[..., Any]:
+    """A page's errors as pages: no session leads to sign-in, a refusal reads as one."""
+
+    @functools.wraps(view)  # FastAPI reads the view's own parameters
+    async def run(request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            answer: Response = await view(request, *args, **kwargs)
+            return answer
+        except SignIn:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method != "GET":
+                target = request.headers.get("referer", "/incidents")
+            return _back("/signin", next=_safe_next(_local(target)))
+        except TocsinError as exc:
+            return _error(request, exc, _person_or_none(request))
+
+    return run
+
+
+def _local(target: str) -> str:
+    """The path and query of a URL of this site (a Referer), else the incidents."""
+    if target.startswith("http://") or target.startswith("https://"):
+        rest = target.split("//", 1)[1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/incidents"
+    return target
+
+
+def _person_or_none(request: Request) -> Person | None:
+    try:
+        return _person(request)
+    except TocsinError:
+        return None
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+@router.get("/")
+async def home() -> Response:
+    return _back("/incidents")
+
+
+@router.get("/signin")
+async def signin_form(request: Request) -> Response:
+    return _signin_page(request, "", _safe_next(request.query_params.get("next")), 200)
+
+
+def _signin_page(request: Request, error: str, next_path: str, status: int) -> Response:
+    value = session.new_signin()
+    answer = page(
+        "signin.html",
+        status=status,
+        person=None,
+        title="Sign in",
+        error=error,
+        next_path=next_path,
+        csrf=session.csrf(_key(request), value),
+    )
+    answer.set_cookie(
+        session.SIGNIN_COOKIE, value, max_age=3600, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/signin",
+    )  # fmt: skip
+    return answer
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    """Sign in with an API token: its user and role become the session's."""
+    try:
+        form = await _form(request)
+    except Invalid as exc:
+        return _signin_page(request, exc.message, "/incidents", 413)
+    next_path = _safe_next(str(form.get("next") or ""))
+    given = form.get(session.CSRF_FIELD)
+    if not session.csrf_ok(
+        _key(request),
+        request.cookies.get(session.SIGNIN_COOKIE),
+        given if isinstance(given, str) else None,
+    ):
+        return _signin_page(
+            request, "The sign-in form expired; it is fresh now: try again.", next_path, 403
+        )
+    secret = str(form.get("token") or "").strip()
+    state = _state(request)
+    token = None
+    if secret and len(secret) <= 200:
+        with state.db.connect() as conn:
+            token = repo.token_identity(conn, secret)
+    if token is None:
+        return _signin_page(request, "That token is not valid, or it was revoked.", next_path, 401)
+    if not may(token.role, "read"):
+        return _signin_page(
+            request, f"An {token.role} token is for machines; sign in with your own.", next_path,
+            403,
+        )  # fmt: skip
+    expires = int(state.clock.now()) + session.SESSION_S
+    answer = _back(next_path)
+    answer.set_cookie(
+        session.COOKIE, session.session_value(_key(request), token.id, expires),
+        max_age=session.SESSION_S, httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    answer.delete_cookie(session.SIGNIN_COOKIE, path="/signin")
+    return answer
+
+
+@router.post("/signout")
+@handled
+async def signout(request: Request) -> Response:
+    await _acting(request, "read")
+    answer = _back("/signin")
+    answer.delete_cookie(session.COOKIE, path="/")
+    return answer
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+def _filters(request: Request, person: Person) -> dict[str, str]:
+    """The list's filters as the URL keeps them (empty ones left out)."""
+    q = request.query_params
+    found = {k: q.get(k, "").strip()[:200] for k in ("status", "severity", "route", "assignee")}
+    if q.get("mine"):
+        found["assignee"] = person.user[:MAX_NAME_CHARS]
+        found["mine"] = "1"
+    return {k: v for k, v in found.items() if v}
+
+
+def _page_number(request: Request) -> int:
+    raw = request.query_params.get("page", "1")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE_NUMBER:
+        raise Invalid(f"page must be a number from 1 to {MAX_PAGE_NUMBER}")
+    return int(raw)
+
+
+def _list(
+    ctx: Context, filters: dict[str, str], number: int
+) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+    statuses = filters["status"].split(",") if "status" in filters else None
+    severities = filters["severity"].split(",") if "severity" in filters else None
+    common: dict[str, Any] = {
+        "severities": severities,
+        "route": filters.get("route"),
+        "assignee": filters.get("assignee"),
+    }
+    found, total = record.list_incidents(
+        ctx, statuses=statuses, limit=PAGE, offset=(number - 1) * PAGE, **common
+    )
+    counts = {
+        status: record.list_incidents(ctx, statuses=[status], limit=1, **common)[1]
+        for status in STATUSES
+    }
+    return found, total, counts
+
+
+@router.get("/incidents")
+@handled
+async def incident_list(request: Request) -> Response:
+    """Incidents, newest first, with the counts per status and the filters in the URL."""
+    person = _need(request, "read")
+    filters = _filters(request, person)
+    number = _page_number(request)
+    found, total, counts = await asyncio.to_thread(_list, serving(_state(request)), filters, number)
+    pages = max(1, -(-total // PAGE))
+
+    def link(**change: str) -> str:
+        query = {**filters, **change}
+        return "/incidents" + ("?" + urlencode({k: v for k, v in query.items() if v}))
+
+    return page(
+        "incidents.html",
+        person=person,
+        title="Incidents",
+        incidents=found,
+        total=total,
+        counts=counts,
+        statuses=STATUSES,
+        filters=filters,
+        number=number,
+        pages=pages,
+        link=link,
+        flash=request.query_params.get("flash", "")[:200],
+    )
+
+
+@router.post("/incidents")
+@handled
+async def incident_bulk(request: Request) -> Response:
+    """Acknowledge or resolve the incidents ticked on the list."""
+    person, form = await _acting(request)
+    action = str(form.get("action") or "")
+    if action not in ("acknowledge", "resolve"):
+        raise Invalid("choose acknowledge or resolve")
+    ids = [int(v) for v in form.getlist("id") if isinstance(v, str) and v.isdigit()][:PAGE]
+    if not ids:
+        raise Invalid("tick at least one incident")
+    ctx = serving(_state(request))
+    done, refused = await asyncio.to_thread(_each, ctx, ids, person.user, ACTIONS[action])
+    back = str(form.get("back") or "/incidents")
+    note = f"{action}d {done}" + (f"; refused {refused}" if refused else "")
+    return _back(_safe_next(back).split("?")[0], flash=note)
+
+
+def _each(
+    ctx: Context, ids: list[int], by: str, act: Callable[[Context, int, str], dict[str, Any]]
+) -> tuple[int, int]:
+    done = refused = 0
+    for incident_id in ids:
+        try:
+            act(ctx, incident_id, by)
+            done += 1
+        except TocsinError:
+            refused += 1
+    return done, refused
+
+
+def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any], int]:
+    found = record.record(ctx, incident_id)
+    events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
+    return found, events, total
+
+
+@router.get("/incidents/{incident_id}")
+@handled
+async def incident_page(request: Request, incident_id: int) -> Response:
+    """One incident: its header, actions, alerts, runbook sections and latest events."""
+    person = _need(request, "read")
+    found, events, total = await asyncio.to_thread(_incident, serving(_state(request)), incident_id)
+    return page(
+        "incident.html",
+        person=person,
+        title=f"#{found['number']} {found['title'] or found['group_key']}",
+        incident=found,
+        events=events,
+        events_total=total,
+        flash=request.query_params.get("flash", "")[:200],
+        max_note=MAX_NOTE_CHARS,
+        max_name=MAX_NAME_CHARS,
+    )
+
+
+@router.get("/incidents/{incident_id}/timeline")
+@handled
+async def timeline_page(request: Request, incident_id: int) -> Response:
+    """The whole timeline, oldest first, a page at a time."""
+    person = _need(request, "read")
+    raw = request.query_params.get("after", "0")
+    if not raw.isdigit() or len(raw) > 12:
+        raise Invalid("after must be an event id")
+    ctx = serving(_state(request))
+    found = await asyncio.to_thread(record.incident, ctx, incident_id)
+    events, more = await asyncio.to_thread(
+        record.timeline, ctx, incident_id, None, int(raw) or None, EVENTS_PAGE
+    )
+    return page(
+        "timeline.html",
+        person=person,
+        title=f"#{incident_id} timeline",
+        incident=found,
+        events=events,
+        next_after=events[-1]["id"] if more and events else None,
+    )
+
+
+@router.post("/incidents/{incident_id}/{action}")
+@handled
+async def incident_action(request: Request, incident_id: int, action: str) -> Response:
+    """Acknowledge, resolve, escalate now, reopen, add a note, assign."""
+    person, form = await _acting(request)
+    ctx = serving(_state(request))
+    by = person.user
+    if action in ACTIONS:
+        await asyncio.to_thread(ACTIONS[action], ctx, incident_id, by)
+        flash = {"acknowledge": "Acknowledged", "resolve": "Resolved", "escalate": "Escalated"}
+    elif action == "reopen":
+        reason = str(form.get("reason") or "")[:1000]
+        await asyncio.to_thread(incidents.reopen, ctx, incident_id, reason, by)
+        flash = {"reopen": "Reopened"}
+    elif action == "note":
+        text = str(form.get("text") or "").strip()
+        if not text:
+            raise Invalid("a note needs some text")
+        if len(text) > MAX_NOTE_CHARS:
+            raise Invalid(f"a note is at most {MAX_NOTE_CHARS} characters")
+        await asyncio.to_thread(incidents.note, ctx, incident_id, text, by)
+        flash = {"note": "Note added"}
+    elif action == "assign":
+        assignee = str(form.get("assignee") or "").strip()[: MAX_NAME_CHARS + 1]
+        await asyncio.to_thread(incidents.assign, ctx, incident_id, {"assignee": assignee}, by)
+        flash = {"assign": f"Assigned to {assignee}" if assignee else "Unassigned"}
+    else:
+        raise Invalid(f"no action {action[:40]!r}")
+    return _back(f"/incidents/{incident_id}", flash=flash[action])

@@ -1,0 +1,77 @@
+"""The console's templates: one autoescaped Jinja2 environment over ``templates/`` (part of
+the code; the sandboxed renderer of ``templating.py`` is for the configuration's templates).
+Every value a page shows (labels, annotations, runbook text, names) is escaped by it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from tocsin.incidents.describe import event_sentence
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+
+
+def when(value: str | float | None) -> str:
+    """A stored time (RFC 3339 text or epoch seconds) as ``2026-12-06 03:04:05 UTC``."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    else:
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def duration(seconds: float | None) -> str:
+    """``3 m 20 s``, ``2 h 5 m``; empty for None."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} m {s % 60} s"
+    return f"{s // 3600} h {(s % 3600) // 60} m"
+
+
+def _sentence(event: dict[str, Any]) -> str:
+    return event_sentence(str(event.get("kind", "")), event.get("detail"))
+
+
+ENV = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+ENV.filters["when"] = when
+ENV.filters["duration"] = duration
+ENV.filters["sentence"] = _sentence
+
+
+def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
+    """The template ``name`` rendered with ``values``, as an HTML answer that no cache keeps
+    and no other site frames."""
+    body = ENV.get_template(name).render(**values)
+    return HTMLResponse(
+        body,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "same-origin",
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+        },
+    )

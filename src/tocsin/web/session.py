@@ -1,0 +1,76 @@
+"""The console's sign-in: a signed session cookie and the CSRF tokens of its forms.
+
+A person signs in with an API token, and holds its user and role for the session. The cookie
+names the token by its row id and says when the session ends, signed with HMAC-SHA256 under a
+key of the server's (derived from the key of signed links, ``store.linkkey``, so that every
+process and replica of one server accepts it). The token's secret is never in the cookie.
+Each request checks the signature and the time, and the server then checks that the token is
+not revoked: revoking it signs the person out everywhere.
+
+Every form of a signed-in page carries a CSRF token derived from the session (``csrf``), and
+every state-changing request must send it back (a form field, or htmx's header). The sign-in
+form, before any session, is guarded the same way by a random cookie of its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+COOKIE = "tocsin_session"
+SIGNIN_COOKIE = "tocsin_signin"
+CSRF_FIELD = "csrf"
+CSRF_HEADER = "x-csrf-token"
+SESSION_S = 12 * 3600  # a shift; then sign in again
+_PURPOSE = b"tocsin console session v1"
+_PROCESS_KEY = secrets.token_bytes(32)  # no key of the server's: sessions last this process
+
+
+def session_key(link_key: bytes | None) -> bytes:
+    """The key sessions are signed with: from the server's link key when it has one."""
+    base = link_key if link_key is not None else _PROCESS_KEY
+    return hmac.new(base, _PURPOSE, hashlib.sha256).digest()
+
+
+def _sign(key: bytes, text: str) -> str:
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def session_value(key: bytes, token_id: int, expires: int) -> str:
+    """The cookie's value for a session of token ``token_id`` until ``expires`` (epoch s)."""
+    body = f"{token_id}.{expires}"
+    return f"{body}.{_sign(key, body)}"
+
+
+def session_token(key: bytes, value: str | None, now: float) -> int | None:
+    """The token id a cookie's value names, when its signature holds and its time has not
+    passed; else None."""
+    if not value or len(value) > 200:
+        return None
+    parts = value.split(".")
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
+        return None
+    token_id, expires, sig = parts
+    if not hmac.compare_digest(sig, _sign(key, f"{token_id}.{expires}")):
+        return None
+    if int(expires) <= now:
+        return None
+    return int(token_id)
+
+
+def csrf(key: bytes, value: str) -> str:
+    """The CSRF token of a session (or of a sign-in form's cookie)."""
+    return _sign(key, "csrf:" + value)[:40]
+
+
+def csrf_ok(key: bytes, value: str | None, given: str | None) -> bool:
+    """Whether ``given`` is the CSRF token of the session ``value``."""
+    if not value or not given:
+        return False
+    return hmac.compare_digest(csrf(key, value), given)
+
+
+def new_signin() -> str:
+    """A random value for the sign-in form's own cookie."""
+    return secrets.token_urlsafe(24)

@@ -1,0 +1,242 @@
+"""The responder's console (``tocsin.web``) in process: sign-in, the incident list and page,
+actions as form posts through the service layer, roles, CSRF and escaping."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from textwrap import dedent
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.server.conftest import Api
+from tocsin.api.app import create_app
+from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
+from tocsin.config import parse_config
+from tocsin.runbooks.loader import load_catalog
+from tocsin.store import repo
+from tocsin.web import console
+
+CONFIG = """
+route:
+  receiver: default
+  group_by: [alertname, instance]
+  group_wait: 0s
+receivers: [{name: default}]
+"""
+
+RUNBOOK = """
+# Web runbook
+
+## WebDown
+
+Severity: critical
+
+### Investigation
+```bash
+kubectl -n web describe pod {{ $labels.pod }}
+curl -s http://<host>/health
+```
+"""
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> *bold* <!here>'
+
+
+@pytest.fixture
+def api(
+    db: Engine, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Api]:
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))  # the server's key, on PostgreSQL
+    book = tmp_path / "web.md"
+    book.write_text(dedent(RUNBOOK).lstrip())
+    state = AppState(db=db, config=parse_config(CONFIG), clock=clock, catalog=load_catalog([book]))
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        yield Api(client, state, db)
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def signin(client: TestClient, token: str, next_path: str = "/incidents") -> httpx.Response:
+    form = client.get("/signin", params={"next": next_path})
+    assert form.status_code == 200
+    answer: httpx.Response = client.post(
+        "/signin",
+        data={"token": token, "csrf": _csrf(form.text), "next": next_path},
+        follow_redirects=False,
+    )
+    return answer
+
+
+def _fire(api: Api, labels: dict[str, str], annotations: dict[str, str] | None = None) -> int:
+    body = [{"labels": labels, "annotations": annotations or {}}]
+    assert api.post("/api/v2/alerts", body).status_code == 200
+    api.run_engine()
+    newest = api.get("/api/v1/incidents?limit=1").json()[0]
+    return int(newest["id"])
+
+
+def test_a_page_without_a_session_leads_to_sign_in_and_back(api: Api) -> None:
+    client = api.client
+    first = client.get("/incidents?status=triggered", follow_redirects=False)
+    assert first.status_code == 303
+    assert first.headers["location"] == "/signin?next=%2Fincidents%3Fstatus%3Dtriggered"
+    signed = signin(client, api.tokens["responder"], "/incidents?status=triggered")
+    assert signed.status_code == 303
+    assert signed.headers["location"] == "/incidents?status=triggered"
+    cookie = signed.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    assert api.tokens["responder"] not in cookie  # the cookie names the token, never holds it
+    listed = client.get("/incidents?status=triggered")
+    assert listed.status_code == 200
+    assert "responder" in listed.text and "Sign out" in listed.text
+
+
+def test_sign_in_refuses_a_bad_token_a_machine_token_and_a_form_from_elsewhere(
+    api: Api,
+) -> None:
+    client = api.client
+    assert signin(client, "tocsin_not_a_token").status_code == 401
+    refused = signin(client, api.tokens["intake"])
+    assert refused.status_code == 403 and "for machines" in refused.text
+    forged = client.post(
+        "/signin", data={"token": api.tokens["admin"], "csrf": "0" * 40}, follow_redirects=False
+    )
+    assert forged.status_code == 403
+    assert "tocsin_session" not in forged.headers.get("set-cookie", "")
+    assert client.get("/incidents", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_goes_back_only_to_a_page_of_this_site(api: Api) -> None:
+    for elsewhere in ("https://evil.example/", "//evil.example/x", "/\\evil.example"):
+        answer = signin(api.client, api.tokens["viewer"], elsewhere)
+        assert answer.headers["location"] == "/incidents", elsewhere
+
+
+def test_the_list_counts_each_status_and_keeps_its_filters_in_the_url(api: Api) -> None:
+    for n in range(3):
+        _fire(api, {"alertname": "WebDown", "instance": f"web-{n}", "severity": "critical"})
+    _fire(api, {"alertname": "DiskFull", "instance": "db-1", "severity": "warning"})
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get("/incidents").text
+    assert "triggered <b>4</b>" in page
+    critical = api.client.get("/incidents?severity=critical").text
+    assert "4 incidents" in page and "3 incidents" in critical
+    assert 'href="/incidents?severity=critical&amp;status=resolved"' in critical
+
+
+def test_an_incident_page_shows_labels_and_annotations_escaped(api: Api) -> None:
+    number = _fire(
+        api,
+        {"alertname": "WebDown", "instance": "web-1", "pod": HOSTILE},
+        {"summary": HOSTILE, "description": "</textarea><b>x</b>"},
+    )
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get(f"/incidents/{number}")
+    assert page.status_code == 200
+    text = page.text
+    assert "<script>alert" not in text and "<img src=x" not in text and "<b>x</b>" not in text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_the_runbook_panel_fills_commands_from_the_labels_and_marks_what_it_could_not(
+    api: Api,
+) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "pod": "web-1; rm -rf /"})
+    signin(api.client, api.tokens["viewer"])
+    text = api.client.get(f"/incidents/{number}").text
+    assert "kubectl -n web describe pod &#39;web-1; rm -rf /&#39;" in text
+    assert "Not filled from the alert: <code>&lt;host&gt;</code>" in text
+    assert 'class="badge risk-read"' in text
+
+
+def test_a_responder_acknowledges_and_the_timeline_names_them(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get(f"/incidents/{number}").text
+    done = client.post(
+        f"/incidents/{number}/acknowledge", data={"csrf": _csrf(page)}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/incidents/{number}?flash=Acknowledged"
+    after = client.get(done.headers["location"]).text
+    assert "status-acknowledged" in after and "Acknowledged" in after
+    record = api.get(f"/api/v1/incidents/{number}").json()
+    assert record["status"] == "acknowledged" and record["acknowledged_by"] == "responder"
+    note = client.post(
+        f"/incidents/{number}/note", data={"csrf": _csrf(after), "text": "looking <b>now</b>"}
+    )
+    assert note.status_code == 200 and "looking &lt;b&gt;now&lt;/b&gt;" in note.text
+
+
+def test_a_form_post_without_its_csrf_token_is_refused_and_changes_nothing(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    signin(api.client, api.tokens["responder"])
+    for data in ({}, {"csrf": "0" * 40}):
+        refused = api.client.post(f"/incidents/{number}/resolve", data=data)
+        assert refused.status_code == 403
+        assert "did not come from this console" in refused.text
+    assert api.get(f"/api/v1/incidents/{number}").json()["status"] == "triggered"
+
+
+def test_a_viewer_sees_no_actions_and_is_refused_one(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get(f"/incidents/{number}").text
+    assert "Acknowledge</button>" not in page
+    refused = api.client.post(f"/incidents/{number}/acknowledge", data={"csrf": _csrf(page)})
+    assert refused.status_code == 403 and "a viewer may not do this" in refused.text
+    assert api.get(f"/api/v1/incidents/{number}").json()["status"] == "triggered"
+
+
+def test_bulk_acknowledge_acts_on_the_ticked_incidents(api: Api) -> None:
+    numbers = [
+        _fire(api, {"alertname": "WebDown", "instance": f"web-{n}", "severity": "critical"})
+        for n in range(3)
+    ]
+    signin(api.client, api.tokens["responder"])
+    page = api.client.get("/incidents").text
+    done = api.client.post(
+        "/incidents",
+        data={"csrf": _csrf(page), "action": "acknowledge", "id": [str(n) for n in numbers[:2]]},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "acknowledged+2" in done.headers["location"]
+    statuses = [api.get(f"/api/v1/incidents/{n}").json()["status"] for n in numbers]
+    assert statuses == ["acknowledged", "acknowledged", "triggered"]
+
+
+def test_a_revoked_token_ends_its_sessions(api: Api) -> None:
+    signin(api.client, api.tokens["responder"])
+    assert api.client.get("/incidents", follow_redirects=False).status_code == 200
+    with api.state.db.begin() as conn:
+        token = repo.token_identity(conn, api.tokens["responder"])
+        assert token is not None
+        repo.revoke_token(conn, token.id, 1.0)
+    assert api.client.get("/incidents", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_ends_the_session(api: Api) -> None:
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get("/incidents").text
+    out = api.client.post("/signout", data={"csrf": _csrf(page)}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/signin"
+    assert api.client.get("/incidents", follow_redirects=False).status_code == 303
+
+
+def test_an_unknown_incident_and_a_bad_page_read_as_refusals(api: Api) -> None:
+    signin(api.client, api.tokens["viewer"])
+    assert api.client.get("/incidents/999999").status_code == 404
+    assert api.client.get("/incidents?page=0").status_code == 422
+    assert api.client.get("/incidents/1/timeline?after=x").status_code == 422
