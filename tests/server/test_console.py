@@ -3,6 +3,7 @@ actions as form posts through the service layer, roles, CSRF and escaping."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from textwrap import dedent
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from tests.server.conftest import Api
 from tocsin.api.app import create_app
@@ -20,6 +21,7 @@ from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
 from tocsin.runbooks.loader import load_catalog
 from tocsin.store import repo
+from tocsin.store.schema import notifications
 from tocsin.web import console
 
 CONFIG = """
@@ -240,3 +242,54 @@ def test_an_unknown_incident_and_a_bad_page_read_as_refusals(api: Api) -> None:
     assert api.client.get("/incidents/999999").status_code == 404
     assert api.client.get("/incidents?page=0").status_code == 422
     assert api.client.get("/incidents/1/timeline?after=x").status_code == 422
+
+
+def _page_link(api: Api, number: int) -> str:
+    """The "Open" link of the incident's first notification, as a path of this server."""
+    with api.state.db.connect() as conn:
+        rows = conn.execute(
+            select(notifications.c.message).where(notifications.c.incident_id == number)
+        ).all()
+    links = {json.loads(row.message)["external_url"] for row in rows}
+    [link] = links
+    return str(link).removeprefix("https://tocsin.example.com")
+
+
+@pytest.fixture
+def paged(
+    db: Engine, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Api]:
+    """The console with a channel, so that incidents send pages with an "Open" link."""
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))
+    text = CONFIG.replace("receivers:", "  channels: [console]\nreceivers:") + (
+        "channels: [{name: console, type: console}]\n"
+        "global: {external_url: 'https://tocsin.example.com/'}\n"
+    )
+    state = AppState(db=db, config=parse_config(text), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        yield Api(client, state, db)
+
+
+def test_a_page_s_open_link_reads_the_incident_without_signing_in_until_it_expires(
+    paged: Api, clock: VirtualClock
+) -> None:
+    api = paged
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    link = _page_link(api, number)
+    assert link.startswith(f"/incidents/{number}?expires=")
+    opened = api.client.get(link, follow_redirects=False)  # no session
+    assert opened.status_code == 200
+    assert "WebDown" in opened.text and "Sign in</a> to act on it" in opened.text
+    assert "Acknowledge</button>" not in opened.text and 'name="csrf"' not in opened.text
+    # it opens that incident only, and acts on nothing
+    other = _fire(api, {"alertname": "WebDown", "instance": "web-2", "severity": "critical"})
+    query = link.split("?", 1)[1]
+    assert api.client.get(f"/incidents/{other}?{query}").status_code == 403
+    assert api.client.get("/incidents", follow_redirects=False).status_code == 303
+    refused = api.client.post(f"/incidents/{number}/acknowledge?{query}", follow_redirects=False)
+    assert refused.status_code == 303 and refused.headers["location"].startswith("/signin")
+    forged = link[:-3] + ("AAA" if not link.endswith("AAA") else "BBB")
+    assert api.client.get(forged).status_code == 403
+    clock.advance(7 * 86400)
+    gone = api.client.get(link)
+    assert gone.status_code == 410 and "this link has expired; sign in" in gone.text

@@ -109,16 +109,16 @@ def _open_link(api: Api, number: int) -> str:
     return str(link)
 
 
-def test_a_page_opens_the_incident_text_behind_a_signed_expiring_link(
+def test_a_page_s_link_also_opens_the_incident_text_behind_its_signature(
     api: Api, clock: VirtualClock, tmp_path: Path
 ) -> None:
     number = _fire(api)
     link = _open_link(api, number)
-    base = f"https://tocsin.example.com/share/incidents/{number}?"
+    base = f"https://tocsin.example.com/incidents/{number}?"  # the console's page (test_console)
     assert link.startswith(base), link
     query = parse_qs(urlsplit(link).query)
     assert int(query["expires"][0]) == int(clock.now()) + 7 * 86400  # the default: 7 days
-    path = link.removeprefix("https://tocsin.example.com")
+    path = _text_path(link)
     opened = api.client.get(path)  # no token
     assert opened.status_code == 200, opened.text
     assert opened.headers["content-type"].startswith("text/plain")
@@ -145,9 +145,14 @@ def test_a_page_opens_the_incident_text_behind_a_signed_expiring_link(
     assert gone.text.startswith("410 Gone: this link expired at ")
 
 
+def _text_path(link: str) -> str:
+    """The incident's text behind the same signature as a page's link to the console."""
+    return "/share" + link.removeprefix("https://tocsin.example.com")
+
+
 def test_a_link_changed_in_any_part_is_refused(api: Api) -> None:
     number = _fire(api)
-    path = _open_link(api, number).removeprefix("https://tocsin.example.com")
+    path = _text_path(_open_link(api, number))
     expires = parse_qs(urlsplit(path).query)["expires"][0]
     sig = parse_qs(urlsplit(path).query)["sig"][0]
     for changed in (

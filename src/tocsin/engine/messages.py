@@ -23,7 +23,7 @@ from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.describe import title_of
 from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
-from tocsin.incidents.share import share_path
+from tocsin.incidents.share import console_path
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
 from tocsin.incidents.tally import Tally
 from tocsin.notify.message import from_json, message_context
@@ -168,15 +168,16 @@ def title(s: Settings, message: dict[str, Any]) -> str:
 def incident_url(
     s: Settings, incident_id: int, db: Connection | None = None, now: float | None = None
 ) -> str:
-    """Where a person opens the incident: given the database, a signed link to its text that
-    expires after ``share_link_ttl`` (``incidents.share``, served by ``api.share`` without a
-    token); else, or with no key for links, the API's incident URL (it needs a token)."""
+    """Where a person opens the incident: given the database, a signed link to its page in
+    the console that opens without signing in until ``share_link_ttl`` has passed
+    (``incidents.share``, ``web.pages``); else, or with no key for links, the API's incident
+    URL (it needs a token)."""
     base = s.config.model.global_.external_url.rstrip("/")
     key = linkkey.link_key(db) if db is not None and now is not None else None
     if key is None or now is None:
         return f"{base}/api/v1/incidents/{incident_id}"
     ttl = times.parse_duration(s.config.model.share_link_ttl)
-    return base + share_path(key, incident_id, int(now + ttl))
+    return base + console_path(key, incident_id, int(now + ttl))
 
 
 def runbook(s: Settings, alerts: list[Alert]) -> dict[str, Any]:

@@ -33,10 +33,17 @@ def _keyed(key: bytes) -> hmac.HMAC:
 
 
 def share_path(key: bytes, incident_id: int, expires: int) -> str:
-    """The path and query of the link: ``/share/incidents/<id>?expires=…&sig=…`` (a number
-    and URL-safe base64: nothing to quote)."""
+    """The path and query of the link to the incident's text: ``/share/incidents/<id>?
+    expires=…&sig=…`` (a number and URL-safe base64: nothing to quote)."""
+    return "/share" + console_path(key, incident_id, expires)
+
+
+def console_path(key: bytes, incident_id: int, expires: int) -> str:
+    """The path and query of the link a page carries, to the incident's page in the console:
+    ``/incidents/<id>?expires=…&sig=…``, readable without signing in until it expires. The
+    same signature opens the text at ``share_path``."""
     sig = signature(key, incident_id, expires)
-    return f"/share/incidents/{incident_id}?expires={expires}&sig={sig}"
+    return f"/incidents/{incident_id}?expires={expires}&sig={sig}"
 
 
 def verdict(key: bytes, incident_id: int, expires: int, sig: str, now: float) -> Verdict:

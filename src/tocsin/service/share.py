@@ -26,6 +26,13 @@ class LinkExpired(Forbidden):
 def shared_text(ctx: Context, incident_id: int, expires: int, sig: str) -> str:
     """The incident's text, when ``expires`` and ``sig`` are a link the server signed for
     it; Forbidden when they are not, ``LinkExpired`` when its time is past."""
+    check_link(ctx, incident_id, expires, sig)
+    return record_text(record(ctx, incident_id, with_timeline=True))
+
+
+def check_link(ctx: Context, incident_id: int, expires: int, sig: str) -> None:
+    """Nothing when ``expires`` and ``sig`` are a link the server signed for the incident
+    and its time has not passed; else Forbidden, or ``LinkExpired``."""
     key = linkkey.link_key(ctx.db)
     if key is None:
         raise Forbidden("this server signs no links; open the incident with an API token")
@@ -41,7 +48,6 @@ def shared_text(ctx: Context, incident_id: int, expires: int, sig: str) -> str:
             f"this link expired at {when}; open the incident with an API token "
             f"(tocsin incident show {incident_id})"
         )
-    return record_text(record(ctx, incident_id, with_timeline=True))
 
 
 def _line(*parts: object) -> str:

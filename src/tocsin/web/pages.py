@@ -20,12 +20,14 @@ from starlette.datastructures import FormData
 
 from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
+from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.service import incidents, record
 from tocsin.service.context import Context, serving
+from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import Need, may
 from tocsin.store import linkkey, repo
 from tocsin.web import session
-from tocsin.web.render import page
+from tocsin.web.render import incident_name, page
 
 router = APIRouter()
 
@@ -34,6 +36,7 @@ EVENTS = 50  # the latest timeline events on an incident's page
 EVENTS_PAGE = 200  # a page of the whole timeline
 MAX_FORM_BYTES = 64 * 1024
 MAX_PAGE_NUMBER = 10_000
+LINK = "link"  # the role of whoever opened a page's signed link: reads that incident only
 ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
     "acknowledge": incidents.acknowledge,
     "resolve": incidents.resolve,
@@ -120,6 +123,8 @@ def _safe_next(value: str | None) -> str:
 
 def _error(request: Request, exc: TocsinError, person: Person | None) -> Response:
     status = next((s for kind, s in HTTP_STATUS.items() if isinstance(exc, kind)), 400)
+    if isinstance(exc, LinkExpired):
+        status = 410  # Gone, as the API answers it
     return page("error.html", status=status, person=person, message=exc.message, title="Refused")
 
 
@@ -350,13 +355,18 @@ def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any]
 @router.get("/incidents/{incident_id}")
 @handled
 async def incident_page(request: Request, incident_id: int) -> Response:
-    """One incident: its header, actions, alerts, runbook sections and latest events."""
-    person = _need(request, "read")
+    """One incident: its header, actions, alerts, runbook sections and latest events. A
+    page's signed link (``expires``, ``sig``) opens it without signing in, to read only."""
+    person = _person(request) or _link_reader(request, incident_id)
+    if person is None:
+        raise SignIn
+    if not person.may("read") and person.role != LINK:
+        raise Forbidden(f"a {person.role} may not do this")
     found, events, total = await asyncio.to_thread(_incident, serving(_state(request)), incident_id)
     return page(
         "incident.html",
         person=person,
-        title=f"#{found['number']} {found['title'] or found['group_key']}",
+        title=f"#{found['number']} {incident_name(found)}",
         incident=found,
         events=events,
         events_total=total,
@@ -364,6 +374,23 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         max_note=MAX_NOTE_CHARS,
         max_name=MAX_NAME_CHARS,
     )
+
+
+def _link_reader(request: Request, incident_id: int) -> Person | None:
+    """Whoever holds the page's signed link to this incident (None without one; Forbidden,
+    or ``LinkExpired``, for a link that is not the server's or whose time has passed)."""
+    expires, sig = request.query_params.get("expires"), request.query_params.get("sig")
+    if expires is None or sig is None:
+        return None
+    if not expires.isdigit() or len(expires) > 12 or len(sig) > MAX_SIGNATURE_CHARS:
+        raise Forbidden("this link is not valid; open the incident from the page you received")
+    try:
+        check_link(serving(_state(request)), incident_id, int(expires), sig)
+    except LinkExpired:
+        raise LinkExpired(
+            "this link has expired; sign in to open the incident",
+        ) from None
+    return Person("", LINK, "")
 
 
 @router.get("/incidents/{incident_id}/timeline")

@@ -43,6 +43,16 @@ def duration(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60} m"
 
 
+def incident_name(incident: dict[str, Any]) -> str:
+    """What a person calls an incident: its title, else its group's labels (an incident not
+    yet flushed has no title)."""
+    if incident.get("title"):
+        return str(incident["title"])
+    labels = incident.get("group_labels") or {}
+    named = " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    return named or f"incident {incident.get('number', '')}"
+
+
 def _sentence(event: dict[str, Any]) -> str:
     return event_sentence(str(event.get("kind", "")), event.get("detail"))
 
@@ -57,6 +67,7 @@ ENV = Environment(
 ENV.filters["when"] = when
 ENV.filters["duration"] = duration
 ENV.filters["sentence"] = _sentence
+ENV.filters["incident_name"] = incident_name
 
 
 def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
