@@ -24,6 +24,9 @@ from types import FrameType
 from typing import Any
 
 log = logging.getLogger("tocsin.serve")
+# On SIGTERM, requests still being answered this long after are cut (the console's live
+# streams end by themselves at once: ``web.live.STOPPING``).
+STOP_GRACE_S = 10
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
     from tocsin.service.context import load_runbooks
     from tocsin.store.db import make_engine
     from tocsin.times import parse_duration
-    from tocsin.web import console
+    from tocsin.web import console, live
 
     config = load_config(options.config)
     level = options.log_level or config.model.logging.level
@@ -73,7 +76,13 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
         after_reload=settle_memory,  # what the old configuration held can be collected now
     )
     http = config.model.http
-    server = uvicorn.Server(
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            live.STOPPING.set()  # the console's live streams end, not the requests in hand
+            super().handle_exit(sig, frame)
+
+    server = Server(
         uvicorn.Config(
             console.install(create_app(state, writer_process=True)),
             host=options.host,
@@ -88,6 +97,8 @@ def run_one(options: ServeOptions, reuse_port: bool, on_ready: str | None = None
             ),
             timeout_keep_alive=max(1, round(parse_duration(http.keep_alive_timeout))),
             limit_concurrency=http.max_connections + 1,  # uvicorn counts the one asking
+            # what is still being answered after this is cut (the console's live streams)
+            timeout_graceful_shutdown=STOP_GRACE_S,
         )
     )
     for policy in config.paging.policies.values():

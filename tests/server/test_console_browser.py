@@ -120,3 +120,21 @@ def test_a_viewer_is_refused_an_action_and_a_post_without_csrf_is_refused(
         )
     ) as answer:
         assert json.loads(answer.read())["status"] == "triggered"
+
+
+def test_a_new_incident_and_an_acknowledgement_appear_without_a_reload(
+    chromium: Any, served: tuple[Server, dict[str, str]]
+) -> None:
+    server, tokens = served
+    _fire(server, {"alertname": "PebbleAPIDown", "severity": "critical", "pod": "api-1"})
+    watcher = _sign_in(chromium, server, tokens["bob"], 1440, 900)
+    assert watcher.locator("td.title").count() == 1
+    watcher.wait_for_function("document.querySelector('[sse-connect]') !== null")
+    _fire(server, {"alertname": "PebbleHighErrorRate", "severity": "critical", "pod": "api-2"})
+    watcher.wait_for_selector("text=PebbleHighErrorRate", timeout=10_000)  # no reload
+    assert watcher.locator("td.title").count() == 2
+    watcher.goto(f"{server.url}/incidents/1")
+    status, _ = server.request("POST", "/api/v1/incidents/1/ack")
+    assert status == 200
+    watcher.wait_for_selector(".header .badge.status-acknowledged", timeout=10_000)
+    assert watcher.locator("text=Acknowledged by alice").count() == 1

@@ -31,6 +31,7 @@ from tocsin.service.context import Context
 from tocsin.store import outbox, repo
 from tocsin.store.repo import StoredAlert
 from tocsin.store.schema import incidents
+from tocsin.store.schema import timeline as timeline_table
 
 # A timeline is read a page at a time (``GET /api/v1/incidents/{id}/timeline``: ``limit``,
 # ``after``); the record and ``tocsin incident show`` carry the latest ``RECORD_EVENTS``.
@@ -142,6 +143,18 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
     if with_timeline:  # the latest events, and how many there are in all
         body["timeline"], body["timeline_total"] = latest_timeline(ctx, incident_id)
     return body
+
+
+def change_mark(ctx: Context, incident_id: int | None = None) -> int:
+    """The id of the newest timeline event (of the incident, given one), 0 without any:
+    every change a person sees of incidents (one opened, alerts fired or resolved,
+    acknowledged, assigned, noted) writes an event, so the mark grows with each. What the
+    console's live pages watch; one seek of an index."""
+    query = select(func.max(timeline_table.c.id))
+    if incident_id is not None:
+        query = query.where(timeline_table.c.incident_id == incident_id)
+    with ctx.db.connect() as conn:
+        return int(conn.execute(query).scalar_one() or 0)
 
 
 def check_statuses(statuses: list[str]) -> None:

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.datastructures import FormData
 
-from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError
+from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.service import incidents, record
@@ -26,7 +26,7 @@ from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import Need, may
 from tocsin.store import linkkey, repo
-from tocsin.web import session
+from tocsin.web import live, session
 from tocsin.web.render import incident_name, page
 
 router = APIRouter()
@@ -445,3 +445,52 @@ async def incident_action(request: Request, incident_id: int, action: str) -> Re
     else:
         raise Invalid(f"no action {action[:40]!r}")
     return _back(f"/incidents/{incident_id}", flash=flash[action])
+
+
+# --------------------------------------------------------------------------- live
+
+
+STREAMS = live.Streams()
+
+
+async def _stream(request: Request, incident_id: int | None) -> Response:
+    """The change stream of the list (``incident_id`` None) or of one incident."""
+    _need(request, "read")
+    ctx = serving(_state(request))
+    if incident_id is not None:
+        await asyncio.to_thread(record.incident, ctx, incident_id)  # NotFound first
+    if not STREAMS.take():
+        raise Unavailable("too many live pages are open on this server; reload to see changes")
+
+    async def mark() -> int:
+        return await asyncio.to_thread(record.change_mark, ctx, incident_id)
+
+    async def gone() -> bool:
+        return live.STOPPING.is_set() or await request.is_disconnected()
+
+    async def events() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in live.changes(mark, gone):
+                yield chunk
+        finally:
+            STREAMS.give_back()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/live/incidents")
+@handled
+async def incidents_live(request: Request) -> Response:
+    """``changed`` whenever an incident opens or changes."""
+    return await _stream(request, None)
+
+
+@router.get("/live/incidents/{incident_id}")
+@handled
+async def incident_live(request: Request, incident_id: int) -> Response:
+    """``changed`` whenever the incident changes."""
+    return await _stream(request, incident_id)
