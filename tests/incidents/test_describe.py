@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.incidents.describe import (
     SIMULATION_KINDS,
@@ -490,3 +493,45 @@ def test_long_and_multi_line_text_stays_one_bounded_line() -> None:
 def test_times_in_a_sentence_take_the_readers_zone() -> None:
     detail = {"id": 1, "title": "t", "owner": "o", "due": 1800000000.0, "change": "added"}
     assert "due 2027-01-15 09:00:00 CET" in event_sentence("action_item", detail, "Europe/Berlin")
+
+
+# every key an event's detail is read by, and a value of each JSON type for it
+_KEYS = sorted(
+    set(
+        re.findall(
+            r"""d(?:etail)?(?:\.get\(|\[)["']([a-z_]+)["']""",
+            (SRC / "incidents" / "describe.py").read_text(),
+        )
+    )
+)
+_ODD = [None, True, 0, 7, -1.5, "", "text", [], [7], ["a", None], [{"x": 1}], {}, {"a": [1]}]
+
+
+def test_a_detail_of_any_shape_reads_as_a_sentence() -> None:
+    """The console and the postmortem render whatever a stored event holds: a value of an
+    unexpected type is read past, never raised on (a page of a timeline must not fail)."""
+    assert len(_KEYS) > 20, _KEYS
+    for kind in (*TIMELINE_KINDS, *SIMULATION_KINDS):
+        for key in _KEYS:
+            for value in _ODD:
+                text = event_sentence(kind, {key: value})
+                assert isinstance(text, str) and "\n" not in text, (kind, key, value)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from([*TIMELINE_KINDS, *SIMULATION_KINDS]),
+    detail=st.dictionaries(st.sampled_from(_KEYS) | st.text(max_size=10), _JSON, max_size=6),
+)
+def test_a_detail_of_random_shape_reads_as_a_sentence(kind: str, detail: dict[str, Any]) -> None:
+    text = event_sentence(kind, detail)
+    assert isinstance(text, str) and "\n" not in text

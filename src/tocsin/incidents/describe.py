@@ -108,6 +108,11 @@ def _who(target: object) -> str:
     return f"{kind} {name}" if name and kind in ("user", "schedule", "team", "channel") else text
 
 
+def _list(value: object) -> list[Any]:
+    """A list in an event's detail, or none (a detail of another shape is read as empty)."""
+    return value if isinstance(value, list) else []
+
+
 def _number(value: object, default: int) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else default
 
@@ -143,7 +148,7 @@ def _changed(d: Mapping[str, Any], zone: Zone) -> str:
     """A flush's changes: one alert's as its own sentence (``HighErrorRate service=api
     fired``); more as counts with the first few named (``3 alerts fired: A, B, C; 1
     resolved: D; 12 still firing``)."""
-    named = [a for a in d.get("alerts") or [] if isinstance(a, Mapping)]
+    named = [a for a in _list(d.get("alerts")) if isinstance(a, Mapping)]
     counts = {key: _number(d.get(key), 0) for key, _, _ in _CHANGES}
     if sum(counts.values()) == 1 and len(named) == 1:
         entry = named[0]
@@ -271,16 +276,16 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             named = d.get("inhibiting")  # the inhibiting alerts named (a postmortem's fold)
             if isinstance(named, list) and named:
                 return f"{name} inhibited by {', '.join(_text(x) for x in named[:5])}"
-            return f"{name} inhibited (by {count(len(d.get('inhibited_by') or []), 'alert')})"
+            return f"{name} inhibited (by {count(len(_list(d.get('inhibited_by'))), 'alert')})"
         if "labels" in d and isinstance(d["labels"], Mapping):
-            joined = ", ".join(f"#{i}" for i in d.get("incidents") or [])
+            joined = ", ".join(f"#{_text(i)}" for i in _list(d.get("incidents")))
             verb = "fired" if kind == "alert_fired" else "resolved"
             return f"{name} {verb}" + (f" (incident {joined})" if joined else "")
         return f"{name} {'fired' if kind == 'alert_fired' else 'resolved'}"
     if kind == "alerts_changed":
         return _changed(d, zone)
     if kind == "group_flushed":
-        firing, resolved = d.get("firing") or [], d.get("resolved") or []
+        firing, resolved = _list(d.get("firing")), _list(d.get("resolved"))
         parts = []
         if firing:
             total = _number(d.get("firing_count"), len(firing))
@@ -289,7 +294,8 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             total = _number(d.get("resolved_count"), len(resolved))
             parts.append(f"{number(total)} resolved: {_alerts(resolved, more=total)}")
         if d.get("muted"):
-            parts.append(f"{number(_number(d.get('muted_count'), len(d['muted'])))} muted")
+            muted = _number(d.get("muted_count"), len(_list(d["muted"])))
+            parts.append(f"{number(muted)} muted")
         said = "Alerts sent to the channels"
         if d.get("held_in") is not None:  # an incident held in an alert storm tells nobody
             said = f"Alerts recorded; held in storm {_text(d['held_in'])}, no message sent"
@@ -308,7 +314,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         if "paged" in d:
             who = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody could be paged"
         else:
-            who = f"paged {', '.join(_who(t) for t in d.get('targets') or []) or 'nobody'}"
+            who = f"paged {', '.join(_who(t) for t in _list(d.get('targets'))) or 'nobody'}"
         if d.get("reason") == "started":
             policy = f"Escalation policy {_text(d['policy'])}" if d.get("policy") else "Escalation"
             return f"{policy} started at {where}: {who}"
