@@ -264,3 +264,41 @@ def reading(ctx: Context, budget: Budget) -> Iterator[Firing]:
         if conn.dialect.name == "postgresql":
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         yield Firing(ctx, conn, times.to_dt(ctx.now()), budget)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A firing alert as a person sees it: what it is, and what mutes it."""
+
+    fingerprint: str
+    alert: Alert
+    silenced_by: tuple[str, ...]
+    inhibited_by: tuple[str, ...]
+
+
+def firing(
+    ctx: Context, matchers: Sequence[Matcher], limit: int, what: str = "the firing alerts"
+) -> tuple[list[Shown], bool]:
+    """At most ``limit`` of the firing alerts the filter ``matchers`` selects, in
+    fingerprint order, each with the silences and alerts that mute it; and whether more
+    match. For a silence being written, these are the alerts it would mute."""
+    more = False
+    found: list[Shown] = []
+    with reading(ctx, read_budget(ctx, what)) as reader:
+        for chunk in reader.chunks(matchers):
+            for fp, alert in chunk.alerts.items():
+                if len(found) == limit:
+                    more = True
+                    break
+                found.append(
+                    Shown(
+                        fp,
+                        alert,
+                        tuple(chunk.muting.silenced_by.get(fp, ())),
+                        tuple(chunk.muting.inhibited_by.get(fp, ())),
+                    )
+                )
+            if more:
+                break
+    return found, more
+

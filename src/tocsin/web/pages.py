@@ -8,25 +8,23 @@ form and back."""
 from __future__ import annotations
 
 import asyncio
-import functools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import RedirectResponse, StreamingResponse
-from starlette.datastructures import FormData
+from fastapi.responses import StreamingResponse
 
-from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError, Unavailable
+from tocsin.errors import Forbidden, Invalid, TocsinError, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.service import incidents, record
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
-from tocsin.service.tokens import Need, may
-from tocsin.store import linkkey, repo
-from tocsin.web import live, session
+from tocsin.service.tokens import may
+from tocsin.store import repo
+from tocsin.web import access, live, session
+from tocsin.web.access import LINK, Person, SignIn
 from tocsin.web.render import incident_name, page
 
 router = APIRouter()
@@ -34,9 +32,7 @@ router = APIRouter()
 PAGE = 50  # incidents per page
 EVENTS = 50  # the latest timeline events on an incident's page
 EVENTS_PAGE = 200  # a page of the whole timeline
-MAX_FORM_BYTES = 64 * 1024
 MAX_PAGE_NUMBER = 10_000
-LINK = "link"  # the role of whoever opened a page's signed link: reads that incident only
 ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
     "acknowledge": incidents.acknowledge,
     "resolve": incidents.resolve,
@@ -44,137 +40,17 @@ ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
 }
 
 
-@dataclass(frozen=True)
-class Person:
-    """Who is signed in: their token's user and role, and the CSRF token of their session."""
-
-    user: str
-    role: str
-    csrf: str
-
-    def may(self, need: Need) -> bool:
-        return may(self.role, need)
-
-
-class SignIn(Exception):
-    """No session: the answer leads to the sign-in form."""
-
-
-def _state(request: Request) -> Any:
-    return request.app.state.tocsin
-
-
-def _key(request: Request) -> bytes:
-    return session.session_key(linkkey.link_key(_state(request).db))
-
-
-def _person(request: Request) -> Person | None:
-    state = _state(request)
-    key = _key(request)
-    value = request.cookies.get(session.COOKIE)
-    token_id = session.session_token(key, value, state.clock.now())
-    if token_id is None or value is None:
-        return None
-    with state.db.connect() as conn:
-        token = repo.get_token(conn, token_id)
-    if token is None or token.revoked_at is not None or not may(token.role, "read"):
-        return None
-    return Person(token.user, token.role, session.csrf(key, value))
-
-
-def _need(request: Request, need: Need) -> Person:
-    person = _person(request)
-    if person is None:
-        raise SignIn
-    if not person.may(need):
-        raise Forbidden(f"a {person.role} may not do this")
-    return person
-
-
-async def _form(request: Request) -> FormData:
-    length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_FORM_BYTES):
-        raise Invalid(f"a form of the console is at most {MAX_FORM_BYTES // 1024} KB")
-    return await request.form(max_files=0, max_fields=500)
-
-
-async def _acting(request: Request, need: Need = "respond") -> tuple[Person, FormData]:
-    """The person, who may do ``need``, and the form they posted with its CSRF token
-    checked."""
-    person = _need(request, need)
-    form = await _form(request)
-    given = form.get(session.CSRF_FIELD) or request.headers.get(session.CSRF_HEADER)
-    value = request.cookies.get(session.COOKIE)
-    if not session.csrf_ok(_key(request), value, given if isinstance(given, str) else None):
-        raise Forbidden("this form has expired or did not come from this console; reload the page")
-    return person, form
-
-
-def _back(path: str, **query: str) -> RedirectResponse:
-    return RedirectResponse(path + ("?" + urlencode(query) if query else ""), status_code=303)
-
-
-def _safe_next(value: str | None) -> str:
-    """Where to go after signing in: a path of this site only."""
-    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
-        return "/incidents"
-    return value[:2000]
-
-
-def _error(request: Request, exc: TocsinError, person: Person | None) -> Response:
-    status = next((s for kind, s in HTTP_STATUS.items() if isinstance(exc, kind)), 400)
-    if isinstance(exc, LinkExpired):
-        status = 410  # Gone, as the API answers it
-    return page("error.html", status=status, person=person, message=exc.message, title="Refused")
-
-
-def handled(
-    view: Callable[..., Any],
-) -> Callable[..., Any]:
-    """A page's errors as pages: no session leads to sign-in, a refusal reads as one."""
-
-    @functools.wraps(view)  # FastAPI reads the view's own parameters
-    async def run(request: Request, *args: Any, **kwargs: Any) -> Response:
-        try:
-            answer: Response = await view(request, *args, **kwargs)
-            return answer
-        except SignIn:
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            if request.method != "GET":
-                target = request.headers.get("referer", "/incidents")
-            return _back("/signin", next=_safe_next(_local(target)))
-        except TocsinError as exc:
-            return _error(request, exc, _person_or_none(request))
-
-    return run
-
-
-def _local(target: str) -> str:
-    """The path and query of a URL of this site (a Referer), else the incidents."""
-    if target.startswith("http://") or target.startswith("https://"):
-        rest = target.split("//", 1)[1]
-        return "/" + rest.split("/", 1)[1] if "/" in rest else "/incidents"
-    return target
-
-
-def _person_or_none(request: Request) -> Person | None:
-    try:
-        return _person(request)
-    except TocsinError:
-        return None
-
-
 # --------------------------------------------------------------------------- sign-in
 
 
 @router.get("/")
 async def home() -> Response:
-    return _back("/incidents")
+    return access.redirect("/incidents")
 
 
 @router.get("/signin")
-async def signin_form(request: Request) -> Response:
-    return _signin_page(request, "", _safe_next(request.query_params.get("next")), 200)
+async def signinform(request: Request) -> Response:
+    return _signin_page(request, "", access.safe_next(request.query_params.get("next")), 200)
 
 
 def _signin_page(request: Request, error: str, next_path: str, status: int) -> Response:
@@ -186,7 +62,7 @@ def _signin_page(request: Request, error: str, next_path: str, status: int) -> R
         title="Sign in",
         error=error,
         next_path=next_path,
-        csrf=session.csrf(_key(request), value),
+        csrf=session.csrf(access.signing_key(request), value),
     )
     answer.set_cookie(
         session.SIGNIN_COOKIE, value, max_age=3600, httponly=True, samesite="strict",
@@ -199,13 +75,13 @@ def _signin_page(request: Request, error: str, next_path: str, status: int) -> R
 async def signin(request: Request) -> Response:
     """Sign in with an API token: its user and role become the session's."""
     try:
-        form = await _form(request)
+        form = await access.read_form(request)
     except Invalid as exc:
         return _signin_page(request, exc.message, "/incidents", 413)
-    next_path = _safe_next(str(form.get("next") or ""))
+    next_path = access.safe_next(str(form.get("next") or ""))
     given = form.get(session.CSRF_FIELD)
     if not session.csrf_ok(
-        _key(request),
+        access.signing_key(request),
         request.cookies.get(session.SIGNIN_COOKIE),
         given if isinstance(given, str) else None,
     ):
@@ -213,7 +89,7 @@ async def signin(request: Request) -> Response:
             request, "The sign-in form expired; it is fresh now: try again.", next_path, 403
         )
     secret = str(form.get("token") or "").strip()
-    state = _state(request)
+    state = access.app_state(request)
     token = None
     if secret and len(secret) <= 200:
         with state.db.connect() as conn:
@@ -226,9 +102,9 @@ async def signin(request: Request) -> Response:
             403,
         )  # fmt: skip
     expires = int(state.clock.now()) + session.SESSION_S
-    answer = _back(next_path)
+    answer = access.redirect(next_path)
     answer.set_cookie(
-        session.COOKIE, session.session_value(_key(request), token.id, expires),
+        session.COOKIE, session.session_value(access.signing_key(request), token.id, expires),
         max_age=session.SESSION_S, httponly=True, samesite="lax",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
@@ -237,10 +113,10 @@ async def signin(request: Request) -> Response:
 
 
 @router.post("/signout")
-@handled
+@access.handled
 async def signout(request: Request) -> Response:
-    await _acting(request, "read")
-    answer = _back("/signin")
+    await access.acting(request, "read")
+    answer = access.redirect("/signin")
     answer.delete_cookie(session.COOKIE, path="/")
     return answer
 
@@ -286,13 +162,15 @@ def _list(
 
 
 @router.get("/incidents")
-@handled
+@access.handled
 async def incident_list(request: Request) -> Response:
     """Incidents, newest first, with the counts per status and the filters in the URL."""
-    person = _need(request, "read")
+    person = access.require(request, "read")
     filters = _filters(request, person)
     number = _page_number(request)
-    found, total, counts = await asyncio.to_thread(_list, serving(_state(request)), filters, number)
+    found, total, counts = await asyncio.to_thread(
+        _list, serving(access.app_state(request)), filters, number
+    )
     pages = max(1, -(-total // PAGE))
 
     def link(**change: str) -> str:
@@ -316,21 +194,21 @@ async def incident_list(request: Request) -> Response:
 
 
 @router.post("/incidents")
-@handled
+@access.handled
 async def incident_bulk(request: Request) -> Response:
     """Acknowledge or resolve the incidents ticked on the list."""
-    person, form = await _acting(request)
+    person, form = await access.acting(request)
     action = str(form.get("action") or "")
     if action not in ("acknowledge", "resolve"):
         raise Invalid("choose acknowledge or resolve")
     ids = [int(v) for v in form.getlist("id") if isinstance(v, str) and v.isdigit()][:PAGE]
     if not ids:
         raise Invalid("tick at least one incident")
-    ctx = serving(_state(request))
+    ctx = serving(access.app_state(request))
     done, refused = await asyncio.to_thread(_each, ctx, ids, person.user, ACTIONS[action])
     back = str(form.get("back") or "/incidents")
     note = f"{action}d {done}" + (f"; refused {refused}" if refused else "")
-    return _back(_safe_next(back).split("?")[0], flash=note)
+    return access.redirect(access.safe_next(back).split("?")[0], flash=note)
 
 
 def _each(
@@ -353,16 +231,18 @@ def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any]
 
 
 @router.get("/incidents/{incident_id}")
-@handled
+@access.handled
 async def incident_page(request: Request, incident_id: int) -> Response:
     """One incident: its header, actions, alerts, runbook sections and latest events. A
     page's signed link (``expires``, ``sig``) opens it without signing in, to read only."""
-    person = _person(request) or _link_reader(request, incident_id)
+    person = access.signed_in(request) or _link_reader(request, incident_id)
     if person is None:
         raise SignIn
     if not person.may("read") and person.role != LINK:
         raise Forbidden(f"a {person.role} may not do this")
-    found, events, total = await asyncio.to_thread(_incident, serving(_state(request)), incident_id)
+    found, events, total = await asyncio.to_thread(
+        _incident, serving(access.app_state(request)), incident_id
+    )
     return page(
         "incident.html",
         person=person,
@@ -385,7 +265,7 @@ def _link_reader(request: Request, incident_id: int) -> Person | None:
     if not expires.isdigit() or len(expires) > 12 or len(sig) > MAX_SIGNATURE_CHARS:
         raise Forbidden("this link is not valid; open the incident from the page you received")
     try:
-        check_link(serving(_state(request)), incident_id, int(expires), sig)
+        check_link(serving(access.app_state(request)), incident_id, int(expires), sig)
     except LinkExpired:
         raise LinkExpired(
             "this link has expired; sign in to open the incident",
@@ -394,14 +274,14 @@ def _link_reader(request: Request, incident_id: int) -> Person | None:
 
 
 @router.get("/incidents/{incident_id}/timeline")
-@handled
+@access.handled
 async def timeline_page(request: Request, incident_id: int) -> Response:
     """The whole timeline, oldest first, a page at a time."""
-    person = _need(request, "read")
+    person = access.require(request, "read")
     raw = request.query_params.get("after", "0")
     if not raw.isdigit() or len(raw) > 12:
         raise Invalid("after must be an event id")
-    ctx = serving(_state(request))
+    ctx = serving(access.app_state(request))
     found = await asyncio.to_thread(record.incident, ctx, incident_id)
     events, more = await asyncio.to_thread(
         record.timeline, ctx, incident_id, None, int(raw) or None, EVENTS_PAGE
@@ -417,11 +297,11 @@ async def timeline_page(request: Request, incident_id: int) -> Response:
 
 
 @router.post("/incidents/{incident_id}/{action}")
-@handled
+@access.handled
 async def incident_action(request: Request, incident_id: int, action: str) -> Response:
     """Acknowledge, resolve, escalate now, reopen, add a note, assign."""
-    person, form = await _acting(request)
-    ctx = serving(_state(request))
+    person, form = await access.acting(request)
+    ctx = serving(access.app_state(request))
     by = person.user
     if action in ACTIONS:
         await asyncio.to_thread(ACTIONS[action], ctx, incident_id, by)
@@ -444,7 +324,7 @@ async def incident_action(request: Request, incident_id: int, action: str) -> Re
         flash = {"assign": f"Assigned to {assignee}" if assignee else "Unassigned"}
     else:
         raise Invalid(f"no action {action[:40]!r}")
-    return _back(f"/incidents/{incident_id}", flash=flash[action])
+    return access.redirect(f"/incidents/{incident_id}", flash=flash[action])
 
 
 # --------------------------------------------------------------------------- live
@@ -455,8 +335,8 @@ STREAMS = live.Streams()
 
 async def _stream(request: Request, incident_id: int | None) -> Response:
     """The change stream of the list (``incident_id`` None) or of one incident."""
-    _need(request, "read")
-    ctx = serving(_state(request))
+    access.require(request, "read")
+    ctx = serving(access.app_state(request))
     if incident_id is not None:
         await asyncio.to_thread(record.incident, ctx, incident_id)  # NotFound first
     if not STREAMS.take():
@@ -483,14 +363,14 @@ async def _stream(request: Request, incident_id: int | None) -> Response:
 
 
 @router.get("/live/incidents")
-@handled
+@access.handled
 async def incidents_live(request: Request) -> Response:
     """``changed`` whenever an incident opens or changes."""
     return await _stream(request, None)
 
 
 @router.get("/live/incidents/{incident_id}")
-@handled
+@access.handled
 async def incident_live(request: Request, incident_id: int) -> Response:
     """``changed`` whenever the incident changes."""
     return await _stream(request, incident_id)
