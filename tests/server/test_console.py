@@ -293,3 +293,69 @@ def test_a_page_s_open_link_reads_the_incident_without_signing_in_until_it_expir
     clock.advance(7 * 86400)
     gone = api.client.get(link)
     assert gone.status_code == 410 and "this link has expired; sign in" in gone.text
+
+
+def test_alerts_are_grouped_and_filtered_and_a_silence_from_one_mutes_it(api: Api) -> None:
+    for n in range(2):
+        _fire(api, {"alertname": "WebDown", "instance": f"web-{n}", "severity": "critical"})
+    _fire(api, {"alertname": "DiskFull", "instance": "db-1", "pod": HOSTILE})
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get("/alerts").text
+    assert "3 firing alerts" in page
+    assert '<code>alertname="WebDown"</code> <small>(2)</small>' in page
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+    narrowed = client.get("/alerts", params={"filter": '{alertname="WebDown", instance="web-1"}'})
+    assert "1 firing alert<" in narrowed.text
+    bad = client.get("/alerts", params={"filter": "{alertname=~"})
+    assert bad.status_code == 200 and 'class="notice bad"' in bad.text
+    # "Silence this" opens the form with the alert's labels as matchers, and its preview
+    link = re.search(r'href="(/silences/new\?matchers=[^"]+)"', narrowed.text)
+    assert link is not None
+    form = client.get(link.group(1).replace("&amp;", "&"))
+    assert form.status_code == 200
+    assert 'instance="web-1"' in form.text and "Firing alerts it would mute <small>(1)" in form.text
+    made = client.post(
+        "/silences",
+        data={
+            "csrf": _csrf(form.text),
+            "matchers": 'alertname="WebDown"\ninstance="web-1"',
+            "duration": "2h",
+            "comment": "replacing the disk",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303 and made.headers["location"].startswith("/silences?flash=")
+    [silence] = api.get("/api/v2/silences").json()
+    assert silence["createdBy"] == "responder" and silence["status"]["state"] == "active"
+    after = client.get("/alerts", params={"filter": '{alertname="WebDown"}'}).text
+    assert after.count(">silenced</span>") == 1 and silence["id"] in after
+    listed = client.get("/silences").text
+    assert "Active <small>(1)" in listed and "replacing the disk" in listed
+    expired = client.post(
+        f"/silences/{silence['id']}/expire", data={"csrf": _csrf(listed)}, follow_redirects=False
+    )
+    assert expired.status_code == 303
+    assert api.get("/api/v2/silences").json()[0]["status"]["state"] == "expired"
+
+
+def test_a_silence_is_refused_without_a_reason_a_duration_or_the_right(api: Api) -> None:
+    client = api.client
+    signin(client, api.tokens["responder"])
+    form = client.get("/silences/new").text
+    for data, message in (
+        ({"matchers": 'alertname="X"', "duration": "2h", "comment": ""}, "say why"),
+        ({"matchers": 'alertname="X"', "duration": "soon", "comment": "x"}, "duration"),
+        ({"matchers": "", "duration": "2h", "comment": "x"}, "at least one matcher"),
+        ({"matchers": "alertname=~(", "duration": "2h", "comment": "x"}, "alertname"),
+    ):
+        refused = client.post("/silences", data={"csrf": _csrf(form), **data})
+        assert refused.status_code == 422 and message in refused.text, (data, refused.text)
+    assert api.get("/api/v2/silences").json() == []
+    viewer = TestClient(client.app)
+    signin(viewer, api.tokens["viewer"])
+    page = viewer.get("/silences").text
+    assert "New silence" not in page
+    body = {"csrf": _csrf(page), "matchers": 'a="b"', "duration": "1h", "comment": "x"}
+    assert viewer.post("/silences", data=body).status_code == 403
+    assert api.get("/api/v2/silences").json() == []

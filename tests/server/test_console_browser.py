@@ -138,3 +138,22 @@ def test_a_new_incident_and_an_acknowledgement_appear_without_a_reload(
     assert status == 200
     watcher.wait_for_selector(".header .badge.status-acknowledged", timeout=10_000)
     assert watcher.locator("text=Acknowledged by alice").count() == 1
+
+
+def test_a_silence_made_from_an_alert_mutes_it(
+    chromium: Any, served: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    server, tokens = served
+    _fire(server, {"alertname": "PebbleSlowRequests", "severity": "warning", "service": "api"})
+    page = _sign_in(chromium, server, tokens["alice"], 375, 740)
+    page.goto(f"{server.url}/alerts")
+    page.click("text=Silence this")
+    page.wait_for_url("**/silences/new?**")
+    assert page.locator("#preview .labels").count() == 1  # the alert it would mute
+    page.fill("#comment", "known slow disk, replaced tonight")
+    page.click("button:has-text('Create silence')")
+    page.wait_for_url("**/silences?flash=**")
+    page.screenshot(path=str(tmp_path / "silences-375.png"), full_page=True)
+    page.goto(f"{server.url}/alerts")
+    assert page.locator(".badge.muted").inner_text() == "silenced"
+    assert page.locator("text=Silence this").count() == 0

@@ -301,4 +301,3 @@ def firing(
             if more:
                 break
     return found, more
-
