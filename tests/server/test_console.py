@@ -359,3 +359,66 @@ def test_a_silence_is_refused_without_a_reason_a_duration_or_the_right(api: Api)
     body = {"csrf": _csrf(page), "matchers": 'a="b"', "duration": "1h", "comment": "x"}
     assert viewer.post("/silences", data=body).status_code == 403
     assert api.get("/api/v2/silences").json() == []
+
+
+ONCALL = """
+route: {receiver: default, group_by: [alertname]}
+receivers: [{name: default}]
+channels: [{name: pager, type: console}]
+users:
+  - {name: ana, timezone: Europe/Berlin, contact: [pager]}
+  - {name: ben, contact: [pager]}
+  - {name: cy, contact: [pager]}
+rotations:
+  - {name: weekly, type: weekly, start: "2027-01-11T09:00", timezone: UTC, participants: [ana, ben]}
+schedules:
+  - {name: primary, timezone: UTC, layers: [{rotation: weekly}]}
+"""
+
+
+@pytest.fixture
+def oncall(db: Engine, clock: VirtualClock) -> Iterator[Api]:
+    state = AppState(db=db, config=parse_config(ONCALL), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        yield Api(client, state, db)
+
+
+def test_on_call_shows_who_now_and_an_override_changes_it(oncall: Api) -> None:
+    api = oncall
+    with api.state.db.begin() as conn:  # a person who is a configured user
+        repo.create_token(conn, "cy", "responder", "tocsin_cy_secret", 0.0)
+    signin(api.client, "tocsin_cy_secret")
+    page = api.client.get("/oncall").text
+    assert "On call now: <b>ana</b>" in page  # the rotation's first week (from 11 Jan)
+    assert "next: ben at 2027-01-18 09:00:00 UTC" in page
+    added = api.client.post(
+        "/oncall/overrides",
+        data={
+            "csrf": _csrf(page),
+            "schedule": "primary",
+            "user": "cy",
+            "replaces": "*",
+            "start": "2027-01-15T07:00",
+            "end": "2027-01-15T20:00",
+            "reason": "ana at the dentist",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text
+    after = api.client.get("/oncall").text
+    assert "On call now: <b>cy</b>" in after
+    assert "<b>cy</b> takes primary" in after
+    [override] = api.get("/api/v1/overrides").json()
+    refused = api.client.post(
+        "/oncall/overrides",
+        data={"csrf": _csrf(after), "schedule": "primary", "user": "cy", "replaces": "*",
+              "start": "2027-01-16T10:00", "end": "2027-01-16T09:00"},
+    )  # fmt: skip
+    assert refused.status_code == 422 and 'class="notice bad"' in refused.text
+    removed = api.client.post(
+        f"/oncall/overrides/{override['id']}/remove",
+        data={"csrf": _csrf(after)},
+        follow_redirects=False,
+    )
+    assert removed.status_code == 303
+    assert "On call now: <b>ana</b>" in api.client.get("/oncall").text
