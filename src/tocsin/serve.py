@@ -29,6 +29,19 @@ log = logging.getLogger("tocsin.serve")
 STOP_GRACE_S = 10
 
 
+def first_signin(db: Any, url: str, now: float) -> str | None:
+    """The console's first sign-in link while the server has no admin token (None once it
+    has one, or when the server has no key to sign it with: ``store.linkkey``)."""
+    from tocsin.service.tokens import has_admin
+    from tocsin.store import linkkey
+    from tocsin.web import session
+
+    key = linkkey.link_key(db)
+    if key is None or has_admin(db):
+        return None
+    return url + session.first_link(session.session_key(key), int(now) + session.FIRST_S)
+
+
 @dataclass(frozen=True)
 class ServeOptions:
     config: Path

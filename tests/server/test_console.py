@@ -422,3 +422,43 @@ def test_on_call_shows_who_now_and_an_override_changes_it(oncall: Api) -> None:
     )
     assert removed.status_code == 303
     assert "On call now: <b>ana</b>" in api.client.get("/oncall").text
+
+
+def test_the_first_sign_in_link_makes_one_first_admin_and_only_while_there_is_none(
+    db: Engine, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.serve import first_signin
+
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))
+    state = AppState(db=db, config=parse_config(CONFIG), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        link = first_signin(db, "http://testserver", clock.now())
+        assert link is not None and "/signin/first?expires=" in link
+        path = link.removeprefix("http://testserver")
+        shown = client.get(path)  # a GET (a mail scanner's) changes nothing
+        assert shown.status_code == 200 and "Become the first admin" in shown.text
+        assert first_signin(db, "http://testserver", clock.now()) is not None
+        tampered = TestClient(client.app).get(path[:-2] + "xx")
+        assert tampered.status_code == 403
+        data = {
+            "csrf": _csrf(shown.text),
+            "expires": path.split("expires=")[1].split("&")[0],
+            "sig": path.split("sig=")[1],
+            "user": "ana",
+        }
+        made = client.post("/signin/first", data=data, follow_redirects=False)
+        assert made.status_code == 303 and "first+admin" in made.headers["location"]
+        assert "admin" in client.get("/incidents").text  # signed in, as an admin
+        [token] = [
+            t for t in Api(client, state, db).get("/api/v1/tokens").json() if t["user"] == "ana"
+        ]
+        assert token["role"] == "admin"
+        # good once: the link is used up, and serve prints none any more
+        assert first_signin(db, "http://testserver", clock.now()) is None
+        again = TestClient(client.app)
+        assert again.get(path).status_code == 409
+        again_form = client.get("/signin").text
+        data["csrf"] = _csrf(again_form)
+        assert client.post("/signin/first", data=data).status_code in (403, 409)
+        clock.advance(2 * 86400)
+        assert TestClient(client.app).get(path).status_code == 403  # expired

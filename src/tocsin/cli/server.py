@@ -72,8 +72,9 @@ def serve(
     ] = 1,
 ) -> None:
     """Run the server: intake, API and the engine, on the embedded SQLite by default."""
+    from tocsin.clock import RealClock
     from tocsin.logs import FORMATS, LEVELS
-    from tocsin.serve import ServeOptions, run_one, run_workers
+    from tocsin.serve import ServeOptions, first_signin, run_one, run_workers
     from tocsin.store import linkkey
     from tocsin.store.db import database_url as make_url
 
@@ -107,7 +108,16 @@ def serve(
         markup=False,
         highlight=False,
     )
+    first = first_signin(engine, url, RealClock().now())
     engine.dispose()
+    out.print(f"console: {url}/", markup=False, highlight=False)
+    if first is not None:
+        out.print(
+            f"first sign-in (no admin yet; good once, for a day): {first}",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(
         banner(loaded, url, sys.argv[0], config, data_dir, database_url),
         markup=False,

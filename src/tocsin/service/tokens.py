@@ -108,6 +108,29 @@ def create(
     return made, secret
 
 
+def has_admin(db: Engine) -> bool:
+    """Whether any admin token is valid (a new server has none)."""
+    with db.connect() as conn:
+        return any(t.role == "admin" for t in repo.list_tokens(conn))
+
+
+def first_admin(
+    db: Engine, now: float, user: str, users: Collection[str] = ()
+) -> tuple[TokenRow, str]:
+    """The server's first admin token, for ``user``, and its secret: Conflict once any admin
+    token is valid (what makes a first sign-in link good once). Checked and made in one
+    write transaction."""
+    owner = check_user(user, "admin", users)
+    secret = PREFIX + secrets.token_urlsafe(32)
+    with begin_write(db) as conn:
+        if any(t.role == "admin" for t in repo.list_tokens(conn)):
+            raise Conflict("this server has an admin already: sign in with your token")
+        token_id = repo.create_token(conn, "console first sign-in", "admin", secret, now, owner)
+        made = repo.get_token(conn, token_id)
+    assert made is not None
+    return made, secret
+
+
 def tokens(db: Engine, caller: Caller | None = None, revoked: bool = False) -> list[TokenRow]:
     """The tokens ``caller`` may see (an admin's or the server host's, None: all; else the
     caller's own), oldest first; revoked ones too with ``revoked``."""

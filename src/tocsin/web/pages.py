@@ -15,10 +15,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from tocsin.errors import Forbidden, Invalid, TocsinError, Unavailable
+from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
-from tocsin.service import incidents, record
+from tocsin.service import incidents, record, tokens
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
@@ -49,7 +49,7 @@ async def home() -> Response:
 
 
 @router.get("/signin")
-async def signinform(request: Request) -> Response:
+async def signin_form(request: Request) -> Response:
     return _signin_page(request, "", access.safe_next(request.query_params.get("next")), 200)
 
 
@@ -101,15 +101,92 @@ async def signin(request: Request) -> Response:
             request, f"An {token.role} token is for machines; sign in with your own.", next_path,
             403,
         )  # fmt: skip
-    expires = int(state.clock.now()) + session.SESSION_S
-    answer = access.redirect(next_path)
+    return _session(request, token.id, access.redirect(next_path))
+
+
+def _session(request: Request, token_id: int, answer: Response) -> Response:
+    """``answer``, which starts a session of token ``token_id``."""
+    expires = int(access.app_state(request).clock.now()) + session.SESSION_S
     answer.set_cookie(
-        session.COOKIE, session.session_value(access.signing_key(request), token.id, expires),
+        session.COOKIE, session.session_value(access.signing_key(request), token_id, expires),
         max_age=session.SESSION_S, httponly=True, samesite="lax",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
     answer.delete_cookie(session.SIGNIN_COOKIE, path="/signin")
     return answer
+
+
+def _first_page(request: Request, error: str, status: int) -> Response:
+    value = session.new_signin()
+    state = access.app_state(request)
+    answer = page(
+        "first.html",
+        status=status,
+        person=None,
+        title="First sign-in",
+        error=error,
+        users=sorted(state.config.paging.users),
+        expires=request.query_params.get("expires", "")[:12],
+        sig=request.query_params.get("sig", "")[:100],
+        csrf=session.csrf(access.signing_key(request), value),
+    )
+    answer.set_cookie(
+        session.SIGNIN_COOKIE, value, max_age=3600, httponly=True, samesite="strict",
+        secure=request.url.scheme == "https", path="/signin",
+    )  # fmt: skip
+    return answer
+
+
+FIRST_INVALID = "That first sign-in link is not valid, or it expired; sign in with a token."
+FIRST_USED = (
+    "This server has an admin already: its first sign-in link is used up. Sign in with a token."
+)
+
+
+@router.get("/signin/first")
+async def first_form(request: Request) -> Response:
+    """The first sign-in link ``tocsin serve`` prints while the server has no admin: a GET
+    only shows what it will do (mail and chat scanners fetch links); the button acts."""
+    q = request.query_params
+    state = access.app_state(request)
+    if not session.first_ok(
+        access.signing_key(request), q.get("expires", ""), q.get("sig", ""), state.clock.now()
+    ):
+        return _signin_page(request, FIRST_INVALID, "/incidents", 403)
+    if await asyncio.to_thread(tokens.has_admin, state.db):
+        return _signin_page(request, FIRST_USED, "/incidents", 409)
+    return _first_page(request, "", 200)
+
+
+@router.post("/signin/first")
+async def first_signin(request: Request) -> Response:
+    """Become the server's first admin: an admin token for the name given, and a session."""
+    state = access.app_state(request)
+    try:
+        form = await access.read_form(request)
+    except Invalid as exc:
+        return _signin_page(request, exc.message, "/incidents", 413)
+    key = access.signing_key(request)
+    given = form.get(session.CSRF_FIELD)
+    expires, sig = str(form.get("expires") or ""), str(form.get("sig") or "")
+    if not session.first_ok(key, expires, sig, state.clock.now()) or not session.csrf_ok(
+        key, request.cookies.get(session.SIGNIN_COOKIE), given if isinstance(given, str) else None
+    ):
+        return _signin_page(request, FIRST_INVALID, "/incidents", 403)
+    user = str(form.get("user") or "").strip()[:200]
+    try:
+        token, _secret = await asyncio.to_thread(
+            tokens.first_admin, state.db, state.clock.now(), user, state.config.paging.users
+        )
+    except Conflict as exc:
+        return _signin_page(request, exc.message, "/incidents", 409)
+    except Invalid as exc:
+        return _first_page(request, exc.message, 422)
+    return _session(
+        request,
+        token.id,
+        access.redirect("/incidents", flash=f"Welcome, {user}: you are this server's first admin"),
+    )
 
 
 @router.post("/signout")

@@ -71,6 +71,22 @@ def csrf_ok(key: bytes, value: str | None, given: str | None) -> bool:
     return hmac.compare_digest(csrf(key, value), given)
 
 
+FIRST_S = 24 * 3600  # a first sign-in link printed at start lasts a day
+
+
+def first_link(key: bytes, expires: int) -> str:
+    """The path of the server's first sign-in link (``tocsin serve`` prints it while the
+    server has no admin), good until ``expires``."""
+    return f"/signin/first?expires={expires}&sig={_sign(key, f'first:{expires}')}"
+
+
+def first_ok(key: bytes, expires: str, sig: str, now: float) -> bool:
+    """Whether a first sign-in link is the server's and its time has not passed."""
+    if not expires.isdigit() or len(expires) > 12 or len(sig) > 100:
+        return False
+    return hmac.compare_digest(sig, _sign(key, f"first:{expires}")) and int(expires) > now
+
+
 def new_signin() -> str:
     """A random value for the sign-in form's own cookie."""
     return secrets.token_urlsafe(24)
