@@ -14,6 +14,7 @@ from tocsin.oncall.escalation import (
     Target,
     advance,
     from_tiers,
+    progress,
     start,
 )
 
@@ -162,3 +163,30 @@ def test_state_round_trips() -> None:
     state = State(step=2, round=1, next_at=123.5, exhausted=False)
     assert State.from_json(state.to_json()) == state
     assert State.from_json({}) == State()
+
+
+def _snapshot(state: State, labels: dict[str, str]) -> dict[str, object]:
+    return {"policy": policy().to_json(), "labels": labels, "state": state.to_json()}
+
+
+def test_progress_names_the_step_fired_and_the_next_that_applies() -> None:
+    state, _ = start(policy(), {"severity": "warning"}, 1000.0)
+    shown = progress(_snapshot(state, {"severity": "warning"}), "triggered")
+    assert shown["policy"] == "default" and shown["step"] == 1 and shown["steps"] == 3
+    assert shown["targets"] == ["schedule:primary"] and shown["stopped"] is None
+    # the secondary's step does not apply to a warning: the lead's comes next
+    assert shown["next"] == {
+        "step": 3,
+        "round": 1,
+        "targets": ["user:dana", "channel:slack"],
+        "at": 1300.0,
+    }
+
+
+def test_progress_says_why_escalation_stopped() -> None:
+    state, _ = start(policy(), {"severity": "critical"}, 1000.0)
+    assert progress(_snapshot(state, {}), "acknowledged")["stopped"] == "acknowledged"
+    for _ in range(3):
+        state, _ = advance(policy(), state, {"severity": "critical"}, 2000.0)
+    shown = progress(_snapshot(state, {"severity": "critical"}), "triggered")
+    assert shown["stopped"] == "exhausted" and shown["next"] is None

@@ -86,10 +86,15 @@ def test_a_responder_signs_in_reads_the_runbook_and_acknowledges(
     # the runbook's command, its placeholder filled from the alert's pod label
     assert page.locator("text=kubectl -n pebble describe pod api-7f9c").count() >= 1
     page.screenshot(path=str(tmp_path / f"incident-{width}.png"), full_page=True)
+    # the escalation where it stands, and the page's delivery with its attempt
+    header = page.locator(".header").inner_text()
+    assert "Escalation (pebble)" in header and "step 1 of" in header and "Next: step 2" in header
+    assert page.locator(".badge.delivery-sent").count() >= 1
     page.click("button:has-text('Acknowledge')")
     page.wait_for_url("**/incidents/1?flash=Acknowledged")
     assert page.locator(".header .badge.status-acknowledged").inner_text() == "acknowledged"
     assert page.locator("text=Acknowledged by alice").count() == 1
+    assert "Stopped: acknowledged." in page.locator(".header").inner_text()
     status, body = server.request("GET", "/api/v1/incidents/1")
     assert status == 200 and isinstance(body, dict)
     assert body["status"] == "acknowledged" and body["acknowledged_by"] == "alice"

@@ -191,6 +191,45 @@ def advance(
     return State(step, rnd, now + fired.delay_s), Page(step, rnd, fired.targets, first)
 
 
+def progress(snapshot: Mapping[str, Any], status: str) -> dict[str, Any]:
+    """Where an incident's escalation stands, for a person (the console's header): its
+    policy; the step fired last (1-based, of how many) in which round, and its targets;
+    then the next step that applies, its targets and when it is due, or why there is none
+    (acknowledged or resolved: escalation stops; or the policy is exhausted). ``snapshot``
+    is the incident's stored escalation (policy, labels, state)."""
+    policy = Policy.from_json(snapshot["policy"])
+    state = State.from_json(snapshot.get("state", {}))
+    labels = snapshot.get("labels", {})
+    fired = policy.steps[state.step] if 0 <= state.step < len(policy.steps) else None
+    out: dict[str, Any] = {
+        "policy": policy.name,
+        "steps": len(policy.steps),
+        "step": state.step + 1 if fired else None,
+        "round": state.round + 1,
+        "targets": [str(t) for t in fired.targets] if fired else [],
+        "next": None,
+        "stopped": None,
+    }
+    if status in ("acknowledged", "resolved"):
+        out["stopped"] = status
+        return out
+    if state.exhausted or state.next_at is None:
+        out["stopped"] = "exhausted"
+        return out
+    found = _next_index(policy, state, labels if isinstance(labels, Mapping) else {})
+    if found is None:
+        out["stopped"] = "exhausted"
+        return out
+    step, rnd = found
+    out["next"] = {
+        "step": step + 1,
+        "round": rnd + 1,
+        "targets": [str(t) for t in policy.steps[step].targets],
+        "at": state.next_at,
+    }
+    return out
+
+
 def start(policy: Policy, labels: Mapping[str, str], now: float) -> tuple[State, Page | None]:
     return advance(policy, State(), labels, now)
 

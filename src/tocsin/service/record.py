@@ -25,6 +25,7 @@ from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.figures import FIGURE_KINDS, figures
 from tocsin.incidents.lifecycle import STATUSES
 from tocsin.incidents.sections import sections
+from tocsin.oncall.escalation import progress
 from tocsin.runbooks.fill import fill
 from tocsin.runbooks.links import relative_path
 from tocsin.service.context import Context
@@ -127,7 +128,8 @@ def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
 
 
 def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
-    """The whole record: the incident, its alerts, response figures and runbook sections
+    """The whole record: the incident, its alerts, response figures, where its escalation
+    stands (``oncall.escalation.progress``) and runbook sections
     (and, ``with_timeline``, the latest ``RECORD_EVENTS`` events of its timeline, oldest
     first, and ``timeline_total``: how many it holds)."""
     with ctx.db.connect() as conn:
@@ -138,6 +140,9 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
         body["alerts"] = [alert_json(m, now) for m in members]
         events = repo.incident_events(conn, row.id, FIGURE_KINDS)
         body["figures"] = figures(events, row.opened_at).to_json()
+        body["escalation"] = (
+            progress(json.loads(row.escalation), row.status) if row.escalation else None
+        )
         names = [m.labels.get("alertname", "") for m in members]
         body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
     if with_timeline:  # the latest events, and how many there are in all

@@ -32,6 +32,7 @@ router = APIRouter()
 PAGE = 50  # incidents per page
 EVENTS = 50  # the latest timeline events on an incident's page
 EVENTS_PAGE = 200  # a page of the whole timeline
+NOTIFICATIONS = 100  # the latest notifications on an incident's page
 MAX_PAGE_NUMBER = 10_000
 ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
     "acknowledge": incidents.acknowledge,
@@ -304,6 +305,7 @@ def _each(
 def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any], int]:
     found = record.record(ctx, incident_id)
     events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
+    found["notifications"] = record.notifications(ctx, incident_id)[-NOTIFICATIONS:]
     return found, events, total
 
 
