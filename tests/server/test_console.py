@@ -462,3 +462,29 @@ def test_the_first_sign_in_link_makes_one_first_admin_and_only_while_there_is_no
         assert client.post("/signin/first", data=data).status_code in (403, 409)
         clock.advance(2 * 86400)
         assert TestClient(client.app).get(path).status_code == 403  # expired
+
+
+def test_a_status_update_is_previewed_then_sent_and_recorded(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get(f"/incidents/{number}").text
+    assert "<option>initial</option>" in page
+    form = {
+        "csrf": _csrf(page),
+        "stage": "identified",
+        "template": "",
+        "message": "primary disk <full>",
+        "impact": "",
+    }
+    preview = client.post(f"/incidents/{number}/update", data={**form, "preview": "1"})
+    assert preview.status_code == 200
+    assert "nothing is sent yet" in preview.text and "primary disk &lt;full&gt;" in preview.text
+    events = api.get(f"/api/v1/incidents/{number}/timeline?kind=status_update").json()
+    assert events == []  # a preview records nothing
+    sent = client.post(f"/incidents/{number}/update", data=form, follow_redirects=False)
+    assert sent.status_code == 303 and "Status+update+sent" in sent.headers["location"]
+    [event] = api.get(f"/api/v1/incidents/{number}/timeline?kind=status_update").json()
+    assert event["detail"]["by"] == "responder" and event["detail"]["stage"] == "identified"
+    bad = client.post(f"/incidents/{number}/update", data={**form, "stage": "done"})
+    assert bad.status_code == 422 and "unknown stage" in bad.text

@@ -170,14 +170,7 @@ def post(
         problem = update_problem(incident.status, incident.stage, stage)
         if problem is not None:
             raise Conflict(problem)
-        fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)
-        books = runbook_templates(pager.catalog, alert_names)
-        first = incident.last_update_at is None
-        try:
-            name, text = render_update(template, fields, first, books)
-        except KeyError:
-            known = ", ".join(["initial", "update", "resolution", *books])
-            raise Invalid(f"unknown template {template!r} (known: {known})") from None
+        name, text = _render(pager, conn, incident, stage, message, by, now, template, impact)
         repo.update_incident(conn, incident_id, stage=stage, last_update_at=now)
         number = len(_history(conn, incident_id)) + 1
         incident = repo.get_incident(conn, incident_id)
@@ -206,6 +199,59 @@ def post(
             outbox.cancel(conn, (REMINDER,), incident_id)
     ctx.wake()
     return Posted(incident_id, stage, previous, name, message, text, by, now, channels)
+
+
+def _render(
+    pager: Pager,
+    conn: Connection,
+    incident: Any,
+    stage: str,
+    message: str,
+    by: str,
+    now: float,
+    template: str | None,
+    impact: str | None,
+) -> tuple[str, str]:
+    """The update's template name and text, as it would be sent now."""
+    fields, alert_names = _fields(pager, conn, incident, stage, message, by, now, impact)
+    books = runbook_templates(pager.catalog, alert_names)
+    first = incident.last_update_at is None
+    try:
+        return render_update(template, fields, first, books)
+    except KeyError:
+        known = ", ".join(["initial", "update", "resolution", *books])
+        raise Invalid(f"unknown template {template!r} (known: {known})") from None
+
+
+def preview(
+    ctx: Context,
+    incident_id: int,
+    stage: str,
+    message: str,
+    by: str,
+    template: str | None = None,
+    impact: str | None = None,
+) -> tuple[str, str]:
+    """What ``post`` would send (its template's name and text), without sending or
+    recording anything; the same refusals."""
+    message = message.strip()
+    _check(stage, message, impact)
+    pager, now = ctx.pager(), ctx.now()
+    with ctx.db.connect() as conn:
+        incident = incident_row(conn, incident_id)
+        problem = update_problem(incident.status, incident.stage, stage)
+        if problem is not None:
+            raise Conflict(problem)
+        return _render(pager, conn, incident, stage, message, by, now, template, impact)
+
+
+def templates(ctx: Context, incident_id: int) -> list[str]:
+    """The names of the templates an update of this incident may use: the defaults, then
+    its runbooks' (``runbook_templates``)."""
+    with ctx.db.connect() as conn:
+        incident_row(conn, incident_id)
+        names = [m.alert.name for m in repo.incident_members(conn, incident_id) if m.alert.name]
+    return ["initial", "update", "resolution", *runbook_templates(ctx.pager().catalog, names)]
 
 
 def _history(conn: Connection, incident_id: int) -> list[dict[str, Any]]:

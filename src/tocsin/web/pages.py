@@ -14,11 +14,13 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import FormData
 
 from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
-from tocsin.service import incidents, record, tokens
+from tocsin.incidents.updates import MAX_MESSAGE_CHARS, STAGES
+from tocsin.service import incidents, record, tokens, updates
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
@@ -306,6 +308,7 @@ def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any]
     found = record.record(ctx, incident_id)
     events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
     found["notifications"] = record.notifications(ctx, incident_id)[-NOTIFICATIONS:]
+    found["update_templates"] = updates.templates(ctx, incident_id)
     return found, events, total
 
 
@@ -332,6 +335,8 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         flash=request.query_params.get("flash", "")[:200],
         max_note=MAX_NOTE_CHARS,
         max_name=MAX_NAME_CHARS,
+        max_message=MAX_MESSAGE_CHARS,
+        stages=STAGES,
     )
 
 
@@ -401,9 +406,43 @@ async def incident_action(request: Request, incident_id: int, action: str) -> Re
         assignee = str(form.get("assignee") or "").strip()[: MAX_NAME_CHARS + 1]
         await asyncio.to_thread(incidents.assign, ctx, incident_id, {"assignee": assignee}, by)
         flash = {"assign": f"Assigned to {assignee}" if assignee else "Unassigned"}
+    elif action == "update":
+        return await _status_update(request, ctx, incident_id, person, form)
     else:
         raise Invalid(f"no action {action[:40]!r}")
     return access.redirect(f"/incidents/{incident_id}", flash=flash[action])
+
+
+async def _status_update(
+    request: Request, ctx: Context, incident_id: int, person: Person, form: FormData
+) -> Response:
+    """A status update from a template: previewed (``preview``: nothing is sent), or sent to
+    the incident's channels and recorded."""
+    stage = str(form.get("stage") or "")[:32]
+    template = str(form.get("template") or "")[:200] or None
+    message = str(form.get("message") or "")[: MAX_MESSAGE_CHARS + 1]
+    impact = str(form.get("impact") or "").strip()[: updates.MAX_IMPACT_CHARS + 1] or None
+    if form.get("preview"):
+        name, text = await asyncio.to_thread(
+            updates.preview, ctx, incident_id, stage, message, person.user, template, impact
+        )
+        found = await asyncio.to_thread(record.incident, ctx, incident_id)
+        return page(
+            "update_preview.html",
+            person=person,
+            title=f"#{incident_id} status update",
+            incident=found,
+            stage=stage,
+            template=name,
+            message=message,
+            impact=impact or "",
+            text=text,
+        )
+    posted = await asyncio.to_thread(
+        updates.post, ctx, incident_id, stage, message, person.user, template, impact
+    )
+    told = ", ".join(posted.channels) or "no channel"
+    return access.redirect(f"/incidents/{incident_id}", flash=f"Status update sent to {told}")
 
 
 # --------------------------------------------------------------------------- live
