@@ -488,3 +488,37 @@ def test_a_status_update_is_previewed_then_sent_and_recorded(api: Api) -> None:
     assert event["detail"]["by"] == "responder" and event["detail"]["stage"] == "identified"
     bad = client.post(f"/incidents/{number}/update", data={**form, "stage": "done"})
     assert bad.status_code == 422 and "unknown stage" in bad.text
+
+
+def test_the_postmortem_draft_reads_escaped_downloads_and_takes_action_items(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "pod": HOSTILE})
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get(f"/incidents/{number}/postmortem")
+    assert page.status_code == 200 and "<h1>" in page.text
+    assert "<script>alert" not in page.text and "<img src=x" not in page.text
+    markdown = client.get(f"/incidents/{number}/postmortem.md")
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "attachment" in markdown.headers["content-disposition"]
+    assert "WebDown" in markdown.text
+    added = client.post(
+        f"/incidents/{number}/action-items",
+        data={
+            "csrf": _csrf(page.text),
+            "title": "Alert on disk at 80%",
+            "owner": "ana",
+            "due": "7d",
+        },
+        follow_redirects=False,
+    )
+    assert added.status_code == 303, added.text[-600:]
+    after = client.get(f"/incidents/{number}/postmortem").text
+    assert "Alert on disk at 80%" in after and "ana, due" in after
+    [item] = api.get(f"/api/v1/action-items?incident={number}").json()
+    done = client.post(f"/action-items/{item['id']}/done", data={"csrf": _csrf(after)})
+    assert done.status_code == 200
+    assert api.get(f"/api/v1/action-items?incident={number}").json()[0]["status"] == "done"
+    refused = client.post(
+        f"/incidents/{number}/action-items", data={"csrf": _csrf(after), "title": "", "owner": "x"}
+    )
+    assert refused.status_code == 422

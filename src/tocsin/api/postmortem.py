@@ -29,9 +29,17 @@ from tocsin.store.schema import MAX_ROW_ID
 
 router = APIRouter()
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Due = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=postmortem.MAX_TITLE_CHARS),
+]
+Owner = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=postmortem.MAX_OWNER_CHARS),
+]
+Due = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=postmortem.MAX_DUE_CHARS)
+]
 Status = Literal["open", "done", "cancelled"]
 PostmortemStatus = Literal["draft", "in-review", "published"]
 

@@ -24,6 +24,11 @@ from tocsin.store import actions, repo
 from tocsin.store.db import begin_write
 from tocsin.times import parse_when
 
+# how long an action item's title, owner and due time may be, at every door
+MAX_TITLE_CHARS = 500
+MAX_OWNER_CHARS = 200
+MAX_DUE_CHARS = 64
+
 
 def postmortem_markdown(ctx: Context, incident_id: int) -> str:
     """The incident's postmortem draft in Markdown."""
