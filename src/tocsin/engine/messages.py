@@ -170,12 +170,12 @@ def incident_url(
 ) -> str:
     """Where a person opens the incident: given the database, a signed link to its page in
     the console that opens without signing in until ``share_link_ttl`` has passed
-    (``incidents.share``, ``web.pages``); else, or with no key for links, the API's incident
-    URL (it needs a token)."""
+    (``incidents.share``, ``web.pages``); else, or with no key for links, the incident's
+    console page (for whoever signs in)."""
     base = s.config.model.global_.external_url.rstrip("/")
     key = linkkey.link_key(db) if db is not None and now is not None else None
     if key is None or now is None:
-        return f"{base}/api/v1/incidents/{incident_id}"
+        return f"{base}/incidents/{incident_id}"
     ttl = times.parse_duration(s.config.model.share_link_ttl)
     return base + console_path(key, incident_id, int(now + ttl))
 
