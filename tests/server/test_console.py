@@ -522,3 +522,31 @@ def test_the_postmortem_draft_reads_escaped_downloads_and_takes_action_items(api
         f"/incidents/{number}/action-items", data={"csrf": _csrf(after), "title": "", "owner": "x"}
     )
     assert refused.status_code == 422
+
+
+def test_an_admin_makes_and_revokes_tokens_and_others_may_not(api: Api) -> None:
+    client = api.client
+    signin(client, api.tokens["admin"])
+    page = client.get("/admin/tokens")
+    assert page.status_code == 200 and "Make token" in page.text
+    made = client.post(
+        "/admin/tokens",
+        data={"csrf": _csrf(page.text), "user": "prometheus", "role": "intake", "name": "prom"},
+    )
+    assert made.status_code == 200
+    secret = re.search(r"<pre><code>(tocsin_[^<]+)</code></pre>", made.text)
+    assert secret is not None
+    assert api.client.post(
+        "/api/v2/alerts", json=[{"labels": {"alertname": "X"}}],
+        headers={"Authorization": f"Bearer {secret.group(1)}"},
+    ).status_code == 200  # fmt: skip
+    token_id = next(t["id"] for t in api.get("/api/v1/tokens").json() if t["name"] == "prom")
+    revoked = client.post(
+        f"/admin/tokens/{token_id}/revoke", data={"csrf": _csrf(made.text)}, follow_redirects=False
+    )
+    assert revoked.status_code == 303
+    assert secret.group(1) not in client.get("/admin/tokens").text  # shown once only
+    responder = TestClient(client.app)
+    signin(responder, api.tokens["responder"])
+    assert responder.get("/admin/tokens").status_code == 403
+    assert "Tokens</a>" not in responder.get("/incidents").text
