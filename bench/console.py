@@ -215,6 +215,7 @@ def main() -> None:
         server = subprocess.Popen(
             [*tocsin, "serve", "--config", str(work / "tocsin.yaml"), "--listen",
              f"127.0.0.1:{port}", "--log-level", "warning", *db],
+            stdout=subprocess.DEVNULL,
         )  # fmt: skip
         try:
             wait_ready(f"http://127.0.0.1:{port}")
