@@ -87,3 +87,38 @@ def test_the_banner_commands_work_when_pasted(tmp_path: Path) -> None:
         server.terminate()
         server.wait(timeout=30)
         log.close()
+
+
+def test_serve_with_no_configuration_starts_on_the_built_in_one(tmp_path: Path) -> None:
+    """Issue 19, first run: no ./tocsin.yaml and no --config is not an error; the built-in
+    configuration is written to the data directory (and kept as a person changed it)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(TOCSIN), "serve", "--listen", f"127.0.0.1:{port}", "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline().decode() for _ in range(3)]
+        assert lines[0].startswith("no ./tocsin.yaml and no --config: running on the built-in")
+        assert lines[2] == f"console: http://127.0.0.1:{port}/\n"
+        written = tmp_path / "data" / "builtin-tocsin.yaml"
+        assert load_config(written).route.receiver == "default"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as r:
+                    assert r.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    written.write_text(written.read_text() + "# mine\n")
+    from tocsin.cli.server import builtin_config
+
+    assert builtin_config(tmp_path / "data").read_text().endswith("# mine\n")  # kept

@@ -550,3 +550,22 @@ def test_an_admin_makes_and_revokes_tokens_and_others_may_not(api: Api) -> None:
     signin(responder, api.tokens["responder"])
     assert responder.get("/admin/tokens").status_code == 403
     assert "Tokens</a>" not in responder.get("/incidents").text
+
+
+def test_a_test_alert_goes_through_the_intake_and_opens_an_incident(api: Api) -> None:
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get("/incidents").text
+    assert '<option value="WebDown">WebDown (critical)</option>' in page  # the runbook's alert
+    sent = client.post(
+        "/test-alert", data={"csrf": _csrf(page), "alertname": "WebDown"}, follow_redirects=False
+    )
+    assert sent.status_code == 303 and "Test+alert+WebDown+sent" in sent.headers["location"]
+    api.run_engine()
+    [incident] = api.get("/api/v1/incidents").json()
+    assert incident["group_labels"] == {"alertname": "WebDown", "instance": "tocsin-test"}
+    alerts = api.get(f"/api/v1/incidents/{incident['id']}").json()["alerts"]
+    assert alerts[0]["labels"]["test"] == "true"
+    assert "responder" in alerts[0]["annotations"]["summary"]
+    refused = client.post("/test-alert", data={"csrf": _csrf(page), "alertname": "Nope"})
+    assert refused.status_code == 422

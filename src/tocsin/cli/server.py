@@ -84,6 +84,16 @@ def serve(
     if log_format is not None and log_format.lower() not in FORMATS:
         err.print(f"tocsin: --log-format must be one of {', '.join(FORMATS)}, not {log_format!r}")
         raise typer.Exit(2)
+    if config == Path("tocsin.yaml") and not config.exists():
+        config = builtin_config(Path(data_dir or "data"))
+        out.print(
+            f"no ./tocsin.yaml and no --config: running on the built-in configuration, written "
+            f"to {config} (one route, told to this terminal; nobody is paged). Copy it to "
+            "./tocsin.yaml to change it (docs/config.md).",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     loaded = load(config)  # every problem reported before anything starts
     host, _, port = listen.rpartition(":")
     if not port.isdigit():
@@ -128,6 +138,21 @@ def serve(
         run_one(options, reuse_port=False)
     else:
         raise typer.Exit(run_workers(options, workers))
+
+
+BUILTIN = "builtin-tocsin.yaml"
+
+
+def builtin_config(data_dir: Path) -> Path:
+    """The built-in configuration's file in the data directory, written there the first time
+    (a person's changes to it are kept: it is not written again)."""
+    from importlib.resources import files
+
+    path = data_dir / BUILTIN
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(files("tocsin.config").joinpath("builtin.yaml").read_text())
+    return path
 
 
 def example_alert(loaded: Config) -> dict[str, str]:

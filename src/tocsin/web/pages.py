@@ -16,11 +16,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.datastructures import FormData
 
+from tocsin import times
+from tocsin.alerts.payloads import finish
 from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.incidents.updates import MAX_MESSAGE_CHARS, STAGES
-from tocsin.service import incidents, record, tokens, updates
+from tocsin.service import incidents, record, testing, tokens, updates
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
@@ -270,6 +272,7 @@ async def incident_list(request: Request) -> Response:
         pages=pages,
         link=link,
         flash=request.query_params.get("flash", "")[:200],
+        tests=testing.choices(serving(access.app_state(request))),
     )
 
 
@@ -355,6 +358,24 @@ def _link_reader(request: Request, incident_id: int) -> Person | None:
             "this link has expired; sign in to open the incident",
         ) from None
     return Person("", LINK, "")
+
+
+@router.post("/test-alert")
+@access.handled
+async def send_test_alert(request: Request) -> Response:
+    """Fire a test alert (a runbook's alert, labelled as a test) through the intake, as
+    Prometheus would: it is routed, grouped, paged and recorded like any other."""
+    person, form = await access.acting(request)
+    state = access.app_state(request)
+    ctx = serving(state)
+    now = times.to_dt(ctx.now())
+    alert = testing.test_alert(ctx, str(form.get("alertname") or "")[:200], person.user, now)
+    parsed = finish([alert], now, state.config.resolve_timeout_s, state.limits)
+    if parsed.errors:
+        raise Invalid("; ".join(parsed.errors))
+    await state.writer.write(parsed.alerts, "console")
+    name = alert.labels["alertname"]
+    return access.redirect("/incidents", flash=f"Test alert {name} sent")
 
 
 @router.get("/incidents/{incident_id}/timeline")
