@@ -569,3 +569,28 @@ def test_a_test_alert_goes_through_the_intake_and_opens_an_incident(api: Api) ->
     assert "responder" in alerts[0]["annotations"]["summary"]
     refused = client.post("/test-alert", data={"csrf": _csrf(page), "alertname": "Nope"})
     assert refused.status_code == 422
+
+
+def test_the_runbooks_list_their_alerts_and_coverage_and_render_a_section(api: Api) -> None:
+    _fire(api, {"alertname": "NoBookForMe", "instance": "x"})
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get("/runbooks").text
+    assert "Web runbook" in page and 'href="/runbooks/WebDown"' in page
+    assert "<code>NoBookForMe</code>" in page  # fired with no runbook
+    assert 'Runbook alerts never seen:</b> <a href="/runbooks/WebDown">' in page
+    assert "Web runbook" not in api.client.get("/runbooks?q=nothing-like-it").text
+    section = api.client.get("/runbooks/WebDown")
+    assert section.status_code == 200
+    assert "kubectl -n web describe pod {{ $labels.pod }}" in section.text.replace("&#34;", '"')
+    assert api.client.get("/runbooks/NoBookForMe").status_code == 404
+
+
+def test_the_report_charts_response_times_and_lists_the_noisy(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    api.post(f"/api/v1/incidents/{number}/ack", {})
+    signin(api.client, api.tokens["viewer"])
+    page = api.client.get("/reports?days=30")
+    assert page.status_code == 200
+    assert page.text.count('<svg class="chart"') == 3
+    assert "<code>WebDown</code>: 1 firing in 1 incident" in page.text
+    assert api.client.get("/reports?days=12").status_code == 422

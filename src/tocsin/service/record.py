@@ -102,8 +102,20 @@ def sections_of(
     """The runbook sections for the alerts ``names`` at the incident's severity; with
     ``labels`` (an alert name's labels), every command carries ``filled``: its text with the
     placeholders filled from those labels (``runbooks.fill``), and ``unfilled``."""
+    return runbook_sections(ctx, names, row.severity, labels)
+
+
+def runbook_sections(
+    ctx: Context,
+    names: list[str],
+    severity: str | None,
+    labels: Mapping[str, Mapping[str, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The runbook sections for the alerts ``names``, the variant for ``severity`` first;
+    every command ``filled`` from ``labels`` where given (else as written) and its
+    ``unfilled`` placeholders."""
     link: Callable[[str, str], str] = partial(messages.runbook_link, ctx.pager())
-    found = sections(ctx.catalog, sorted(names), row.severity, link)
+    found = sections(ctx.catalog, sorted(names), severity, link)
     roots = ctx.config.runbook_paths()
     for section in found:  # never the server's own paths: relative to the runbook directory
         source, url = section["source"], section["url"]

@@ -5,14 +5,21 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.web import admin, muting, oncall, pages, review
+from tocsin.web import admin, knowledge, muting, oncall, pages, review
 from tocsin.web.render import STATIC
 
 
 def install(app: FastAPI) -> FastAPI:
     """The console's routes on ``app`` (the API's application), and its static files."""
     # the more specific paths first: pages has /incidents/{id}/{action}
-    for router in (review.router, muting.router, oncall.router, admin.router, pages.router):
+    for router in (
+        review.router,
+        muting.router,
+        oncall.router,
+        admin.router,
+        knowledge.router,
+        pages.router,
+    ):
         app.include_router(router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,0 +1,151 @@
+"""The console's runbooks and reports: the runbook catalog (searchable, each runbook's lint
+problems, which alerts fired with no runbook and which runbook alerts were never seen), an
+alert's runbook section rendered, and the response report over a window with its charts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from markupsafe import Markup
+
+from tocsin import times
+from tocsin.errors import Invalid, NotFound
+from tocsin.runbooks.links import relative_path
+from tocsin.runbooks.lint import lint_catalog
+from tocsin.service import record, reports
+from tocsin.service.context import Context, serving
+from tocsin.web import access
+from tocsin.web.render import page
+
+router = APIRouter()
+
+COVERAGE_DAYS = 30
+WINDOWS = (7, 30, 90)  # a report's window, in days
+WEEKS = 8  # the charts' weeks
+
+
+def _catalog(ctx: Context, query: str) -> dict[str, Any]:
+    catalog = ctx.catalog
+    if catalog is None:
+        return {"books": [], "problems": {}, "coverage": None}
+    roots = ctx.config.runbook_paths()
+    problems: dict[str, list[Any]] = {}
+    for problem in lint_catalog(catalog, times.to_dt(ctx.now()).date()):
+        problems.setdefault(relative_path(problem.source, roots), []).append(problem)
+    wanted = query.lower()
+    books = []
+    for book in catalog.runbooks:
+        alerts = [
+            a
+            for a in book.alerts
+            if not wanted or wanted in a.name.lower() or wanted in (a.title or "").lower()
+        ]
+        if wanted and not alerts and wanted not in book.title.lower():
+            continue
+        source = relative_path(book.source, roots)
+        books.append({"title": book.title, "source": source, "alerts": alerts})
+    now = ctx.now()
+    made = reports.report(ctx, now - COVERAGE_DAYS * 86400, now + 1)
+    return {
+        "books": books,
+        "problems": problems,
+        "coverage": {
+            "without_runbook": made.without_runbook,
+            "runbooks_not_seen": made.runbooks_not_seen,
+        },
+    }
+
+
+@router.get("/runbooks")
+@access.handled
+async def runbook_list(request: Request) -> Response:
+    person = access.require(request, "read")
+    query = request.query_params.get("q", "").strip()[:200]
+    view = await asyncio.to_thread(_catalog, serving(access.app_state(request)), query)
+    return page(
+        "runbooks.html", person=person, title="Runbooks", q=query, days=COVERAGE_DAYS, **view
+    )
+
+
+@router.get("/runbooks/{name}")
+@access.handled
+async def runbook_section(request: Request, name: str) -> Response:
+    """An alert's runbook section, at a severity (``severity``) when given."""
+    person = access.require(request, "read")
+    severity = request.query_params.get("severity", "").strip()[:64] or None
+    ctx = serving(access.app_state(request))
+    found = await asyncio.to_thread(record.runbook_sections, ctx, [name[:200]], severity)
+    if not found:
+        raise NotFound(f"no runbook documents an alert named {name[:200]!r}")
+    return page("runbook.html", person=person, title=name, alert=name, sections=found)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _bars(values: list[tuple[str, float | None]], unit: str = "min") -> Markup:
+    """A horizontal bar chart, drawn on the server as SVG: one bar a value, labelled."""
+    height = 24 * max(1, len(values)) + 8
+    top = max([v for _, v in values if v is not None] or [1.0]) or 1.0
+    parts = [
+        f'<svg class="chart" viewBox="0 0 600 {height}" role="img" aria-label="{len(values)} bars">'
+    ]
+    for i, (label, value) in enumerate(values):
+        y = 4 + i * 24
+        width = 0 if value is None else max(2, round(value / top * 380))
+        shown = "-" if value is None else f"{value:.1f} {unit}"
+        parts.append(
+            f'<text x="0" y="{y + 16}" class="label">{Markup.escape(label[:28])}</text>'
+            f'<rect x="190" y="{y + 3}" width="{width}" height="16" class="bar"></rect>'
+            f'<text x="{196 + width}" y="{y + 16}" class="value">{shown}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))  # every label escaped above; numbers only otherwise
+
+
+def _minutes(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds / 60
+
+
+def _report(ctx: Context, days: int) -> dict[str, Any]:
+    now = ctx.now()
+    made = reports.report(ctx, now - days * 86400, now + 1)
+    data = made.to_json()
+    weeks = []
+    for week in range(WEEKS, 0, -1):
+        start = now - week * 7 * 86400
+        part = reports.report(ctx, start, start + 7 * 86400).overall
+        label = datetime.fromtimestamp(start, UTC).strftime("week of %d %b")
+        weeks.append((label, part))
+    response = data["response"]
+    return {
+        "report": data,
+        "ack_by_severity": _bars(
+            [
+                (r["key"], _minutes(r["time_to_acknowledge"]["median_s"]))
+                for r in response["by_severity"]
+            ]
+        ),
+        "ack_by_week": _bars(
+            [(label, _minutes(r.time_to_acknowledge.median_s)) for label, r in weeks]
+        ),
+        "resolve_by_week": _bars(
+            [(label, _minutes(r.time_to_resolve.median_s)) for label, r in weeks]
+        ),
+    }
+
+
+@router.get("/reports")
+@access.handled
+async def report_page(request: Request) -> Response:
+    person = access.require(request, "read")
+    raw = request.query_params.get("days", "30")
+    if not raw.isdigit() or int(raw) not in WINDOWS:
+        raise Invalid(f"days must be one of {', '.join(map(str, WINDOWS))}")
+    view = await asyncio.to_thread(_report, serving(access.app_state(request)), int(raw))
+    return page(
+        "reports.html", person=person, title="Reports", days=int(raw), windows=WINDOWS, **view
+    )
