@@ -594,3 +594,24 @@ def test_the_report_charts_response_times_and_lists_the_noisy(api: Api) -> None:
     assert page.text.count('<svg class="chart"') == 3
     assert "<code>WebDown</code>: 1 firing in 1 incident" in page.text
     assert api.client.get("/reports?days=12").status_code == 422
+
+
+def test_the_config_page_draws_the_tree_and_says_who_labels_would_page(
+    db: Engine, clock: VirtualClock
+) -> None:
+    from tocsin.config import load_config
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "tocsin.yaml"
+    state = AppState(db=db, config=load_config(example), clock=clock, config_path=example)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        api = Api(client, state, db)
+        signin(client, api.tokens["viewer"])
+        page = client.get("/config").text
+        assert "policy <b>pebble</b>" in page and "<code>severity=&#34;critical&#34;</code>" in page
+        plan = client.get(
+            "/config", params={"labels": 'alertname="PebbleAPIDown"\nseverity="critical"'}
+        ).text
+        assert "Escalation policy <b>pebble</b>" in plan
+        assert "schedule:pebble-primary → <b>" in plan
+        bad = client.get("/config", params={"labels": 'alertname=~"x"'})
+        assert 'class="notice bad"' in bad.text

@@ -12,11 +12,13 @@ from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
 from tocsin import times
+from tocsin.alerts.matchers import parse_matchers
 from tocsin.errors import Invalid, NotFound
 from tocsin.runbooks.links import relative_path
 from tocsin.runbooks.lint import lint_catalog
 from tocsin.service import record, reports
 from tocsin.service.context import Context, serving
+from tocsin.service.routes import route_plan
 from tocsin.web import access
 from tocsin.web.render import page
 
@@ -81,6 +83,48 @@ async def runbook_section(request: Request, name: str) -> Response:
     if not found:
         raise NotFound(f"no runbook documents an alert named {name[:200]!r}")
     return page("runbook.html", person=person, title=name, alert=name, sections=found)
+
+
+# --------------------------------------------------------------------------- config
+
+
+def _labels(text: str) -> dict[str, str]:
+    """An alert's labels as a person writes them: ``{a="b", c="d"}`` or ``a=b`` a line."""
+    text = text.strip()[:4000]
+    body = text if text.startswith("{") or "\n" not in text else ",".join(text.splitlines())
+    found = parse_matchers(body)
+    if any(m.op.value != "=" for m in found):
+        raise Invalid('give labels as name="value"')
+    return {m.name: m.value for m in found}
+
+
+@router.get("/config")
+@access.handled
+async def config_page(request: Request) -> Response:
+    """The routing tree, what an alert with given labels would meet (``labels``), and the
+    configuration's notes."""
+    person = access.require(request, "read")
+    state = access.app_state(request)
+    ctx = serving(state)
+    text = request.query_params.get("labels", "")
+    plan, error = None, ""
+    if text.strip():
+        try:
+            plan = route_plan(ctx.config, _labels(text), times.to_dt(ctx.now()))
+        except Invalid as exc:
+            error = exc.message
+    notes = [note for policy in ctx.config.paging.policies.values() for note in policy.notes]
+    return page(
+        "config.html",
+        person=person,
+        title="Configuration",
+        root=ctx.config.route,
+        labels=text[:4000],
+        plan=plan,
+        error=error,
+        notes=notes,
+        source=str(state.config_path) if state.config_path else "",
+    )
 
 
 # --------------------------------------------------------------------------- reports
