@@ -158,8 +158,13 @@ def test_the_runbook_panel_fills_commands_from_the_labels_and_marks_what_it_coul
     signin(api.client, api.tokens["viewer"])
     text = api.client.get(f"/incidents/{number}").text
     assert "kubectl -n web describe pod &#39;web-1; rm -rf /&#39;" in text
-    assert "Not filled from the alert: <code>&lt;host&gt;</code>" in text
+    assert "Not filled from the alert:</span>" in text
+    assert '<code>&lt;host&gt;</code> <input name="fill.host"' in text
     assert 'class="badge risk-read"' in text
+    # what the person types is quoted as a label's value would be
+    typed = api.client.get(f"/incidents/{number}", params={"fill.host": "db-1; reboot"}).text
+    assert "curl -s http://&#39;db-1; reboot&#39;/health" in typed
+    assert "Filled in by hand: <code>host</code>" in typed
 
 
 def test_a_responder_acknowledges_and_the_timeline_names_them(api: Api) -> None:

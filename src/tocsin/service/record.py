@@ -139,11 +139,18 @@ def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
     return out
 
 
-def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[str, Any]:
+def record(
+    ctx: Context,
+    incident_id: int,
+    with_timeline: bool = False,
+    typed: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """The whole record: the incident, its alerts, response figures, where its escalation
     stands (``oncall.escalation.progress``) and runbook sections
     (and, ``with_timeline``, the latest ``RECORD_EVENTS`` events of its timeline, oldest
-    first, and ``timeline_total``: how many it holds)."""
+    first, and ``timeline_total``: how many it holds). ``typed``: values a person gave for
+    placeholders no label fills (by ``placeholder_key``), filled the same way, quoted; an
+    alert's own labels come first."""
     with ctx.db.connect() as conn:
         row = incident_row(conn, incident_id)
         members = repo.incident_members(conn, row.id)
@@ -156,7 +163,10 @@ def record(ctx: Context, incident_id: int, with_timeline: bool = False) -> dict[
             progress(json.loads(row.escalation), row.status) if row.escalation else None
         )
         names = [m.labels.get("alertname", "") for m in members]
-        body["runbooks"] = sections_of(ctx, names, row, labels_by_name(members))
+        labels = labels_by_name(members)
+        if typed:
+            labels = {name: {**typed, **own} for name, own in labels.items()}
+        body["runbooks"] = sections_of(ctx, names, row, labels)
     if with_timeline:  # the latest events, and how many there are in all
         body["timeline"], body["timeline_total"] = latest_timeline(ctx, incident_id)
     return body

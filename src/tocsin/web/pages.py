@@ -307,8 +307,24 @@ def _each(
     return done, refused
 
 
-def _incident(ctx: Context, incident_id: int) -> tuple[dict[str, Any], list[Any], int]:
-    found = record.record(ctx, incident_id)
+MAX_TYPED = 20  # placeholder values a person may give at once
+
+
+def _typed(request: Request) -> dict[str, str]:
+    """Placeholder values typed on the page (``fill.<key>=value``), bounded."""
+    found: dict[str, str] = {}
+    for name, value in request.query_params.multi_items():
+        key = name.removeprefix("fill.")
+        wanted = name.startswith("fill.") and value.strip() and len(found) < MAX_TYPED
+        if wanted and key.replace("_", "").isalnum() and len(key) <= 100:
+            found[key] = value.strip()[:500]
+    return found
+
+
+def _incident(
+    ctx: Context, incident_id: int, typed: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[Any], int]:
+    found = record.record(ctx, incident_id, typed=typed)
     events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
     found["notifications"] = record.notifications(ctx, incident_id)[-NOTIFICATIONS:]
     found["update_templates"] = updates.templates(ctx, incident_id)
@@ -325,8 +341,9 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         raise SignIn
     if not person.may("read") and person.role != LINK:
         raise Forbidden(f"a {person.role} may not do this")
+    typed = _typed(request)
     found, events, total = await asyncio.to_thread(
-        _incident, serving(access.app_state(request)), incident_id
+        _incident, serving(access.app_state(request)), incident_id, typed
     )
     return page(
         "incident.html",
@@ -340,6 +357,7 @@ async def incident_page(request: Request, incident_id: int) -> Response:
         max_name=MAX_NAME_CHARS,
         max_message=MAX_MESSAGE_CHARS,
         stages=STAGES,
+        typed=typed,
     )
 
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from tocsin.incidents.describe import event_sentence
+from tocsin.runbooks.commands import placeholder_key
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -68,6 +69,7 @@ ENV.filters["when"] = when
 ENV.filters["duration"] = duration
 ENV.filters["sentence"] = _sentence
 ENV.filters["incident_name"] = incident_name
+ENV.filters["placeholder_key"] = placeholder_key
 
 
 def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
