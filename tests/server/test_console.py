@@ -620,3 +620,52 @@ def test_the_config_page_draws_the_tree_and_says_who_labels_would_page(
         assert "schedule:pebble-primary → <b>" in plan
         bad = client.get("/config", params={"labels": 'alertname=~"x"'})
         assert 'class="notice bad"' in bad.text
+
+
+STATUS = (
+    CONFIG
+    + """
+status_page:
+  title: Pebble status
+  components:
+    - {name: API, matchers: ['alertname="WebDown"'], description: "uploads and views"}
+    - {name: Database, matchers: ['alertname="DbDown"']}
+"""
+)
+
+
+def test_the_public_status_page_shows_states_and_only_public_updates(
+    db: Engine, clock: VirtualClock
+) -> None:
+    state = AppState(db=db, config=parse_config(STATUS), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        api = Api(client, state, db)
+        anyone = TestClient(client.app)  # no sign-in
+        quiet = anyone.get("/status")
+        assert quiet.status_code == 200 and "All systems operational" in quiet.text
+        number = _fire(
+            api, {"alertname": "WebDown", "instance": "web-<b>1</b>", "severity": "critical"}
+        )
+        clock.advance(31)  # past the page's freshness
+        down = anyone.get("/status").text
+        assert 'API <span class="badge state-outage">' in down
+        assert 'Database <span class="badge state-operational">' in down
+        assert "No incidents reported" in down  # nothing published yet
+        signin(client, api.tokens["responder"])
+        page = client.get(f"/incidents/{number}").text
+        for public, message in (
+            (False, "internal: db-7 swap"),
+            (True, "Uploads fail; we are on it"),
+        ):
+            form = {"csrf": _csrf(page), "stage": "identified", "message": message}
+            if public:
+                form["public"] = "1"
+            assert client.post(f"/incidents/{number}/update", data=form).status_code == 200
+        clock.advance(31)
+        shown = anyone.get("/status").text
+        assert "Uploads fail; we are on it" in shown and "Identified: API" in shown
+        assert "internal" not in shown and "web-" not in shown and "responder" not in shown
+        feed = anyone.get("/status/feed.atom")
+        assert feed.headers["content-type"].startswith("application/atom+xml")
+        assert '<content type="text">Uploads fail; we are on it</content>' in feed.text
+        assert "internal" not in feed.text

@@ -25,6 +25,7 @@ class StatusUpdateIn(BaseModel):
     message: str = Field(min_length=1, max_length=MAX_MESSAGE_CHARS)
     template: str | None = Field(default=None, max_length=200)  # a default or runbook template
     impact: str | None = Field(default=None, max_length=updates.MAX_IMPACT_CHARS)
+    public: bool = False  # also on the public status page (its message only)
 
 
 @router.post("/api/v1/incidents/{incident_id}/status-updates", status_code=201)
@@ -42,6 +43,7 @@ async def post_status_update(
         by,
         template=body.template,
         impact=body.impact,
+        public=body.public,
     )
     return JSONResponse(posted.to_json(), status_code=201)
 

@@ -79,6 +79,7 @@ class Client(Protocol):
         by: str,
         template: str | None,
         impact: str | None,
+        public: bool = False,
     ) -> dict[str, Any]: ...
 
     def updates(self, number: int) -> list[dict[str, Any]]: ...
@@ -241,11 +242,12 @@ class LocalClient:
         by: str,
         template: str | None,
         impact: str | None,
+        public: bool = False,
     ) -> dict[str, Any]:
         from tocsin.service import updates
 
         posted = updates.post(
-            self.ctx(), number, stage, message, by, template=template, impact=impact
+            self.ctx(), number, stage, message, by, template=template, impact=impact, public=public
         )
         return posted.to_json()
 

@@ -277,8 +277,15 @@ class RemoteClient:
         by: str,
         template: str | None,
         impact: str | None,
+        public: bool = False,
     ) -> dict[str, Any]:
-        body = {"stage": stage, "message": message, "template": template, "impact": impact}
+        body: dict[str, Any] = {
+            "stage": stage,
+            "message": message,
+            "template": template,
+            "impact": impact,
+            "public": public or None,  # left out unless asked: older servers know no key
+        }
         done: dict[str, Any] = self.json(
             "POST",
             f"/api/v1/incidents/{number}/status-updates",

@@ -28,6 +28,12 @@ def update(
         ),
     ] = None,
     impact: Annotated[str | None, typer.Option("--impact", help="The impact, if known.")] = None,
+    public: Annotated[
+        bool,
+        typer.Option(
+            "--public", help="Also publish the message on the public status page (/status)."
+        ),
+    ] = False,
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
     by: By = None,
     *,
@@ -37,7 +43,7 @@ def update(
     resolved does not resolve the paging: use tocsin incident resolve)."""
     with refusals(f"incident {number}: "):
         who = client.actor(by)
-        posted = client.post_update(number, stage, message, who, template, impact)
+        posted = client.post_update(number, stage, message, who, template, impact, public)
     if output == "json":
         print(json.dumps(posted))
         return

@@ -458,6 +458,31 @@ class PolicyConfig(_Strict):
     ack_timeout: Duration | None = None
 
 
+class ComponentConfig(_Strict):
+    """A part of the service the public status page shows: an incident affects it when one
+    of its alerts matches all of ``matchers``."""
+
+    name: str = Field(min_length=1, max_length=100)
+    matchers: Matchers = Field(min_length=1, max_length=20)
+    description: str | None = Field(default=None, max_length=500)
+
+
+class StatusPageConfig(_Strict):
+    """The public status page (``/status``): no sign-in, no labels, people or notes."""
+
+    title: str = Field("Service status", min_length=1, max_length=200)
+    components: list[ComponentConfig] = Field(default_factory=list, max_length=100)
+
+    @field_validator("components")
+    @classmethod
+    def _unique(cls, value: list[ComponentConfig]) -> list[ComponentConfig]:
+        names = [c.name for c in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"component names must differ: {', '.join(twice)}")
+        return value
+
+
 class TocsinConfig(_Strict):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     route: RouteConfig
@@ -491,3 +516,5 @@ class TocsinConfig(_Strict):
     postmortem_template: str | None = None
     # what a resolved incident still asks of people, per severity (config/duties.py)
     duties: DutiesConfig = Field(default_factory=DutiesConfig)
+    # the public status page: its title and components
+    status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)

@@ -52,6 +52,7 @@ class Posted:
     by: str
     at: float
     channels: list[str]
+    public: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -64,6 +65,7 @@ class Posted:
             "by": self.by,
             "at": times.to_dt(self.at).isoformat(),
             "channels": self.channels,
+            "public": self.public,
         }
 
 
@@ -159,8 +161,10 @@ def post(
     by: str,
     template: str | None = None,
     impact: str | None = None,
+    public: bool = False,
 ) -> Posted:
-    """Post a status update (Invalid, NotFound or Conflict when it cannot be)."""
+    """Post a status update (Invalid, NotFound or Conflict when it cannot be). ``public``:
+    its message is published on the status page too (``service.status``)."""
     message = message.strip()
     _check(stage, message, impact)
     pager, now = ctx.pager(), ctx.now()
@@ -190,6 +194,7 @@ def post(
                 "text": text,
                 "by": by,
                 "channels": channels,
+                "public": public,
             },
         )
         interval = pager.config.paging.update_interval_s(incident.severity)
@@ -198,7 +203,7 @@ def post(
         else:
             outbox.cancel(conn, (REMINDER,), incident_id)
     ctx.wake()
-    return Posted(incident_id, stage, previous, name, message, text, by, now, channels)
+    return Posted(incident_id, stage, previous, name, message, text, by, now, channels, public)
 
 
 def _render(

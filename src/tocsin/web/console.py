@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.web import admin, knowledge, muting, oncall, pages, review
+from tocsin.web import admin, knowledge, muting, oncall, pages, review, status
 from tocsin.web.render import STATIC
 
 
@@ -18,6 +18,7 @@ def install(app: FastAPI) -> FastAPI:
         oncall.router,
         admin.router,
         knowledge.router,
+        status.router,
         pages.router,
     ):
         app.include_router(router, include_in_schema=False)

@@ -476,9 +476,11 @@ async def _status_update(
             message=message,
             impact=impact or "",
             text=text,
+            public=form.get("public") == "1",
         )
+    public = form.get("public") == "1"
     posted = await asyncio.to_thread(
-        updates.post, ctx, incident_id, stage, message, person.user, template, impact
+        updates.post, ctx, incident_id, stage, message, person.user, template, impact, public
     )
     told = ", ".join(posted.channels) or "no channel"
     return access.redirect(f"/incidents/{incident_id}", flash=f"Status update sent to {told}")
