@@ -395,6 +395,8 @@ def test_on_call_shows_who_now_and_an_override_changes_it(oncall: Api) -> None:
     signin(api.client, "tocsin_cy_secret")
     page = api.client.get("/oncall").text
     assert "On call now: <b>ana</b>" in page  # the rotation's first week (from 11 Jan)
+    assert '<span class="bar-label">layer: weekly</span>' in page
+    assert '<span class="bar-label">overrides</span>' not in page
     assert "next: ben at 2027-01-18 09:00:00 UTC" in page
     added = api.client.post(
         "/oncall/overrides",
@@ -413,6 +415,7 @@ def test_on_call_shows_who_now_and_an_override_changes_it(oncall: Api) -> None:
     after = api.client.get("/oncall").text
     assert "On call now: <b>cy</b>" in after
     assert "<b>cy</b> takes primary" in after
+    assert '<span class="bar-label">overrides</span>' in after
     [override] = api.get("/api/v1/overrides").json()
     refused = api.client.post(
         "/oncall/overrides",

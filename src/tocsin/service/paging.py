@@ -3,6 +3,7 @@ who is next), override add/list/remove, and the shifts a calendar feed shows."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -86,6 +87,19 @@ def schedule_shifts(ctx: Context, name: str, start: datetime, end: datetime) -> 
     """The shifts of schedule ``name`` over [start, end), overrides included."""
     found = [o for o in _overrides(ctx, start, end) if o.schedule == name]
     return shifts(schedule(ctx, name), start, end, found)
+
+
+def layer_shifts(
+    ctx: Context, name: str, start: datetime, end: datetime
+) -> list[tuple[str, list[Shift]]]:
+    """Each layer of schedule ``name`` on its own over [start, end), as (its rotation's name,
+    its shifts): what the final shifts (``schedule_shifts``) are made of, before overrides
+    and before a later layer wins."""
+    found = schedule(ctx, name)
+    return [
+        (layer.rotation.name, shifts(replace(found, layers=(layer,)), start, end))
+        for layer in found.layers
+    ]
 
 
 def user(ctx: Context, name: str) -> None:

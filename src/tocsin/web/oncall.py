@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 
 from tocsin import times
 from tocsin.errors import Invalid
+from tocsin.oncall.schedule import Shift
 from tocsin.service import paging
 from tocsin.service.context import Context, serving
 from tocsin.web import access
@@ -22,30 +23,51 @@ router = APIRouter()
 DAYS = 14
 
 
+def _bars(found: list[Any], now: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Shifts as bars over [now, end): where each starts and how wide it is, in percent."""
+    span = (end - now).total_seconds()
+    return [
+        {
+            "users": ", ".join(shift.users) or "nobody",
+            "start": shift.start,
+            "end": shift.end,
+            "left": round(max(0.0, (shift.start - now).total_seconds()) / span * 100, 2),
+            "width": round(
+                (min(shift.end, end) - max(shift.start, now)).total_seconds() / span * 100, 2
+            ),
+        }
+        for shift in found
+        if shift.end > now and shift.start < end
+    ]
+
+
 def _view(ctx: Context) -> dict[str, Any]:
     now = times.to_dt(ctx.now())
     end = now + timedelta(days=DAYS)
-    span = (end - now).total_seconds()
-    schedules = []
-    for entry in paging.oncall_now(ctx, now):
-        name = entry["schedule"]
-        bars = [
-            {
-                "users": ", ".join(shift.users) or "nobody",
-                "start": shift.start,
-                "end": shift.end,
-                "left": round(max(0.0, (shift.start - now).total_seconds()) / span * 100, 2),
-                "width": round(
-                    (min(shift.end, end) - max(shift.start, now)).total_seconds() / span * 100, 2
-                ),
-            }
-            for shift in paging.schedule_shifts(ctx, name, now, end)
-        ]
-        schedules.append({**entry, "bars": bars})
     overrides = [
         {**paging.override_json(override_id, o), "start_dt": o.start, "end_dt": o.end}
         for override_id, o in paging.overrides(ctx)
     ]
+    schedules = []
+    for entry in paging.oncall_now(ctx, now):
+        name = entry["schedule"]
+        layers = [
+            {"name": rotation, "bars": _bars(found, now, end)}
+            for rotation, found in paging.layer_shifts(ctx, name, now, end)
+        ]
+        mine = [
+            Shift((o["user"],), o["start_dt"], o["end_dt"])
+            for o in overrides
+            if o["schedule"] == name
+        ]
+        schedules.append(
+            {
+                **entry,
+                "layers": layers,
+                "override_bars": _bars(mine, now, end),
+                "bars": _bars(paging.schedule_shifts(ctx, name, now, end), now, end),
+            }
+        )
     return {
         "now": now,
         "schedules": schedules,
