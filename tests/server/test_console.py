@@ -672,3 +672,50 @@ def test_the_public_status_page_shows_states_and_only_public_updates(
         assert feed.headers["content-type"].startswith("application/atom+xml")
         assert '<content type="text">Uploads fail; we are on it</content>' in feed.text
         assert "internal" not in feed.text
+
+
+def test_no_page_passes_untrusted_text_through_unescaped(api: Api) -> None:
+    """Labels, annotations, a note, a silence's comment and a status update carrying HTML,
+    script and Slack mrkdwn: every page shows them as text."""
+    number = _fire(
+        api,
+        {"alertname": "WebDown", "instance": HOSTILE, "severity": "critical", "pod": HOSTILE},
+        {"summary": HOSTILE, "runbook_url": "javascript:alert(1)"},
+    )
+    client = api.client
+    signin(client, api.tokens["admin"])
+    page = client.get(f"/incidents/{number}").text
+    csrf = _csrf(page)
+    client.post(f"/incidents/{number}/note", data={"csrf": csrf, "text": HOSTILE})
+    client.post(
+        f"/incidents/{number}/update",
+        data={"csrf": csrf, "stage": "identified", "message": HOSTILE, "public": "1"},
+    )
+    client.post(
+        "/silences",
+        data={"csrf": csrf, "matchers": 'alertname="Other"', "duration": "1h", "comment": HOSTILE},
+    )
+    client.post(
+        f"/incidents/{number}/action-items", data={"csrf": csrf, "title": HOSTILE, "owner": "ana"}
+    )
+    paths = [
+        "/incidents",
+        f"/incidents/{number}",
+        f"/incidents/{number}/timeline",
+        f"/incidents/{number}/postmortem",
+        "/alerts",
+        "/silences",
+        "/oncall",
+        "/runbooks",
+        "/reports",
+        "/config?labels=" + 'alertname="<script>x</script>"',
+        "/admin/tokens",
+        "/status",
+        "/status/feed.atom",
+    ]
+    for path in paths:
+        answer = client.get(path)
+        assert answer.status_code == 200, path
+        body = answer.text
+        for raw in ("<script>alert", "<img src=x", "<script>x</script>", 'href="javascript:'):
+            assert raw not in body, (path, raw)

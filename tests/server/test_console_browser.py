@@ -10,6 +10,7 @@ import json
 import shutil
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -162,3 +163,25 @@ def test_a_silence_made_from_an_alert_mutes_it(
     page.goto(f"{server.url}/alerts")
     assert page.locator(".badge.muted").inner_text() == "silenced"
     assert page.locator("text=Silence this").count() == 0
+
+
+def test_an_override_changes_who_is_on_call(
+    chromium: Any, served: tuple[Server, dict[str, str]]
+) -> None:
+    server, tokens = served
+    page = _sign_in(chromium, server, tokens["alice"], 1440, 900)
+    page.goto(f"{server.url}/oncall")
+    primary = page.locator("section.schedule", has_text="pebble-primary")
+    before = primary.locator("p").first.inner_text()
+    assert "On call now: erin" not in before
+    now = datetime.now(UTC)
+    page.select_option("select[name=schedule]", "pebble-primary")
+    page.select_option("select[name=user]", "erin")
+    page.fill("input[name=start]", (now - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=end]", (now + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    page.fill("input[name=reason]", "swap for the evening")
+    page.click("button:has-text('Add override')")
+    page.wait_for_url("**/oncall?flash=**")
+    primary = page.locator("section.schedule", has_text="pebble-primary")
+    assert primary.locator("p").first.inner_text().startswith("On call now: erin")
+    assert page.locator("text=erin takes pebble-primary").count() == 1
