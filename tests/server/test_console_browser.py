@@ -185,3 +185,63 @@ def test_an_override_changes_who_is_on_call(
     primary = page.locator("section.schedule", has_text="pebble-primary")
     assert primary.locator("p").first.inner_text().startswith("On call now: erin")
     assert page.locator("text=erin takes pebble-primary").count() == 1
+
+
+# the lowest contrast of any text on the page against its background (WCAG's formula)
+LOWEST_CONTRAST = """() => {
+  const lum = (c) => {
+    const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(Number).map((v) => {
+      v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4);
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = getComputedStyle(el).backgroundColor;
+      if (c && !c.endsWith(", 0)") && c !== "transparent") return c;
+    }
+    return "rgb(255, 255, 255)";
+  };
+  let lowest = 21, where = "";
+  for (const el of document.querySelectorAll("body *")) {
+    const text = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!text || el.closest("svg") || !el.getClientRects().length) continue;
+    const a = lum(getComputedStyle(el).color), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < lowest) {
+      lowest = ratio; where = el.tagName + " " + el.textContent.trim().slice(0, 40);
+    }
+  }
+  return [lowest, where];
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_console_is_usable_from_the_keyboard_and_its_text_is_readable(
+    chromium: Any, served: tuple[Server, dict[str, str]], scheme: str
+) -> None:
+    server, tokens = served
+    _fire(server, {"alertname": "PebbleAPIDown", "severity": "critical", "pod": "api-1"})
+    context = chromium.new_context(viewport={"width": 1440, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    page.goto(f"{server.url}/signin")
+    assert page.evaluate("document.activeElement.id") == "token"  # the field has the focus
+    page.keyboard.type(tokens["alice"])
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/incidents")
+    page.keyboard.press("Tab")  # the skip link first
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for path in ("/incidents", "/incidents/1", "/alerts", "/oncall", "/reports", "/status"):
+        page.goto(server.url + path)
+        lowest, where = page.evaluate(LOWEST_CONTRAST)
+        assert lowest >= 4.5, f"{path} ({scheme}): contrast {lowest:.2f} at {where}"
+    page.goto(f"{server.url}/incidents/1")
+    for _ in range(40):  # Tab until the Acknowledge button has the focus, then Enter
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.textContent") == "Acknowledge":
+            break
+    else:
+        raise AssertionError("Acknowledge cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/incidents/1?flash=Acknowledged")
+    context.close()
