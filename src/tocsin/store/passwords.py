@@ -65,21 +65,21 @@ def remove(conn: Connection, user: str) -> bool:
 
 
 def failures(conn: Connection, user: str, since: float) -> int:
-    """How many sign-ins with ``user`` failed in the window that started at or after
-    ``since``."""
+    """How many sign-ins with ``user`` failed in its window, when that started after
+    ``since`` (an older one has passed)."""
     row = conn.execute(
         select(signin_failures.c.failures).where(
-            signin_failures.c.user_name == user, signin_failures.c.first_at >= since
+            signin_failures.c.user_name == user, signin_failures.c.first_at > since
         )
     ).first()
     return int(row.failures) if row is not None else 0
 
 
 def fail(conn: Connection, user: str, now: float, since: float) -> int:
-    """Count one failed sign-in with ``user``: a window older than ``since`` starts again at
-    ``now``. Windows of every name older than ``since`` are dropped (a guesser's made-up names
-    do not pile up). The count in the window, this failure included."""
-    conn.execute(delete(signin_failures).where(signin_failures.c.first_at < since))
+    """Count one failed sign-in with ``user``: a window that started at or before ``since``
+    has passed and starts again at ``now``. The passed windows of every name are dropped (a
+    guesser's made-up names do not pile up). The count in the window, this one included."""
+    conn.execute(delete(signin_failures).where(signin_failures.c.first_at <= since))
     conn.execute(_FAIL, {"user": user, "now": now})  # one statement: two guesses at once count
     return failures(conn, user, since)
 
