@@ -21,7 +21,7 @@ from tocsin.api.state import AppState
 from tocsin.cli import app as cli
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.errors import Invalid, NotFound, TooMany
+from tocsin.errors import Conflict, Invalid, NotFound, TooMany
 from tocsin.service import passwords
 from tocsin.store import passwords as rows
 from tocsin.store.schema import signin_failures, user_passwords
@@ -90,6 +90,26 @@ def test_each_role_is_enforced(api: Api) -> None:
     assert admin.get("/admin/tokens").status_code == 200
     with pytest.raises(Invalid, match="role: must be one of viewer, responder, admin"):
         passwords.set_password(db, now, "mach", "intake", SECRET)
+
+
+def test_an_admin_password_uses_up_the_first_sign_in_link(
+    db: Engine, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tocsin.serve import first_signin
+    from tocsin.service import tokens
+
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))
+    state = AppState(db=db, config=parse_config(CONFIG), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        passwords.set_password(db, clock.now(), "rita", "responder", SECRET)
+        link = first_signin(db, "http://testserver", clock.now())
+        assert link is not None and not tokens.has_admin(db)  # a responder is no admin
+        passwords.set_password(db, clock.now(), "ada", "admin", SECRET)
+        assert tokens.has_admin(db) and first_signin(db, "http://testserver", clock.now()) is None
+        used = client.get(link.removeprefix("http://testserver"))
+        assert used.status_code == 409 and "Sign in with a token or a password" in used.text
+        with pytest.raises(Conflict, match="admin already"):
+            tokens.first_admin(db, clock.now(), "ana")
 
 
 def test_a_wrong_name_or_password_gets_one_answer_and_no_session(api: Api) -> None:

@@ -36,6 +36,14 @@ def get(conn: Connection, user: str) -> PasswordRow | None:
     return PasswordRow(row.user_name, row.hash, row.role, row.stamp, row.updated_at)
 
 
+def any_admin(conn: Connection) -> bool:
+    """Whether any user's password signs in as an admin."""
+    found = conn.execute(
+        select(user_passwords.c.user_name).where(user_passwords.c.role == "admin").limit(1)
+    ).first()
+    return found is not None
+
+
 def put(conn: Connection, user: str, hash_: str, role: str, stamp: str, now: float) -> None:
     """Set ``user``'s password (its hash), replacing any before it."""
     conn.execute(delete(user_passwords).where(user_passwords.c.user_name == user))

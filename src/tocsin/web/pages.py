@@ -189,7 +189,8 @@ def _first_page(request: Request, error: str, status: int) -> Response:
 
 FIRST_INVALID = "That first sign-in link is not valid, or it expired; sign in with a token."
 FIRST_USED = (
-    "This server has an admin already: its first sign-in link is used up. Sign in with a token."
+    "This server has an admin already: its first sign-in link is used up. Sign in with a token"
+    " or a password."
 )
 
 
