@@ -1,8 +1,8 @@
 """The one error hierarchy: what went wrong, in the words of the use case, never of HTTP.
 
-Every error tocsin raises on purpose is a ``TocsinError``. The front doors translate the four
-kinds a person can cause (``NotFound``, ``Conflict``, ``Invalid``, ``Forbidden``) and the one a
-person cannot (``Unavailable``) into their own terms: the API into a status code
+Every error tocsin raises on purpose is a ``TocsinError``. The front doors translate the five
+kinds a person can cause (``NotFound``, ``Conflict``, ``Invalid``, ``Forbidden``, ``TooMany``)
+and the one a person cannot (``Unavailable``) into their own terms: the API into a status code
 (``api/errors.py``), the CLI into a message and an exit code, the console and chat into a line
 a person reads. Nothing below the front doors knows which door asked.
 
@@ -45,6 +45,11 @@ class Forbidden(TocsinError):
     """The acting person may not do this (their role, or the link they used)."""
 
 
+class TooMany(TocsinError):
+    """Too many attempts in too short a time (wrong passwords for one name): refused until
+    the window passes, whatever is given."""
+
+
 class Unavailable(TocsinError, RuntimeError):
     """tocsin could not do it now through no fault of the request (the database refused a
     write, the writer stopped); the same request may succeed later."""
@@ -58,5 +63,6 @@ HTTP_STATUS: dict[type[TocsinError], int] = {
     TooLarge: 413,
     Invalid: 422,
     Forbidden: 403,
+    TooMany: 429,
     Unavailable: 503,
 }

@@ -30,8 +30,8 @@ STOP_GRACE_S = 10
 
 
 def first_signin(db: Any, url: str, now: float) -> str | None:
-    """The console's first sign-in link while the server has no admin token (None once it
-    has one, or when the server has no key to sign it with: ``store.linkkey``)."""
+    """The console's first sign-in link while the server has no admin, by token or password
+    (None once it has one, or when the server has no key to sign it with: ``store.linkkey``)."""
     from tocsin.service.tokens import has_admin
     from tocsin.store import linkkey
     from tocsin.web import session

@@ -65,7 +65,7 @@ def _sign_in(browser: Any, server: Server, token: str, width: int, height: int) 
     page.goto(f"{server.url}/")
     assert "/signin" in page.url
     page.fill("#token", token)
-    page.click("button[type=submit]")
+    page.click("form[action='/signin'] button[type=submit]")
     page.wait_for_url("**/incidents")
     return page
 

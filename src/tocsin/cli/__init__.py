@@ -1,9 +1,9 @@
 """The ``tocsin`` command line: the app, and every command registered in one place.
 
-A front door beside the HTTP API. Each command module (``runbooks``, ``server``,
+A front door beside the HTTP API. Each command module (``runbooks``, ``server``, ``users``,
 ``configuration``, ``simulation``, ``paging``, ``incidents``, ``updates``, ``response``,
-``reports``, ``silences``) defines thin commands over the packages and imports what they share from
-``options``; this module imports them and registers their commands and groups below, so the
+``reports``, ``silences``) defines thin commands over the packages and imports what they share
+from ``options``; this module imports them and registers their commands and groups below, so the
 whole command tree reads here, in the order ``tocsin --help`` lists it.
 """
 
@@ -25,6 +25,7 @@ from tocsin.cli import (
     silences,
     simulation,
     updates,
+    users,
 )
 from tocsin.cli.help import readable
 from tocsin.cli.options import out
@@ -64,6 +65,7 @@ app.command("report")(reports.report)
 app.add_typer(runbooks.runbooks_app, name="runbooks")
 app.add_typer(server.db_app, name="db")
 app.add_typer(server.tokens_app, name="tokens")
+app.add_typer(users.users_app, name="users")
 app.add_typer(configuration.routes_app, name="routes")
 app.add_typer(configuration.config_app, name="config")
 

@@ -12,13 +12,13 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from tocsin import times
 from tocsin.alerts.payloads import format_time
 from tocsin.errors import Conflict, Forbidden, Invalid, NotFound
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS
-from tocsin.store import repo
+from tocsin.store import passwords, repo
 from tocsin.store.db import begin_write
 from tocsin.store.repo import ROLES, TokenRow
 
@@ -108,23 +108,29 @@ def create(
     return made, secret
 
 
+def _any_admin(conn: Connection) -> bool:
+    """Whether any admin token is valid or any password signs in as an admin."""
+    return any(t.role == "admin" for t in repo.list_tokens(conn)) or passwords.any_admin(conn)
+
+
 def has_admin(db: Engine) -> bool:
-    """Whether any admin token is valid (a new server has none)."""
+    """Whether the server has an admin: a valid admin token or an admin's password (a new
+    server has neither)."""
     with db.connect() as conn:
-        return any(t.role == "admin" for t in repo.list_tokens(conn))
+        return _any_admin(conn)
 
 
 def first_admin(
     db: Engine, now: float, user: str, users: Collection[str] = ()
 ) -> tuple[TokenRow, str]:
     """The server's first admin token, for ``user``, and its secret: Conflict once any admin
-    token is valid (what makes a first sign-in link good once). Checked and made in one
-    write transaction."""
+    token is valid or any password signs in as an admin (what makes a first sign-in link good
+    once). Checked and made in one write transaction."""
     owner = check_user(user, "admin", users)
     secret = PREFIX + secrets.token_urlsafe(32)
     with begin_write(db) as conn:
-        if any(t.role == "admin" for t in repo.list_tokens(conn)):
-            raise Conflict("this server has an admin already: sign in with your token")
+        if _any_admin(conn):
+            raise Conflict("this server has an admin already: sign in with your token or password")
         token_id = repo.create_token(conn, "console first sign-in", "admin", secret, now, owner)
         made = repo.get_token(conn, token_id)
     assert made is not None

@@ -320,6 +320,29 @@ api_tokens = Table(
     Column("revoked_at", Float, nullable=True),
 )
 
+# The console's passwords (0012): one per user, an argon2id hash (never the password), the
+# role it signs in as, and a random stamp the session cookie names: setting or removing the
+# password changes or drops it, which ends the sessions signed in with the one before.
+user_passwords = Table(
+    "user_passwords",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("stamp", String(32), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+# Failed password sign-ins per user name (0012), known or not, in a window that starts at the
+# first failure: the throttle every process of the server shares.
+signin_failures = Table(
+    "signin_failures",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+)
+
 # PagerDuty-style events name their alert by dedup_key; this finds its labels again.
 event_keys = Table(
     "event_keys",

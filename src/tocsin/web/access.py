@@ -4,6 +4,7 @@ page and form (role, CSRF), and how a refusal or a missing session is answered."
 from __future__ import annotations
 
 import functools
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError
+from tocsin.service import passwords
 from tocsin.service.share import LinkExpired
 from tocsin.service.tokens import Need, may
 from tocsin.store import linkkey, repo
@@ -26,7 +28,8 @@ LINK = "link"  # the role of whoever opened a page's signed link: reads that inc
 
 @dataclass(frozen=True)
 class Person:
-    """Who is signed in: their token's user and role, and the CSRF token of their session."""
+    """Who is signed in: their token's (or password's) user and role, and the CSRF token of
+    their session."""
 
     user: str
     role: str
@@ -52,14 +55,29 @@ def signed_in(request: Request) -> Person | None:
     state = app_state(request)
     key = signing_key(request)
     value = request.cookies.get(session.COOKIE)
-    token_id = session.session_token(key, value, state.clock.now())
-    if token_id is None or value is None:
+    if value is None:
         return None
+    token_id = session.session_token(key, value, state.clock.now())
+    if token_id is None:
+        return _password_holder(state, key, value)
     with state.db.connect() as conn:
         token = repo.get_token(conn, token_id)
     if token is None or token.revoked_at is not None or not may(token.role, "read"):
         return None
     return Person(token.user, token.role, session.csrf(key, value))
+
+
+def _password_holder(state: Any, key: bytes, value: str) -> Person | None:
+    """The person of a password session, while their password has the stamp it names."""
+    held = session.session_password(key, value, state.clock.now())
+    if held is None:
+        return None
+    found = passwords.current(state.db, held.user)
+    if found is None or not hmac.compare_digest(found.stamp, held.stamp):
+        return None
+    if not may(found.role, "read"):
+        return None
+    return Person(found.user, found.role, session.csrf(key, value))
 
 
 def require(request: Request, need: Need) -> Person:

@@ -18,11 +18,11 @@ from starlette.datastructures import FormData
 
 from tocsin import times
 from tocsin.alerts.payloads import finish
-from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, Unavailable
+from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, TooMany, Unavailable
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.incidents.updates import MAX_MESSAGE_CHARS, STAGES
-from tocsin.service import incidents, record, testing, tokens, updates
+from tocsin.service import incidents, passwords, record, testing, tokens, updates
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
@@ -109,11 +109,56 @@ async def signin(request: Request) -> Response:
     return _session(request, token.id, access.redirect(next_path))
 
 
+WRONG_PASSWORD = "That name or password is wrong."
+
+
+@router.post("/signin/password")
+async def signin_password(request: Request) -> Response:
+    """Sign in with a user name and the password set for it (``tocsin users password``): its
+    role becomes the session's. One answer for a wrong name and a wrong password (401);
+    refused (429) after too many wrong ones for the name."""
+    try:
+        form = await access.read_form(request)
+    except Invalid as exc:
+        return _signin_page(request, exc.message, "/incidents", 413)
+    next_path = access.safe_next(str(form.get("next") or ""))
+    given = form.get(session.CSRF_FIELD)
+    if not session.csrf_ok(
+        access.signing_key(request),
+        request.cookies.get(session.SIGNIN_COOKIE),
+        given if isinstance(given, str) else None,
+    ):
+        return _signin_page(
+            request, "The sign-in form expired; it is fresh now: try again.", next_path, 403
+        )
+    user, password = form.get("user"), form.get("password")
+    if not isinstance(user, str) or not isinstance(password, str):
+        return _signin_page(request, WRONG_PASSWORD, next_path, 401)
+    state = access.app_state(request)
+    try:
+        found = await asyncio.to_thread(
+            passwords.check_password, state.db, state.clock.now(), user[:1000], password[:1000]
+        )
+    except TooMany as exc:
+        return _signin_page(request, exc.message, next_path, 429)
+    if found is None:
+        return _signin_page(request, WRONG_PASSWORD, next_path, 401)
+    expires = int(state.clock.now()) + session.SESSION_S
+    value = session.password_value(access.signing_key(request), found.user, found.stamp, expires)
+    return _start(request, value, access.redirect(next_path))
+
+
 def _session(request: Request, token_id: int, answer: Response) -> Response:
     """``answer``, which starts a session of token ``token_id``."""
     expires = int(access.app_state(request).clock.now()) + session.SESSION_S
+    value = session.session_value(access.signing_key(request), token_id, expires)
+    return _start(request, value, answer)
+
+
+def _start(request: Request, value: str, answer: Response) -> Response:
+    """``answer``, which sets the session cookie ``value`` (of a token or a password)."""
     answer.set_cookie(
-        session.COOKIE, session.session_value(access.signing_key(request), token_id, expires),
+        session.COOKIE, value,
         max_age=session.SESSION_S, httponly=True, samesite="lax",
         secure=request.url.scheme == "https", path="/",
     )  # fmt: skip
@@ -144,7 +189,8 @@ def _first_page(request: Request, error: str, status: int) -> Response:
 
 FIRST_INVALID = "That first sign-in link is not valid, or it expired; sign in with a token."
 FIRST_USED = (
-    "This server has an admin already: its first sign-in link is used up. Sign in with a token."
+    "This server has an admin already: its first sign-in link is used up. Sign in with a token"
+    " or a password."
 )
 
 

@@ -7,6 +7,12 @@ process and replica of one server accepts it). The token's secret is never in th
 Each request checks the signature and the time, and the server then checks that the token is
 not revoked: revoking it signs the person out everywhere.
 
+A person may instead sign in with their name and password (``service.passwords``). That
+cookie, under the same name, starts with ``p.`` and holds the user's name (base64url), the
+password's stamp (random, made anew whenever the password is set) and when the session ends,
+signed the same way; never the password nor its hash. Each request checks that the user's
+password still has that stamp: setting it again or removing it signs them out everywhere.
+
 Every form of a signed-in page carries a CSRF token derived from the session (``csrf``), and
 every state-changing request must send it back (a form field, or htmx's header). The sign-in
 form, before any session, is guarded the same way by a random cookie of its own.
@@ -14,9 +20,12 @@ form, before any session, is guarded the same way by a random cookie of its own.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 COOKIE = "tocsin_session"
 SIGNIN_COOKIE = "tocsin_signin"
@@ -57,6 +66,52 @@ def session_token(key: bytes, value: str | None, now: float) -> int | None:
     if int(expires) <= now:
         return None
     return int(token_id)
+
+
+PASSWORD = "p"  # the first field of a password session's cookie
+MAX_VALUE_CHARS = 1200  # a name of 200 characters, 4 bytes each, in base64, and the rest
+MAX_STAMP_CHARS = 64
+
+
+@dataclass(frozen=True)
+class PasswordSession:
+    """What a password session's cookie says: whose it is, and the stamp of the password it
+    was signed in with."""
+
+    user: str
+    stamp: str
+
+
+def password_value(key: bytes, user: str, stamp: str, expires: int) -> str:
+    """The cookie's value for a session of ``user``, signed in with the password of
+    ``stamp``, until ``expires`` (epoch s)."""
+    name = base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
+    body = f"{PASSWORD}.{name}.{stamp}.{expires}"
+    return f"{body}.{_sign(key, body)}"
+
+
+def session_password(key: bytes, value: str | None, now: float) -> PasswordSession | None:
+    """The user and stamp a password session's cookie names, when its signature holds and its
+    time has not passed; else None (a token's session too)."""
+    if not value or len(value) > MAX_VALUE_CHARS:
+        return None
+    parts = value.split(".")
+    if len(parts) != 5 or parts[0] != PASSWORD or not parts[3].isascii():
+        return None
+    if not parts[3].isdigit():
+        return None
+    _, name, stamp, expires, sig = parts
+    if not stamp or len(stamp) > MAX_STAMP_CHARS:
+        return None
+    if not hmac.compare_digest(sig, _sign(key, ".".join(parts[:4]))):
+        return None
+    if int(expires) <= now:
+        return None
+    try:
+        user = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return PasswordSession(user, stamp)
 
 
 def csrf(key: bytes, value: str) -> str:
