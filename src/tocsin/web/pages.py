@@ -59,15 +59,21 @@ async def signin_form(request: Request) -> Response:
 
 
 def _signin_page(request: Request, error: str, next_path: str, status: int) -> Response:
+    return _form_before_session(
+        request, "signin.html", status, title="Sign in", error=error, next_path=next_path
+    )
+
+
+def _form_before_session(request: Request, template: str, status: int, **values: Any) -> Response:
+    """A form posted before any session (sign-in, first sign-in): its CSRF token comes from a
+    random cookie of its own, set here."""
     value = session.new_signin()
     answer = page(
-        "signin.html",
+        template,
         status=status,
         person=None,
-        title="Sign in",
-        error=error,
-        next_path=next_path,
         csrf=session.csrf(access.signing_key(request), value),
+        **values,
     )
     answer.set_cookie(
         session.SIGNIN_COOKIE, value, max_age=3600, httponly=True, samesite="strict",
@@ -167,24 +173,16 @@ def _start(request: Request, value: str, answer: Response) -> Response:
 
 
 def _first_page(request: Request, error: str, status: int) -> Response:
-    value = session.new_signin()
-    state = access.app_state(request)
-    answer = page(
+    return _form_before_session(
+        request,
         "first.html",
-        status=status,
-        person=None,
+        status,
         title="First sign-in",
         error=error,
-        users=sorted(state.config.paging.users),
+        users=sorted(access.app_state(request).config.paging.users),
         expires=request.query_params.get("expires", "")[:12],
         sig=request.query_params.get("sig", "")[:100],
-        csrf=session.csrf(access.signing_key(request), value),
     )
-    answer.set_cookie(
-        session.SIGNIN_COOKIE, value, max_age=3600, httponly=True, samesite="strict",
-        secure=request.url.scheme == "https", path="/signin",
-    )  # fmt: skip
-    return answer
 
 
 FIRST_INVALID = "That first sign-in link is not valid, or it expired; sign in with a token."
