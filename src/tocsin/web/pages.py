@@ -82,9 +82,9 @@ def _form_before_session(request: Request, template: str, status: int, **values:
     return answer
 
 
-@router.post("/signin")
-async def signin(request: Request) -> Response:
-    """Sign in with an API token: its user and role become the session's."""
+async def _posted_signin(request: Request) -> tuple[FormData, str] | Response:
+    """A sign-in form as posted, with where to go after; or the form again, saying why it
+    was refused (too large, or not from this console's form: its CSRF token)."""
     try:
         form = await access.read_form(request)
     except Invalid as exc:
@@ -99,6 +99,16 @@ async def signin(request: Request) -> Response:
         return _signin_page(
             request, "The sign-in form expired; it is fresh now: try again.", next_path, 403
         )
+    return form, next_path
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    """Sign in with an API token: its user and role become the session's."""
+    posted = await _posted_signin(request)
+    if isinstance(posted, Response):
+        return posted
+    form, next_path = posted
     secret = str(form.get("token") or "").strip()
     state = access.app_state(request)
     token = None
@@ -123,20 +133,10 @@ async def signin_password(request: Request) -> Response:
     """Sign in with a user name and the password set for it (``tocsin users password``): its
     role becomes the session's. One answer for a wrong name and a wrong password (401);
     refused (429) after too many wrong ones for the name."""
-    try:
-        form = await access.read_form(request)
-    except Invalid as exc:
-        return _signin_page(request, exc.message, "/incidents", 413)
-    next_path = access.safe_next(str(form.get("next") or ""))
-    given = form.get(session.CSRF_FIELD)
-    if not session.csrf_ok(
-        access.signing_key(request),
-        request.cookies.get(session.SIGNIN_COOKIE),
-        given if isinstance(given, str) else None,
-    ):
-        return _signin_page(
-            request, "The sign-in form expired; it is fresh now: try again.", next_path, 403
-        )
+    posted = await _posted_signin(request)
+    if isinstance(posted, Response):
+        return posted
+    form, next_path = posted
     user, password = form.get("user"), form.get("password")
     if not isinstance(user, str) or not isinstance(password, str):
         return _signin_page(request, WRONG_PASSWORD, next_path, 401)
