@@ -719,3 +719,63 @@ def test_no_page_passes_untrusted_text_through_unescaped(api: Api) -> None:
         body = answer.text
         for raw in ("<script>alert", "<img src=x", "<script>x</script>", 'href="javascript:'):
             assert raw not in body, (path, raw)
+
+
+def test_a_silence_is_edited_and_an_incident_shows_its_alerts_muted(api: Api) -> None:
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1", "severity": "critical"})
+    client = api.client
+    signin(client, api.tokens["responder"])
+    page = client.get("/silences/new").text
+    made = client.post(
+        "/silences",
+        data={
+            "csrf": _csrf(page),
+            "matchers": 'alertname="WebDown"',
+            "duration": "2h",
+            "comment": "disk swap",
+        },
+        follow_redirects=False,
+    )
+    [silence] = api.get("/api/v2/silences").json()
+    assert made.status_code == 303
+    incident = client.get(f"/incidents/{number}").text
+    assert '<span class="badge muted">silenced</span>' in incident
+    assert f"Silenced by <code>{silence['id']}</code>" in incident
+    # edit: a longer time alone updates it in place
+    form = client.get(f"/silences/new?id={silence['id']}").text
+    assert "Editing <code>" in form and "disk swap" in form and 'value="120m"' in form
+    saved = client.post(
+        "/silences",
+        data={
+            "csrf": _csrf(form),
+            "id": silence["id"],
+            "matchers": 'alertname="WebDown"',
+            "duration": "4h",
+            "comment": "disk swap",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303 and "updated" in saved.headers["location"]
+    [same] = api.get("/api/v2/silences").json()
+    assert same["id"] == silence["id"] and same["endsAt"] > silence["endsAt"]
+
+
+def test_an_incident_is_assigned_an_assignee_and_a_commander(oncall: Api) -> None:
+    api = oncall
+    number = _fire(api, {"alertname": "WebDown", "instance": "web-1"})
+    with api.state.db.begin() as conn:
+        repo.create_token(conn, "cy", "responder", "tocsin_cy_secret", 0.0)
+    signin(api.client, "tocsin_cy_secret")
+    page = api.client.get(f"/incidents/{number}").text
+    done = api.client.post(
+        f"/incidents/{number}/assign",
+        data={"csrf": _csrf(page), "assignee": "ana", "commander": "ben"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and "assignee+ana%2C+commander+ben" in done.headers["location"]
+    record = api.get(f"/api/v1/incidents/{number}").json()
+    assert record["assignee"] == "ana" and record["commander"] == "ben"
+    refused = api.client.post(
+        f"/incidents/{number}/assign", data={"csrf": _csrf(page), "assignee": "nobody-known"}
+    )
+    assert refused.status_code == 422

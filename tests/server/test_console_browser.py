@@ -236,6 +236,13 @@ def test_the_console_is_usable_from_the_keyboard_and_its_text_is_readable(
         lowest, where = page.evaluate(LOWEST_CONTRAST)
         assert lowest >= 4.5, f"{path} ({scheme}): contrast {lowest:.2f} at {where}"
     page.goto(f"{server.url}/incidents/1")
+    # a runbook command's copy button puts the filled command on the clipboard
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
+    copy = page.locator("button.copy").nth(1)
+    assert copy.is_visible()
+    copy.click()
+    page.wait_for_function("document.querySelectorAll('button.copy')[1].textContent == 'Copied'")
+    assert "describe pod api-1" in page.evaluate("navigator.clipboard.readText()")
     for _ in range(40):  # Tab until the Acknowledge button has the focus, then Enter
         page.keyboard.press("Tab")
         if page.evaluate("document.activeElement.textContent") == "Acknowledge":

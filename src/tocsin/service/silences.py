@@ -301,3 +301,9 @@ def firing(
             if more:
                 break
     return found, more
+
+
+def muting_of(ctx: Context, fingerprints: Sequence[str]) -> Muting:
+    """What silences or inhibits these alerts now (an incident's, as its page shows them)."""
+    with reading(ctx, read_budget(ctx, "what mutes an incident's alerts")) as reader:
+        return reader.of(list(fingerprints)).muting

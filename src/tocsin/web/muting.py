@@ -126,6 +126,20 @@ async def silence_form(request: Request) -> Response:
     and the firing alerts they would mute."""
     person = access.require(request, "respond")
     q = request.query_params
+    editing = q.get("id", "")[:100]
+    if editing:  # an existing silence: its matchers, comment and the time it has left
+        ctx = serving(access.app_state(request))
+        found = await asyncio.to_thread(silences.silence, ctx, editing)
+        left = max(60, int(found.ends_at.timestamp() - ctx.now()))
+        return await _form_page(
+            request,
+            person,
+            "\n".join(str(m) for m in found.matchers),
+            f"{left // 60}m",
+            found.comment,
+            "",
+            silence_id=found.id,
+        )
     return await _form_page(
         request,
         person,
@@ -144,6 +158,7 @@ async def _form_page(
     comment: str,
     error: str,
     status: int = 200,
+    silence_id: str = "",
 ) -> Response:
     preview: list[silences.Shown] = []
     more = False
@@ -160,7 +175,8 @@ async def _form_page(
         "silence_new.html",
         status=status,
         person=person,
-        title="New silence",
+        title="Edit silence" if silence_id else "New silence",
+        silence_id=silence_id,
         matchers=text[:MAX_TEXT],
         duration=duration[:20],
         comment=comment[:MAX_COMMENT],
@@ -178,8 +194,9 @@ async def silence_create(request: Request) -> Response:
     text = str(form.get("matchers") or "")
     duration = str(form.get("duration") or "").strip()
     comment = str(form.get("comment") or "").strip()
+    editing = str(form.get("id") or "")[:100]
     if form.get("preview"):
-        return await _form_page(request, person, text, duration, comment, "")
+        return await _form_page(request, person, text, duration, comment, "", 200, editing)
     try:
         matchers = _matchers(text)
         if not matchers:
@@ -190,20 +207,23 @@ async def silence_create(request: Request) -> Response:
         if len(comment) > MAX_COMMENT:
             raise Invalid(f"a comment is at most {MAX_COMMENT} characters")
     except Invalid as exc:
-        return await _form_page(request, person, text, duration, comment, exc.message, 422)
+        return await _form_page(request, person, text, duration, comment, exc.message, 422, editing)
     ctx = serving(access.app_state(request))
     now = times.to_dt(ctx.now())
     made = await asyncio.to_thread(
         silences.add_silence,
         ctx,
-        None,
+        editing or None,
         matchers,
         now,
         now + timedelta(seconds=seconds),
         person.user,
         comment,
     )
-    return access.redirect("/silences", flash=f"Silence {made} created")
+    done = "updated" if made == editing else "created"
+    if editing and made != editing:
+        done = f"created, replacing {editing}"
+    return access.redirect("/silences", flash=f"Silence {made} {done}")
 
 
 @router.post("/silences/{silence_id}/expire")

@@ -22,7 +22,7 @@ from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, TooMany, Un
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.incidents.updates import MAX_MESSAGE_CHARS, STAGES
-from tocsin.service import incidents, passwords, record, testing, tokens, updates
+from tocsin.service import incidents, passwords, record, silences, testing, tokens, updates
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
@@ -37,6 +37,7 @@ PAGE = 50  # incidents per page
 EVENTS = 50  # the latest timeline events on an incident's page
 EVENTS_PAGE = 200  # a page of the whole timeline
 NOTIFICATIONS = 100  # the latest notifications on an incident's page
+SHOWN_ALERTS = 100  # an incident's alerts on its page (the record says how many in all)
 MAX_PAGE_NUMBER = 10_000
 ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
     "acknowledge": incidents.acknowledge,
@@ -371,6 +372,11 @@ def _incident(
     found = record.record(ctx, incident_id, typed=typed)
     events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
     found["notifications"] = record.notifications(ctx, incident_id)[-NOTIFICATIONS:]
+    shown = [a["fingerprint"] for a in found["alerts"][:SHOWN_ALERTS]]
+    muting = silences.muting_of(ctx, shown)
+    for alert in found["alerts"][:SHOWN_ALERTS]:
+        alert["silenced_by"] = muting.silenced_by.get(alert["fingerprint"], [])
+        alert["inhibited_by"] = muting.inhibited_by.get(alert["fingerprint"], [])
     found["update_templates"] = updates.templates(ctx, incident_id)
     return found, events, total
 
@@ -486,9 +492,14 @@ async def incident_action(request: Request, incident_id: int, action: str) -> Re
         await asyncio.to_thread(incidents.note, ctx, incident_id, text, by)
         flash = {"note": "Note added"}
     elif action == "assign":
-        assignee = str(form.get("assignee") or "").strip()[: MAX_NAME_CHARS + 1]
-        await asyncio.to_thread(incidents.assign, ctx, incident_id, {"assignee": assignee}, by)
-        flash = {"assign": f"Assigned to {assignee}" if assignee else "Unassigned"}
+        changes = {
+            role: str(form.get(role) or "").strip()[: MAX_NAME_CHARS + 1]
+            for role in ("assignee", "commander")
+            if role in form
+        }
+        await asyncio.to_thread(incidents.assign, ctx, incident_id, changes, by)
+        named = [f"{role} {name or 'nobody'}" for role, name in changes.items()]
+        flash = {"assign": "Now " + ", ".join(named)}
     elif action == "update":
         return await _status_update(request, ctx, incident_id, person, form)
     else:
