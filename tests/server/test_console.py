@@ -779,3 +779,28 @@ def test_an_incident_is_assigned_an_assignee_and_a_commander(oncall: Api) -> Non
         f"/incidents/{number}/assign", data={"csrf": _csrf(page), "assignee": "nobody-known"}
     )
     assert refused.status_code == 422
+
+
+def test_test_labels_name_who_is_on_call_now_overrides_included(
+    db: Engine, clock: VirtualClock
+) -> None:
+    text = (
+        ONCALL.replace(
+            "route: {receiver: default, group_by: [alertname]}",
+            "route: {receiver: default, group_by: [alertname], escalation_policy: primary}",
+        )
+        + "escalation_policies:\n"
+        + "  - {name: primary, steps: [{targets: ['schedule:primary'], delay: 5m}]}\n"
+    )
+    state = AppState(db=db, config=parse_config(text), clock=clock)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        api = Api(client, state, db)
+        signin(client, api.tokens["admin"])
+        query = {"labels": 'alertname="X"'}
+        assert "schedule:primary → <b>ana</b>" in client.get("/config", params=query).text
+        api.post(
+            "/api/v1/overrides",
+            {"schedule": "primary", "user": "cy", "replaces": "*",
+             "start": "2027-01-15T07:00:00Z", "end": "2027-01-15T20:00:00Z"},
+        )  # fmt: skip
+        assert "schedule:primary → <b>cy</b>" in client.get("/config", params=query).text

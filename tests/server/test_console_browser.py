@@ -90,6 +90,7 @@ def test_a_responder_signs_in_reads_the_runbook_and_acknowledges(
     # the escalation where it stands, and the page's delivery with its attempt
     header = page.locator(".header").inner_text()
     assert "Escalation (pebble)" in header and "step 1 of" in header and "Next: step 2" in header
+    assert "started at step 1: paged " in header  # the person, by name
     assert page.locator(".badge.delivery-sent").count() >= 1
     page.click("button:has-text('Acknowledge')")
     page.wait_for_url("**/incidents/1?flash=Acknowledged")

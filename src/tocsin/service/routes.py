@@ -4,16 +4,21 @@ page (``tocsin routes test``, the console's "test labels")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tocsin import times
 from tocsin.config import Config
+from tocsin.oncall.schedule import Override
 
 
-def route_plan(loaded: Config, alert: dict[str, str], now: datetime) -> dict[str, Any]:
+def route_plan(
+    loaded: Config, alert: dict[str, str], now: datetime, overrides: Sequence[Override] = ()
+) -> dict[str, Any]:
     """What routing and paging would do with ``alert`` from ``now``: per matched route, its
-    receiver, channels, policy and the steps that apply, each with whom it pages then."""
+    receiver, channels, policy and the steps that apply, each with whom it pages then (the
+    schedules as configured, with ``overrides`` where given: a server's)."""
     from tocsin.oncall.escalation import Policy, State, advance
     from tocsin.oncall.severity import level_of
     from tocsin.oncall.targets import Directory, deliveries
@@ -39,7 +44,7 @@ def route_plan(loaded: Config, alert: dict[str, str], now: datetime) -> dict[str
             at = now.timestamp() + route.group_wait_s
             state, page = advance(policy, State(), labels, at)
             while page is not None and page.round == 0:  # the first round: what people meet
-                found, problems = deliveries(page.targets, directory, times.to_dt(at))
+                found, problems = deliveries(page.targets, directory, times.to_dt(at), overrides)
                 paged: dict[str, list[str]] = {}
                 for d in found:
                     who = d.recipient["name"] if d.recipient else f"channel {d.channel}"

@@ -16,7 +16,7 @@ from tocsin.alerts.matchers import parse_matchers
 from tocsin.errors import Invalid, NotFound
 from tocsin.runbooks.links import relative_path
 from tocsin.runbooks.lint import lint_catalog
-from tocsin.service import record, reports
+from tocsin.service import paging, record, reports
 from tocsin.service.context import Context, serving
 from tocsin.service.routes import route_plan
 from tocsin.web import access
@@ -110,7 +110,8 @@ async def config_page(request: Request) -> Response:
     plan, error = None, ""
     if text.strip():
         try:
-            plan = route_plan(ctx.config, _labels(text), times.to_dt(ctx.now()))
+            overrides = [o for _id, o in await asyncio.to_thread(paging.overrides, ctx)]
+            plan = route_plan(ctx.config, _labels(text), times.to_dt(ctx.now()), overrides)
         except Invalid as exc:
             error = exc.message
     notes = [note for policy in ctx.config.paging.policies.values() for note in policy.notes]

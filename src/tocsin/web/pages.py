@@ -378,6 +378,8 @@ def _incident(
         alert["silenced_by"] = muting.silenced_by.get(alert["fingerprint"], [])
         alert["inhibited_by"] = muting.inhibited_by.get(alert["fingerprint"], [])
     found["update_templates"] = updates.templates(ctx, incident_id)
+    paged, _count = record.latest_timeline(ctx, incident_id, {"escalated"}, 1)
+    found["last_paged"] = paged[-1] if paged else None  # whom the last step paged, by name
     return found, events, total
 
 
