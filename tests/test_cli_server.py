@@ -187,3 +187,19 @@ def test_the_write_ahead_log_and_shared_memory_files_are_owner_only(tmp_path: Pa
     engine.dispose()
     assert files == {"tocsin.db": 0o600, "tocsin.db-wal": 0o600, "tocsin.db-shm": 0o600}
     assert mode(tmp_path / "data") == 0o700
+
+
+def test_serve_on_an_address_in_use_says_so_before_anything_else(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = runner.invoke(
+            app, ["serve", "--listen", f"127.0.0.1:{port}", "--data-dir", str(tmp_path / "d")]
+        )
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "built-in configuration" not in result.output  # nothing started, nothing written
+    assert not (tmp_path / "d").exists()

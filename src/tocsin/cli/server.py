@@ -74,7 +74,7 @@ def serve(
     """Run the server: intake, API and the engine, on the embedded SQLite by default."""
     from tocsin.clock import RealClock
     from tocsin.logs import FORMATS, LEVELS
-    from tocsin.serve import ServeOptions, first_signin, run_one, run_workers
+    from tocsin.serve import ServeOptions, first_signin, listening_socket, run_one, run_workers
     from tocsin.store import linkkey
     from tocsin.store.db import database_url as make_url
 
@@ -84,6 +84,18 @@ def serve(
     if log_format is not None and log_format.lower() not in FORMATS:
         err.print(f"tocsin: --log-format must be one of {', '.join(FORMATS)}, not {log_format!r}")
         raise typer.Exit(2)
+    host, _, port = listen.rpartition(":")
+    if not port.isdigit():
+        err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
+        raise typer.Exit(2)
+    try:  # taken by another server: say so now, not in a traceback after the banner
+        listening_socket(host or "127.0.0.1", int(port), reuse_port=False).close()
+    except OSError as exc:
+        err.print(
+            f"tocsin: cannot listen on {listen}: {exc.strerror or exc} (another server may "
+            "be using it: stop it, or choose another address with --listen HOST:PORT)"
+        )
+        raise typer.Exit(1) from None
     if config == Path("tocsin.yaml") and not config.exists():
         config = builtin_config(Path(data_dir or "data"))
         out.print(
@@ -95,10 +107,6 @@ def serve(
             soft_wrap=True,
         )
     loaded = load(config)  # every problem reported before anything starts
-    host, _, port = listen.rpartition(":")
-    if not port.isdigit():
-        err.print(f"tocsin: --listen must be HOST:PORT, not {listen!r}")
-        raise typer.Exit(2)
     engine = database(data_dir, database_url)  # migrations, once
     # every process of the server finds the key of signed links there (store.linkkey)
     os.environ["TOCSIN_DATA_DIR"] = str(Path(data_dir or "data").resolve())
