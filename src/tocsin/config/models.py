@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -483,6 +484,62 @@ class StatusPageConfig(_Strict):
         return value
 
 
+def provider_url_ok(url: str) -> bool:
+    """Whether ``url`` may be an OpenID provider's: https, or http to this host only (a
+    provider for tests)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if not parts.hostname:
+        return False
+    if parts.scheme == "https":
+        return True
+    return parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1")
+
+
+class OidcConfig(_Strict):
+    """Sign-in to the console through an OpenID Connect provider (authorization code flow
+    with PKCE, ``web/oidc.py``): the ID token's ``user_claim`` names one of ``users:``."""
+
+    issuer: str = Field(min_length=1, max_length=500)
+    client_id: str = Field(min_length=1, max_length=500)
+    client_secret: Secret
+    scopes: list[str] = Field(
+        default_factory=lambda: ["openid", "email", "profile"], min_length=1, max_length=20
+    )
+    # "email": a user whose email is the token's (verified) email; any other claim: a user
+    # whose name is the claim's value
+    user_claim: str = Field("email", min_length=1, max_length=100)
+    role: Literal["viewer", "responder", "admin"] = "responder"
+    name: str = Field("Sign in with single sign-on", min_length=1, max_length=100)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        if not provider_url_ok(value):
+            raise ValueError("must be an https URL (http only to localhost, for tests)")
+        if "?" in value or "#" in value:
+            raise ValueError("must have no query or fragment")
+        return value.rstrip("/")
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid(cls, value: list[str]) -> list[str]:
+        if "openid" not in value:
+            raise ValueError("must include openid")
+        bad = [s for s in value if not re.fullmatch(r"[\x21\x23-\x5b\x5d-\x7e]{1,100}", s)]
+        if bad:
+            raise ValueError(f"not a scope: {bad[0]!r}")
+        return value
+
+
+class ConsoleConfig(_Strict):
+    """The web console: how people may sign in besides tokens and passwords."""
+
+    oidc: OidcConfig | None = None
+
+
 class TocsinConfig(_Strict):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     route: RouteConfig
@@ -518,3 +575,5 @@ class TocsinConfig(_Strict):
     duties: DutiesConfig = Field(default_factory=DutiesConfig)
     # the public status page: its title and components
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
+    # the web console: sign-in through an OpenID Connect provider
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)

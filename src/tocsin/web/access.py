@@ -28,8 +28,8 @@ LINK = "link"  # the role of whoever opened a page's signed link: reads that inc
 
 @dataclass(frozen=True)
 class Person:
-    """Who is signed in: their token's (or password's) user and role, and the CSRF token of
-    their session."""
+    """Who is signed in: their token's (or password's, or the OpenID provider's) user and
+    role, and the CSRF token of their session."""
 
     user: str
     role: str
@@ -59,7 +59,7 @@ def signed_in(request: Request) -> Person | None:
         return None
     token_id = session.session_token(key, value, state.clock.now())
     if token_id is None:
-        return _password_holder(state, key, value)
+        return _password_holder(state, key, value) or _oidc_holder(state, key, value)
     with state.db.connect() as conn:
         token = repo.get_token(conn, token_id)
     if token is None or token.revoked_at is not None or not may(token.role, "read"):
@@ -78,6 +78,24 @@ def _password_holder(state: Any, key: bytes, value: str) -> Person | None:
     if not may(found.role, "read"):
         return None
     return Person(found.user, found.role, session.csrf(key, value))
+
+
+def oidc_user(state: Any, claimed: str) -> str | None:
+    """The configured user an OpenID Connect session (or sign-in) is for, while
+    ``console.oidc`` is configured and ``claimed`` is still one of ``users:``."""
+    if state.config.model.console.oidc is None:
+        return None
+    return claimed if claimed in state.config.paging.users else None
+
+
+def _oidc_holder(state: Any, key: bytes, value: str) -> Person | None:
+    """The person of an OpenID Connect session, while OIDC is configured and they are still
+    a configured user; their role is the configured one."""
+    held = session.session_oidc(key, value, state.clock.now())
+    if held is None or oidc_user(state, held) is None:
+        return None
+    oidc = state.config.model.console.oidc
+    return Person(held, oidc.role, session.csrf(key, value))
 
 
 def require(request: Request, need: Need) -> Person:
@@ -106,6 +124,18 @@ async def acting(request: Request, need: Need = "respond") -> tuple[Person, Form
     if not session.csrf_ok(signing_key(request), value, given if isinstance(given, str) else None):
         raise Forbidden("this form has expired or did not come from this console; reload the page")
     return person, form
+
+
+def start_session(request: Request, value: str, answer: Response) -> Response:
+    """``answer``, which sets the session cookie ``value`` (of a token, a password or
+    the OpenID provider)."""
+    answer.set_cookie(
+        session.COOKIE, value,
+        max_age=session.SESSION_S, httponly=True, samesite="lax",
+        secure=request.url.scheme == "https", path="/",
+    )  # fmt: skip
+    answer.delete_cookie(session.SIGNIN_COOKIE, path="/signin")
+    return answer
 
 
 def redirect(path: str, **query: str) -> RedirectResponse:

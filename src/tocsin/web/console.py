@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.web import admin, knowledge, muting, oncall, pages, review, status
+from tocsin.web import admin, knowledge, muting, oidc, oncall, pages, review, status
 from tocsin.web.render import STATIC
 
 
@@ -19,6 +19,7 @@ def install(app: FastAPI) -> FastAPI:
         admin.router,
         knowledge.router,
         status.router,
+        oidc.router,
         pages.router,
     ):
         app.include_router(router, include_in_schema=False)

@@ -60,9 +60,12 @@ async def signin_form(request: Request) -> Response:
 
 
 def _signin_page(request: Request, error: str, next_path: str, status: int) -> Response:
+    oidc = access.app_state(request).config.model.console.oidc
     return _form_before_session(
-        request, "signin.html", status, title="Sign in", error=error, next_path=next_path
-    )
+        request, "signin.html", status, title="Sign in", error=error, next_path=next_path,
+        oidc_name=oidc.name if oidc is not None else None,
+        oidc_href="/signin/oidc?" + urlencode({"next": next_path}),
+    )  # fmt: skip
 
 
 def _form_before_session(request: Request, template: str, status: int, **values: Any) -> Response:
@@ -152,25 +155,14 @@ async def signin_password(request: Request) -> Response:
         return _signin_page(request, WRONG_PASSWORD, next_path, 401)
     expires = int(state.clock.now()) + session.SESSION_S
     value = session.password_value(access.signing_key(request), found.user, found.stamp, expires)
-    return _start(request, value, access.redirect(next_path))
+    return access.start_session(request, value, access.redirect(next_path))
 
 
 def _session(request: Request, token_id: int, answer: Response) -> Response:
     """``answer``, which starts a session of token ``token_id``."""
     expires = int(access.app_state(request).clock.now()) + session.SESSION_S
     value = session.session_value(access.signing_key(request), token_id, expires)
-    return _start(request, value, answer)
-
-
-def _start(request: Request, value: str, answer: Response) -> Response:
-    """``answer``, which sets the session cookie ``value`` (of a token or a password)."""
-    answer.set_cookie(
-        session.COOKIE, value,
-        max_age=session.SESSION_S, httponly=True, samesite="lax",
-        secure=request.url.scheme == "https", path="/",
-    )  # fmt: skip
-    answer.delete_cookie(session.SIGNIN_COOKIE, path="/signin")
-    return answer
+    return access.start_session(request, value, answer)
 
 
 def _first_page(request: Request, error: str, status: int) -> Response:

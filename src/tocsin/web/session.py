@@ -13,6 +13,13 @@ password's stamp (random, made anew whenever the password is set) and when the s
 signed the same way; never the password nor its hash. Each request checks that the user's
 password still has that stamp: setting it again or removing it signs them out everywhere.
 
+A person may also sign in through an OpenID Connect provider (``web/oidc.py``, when
+``console.oidc`` is configured). That cookie starts with ``o.`` and holds the configured user's
+name (base64url) and when the session ends, signed the same way; nothing from the provider
+(no token) is kept. Each request checks that OIDC is still configured and the user still is.
+While the provider is asked, a short-lived cookie of its own (``FLOW_COOKIE``, path
+``/signin``) holds the flow's state, nonce, PKCE verifier and where to go after, signed too.
+
 Every form of a signed-in page carries a CSRF token derived from the session (``csrf``), and
 every state-changing request must send it back (a form field, or htmx's header). The sign-in
 form, before any session, is guarded the same way by a random cookie of its own.
@@ -24,6 +31,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
 
@@ -112,6 +120,99 @@ def session_password(key: bytes, value: str | None, now: float) -> PasswordSessi
     except (binascii.Error, UnicodeDecodeError):
         return None
     return PasswordSession(user, stamp)
+
+
+OIDC = "o"  # the first field of an OpenID Connect session's cookie
+
+
+def _name_text(user: str) -> str:
+    return base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
+
+
+def _name_of(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+def oidc_value(key: bytes, user: str, expires: int) -> str:
+    """The cookie's value for a session of ``user``, signed in through the OpenID provider,
+    until ``expires`` (epoch s)."""
+    body = f"{OIDC}.{_name_text(user)}.{expires}"
+    return f"{body}.{_sign(key, body)}"
+
+
+def session_oidc(key: bytes, value: str | None, now: float) -> str | None:
+    """The user an OpenID Connect session's cookie names, when its signature holds and its
+    time has not passed; else None (a token's or a password's session too)."""
+    if not value or len(value) > MAX_VALUE_CHARS:
+        return None
+    parts = value.split(".")
+    if len(parts) != 4 or parts[0] != OIDC:
+        return None
+    _, name, expires, sig = parts
+    if not expires.isascii() or not expires.isdigit():
+        return None
+    if not hmac.compare_digest(sig, _sign(key, ".".join(parts[:3]))):
+        return None
+    if int(expires) <= now:
+        return None
+    user = _name_of(name)
+    return user or None
+
+
+FLOW_COOKIE = "tocsin_oidc"
+FLOW_S = 600  # the provider's sign-in must come back within 10 minutes
+MAX_FLOW_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Flow:
+    """An OpenID Connect sign-in under way: what the callback must find again."""
+
+    state: str
+    nonce: str
+    verifier: str  # the PKCE code verifier
+    next_path: str
+    expires: int
+
+
+def flow_value(key: bytes, flow: Flow) -> str:
+    """The flow's cookie: its fields as JSON in base64url, signed."""
+    body = json.dumps(
+        [flow.state, flow.nonce, flow.verifier, flow.next_path, flow.expires],
+        separators=(",", ":"),
+    )
+    text = base64.urlsafe_b64encode(body.encode()).decode().rstrip("=")
+    return f"{text}.{_sign(key, 'oidc-flow:' + text)}"
+
+
+def session_flow(key: bytes, value: str | None, now: float) -> Flow | None:
+    """The flow a cookie holds, when its signature holds and its 10 minutes have not
+    passed; else None."""
+    if not value or len(value) > MAX_FLOW_CHARS or value.count(".") != 1:
+        return None
+    text, sig = value.split(".")
+    if not hmac.compare_digest(sig, _sign(key, "oidc-flow:" + text)):
+        return None
+    body = _name_of(text)
+    if body is None:
+        return None
+    try:
+        fields = json.loads(body)
+    except ValueError:
+        return None
+    if (
+        not isinstance(fields, list)
+        or len(fields) != 5
+        or not all(isinstance(f, str) for f in fields[:4])
+        or not isinstance(fields[4], int)
+    ):
+        return None
+    if fields[4] <= now:
+        return None
+    return Flow(*fields)
 
 
 def csrf(key: bytes, value: str) -> str:
