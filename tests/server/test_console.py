@@ -599,7 +599,7 @@ def test_the_report_charts_response_times_and_lists_the_noisy(api: Api) -> None:
     signin(api.client, api.tokens["viewer"])
     page = api.client.get("/reports?days=30")
     assert page.status_code == 200
-    assert page.text.count('<svg class="chart"') == 3
+    assert page.text.count('<svg class="chart"') == 6  # by week (2), severity (2), service (2)
     assert "<code>WebDown</code>: 1 firing in 1 incident" in page.text
     assert api.client.get("/reports?days=12").status_code == 422
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Engine
+
 from tocsin import times
 from tocsin.errors import Forbidden
 from tocsin.incidents.describe import event_sentence
@@ -21,6 +23,12 @@ MAX_TIMELINE = 200
 
 class LinkExpired(Forbidden):
     """A good link whose time is past (the API answers 410 Gone)."""
+
+
+def server_key(db: Engine) -> bytes | None:
+    """The server's own key (``store.linkkey``): what its links, and the console's sessions,
+    are signed with (None: a server with no data directory)."""
+    return linkkey.link_key(db)
 
 
 def shared_text(ctx: Context, incident_id: int, expires: int, sig: str) -> str:

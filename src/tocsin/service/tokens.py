@@ -20,7 +20,8 @@ from tocsin.errors import Conflict, Forbidden, Invalid, NotFound
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS
 from tocsin.store import passwords, repo
 from tocsin.store.db import begin_write
-from tocsin.store.repo import ROLES, TokenRow
+from tocsin.store.repo import ROLES as ROLES  # the roles a token or a password may have
+from tocsin.store.repo import TokenRow
 
 PREFIX = "tocsin_"
 # What each role may do, at every door (the API's routes, the console's pages and actions).
@@ -111,6 +112,20 @@ def create(
 def _any_admin(conn: Connection) -> bool:
     """Whether any admin token is valid or any password signs in as an admin."""
     return any(t.role == "admin" for t in repo.list_tokens(conn)) or passwords.any_admin(conn)
+
+
+def identity(db: Engine, secret: str) -> TokenRow | None:
+    """The valid (unrevoked) token whose secret this is (a sign-in with it)."""
+    with db.connect() as conn:
+        return repo.token_identity(conn, secret)
+
+
+def by_id(db: Engine, token_id: int) -> TokenRow | None:
+    """The token with this id, revoked or not (a session names its token by id)."""
+    if not repo.is_row_id(token_id):
+        return None
+    with db.connect() as conn:
+        return repo.get_token(conn, token_id)
 
 
 def has_admin(db: Engine) -> bool:

@@ -15,10 +15,9 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from tocsin.errors import HTTP_STATUS, Forbidden, Invalid, TocsinError
-from tocsin.service import passwords
+from tocsin.service import passwords, share, tokens
 from tocsin.service.share import LinkExpired
 from tocsin.service.tokens import Need, may
-from tocsin.store import linkkey, repo
 from tocsin.web import session
 from tocsin.web.render import page
 
@@ -48,7 +47,7 @@ def app_state(request: Request) -> Any:
 
 
 def signing_key(request: Request) -> bytes:
-    return session.session_key(linkkey.link_key(app_state(request).db))
+    return session.session_key(share.server_key(app_state(request).db))
 
 
 def signed_in(request: Request) -> Person | None:
@@ -60,8 +59,7 @@ def signed_in(request: Request) -> Person | None:
     token_id = session.session_token(key, value, state.clock.now())
     if token_id is None:
         return _password_holder(state, key, value) or _oidc_holder(state, key, value)
-    with state.db.connect() as conn:
-        token = repo.get_token(conn, token_id)
+    token = tokens.by_id(state.db, token_id)
     if token is None or token.revoked_at is not None or not may(token.role, "read"):
         return None
     return Person(token.user, token.role, session.csrf(key, value))

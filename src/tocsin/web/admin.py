@@ -8,7 +8,6 @@ import asyncio
 from fastapi import APIRouter, Request, Response
 
 from tocsin.service import tokens
-from tocsin.store.repo import ROLES
 from tocsin.web import access
 from tocsin.web.render import page
 
@@ -27,7 +26,7 @@ def _page(
         person=person,
         title="Tokens",
         tokens=[tokens.token_json(t) for t in found],
-        roles=ROLES,
+        roles=tokens.ROLES,
         users=sorted(state.config.paging.users),
         made=made,
         error=error,

@@ -168,12 +168,19 @@ def _report(ctx: Context, days: int) -> dict[str, Any]:
     response = data["response"]
     return {
         "report": data,
-        "ack_by_severity": _bars(
-            [
-                (r["key"], _minutes(r["time_to_acknowledge"]["median_s"]))
-                for r in response["by_severity"]
-            ]
-        ),
+        "charts": [
+            (
+                f"Time to {what}, median, by {by}",
+                _bars(
+                    [
+                        (r["key"], _minutes(r[f"time_to_{key}"]["median_s"]))
+                        for r in response[f"by_{by}"]
+                    ]
+                ),
+            )
+            for by in ("severity", "service")
+            for what, key in (("acknowledge", "acknowledge"), ("resolve", "resolve"))
+        ],
         "ack_by_week": _bars(
             [(label, _minutes(r.time_to_acknowledge.median_s)) for label, r in weeks]
         ),

@@ -26,7 +26,6 @@ from tocsin.service import incidents, passwords, record, silences, testing, toke
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
-from tocsin.store import repo
 from tocsin.web import access, live, session
 from tocsin.web.access import LINK, Person, SignIn
 from tocsin.web.render import incident_name, page
@@ -117,8 +116,7 @@ async def signin(request: Request) -> Response:
     state = access.app_state(request)
     token = None
     if secret and len(secret) <= 200:
-        with state.db.connect() as conn:
-            token = repo.token_identity(conn, secret)
+        token = await asyncio.to_thread(tokens.identity, state.db, secret)
     if token is None:
         return _signin_page(request, "That token is not valid, or it was revoked.", next_path, 401)
     if not may(token.role, "read"):
