@@ -7,7 +7,9 @@ import asyncio
 from tocsin.web import live
 
 
-def _collect(marks: list[int], lifetime_s: float, gone_after: int | None = None) -> list[str]:
+def _collect(
+    marks: list[int], lifetime_s: float, gone_after: int | None = None, since: int | None = None
+) -> list[str]:
     """The events of a stream whose mark reads ``marks`` in turn (the last one after)."""
     slept: list[float] = []
     reads = iter(marks)
@@ -25,7 +27,9 @@ def _collect(marks: list[int], lifetime_s: float, gone_after: int | None = None)
     async def run() -> list[str]:
         return [
             chunk.decode()
-            async for chunk in live.changes(mark, gone, sleep, poll_s=1.0, lifetime_s=lifetime_s)
+            async for chunk in live.changes(
+                mark, gone, sleep, poll_s=1.0, lifetime_s=lifetime_s, since=since
+            )
         ]
 
     return asyncio.run(run())
@@ -52,3 +56,11 @@ def test_a_process_serves_at_most_its_limit_of_streams() -> None:
     assert streams.take() and streams.take() and not streams.take()
     streams.give_back()
     assert streams.take()
+
+
+def test_a_change_between_the_page_and_its_stream_is_sent_at_once() -> None:
+    """The page was made at mark 4; by the time its stream starts the mark is 5 (an
+    acknowledgement came in between): the first event after ready says changed."""
+    events = _collect([5, 5], lifetime_s=1, since=4)
+    assert events[:2] == ["retry: 2000\nevent: ready\ndata: 5\n\n", "event: changed\ndata: 5\n\n"]
+    assert _collect([5, 5], lifetime_s=1, since=5)[1:] == []  # nothing missed: nothing sent

@@ -47,12 +47,16 @@ async def changes(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     poll_s: float = POLL_S,
     lifetime_s: float = LIFETIME_S,
+    since: int | None = None,
 ) -> AsyncIterator[bytes]:
     """The event stream: ``changed`` (with the new mark) each time ``mark`` moves, a
     comment after ``HEARTBEAT_S`` of quiet, until ``gone`` (the browser left) or
-    ``lifetime_s`` has passed."""
+    ``lifetime_s`` has passed. ``since``: the mark the page was made at; a change between
+    then and the stream's start is sent at once (else it would be missed)."""
     last = await mark()
     yield f"retry: 2000\nevent: ready\ndata: {last}\n\n".encode()
+    if since is not None and since != last:
+        yield f"event: changed\ndata: {last}\n\n".encode()
     waited = quiet = 0.0
     while waited < lifetime_s and not await gone():
         await sleep(poll_s)

@@ -260,7 +260,8 @@ def _page_number(request: Request) -> int:
 
 def _list(
     ctx: Context, filters: dict[str, str], number: int
-) -> tuple[list[dict[str, Any]], int, dict[str, int]]:
+) -> tuple[list[dict[str, Any]], int, dict[str, int], int]:
+    mark = record.change_mark(ctx)  # first: a change after it is sent live
     statuses = filters["status"].split(",") if "status" in filters else None
     severities = filters["severity"].split(",") if "severity" in filters else None
     common: dict[str, Any] = {
@@ -275,7 +276,7 @@ def _list(
         status: record.list_incidents(ctx, statuses=[status], limit=1, **common)[1]
         for status in STATUSES
     }
-    return found, total, counts
+    return found, total, counts, mark
 
 
 @router.get("/incidents")
@@ -285,7 +286,7 @@ async def incident_list(request: Request) -> Response:
     person = access.require(request, "read")
     filters = _filters(request, person)
     number = _page_number(request)
-    found, total, counts = await asyncio.to_thread(
+    found, total, counts, mark = await asyncio.to_thread(
         _list, serving(access.app_state(request)), filters, number
     )
     pages = max(1, -(-total // PAGE))
@@ -308,6 +309,7 @@ async def incident_list(request: Request) -> Response:
         link=link,
         flash=request.query_params.get("flash", "")[:200],
         tests=testing.choices(serving(access.app_state(request))),
+        mark=mark,
     )
 
 
@@ -359,7 +361,9 @@ def _typed(request: Request) -> dict[str, str]:
 def _incident(
     ctx: Context, incident_id: int, typed: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[Any], int]:
+    mark = record.change_mark(ctx, incident_id)  # first: a change after it is sent live
     found = record.record(ctx, incident_id, typed=typed)
+    found["mark"] = mark
     events, total = record.latest_timeline(ctx, incident_id, limit=EVENTS)
     found["notifications"] = record.notifications(ctx, incident_id)[-NOTIFICATIONS:]
     shown = [a["fingerprint"] for a in found["alerts"][:SHOWN_ALERTS]]
@@ -554,9 +558,12 @@ async def _stream(request: Request, incident_id: int | None) -> Response:
     async def gone() -> bool:
         return live.STOPPING.is_set() or await request.is_disconnected()
 
+    raw = request.query_params.get("since", "")
+    since = int(raw) if raw.isdigit() and len(raw) <= 18 else None
+
     async def events() -> AsyncIterator[bytes]:
         try:
-            async for chunk in live.changes(mark, gone):
+            async for chunk in live.changes(mark, gone, since=since):
                 yield chunk
         finally:
             STREAMS.give_back()
