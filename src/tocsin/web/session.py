@@ -54,26 +54,43 @@ def _sign(key: bytes, text: str) -> str:
     return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
 
 
+def _seal(key: bytes, fields: list[str], expires: int) -> str:
+    """``fields`` and ``expires``, joined by dots, and their signature: a session cookie's
+    value (each kind's fields say whose it is)."""
+    body = ".".join([*fields, str(expires)])
+    return f"{body}.{_sign(key, body)}"
+
+
+def _unseal(key: bytes, value: str | None, now: float, width: int) -> list[str] | None:
+    """The fields of a value ``_seal`` made of ``width`` parts in all (fields, expiry,
+    signature), when its signature holds and its time has not passed; else None."""
+    if not value or len(value) > MAX_VALUE_CHARS:
+        return None
+    parts = value.split(".")
+    if len(parts) != width:
+        return None
+    *fields, expires, sig = parts
+    if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+        return None
+    if not hmac.compare_digest(sig, _sign(key, ".".join(parts[:-1]))):
+        return None
+    if int(expires) <= now:
+        return None
+    return fields
+
+
 def session_value(key: bytes, token_id: int, expires: int) -> str:
     """The cookie's value for a session of token ``token_id`` until ``expires`` (epoch s)."""
-    body = f"{token_id}.{expires}"
-    return f"{body}.{_sign(key, body)}"
+    return _seal(key, [str(token_id)], expires)
 
 
 def session_token(key: bytes, value: str | None, now: float) -> int | None:
     """The token id a cookie's value names, when its signature holds and its time has not
     passed; else None."""
-    if not value or len(value) > 200:
+    fields = _unseal(key, value, now, 3)
+    if fields is None or not fields[0].isascii() or not fields[0].isdigit():
         return None
-    parts = value.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
-        return None
-    token_id, expires, sig = parts
-    if not hmac.compare_digest(sig, _sign(key, f"{token_id}.{expires}")):
-        return None
-    if int(expires) <= now:
-        return None
-    return int(token_id)
+    return int(fields[0])
 
 
 PASSWORD = "p"  # the first field of a password session's cookie
@@ -93,33 +110,20 @@ class PasswordSession:
 def password_value(key: bytes, user: str, stamp: str, expires: int) -> str:
     """The cookie's value for a session of ``user``, signed in with the password of
     ``stamp``, until ``expires`` (epoch s)."""
-    name = base64.urlsafe_b64encode(user.encode()).decode().rstrip("=")
-    body = f"{PASSWORD}.{name}.{stamp}.{expires}"
-    return f"{body}.{_sign(key, body)}"
+    return _seal(key, [PASSWORD, _name_text(user), stamp], expires)
 
 
 def session_password(key: bytes, value: str | None, now: float) -> PasswordSession | None:
     """The user and stamp a password session's cookie names, when its signature holds and its
     time has not passed; else None (a token's session too)."""
-    if not value or len(value) > MAX_VALUE_CHARS:
+    fields = _unseal(key, value, now, 5)
+    if fields is None or fields[0] != PASSWORD:
         return None
-    parts = value.split(".")
-    if len(parts) != 5 or parts[0] != PASSWORD or not parts[3].isascii():
-        return None
-    if not parts[3].isdigit():
-        return None
-    _, name, stamp, expires, sig = parts
+    _, name, stamp = fields
     if not stamp or len(stamp) > MAX_STAMP_CHARS:
         return None
-    if not hmac.compare_digest(sig, _sign(key, ".".join(parts[:4]))):
-        return None
-    if int(expires) <= now:
-        return None
-    try:
-        user = base64.urlsafe_b64decode(name + "=" * (-len(name) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return PasswordSession(user, stamp)
+    user = _name_of(name)
+    return PasswordSession(user, stamp) if user is not None else None
 
 
 OIDC = "o"  # the first field of an OpenID Connect session's cookie
@@ -139,27 +143,16 @@ def _name_of(text: str) -> str | None:
 def oidc_value(key: bytes, user: str, expires: int) -> str:
     """The cookie's value for a session of ``user``, signed in through the OpenID provider,
     until ``expires`` (epoch s)."""
-    body = f"{OIDC}.{_name_text(user)}.{expires}"
-    return f"{body}.{_sign(key, body)}"
+    return _seal(key, [OIDC, _name_text(user)], expires)
 
 
 def session_oidc(key: bytes, value: str | None, now: float) -> str | None:
     """The user an OpenID Connect session's cookie names, when its signature holds and its
     time has not passed; else None (a token's or a password's session too)."""
-    if not value or len(value) > MAX_VALUE_CHARS:
+    fields = _unseal(key, value, now, 4)
+    if fields is None or fields[0] != OIDC:
         return None
-    parts = value.split(".")
-    if len(parts) != 4 or parts[0] != OIDC:
-        return None
-    _, name, expires, sig = parts
-    if not expires.isascii() or not expires.isdigit():
-        return None
-    if not hmac.compare_digest(sig, _sign(key, ".".join(parts[:3]))):
-        return None
-    if int(expires) <= now:
-        return None
-    user = _name_of(name)
-    return user or None
+    return _name_of(fields[1]) or None
 
 
 FLOW_COOKIE = "tocsin_oidc"
