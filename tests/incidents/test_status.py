@@ -39,3 +39,16 @@ def test_history_takes_each_day_s_worst_open_incident() -> None:
     assert [state for _, state in days] == [
         "operational", "outage", "outage", "operational", "degraded",
     ]  # fmt: skip
+
+
+def test_only_the_published_updates_are_public_and_say_only_their_stage_and_message() -> None:
+    from tocsin.incidents.figures import Event
+    from tocsin.incidents.status import PublicUpdate, public_updates
+
+    events = [
+        Event(1.0, "status_update", {"stage": "investigating", "message": "inside", "by": "ana"}),
+        Event(2.0, "status_update", {"stage": "identified", "message": "out", "public": True}),
+        Event(3.0, "note", {"text": "x", "public": True}),
+        Event(4.0, "status_update", {"stage": "monitoring", "message": "m", "public": "yes"}),
+    ]
+    assert public_updates(events) == [PublicUpdate(2.0, "identified", "out")]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from tocsin.alerts.matchers import Matcher, matches_all
+from tocsin.incidents.figures import Event
 
 STATES = ("operational", "degraded", "outage")  # from best to worst
 HISTORY_DAYS = 90
@@ -35,6 +36,25 @@ class Span:
     state: str
     start: float
     end: float | None
+
+
+@dataclass(frozen=True)
+class PublicUpdate:
+    at: float
+    stage: str
+    message: str
+
+
+def public_updates(events: Iterable[Event]) -> list[PublicUpdate]:
+    """The status updates a person published (``public``), oldest first, from an incident's
+    ``status_update`` events (``incidents.figures.Event``): their stage and message only."""
+    return [
+        PublicUpdate(e.at, str(e.detail.get("stage", "")), str(e.detail.get("message", "")))
+        for e in events
+        if e.kind == "status_update"
+        and isinstance(e.detail, Mapping)
+        and e.detail.get("public") is True
+    ]
 
 
 def affects(component: Component, alerts: Iterable[Mapping[str, str]]) -> bool:

@@ -204,7 +204,38 @@ def list_incidents(
     """One page of incidents, newest first, and the number of all that match."""
     if statuses:
         check_statuses(statuses)
-    query = select(incidents)
+    query = _matching(select(incidents), statuses, severities, route, assignee, since, until)
+    with ctx.db.connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = list(conn.execute(query.order_by(incidents.c.id.desc()).limit(limit).offset(offset)))
+    return [incident_json(r) for r in rows], int(total)
+
+
+def status_counts(
+    ctx: Context,
+    severities: list[str] | None = None,
+    route: str | None = None,
+    assignee: str | None = None,
+) -> dict[str, int]:
+    """How many incidents of each status match (every status named, 0 for none)."""
+    query = _matching(
+        select(incidents.c.status, func.count()), None, severities, route, assignee, None, None
+    ).group_by(incidents.c.status)
+    with ctx.db.connect() as conn:
+        found = {str(row[0]): int(row[1]) for row in conn.execute(query)}
+    return {status: found.get(status, 0) for status in STATUSES}
+
+
+def _matching(
+    query: Any,
+    statuses: list[str] | None,
+    severities: list[str] | None,
+    route: str | None,
+    assignee: str | None,
+    since: float | None,
+    until: float | None,
+) -> Any:
+    """``query`` narrowed to the incidents the filters select (``list_incidents``'s)."""
     if statuses:
         query = query.where(incidents.c.status.in_(statuses))
     if severities:
@@ -217,10 +248,7 @@ def list_incidents(
         query = query.where(incidents.c.opened_at >= since)
     if until is not None:
         query = query.where(incidents.c.opened_at < until)
-    with ctx.db.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = list(conn.execute(query.order_by(incidents.c.id.desc()).limit(limit).offset(offset)))
-    return [incident_json(r) for r in rows], int(total)
+    return query
 
 
 def timeline(

@@ -5,8 +5,6 @@ is shown: no labels, people, notes or internal updates."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -15,9 +13,11 @@ from tocsin.alerts.matchers import parse_matcher
 from tocsin.incidents.status import (
     HISTORY_DAYS,
     Component,
+    PublicUpdate,
     Span,
     affects,
     history,
+    public_updates,
     state_for,
     worst,
 )
@@ -31,13 +31,6 @@ ALERTS_READ = 50  # alerts of an incident matched against the components
 PUBLISHED_READ = 200  # published incidents shown at most over the history
 
 
-@dataclass(frozen=True)
-class PublicUpdate:
-    at: float
-    stage: str
-    message: str
-
-
 def components(ctx: Context) -> list[Component]:
     return [
         Component(c.name, tuple(parse_matcher(m) for m in c.matchers), c.description)
@@ -46,20 +39,7 @@ def components(ctx: Context) -> list[Component]:
 
 
 def _public_updates(conn: Connection, incident_id: int) -> list[PublicUpdate]:
-    found = repo.incident_timeline(conn, incident_id, kinds={"status_update"}, limit=1000)
-    return [
-        PublicUpdate(
-            at=_ts(e["at"]),
-            stage=str(e["detail"].get("stage", "")),
-            message=str(e["detail"].get("message", "")),
-        )
-        for e in found
-        if isinstance(e["detail"], dict) and e["detail"].get("public") is True
-    ]
-
-
-def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso).timestamp()
+    return public_updates(repo.incident_events(conn, incident_id, {"status_update"}))
 
 
 def page(ctx: Context) -> dict[str, Any]:

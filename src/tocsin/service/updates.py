@@ -169,11 +169,8 @@ def post(
     _check(stage, message, impact)
     pager, now = ctx.pager(), ctx.now()
     with begin_write(ctx.db) as conn:
-        incident = incident_row(conn, incident_id, lock=True)
+        incident = _updatable(conn, incident_id, stage, lock=True)
         previous = stage_of(incident.stage)
-        problem = update_problem(incident.status, incident.stage, stage)
-        if problem is not None:
-            raise Conflict(problem)
         name, text = _render(pager, conn, incident, stage, message, by, now, template, impact)
         repo.update_incident(conn, incident_id, stage=stage, last_update_at=now)
         number = len(_history(conn, incident_id)) + 1
@@ -204,6 +201,16 @@ def post(
             outbox.cancel(conn, (REMINDER,), incident_id)
     ctx.wake()
     return Posted(incident_id, stage, previous, name, message, text, by, now, channels, public)
+
+
+def _updatable(conn: Connection, incident_id: int, stage: str, lock: bool = False) -> Any:
+    """The incident's row, when an update to ``stage`` may be posted now (the stage rule of
+    ``incidents.updates``); Conflict saying why not."""
+    incident = incident_row(conn, incident_id, lock=lock)
+    problem = update_problem(incident.status, incident.stage, stage)
+    if problem is not None:
+        raise Conflict(problem)
+    return incident
 
 
 def _render(
@@ -243,10 +250,7 @@ def preview(
     _check(stage, message, impact)
     pager, now = ctx.pager(), ctx.now()
     with ctx.db.connect() as conn:
-        incident = incident_row(conn, incident_id)
-        problem = update_problem(incident.status, incident.stage, stage)
-        if problem is not None:
-            raise Conflict(problem)
+        incident = _updatable(conn, incident_id, stage)
         return _render(pager, conn, incident, stage, message, by, now, template, impact)
 
 

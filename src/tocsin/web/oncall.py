@@ -5,7 +5,7 @@ to add one and a button to remove one, and each schedule's calendar feed."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -92,13 +92,14 @@ async def oncall_page(request: Request) -> Response:
     )
 
 
-def _when(value: str, name: str) -> datetime:
-    """A time from the form's ``datetime-local`` field, in UTC."""
+def _when(value: str, name: str, now: float) -> datetime:
+    """A time from the form's ``datetime-local`` field, in UTC (``times.parse_time``)."""
     try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise Invalid(f"{name}: give a date and time, such as 2026-12-24T18:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return times.parse_time(value, around=now)
+    except Invalid as exc:
+        raise Invalid(
+            f"{name}: {exc.message}; give a date and time, such as 2026-12-24T18:00"
+        ) from None
 
 
 @router.post("/oncall/overrides")
@@ -112,8 +113,8 @@ async def override_add(request: Request) -> Response:
     reason = str(form.get("reason") or "")[: paging.MAX_REASON_CHARS + 1]
     ctx = serving(access.app_state(request))
     try:
-        start = _when(str(form.get("start") or ""), "from")
-        end = _when(str(form.get("end") or ""), "until")
+        start = _when(str(form.get("start") or ""), "from", ctx.now())
+        end = _when(str(form.get("end") or ""), "until", ctx.now())
         await asyncio.to_thread(
             paging.add_override,
             ctx,

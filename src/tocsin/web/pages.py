@@ -202,16 +202,12 @@ async def first_form(request: Request) -> Response:
 async def first_signin(request: Request) -> Response:
     """Become the server's first admin: an admin token for the name given, and a session."""
     state = access.app_state(request)
-    try:
-        form = await access.read_form(request)
-    except Invalid as exc:
-        return _signin_page(request, exc.message, "/incidents", 413)
-    key = access.signing_key(request)
-    given = form.get(session.CSRF_FIELD)
+    posted = await _posted_signin(request)
+    if isinstance(posted, Response):
+        return posted
+    form, _next = posted
     expires, sig = str(form.get("expires") or ""), str(form.get("sig") or "")
-    if not session.first_ok(key, expires, sig, state.clock.now()) or not session.csrf_ok(
-        key, request.cookies.get(session.SIGNIN_COOKIE), given if isinstance(given, str) else None
-    ):
+    if not session.first_ok(access.signing_key(request), expires, sig, state.clock.now()):
         return _signin_page(request, FIRST_INVALID, "/incidents", 403)
     user = str(form.get("user") or "").strip()[:200]
     try:
@@ -272,10 +268,7 @@ def _list(
     found, total = record.list_incidents(
         ctx, statuses=statuses, limit=PAGE, offset=(number - 1) * PAGE, **common
     )
-    counts = {
-        status: record.list_incidents(ctx, statuses=[status], limit=1, **common)[1]
-        for status in STATUSES
-    }
+    counts = record.status_counts(ctx, **common)
     return found, total, counts, mark
 
 

@@ -4,14 +4,15 @@ Every value a page shows (labels, annotations, runbook text, names) is escaped b
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from tocsin.incidents.describe import event_sentence
+from tocsin import times
+from tocsin.errors import Invalid
+from tocsin.incidents.describe import event_sentence, title_of
 from tocsin.runbooks.commands import placeholder_key
 
 HERE = Path(__file__).resolve().parent
@@ -19,39 +20,32 @@ STATIC = HERE / "static"
 
 
 def when(value: str | float | None) -> str:
-    """A stored time (RFC 3339 text or epoch seconds) as ``2026-12-06 03:04:05 UTC``."""
+    """A stored time (RFC 3339 text or epoch seconds) as people read it everywhere
+    (``times.format_time``: ``2026-12-06 03:04:05 UTC``); empty for none, and text that is
+    no time as it is."""
     if value is None or value == "":
         return ""
-    if isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value, UTC)
-    else:
+    if isinstance(value, str):
         try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
+            return times.format_time(times.parse_time(value))
+        except Invalid:
             return value
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return times.format_time(value)
 
 
 def duration(seconds: float | None) -> str:
-    """``3 m 20 s``, ``2 h 5 m``; empty for None."""
-    if seconds is None:
-        return ""
-    s = round(seconds)
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} m {s % 60} s"
-    return f"{s // 3600} h {(s % 3600) // 60} m"
+    """A duration as people read it everywhere (``times.format_duration``: ``3 min 20 s``);
+    empty for none."""
+    return "" if seconds is None else times.format_duration(seconds)
 
 
 def incident_name(incident: dict[str, Any]) -> str:
-    """What a person calls an incident: its title, else its group's labels (an incident not
-    yet flushed has no title)."""
+    """What a person calls an incident: its title, else what its title would be from its
+    group's labels (``describe.title_of``: an incident not yet flushed has no title)."""
     if incident.get("title"):
         return str(incident["title"])
     labels = incident.get("group_labels") or {}
-    named = " ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    return named or f"incident {incident.get('number', '')}"
+    return title_of(labels, []) if labels else f"incident {incident.get('number', '')}"
 
 
 def _sentence(event: dict[str, Any]) -> str:
