@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
-from tocsin.config.models import CHANNEL_TYPES, Loc, TocsinConfig
+from tocsin.config.execute import check_execute
+from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
 from tocsin.config.routes import alertmanager_yaml, build_route, check_routes, inhibit_rules
 from tocsin.errors import Invalid
@@ -167,6 +168,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     base_dir = base_dir or Path(".")
     check_routes(model, checked.report(problems.near), checked.dropped)
     paging = build_paging(model, base_dir, checked.report(problems.near), checked.dropped)
+    check_execute(model, checked.report(problems.near))
     for i, path in enumerate(model.runbooks):
         if not (base_dir / path).exists():
             checked.report(problems.at)(("runbooks", i), f"no such file or directory: {path}")
@@ -294,6 +296,8 @@ def _error_loc(error: Any) -> Loc:
     loc = tuple("continue" if p == "continue_" else p for p in loc)
     if len(loc) > 2 and loc[0] == "channels" and loc[2] in CHANNEL_TYPES:
         loc = loc[:2] + loc[3:]  # pydantic names the union member; the file does not
+    if len(loc) > 3 and loc[:2] == ("execute", "runners") and loc[3] in RUNNER_TYPES:
+        loc = loc[:3] + loc[4:]
     return loc
 
 
@@ -433,7 +437,8 @@ def unknown_key(loc: tuple[Any, ...]) -> str:
     """Why a key nothing reads is refused, and what to write instead (``loc`` is the place
     pydantic gives the extra key)."""
     key = str(loc[-1])
-    within = [p for p in loc[:-1] if not (isinstance(p, str) and p in CHANNEL_TYPES)]
+    kinds = (*CHANNEL_TYPES, *RUNNER_TYPES)
+    within = [p for p in loc[:-1] if not (isinstance(p, str) and p in kinds)]
     if len(within) == 2 and within[0] == "receivers" and key.endswith("_configs"):
         return _RECEIVER_CONFIGS
     if within == ["global"] and key.startswith(_GLOBAL_PREFIXES):

@@ -98,6 +98,8 @@ class RouteConfig(_Strict):
     channels: list[str] = Field(default_factory=list)
     auto_resolve: bool | None = None
     storm: StormConfig | None = None  # the storm digest (StormConfig), inherited
+    # run the runbook's read commands when an incident triggers (docs/execute.md), inherited
+    auto_diagnose: bool | None = None
 
     @field_validator("group_by")
     @classmethod
@@ -347,6 +349,82 @@ ChannelConfig = Annotated[
 ]
 
 
+# --- runbook runners (execute/, docs/execute.md) -----------------------------------------
+
+
+class SshConfig(_Strict):
+    """A shell runner's commands through ``ssh`` to the host an alert's label names."""
+
+    host_label: str = "instance"  # the label naming the host (a ``:port`` after it is dropped)
+    # the hosts it may reach (RE2, anchored); a label naming any other is refused
+    allow_hosts: list[str] = Field(min_length=1)
+    user: str | None = None
+    port: int = Field(22, ge=1, le=65535)
+    identity_file: str | None = None
+    known_hosts_file: str | None = None
+    options: dict[str, str] = Field(default_factory=dict)  # more ``-o Name=value``
+    connect_timeout: Duration = "10s"
+
+
+class _RunnerBase(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # what the runner serves: runbook files (globs, relative to a runbook directory) and
+    # routes (receiver names); empty: every runbook, every route
+    runbooks: list[str] = Field(default_factory=list)
+    routes: list[str] = Field(default_factory=list)
+    timeout: Duration = "30s"
+    output_limit: int = Field(65536, ge=256, le=4 * 1024 * 1024)  # bytes kept of the output
+    concurrency: int = Field(4, ge=1, le=64)  # runs at once
+
+
+class ShellRunnerConfig(_RunnerBase):
+    type: Literal["shell"]
+    languages: list[Literal["bash", "powershell"]] = Field(default_factory=lambda: ["bash"])  # type: ignore[arg-type]
+    # the environment: only these variables of tocsin's own, and ``env``; nothing else
+    pass_env: list[str] = Field(default_factory=lambda: ["PATH", "LANG", "TZ"])
+    env: dict[str, Secret] = Field(default_factory=dict)
+    workdir: str = "/"
+    user: str | None = None  # run as this (unprivileged) user; tocsin must be root to switch
+    ssh: SshConfig | None = None
+
+
+class PromqlRunnerConfig(_RunnerBase):
+    type: Literal["promql"]
+    url: str  # the Prometheus (its HTTP API: /api/v1/query, /api/v1/rules)
+    bearer_token: Secret | None = None
+    max_rows: int = Field(50, ge=1, le=10000)
+
+
+class SqlRunnerConfig(_RunnerBase):
+    type: Literal["sql"]
+    dsn: Secret  # an SQLAlchemy URL (postgresql://, sqlite:///...); it holds a password
+    max_rows: int = Field(100, ge=1, le=10000)
+
+
+class HttpRunnerConfig(_RunnerBase):
+    type: Literal["http"]
+    # the hosts it may reach (``host`` or ``host:port``); any other is refused
+    allow_hosts: list[str] = Field(min_length=1)
+
+
+RUNNER_TYPES = ("shell", "promql", "sql", "http")
+RunnerConfig = Annotated[
+    ShellRunnerConfig | PromqlRunnerConfig | SqlRunnerConfig | HttpRunnerConfig,
+    Field(discriminator="type"),
+]
+
+
+class ExecuteConfig(_Strict):
+    """Runbook commands that run (docs/execute.md): none without a runner."""
+
+    runners: list[RunnerConfig] = Field(default_factory=list)
+    # runbooks (globs) whose read commands run when an incident triggers; routes turn it on
+    # with their own ``auto_diagnose: true``
+    auto_diagnose_runbooks: list[str] = Field(default_factory=list)
+    per_incident: int = Field(2, ge=1, le=16)  # runs of one incident at once
+    auto_limit: int = Field(10, ge=1, le=100)  # read commands run automatically per incident
+
+
 class UserConfig(_Strict):
     name: str
     full_name: str | None = None
@@ -577,3 +655,5 @@ class TocsinConfig(_Strict):
     status_page: StatusPageConfig = Field(default_factory=StatusPageConfig)
     # the web console: sign-in through an OpenID Connect provider
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    # runbook commands that run: runners, automatic diagnostics (docs/execute.md)
+    execute: ExecuteConfig = Field(default_factory=ExecuteConfig)

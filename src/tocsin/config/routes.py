@@ -139,6 +139,9 @@ def build_route(
             "storm": storm_rule(
                 config.storm, parent.storm if parent else storm_rule(storm, StormRule())
             ),
+            "auto_diagnose": config.auto_diagnose
+            if config.auto_diagnose is not None
+            else (parent.options.get("auto_diagnose", False) if parent else False),
         },
     )
     route.routes = [build_route(child, route) for child in config.routes]
@@ -166,7 +169,7 @@ def inhibit_rules(model: TocsinConfig) -> list[InhibitRule]:
 def alertmanager_yaml(model: TocsinConfig) -> str:
     """The configuration as Alertmanager would read it (route, receivers, inhibit rules), so
     ``amtool config show`` and ``amtool config routes`` work against tocsin."""
-    tocsin_only = {"escalation_policy", "channels", "auto_resolve", "storm"}
+    tocsin_only = {"escalation_policy", "channels", "auto_resolve", "storm", "auto_diagnose"}
 
     def route_dict(route: RouteConfig) -> dict[str, Any]:
         data = route.model_dump(by_alias=True, exclude_none=True, exclude=tocsin_only)

@@ -122,6 +122,12 @@ class Route:
         value = self.options.get("escalation_policy")
         return str(value) if value else None
 
+    @property
+    def auto_diagnose(self) -> bool:
+        """Whether the runbook's read commands run when this route's incident triggers
+        (``auto_diagnose:``, inherited)."""
+        return self.options.get("auto_diagnose") is True
+
 
 @dataclass(frozen=True)
 class Routed:
