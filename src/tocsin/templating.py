@@ -79,6 +79,7 @@ KINDS = (
     "duty_reminder",
     "storm_update",
     "held_summary",
+    "diagnostics",
     "test",
 )
 
@@ -282,13 +283,14 @@ DEFAULT_TITLE = """\
 {%- elif kind == "duty_reminder" -%}[DUTY DUE]
 {%- elif kind == "storm_update" -%}[STORM UPDATE]
 {%- elif kind == "held_summary" -%}[HELD BACK]
+{%- elif kind == "diagnostics" -%}[DIAGNOSTICS]
 {%- elif kind == "test" -%}[TEST]
 {%- else -%}[FIRING:{{ firing_total | number }}]
 {%- endif %} {{ title }}{% if severity and kind != "held_summary" %} ({{ severity }}){% endif %}
 """  # noqa: E501
 
 DEFAULT_TEXT = """\
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
 {{ text }}
 
 {% endif %}
@@ -365,11 +367,11 @@ DEFAULT_HTML = """\
 <html><body style="font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; font-size: 14px; color: #1d1d1d;">
 {% set colour = {"resolved": "#2e7d32", "acknowledged": "#f9a825"}.get(status, "#c62828") %}
 <h2 style="margin: 0 0 8px 0; color: {{ colour }};">
-{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "duty_reminder" %}Duty due{% elif kind == "storm_update" %}Storm update{% elif kind == "held_summary" %}Held back{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
+{%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "duty_reminder" %}Duty due{% elif kind == "storm_update" %}Storm update{% elif kind == "held_summary" %}Held back{% elif kind == "diagnostics" %}Diagnostics{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
 {% if kind == "test" %}
 <p><em>This is a test notification from tocsin: no action is needed.</em></p>
 {% endif %}
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}

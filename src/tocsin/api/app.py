@@ -17,12 +17,15 @@ from sqlalchemy import text
 from tocsin import __version__
 from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports, tokens
 from tocsin.api import postmortem as postmortem_api
+from tocsin.api import runs as runs_api
 from tocsin.api import share as share_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState, EngineFlush
 from tocsin.config import ConfigError
+from tocsin.engine.executor import Executor
 from tocsin.engine.loop import DueWorkEngine
+from tocsin.execute.registry import build_runners
 from tocsin.intake.process import WriterProcess, WriterSpec
 from tocsin.intake.writer import AlertWriter
 from tocsin.store.db import Checkpointer
@@ -108,6 +111,17 @@ def create_app(
         checkpointer = Checkpointer(state.db).start()  # SQLite: not in the commits' time
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run_forever(stop)) if run_engine else None
+        running = None
+        if run_engine:  # runbook commands run where the engine runs (engine/executor.py)
+            engine.executor = Executor(
+                state.db,
+                engine.pager,
+                state.clock,
+                engine.owner,
+                build_runners,
+                on_sent=lambda: wake_engine(0.0),
+            )
+            running = asyncio.create_task(engine.executor.run_forever(stop))
         if state.config.model.api.anonymous_intake:
             log.warning(
                 "anonymous intake is enabled: anyone who reaches this server can post alerts"
@@ -123,6 +137,8 @@ def create_app(
             engine.wake.set()
             if task is not None:
                 await task
+            if running is not None:
+                await running
             else:
                 await engine.deliverer.close()
             checkpointer.stop()
@@ -144,6 +160,7 @@ def create_app(
     app.include_router(native.router, tags=["incidents"])
     app.include_router(paging.router, tags=["paging"])
     app.include_router(status_updates.router, tags=["status updates"])
+    app.include_router(runs_api.router, tags=["runs"])
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
     app.include_router(metrics.router, tags=["metrics"])

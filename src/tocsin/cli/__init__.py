@@ -21,6 +21,7 @@ from tocsin.cli import (
     reports,
     response,
     runbooks,
+    runs,
     server,
     silences,
     simulation,
@@ -60,6 +61,7 @@ app.command()(server.serve)
 app.command()(simulation.simulate)
 app.command("oncall")(paging.oncall)
 app.command("report")(reports.report)
+app.command("run")(runs.run)
 
 # groups, each of one module
 app.add_typer(runbooks.runbooks_app, name="runbooks")
@@ -87,6 +89,7 @@ app.add_typer(incident_app, name="incident")
 app.add_typer(paging.override_app, name="override")
 app.add_typer(silences.silence_app, name="silence")
 app.add_typer(response.actions_app, name="actions")
+app.add_typer(runs.runs_app, name="runs")
 readable(app)  # --help names values in words (PATH, N, TEXT), flags bare
 
 

@@ -141,6 +141,31 @@ class Client(Protocol):
 
     def report(self, since: float, until: float, hours: WorkingHours | None) -> dict[str, Any]: ...
 
+    # runbook commands that run (docs/execute.md)
+    def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]: ...
+
+    def run_step(
+        self,
+        number: int,
+        step: int,
+        by: str,
+        approve: bool,
+        digest: str | None,
+        typed: dict[str, str],
+    ) -> dict[str, Any]: ...
+
+    def runs(self, number: int) -> list[dict[str, Any]]: ...
+
+    def run(self, run_id: int) -> dict[str, Any]: ...
+
+    def approve_run(
+        self, run_id: int, by: str, digest: str, confirm: str | None
+    ) -> dict[str, Any]: ...
+
+    def refuse_run(self, run_id: int, by: str, reason: str) -> dict[str, Any]: ...
+
+    def rerun(self, run_id: int, by: str, approve: bool) -> dict[str, Any]: ...
+
 
 # --------------------------------------------------------------------------- local
 
@@ -359,6 +384,51 @@ class LocalClient:
         from tocsin.service import silences
 
         silences.expire_silence(self.ctx(), silence_id)
+
+    def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]:
+        from tocsin.service import runs
+
+        return [runs.step_json(s) for s in runs.steps(self.ctx(), number, typed)]
+
+    def run_step(
+        self,
+        number: int,
+        step: int,
+        by: str,
+        approve: bool,
+        digest: str | None,
+        typed: dict[str, str],
+    ) -> dict[str, Any]:
+        from tocsin.service import runs
+
+        return runs.request(
+            self.ctx(), number, step, by, approve=approve, digest=digest, typed=typed
+        ).to_json()
+
+    def runs(self, number: int) -> list[dict[str, Any]]:
+        from tocsin.service import runs
+
+        return [r.to_json() for r in runs.runs_of(self.ctx(), number)]
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        from tocsin.service import runs
+
+        return runs.run_of(self.ctx(), run_id).to_json()
+
+    def approve_run(self, run_id: int, by: str, digest: str, confirm: str | None) -> dict[str, Any]:
+        from tocsin.service import runs
+
+        return runs.approve(self.ctx(), run_id, by, digest, confirm).to_json()
+
+    def refuse_run(self, run_id: int, by: str, reason: str) -> dict[str, Any]:
+        from tocsin.service import runs
+
+        return runs.refuse(self.ctx(), run_id, by, reason).to_json()
+
+    def rerun(self, run_id: int, by: str, approve: bool) -> dict[str, Any]:
+        from tocsin.service import runs
+
+        return runs.rerun(self.ctx(), run_id, by, approve=approve).to_json()
 
     def report(self, since: float, until: float, hours: WorkingHours | None) -> dict[str, Any]:
         from tocsin.service.reports import report

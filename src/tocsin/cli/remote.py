@@ -424,6 +424,53 @@ class RemoteClient:
         except NotFound:
             raise NotFound(f"no silence {silence_id}") from None  # Alertmanager: an empty 404
 
+    # ------------------------------------------------------------------ runs
+
+    def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]:
+        fill = [f"{k}={v}" for k, v in typed.items()]
+        found: list[dict[str, Any]] = self.json(
+            "GET", f"/api/v1/incidents/{number}/steps", params={"fill": fill or None}
+        )
+        return found
+
+    def run_step(
+        self,
+        number: int,
+        step: int,
+        by: str,
+        approve: bool,
+        digest: str | None,
+        typed: dict[str, str],
+    ) -> dict[str, Any]:
+        body = {"step": step, "approve": approve, "digest": digest, "fill": typed}
+        made: dict[str, Any] = self.json("POST", f"/api/v1/incidents/{number}/runs", body=body)
+        return made
+
+    def runs(self, number: int) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.json("GET", f"/api/v1/incidents/{number}/runs")
+        return found
+
+    def run(self, run_id: int) -> dict[str, Any]:
+        found: dict[str, Any] = self.json("GET", f"/api/v1/runs/{run_id}")
+        return found
+
+    def approve_run(self, run_id: int, by: str, digest: str, confirm: str | None) -> dict[str, Any]:
+        body = {"digest": digest, "confirm": confirm}
+        done: dict[str, Any] = self.json("POST", f"/api/v1/runs/{run_id}/approve", body=body)
+        return done
+
+    def refuse_run(self, run_id: int, by: str, reason: str) -> dict[str, Any]:
+        done: dict[str, Any] = self.json(
+            "POST", f"/api/v1/runs/{run_id}/refuse", body={"reason": reason}
+        )
+        return done
+
+    def rerun(self, run_id: int, by: str, approve: bool) -> dict[str, Any]:
+        made: dict[str, Any] = self.json(
+            "POST", f"/api/v1/runs/{run_id}/rerun", body={"approve": approve}
+        )
+        return made
+
     # ------------------------------------------------------------------ reports
 
     def report(self, since: float, until: float, hours: WorkingHours | None) -> dict[str, Any]:

@@ -3,11 +3,18 @@ their host patterns valid RE2 (docs/execute.md)."""
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 import re2
 
-from tocsin.config.models import Loc, ShellRunnerConfig, TocsinConfig
+from tocsin.config.models import ExecuteConfig, Loc, RunnerConfig, ShellRunnerConfig, TocsinConfig
+
+
+def http_check(text: str) -> object | None:
+    """The HTTP check a bash line is (``runbooks.curl``), None when it is none."""
+    return None
 
 
 def check_execute(model: TocsinConfig, report: Callable[[Loc, str], None]) -> None:
@@ -29,3 +36,49 @@ def check_execute(model: TocsinConfig, report: Callable[[Loc, str], None]) -> No
                 re2.compile(pattern)
             except re2.error as exc:
                 report((*here, "ssh", "allow_hosts", j), f"not a valid RE2 pattern: {exc}")
+
+
+LANGUAGES: dict[str, frozenset[str]] = {
+    "promql": frozenset({"promql"}),
+    "sql": frozenset({"sql"}),
+    "http": frozenset({"bash", ""}),
+}
+
+
+def _serves_file(globs: list[str], source: str) -> bool:
+    if not globs:
+        return True
+    name = PurePosixPath(source).name
+    return any(fnmatch.fnmatchcase(source, g) or fnmatch.fnmatchcase(name, g) for g in globs)
+
+
+def choose(
+    execute: ExecuteConfig, language: str, text: str, source: str, receiver: str
+) -> RunnerConfig | None:
+    """The runner that runs a command: the first of ``execute.runners`` that serves its
+    language (the http runner: a bash line that is one ``curl`` or ``wget`` GET or HEAD),
+    its runbook file (``source``, relative to its runbook directory) and its route
+    (``receiver``); None when none does."""
+    for runner in execute.runners:
+        if isinstance(runner, ShellRunnerConfig):
+            served = language in runner.languages or (language == "" and "bash" in runner.languages)
+        else:
+            served = language in LANGUAGES[runner.type]
+            if runner.type == "http":
+                served = served and http_check(text) is not None
+        if not served or not _serves_file(runner.runbooks, source):
+            continue
+        if runner.routes and receiver not in runner.routes:
+            continue
+        return runner
+    return None
+
+
+def auto_diagnose(execute: ExecuteConfig, route_on: bool, source: str) -> bool:
+    """Whether an incident's read commands from the runbook ``source`` run by themselves:
+    its route turns it on (``auto_diagnose: true``), or ``execute.auto_diagnose_runbooks``
+    names the file."""
+    return route_on or (
+        bool(execute.auto_diagnose_runbooks)
+        and _serves_file(execute.auto_diagnose_runbooks, source)
+    )

@@ -34,6 +34,7 @@ from tocsin.engine import (
     storm,
 )
 from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
+from tocsin.engine.executor import Executor
 from tocsin.engine.paging import Pager
 from tocsin.engine.stage import Stage
 from tocsin.runbooks.model import Catalog
@@ -83,6 +84,7 @@ class DueWorkEngine:
         self.wake = asyncio.Event()
         self._wakes_at = math.inf  # while a pass runs, any new work may have been missed
         self.pager = Pager(config, catalog, clock)
+        self.executor: Executor | None = None  # runbook commands, where a server runs them
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
 

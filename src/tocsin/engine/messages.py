@@ -21,7 +21,7 @@ from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.describe import title_of
-from tocsin.incidents.messages import TOLD_KINDS, compose, runbook_section, shown
+from tocsin.incidents.messages import DIAGNOSTICS_KIND, TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import console_path
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
@@ -240,7 +240,7 @@ def to_channels(
         pending.append(
             outbox.Pending(incident.id, channel, f"channel:{channel}", kind, composed, key)
         )
-    if kind in TOLD_KINDS or kind == UPDATE_KIND:
+    if kind in TOLD_KINDS or kind in (UPDATE_KIND, DIAGNOSTICS_KIND):
         told = [p.channel for p in pending]
         for channel, target, recipient in audience(s, conn, incident.id, told):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"

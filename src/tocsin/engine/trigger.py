@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 
 from tocsin import logs, times
 from tocsin.alerts.model import Alert
-from tocsin.engine import escalate, messages, reminders, storm
+from tocsin.engine import diagnose, escalate, messages, reminders, storm
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import RUNNING, transition
 from tocsin.incidents.tally import Tally
@@ -176,4 +176,6 @@ def trigger(
     deadline = paging.deadline_s(severity)
     if deadline is not None:
         outbox.schedule(conn, DEADLINE, [incident.id], now + deadline)
+    # the runbook's read commands, where auto_diagnose is on: rows now, run after the commit
+    diagnose.plan(s, conn, incident, firing_alerts, severity, now)
     return None

@@ -13,10 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Status = Literal["ok", "failed", "timeout", "error"]
+Status = Literal["ok", "failed", "timeout", "error", "stubbed"]
 # ok: ran and succeeded (exit 0, a query answered, HTTP 2xx/3xx); failed: ran, did not
 # succeed (a non-zero exit, an HTTP 4xx/5xx, a query the server refused); timeout: stopped at
-# the runner's timeout; error: could not be run (a host not allowed, no connection, bad input)
+# the runner's timeout; error: could not be run (a host not allowed, no connection, bad input);
+# stubbed: not run at all (``tocsin simulate``'s runners), its output says so
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Request:
     language: str  # bash, powershell, sql, promql (http: a bash ``curl``/``wget`` line)
     params: Mapping[str, str] = field(default_factory=dict)  # SQL's bound parameters
     labels: Mapping[str, str] = field(default_factory=dict)  # the alert's (ssh's host label)
+    read_only: bool = True  # a ``read`` command: SQL runs it in a read-only transaction
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,11 @@ TIMELINE_KINDS = (
     "storm_handed_over",
     "storm_lead",
     "storm_ended",
+    "run_requested",
+    "run_approved",
+    "run_refused",
+    "run_started",
+    "run_finished",
 )
 SIMULATION_KINDS = ("override", "action_refused", "attempt_failed")
 
@@ -250,6 +255,31 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     return None
 
 
+def _run(kind: str, d: Mapping[str, Any], by: str) -> str | None:
+    """The sentences of a runbook command's run (``store/runs.py``)."""
+    step = f"step {_text(d.get('step')) or '?'}"
+    command = _text(d.get("command")).splitlines()[0] if _text(d.get("command")) else ""
+    shown = f": {command}" if command else ""
+    if kind == "run_requested":
+        who = " by itself (auto-diagnose)" if d.get("automatic") else by
+        return f"Run of {step} ({_text(d.get('risk')) or '?'}) asked{who}{shown}"
+    if kind == "run_approved":
+        return f"Run of {step} approved{by}{shown}"
+    if kind == "run_refused":
+        reason = _text(d.get("reason")) or "no reason given"
+        return f"Run of {step} refused{by}: {reason}"
+    if kind == "run_started":
+        target = f" on {_text(d['target'])}" if d.get("target") else ""
+        return f"Run of {step} started{target}{shown}"
+    if kind == "run_finished":
+        result = _text(d.get("result")) or "?"
+        code = f", exit {_text(d['exit_code'])}" if d.get("exit_code") is not None else ""
+        took = f" in {_span(d['duration_s'])}" if d.get("duration_s") is not None else ""
+        error = f": {_text(d['error'])}" if d.get("error") else ""
+        return f"Run of {step} finished {result}{code}{took}{error}"
+    return None
+
+
 def _carried(d: Mapping[str, Any]) -> str:
     """What a delivery carried: its message kind, but a person's first page (kind
     ``firing`` to a person, not to a channel) is a "page"."""
@@ -399,6 +429,8 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
                     f"{verb} {_text(d[role])}" if d[role] else f"{role.capitalize()} cleared"
                 )
         return (", ".join(parts) or "Assignment changed") + by
+    if kind.startswith("run_"):
+        return _run(kind, d, by)
     if kind == "runbook_opened":
         section = f" ({_text(d['section'])})" if d.get("section") else ""
         return f"Runbook opened{by}{section}"

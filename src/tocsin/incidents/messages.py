@@ -25,6 +25,8 @@ from tocsin.words import count
 
 # What everyone paged for an incident hears, on the channel that paged them.
 TOLD_KINDS = frozenset({"acknowledged", "resolved"})
+# The runbook's diagnostics that ran by themselves, after the page (engine/diagnose.py).
+DIAGNOSTICS_KIND = "diagnostics"
 # Channel types that address the person paged (an email to them, a webhook body naming them):
 # each person paged through one is told apart; other channels (a Slack or console channel)
 # are told once, whoever they paged.
@@ -347,3 +349,45 @@ def compose(
         message["diagnostics"] = []
         message["other_steps"] = []
     return message
+
+
+DIAGNOSTICS_LINES = 15  # lines of each run's output in the follow-up message
+DIAGNOSTICS_CHARS = 6000  # the whole follow-up's text
+
+
+def diagnostics_text(done: list[Mapping[str, Any]], link: str = "") -> str:
+    """The follow-up message's text: each diagnostic run (``step``, ``risk``, ``language``,
+    ``command``, ``result``, ``exit_code``, ``duration_s``, ``output``, ``truncated``,
+    ``error``, ``target``) with the first lines of its output, bounded; the rest is on the
+    incident's page (``link``)."""
+    parts: list[str] = []
+    used = 0
+    for i, run in enumerate(done):
+        command = str(run.get("command") or "").strip()
+        first = command.splitlines()[0] if command else ""
+        more = " …" if len(command.splitlines()) > 1 else ""
+        code = f", exit {run['exit_code']}" if run.get("exit_code") is not None else ""
+        took = run.get("duration_s")
+        took_text = f", {took:.1f} s" if isinstance(took, int | float) else ""
+        where = f" on {run['target']}" if run.get("target") else ""
+        head = (
+            f"Step {run.get('step')} ({run.get('risk')}, {run.get('language') or 'plain'})"
+            f"{where}: {run.get('result')}{code}{took_text}\n$ {first}{more}"
+        )
+        lines = str(run.get("output") or "").rstrip("\n").splitlines()
+        body = lines[:DIAGNOSTICS_LINES]
+        if len(lines) > DIAGNOSTICS_LINES or run.get("truncated"):
+            body.append(f"… more on the incident's page ({count(len(lines), 'line')} kept)")
+        if run.get("error"):
+            body.append(f"error: {run['error']}")
+        block = head + ("\n" + "\n".join(body) if body else "\n(no output)")
+        if used + len(block) > DIAGNOSTICS_CHARS and parts:
+            rest = len(done) - i
+            parts.append(f"… {count(rest, 'more run')} on the incident's page")
+            break
+        parts.append(block)
+        used += len(block)
+    ran = count(len(done), "diagnostic")
+    intro = f"{ran} from the runbook ran by themselves."
+    tail = f"\n\nAll output: {link}" if link else ""
+    return intro + "\n\n" + "\n\n".join(parts) + tail

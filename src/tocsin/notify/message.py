@@ -28,7 +28,14 @@ STATUSES = ("triggered", "acknowledged", "resolved")
 # storm's digest updated, what a person's limit held back) in ``text``, rather than a change
 # of the incident's state.
 NEWS_KINDS = frozenset(
-    {"status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary"}
+    {
+        "status_update",
+        "update_reminder",
+        "duty_reminder",
+        "storm_update",
+        "held_summary",
+        "diagnostics",
+    }
 )
 
 

@@ -36,6 +36,7 @@ _TEXT_HEADINGS = {
     "duty_reminder": "Duty due",
     "storm_update": "Storm update",
     "held_summary": "Held back",
+    "diagnostics": "Diagnostics",
 }
 
 

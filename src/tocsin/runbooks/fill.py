@@ -67,7 +67,7 @@ def label_for(placeholder: str, labels: Mapping[str, str]) -> str | None:
     return None
 
 
-def _context(code: str, end: int, language: str) -> str:
+def context_at(code: str, end: int, language: str) -> str:
     """The quote the code is inside at ``end``: '' (none), "'", '"' or '`'."""
     state = ""
     i = 0
@@ -155,7 +155,7 @@ def fill(code: str, language: str, labels: Mapping[str, str]) -> Filled:
         name = label_for(placeholder, labels) if language in FILLED_LANGUAGES else None
         text = None
         if name is not None:
-            text = quote(labels[name], language, _context(code, start, language))
+            text = quote(labels[name], language, context_at(code, start, language))
         if text is None:
             if placeholder not in unfilled:
                 unfilled.append(placeholder)

@@ -85,5 +85,7 @@ def serving(state: Serving) -> Context:
 
     def wake() -> None:  # use cases may run in a worker thread: wake through the loop
         loop.call_soon_threadsafe(engine.wake.set)
+        if engine.executor is not None:  # a run asked for or approved starts at once
+            loop.call_soon_threadsafe(engine.executor.wake.set)
 
     return Context(state.db, state.config, state.clock, state.catalog, engine.pager, wake)

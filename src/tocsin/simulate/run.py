@@ -55,6 +55,7 @@ from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import StructuralError, format_time, parse_v2
 from tocsin.clock import VirtualClock
 from tocsin.config import ChannelConfig, Config
+from tocsin.engine.executor import Executor
 from tocsin.engine.loop import DueWorkEngine
 from tocsin.errors import TocsinError
 from tocsin.incidents.describe import incident_title
@@ -64,6 +65,7 @@ from tocsin.oncall.schedule import Override
 from tocsin.runbooks.loader import load_catalog
 from tocsin.simulate.channels import Sent, SimulatedChannel
 from tocsin.simulate.results import Entry, IncidentSummary, Result, iso, span
+from tocsin.simulate.runners import StubRunners
 from tocsin.simulate.scenario import (
     ALERT_ACTIONS,
     IncidentRef,
@@ -156,6 +158,8 @@ class _Runner:
             catalog=load_catalog(paths) if paths else None,
             channel_factory=self.channel,
         )
+        # runbook commands an incident starts run on stubs: nothing runs in a simulation
+        self.executor = Executor(self.db, self.engine.pager, self.clock, OWNER, StubRunners)
         seed = scenario.model.seed
         # without a seed every retry waits its full backoff, so times can be worked by hand
         self.engine.deliverer.rand = (
@@ -214,7 +218,9 @@ class _Runner:
                     "making work due; shorten `until` or check the channels' retry settings"
                 )
             before = self._due_now(nxt)
-            if await self.engine.run_once() == 0 and self._wakeup() == nxt:
+            passed = await self.engine.run_once()
+            passed += await self.executor.drain()
+            if passed == 0 and self._wakeup() == nxt:
                 raise SimulationError(
                     f"{self.scenario.source}: due work at {iso(nxt)} cannot be carried out "
                     "(the engine claimed nothing)"

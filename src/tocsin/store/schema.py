@@ -307,6 +307,44 @@ action_items = Table(
     Index("ix_action_items_status", "status", "due_at"),
 )
 
+# Runbook commands run for an incident (0013, docs/execute.md): the text as run, who asked
+# and approved, the runner and its target, when and how it ended, its output (capped).
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("step", Integer, nullable=False),  # the command's number in the incident's runbook
+    Column("section", Text, nullable=False),  # the runbook section: "file.md: Title"
+    Column("language", String(32), nullable=False),
+    Column("risk", String(16), nullable=False),  # read | change | destructive
+    Column("command", Text, nullable=False),  # the text as it runs
+    Column("params", Text, nullable=False),  # JSON: SQL's bound parameters
+    Column("labels", Text, nullable=False),  # JSON: the alert's labels (ssh's host label)
+    Column("digest", String(64), nullable=False),  # what an approval approves
+    Column("runner", Text, nullable=True),
+    Column("target", Text, nullable=True),
+    # awaiting | queued | running | finished | refused (runbooks/gate.py)
+    Column("status", String(16), nullable=False),
+    Column("automatic", Boolean, nullable=False),
+    Column("reason", Text, nullable=False),  # what it waits for, or why it was refused
+    Column("requested_by", Text, nullable=False),
+    Column("requested_at", Float, nullable=False),
+    Column("approved_by", Text, nullable=True),
+    Column("approved_at", Float, nullable=True),
+    Column("started_at", Float, nullable=True),
+    Column("owner", String(64), nullable=True),  # the process running it
+    Column("finished_at", Float, nullable=True),
+    Column("result", String(16), nullable=True),  # ok | failed | timeout | error
+    Column("exit_code", Integer, nullable=True),
+    Column("output", Text, nullable=True),
+    Column("truncated", Boolean, nullable=False, server_default=false()),
+    Column("error", Text, nullable=True),
+    Column("told", Boolean, nullable=False, server_default=false()),  # in a follow-up message
+    Index("ix_runs_incident", "incident_id", "id"),
+    Index("ix_runs_status", "status", "id"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

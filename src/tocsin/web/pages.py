@@ -22,11 +22,21 @@ from tocsin.errors import Conflict, Forbidden, Invalid, TocsinError, TooMany, Un
 from tocsin.incidents.lifecycle import MAX_NAME_CHARS, MAX_NOTE_CHARS, STATUSES
 from tocsin.incidents.share import MAX_SIGNATURE_CHARS
 from tocsin.incidents.updates import MAX_MESSAGE_CHARS, STAGES
-from tocsin.service import incidents, passwords, record, silences, testing, tokens, updates
+from tocsin.service import (
+    incidents,
+    passwords,
+    record,
+    runs,
+    silences,
+    testing,
+    tokens,
+    updates,
+)
 from tocsin.service.context import Context, serving
 from tocsin.service.share import LinkExpired, check_link
 from tocsin.service.tokens import may
 from tocsin.web import access, live, session
+from tocsin.web import runs as runs_page
 from tocsin.web.access import LINK, Person, SignIn
 from tocsin.web.render import incident_name, page
 
@@ -36,6 +46,7 @@ PAGE = 50  # incidents per page
 EVENTS = 50  # the latest timeline events on an incident's page
 EVENTS_PAGE = 200  # a page of the whole timeline
 NOTIFICATIONS = 100  # the latest notifications on an incident's page
+RUNS = 50  # the latest runs of runbook commands on an incident's page
 SHOWN_ALERTS = 100  # an incident's alerts on its page (the record says how many in all)
 MAX_PAGE_NUMBER = 10_000
 ACTIONS: dict[str, Callable[[Context, int, str], dict[str, Any]]] = {
@@ -365,6 +376,11 @@ def _incident(
         alert["silenced_by"] = muting.silenced_by.get(alert["fingerprint"], [])
         alert["inhibited_by"] = muting.inhibited_by.get(alert["fingerprint"], [])
     found["update_templates"] = updates.templates(ctx, incident_id)
+    numbered = runs.steps(ctx, incident_id, typed)
+    commands = [c for s in found["runbooks"] for st in s["steps"] for c in st["commands"]]
+    for command, step in zip(commands, numbered, strict=False):
+        command["step"] = runs.step_json(step)  # its number, runner, digest, as it would run
+    found["runs"] = [r.to_json() for r in runs.runs_of(ctx, incident_id)[:RUNS]]
     paged, _count = record.latest_timeline(ctx, incident_id, {"escalated"}, 1)
     found["last_paged"] = paged[-1] if paged else None  # whom the last step paged, by name
     return found, events, total
@@ -491,6 +507,8 @@ async def incident_action(request: Request, incident_id: int, action: str) -> Re
         flash = {"assign": "Now " + ", ".join(named)}
     elif action == "update":
         return await _status_update(request, ctx, incident_id, person, form)
+    elif action == "run":  # a runbook step (web/runs.py)
+        return await runs_page.request_run(request, ctx, incident_id, by, form)
     else:
         raise Invalid(f"no action {action[:40]!r}")
     return access.redirect(f"/incidents/{incident_id}", flash=flash[action])

@@ -1,0 +1,305 @@
+"""What may run, when, and with whose approval: the runbook commands' gates (pure).
+
+A command runs exactly as ``prepare`` writes it: its placeholders filled from the alert's
+labels (and the values a person typed) through the one filler, ``runbooks.fill``. Shell,
+PowerShell and PromQL get the value quoted for where it stands; SQL gets a bound parameter
+(``:pod``) and the value travels beside the statement, never inside it. A command with a
+placeholder nothing fills is not run.
+
+The gates follow the command's risk class (``runbooks.risk``, whose verdict is final):
+
+- ``read`` runs when a person asks, and by itself when an incident triggers where
+  ``auto_diagnose`` is on (``auto_plan``);
+- ``change`` runs only once a responder approves that exact text (its ``digest``);
+- ``destructive`` needs a second person, who approves and types the confirmation
+  (``confirmation``); it never runs by itself, whatever the configuration says.
+
+A run's states: ``awaiting`` (an approval is missing) → ``queued`` → ``running`` →
+``finished``; ``refused`` at any step before running. What came of a finished run is its
+result's status (ok, failed, timeout, error).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tocsin.runbooks.commands import placeholder_spans
+from tocsin.runbooks.fill import FILLED_LANGUAGES, context_at, fill, label_for
+
+RunStatus = Literal["awaiting", "queued", "running", "finished", "refused"]
+OPEN_STATUSES: tuple[RunStatus, ...] = ("awaiting", "queued", "running")
+# the languages a runner may be given (python, yaml, json… are shown, never run)
+RUNNABLE_LANGUAGES = frozenset({"bash", "", "powershell", "sql", "promql"})
+AUTOMATIC = "tocsin"  # who asks for the runs an incident's trigger starts
+MAX_TYPED_CHARS = 500  # a value a person types for a placeholder
+_PARAM = re.compile(r"[^a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A command as it would run."""
+
+    text: str  # placeholders filled and quoted; SQL: ``:name`` where a value is bound
+    language: str
+    params: dict[str, str] = field(default_factory=dict)  # SQL's bound parameters
+    unfilled: list[str] = field(default_factory=list)  # placeholders nothing filled
+    problem: str = ""  # why it cannot run as written, even filled (else empty)
+
+    @property
+    def digest(self) -> str:
+        """What an approval approves: the text and its parameters, nothing else."""
+        return digest(self.language, self.text, self.params)
+
+    @property
+    def runnable(self) -> bool:
+        return not self.unfilled and not self.problem
+
+
+def digest(language: str, text: str, params: Mapping[str, str]) -> str:
+    h = hashlib.sha256()
+    for part in (language, text, *(f"{k}={params[k]}" for k in sorted(params))):
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def prepare(code: str, language: str, labels: Mapping[str, str]) -> Prepared:
+    """The command with every placeholder a label (or a typed value) fills: quoted where it
+    stands, or bound (SQL)."""
+    if language not in RUNNABLE_LANGUAGES:
+        return Prepared(code, language, problem=f"{language or 'this'} code is not run")
+    if language == "sql":
+        return bind_sql(code, labels)
+    filled = fill(code, language, labels)
+    return Prepared(filled.text, language, unfilled=filled.unfilled)
+
+
+def bind_sql(code: str, labels: Mapping[str, str]) -> Prepared:
+    """An SQL command with each filled placeholder a bound parameter named after its label
+    (``:pod``). Inside a string literal the literal is split around it: ``'%<pod>%'`` becomes
+    ``'%' || :pod || '%'``. A placeholder inside a quoted identifier cannot be bound: the
+    command is not run."""
+    params: dict[str, str] = {}
+    unfilled: list[str] = []
+    parts: list[str] = []
+    problem = ""
+    last = 0
+    for start, end in placeholder_spans(code, "sql"):
+        placeholder = code[start:end]
+        name = label_for(placeholder, labels)
+        if name is None:
+            if placeholder not in unfilled:
+                unfilled.append(placeholder)
+            continue
+        inside = context_at(code, start, "sql")
+        if inside == '"':
+            problem = f"{placeholder} stands in a quoted identifier; a value cannot be bound there"
+            continue
+        param = _param_name(name, params, labels[name])
+        params[param] = labels[name]
+        if inside == "'":
+            opens = code[start - 1] == "'" and context_at(code, start - 1, "sql") == ""
+            closes = code[end : end + 1] == "'" and context_at(code, end + 1, "sql") == ""
+            parts.append(code[last : start - 1] if opens else code[last:start] + "' || ")
+            parts.append(f":{param}")
+            last = end + 1 if closes else end
+            if not closes:
+                parts.append(" || '")
+        else:
+            parts.append(code[last:start])
+            parts.append(f":{param}")
+            last = end
+    parts.append(code[last:])
+    return Prepared("".join(parts), "sql", params, unfilled, problem)
+
+
+def _param_name(label: str, taken: Mapping[str, str], value: str) -> str:
+    base = _PARAM.sub("_", label.lower()).strip("_") or "value"
+    if base[0].isdigit():
+        base = "p_" + base
+    name, n = base, 1
+    while name in taken and taken[name] != value:
+        n += 1
+        name = f"{base}_{n}"
+    return name
+
+
+def check_typed(typed: Mapping[str, str]) -> list[str]:
+    """What is wrong with the values a person typed for placeholders (empty: nothing)."""
+    wrong = []
+    for key, value in typed.items():
+        if len(value) > MAX_TYPED_CHARS:
+            wrong.append(f"{key}: longer than {MAX_TYPED_CHARS} characters")
+        if any(ord(c) < 32 and c not in "\t" for c in value):
+            wrong.append(f"{key}: holds a control character (a new line, an escape)")
+    return wrong
+
+
+def confirmation(text: str) -> str:
+    """What the second person types to run a destructive command: its first line, with runs
+    of spaces as one."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return " ".join(first.split())
+
+
+def confirmed(text: str, typed: str | None) -> bool:
+    return typed is not None and " ".join(typed.split()) == confirmation(text)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: RunStatus  # awaiting, queued or refused
+    reason: str = ""  # why refused, or what it waits for
+
+
+def on_request(
+    risk: str,
+    prepared: Prepared,
+    *,
+    has_runner: bool,
+    automatic: bool = False,
+    approve: bool = False,
+    given_digest: str | None = None,
+) -> Decision:
+    """What becomes of a request to run a command: queued at once, awaiting an approval, or
+    refused with the reason. ``approve``: the person asking approves it too (a ``change``;
+    ``given_digest`` must be the digest of the text they saw)."""
+    if prepared.problem:
+        return Decision("refused", prepared.problem)
+    if prepared.unfilled:
+        return Decision("refused", "not filled: " + ", ".join(prepared.unfilled))
+    if not has_runner:
+        return Decision("refused", f"no runner serves {prepared.language or 'plain'} commands here")
+    if automatic:
+        if risk != "read":
+            return Decision("refused", f"a {risk} command never runs by itself")
+        return Decision("queued")
+    if risk == "read":
+        return Decision("queued")
+    if risk == "change":
+        if approve:
+            if given_digest != prepared.digest:
+                return Decision("refused", "the command changed since it was shown")
+            return Decision("queued")
+        return Decision("awaiting", "a responder's approval of this exact text")
+    return Decision("awaiting", "a second person's approval and typed confirmation")
+
+
+def on_approve(
+    risk: str,
+    status: str,
+    text: str,
+    run_digest: str,
+    *,
+    requested_by: str,
+    approver: str,
+    given_digest: str | None,
+    typed_confirmation: str | None = None,
+) -> Decision:
+    """What an approval does to an awaiting run: queue it, or refuse the approval (the run
+    stays as it was) with the reason."""
+    if status != "awaiting":
+        return Decision("refused", f"the run is {status}, not awaiting an approval")
+    if given_digest != run_digest:
+        return Decision("refused", "the command is not the one shown: read it again")
+    if risk == "destructive":
+        if approver == requested_by:
+            return Decision("refused", "a destructive command needs a second person to approve")
+        if not confirmed(text, typed_confirmation):
+            return Decision("refused", f"type the command's first line: {confirmation(text)}")
+    return Decision("queued")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A runbook command an incident's trigger may run by itself."""
+
+    step: int
+    risk: str
+    prepared: Prepared
+    runner: str | None  # the runner that serves it, None when none does
+
+
+def auto_plan(candidates: Iterable[Candidate], limit: int) -> list[tuple[Candidate, Decision]]:
+    """Which commands run when an incident triggers: the ``read`` commands a runner serves,
+    fully filled, at most ``limit``; the rest of the ``read`` commands with why not.
+    ``change`` and ``destructive`` commands are left for people, unrecorded."""
+    out: list[tuple[Candidate, Decision]] = []
+    queued = 0
+    for c in candidates:
+        if c.risk != "read" or c.prepared.language not in RUNNABLE_LANGUAGES:
+            continue
+        decision = on_request(c.risk, c.prepared, has_runner=c.runner is not None, automatic=True)
+        if decision.status == "queued":
+            if queued >= limit:
+                decision = Decision("refused", f"over the {limit} automatic runs per incident")
+            else:
+                queued += 1
+        out.append((c, decision))
+    return out
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A queued run, as the executor sees it."""
+
+    id: int
+    incident_id: int
+    runner: str
+
+
+def startable(
+    queued: Sequence[Waiting],
+    running: Iterable[Waiting],
+    runner_limits: Mapping[str, int],
+    per_incident: int,
+) -> list[Waiting]:
+    """The queued runs (oldest first) that may start now without passing a runner's
+    ``concurrency`` or the runs one incident may have at once."""
+    by_runner = Counter(r.runner for r in running)
+    by_incident: Counter[int] = Counter()
+    for r in running:
+        by_incident[r.incident_id] += 1
+    chosen = []
+    for w in queued:
+        if by_runner[w.runner] >= runner_limits.get(w.runner, 1):
+            continue
+        if by_incident[w.incident_id] >= per_incident:
+            continue
+        by_runner[w.runner] += 1
+        by_incident[w.incident_id] += 1
+        chosen.append(w)
+    return chosen
+
+
+def filled_labels(labels: Mapping[str, str], typed: Mapping[str, str]) -> dict[str, str]:
+    """The values placeholders are filled from: the alert's labels first, then what a person
+    typed for the rest."""
+    return {**typed, **labels}
+
+
+__all__ = [
+    "AUTOMATIC",
+    "FILLED_LANGUAGES",
+    "OPEN_STATUSES",
+    "Candidate",
+    "Decision",
+    "Prepared",
+    "Waiting",
+    "auto_plan",
+    "bind_sql",
+    "check_typed",
+    "confirmation",
+    "confirmed",
+    "digest",
+    "filled_labels",
+    "on_approve",
+    "on_request",
+    "prepare",
+    "startable",
+]
