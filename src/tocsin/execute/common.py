@@ -82,6 +82,15 @@ class Capped:
         return printable(decoder.decode(bytes(self._data), final=not self.truncated), lines=True)
 
 
+def cap_text(text: str, limit: int) -> tuple[str, bool]:
+    """``text`` kept to ``limit`` bytes of UTF-8 (a character cut there dropped), and
+    whether anything was cut."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text, False
+    return data[:limit].decode("utf-8", "ignore"), True
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
     """A plain text table: a header line, a rule, one line per row, columns padded. Each cell
     is one line (its control characters, newlines included, shown as escapes) of at most
@@ -136,7 +145,7 @@ class BaseRunner:
             return Result(
                 "error",
                 "",
-                target=self._target(request),
+                target=self._safe_target(request),
                 error=f"runner {self.name} is busy: {self.concurrency} runs at once",
             )
         start = time.monotonic()
@@ -147,14 +156,14 @@ class BaseRunner:
             result = Result(
                 "error",
                 "",
-                target=self._target(request),
+                target=self._safe_target(request),
                 error=error_line(f"internal error: {type(exc).__name__}: {exc}"),
             )
         finally:
             self._slots.release()
         return replace(result, duration_s=time.monotonic() - start)
 
-    def _target(self, request: Request) -> str:
+    def _safe_target(self, request: Request) -> str:
         try:
             return self.target(request)
         except Exception:

@@ -26,7 +26,7 @@ import httpx
 from tocsin.config.models import PromqlRunnerConfig
 from tocsin.errors import Unavailable
 from tocsin.execute.base import Request, Result, RunnerConfigError, Status
-from tocsin.execute.common import BaseRunner, error_line, secret, table
+from tocsin.execute.common import BaseRunner, cap_text, error_line, secret, table
 from tocsin.notify.base import SecretResolver, resolve_secret
 from tocsin.templating import printable
 
@@ -268,13 +268,5 @@ class PromqlRunner(BaseRunner):
         notes += [f"info: {printable(i)}" for i in answer.body.get("infos") or []]
         if notes:
             output += "\n" + "\n".join(notes)
-        output, truncated = _capped(output, self.output_limit)
+        output, truncated = cap_text(output, self.output_limit)
         return Result("ok", output, exit_code=answer.status, truncated=truncated, target=target)
-
-
-def _capped(text: str, limit: int) -> tuple[str, bool]:
-    """``text`` kept to ``limit`` bytes of UTF-8 (a character cut there dropped)."""
-    data = text.encode()
-    if len(data) <= limit:
-        return text, False
-    return data[:limit].decode("utf-8", "ignore"), True
