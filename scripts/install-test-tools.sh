@@ -1,12 +1,14 @@
 #!/bin/sh
 # The integration tests use the real promtool and amtool (Debian's prometheus and
-# prometheus-alertmanager packages), and the console's browser tests Debian's chromium. Install them when missing and this machine can; otherwise
-# say why, and the tests that need them skip with that reason.
+# prometheus-alertmanager packages), the console's browser tests Debian's chromium, and the
+# runbook runners' ssh tests a private sshd (openssh-server). Install them when missing and
+# this machine can; otherwise say why, and the tests that need them skip with that reason.
 set -u
 missing=""
 command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
 command -v amtool >/dev/null 2>&1 || missing="$missing prometheus-alertmanager"
 command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
+[ -x /usr/sbin/sshd ] || command -v sshd >/dev/null 2>&1 || missing="$missing openssh-server"
 [ -z "$missing" ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "install-test-tools: no apt-get here; tests needing$missing will skip"

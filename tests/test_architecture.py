@@ -21,7 +21,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("alerts", "routing", "oncall", "incidents", "runbooks", "templating"),  # pure rules
     ("config",),  # tocsin.yaml -> the rules' values
     ("store",),  # the database
-    ("notify",),  # channels
+    ("notify", "execute"),  # channels: the network, processes (runbook commands that run)
     ("engine",),  # the due-work cycle
     ("intake",),  # the durable intake writer
     ("service",),  # every use case once

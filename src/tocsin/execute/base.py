@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from tocsin.errors import Invalid
+
 Status = Literal["ok", "failed", "timeout", "error", "stubbed"]
 # ok: ran and succeeded (exit 0, a query answered, HTTP 2xx/3xx); failed: ran, did not
 # succeed (a non-zero exit, an HTTP 4xx/5xx, a query the server refused); timeout: stopped at
@@ -26,7 +28,11 @@ class Request:
     language: str  # bash, powershell, sql, promql (http: a bash ``curl``/``wget`` line)
     params: Mapping[str, str] = field(default_factory=dict)  # SQL's bound parameters
     labels: Mapping[str, str] = field(default_factory=dict)  # the alert's (ssh's host label)
-    read_only: bool = True  # a ``read`` command: SQL runs it in a read-only transaction
+    # The command's risk is ``read`` (decided in pure code before it comes here): the sql
+    # runner runs it in a read-only transaction and rolls it back; False (a change that was
+    # approved) commits. The other runners do not read it: what a shell command does is its
+    # own, and the http runner only ever sends GET and HEAD.
+    read_only: bool = True
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,12 @@ class Result:
     duration_s: float = 0.0
     target: str = ""  # what was reached: ``local``, ``ssh ops@db1``, a URL's host, a database
     error: str = ""  # why it could not run or did not succeed, one line
+
+
+class RunnerConfigError(Invalid):
+    """A runner cannot be built from its configuration (a secret that cannot be read, a user
+    to switch to while tocsin is not root, a database URL with no driver): raised at build,
+    never by ``run``."""
 
 
 class Runner(Protocol):
@@ -56,4 +68,8 @@ class Runner(Protocol):
 
     def run(self, request: Request) -> Result:
         """Run it, blocking; never raises."""
+        ...
+
+    def close(self) -> None:
+        """Let go of what the runner holds (a database's connections, an HTTP client)."""
         ...

@@ -1,0 +1,230 @@
+"""The PromQL runner and ``rules`` against a real Prometheus scraping itself (Debian's
+``prometheus``, installed by ``scripts/install-test-tools.sh``; the tests skip without it),
+and the bearer token against a local HTTP server that demands it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from tests.execute.conftest import free_port, runner_config
+from tocsin.execute.base import Request, RunnerConfigError
+from tocsin.execute.promql import AlertRule, PrometheusError, PromqlRunner, rules, series_name
+
+pytestmark = pytest.mark.slow
+
+RULES = """\
+groups:
+  - name: pebble
+    interval: 1s
+    rules:
+      - record: job:up:sum
+        expr: sum by (job) (up)
+      - alert: PebbleTargetDown
+        expr: up == 0
+        for: 5m
+        labels: {severity: critical, team: pebble}
+        annotations:
+          summary: "{{ $labels.instance }} is down"
+          runbook_url: https://runbooks.example/pebble.md
+  - name: other
+    rules:
+      - alert: AlwaysFiring
+        expr: vector(1)
+"""
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus not installed (Debian package prometheus)")
+    tmp = tmp_path_factory.mktemp("prometheus")
+    (tmp / "rules.yml").write_text(RULES)
+    port = free_port()
+    (tmp / "prometheus.yml").write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        f"rule_files: [{tmp / 'rules.yml'}]\n"
+        "scrape_configs:\n"
+        "  - job_name: prometheus\n"
+        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+    )
+    log = (tmp / "prometheus.log").open("wb")
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it has scraped itself once
+            time.sleep(0.3)
+            try:
+                with urllib.request.urlopen(f"{url}/api/v1/query?query=up", timeout=2) as r:
+                    if json.load(r)["data"]["result"]:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                pytest.fail((tmp / "prometheus.log").read_text()[-2000:])
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def promql(url: str, **fields: object) -> PromqlRunner:
+    return PromqlRunner(runner_config(type="promql", url=url, timeout="10s", **fields))
+
+
+def query(text: str) -> Request:
+    return Request(text, "promql")
+
+
+def test_an_instant_query_is_a_table(prometheus: str) -> None:
+    port = prometheus.rsplit(":", 1)[1]
+    result = promql(prometheus).run(query("up"))
+    assert result.status == "ok" and result.exit_code == 200, result
+    assert result.target == f"127.0.0.1:{port}"
+    assert result.output.splitlines() == [
+        "series"
+        + " " * (len(f'up{{instance="127.0.0.1:{port}", job="prometheus"}}') - 4)
+        + "value",
+        "-" * len(f'up{{instance="127.0.0.1:{port}", job="prometheus"}}') + "  -----",
+        f'up{{instance="127.0.0.1:{port}", job="prometheus"}}  1',
+    ]
+
+
+def test_scalars_strings_matrices_and_nothing(prometheus: str) -> None:
+    runner = promql(prometheus)
+    assert runner.run(query("scalar(vector(3))")).output == "scalar\n------\n3"
+    assert runner.run(query('"hello"')).output == "string\n------\nhello"
+    assert runner.run(query('up{job="no-such-job"}')).output == "no data"
+    matrix = runner.run(query("up[30s]"))
+    assert matrix.status == "ok"
+    assert "series" in matrix.output and "values" in matrix.output
+    assert "1 @ 20" in matrix.output  # a value at an ISO time
+
+
+def test_rows_past_max_rows_are_counted(prometheus: str) -> None:
+    result = promql(prometheus, max_rows=2).run(query('{job="prometheus"}'))
+    lines = result.output.splitlines()
+    assert len(lines) == 5 and lines[-1].startswith("… ") and lines[-1].endswith(" more rows")
+    assert int(lines[-1].split()[1]) >= 1
+
+
+def test_a_query_prometheus_refuses_has_failed(prometheus: str) -> None:
+    result = promql(prometheus).run(query("sum(up"))
+    assert result.status == "failed" and result.exit_code == 400
+    assert result.error.startswith("bad_data: ") and "unclosed left parenthesis" in result.error
+    assert result.output == ""
+
+
+def test_no_prometheus_is_an_error() -> None:
+    result = promql(f"http://127.0.0.1:{free_port()}").run(query("up"))
+    assert result.status == "error" and "ConnectError" in result.error
+
+
+def test_the_output_limit(prometheus: str) -> None:
+    result = promql(prometheus, output_limit=256, max_rows=1000).run(query('{job="prometheus"}'))
+    assert result.status == "ok" and result.truncated
+    assert len(result.output.encode()) <= 256
+
+
+def test_rules_lists_the_alerting_rules(prometheus: str) -> None:
+    found = sorted(rules(prometheus, timeout_s=5), key=lambda rule: rule.name, reverse=True)
+    assert found == [
+        AlertRule(
+            name="PebbleTargetDown",
+            expr="up == 0",
+            for_s=300.0,
+            labels={"severity": "critical", "team": "pebble"},
+            annotations={
+                "summary": "{{ $labels.instance }} is down",
+                "runbook_url": "https://runbooks.example/pebble.md",
+            },
+            group="pebble",
+            file=found[0].file,
+        ),
+        AlertRule(
+            name="AlwaysFiring",
+            expr="vector(1)",
+            for_s=0.0,
+            labels={},
+            annotations={},
+            group="other",
+            file=found[0].file,
+        ),
+    ]
+    assert found[0].file.endswith("rules.yml")
+
+
+def test_rules_of_no_prometheus_raise() -> None:
+    with pytest.raises(PrometheusError, match="ConnectError"):
+        rules(f"http://127.0.0.1:{free_port()}", timeout_s=2)
+
+
+def test_series_names_are_written_as_prometheus_writes_them() -> None:
+    assert series_name({"__name__": "up", "job": 'a"b', "instance": "x"}) == (
+        'up{instance="x", job="a\\"b"}'
+    )
+    assert series_name({"__name__": "up"}) == "up"
+    assert series_name({}) == "{}"
+
+
+class _Guarded(BaseHTTPRequestHandler):
+    """A Prometheus-shaped answer for a request that brings the right bearer token."""
+
+    def do_GET(self) -> None:
+        if self.headers.get("Authorization") != "Bearer s3cret":
+            self.send_response(401)
+            self.end_headers()
+            self.wfile.write(b"unauthorized\n")
+            return
+        body = {"status": "success", "data": {"resultType": "scalar", "result": [1, "42"]}}
+        data = json.dumps(body).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_bearer_token_is_sent(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Guarded)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        (tmp_path / "token").write_text("s3cret\n")
+        with_token = promql(url, bearer_token={"file": str(tmp_path / "token")})
+        assert with_token.run(query("42")).output == "scalar\n------\n42"
+        without = promql(url).run(query("42"))
+        assert without.status == "failed" and without.exit_code == 401
+        assert without.error == "HTTP 401: unauthorized"
+    finally:
+        server.shutdown()
+        server.server_close()
+    with pytest.raises(RunnerConfigError, match="bearer_token: cannot read secret file"):
+        promql(url, bearer_token={"file": str(tmp_path / "missing")})
+    with pytest.raises(RunnerConfigError, match="url must be an http"):
+        promql("ftp://prometheus")
