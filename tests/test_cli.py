@@ -24,7 +24,7 @@ def run(*args: str) -> tuple[int, str]:
 def test_list(examples_dir: Path) -> None:
     code, output = run("runbooks", "list", str(examples_dir))
     assert code == 0
-    assert "6 alerts in 2 runbooks" in output
+    assert "7 alerts in 3 runbooks" in output
     assert "PebbleAPIDown" in output and "PebbleDatabaseDown" in output
 
 
@@ -142,6 +142,7 @@ def test_prometheus_rules_pass_promtool(
         "PebbleAPIDown",
         "PebbleHighErrorRate",
         "PebbleUploadQueueBacklog",
+        "PebbleDiskFilling",
         "PebbleDatabaseDown",
         "APIUnresponsive",
         "DatabaseDown",
@@ -151,7 +152,7 @@ def test_prometheus_rules_pass_promtool(
         [promtool, "check", "rules", str(out)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 7 rules found" in checked.stdout
+    assert "SUCCESS: 8 rules found" in checked.stdout
 
 
 def test_version() -> None:

@@ -63,6 +63,37 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("storm_ended", {"storm": 3}, "Alert storm 3 ended: nothing held waits for an acknowledgement"),
     (
+        "run_requested",
+        {"run": 4, "step": 2, "risk": "read", "command": "df -h\nfree -m", "automatic": True},
+        "Run of step 2 (read) asked by itself (auto-diagnose): df -h …",
+    ),
+    (
+        "run_requested",
+        {"run": 5, "step": 4, "risk": "change", "command": "touch x", "by": "ana"},
+        "Run of step 4 (change) asked by ana: touch x",
+    ),
+    (
+        "run_approved",
+        {"run": 5, "step": 4, "risk": "change", "command": "touch x", "by": "ben"},
+        "Run of step 4 approved by ben: touch x",
+    ),
+    (
+        "run_refused",
+        {"run": 6, "step": 3, "risk": "read", "reason": "not filled: <pod>"},
+        "Run of step 3 refused: not filled: <pod>",
+    ),
+    (
+        "run_started",
+        {"run": 5, "step": 4, "command": "touch x", "target": "ssh ops@db-1"},
+        "Run of step 4 started on ssh ops@db-1: touch x",
+    ),
+    (
+        "run_finished",
+        {"run": 5, "step": 4, "result": "failed", "exit_code": 2, "duration_s": 1.5,
+         "error": "exit status 2"},
+        "Run of step 4 finished failed, exit 2 in 1.5 s: exit status 2",
+    ),
+    (
         "opened",
         {"group_key": '{}:{alertname="X"}', "route": 0, "receiver": "pager"},
         "Incident opened for receiver pager",

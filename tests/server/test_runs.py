@@ -6,6 +6,7 @@ diagnostics as an incident triggers, their follow-up message; every run on the r
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
@@ -14,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from tests.server.conftest import Api, new_token
+from tests.server.conftest import START, Api
 from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
@@ -22,6 +23,7 @@ from tocsin.config import parse_config
 from tocsin.engine.executor import Executor
 from tocsin.execute.registry import build_runners
 from tocsin.runbooks.loader import load_catalog
+from tocsin.store import repo
 from tocsin.store.schema import notifications, timeline
 
 RUNBOOK = """
@@ -83,9 +85,12 @@ def _harness(
     paths["marker"].write_text("disk is 97% full\n")
     paths["cache"].mkdir()
     book = tmp_path / "disk.md"
-    book.write_text(dedent(RUNBOOK).lstrip().format(**{k: str(v) for k, v in paths.items()}))
-    text = dedent(CONFIG).format(auto="true" if auto else "false", book=book)
-    config = parse_config(text, base_dir=tmp_path)
+    text = dedent(RUNBOOK).lstrip()
+    for key, path in paths.items():
+        text = text.replace("{" + key + "}", str(path))
+    book.write_text(text)
+    config_text = dedent(CONFIG).format(auto="true" if auto else "false", book=book)
+    config = parse_config(config_text, base_dir=tmp_path)
     return AppState(db=db, config=config, clock=clock, catalog=load_catalog([book])), paths
 
 
@@ -96,7 +101,9 @@ class Harness:
         engine = api.state.engine
         assert engine is not None
         self.executor = Executor(api.state.db, engine.pager, api.state.clock, "test", build_runners)
-        self.second = new_token(api.state.db, "responder")
+        self.second = f"tocsin_second_{secrets.token_hex(8)}"
+        with api.state.db.begin() as conn:
+            repo.create_token(conn, "second", "responder", self.second, START, user="ben")
 
     def fire(self, instance: str = "db-1") -> int:
         body = [{"labels": {"alertname": "DiskFull", "instance": instance}}]
@@ -115,7 +122,9 @@ class Harness:
     def kinds(self, number: int) -> list[str]:
         with self.api.state.db.connect() as conn:
             rows = conn.execute(
-                select(timeline.c.kind).where(timeline.c.incident_id == number)
+                select(timeline.c.kind)
+                .where(timeline.c.incident_id == number)
+                .order_by(timeline.c.id)
             ).all()
         return [r.kind for r in rows if r.kind.startswith("run_")]
 
@@ -162,7 +171,7 @@ def test_a_read_step_runs_at_once_and_is_on_the_record(harness: Harness) -> None
 def test_an_unfilled_step_is_refused_until_a_person_fills_it(harness: Harness) -> None:
     number = harness.fire()
     refused = harness.api.post(f"/api/v1/incidents/{number}/runs", {"step": 3}, role="responder")
-    assert refused.status_code == 422 and "<pod>" in refused.json()["error"]
+    assert refused.status_code == 422 and "<pod>" in refused.json()["error"]["message"]
     assert harness.runs(number) == []
     body = {"step": 3, "fill": {"pod": "api-7f9c $(id)"}}
     made = harness.api.post(f"/api/v1/incidents/{number}/runs", body, role="responder")
@@ -215,12 +224,12 @@ def test_a_destructive_step_needs_a_second_person_and_its_first_line(harness: Ha
         {"digest": run["digest"], "confirm": step["confirmation"]},
         role="responder",
     )
-    assert same.status_code == 403 and "second person" in same.json()["error"]
+    assert same.status_code == 403 and "second person" in same.json()["error"]["message"]
     headers = {"Authorization": f"Bearer {harness.second}"}
     untyped = harness.api.client.post(
         f"/api/v1/runs/{run['id']}/approve", json={"digest": run["digest"]}, headers=headers
     )
-    assert untyped.status_code == 422 and "first line" in untyped.json()["error"]
+    assert untyped.status_code == 422 and "first line" in untyped.json()["error"]["message"]
     harness.drain()
     assert harness.paths["cache"].exists()  # refused approvals changed nothing
     assert harness.api.get(f"/api/v1/runs/{run['id']}").json()["status"] == "awaiting"

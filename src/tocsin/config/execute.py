@@ -10,11 +10,7 @@ from pathlib import PurePosixPath
 import re2
 
 from tocsin.config.models import ExecuteConfig, Loc, RunnerConfig, ShellRunnerConfig, TocsinConfig
-
-
-def http_check(text: str) -> object | None:
-    """The HTTP check a bash line is (``runbooks.curl``), None when it is none."""
-    return None
+from tocsin.runbooks.curl import HttpCheck, parse_check
 
 
 def check_execute(model: TocsinConfig, report: Callable[[Loc, str], None]) -> None:
@@ -41,7 +37,7 @@ def check_execute(model: TocsinConfig, report: Callable[[Loc, str], None]) -> No
 LANGUAGES: dict[str, frozenset[str]] = {
     "promql": frozenset({"promql"}),
     "sql": frozenset({"sql"}),
-    "http": frozenset({"bash", ""}),
+    "http": frozenset({"bash"}),
 }
 
 
@@ -61,11 +57,11 @@ def choose(
     (``receiver``); None when none does."""
     for runner in execute.runners:
         if isinstance(runner, ShellRunnerConfig):
-            served = language in runner.languages or (language == "" and "bash" in runner.languages)
+            served = language in runner.languages
         else:
             served = language in LANGUAGES[runner.type]
             if runner.type == "http":
-                served = served and http_check(text) is not None
+                served = served and isinstance(parse_check(text), HttpCheck)
         if not served or not _serves_file(runner.runbooks, source):
             continue
         if runner.routes and receiver not in runner.routes:

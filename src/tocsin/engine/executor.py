@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 from tocsin import logs, times
 from tocsin.clock import Clock
 from tocsin.config import Config
+from tocsin.config.models import ExecuteConfig
 from tocsin.engine.diagnose import follow_up
 from tocsin.engine.stage import Settings
 from tocsin.execute.base import Request, Result, Runner
@@ -47,7 +48,7 @@ class Runners(Protocol):
     def close(self) -> None: ...
 
 
-Build = Callable[[Config], Runners]
+Build = Callable[[ExecuteConfig], Runners]
 
 
 class Executor:
@@ -80,7 +81,7 @@ class Executor:
         if self._runners is None or config is not self._config:
             if self._runners is not None:
                 self._runners.close()
-            self._runners, self._config = self.build(config), config
+            self._runners, self._config = self.build(config.model.execute), config
         return self._runners
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -258,7 +258,9 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
 def _run(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     """The sentences of a runbook command's run (``store/runs.py``)."""
     step = f"step {_text(d.get('step')) or '?'}"
-    command = _text(d.get("command")).splitlines()[0] if _text(d.get("command")) else ""
+    raw = d.get("command")
+    lines = raw.strip().splitlines() if isinstance(raw, str) else []
+    command = _text(lines[0]) + (" …" if len(lines) > 1 else "") if lines else ""
     shown = f": {command}" if command else ""
     if kind == "run_requested":
         who = " by itself (auto-diagnose)" if d.get("automatic") else by
@@ -274,7 +276,10 @@ def _run(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     if kind == "run_finished":
         result = _text(d.get("result")) or "?"
         code = f", exit {_text(d['exit_code'])}" if d.get("exit_code") is not None else ""
-        took = f" in {_span(d['duration_s'])}" if d.get("duration_s") is not None else ""
+        took = ""
+        if isinstance(d.get("duration_s"), int | float):  # a command takes seconds: tenths
+            seconds = float(d["duration_s"])
+            took = f" in {seconds:.1f} s" if seconds < 60 else f" in {_span(seconds)}"
         error = f": {_text(d['error'])}" if d.get("error") else ""
         return f"Run of {step} finished {result}{code}{took}{error}"
     return None

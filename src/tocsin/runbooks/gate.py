@@ -34,7 +34,8 @@ from tocsin.runbooks.fill import FILLED_LANGUAGES, context_at, fill, label_for
 RunStatus = Literal["awaiting", "queued", "running", "finished", "refused"]
 OPEN_STATUSES: tuple[RunStatus, ...] = ("awaiting", "queued", "running")
 # the languages a runner may be given (python, yaml, json… are shown, never run)
-RUNNABLE_LANGUAGES = frozenset({"bash", "", "powershell", "sql", "promql"})
+# (an unlabelled block is often a sample of output, not a command: it is never run)
+RUNNABLE_LANGUAGES = frozenset({"bash", "powershell", "sql", "promql"})
 AUTOMATIC = "tocsin"  # who asks for the runs an incident's trigger starts
 MAX_TYPED_CHARS = 500  # a value a person types for a placeholder
 _PARAM = re.compile(r"[^a-z0-9_]+")

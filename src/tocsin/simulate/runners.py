@@ -5,7 +5,7 @@ diagnostics would run, on which runner, and when, and nothing pretends to be the
 
 from __future__ import annotations
 
-from tocsin.config import Config
+from tocsin.config.models import ExecuteConfig
 from tocsin.execute.base import Request, Result
 
 
@@ -22,6 +22,9 @@ class StubRunner:
     def target(self, request: Request) -> str:
         return f"{self.runs_as} runner {self.name} (stubbed)"
 
+    def close(self) -> None:
+        """Nothing to let go."""
+
     def run(self, request: Request) -> Result:
         return Result(
             "stubbed",
@@ -32,8 +35,8 @@ class StubRunner:
 
 
 class StubRunners:
-    def __init__(self, config: Config) -> None:
-        self.runners = {r.name: StubRunner(r.name, r.type) for r in config.model.execute.runners}
+    def __init__(self, execute: ExecuteConfig) -> None:
+        self.runners = {r.name: StubRunner(r.name, r.type) for r in execute.runners}
 
     def get(self, name: str) -> StubRunner | None:
         return self.runners.get(name)
