@@ -89,8 +89,14 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     ),
     (
         "run_finished",
-        {"run": 5, "step": 4, "result": "failed", "exit_code": 2, "duration_s": 1.5,
-         "error": "exit status 2"},
+        {
+            "run": 5,
+            "step": 4,
+            "result": "failed",
+            "exit_code": 2,
+            "duration_s": 1.5,
+            "error": "exit status 2",
+        },
         "Run of step 4 finished failed, exit 2 in 1.5 s: exit status 2",
     ),
     (
