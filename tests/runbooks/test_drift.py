@@ -247,6 +247,9 @@ def test_each_kind_of_finding_and_an_alert_that_agrees() -> None:
         "severity=warning",
     )
     assert (by_kind["severity"].source, by_kind["severity"].line) == ("runbooks/web.md", 40)
+    assert by_kind["severity"].message() == (
+        "Severity: the runbook says critical, the rule says severity=warning"
+    )
     assert counts(findings) == dict.fromkeys(KINDS, 1)
     # the alert that agrees gives nothing: with its rule alone, the others have no rule
     assert _kinds(compare(catalog, rules[:1])) == [
@@ -282,7 +285,7 @@ def test_names_match_as_the_catalog_finds_them_exactly_first_then_ignoring_case(
         ("warning", "ticket", None),
         ("critical", "warning", "severity=warning"),
         ("warning", "P1", "severity=P1"),
-        ("critical", None, "has no severity label"),
+        ("critical", None, "no severity label"),
         ("critical", "whatever", "severity=whatever"),
         (None, "critical", None),  # the runbook states none: lint says so, not drift
     ],
@@ -294,6 +297,12 @@ def test_severities_are_compared_through_the_levels(
     rule = LiveRule("A", "up == 0", 0, {"severity": theirs} if theirs else {})
     found = [f.rule for f in compare(catalog, [rule]) if f.kind == "severity"]
     assert found == ([finding] if finding else [])
+
+
+def test_a_rule_without_a_severity_label_says_so() -> None:
+    catalog = _catalog(Alert(name="A", title="t", line=1, severity="critical"))
+    (found,) = compare(catalog, [LiveRule("A", "up == 0")])
+    assert found.message() == "A: the runbook says critical, the rule has no severity label"
 
 
 def test_configured_levels_and_label_decide_severities() -> None:

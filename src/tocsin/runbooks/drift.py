@@ -38,7 +38,7 @@ TITLES: dict[str, str] = {
     "no_runbook": "Alerting rules with no runbook",
     "no_rule": "Runbook alerts that no rule defines",
     "threshold": "Thresholds that differ",
-    "for": "`for` durations that differ",
+    "for": "Durations (`for`) that differ",
     "severity": "Severities that disagree",
 }
 # the lint problem of each kind (``tocsin runbooks lint --prometheus URL``): all warnings
@@ -95,7 +95,8 @@ class Finding:
                 else f"says for {self.rule}"
             )
             return f"{self.alert}: the runbook says for {self.runbook}, the rule {theirs}{note}"
-        return f"{self.alert}: the runbook says {self.runbook}, the rule's label {self.rule}{note}"
+        theirs = f"has {self.rule}" if self.rule.startswith("no ") else f"says {self.rule}"
+        return f"{self.alert}: the runbook says {self.runbook}, the rule {theirs}{note}"
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "message": self.message()}
@@ -647,7 +648,7 @@ def _compare(
         if level_name(levels, theirs) not in named:
             also = sorted(named - {level_name(levels, alert.severity)})
             ours = alert.severity + (f" (and {', '.join(also)} variants)" if also else "")
-            label = f"{severity_label}={theirs}" if theirs else f"has no {severity_label} label"
+            label = f"{severity_label}={theirs}" if theirs else f"no {severity_label} label"
             differs("severity", ours, label)
     return found
 
