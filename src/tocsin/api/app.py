@@ -15,7 +15,17 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from sqlalchemy import text
 
 from tocsin import __version__
-from tocsin.api import alertmanager, errors, intake, metrics, native, paging, reports, tokens
+from tocsin.api import (
+    alertmanager,
+    errors,
+    intake,
+    metrics,
+    native,
+    paging,
+    reports,
+    runbooks,
+    tokens,
+)
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api
 from tocsin.api import share as share_api
@@ -163,6 +173,7 @@ def create_app(
     app.include_router(runs_api.router, tags=["runs"])
     app.include_router(postmortem_api.router, tags=["postmortems"])
     app.include_router(reports.router, tags=["reports"])
+    app.include_router(runbooks.router, tags=["runbooks"])
     app.include_router(metrics.router, tags=["metrics"])
     app.include_router(tokens.router, tags=["tokens"])
 

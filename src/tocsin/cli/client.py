@@ -166,6 +166,11 @@ class Client(Protocol):
 
     def rerun(self, run_id: int, by: str, approve: bool) -> dict[str, Any]: ...
 
+    def drift(self, prometheus: str | None) -> dict[str, Any]:
+        """The runbooks beside the rules Prometheus loaded (``prometheus``: its URL, else the
+        configured one): ``service.drift.DriftReport.to_json``."""
+        ...
+
 
 # --------------------------------------------------------------------------- local
 
@@ -435,6 +440,15 @@ class LocalClient:
 
         result: dict[str, Any] = report(self.ctx(), since, until, hours).to_json()
         return result
+
+    def drift(self, prometheus: str | None) -> dict[str, Any]:
+        """No database is opened: the configuration, its runbooks and the Prometheus."""
+        import time
+
+        from tocsin.config import load_config
+        from tocsin.service.drift import drift_here
+
+        return drift_here(load_config(self.site.config), prometheus, time.time()).to_json()
 
 
 # --------------------------------------------------------------------------- the options

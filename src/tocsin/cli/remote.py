@@ -491,6 +491,17 @@ class RemoteClient:
         )
         return found
 
+    # ------------------------------------------------------------------ runbooks
+
+    def drift(self, prometheus: str | None) -> dict[str, Any]:
+        if prometheus is not None:
+            raise Invalid(
+                "--prometheus works on this host's configuration only: a server compares its "
+                "runbooks with the Prometheus its own configuration names (execute.runners)"
+            )
+        found: dict[str, Any] = self.json("GET", "/api/v1/runbooks/drift")
+        return found
+
 
 def _reason(exc: httpx.HTTPError) -> str:
     """Why a request failed, in a few words (the deepest cause's message)."""

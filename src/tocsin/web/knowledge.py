@@ -1,6 +1,7 @@
 """The console's runbooks and reports: the runbook catalog (searchable, each runbook's lint
-problems, which alerts fired with no runbook and which runbook alerts were never seen), an
-alert's runbook section rendered, and the response report over a window with its charts."""
+problems, which alerts fired with no runbook and which runbook alerts were never seen), the
+catalog's drift against the rules the configured Prometheus loaded, an alert's runbook
+section rendered, and the response report over a window with its charts."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from markupsafe import Markup
 
 from tocsin import times
 from tocsin.alerts.matchers import parse_matchers
-from tocsin.errors import Invalid, NotFound
+from tocsin.errors import Invalid, NotFound, Unavailable
+from tocsin.runbooks.drift import KINDS, TITLES
 from tocsin.runbooks.links import relative_path
 from tocsin.runbooks.lint import lint_catalog
-from tocsin.service import paging, record, reports
+from tocsin.service import drift, paging, record, reports
 from tocsin.service.context import Context, serving
 from tocsin.service.routes import route_plan
 from tocsin.web import access
@@ -72,17 +74,58 @@ async def runbook_list(request: Request) -> Response:
     )
 
 
+@router.get("/runbooks/drift")
+@access.handled
+async def drift_page(request: Request) -> Response:
+    """The runbooks beside the rules the configured Prometheus loaded: the findings by kind,
+    or why there are none to show (no Prometheus configured, or it cannot be read). Before
+    ``/runbooks/{name}``: an alert named ``drift`` is read at ``/runbooks/drift?alert=1``."""
+    person = access.require(request, "read")
+    ctx = serving(access.app_state(request))
+    if request.query_params.get("alert"):
+        return await _section(request, person, ctx, "drift")
+    report, problem, status = None, "", 200
+    try:
+        report = await asyncio.to_thread(drift.drift, ctx)
+    except Invalid as exc:  # no runbooks, or no Prometheus, configured
+        problem = exc.message
+    except Unavailable as exc:
+        problem, status = exc.message, 503
+    roots = ctx.config.runbook_paths()
+    groups = []
+    if report is not None:
+        for kind in KINDS:
+            found = [
+                {**f.to_json(), "source": relative_path(f.source, roots) if f.source else None}
+                for f in report.findings
+                if f.kind == kind
+            ]
+            groups.append({"kind": kind, "title": TITLES[kind], "findings": found})
+    return page(
+        "drift.html",
+        status=status,
+        person=person,
+        title="Drift against Prometheus",
+        report=report.to_json() if report is not None else None,
+        groups=groups,
+        problem=problem,
+    )
+
+
+async def _section(request: Request, person: Any, ctx: Context, name: str) -> Response:
+    severity = request.query_params.get("severity", "").strip()[:64] or None
+    found = await asyncio.to_thread(record.runbook_sections, ctx, [name[:200]], severity)
+    if not found:
+        raise NotFound(f"no runbook documents an alert named {name[:200]!r}")
+    return page("runbook.html", person=person, title=name, alert=name, sections=found)
+
+
 @router.get("/runbooks/{name}")
 @access.handled
 async def runbook_section(request: Request, name: str) -> Response:
     """An alert's runbook section, at a severity (``severity``) when given."""
     person = access.require(request, "read")
-    severity = request.query_params.get("severity", "").strip()[:64] or None
-    ctx = serving(access.app_state(request))
-    found = await asyncio.to_thread(record.runbook_sections, ctx, [name[:200]], severity)
-    if not found:
-        raise NotFound(f"no runbook documents an alert named {name[:200]!r}")
-    return page("runbook.html", person=person, title=name, alert=name, sections=found)
+    return await _section(request, person, serving(access.app_state(request)), name)
 
 
 # --------------------------------------------------------------------------- config
