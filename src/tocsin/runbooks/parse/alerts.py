@@ -16,6 +16,7 @@ from tocsin.runbooks.markdown import (
     ListBlock,
     Paragraph,
     Section,
+    Table,
     any_field,
     codes_in,
     paragraphs_in,
@@ -31,28 +32,41 @@ from tocsin.runbooks.model import (
     Template,
 )
 from tocsin.runbooks.parse.escalation import AFTER_RE, escalation_target, tiers_from_section
-from tocsin.runbooks.parse.names import field_lines, list_fields, names_from_field, title_names
-from tocsin.runbooks.parse.sections import text_of, text_with_code
+from tocsin.runbooks.parse.names import (
+    HeadingNames,
+    field_lines,
+    heading_names,
+    is_alert_heading,
+    list_fields,
+    mentioned_alert,
+    names_from_field,
+    rule_shaped,
+)
+from tocsin.runbooks.parse.sections import header_index, text_of, text_with_code
 from tocsin.runbooks.parse.steps import inline_commands, section_steps, short, steps_from_blocks
 from tocsin.runbooks.parse.thresholds import expression
 from tocsin.runbooks.parse.vocabulary import (
     NAME_FIELDS,
     REFERENCE_FIELDS,
     SEVERITY_FIELDS,
+    SEVERITY_SECTIONS,
     STOP_NAMES,
     THRESHOLD_FIELDS,
+    accept_valued_label,
     is_structural,
     norm,
     phase_of,
     prose_field,
+    severity_heading,
 )
 from tocsin.runbooks.text import (
     camel_join,
-    is_camel_identifier,
     is_identifier,
     is_severity_word,
     normalize_severity,
     parse_duration,
+    severity_phrase,
+    severity_statement,
 )
 
 
@@ -71,24 +85,71 @@ _THRESHOLD_INLINE = re.compile(r"\bthreshold\s*:\s*(.{3,300}?)(?:\n\s*\n|$)", re
 _FIRES_WHEN = re.compile(r"^.*?\b(fires|triggers|alerts|pages|goes off)\s+(when|if)\b\s*:?", re.I)
 
 
+def _code_only(section: Section) -> bool:
+    """The heading is a name written as code (a ``#### TiDB_schema_error`` heading whose text is
+    one code span), numbering aside."""
+    segs = [seg for seg in section.title_segments if seg.text.strip()]
+    return any(seg.kind == "code" for seg in segs) and all(
+        seg.kind == "code" or re.fullmatch(r"[\s\d.):#-]*", seg.text) for seg in segs
+    )
+
+
+def _heading_names(section: Section) -> HeadingNames:
+    if section.label:  # "**QueueBacklogHigh** — warning"
+        return HeadingNames([section.title], None, False)
+    return heading_names(section.title, _code_only(section))
+
+
+def _table_severity(blocks: list[Block]) -> str | None:
+    """A severity in a small table under an alert's heading: one row under a ``Severity``
+    column, or a ``| Severity | critical |`` row of a key/value table."""
+    for block in blocks:
+        if not isinstance(block, Table):
+            continue
+        col = header_index(block.header, r"^(severity|priority|sev|severity level)$")
+        if col is not None and len(block.rows) == 1 and col < len(block.rows[0]):
+            return block.rows[0][col] or None
+        for row in [block.header, *block.rows]:
+            if len(row) == 2 and norm(row[0]) in SEVERITY_FIELDS and is_severity_word(row[1]):
+                return row[1]
+    return None
+
+
+def inherited_severity(parents: list[Section]) -> str | None:
+    """The severity a heading over a group of alerts gives them (``### Emergency-level
+    alerts``), the nearest one."""
+    for parent in reversed(parents):
+        if parent.title and not parent.label:
+            found = severity_heading(parent.title)
+            if found:
+                return found
+    return None
+
+
 def alert_evidence(section: Section, parents: list[Section]) -> list[str] | None:
-    if section.label:
+    if section.label and not accept_valued_label(section.title, section.value):
         return None
     fields = field_lines(section.blocks)
     for label, value, line, _ln in fields:
-        if label.lower() in NAME_FIELDS:
+        if label.lower() in NAME_FIELDS and not section.label:
             names, _rest = names_from_field(line, value)
             if names:
                 return names
-    names, heading_severity = title_names(section.title)
+    found = _heading_names(section)
+    names = found.names
     if not names:
         return None
     if any(is_severity_word(n) or n.lower() in STOP_NAMES for n in names):
         return None
-    score = 0
-    if all(is_camel_identifier(n) for n in names):
+    score = 3 if found.labelled else 0  # "Alert Name: X" says it outright
+    if all(rule_shaped(n) for n in names):
         score += 2
-    if heading_severity or any(label.lower() in SEVERITY_FIELDS for label, *_ in fields):
+    if (
+        found.severity
+        or section.label  # a bold rule name with a severity after it
+        or any(label.lower() in SEVERITY_FIELDS for label, *_ in fields)
+        or _table_severity(section.blocks)
+    ):
         score += 2
     structure = sum(1 for child in section.children if is_structural(child.title))
     structure += sum(1 for label, *_ in fields if is_structural(label))
@@ -99,16 +160,40 @@ def alert_evidence(section: Section, parents: list[Section]) -> list[str] | None
         score += 1
     if score < 3:
         return None
-    for child in section.children:
-        if not child.label and alert_evidence(child, [*parents, section]):
-            return None  # "# PaymentService" holding "## HighErrorRate": a container
+    if _holds_alerts(section, parents, names):
+        return None  # "# PaymentService" holding "## HighErrorRate": a container
     return names
 
 
-def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[str, Any]) -> None:
+def _holds_alerts(section: Section, parents: list[Section], names: list[str]) -> bool:
+    """Whether alerts other than ``names`` stand below the section, at any depth (``## TiDB``
+    / ``### Critical-level alerts`` / ``#### TiDB_schema_error``), or entries headed Alert
+    (``### Alert 1: …``)."""
+    for child in section.children:
+        if not child.label and is_alert_heading(child.title):
+            return True
+        inner = alert_evidence(child, [*parents, section])
+        if inner is not None:
+            if not set(inner) <= set(names):
+                return True
+        elif _holds_alerts(child, [*parents, section], names):
+            return True
+    return False
+
+
+def build_alerts(
+    ctx: Context,
+    section: Section,
+    names: list[str],
+    front: dict[str, Any],
+    group_severity: str | None = None,
+) -> None:
+    """The alerts ``names`` that ``section`` documents. ``group_severity``: the severity a
+    heading over the section gives its alerts (``### Critical-level alerts``)."""
     fields = field_lines(section.blocks)
-    _names, heading_severity = title_names(section.title)
-    severity_raw = heading_severity
+    severity_raw = _heading_names(section).severity
+    if section.label:  # "**QueueBacklogHigh** — warning"
+        severity_raw = section.value.strip(" -–—:()[]") or None
     threshold = None
     summary = None
     prose: dict[str, list[str]] = {"impact": [], "symptoms": [], "meaning": [], "summary": []}
@@ -176,19 +261,30 @@ def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[s
             trimmed.append(block)
     if trimmed:
         steps.extend(steps_from_blocks(trimmed, None, section.title, section.line))
+    severity_raw = severity_raw or _table_severity(section.blocks)
 
     templates: list[Template] = []
 
     def visit(child: Section, inherited: Phase | None) -> None:
         nonlocal threshold, severity_raw
+        lowered = norm(child.title)
+        if lowered in SEVERITY_SECTIONS:  # "## Severities": "This alert might create S1 incidents"
+            severity_raw = severity_raw or severity_phrase(text_of(child))
+            return
+        for label, value, _line, _no in field_lines(child.blocks):
+            if label.lower() in SEVERITY_FIELDS and value.strip("` "):
+                # "## Impact" holding "**Severity:** Error"
+                severity_raw = severity_raw or value.strip("` ")
         title_key = prose_field(child.title)
         if title_key:
             prose[title_key].append(text_of(child))
             for label, value, _line, _no in field_lines(child.blocks):
                 if label.lower() in THRESHOLD_FIELDS and threshold is None:
                     threshold = value
+            for grandchild in child.children:
+                if any(codes_in([b for s in grandchild.walk() for b in s.blocks])):
+                    visit(grandchild, inherited)  # commands under "## Meaning" stay commands
             return
-        lowered = norm(child.title)
         if lowered in THRESHOLD_FIELDS:
             threshold = threshold or text_with_code(child)
             return
@@ -237,10 +333,19 @@ def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[s
     for child in section.children:
         visit(child, None)
 
+    severity_raw = severity_raw or group_severity
     if severity_raw is None:
         for key in ("severity", "priority"):
             if front.get(key) is not None and len(ctx.runbook.alerts) == 0:
                 severity_raw = str(front[key])
+    if severity_raw is None:
+        # "It is a single critical alert that …", "It pages as P2 during the day"
+        for text in [p.text for p in paragraphs_in(section.blocks)] + [
+            t for key in ("meaning", "summary", "impact") for t in prose[key]
+        ]:
+            severity_raw = severity_statement(text)
+            if severity_raw:
+                break
     if threshold is None:
         # "Fires when `x > 1` for 5 minutes." / "… behind its leader. Threshold: `x` for 10m"
         prose_text = [p.text for p in paragraphs_in(section.blocks)] + [
@@ -296,14 +401,21 @@ def single_alert_file(
     ctx: Context, doc: Document, first_h1: Section | None, front: dict[str, Any], stem: str
 ) -> None:
     """One alert per file (``# CPU Throttling High`` / ``## Meaning`` …): the name comes from
-    the front matter, else the file name, else the heading's words."""
+    the front matter (``alert:``), else the file name, else the alert the opening paragraphs
+    name (``This page is for the `DiskFull` alert``), else the heading's words. Without sections
+    such as Meaning or Diagnosis only a name the front matter or the text gives outright
+    counts."""
     section = first_h1 if first_h1 is not None else doc.root
-    structural = sum(1 for c in section.children if is_structural(c.title))
-    if structural < 2:
-        return
-    declared = front.get("alert") or front.get("alertname") or front.get("name")
+    structural = sum(1 for c in section.children if is_structural(c.title)) >= 2
+    declared = front.get("alert") or front.get("alertname")
+    mentioned = mentioned_alert(section.blocks)
     candidates = [str(declared)] if declared else []
-    candidates += [stem, camel_join(section.title or "") or ""]
+    if structural:
+        candidates += [str(front["name"])] if front.get("name") and not declared else []
+        candidates.append(stem)
+    candidates += [mentioned] if mentioned else []
+    if structural:
+        candidates.append(camel_join(section.title or "") or "")
     name = next((c for c in candidates if c and is_identifier(c)), None)
     if name is None:
         return
