@@ -31,6 +31,7 @@ from tocsin.runbooks.model import (
     Step,
     Template,
 )
+from tocsin.runbooks.parse.alert_table import NAMED_ALERT_COLUMN
 from tocsin.runbooks.parse.escalation import AFTER_RE, escalation_target, tiers_from_section
 from tocsin.runbooks.parse.names import (
     HeadingNames,
@@ -428,3 +429,80 @@ def single_alert_file(
             children=doc.root.children,
         )
     build_alerts(ctx, section, [name], front)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
+
+
+def why_no_alerts(doc: Document, stem: str) -> str:
+    """Why no alert can be read from a document, in the terms of the rules above: entries
+    headed Alert that name no rule, names that came close and what they lacked, what the
+    headings are, and what a file for one alert needs."""
+    sections = [s for s in doc.root.walk() if s is not doc.root]
+    headings = [s for s in sections if not s.label]
+    sentences = []
+    unnamed = [s.title for s in headings if is_alert_heading(s.title)]
+    if unnamed:
+        sentences.append(
+            f"'{_clip(unnamed[0], 50)}' names no rule: an alert's entry needs the rule's name "
+            "(Alert: ClusterImportStuck)"
+        )
+    groups = {id(s) for s in headings if any(is_alert_heading(c.title) for c in s.children)}
+    near = [
+        n
+        for s in headings
+        if id(s) not in groups
+        for n in _heading_names(s).names
+        if rule_shaped(n) and n.lower() not in STOP_NAMES
+    ]
+    table = next(
+        (
+            b
+            for sec in [doc.root, *sections]
+            for b in sec.blocks
+            if isinstance(b, Table) and header_index(b.header, NAMED_ALERT_COLUMN) is not None
+        ),
+        None,
+    )
+    if near:
+        shown = ", ".join(near[:3]) + (" …" if len(near) > 3 else "")
+        sentences.append(
+            f"{shown} {'looks' if len(near) == 1 else 'look'} like an alert's name, but nothing "
+            "else says so: no severity (**Severity:** warning), no sections such as Impact, "
+            "Diagnosis or Mitigation, no heading above about alerts"
+        )
+    elif not unnamed:
+        if headings:
+            titles = ", ".join(f"'{_clip(s.title, 40)}'" for s in headings[:5])
+            where = f"headings here are {titles}{' …' if len(headings) > 5 else ''}"
+        else:
+            where = "the file has no headings"
+        sentences.append(
+            f"no heading{'' if table else ', table row'} or 'Alert:' line names an alert: "
+            f"{where}; an alert's name is one word shaped like a rule (HighErrorRate, node_down)"
+        )
+    for section in [doc.root, *sections]:
+        named = [v for key, v, _l, _n in field_lines(section.blocks) if key.lower() in NAME_FIELDS]
+        if named and named[0]:
+            sentences.append(f"'Alert: {_clip(named[0], 40)}' names no rule (Alert: ServerDown)")
+            break
+    if table is not None:
+        header = " | ".join(table.header)[:60]
+        col = header_index(table.header, NAMED_ALERT_COLUMN) or 0
+        if any(col < len(row) and is_identifier(row[col].strip("` ")) for row in table.rows):
+            sentences.append(f"the table '{header}' has no Severity or action column")
+        else:
+            sentences.append(f"the rows of the table '{header}' name no rule")
+    h1s = [s for s in headings if s.level == 1]
+    if len(h1s) <= 1 and not (unnamed or near or table):
+        top = h1s[0] if h1s else doc.root
+        found = sum(1 for c in top.children if is_structural(c.title))
+        sentences.append(
+            "a file for one alert needs 'alert: Name' in its front matter, opening lines that "
+            "name it (the `DiskFull` alert), or two sections such as Meaning, Impact, Diagnosis "
+            f"or Mitigation (it has {found})"
+        )
+    return "; ".join(sentences)
