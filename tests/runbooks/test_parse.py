@@ -280,6 +280,17 @@ def test_title_names() -> None:
     ]
     assert heading_names("TiKV_space_used_more_than_80%").names == []
     assert heading_names("kubectl get pods", code_only=True).names == []
+    # a severity or a mark before the name, a short label before it, "alert" after it
+    assert heading_names("[P1] DatabaseDown") == HeadingNames(["DatabaseDown"], "P1", False)
+    assert heading_names("Critical: DiskFull").severity == "Critical"
+    assert heading_names("🔴 DatabaseDown").names == ["DatabaseDown"]
+    assert heading_names("Alert Name VaultIsSealed").names == ["VaultIsSealed"]
+    assert heading_names("Aler Name: ConcourseEndpointDown").names == ["ConcourseEndpointDown"]
+    assert heading_names("The HighCPUUsage alert").names == ["HighCPUUsage"]
+    assert heading_names("HighCPU: CPU above 90%").names == ["HighCPU"]
+    # …but a severity word before plain words names nothing
+    assert heading_names("High Memory") == HeadingNames([], None, False)
+    assert heading_names("Critical Alerts").names == []
 
 
 def test_phase_of() -> None:
@@ -497,3 +508,29 @@ def test_an_alert_heading_repeated_inside_its_section_is_not_a_container() -> No
         """
     )
     assert [a.name for a in rb.alerts] == ["walgBaseBackupDelayed", "WALGBaseBackupFailed"]
+
+
+def test_alerts_as_list_items_each_opening_with_an_alert_field() -> None:
+    rb = parse(
+        """
+        # API alerts
+        ## Alerts
+        - **Alert:** `ApiLatencyHigh`
+          - **Severity:** warning
+          - **Action:** check the dashboard, then `kubectl -n api get pods`
+        - **Alert:** `ApiDown`
+          - **Severity:** critical
+        - Both page the API team.
+        """
+    )
+    assert _severities(rb) == {"ApiLatencyHigh": "warning", "ApiDown": "critical"}
+    assert [c.code for c in rb.alerts[0].commands()] == ["kubectl -n api get pods"]
+
+
+def test_a_file_for_one_alert_without_an_h1_is_named_by_its_front_matter_title() -> None:
+    rb = parse(
+        "---\ntitle: KubeletDown\nseverity: critical\n---\n\n## Meaning\nThe kubelet is down.\n"
+        "\n## Diagnosis\n`kubectl get nodes`\n\n## Mitigation\nRestart it.\n",
+        source="kubelet-down.md",
+    )
+    assert _severities(rb) == {"KubeletDown": "critical"}

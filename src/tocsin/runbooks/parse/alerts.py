@@ -415,8 +415,8 @@ def single_alert_file(
         candidates += [str(front["name"])] if front.get("name") and not declared else []
         candidates.append(stem)
     candidates += [mentioned] if mentioned else []
-    if structural:
-        candidates.append(camel_join(section.title or "") or "")
+    if structural:  # the H1's words, or the front matter's title when there is no H1
+        candidates.append(camel_join(section.title or ctx.runbook.title) or "")
     name = next((c for c in candidates if c and is_identifier(c)), None)
     if name is None:
         return

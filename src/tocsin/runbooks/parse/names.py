@@ -17,8 +17,20 @@ _NUMBERING = re.compile(r"^\s*(?:\d+(?:\.\d+)*[.):]?\s+)?", re.I)
 # "Alert: X", "Alert Name: \"X\"", "Alertname - X", "Title: X", "Rule #3: X": the heading says
 # outright that it names an alert
 _NAME_LABEL = re.compile(
-    r"^(?:alert(?:\s*name)?|alertname|alert\s+rule|rule|title)\s*(?:#?\s*\d+\s*)?[:#-]\s*", re.I
+    r"^(?:(?:alert(?:\s*name)?|alertname|alert\s+rule|rule|title)\s*(?:#?\s*\d+\s*)?[:#-]\s*"
+    r"|(?:alert\s*name|alertname)\s+(?=\S+$))",  # "Alert Name VaultIsSealed"
+    re.I,
 )
+# emoji and arrows before a heading's words
+_MARKS = re.compile(r"^[^\w`\"'\u201c\u2018(\[]+")
+# a severity before the name: "[P1] DatabaseDown", "(critical) X", "Critical: X", "SEV2 - X"
+_LEADING_SEVERITY = re.compile(
+    r"^[\[(]?\s*((?:p|s|sev|severity)[\s-]?[0-5]|critical|warning|high|info|low|medium|major|"
+    r"minor)\s*[\])]?\s*(?:[-–—:|]\s*|\s+(?=\S))",
+    re.I,
+)
+# "Aler Name: ConcourseEndpointDown", "Rule 4: DiskFull": a short label, then a rule name
+_AFTER_LABEL = re.compile(r"^[A-Za-z][\w ]{0,24}:\s*([A-Za-z_][\w:]*)$")
 _ALERT_LABEL = re.compile(r"^\s*(?:\d+[.)]?\s+)?alert(?:\s*name)?\s*(?:#?\s*\d+\s*)?[:#-]", re.I)
 
 
@@ -73,25 +85,36 @@ def heading_names(title: str, code_only: bool = False) -> HeadingNames:
     one code span may hold a name with punctuation (``TiKV_space_used_more_than_80%``)."""
     if len(title) > 300:  # no alert name is that long
         return HeadingNames([], None, False)
-    text = _NUMBERING.sub("", title, count=1).strip()
+    text = _MARKS.sub("", title).strip()  # "🔴 DatabaseDown", "→ X"
+    text = _NUMBERING.sub("", text, count=1).strip()
     labelled = _NAME_LABEL.match(text)
     if labelled:
         text = _NUMBERING.sub("", text[labelled.end() :], count=1)
     severity = None
+    leading = _LEADING_SEVERITY.match(text)
+    rest = text[leading.end() :] if leading else ""
+    first = re.match(r"[`\"']?([A-Za-z_][\w:]*)", rest)
+    if leading and first and is_camel_identifier(first.group(1)):
+        severity = leading.group(1).strip()  # "[P1] DatabaseDown", "Critical: DiskFull"
+        text = rest
     paren = TRAILING_PAREN.search(text)
     if paren and is_severity_word(paren.group(1)):
         severity = paren.group(1).strip()
         text = text[: paren.start()]
     text = re.sub(r"\s*[-–—:]\s*(critical|warning|high|info|p[0-5])\s*$", "", text, flags=re.I)
+    text = re.sub(r"^the\s+|\s+(alert|runbook|playbook)$", "", text.strip(_QUOTES), flags=re.I)
     text = text.strip(_QUOTES)
     if code_only and " " not in text and is_code_name(text):
         return HeadingNames([text], severity, bool(labelled))
     parts = [p.strip(_QUOTES) for p in NAME_SPLIT.split(text) if p.strip(_QUOTES)]
     if parts and all(is_identifier(p) for p in parts):
         return HeadingNames(parts, severity, bool(labelled))
-    lead = re.match(r"^`?([A-Za-z_][\w:]*)`?\s*(?:\s[-–—:]\s+.+|\s*\([^)]*\))$", text)
+    lead = re.match(r"^`?([A-Za-z_][\w:]*)`?\s*(?:\s*[-–—:]\s+.+|\s*\([^)]*\))$", text)
     if lead and is_camel_identifier(lead.group(1)):
         return HeadingNames([lead.group(1)], severity, bool(labelled))  # "HighCPUUsage - CPU …"
+    after = _AFTER_LABEL.match(text)
+    if after and is_camel_identifier(after.group(1)):
+        return HeadingNames([after.group(1)], severity, False)
     return HeadingNames([], severity, False)
 
 
