@@ -7,6 +7,7 @@ from tocsin.runbooks.parse import parse_runbook
 from tocsin.runbooks.parse.names import HeadingNames, heading_names, title_names
 from tocsin.runbooks.parse.thresholds import is_promql_expression
 from tocsin.runbooks.parse.vocabulary import phase_of
+from tocsin.runbooks.text import severity_statement
 
 
 def parse(text: str, source: str = "rb.md") -> Runbook:
@@ -396,6 +397,9 @@ def test_severity_stated_in_the_alerts_own_words() -> None:
         """
     )
     assert quiet.alerts[0].severity is None
+    assert severity_statement("This alert is considered critical.") == "critical"
+    assert severity_statement("The alert is warning you that the disk fills") is None
+    assert severity_statement("Objects are stored in an S3 bucket.") is None
 
 
 def test_alerts_as_bold_lines_with_their_severity() -> None:
@@ -534,3 +538,40 @@ def test_a_file_for_one_alert_without_an_h1_is_named_by_its_front_matter_title()
         source="kubelet-down.md",
     )
     assert _severities(rb) == {"KubeletDown": "critical"}
+
+
+def test_severity_from_the_rule_shown_or_the_labels_in_code() -> None:
+    rb = parse(
+        """
+        ## Alerts
+        ### DiskFull / DiskFilling
+        #### Meaning
+        The disk fills.
+        ```yaml
+        - alert: DiskFull
+          expr: node_filesystem_avail_bytes == 0
+          labels:
+            severity: critical
+        - alert: DiskFilling
+          expr: predict_linear(node_filesystem_avail_bytes[6h], 4*3600) < 0
+          labels:
+            severity: warning
+        ```
+        #### Diagnosis
+        `df -h`
+        """
+    )
+    assert _severities(rb) == {"DiskFull": "critical", "DiskFilling": "warning"}
+    labels = parse(
+        """
+        # VirtHandlerDown
+        ## Meaning
+        The alert has the following labels:
+
+            severity=warning
+
+        ## Diagnosis
+        Look at the pods.
+        """
+    )
+    assert _severities(labels) == {"VirtHandlerDown": "warning"}

@@ -119,19 +119,22 @@ _STATEMENT_RE = re.compile(
     rf"\b(?:a|an)\s+(?:single\s+|separate\s+)?(?P<a>{_STATED_LEVEL})"
     r"(?:[\s-](?:level|severity|priority))?\s+alert\b"
     rf"|\b(?:pages?|paged|fires?|is\s+raised|raised)\s+(?:as|at)\s+(?:an?\s+)?(?P<b>{_STATED_LEVEL})\b"
-    rf"|\b(?:severity|priority)\s+(?:is|of)\s+(?P<c>{_STATED_LEVEL})\b",
+    rf"|\b(?:severity|priority)\s+(?:is|of)\s+(?P<c>{_STATED_LEVEL})\b"
+    r"|\b(?:this|the)\s+alert\s+is\s+(?:(?:usually|generally|always|considered|a|an)\s+)*"
+    rf"(?P<d>{_STATED_LEVEL})\b(?!\s+(?:you|that|about|of|us)\b)",
     re.IGNORECASE,
 )
 
 
 def severity_statement(text: str) -> str | None:
     """A severity that prose about an alert states of it in so many words: ``It is a single
-    critical alert``, ``It pages as P2``, ``its severity is warning``. Severity words used
-    otherwise (``a critical failure``, ``an S3 bucket``) are not read."""
+    critical alert``, ``It pages as P2``, ``its severity is warning``, ``This alert is
+    critical``. Severity words used otherwise (``a critical failure``, ``an S3 bucket``, ``the
+    alert is warning you``) are not read."""
     text = text[:5000]
     for match in _STATEMENT_RE.finditer(text):
         if not _negated(text, match.start()):
-            return match.group("a") or match.group("b") or match.group("c")
+            return match.group("a") or match.group("b") or match.group("c") or match.group("d")
     return None
 
 

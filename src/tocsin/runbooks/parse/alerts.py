@@ -45,7 +45,7 @@ from tocsin.runbooks.parse.names import (
 )
 from tocsin.runbooks.parse.sections import header_index, text_of, text_with_code
 from tocsin.runbooks.parse.steps import inline_commands, section_steps, short, steps_from_blocks
-from tocsin.runbooks.parse.thresholds import expression
+from tocsin.runbooks.parse.thresholds import expression, rule_severity
 from tocsin.runbooks.parse.vocabulary import (
     NAME_FIELDS,
     REFERENCE_FIELDS,
@@ -113,6 +113,21 @@ def _table_severity(blocks: list[Block]) -> str | None:
         for row in [block.header, *block.rows]:
             if len(row) == 2 and norm(row[0]) in SEVERITY_FIELDS and is_severity_word(row[1]):
                 return row[1]
+    return None
+
+
+_SEVERITY_LABEL = re.compile(
+    r"^\s*-?\s*severity\s*[:=]\s*[\"']?([\w-]+)[\"']?\s*,?\s*$", re.I | re.M
+)
+
+
+def _severity_label_in_code(section: Section) -> str | None:
+    """A ``severity=warning`` / ``severity: critical`` label line in a code block of the
+    section (the alert's labels as shown)."""
+    for code in codes_in([b for s in section.walk() for b in s.blocks]):
+        for match in _SEVERITY_LABEL.finditer(code.code[:20_000]):
+            if is_severity_word(match.group(1)):
+                return match.group(1)
     return None
 
 
@@ -334,19 +349,21 @@ def build_alerts(
     for child in section.children:
         visit(child, None)
 
-    severity_raw = severity_raw or group_severity
-    if severity_raw is None:
+    stated = severity_raw  # the section says it; else each name's rule may, else less direct
+    fallback = group_severity
+    if fallback is None:
         for key in ("severity", "priority"):
             if front.get(key) is not None and len(ctx.runbook.alerts) == 0:
-                severity_raw = str(front[key])
-    if severity_raw is None:
+                fallback = str(front[key])
+    if fallback is None:
         # "It is a single critical alert that …", "It pages as P2 during the day"
         for text in [p.text for p in paragraphs_in(section.blocks)] + [
             t for key in ("meaning", "summary", "impact") for t in prose[key]
         ]:
-            severity_raw = severity_statement(text)
-            if severity_raw:
+            fallback = severity_statement(text)
+            if fallback:
                 break
+    fallback = fallback or _severity_label_in_code(section)
     if threshold is None:
         # "Fires when `x > 1` for 5 minutes." / "… behind its leader. Threshold: `x` for 10m"
         prose_text = [p.text for p in paragraphs_in(section.blocks)] + [
@@ -361,6 +378,7 @@ def build_alerts(
                 if _FIRES_WHEN.search(ln):
                     threshold = threshold or _FIRES_WHEN.sub("", ln, count=1).strip()
     for name in names:
+        severity_raw = stated or rule_severity(section, name) or fallback
         expr, for_s = expression(threshold, section, name, shared=len(names) > 1)
         if any(a.name == name for a in ctx.runbook.alerts):
             ctx.problems.append(
