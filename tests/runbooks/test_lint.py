@@ -189,3 +189,13 @@ def test_no_alerts_quotes_an_alert_line_that_names_no_rule() -> None:
         """
     )
     assert "'Alert: Server down for too long' names no rule (Alert: ServerDown)" in message
+
+
+def test_a_file_named_after_the_part_of_a_rule_name_after_its_colon_matches_it() -> None:
+    text = "# component_saturation_slo_out_of_bounds:pgbouncer_single_core\n## Meaning\nx\n"
+    text += "## Diagnosis\ny\n"
+    assert not [
+        p for p in problems(text, source="pgbouncer_single_core.md") if p.code == "name-mismatch"
+    ]
+    found = problems(text, source="pgbouncer_saturation.md")
+    assert [p.code for p in found if p.code == "name-mismatch"] == ["name-mismatch"]

@@ -123,6 +123,7 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
         len(rb.alerts) == 1
         and is_identifier(stem)
         and stem != rb.alerts[0].name
+        and not rb.alerts[0].name.endswith(f":{stem}")  # a rule named "record:stem"
         and (is_camel_identifier(stem))
     ):
         alert = rb.alerts[0]
