@@ -1,5 +1,6 @@
-"""Public runbook collections in styles the seeds and tests/runbooks/styles do not use
-(tests/runbooks/collections/<name>/runbooks/, each with its SOURCE.md and licence): every alert
+"""Public runbook collections in styles the seeds and tests/runbooks/styles do not use, and one
+hand-written collection (tests/runbooks/collections/<name>/runbooks/, each with its SOURCE.md
+and licence): every alert
 the text documents is found, with the severity the text gives it, no other name is taken for an
 alert, every file yields alerts, and some commands have the language and risk a reader gives
 them. The goldens (collections/expected.yaml) were written from the documents, not from tocsin.
