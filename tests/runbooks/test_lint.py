@@ -115,3 +115,87 @@ def test_destructive_command_warns_with_reason() -> None:
     ]
     assert problem.level == "warning" and problem.line == 5
     assert "find -delete" in problem.message and "find /tmp -mtime +3 -delete" in problem.message
+
+
+def _no_alerts(text: str, source: str = "rb.md") -> str:
+    found = [p for p in problems(text, source=source) if p.code == "no-alerts"]
+    assert len(found) == 1 and found[0].level == "warning"
+    return found[0].message
+
+
+def test_no_alerts_names_the_headings_and_what_an_alert_name_looks_like() -> None:
+    message = _no_alerts(
+        """
+        # Payments service
+        ## Overview
+        Things we run.
+        ## Setup
+        Install it.
+        """,
+        source="payments-notes.md",
+    )
+    assert "no heading, table row or 'Alert:' line names an alert" in message
+    assert "'Overview', 'Setup'" in message and "HighErrorRate" in message
+    # …and what a file for one alert would need, with how many such sections it has
+    assert "'alert: Name' in its front matter" in message and "(it has 0)" in message
+
+
+def test_no_alerts_says_which_name_came_close_and_what_it_lacked() -> None:
+    message = _no_alerts(
+        """
+        # Queue notes
+        ## QueueSlow
+        Look at the queue.
+        """
+    )
+    assert message.startswith("no alert found: QueueSlow looks like an alert's name")
+    assert "no severity" in message and "Diagnosis" in message
+
+
+def test_no_alerts_points_at_entries_headed_alert_that_name_no_rule() -> None:
+    message = _no_alerts(
+        """
+        # Server foundation alerts
+        ## ManagedCluster
+        ### Alert 1: Cluster importing is not finished in 10 minutes (sev-1)
+        Check the Klusterlet's conditions.
+        """
+    )
+    assert "'Alert 1: Cluster importing is not finished" in message
+    assert "names no rule" in message
+    assert "ManagedCluster" not in message  # a group of alerts, not a near miss
+
+
+def test_no_alerts_explains_a_table_of_names_without_severity() -> None:
+    message = _no_alerts(
+        """
+        # Alerts
+        | Alert | Description |
+        |---|---|
+        | DiskFull | the disk is full |
+        """
+    )
+    assert "the table 'Alert | Description' has no Severity or action column" in message
+    assert "table row" not in message
+
+
+def test_no_alerts_quotes_an_alert_line_that_names_no_rule() -> None:
+    message = _no_alerts(
+        """
+        ## Incidents
+
+        Alert: Server down for too long
+        Check it.
+        """
+    )
+    assert "'Alert: Server down for too long' names no rule (Alert: ServerDown)" in message
+
+
+def test_a_file_named_after_the_part_of_a_rule_name_after_its_colon_matches_it() -> None:
+    text = "# component_saturation_slo_out_of_bounds:pgbouncer_single_core\n## Meaning\nx\n"
+    text += "## Diagnosis\ny\n"
+    assert not [
+        p for p in problems(text, source="pgbouncer_single_core.md") if p.code == "name-mismatch"
+    ]
+    found = problems(text, source="pgbouncer_saturation.md")
+    assert [p.code for p in found if p.code == "name-mismatch"] == ["name-mismatch"]

@@ -4,9 +4,10 @@ from textwrap import dedent
 
 from tocsin.runbooks.model import Runbook
 from tocsin.runbooks.parse import parse_runbook
-from tocsin.runbooks.parse.names import title_names
+from tocsin.runbooks.parse.names import HeadingNames, heading_names, title_names
 from tocsin.runbooks.parse.thresholds import is_promql_expression
 from tocsin.runbooks.parse.vocabulary import phase_of
+from tocsin.runbooks.text import severity_statement
 
 
 def parse(text: str, source: str = "rb.md") -> Runbook:
@@ -270,6 +271,27 @@ def test_title_names() -> None:
         "CriticalAPILatency",
     ]
     assert title_names("Server Down") == ([], None)
+    # the heading says it names an alert; the name may be quoted
+    assert heading_names('Alert Name: "KubeAPIDown"') == HeadingNames(["KubeAPIDown"], None, True)
+    assert heading_names("Title: SidekiqQueueTooLarge").names == ["SidekiqQueueTooLarge"]
+    assert heading_names("Group Name: kubernetes-apps").names == []
+    # a heading that is one code span may hold punctuation; words still are not names
+    assert heading_names("TiKV_space_used_more_than_80%", code_only=True).names == [
+        "TiKV_space_used_more_than_80%"
+    ]
+    assert heading_names("TiKV_space_used_more_than_80%").names == []
+    assert heading_names("kubectl get pods", code_only=True).names == []
+    # a severity or a mark before the name, a short label before it, "alert" after it
+    assert heading_names("[P1] DatabaseDown") == HeadingNames(["DatabaseDown"], "P1", False)
+    assert heading_names("Critical: DiskFull").severity == "Critical"
+    assert heading_names("🔴 DatabaseDown").names == ["DatabaseDown"]
+    assert heading_names("Alert Name VaultIsSealed").names == ["VaultIsSealed"]
+    assert heading_names("Aler Name: ConcourseEndpointDown").names == ["ConcourseEndpointDown"]
+    assert heading_names("The HighCPUUsage alert").names == ["HighCPUUsage"]
+    assert heading_names("HighCPU: CPU above 90%").names == ["HighCPU"]
+    # …but a severity word before plain words names nothing
+    assert heading_names("High Memory") == HeadingNames([], None, False)
+    assert heading_names("Critical Alerts").names == []
 
 
 def test_phase_of() -> None:
@@ -292,3 +314,264 @@ def test_is_promql_expression() -> None:
     assert not is_promql_expression("> 5% error rate")
     assert not is_promql_expression("No successful backup in 24 hours")
     assert not is_promql_expression("error rate above 2")
+
+
+def _severities(rb: Runbook) -> dict[str, str | None]:
+    return {a.name: a.severity for a in rb.alerts}
+
+
+def test_severity_from_a_heading_over_a_group_of_alerts() -> None:
+    rb = parse(
+        """
+        # Cluster alert rules
+        ## TiDB
+        ### Emergency-level alerts
+        #### `TiDB_schema_error`
+        * Alert rule: `increase(tidb_session_schema_lease_error_total[15m]) > 0`
+        * Solution: check TiKV.
+        ### Warning-level alerts
+        #### `TiDB_memory_abnormal`
+        * Alert rule: `go_memstats_heap_inuse_bytes > 1e+10`
+        #### `NODE_disk_used_more_than_80%`
+        * Alert rule: `node_filesystem_avail_bytes < 0.2`
+        """
+    )
+    assert _severities(rb) == {
+        "TiDB_schema_error": "critical",
+        "TiDB_memory_abnormal": "warning",
+        "NODE_disk_used_more_than_80%": "warning",
+    }
+
+
+def test_severity_written_in_a_severity_section_or_inside_impact() -> None:
+    rb = parse(
+        """
+        # GitalyFileServerDown
+        ## Overview
+        It's considered a high-severity issue.
+        ## Severities
+        - This alert might create S1 incidents.
+        ## Troubleshooting
+        - Look at the logs.
+        """
+    )
+    assert (rb.alerts[0].severity, rb.alerts[0].severity_raw) == ("critical", "S1")
+    walg = parse(
+        "# WalgBackupDelayed\n## Meaning\nx\n## Severities\n- a ~severity::4.\n## Fix\ny\n"
+    )
+    assert walg.alerts[0].severity == "info"
+    odf = parse(
+        """
+        # CephOSDDiskUnavailable
+        ## Meaning
+        A disk is gone.
+        ## Impact
+        **Severity:** Error
+        **Potential Customer Impact:** High
+        ## Mitigation
+        Replace it.
+        """
+    )
+    assert odf.alerts[0].severity == "high"
+
+
+def test_severity_stated_in_the_alerts_own_words() -> None:
+    rb = parse(
+        """
+        # NetObservNoFlows
+        ## Meaning
+        It is a single critical alert that indicates a complete failure.
+        ## Diagnosis
+        Check the pods.
+        """
+    )
+    assert rb.alerts[0].severity == "critical"
+    quiet = parse(
+        """
+        # QueueStalled
+        ## Meaning
+        A critical failure of the consumers; nothing is processed. Not a critical alert by
+        itself.
+        ## Diagnosis
+        Check the pods.
+        """
+    )
+    assert quiet.alerts[0].severity is None
+    assert severity_statement("This alert is considered critical.") == "critical"
+    assert severity_statement("The alert is warning you that the disk fills") is None
+    assert severity_statement("Objects are stored in an S3 bucket.") is None
+
+
+def test_alerts_as_bold_lines_with_their_severity() -> None:
+    rb = parse(
+        """
+        # Queue alerts
+        ## Alerts
+        **QueueBacklogHigh** — warning
+
+        Consumers are slow.
+
+        1. Scale them: `kubectl -n q scale deployment/consumer --replicas=6`
+
+        **QueueConsumerDown** — critical
+
+        Nothing is processed.
+        ## Background
+        A cluster.
+        """
+    )
+    assert _severities(rb) == {"QueueBacklogHigh": "warning", "QueueConsumerDown": "critical"}
+    assert [c.risk for c in rb.alerts[0].commands()] == ["change"]
+
+
+def test_severity_in_a_small_table_under_the_heading() -> None:
+    rb = parse(
+        """
+        # Cache runbook
+        ## Alert: `RedisEvictionsHigh`
+        | Severity | Team |
+        |---|---|
+        | warning | platform |
+
+        Keys are evicted.
+        """
+    )
+    assert _severities(rb) == {"RedisEvictionsHigh": "warning"}
+
+
+def test_a_file_for_one_alert_named_by_its_opening_lines_or_front_matter() -> None:
+    rb = parse(
+        """
+        # Disk almost full on a database host
+
+        This page is for the `PostgresDiskAlmostFull` alert. It pages as P2.
+
+        ## Make room
+        Grow the volume.
+        """,
+        source="disk-full.md",
+    )
+    assert _severities(rb) == {"PostgresDiskAlmostFull": "high"}
+    declared = parse(
+        "---\nalertname: NightlyBackupMissed\nseverity: critical\n---\n"
+        "# The nightly backup did not run\n## What to do\nRun it again.\n",
+        source="nightly-backup.md",
+    )
+    assert _severities(declared) == {"NightlyBackupMissed": "critical"}
+    # a mention that is not next to the word alert names nothing
+    assert parse("# Notes\n\nRun `kubectl get pods` first.\n", source="notes-x.md").alerts == []
+
+
+def test_table_rows_named_in_words_under_an_alert_name_column() -> None:
+    rb = parse(
+        """
+        ## Blackbox Alerts
+        | Alert Name | Summary | Severity |
+        | :--- | :--- | :--- |
+        | **Service Down** | Probe failed | critical |
+        | **MysqlTooManyConnections(>80%)** | Too many | warning |
+        | Probe failed for a long time. | x | warning |
+
+        ## Contacts
+        | Name | Role | Priority |
+        |---|---|---|
+        | Jane Doe | DBA | high |
+        """
+    )
+    assert _severities(rb) == {
+        "Service Down": "critical",
+        "MysqlTooManyConnections(>80%)": "warning",
+    }
+
+
+def test_a_heading_over_entries_headed_alert_is_a_group_not_an_alert() -> None:
+    rb = parse(
+        """
+        # Server foundation alerts
+        ## ManagedCluster
+        ### Alert 1: Cluster importing is not finished in 10 minutes (sev-1)
+        Check the conditions.
+        """
+    )
+    assert rb.alerts == []
+
+
+def test_an_alert_heading_repeated_inside_its_section_is_not_a_container() -> None:
+    rb = parse(
+        """
+        # walgBaseBackupDelayed, WALGBaseBackupFailed
+        ## Overview
+        Backups are late or failed.
+        ## Metrics
+        ### walgBaseBackupDelayed
+        - older than 30 hours
+        ### WALGBaseBackupFailed
+        - the last one failed
+        ## Troubleshooting
+        - Check the log.
+        """
+    )
+    assert [a.name for a in rb.alerts] == ["walgBaseBackupDelayed", "WALGBaseBackupFailed"]
+
+
+def test_alerts_as_list_items_each_opening_with_an_alert_field() -> None:
+    rb = parse(
+        """
+        # API alerts
+        ## Alerts
+        - **Alert:** `ApiLatencyHigh`
+          - **Severity:** warning
+          - **Action:** check the dashboard, then `kubectl -n api get pods`
+        - **Alert:** `ApiDown`
+          - **Severity:** critical
+        - Both page the API team.
+        """
+    )
+    assert _severities(rb) == {"ApiLatencyHigh": "warning", "ApiDown": "critical"}
+    assert [c.code for c in rb.alerts[0].commands()] == ["kubectl -n api get pods"]
+
+
+def test_a_file_for_one_alert_without_an_h1_is_named_by_its_front_matter_title() -> None:
+    rb = parse(
+        "---\ntitle: KubeletDown\nseverity: critical\n---\n\n## Meaning\nThe kubelet is down.\n"
+        "\n## Diagnosis\n`kubectl get nodes`\n\n## Mitigation\nRestart it.\n",
+        source="kubelet-down.md",
+    )
+    assert _severities(rb) == {"KubeletDown": "critical"}
+
+
+def test_severity_from_the_rule_shown_or_the_labels_in_code() -> None:
+    rb = parse(
+        """
+        ## Alerts
+        ### DiskFull / DiskFilling
+        #### Meaning
+        The disk fills.
+        ```yaml
+        - alert: DiskFull
+          expr: node_filesystem_avail_bytes == 0
+          labels:
+            severity: critical
+        - alert: DiskFilling
+          expr: predict_linear(node_filesystem_avail_bytes[6h], 4*3600) < 0
+          labels:
+            severity: warning
+        ```
+        #### Diagnosis
+        `df -h`
+        """
+    )
+    assert _severities(rb) == {"DiskFull": "critical", "DiskFilling": "warning"}
+    labels = parse(
+        """
+        # VirtHandlerDown
+        ## Meaning
+        The alert has the following labels:
+
+            severity=warning
+
+        ## Diagnosis
+        Look at the pods.
+        """
+    )
+    assert _severities(labels) == {"VirtHandlerDown": "warning"}

@@ -7,6 +7,7 @@ from tocsin.runbooks.risk import classify
 READ = [
     ("bash", "docker-compose ps backend\ndocker-compose logs backend --tail 100"),
     ("bash", "kubectl -n prod get pods -o wide | grep -v Running"),
+    ("bash", "kubectl get pods --namespace=<prod/staging/etc.>"),  # a placeholder, no redirection
     ("bash", 'kubectl exec -it -n ns deploy/postgres -- psql -U postgres -c "SELECT 1;"'),
     ("bash", "docker exec backend ps aux --sort=-%mem | head -10"),
     ("bash", "curl -s 'http://localhost:9090/api/v1/query?query=up' | jq"),

@@ -207,7 +207,7 @@ def unprompt(code: str) -> str:
     return "\n".join(_PROMPT_RE.sub(r"\1", ln, count=1) for ln in code.splitlines())
 
 
-_ANGLE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")
+_ANGLE_RE = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:/-]*)>")
 _GO_TEMPLATE_RE = re.compile(r"\{\{-?\s*([^{}\n]{0,200}?)\s*-?\}\}")
 _LABEL_REF_RE = re.compile(
     r"\$labels|\$value|\$externalLabels|\.(Labels|Annotations|CommonLabels|GroupLabels|"

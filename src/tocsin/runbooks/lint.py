@@ -15,6 +15,7 @@ from pathlib import PurePath
 from tocsin.runbooks.commands import placeholder_key
 from tocsin.runbooks.markdown import Document
 from tocsin.runbooks.model import Alert, Catalog, Problem, Runbook
+from tocsin.runbooks.parse.alerts import why_no_alerts
 from tocsin.runbooks.risk import classify
 from tocsin.runbooks.text import is_camel_identifier, is_identifier
 
@@ -109,13 +110,20 @@ def lint_document(doc: Document, rb: Runbook) -> list[Problem]:
                 )
     if not rb.alerts and _has_content(doc):
         problems.append(
-            _problem(rb, None, "warning", "no-alerts", "no alert sections found in this file")
+            _problem(
+                rb,
+                None,
+                "warning",
+                "no-alerts",
+                f"no alert found: {why_no_alerts(doc, PurePath(rb.source).stem)}",
+            )
         )
     stem = PurePath(rb.source).stem
     if (
         len(rb.alerts) == 1
         and is_identifier(stem)
         and stem != rb.alerts[0].name
+        and not rb.alerts[0].name.endswith(f":{stem}")  # a rule named "record:stem"
         and (is_camel_identifier(stem))
     ):
         alert = rb.alerts[0]

@@ -299,11 +299,16 @@ def any_field(line: Line) -> tuple[str, str] | None:
     return line_field(line) or plain_field(line)
 
 
-def parse_document(text: str, plain_label: Callable[[str], bool] | None = None) -> Document:
+def parse_document(
+    text: str,
+    plain_label: Callable[[str], bool] | None = None,
+    valued_label: Callable[[str, str], bool] | None = None,
+) -> Document:
     """Parse Markdown text into a Document. Never raises on any str input.
 
     ``plain_label`` says which one-line paragraphs ending in a colon (``How to fix:``) open a
-    section, as bold labels do."""
+    section, as bold labels do; ``valued_label`` which bold labels open one though a value
+    follows them (``**DiskFull** — critical``)."""
     tokens = _MD.parse(text)
     tree = SyntaxTreeNode(tokens)
     front: dict[str, Any] = {}
@@ -349,7 +354,10 @@ def parse_document(text: str, plain_label: Callable[[str], bool] | None = None) 
             labelled = label_of(block) if isinstance(block, Paragraph) else None
             if labelled is None and isinstance(block, Paragraph) and plain_label is not None:
                 labelled = _plain_label(block, plain_label)
-            if labelled is not None and _is_pseudo_heading(labelled):
+            if labelled is not None and (
+                _is_pseudo_heading(labelled)
+                or (valued_label is not None and valued_label(*labelled))
+            ):
                 while stack[-1].label:
                     stack.pop()
                 parent = stack[-1]

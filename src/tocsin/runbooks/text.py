@@ -67,7 +67,7 @@ _SEVERITY_RE = re.compile(
     re.IGNORECASE,
 )
 _SEV_DASH_RE = re.compile(
-    r"(?<![A-Za-z0-9])(severity|priority|sev|p|s)[\s-]?([0-5])(?![0-9])", re.IGNORECASE
+    r"(?<![A-Za-z0-9])(severity|priority|sev|p|s)(?:[\s-]|::?\s*)?([0-5])(?![0-9])", re.IGNORECASE
 )
 
 
@@ -90,6 +90,51 @@ def normalize_severity(raw: str | None) -> str | None:
         if re.search(r"(non-?|not |no )$", before):
             continue  # "non-critical", "no page"
         return _SEVERITY_WORDS[match.group(1).lower()]
+    return None
+
+
+_ANY_SEVERITY_RE = re.compile(f"{_SEV_DASH_RE.pattern}|{_SEVERITY_RE.pattern}", re.IGNORECASE)
+
+
+def _negated(text: str, start: int) -> bool:
+    return re.search(r"(non-?|not |no |n't )$", text[max(0, start - 5) : start].lower()) is not None
+
+
+def severity_phrase(text: str) -> str | None:
+    """The first severity a passage about severity names, as written: ``This alert might
+    create S1 incidents`` -> ``S1``; ``~severity::4`` -> ``severity::4``; ``This alert is low
+    severity`` -> ``low``. For text whose subject is the severity (a ``Severity`` section)."""
+    text = text[:2000]
+    for match in _ANY_SEVERITY_RE.finditer(text):
+        if not _negated(text, match.start()):
+            return match.group(0)
+    return None
+
+
+_STATED_LEVEL = (
+    r"critical|crit|warning|warn|info|informational|high|medium|low|major|minor|emergency|"
+    r"p[0-5]|sev[\s-]?[0-5]|severity[\s-]?[0-5]"
+)
+_STATEMENT_RE = re.compile(
+    rf"\b(?:a|an)\s+(?:single\s+|separate\s+)?(?P<a>{_STATED_LEVEL})"
+    r"(?:[\s-](?:level|severity|priority))?\s+alert\b"
+    rf"|\b(?:pages?|paged|fires?|is\s+raised|raised)\s+(?:as|at)\s+(?:an?\s+)?(?P<b>{_STATED_LEVEL})\b"
+    rf"|\b(?:severity|priority)\s+(?:is|of)\s+(?P<c>{_STATED_LEVEL})\b"
+    r"|\b(?:this|the)\s+alert\s+is\s+(?:(?:usually|generally|always|considered|a|an)\s+)*"
+    rf"(?P<d>{_STATED_LEVEL})\b(?!\s+(?:you|that|about|of|us)\b)",
+    re.IGNORECASE,
+)
+
+
+def severity_statement(text: str) -> str | None:
+    """A severity that prose about an alert states of it in so many words: ``It is a single
+    critical alert``, ``It pages as P2``, ``its severity is warning``, ``This alert is
+    critical``. Severity words used otherwise (``a critical failure``, ``an S3 bucket``, ``the
+    alert is warning you``) are not read."""
+    text = text[:5000]
+    for match in _STATEMENT_RE.finditer(text):
+        if not _negated(text, match.start()):
+            return match.group("a") or match.group("b") or match.group("c") or match.group("d")
     return None
 
 

@@ -9,22 +9,40 @@ import re
 
 from tocsin.runbooks.markdown import Document, Section, Table
 from tocsin.runbooks.model import Alert, Runbook, Step
-from tocsin.runbooks.parse.names import NAME_SPLIT
+from tocsin.runbooks.parse.names import NAME_SPLIT, is_code_name
 from tocsin.runbooks.parse.sections import header_index
 from tocsin.runbooks.parse.steps import inline_commands, section_steps, short
 from tocsin.runbooks.parse.thresholds import expression
 from tocsin.runbooks.parse.vocabulary import phase_of
-from tocsin.runbooks.text import is_identifier, normalize_severity
+from tocsin.runbooks.text import is_identifier, is_severity_word, normalize_severity
 
-_ALERT_COLUMN = r"^(alert|alerts|alert name|alertname|alert rule|rule|name)$"
+ALERT_COLUMN = r"^(alert|alerts|alert name|alertname|alert rule|rule|name)$"
+_SEVERITY_COLUMN = r"severity|priority|^sev|^level$"
+NAMED_ALERT_COLUMN = r"^(alert|alerts|alert name|alertname|alert rule)$"
+
+
+def _cell_name(text: str, explicit: bool) -> str | None:
+    """A name written in an alert column as it is: one word with punctuation
+    (``MysqlTooManyConnections(>80%)``) or, in a column headed Alert, a few words
+    (``TLS certificate expiring``). Sentences and severities are not names."""
+    text = text.strip(" *`")
+    if not explicit or not text or len(text) > 80 or is_severity_word(text):
+        return None
+    if " " not in text:
+        return text if is_code_name(text) else None
+    words = text.split()
+    if len(words) > 6 or not text[0].isalpha() or text.endswith((".", ":", "!", "?")):
+        return None
+    return text
 
 
 def table_alerts(runbook: Runbook, table: Table, doc: Document) -> None:
     """A table with one alert per row (``| Alert | Severity | Description | Action |``)."""
-    col = header_index(table.header, _ALERT_COLUMN)
+    col = header_index(table.header, ALERT_COLUMN)
     if col is None:
         return
-    sev_col = header_index(table.header, r"severity|priority|^sev|^level$")
+    explicit = re.search(NAMED_ALERT_COLUMN, table.header[col].lower()) is not None
+    sev_col = header_index(table.header, _SEVERITY_COLUMN)
     desc_col = header_index(
         table.header,
         r"description|summary|meaning|condition|threshold|"
@@ -56,6 +74,9 @@ def table_alerts(runbook: Runbook, table: Table, doc: Document) -> None:
         if not names:
             parts = [p for p in NAME_SPLIT.split(cells[col].plain) if p]
             names = parts if parts and all(is_identifier(p) for p in parts) else []
+        if not names:
+            named = _cell_name(cells[col].plain, explicit and sev_col is not None)
+            names = [named] if named else []
         if not names:
             continue
         severity_raw = (

@@ -16,6 +16,7 @@ from tocsin.runbooks.markdown import (
     ListBlock,
     Paragraph,
     Section,
+    Table,
     any_field,
     codes_in,
     paragraphs_in,
@@ -30,29 +31,43 @@ from tocsin.runbooks.model import (
     Step,
     Template,
 )
+from tocsin.runbooks.parse.alert_table import NAMED_ALERT_COLUMN
 from tocsin.runbooks.parse.escalation import AFTER_RE, escalation_target, tiers_from_section
-from tocsin.runbooks.parse.names import field_lines, list_fields, names_from_field, title_names
-from tocsin.runbooks.parse.sections import text_of, text_with_code
+from tocsin.runbooks.parse.names import (
+    HeadingNames,
+    field_lines,
+    heading_names,
+    is_alert_heading,
+    list_fields,
+    mentioned_alert,
+    names_from_field,
+    rule_shaped,
+)
+from tocsin.runbooks.parse.sections import header_index, text_of, text_with_code
 from tocsin.runbooks.parse.steps import inline_commands, section_steps, short, steps_from_blocks
-from tocsin.runbooks.parse.thresholds import expression
+from tocsin.runbooks.parse.thresholds import expression, rule_severity
 from tocsin.runbooks.parse.vocabulary import (
     NAME_FIELDS,
     REFERENCE_FIELDS,
     SEVERITY_FIELDS,
+    SEVERITY_SECTIONS,
     STOP_NAMES,
     THRESHOLD_FIELDS,
+    accept_valued_label,
     is_structural,
     norm,
     phase_of,
     prose_field,
+    severity_heading,
 )
 from tocsin.runbooks.text import (
     camel_join,
-    is_camel_identifier,
     is_identifier,
     is_severity_word,
     normalize_severity,
     parse_duration,
+    severity_phrase,
+    severity_statement,
 )
 
 
@@ -71,24 +86,86 @@ _THRESHOLD_INLINE = re.compile(r"\bthreshold\s*:\s*(.{3,300}?)(?:\n\s*\n|$)", re
 _FIRES_WHEN = re.compile(r"^.*?\b(fires|triggers|alerts|pages|goes off)\s+(when|if)\b\s*:?", re.I)
 
 
+def _code_only(section: Section) -> bool:
+    """The heading is a name written as code (a ``#### TiDB_schema_error`` heading whose text is
+    one code span), numbering aside."""
+    segs = [seg for seg in section.title_segments if seg.text.strip()]
+    return any(seg.kind == "code" for seg in segs) and all(
+        seg.kind == "code" or re.fullmatch(r"[\s\d.):#-]*", seg.text) for seg in segs
+    )
+
+
+def _heading_names(section: Section) -> HeadingNames:
+    if section.label:  # "**QueueBacklogHigh** — warning"
+        return HeadingNames([section.title], None, False)
+    return heading_names(section.title, _code_only(section))
+
+
+def _table_severity(blocks: list[Block]) -> str | None:
+    """A severity in a small table under an alert's heading: one row under a ``Severity``
+    column, or a ``| Severity | critical |`` row of a key/value table."""
+    for block in blocks:
+        if not isinstance(block, Table):
+            continue
+        col = header_index(block.header, r"^(severity|priority|sev|severity level)$")
+        if col is not None and len(block.rows) == 1 and col < len(block.rows[0]):
+            return block.rows[0][col] or None
+        for row in [block.header, *block.rows]:
+            if len(row) == 2 and norm(row[0]) in SEVERITY_FIELDS and is_severity_word(row[1]):
+                return row[1]
+    return None
+
+
+_SEVERITY_LABEL = re.compile(
+    r"^\s*-?\s*severity\s*[:=]\s*[\"']?([\w-]+)[\"']?\s*,?\s*$", re.I | re.M
+)
+
+
+def _severity_label_in_code(section: Section) -> str | None:
+    """A ``severity=warning`` / ``severity: critical`` label line in a code block of the
+    section (the alert's labels as shown)."""
+    for code in codes_in([b for s in section.walk() for b in s.blocks]):
+        for match in _SEVERITY_LABEL.finditer(code.code[:20_000]):
+            if is_severity_word(match.group(1)):
+                return match.group(1)
+    return None
+
+
+def inherited_severity(parents: list[Section]) -> str | None:
+    """The severity a heading over a group of alerts gives them (``### Emergency-level
+    alerts``), the nearest one."""
+    for parent in reversed(parents):
+        if parent.title and not parent.label:
+            found = severity_heading(parent.title)
+            if found:
+                return found
+    return None
+
+
 def alert_evidence(section: Section, parents: list[Section]) -> list[str] | None:
-    if section.label:
+    if section.label and not accept_valued_label(section.title, section.value):
         return None
     fields = field_lines(section.blocks)
     for label, value, line, _ln in fields:
-        if label.lower() in NAME_FIELDS:
+        if label.lower() in NAME_FIELDS and not section.label:
             names, _rest = names_from_field(line, value)
             if names:
                 return names
-    names, heading_severity = title_names(section.title)
+    found = _heading_names(section)
+    names = found.names
     if not names:
         return None
     if any(is_severity_word(n) or n.lower() in STOP_NAMES for n in names):
         return None
-    score = 0
-    if all(is_camel_identifier(n) for n in names):
+    score = 3 if found.labelled else 0  # "Alert Name: X" says it outright
+    if all(rule_shaped(n) for n in names):
         score += 2
-    if heading_severity or any(label.lower() in SEVERITY_FIELDS for label, *_ in fields):
+    if (
+        found.severity
+        or section.label  # a bold rule name with a severity after it
+        or any(label.lower() in SEVERITY_FIELDS for label, *_ in fields)
+        or _table_severity(section.blocks)
+    ):
         score += 2
     structure = sum(1 for child in section.children if is_structural(child.title))
     structure += sum(1 for label, *_ in fields if is_structural(label))
@@ -99,16 +176,40 @@ def alert_evidence(section: Section, parents: list[Section]) -> list[str] | None
         score += 1
     if score < 3:
         return None
-    for child in section.children:
-        if not child.label and alert_evidence(child, [*parents, section]):
-            return None  # "# PaymentService" holding "## HighErrorRate": a container
+    if _holds_alerts(section, parents, names):
+        return None  # "# PaymentService" holding "## HighErrorRate": a container
     return names
 
 
-def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[str, Any]) -> None:
+def _holds_alerts(section: Section, parents: list[Section], names: list[str]) -> bool:
+    """Whether alerts other than ``names`` stand below the section, at any depth (``## TiDB``
+    / ``### Critical-level alerts`` / ``#### TiDB_schema_error``), or entries headed Alert
+    (``### Alert 1: …``)."""
+    for child in section.children:
+        if not child.label and is_alert_heading(child.title):
+            return True
+        inner = alert_evidence(child, [*parents, section])
+        if inner is not None:
+            if not set(inner) <= set(names):
+                return True
+        elif _holds_alerts(child, [*parents, section], names):
+            return True
+    return False
+
+
+def build_alerts(
+    ctx: Context,
+    section: Section,
+    names: list[str],
+    front: dict[str, Any],
+    group_severity: str | None = None,
+) -> None:
+    """The alerts ``names`` that ``section`` documents. ``group_severity``: the severity a
+    heading over the section gives its alerts (``### Critical-level alerts``)."""
     fields = field_lines(section.blocks)
-    _names, heading_severity = title_names(section.title)
-    severity_raw = heading_severity
+    severity_raw = _heading_names(section).severity
+    if section.label:  # "**QueueBacklogHigh** — warning"
+        severity_raw = section.value.strip(" -–—:()[]") or None
     threshold = None
     summary = None
     prose: dict[str, list[str]] = {"impact": [], "symptoms": [], "meaning": [], "summary": []}
@@ -176,19 +277,30 @@ def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[s
             trimmed.append(block)
     if trimmed:
         steps.extend(steps_from_blocks(trimmed, None, section.title, section.line))
+    severity_raw = severity_raw or _table_severity(section.blocks)
 
     templates: list[Template] = []
 
     def visit(child: Section, inherited: Phase | None) -> None:
         nonlocal threshold, severity_raw
+        lowered = norm(child.title)
+        if lowered in SEVERITY_SECTIONS:  # "## Severities": "This alert might create S1 incidents"
+            severity_raw = severity_raw or severity_phrase(text_of(child))
+            return
+        for label, value, _line, _no in field_lines(child.blocks):
+            if label.lower() in SEVERITY_FIELDS and value.strip("` "):
+                # "## Impact" holding "**Severity:** Error"
+                severity_raw = severity_raw or value.strip("` ")
         title_key = prose_field(child.title)
         if title_key:
             prose[title_key].append(text_of(child))
             for label, value, _line, _no in field_lines(child.blocks):
                 if label.lower() in THRESHOLD_FIELDS and threshold is None:
                     threshold = value
+            for grandchild in child.children:
+                if any(codes_in([b for s in grandchild.walk() for b in s.blocks])):
+                    visit(grandchild, inherited)  # commands under "## Meaning" stay commands
             return
-        lowered = norm(child.title)
         if lowered in THRESHOLD_FIELDS:
             threshold = threshold or text_with_code(child)
             return
@@ -237,10 +349,21 @@ def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[s
     for child in section.children:
         visit(child, None)
 
-    if severity_raw is None:
+    stated = severity_raw  # the section says it; else each name's rule may, else less direct
+    fallback = group_severity
+    if fallback is None:
         for key in ("severity", "priority"):
             if front.get(key) is not None and len(ctx.runbook.alerts) == 0:
-                severity_raw = str(front[key])
+                fallback = str(front[key])
+    if fallback is None:
+        # "It is a single critical alert that …", "It pages as P2 during the day"
+        for text in [p.text for p in paragraphs_in(section.blocks)] + [
+            t for key in ("meaning", "summary", "impact") for t in prose[key]
+        ]:
+            fallback = severity_statement(text)
+            if fallback:
+                break
+    fallback = fallback or _severity_label_in_code(section)
     if threshold is None:
         # "Fires when `x > 1` for 5 minutes." / "… behind its leader. Threshold: `x` for 10m"
         prose_text = [p.text for p in paragraphs_in(section.blocks)] + [
@@ -255,6 +378,7 @@ def build_alerts(ctx: Context, section: Section, names: list[str], front: dict[s
                 if _FIRES_WHEN.search(ln):
                     threshold = threshold or _FIRES_WHEN.sub("", ln, count=1).strip()
     for name in names:
+        severity_raw = stated or rule_severity(section, name) or fallback
         expr, for_s = expression(threshold, section, name, shared=len(names) > 1)
         if any(a.name == name for a in ctx.runbook.alerts):
             ctx.problems.append(
@@ -296,14 +420,21 @@ def single_alert_file(
     ctx: Context, doc: Document, first_h1: Section | None, front: dict[str, Any], stem: str
 ) -> None:
     """One alert per file (``# CPU Throttling High`` / ``## Meaning`` …): the name comes from
-    the front matter, else the file name, else the heading's words."""
+    the front matter (``alert:``), else the file name, else the alert the opening paragraphs
+    name (``This page is for the `DiskFull` alert``), else the heading's words. Without sections
+    such as Meaning or Diagnosis only a name the front matter or the text gives outright
+    counts."""
     section = first_h1 if first_h1 is not None else doc.root
-    structural = sum(1 for c in section.children if is_structural(c.title))
-    if structural < 2:
-        return
-    declared = front.get("alert") or front.get("alertname") or front.get("name")
+    structural = sum(1 for c in section.children if is_structural(c.title)) >= 2
+    declared = front.get("alert") or front.get("alertname")
+    mentioned = mentioned_alert(section.blocks)
     candidates = [str(declared)] if declared else []
-    candidates += [stem, camel_join(section.title or "") or ""]
+    if structural:
+        candidates += [str(front["name"])] if front.get("name") and not declared else []
+        candidates.append(stem)
+    candidates += [mentioned] if mentioned else []
+    if structural:  # the H1's words, or the front matter's title when there is no H1
+        candidates.append(camel_join(section.title or ctx.runbook.title) or "")
     name = next((c for c in candidates if c and is_identifier(c)), None)
     if name is None:
         return
@@ -316,3 +447,80 @@ def single_alert_file(
             children=doc.root.children,
         )
     build_alerts(ctx, section, [name], front)
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:") + " …"
+
+
+def why_no_alerts(doc: Document, stem: str) -> str:
+    """Why no alert can be read from a document, in the terms of the rules above: entries
+    headed Alert that name no rule, names that came close and what they lacked, what the
+    headings are, and what a file for one alert needs."""
+    sections = [s for s in doc.root.walk() if s is not doc.root]
+    headings = [s for s in sections if not s.label]
+    sentences = []
+    unnamed = [s.title for s in headings if is_alert_heading(s.title)]
+    if unnamed:
+        sentences.append(
+            f"'{_clip(unnamed[0], 50)}' names no rule: an alert's entry needs the rule's name "
+            "(Alert: ClusterImportStuck)"
+        )
+    groups = {id(s) for s in headings if any(is_alert_heading(c.title) for c in s.children)}
+    near = [
+        n
+        for s in headings
+        if id(s) not in groups
+        for n in _heading_names(s).names
+        if rule_shaped(n) and n.lower() not in STOP_NAMES
+    ]
+    table = next(
+        (
+            b
+            for sec in [doc.root, *sections]
+            for b in sec.blocks
+            if isinstance(b, Table) and header_index(b.header, NAMED_ALERT_COLUMN) is not None
+        ),
+        None,
+    )
+    if near:
+        shown = ", ".join(near[:3]) + (" …" if len(near) > 3 else "")
+        sentences.append(
+            f"{shown} {'looks' if len(near) == 1 else 'look'} like an alert's name, but nothing "
+            "else says so: no severity (**Severity:** warning), no sections such as Impact, "
+            "Diagnosis or Mitigation, no heading above about alerts"
+        )
+    elif not unnamed:
+        if headings:
+            titles = ", ".join(f"'{_clip(s.title, 40)}'" for s in headings[:5])
+            where = f"headings here are {titles}{' …' if len(headings) > 5 else ''}"
+        else:
+            where = "the file has no headings"
+        sentences.append(
+            f"no heading{'' if table else ', table row'} or 'Alert:' line names an alert: "
+            f"{where}; an alert's name is one word shaped like a rule (HighErrorRate, node_down)"
+        )
+    for section in [doc.root, *sections]:
+        named = [v for key, v, _l, _n in field_lines(section.blocks) if key.lower() in NAME_FIELDS]
+        if named and named[0]:
+            sentences.append(f"'Alert: {_clip(named[0], 40)}' names no rule (Alert: ServerDown)")
+            break
+    if table is not None:
+        header = " | ".join(table.header)[:60]
+        col = header_index(table.header, NAMED_ALERT_COLUMN) or 0
+        if any(col < len(row) and is_identifier(row[col].strip("` ")) for row in table.rows):
+            sentences.append(f"the table '{header}' has no Severity or action column")
+        else:
+            sentences.append(f"the rows of the table '{header}' name no rule")
+    h1s = [s for s in headings if s.level == 1]
+    if len(h1s) <= 1 and not (unnamed or near or table):
+        top = h1s[0] if h1s else doc.root
+        found = sum(1 for c in top.children if is_structural(c.title))
+        sentences.append(
+            "a file for one alert needs 'alert: Name' in its front matter, opening lines that "
+            "name it (the `DiskFull` alert), or two sections such as Meaning, Impact, Diagnosis "
+            f"or Mitigation (it has {found})"
+        )
+    return "; ".join(sentences)

@@ -11,7 +11,13 @@ from pathlib import PurePath
 from tocsin.runbooks.markdown import Code, Document, Section, Table, codes_in, parse_document
 from tocsin.runbooks.model import Problem, Runbook, Template
 from tocsin.runbooks.parse.alert_table import table_alerts
-from tocsin.runbooks.parse.alerts import Context, alert_evidence, build_alerts, single_alert_file
+from tocsin.runbooks.parse.alerts import (
+    Context,
+    alert_evidence,
+    build_alerts,
+    inherited_severity,
+    single_alert_file,
+)
 from tocsin.runbooks.parse.contacts import channels_and_contacts
 from tocsin.runbooks.parse.escalation import tiers_from_section
 from tocsin.runbooks.parse.metadata import metadata
@@ -21,13 +27,13 @@ from tocsin.runbooks.parse.severity import (
     severity_levels_from_list,
     severity_levels_from_table,
 )
-from tocsin.runbooks.parse.vocabulary import accept_plain_label
+from tocsin.runbooks.parse.vocabulary import accept_plain_label, accept_valued_label
 
 
 def parse_runbook(text: str, source: str) -> tuple[Runbook, list[Problem], Document]:
     """Read one runbook. Returns the runbook, the problems found in this document alone, and
     the parsed document (for lint)."""
-    doc = parse_document(text, accept_plain_label)
+    doc = parse_document(text, accept_plain_label, accept_valued_label)
     split_field_alerts(doc.root)
     front = doc.front_matter
     first_h1 = next((s for s in doc.root.children if s.level == 1 and not s.label), None)
@@ -39,7 +45,7 @@ def parse_runbook(text: str, source: str) -> tuple[Runbook, list[Problem], Docum
     def walk(section: Section, parents: list[Section]) -> None:
         names = alert_evidence(section, parents) if section is not doc.root else None
         if names:
-            build_alerts(ctx, section, names, front)
+            build_alerts(ctx, section, names, front, inherited_severity(parents))
             return
         if section is not doc.root:
             non_alert.append(section)

@@ -7,17 +7,28 @@ from __future__ import annotations
 
 import re
 
-from tocsin.runbooks.markdown import Code, Paragraph, Section, any_field, block_text
+from tocsin.runbooks.markdown import (
+    Block,
+    Code,
+    ListBlock,
+    ListItem,
+    Paragraph,
+    Section,
+    any_field,
+    block_text,
+)
 from tocsin.runbooks.parse.names import names_from_field
 from tocsin.runbooks.parse.vocabulary import NAME_FIELDS
 
 
 def split_field_alerts(section: Section) -> None:
     """Alerts written without headings of their own, one ``Alert: Name`` block after another
-    (often between ``---`` rules), become sections of their own."""
+    (often between ``---`` rules), or one list item each (``- **Alert:** `ApiDown``` with its
+    fields in a nested list), become sections of their own."""
     for child in section.children:
         if not child.label:
             split_field_alerts(child)
+    _split_list_alerts(section)
     starts: list[tuple[int, list[str]]] = []
     for block in section.blocks:
         if isinstance(block, Paragraph) and block.lines:
@@ -49,6 +60,48 @@ def split_field_alerts(section: Section) -> None:
         + [c for c in section.children if c.line >= last_end]
     )
     section.blocks = [b for b in section.blocks if b.line < first or b.line >= last_end]
+
+
+def _item_names(item: ListItem) -> list[str]:
+    first = item.blocks[0] if item.blocks else None
+    if not isinstance(first, Paragraph) or not first.lines:
+        return []
+    found = any_field(first.lines[0])
+    if not found or found[0].lower() not in NAME_FIELDS:
+        return []
+    return names_from_field(first.lines[0], found[1])[0]
+
+
+def _split_list_alerts(section: Section) -> None:
+    """List items that each open with an ``Alert:`` field naming a rule become sections."""
+    pieces: list[Section] = []
+    kept: list[Block] = []
+    for block in section.blocks:
+        named = (
+            [(item, _item_names(item)) for item in block.items]
+            if isinstance(block, ListBlock)
+            else []
+        )
+        if not any(names for _item, names in named):
+            kept.append(block)
+            continue
+        assert isinstance(block, ListBlock)
+        rest = [item for item, names in named if not names]
+        if rest:
+            kept.append(ListBlock(ordered=block.ordered, items=rest, line=block.line))
+        for item, names in named:
+            if names:
+                pieces.append(
+                    Section(
+                        title=" / ".join(names),
+                        level=section.level + 0.5,
+                        line=item.line,
+                        blocks=item.blocks,
+                    )
+                )
+    if pieces:
+        section.blocks = kept
+        section.children = sorted([*section.children, *pieces], key=lambda c: c.line)
 
 
 def text_of(section: Section, include_children: bool = True) -> str:

@@ -33,7 +33,7 @@ from tocsin.runbooks.markdown import (
 from tocsin.runbooks.model import Command, Phase, Step
 from tocsin.runbooks.parse.thresholds import yaml_rules
 from tocsin.runbooks.parse.vocabulary import phase_of
-from tocsin.runbooks.risk import classify, is_command_word
+from tocsin.runbooks.risk import classify, is_command_word, is_sql_statement
 from tocsin.runbooks.text import clean_spaces, load_yaml
 
 
@@ -43,7 +43,9 @@ def inline_commands(line: Line, line_no: int) -> list[Command]:
         if seg.kind != "code":
             continue
         words = seg.text.split()
-        if len(words) < 2 or not is_command_word(words[0], words[1]):
+        if len(words) < 2 or not (
+            is_command_word(words[0], words[1]) or is_sql_statement(seg.text)
+        ):
             continue
         out.append(_command(seg.text, "", line_no, inline=True))
     return out

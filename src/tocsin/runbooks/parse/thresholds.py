@@ -66,18 +66,34 @@ def expression(
     return expr, for_s
 
 
-def _rule_from_yaml(section: Section, name: str) -> tuple[str, int | None] | None:
+def _rules_for(section: Section, name: str) -> list[dict[str, Any]]:
+    """Prometheus rules for the alert ``name`` shown in YAML blocks of the section and its
+    sub-sections."""
+    found = []
     for code in codes_in(section.blocks + [b for c in section.children for b in c.blocks]):
-        if normalize_language(code.info) not in ("yaml", "") or "expr" not in code.code:
+        if normalize_language(code.info) not in ("yaml", "") or "alert" not in code.code:
             continue
-        loaded = load_yaml(code.code)
-        for rule in yaml_rules(loaded):
-            expr = rule.get("expr")
-            if isinstance(expr, (str, int, float)) and rule.get("alert") == name:
-                for_value = rule.get("for")
-                if len(str(expr)) > 4000:
-                    return None
-                return str(expr).strip(), parse_duration(str(for_value)) if for_value else None
+        found += [r for r in yaml_rules(load_yaml(code.code)) if r.get("alert") == name]
+    return found
+
+
+def _rule_from_yaml(section: Section, name: str) -> tuple[str, int | None] | None:
+    for rule in _rules_for(section, name):
+        expr = rule.get("expr")
+        if isinstance(expr, (str, int, float)):
+            for_value = rule.get("for")
+            if len(str(expr)) > 4000:
+                return None
+            return str(expr).strip(), parse_duration(str(for_value)) if for_value else None
+    return None
+
+
+def rule_severity(section: Section, name: str) -> str | None:
+    """The ``severity`` label of the alert's rule shown in a YAML block of its section."""
+    for rule in _rules_for(section, name):
+        labels = rule.get("labels")
+        if isinstance(labels, dict) and isinstance(labels.get("severity"), (str, int)):
+            return str(labels["severity"])
     return None
 
 

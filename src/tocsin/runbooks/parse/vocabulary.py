@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from tocsin.runbooks.model import Phase
-from tocsin.runbooks.text import clean_spaces
+from tocsin.runbooks.text import clean_spaces, is_camel_identifier, is_severity_word
 
 _PROSE_FIELDS: dict[str, str] = {
     "impact": "impact",
@@ -29,6 +29,18 @@ _PROSE_FIELDS: dict[str, str] = {
 
 
 SEVERITY_FIELDS = {"severity", "priority", "sev", "severity level", "level", "alert severity"}
+
+
+# Titles of an alert's sub-section that is about its severity ("## Severities": "This alert might
+# create S1 incidents"); its text says the severity in prose.
+SEVERITY_SECTIONS = {
+    "severity",
+    "severities",
+    "priority",
+    "sev",
+    "severity level",
+    "alert severity",
+}
 
 
 THRESHOLD_FIELDS = {
@@ -246,10 +258,27 @@ _STRUCTURE_WORDS = (
     "fix",
     "verif",
     "runbook",
-    "severity",
+    "severit",
     "recovery",
     "triage",
 )
+
+
+def severity_heading(title: str) -> str | None:
+    """The severity a heading over a group of alerts gives them: ``Emergency-level alerts``,
+    ``Critical Alerts``, ``P1 alerts``, ``Warning``. None for any other heading."""
+    words = re.sub(r"[-–—:]", " ", norm(title)).split()
+    generic = ("alert", "alerts", "level", "levels", "severity", "rules")
+    kept = [w for w in words if w not in generic]
+    text = " ".join(kept)
+    return text if kept and len(kept) <= 3 and is_severity_word(text) else None
+
+
+def accept_valued_label(label: str, rest: str) -> bool:
+    """A bold line that opens an alert of its own though it carries a value: a rule name and a
+    severity (``**QueueBacklogHigh** — warning``, ``**DiskFull**: critical``)."""
+    value = rest.strip(" -–—:()[]")
+    return is_camel_identifier(label) and bool(value) and is_severity_word(value)
 
 
 def norm(title: str) -> str:

@@ -14,6 +14,7 @@ splitting), ``signatures`` (the scan for destructive signatures), one reader per
 
 from tocsin.runbooks.risk.block import classify
 from tocsin.runbooks.risk.shell import is_command_word
+from tocsin.runbooks.risk.sql import is_sql_statement
 from tocsin.runbooks.risk.verdict import Verdict
 
-__all__ = ["Verdict", "classify", "is_command_word"]
+__all__ = ["Verdict", "classify", "is_command_word", "is_sql_statement"]

@@ -169,7 +169,7 @@ def simple(words: list[str], redirects: list[str]) -> Verdict:
     return verdict | unknown_tool(cmd, args, classify_sql)
 
 
-_ANGLE_PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:-]*)>")
+_ANGLE_PLACEHOLDER = re.compile(r"<([A-Za-z_][A-Za-z0-9_.:/-]*)>")
 
 
 def classify_shell(code: str) -> Verdict:

@@ -33,6 +33,13 @@ _SQL_CHANGE_FUNCS = re.compile(
 SQL_WORD = re.compile(r"\s*\(?\s*([A-Za-z_\\][A-Za-z_!]*)")
 
 
+def is_sql_statement(text: str) -> bool:
+    """Inline code that is a whole SQL statement to run: an upper-case keyword and a closing
+    ``;`` (``SELECT pg_drop_replication_slot('x');``), not a word in prose (``UPDATE``)."""
+    words = text.split()
+    return len(words) >= 2 and words[0] in SQL_ALL and text.rstrip().endswith(";")
+
+
 def read_statement(stmt: str) -> Verdict:
     """One SQL statement (or psql meta-command), by its first keyword and what it calls."""
     first = SQL_WORD.match(stmt)
