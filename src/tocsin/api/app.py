@@ -64,6 +64,8 @@ def create_app(
         def wake_engine(due_at: float) -> None:
             if engine.sleeps_past(due_at):
                 loop.call_soon_threadsafe(engine.wake.set)
+            if engine.executor is not None:  # a trigger at intake may have queued diagnostics
+                loop.call_soon_threadsafe(engine.executor.wake.set)
 
         sending: set[asyncio.Task[int]] = set()
 

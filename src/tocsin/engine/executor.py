@@ -31,7 +31,7 @@ from tocsin.engine.diagnose import follow_up
 from tocsin.engine.stage import Settings
 from tocsin.execute.base import Request, Result, Runner
 from tocsin.runbooks.gate import Waiting, startable
-from tocsin.store import runs
+from tocsin.store import repo, runs
 from tocsin.store.db import begin_write
 from tocsin.store.runs import Run
 
@@ -141,6 +141,7 @@ class Executor:
         for run_id, running in list(self._tasks.items()):
             if running is task:
                 del self._tasks[run_id]
+        self.wake.set()  # a run ended: one that waited for its place may start
 
     def _read(self) -> tuple[list[Run], list[Run]]:
         with self.db.connect() as conn:
@@ -207,6 +208,9 @@ class Executor:
 
     def _record(self, run: Run, result: Result) -> None:
         with begin_write(self.db) as conn:
+            # runs of one incident end one after the other: the last to end sees the others
+            # ended, and sends the follow-up (PostgreSQL; SQLite's writes are one at a time)
+            repo.lock_incidents(conn, [run.incident_id])
             current = runs.get(conn, run.id)
             if current is None or current.status != "running":
                 return

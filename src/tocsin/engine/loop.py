@@ -230,6 +230,8 @@ class DueWorkEngine:
         while True:
             count, created = await asyncio.to_thread(self.run_batch, limit)
             handled += count
+            if count and self.executor is not None:  # a trigger may have queued diagnostics
+                self.executor.wake.set()
             if created:
                 handled += await self.deliverer.send(created)
             if count < limit:
