@@ -69,6 +69,10 @@ def create_app(
 
         sending: set[asyncio.Task[int]] = set()
 
+        def executor_wake() -> None:
+            if engine.executor is not None:
+                engine.executor.wake.set()
+
         def send_now(
             created: list[Any],
             committed: concurrent.futures.Future[bool] | asyncio.Future[bool],
@@ -77,6 +81,8 @@ def create_app(
 
             def start() -> None:
                 outcome = asyncio.wrap_future(committed, loop=loop)  # asyncio's as it is
+                if engine.executor is not None:  # a trigger's diagnostics, once committed
+                    outcome.add_done_callback(lambda _done: executor_wake())
                 task = loop.create_task(engine.deliverer.send(created, outcome))
                 sending.add(task)
                 task.add_done_callback(sending.discard)
