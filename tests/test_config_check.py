@@ -17,7 +17,7 @@ from tocsin.config import ConfigError, load_config, parse_config
 REPO = Path(__file__).parents[1]
 EXAMPLE = REPO / "examples" / "tocsin.yaml"
 runner = CliRunner()
-TOP = {"route", "channels", "users", "severities", "escalation_policies"}  # a tocsin.yaml
+TOP = {"route", "channels", "users", "severities", "escalation_policies", "execute"}
 
 
 def _place(text: str, line_has: str, value: str) -> str:

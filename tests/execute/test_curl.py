@@ -196,7 +196,8 @@ def test_whatever_it_accepts_is_a_get_or_head_of_one_http_url(line: str) -> None
     parts = urlsplit(found.url)
     assert parts.scheme in ("http", "https") and parts.hostname
     assert "@" not in parts.netloc
-    # outside quotes nothing the shell would act on (inside double quotes no $ or `)
-    bare = re.sub(r"'[^']*'", "", re.sub(r'"(?:[^"\\]|\\.)*"', _double, line))
+    # outside quotes nothing the shell would act on (inside double quotes no $ or `); blanks
+    # around the line are no part of it
+    bare = re.sub(r"'[^']*'", "", re.sub(r'"(?:[^"\\]|\\.)*"', _double, line.strip()))
     assert not any(c in bare for c in ";|&<>$`(){}\n")
     assert found.tool in ("curl", "wget")

@@ -5,12 +5,7 @@ and the bearer token against a local HTTP server that demands it."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import threading
-import time
-import urllib.request
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -21,72 +16,6 @@ from tocsin.execute.base import Request, RunnerConfigError
 from tocsin.execute.promql import AlertRule, PrometheusError, PromqlRunner, rules, series_name
 
 pytestmark = pytest.mark.slow
-
-RULES = """\
-groups:
-  - name: pebble
-    interval: 1s
-    rules:
-      - record: job:up:sum
-        expr: sum by (job) (up)
-      - alert: PebbleTargetDown
-        expr: up == 0
-        for: 5m
-        labels: {severity: critical, team: pebble}
-        annotations:
-          summary: "{{ $labels.instance }} is down"
-          runbook_url: https://runbooks.example/pebble.md
-  - name: other
-    rules:
-      - alert: AlwaysFiring
-        expr: vector(1)
-"""
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.skip("prometheus not installed (Debian package prometheus)")
-    tmp = tmp_path_factory.mktemp("prometheus")
-    (tmp / "rules.yml").write_text(RULES)
-    port = free_port()
-    (tmp / "prometheus.yml").write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: [{tmp / 'rules.yml'}]\n"
-        "scrape_configs:\n"
-        "  - job_name: prometheus\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-    )
-    log = (tmp / "prometheus.log").open("wb")
-    process = subprocess.Popen(
-        [
-            binary,
-            f"--config.file={tmp / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:  # until it has scraped itself once
-            time.sleep(0.3)
-            try:
-                with urllib.request.urlopen(f"{url}/api/v1/query?query=up", timeout=2) as r:
-                    if json.load(r)["data"]["result"]:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                pytest.fail((tmp / "prometheus.log").read_text()[-2000:])
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
 
 
 def promql(url: str, **fields: object) -> PromqlRunner:

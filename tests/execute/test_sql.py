@@ -159,12 +159,25 @@ def test_more_than_one_statement_is_refused_before_anything_runs(database: Datab
     assert one.status == "ok" and one.output.endswith("a;b")
 
 
-def test_colons_and_percents_in_constants_are_text(database: Database) -> None:
+def test_colons_percents_and_backslashes_in_constants_are_text(database: Database) -> None:
     result = database.runner().run(
-        sql("SELECT 'db:1' AS a, '50%' AS b, /* :c */ :d AS d -- :e", d="x:y")
+        sql(
+            "SELECT 'db:1' AS a, '50%' AS b, /* :c */ :d AS d, 'x\\:y' AS e, "
+            '\'%(d)s\' AS f, ":g" AS h FROM (SELECT 1 AS ":g") AS t -- :e',
+            d="x:y",
+        )
     )
     assert result.status == "ok", result
-    assert result.output.splitlines()[2].split() == ["db:1", "50%", "x:y"]
+    assert result.output.splitlines()[2].split() == ["db:1", "50%", "x:y", "x\\:y", "%(d)s", "1"]
+
+
+def test_postgresql_casts_and_slices_are_no_parameters() -> None:
+    with postgres_database() as url:
+        runner = SqlRunner(runner_config(type="sql", dsn={"value": url}))
+        result = runner.run(sql("SELECT '7'::int + :n::int AS a, (ARRAY[1,2,3])[2:3] AS b", n="1"))
+        assert result.status == "ok", result
+        assert result.output.splitlines()[2].split() == ["8", "[2,", "3]"]
+        runner.close()
 
 
 def test_a_missing_parameter_is_an_error(database: Database) -> None:

@@ -7,106 +7,11 @@ can); without it these tests skip and say so.
 
 from __future__ import annotations
 
-import getpass
-import os
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.execute.conftest import free_port, runner_config
+from tests.execute.conftest import Sshd, keygen
 from tocsin.execute.base import Request
-from tocsin.execute.shell import ShellRunner
-
-SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
-
-
-@dataclass(frozen=True)
-class Sshd:
-    port: int
-    identity: Path
-    known_hosts: Path
-    user: str
-
-    def runner(self, ssh: dict[str, object] | None = None, **fields: object) -> ShellRunner:
-        settings: dict[str, object] = {
-            "allow_hosts": [r"127\.0\.0\.1", "localhost"],
-            "user": self.user,
-            "port": self.port,
-            "identity_file": str(self.identity),
-            "known_hosts_file": str(self.known_hosts),
-            "connect_timeout": "5s",
-        }
-        fields.setdefault("timeout", "20s")
-        return ShellRunner(runner_config(type="shell", ssh=settings | (ssh or {}), **fields))
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)],
-        check=True,
-        timeout=30,
-    )
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    if SSHD is None:
-        pytest.skip("sshd not installed (Debian package openssh-server)")
-    if shutil.which("ssh") is None or shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh or ssh-keygen not installed (Debian package openssh-client)")
-    if os.geteuid() != 0:
-        pytest.skip("a private sshd that logs in as this user needs root here")
-    tmp = tmp_path_factory.mktemp("sshd")
-    _keygen(tmp / "host_key")
-    _keygen(tmp / "client_key")
-    (tmp / "authorized_keys").write_text((tmp / "client_key.pub").read_text())
-    port = free_port()
-    host_key = (tmp / "host_key.pub").read_text().split()
-    (tmp / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
-    (tmp / "sshd_config").write_text(
-        f"Port {port}\n"
-        "ListenAddress 127.0.0.1\n"
-        f"HostKey {tmp / 'host_key'}\n"
-        f"PidFile {tmp / 'sshd.pid'}\n"
-        f"AuthorizedKeysFile {tmp / 'authorized_keys'}\n"
-        "UsePAM no\n"
-        "PasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\n"
-        "PermitRootLogin prohibit-password\n"
-        "StrictModes no\n"
-        "LogLevel VERBOSE\n"
-    )
-    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation
-    log = (tmp / "sshd.log").open("wb")
-    process = subprocess.Popen(
-        [SSHD, "-D", "-e", "-f", str(tmp / "sshd_config")],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if process.poll() is not None:
-                pytest.skip(f"sshd did not start: {(tmp / 'sshd.log').read_text()[-500:]}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.skip("sshd did not listen within 15s")
-                time.sleep(0.05)
-        yield Sshd(port, tmp / "client_key", tmp / "known_hosts", getpass.getuser())
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        log.close()
 
 
 def on(host: str, text: str) -> Request:
@@ -157,7 +62,7 @@ def test_a_host_label_that_would_be_an_option_is_refused(sshd: Sshd, tmp_path: P
 
 def test_the_host_key_is_checked(sshd: Sshd, tmp_path: Path) -> None:
     other = tmp_path / "other_key"
-    _keygen(other)
+    keygen(other)
     pub = (tmp_path / "other_key.pub").read_text().split()
     known = tmp_path / "known_hosts"
     known.write_text(f"[127.0.0.1]:{sshd.port} {pub[0]} {pub[1]}\n")

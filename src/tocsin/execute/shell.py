@@ -173,8 +173,18 @@ def run_process(
         **(ids or {}),
     )
     assert process.stdout is not None
+    try:
+        return _watch(process, process.stdout.fileno(), timeout_s, limit)
+    except BaseException:  # whatever went wrong here, nothing it started is left running
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+        raise
+    finally:
+        process.stdout.close()
+
+
+def _watch(process: subprocess.Popen[bytes], pipe: int, timeout_s: float, limit: int) -> Finished:
     output = Capped(limit)
-    pipe = process.stdout.fileno()
     os.set_blocking(pipe, False)
     # the pidfd says the process exited without reaping it: until it is reaped its pid (the
     # group's id) cannot be reused, so signalling the group stays safe
@@ -195,7 +205,6 @@ def run_process(
     finally:
         watch.close()
         os.close(pidfd)
-        process.stdout.close()
     returncode = process.wait(timeout=10)
     return Finished(None if timed_out else returncode, output)
 

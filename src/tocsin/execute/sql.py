@@ -4,7 +4,8 @@ table; read-only where the command's risk is ``read``.
 The engine is made once from the ``dsn`` secret (a pool of ``concurrency`` connections, each
 checked before use). A run is one statement (``runbooks/sqltext.one_statement``: a second
 one after a ``;`` is refused before anything is sent) with the request's ``params`` bound
-(``:name``), in a transaction of its own:
+(``:name``, read where the database's grammar has a parameter: never inside a constant), in
+a transaction of its own:
 
 - PostgreSQL: ``SET TRANSACTION READ ONLY`` for a read, ``SET LOCAL statement_timeout`` to
   the runner's timeout, ``SET LOCAL standard_conforming_strings = on`` (the text was read
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
@@ -44,9 +45,8 @@ from tocsin.notify.base import SecretResolver, resolve_secret
 from tocsin.runbooks.sqltext import one_statement
 from tocsin.templating import printable
 
-# SQLAlchemy's ``text()`` takes ``:name`` for a bound parameter anywhere; one inside a
-# constant, a quoted name or a comment (``'10:30'``) is escaped so that it stays text
-_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+# a bound parameter in PostgreSQL's code (``:name``; not ``::`` casts, not ``[1:n]`` slices)
+_BIND = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 # SQLite's authorizer action codes that a read may use, and the pragmas that only describe
 _SQLITE_READ = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION}
@@ -148,7 +148,7 @@ class SqlRunner(BaseRunner):
         if request.language != "sql":
             return Result("error", "", target=target, error=f"it runs no {request.language}")
         try:
-            statement = _bindable(request.text, self.dialect)
+            statement = _driver_sql(request.text, self.dialect)
         except Invalid as exc:
             return Result("error", "", target=target, error=error_line(f"refused: {exc}"))
         try:
@@ -165,7 +165,7 @@ class SqlRunner(BaseRunner):
     def _execute(self, conn: Connection, statement: str, request: Request) -> tuple[str, bool]:
         stop = self._begin(conn, request.read_only)
         try:
-            result = conn.execute(text(statement), dict(request.params))
+            result = conn.exec_driver_sql(statement, dict(request.params))
             if result.returns_rows:
                 columns = list(result.keys())
                 rows = result.fetchmany(self.max_rows + 1)
@@ -224,8 +224,9 @@ class SqlRunner(BaseRunner):
             first += " (a read runs SELECT only)"
         if self.dialect == "postgresql":
             reached = sqlstate is not None  # the server answered: it refused the statement
-        else:
-            reached = not first.startswith("unable to open database")
+        else:  # the driver's own refusals (a parameter missing) are ProgrammingErrors
+            driver = isinstance(original, sqlite3.ProgrammingError)
+            reached = not driver and not first.startswith("unable to open database")
         status: Status = "failed" if reached and not exc.connection_invalidated else "error"
         details = printable(message, lines=True) if "\n" in message else ""
         return Result(status, details, target=target, error=error_line(first))
@@ -239,20 +240,21 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
-def _bindable(sql: str, dialect: str) -> str:
-    """The text for SQLAlchemy's ``text()``: one statement (``Invalid`` otherwise), with a
-    ``:word`` inside a constant, a quoted name or a comment escaped so it is not a
-    parameter."""
-    inside = [(s.start, s.end) for s in one_statement(sql, dialect) if s.kind != "code"]
+def _driver_sql(sql: str, dialect: str) -> str:
+    """The statement as the driver takes it: one statement (``Invalid`` otherwise). SQLite's
+    driver reads ``:name`` itself, where SQLite's grammar has a parameter; for psycopg each
+    ``:name`` in the code (not in a constant, a quoted name or a comment) becomes
+    ``%(name)s`` and every ``%`` is doubled, so psycopg, which reads ``%`` everywhere, gives
+    the text back as written."""
+    parts = one_statement(sql, dialect)
+    if dialect == "sqlite":
+        return sql
     out: list[str] = []
-    last = 0
-    for found in _BIND.finditer(sql):
-        at = found.start()
-        if any(start <= at < end for start, end in inside):
-            out.append(sql[last:at])
-            out.append("\\")
-            last = at
-    out.append(sql[last:])
+    for span in parts:
+        piece = sql[span.start : span.end].replace("%", "%%")
+        if span.kind == "code":
+            piece = _BIND.sub(lambda found: f"%({found.group(1)})s", piece)
+        out.append(piece)
     return "".join(out)
 
 
