@@ -132,7 +132,8 @@ def fmt(values: list[float]) -> str:
         return "n/a"
     ordered = sorted(values)
     p90 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.9))]
-    return f"p50 {statistics.median(ordered) * 1000:7.1f} ms  p90 {p90 * 1000:7.1f} ms  max {ordered[-1] * 1000:7.1f} ms"
+    p50, top = statistics.median(ordered) * 1000, ordered[-1] * 1000
+    return f"p50 {p50:7.1f} ms  p90 {p90 * 1000:7.1f} ms  max {top:7.1f} ms"
 
 
 def api(port: int, headers: dict[str, str], method: str, path: str, body: Any = None) -> Any:

@@ -13,7 +13,7 @@ import pytest
 
 from tests.execute.conftest import free_port, runner_config
 from tocsin.execute.base import Request, RunnerConfigError
-from tocsin.execute.promql import AlertRule, PrometheusError, PromqlRunner, rules, series_name
+from tocsin.execute.promql import PromqlRunner, series_name
 
 pytestmark = pytest.mark.slow
 
@@ -74,39 +74,6 @@ def test_the_output_limit(prometheus: str) -> None:
     result = promql(prometheus, output_limit=256, max_rows=1000).run(query('{job="prometheus"}'))
     assert result.status == "ok" and result.truncated
     assert len(result.output.encode()) <= 256
-
-
-def test_rules_lists_the_alerting_rules(prometheus: str) -> None:
-    found = sorted(rules(prometheus, timeout_s=5), key=lambda rule: rule.name, reverse=True)
-    assert found == [
-        AlertRule(
-            name="PebbleTargetDown",
-            expr="up == 0",
-            for_s=300.0,
-            labels={"severity": "critical", "team": "pebble"},
-            annotations={
-                "summary": "{{ $labels.instance }} is down",
-                "runbook_url": "https://runbooks.example/pebble.md",
-            },
-            group="pebble",
-            file=found[0].file,
-        ),
-        AlertRule(
-            name="AlwaysFiring",
-            expr="vector(1)",
-            for_s=0.0,
-            labels={},
-            annotations={},
-            group="other",
-            file=found[0].file,
-        ),
-    ]
-    assert found[0].file.endswith("rules.yml")
-
-
-def test_rules_of_no_prometheus_raise() -> None:
-    with pytest.raises(PrometheusError, match="ConnectError"):
-        rules(f"http://127.0.0.1:{free_port()}", timeout_s=2)
 
 
 def test_series_names_are_written_as_prometheus_writes_them() -> None:

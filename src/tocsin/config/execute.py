@@ -4,7 +4,7 @@ their host patterns valid RE2 (docs/execute.md)."""
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 import re2
@@ -41,20 +41,26 @@ LANGUAGES: dict[str, frozenset[str]] = {
 }
 
 
-def _serves_file(globs: list[str], source: str) -> bool:
+def runbook_matches(globs: Sequence[str], source: str) -> bool:
+    """Whether a runbook (its path relative to its runbook directory) is one of ``globs``:
+    a glob matches the path (``team/pebble-*.md``) or the file name (``pebble-*.md``).
+    No globs: every runbook."""
     if not globs:
         return True
-    name = PurePosixPath(source).name
-    return any(fnmatch.fnmatchcase(source, g) or fnmatch.fnmatchcase(name, g) for g in globs)
+    path = PurePosixPath(source.replace("\\", "/"))
+    text = str(path).removeprefix("./")
+    return any(fnmatch.fnmatchcase(text, g) or fnmatch.fnmatchcase(path.name, g) for g in globs)
 
 
 def choose(
-    execute: ExecuteConfig, language: str, text: str, source: str, receiver: str
+    execute: ExecuteConfig, language: str, text: str, source: str, receiver: str | None
 ) -> RunnerConfig | None:
     """The runner that runs a command: the first of ``execute.runners`` that serves its
     language (the http runner: a bash line that is one ``curl`` or ``wget`` GET or HEAD),
     its runbook file (``source``, relative to its runbook directory) and its route
-    (``receiver``); None when none does."""
+    (``receiver``; None: no route, only a runner that names none serves it); None when
+    none does. The order decides: an http runner listed before a shell runner takes the
+    curl lines the shell runner would otherwise run."""
     for runner in execute.runners:
         if isinstance(runner, ShellRunnerConfig):
             served = language in runner.languages
@@ -62,7 +68,7 @@ def choose(
             served = language in LANGUAGES[runner.type]
             if runner.type == "http":
                 served = served and isinstance(parse_check(text), HttpCheck)
-        if not served or not _serves_file(runner.runbooks, source):
+        if not served or not runbook_matches(runner.runbooks, source):
             continue
         if runner.routes and receiver not in runner.routes:
             continue
@@ -76,5 +82,5 @@ def auto_diagnose(execute: ExecuteConfig, route_on: bool, source: str) -> bool:
     names the file."""
     return route_on or (
         bool(execute.auto_diagnose_runbooks)
-        and _serves_file(execute.auto_diagnose_runbooks, source)
+        and runbook_matches(execute.auto_diagnose_runbooks, source)
     )

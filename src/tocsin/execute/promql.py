@@ -1,5 +1,5 @@
 """The PromQL runner: an instant query to a Prometheus's HTTP API, its answer as a small text
-table; and ``rules``, the alerting rules a Prometheus has loaded.
+table.
 
 A query is ``GET {url}/api/v1/query?query=TEXT`` with the runner's timeout (sent to
 Prometheus too, so that it stops evaluating), a bearer token where one is configured, no
@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 import httpx
 
 from tocsin.config.models import PromqlRunnerConfig
-from tocsin.errors import Unavailable
 from tocsin.execute.base import Request, Result, RunnerConfigError, Status
 from tocsin.execute.common import BaseRunner, cap_text, error_line, secret, table
 from tocsin.notify.base import SecretResolver, resolve_secret
@@ -34,21 +33,8 @@ _MAX_ANSWER = 32 * 1024 * 1024  # bytes read of an answer
 _SAMPLES_SHOWN = 10  # of each series of a matrix: the last ones
 
 
-class PrometheusError(Unavailable):
-    """The Prometheus could not be asked, or answered with an error (``rules``)."""
-
-
-@dataclass(frozen=True)
-class AlertRule:
-    """An alerting rule as a Prometheus has loaded it (``/api/v1/rules``)."""
-
-    name: str  # the alert's name
-    expr: str  # its query, as Prometheus formats it
-    for_s: float  # how long it must hold before it fires (``for:``), in seconds
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    group: str  # the rule group's name
-    file: str  # the rule file, as the Prometheus knows it
+class _TooLarge(Exception):
+    """The answer is larger than ``_MAX_ANSWER``."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +64,13 @@ def _client(token: str | None, timeout_s: float) -> httpx.Client:
 
 
 def _get(client: httpx.Client, url: str, params: Mapping[str, str]) -> _Answer:
-    """GET, the answer read up to ``_MAX_ANSWER`` bytes (``PrometheusError`` past it)."""
+    """GET, the answer read up to ``_MAX_ANSWER`` bytes (``_TooLarge`` past it)."""
     with client.stream("GET", url, params=params) as response:
         data = bytearray()
         for chunk in response.iter_bytes():
             data += chunk
             if len(data) > _MAX_ANSWER:
-                raise PrometheusError(f"the answer is larger than {_MAX_ANSWER // 2**20} MiB")
+                raise _TooLarge(f"the answer is larger than {_MAX_ANSWER // 2**20} MiB")
     text = data.decode("utf-8", "replace")
     try:
         body = json.loads(text)
@@ -101,42 +87,6 @@ def _error_of(answer: _Answer) -> str | None:
     if answer.status >= 400 or not isinstance(body, dict) or body.get("status") != "success":
         return f"HTTP {answer.status}: {answer.text}"
     return None
-
-
-def rules(url: str, token: str | None = None, timeout_s: float = 10.0) -> list[AlertRule]:
-    """The alerting rules the Prometheus at ``url`` (its base URL) has loaded, in its order
-    (group by group). ``PrometheusError`` when it cannot be asked or answers an error."""
-    base = url.rstrip("/")
-    try:
-        with _client(token, timeout_s) as client:
-            answer = _get(client, f"{base}/api/v1/rules", {"type": "alert"})
-    except httpx.HTTPError as exc:
-        raise PrometheusError(error_line(f"{type(exc).__name__}: {exc}")) from None
-    why = _error_of(answer)
-    if why:
-        raise PrometheusError(error_line(f"the Prometheus at {base} answered {why}"))
-    found: list[AlertRule] = []
-    try:
-        for group in answer.body["data"]["groups"]:
-            for rule in group["rules"]:
-                if rule.get("type") != "alerting":
-                    continue
-                found.append(
-                    AlertRule(
-                        name=str(rule["name"]),
-                        expr=str(rule["query"]),
-                        for_s=float(rule.get("duration") or 0),
-                        labels={str(k): str(v) for k, v in (rule.get("labels") or {}).items()},
-                        annotations={
-                            str(k): str(v) for k, v in (rule.get("annotations") or {}).items()
-                        },
-                        group=str(group.get("name", "")),
-                        file=str(group.get("file", "")),
-                    )
-                )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise PrometheusError(f"the rules answer is not as Prometheus writes it: {exc}") from None
-    return found
 
 
 def series_name(metric: Mapping[str, str]) -> str:
@@ -245,7 +195,7 @@ class PromqlRunner(BaseRunner):
             return Result(
                 "timeout", "", target=target, error=f"no answer within {self.timeout_s:g}s"
             )
-        except (httpx.HTTPError, PrometheusError) as exc:
+        except (httpx.HTTPError, _TooLarge) as exc:
             return Result(
                 "error", "", target=target, error=error_line(f"{type(exc).__name__}: {exc}")
             )

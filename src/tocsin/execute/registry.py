@@ -16,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
-from pathlib import PurePosixPath
 from typing import Any
 
+from tocsin.config.execute import choose
+from tocsin.config.execute import runbook_matches as runbook_matches
 from tocsin.config.models import ExecuteConfig
 from tocsin.execute.base import Runner, RunnerConfigError
 from tocsin.execute.http import HttpRunner
@@ -36,17 +36,6 @@ BUILDERS: dict[str, Callable[[Any, SecretResolver], Runner]] = {
 }
 
 
-def runbook_matches(globs: Sequence[str], source: str) -> bool:
-    """Whether a runbook (its path relative to its runbook directory) is one of ``globs``:
-    a glob matches the path (``team/pebble-*.md``) or the file name (``pebble-*.md``).
-    No globs: every runbook."""
-    if not globs:
-        return True
-    path = PurePosixPath(source.replace("\\", "/"))
-    text = str(path).removeprefix("./")
-    return any(fnmatchcase(text, g) or fnmatchcase(path.name, g) for g in globs)
-
-
 @dataclass(frozen=True)
 class Entry:
     """A runner and what it serves."""
@@ -55,19 +44,13 @@ class Entry:
     runbooks: tuple[str, ...] = ()
     routes: frozenset[str] = frozenset()
 
-    def takes(self, runbook_source: str, route: str | None) -> bool:
-        """Whether it serves this runbook on this route (None: no route, e.g. a run that
-        is not for an incident; only a runner that names no route serves it)."""
-        if self.routes and route not in self.routes:
-            return False
-        return runbook_matches(self.runbooks, runbook_source)
-
 
 class Runners:
     """The configured runners, in the file's order."""
 
-    def __init__(self, entries: Sequence[Entry] = ()) -> None:
+    def __init__(self, entries: Sequence[Entry] = (), model: ExecuteConfig | None = None) -> None:
         self.entries = list(entries)
+        self.model = model or ExecuteConfig()
 
     def __iter__(self) -> Iterator[Runner]:
         return (entry.runner for entry in self.entries)
@@ -82,11 +65,10 @@ class Runners:
         self, language: str, text: str, runbook_source: str, route: str | None
     ) -> Runner | None:
         """The first runner that serves the command's language (and text), its runbook and
-        its route; None when none does (the command is shown, not run)."""
-        for entry in self.entries:
-            if entry.takes(runbook_source, route) and entry.runner.serves(language, text):
-                return entry.runner
-        return None
+        its route (``config.execute.choose``, the one rule the service and the engine
+        follow); None when none does (the command is shown, not run)."""
+        chosen = choose(self.model, language, text, runbook_source, route)
+        return self.get(chosen.name) if chosen is not None else None
 
     def close(self) -> None:
         """Close every runner (database pools, HTTP clients)."""
@@ -109,4 +91,4 @@ def build_runners(model: ExecuteConfig, resolver: SecretResolver = resolve_secre
     except BaseException:
         Runners(built).close()
         raise
-    return Runners(built)
+    return Runners(built, model)
