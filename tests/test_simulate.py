@@ -692,3 +692,32 @@ def test_keep_leaves_the_simulated_database_for_the_record_commands(tmp_path: Pa
     assert "Acknowledged by bob" in done.output and "2027-01-15 08:03:00 UTC" in done.output
     code, output = cli(str(SCENARIOS / "acknowledged-then-resolved.yaml"), "--keep", str(kept))
     assert code == 3 and "already holds a database" in output
+
+
+def test_runbook_diagnostics_are_shown_stubbed(tmp_path: Path) -> None:
+    """Issue 20: a simulation runs no command: the diagnostics an incident starts end
+    ``stubbed`` at once, on the runner that would run them, and the follow-up says so."""
+    path = tmp_path / "disk.yaml"
+    path.write_text(
+        dedent(
+            f"""
+            config: {EXAMPLES / "tocsin.yaml"}
+            start: 2027-01-15T08:00:00Z
+            until: 5m
+            events:
+              - at: 0s
+                fire: {{alertname: PebbleDiskFilling, service: pebble-host, instance: web-1}}
+            """
+        )
+    )
+    result = sim.simulate_file(path)
+    finished = [e for e in result.entries if e.kind == "run_finished"]
+    assert sorted(e.detail["step"] for e in finished) == [1, 2, 3, 4]  # two at a time
+    assert {e.detail["result"] for e in finished} == {"stubbed"}
+    assert all("stubbed" in e.detail["output"] for e in finished)
+    refused = [e for e in result.entries if e.kind == "run_refused"]
+    assert [e.detail["step"] for e in refused] == [5]  # promql: no runner in the example
+    follow = [s for s in result.sent if s.message.kind == "diagnostics"]
+    assert [s.channel for s in follow] == ["team-console", "page-console"]  # dana was paged
+    assert "stubbed: tocsin simulate runs no command" in (follow[0].message.text or "")
+    assert (tmp_path / "disk.yaml").exists() and not Path("/tmp/pebble-cache").exists()

@@ -167,9 +167,10 @@ def test_auto_plan_takes_read_commands_up_to_the_limit() -> None:
         Candidate(5, "read", _p("free -m"), "local"),
         Candidate(6, "read", _p("ps aux"), "local"),
         Candidate(7, "read", prepare("print(1)", "python", {}), "local"),
+        Candidate(8, "read", _p("df -h /tmp"), "local", "verify"),
     ]
     plan = {c.step: d for c, d in auto_plan(cands, limit=2)}
-    assert set(plan) == {1, 3, 4, 5, 6}  # change and python: not for automatic runs
+    assert set(plan) == {1, 3, 4, 5, 6}  # change, python, a verify step: not automatic
     assert plan[1].status == "queued" and plan[5].status == "queued"
     assert plan[3].status == "refused" and "<pod>" in plan[3].reason
     assert plan[4].status == "refused" and "no runner" in plan[4].reason

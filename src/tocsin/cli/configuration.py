@@ -150,7 +150,10 @@ def plan_lines(plan: dict[str, Any], tree: bool) -> list[str]:
 @config_app.command("check")
 def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
     """Validate the whole configuration; every error is printed with its place."""
+    from tocsin.cli.server import check_runners
+
     loaded = load(config)
+    check_runners(loaded)  # its secrets read, its user and database URL checked
     routes = loaded.route.walk()
     paging = loaded.paging
     templates = sum(
@@ -175,6 +178,7 @@ def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
             (len(paging.schedules), "schedule"),
             (len(paging.policies), "escalation policy"),
             (len(paging.levels), "severity level"),
+            (len(loaded.model.execute.runners), "runner"),
         )
     )
     out.print(

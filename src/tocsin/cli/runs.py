@@ -57,6 +57,14 @@ def _said(run: dict[str, Any]) -> str:
     return str(status)
 
 
+def _still(run: dict[str, Any]) -> None:
+    if run["status"] in ("queued", "running"):
+        print(
+            f"-- still {run['status']}: a running tocsin serve on this database runs it; "
+            f"see tocsin runs show {run['id']}"
+        )
+
+
 def _show(run: dict[str, Any]) -> None:
     where = f" on {run['target']}" if run.get("target") else ""
     print(f"run {run['id']} (step {run['step']}, {run['risk']}){where}: {printable(_said(run))}")
@@ -94,7 +102,7 @@ def run(
     fill: Fill = None,
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for its output (0: do not wait).")
-    ] = 60.0,
+    ] = 30.0,
     output: Format = "text",
     by: By = None,
     *,
@@ -125,6 +133,8 @@ def run(
         print(json.dumps(made))
         return
     _show(made)
+    if wait > 0:
+        _still(made)
     if made["status"] == "awaiting" and made["risk"] == "destructive":
         first = shown.get("confirmation") or ""
         print(
@@ -245,7 +255,7 @@ def rerun(
     ] = False,
     wait: Annotated[
         float, typer.Option("--wait", help="Seconds to wait for its output (0: do not wait).")
-    ] = 60.0,
+    ] = 30.0,
     by: By = None,
     *,
     client: Client,
@@ -256,6 +266,8 @@ def rerun(
         if wait > 0:
             made = _wait(client, made, wait)
     _show(made)
+    if wait > 0:
+        _still(made)
 
 
 runs_app.command("steps")(steps)

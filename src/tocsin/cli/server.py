@@ -32,6 +32,19 @@ db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 tokens_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
 
+def check_runners(config: Config) -> None:
+    """Build every configured runner once (its secrets read, its user looked up, its database
+    URL checked) and let go of them: one that cannot be used is said now, exit 1."""
+    from tocsin.execute.base import RunnerConfigError
+    from tocsin.execute.registry import build_runners
+
+    try:
+        build_runners(config.model.execute).close()
+    except RunnerConfigError as exc:
+        err.print(f"tocsin: {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+
+
 def serve(
     config: ConfigPath = Path("tocsin.yaml"),
     data_dir: DataDir = None,
@@ -107,6 +120,7 @@ def serve(
             soft_wrap=True,
         )
     loaded = load(config)  # every problem reported before anything starts
+    check_runners(loaded)  # a runner that cannot be used stops the start, with why
     engine = database(data_dir, database_url)  # migrations, once
     # every process of the server finds the key of signed links there (store.linkkey)
     os.environ["TOCSIN_DATA_DIR"] = str(Path(data_dir or "data").resolve())

@@ -36,6 +36,7 @@ class Step:
     section: str  # "pebble-api.md: High error rate"
     source: str  # the runbook file, relative to its runbook directory
     title: str  # the step it belongs to
+    phase: str  # its phase: diagnose, remediate, verify, …
     language: str
     risk: str
     code: str  # as the runbook writes it
@@ -89,6 +90,7 @@ def numbered(
                         section=name,
                         source=section["source"],
                         title=step["title"],
+                        phase=step["phase"],
                         language=command["language"],
                         risk=command["risk"],
                         code=command["code"],
@@ -126,7 +128,7 @@ def plan(
         if auto_diagnose(execute, route_on, st.source)
     ]
     by_number = {st.number: st for st in steps}
-    candidates = [Candidate(st.number, st.risk, st.prepared, st.runner) for st in steps]
+    candidates = [Candidate(st.number, st.risk, st.prepared, st.runner, st.phase) for st in steps]
     queued = 0
     for candidate, decision in auto_plan(candidates, execute.auto_limit):
         st = by_number[candidate.step]

@@ -29,6 +29,7 @@ from tocsin.config import Config
 from tocsin.config.models import ExecuteConfig
 from tocsin.engine.diagnose import follow_up
 from tocsin.engine.stage import Settings
+from tocsin.errors import Invalid
 from tocsin.execute.base import Request, Result, Runner
 from tocsin.runbooks.gate import Waiting, startable
 from tocsin.store import repo, runs
@@ -79,9 +80,17 @@ class Executor:
         """The runners of the configuration in force (built again after a reload)."""
         config = self.settings.config
         if self._runners is None or config is not self._config:
+            try:
+                built = self.build(config.model.execute)
+            except Invalid as exc:  # a reload with a runner that cannot be used
+                if self._runners is None:
+                    raise
+                log.error("the runners of the configuration in force are kept: %s", exc)
+                self._config = config
+                return self._runners
             if self._runners is not None:
                 self._runners.close()
-            self._runners, self._config = self.build(config.model.execute), config
+            self._runners, self._config = built, config
         return self._runners
 
     async def run_forever(self, stop: asyncio.Event) -> None:

@@ -37,6 +37,9 @@ OPEN_STATUSES: tuple[RunStatus, ...] = ("awaiting", "queued", "running")
 # (an unlabelled block is often a sample of output, not a command: it is never run)
 RUNNABLE_LANGUAGES = frozenset({"bash", "powershell", "sql", "promql"})
 AUTOMATIC = "tocsin"  # who asks for the runs an incident's trigger starts
+# the steps whose read commands run by themselves: diagnosis (and steps of no known phase),
+# not the checks a runbook says to make after a remediation or to prevent a recurrence
+AUTO_PHASES = frozenset({"diagnose", "other"})
 MAX_TYPED_CHARS = 500  # a value a person types for a placeholder
 _PARAM = re.compile(r"[^a-z0-9_]+")
 
@@ -224,16 +227,20 @@ class Candidate:
     risk: str
     prepared: Prepared
     runner: str | None  # the runner that serves it, None when none does
+    phase: str = "diagnose"  # the runbook step's phase (runbooks.model.Phase)
 
 
 def auto_plan(candidates: Iterable[Candidate], limit: int) -> list[tuple[Candidate, Decision]]:
-    """Which commands run when an incident triggers: the ``read`` commands a runner serves,
-    fully filled, at most ``limit``; the rest of the ``read`` commands with why not.
-    ``change`` and ``destructive`` commands are left for people, unrecorded."""
+    """Which commands run when an incident triggers: the ``read`` commands of its diagnosis
+    (``AUTO_PHASES``) a runner serves, fully filled, at most ``limit``; the rest of those
+    ``read`` commands with why not. ``change`` and ``destructive`` commands, and the steps of
+    other phases, are left for people, unrecorded."""
     out: list[tuple[Candidate, Decision]] = []
     queued = 0
     for c in candidates:
         if c.risk != "read" or c.prepared.language not in RUNNABLE_LANGUAGES:
+            continue
+        if c.phase not in AUTO_PHASES:
             continue
         decision = on_request(c.risk, c.prepared, has_runner=c.runner is not None, automatic=True)
         if decision.status == "queued":

@@ -31,6 +31,7 @@ def step_json(step: Step) -> dict[str, Any]:
         "number": step.number,
         "section": step.section,
         "title": step.title,
+        "phase": step.phase,
         "language": step.language,
         "risk": step.risk,
         "code": step.code,

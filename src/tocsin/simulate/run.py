@@ -219,7 +219,9 @@ class _Runner:
                 )
             before = self._due_now(nxt)
             passed = await self.engine.run_once()
-            passed += await self.executor.drain()
+            ran = await self.executor.drain()
+            if ran:  # their follow-up message goes out in this same moment
+                passed += ran + await self.engine.run_once()
             if passed == 0 and self._wakeup() == nxt:
                 raise SimulationError(
                     f"{self.scenario.source}: due work at {iso(nxt)} cannot be carried out "
