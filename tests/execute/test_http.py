@@ -93,7 +93,7 @@ def test_a_get(server: int) -> None:
     assert result.output == (
         "HTTP/1.1 200 OK\ncontent-type: text/plain; charset=utf-8\ncontent-length: 6\n\nhello\n"
     )
-    assert result.target == f"127.0.0.1:{server}"
+    assert result.target == f"http 127.0.0.1:{server}"
     method, path, headers = _Handler.seen[-1]
     assert (method, path, headers["X-Probe"]) == ("GET", "/ok", "yes")
     assert headers["User-Agent"] == "tocsin (curl check)"
@@ -136,11 +136,11 @@ def test_allow_hosts_entries() -> None:
     runner = HttpRunner(
         runner_config(type="http", allow_hosts=["Prometheus", "api:8080", "[::1]:9090"])
     )
-    assert runner.target(line("curl http://prometheus/")) == "prometheus:80"
-    assert runner.target(line("curl https://prometheus/")) == "prometheus:443"
+    assert runner.target(line("curl http://prometheus/")) == "http prometheus:80"
+    assert runner.target(line("curl https://prometheus/")) == "http prometheus:443"
     assert runner.target(line("curl http://prometheus:9090/")).startswith("error: host")
-    assert runner.target(line("curl http://api:8080/")) == "api:8080"
-    assert runner.target(line("curl http://[::1]:9090/")) == "[::1]:9090"
+    assert runner.target(line("curl http://api:8080/")) == "http api:8080"
+    assert runner.target(line("curl http://[::1]:9090/")) == "http [::1]:9090"
     with pytest.raises(RunnerConfigError, match="is not host or host:port"):
         HttpRunner(runner_config(type="http", allow_hosts=["http://api/path"]))
 

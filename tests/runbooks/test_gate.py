@@ -9,6 +9,7 @@ import subprocess
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tocsin.runbooks.fill import fill
 from tocsin.runbooks.gate import (
     Candidate,
     Prepared,
@@ -61,20 +62,48 @@ def test_unfilled_placeholder_is_not_run_and_a_typed_value_fills_it() -> None:
     assert p.unfilled == ["<pod-name>"]
     decision = on_request("read", p, has_runner=True)
     assert decision.status == "refused" and "<pod-name>" in decision.reason
-    typed = prepare("kubectl -n prod logs <pod-name>", "bash", {"pod": "api $(id)"})
-    assert typed.text == "kubectl -n prod logs 'api $(id)'" and typed.runnable
+    typed = prepare("kubectl -n prod logs <pod-name>", "bash", {}, {"pod": "api-7f9c"})
+    assert typed.text == "kubectl -n prod logs api-7f9c" and typed.runnable
+
+
+def test_a_value_that_is_not_plain_fills_nothing_that_runs() -> None:
+    """Whatever the quoting would make of it, a value with a character a shell, PromQL or a
+    program handed the text could read as code fills no command that runs; a person types a
+    plain one instead (a label that is plain wins over what they type)."""
+    for value in [*NASTY, "", "-v", ".hidden", "a b", "x" * 501, "é"]:
+        p = prepare("df -h <mount>", "bash", {"mount": value})
+        assert p.unfilled == ["<mount>"] and p.refused == {"<mount>": "mount"}, value
+        decision = on_request("read", p, has_runner=True, automatic=True)
+        assert decision.status == "refused" and "is not plain" in decision.reason
+    typed = prepare("df -h <mount>", "bash", {"mount": "/; id"}, {"mount": "data"})
+    assert typed.text == "df -h data" and typed.runnable
+    kept = prepare("df -h <mount>", "bash", {"mount": "/srv"}, {"mount": "other"})
+    assert kept.text == "df -h /srv"
+    for value in ("db-1", "10.0.0.7:9100", "a/b@c%d+e=f,g~h", "pebble-api-7d9f-x2", "/var/lib"):
+        assert shlex.split(prepare("echo <x>", "bash", {"x": value}).text) == ["echo", value]
+    # SQL binds any printable value, but no control character
+    sql = prepare("SELECT 1 WHERE a = <x>", "sql", {"x": "it's; a b"})
+    assert sql.params == {"x": "it's; a b"} and sql.runnable
+    assert not prepare("SELECT 1 WHERE a = <x>", "sql", {"x": "a\x00b"}).runnable
+    assert not prepare("echo 1\x00", "bash", {}).runnable
 
 
 @given(st.sampled_from(NASTY) | st.text(max_size=40))
-def test_a_shell_value_stays_one_word(value: str) -> None:
-    """Whatever a label holds, the filled command is the same words with the value as one."""
+def test_a_shell_value_stays_one_word_or_fills_nothing(value: str) -> None:
+    """Whatever a label holds, the filled command is the same words with the value as one,
+    or the placeholder stays unfilled (and nothing runs)."""
     p = prepare("echo {{ $labels.x }} end", "bash", {"x": value})
-    assert shlex.split(p.text) == ["echo", value, "end"]
+    if p.runnable:
+        assert shlex.split(p.text) == ["echo", value, "end"]
+    else:
+        assert p.unfilled == ["{{ $labels.x }}"] and "{{ $labels.x }}" in p.text
 
 
 def test_metacharacters_stay_data_in_a_real_shell(tmp_path: object) -> None:
-    for value in NASTY:
-        p = prepare("printf '%s|' {{ $labels.x }} \"<x>\"", "bash", {"x": value})
+    for value in NASTY:  # through the quoting alone (runbooks.fill), as a second wall
+        p = Prepared(
+            fill("printf '%s|' {{ $labels.x }} \"<x>\"", "bash", {"x": value}).text, "bash"
+        )
         done = subprocess.run(
             ["bash", "--noprofile", "--norc", "-c", p.text],
             capture_output=True,
@@ -86,8 +115,10 @@ def test_metacharacters_stay_data_in_a_real_shell(tmp_path: object) -> None:
 
 
 def test_promql_values_are_escaped_strings() -> None:
-    p = prepare('up{instance="{{ $labels.instance }}"}', "promql", {"instance": 'a"} or vector(1)'})
-    assert p.text == 'up{instance="a\\"} or vector(1)"}'
+    filled = fill('up{instance="{{ $labels.instance }}"}', "promql", {"instance": 'a"} or 1'})
+    assert filled.text == 'up{instance="a\\"} or 1"}'
+    p = prepare('up{instance="{{ $labels.instance }}"}', "promql", {"instance": 'a"} or 1'})
+    assert not p.runnable  # and such a value never fills a query that runs
 
 
 def test_languages_that_never_run() -> None:

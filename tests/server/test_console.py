@@ -158,7 +158,12 @@ def test_the_runbook_panel_fills_commands_from_the_labels_and_marks_what_it_coul
     signin(api.client, api.tokens["viewer"])
     text = api.client.get(f"/incidents/{number}").text
     assert "kubectl -n web describe pod &#39;web-1; rm -rf /&#39;" in text
-    assert "Not filled from the alert:</span>" in text
+    # the pod label is not plain: it fills the command shown, and never one that runs
+    assert (
+        "Not filled from the alert (the alert's pod is not plain text, so it is never run as "
+        "it is):</span>" in text
+    )
+    assert '<input name="fill.pod"' in text
     assert '<code>&lt;host&gt;</code> <input name="fill.host"' in text
     assert 'class="badge risk-read"' in text
     # what the person types is quoted as a label's value would be

@@ -37,20 +37,21 @@ def _form(page: str, step: int) -> dict[str, str]:
 
 
 def test_a_responder_runs_a_read_step_and_reads_its_output(harness: Harness) -> None:
-    number = harness.fire("db-1 <b>&")
+    number = harness.fire("db-1<b>&")
     client = harness.api.client
     assert signin(client, harness.api.tokens["responder"]).status_code == 303
     page = client.get(f"/incidents/{number}").text
     assert "#1" in page and "runs on local" in page
     assert "No runbook command has run for this incident." in page
-    assert "db-1 <b>&" not in page and "db-1 &lt;b&gt;&amp;" in page  # escaped
-    sent = client.post(f"/incidents/{number}/run", data=_form(page, 1), follow_redirects=False)
+    assert "db-1<b>&" not in page and "db-1&lt;b&gt;&amp;" in page  # escaped
+    assert 'name="step" value="1"' not in page  # its label is not plain: no Run button
+    sent = client.post(f"/incidents/{number}/run", data=_form(page, 2), follow_redirects=False)
     assert sent.status_code == 303 and "is+running" in sent.headers["location"]
     harness.drain()
     after = client.get(f"/incidents/{number}").text
-    assert "host=db-1 &lt;b&gt;&amp;" in after and "Run again</button>" in after
+    assert "disk is 97% full" in after and "Run again</button>" in after
     forged = client.post(
-        f"/incidents/{number}/run", data={**_form(page, 1), "csrf": "x"}, follow_redirects=False
+        f"/incidents/{number}/run", data={**_form(page, 2), "csrf": "x"}, follow_redirects=False
     )
     assert forged.status_code == 403
     assert len(harness.runs(number)) == 1

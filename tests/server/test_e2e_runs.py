@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CACHE = Path("/tmp/pebble-cache")
-INSTANCE = "db-1;$(id)`id`"  # a label the shell would run, were it not quoted
+INSTANCE = "db-1;$(id)`id`"  # a label a shell would run: it fills no command that runs
 
 
 @pytest.fixture
@@ -102,9 +102,9 @@ def test_the_example_runbook_runs_its_diagnostics_and_waits_for_people(
     _, steps = server.request("GET", f"/api/v1/incidents/{number}/steps")
     assert isinstance(steps, list)
     change = next(s for s in steps if s["risk"] == "change")
-    status, asked = server.request(
-        "POST", f"/api/v1/incidents/{number}/runs", {"step": change["number"]}
-    )
+    assert change["refused"]  # its instance label is not plain: a person types one
+    body = {"step": change["number"], "fill": {"instance": "db-1"}}
+    status, asked = server.request("POST", f"/api/v1/incidents/{number}/runs", body)
     assert status == 201 and isinstance(asked, dict) and asked["status"] == "awaiting"
     time.sleep(1)
     assert not CACHE.exists()
@@ -113,7 +113,7 @@ def test_the_example_runbook_runs_its_diagnostics_and_waits_for_people(
     )
     assert status == 200
     wait_for(lambda: any(CACHE.glob("sweep-*")), timeout=15)
-    assert [p.name for p in CACHE.iterdir()] == [f"sweep-{INSTANCE}"]
+    assert [p.name for p in CACHE.iterdir()] == ["sweep-db-1"]
 
     # a destructive one is refused without a second person
     wrecking = next(s for s in steps if s["risk"] == "destructive")

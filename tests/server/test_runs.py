@@ -137,11 +137,11 @@ def harness(db: Engine, clock: VirtualClock, tmp_path: Path) -> Iterator[Harness
 
 
 def test_steps_are_numbered_and_shown_as_they_would_run(harness: Harness) -> None:
-    number = harness.fire("db-1; rm -rf /")
+    number = harness.fire("db-1:9100")
     steps = harness.api.get(f"/api/v1/incidents/{number}/steps").json()
     assert [s["number"] for s in steps] == [1, 2, 3, 4, 5]
     assert [s["risk"] for s in steps] == ["read", "read", "read", "change", "destructive"]
-    assert steps[0]["command"] == "printf 'host=%s\\n' 'db-1; rm -rf /'"
+    assert steps[0]["command"] == "printf 'host=%s\\n' db-1:9100"
     assert steps[0]["runner"] == "local" and len(steps[0]["digest"]) == 64
     assert steps[2]["unfilled"] == ["<pod>"]
     assert steps[4]["confirmation"].startswith("rm -rf ")
@@ -149,17 +149,33 @@ def test_steps_are_numbered_and_shown_as_they_would_run(harness: Harness) -> Non
     assert filled[2]["command"] == "echo pod=api-1" and not filled[2]["unfilled"]
 
 
-def test_a_read_step_runs_at_once_and_is_on_the_record(harness: Harness) -> None:
+def test_a_label_that_is_not_plain_fills_nothing_until_a_person_types_it(
+    harness: Harness,
+) -> None:
     number = harness.fire("db-1; touch /tmp/tocsin-pwned-$(id -u)")
+    step = harness.api.get(f"/api/v1/incidents/{number}/steps").json()[0]
+    assert step["unfilled"] == ["{{ $labels.instance }}"]
+    refused = harness.api.post(f"/api/v1/incidents/{number}/runs", {"step": 1})
+    assert refused.status_code == 422
+    assert "the value of instance is not plain" in refused.json()["error"]["message"]
+    body = {"step": 1, "fill": {"instance": "db-1"}}
+    made = harness.api.post(f"/api/v1/incidents/{number}/runs", body)
+    assert made.status_code == 201 and made.json()["command"] == "printf 'host=%s\\n' db-1"
+    harness.drain()
+    assert harness.runs(number)[0]["output"] == "host=db-1\n"
+    assert not list(Path("/tmp").glob("tocsin-pwned-*"))
+
+
+def test_a_read_step_runs_at_once_and_is_on_the_record(harness: Harness) -> None:
+    number = harness.fire("db-1:9100")
     made = harness.api.post(f"/api/v1/incidents/{number}/runs", {"step": 1}, role="responder")
     assert made.status_code == 201 and made.json()["status"] == "queued"
     assert made.json()["requested_by"] == "responder"
     assert harness.drain() == 1
     run = harness.runs(number)[0]
     assert run["status"] == "finished" and run["result"] == "ok" and run["exit_code"] == 0
-    assert run["output"] == "host=db-1; touch /tmp/tocsin-pwned-$(id -u)\n"
+    assert run["output"] == "host=db-1:9100\n"
     assert run["target"] == "local" and run["runner"] == "local"
-    assert not list(Path("/tmp").glob("tocsin-pwned-*"))
     assert harness.kinds(number) == ["run_requested", "run_started", "run_finished"]
     second = harness.api.post(f"/api/v1/incidents/{number}/runs", {"step": 2}, role="responder")
     harness.drain()
@@ -174,10 +190,13 @@ def test_an_unfilled_step_is_refused_until_a_person_fills_it(harness: Harness) -
     assert refused.status_code == 422 and "<pod>" in refused.json()["error"]["message"]
     assert harness.runs(number) == []
     body = {"step": 3, "fill": {"pod": "api-7f9c $(id)"}}
+    typed = harness.api.post(f"/api/v1/incidents/{number}/runs", body, role="responder")
+    assert typed.status_code == 422 and "is not plain" in typed.json()["error"]["message"]
+    body = {"step": 3, "fill": {"pod": "api-7f9c"}}
     made = harness.api.post(f"/api/v1/incidents/{number}/runs", body, role="responder")
     assert made.status_code == 201
     harness.drain()
-    assert harness.runs(number)[0]["output"] == "pod=api-7f9c $(id)\n"
+    assert harness.runs(number)[0]["output"] == "pod=api-7f9c\n"
 
 
 def test_a_change_waits_for_an_approval_of_its_exact_text(harness: Harness) -> None:
@@ -280,7 +299,7 @@ def auto(db: Engine, clock: VirtualClock, tmp_path: Path) -> Iterator[Harness]:
 
 
 def test_read_steps_run_by_themselves_and_their_output_follows_the_page(auto: Harness) -> None:
-    number = auto.fire("db-1`id`")
+    number = auto.fire("db-1:9100")
     with auto.api.state.db.connect() as conn:
         first = conn.execute(
             select(notifications.c.kind).where(notifications.c.incident_id == number)
@@ -303,7 +322,16 @@ def test_read_steps_run_by_themselves_and_their_output_follows_the_page(auto: Ha
     assert len(follow) == 1
     text = follow[0]["text"]
     assert "2 diagnostics from the runbook ran by themselves" in text
-    assert "host=db-1`id`" in text and "disk is 97% full" in text
+    assert "host=db-1:9100" in text and "disk is 97% full" in text
     assert not auto.paths["made"].exists() and auto.paths["cache"].exists()
     # a second pass sends nothing more
     assert auto.drain() == 0
+
+
+def test_an_automatic_run_never_fills_a_label_that_is_not_plain(auto: Harness) -> None:
+    number = auto.fire("db-1`touch /tmp/tocsin-auto-pwned`")
+    by_step = {r["step"]: r for r in auto.runs(number)}
+    assert by_step[1]["status"] == "refused" and "is not plain" in str(by_step[1]["reason"])
+    assert by_step[2]["status"] == "queued"  # the marker file's cat needs no label
+    auto.drain()
+    assert not Path("/tmp/tocsin-auto-pwned").exists()

@@ -5,10 +5,11 @@ a run again, and the record of its runs."""
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tocsin.api.auth import Reader, Responder
 from tocsin.api.context import context
@@ -18,7 +19,11 @@ from tocsin.service import runs
 
 router = APIRouter()
 
-Typed = dict[str, str]
+# a placeholder's key (``pod``, ``namespace``) and the value a person typed for it
+Typed = dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_]+$")],
+    Annotated[str, StringConstraints(max_length=MAX_TYPED_CHARS)],
+]
 
 
 class RunIn(BaseModel):

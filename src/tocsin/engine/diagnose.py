@@ -12,7 +12,7 @@ paged for it, as one ``diagnostics`` message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -23,7 +23,7 @@ from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.messages import DIAGNOSTICS_KIND, diagnostics_text
 from tocsin.incidents.sections import sections
-from tocsin.runbooks.gate import AUTOMATIC, Candidate, Prepared, auto_plan, filled_labels, prepare
+from tocsin.runbooks.gate import AUTOMATIC, Candidate, Prepared, auto_plan, prepare
 from tocsin.runbooks.links import relative_path
 from tocsin.store import repo, runs
 
@@ -76,14 +76,16 @@ def numbered(
     execute = s.config.model.execute
     for section in found:
         given = next((labels[n] for n in section["alerts"] if n in labels), {})
-        values = filled_labels(dict(given), dict(typed or {}))
+        values = {**(typed or {}), **given}  # what fills it (and is kept with its runs)
         name = f"{section['source']}: {section['section']}"
         for step in section["steps"]:
             for command in step["commands"]:
-                prepared = prepare(command["code"], command["language"], values)
+                prepared = prepare(command["code"], command["language"], given, typed)
                 runner = choose(
                     execute, command["language"], prepared.text, section["source"], receiver
                 )
+                where = {"runner": runner.name if runner else "", **values}
+                prepared = replace(prepared, where=where)
                 out.append(
                     Step(
                         number=len(out) + 1,

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import math
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -40,6 +42,7 @@ log = logging.getLogger("tocsin.execute")
 
 STALE_GRACE_S = 60.0  # after a runner's timeout, before a run whose process died is ended
 MAX_WORKERS = 64
+IDLE_PASS_S = 5.0  # with no runner configured, how often queued runs are looked for
 
 
 class Runners(Protocol):
@@ -62,6 +65,7 @@ class Executor:
         build: Build,
         on_sent: Callable[[], None] = lambda: None,
         poll_s: float = 0.25,
+        one_at_a_time: bool = False,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -70,10 +74,14 @@ class Executor:
         self.build = build
         self.on_sent = on_sent  # a follow-up went to the outbox: the engine delivers it
         self.poll_s = poll_s
+        # runs one after the other (``tocsin simulate``: its one in-memory connection is
+        # shared by every thread, so two transactions at once would be one)
+        self.one_at_a_time = one_at_a_time
         self.wake = asyncio.Event()
         self._config: Config | None = None
         self._runners: Runners | None = None
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._idle_pass = -math.inf
         self._pool = concurrent.futures.ThreadPoolExecutor(MAX_WORKERS, "tocsin-run")
 
     def runners(self) -> Runners:
@@ -129,14 +137,21 @@ class Executor:
     async def pass_once(self) -> int:
         """Start what may start now; end the runs a dead process left. How many started."""
         if not self.settings.config.model.execute.runners and not self._tasks:
-            return 0
+            # no runner now: what was queued before a reload removed them is ended (below)
+            # by a pass every few seconds, not every wake
+            if time.monotonic() - self._idle_pass < IDLE_PASS_S:
+                return 0
+            self._idle_pass = time.monotonic()
         queued, running = await asyncio.to_thread(self._read)
         await asyncio.to_thread(self._end_stale, running)
         execute = self.settings.config.model.execute
         limits = {r.name: r.concurrency for r in execute.runners}
         waiting = [Waiting(r.id, r.incident_id, r.runner or "") for r in queued]
         busy = [Waiting(r.id, r.incident_id, r.runner or "") for r in running]
-        chosen = {w.id for w in startable(waiting, busy, limits, execute.per_incident)}
+        allowed = startable(waiting, busy, limits, execute.per_incident)
+        if self.one_at_a_time:
+            allowed = allowed[: 0 if self._tasks else 1]
+        chosen = {w.id for w in allowed}
         started = 0
         for run in queued:
             if run.id in chosen and run.id not in self._tasks:
@@ -166,18 +181,29 @@ class Executor:
         for run in running:
             if run.id in self._tasks or run.started_at is None:
                 continue
-            if now - run.started_at < limits.get(run.runner or "", longest) + STALE_GRACE_S:
+            # a run may wait its timeout for a free place on its runner, then run its timeout
+            if now - run.started_at < 2 * limits.get(run.runner or "", longest) + STALE_GRACE_S:
                 continue
-            self._record(
-                run,
-                Result(
-                    "error",
-                    "",
-                    error="the process running it stopped before it ended; it was not run again",
-                ),
-            )
+            try:
+                self._record(
+                    run,
+                    Result(
+                        "error",
+                        "",
+                        error="the process running it stopped before it ended; it was not "
+                        "run again",
+                    ),
+                )
+            except Exception:  # one that cannot be recorded does not stop the others
+                log.exception("a stale run could not be ended", extra=logs.fields(run=run.id))
 
     async def _start(self, run: Run) -> None:
+        try:
+            await self._start_run(run)
+        except Exception:  # claimed but not recorded: ended later as stale, with why
+            log.exception("a run failed to start", extra=logs.fields(run=run.id))
+
+    async def _start_run(self, run: Run) -> None:
         runner = self.runners().get(run.runner or "")
         request = Request(
             text=run.command,
@@ -195,8 +221,7 @@ class Executor:
         elif target.startswith("error:"):
             result = Result("error", "", target=target, error=target.removeprefix("error:").strip())
         else:
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool, runner.run, request)
+            result = await self._run(runner, request, run)
         log.info(
             "run finished",
             extra=logs.fields(
@@ -209,7 +234,34 @@ class Executor:
                 duration_s=round(result.duration_s, 3),
             ),
         )
-        await asyncio.to_thread(self._record, run, result)
+        try:
+            await asyncio.to_thread(self._record, run, result)
+        except Exception:  # ended later as stale, with the error that says so
+            log.exception("a run's result could not be recorded", extra=logs.fields(run=run.id))
+
+    async def _run(self, runner: Runner, request: Request, run: Run) -> Result:
+        """The runner's result; a runner that does not come back within twice its timeout
+        (a network that stalls below its own bounds) ends the run as timed out, and its
+        thread is left to finish on its own."""
+        loop = asyncio.get_running_loop()
+        runners = self.settings.config.model.execute.runners
+        limit = next(
+            (times.parse_duration(r.timeout) for r in runners if r.name == run.runner), 30.0
+        )
+        started = loop.time()
+        try:
+            return await asyncio.wait_for(
+                loop.run_in_executor(self._pool, runner.run, request), 2 * limit + 5
+            )
+        except TimeoutError:
+            return Result(
+                "timeout",
+                "",
+                duration_s=loop.time() - started,
+                error=f"the runner did not come back within {2 * limit + 5:g} s",
+            )
+        except Exception as exc:  # a runner never raises; if one does, the run says so
+            return Result("error", "", error=f"{type(exc).__name__}: {exc}"[:500])
 
     def _claim(self, run: Run, target: str) -> bool:
         with begin_write(self.db) as conn:

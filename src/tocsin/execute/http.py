@@ -115,7 +115,7 @@ class HttpRunner(BaseRunner):
             _check, place = self._check(request)
         except _Stop as stop:
             return f"error: {stop}"
-        return str(place)
+        return f"http {place}"
 
     def _run(self, request: Request) -> Result:
         try:
@@ -128,7 +128,7 @@ class HttpRunner(BaseRunner):
         url = check.url
         headers = dict(check.headers)
         headers.setdefault("User-Agent", f"tocsin ({check.tool} check)")
-        target = str(place)
+        target = f"http {place}"
         try:
             with httpx.Client(verify=self._tls, trust_env=False, follow_redirects=False) as client:
                 for _hop in range(MAX_REDIRECTS + 1):

@@ -179,7 +179,10 @@ class PromqlRunner(BaseRunner):
         return language == "promql"
 
     def target(self, request: Request) -> str:
-        return urlsplit(self.url).netloc
+        """The Prometheus's host and port, never the credentials its URL may hold."""
+        parts = urlsplit(self.url)
+        host = parts.hostname or ""
+        return f"{host}:{parts.port}" if parts.port else host
 
     def close(self) -> None:
         self._client.close()

@@ -100,7 +100,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, Mapping):
-        return ", ".join(f"{k} {_text(v)}".strip() for k, v in value.items())
+        return ", ".join(f"{_text(k)} {_text(v)}".strip() for k, v in value.items())
     if isinstance(value, list | tuple | set | frozenset):
         return ", ".join(_text(v) for v in value)
     return " ".join(str(value).split())
@@ -255,6 +255,21 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     return None
 
 
+def exit_said(target: str, code: object) -> str:
+    """A run's exit status as it reads: ``, exit 1`` for a process, ``, HTTP 503`` for an
+    HTTP check (its target is ``http …``), nothing without one."""
+    if code is None:
+        return ""
+    return f", HTTP {code}" if target.startswith("http ") else f", exit {code}"
+
+
+def seconds_said(seconds: float) -> str:
+    """A command's duration: ``40 ms`` under a second, ``2.5 s`` under a minute."""
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    return f"{seconds:.1f} s" if seconds < 60 else f"{seconds / 60:.1f} min"
+
+
 def _run(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     """The sentences of a runbook command's run (``store/runs.py``)."""
     step = f"step {_text(d.get('step')) or '?'}"
@@ -275,11 +290,10 @@ def _run(kind: str, d: Mapping[str, Any], by: str) -> str | None:
         return f"Run of {step} started{target}{shown}"
     if kind == "run_finished":
         result = _text(d.get("result")) or "?"
-        code = f", exit {_text(d['exit_code'])}" if d.get("exit_code") is not None else ""
+        code = exit_said(_text(d.get("target")), d.get("exit_code"))
         took = ""
-        if isinstance(d.get("duration_s"), int | float):  # a command takes seconds: tenths
-            seconds = float(d["duration_s"])
-            took = f" in {seconds:.1f} s" if seconds < 60 else f" in {_span(seconds)}"
+        if isinstance(d.get("duration_s"), int | float):
+            took = f" in {seconds_said(float(d['duration_s']))}"
         error = f": {_text(d['error'])}" if d.get("error") else ""
         return f"Run of {step} finished {result}{code}{took}{error}"
     return None

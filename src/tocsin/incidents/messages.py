@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from tocsin.alerts.model import Alert, alert_json
-from tocsin.incidents.describe import incident_title, title_of
+from tocsin.incidents.describe import exit_said, incident_title, seconds_said, title_of
 from tocsin.incidents.tally import Tally
 from tocsin.runbooks.fill import fill
 from tocsin.runbooks.model import RISK_ORDER, Catalog, Step
@@ -345,7 +345,8 @@ def compose(
         "acted_at": format_time(acted_at) if acted_at is not None else None,
     }
     message.update(runbook)
-    if kind == "resolved":  # nothing is left to check or do
+    # nothing is left to check or do; or the checks ran and this message is their output
+    if kind in ("resolved", DIAGNOSTICS_KIND):
         message["diagnostics"] = []
         message["other_steps"] = []
     return message
@@ -353,6 +354,7 @@ def compose(
 
 DIAGNOSTICS_LINES = 15  # lines of each run's output in the follow-up message
 DIAGNOSTICS_CHARS = 6000  # the whole follow-up's text
+DIAGNOSTICS_LINE_CHARS = 200  # a line of output in it
 
 
 def diagnostics_text(done: list[Mapping[str, Any]], link: str = "") -> str:
@@ -366,21 +368,27 @@ def diagnostics_text(done: list[Mapping[str, Any]], link: str = "") -> str:
         command = str(run.get("command") or "").strip()
         first = command.splitlines()[0] if command else ""
         more = " …" if len(command.splitlines()) > 1 else ""
-        code = f", exit {run['exit_code']}" if run.get("exit_code") is not None else ""
+        code = exit_said(str(run.get("target") or ""), run.get("exit_code"))
         took = run.get("duration_s")
-        took_text = f", {took:.1f} s" if isinstance(took, int | float) else ""
+        took_text = f", {seconds_said(took)}" if isinstance(took, int | float) else ""
         where = f" on {run['target']}" if run.get("target") else ""
         head = (
             f"Step {run.get('step')} ({run.get('risk')}, {run.get('language') or 'plain'})"
             f"{where}: {run.get('result')}{code}{took_text}\n$ {first}{more}"
         )
         lines = str(run.get("output") or "").rstrip("\n").splitlines()
-        body = lines[:DIAGNOSTICS_LINES]
+        body = [
+            line
+            if len(line) <= DIAGNOSTICS_LINE_CHARS
+            else line[: DIAGNOSTICS_LINE_CHARS - 1] + "…"
+            for line in lines[:DIAGNOSTICS_LINES]
+        ]
         if len(lines) > DIAGNOSTICS_LINES or run.get("truncated"):
             body.append(f"… more on the incident's page ({count(len(lines), 'line')} kept)")
         if run.get("error"):
             body.append(f"error: {run['error']}")
         block = head + ("\n" + "\n".join(body) if body else "\n(no output)")
+        block = block if len(block) <= DIAGNOSTICS_CHARS else block[: DIAGNOSTICS_CHARS - 1] + "…"
         if used + len(block) > DIAGNOSTICS_CHARS and parts:
             rest = len(done) - i
             parts.append(f"… {count(rest, 'more run')} on the incident's page")

@@ -42,6 +42,7 @@ AUTOMATIC = "tocsin"  # who asks for the runs an incident's trigger starts
 AUTO_PHASES = frozenset({"diagnose", "other"})
 MAX_TYPED_CHARS = 500  # a value a person types for a placeholder
 _PARAM = re.compile(r"[^a-z0-9_]+")
+_KEY = re.compile(r"[A-Za-z0-9_]{1,100}")
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,18 @@ class Prepared:
     params: dict[str, str] = field(default_factory=dict)  # SQL's bound parameters
     unfilled: list[str] = field(default_factory=list)  # placeholders nothing filled
     problem: str = ""  # why it cannot run as written, even filled (else empty)
+    # placeholders a value was given for that is not ``usable`` (placeholder -> its name)
+    refused: dict[str, str] = field(default_factory=dict)
+    # where it runs: the runner, and the values it was filled from (an ssh runner's host is
+    # one of them); part of what an approval approves
+    where: dict[str, str] = field(default_factory=dict)
 
     @property
     def digest(self) -> str:
-        """What an approval approves: the text and its parameters, nothing else."""
-        return digest(self.language, self.text, self.params)
+        """What an approval approves: the text, its parameters, the runner and the values
+        it was filled from."""
+        extra = {f"where.{k}": v for k, v in self.where.items()}
+        return digest(self.language, self.text, {**self.params, **extra})
 
     @property
     def runnable(self) -> bool:
@@ -72,15 +80,56 @@ def digest(language: str, text: str, params: Mapping[str, str]) -> str:
     return h.hexdigest()
 
 
-def prepare(code: str, language: str, labels: Mapping[str, str]) -> Prepared:
-    """The command with every placeholder a label (or a typed value) fills: quoted where it
-    stands, or bound (SQL)."""
+# A value that fills a placeholder of a command that runs (shell, PowerShell, PromQL) must be
+# plain: it starts with a letter, a digit or a slash and holds none of the characters any shell,
+# PowerShell, PromQL or a program a command hands it to (``sh -c '…'``, ``psql -c "…"``, awk)
+# could read as code or as an option: no quotes, spaces, ``$``, backticks, ``;``, ``|``,
+# ``&``, brackets or braces, wildcards, backslashes, control characters. Quoting stays, as a
+# second wall; this rule holds whatever the quoting misreads (a comment's apostrophe, a
+# heredoc, a nested interpreter). SQL's values are bound parameters: any printable text.
+PLAIN_VALUE = re.compile(r"[A-Za-z0-9/][A-Za-z0-9._:/@%+=,~-]{0,499}")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain(value: str) -> bool:
+    return PLAIN_VALUE.fullmatch(value) is not None
+
+
+def usable(value: str, language: str) -> bool:
+    """Whether a value may fill a placeholder of a command of ``language`` that runs."""
+    return not _CONTROL.search(value) if language == "sql" else plain(value)
+
+
+def prepare(
+    code: str,
+    language: str,
+    labels: Mapping[str, str],
+    typed: Mapping[str, str] | None = None,
+) -> Prepared:
+    """The command with every placeholder filled from the alert's ``labels``, else from what
+    a person ``typed``: quoted where it stands, or bound (SQL). A value that is not
+    ``usable`` fills nothing: its placeholder stays unfilled and ``refused`` says why."""
     if language not in RUNNABLE_LANGUAGES:
         return Prepared(code, language, problem=f"{language or 'this'} code is not run")
+    if "\x00" in code:
+        return Prepared(code.replace("\x00", ""), language, problem="the command holds a NUL")
+    good = {k: v for k, v in labels.items() if usable(v, language)}
+    values = {**{k: v for k, v in (typed or {}).items() if usable(v, language)}, **good}
     if language == "sql":
-        return bind_sql(code, labels)
-    filled = fill(code, language, labels)
-    return Prepared(filled.text, language, unfilled=filled.unfilled)
+        prepared = bind_sql(code, values)
+    else:
+        filled = fill(code, language, values)
+        prepared = Prepared(filled.text, language, unfilled=filled.unfilled)
+    refused = {
+        p: name
+        for p in prepared.unfilled
+        if (name := label_for(p, {**(typed or {}), **labels})) is not None
+    }
+    if not refused:
+        return prepared
+    return Prepared(
+        prepared.text, language, prepared.params, prepared.unfilled, prepared.problem, refused
+    )
 
 
 def bind_sql(code: str, labels: Mapping[str, str]) -> Prepared:
@@ -137,6 +186,8 @@ def check_typed(typed: Mapping[str, str]) -> list[str]:
     """What is wrong with the values a person typed for placeholders (empty: nothing)."""
     wrong = []
     for key, value in typed.items():
+        if not _KEY.fullmatch(key):
+            wrong.append(f"{key[:100]!r}: a placeholder's key is letters, digits and _ (pod)")
         if len(value) > MAX_TYPED_CHARS:
             wrong.append(f"{key}: longer than {MAX_TYPED_CHARS} characters")
         if any(ord(c) < 32 and c not in "\t" for c in value):
@@ -176,7 +227,14 @@ def on_request(
     if prepared.problem:
         return Decision("refused", prepared.problem)
     if prepared.unfilled:
-        return Decision("refused", "not filled: " + ", ".join(prepared.unfilled))
+        said = [
+            f"{p} (the value of {prepared.refused[p]} is not plain: letters, digits and "
+            "._:/@%+=,~- only, starting with a letter, a digit or /)"
+            if p in prepared.refused
+            else p
+            for p in prepared.unfilled
+        ]
+        return Decision("refused", "not filled: " + ", ".join(said))
     if not has_runner:
         return Decision("refused", f"no runner serves {prepared.language or 'plain'} commands here")
     if automatic:
@@ -285,12 +343,6 @@ def startable(
     return chosen
 
 
-def filled_labels(labels: Mapping[str, str], typed: Mapping[str, str]) -> dict[str, str]:
-    """The values placeholders are filled from: the alert's labels first, then what a person
-    typed for the rest."""
-    return {**typed, **labels}
-
-
 __all__ = [
     "AUTOMATIC",
     "FILLED_LANGUAGES",
@@ -305,9 +357,10 @@ __all__ = [
     "confirmation",
     "confirmed",
     "digest",
-    "filled_labels",
     "on_approve",
     "on_request",
+    "plain",
     "prepare",
     "startable",
+    "usable",
 ]

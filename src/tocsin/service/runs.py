@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tocsin.engine.diagnose import Step, incident_sections, labels_by_name, numbered
+from tocsin.engine.diagnose import Step, follow_up, incident_sections, labels_by_name, numbered
 from tocsin.errors import Conflict, Forbidden, Invalid, NotFound
 from tocsin.runbooks.gate import check_typed, confirmation, on_approve, on_request
 from tocsin.service.context import Context
@@ -39,6 +39,7 @@ def step_json(step: Step) -> dict[str, Any]:
         "params": step.prepared.params,
         "digest": step.prepared.digest,
         "unfilled": step.prepared.unfilled,
+        "refused": step.prepared.refused,  # placeholder -> the label whose value is not plain
         "problem": step.prepared.problem,
         "runner": step.runner,
         "confirmation": confirmation(step.prepared.text) if step.risk == "destructive" else "",
@@ -155,7 +156,8 @@ def approve(
             if by == run.requested_by and run.risk == "destructive":
                 raise Forbidden(decision.reason)
             raise Invalid(decision.reason)
-        store.approve(conn, run, by, now)
+        if not store.approve(conn, run, by, now):
+            raise Conflict(f"run {run_id} no longer awaits an approval")
     ctx.wake()
     return run_of(ctx, run_id)
 
@@ -171,7 +173,11 @@ def refuse(ctx: Context, run_id: int, by: str, reason: str = "") -> Run:
             raise Conflict(
                 f"run {run_id} is {run.status}: only an awaiting or queued run is refused"
             )
-        store.refuse(conn, run, by, reason, ctx.now())
+        if not store.refuse(conn, run, by, reason, ctx.now()):
+            raise Conflict(f"run {run_id} has started: it can no longer be refused")
+        if run.automatic:  # the others' output goes out once none is left to run
+            follow_up(ctx.pager(), conn, run.incident_id, ctx.now())
+    ctx.wake()
     return run_of(ctx, run_id)
 
 
@@ -180,22 +186,12 @@ def rerun(ctx: Context, run_id: int, by: str, *, approve: bool = False) -> Run:
     through the gates again: a change is approved again)."""
     with ctx.db.connect() as conn:
         run = _get(conn, run_id)
-    with ctx.db.connect() as conn:
-        row = incident_row(conn, run.incident_id)
-    names = [n for n in [run.labels.get("alertname", "")] if n]
-    pager = ctx.pager()
-    found = numbered(
-        pager,
-        incident_sections(pager, names, row.severity),
-        {n: run.labels for n in names},
-        row.receiver,
-    )
-    same = [s for s in found if s.prepared.digest == run.digest]
-    if not same:  # the runbook changed, or the run's alert no longer names it
-        chosen = step(ctx, run.incident_id, run.step)
-        if chosen.prepared.digest != run.digest:
-            raise Conflict(f"step {run.step} reads differently now; ask for step {run.step} again")
-        same = [chosen]
+    if run.status not in ("finished", "refused"):
+        raise Conflict(f"run {run_id} is {run.status}: only a finished or refused run runs again")
+    # the same values: the alert's labels, and what a person typed then for the rest
+    same = [s for s in steps(ctx, run.incident_id, run.labels) if s.prepared.digest == run.digest]
+    if not same:  # the runbook changed, or its alert's labels did
+        raise Conflict(f"step {run.step} reads differently now; ask for step {run.step} again")
     return _request(
         ctx, run.incident_id, same[0], by, approve=approve, digest=run.digest if approve else None
     )

@@ -159,7 +159,9 @@ class _Runner:
             channel_factory=self.channel,
         )
         # runbook commands an incident starts run on stubs: nothing runs in a simulation
-        self.executor = Executor(self.db, self.engine.pager, self.clock, OWNER, StubRunners)
+        self.executor = Executor(
+            self.db, self.engine.pager, self.clock, OWNER, StubRunners, one_at_a_time=True
+        )
         seed = scenario.model.seed
         # without a seed every retry waits its full backoff, so times can be worked by hand
         self.engine.deliverer.rand = (

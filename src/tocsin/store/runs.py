@@ -219,23 +219,31 @@ def with_status(conn: Connection, status: str, limit: int = 1000) -> list[Run]:
     return [_run(r) for r in rows]
 
 
-def approve(conn: Connection, run: Run, by: str, now: float) -> None:
-    conn.execute(
+def approve(conn: Connection, run: Run, by: str, now: float) -> bool:
+    """Queue an awaiting run; False (and nothing written) when it no longer awaits."""
+    done = conn.execute(
         update(runs)
         .where(and_(runs.c.id == run.id, runs.c.status == "awaiting"))
         .values(status="queued", approved_by=by, approved_at=now, reason="")
     )
+    if done.rowcount != 1:
+        return False
     _event(conn, run, now, "run_approved", by=by)
+    return True
 
 
-def refuse(conn: Connection, run: Run, by: str, reason: str, now: float) -> None:
-    """A person turned it down, or it can no longer run."""
-    conn.execute(
+def refuse(conn: Connection, run: Run, by: str, reason: str, now: float) -> bool:
+    """A person turned it down; False (and nothing written) when it is no longer awaiting or
+    queued (an executor started it first)."""
+    done = conn.execute(
         update(runs)
         .where(and_(runs.c.id == run.id, runs.c.status.in_(("awaiting", "queued"))))
         .values(status="refused", reason=reason)
     )
+    if done.rowcount != 1:
+        return False
     _event(conn, run, now, "run_refused", by=by or None, reason=reason)
+    return True
 
 
 def claim(conn: Connection, run: Run, owner: str, target: str, now: float) -> bool:
@@ -282,6 +290,7 @@ def finish(
         run,
         now,
         "run_finished",
+        target=run.target,
         result=result,
         exit_code=exit_code,
         duration_s=duration,

@@ -379,6 +379,8 @@ def _incident(
     numbered = runs.steps(ctx, incident_id, typed)
     commands = [c for s in found["runbooks"] for st in s["steps"] for c in st["commands"]]
     for command, step in zip(commands, numbered, strict=False):
+        if step.code != command["code"]:  # the runbooks were read again in between: no buttons
+            break
         command["step"] = runs.step_json(step)  # its number, runner, digest, as it would run
     found["runs"] = [r.to_json() for r in runs.runs_of(ctx, incident_id)[:RUNS]]
     paged, _count = record.latest_timeline(ctx, incident_id, {"escalated"}, 1)
