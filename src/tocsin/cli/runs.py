@@ -13,6 +13,7 @@ import typer
 from tocsin.cli.client import Client, refusals, with_client
 from tocsin.cli.options import By, Number
 from tocsin.errors import Invalid
+from tocsin.incidents.describe import exit_said, seconds_said
 from tocsin.templating import printable
 
 runs_app = typer.Typer(
@@ -49,8 +50,8 @@ def _command(text: str) -> str:
 def _said(run: dict[str, Any]) -> str:
     status = run["status"]
     if status == "finished":
-        code = f", exit {run['exit_code']}" if run.get("exit_code") is not None else ""
-        took = f", {run['duration_s']:.1f} s" if run.get("duration_s") is not None else ""
+        code = exit_said(str(run.get("target") or ""), run.get("exit_code"))
+        took = f", {seconds_said(run['duration_s'])}" if run.get("duration_s") is not None else ""
         return f"finished {run['result']}{code}{took}"
     if status in ("awaiting", "refused") and run.get("reason"):
         return f"{status}: {run['reason']}"

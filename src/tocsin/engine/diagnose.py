@@ -168,7 +168,7 @@ def follow_up(s: Settings, conn: Connection, incident_id: int, now: float) -> bo
     incident = repo.get_incident(conn, incident_id)
     if incident is None:
         return False
-    link = messages.incident_url(s, incident_id)
+    link = messages.incident_url(s, incident_id, conn, now)  # signed: opens without a sign-in
     text = diagnostics_text(
         [
             {

@@ -119,6 +119,22 @@ def _chunks(escaped: str, size: int = SLACK_MAX_TEXT, most: int = 20) -> list[st
     return out
 
 
+def _pieces(text: str, size: int = SLACK_MAX_TEXT - 200, most: int = 10) -> list[str]:
+    """Text in whole lines of at most ``size`` characters once escaped (a longer line is
+    cut), at most ``most`` pieces: each one code block of its own section."""
+    out: list[str] = []
+    piece = ""
+    for line in text.splitlines():
+        line = line if len(slack_escape(line)) <= size else line[: size // 5] + "…"
+        if piece and len(slack_escape(piece + line)) + 1 > size:
+            out.append(piece)
+            piece = ""
+        piece += line + "\n"
+    if piece:
+        out.append(piece)
+    return out[:most]
+
+
 def _alert_list(
     heading: str, items: list[dict[str, Any]], total: int, common: Mapping[str, str]
 ) -> str:
@@ -153,7 +169,11 @@ def slack_payload(message: Message, title: str, body: str | None = None) -> dict
         escalated = message.kind == "escalation" and message.escalation_step
         step = f" (escalation step {message.escalation_step})" if escalated else ""
         blocks.append(_section(f"{mention} you are paged for this incident{step}."))
-    if message.kind in _TEXT_HEADINGS and message.text:
+    if message.kind == "diagnostics" and message.text:  # commands' output: monospace
+        blocks += [_section(f"*{_TEXT_HEADINGS['diagnostics']}:*")] + [
+            _section(_code_block(piece, SLACK_MAX_TEXT)) for piece in _pieces(message.text)
+        ]
+    elif message.kind in _TEXT_HEADINGS and message.text:
         heading = _TEXT_HEADINGS[message.kind]
         blocks.append(_section(f"*{heading}:*\n{_mrkdwn(message.text, SLACK_MAX_TEXT - 30)}"))
     if body is not None:

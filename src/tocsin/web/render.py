@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from tocsin import times
 from tocsin.errors import Invalid
-from tocsin.incidents.describe import event_sentence, title_of
+from tocsin.incidents.describe import event_sentence, exit_said, seconds_said, title_of
 from tocsin.runbooks.commands import placeholder_key
 
 HERE = Path(__file__).resolve().parent
@@ -64,6 +64,8 @@ ENV.filters["duration"] = duration
 ENV.filters["sentence"] = _sentence
 ENV.filters["incident_name"] = incident_name
 ENV.filters["placeholder_key"] = placeholder_key
+ENV.filters["seconds"] = seconds_said  # a command's duration: 40 ms, 2.5 s
+ENV.filters["exit_said"] = exit_said  # a run's exit status: exit 1, HTTP 503
 
 
 def page(name: str, status: int = 200, **values: Any) -> HTMLResponse:
