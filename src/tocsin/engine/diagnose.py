@@ -23,7 +23,7 @@ from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.messages import DIAGNOSTICS_KIND, diagnostics_text
 from tocsin.incidents.sections import sections
-from tocsin.runbooks.gate import AUTOMATIC, Candidate, Prepared, auto_plan, prepare
+from tocsin.runbooks.gate import AUTOMATIC, Candidate, Decision, Prepared, auto_plan, prepare
 from tocsin.runbooks.links import relative_path
 from tocsin.store import repo, runs
 
@@ -133,28 +133,44 @@ def plan(
     candidates = [Candidate(st.number, st.risk, st.prepared, st.runner, st.phase) for st in steps]
     queued = 0
     for candidate, decision in auto_plan(candidates, execute.auto_limit):
-        st = by_number[candidate.step]
-        runs.add(
-            conn,
-            incident_id=incident.id,
-            step=st.number,
-            section=st.section,
-            language=st.language,
-            risk=st.risk,
-            command=st.prepared.text,
-            params=st.prepared.params,
-            labels=st.labels,
-            digest=st.prepared.digest,
-            runner=st.runner,
-            target=None,
-            status=decision.status,
-            automatic=True,
-            reason=decision.reason,
-            requested_by=AUTOMATIC,
-            now=now,
-        )
+        step = by_number[candidate.step]
+        record(conn, incident.id, step, decision, AUTOMATIC, now, automatic=True)
         queued += decision.status == "queued"
     return queued
+
+
+def record(
+    conn: Connection,
+    incident_id: int,
+    step: Step,
+    decision: Decision,
+    by: str,
+    now: float,
+    approved_by: str | None = None,
+    automatic: bool = False,
+) -> runs.Run:
+    """A run of ``step`` as ``decision`` has it (queued, awaiting or refused), asked for by
+    ``by`` (``automatic``: by the incident's trigger), with its timeline events."""
+    return runs.add(
+        conn,
+        incident_id=incident_id,
+        step=step.number,
+        section=step.section,
+        language=step.language,
+        risk=step.risk,
+        command=step.prepared.text,
+        params=step.prepared.params,
+        labels=step.labels,
+        digest=step.prepared.digest,
+        runner=step.runner,
+        target=None,
+        status=decision.status,
+        automatic=automatic,
+        reason=decision.reason,
+        requested_by=by,
+        now=now,
+        approved_by=approved_by,
+    )
 
 
 def follow_up(s: Settings, conn: Connection, incident_id: int, now: float) -> bool:

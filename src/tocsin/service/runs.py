@@ -12,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from tocsin.engine.diagnose import Step, follow_up, incident_sections, labels_by_name, numbered
+from tocsin.engine.diagnose import (
+    Step,
+    follow_up,
+    incident_sections,
+    labels_by_name,
+    numbered,
+    record,
+)
 from tocsin.errors import Conflict, Forbidden, Invalid, NotFound
 from tocsin.runbooks.gate import check_typed, confirmation, on_approve, on_request
 from tocsin.service.context import Context
@@ -108,26 +115,7 @@ def _request(
     approved_by = by if decision.status == "queued" and chosen.risk != "read" else None
     with begin_write(ctx.db) as conn:
         incident_row(conn, incident_id)
-        run = store.add(
-            conn,
-            incident_id=incident_id,
-            step=chosen.number,
-            section=chosen.section,
-            language=chosen.language,
-            risk=chosen.risk,
-            command=chosen.prepared.text,
-            params=chosen.prepared.params,
-            labels=chosen.labels,
-            digest=chosen.prepared.digest,
-            runner=chosen.runner,
-            target=None,
-            status=decision.status,
-            automatic=False,
-            reason=decision.reason,
-            requested_by=by,
-            now=now,
-            approved_by=approved_by,
-        )
+        run = record(conn, incident_id, chosen, decision, by, now, approved_by)
     ctx.wake()
     return run
 
