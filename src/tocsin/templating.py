@@ -42,9 +42,10 @@ for a real message, ``sample_context`` for checks):
 - ``actor``, ``acted_at``: who acknowledged or resolved the incident and when (None
   otherwise, and ``actor`` None when tocsin resolved it because its alerts ended)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
+- ``actions``: a message to a person, its single-use links (``acknowledge``, ``resolve``)
 
-Links (``runbook_url``, ``external_url``, ``alert_link``) reach templates only when they are
-http(s).
+Links (``runbook_url``, ``external_url``, ``alert_link``, ``actions``) reach templates only when
+they are http(s).
 """
 
 from __future__ import annotations
@@ -317,6 +318,12 @@ Summary:  {{ summary }}
 {% if external_url %}
 Open:     {{ external_url }}
 {% endif %}
+{% if actions.get("acknowledge") %}
+Acknowledge: {{ actions["acknowledge"] }}
+{% endif %}
+{% if actions.get("resolve") %}
+Resolve:  {{ actions["resolve"] }}
+{% endif %}
 {% if runbook_url or runbook_title %}
 
 Runbook: {{ runbook_title or "runbook" }}{% if runbook_url %} <{{ runbook_url }}>{% endif %}
@@ -391,6 +398,9 @@ DEFAULT_HTML = """\
 </table>
 {% if external_url %}
 <p><a href="{{ external_url }}">Open incident #{{ incident_id }} in tocsin</a></p>
+{% endif %}
+{% if actions %}
+<p>{% if actions.get("acknowledge") %}<a href="{{ actions["acknowledge"] }}" style="display: inline-block; padding: 8px 14px; margin-right: 8px; background: #f9a825; color: #1d1d1d; text-decoration: none; border-radius: 4px;">Acknowledge</a>{% endif %}{% if actions.get("resolve") %}<a href="{{ actions["resolve"] }}" style="display: inline-block; padding: 8px 14px; background: #2e7d32; color: #ffffff; text-decoration: none; border-radius: 4px;">Resolve</a>{% endif %}<br><small>Each link works once, without signing in, until it expires.</small></p>
 {% endif %}
 {% if runbook_url or runbook_title %}
 <p><strong>Runbook:</strong> {% if runbook_url %}<a href="{{ runbook_url }}">{{ runbook_title or runbook_url }}</a>{% else %}{{ runbook_title }}{% endif %}</p>
@@ -488,6 +498,7 @@ def template_context(
     acted_at: str | None = None,
     firing_total: int | None = None,
     resolved_total: int | None = None,
+    actions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples.
@@ -549,6 +560,8 @@ def template_context(
         "escalation_step": escalation_step,
         "recipient": dict(recipient) if recipient is not None else None,
         "external_url": web_url(external_url) or "",
+        # a person's single-use links: {"acknowledge": url, "resolve": url} (web links only)
+        "actions": {a: u for a, raw in (actions or {}).items() if (u := web_url(raw))},
         "idempotency_key": idempotency_key,
         "created_at": created_at,
     }
@@ -679,4 +692,8 @@ def sample_context(kind: str = "firing") -> dict[str, Any]:
         escalation_step=2 if kind == "escalation" else None,
         recipient={"name": "Ada Lovelace", "email": "ada@example.com", "slack": "U024BE7LH"},
         text=_SAMPLE_TEXT.get(kind),
+        actions={
+            "acknowledge": "https://tocsin.example.com/act/acknowledge/42?who=ada&n=0&sig=x",
+            "resolve": "https://tocsin.example.com/act/resolve/42?who=ada&n=0&sig=x",
+        },
     )

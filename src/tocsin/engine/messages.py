@@ -23,7 +23,7 @@ from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.describe import title_of
 from tocsin.incidents.messages import DIAGNOSTICS_KIND, TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
-from tocsin.incidents.share import console_path
+from tocsin.incidents.share import action_path, console_path, nonce_for
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
 from tocsin.incidents.tally import Tally
 from tocsin.notify.message import from_json, message_context
@@ -78,6 +78,8 @@ def message(
         counted=counted,
     )
     composed["title"] = title(s, composed)
+    if recipient and recipient.get("name") and kind not in ("resolved", "test"):
+        composed["actions"] = action_links(s, conn, incident, recipient["name"], key, now)
     if getattr(incident, "storm_id", None) is not None and not plain:
         overlay = storm_digest(conn, incident, kind, now)
         if overlay and kind in TOLD_KINDS:  # who acknowledged or resolved it, then the digest
@@ -163,6 +165,32 @@ def title(s: Settings, message: dict[str, Any]) -> str:
         log.exception("incident_title failed to render; using the default title")
         return str(message["title"])
     return rendered or str(message["title"])
+
+
+def action_links(
+    s: Settings, conn: Connection, incident: Any, who: str, message_key: str, now: float
+) -> dict[str, str]:
+    """A message to a person: a signed, single-use link per action the incident still
+    allows (acknowledge while triggered, resolve until resolved), for ``share_link_ttl``;
+    none without a key for links."""
+    key = linkkey.link_key(conn)
+    if key is None:
+        return {}
+    allowed = [
+        action
+        for action, statuses in (
+            ("acknowledge", ("pending", "triggered")),
+            ("resolve", ("pending", "triggered", "acknowledged")),
+        )
+        if incident.status in statuses
+    ]
+    base = s.config.model.global_.external_url.rstrip("/")
+    expires = int(now + times.parse_duration(s.config.model.share_link_ttl))
+    return {
+        action: base
+        + action_path(key, action, incident.id, who, nonce_for(key, message_key, action), expires)
+        for action in allowed
+    }
 
 
 def incident_url(

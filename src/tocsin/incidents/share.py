@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from functools import lru_cache
 from typing import Literal
+from urllib.parse import urlencode
 
 DEFAULT_TTL_S = 7 * 86400
 MAX_SIGNATURE_CHARS = 100
@@ -52,6 +53,65 @@ def verdict(key: bytes, incident_id: int, expires: int, sig: str, now: float) ->
     if len(sig) > MAX_SIGNATURE_CHARS:
         return "invalid"
     expected = signature(key, incident_id, expires)
+    if not hmac.compare_digest(expected.encode("ascii"), sig.encode("utf-8", "replace")):
+        return "invalid"
+    return "expired" if now >= expires else "ok"
+
+
+# --- action links: acknowledge or resolve from the message itself (issue 21) ---------------
+#
+# A page or a status update to a person carries a link per action. It names the action, the
+# incident, the person it was sent to, a nonce (one per message and action: the link is used
+# once) and its expiry, and carries their HMAC. A GET of it shows what it will do (a mail
+# scanner fetches links before people do); a POST from that page acts.
+
+LINK_ACTIONS = ("acknowledge", "resolve")
+MAX_NONCE_CHARS = 32
+
+
+def action_signature(
+    key: bytes, action: str, incident_id: int, who: str, nonce: str, expires: int
+) -> str:
+    mac = _keyed(key).copy()
+    mac.update(f"act:{action}:{incident_id}:{who}:{nonce}:{expires}".encode())
+    return base64.urlsafe_b64encode(mac.digest()).decode("ascii").rstrip("=")
+
+
+def nonce_for(key: bytes, message_key: str, action: str) -> str:
+    """The nonce of a message's link for ``action``: derived from the message's
+    idempotency key, so a message sent again carries the same links."""
+    mac = _keyed(key).copy()
+    mac.update(f"nonce:{message_key}:{action}".encode())
+    return mac.hexdigest()[:MAX_NONCE_CHARS]
+
+
+def action_path(
+    key: bytes, action: str, incident_id: int, who: str, nonce: str, expires: int
+) -> str:
+    """``/act/<action>/<id>?who=…&n=…&expires=…&sig=…``: the person's name is quoted, the
+    rest is digits, hex and URL-safe base64."""
+    sig = action_signature(key, action, incident_id, who, nonce, expires)
+    query = urlencode({"who": who, "n": nonce, "expires": expires, "sig": sig})
+    return f"/act/{action}/{incident_id}?{query}"
+
+
+def action_verdict(
+    key: bytes,
+    action: str,
+    incident_id: int,
+    who: str,
+    nonce: str,
+    expires: int,
+    sig: str,
+    now: float,
+) -> Verdict:
+    """Whether an action link is good: its signature over everything it names, then its
+    expiry."""
+    if action not in LINK_ACTIONS or len(sig) > MAX_SIGNATURE_CHARS:
+        return "invalid"
+    if len(nonce) > MAX_NONCE_CHARS or len(who) > 200:
+        return "invalid"
+    expected = action_signature(key, action, incident_id, who, nonce, expires)
     if not hmac.compare_digest(expected.encode("ascii"), sig.encode("utf-8", "replace")):
         return "invalid"
     return "expired" if now >= expires else "ok"

@@ -78,6 +78,8 @@ class Message:
     # totals, whose alerts are counted instead)
     firing_total: int | None = None
     resolved_total: int | None = None
+    # a message to a person: its signed, single-use links {"acknowledge": url, "resolve": url}
+    actions: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -109,7 +111,7 @@ def to_json(message: Message) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(message):
         value = getattr(message, f.name)
-        if f.name in ("group_labels", "recipient", "alert_link"):
+        if f.name in ("group_labels", "recipient", "alert_link", "actions"):
             value = dict(value) if value is not None else None
         elif f.name in ("alerts", "diagnostics", "other_steps"):
             value = [dict(item) for item in value]
@@ -150,6 +152,7 @@ def from_json(data: dict[str, Any]) -> Message:
         update_key=data.get("update_key"),
         firing_total=_count(data.get("firing_total")),
         resolved_total=_count(data.get("resolved_total")),
+        actions=dict(data["actions"]) if isinstance(data.get("actions"), dict) else None,
     )
 
 
@@ -183,4 +186,5 @@ def message_context(message: Message) -> dict[str, Any]:
         acted_at=message.acted_at,
         firing_total=message.firing_total,
         resolved_total=message.resolved_total,
+        actions=message.actions,
     )

@@ -4,17 +4,19 @@ incident's record as plain text (``record_text``), every untrusted value made pr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine
 
 from tocsin import times
-from tocsin.errors import Forbidden
+from tocsin.errors import Conflict, Forbidden
 from tocsin.incidents.describe import event_sentence
-from tocsin.incidents.share import verdict
+from tocsin.incidents.share import action_verdict, verdict
 from tocsin.service.context import Context
-from tocsin.service.record import record
+from tocsin.service.record import incident, record
 from tocsin.store import linkkey
+from tocsin.store.db import begin_write
 from tocsin.templating import printable
 from tocsin.words import count
 
@@ -116,3 +118,66 @@ def _by(at: str | None, by: str | None) -> str | None:
 def _when(value: str | None) -> str | None:
     """A time of the record as people read it: to the second, with its zone (UTC)."""
     return times.format_time(times.parse_time(value)) if value else None
+
+
+# --- action links (issue 21): acknowledge or resolve from the message itself -------------
+
+
+@dataclass(frozen=True)
+class ActionLink:
+    """What an action link names (``incidents.share.action_path``)."""
+
+    action: str
+    incident_id: int
+    who: str
+    nonce: str
+    expires: int
+    sig: str
+
+
+def _checked_action(ctx: Context, link: ActionLink) -> None:
+    key = linkkey.link_key(ctx.db)
+    if key is None:
+        raise Forbidden("this server signs no links; open the incident with an API token")
+    found = action_verdict(
+        key, link.action, link.incident_id, link.who, link.nonce, link.expires, link.sig, ctx.now()
+    )
+    if found == "invalid":
+        raise Forbidden(
+            "this link is not valid: it was changed, or it is not this server's; use the "
+            "buttons of the message you received, or sign in to the console"
+        )
+    if found == "expired":
+        when = times.to_dt(link.expires).strftime("%Y-%m-%d %H:%M UTC")
+        raise LinkExpired(f"this link expired at {when}; sign in to the console to act")
+    if link.who not in ctx.config.paging.users:
+        raise Forbidden(f"{link.who} is no longer a user of this tocsin; sign in to act")
+
+
+def used_by(ctx: Context, link: ActionLink) -> tuple[str, float] | None:
+    """Who used the link and when, after checking it (None: not used yet)."""
+    _checked_action(ctx, link)
+    with ctx.db.connect() as conn:
+        return linkkey.used(conn, link.nonce)
+
+
+def act_by_link(ctx: Context, link: ActionLink) -> dict[str, Any]:
+    """Acknowledge or resolve the incident as the person the link was sent to, once: the
+    link is marked used in the same transaction. Conflict when it was used already, or the
+    incident no longer allows the action (nothing changes then)."""
+    _checked_action(ctx, link)
+    pager, now = ctx.pager(), ctx.now()
+    with begin_write(ctx.db) as conn:
+        before = linkkey.used(conn, link.nonce)
+        if before is not None:
+            at = times.to_dt(before[1]).strftime("%Y-%m-%d %H:%M UTC")
+            raise Conflict(f"this link was used already, by {before[0]} at {at}")
+        linkkey.use(conn, link.nonce, link.action, link.incident_id, link.who, now)
+        if link.action == "acknowledge":
+            why = pager.acknowledge(conn, link.incident_id, link.who, now, {"via": "link"})
+        else:
+            why = pager.resolve(conn, link.incident_id, link.who, now)
+        if why is not None:
+            raise Conflict(why)  # the transaction, and the link's use, are rolled back
+    ctx.wake()
+    return incident(ctx, link.incident_id)

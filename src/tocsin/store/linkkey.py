@@ -19,6 +19,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
+from tocsin.store.schema import used_links
+
 KEY_FILE = "share.key"
 KEY_BYTES = 32
 _cache: dict[Path, bytes] = {}  # by the key file's path
@@ -96,3 +98,18 @@ def _create(path: Path) -> None:
             os.link(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def used(conn: Connection, nonce: str) -> tuple[str, float] | None:
+    """Who used the action link with this nonce, and when (None: not used)."""
+    row = conn.execute(used_links.select().where(used_links.c.nonce == nonce)).first()
+    return (row.used_by, float(row.used_at)) if row is not None else None
+
+
+def use(conn: Connection, nonce: str, action: str, incident_id: int, who: str, now: float) -> None:
+    """Mark the action link used, in the caller's transaction (the action commits with it)."""
+    conn.execute(
+        used_links.insert().values(
+            nonce=nonce, action=action, incident_id=incident_id, used_by=who, used_at=now
+        )
+    )

@@ -345,6 +345,18 @@ runs = Table(
     Index("ix_runs_status", "status", "id"),
 )
 
+# Action links used (0014, issue 21): a link to acknowledge or resolve from a message acts
+# once; its nonce is kept with who used it and when.
+used_links = Table(
+    "used_links",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("used_by", Text, nullable=False),
+    Column("used_at", Float, nullable=False),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.web import admin, knowledge, muting, oidc, oncall, pages, review, runs, status
+from tocsin.web import act, admin, knowledge, muting, oidc, oncall, pages, review, runs, status
 from tocsin.web.render import STATIC
 
 
@@ -21,6 +21,7 @@ def install(app: FastAPI) -> FastAPI:
         status.router,
         oidc.router,
         runs.router,
+        act.router,
         pages.router,
     ):
         app.include_router(router, include_in_schema=False)
