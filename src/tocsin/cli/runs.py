@@ -79,6 +79,10 @@ def _show(run: dict[str, Any]) -> None:
         print(f"-- error: {printable(run['error'])}")
 
 
+def _asker(run: dict[str, Any]) -> str:
+    return "auto-diagnose" if run["automatic"] else str(run["requested_by"])
+
+
 def _wait(client: Client, run: dict[str, Any], seconds: float) -> dict[str, Any]:
     """The run once it finished or was refused, or as it is after ``seconds``."""
     deadline = time.monotonic() + seconds
@@ -188,7 +192,7 @@ def list_runs(number: Number, output: Format = "text", *, client: Client) -> Non
     if not found:
         print(f"incident {number}: no runs")
     for r in found:
-        who = "auto-diagnose" if r["automatic"] else r["requested_by"]
+        who = printable(_asker(r))
         first = (r["command"].splitlines() or [""])[0]
         said = printable(_said(r))
         print(f"{r['id']}\tstep {r['step']}\t{r['risk']}\t{said}\t{who}\t{printable(first)}")
@@ -203,7 +207,7 @@ def show(run_id: RunId, output: Format = "text", *, client: Client) -> None:
         print(json.dumps(found))
         return
     print(_command(found["command"]))
-    asked = "auto-diagnose" if found["automatic"] else found["requested_by"]
+    asked = _asker(found)
     approved = f", approved by {found['approved_by']}" if found.get("approved_by") else ""
     print(f"-- asked by {printable(asked)} at {found['requested_at']}{printable(approved)}")
     _show(found)

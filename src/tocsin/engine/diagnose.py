@@ -11,9 +11,9 @@ paged for it, as one ``diagnostics`` message.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -45,7 +45,12 @@ class Step:
     labels: dict[str, str]  # what filled it
 
 
-def labels_by_name(members: list[Alert]) -> dict[str, dict[str, str]]:
+class Labelled(Protocol):
+    @property
+    def labels(self) -> dict[str, str]: ...
+
+
+def labels_by_name(members: Sequence[Labelled]) -> dict[str, dict[str, str]]:
     """The labels of the first alert of each name (what fills that name's commands)."""
     out: dict[str, dict[str, str]] = {}
     for member in members:

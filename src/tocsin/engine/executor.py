@@ -33,14 +33,13 @@ from tocsin.engine.diagnose import follow_up
 from tocsin.engine.stage import Settings
 from tocsin.errors import Invalid
 from tocsin.execute.base import Request, Result, Runner
-from tocsin.runbooks.gate import Waiting, startable
+from tocsin.runbooks.gate import Waiting, given_up_after, stale, startable
 from tocsin.store import repo, runs
 from tocsin.store.db import begin_write
 from tocsin.store.runs import Run
 
 log = logging.getLogger("tocsin.execute")
 
-STALE_GRACE_S = 60.0  # after a runner's timeout, before a run whose process died is ended
 MAX_WORKERS = 64
 IDLE_PASS_S = 5.0  # with no runner configured, how often queued runs are looked for
 
@@ -181,8 +180,7 @@ class Executor:
         for run in running:
             if run.id in self._tasks or run.started_at is None:
                 continue
-            # a run may wait its timeout for a free place on its runner, then run its timeout
-            if now - run.started_at < 2 * limits.get(run.runner or "", longest) + STALE_GRACE_S:
+            if not stale(run.started_at, limits.get(run.runner or "", longest), now):
                 continue
             try:
                 self._record(
@@ -251,14 +249,14 @@ class Executor:
         started = loop.time()
         try:
             return await asyncio.wait_for(
-                loop.run_in_executor(self._pool, runner.run, request), 2 * limit + 5
+                loop.run_in_executor(self._pool, runner.run, request), given_up_after(limit)
             )
         except TimeoutError:
             return Result(
                 "timeout",
                 "",
                 duration_s=loop.time() - started,
-                error=f"the runner did not come back within {2 * limit + 5:g} s",
+                error=f"the runner did not come back within {given_up_after(limit):g} s",
             )
         except Exception as exc:  # a runner never raises; if one does, the run says so
             return Result("error", "", error=f"{type(exc).__name__}: {exc}"[:500])

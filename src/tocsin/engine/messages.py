@@ -23,7 +23,7 @@ from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.describe import title_of
 from tocsin.incidents.messages import DIAGNOSTICS_KIND, TOLD_KINDS, compose, runbook_section, shown
 from tocsin.incidents.messages import audience as who_hears
-from tocsin.incidents.share import action_path, console_path, nonce_for
+from tocsin.incidents.share import action_path, allowed_actions, console_path, nonce_for
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
 from tocsin.incidents.tally import Tally
 from tocsin.notify.message import from_json, message_context
@@ -176,21 +176,13 @@ def action_links(
     key = linkkey.link_key(conn)
     if key is None:
         return {}
-    allowed = [
-        action
-        for action, statuses in (
-            ("acknowledge", ("pending", "triggered")),
-            ("resolve", ("pending", "triggered", "acknowledged")),
-        )
-        if incident.status in statuses
-    ]
     base = s.config.model.global_.external_url.rstrip("/")
     expires = int(now + times.parse_duration(s.config.model.share_link_ttl))
-    return {
-        action: base
-        + action_path(key, action, incident.id, who, nonce_for(key, message_key, action), expires)
-        for action in allowed
-    }
+    links = {}
+    for action in allowed_actions(incident.status):
+        nonce = nonce_for(key, message_key, action)
+        links[action] = base + action_path(key, action, incident.id, who, nonce, expires)
+    return links
 
 
 def incident_url(

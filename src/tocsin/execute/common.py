@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import Protocol
 
 from tocsin.execute.base import Request, Result, RunnerConfigError
-from tocsin.notify.base import ChannelConfigError, SecretRef, SecretResolver
+from tocsin.notify.base import ChannelConfigError, SecretRef, SecretResolver, secret_value
 from tocsin.templating import one_line, printable
 from tocsin.times import parse_duration
 
@@ -42,14 +42,12 @@ def error_line(text: str) -> str:
 
 
 def secret(resolver: SecretResolver, ref: SecretRef, what: str) -> str:
-    """A secret resolved at build; a ``RunnerConfigError`` that names ``what`` otherwise."""
+    """A secret resolved at build (``notify.base.secret_value``, as channels' are); a
+    ``RunnerConfigError`` that names ``what`` otherwise."""
     try:
-        value = resolver(ref)
+        return secret_value(resolver, ref, what)
     except ChannelConfigError as exc:
-        raise RunnerConfigError(f"{what}: {exc.message}") from None
-    if not value:
-        raise RunnerConfigError(f"{what} is empty")
-    return value
+        raise RunnerConfigError(exc.message) from None
 
 
 class Capped:

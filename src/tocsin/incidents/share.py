@@ -66,6 +66,18 @@ def verdict(key: bytes, incident_id: int, expires: int, sig: str, now: float) ->
 # scanner fetches links before people do); a POST from that page acts.
 
 LINK_ACTIONS = ("acknowledge", "resolve")
+# the incident's statuses in which each action still does something
+_ALLOWS = {
+    "acknowledge": ("pending", "triggered"),
+    "resolve": ("pending", "triggered", "acknowledged"),
+}
+
+
+def allowed_actions(status: str) -> list[str]:
+    """The actions a message about an incident in ``status`` carries links for."""
+    return [action for action in LINK_ACTIONS if status in _ALLOWS[action]]
+
+
 MAX_NONCE_CHARS = 32
 
 

@@ -310,6 +310,21 @@ def auto_plan(candidates: Iterable[Candidate], limit: int) -> list[tuple[Candida
     return out
 
 
+STALE_GRACE_S = 60.0  # past a runner's bounds, before a run whose process died is ended
+
+
+def given_up_after(timeout_s: float) -> float:
+    """How long a run is waited for: a runner may hold it its timeout for a free place, then
+    run it its timeout; a few seconds more for the runner's own ending."""
+    return 2 * timeout_s + 5
+
+
+def stale(started_at: float, timeout_s: float, now: float) -> bool:
+    """Whether a run still marked running was lost with the process that ran it (it is
+    ended as such, never run again)."""
+    return now - started_at >= 2 * timeout_s + STALE_GRACE_S
+
+
 @dataclass(frozen=True)
 class Waiting:
     """A queued run, as the executor sees it."""

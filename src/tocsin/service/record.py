@@ -21,6 +21,7 @@ from tocsin import times
 from tocsin.alerts import model
 from tocsin.alerts.payloads import format_time
 from tocsin.engine import messages
+from tocsin.engine.diagnose import labels_by_name as labels_by_name
 from tocsin.errors import Invalid, NotFound
 from tocsin.incidents.figures import FIGURE_KINDS, figures
 from tocsin.incidents.lifecycle import STATUSES
@@ -129,14 +130,6 @@ def runbook_sections(
                 command["filled"] = filled.text
                 command["unfilled"] = filled.unfilled
     return found
-
-
-def labels_by_name(members: list[StoredAlert]) -> dict[str, dict[str, str]]:
-    """The labels of the first alert of each name (what fills that name's commands)."""
-    out: dict[str, dict[str, str]] = {}
-    for member in members:
-        out.setdefault(member.labels.get("alertname", ""), dict(member.labels))
-    return out
 
 
 def record(

@@ -64,7 +64,7 @@ def steps(ctx: Context, incident_id: int, typed: Mapping[str, str] | None = None
     pager = ctx.pager()
     names = [m.labels.get("alertname", "") for m in members]
     found = incident_sections(pager, names, row.severity)
-    return numbered(pager, found, labels_by_name([m.alert for m in members]), row.receiver, typed)
+    return numbered(pager, found, labels_by_name(members), row.receiver, typed)
 
 
 def step(

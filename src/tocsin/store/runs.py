@@ -98,36 +98,16 @@ def _iso(at: float | None) -> str | None:
 
 
 def _run(row: Any) -> Run:
-    return Run(
-        id=int(row.id),
-        incident_id=int(row.incident_id),
-        step=int(row.step),
-        section=row.section,
-        language=row.language,
-        risk=row.risk,
-        command=row.command,
-        digest=row.digest,
-        status=row.status,
-        automatic=bool(row.automatic),
-        reason=row.reason,
-        requested_by=row.requested_by,
-        requested_at=float(row.requested_at),
-        params=json.loads(row.params),
-        labels=json.loads(row.labels),
-        runner=row.runner,
-        target=row.target,
-        approved_by=row.approved_by,
-        approved_at=row.approved_at,
-        started_at=row.started_at,
-        owner=row.owner,
-        finished_at=row.finished_at,
-        result=row.result,
-        exit_code=row.exit_code,
-        output=row.output,
-        truncated=bool(row.truncated),
-        error=row.error,
-        told=bool(row.told),
+    """A row as a ``Run``: its columns, the JSON ones read, the flags as booleans."""
+    values = dict(row._mapping)
+    values.update(
+        params=json.loads(values["params"]),
+        labels=json.loads(values["labels"]),
+        automatic=bool(values["automatic"]),
+        truncated=bool(values["truncated"]),
+        told=bool(values["told"]),
     )
+    return Run(**values)
 
 
 def _event(conn: Connection, run: Run, now: float, kind: str, **more: Any) -> None:

@@ -8,12 +8,18 @@ message before its reader does. The button on that page POSTs the same link, whi
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from starlette.datastructures import FormData, QueryParams
 
 from tocsin.errors import Forbidden, Invalid
-from tocsin.incidents.share import LINK_ACTIONS, MAX_NONCE_CHARS, MAX_SIGNATURE_CHARS
+from tocsin.incidents.share import (
+    LINK_ACTIONS,
+    MAX_NONCE_CHARS,
+    MAX_SIGNATURE_CHARS,
+    allowed_actions,
+)
 from tocsin.service import record
 from tocsin.service.context import serving
 from tocsin.service.share import ActionLink, act_by_link, used_by
@@ -36,6 +42,20 @@ def _link(action: str, incident_id: int, values: QueryParams | FormData) -> Acti
     return ActionLink(action, incident_id, who, nonce, int(expires), sig)
 
 
+def _answer(link: ActionLink, found: dict[str, Any], used: Any, done: str) -> Response:
+    return page(
+        "act.html",
+        person=None,
+        title=f"{done or link.action.capitalize()} #{link.incident_id}",
+        link=link,
+        incident=found,
+        shown=incident_name(found),
+        used=used,
+        done=done,
+        allowed=link.action in allowed_actions(found["status"]),
+    )
+
+
 @router.get("/act/{action}/{incident_id}")
 @access.handled
 async def confirm(request: Request, action: str, incident_id: int) -> Response:
@@ -44,16 +64,7 @@ async def confirm(request: Request, action: str, incident_id: int) -> Response:
     ctx = serving(access.app_state(request))
     before = await asyncio.to_thread(used_by, ctx, link)
     found = await asyncio.to_thread(record.incident, ctx, incident_id)
-    return page(
-        "act.html",
-        person=None,
-        title=f"{action.capitalize()} #{incident_id}",
-        link=link,
-        incident=found,
-        shown=incident_name(found),
-        used=before,
-        done="",
-    )
+    return _answer(link, found, before, "")
 
 
 @router.post("/act/{action}/{incident_id}")
@@ -63,13 +74,4 @@ async def act(request: Request, action: str, incident_id: int) -> Response:
     link = _link(action, incident_id, await access.read_form(request))
     ctx = serving(access.app_state(request))
     found = await asyncio.to_thread(act_by_link, ctx, link)
-    return page(
-        "act.html",
-        person=None,
-        title=f"{SAID[action]} #{incident_id}",
-        link=link,
-        incident=found,
-        shown=incident_name(found),
-        used=None,
-        done=SAID[action],
-    )
+    return _answer(link, found, None, SAID[action])
