@@ -432,6 +432,10 @@ class UserConfig(_Strict):
     slack: str | None = None  # Slack member ID (U…), mentioned when paged through Slack
     timezone: str = "UTC"
     contact: list[str] = Field(default_factory=list)  # channels that page this person
+    phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164, for SMS and voice
+    # what this person may do from a chat button, an SMS reply or a phone call, where no token
+    # or console session says (a viewer is told no)
+    role: Literal["viewer", "responder", "admin"] = "responder"
 
 
 class TeamConfig(_Strict):

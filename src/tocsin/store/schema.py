@@ -357,6 +357,17 @@ used_links = Table(
     Column("used_at", Float, nullable=False),
 )
 
+# Signed inbound requests seen (0015, issue 21): a request from Slack, an SMS gateway or
+# PagerDuty is acted on once; the same one again (a replay) is refused. Kept a day.
+inbound_seen = Table(
+    "inbound_seen",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("seen_at", Float, nullable=False),
+    Index("ix_inbound_seen_at", "seen_at"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
