@@ -297,6 +297,14 @@ class SlackChannelConfig(_ChannelBase):
     type: Literal["slack"]
     url: str | None = None  # incoming webhook URL
     url_secret: Secret | None = None  # or the URL as a secret (it is one)
+    # Or a Slack app: its bot token posts (chat.postMessage) one message per incident and
+    # updates it in place (chat.update); its signing secret verifies button presses and slash
+    # commands (/api/v1/slack/interactions, /api/v1/slack/commands).
+    token: Secret | None = None  # the bot token (xoxb-…)
+    signing_secret: Secret | None = None
+    conversation: str | None = None  # the channel ID (C…) or #name the app posts to
+    by_severity: dict[str, str] = Field(default_factory=dict)  # severity -> conversation
+    api_url: str = "https://slack.com/api/"  # Slack's Web API (a local one in tests)
 
 
 class SmtpConfig(_Strict):
