@@ -339,6 +339,9 @@ class PagerDutyChannelConfig(_ChannelBase):
     type: Literal["pagerduty"]
     routing_key: Secret
     url: str = "https://events.pagerduty.com/v2/enqueue"
+    # the signing secret of a v3 webhook subscription whose events come back to
+    # /api/v1/pagerduty/webhook (an acknowledgement or resolve made in PagerDuty acts here)
+    webhook_secret: Secret | None = None
 
 
 class ConsoleChannelConfig(_ChannelBase):

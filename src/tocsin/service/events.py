@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import Any
 
+import orjson
 from sqlalchemy import insert, select
 
 from tocsin.alerts.model import Alert
-from tocsin.errors import Conflict, NotFound
+from tocsin.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
+from tocsin.incidents import remote
+from tocsin.notify.base import ChannelConfigError, resolve_secret
 from tocsin.service import incidents
 from tocsin.service.context import Context
-from tocsin.store import repo
+from tocsin.store import inbound, repo
 from tocsin.store.db import begin_write
 from tocsin.store.schema import event_keys
 
@@ -64,3 +68,74 @@ def acknowledge(ctx: Context, dedup_key: str, labels: dict[str, str]) -> None:
             incidents.acknowledge(ctx, incident_id, ACTOR, {"dedup_key": dedup_key})
         except (Conflict, NotFound):
             continue  # resolved (or gone) since it was found open
+
+
+# --- PagerDuty's v3 webhooks: what a person did in PagerDuty comes back --------------------
+
+
+def _webhook_secrets(ctx: Context) -> list[str]:
+    """The signing secrets of the PagerDuty channels that have a v3 webhook subscription."""
+    out = []
+    for cfg in ctx.config.paging.channels.values():
+        secret = getattr(cfg, "webhook_secret", None) if cfg.type == "pagerduty" else None
+        if secret is not None:
+            try:
+                out.append(resolve_secret(secret))
+            except ChannelConfigError as exc:
+                raise Unavailable(f"channel {cfg.name!r}: webhook_secret: {exc}") from None
+    return out
+
+
+def from_pagerduty(ctx: Context, body: bytes, signature: str | None) -> dict[str, Any]:
+    """A v3 webhook event from PagerDuty: checked (its signature, its age, its id not seen
+    before), read, and, for ``incident.acknowledged`` or ``incident.resolved`` naming a
+    tocsin incident (``incident_key`` ``tocsin-N``), acted on through the engine as a
+    person's action is, in one transaction with the record of the event id. What it did, as
+    ``{"event", "done"}`` (``done``: acknowledged, resolved, ignored, or why nothing
+    changed); NotFound when no subscription is configured, Forbidden for a request that is
+    not PagerDuty's, Conflict for a replay."""
+    secrets = _webhook_secrets(ctx)
+    if not secrets:
+        raise NotFound(
+            "no PagerDuty webhook is configured: give a pagerduty channel a webhook_secret"
+        )
+    if not remote.signed(body, signature, secrets):
+        raise Forbidden(
+            "the X-PagerDuty-Signature header is missing or does not match: "
+            "this request was not signed with a configured webhook_secret"
+        )
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"the body is not JSON: {exc}") from None
+    act = remote.read_pagerduty(doc)
+    now = ctx.now()
+    if remote.stale(act, now):
+        raise Forbidden(f"event {act.event_id} is too old (or from the future): refused")
+    answer: dict[str, Any] = {"event": act.event_id, "type": act.event_type}
+    people = [(u.name, u.full_name) for u in ctx.config.paging.users.values()]
+    by = remote.actor(act.agent, people)
+    pager = ctx.pager()
+    with begin_write(ctx.db) as conn:
+        if not inbound.first_time(conn, "pagerduty", act.event_id, now):
+            raise Conflict(f"event {act.event_id} was received before: a replay is refused")
+        if act.action is None or act.incident_id is None:
+            answer["done"] = "ignored: " + (
+                "tocsin acts on incident.acknowledged and incident.resolved only"
+                if act.action is None
+                else "its incident_key names no tocsin incident"
+            )
+            return answer
+        if repo.get_incident(conn, act.incident_id) is None:
+            answer["done"] = f"ignored: there is no incident {act.incident_id}"
+            return answer
+        detail = {"via": "pagerduty", "pagerduty_incident": act.pagerduty_incident}
+        if act.action == "acknowledge":
+            why = pager.acknowledge(conn, act.incident_id, by, now, detail)
+        else:
+            why = pager.resolve(conn, act.incident_id, by, now)
+    answer["incident"] = act.incident_id
+    answer["done"] = f"not {act.action}d: {why}" if why else f"{act.action}d by {by}"
+    if why is None:
+        ctx.wake()
+    return answer
