@@ -28,6 +28,7 @@ from tocsin.incidents.chat import (
     parse_command_form,
     parse_interaction,
     refused,
+    ssl_check,
     usage,
 )
 
@@ -247,3 +248,9 @@ def test_oncall_text() -> None:
     assert oncall_text(oncall_rows(found)) == (
         "On call now:\nprimary: alice until 2027-01-16 00:00:00 UTC (then bob)\nempty: nobody"
     )
+
+
+def test_ssl_check() -> None:
+    assert ssl_check(b"ssl_check=1&token=legacy")
+    assert not ssl_check(b"command=%2Ftocsin&text=ack+1")
+    assert not ssl_check(b"\xff")

@@ -576,6 +576,9 @@ def test_forged_stale_replayed_oversized_malformed_requests_change_nothing(slack
     assert malformed.json()["error"]["message"] == "the payload is not JSON"
     not_a_command = slack.post("/api/v1/slack/commands", b"user_id=U0ALICE&text=ack+1")
     assert not_a_command.status_code == 400
+    # Slack's check of the URL's certificate: unsigned, answered 200, nothing done
+    checked = slack.api.client.post("/api/v1/slack/commands", content=b"ssl_check=1&token=x")
+    assert checked.status_code == 200 and checked.content == b""
 
     after = slack.state(number)
     assert after[:3] == before[:3] and after[4] == before[4]  # no answer posted either

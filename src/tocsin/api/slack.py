@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from tocsin.api.context import context
 from tocsin.api.errors import invalid_is_400, problem
 from tocsin.errors import TooLarge
-from tocsin.incidents.chat import parse_command_form, parse_interaction
+from tocsin.incidents.chat import parse_command_form, parse_interaction, ssl_check
 from tocsin.service import chat
 from tocsin.service.context import Context
 
@@ -44,8 +44,7 @@ async def _body(request: Request) -> bytes:
     return bytes(body)
 
 
-async def _verified(request: Request) -> tuple[Context, chat.SlackApp, bytes] | Response:
-    body = await _body(request)
+async def _verified(request: Request, body: bytes) -> tuple[Context, chat.SlackApp] | Response:
     ctx = context(request)
     try:
         signer = await asyncio.to_thread(
@@ -57,7 +56,7 @@ async def _verified(request: Request) -> tuple[Context, chat.SlackApp, bytes] | 
         )
     except chat.BadSignature as exc:
         return problem(401, exc.message)
-    return ctx, signer, body
+    return ctx, signer
 
 
 @router.post("/api/v1/slack/interactions", include_in_schema=False)
@@ -65,10 +64,11 @@ async def _verified(request: Request) -> tuple[Context, chat.SlackApp, bytes] | 
 async def interactions(request: Request, background: BackgroundTasks) -> Response:
     """A button of a page pressed: 200 at once; acknowledge, resolve, escalate or approve
     after, the answer to the person through ``response_url``."""
-    verified = await _verified(request)
+    body = await _body(request)
+    verified = await _verified(request, body)
     if isinstance(verified, Response):
         return verified
-    ctx, signer, body = verified
+    ctx, signer = verified
     asked = parse_interaction(body)
     if asked is not None:
         background.add_task(chat.carry_out, ctx, signer, asked)
@@ -79,11 +79,15 @@ async def interactions(request: Request, background: BackgroundTasks) -> Respons
 @invalid_is_400
 async def commands(request: Request, background: BackgroundTasks) -> Response:
     """``/tocsin …``: help, who is on call and refusals answered at once; an action answered
-    "Acknowledging #12…" and done after, its result through ``response_url``."""
-    verified = await _verified(request)
+    "Acknowledging #12…" and done after, its result through ``response_url``. Slack's
+    certificate check of the URL (``ssl_check=1``, unsigned) is answered 200, nothing done."""
+    body = await _body(request)
+    if ssl_check(body):
+        return Response(status_code=200)
+    verified = await _verified(request, body)
     if isinstance(verified, Response):
         return verified
-    ctx, signer, body = verified
+    ctx, signer = verified
     asked = parse_command_form(body)
     answer = await asyncio.to_thread(chat.answer_now, ctx, asked)
     if answer.queued:

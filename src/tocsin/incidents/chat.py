@@ -195,6 +195,15 @@ def parse_interaction(body: bytes) -> Asked | None:
     return Asked(who, ask, _response_url(payload.get("response_url")))
 
 
+def ssl_check(body: bytes) -> bool:
+    """Whether the body is Slack's check of the command URL's certificate (``ssl_check=1``,
+    sent unsigned when the URL is saved): answered 200, with nothing done."""
+    try:
+        return form(body).get("ssl_check") == "1"
+    except Invalid:
+        return False
+
+
 def parse_command_form(body: bytes) -> Asked:
     """A slash command from its form body (``command``, ``text``, ``user_id``, ``user_name``,
     ``team_id``, ``response_url``); Invalid when it is not one."""
