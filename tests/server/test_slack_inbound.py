@@ -459,6 +459,11 @@ def test_an_unmapped_person_is_told_how_to_be_mapped_and_nothing_changes(slack: 
     assert slack.press("tocsin_ack", str(number), stranger).status_code == 200
     assert "(Slack's users.info answered user_not_found)" in slack.last()
     assert "`slack: U0STRANGER`" in slack.last()
+    # a handle that reads like alice's member ID is not alice: IDs match IDs only
+    mallory = Member("U0MALLORY", "u0alice")
+    slack.clock.advance(1)
+    assert slack.press("tocsin_ack", str(number), mallory).status_code == 200
+    assert "`slack: U0MALLORY`" in slack.last()
     after = slack.state(number)
     assert after[:3] == before[:3]
 

@@ -78,8 +78,9 @@ class SlackApp:
 
 
 def apps(config: Config) -> list[SlackApp]:
-    """The slack channels with a signing secret, their secrets resolved (Unavailable when
-    one cannot be read: a file or variable that is gone)."""
+    """The slack channels with a signing secret, their secrets resolved (Unavailable when a
+    signing secret cannot be read: a file or variable that is gone; a bot token that cannot
+    be read only leaves that app without the lookup by email)."""
     out = []
     for ch in config.model.channels:
         if ch.type != "slack" or ch.signing_secret is None:
@@ -87,9 +88,14 @@ def apps(config: Config) -> list[SlackApp]:
         where = f"channel {ch.name!r}"
         try:
             secret = secret_value(resolve_secret, ch.signing_secret, f"{where}: signing_secret")
-            token = secret_value(resolve_secret, ch.token, f"{where}: token") if ch.token else None
         except ChannelConfigError as exc:
             raise Unavailable(f"the Slack app's settings cannot be read: {exc.message}") from None
+        token = None
+        if ch.token is not None:
+            try:
+                token = secret_value(resolve_secret, ch.token, f"{where}: token")
+            except ChannelConfigError as exc:  # only the lookup by email needs it
+                log.warning("no lookup of Slack members by email: %s", exc.message)
         out.append(SlackApp(ch.name, secret, token, ch.api_url))
     return out
 
@@ -159,14 +165,17 @@ def verify(ctx: Context, timestamp: str | None, signature: str | None, body: byt
 
 def configured(config: Config, user: ChatUser) -> str | None:
     """The tocsin user whose ``slack:`` is this member's ID, else their handle (``@`` and
-    case aside); None when no user says so."""
+    case aside; a ``slack:`` that is an ID is never compared with a handle); None when no
+    user says so."""
     users = config.paging.users.values()
     for u in users:
         if u.slack and u.slack == user.id:
             return u.name
     handle = user.handle.lower()
     for u in users:
-        if handle and u.slack and u.slack.lstrip("@").lower() == handle:
+        if not handle or not u.slack or chat.is_member_id(u.slack):
+            continue
+        if u.slack.removeprefix("@").lower() == handle:
             return u.name
     return None
 
