@@ -209,6 +209,7 @@ def test_answers() -> None:
     assert done(ack, "alice") == "Acknowledged #12 as alice"
     assert done(Ask("escalate", 2), "bob", "paged") == "Escalated #2 as bob: paged"
     assert already(ack, "bob") == "#12 was already acknowledged by bob"
+    assert already(Ask("resolve", 12), None) == "#12 was already resolved"
     assert refused(ack, "the incident is resolved", "resolved", "bob") == (
         "#12 is already resolved (by bob)"
     )

@@ -381,6 +381,18 @@ def test_the_resolve_button_resolves_then_acknowledge_is_refused(slack: Slack) -
     assert slack.last() == f"#{number} is already resolved (by alice)"
     after = slack.state(number)
     assert after[:3] == before[:3]  # the incident, its timeline and runs: unchanged
+    # an incident whose alerts resolved by themselves: nobody resolved it
+    other = slack.fire("db-2")
+    ended = [
+        {"labels": {"alertname": "DiskFull", "instance": "db-2"}, "endsAt": "2027-01-15T08:00:00Z"}
+    ]
+    assert slack.api.post("/api/v2/alerts", ended).status_code == 200
+    slack.clock.advance(600)
+    slack.api.run_engine()
+    assert slack.incident(other)["status"] == "resolved"
+    assert slack.press("tocsin_resolve", str(other), BOB).status_code == 200
+    assert slack.last() == f"#{other} was already resolved"
+    assert slack.incident(other)["resolved_by"] is None
 
 
 def test_the_escalate_button_pages_the_next_step(slack: Slack) -> None:

@@ -306,9 +306,10 @@ def done(ask: Ask, by: str, extra: str = "") -> str:
     return f"{_DONE[ask.action]} {named(ask)} as {by}" + (f": {extra}" if extra else "")
 
 
-def already(ask: Ask, by: str) -> str:
-    """Someone else did it first: "#12 was already acknowledged by bob"."""
-    return f"{named(ask)} was already {_DONE[ask.action].lower()} by {by}"
+def already(ask: Ask, by: str | None) -> str:
+    """Someone else did it first: "#12 was already acknowledged by bob" (no one: its alerts
+    resolved by themselves)."""
+    return f"{named(ask)} was already {_DONE[ask.action].lower()}" + (f" by {by}" if by else "")
 
 
 def refused(ask: Ask, reason: str, status: str | None = None, by: str | None = None) -> str:

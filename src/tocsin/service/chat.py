@@ -232,12 +232,12 @@ def act(ctx: Context, name: str, ask: Ask) -> str:
     try:
         if ask.action == "acknowledge":
             found = incidents.acknowledge(ctx, ask.target, by=name, detail={"via": "slack"})
-            first = found.get("acknowledged_by")
-            return chat.done(ask, name) if first in (None, name) else chat.already(ask, first)
+            first = found.get("acknowledged_by")  # who did it first (the use case is idempotent)
+            return chat.done(ask, name) if first == name else chat.already(ask, first)
         if ask.action == "resolve":
             found = incidents.resolve(ctx, ask.target, by=name)
-            first = found.get("resolved_by")
-            if first not in (None, name):
+            first = found.get("resolved_by")  # None: its alerts resolved by themselves
+            if first != name:
                 return chat.already(ask, first)
             return chat.done(ask, name, found.get("warning") or "")
         if ask.action == "escalate":
