@@ -318,15 +318,21 @@ class Slack:
         return (tuple(found[k] for k in fields), events, runs, seen, len(self.answers.requests))
 
 
-def _app(with_secret: bool, api_url: str) -> str:
-    lines = [f"    token: {{value: {TOKEN}}}", f"    api_url: {api_url}"]
+def _app(with_secret: bool, api_url: str, with_token: bool = True) -> str:
+    lines = [f"    api_url: {api_url}"]
+    if with_token:
+        lines.insert(0, f"    token: {{value: {TOKEN}}}")
     if with_secret:
         lines.insert(0, f"    signing_secret: {{value: {SECRET}}}")
     return "\n".join(lines)
 
 
 def _slack(
-    db: Engine, clock: VirtualClock, tmp_path: Path, with_secret: bool = True
+    db: Engine,
+    clock: VirtualClock,
+    tmp_path: Path,
+    with_secret: bool = True,
+    with_token: bool = True,
 ) -> Iterator[Slack]:
     book = tmp_path / "disk.md"
     (tmp_path / "cache").mkdir()
@@ -337,7 +343,7 @@ def _slack(
         HttpSink(mode="slack") as answers,
         SlackUsers([ALICE, BOB, CAROL, VICTOR, NOBODY]) as users,
     ):
-        text = dedent(CONFIG).format(app=_app(with_secret, users.api_url), book=book)
+        text = dedent(CONFIG).format(app=_app(with_secret, users.api_url, with_token), book=book)
         config = parse_config(text, base_dir=tmp_path)
         state = AppState(db=db, config=config, clock=clock, catalog=load_catalog([book]))
         with TestClient(create_app(state, run_engine=False)) as client:
@@ -631,3 +637,22 @@ def test_no_signing_secret_the_endpoints_are_off(
                 "(docs/paging.md, Acting from Slack)"
             )
         assert slack.state(number) == before
+
+
+def test_without_a_bot_token_an_unmapped_person_is_answered_at_once(
+    db: Engine, clock: VirtualClock, tmp_path: Path
+) -> None:
+    for slack in _slack(db, clock, tmp_path, with_token=False):
+        number = slack.fire()
+        before = slack.state(number)
+        answer = slack.command(f"ack {number}", CAROL)  # her email cannot be asked for
+        assert answer.json()["text"] == (
+            "Refused: you are not a tocsin user here. Ask an admin to add `slack: U0CAROL` "
+            "to your user in tocsin's configuration."
+        )
+        slack.clock.advance(1)
+        assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
+        assert slack.last().startswith("Refused: you are not a tocsin user here.")
+        assert slack.users.calls == []
+        after = slack.state(number)
+        assert after[:3] == before[:3]
