@@ -30,6 +30,7 @@ from tocsin.api import pagerduty as pagerduty_api
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api
 from tocsin.api import share as share_api
+from tocsin.api import slack as slack_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState, EngineFlush
@@ -186,6 +187,7 @@ def create_app(
     app.include_router(metrics.router, tags=["metrics"])
     app.include_router(tokens.router, tags=["tokens"])
     app.include_router(pagerduty_api.router, tags=["pagerduty"])
+    app.include_router(slack_api.router, tags=["slack"])
 
     def docs_reader(request: Request) -> None:
         """The API's description is public only where ``api.public_docs`` says so; else any

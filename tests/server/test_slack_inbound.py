@@ -1,0 +1,658 @@
+"""Issue 21, acting from Slack: a button of a page (``/api/v1/slack/interactions``) and the
+slash command (``/api/v1/slack/commands``), on SQLite and PostgreSQL.
+
+Requests are signed here as Slack signs them (``slack_signed``); the person's answers go to
+``response_url``, a local sink that records what tocsin posts there (checked as Slack checks a
+message); a member known only by email is looked up through ``users.info`` on a local server
+that checks the bot token as Slack does. A forged, stale, replayed, oversized or malformed
+request, or one to a server with no signing secret, is refused and changes nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from textwrap import dedent
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from tests.notify.sinks import HttpSink
+from tests.server.conftest import Api
+from tocsin.api.app import create_app
+from tocsin.api.state import AppState
+from tocsin.clock import VirtualClock
+from tocsin.config import parse_config
+from tocsin.runbooks.loader import load_catalog
+from tocsin.store.schema import inbound_seen
+
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TOKEN = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy"
+
+RUNBOOK = """
+# Disk runbook
+
+## DiskFull
+
+**Severity:** critical
+
+### Remediation
+1. Mark it:
+   ```bash
+   touch {made}
+   ```
+2. Empty the cache:
+   ```bash
+   rm -rf {cache}
+   ```
+"""
+
+CONFIG = """
+global: {{external_url: "https://tocsin.example.com"}}
+route:
+  receiver: default
+  group_by: [alertname, instance]
+  group_wait: 0s
+  escalation_policy: page
+receivers: [{{name: default}}]
+channels:
+  - name: ops
+    type: slack
+    url: "http://127.0.0.1:9/unused"
+{app}
+  - {{name: pager, type: console}}
+users:
+  - {{name: alice, email: alice@example.com, slack: U0ALICE, contact: [pager]}}
+  - {{name: bob, slack: "@Bob", contact: [pager]}}
+  - {{name: carol, email: Carol@Example.com, contact: [pager]}}
+  - {{name: victor, slack: U0VICTOR, role: viewer, contact: [pager]}}
+rotations:
+  - name: daily
+    type: daily
+    start: "2027-01-15T00:00"
+    timezone: UTC
+    participants: [alice, bob]
+schedules:
+  - {{name: primary, layers: [{{rotation: daily}}]}}
+escalation_policies:
+  - name: page
+    steps:
+      - {{targets: ["schedule:primary"], delay: 5m}}
+      - {{targets: ["user:carol"], delay: 5m}}
+runbooks: [{book}]
+execute:
+  runners:
+    - {{name: local, type: shell, timeout: 10s}}
+"""
+
+
+def slack_signed(body: bytes, secret: str, timestamp: float) -> dict[str, str]:
+    """The headers Slack sends with a request: its timestamp and its v0 signature."""
+    stamp = str(int(timestamp))
+    base = f"v0:{stamp}:".encode() + body
+    digest = hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": f"v0={digest}",
+    }
+
+
+@dataclass(frozen=True)
+class Member:
+    id: str
+    handle: str
+    email: str = ""
+
+
+ALICE = Member("U0ALICE", "alice")
+BOB = Member("U0BOB", "bob")  # mapped by his handle
+CAROL = Member("U0CAROL", "carol.c", "carol@example.com")  # by her profile's email
+VICTOR = Member("U0VICTOR", "victor")  # a viewer
+NOBODY = Member("U0NOBODY", "nobody", "nobody@elsewhere.example")
+
+
+class SlackUsers:
+    """Slack's ``users.info`` on 127.0.0.1: it checks the bot token (``invalid_auth``,
+    ``not_authed``) and the user (``user_not_found``) as Slack does and answers in Slack's
+    shape, HTTP 200 with ``ok``."""
+
+    def __init__(self, members: list[Member]) -> None:
+        self.members = {m.id: m for m in members}
+        self.calls: list[str] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                fake._handle(self, b"")
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0") or "0")
+                fake._handle(self, self.rfile.read(length))
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+
+    @property
+    def api_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/api/"
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any]:
+        parts = urlsplit(handler.path)
+        if parts.path != "/api/users.info":
+            return {"ok": False, "error": "unknown_method"}
+        auth = handler.headers.get("Authorization", "")
+        if not auth:
+            return {"ok": False, "error": "not_authed"}
+        if auth != f"Bearer {TOKEN}":
+            return {"ok": False, "error": "invalid_auth"}
+        fields = {**parse_qs(parts.query), **parse_qs(body.decode())}
+        user = (fields.get("user") or [""])[0]
+        self.calls.append(user)
+        member = self.members.get(user)
+        if member is None:
+            return {"ok": False, "error": "user_not_found"}
+        profile: dict[str, Any] = {"real_name": member.handle, "display_name": member.handle}
+        if member.email:
+            profile["email"] = member.email
+        return {
+            "ok": True,
+            "user": {
+                "id": member.id,
+                "team_id": "T0TEAM",
+                "name": member.handle,
+                "deleted": False,
+                "is_bot": False,
+                "profile": profile,
+            },
+        }
+
+    def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        data = json.dumps(self._answer(handler, body)).encode()
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json; charset=utf-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def __enter__(self) -> SlackUsers:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class Slack:
+    """Slack as it calls tocsin: signed button presses and slash commands, the answers that
+    reach ``response_url``."""
+
+    def __init__(self, api: Api, clock: VirtualClock, answers: HttpSink, users: SlackUsers):
+        self.api = api
+        self.clock = clock
+        self.answers = answers
+        self.users = users
+
+    def post(
+        self,
+        path: str,
+        body: bytes,
+        secret: str = SECRET,
+        at: float | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        sent = slack_signed(body, secret, self.clock.now() if at is None else at)
+        sent.update(headers or {})
+        response: httpx.Response = self.api.client.post(path, content=body, headers=sent)
+        return response
+
+    def press_body(self, action_id: str, value: str, member: Member = ALICE) -> bytes:
+        payload = {
+            "type": "block_actions",
+            "user": {
+                "id": member.id,
+                "username": member.handle,
+                "name": member.handle,
+                "team_id": "T0TEAM",
+            },
+            "api_app_id": "A0TOCSIN",
+            "token": "legacy-verification-token",
+            "container": {
+                "type": "message",
+                "message_ts": "1800000000.000100",
+                "channel_id": "C0OPS",
+                "is_ephemeral": False,
+            },
+            "trigger_id": "1800000000.1.abc",
+            "team": {"id": "T0TEAM", "domain": "example"},
+            "channel": {"id": "C0OPS", "name": "ops"},
+            "message": {"type": "message", "ts": "1800000000.000100", "text": "DiskFull"},
+            "response_url": self.answers.url,
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": "tocsin_actions",
+                    "text": {"type": "plain_text", "text": "Acknowledge"},
+                    "value": value,
+                    "type": "button",
+                    "action_ts": "1800000001.2",
+                }
+            ],
+        }
+        return urlencode({"payload": json.dumps(payload)}).encode()
+
+    def press(self, action_id: str, value: str, member: Member = ALICE) -> httpx.Response:
+        return self.post("/api/v1/slack/interactions", self.press_body(action_id, value, member))
+
+    def command_body(self, text: str, member: Member = ALICE) -> bytes:
+        return urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0TEAM",
+                "team_domain": "example",
+                "channel_id": "C0OPS",
+                "channel_name": "ops",
+                "user_id": member.id,
+                "user_name": member.handle,
+                "command": "/tocsin",
+                "text": text,
+                "api_app_id": "A0TOCSIN",
+                "response_url": self.answers.url,
+                "trigger_id": "1800000000.1.abc",
+            }
+        ).encode()
+
+    def command(self, text: str, member: Member = ALICE) -> httpx.Response:
+        return self.post("/api/v1/slack/commands", self.command_body(text, member))
+
+    def said(self) -> list[dict[str, Any]]:
+        """What tocsin posted to response_url, in order (each as Slack took it)."""
+        assert self.answers.rejected == []
+        return [r.json() for r in self.answers.requests]
+
+    def last(self) -> str:
+        found = self.said()
+        assert found, "tocsin posted nothing to response_url"
+        answer = found[-1]
+        assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+        text: str = answer["text"]
+        return text
+
+    def fire(self, instance: str = "db-1") -> int:
+        body = [{"labels": {"alertname": "DiskFull", "instance": instance}}]
+        assert self.api.post("/api/v2/alerts", body).status_code == 200
+        self.api.run_engine()
+        return int(self.api.get("/api/v1/incidents?limit=1").json()[0]["id"])
+
+    def incident(self, number: int) -> dict[str, Any]:
+        found: dict[str, Any] = self.api.get(f"/api/v1/incidents/{number}").json()
+        return found
+
+    def state(self, number: int) -> tuple[Any, ...]:
+        """What a refused request must not change: the incident, its timeline and runs,
+        the requests seen, and the answers posted."""
+        found = self.incident(number)
+        events = self.api.get(f"/api/v1/incidents/{number}/timeline?limit=500").json()
+        runs = self.api.get(f"/api/v1/incidents/{number}/runs").json()
+        with self.api.state.db.connect() as conn:
+            seen = conn.execute(select(func.count()).select_from(inbound_seen)).scalar_one()
+        fields = ("status", "acknowledged_by", "resolved_by")
+        return (tuple(found[k] for k in fields), events, runs, seen, len(self.answers.requests))
+
+
+def _app(with_secret: bool, api_url: str, with_token: bool = True) -> str:
+    lines = [f"    api_url: {api_url}"]
+    if with_token:
+        lines.insert(0, f"    token: {{value: {TOKEN}}}")
+    if with_secret:
+        lines.insert(0, f"    signing_secret: {{value: {SECRET}}}")
+    return "\n".join(lines)
+
+
+def _slack(
+    db: Engine,
+    clock: VirtualClock,
+    tmp_path: Path,
+    with_secret: bool = True,
+    with_token: bool = True,
+) -> Iterator[Slack]:
+    book = tmp_path / "disk.md"
+    (tmp_path / "cache").mkdir()
+    book.write_text(
+        dedent(RUNBOOK).lstrip().format(made=tmp_path / "made.flag", cache=tmp_path / "cache")
+    )
+    with (
+        HttpSink(mode="slack") as answers,
+        SlackUsers([ALICE, BOB, CAROL, VICTOR, NOBODY]) as users,
+    ):
+        text = dedent(CONFIG).format(app=_app(with_secret, users.api_url, with_token), book=book)
+        config = parse_config(text, base_dir=tmp_path)
+        state = AppState(db=db, config=config, clock=clock, catalog=load_catalog([book]))
+        with TestClient(create_app(state, run_engine=False)) as client:
+            yield Slack(Api(client, state, db), clock, answers, users)
+
+
+@pytest.fixture
+def slack(db: Engine, clock: VirtualClock, tmp_path: Path) -> Iterator[Slack]:
+    yield from _slack(db, clock, tmp_path)
+
+
+# --- buttons --------------------------------------------------------------------------------
+
+
+def test_the_acknowledge_button_acknowledges_as_the_mapped_person(slack: Slack) -> None:
+    number = slack.fire()
+    pressed = slack.press("tocsin_ack", str(number))
+    assert pressed.status_code == 200 and pressed.content == b""
+    assert slack.last() == f"Acknowledged #{number} as alice"
+    found = slack.incident(number)
+    assert found["status"] == "acknowledged" and found["acknowledged_by"] == "alice"
+    events = slack.api.get(f"/api/v1/incidents/{number}/timeline?kind=acknowledged").json()
+    assert [e["detail"] for e in events] == [{"by": "alice", "via": "slack"}]
+    # bob (known by his handle) presses too: alice was first, and nothing changes
+    slack.clock.advance(1)
+    assert slack.press("tocsin_ack", str(number), BOB).status_code == 200
+    assert slack.last() == f"#{number} was already acknowledged by alice"
+    assert slack.incident(number)["acknowledged_by"] == "alice"
+    assert slack.users.calls == []  # both known from the configuration: no lookup
+
+
+def test_the_resolve_button_resolves_then_acknowledge_is_refused(slack: Slack) -> None:
+    number = slack.fire()
+    assert slack.press("tocsin_resolve", str(number)).status_code == 200
+    assert slack.last().startswith(f"Resolved #{number} as alice: 1 alert of this incident")
+    found = slack.incident(number)
+    assert found["status"] == "resolved" and found["resolved_by"] == "alice"
+    slack.clock.advance(1)
+    before = slack.state(number)
+    assert slack.press("tocsin_ack", str(number), BOB).status_code == 200
+    assert slack.last() == f"#{number} is already resolved (by alice)"
+    after = slack.state(number)
+    assert after[:3] == before[:3]  # the incident, its timeline and runs: unchanged
+    # an incident whose alerts resolved by themselves: nobody resolved it
+    other = slack.fire("db-2")
+    ended = [
+        {"labels": {"alertname": "DiskFull", "instance": "db-2"}, "endsAt": "2027-01-15T08:00:00Z"}
+    ]
+    assert slack.api.post("/api/v2/alerts", ended).status_code == 200
+    slack.clock.advance(600)
+    slack.api.run_engine()
+    assert slack.incident(other)["status"] == "resolved"
+    assert slack.press("tocsin_resolve", str(other), BOB).status_code == 200
+    assert slack.last() == f"#{other} was already resolved"
+    assert slack.incident(other)["resolved_by"] is None
+
+
+def test_the_escalate_button_pages_the_next_step(slack: Slack) -> None:
+    number = slack.fire()
+    assert slack.press("tocsin_escalate", str(number)).status_code == 200
+    assert slack.last() == (
+        f"Escalated #{number} as alice: the next step of its escalation is paged"
+    )
+    events = slack.api.get(f"/api/v1/incidents/{number}/timeline?kind=escalated").json()
+    by_hand = [e["detail"] for e in events if e["detail"].get("by")]
+    assert len(by_hand) == 1 and by_hand[0]["by"] == "alice"
+    assert by_hand[0]["reason"] == "escalated by hand"
+    # no such incident: said so, nothing done
+    slack.clock.advance(1)
+    assert slack.press("tocsin_escalate", "999").status_code == 200
+    assert slack.last() == "No incident 999"
+
+
+def test_the_open_button_does_nothing(slack: Slack) -> None:
+    number = slack.fire()
+    before = slack.state(number)
+    assert slack.press("tocsin_open", "").status_code == 200
+    after = slack.state(number)
+    assert after[:3] == before[:3] and after[4] == before[4]  # nothing posted
+
+
+def test_approve_a_run_from_slack_but_not_a_destructive_one(slack: Slack) -> None:
+    number = slack.fire()
+    asked = slack.api.post(f"/api/v1/incidents/{number}/runs", {"step": 1})  # touch: change
+    assert asked.status_code == 201 and asked.json()["status"] == "awaiting"
+    run = asked.json()["id"]
+    assert slack.press("tocsin_approve_run", str(run)).status_code == 200
+    assert slack.last() == f"Approved run {run} as alice: step 1 of #{number} runs now"
+    approved = slack.api.get(f"/api/v1/runs/{run}").json()
+    assert approved["status"] == "queued" and approved["approved_by"] == "alice"
+    # again: it no longer awaits an approval
+    slack.clock.advance(1)
+    slack.press("tocsin_approve_run", str(run))
+    assert slack.last().startswith(f"Could not approve run {run}: ")
+    # rm -rf: destructive, its first line typed in the console
+    wiped = slack.api.post(f"/api/v1/incidents/{number}/runs", {"step": 2})
+    assert wiped.status_code == 201 and wiped.json()["risk"] == "destructive"
+    slack.clock.advance(1)
+    before = slack.state(number)
+    assert slack.press("tocsin_approve_run", str(wiped.json()["id"]), BOB).status_code == 200
+    assert slack.last() == (
+        f"Could not approve run {wiped.json()['id']}: it is destructive, and its approver "
+        "types its first line. Approve it in the console: "
+        f"https://tocsin.example.com/incidents/{number}"
+    )
+    assert slack.state(number)[:3] == before[:3]
+    assert slack.api.get(f"/api/v1/runs/{wiped.json()['id']}").json()["status"] == "awaiting"
+
+
+# --- who may act --------------------------------------------------------------------------
+
+
+def test_a_person_known_by_email_through_users_info(slack: Slack) -> None:
+    number = slack.fire()
+    assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
+    assert slack.users.calls == [CAROL.id]  # with the bot token (the fake checks it)
+    assert slack.last() == f"Acknowledged #{number} as carol"
+    assert slack.incident(number)["acknowledged_by"] == "carol"
+
+
+def test_an_unmapped_person_is_told_how_to_be_mapped_and_nothing_changes(slack: Slack) -> None:
+    number = slack.fire()
+    before = slack.state(number)
+    assert slack.press("tocsin_ack", str(number), NOBODY).status_code == 200
+    assert slack.last() == (
+        "Refused: you are not a tocsin user here (no tocsin user has your Slack profile's "
+        "email). Ask an admin to add `slack: U0NOBODY` to your user in tocsin's configuration."
+    )
+    stranger = Member("U0STRANGER", "stranger")  # Slack does not know them either
+    slack.clock.advance(1)
+    assert slack.press("tocsin_ack", str(number), stranger).status_code == 200
+    assert "(Slack's users.info answered user_not_found)" in slack.last()
+    assert "`slack: U0STRANGER`" in slack.last()
+    # a handle that reads like alice's member ID is not alice: IDs match IDs only
+    mallory = Member("U0MALLORY", "u0alice")
+    slack.clock.advance(1)
+    assert slack.press("tocsin_ack", str(number), mallory).status_code == 200
+    assert "`slack: U0MALLORY`" in slack.last()
+    after = slack.state(number)
+    assert after[:3] == before[:3]
+
+
+def test_a_viewer_is_refused_and_nothing_changes(slack: Slack) -> None:
+    number = slack.fire()
+    before = slack.state(number)
+    assert slack.press("tocsin_ack", str(number), VICTOR).status_code == 200
+    assert slack.last() == (
+        "Refused: victor is a viewer in tocsin: viewers may not acknowledge. "
+        "An admin can change the role: of your tocsin user."
+    )
+    slack.clock.advance(1)
+    answer = slack.command(f"resolve {number}", VICTOR)  # a quick answer, not queued
+    assert answer.status_code == 200
+    assert answer.json()["text"].startswith("Refused: victor is a viewer in tocsin: viewers")
+    assert slack.state(number)[:3] == before[:3]
+    slack.clock.advance(1)
+    assert "On call now:" in slack.command("oncall", VICTOR).json()["text"]  # viewers read
+
+
+# --- the slash command ----------------------------------------------------------------------
+
+
+def test_slash_ack_answers_at_once_and_acknowledges_after(slack: Slack) -> None:
+    number = slack.fire()
+    answer = slack.command(f"ack {number}")
+    assert answer.status_code == 200
+    assert answer.json() == {"response_type": "ephemeral", "text": f"Acknowledging #{number}…"}
+    assert slack.last() == f"Acknowledged #{number} as alice"
+    assert slack.incident(number)["acknowledged_by"] == "alice"
+    slack.clock.advance(1)
+    assert slack.command(f"escalate #{number}").json()["text"] == f"Escalating #{number}…"
+    assert slack.last() == (
+        f"Could not escalate #{number}: the incident is acknowledged; only a triggered "
+        "incident escalates"
+    )
+
+
+def test_slash_oncall_and_help(slack: Slack) -> None:
+    answer = slack.command("oncall")
+    assert answer.status_code == 200
+    assert answer.json() == {
+        "response_type": "ephemeral",
+        "text": "On call now:\nprimary: alice until 2027-01-16 00:00:00 UTC (then bob)",
+    }
+    slack.clock.advance(1)
+    usage = slack.command("help").json()["text"]
+    assert usage.splitlines()[0] == "/tocsin ack 12: acknowledge incident #12 (escalation stops)"
+    slack.clock.advance(1)
+    unknown = slack.command("dance <!channel>").json()["text"]
+    assert unknown.splitlines()[0] == "I do not know “dance”."
+    slack.clock.advance(1)
+    odd = slack.command("<!channel>").json()["text"]  # what a person typed, escaped back
+    assert odd.splitlines()[0] == "I do not know “&lt;!channel&gt;”."
+    assert slack.said() == []  # quick answers only: nothing queued
+
+
+def test_slash_command_of_a_person_known_by_email_is_queued(slack: Slack) -> None:
+    number = slack.fire()
+    answer = slack.command(f"ack {number}", CAROL)
+    assert answer.json()["text"] == f"Acknowledging #{number}…"
+    assert slack.last() == f"Acknowledged #{number} as carol"
+    slack.clock.advance(1)
+    assert slack.command("oncall", NOBODY).json()["text"] == "Looking up who is on call…"
+    assert slack.last().startswith("Refused: you are not a tocsin user here")
+
+
+# --- refused requests: nothing changes ------------------------------------------------------
+
+
+def test_forged_stale_replayed_oversized_malformed_requests_change_nothing(slack: Slack) -> None:
+    number = slack.fire()
+    path = "/api/v1/slack/interactions"
+    body = slack.press_body("tocsin_ack", str(number))
+    before = slack.state(number)
+
+    forged = slack.post(path, body, secret="not-the-signing-secret")
+    assert forged.status_code == 401
+    assert forged.json()["error"]["message"].startswith("the signature does not match")
+
+    unsigned = slack.api.client.post(
+        path, content=body, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert unsigned.status_code == 401
+    assert "X-Slack-Request-Timestamp is missing" in unsigned.json()["error"]["message"]
+
+    altered = slack_signed(body, SECRET, slack.clock.now())
+    tampered = body.replace(f"%22{number}%22".encode(), b"%22999%22")
+    assert tampered != body
+    changed = slack.api.client.post(path, content=tampered, headers=altered)
+    assert changed.status_code == 401
+
+    bad_header = slack.post(path, body, headers={"X-Slack-Signature": "v1=abc"})
+    assert bad_header.status_code == 401
+    assert "X-Slack-Signature is missing or not v0=" in bad_header.json()["error"]["message"]
+
+    signed_at = slack.clock.now()
+    slack.clock.advance(6 * 60)  # Slack's request, six minutes late
+    stale = slack.post(path, body, at=signed_at)
+    assert stale.status_code == 401
+    assert stale.json()["error"]["message"].startswith(
+        "the request is stale: its timestamp is 6 min 0 s behind this server's clock"
+    )
+    ahead = slack.post(path, body, at=slack.clock.now() + 400)
+    assert ahead.status_code == 401 and "ahead of this server's clock" in ahead.text
+
+    big = b"payload=" + b"x" * (64 * 1024)
+    oversized = slack.post(path, big)
+    assert oversized.status_code == 413
+    assert oversized.json()["error"]["message"] == "the body is larger than 65536 bytes"
+
+    malformed = slack.post(path, b"payload=%7Bnot+json")
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["message"] == "the payload is not JSON"
+    not_a_command = slack.post("/api/v1/slack/commands", b"user_id=U0ALICE&text=ack+1")
+    assert not_a_command.status_code == 400
+    # Slack's check of the URL's certificate: unsigned, answered 200, nothing done
+    checked = slack.api.client.post("/api/v1/slack/commands", content=b"ssl_check=1&token=x")
+    assert checked.status_code == 200 and checked.content == b""
+
+    after = slack.state(number)
+    assert after[:3] == before[:3] and after[4] == before[4]  # no answer posted either
+    assert slack.incident(number)["status"] == "triggered"
+
+    # the same signed request twice: the first acts, the replay is refused
+    headers = slack_signed(body, SECRET, slack.clock.now())
+    first = slack.api.client.post(path, content=body, headers=headers)
+    assert first.status_code == 200 and slack.last() == f"Acknowledged #{number} as alice"
+    done = slack.state(number)
+    replay = slack.api.client.post(path, content=body, headers=headers)
+    assert replay.status_code == 409
+    assert replay.json()["error"]["message"] == (
+        "this request came before: a replay is refused, and nothing was done"
+    )
+    assert slack.state(number) == done
+
+
+def test_no_signing_secret_the_endpoints_are_off(
+    db: Engine, clock: VirtualClock, tmp_path: Path
+) -> None:
+    for slack in _slack(db, clock, tmp_path, with_secret=False):
+        number = slack.fire()
+        before = slack.state(number)
+        for path, body in (
+            ("/api/v1/slack/interactions", slack.press_body("tocsin_ack", str(number))),
+            ("/api/v1/slack/commands", slack.command_body(f"ack {number}")),
+        ):
+            off = slack.post(path, body)
+            assert off.status_code == 404
+            assert off.json()["error"]["message"] == (
+                "Slack is not set up here: no slack channel has a signing_secret "
+                "(docs/paging.md, Acting from Slack)"
+            )
+        assert slack.state(number) == before
+
+
+def test_without_a_bot_token_an_unmapped_person_is_answered_at_once(
+    db: Engine, clock: VirtualClock, tmp_path: Path
+) -> None:
+    for slack in _slack(db, clock, tmp_path, with_token=False):
+        number = slack.fire()
+        before = slack.state(number)
+        answer = slack.command(f"ack {number}", CAROL)  # her email cannot be asked for
+        assert answer.json()["text"] == (
+            "Refused: you are not a tocsin user here. Ask an admin to add `slack: U0CAROL` "
+            "to your user in tocsin's configuration."
+        )
+        slack.clock.advance(1)
+        assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
+        assert slack.last().startswith("Refused: you are not a tocsin user here.")
+        assert slack.users.calls == []
+        after = slack.state(number)
+        assert after[:3] == before[:3]
