@@ -79,12 +79,18 @@ class SlackMessage:
         return out
 
     def buttons(self) -> list[dict[str, Any]]:
-        """The buttons of its actions blocks, each with its block's ``block_id``."""
-        return [
+        """The buttons of its actions blocks and its sections' accessories, each with its
+        block's ``block_id``."""
+        found = [
             {**element, "block_id": block.get("block_id", "")}
             for block in self.blocks
             if block.get("type") == "actions"
             for element in block.get("elements", [])
+        ]
+        return found + [
+            {**block["accessory"], "block_id": block.get("block_id", "")}
+            for block in self.blocks
+            if block.get("type") == "section" and isinstance(block.get("accessory"), dict)
         ]
 
 
@@ -631,11 +637,11 @@ class FakeSlack:
 
 
 def _actions_problems(blocks: list[Any]) -> list[str]:
-    """What Slack refuses in actions blocks: 1..25 elements, buttons' texts, ids, values,
-    URLs, styles and confirm dialogs within their limits, ids unique."""
+    """What Slack refuses in actions blocks and sections' accessories: 1..25 elements,
+    buttons' texts, ids, values, URLs, styles and confirm dialogs within their limits; block
+    ids unique in the message, action ids in their block."""
     problems: list[str] = []
     block_ids: set[str] = set()
-    action_ids: set[str] = set()
     for i, block in enumerate(blocks):
         if not isinstance(block, dict):
             continue
@@ -646,14 +652,19 @@ def _actions_problems(blocks: list[Any]) -> list[str]:
             elif block_id in block_ids:
                 problems.append(f"blocks[{i}]: block_id {block_id!r} is not unique")
             block_ids.add(str(block_id))
-        if block.get("type") != "actions":
+        elements: Any
+        if block.get("type") == "section" and "accessory" in block:
+            elements, at = [block["accessory"]], f"blocks[{i}].accessory"
+        elif block.get("type") == "actions":
+            elements, at = block.get("elements"), f"blocks[{i}].elements"
+            if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
+                problems.append(f"blocks[{i}]: an actions block has 1..25 elements")
+                continue
+        else:
             continue
-        elements = block.get("elements")
-        if not isinstance(elements, list) or not 1 <= len(elements) <= 25:
-            problems.append(f"blocks[{i}]: an actions block has 1..25 elements")
-            continue
+        action_ids: set[str] = set()  # unique within a block
         for j, element in enumerate(elements):
-            where = f"blocks[{i}].elements[{j}]"
+            where = f"{at}[{j}]"
             if not isinstance(element, dict) or element.get("type") != "button":
                 problems.append(f"{where}: only buttons are expected here")
                 continue
@@ -661,7 +672,7 @@ def _actions_problems(blocks: list[Any]) -> list[str]:
             action_id = element.get("action_id")
             if not isinstance(action_id, str) or not 1 <= len(action_id) <= 255:
                 problems.append(f"{where}: action_id must be 1..255 characters")
-            elif action_id in action_ids and "url" not in element:
+            elif action_id in action_ids:
                 problems.append(f"{where}: action_id {action_id!r} is not unique")
             action_ids.add(str(action_id))
             value = element.get("value")

@@ -24,6 +24,7 @@ from tocsin.notify.retry import Policy as RetryPolicy
 from tocsin.notify.slack import (
     ACK_ACTION,
     ACTIONS_BLOCK,
+    APPROVE_RUN_ACTION,
     ESCALATE_ACTION,
     OPEN_ACTION,
     RESOLVE_ACTION,
@@ -116,6 +117,41 @@ def test_the_app_message_stays_within_50_blocks() -> None:
     payload = app_payload(message, "t")
     assert len(payload["blocks"]) <= 50
     assert payload["blocks"][-1]["type"] == "actions"
+
+
+def test_runs_awaiting_approval_show_their_text_and_an_approve_button(
+    slack: FakeSlack,
+) -> None:
+    waiting = (
+        {"id": "12", "step": "3", "section": "db.md: Disk", "command": "rm -rf <x> && ```"},
+        {"id": "13", "step": "4", "section": "", "command": "systemctl restart db"},
+        {"id": "not-a-number", "step": "5", "section": "", "command": "x"},
+    )
+    message = to_channel(kind="status_update", text="asking", awaiting_runs=waiting)
+    blocks = app_payload(message, "t")["blocks"]
+    approve = [b for b in blocks if b.get("accessory", {}).get("action_id") == APPROVE_RUN_ACTION]
+    assert [(b["block_id"], b["accessory"]["value"]) for b in approve] == [
+        ("tocsin_run_12", "12"),
+        ("tocsin_run_13", "13"),
+    ]
+    assert approve[0]["accessory"]["text"]["text"] == "Approve run #12"
+    assert "rm -rf &lt;x&gt; &amp;&amp; `\u200b``" in approve[0]["text"]["text"]
+    resolved = to_channel(kind="resolved", status="resolved", awaiting_runs=waiting)
+    assert not [b for b in app_payload(resolved, "t")["blocks"] if "accessory" in b]
+    cfg = app(slack.api_url, conversation="#ops")
+    assert send_all(cfg, [message], MemoryThreads())[0].ok  # Slack takes it
+    ops = slack.conversation("#ops")
+    (posted,) = ops.top()
+    pressed = slack.click(ops.id, posted.ts, APPROVE_RUN_ACTION, MEMBER, "13")
+    assert pressed["actions"][0]["value"] == "13"
+    assert pressed["container"] == {
+        "type": "message",
+        "message_ts": posted.ts,
+        "channel_id": ops.id,
+        "is_ephemeral": False,
+    }
+    with pytest.raises(KeyError):  # no button for a run that does not await
+        slack.click(ops.id, posted.ts, APPROVE_RUN_ACTION, MEMBER, "14")
 
 
 @pytest.mark.parametrize(

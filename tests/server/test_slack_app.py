@@ -23,7 +23,9 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
-from tocsin.notify.slack import ACK_ACTION, OPEN_ACTION, RESOLVE_ACTION
+from tocsin.notify.slack import ACK_ACTION, APPROVE_RUN_ACTION, OPEN_ACTION, RESOLVE_ACTION
+from tocsin.store import runs
+from tocsin.store.db import begin_write
 from tocsin.store.schema import slack_messages
 from tocsin.store.threads import incident_of
 
@@ -195,3 +197,46 @@ def test_ratelimited_is_tried_again_after_retry_after(
         assert backup.requests == []
         events = paging.api.get(f"/api/v1/incidents/{incident}/timeline").json()
         assert [e for e in events if e["kind"] == "notify_failed"] == []
+
+
+def test_a_run_awaiting_approval_gets_an_approve_button(
+    db: Engine, clock: VirtualClock, slack: FakeSlack, backup: HttpSink
+) -> None:
+    """A change someone asked to run waits for an approval: the next message of the incident
+    shows its exact text and an Approve button carrying the run's id."""
+    for paging in start(db, clock, slack, backup):
+        incident = paging.fire()
+        with begin_write(db) as conn:
+            run = runs.add(
+                conn,
+                incident_id=incident,
+                step=3,
+                section="db.md: DatabaseDown",
+                language="bash",
+                risk="change",
+                command="systemctl restart <pebble-db>",
+                params={},
+                labels={},
+                digest="d" * 64,
+                runner="local",
+                target=None,
+                status="awaiting",
+                automatic=False,
+                reason="a responder's approval of this exact text",
+                requested_by="bob",
+                now=clock.now(),
+            )
+        update = {"stage": "identified", "message": "Restarting it"}
+        posted = paging.api.post(
+            f"/api/v1/incidents/{incident}/status-updates", update, role="responder"
+        )
+        assert posted.status_code == 201, posted.text
+        paging.run()
+        room = slack.conversation("#inc-critical")
+        (root,) = room.top()
+        (reply,) = room.replies(root.ts)
+        section = next(b for b in reply.blocks if b.get("block_id") == f"tocsin_run_{run.id}")
+        assert "systemctl restart &lt;pebble-db&gt;" in section["text"]["text"]
+        payload = slack.click(room.id, reply.ts, APPROVE_RUN_ACTION, ALICE, str(run.id))
+        assert payload["actions"][0]["value"] == str(run.id)
+        assert payload["actions"][0]["block_id"] == f"tocsin_run_{run.id}"

@@ -53,6 +53,7 @@ SLACK_MAX_HEADER = 150
 SLACK_MAX_TEXT = 3000
 _SLACK_MAX_DIAGNOSTICS = 3
 _SLACK_MAX_ALERTS = 10
+_SLACK_MAX_APPROVALS = 5
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 # Kinds that page the recipient (ask them to act), as opposed to telling them something.
 _PAGING_KINDS = frozenset({"firing", "escalation", "deadline", "reminder"})
@@ -346,6 +347,30 @@ def buttons(message: Message) -> dict[str, Any] | None:
     return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": elements}
 
 
+def approvals(message: Message) -> list[dict[str, Any]]:
+    """A section per run awaiting an approval (at most five): the exact text the approval
+    approves, with its Approve button (``tocsin_approve_run``, the run's id)."""
+    if message.status == "resolved":
+        return []
+    out: list[dict[str, Any]] = []
+    for run in message.awaiting_runs[:_SLACK_MAX_APPROVALS]:
+        run_id = str(run.get("id", ""))
+        if not run_id.isdigit():
+            continue
+        step = _mrkdwn(str(run.get("step", "")), 20)
+        head = f"*Run #{run_id} awaits an approval:* step {step}"
+        if run.get("section"):
+            head += f", {_mrkdwn(str(run['section']), 200)}"
+        code = _code_block(str(run.get("command", "")), SLACK_MAX_TEXT - len(head) - 1)
+        section = _section(f"{head}\n{code}")
+        section["block_id"] = f"tocsin_run_{run_id}"
+        section["accessory"] = _button(
+            f"Approve run #{run_id}", APPROVE_RUN_ACTION, run_id, "primary"
+        )
+        out.append(section)
+    return out
+
+
 def acted(message: Message) -> str | None:
     """Who acknowledged or resolved the incident, and when: the edited message's line."""
     if message.kind not in ("acknowledged", "resolved"):
@@ -360,9 +385,9 @@ def acted(message: Message) -> str | None:
 
 def app_payload(message: Message, title: str, body: str | None = None) -> dict[str, Any]:
     """A Slack app's message: the webhook's Block Kit message (``slack_payload``), then who
-    acted, then the buttons that fit the incident's state."""
+    acted, the runs awaiting an approval, then the buttons that fit the incident's state."""
     payload = slack_payload(message, title, body)
-    extra: list[dict[str, Any]] = []
+    extra: list[dict[str, Any]] = approvals(message)
     line = acted(message)
     if line is not None:
         extra.append(_section(line))
