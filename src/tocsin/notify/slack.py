@@ -323,7 +323,7 @@ def buttons(message: Message) -> dict[str, Any] | None:
         elements.append(_button("Acknowledge", ACK_ACTION, incident, "primary"))
     if message.status != "resolved":
         elements.append(_button("Resolve", RESOLVE_ACTION, incident))
-        escalate = _button("Escalate", ESCALATE_ACTION, incident, "danger")
+        escalate = _button("Escalate", ESCALATE_ACTION, incident)
         escalate["confirm"] = {
             "title": _plain("Escalate now?", 100),
             "text": _plain("The escalation policy's next step is paged now.", 300),
