@@ -23,8 +23,9 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.engine import messages
 from tocsin.notify.slack import ACK_ACTION, APPROVE_RUN_ACTION, OPEN_ACTION, RESOLVE_ACTION
-from tocsin.store import runs
+from tocsin.store import repo, runs
 from tocsin.store.db import begin_write
 from tocsin.store.schema import slack_messages
 from tocsin.store.threads import incident_of
@@ -240,3 +241,27 @@ def test_a_run_awaiting_approval_gets_an_approve_button(
         payload = slack.click(room.id, reply.ts, APPROVE_RUN_ACTION, ALICE, str(run.id))
         assert payload["actions"][0]["value"] == str(run.id)
         assert payload["actions"][0]["block_id"] == f"tocsin_run_{run.id}"
+
+
+def test_diagnostics_reach_the_person_paged_with_their_output_in_the_thread(
+    db: Engine, clock: VirtualClock, slack: FakeSlack, backup: HttpSink
+) -> None:
+    """The runbook's diagnostics go to the incident's channels and everyone paged for it
+    (``engine.diagnose.follow_up``), each with the commands' output, as replies."""
+    for paging in start(db, clock, slack, backup):
+        incident = paging.fire()
+        engine = paging.api.state.engine
+        assert engine is not None
+        with begin_write(db) as conn:
+            row = repo.get_incident(conn, incident)
+            output = "$ df -h /var/lib/postgresql\n/dev/sda1  97%"
+            messages.to_channels(
+                engine.pager, conn, row, "diagnostics", ["team"], clock.now(), "diag:1", text=output
+            )
+        paging.run()
+        for name in ("#inc-critical", ALICE):
+            conversation = slack.conversation(name)
+            (root,) = conversation.top()
+            (reply,) = conversation.replies(root.ts)
+            assert "/dev/sda1  97%" in json.dumps(reply.blocks), name
+            assert root.edits == 0

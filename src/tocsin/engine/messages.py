@@ -288,7 +288,7 @@ def to_channels(
         told = [p.channel for p in pending]
         for channel, target, recipient in audience(s, conn, incident.id, told):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"
-            composed = compose_for(key, recipient=recipient)
+            composed = compose_for(key, recipient=recipient, text=text)
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
     outbox.enqueue(conn, pending, now, s.config.paging.levels)
     return [p.channel for p in pending]
