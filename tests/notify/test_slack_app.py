@@ -83,6 +83,7 @@ def test_no_open_button_without_a_web_link_and_no_buttons_on_a_test() -> None:
     assert OPEN_ACTION not in [e["action_id"] for e in block["elements"]]
     assert buttons(make_message(status="resolved", external_url="")) is None
     assert buttons(make_message(kind="test")) is None
+    assert buttons(make_message(kind="held_summary", text="3 messages held")) is None
 
 
 def test_the_app_message_is_the_webhook_message_with_who_acted_and_buttons() -> None:

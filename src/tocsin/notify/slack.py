@@ -292,6 +292,9 @@ IN_PLACE_KINDS = frozenset({"firing", "acknowledged", "resolved", "escalation"})
 # that no longer exists: a new message is posted and kept instead.
 _ROOT_GONE = frozenset({"message_not_found", "cant_update_message"})
 _THREAD_GONE = frozenset({"thread_not_found", "invalid_thread_ts"})
+# A test message is about no incident; a summary of what a person's limit held back names
+# several (it is sent under the last one's id): buttons would act on one of them only.
+_NO_BUTTONS = frozenset({"test", "held_summary"})
 _SERVER_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable"})
 
 
@@ -314,10 +317,10 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
 def buttons(message: Message) -> dict[str, Any] | None:
     """The actions block that fits the incident's state: Acknowledge while it is triggered,
     Resolve and Escalate until it is resolved, Open in the console always (when the message
-    has a web link); None when no button fits."""
+    has a web link); None when no button fits (a test, a summary of held messages)."""
     incident = str(message.incident_id)
     elements: list[dict[str, Any]] = []
-    if message.kind == "test":
+    if message.kind in _NO_BUTTONS:
         return None
     if message.status == "triggered":
         elements.append(_button("Acknowledge", ACK_ACTION, incident, "primary"))
