@@ -461,3 +461,22 @@ def test_untrusted_text_reaches_slack_escaped(slack: FakeSlack) -> None:
     sent = json.dumps(slack.conversation("#ops").top()[0].blocks)
     assert "<!channel>" not in sent
     assert "&lt;!channel&gt; &lt;https://evil|click&gt; &amp; more" in sent
+
+
+class _BrokenThreads(MemoryThreads):
+    async def put(
+        self, incident_id: int, channel: str, conversation: str, root: ThreadRoot
+    ) -> None:
+        raise OSError("the database is gone")
+
+
+def test_a_message_that_went_is_sent_even_when_it_cannot_be_kept(slack: FakeSlack) -> None:
+    """Posted is delivered: a failure to keep it costs only the edit in place later."""
+    cfg = app(slack.api_url, conversation="#ops")
+    first, second = send_all(
+        cfg,
+        [to_channel(), to_channel(kind="acknowledged", status="acknowledged")],
+        _BrokenThreads(),
+    )
+    assert first.ok and second.ok
+    assert len(slack.conversation("#ops").top()) == 2

@@ -40,6 +40,7 @@ from tocsin.notify.base import (
     ThreadRoot,
     Threads,
     error_text,
+    log,
     secret_value,
 )
 from tocsin.notify.http import USER_AGENT, HttpChannel, check_url
@@ -604,7 +605,14 @@ class SlackAppChannel(BaseChannel):
             return answer.outcome
         if edits_in_place(message):
             root = ThreadRoot(str(answer.get("channel") or conversation), str(answer.get("ts")))
-            await self._threads.put(message.incident_id, self.name, conversation, root)
+            try:
+                await self._threads.put(message.incident_id, self.name, conversation, root)
+            except Exception:  # it went: the next change posts a new message instead
+                log.exception(
+                    "channel %s: incident %d's Slack message could not be kept",
+                    self.name,
+                    message.incident_id,
+                )
         return Outcome(ok=True, status=200)
 
     async def _reply(
