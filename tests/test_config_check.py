@@ -256,6 +256,16 @@ BASE = "route: {receiver: d}\nreceivers: [{name: d}]\nusers: [{name: a, contact:
             "give url or url_secret, not both",
         ),
         (
+            "channels: [{name: c, type: slack, url: 'http://x', token: {env: K}}]\n",
+            "channels[0].token",
+            "give token (a Slack app) or url (a webhook), not both",
+        ),
+        (
+            "channels: [{name: c, type: slack, url: 'http://x', conversation: '#ops'}]\n",
+            "channels[0].conversation",
+            "conversation is where a Slack app posts: it needs token",
+        ),
+        (
             "channels: [{name: c, type: console}]\nrotations:\n"
             "  - {name: r, type: daily, shift: 12h, start: 2027-01-01T00:00, participants: [a]}\n",
             "rotations[0].shift",

@@ -118,10 +118,8 @@ def build_paging(
             report(("channels", i, "fallback"), f"unknown channel {c.fallback!r}")
         if c.fallback == c.name:
             report(("channels", i, "fallback"), "a channel cannot be its own fallback")
-        if isinstance(c, SlackChannelConfig) and not (c.url or c.url_secret):
-            report(("channels", i, "url"), "a Slack channel needs url or url_secret")
-        if isinstance(c, SlackChannelConfig) and c.url and c.url_secret:
-            report(("channels", i, "url_secret"), "give url or url_secret, not both")
+        if isinstance(c, SlackChannelConfig):
+            _slack_problems(c, ("channels", i), report)
         if isinstance(c, EmailChannelConfig) and _plaintext_auth(c.smtp):
             report(
                 ("channels", i, "smtp", "password"),
@@ -280,6 +278,24 @@ def build_paging(
 
 
 _UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}
+
+
+def _slack_problems(c: SlackChannelConfig, at: Loc, report: Callable[[Loc, str], None]) -> None:
+    """A Slack channel is an incoming webhook (url or url_secret) or an app (token): exactly
+    one; where an app posts is the app's alone."""
+    given = [key for key in ("url", "url_secret", "token") if getattr(c, key)]
+    if not given:
+        report(
+            (*at, "url"),
+            "a Slack channel needs url or url_secret (an incoming webhook), or token (a Slack app)",
+        )
+    elif c.url and c.url_secret:
+        report((*at, "url_secret"), "give url or url_secret, not both")
+    elif c.token and len(given) > 1:
+        report((*at, "token"), f"give token (a Slack app) or {given[0]} (a webhook), not both")
+    if not c.token and (c.conversation or c.by_severity):
+        key = "conversation" if c.conversation else "by_severity"
+        report((*at, key), f"{key} is where a Slack app posts: it needs token")
 
 
 def _plaintext_auth(smtp: SmtpConfig) -> bool:

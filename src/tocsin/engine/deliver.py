@@ -45,13 +45,13 @@ from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.incidents.figures import page_of
 from tocsin.metrics import Metrics
-from tocsin.notify.base import Channel
+from tocsin.notify.base import Channel, ThreadRoot
 from tocsin.notify.http import http_session
 from tocsin.notify.message import Message, from_json
 from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.oncall import throttle
-from tocsin.store import outbox, repo
+from tocsin.store import outbox, repo, threads
 from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER, HELD_SUMMARY
 
@@ -84,8 +84,31 @@ def log_delivery(
     log.log(level, f"delivery {status}", extra=logs.fields(**facts))
 
 
-def default_factory(cfg: ChannelConfig, http: aiohttp.ClientSession) -> Channel:
-    return build_channel(cfg, http=http)
+@dataclass(frozen=True)
+class StoreThreads:
+    """``notify.base.Threads`` over the store (``store/threads.py``, table ``slack_messages``):
+    where a Slack app channel keeps each incident's message, shared by every replica."""
+
+    db: Engine
+    clock: Clock
+
+    def _root(self, incident_id: int, channel: str, conversation: str) -> ThreadRoot | None:
+        with self.db.connect() as conn:
+            found = threads.root(conn, incident_id, channel, conversation)
+        return ThreadRoot(*found) if found is not None else None
+
+    def _keep(self, incident_id: int, channel: str, conversation: str, root: ThreadRoot) -> None:
+        with begin_write(self.db) as conn:
+            now = self.clock.now()
+            threads.keep(conn, incident_id, channel, conversation, root.channel_id, root.ts, now)
+
+    async def get(self, incident_id: int, channel: str, conversation: str) -> ThreadRoot | None:
+        return await asyncio.to_thread(self._root, incident_id, channel, conversation)
+
+    async def put(
+        self, incident_id: int, channel: str, conversation: str, root: ThreadRoot
+    ) -> None:
+        await asyncio.to_thread(self._keep, incident_id, channel, conversation, root)
 
 
 @dataclass
@@ -171,7 +194,8 @@ class Deliverer:
     config: Config
     clock: Clock
     owner: str
-    factory: ChannelFactory = default_factory
+    # None: channels built over the store (a Slack app keeps its messages in slack_messages)
+    factory: ChannelFactory | None = None
     rand: Callable[[], float] = random.random
     metrics: Metrics | None = None  # counts sent and dead-lettered notifications
     _http: aiohttp.ClientSession | None = None  # made in the event loop, by _channel
@@ -200,7 +224,13 @@ class Deliverer:
             if self._http is None:
                 self._http = http_session()
             try:
-                self._channels[name] = self.factory(cfg, self._http)
+                self._channels[name] = (
+                    self.factory(cfg, self._http)
+                    if self.factory is not None
+                    else build_channel(
+                        cfg, http=self._http, threads=StoreThreads(self.db, self.clock)
+                    )
+                )
             except Exception as exc:  # a channel that cannot be built is a dead letter
                 return None, cfg, f"channel {name!r} cannot be used: {exc}"
         return self._channels[name], cfg, ""

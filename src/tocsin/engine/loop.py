@@ -33,7 +33,7 @@ from tocsin.engine import (
     reminders,
     storm,
 )
-from tocsin.engine.deliver import ChannelFactory, Deliverer, default_factory
+from tocsin.engine.deliver import ChannelFactory, Deliverer
 from tocsin.engine.executor import Executor
 from tocsin.engine.paging import Pager
 from tocsin.engine.stage import Stage
@@ -76,7 +76,7 @@ class DueWorkEngine:
         clock: Clock,
         owner: str | None = None,
         catalog: Catalog | None = None,
-        channel_factory: ChannelFactory = default_factory,
+        channel_factory: ChannelFactory | None = None,
     ):
         self.db = db
         self.clock = clock

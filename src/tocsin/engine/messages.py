@@ -21,7 +21,15 @@ from tocsin.alerts.model import Alert
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import incident_title as default_title
 from tocsin.incidents.describe import title_of
-from tocsin.incidents.messages import DIAGNOSTICS_KIND, TOLD_KINDS, compose, runbook_section, shown
+from tocsin.incidents.messages import (
+    APPROVABLE_RISK,
+    APPROVAL_KINDS,
+    DIAGNOSTICS_KIND,
+    TOLD_KINDS,
+    compose,
+    runbook_section,
+    shown,
+)
 from tocsin.incidents.messages import audience as who_hears
 from tocsin.incidents.share import action_path, allowed_actions, console_path, nonce_for
 from tocsin.incidents.storm import MAX_DIGEST_CHARS, UPDATE_KIND, Digest, Facts, digest
@@ -29,7 +37,7 @@ from tocsin.incidents.tally import Tally
 from tocsin.notify.message import from_json, message_context
 from tocsin.runbooks.links import section_url
 from tocsin.runbooks.text import slugify
-from tocsin.store import linkkey, outbox, repo, storms
+from tocsin.store import linkkey, outbox, repo, runs, storms
 from tocsin.templating import TemplateError, compile_template, one_line, render
 
 log = logging.getLogger("tocsin.engine.messages")
@@ -80,6 +88,8 @@ def message(
     composed["title"] = title(s, composed)
     if recipient and recipient.get("name") and kind not in ("resolved", "test"):
         composed["actions"] = action_links(s, conn, incident, recipient["name"], key, now)
+    if kind in APPROVAL_KINDS:
+        composed["awaiting_runs"] = awaiting_runs(conn, incident.id)
     if getattr(incident, "storm_id", None) is not None and not plain:
         overlay = storm_digest(conn, incident, kind, now)
         if overlay and kind in TOLD_KINDS:  # who acknowledged or resolved it, then the digest
@@ -87,6 +97,20 @@ def message(
             overlay["summary"] = f"{said}\n{overlay['summary']}"[:MAX_DIGEST_CHARS]
         composed.update(overlay)
     return composed
+
+
+def awaiting_runs(conn: Connection, incident_id: int) -> list[dict[str, str]]:
+    """The incident's runs awaiting an approval one press may give, with the exact text that
+    the approval approves (a message shows it beside its Approve button)."""
+    return [
+        {
+            "id": str(run.id),
+            "step": str(run.step),
+            "section": run.section[:200],
+            "command": run.command[:1000],
+        }
+        for run in runs.awaiting(conn, incident_id, APPROVABLE_RISK)
+    ]
 
 
 _DIGESTS = "tocsin_storm_digests"
@@ -264,7 +288,7 @@ def to_channels(
         told = [p.channel for p in pending]
         for channel, target, recipient in audience(s, conn, incident.id, told):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"
-            composed = compose_for(key, recipient=recipient)
+            composed = compose_for(key, recipient=recipient, text=text)
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
     outbox.enqueue(conn, pending, now, s.config.paging.levels)
     return [p.channel for p in pending]

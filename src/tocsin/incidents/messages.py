@@ -25,6 +25,13 @@ from tocsin.words import count
 
 # What everyone paged for an incident hears, on the channel that paged them.
 TOLD_KINDS = frozenset({"acknowledged", "resolved"})
+# Kinds that name the incident's runs awaiting an approval one press may give (a ``change``
+# run: a ``destructive`` one needs a typed confirmation): a Slack app shows Approve buttons.
+# Not ``firing``: no run is asked for before the incident triggers.
+APPROVAL_KINDS = frozenset(
+    {"escalation", "deadline", "reminder", "acknowledged", "status_update", "diagnostics"}
+)
+APPROVABLE_RISK = "change"
 # The runbook's diagnostics that ran by themselves, after the page (engine/diagnose.py).
 DIAGNOSTICS_KIND = "diagnostics"
 # Channel types that address the person paged (an email to them, a webhook body naming them):

@@ -80,6 +80,50 @@ class ChannelSettings(Protocol):
 SecretResolver = Callable[[SecretRef], str]
 
 
+# --- threads -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadRoot:
+    """The message a chat channel keeps for an incident in one conversation: the one it
+    edits as the incident changes and replies under (Slack: the channel ID and ``ts``)."""
+
+    channel_id: str
+    ts: str
+
+
+class Threads(Protocol):
+    """Where a chat channel keeps each incident's root message, by (incident, channel name,
+    conversation). The channel layer has no database: the engine hands a channel an object
+    that keeps them in the store (``engine.deliver.StoreThreads``); ``MemoryThreads`` keeps
+    them in memory where there is no store (the simulator, unit tests)."""
+
+    async def get(self, incident_id: int, channel: str, conversation: str) -> ThreadRoot | None:
+        """The root kept for the incident in the conversation, or None."""
+        ...
+
+    async def put(
+        self, incident_id: int, channel: str, conversation: str, root: ThreadRoot
+    ) -> None:
+        """Keep ``root`` as the incident's message in the conversation (replacing any)."""
+        ...
+
+
+class MemoryThreads:
+    """``Threads`` in a dict: for a process with no store."""
+
+    def __init__(self) -> None:
+        self.roots: dict[tuple[int, str, str], ThreadRoot] = {}
+
+    async def get(self, incident_id: int, channel: str, conversation: str) -> ThreadRoot | None:
+        return self.roots.get((incident_id, channel, conversation))
+
+    async def put(
+        self, incident_id: int, channel: str, conversation: str, root: ThreadRoot
+    ) -> None:
+        self.roots[(incident_id, channel, conversation)] = root
+
+
 @dataclass(frozen=True)
 class Parts:
     """What ``build_channel`` makes ready for every channel's builder, before the builder
@@ -93,6 +137,8 @@ class Parts:
     secrets: SecretResolver
     http: aiohttp.ClientSession  # shared by the HTTP channels; the engine owns and closes it
     stream: TextIO | None  # the console's; None is stdout
+    # where a chat channel keeps each incident's root message (None: in memory)
+    threads: Threads | None = None
 
 
 # --- secrets -------------------------------------------------------------------------------

@@ -80,6 +80,9 @@ class Message:
     resolved_total: int | None = None
     # a message to a person: its signed, single-use links {"acknowledge": url, "resolve": url}
     actions: dict[str, str] | None = None
+    # runs of the incident's runbook commands awaiting an approval that one press may give
+    # (a ``change``): {"id", "step", "section"}; a Slack app shows an Approve button for each
+    awaiting_runs: tuple[dict[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -113,7 +116,7 @@ def to_json(message: Message) -> dict[str, Any]:
         value = getattr(message, f.name)
         if f.name in ("group_labels", "recipient", "alert_link", "actions"):
             value = dict(value) if value is not None else None
-        elif f.name in ("alerts", "diagnostics", "other_steps"):
+        elif f.name in ("alerts", "diagnostics", "other_steps", "awaiting_runs"):
             value = [dict(item) for item in value]
         out[f.name] = value
     return out
@@ -153,6 +156,7 @@ def from_json(data: dict[str, Any]) -> Message:
         firing_total=_count(data.get("firing_total")),
         resolved_total=_count(data.get("resolved_total")),
         actions=dict(data["actions"]) if isinstance(data.get("actions"), dict) else None,
+        awaiting_runs=tuple(dict(r) for r in data.get("awaiting_runs") or ()),
     )
 
 

@@ -21,6 +21,7 @@ from tocsin.notify.base import (
     ChannelSettings,
     Parts,
     SecretResolver,
+    Threads,
     resolve_secret,
 )
 from tocsin.notify.templates import ChannelTemplateSet
@@ -47,6 +48,7 @@ def build_channel(
     secrets: SecretResolver | None = None,
     clock: Clock | None = None,
     stream: TextIO | None = None,
+    threads: Threads | None = None,
 ) -> Channel:
     """The channel a configuration describes. Secrets are resolved and templates compiled
     now, so that a missing secret or a broken template is a ChannelConfigError at load."""
@@ -64,6 +66,7 @@ def build_channel(
         secrets=secrets or resolve_secret,
         http=http,
         stream=stream,
+        threads=threads,
     )
     builder = BUILDERS.get(cfg.type)
     if builder is None:

@@ -191,6 +191,21 @@ def of_incident(conn: Connection, incident_id: int, limit: int = 200) -> list[Ru
     return [_run(r) for r in rows]
 
 
+def awaiting(conn: Connection, incident_id: int, risk: str, limit: int = 5) -> list[Run]:
+    """The incident's runs of ``risk`` awaiting an approval, oldest first."""
+    rows = conn.execute(
+        select(runs)
+        .where(
+            and_(
+                runs.c.incident_id == incident_id, runs.c.status == "awaiting", runs.c.risk == risk
+            )
+        )
+        .order_by(runs.c.id)
+        .limit(limit)
+    )
+    return [_run(r) for r in rows]
+
+
 def with_status(conn: Connection, status: str, limit: int = 1000) -> list[Run]:
     """Runs in ``status``, oldest first."""
     rows = conn.execute(

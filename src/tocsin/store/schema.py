@@ -368,6 +368,22 @@ inbound_seen = Table(
     Index("ix_inbound_seen_at", "seen_at"),
 )
 
+# A Slack app's message for an incident in one conversation (0016, issue 21): the first
+# message posted there, which later ones edit in place (chat.update) and reply under (its
+# thread). ``conversation`` is where tocsin posts (a configured channel, or a member ID for a
+# direct message); ``slack_channel`` and ``ts`` are what Slack answered.
+slack_messages = Table(
+    "slack_messages",
+    metadata,
+    Column("incident_id", Integer, ForeignKey("incidents.id"), primary_key=True),
+    Column("channel", String(200), primary_key=True),  # the tocsin channel's name
+    Column("conversation", String(200), primary_key=True),
+    Column("slack_channel", String(64), nullable=False),
+    Column("ts", String(64), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_slack_messages_ts", "slack_channel", "ts"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
