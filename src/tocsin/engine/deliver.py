@@ -45,13 +45,14 @@ from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.incidents.figures import page_of
 from tocsin.metrics import Metrics
+from tocsin.notify import sms as sms_channel
 from tocsin.notify.base import Channel
 from tocsin.notify.http import http_session
 from tocsin.notify.message import Message, from_json
 from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.oncall import throttle
-from tocsin.store import outbox, repo
+from tocsin.store import outbox, repo, sms
 from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER, HELD_SUMMARY
 
@@ -84,8 +85,12 @@ def log_delivery(
     log.log(level, f"delivery {status}", extra=logs.fields(**facts))
 
 
-def default_factory(cfg: ChannelConfig, http: aiohttp.ClientSession) -> Channel:
-    return build_channel(cfg, http=http)
+def default_factory(
+    cfg: ChannelConfig, http: aiohttp.ClientSession, external_url: str = ""
+) -> Channel:
+    """The real channels; ``external_url``: where the gateways reach this tocsin (the
+    deliverer passes ``global.external_url``)."""
+    return build_channel(cfg, http=http, external_url=external_url)
 
 
 @dataclass
@@ -200,7 +205,11 @@ class Deliverer:
             if self._http is None:
                 self._http = http_session()
             try:
-                self._channels[name] = self.factory(cfg, self._http)
+                if self.factory is default_factory:
+                    external_url = self.config.model.global_.external_url
+                    self._channels[name] = default_factory(cfg, self._http, external_url)
+                else:
+                    self._channels[name] = self.factory(cfg, self._http)
             except Exception as exc:  # a channel that cannot be built is a dead letter
                 return None, cfg, f"channel {name!r} cannot be used: {exc}"
         return self._channels[name], cfg, ""
@@ -448,6 +457,27 @@ class Deliverer:
             elapsed = (time.perf_counter() - started) * 1000
         return _Result(ready.item_id, ready.notification_id, outcome, duration_ms=elapsed)
 
+    def _remember(self, conn: Any, row: Any, ref: str, now: float) -> None:
+        """What a gateway accepted, by its id: an SMS or a call (``Outcome.ref``), kept so
+        that a reply, a key pressed and a status callback find the incident and the person
+        (``store.sms``). Other channels' ids are not kept."""
+        cfg = self.config.paging.channels.get(row.channel)
+        if cfg is None or cfg.type not in sms_channel.TYPES:
+            return
+        message = from_json(json.loads(row.message))
+        sms.record_sent(
+            conn,
+            sms.Sent(
+                sid=ref,
+                channel=row.channel,
+                kind=cfg.type,
+                to_number=sms_channel.number_of(message) or "",
+                user=str((message.recipient or {}).get("name", "")),
+                incident_id=row.incident_id,
+            ),
+            now,
+        )
+
     def _record(self, results: list[_Result]) -> None:
         """One transaction for the batch; if it fails, one per result, so that one bad row
         does not lose the others' records."""
@@ -494,6 +524,8 @@ class Deliverer:
                 self.metrics.notifications_sent.labels(row.channel).inc()
             repo.finish(conn, result.item_id, self.owner)
             outbox.release_next(conn, row, now)
+            if outcome.ref is not None:
+                self._remember(conn, row, outcome.ref, now)
             repo.add_timeline(
                 conn,
                 row.incident_id,

@@ -93,6 +93,9 @@ class Parts:
     secrets: SecretResolver
     http: aiohttp.ClientSession  # shared by the HTTP channels; the engine owns and closes it
     stream: TextIO | None  # the console's; None is stdout
+    # where the gateways reach this tocsin (``global.external_url``): the webhooks an SMS or
+    # a call names for its status callbacks and key presses; "" when unknown
+    external_url: str = ""
 
 
 # --- secrets -------------------------------------------------------------------------------
