@@ -84,11 +84,11 @@ def get(conn: Connection, sid: str) -> Any | None:
     return conn.execute(select(sms_sent).where(sms_sent.c.sid == sid[:MAX_SID])).first()
 
 
-def latest_to(conn: Connection, number: str, kind: str = "sms") -> Any | None:
-    """The latest message of ``kind`` sent to ``number``: what a bare "1" answers."""
+def latest_to(conn: Connection, number: str) -> Any | None:
+    """The latest SMS or call to ``number``: the incident a bare "1" answers."""
     return conn.execute(
         select(sms_sent)
-        .where(sms_sent.c.to_number == number, sms_sent.c.kind == kind)
+        .where(sms_sent.c.to_number == number)
         .order_by(sms_sent.c.sent_at.desc(), sms_sent.c.sid.desc())
         .limit(1)
     ).first()
