@@ -12,13 +12,14 @@ import urllib.request
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
 
 from tests.fakes.twilio import FakeTwilio, sign
 from tests.notify.conftest import client
 from tests.notify.messages import make_message
+from tests.notify.sinks import HttpSink
 from tocsin.config import SmsChannelConfig, VoiceChannelConfig
 from tocsin.notify.message import Message
 from tocsin.notify.registry import build_channel
@@ -328,3 +329,19 @@ def test_the_fake_checks_what_twilio_checks(twilio: FakeTwilio) -> None:
     assert post("Calls.json", ok | {"From": "+15005550001", "Url": "https://x"})[1]["code"] == 21210
     status, created = post("Messages.json", ok | {"Body": "hi"})
     assert status == 201 and created["sid"].startswith("SM") and created["status"] == "queued"
+
+
+def test_the_fakes_webhooks_are_real_signed_form_posts() -> None:
+    """What the fake sends back to tocsin by default: a real HTTP POST of a form, signed over
+    the URL it is sent to (checked here with tocsin's own signature)."""
+    with HttpSink() as sink, FakeTwilio(auth_token="t0k") as twilio:
+        twilio.inbound_url = f"{sink.url}/api/v1/sms/inbound?x=1"
+        status, _ = twilio.reply("+14155550101", "ack 12")
+        assert status == 200
+        (request,) = sink.requests
+        assert request.path.endswith("/api/v1/sms/inbound?x=1")
+        assert request.headers["content-type"] == "application/x-www-form-urlencoded"
+        params = parse_qsl(request.body.decode(), keep_blank_values=True)
+        assert dict(params)["Body"] == "ack 12" and dict(params)["From"] == "+14155550101"
+        expected = signature("t0k", twilio.inbound_url, params)
+        assert request.headers["x-twilio-signature"] == expected

@@ -21,6 +21,7 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.store import sms as store_sms
 from tocsin.store.schema import sms_sent
 
 BASE = "https://tocsin.example.com"
@@ -245,3 +246,48 @@ def test_a_call_escapes_a_hostile_label_and_a_key_acknowledges(api: Api, fake: F
     assert fake.send_status(call["sid"], "no-answer")[0] == 204
     (failed,) = api.get(f"/api/v1/incidents/{number}/timeline?kind=phone_failed").json()
     assert failed["detail"]["medium"] == "voice" and failed["detail"]["person"] == "carol"
+
+
+def test_a_number_that_answered_stop_is_a_dead_letter_with_twilios_code(
+    api: Api, fake: FakeTwilio
+) -> None:
+    fake.unsubscribed.add(ALICE)
+    number = _page(api)
+    (failed,) = [
+        e
+        for e in api.get(f"/api/v1/incidents/{number}/timeline?kind=notify_failed").json()
+        if e["detail"]["target"] == "user:alice"
+    ]
+    assert "Twilio error 21610" in failed["detail"]["error"]
+    assert failed["detail"]["attempts"] == 1  # permanent: not tried again
+    with api.state.db.connect() as conn:
+        assert conn.execute(select(sms_sent).where(sms_sent.c.to_number == ALICE)).all() == []
+
+
+def test_statuses_move_forward_only(api: Api) -> None:
+    """Callbacks come in any order and twice: a final status stays, an earlier one is
+    ignored, the same one changes nothing."""
+    number = _page(api)
+    with api.state.db.begin() as conn:
+        first = store_sms.Sent("SM1", "sms", "sms", "+10000000001", "alice", number)
+        store_sms.record_sent(conn, first, 1e10)
+        again = store_sms.Sent("SM1", "sms", "sms", "+10000000002", "bob", number)
+        store_sms.record_sent(conn, again, 2e10)  # the same SID: kept as it was
+        steps = [
+            ("sent", None, True),
+            ("sent", None, False),
+            ("queued", None, False),
+            ("delivered", None, True),
+            ("undelivered", "30003", False),
+            ("sending", None, False),
+        ]
+        row = None
+        for said, code, changed in steps:
+            row, moved = store_sms.set_status(conn, "SM1", said, code, 3e10)
+            assert moved is changed, said
+        assert row is not None
+        assert (row.status, row.to_number, row.user_name) == ("delivered", "+10000000001", "alice")
+        assert store_sms.set_status(conn, "SM-unknown", "failed", "1", 4e10) == (None, False)
+        latest = store_sms.latest_to(conn, "+10000000001")
+        assert latest is not None and latest.sid == "SM1"
+        assert store_sms.latest_to(conn, "+10000000009") is None
