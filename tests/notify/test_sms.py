@@ -133,6 +133,10 @@ def test_a_long_hostile_page_is_bounded_and_keeps_its_instructions() -> None:
             "Your tocsin code: Code 123456 (10 minutes)",
         ),
         (
+            {"kind": "status_update", "incident_id": 0, "title": "tocsin", "text": "Code 9"},
+            "tocsin: Code 9",
+        ),
+        (
             {"kind": "status_update", "text": "Failing over to db2."},
             "tocsin #12 status update: DatabaseDown instance=db1: Failing over to db2.",
         ),

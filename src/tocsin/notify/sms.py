@@ -127,7 +127,10 @@ def sms_body(message: Message, limit: int = MAX_SMS) -> str:
     text = plain(message.text or "")
     if message.kind == "test" and not text:
         text = "This is a test notification from tocsin: no action is needed."
-    head = title if message.kind == "test" else f"{where} {message.kind.replace('_', ' ')}: {title}"
+    # a test, or a message about no incident (a contact method's verification code): its
+    # title alone; news about an incident names it
+    alone = message.kind == "test" or message.incident_id <= 0
+    head = title if alone else f"{where} {message.kind.replace('_', ' ')}: {title}"
     return _fit(f"{head}: {text}" if text else head, "", limit)
 
 
