@@ -294,6 +294,24 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Could not page: escalation policy 'x' is not configured",
     ),
     (
+        "phone_failed",
+        {
+            "medium": "sms",
+            "channel": "sms",
+            "person": "alice",
+            "number": "…0101",
+            "status": "undelivered",
+            "error_code": "30003",
+            "sid": "SM1",
+        },
+        "SMS to alice (…0101) via sms not delivered: undelivered, error 30003",
+    ),
+    (
+        "phone_failed",
+        {"medium": "voice", "person": "alice", "number": "…0101", "status": "no-answer"},
+        "Call to alice (…0101) not delivered: no-answer",
+    ),
+    (
         "held_back",
         {
             "channel": "sms",
@@ -313,6 +331,7 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     ("acknowledged", {"by": "ana"}, "Acknowledged by ana"),
     ("ack_expired", {"acknowledged_by": "ana"}, "Acknowledgement by ana lapsed: paging again"),
     ("resolved", {"by": "ana"}, "Resolved by ana"),
+    ("resolved", {"by": "ana", "via": "sms"}, "Resolved by ana via sms"),
     ("resolved", {"reason": "all alerts resolved"}, "Resolved: all alerts resolved"),
     ("reopened", {"by": "ana", "reason": "back"}, "Reopened by ana: back"),
     (

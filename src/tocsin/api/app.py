@@ -31,6 +31,7 @@ from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api
 from tocsin.api import share as share_api
 from tocsin.api import slack as slack_api
+from tocsin.api import sms as sms_api
 from tocsin.api import updates as status_updates
 from tocsin.api.auth import require
 from tocsin.api.state import AppState, EngineFlush
@@ -213,6 +214,7 @@ def create_app(
         return page
 
     app.include_router(share_api.router, tags=["links"])
+    app.include_router(sms_api.router, tags=["sms"])
 
     @app.get("/-/healthy", include_in_schema=False)
     async def healthy() -> Response:

@@ -168,6 +168,8 @@ PERSON_LIMITS: dict[str, PersonLimitConfig | None] = {
     "webhook": PersonLimitConfig(count=10, per="1m"),
     "pagerduty": None,
     "console": None,
+    "sms": PersonLimitConfig(count=5, per="5m"),
+    "voice": PersonLimitConfig(count=3, per="10m"),
 }
 
 
@@ -348,14 +350,33 @@ class ConsoleChannelConfig(_ChannelBase):
     type: Literal["console"]
 
 
+class _TwilioChannelBase(_ChannelBase):
+    """A gateway with Twilio's API shape (Twilio, or a compatible one at ``api_url``)."""
+
+    account_sid: str = Field(min_length=1, max_length=64)
+    auth_token: Secret
+    sender: str = Field(alias="from", pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164
+    api_url: str = "https://api.twilio.com"
+
+
+class SmsChannelConfig(_TwilioChannelBase):
+    type: Literal["sms"]
+
+
+class VoiceChannelConfig(_TwilioChannelBase):
+    type: Literal["voice"]
+
+
 # the channel types, as pydantic names them in the location of an error (load.py drops them)
-CHANNEL_TYPES = ("slack", "email", "webhook", "pagerduty", "console")
+CHANNEL_TYPES = ("slack", "email", "webhook", "pagerduty", "console", "sms", "voice")
 ChannelConfig = Annotated[
     SlackChannelConfig
     | EmailChannelConfig
     | WebhookChannelConfig
     | PagerDutyChannelConfig
-    | ConsoleChannelConfig,
+    | ConsoleChannelConfig
+    | SmsChannelConfig
+    | VoiceChannelConfig,
     Field(discriminator="type"),
 ]
 

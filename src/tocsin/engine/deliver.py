@@ -45,13 +45,14 @@ from tocsin.clock import Clock
 from tocsin.config import ChannelConfig, Config
 from tocsin.incidents.figures import page_of
 from tocsin.metrics import Metrics
+from tocsin.notify import sms as sms_channel
 from tocsin.notify.base import Channel, ThreadRoot
 from tocsin.notify.http import http_session
 from tocsin.notify.message import Message, from_json
 from tocsin.notify.registry import build_channel
 from tocsin.notify.retry import Outcome, next_step, policy_from
 from tocsin.oncall import throttle
-from tocsin.store import outbox, repo, threads
+from tocsin.store import outbox, repo, sms, threads
 from tocsin.store.db import begin_write
 from tocsin.store.kinds import DELIVER, HELD_SUMMARY
 
@@ -228,7 +229,10 @@ class Deliverer:
                     self.factory(cfg, self._http)
                     if self.factory is not None
                     else build_channel(
-                        cfg, http=self._http, threads=StoreThreads(self.db, self.clock)
+                        cfg,
+                        http=self._http,
+                        threads=StoreThreads(self.db, self.clock),
+                        external_url=self.config.model.global_.external_url,
                     )
                 )
             except Exception as exc:  # a channel that cannot be built is a dead letter
@@ -478,6 +482,27 @@ class Deliverer:
             elapsed = (time.perf_counter() - started) * 1000
         return _Result(ready.item_id, ready.notification_id, outcome, duration_ms=elapsed)
 
+    def _remember(self, conn: Any, row: Any, ref: str, now: float) -> None:
+        """What a gateway accepted, by its id: an SMS or a call (``Outcome.ref``), kept so
+        that a reply, a key pressed and a status callback find the incident and the person
+        (``store.sms``). Other channels' ids are not kept."""
+        cfg = self.config.paging.channels.get(row.channel)
+        if cfg is None or cfg.type not in sms_channel.TYPES:
+            return
+        message = from_json(json.loads(row.message))
+        sms.record_sent(
+            conn,
+            sms.Sent(
+                sid=ref,
+                channel=row.channel,
+                kind=cfg.type,
+                to_number=sms_channel.number_of(message) or "",
+                user=str((message.recipient or {}).get("name", "")),
+                incident_id=row.incident_id,
+            ),
+            now,
+        )
+
     def _record(self, results: list[_Result]) -> None:
         """One transaction for the batch; if it fails, one per result, so that one bad row
         does not lose the others' records."""
@@ -524,6 +549,8 @@ class Deliverer:
                 self.metrics.notifications_sent.labels(row.channel).inc()
             repo.finish(conn, result.item_id, self.owner)
             outbox.release_next(conn, row, now)
+            if outcome.ref is not None:
+                self._remember(conn, row, outcome.ref, now)
             repo.add_timeline(
                 conn,
                 row.incident_id,

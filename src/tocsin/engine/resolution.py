@@ -8,6 +8,9 @@ incident itself (``engine/flush.py``) and calls ``stopped``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from sqlalchemy import Connection
 
 from tocsin import times
@@ -18,8 +21,16 @@ from tocsin.store import outbox, repo
 from tocsin.store.kinds import ACK_TIMEOUT, ESCALATION_KINDS
 
 
-def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
-    """Resolve by a person; None when done (or done before), else why not."""
+def resolve(
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    by: str,
+    now: float,
+    detail: Mapping[str, Any] | None = None,
+) -> str | None:
+    """Resolve by a person; None when done (or done before), else why not. ``detail``: more
+    of what the timeline's ``resolved`` row says beside ``by`` (where it came from)."""
     incident = repo.get_incident(conn, incident_id, lock=True)
     moved = transition(incident.status if incident is not None else None, "resolve")
     if isinstance(moved, Refusal):
@@ -28,7 +39,7 @@ def resolve(s: Settings, conn: Connection, incident_id: int, by: str, now: float
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
     stopped(conn, incident_id, now)
-    repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {"by": by})
+    repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {**(detail or {}), "by": by})
     storm.lead_resolved(s, conn, incident_id, now)  # a storm's lead: another carries it
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(

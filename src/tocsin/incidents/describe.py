@@ -60,6 +60,7 @@ TIMELINE_KINDS = (
     "deadline_missed",
     "notified",
     "notify_failed",
+    "phone_failed",
     "held_back",
     "held_summary",
     "acknowledged",
@@ -421,6 +422,13 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         return (
             f"Delivery of {what}{to_text} via {_text(d['channel'])} failed{after}{error}{fallback}"
         )
+    if kind == "phone_failed":  # a gateway's status callback: not delivered, not answered
+        what = "Call" if d.get("medium") == "voice" else "SMS"
+        to = _text(d.get("person")) or "?"
+        digits = f" ({_text(d['number'])})" if d.get("number") else ""
+        code = f", error {_text(d['error_code'])}" if d.get("error_code") else ""
+        via = f" via {_text(d['channel'])}" if d.get("channel") else ""
+        return f"{what} to {to}{digits}{via} not delivered: {_text(d.get('status')) or '?'}{code}"
     if kind == "attempt_failed":
         status = f"status {_text(d['status'])}" if d.get("status") else "no answer"
         via = f" via {_text(d['channel'])}" if d.get("channel") else ""
@@ -433,7 +441,7 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         who = f" by {_text(d['acknowledged_by'])}" if d.get("acknowledged_by") else ""
         return f"Acknowledgement{who} lapsed: paging again"
     if kind == "resolved":
-        return f"Resolved{by}{reason}"
+        return f"Resolved{by}{reason}" + (f" via {_text(d['via'])}" if d.get("via") else "")
     if kind == "reopened":
         return f"Reopened{by}{reason}"
     if kind == "alerts_resolved":

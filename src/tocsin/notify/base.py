@@ -139,6 +139,9 @@ class Parts:
     stream: TextIO | None  # the console's; None is stdout
     # where a chat channel keeps each incident's root message (None: in memory)
     threads: Threads | None = None
+    # where the gateways reach this tocsin (``global.external_url``): the webhooks an SMS or
+    # a call names for its status callbacks and key presses; "" when unknown
+    external_url: str = ""
 
 
 # --- secrets -------------------------------------------------------------------------------

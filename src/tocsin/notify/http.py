@@ -45,7 +45,9 @@ def http_session(tls: ssl.SSLContext | None = None) -> aiohttp.ClientSession:
 
 
 @dataclass(frozen=True)
-class _Answer:
+class Answer:
+    """A receiver's answer: its status, headers and the start of its body."""
+
     status: int
     headers: CIMultiDictProxy[str]  # names are case-insensitive
     body: str
@@ -78,7 +80,7 @@ async def _post(
     body: bytes,
     headers: Mapping[str, str],
     timeout_s: float,
-) -> _Answer | Outcome:
+) -> Answer | Outcome:
     """POST once; the answer, or the Outcome of a request that got none. The URL is never put
     into an error (a Slack webhook URL is a secret)."""
     try:
@@ -100,14 +102,14 @@ async def _post(
                 if not chunk:
                     break
                 data += chunk
-            return _Answer(response.status, response.headers, data.decode("utf-8", "replace"))
+            return Answer(response.status, response.headers, data.decode("utf-8", "replace"))
     except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
         return Outcome(ok=False, status=None, error=f"no answer within {timeout_s:g}s")
     except (aiohttp.ClientError, OSError) as exc:
         return Outcome(ok=False, status=None, error=_client_error(exc, url))
 
 
-def _outcome(answer: _Answer, now: float) -> Outcome:
+def _outcome(answer: Answer, now: float) -> Outcome:
     """Any 2xx is a success (Slack answers 200 "ok", Slack-compatible receivers such as
     Mattermost any 2xx, PagerDuty 202); otherwise the status, the receiver's ``Retry-After``
     and the start of its body."""
@@ -143,8 +145,13 @@ class HttpChannel(BaseChannel):
         self._url = url
         self._http = parts.http
 
+    async def exchange(self, body: bytes, headers: Mapping[str, str]) -> Answer | Outcome:
+        """POST once; the receiver's answer, for a channel that reads what it says (a
+        gateway's id, its error code), or the Outcome of a request that got none."""
+        return await _post(self._http, self._url, body, headers, self._timeout_s)
+
     async def post(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
-        answer = await _post(self._http, self._url, body, headers, self._timeout_s)
+        answer = await self.exchange(body, headers)
         if isinstance(answer, Outcome):
             return answer
         return _outcome(answer, self._clock.now())

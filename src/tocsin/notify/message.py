@@ -60,7 +60,8 @@ class Message:
     # {"title", "language", "code", "risk", "unfilled" (placeholders no label filled)}
     diagnostics: tuple[dict[str, str], ...] = ()
     escalation_step: int | None = None
-    recipient: dict[str, str] | None = None  # {"name", "email", "slack"} when paging a person
+    # {"name", "email", "slack", and "phone" when the user has one} when paging a person
+    recipient: dict[str, str] | None = None
     text: str | None = None  # status_update: the body a human wrote
     # the runbook's other steps, named with their risk: {"title", "phase", "risk"}
     other_steps: tuple[dict[str, str], ...] = ()

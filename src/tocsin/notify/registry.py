@@ -14,7 +14,7 @@ from typing import Any, TextIO
 import aiohttp
 
 from tocsin.clock import Clock, RealClock
-from tocsin.notify import console, email, pagerduty, slack, webhook
+from tocsin.notify import console, email, pagerduty, slack, sms, webhook
 from tocsin.notify.base import (
     Channel,
     ChannelConfigError,
@@ -38,6 +38,8 @@ BUILDERS: dict[str, Builder] = {
     "webhook": webhook.build,
     "pagerduty": pagerduty.build,
     "console": console.build,
+    "sms": sms.build_sms,
+    "voice": sms.build_voice,
 }
 
 
@@ -49,9 +51,11 @@ def build_channel(
     clock: Clock | None = None,
     stream: TextIO | None = None,
     threads: Threads | None = None,
+    external_url: str = "",
 ) -> Channel:
     """The channel a configuration describes. Secrets are resolved and templates compiled
-    now, so that a missing secret or a broken template is a ChannelConfigError at load."""
+    now, so that a missing secret or a broken template is a ChannelConfigError at load.
+    ``external_url``: where the gateways reach this tocsin (``global.external_url``)."""
     timeout_s = parse_duration(cfg.retry.timeout)
     try:
         templates = ChannelTemplateSet(cfg.name, cfg.templates)
@@ -67,6 +71,7 @@ def build_channel(
         http=http,
         stream=stream,
         threads=threads,
+        external_url=external_url,
     )
     builder = BUILDERS.get(cfg.type)
     if builder is None:

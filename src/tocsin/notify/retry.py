@@ -45,6 +45,9 @@ class Outcome:
     retry_after_s: float | None = None  # what the receiver asked us to wait
     error: str = ""
     transient: bool | None = None  # set by the channel when it knows better than the status
+    # the receiver's id for what it accepted (a Twilio message or call SID): the deliverer
+    # keeps it where replies and status callbacks look for it (engine/deliver.py)
+    ref: str | None = None
 
 
 @dataclass(frozen=True)

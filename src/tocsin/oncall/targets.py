@@ -93,6 +93,9 @@ def deliveries(
         recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
         if user.full_name:
             recipient["full_name"] = user.full_name  # how their messages greet them
+        phone = getattr(user, "phone", None)
+        if phone:
+            recipient["phone"] = phone  # the number an SMS or a call goes to (E.164)
         zone = getattr(user, "timezone", None)
         if zone and zone != "UTC":
             recipient["timezone"] = zone  # the times in their messages are in it

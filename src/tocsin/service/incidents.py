@@ -69,10 +69,17 @@ def acknowledge(
     return _paging(ctx, incident_id, by, act)
 
 
-def resolve(ctx: Context, incident_id: int, by: str) -> dict[str, Any]:
+def resolve(
+    ctx: Context, incident_id: int, by: str, detail: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Resolved by hand: escalation stops, the route's channels and everyone paged are told;
-    the incident, with a ``warning`` when its alerts still fire (what will happen then)."""
-    done = _paging(ctx, incident_id, by, Pager.resolve)
+    the incident, with a ``warning`` when its alerts still fire (what will happen then).
+    ``detail``: more for the timeline's ``resolved`` row (where it came from, beside ``by``)."""
+
+    def act(pager: Pager, conn: Connection, incident_id: int, by: str, now: float) -> str | None:
+        return pager.resolve(conn, incident_id, by, now, detail)
+
+    done = _paging(ctx, incident_id, by, act)
     with ctx.db.connect() as conn:
         when = times.to_dt(ctx.now())
         firing = [

@@ -384,6 +384,25 @@ slack_messages = Table(
     Index("ix_slack_messages_ts", "slack_channel", "ts"),
 )
 
+# SMS and calls sent through a Twilio-shaped gateway (0017, issue 21): what the gateway
+# answered (its SID), so that a reply, a key pressed on a call and a delivery status callback
+# find the incident and the person; ``status`` is the gateway's latest word.
+sms_sent = Table(
+    "sms_sent",
+    metadata,
+    Column("sid", String(64), primary_key=True),
+    Column("channel", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # sms | voice
+    Column("to_number", String(20), nullable=False),
+    Column("user_name", Text, nullable=False),  # "" when the message was to no person
+    Column("incident_id", Integer, ForeignKey("incidents.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("error_code", String(16), nullable=True),
+    Column("sent_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_sms_sent_to_number", "to_number", "sent_at"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
