@@ -291,7 +291,7 @@ DEFAULT_TITLE = """\
 """  # noqa: E501
 
 DEFAULT_TEXT = """\
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics", "test") and text %}
 {{ text }}
 
 {% endif %}
@@ -378,7 +378,7 @@ DEFAULT_HTML = """\
 {% if kind == "test" %}
 <p><em>This is a test notification from tocsin: no action is needed.</em></p>
 {% endif %}
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics", "test") and text %}
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
