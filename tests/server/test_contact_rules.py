@@ -27,6 +27,7 @@ from tocsin.service import contacts as service
 from tocsin.service.context import Context
 from tocsin.store import repo
 from tocsin.store.schema import contact_codes, notifications
+from tocsin.web import console
 
 CONFIG = """
 global: {{resolve_timeout: 5m, external_url: "https://tocsin.example.com"}}
@@ -382,3 +383,85 @@ def test_numbers_of_verified_methods_name_their_user(harness: Harness) -> None:
     state = harness.api.state
     ctx = Context(state.db, state.config, harness.clock)
     assert service.users_by_phone(ctx) == {"+15551230001": "alice"}
+
+
+@pytest.fixture
+def console_harness(
+    db: Engine, clock: VirtualClock, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Harness]:
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))  # the server's key, on PostgreSQL
+    with HttpSink("slack") as slack, HttpSink() as hook, SmtpSink() as smtp:
+        text = dedent(CONFIG).format(slack=slack.url, hook=hook.url, smtp=smtp.port)
+        state = AppState(db=db, config=parse_config(text), clock=clock)
+        tokens = {}
+        with db.begin() as conn:
+            for user, role in (("alice", "viewer"), ("root", "admin")):
+                tokens[user] = f"tocsin_{user}_token"
+                repo.create_token(conn, user, role, tokens[user], clock.now(), user=user)
+        app = console.install(create_app(state, run_engine=False))
+        with TestClient(app) as client:
+            seen = {"slack": 0, "hook": 0, "smtp": 0}
+            yield Harness(Api(client, state, db), clock, slack, hook, smtp, tokens, seen)
+
+
+def _csrf(text: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', text)
+    assert found, text
+    return found.group(1)
+
+
+def test_the_console_page_of_ones_own_notifications(console_harness: Harness) -> None:
+    h = console_harness
+    client = h.api.client
+    form = client.get("/signin", params={"next": "/me/notifications"})
+    signed = client.post(
+        "/signin",
+        data={"token": h.tokens["alice"], "csrf": _csrf(form.text), "next": "/me/notifications"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303
+    shown = client.get("/me/notifications")
+    assert shown.status_code == 200
+    assert "slack-dm" in shown.text and "U0ALICE01" in shown.text and "configuration" in shown.text
+    assert 'href="/me/notifications"' in shown.text  # in the nav
+    csrf = _csrf(shown.text)
+    # without the CSRF token: refused, nothing changes
+    refused = client.post("/me/notifications/add-method", data={"name": "x", "channel": "hook"})
+    assert refused.status_code == 403
+    # a viewer adds a method to their own, at home; it waits for its code
+    added = client.post(
+        "/me/notifications/add-method",
+        data={"csrf": csrf, "name": "home", "channel": "mail", "address": "alice@home.example"},
+        follow_redirects=True,
+    )
+    assert added.status_code == 200 and "Contact method home added" in added.text
+    assert "not verified" in added.text
+    bad = client.post(
+        "/me/notifications/add-rule",
+        data={"csrf": csrf, "contact": "home", "after": "3h"},
+        follow_redirects=True,
+    )
+    assert "between 0s and 1h" in bad.text
+    sent = client.post(
+        "/me/notifications/verify", data={"csrf": csrf, "name": "home"}, follow_redirects=True
+    )
+    assert "A code was sent through home" in sent.text and 'name="code"' in sent.text
+    [mail] = h.new("smtp")
+    confirmed = client.post(
+        "/me/notifications/confirm",
+        data={"csrf": csrf, "name": "home", "code": _code(mail)},
+        follow_redirects=True,
+    )
+    assert "home is verified" in confirmed.text and "not verified" not in confirmed.text
+    moved = client.post(
+        "/me/notifications/method-up", data={"csrf": csrf, "index": "3"}, follow_redirects=True
+    )
+    assert moved.text.index(">home<") < moved.text.index(">hook<")
+    tested = client.post(
+        "/me/notifications/test", data={"csrf": csrf, "name": "hook"}, follow_redirects=True
+    )
+    assert "Test sent through hook" in tested.text
+    assert [m["kind"] for m in h.new("hook")] == ["test"]
+    # another person's page: refused to her
+    other = client.get("/me/notifications?user=bob")
+    assert other.status_code == 403
