@@ -129,9 +129,15 @@ class Harness:
 
 
 @pytest.fixture
-def harness(db: Engine, clock: VirtualClock) -> Iterator[Harness]:
+def harness(db: Engine, clock: VirtualClock, request: pytest.FixtureRequest) -> Iterator[Harness]:
+    ack_timeout = getattr(request, "param", None)  # the policy's, when a test gives one
     with HttpSink("slack") as slack, HttpSink() as hook, SmtpSink() as smtp:
         text = dedent(CONFIG).format(slack=slack.url, hook=hook.url, smtp=smtp.port)
+        if ack_timeout:
+            text = text.replace(
+                "  - name: alice-first\n",
+                f"  - name: alice-first\n    ack_timeout: {ack_timeout}\n",
+            )
         state = AppState(db=db, config=parse_config(text), clock=clock)
         tokens = {}
         with db.begin() as conn:
@@ -186,6 +192,24 @@ def test_acknowledging_cancels_the_later_notifications(harness: Harness, db: Eng
     with db.connect() as conn:
         statuses = sorted(r.status for r in conn.execute(select(notifications.c.status)))
     assert statuses == ["cancelled", "cancelled", "sent", "sent"]
+
+
+@pytest.mark.parametrize("harness", ["10m"], indirect=True)
+def test_an_acknowledgement_that_lapses_pages_again_by_the_rules(harness: Harness) -> None:
+    incident = harness.fire()
+    assert len(harness.new("slack")) == 1
+    assert harness.call("POST", f"/api/v1/incidents/{incident}/ack", "alice", {}).status_code == 200
+    harness.run()
+    harness.new("slack")  # the acknowledgement, where she was paged
+    harness.advance(600)  # the acknowledgement lapses: escalation starts again
+    [again] = harness.new("slack")
+    assert "<@U0ALICE01>" in str(again)
+    harness.nothing_new()
+    harness.advance(120)  # and the email after 2m, by the rules, with a key of its own
+    [mail] = harness.new("smtp")
+    assert mail.rcpt_tos == ["alice@example.com"]
+    kinds = [e["kind"] for e in harness.timeline(incident)]
+    assert kinds.count("notifications_cancelled") == 1 and "ack_expired" in kinds
 
 
 def test_a_person_edits_their_own_rules_and_not_another_persons(harness: Harness) -> None:
