@@ -489,3 +489,20 @@ def test_the_console_page_of_ones_own_notifications(console_harness: Harness) ->
     # another person's page: refused to her
     other = client.get("/me/notifications?user=bob")
     assert other.status_code == 403
+
+
+def test_the_remote_client_reads_and_tests_through_the_api(harness: Harness) -> None:
+    """``tocsin me`` with ``--url``: RemoteClient over the API, as the token's user."""
+    from tocsin.cli.remote import RemoteClient
+    from tocsin.errors import Forbidden
+
+    transport = harness.api.client._transport  # the app in process
+    remote = RemoteClient("http://testserver", harness.tokens["bob"], transport=transport)
+    view = remote.contacts(remote.actor(None), None)
+    assert view["user"] == "bob" and view["origin"] == "legacy"
+    assert [(m["name"], m["channel"]) for m in view["methods"]] == [("hook", "hook")]
+    sent = remote.test_contact("hook", "bob", None)
+    assert sent["sent"] is True and sent["user"] == "bob"
+    assert [m["kind"] for m in harness.new("hook")] == ["test"]
+    with pytest.raises(Forbidden):
+        remote.contacts("bob", "alice")
