@@ -306,6 +306,19 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Held back resolved to bob on sms (limit 1 per 1m): in a summary later",
     ),
     (
+        "escalated",
+        {
+            "policy": "p",
+            "step": 1,
+            "round": 1,
+            "reason": "started",
+            "paged": {},
+            "later": {"alice": ["phone after 2m", "call after 5m"]},
+        },
+        "Escalation policy p started at step 1: nobody paged yet; later: alice (phone after 2m,"
+        " call after 5m)",
+    ),
+    (
         "notifications_cancelled",
         {
             "count": 2,

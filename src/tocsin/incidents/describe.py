@@ -364,8 +364,9 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         where = f"step {step}" + (f", round {rnd}" if isinstance(rnd, int) and rnd > 1 else "")
         if "paged" in d:
             who = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody could be paged"
-            if d.get("later"):
-                who += f"; later: {_paged(d['later'])}"
+            if d.get("later"):  # people's rules that page them later
+                now = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody paged yet"
+                who = f"{now}; later: {_paged(d['later'])}"
         else:
             who = f"paged {', '.join(_who(t) for t in _list(d.get('targets'))) or 'nobody'}"
         if d.get("reason") == "started":
