@@ -227,7 +227,7 @@ def test_alertmanager_receiver_configs_are_refused_with_what_to_write(kind: str)
             "route: {receiver: d}\nreceivers: [{name: d}]\n"
             "users: [{name: a, contact: [], tz: x}]\n",
             "users[0].tz",
-            "the keys here are `contact`, `email`",
+            "the keys here are `contact`, `contact_methods`, `email`",
         ),
     ],
 )

@@ -291,11 +291,11 @@ DEFAULT_TITLE = """\
 """  # noqa: E501
 
 DEFAULT_TEXT = """\
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics", "test") and text %}
 {{ text }}
 
 {% endif %}
-{% if kind == "test" %}
+{% if kind == "test" and not text %}
 This is a test notification from tocsin: no action is needed.
 
 {% endif %}
@@ -303,6 +303,7 @@ This is a test notification from tocsin: no action is needed.
 {{ recipient.get("full_name") or recipient.name }}, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.
 
 {% endif %}
+{% if kind != "test" or incident_id %}
 Incident #{{ incident_id }}: {{ title }}
 Status:   {{ status }}{% if kind == "deadline" %} (not acknowledged in time){% endif %}
 
@@ -312,7 +313,8 @@ Alerts:   {{ firing_total | number }} {% if kind == "resolved" %}still {% endif 
 Labels:   {% for k, v in common_labels | dictsort if k != "alertname" %}{{ k }}={{ v }}{% if not loop.last %}, {% endif %}{% endfor %}
 
 {% endif %}
-{% if summary %}
+{% endif %}
+{% if summary and (kind != "test" or incident_id) %}
 Summary:  {{ summary }}
 {% endif %}
 {% if external_url %}
@@ -375,15 +377,16 @@ DEFAULT_HTML = """\
 {% set colour = {"resolved": "#2e7d32", "acknowledged": "#f9a825"}.get(status, "#c62828") %}
 <h2 style="margin: 0 0 8px 0; color: {{ colour }};">
 {%- if kind == "resolved" %}Resolved{% elif kind == "acknowledged" %}Acknowledged{% elif kind == "escalation" %}Escalated{% if escalation_step %} (step {{ escalation_step }}){% endif %}{% elif kind == "deadline" %}Not acknowledged in time{% elif kind == "reminder" %}Still firing{% elif kind == "status_update" %}Update{% elif kind == "update_reminder" %}Status update due{% elif kind == "duty_reminder" %}Duty due{% elif kind == "storm_update" %}Storm update{% elif kind == "held_summary" %}Held back{% elif kind == "diagnostics" %}Diagnostics{% elif kind == "test" %}Test{% else %}Firing{% endif %}: {{ title }}</h2>
-{% if kind == "test" %}
+{% if kind == "test" and not text %}
 <p><em>This is a test notification from tocsin: no action is needed.</em></p>
 {% endif %}
-{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics") and text %}
+{% if kind in ("status_update", "update_reminder", "duty_reminder", "storm_update", "held_summary", "diagnostics", "test") and text %}
 <p style="white-space: pre-wrap;">{{ text }}</p>
 {% endif %}
 {% if recipient and kind in ("firing", "escalation", "deadline", "reminder") %}
 <p><strong>{{ recipient.get("full_name") or recipient.name }}</strong>, you are paged for this incident{% if kind == "escalation" %} (escalation step {{ escalation_step }}){% endif %}.</p>
 {% endif %}
+{% if kind != "test" or incident_id %}
 <table style="border-collapse: collapse;">
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Incident</strong></td><td>#{{ incident_id }}</td></tr>
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Status</strong></td><td>{{ status }}</td></tr>
@@ -396,8 +399,11 @@ DEFAULT_HTML = """\
 <tr><td style="padding: 2px 12px 2px 0;"><strong>Summary</strong></td><td>{{ summary }}</td></tr>
 {% endif %}
 </table>
-{% if external_url %}
+{% endif %}
+{% if external_url and (kind != "test" or incident_id) %}
 <p><a href="{{ external_url }}">Open incident #{{ incident_id }} in tocsin</a></p>
+{% elif external_url %}
+<p><a href="{{ external_url }}">Open tocsin</a></p>
 {% endif %}
 {% if actions %}
 <p>{% if actions.get("acknowledge") %}<a href="{{ actions["acknowledge"] }}" style="display: inline-block; padding: 8px 14px; margin-right: 8px; background: #f9a825; color: #1d1d1d; text-decoration: none; border-radius: 4px;">Acknowledge</a>{% endif %}{% if actions.get("resolve") %}<a href="{{ actions["resolve"] }}" style="display: inline-block; padding: 8px 14px; background: #2e7d32; color: #ffffff; text-decoration: none; border-radius: 4px;">Resolve</a>{% endif %}<br><small>Each link works once, without signing in, until it expires.</small></p>

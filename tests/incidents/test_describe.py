@@ -324,6 +324,37 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         "Held back resolved to bob on sms (limit 1 per 1m): in a summary later",
     ),
     (
+        "escalated",
+        {
+            "policy": "p",
+            "step": 1,
+            "round": 1,
+            "reason": "started",
+            "paged": {},
+            "later": {"alice": ["phone after 2m", "call after 5m"]},
+        },
+        "Escalation policy p started at step 1: nobody paged yet; later: alice (phone after 2m,"
+        " call after 5m)",
+    ),
+    (
+        "notifications_cancelled",
+        {
+            "count": 2,
+            "reason": "acknowledged",
+            "cancelled": [
+                {"person": "alice", "contact": "phone", "channel": "sms"},
+                {"person": "alice", "contact": "call", "channel": "voice"},
+            ],
+            "said": "alice by phone, alice by call",
+        },
+        "2 later notifications cancelled: alice by phone, alice by call",
+    ),
+    (
+        "contact_skipped",
+        {"person": "alice", "contact": "phone", "channel": "sms", "reason": "not verified"},
+        "Did not page alice by phone (sms): not verified",
+    ),
+    (
         "held_summary",
         {"channel": "sms", "person": "bob", "held": 2, "total": 5, "incidents": 4},
         "Summed up 5 held messages for bob on sms in one message (2 of this incident)",

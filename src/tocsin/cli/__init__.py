@@ -17,6 +17,7 @@ from tocsin import __version__
 from tocsin.cli import (
     configuration,
     incidents,
+    me,
     paging,
     reports,
     response,
@@ -70,6 +71,7 @@ app.add_typer(server.tokens_app, name="tokens")
 app.add_typer(users.users_app, name="users")
 app.add_typer(configuration.routes_app, name="routes")
 app.add_typer(configuration.config_app, name="config")
+app.add_typer(me.me_app, name="me")
 
 # ``tocsin incident``: its commands come from four modules
 incident_app = typer.Typer(help="Act on incidents.", no_args_is_help=True)

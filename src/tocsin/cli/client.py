@@ -122,6 +122,14 @@ class Client(Protocol):
 
     def delete_override(self, override_id: int) -> None: ...
 
+    def contacts(self, by: str, user: str | None) -> dict[str, Any]:
+        """A person's contact methods and notification rules (``by``'s own, or ``user``'s)."""
+        ...
+
+    def test_contact(self, name: str, by: str, user: str | None) -> dict[str, Any]:
+        """Send a test through one of a person's contact methods."""
+        ...
+
     def silences(self) -> list[dict[str, Any]]:
         """Every silence, in Alertmanager's shape and order."""
         ...
@@ -363,6 +371,19 @@ class LocalClient:
         from tocsin.service.paging import remove_override
 
         remove_override(self.ctx(), override_id)
+
+    def contacts(self, by: str, user: str | None) -> dict[str, Any]:
+        from tocsin.service import contacts
+
+        ctx = self.ctx()  # on this host: anyone's, as the files allow
+        return contacts.view(ctx, contacts.person_for(ctx, by, True, user))
+
+    def test_contact(self, name: str, by: str, user: str | None) -> dict[str, Any]:
+        from tocsin.service import contacts
+
+        ctx = self.ctx()
+        person = contacts.person_for(ctx, by, True, user)
+        return contacts.send_test(ctx, person, name, by).to_json()
 
     def silences(self) -> list[dict[str, Any]]:
         from tocsin import times

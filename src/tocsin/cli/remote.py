@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 import yaml
@@ -390,6 +391,19 @@ class RemoteClient:
 
     def delete_override(self, override_id: int) -> None:
         self.call("DELETE", f"/api/v1/overrides/{override_id}")
+
+    # ------------------------------------------------------------------ contact methods
+
+    def contacts(self, by: str, user: str | None) -> dict[str, Any]:
+        found: dict[str, Any] = self.json(
+            "GET", "/api/v1/me/contact-methods", params={"user": user}
+        )
+        return found
+
+    def test_contact(self, name: str, by: str, user: str | None) -> dict[str, Any]:
+        path = f"/api/v1/me/contact-methods/{quote(name, safe='')}/test"
+        found: dict[str, Any] = self.json("POST", path, params={"user": user})
+        return found
 
     # ------------------------------------------------------------------ silences
 

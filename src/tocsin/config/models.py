@@ -457,6 +457,23 @@ class ExecuteConfig(_Strict):
     auto_limit: int = Field(10, ge=1, le=100)  # read commands run automatically per incident
 
 
+class ContactMethodConfig(_Strict):
+    """A way to reach a person: a configured channel, and the address it reaches them at
+    (left out: the user's own ``slack``, ``email`` or ``phone``, as the channel's type needs;
+    a webhook needs none). docs/paging.md, "Personal notification rules"."""
+
+    name: str
+    channel: str
+    address: str | None = None
+
+
+class NotificationRuleConfig(_Strict):
+    """Page through the contact method ``contact`` this long after the step pages the user."""
+
+    contact: str
+    after: Duration = "0s"
+
+
 class UserConfig(_Strict):
     name: str
     full_name: str | None = None
@@ -468,6 +485,10 @@ class UserConfig(_Strict):
     # what this person may do from a chat button, an SMS reply or a phone call, where no token
     # or console session says (a viewer is told no)
     role: Literal["viewer", "responder", "admin"] = "responder"
+    # contact methods and the timed rules that use them (instead of `contact`); the user may
+    # change theirs from the console or the API (docs/paging.md)
+    contact_methods: list[ContactMethodConfig] = Field(default_factory=list)
+    notification_rules: list[NotificationRuleConfig] = Field(default_factory=list)
 
 
 class TeamConfig(_Strict):

@@ -31,6 +31,8 @@ from tocsin.config.models import (
     UserConfig,
     clock_minutes,
 )
+from tocsin.oncall.contacts import Method, Profile, Rule, from_contact
+from tocsin.oncall.contacts import problems as contact_problems
 from tocsin.oncall.escalation import NO_TARGET, Policy, PolicyError, Step, Target, from_tiers
 from tocsin.oncall.schedule import Layer, Restriction, Rotation, Schedule
 from tocsin.oncall.severity import DEFAULT_LEVELS, Level, from_runbook, level_of, no_table
@@ -54,6 +56,12 @@ class Paging:
     severity_label: str = "severity"
     channels: dict[str, ChannelConfig] = field(default_factory=dict)
     update_every_s: float | None = None  # severities.update_every
+    # each user's contact methods and notification rules as configured (oncall.contacts)
+    profiles: dict[str, Profile] = field(default_factory=dict)
+
+    @property
+    def channel_types(self) -> dict[str, str]:
+        return {name: c.type for name, c in self.channels.items()}
 
     def deadline_s(self, severity: str | None) -> float | None:
         level = level_of(self.levels, severity)
@@ -140,16 +148,22 @@ def build_paging(
             check_template(model.incident_title, "incident_title")
         except TemplateError as exc:
             report(("incident_title",), str(exc))
+    profiles: dict[str, Profile] = {}
     for i, u in enumerate(model.users):
         zone_ok(("users", i, "timezone"), u.timezone)
+        if u.contact_methods or u.notification_rules:
+            profiles[u.name] = _profile(u, i, channels, dropped, report)
+            continue
         if not u.contact:
             report(
                 ("users", i, "contact"),
-                f"user {u.name!r} has no contact methods (channels under contact)",
+                f"user {u.name!r} has no contact methods (channels under contact, or "
+                "contact_methods and notification_rules)",
             )
         for j, name in enumerate(u.contact):
             if unknown("channels", name, channels):
                 report(("users", i, "contact", j), f"unknown channel {name!r}")
+        profiles[u.name] = Profile(*from_contact(u.contact), origin="legacy")
     for i, t in enumerate(model.teams):
         for j, name in enumerate(t.members):
             if unknown("users", name, users):
@@ -274,7 +288,44 @@ def build_paging(
         severity_label=sev.label,
         channels=channels,
         update_every_s=parse_duration(sev.update_every) if sev.update_every else None,
+        profiles=profiles,
     )
+
+
+def _profile(
+    user: UserConfig,
+    index: int,
+    channels: Mapping[str, ChannelConfig],
+    dropped: Mapping[str, set[str]] | None,
+    report: Callable[[Loc, str], None],
+) -> Profile:
+    """A user's ``contact_methods`` and ``notification_rules``, checked as the API checks a
+    person's own (``oncall.contacts.problems``), each problem at its value."""
+    here: Loc = ("users", index)
+    if user.contact:
+        report((*here, "contact"), "give contact or contact_methods, not both")
+    if not user.notification_rules:
+        report(
+            (*here, "notification_rules"),
+            f"user {user.name!r} has contact methods but no notification rules",
+        )
+    if not user.contact_methods:
+        report((*here, "contact_methods"), f"user {user.name!r} has no contact methods")
+    methods = tuple(Method(m.name, m.channel, m.address) for m in user.contact_methods)
+    rules = tuple(Rule(r.contact, parse_duration(r.after)) for r in user.notification_rules)
+    gone = (dropped or {}).get("channels", set())
+    types = {name: c.type for name, c in channels.items()}
+    for problem in contact_problems(methods, rules, types, user):
+        where = problem.where
+        if (
+            len(where) == 3
+            and where[0] == "contact_methods"
+            and isinstance(where[1], int)
+            and methods[where[1]].channel in gone
+        ):
+            continue  # the channel's own error is reported already
+        report((*here, *where), problem.message)
+    return Profile(methods, rules, origin="config")
 
 
 _UNITS = {"hourly": "hours", "daily": "days", "weekly": "weeks"}

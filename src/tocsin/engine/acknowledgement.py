@@ -44,6 +44,7 @@ def acknowledge(
     repo.add_timeline(
         conn, incident_id, times.to_dt(now), "acknowledged", {"by": by, **(detail or {})}
     )
+    escalate.cancel_later(conn, incident_id, now, "acknowledged")  # people's later rules
     snapshot = json.loads(incident.escalation) if incident.escalation else None
     timeout = snapshot["policy"].get("ack_timeout_s") if snapshot else None
     if timeout:

@@ -111,10 +111,12 @@ def remind(s: Settings, conn: Connection, incident: Any, item: ActionItem, now: 
         if item.owner in s.config.paging.users
         else ([], [])
     )
-    if found:
+    if found:  # a reminder, not a page: through the person's first rules only, now
+        first = min(d.after_s for d in found)
+        found = [d for d in found if d.after_s == first]
         pending = []
         for d in found:
-            key = f"inc{incident.id}:duty{item.id}:{d.channel}"
+            key = f"inc{incident.id}:duty{item.id}:{d.key_part}"
             composed = messages.message(
                 s, conn, incident, KIND, now, key, recipient=d.recipient, text=text
             )

@@ -20,9 +20,10 @@ from tocsin.engine import messages
 from tocsin.engine.stage import Settings
 from tocsin.incidents.describe import common
 from tocsin.incidents.lifecycle import transition
+from tocsin.oncall.contacts import said
 from tocsin.oncall.escalation import Page, Policy, State, Target, advance, start
-from tocsin.oncall.targets import Delivery, Directory, deliveries, through_schedule
-from tocsin.store import outbox, repo
+from tocsin.oncall.targets import Delivery, Directory, Skip, deliveries, through_schedule
+from tocsin.store import contacts, outbox, repo
 from tocsin.store.kinds import ESCALATE
 
 log = logging.getLogger("tocsin.engine")
@@ -36,15 +37,64 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now: float) -> Non
 
 
 def pages(
-    s: Settings, conn: Connection, targets: tuple[Target, ...], now: float
+    s: Settings,
+    conn: Connection,
+    targets: tuple[Target, ...],
+    now: float,
+    skips: list[Skip] | None = None,
 ) -> tuple[list[Delivery], list[str]]:
     """Who and where a step pages, and the problems found (nobody on call, a user
-    without contact methods): problems go on the timeline, never silently."""
+    without contact methods): problems go on the timeline, never silently. Each person is
+    paged by their notification rules: their own (``store.contacts``) over the
+    configuration's; the rules skipped (a method not verified) go to ``skips``."""
     paging = s.config.paging
-    directory = Directory(paging.users, paging.teams, paging.schedules, paging.channels)
+    profiles = {**paging.profiles, **contacts.profiles(conn)}
+    directory = Directory(
+        paging.users,
+        paging.teams,
+        paging.schedules,
+        paging.channels,
+        profiles,
+        paging.channel_types,
+    )
     when = times.to_dt(now)
     overrides = outbox.overrides_at(conn, when) if through_schedule(targets, directory) else []
-    return deliveries(targets, directory, when, overrides)
+    return deliveries(targets, directory, when, overrides, skips)
+
+
+def cancel_later(conn: Connection, incident_id: int, now: float, why: str) -> None:
+    """The incident is acknowledged or resolved (``why``): the notifications its people's
+    rules still had due later are cancelled, and the timeline says once which
+    (``notifications_cancelled``: "2 later notifications cancelled: alice by phone, alice by
+    call")."""
+    cancelled = outbox.cancel_later(conn, incident_id, now)
+    if not cancelled:
+        return
+    repo.add_timeline(
+        conn,
+        incident_id,
+        times.to_dt(now),
+        "notifications_cancelled",
+        {
+            "count": len(cancelled),
+            "reason": why,
+            "cancelled": [
+                {
+                    "person": c.person,
+                    "contact": c.contact,
+                    "channel": c.channel,
+                    "due_at": times.to_dt(c.due_at).isoformat(),
+                    "notification": c.notification_id,
+                }
+                for c in cancelled
+            ],
+            "said": said([(c.person, c.contact) for c in cancelled]),
+        },
+    )
+    log.info(
+        "later notifications cancelled",
+        extra=logs.fields(incident=incident_id, count=len(cancelled), reason=why),
+    )
 
 
 def policy_for(
@@ -148,7 +198,8 @@ def _fired(
         )
         return
     incident = repo.get_incident(conn, incident_id)
-    found, problems = pages(s, conn, page.targets, now)
+    skips: list[Skip] = []
+    found, problems = pages(s, conn, page.targets, now, skips)
     log.info(
         "escalated",
         extra=logs.fields(
@@ -173,12 +224,36 @@ def _fired(
     if by:
         detail["by"] = by
     paged: dict[str, list[str]] = {}  # who the step pages, on which channels (the timeline's)
+    later: dict[str, list[str]] = {}  # who their rules page later, how and when
     for d in found:
-        paged.setdefault(d.recipient["name"] if d.recipient else d.target, []).append(d.channel)
+        who_paged = d.recipient["name"] if d.recipient else d.target
+        if d.after_s > 0 and d.recipient:
+            how = d.recipient.get("contact", d.channel)
+            later.setdefault(who_paged, []).append(
+                f"{how} after {times.format_duration(d.after_s, 'prometheus')}"
+            )
+            continue
+        paged.setdefault(who_paged, []).append(d.channel)
     detail["paged"] = paged
+    if later:
+        detail["later"] = later
     repo.add_timeline(conn, incident_id, when, "escalated", detail)
     for problem in problems:
         repo.add_timeline(conn, incident_id, when, "notify_failed", {"reason": problem})
+    for skip in skips:
+        repo.add_timeline(
+            conn,
+            incident_id,
+            when,
+            "contact_skipped",
+            {
+                "person": skip.person,
+                "contact": skip.skipped.contact,
+                "channel": skip.skipped.channel,
+                "reason": skip.skipped.reason,
+                "target": skip.target,
+            },
+        )
     generation = snapshot.get("generation", 1)
     pending = []
     members = {a.fingerprint: a.alert for a in repo.incident_members(conn, incident_id)}
@@ -186,7 +261,7 @@ def _fired(
         who = d.recipient["name"] if d.recipient else "-"
         key = (
             f"inc{incident_id}:g{generation}:r{page.round}:s{page.step}:"
-            f"{d.target}:{who}:{d.channel}"
+            f"{d.target}:{who}:{d.key_part}"
         )
         message = messages.message(
             s,
@@ -199,7 +274,10 @@ def _fired(
             step=page.step + 1,
             recipient=d.recipient,
         )
-        pending.append(outbox.Pending(incident_id, d.channel, d.target, page.kind, message, key))
+        due = now + d.after_s if d.after_s > 0 else None  # a person's later rule
+        pending.append(
+            outbox.Pending(incident_id, d.channel, d.target, page.kind, message, key, due_at=due)
+        )
     outbox.enqueue(conn, pending, now, s.config.paging.levels)
     if state.next_at is not None:
         outbox.schedule(conn, ESCALATE, [incident_id], state.next_at)

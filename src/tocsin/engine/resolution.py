@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from tocsin import times
-from tocsin.engine import duties, messages, storm
+from tocsin.engine import duties, escalate, messages, storm
 from tocsin.engine.stage import Settings
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.store import outbox, repo
@@ -38,8 +38,8 @@ def resolve(
     if moved == incident.status:
         return None  # idempotent
     repo.update_incident(conn, incident_id, status=moved, resolved_at=now, resolved_by=by)
-    stopped(conn, incident_id, now)
     repo.add_timeline(conn, incident_id, times.to_dt(now), "resolved", {**(detail or {}), "by": by})
+    stopped(conn, incident_id, now)
     storm.lead_resolved(s, conn, incident_id, now)  # a storm's lead: another carries it
     incident = repo.get_incident(conn, incident_id)
     messages.to_channels(
@@ -57,6 +57,9 @@ def resolve(
 
 def stopped(conn: Connection, incident_id: int, now: float | None = None) -> None:
     """The incident is resolved (at ``now``): no more escalation, deadline or
-    acknowledgement timeout; its post-incident duties fall due (``engine/duties.py``)."""
+    acknowledgement timeout, nor the later notifications of its people's rules; its
+    post-incident duties fall due (``engine/duties.py``)."""
     outbox.cancel(conn, (*ESCALATION_KINDS, ACK_TIMEOUT), incident_id)
+    if now is not None:
+        escalate.cancel_later(conn, incident_id, now, "resolved")
     duties.schedule(conn, incident_id, now)

@@ -63,6 +63,8 @@ TIMELINE_KINDS = (
     "phone_failed",
     "held_back",
     "held_summary",
+    "notifications_cancelled",
+    "contact_skipped",
     "acknowledged",
     "ack_expired",
     "resolved",
@@ -363,6 +365,9 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         where = f"step {step}" + (f", round {rnd}" if isinstance(rnd, int) and rnd > 1 else "")
         if "paged" in d:
             who = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody could be paged"
+            if d.get("later"):  # people's rules that page them later
+                now = f"paged {_paged(d['paged'])}" if d["paged"] else "nobody paged yet"
+                who = f"{now}; later: {_paged(d['later'])}"
         else:
             who = f"paged {', '.join(_who(t) for t in _list(d.get('targets'))) or 'nobody'}"
         if d.get("reason") == "started":
@@ -402,6 +407,14 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
             f"Held back {what} to {_text(d.get('person'))} on {_text(d.get('channel'))}"
             f"{limit}: in a summary later"
         )
+    if kind == "notifications_cancelled":
+        n = _number(d.get("count"), len(_list(d.get("cancelled"))))
+        who = f": {_text(d['said'])}" if d.get("said") else ""
+        return f"{count(n, 'later notification')} cancelled{who}"
+    if kind == "contact_skipped":
+        via = f" ({_text(d['channel'])})" if d.get("channel") else ""
+        why = _text(d.get("reason")) or "not usable"
+        return f"Did not page {_text(d.get('person'))} by {_text(d.get('contact'))}{via}: {why}"
     if kind == "held_summary":
         held = int(d["held"]) if isinstance(d.get("held"), int) else 0
         total = int(d["total"]) if isinstance(d.get("total"), int) else held

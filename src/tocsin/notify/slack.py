@@ -66,6 +66,7 @@ _TEXT_HEADINGS = {
     "storm_update": "Storm update",
     "held_summary": "Held back",
     "diagnostics": "Diagnostics",
+    "test": "Test",  # a contact method's test, or its verification code (service/contacts)
 }
 
 

@@ -10,10 +10,11 @@ through a schedule (``through_schedule``), then passes them in.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from tocsin.oncall.contacts import ADDRESS_KIND, Profile, Skipped, from_contact, plan
 from tocsin.oncall.escalation import Target
 from tocsin.oncall.schedule import Override, Schedule, on_call
 
@@ -47,6 +48,21 @@ class Delivery:
     target: str  # what the policy named: schedule:primary, user:alice, channel:slack
     channel: str
     recipient: dict[str, str] | None  # the person paged, if any
+    after_s: float = 0.0  # a person's rule: sent this long after the step
+    key: str = ""  # its part of the idempotency key (default: the channel)
+
+    @property
+    def key_part(self) -> str:
+        return self.key or self.channel
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A person's rule not followed when a step paged them (a method not verified)."""
+
+    target: str
+    person: str
+    skipped: Skipped
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,10 @@ class Directory:
     teams: Mapping[str, Team]
     schedules: Mapping[str, Schedule]
     channels: Collection[str]
+    # each person's methods and rules in force (``oncall.contacts``); a person not here
+    # is paged through ``contact:`` as before
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
+    channel_types: Mapping[str, str] = field(default_factory=dict)  # name -> type
 
 
 def through_schedule(targets: Sequence[Target], directory: Directory) -> bool:
@@ -77,8 +97,11 @@ def deliveries(
     directory: Directory,
     when: datetime,
     overrides: Sequence[Override] = (),
+    skips: list[Skip] | None = None,
 ) -> tuple[list[Delivery], list[str]]:
-    """Who and where ``targets`` page at ``when``, and the problems found, in target order."""
+    """Who and where ``targets`` page at ``when``, and the problems found, in target order.
+    A person is paged by their rules (``oncall.contacts.plan``): one delivery per rule, due
+    ``after_s`` after the step; the rules skipped go to ``skips`` when given."""
     out: list[Delivery] = []
     problems: list[str] = []
 
@@ -87,7 +110,10 @@ def deliveries(
         if user is None:
             problems.append(f"{via}: unknown user {name!r}")
             return
-        if not user.contact:
+        profile = directory.profiles.get(name)
+        if profile is None:
+            profile = Profile(*from_contact(user.contact), origin="legacy")
+        if not profile.methods or not profile.rules:
             problems.append(f"{via}: user {name!r} has no contact methods")
             return
         recipient = {"name": user.name, "email": user.email or "", "slack": user.slack or ""}
@@ -99,8 +125,28 @@ def deliveries(
         zone = getattr(user, "timezone", None)
         if zone and zone != "UTC":
             recipient["timezone"] = zone  # the times in their messages are in it
-        for channel in user.contact:
-            out.append(Delivery(via, channel, recipient))
+        phone = getattr(user, "phone", None)
+        if phone:
+            recipient["phone"] = phone  # where SMS and voice reach them
+        legacy = profile.origin == "legacy"
+        planned, skipped = plan(
+            profile.methods, profile.rules, directory.channel_types, user, legacy=legacy
+        )
+        if skips is not None:
+            skips.extend(Skip(via, name, s) for s in skipped)
+        if not planned:
+            problems.append(f"{via}: user {name!r} has no usable contact method")
+        for p in planned:
+            if p.legacy:  # paged as before contact methods existed
+                out.append(Delivery(via, p.channel, recipient))
+                continue
+            own = {**recipient, "contact": p.contact}
+            if p.address:
+                own["address"] = p.address
+                kind = ADDRESS_KIND.get(directory.channel_types.get(p.channel, ""))
+                if kind is not None:
+                    own[kind] = p.address  # the channels that read slack/email/phone find it
+            out.append(Delivery(via, p.channel, own, p.after_s, p.key))
 
     def scheduled(name: str, via: str) -> None:
         schedule = directory.schedules.get(name)

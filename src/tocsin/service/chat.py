@@ -235,7 +235,7 @@ def act(ctx: Context, name: str, ask: Ask) -> str:
             first = found.get("acknowledged_by")  # who did it first (the use case is idempotent)
             return chat.done(ask, name) if first == name else chat.already(ask, first)
         if ask.action == "resolve":
-            found = incidents.resolve(ctx, ask.target, by=name)
+            found = incidents.resolve(ctx, ask.target, by=name, detail={"via": "slack"})
             first = found.get("resolved_by")  # None: its alerts resolved by themselves
             if first != name:
                 return chat.already(ask, first)

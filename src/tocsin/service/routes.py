@@ -25,7 +25,15 @@ def route_plan(
     from tocsin.routing.tree import format_labels
 
     paging = loaded.paging
-    directory = Directory(paging.users, paging.teams, paging.schedules, paging.channels)
+    # each person by the configuration's rules (a person's own, in the database, are not read)
+    directory = Directory(
+        paging.users,
+        paging.teams,
+        paging.schedules,
+        paging.channels,
+        paging.profiles,
+        paging.channel_types,
+    )
     severity = alert.get(paging.severity_label)
     level = level_of(paging.levels, severity)
     routes: list[dict[str, Any]] = []

@@ -25,7 +25,7 @@ from tocsin.errors import Conflict, Forbidden, Invalid, NotFound
 from tocsin.incidents.replies import USAGE, masked, parse_digits, parse_reply
 from tocsin.notify.base import ChannelConfigError, resolve_secret
 from tocsin.notify.sms import signature
-from tocsin.service import incidents
+from tocsin.service import contacts, incidents
 from tocsin.service.context import Context
 from tocsin.service.record import incident
 from tocsin.service.tokens import may
@@ -101,14 +101,12 @@ def _first_time(ctx: Context, key: str) -> None:
 
 
 def person_of(ctx: Context, number: str) -> str | None:
-    """The user a phone number belongs to (``users[].phone``), or None. The one place a
-    number is looked up: verified contact methods extend it here."""
+    """The user a phone number belongs to, or None: each user's ``phone``, the phone
+    addresses of contact methods, and those people added and verified
+    (``service.contacts.users_by_phone``: a number two people share is nobody's)."""
     if not number:
         return None
-    for user in ctx.config.paging.users.values():
-        if user.phone == number:
-            return user.name
-    return None
+    return contacts.users_by_phone(ctx).get(number)
 
 
 def _refusal(ctx: Context, who: str) -> str | None:

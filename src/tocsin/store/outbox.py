@@ -41,6 +41,9 @@ class Pending:
     key: str
     fallback_of: int | None = None
     priority: int | None = None  # its lane (None: from its kind and severity)
+    # a person's later notification (a rule "SMS after 2m"): due then, not now; cancelled if
+    # the incident is acknowledged or resolved first (``cancel_later``)
+    due_at: float | None = None
 
 
 def _identity(p: Pending) -> tuple[Any, ...]:
@@ -53,9 +56,13 @@ def enqueue(
     """Write notifications and their delivery due now, each in its lane (``levels``: the
     configured severity levels, which rank the messages' severities). A notification whose
     idempotency key is already in the outbox is not written again (the same decision taken
-    twice, by a retried transaction or a second process, sends once). Returns the new ids."""
+    twice, by a retried transaction or a second process, sends once). A notification with a
+    later ``due_at`` (a person's rule) is due then, and stands outside its group's order (no
+    message of the group waits for it, nor is it moved up when an earlier one is sent).
+    Returns the new ids."""
     if not items:
         return []
+    later = {p.key: p.due_at for p in items if p.due_at is not None and p.due_at > now}
     lanes = {
         p.key: p.priority
         if p.priority is not None
@@ -76,15 +83,20 @@ def enqueue(
             "attempts",
             "created_at",
             "fallback_of",
+            "not_before",
         ),
-        [(*_identity(p), "pending", 0, now, p.fallback_of) for p in items],
+        [(*_identity(p), "pending", 0, now, p.fallback_of, later.get(p.key)) for p in items],
         returning=("id", "idempotency_key"),
         on_conflict="(idempotency_key) DO NOTHING",
     )
     ids = [r[0] for r in rows]
-    schedule(conn, DELIVER, ids, now, [lanes[r[1]] for r in rows])
-    # the engine that commits this transaction may send these at once (``take_new``)
-    conn.info.setdefault(_NEW, []).extend(ids)
+    now_rows = [r for r in rows if r[1] not in later]
+    schedule(conn, DELIVER, [r[0] for r in now_rows], now, [lanes[r[1]] for r in now_rows])
+    for r in rows:
+        if r[1] in later:
+            schedule(conn, DELIVER, [r[0]], later[r[1]], [lanes[r[1]]])
+    # the engine that commits this transaction may send those due now at once (``take_new``)
+    conn.info.setdefault(_NEW, []).extend(r[0] for r in now_rows)
     return ids
 
 
@@ -157,7 +169,7 @@ def _earliest_pending(
             conn,
             "SELECT p.id, p.channel, q.group_key FROM due_work d"
             " JOIN notifications p ON p.id = d.ref JOIN incidents q ON q.id = p.incident_id"
-            " WHERE d.kind = {p} AND p.status = 'pending'"
+            " WHERE d.kind = {p} AND p.status = 'pending' AND p.not_before IS NULL"
             f" AND q.group_key IN ({bulk.markers(conn, len(chunk))})",
             [DELIVER, *chunk],
         )
@@ -239,12 +251,73 @@ def record_attempt(
     conn.execute(update(notifications).where(notifications.c.id == notification_id).values(values))
 
 
+CANCELLED = "cancelled"  # a person's later notification, no longer needed (acknowledged)
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """A person's later notification cancelled: to whom, through which method and channel,
+    when it would have gone."""
+
+    notification_id: int
+    person: str
+    contact: str
+    channel: str
+    due_at: float
+
+
+def cancel_later(conn: Connection, incident_id: int, now: float) -> list[Cancelled]:
+    """The incident is acknowledged or resolved: its people's notifications still due later
+    (``not_before`` after now, never tried) are cancelled, their delivery removed."""
+    rows = list(
+        conn.execute(
+            select(
+                notifications.c.id,
+                notifications.c.channel,
+                notifications.c.message,
+                notifications.c.not_before,
+            )
+            .where(
+                notifications.c.incident_id == incident_id,
+                notifications.c.status == "pending",
+                notifications.c.attempts == 0,
+                notifications.c.not_before > now,
+            )
+            .order_by(notifications.c.not_before, notifications.c.id)
+        )
+    )
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    for chunk in bulk.chunked(ids):
+        conn.execute(
+            update(notifications).where(notifications.c.id.in_(chunk)).values(status=CANCELLED)
+        )
+        conn.execute(delete(due_work).where(due_work.c.kind == DELIVER, due_work.c.ref.in_(chunk)))
+    out = []
+    for r in rows:
+        recipient = json.loads(r.message).get("recipient") or {}
+        out.append(
+            Cancelled(
+                r.id,
+                str(recipient.get("name", "")),
+                str(recipient.get("contact", r.channel)),
+                r.channel,
+                float(r.not_before),
+            )
+        )
+    return out
+
+
 def paged(conn: Connection, incident_id: int) -> list[tuple[str, str, dict[str, str]]]:
     """Who was paged for an incident, oldest first: (channel, target, recipient) of each
     notification to a person that was not dead-lettered (its fallback counts instead)."""
     rows = conn.execute(
         select(notifications.c.channel, notifications.c.target, notifications.c.message)
-        .where(notifications.c.incident_id == incident_id, notifications.c.status != "dead")
+        .where(
+            notifications.c.incident_id == incident_id,
+            notifications.c.status.not_in(("dead", CANCELLED)),
+        )
         .order_by(notifications.c.id)
     )
     out = []
@@ -278,6 +351,7 @@ def release_next(conn: Connection, row: Any, now: float) -> None:
         " AND (lease_until IS NULL OR lease_until < {p}) AND ref IN ("
         "SELECT p.id FROM notifications p JOIN incidents q ON q.id = p.incident_id"
         " WHERE p.id > {p} AND p.channel = {p} AND p.status = 'pending' AND p.attempts = 0"
+        " AND p.not_before IS NULL"
         " AND q.group_key = (SELECT group_key FROM incidents WHERE id = {p}))",
         [now, DELIVER, now, now, row.id, row.channel, row.incident_id],
     )

@@ -226,6 +226,9 @@ notifications = Table(
     Column("sent_at", Float, nullable=True),
     Column("last_error", Text, nullable=True),
     Column("fallback_of", Integer, nullable=True),
+    # a person's later notification (a rule "SMS after 2m", 0018): not sent before this time;
+    # cancelled (status ``cancelled``) if the incident is acknowledged or resolved first
+    Column("not_before", Float, nullable=True),
     Index("ix_notifications_incident", "incident_id", "id"),
 )
 
@@ -446,4 +449,65 @@ event_keys = Table(
     Column("dedup_key", String(255), primary_key=True),
     Column("labels", Text, nullable=False),  # JSON object
     Column("created_at", Float, nullable=False),
+)
+
+# Personal notification rules (0018, oncall/contacts.py): a person who set their own contact
+# methods and rules has a profile; its methods and rules replace the configuration's.
+contact_profiles = Table(
+    "contact_profiles",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("updated_at", Float, nullable=False),
+    Column("updated_by", String(200), nullable=False),
+)
+
+contact_methods = Table(
+    "contact_methods",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("name", String(40), nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("address", Text, nullable=True),  # None: the user's own for the channel's type
+    Column("position", Integer, nullable=False),
+    Column("source", String(16), nullable=False),  # config | user
+    Column("verified_at", Float, nullable=True),  # a user-added method: its code matched
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("user_name", "name", name="uq_contact_methods_user_name"),
+)
+
+notification_rules = Table(
+    "notification_rules",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("contact", String(40), nullable=False),
+    Column("after_s", Float, nullable=False),
+    Index("ix_notification_rules_user", "user_name", "position"),
+)
+
+# A verification code sent and not yet matched: its HMAC (never the code), expiry, wrong tries.
+contact_codes = Table(
+    "contact_codes",
+    metadata,
+    Column("user_name", String(200), primary_key=True),
+    Column("method", String(40), primary_key=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("address", Text, nullable=True),  # the address the code was sent to
+    Column("expires_at", Float, nullable=False),
+    Column("tries", Integer, nullable=False),
+    Column("sent_at", Float, nullable=False),
+)
+
+# Tests and codes sent to a person's methods (their limit per person and window).
+contact_sends = Table(
+    "contact_sends",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("user_name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # test | code
+    Column("method", String(40), nullable=False),
+    Column("at", Float, nullable=False),
+    Index("ix_contact_sends_user", "user_name", "kind", "at"),
 )

@@ -5,7 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from tocsin.web import act, admin, knowledge, muting, oidc, oncall, pages, review, runs, status
+from tocsin.web import (
+    act,
+    admin,
+    contacts,
+    knowledge,
+    muting,
+    oidc,
+    oncall,
+    pages,
+    review,
+    runs,
+    status,
+)
 from tocsin.web.render import STATIC
 
 
@@ -17,6 +29,7 @@ def install(app: FastAPI) -> FastAPI:
         muting.router,
         oncall.router,
         admin.router,
+        contacts.router,
         knowledge.router,
         status.router,
         oidc.router,
