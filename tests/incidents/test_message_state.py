@@ -169,7 +169,7 @@ def test_a_message_round_trips_who_and_when() -> None:
 
 def test_who_hears_an_acknowledgement_besides_the_incident_channels() -> None:
     """Item 4: everyone paged hears, once a person on email/webhook, once a channel else."""
-    from tocsin.incidents.messages import audience
+    from tocsin.incidents.messages import audience, reach
 
     alice = {"name": "alice"}
     bob = {"name": "bob"}
@@ -182,9 +182,33 @@ def test_who_hears_an_acknowledgement_besides_the_incident_channels() -> None:
         ("team", "channel:team", {}),  # told already as the incident's channel
         ("gone", "user:bob", bob),  # no longer configured
     ]
-    types = {"mail": "email", "pager": "slack", "team": "slack"}
-    assert audience(paged, types, ["team"]) == [
+    reaches = {"mail": reach("email"), "pager": reach("slack"), "team": reach("slack")}
+    assert audience(paged, reaches, ["team"]) == [
         ("mail", "user:alice", alice),
         ("mail", "user:bob", bob),
         ("pager", "user:alice", alice),
     ]
+
+
+def test_direct_messages_and_phones_reach_each_person() -> None:
+    """A Slack app's direct messages and a phone reach each person paged apart; on a phone,
+    nobody is told what they did themselves, and commands' output is not sent."""
+    from tocsin.incidents.messages import audience, reach
+
+    alice = {"name": "alice"}
+    bob = {"name": "bob"}
+    paged = [
+        ("dm", "user:alice", alice),
+        ("dm", "user:bob", bob),
+        ("sms", "user:alice", alice),
+        ("sms", "user:bob", bob),
+    ]
+    reaches = {"dm": reach("slack", app=True), "sms": reach("sms")}
+    assert reaches == {"dm": "person", "sms": "phone"}
+    assert audience(paged, reaches, [], "acknowledged", actor="alice") == [
+        ("dm", "user:alice", alice),
+        ("dm", "user:bob", bob),
+        ("sms", "user:bob", bob),
+    ]
+    assert audience(paged, reaches, [], "diagnostics") == paged[:2]
+    assert audience(paged, reaches, [], "resolved", actor="carol") == paged

@@ -27,6 +27,7 @@ from tocsin.incidents.messages import (
     DIAGNOSTICS_KIND,
     TOLD_KINDS,
     compose,
+    reach,
     runbook_section,
     shown,
 )
@@ -286,7 +287,7 @@ def to_channels(
         )
     if kind in TOLD_KINDS or kind in (UPDATE_KIND, DIAGNOSTICS_KIND):
         told = [p.channel for p in pending]
-        for channel, target, recipient in audience(s, conn, incident.id, told):
+        for channel, target, recipient in audience(s, conn, incident.id, told, kind, actor):
             key = f"inc{incident.id}:{event}:{channel}:{recipient.get('name', '-')}"
             composed = compose_for(key, recipient=recipient, text=text)
             pending.append(outbox.Pending(incident.id, channel, target, kind, composed, key))
@@ -295,9 +296,17 @@ def to_channels(
 
 
 def audience(
-    s: Settings, conn: Connection, incident_id: int, told: list[str]
+    s: Settings,
+    conn: Connection,
+    incident_id: int,
+    told: list[str],
+    kind: str = "",
+    actor: str | None = None,
 ) -> list[tuple[str, str, dict[str, str]]]:
-    """Everyone paged for the incident who is not told through ``told`` already
-    (``incidents.messages.audience`` over the outbox's pages)."""
-    types = {name: cfg.type for name, cfg in s.config.paging.channels.items()}
-    return who_hears(outbox.paged(conn, incident_id), types, told)
+    """Everyone paged for the incident who is told a message of ``kind`` and is not told
+    through ``told`` already (``incidents.messages.audience`` over the outbox's pages)."""
+    reaches = {
+        name: reach(cfg.type, app=getattr(cfg, "token", None) is not None)
+        for name, cfg in s.config.paging.channels.items()
+    }
+    return who_hears(outbox.paged(conn, incident_id), reaches, told, kind, actor)

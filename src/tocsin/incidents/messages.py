@@ -34,26 +34,49 @@ APPROVAL_KINDS = frozenset(
 APPROVABLE_RISK = "change"
 # The runbook's diagnostics that ran by themselves, after the page (engine/diagnose.py).
 DIAGNOSTICS_KIND = "diagnostics"
-# Channel types that address the person paged (an email to them, a webhook body naming them):
-# each person paged through one is told apart; other channels (a Slack or console channel)
-# are told once, whoever they paged.
+# How a channel reaches the people it pages (``reach``): "person", each person paged through
+# it apart (an email to them, a webhook body naming them, a Slack app's direct message);
+# "phone", each person apart on their phone (SMS, a call), where a message costs them an
+# interruption: they are not told what they did themselves (the gateway's answer to their
+# reply said so) nor sent commands' output; "channel", once whoever it paged (a Slack
+# webhook's channel, the console, PagerDuty).
 PER_PERSON = frozenset({"email", "webhook"})
+PHONE = frozenset({"sms", "voice"})
 
 Paged = tuple[str, str, dict[str, str]]  # channel, target, recipient
 
 
-def audience(paged: Iterable[Paged], types: Mapping[str, str], told: list[str]) -> list[Paged]:
-    """Of everyone paged (``paged``, in order; ``types``: a configured channel's type), who
-    is not told through ``told`` (the incident's channels) already: once per person on a
-    channel that addresses people, once per channel on the others; a channel no longer
-    configured is left out."""
+def reach(channel_type: str, app: bool = False) -> str:
+    """How a channel of ``channel_type`` reaches people (``app``: a Slack app, whose pages to a
+    person are their direct messages): "person", "phone" or "channel"."""
+    if channel_type in PHONE:
+        return "phone"
+    if channel_type in PER_PERSON or (channel_type == "slack" and app):
+        return "person"
+    return "channel"
+
+
+def audience(
+    paged: Iterable[Paged],
+    reaches: Mapping[str, str],
+    told: list[str],
+    kind: str = "",
+    actor: str | None = None,
+) -> list[Paged]:
+    """Of everyone paged (``paged``, in order; ``reaches``: each configured channel's
+    ``reach``), who is told a message of ``kind`` that is not told through ``told`` (the
+    incident's channels) already: once per person on a channel that addresses people, once
+    per channel on the others; on a phone, not the person who did it (``actor``) and no
+    commands' output; a channel no longer configured is left out."""
     out: list[Paged] = []
     seen: set[tuple[str, str]] = {(channel, "") for channel in told}
     for channel, target, recipient in paged:
-        kind = types.get(channel)
-        if kind is None:
+        how = reaches.get(channel)
+        if how is None:
             continue
-        person = recipient.get("name", "") if kind in PER_PERSON else ""
+        person = recipient.get("name", "") if how != "channel" else ""
+        if how == "phone" and (kind == DIAGNOSTICS_KIND or (actor and person == actor)):
+            continue
         if (channel, person) in seen:
             continue
         seen.add((channel, person))
