@@ -17,8 +17,12 @@ step by step, every message each fake received, and fails on any it did not expe
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,7 +31,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from tests.fakes.slack import FakeSlack, send_interaction
+from tests.fakes.slack import FakeSlack, send_command, send_interaction
 from tests.fakes.twilio import FakeTwilio
 from tests.notify.sinks import SmtpSink
 from tests.server.conftest import Api
@@ -41,6 +45,7 @@ from tocsin.web import console
 BASE = "https://tocsin.example.com"
 ALICE_SLACK, BOB_SLACK = "U0ALICE01", "U0BOB0001"
 ALICE_PHONE, BOB_PHONE = "+14155550101", "+14155550102"
+PD_SECRET = "pd-webhook-secret"
 
 
 def config(slack: FakeSlack, twilio: FakeTwilio, smtp: SmtpSink) -> str:
@@ -69,6 +74,11 @@ channels:
     type: email
     smtp: {{host: 127.0.0.1, port: {smtp.port}, starttls: false}}
     from: tocsin@example.com
+  - name: pd  # no route sends here: its subscription's webhooks come back
+    type: pagerduty
+    url: "http://127.0.0.1:9/unused"
+    routing_key: {{value: R0UT1NGKEY0000000000000000000000}}
+    webhook_secret: {{value: {PD_SECRET}}}
   - name: sms
     type: sms
     account_sid: {twilio.account_sid}
@@ -347,3 +357,80 @@ def test_act_where_the_page_lands(harness: Harness) -> None:
     ]
     h.advance(3 * 60)
     h.nothing_new()
+
+
+def _snapshot(h: Harness, incident: int) -> tuple[str, int]:
+    events = h.api.get(f"/api/v1/incidents/{incident}/timeline").json()
+    return h.status(incident), len(events)
+
+
+def test_every_inbound_endpoint_refuses_forged_replayed_and_expired(harness: Harness) -> None:
+    """Each door that acts without a token (Slack's buttons and commands, the SMS gateway's
+    replies, key presses and status callbacks, PagerDuty's webhooks, an email's action link):
+    a forged request, a replayed one and an expired one are refused, and nothing changes."""
+    h = harness
+    incident = h.fire("DatabaseDown")
+    h.slack_calls()
+    [(_to, _subject, text)] = h.mails()
+    (page,) = h.slack.conversation(ALICE_SLACK).top()
+    now = int(h.clock.now())
+    client = h.api.client
+    before = _snapshot(h, incident)
+    secret = h.slack.signing_secret
+
+    # Slack: a button press and a command
+    press = h.slack.click(ALICE_SLACK, page.ts, ACK_ACTION, ALICE_SLACK, str(incident))
+    url = "/api/v1/slack/interactions"
+    assert send_interaction(url, press, "forged", timestamp=now, client=client).status_code == 401
+    stale = send_interaction(url, press, secret, timestamp=now - 301, client=client)
+    assert stale.status_code == 401 and "stale" in stale.text
+    help_form = h.slack.command("help", ALICE_SLACK)
+    first = send_command("/api/v1/slack/commands", help_form, secret, timestamp=now, client=client)
+    assert first.status_code == 200  # help: answered, changes nothing
+    again = send_command("/api/v1/slack/commands", help_form, secret, timestamp=now, client=client)
+    assert again.status_code == 409 and "replay" in again.text
+
+    # the SMS gateway: a reply, a status callback, a key press
+    inbound = f"{BASE}/api/v1/sms/inbound"
+    params = h.twilio.inbound_params("SM" + "7" * 32, ALICE_PHONE, "help")
+    assert h.twilio.signed_post(inbound, params, token="forged")[0] == 403
+    assert h.twilio.signed_post(inbound, params)[0] == 200  # help: answered
+    assert h.twilio.signed_post(inbound, params)[0] == 409  # the same MessageSid again
+    status_url = f"{BASE}/api/v1/sms/status"
+    callback = [("MessageSid", "SM" + "8" * 32), ("MessageStatus", "delivered")]
+    callback.append(("AccountSid", h.twilio.account_sid))
+    assert h.twilio.signed_post(status_url, callback, token="forged")[0] == 403
+    gather = [("CallSid", "CA" + "9" * 32), ("Digits", "1"), ("AccountSid", h.twilio.account_sid)]
+    assert h.twilio.signed_post(f"{BASE}/api/v1/voice/gather", gather, token="forged")[0] == 403
+
+    # PagerDuty's webhooks
+    def pagerduty(key: str, at: float, event_id: str = "01EVT") -> int:
+        event = {
+            "id": event_id,
+            "event_type": "incident.annotated",
+            "occurred_at": datetime.fromtimestamp(at, UTC).isoformat(),
+            "data": {"id": "Q1", "incident_key": f"tocsin-{incident}"},
+        }
+        body = json.dumps({"event": event}).encode()
+        sig = "v1=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+        headers = {"X-PagerDuty-Signature": sig}
+        answer = client.post("/api/v1/pagerduty/webhook", content=body, headers=headers)
+        return int(answer.status_code)
+
+    assert pagerduty("forged", now) == 403
+    assert pagerduty(PD_SECRET, now - 2 * 86400, "01OLD") == 403  # expired
+    assert pagerduty(PD_SECRET, now) == 200  # an annotation: answered, changes nothing
+    assert pagerduty(PD_SECRET, now) == 409  # the same event again
+
+    # an email's action link: altered, then used, then expired
+    path, query = _link(text, "acknowledge")
+    assert client.post(path, data={**query, "sig": query["sig"][:-2] + "AA"}).status_code == 403
+    assert _snapshot(h, incident) == before  # nothing refused changed anything
+    h.nothing_new()
+    assert client.post(path, data=query).status_code == 200  # the genuine one, once
+    acted = _snapshot(h, incident)
+    assert acted[0] == "acknowledged"
+    assert client.post(path, data=query).status_code == 409  # used: a replay
+    h.clock.advance(8 * 86400)  # past share_link_ttl
+    assert client.post(path, data=query).status_code in (409, 410)
+    assert _snapshot(h, incident) == acted
