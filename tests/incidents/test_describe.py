@@ -472,6 +472,18 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
         {"channel": "pager", "target": "user:bob", "kind": "firing", "attempt": 2},
         "Attempt 2 of page via pager failed (no answer), will retry",
     ),
+    (
+        "attempt_failed",
+        {
+            "channel": "team",
+            "target": "channel:team",
+            "kind": "firing",
+            "attempt": 1,
+            "status": 429,
+            "error": "slack: ratelimited",
+        },
+        "Attempt 1 of firing via team failed (status 429: slack: ratelimited), will retry",
+    ),
 ]
 
 

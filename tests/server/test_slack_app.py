@@ -198,6 +198,12 @@ def test_ratelimited_is_tried_again_after_retry_after(
         assert backup.requests == []
         events = paging.api.get(f"/api/v1/incidents/{incident}/timeline").json()
         assert [e for e in events if e["kind"] == "notify_failed"] == []
+        limited = [e["detail"] for e in events if e["kind"] == "attempt_failed"]
+        assert sorted((d["channel"], d["status"], d["error"]) for d in limited) == [
+            ("pager", 429, "slack: ratelimited (Slack asks to wait 120s)"),
+            ("team", 429, "slack: ratelimited (Slack asks to wait 120s)"),
+        ]
+        assert {d["retry_at"] for d in limited} == {"2027-01-15T08:02:00+00:00"}
 
 
 def test_a_run_awaiting_approval_gets_an_approve_button(

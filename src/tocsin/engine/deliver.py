@@ -572,6 +572,23 @@ class Deliverer:
         if not isinstance(step, str):  # a delay: try again then ("done" is ok, handled above)
             log_delivery(row, outcome, attempt, "retrying", retry_in_s=step)
             repo.reschedule(conn, result.item_id, self.owner, now + step)
+            # each failure is on the record (a rate limit, a 5xx), not only the last one
+            repo.add_timeline(
+                conn,
+                row.incident_id,
+                when,
+                "attempt_failed",
+                {
+                    "channel": row.channel,
+                    "target": row.target,
+                    "kind": row.kind,
+                    "attempt": attempt,
+                    "status": outcome.status,
+                    "error": outcome.error[:500],
+                    "retry_at": times.to_dt(now + step).isoformat(),
+                    "notification": row.id,
+                },
+            )
             return
         log_delivery(row, outcome, attempt, "dead")
         outbox.mark_dead(conn, row.id)

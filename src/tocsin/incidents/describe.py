@@ -59,6 +59,7 @@ TIMELINE_KINDS = (
     "escalation_exhausted",
     "deadline_missed",
     "notified",
+    "attempt_failed",
     "notify_failed",
     "phone_failed",
     "held_back",
@@ -92,7 +93,7 @@ TIMELINE_KINDS = (
     "run_started",
     "run_finished",
 )
-SIMULATION_KINDS = ("override", "action_refused", "attempt_failed")
+SIMULATION_KINDS = ("override", "action_refused")
 
 MAX_SENTENCE = 500  # a sentence is one line of a table, not a document
 
@@ -444,6 +445,8 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         return f"{what} to {to}{digits}{via} not delivered: {_text(d.get('status')) or '?'}{code}"
     if kind == "attempt_failed":
         status = f"status {_text(d['status'])}" if d.get("status") else "no answer"
+        if d.get("error"):
+            status += f": {_text(d['error'])}"
         via = f" via {_text(d['channel'])}" if d.get("channel") else ""
         attempt = _text(d.get("attempt")) or "?"
         what = _carried(d)

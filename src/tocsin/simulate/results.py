@@ -4,11 +4,9 @@ them.
 
 The timeline lists, in time order (same instant: the order they were written), the kinds the
 pipeline writes (opened, group_flushed, silenced, inhibited, triggered, escalated,
-escalation_exhausted, deadline_missed, acknowledged, ack_expired, notified, notify_failed,
-resolved, and the others of docs/response.md) and the
-simulation's own (``EXTRA_KINDS``): alert_fired, alert_resolved, override, action_refused, and
-attempt_failed (a delivery attempt that failed and is retried; the pipeline records only the
-last outcome).
+escalation_exhausted, deadline_missed, acknowledged, ack_expired, notified, attempt_failed,
+notify_failed, resolved, and the others of docs/response.md) and the simulation's own
+(``EXTRA_KINDS``): alert_fired, alert_resolved, override, action_refused.
 """
 
 from __future__ import annotations
@@ -22,7 +20,7 @@ from tocsin.simulate.scenario import Scenario
 from tocsin.times import format_duration
 
 # kinds the simulation adds to the pipeline's timeline
-EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused", "attempt_failed")
+EXTRA_KINDS = ("alert_fired", "alert_resolved", "override", "action_refused")
 
 
 def iso(ts: float) -> str:

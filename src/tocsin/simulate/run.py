@@ -441,7 +441,6 @@ class _Runner:
                     entry = _muting_only(entry)
                 if entry is not None:
                     keyed.append(((row.at, float(row.id), 0), entry))
-            keyed += self._failed_attempts(conn)
             keyed.sort(key=lambda pair: pair[0])
             entries = [e for _key, e in keyed]
             rows = conn.execute(select(incidents).order_by(incidents.c.id)).all()
@@ -456,47 +455,13 @@ class _Runner:
             self.skipped,
         )
 
-    def _failed_attempts(self, conn: Connection) -> list[tuple[tuple[float, float, int], Entry]]:
-        """Failed attempts that were retried (the last one of a dead letter is already on
-        the timeline as notify_failed), as the channels saw them."""
-        out = []
-        made: dict[str, int] = {}
-        for seq, (sent, after) in enumerate(zip(self.sent, self.sent_after, strict=True)):
-            key = sent.message.idempotency_key
-            attempt = made[key] = made.get(key, 0) + 1
-            note = conn.execute(
-                select(notifications).where(notifications.c.idempotency_key == key)
-            ).first()
-            if sent.ok or note is None or (note.status == "dead" and note.attempts == attempt):
-                continue
-            detail = {
-                "channel": sent.channel,
-                "target": note.target,
-                "kind": sent.message.kind,
-                "attempt": attempt,
-                "status": sent.status,
-                "notification": note.id,
-                "recipient": (sent.message.recipient or {}).get("name"),
-            }
-            entry = Entry(
-                sent.at,
-                sent.at - self.scenario.start,
-                "attempt_failed",
-                sent.message.incident_id,
-                note.target,
-                sent.channel,
-                detail,
-            )
-            out.append(((sent.at, after + 0.5, len(self.noted) + seq), entry))
-        return out
-
     def _entry(self, conn: Connection, row: Any) -> Entry:
         """A timeline row, with who was paged for a delivery (from its outbox message)."""
         detail = json.loads(row.detail)
         target, channel = detail.get("target"), detail.get("channel")
         if row.kind == "escalated":
             target = ", ".join(detail.get("targets", [])) or None
-        if row.kind in ("notified", "notify_failed") and "notification" in detail:
+        if row.kind in ("notified", "notify_failed", "attempt_failed") and "notification" in detail:
             note = outbox.get(conn, int(detail["notification"]))
             message = json.loads(note.message) if note is not None else {}
             detail["recipient"] = (message.get("recipient") or {}).get("name")
