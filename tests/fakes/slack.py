@@ -17,10 +17,12 @@ named) with that error, ``rate_limit(30)`` with HTTP 429, ``Retry-After: 30`` an
 
 Toward tocsin: ``click`` makes the ``block_actions`` payload Slack sends when a person presses
 a button of a message the fake holds (with a ``response_url`` that this server receives:
-``responses``), ``command`` the form of a slash command; ``sign`` signs a body as Slack does
+``responses``; what Slack would refuse there goes to ``refused_responses``), ``command`` the
+form of a slash command; ``sign`` signs a body as Slack does
 (``X-Slack-Signature: v0=hex(hmac_sha256(secret, "v0:{ts}:{body}"))``,
 ``X-Slack-Request-Timestamp``), and ``send_interaction``/``send_command`` POST them, signed,
-to a URL (or through an in-process ``TestClient``).
+to a URL (or through an in-process ``TestClient``). A member's profile may lack an email
+(``add_user(..., email=None)``).
 """
 
 from __future__ import annotations
@@ -118,13 +120,13 @@ class Conversation:
 class SlackUser:
     id: str
     name: str
-    email: str
+    email: str | None  # None: the profile has no email (Slack then leaves the field out)
     real_name: str
     deleted: bool = False
 
     def as_json(self, with_email: bool) -> dict[str, Any]:
         profile: dict[str, Any] = {"real_name": self.real_name, "display_name": self.name}
-        if with_email:
+        if with_email and self.email is not None:
             profile["email"] = self.email
         return {
             "id": self.id,
@@ -189,6 +191,7 @@ class FakeSlack:
         self.revoked = False
         self.calls: list[Call] = []
         self.responses: list[ResponsePost] = []
+        self.refused_responses: list[tuple[str, str]] = []  # (key, error) of a refused post
         self.conversations: dict[str, Conversation] = {}
         self.users: dict[str, SlackUser] = {}
         self._failures: deque[_Failure] = deque()
@@ -236,8 +239,14 @@ class FakeSlack:
             self.conversations[conversation.id] = conversation
         return conversation
 
-    def add_user(self, user_id: str, name: str, email: str = "", real_name: str = "") -> SlackUser:
-        user = SlackUser(user_id, name, email or f"{name}@example.com", real_name or name.title())
+    def add_user(
+        self, user_id: str, name: str, email: str | None = "", real_name: str = ""
+    ) -> SlackUser:
+        """A member of the workspace; ``email`` "" makes one up from ``name``, None leaves
+        the profile without one (``users.info`` then shows none, as Slack does)."""
+        if email == "":
+            email = f"{name}@example.com"
+        user = SlackUser(user_id, name, email, real_name or name.title())
         with self._lock:
             self.users[user_id] = user
         return user
@@ -595,11 +604,22 @@ class FakeSlack:
     def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         email = str(args.get("email", "")).lower()
         for user in self.users.values():
-            if user.email.lower() == email and not user.deleted:
+            if user.email is not None and user.email.lower() == email and not user.deleted:
                 return {"ok": True, "user": user.as_json(True)}
         return {"ok": False, "error": "users_not_found"}
 
     def _response(
+        self, key: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """A POST to a ``response_url``: kept in ``responses`` when taken, else its error in
+        ``refused_responses``."""
+        status, answer = self._take_response(key, headers, body)
+        if status != 200:
+            with self._lock:
+                self.refused_responses.append((key, str(answer.get("error", ""))))
+        return status, answer
+
+    def _take_response(
         self, key: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, Any]]:
         """A POST to a ``response_url``: JSON with text or blocks (or ``delete_original``);

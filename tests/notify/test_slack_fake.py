@@ -63,6 +63,9 @@ def test_the_web_api_answers_in_slacks_shapes(slack: FakeSlack) -> None:
     assert found["user"]["id"] == "U0ALICE01"
     assert call(slack, "users.lookupByEmail", email="x@example.com")["error"] == "users_not_found"
     assert call(slack, "users.info", user="U0NOBODY1")["error"] == "user_not_found"
+    slack.add_user("U0BOB0001", "bob", None)  # a profile with no email: Slack leaves it out
+    bob = call(slack, "users.info", user="U0BOB0001")["user"]
+    assert bob["name"] == "bob" and "email" not in bob["profile"]
     posted = call(slack, "chat.postMessage", channel="#ops", text="hi")
     assert posted["ok"] is True and posted["channel"] == slack.conversation("ops").id
     assert posted["message"]["text"] == "hi" and posted["message"]["ts"] == posted["ts"]
@@ -202,9 +205,17 @@ def test_a_pressed_button_is_sent_signed_and_its_response_url_edits_the_message(
     replaced = {"replace_original": True, "text": "Acknowledged by alice"}
     for _ in range(5):
         assert httpx.post(payload["response_url"], json=replaced).json() == {"ok": True}
+    assert slack.refused_responses == []
     assert httpx.post(payload["response_url"], json=replaced).json()["error"] == "used_url"
     (message,) = slack.conversation("#ops").top()
     assert message.text == "Acknowledged by alice" and message.blocks == []
+    assert len(slack.responses) == 5
+    other = slack.response_url()
+    assert httpx.post(other, json={"text": ""}).json()["error"] == "no_text"
+    assert httpx.post(other, content=b"text=hi").status_code == 400  # not JSON
+    key = payload["response_url"].rsplit("/", 1)[1]
+    refused = [(key, "used_url"), (other.rsplit("/", 1)[1], "no_text")]
+    assert slack.refused_responses == [*refused, (refused[1][0], "invalid_payload")]
     assert len(slack.responses) == 5
 
 
