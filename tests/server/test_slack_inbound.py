@@ -33,6 +33,8 @@ from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
 from tocsin.runbooks.loader import load_catalog
+from tocsin.service.chat import BadSignature, verify
+from tocsin.service.context import Context
 from tocsin.store.schema import inbound_seen
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -657,3 +659,19 @@ def test_without_a_bot_token_an_unmapped_person_is_answered_at_once(
         assert slack.users.calls == []
         after = slack.state(number)
         assert after[:3] == before[:3]
+
+
+def test_a_timestamp_of_non_ascii_digits_is_refused_not_a_server_error(slack: Slack) -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` fails. A server decodes header bytes as
+    Latin-1 (a byte 0xB2 is "²"; the test client re-encodes headers as UTF-8, so the service
+    is called as the endpoint calls it): refused as not Slack's, never a ValueError (500)."""
+    number = slack.fire()
+    body = slack.press_body("tocsin_ack", str(number))
+    before = slack.state(number)
+    signature = slack_signed(body, SECRET, slack.clock.now())["X-Slack-Signature"]
+    state = slack.api.state
+    ctx = Context(state.db, state.config, state.clock, state.catalog)
+    for stamp in ("\u00b2", "1\u00b9\u00b3", "\u00b2" * 10):
+        with pytest.raises(BadSignature, match="X-Slack-Request-Timestamp is missing"):
+            verify(ctx, stamp, signature, body)
+    assert slack.state(number) == before

@@ -50,6 +50,7 @@ log = logging.getLogger("tocsin.service.chat")
 SOURCE = "slack"  # inbound_seen's source
 MAX_SKEW_S = 300  # Slack's own rule: a request more than 5 minutes off is refused
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 OFF = (
     "Slack is not set up here: no slack channel has a signing_secret "
@@ -119,7 +120,9 @@ def verify(ctx: Context, timestamp: str | None, signature: str | None, body: byt
     found = apps(ctx.config)
     if not found:
         raise NotFound(OFF)
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    # ASCII digits only: "²".isdigit() is true (a header byte 0xB2, read as Latin-1), and
+    # int() of it would fail into a server error
+    if not timestamp or not _SECONDS.fullmatch(timestamp):
         raise BadSignature(
             "X-Slack-Request-Timestamp is missing or not a number of seconds: "
             "this request is not from Slack"
