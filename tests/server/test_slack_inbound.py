@@ -113,6 +113,8 @@ class Member:
     id: str
     handle: str
     email: str = ""
+    confirmed: bool = True  # is_email_confirmed
+    stranger: bool = False  # is_stranger: of another organisation (Slack Connect)
 
 
 ALICE = Member("U0ALICE", "alice")
@@ -120,6 +122,9 @@ BOB = Member("U0BOB", "bob")  # mapped by his handle
 CAROL = Member("U0CAROL", "carol.c", "carol@example.com")  # by her profile's email
 VICTOR = Member("U0VICTOR", "victor")  # a viewer
 NOBODY = Member("U0NOBODY", "nobody", "nobody@elsewhere.example")
+# carol's email on profiles Slack does not vouch for: unconfirmed, and another organisation's
+UNCONFIRMED = Member("U0UNCONF", "carol2", "carol@example.com", confirmed=False)
+STRANGER = Member("U0STRANGE", "carol3", "carol@example.com", stranger=True)
 
 
 class SlackUsers:
@@ -180,6 +185,8 @@ class SlackUsers:
                 "name": member.handle,
                 "deleted": False,
                 "is_bot": False,
+                "is_email_confirmed": member.confirmed,
+                **({"is_stranger": True} if member.stranger else {}),
                 "profile": profile,
             },
         }
@@ -344,7 +351,7 @@ def _slack(
     )
     with (
         HttpSink(mode="slack") as answers,
-        SlackUsers([ALICE, BOB, CAROL, VICTOR, NOBODY]) as users,
+        SlackUsers([ALICE, BOB, CAROL, VICTOR, NOBODY, UNCONFIRMED, STRANGER]) as users,
     ):
         text = dedent(CONFIG).format(app=_app(with_secret, users.api_url, with_token), book=book)
         config = parse_config(text, base_dir=tmp_path)
@@ -675,3 +682,21 @@ def test_a_timestamp_of_non_ascii_digits_is_refused_not_a_server_error(slack: Sl
         with pytest.raises(BadSignature, match="X-Slack-Request-Timestamp is missing"):
             verify(ctx, stamp, signature, body)
     assert slack.state(number) == before
+
+
+def test_an_email_slack_does_not_vouch_for_maps_to_nobody(slack: Slack) -> None:
+    """Anyone can put carol's email on a profile Slack has not confirmed, or on an account of
+    their own organisation shared in through Slack Connect: neither acts as carol."""
+    number = slack.fire()
+    before = slack.state(number)
+    for member, why in (
+        (UNCONFIRMED, "your Slack profile's email is not confirmed"),
+        (STRANGER, "your Slack account is deactivated, a bot, or of another organisation"),
+    ):
+        assert slack.press("tocsin_ack", str(number), member).status_code == 200
+        assert slack.last().startswith(f"Refused: you are not a tocsin user here ({why})")
+    assert slack.incident(number)["status"] == "triggered"
+    after = slack.state(number)
+    assert after[:3] == before[:3]
+    assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
+    assert slack.last() == f"Acknowledged #{number} as carol"
