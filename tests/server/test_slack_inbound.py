@@ -391,6 +391,8 @@ def test_the_resolve_button_resolves_then_acknowledge_is_refused(slack: Slack) -
     assert slack.last().startswith(f"Resolved #{number} as alice: 1 alert of this incident")
     found = slack.incident(number)
     assert found["status"] == "resolved" and found["resolved_by"] == "alice"
+    events = slack.api.get(f"/api/v1/incidents/{number}/timeline?kind=resolved").json()
+    assert [e["detail"] for e in events] == [{"by": "alice", "via": "slack"}]
     slack.clock.advance(1)
     before = slack.state(number)
     assert slack.press("tocsin_ack", str(number), BOB).status_code == 200
