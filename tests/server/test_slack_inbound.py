@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote_plus, urlencode, urlsplit
 
 import httpx
 import pytest
@@ -702,3 +702,29 @@ def test_an_email_slack_does_not_vouch_for_maps_to_nobody(slack: Slack) -> None:
     assert after[:3] == before[:3]
     assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
     assert slack.last() == f"Acknowledged #{number} as carol"
+
+
+def test_a_response_url_off_slacks_host_is_refused_and_nothing_done(slack: Slack) -> None:
+    """The answer goes where the body's response_url says: a host other than Slack's (here
+    ``localhost`` where Slack's is ``127.0.0.1``) is refused before anything is done, and
+    nothing is posted there."""
+    number = slack.fire()
+    before = slack.state(number)
+    elsewhere = slack.answers.url.replace("127.0.0.1", "localhost")
+    assert elsewhere != slack.answers.url
+    pressed = slack.press_body("tocsin_ack", str(number)).replace(
+        quote_plus(slack.answers.url).encode(), quote_plus(elsewhere).encode()
+    )
+    typed = slack.command_body(f"ack {number}").replace(
+        quote_plus(slack.answers.url).encode(), quote_plus(elsewhere).encode()
+    )
+    for path, body in (
+        ("/api/v1/slack/interactions", pressed),
+        ("/api/v1/slack/commands", typed),
+    ):
+        answer = slack.post(path, body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["message"].startswith("response_url is not Slack's")
+    after = slack.state(number)
+    assert after[:3] == before[:3] and after[4] == before[4] == 0
+    assert slack.incident(number)["status"] == "triggered"
