@@ -87,6 +87,8 @@ def test_other_event_types_are_not_acted_on() -> None:
         {"event": []},
         {"event": {"id": "x"}},
         {"event": {"event_type": "incident.resolved"}},
+        {"event": {"id": "x", "event_type": "incident.resolved"}},  # undated: replayable later
+        {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": None}},
         {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": "yesterday"}},
         {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": "2027-01-15"}},
     ],
