@@ -327,3 +327,20 @@ def test_the_webhooks_do_their_work_off_the_event_loop(
         ("reply", "a worker thread"),
         ("gather", "a worker thread"),
     ]
+
+
+def test_a_captured_reply_sent_again_days_later_is_a_replay(
+    api: Api, fake: FakeTwilio, clock: VirtualClock
+) -> None:
+    """Twilio's signature covers no time: a reply "1" captured once and sent again two days
+    later must not acknowledge the incident paged to that number since."""
+    first = _page(api)
+    reply = fake.inbound_params("SM" + "7" * 32, ALICE, "1")
+    status, answer = fake.signed_post(fake.inbound_url, reply)
+    assert status == 200 and _said(answer).startswith(f"Acknowledged #{first}")
+    clock.advance(2 * 86400)
+    later = _page(api, {"alertname": "DatabaseDown", "instance": "db2"})
+    assert later != first
+    status, text = fake.signed_post(fake.inbound_url, reply)
+    assert status == 409 and "replay" in text
+    assert _state(api, later)[0] == "triggered"
