@@ -123,6 +123,8 @@ class SlackUser:
     email: str | None  # None: the profile has no email (Slack then leaves the field out)
     real_name: str
     deleted: bool = False
+    confirmed: bool = True  # is_email_confirmed: Slack checked the profile's email
+    stranger: bool = False  # is_stranger: of another organisation, shared in (Slack Connect)
 
     def as_json(self, with_email: bool) -> dict[str, Any]:
         profile: dict[str, Any] = {"real_name": self.real_name, "display_name": self.name}
@@ -135,6 +137,8 @@ class SlackUser:
             "real_name": self.real_name,
             "deleted": self.deleted,
             "is_bot": False,
+            "is_email_confirmed": self.confirmed,
+            **({"is_stranger": True} if self.stranger else {}),
             "profile": profile,
         }
 
@@ -240,13 +244,29 @@ class FakeSlack:
         return conversation
 
     def add_user(
-        self, user_id: str, name: str, email: str | None = "", real_name: str = ""
+        self,
+        user_id: str,
+        name: str,
+        email: str | None = "",
+        real_name: str = "",
+        *,
+        confirmed: bool = True,
+        stranger: bool = False,
     ) -> SlackUser:
         """A member of the workspace; ``email`` "" makes one up from ``name``, None leaves
-        the profile without one (``users.info`` then shows none, as Slack does)."""
+        the profile without one (``users.info`` then shows none, as Slack does);
+        ``confirmed``: whether Slack checked that email; ``stranger``: of another
+        organisation, shared in through Slack Connect."""
         if email == "":
             email = f"{name}@example.com"
-        user = SlackUser(user_id, name, email, real_name or name.title())
+        user = SlackUser(
+            user_id,
+            name,
+            email,
+            real_name or name.title(),
+            confirmed=confirmed,
+            stranger=stranger,
+        )
         with self._lock:
             self.users[user_id] = user
         return user

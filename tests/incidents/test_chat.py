@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tocsin.errors import Invalid
+from tocsin.incidents import chat
 from tocsin.incidents.chat import (
     MAX_ID,
     Ask,
@@ -270,3 +271,22 @@ def test_ssl_check() -> None:
 )
 def test_is_member_id(text: str, expected: bool) -> None:
     assert is_member_id(text) is expected
+
+
+@pytest.mark.parametrize(
+    ("response_url", "api_url", "ok"),
+    [
+        ("https://hooks.slack.com/actions/T0/1/abc", "https://slack.com/api/", True),
+        ("https://HOOKS.slack.com/commands/T0/1/abc", "https://slack.com/api/", True),
+        ("https://hooks.slack-gov.com/actions/T0/1/a", "https://slack-gov.com/api/", True),
+        ("http://127.0.0.1:8080/answers", "http://127.0.0.1:9090/api/", True),  # a test's
+        ("http://hooks.slack.com/actions/T0/1/abc", "https://slack.com/api/", False),
+        ("https://169.254.169.254/latest/meta-data", "https://slack.com/api/", False),
+        ("https://hooks.slack.com.evil.example/x", "https://slack.com/api/", False),
+        ("https://hooks.slack.com@10.0.0.1/x", "https://slack.com/api/", False),
+        ("https://localhost/x", "http://127.0.0.1:9090/api/", False),
+        ("https://[::1/x", "https://slack.com/api/", False),
+    ],
+)
+def test_answers_go_to_slacks_host_only(response_url: str, api_url: str, ok: bool) -> None:
+    assert chat.answers_to(response_url, api_url) is ok

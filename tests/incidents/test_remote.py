@@ -87,6 +87,8 @@ def test_other_event_types_are_not_acted_on() -> None:
         {"event": []},
         {"event": {"id": "x"}},
         {"event": {"event_type": "incident.resolved"}},
+        {"event": {"id": "x", "event_type": "incident.resolved"}},  # undated: replayable later
+        {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": None}},
         {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": "yesterday"}},
         {"event": {"id": "x", "event_type": "incident.resolved", "occurred_at": "2027-01-15"}},
     ],
@@ -110,3 +112,14 @@ def test_actor_is_the_user_pagerduty_names() -> None:
     assert remote.actor("Bob", people) == "bob"
     assert remote.actor("Mallory", people) == "pagerduty:Mallory"
     assert remote.actor("", people) == "pagerduty:unknown"
+
+
+def test_a_signature_header_not_ascii_is_unsigned_not_an_error() -> None:
+    """A server decodes header bytes as Latin-1: "v1=" and 64 such characters is no
+    signature (hmac.compare_digest raises on non-ASCII text, which was a 500)."""
+    body = b'{"event": {}}'
+    good = hmac.new(b"s", body, hashlib.sha256).hexdigest()
+    assert remote.signed(body, "v1=" + good.upper(), ["s"])
+    for header in ("v1=" + "\u00b2" * 64, "v1=" + good[:-1] + "\u00e9", "v1=" + good + "\u00b2"):
+        assert not remote.signed(body, header, ["s"])
+    assert remote.signed(body, "v1=" + "\u00b2" * 64 + ", v1=" + good, ["s"])

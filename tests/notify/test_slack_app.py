@@ -28,6 +28,7 @@ from tocsin.notify.slack import (
     ESCALATE_ACTION,
     OPEN_ACTION,
     RESOLVE_ACTION,
+    SLACK_MAX_TEXT,
     app_payload,
     buttons,
     conversation_for,
@@ -120,13 +121,47 @@ def test_the_app_message_stays_within_50_blocks() -> None:
     assert payload["blocks"][-1]["type"] == "actions"
 
 
+def test_a_run_not_shown_whole_gets_no_approve_button(slack: FakeSlack) -> None:
+    """A press approves the whole run: a text cut when the message was composed (``whole``
+    "no": too long, or values bound that the text does not show), or cut here to fit a
+    section (escaping makes "<" four characters), is approved in the console instead."""
+    short = "systemctl restart db"
+    waiting = (
+        {"id": "21", "step": "1", "section": "", "command": short, "whole": "yes"},
+        {"id": "22", "step": "2", "section": "", "command": "x" * 1000, "whole": "no"},
+        {"id": "23", "step": "3", "section": "", "command": "echo " + "<" * 900, "whole": "yes"},
+        {"id": "24", "step": "4", "section": "", "command": short},  # composed before: no word
+    )
+    message = to_channel(kind="status_update", text="asking", awaiting_runs=waiting)
+    blocks = app_payload(message, "t")["blocks"]
+    runs = {b["block_id"]: b for b in blocks if b.get("block_id", "").startswith("tocsin_run_")}
+    assert list(runs) == ["tocsin_run_21", "tocsin_run_22", "tocsin_run_23", "tocsin_run_24"]
+    assert [k for k, b in runs.items() if "accessory" in b] == ["tocsin_run_21"]
+    for key in ("tocsin_run_22", "tocsin_run_23", "tocsin_run_24"):
+        text = runs[key]["text"]["text"]
+        assert len(text) <= SLACK_MAX_TEXT
+        assert text.endswith(
+            "_Not all of what it approves fits here: approve it in "
+            f"<{message.external_url}|the console>._"
+        )
+    assert "Not all" not in runs["tocsin_run_21"]["text"]["text"]
+    cfg = app(slack.api_url, conversation="#ops")
+    assert send_all(cfg, [message], MemoryThreads())[0].ok  # Slack takes it
+
+
 def test_runs_awaiting_approval_show_their_text_and_an_approve_button(
     slack: FakeSlack,
 ) -> None:
     waiting = (
-        {"id": "12", "step": "3", "section": "db.md: Disk", "command": "rm -rf <x> && ```"},
-        {"id": "13", "step": "4", "section": "", "command": "systemctl restart db"},
-        {"id": "not-a-number", "step": "5", "section": "", "command": "x"},
+        {
+            "id": "12",
+            "step": "3",
+            "section": "db.md: Disk",
+            "command": "rm -rf <x> && ```",
+            "whole": "yes",
+        },
+        {"id": "13", "step": "4", "section": "", "command": "systemctl restart db", "whole": "yes"},
+        {"id": "not-a-number", "step": "5", "section": "", "command": "x", "whole": "yes"},
     )
     message = to_channel(kind="status_update", text="asking", awaiting_runs=waiting)
     blocks = app_payload(message, "t")["blocks"]

@@ -172,6 +172,18 @@ def test_a_call_escapes_a_hostile_label_and_takes_one_key() -> None:
     assert "&lt;/Say&gt;&lt;Dial&gt;" in twiml
 
 
+def test_characters_xml_forbids_never_break_a_calls_twiml() -> None:
+    """U+FFFE and U+FFFF (and lone surrogates) are no XML characters: a label holding one
+    made the TwiML malformed, and the call said Twilio's "application error" instead of the
+    page. They are removed like control characters."""
+    title = "DiskFull job=a\uffffb\ufffec\ud800d"
+    twiml = voice_twiml(page(title=title), f"{BASE}/api/v1/voice/gather")
+    said = ET.fromstring(twiml).findtext("Gather/Say") or ""
+    assert "DiskFull job=a b c d" in said
+    answer = ET.fromstring(twiml_answer("Message", "Acknowledged #12: x\uffffy"))
+    assert answer.findtext("Message") == "Acknowledged #12: x y"
+
+
 def test_an_answer_is_escaped_twiml() -> None:
     assert twiml_answer("Message", "Acknowledged #12: a<b & c.") == (
         "<Response><Message>Acknowledged #12: a&lt;b &amp; c.</Message></Response>"

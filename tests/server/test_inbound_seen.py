@@ -28,3 +28,16 @@ def test_long_key_bounded(db: Engine) -> None:
     with db.begin() as conn:
         assert inbound.first_time(conn, "pagerduty", "x" * 5000, 1.0)
         assert not inbound.first_time(conn, "pagerduty", "x" * 5000, 2.0)
+
+
+def test_an_undated_sources_requests_are_remembered_longer(db: Engine) -> None:
+    """Twilio signs no time: its requests outlive a day, and another source's pruning."""
+    later = 1000.0 + 2 * inbound.KEEP_S
+    with db.begin() as conn:
+        assert inbound.first_time(conn, "twilio", "sms:SM1", 1000.0, inbound.KEEP_UNDATED_S)
+    with db.begin() as conn:
+        assert inbound.first_time(conn, "slack", "v0=new", later)  # prunes Slack's only
+        assert not inbound.first_time(conn, "twilio", "sms:SM1", later, inbound.KEEP_UNDATED_S)
+    end = 1000.0 + inbound.KEEP_UNDATED_S + 1
+    with db.begin() as conn:
+        assert inbound.first_time(conn, "twilio", "sms:SM1", end, inbound.KEEP_UNDATED_S)

@@ -191,3 +191,46 @@ def test_malformed_signed_body_is_400(round_trip: Round) -> None:
         "/api/v1/pagerduty/webhook", content=body, headers={"X-PagerDuty-Signature": sig}
     )
     assert answer.status_code in (400, 422) and "not JSON" in answer.json()["error"]["message"]
+
+
+def test_an_empty_webhook_secret_verifies_nothing(
+    db: Engine, clock: VirtualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook_secret whose variable is set but empty would be a key anyone signs with:
+    the endpoint is unavailable (503) and nothing changes, never a request let in."""
+    monkeypatch.setenv("TOCSIN_TEST_PD_SECRET", "")
+    with HttpSink() as sink:
+        text = dedent(CONFIG).format(url=sink.url, secret=SECRET)
+        text = text.replace(f"{{value: {SECRET}}}", "{env: TOCSIN_TEST_PD_SECRET}")
+        state = AppState(db=db, config=parse_config(text), clock=clock)
+        with TestClient(create_app(state, run_engine=False)) as client:
+            trip = Round(Api(client, state, db), clock, sink)
+            incident = trip.fire()
+            before = trip.state(incident)
+            forged = trip.hook("incident.resolved", f"tocsin-{incident}", secret="")
+            assert forged.status_code == 503, forged.text
+            assert "webhook_secret is empty" in forged.json()["error"]["message"]
+            assert trip.state(incident) == before
+
+
+def test_a_body_too_large_is_refused_before_it_is_read_whole(round_trip: Round) -> None:
+    incident = round_trip.fire()
+    before = round_trip.state(incident)
+    body = b'{"event": {"id": "' + b"x" * (300 * 1024) + b'"}}'
+    sig = "v1=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    answer = round_trip.api.client.post(
+        "/api/v1/pagerduty/webhook", content=body, headers={"X-PagerDuty-Signature": sig}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["message"] == "the body is larger than 262144 bytes"
+    assert round_trip.state(incident) == before
+
+
+def test_a_resolve_from_pagerduty_says_where_it_came_from(round_trip: Round) -> None:
+    incident = round_trip.fire()
+    done = round_trip.hook("incident.resolved", f"tocsin-{incident}", event_id="01RES")
+    assert done.status_code == 200 and done.json()["done"] == "resolved by alice"
+    timeline = round_trip.api.get(f"/api/v1/incidents/{incident}/timeline").json()
+    [resolved] = [e for e in timeline if e["kind"] == "resolved"]
+    assert resolved["detail"]["via"] == "pagerduty"
+    assert resolved["detail"]["pagerduty_incident"] == "Q0PD1NC1D"

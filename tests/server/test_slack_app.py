@@ -271,3 +271,47 @@ def test_diagnostics_reach_the_person_paged_with_their_output_in_the_thread(
             (reply,) = conversation.replies(root.ts)
             assert "/dev/sda1  97%" in json.dumps(reply.blocks), name
             assert root.edits == 0
+
+
+def test_awaiting_runs_say_whether_their_text_is_all_an_approval_approves(
+    db: Engine, clock: VirtualClock, slack: FakeSlack, backup: HttpSink
+) -> None:
+    """A run's text longer than a message carries, or one that binds values its text does not
+    show (SQL's parameters), is not ``whole``: a Slack app offers no Approve button for it."""
+    for paging in start(db, clock, slack, backup):
+        incident = paging.fire()
+        made = []
+        with begin_write(db) as conn:
+            for step, command, params in (
+                (1, "systemctl restart db", {}),
+                (2, "echo " + "x" * 1200, {}),
+                (3, "UPDATE jobs SET state = :state", {"state": "killed"}),
+            ):
+                made.append(
+                    runs.add(
+                        conn,
+                        incident_id=incident,
+                        step=step,
+                        section="db.md: DatabaseDown",
+                        language="sql" if params else "bash",
+                        risk="change",
+                        command=command,
+                        params=params,
+                        labels={},
+                        digest=str(step) * 64,
+                        runner="local",
+                        target=None,
+                        status="awaiting",
+                        automatic=False,
+                        reason="a responder's approval of this exact text",
+                        requested_by="bob",
+                        now=clock.now(),
+                    ).id
+                )
+            found = messages.awaiting_runs(conn, incident)
+        assert [(r["id"], r["whole"]) for r in found] == [
+            (str(made[0]), "yes"),
+            (str(made[1]), "no"),
+            (str(made[2]), "no"),
+        ]
+        assert len(found[1]["command"]) == messages.MAX_AWAITING_COMMAND

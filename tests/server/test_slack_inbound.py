@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
+from urllib.parse import quote_plus
 
 import httpx
 import pytest
@@ -29,6 +30,8 @@ from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
 from tocsin.runbooks.loader import load_catalog
+from tocsin.service.chat import BadSignature, verify
+from tocsin.service.context import Context
 from tocsin.store.schema import inbound_seen
 
 RUNBOOK = """
@@ -98,6 +101,9 @@ VICTOR = "U0VICTOR"  # a viewer
 NOBODY = "U0NOBODY"
 MALLORY = "U0MALLORY"  # a handle that reads like alice's member ID
 STRANGER = "U0STRANGER"  # Slack does not know them either (users.info: user_not_found)
+# carol's email on profiles Slack does not vouch for: unconfirmed, and another organisation's
+UNCONFIRMED = "U0UNCONF"
+OUTSIDER = "U0OUTSIDE"
 
 
 def members(fake: FakeSlack) -> None:
@@ -108,6 +114,8 @@ def members(fake: FakeSlack) -> None:
     fake.add_user(VICTOR, "victor", None)
     fake.add_user(NOBODY, "nobody", "nobody@elsewhere.example")
     fake.add_user(MALLORY, "u0alice", None)
+    fake.add_user(UNCONFIRMED, "carol2", "carol@example.com", confirmed=False)
+    fake.add_user(OUTSIDER, "carol3", "carol@example.com", stranger=True)
 
 
 class Slack:
@@ -580,3 +588,62 @@ def test_without_a_bot_token_an_unmapped_person_is_answered_at_once(
         assert slack.lookups() == []
         after = slack.state(number)
         assert after[:3] == before[:3]
+
+
+def test_a_timestamp_of_non_ascii_digits_is_refused_not_a_server_error(slack: Slack) -> None:
+    """``"²".isdigit()`` is true but ``int("²")`` fails. A server decodes header bytes as
+    Latin-1 (a byte 0xB2 is "²"; the test client re-encodes headers as UTF-8, so the service
+    is called as the endpoint calls it): refused as not Slack's, never a ValueError (500)."""
+    number = slack.fire()
+    body = slack.press_body("tocsin_ack", str(number))
+    before = slack.state(number)
+    signature = slack.signed(body)["X-Slack-Signature"]
+    state = slack.api.state
+    ctx = Context(state.db, state.config, state.clock, state.catalog)
+    for stamp in ("\u00b2", "1\u00b9\u00b3", "\u00b2" * 10):
+        with pytest.raises(BadSignature, match="X-Slack-Request-Timestamp is missing"):
+            verify(ctx, stamp, signature, body)
+    assert slack.state(number) == before
+
+
+def test_an_email_slack_does_not_vouch_for_maps_to_nobody(slack: Slack) -> None:
+    """Anyone can put carol's email on a profile Slack has not confirmed, or on an account of
+    their own organisation shared in through Slack Connect: neither acts as carol."""
+    number = slack.fire()
+    before = slack.state(number)
+    for member, why in (
+        (UNCONFIRMED, "your Slack profile's email is not confirmed"),
+        (OUTSIDER, "your Slack account is deactivated, a bot, or of another organisation"),
+    ):
+        assert slack.press("tocsin_ack", str(number), member).status_code == 200
+        assert slack.last().startswith(f"Refused: you are not a tocsin user here ({why})")
+    assert slack.incident(number)["status"] == "triggered"
+    after = slack.state(number)
+    assert after[:3] == before[:3]
+    assert slack.press("tocsin_ack", str(number), CAROL).status_code == 200
+    assert slack.last() == f"Acknowledged #{number} as carol"
+
+
+def test_a_response_url_off_slacks_host_is_refused_and_nothing_done(slack: Slack) -> None:
+    """The answer goes where the body's response_url says: a host other than Slack's (here
+    ``localhost`` where Slack's is ``127.0.0.1``) is refused before anything is done, and
+    nothing is posted there."""
+    number = slack.fire()
+    before = slack.state(number)
+    ours = slack.fake.base_url
+    elsewhere = ours.replace("127.0.0.1", "localhost")
+    assert elsewhere != ours
+    pressed = slack.press_body("tocsin_ack", str(number)).replace(
+        quote_plus(ours).encode(), quote_plus(elsewhere).encode()
+    )
+    typed = slack.command_body(f"ack {number}").replace(
+        quote_plus(ours).encode(), quote_plus(elsewhere).encode()
+    )
+    assert quote_plus(elsewhere).encode() in pressed and quote_plus(elsewhere).encode() in typed
+    for path, body in ((INTERACTIONS, pressed), (COMMANDS, typed)):
+        answer = slack.post(path, body)
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"]["message"].startswith("response_url is not Slack's")
+    after = slack.state(number)
+    assert after[:3] == before[:3] and after[4] == before[4]
+    assert slack.incident(number)["status"] == "triggered"

@@ -5,6 +5,7 @@ request from the gateway is signed: a forged, replayed or unknown one changes no
 
 from __future__ import annotations
 
+import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from tocsin.api.app import create_app
 from tocsin.api.state import AppState
 from tocsin.clock import VirtualClock
 from tocsin.config import parse_config
+from tocsin.service import sms as service_sms
 from tocsin.store import sms as store_sms
 from tocsin.store.schema import sms_sent
 
@@ -291,3 +293,54 @@ def test_statuses_move_forward_only(api: Api) -> None:
         latest = store_sms.latest_to(conn, "+10000000001")
         assert latest is not None and latest.sid == "SM1"
         assert store_sms.latest_to(conn, "+10000000009") is None
+
+
+def test_the_webhooks_do_their_work_off_the_event_loop(
+    api: Api, fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply, a key pressed and a status callback read and write the database and act
+    through the engine: in a worker thread, so that one slow database does not stall every
+    other request and the engine that share the server's event loop."""
+    where: list[tuple[str, str]] = []
+    for name in ("reply", "gather", "status"):
+        original = getattr(service_sms, name)
+
+        def recorded(*args: Any, _original: Any = original, _name: str = name) -> Any:
+            try:
+                asyncio.get_running_loop()
+                where.append((_name, "the event loop"))
+            except RuntimeError:
+                where.append((_name, "a worker thread"))
+            return _original(*args)
+
+        monkeypatch.setattr(service_sms, name, recorded)
+    number = _page(api)
+    (sid,) = [s for s, m in fake.messages.items() if m["to"] == ALICE]
+    assert fake.send_status(sid, "delivered")[0] == 204
+    status, answer = fake.reply(ALICE, "1")
+    assert status == 200 and _said(answer).startswith(f"Acknowledged #{number}")
+    _page(api, {"alertname": "DiskFull", "instance": "db2", "team": "calls"})
+    (call,) = fake.calls.values()
+    assert fake.press(call["sid"], "2")[0] == 200
+    assert where == [
+        ("status", "a worker thread"),
+        ("reply", "a worker thread"),
+        ("gather", "a worker thread"),
+    ]
+
+
+def test_a_captured_reply_sent_again_days_later_is_a_replay(
+    api: Api, fake: FakeTwilio, clock: VirtualClock
+) -> None:
+    """Twilio's signature covers no time: a reply "1" captured once and sent again two days
+    later must not acknowledge the incident paged to that number since."""
+    first = _page(api)
+    reply = fake.inbound_params("SM" + "7" * 32, ALICE, "1")
+    status, answer = fake.signed_post(fake.inbound_url, reply)
+    assert status == 200 and _said(answer).startswith(f"Acknowledged #{first}")
+    clock.advance(2 * 86400)
+    later = _page(api, {"alertname": "DatabaseDown", "instance": "db2"})
+    assert later != first
+    status, text = fake.signed_post(fake.inbound_url, reply)
+    assert status == 409 and "replay" in text
+    assert _state(api, later)[0] == "triggered"

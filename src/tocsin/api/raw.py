@@ -1,7 +1,8 @@
 """Raw request bodies, for the compatibility contracts only: Alertmanager's ``/api/v2`` and
 the intakes (its webhook, PagerDuty's ``/v2/enqueue``, the generic JSON) answer a body too
 large, or not JSON, in their products' own shapes and codes, and bound bodies by ``limits``.
-The native API declares its bodies as pydantic models instead (``api.errors``)."""
+The native API declares its bodies as pydantic models instead (``api.errors``). Signed
+webhooks read their exact bytes, bounded, with ``read_bounded``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import orjson
 from fastapi import Request, Response
 from fastapi.responses import JSONResponse
+
+from tocsin.errors import TooLarge
 
 
 class Abort(Exception):
@@ -51,3 +54,19 @@ async def read_json(request: Request, limit: int, what: str) -> Any:
                 },
             )
         ) from None
+
+
+async def read_bounded(request: Request, limit: int) -> bytes:
+    """The raw body (a signature covers its exact bytes), at most ``limit`` bytes: TooLarge
+    (413, the one error shape) beyond, before any more of it is read. A Content-Length that is
+    not ASCII digits is not trusted (the stream is still bounded)."""
+    declared = request.headers.get("content-length")
+    digits = declared is not None and declared.isascii() and declared.isdigit()
+    if digits and int(str(declared)) > limit:
+        raise TooLarge(f"the body is larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(f"the body is larger than {limit} bytes")
+    return bytes(body)

@@ -8,7 +8,8 @@ background task of the request; the use case in a worker thread, in its own tran
 and its result goes to the request's ``response_url`` as an ephemeral message.
 
 Refusals: a body over 64 KiB 413, no slack channel with a signing secret 404, a missing or
-wrong signature or a stale timestamp 401, a replay 409, a body that is no Slack request 400;
+wrong signature or a stale timestamp 401, a replay 409, a body that is no Slack request (or
+whose ``response_url`` is not Slack's host) 400;
 each in the one error shape, and none changes anything.
 """
 
@@ -71,7 +72,7 @@ async def interactions(request: Request, background: BackgroundTasks) -> Respons
     ctx, signer = verified
     asked = parse_interaction(body)
     if asked is not None:
-        background.add_task(chat.carry_out, ctx, signer, asked)
+        background.add_task(chat.carry_out, ctx, signer, chat.answerable(signer, asked))
     return Response(status_code=200)
 
 
@@ -88,7 +89,7 @@ async def commands(request: Request, background: BackgroundTasks) -> Response:
     if isinstance(verified, Response):
         return verified
     ctx, signer = verified
-    asked = parse_command_form(body)
+    asked = chat.answerable(signer, parse_command_form(body))
     answer = await asyncio.to_thread(chat.answer_now, ctx, asked)
     if answer.queued:
         background.add_task(chat.carry_out, ctx, signer, asked)

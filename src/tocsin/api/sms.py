@@ -2,10 +2,12 @@
 (``/api/v1/sms/inbound``), a key pressed on a call (``/api/v1/voice/gather``) and delivery
 status callbacks (``/api/v1/sms/status``). No token: each request carries the gateway's
 signature, which ``service.sms`` checks before anything else, with the replay. Bodies are
-forms of at most ``MAX_BODY`` bytes (413 beyond); answers are TwiML."""
+forms of at most ``MAX_BODY`` bytes (413 beyond); answers are TwiML. The work (the database,
+the engine) runs in a worker thread, off the event loop the server and its engine share."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request, Response
@@ -50,19 +52,22 @@ async def _signed(request: Request, path: str) -> sms.Signed:
 async def inbound(request: Request) -> Response:
     """A reply to an SMS page (the gateway's incoming-message webhook): "1" acknowledges,
     "2" resolves; answered with an SMS back (TwiML ``<Message>``)."""
-    answer = sms.reply(context(request), await _signed(request, INBOUND_PATH))
+    signed = await _signed(request, INBOUND_PATH)
+    answer = await asyncio.to_thread(sms.reply, context(request), signed)
     return Response(twiml_answer("Message", answer), media_type=_XML)
 
 
 @router.post(GATHER_PATH)
 async def gather(request: Request) -> Response:
     """A key pressed on a call tocsin made: 1 acknowledges, 2 resolves (TwiML ``<Say>``)."""
-    answer = sms.gather(context(request), await _signed(request, GATHER_PATH))
+    signed = await _signed(request, GATHER_PATH)
+    answer = await asyncio.to_thread(sms.gather, context(request), signed)
     return Response(twiml_answer("Say", answer), media_type=_XML)
 
 
 @router.post(STATUS_PATH, status_code=204)
 async def status(request: Request) -> Response:
     """A message's or call's delivery status; a failure goes on the incident's timeline."""
-    sms.status(context(request), await _signed(request, STATUS_PATH))
+    signed = await _signed(request, STATUS_PATH)
+    await asyncio.to_thread(sms.status, context(request), signed)
     return Response(status_code=204)

@@ -100,18 +100,28 @@ def message(
     return composed
 
 
+MAX_AWAITING_COMMAND = 1000  # a message shows a run's text up to this; a longer one is cut
+
+
 def awaiting_runs(conn: Connection, incident_id: int) -> list[dict[str, str]]:
     """The incident's runs awaiting an approval one press may give, with the exact text that
-    the approval approves (a message shows it beside its Approve button)."""
-    return [
-        {
-            "id": str(run.id),
-            "step": str(run.step),
-            "section": run.section[:200],
-            "command": run.command[:1000],
-        }
-        for run in runs.awaiting(conn, incident_id, APPROVABLE_RISK)
-    ]
+    the approval approves (a message shows it beside its Approve button). ``whole``: "yes"
+    when that text is all the approval approves, "no" when it is cut here or the run binds
+    values the text does not show (SQL's parameters): such a run is approved where it is
+    shown whole, the console, never by a press on a part of it."""
+    out = []
+    for run in runs.awaiting(conn, incident_id, APPROVABLE_RISK):
+        whole = len(run.command) <= MAX_AWAITING_COMMAND and not run.params
+        out.append(
+            {
+                "id": str(run.id),
+                "step": str(run.step),
+                "section": run.section[:200],
+                "command": run.command[:MAX_AWAITING_COMMAND],
+                "whole": "yes" if whole else "no",
+            }
+        )
+    return out
 
 
 _DIGESTS = "tocsin_storm_digests"

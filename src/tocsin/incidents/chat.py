@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from tocsin import times
 from tocsin.errors import Invalid
@@ -156,6 +156,22 @@ def _response_url(value: Any) -> str:
     if not url.startswith(("https://", "http://")) or not url.isprintable() or " " in url:
         raise Invalid("response_url is not an http(s) URL")
     return url
+
+
+def answers_to(response_url: str, api_url: str) -> bool:
+    """Whether tocsin posts its answer to ``response_url``: Slack's own host for answers
+    (``hooks.slack.com``, or ``hooks.`` + the app's ``api_url`` host, or that host itself: a
+    Slack-compatible server or a test's), by https unless ``api_url`` itself is plain http.
+    The URL comes from the request's body: even signed, it must not send tocsin's requests
+    to another host (an address inside the network tocsin runs in)."""
+    try:
+        url, api = urlsplit(response_url), urlsplit(api_url)
+        host, api_host = (url.hostname or "").lower(), (api.hostname or "").lower()
+    except ValueError:  # not a URL (an unclosed "[", a port that is no number)
+        return False
+    if url.scheme != "https" and url.scheme != api.scheme:
+        return False
+    return bool(host) and host in {"hooks.slack.com", api_host, f"hooks.{api_host}"}
 
 
 def _number(value: str, what: str) -> int:

@@ -8,8 +8,8 @@ PagerDuty channel opens each PagerDuty alert with ``dedup_key`` ``tocsin-<incide
 The signature: ``X-PagerDuty-Signature`` holds one or more ``v1=<hex>`` (more than one while a
 secret is being rotated), each an HMAC-SHA256 of the raw body under a subscription's signing
 secret; one match is enough. PagerDuty signs no timestamp, so an event is refused when its
-``occurred_at`` is older than ``MAX_AGE_S`` (what the replay memory keeps) and a second
-delivery of one event id is a replay.
+``occurred_at`` is older than ``MAX_AGE_S`` (what the replay memory keeps), or missing, and a
+second delivery of one event id is a replay.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tocsin.errors import Invalid
 
 MAX_AGE_S = 86400.0  # a day: events older than the replay memory are refused
 MAX_SIGNATURE_HEADER = 2000
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _KEY = re.compile(r"^tocsin-([1-9][0-9]{0,17})$")
 ACTIONS = {"incident.acknowledged": "acknowledge", "incident.resolved": "resolve"}
 
@@ -35,10 +36,12 @@ def signed(body: bytes, header: str | None, secrets: Iterable[str]) -> bool:
     ``secrets`` (compared in constant time)."""
     if not header or len(header) > MAX_SIGNATURE_HEADER:
         return False
+    # 64 hex digits only: a server reads header bytes as Latin-1, and compare_digest raises
+    # on a str that is not ASCII (a 500 instead of a 403)
     given = [
         part.strip()[3:]
         for part in header.split(",")
-        if part.strip().startswith("v1=") and len(part.strip()) == 67
+        if part.strip().startswith("v1=") and _HEX64.fullmatch(part.strip()[3:])
     ]
     for secret in secrets:
         expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
@@ -57,7 +60,7 @@ class RemoteAct:
     incident_id: int | None  # the tocsin incident its incident_key names (None: not ours)
     agent: str  # who did it in PagerDuty, as PagerDuty names them ("" when not said)
     pagerduty_incident: str  # PagerDuty's own incident id ("" when not said)
-    occurred_at: datetime | None
+    occurred_at: datetime  # required: an undated event could be replayed once its id is forgotten
 
 
 def _text(value: Any, limit: int = 200) -> str:
@@ -73,16 +76,17 @@ def read_pagerduty(doc: Any) -> RemoteAct:
     event_type = _text(event.get("event_type"), 100)
     if not event_id or not event_type:
         raise Invalid("not a PagerDuty v3 webhook: its event has no id or event_type")
-    occurred: datetime | None = None
     raw_time = event.get("occurred_at")
-    if isinstance(raw_time, str):
-        try:
-            occurred = datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
-        except ValueError:
-            shown = raw_time[:40]
-            raise Invalid(f"event {event_id}: occurred_at is not a time: {shown!r}") from None
-        if occurred.tzinfo is None:
-            raise Invalid(f"event {event_id}: occurred_at has no time zone")
+    if not isinstance(raw_time, str):
+        # undated, it could never be stale: replayed once the replay memory forgot its id
+        raise Invalid(f"event {event_id}: occurred_at is missing (PagerDuty dates every event)")
+    try:
+        occurred = datetime.fromisoformat(raw_time.replace("Z", "+00:00"))
+    except ValueError:
+        shown = raw_time[:40]
+        raise Invalid(f"event {event_id}: occurred_at is not a time: {shown!r}") from None
+    if occurred.tzinfo is None:
+        raise Invalid(f"event {event_id}: occurred_at has no time zone")
     data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
     agent = event.get("agent") if isinstance(event.get("agent"), Mapping) else {}
     found = _KEY.match(_text(data.get("incident_key"))) if data else None
@@ -99,8 +103,6 @@ def read_pagerduty(doc: Any) -> RemoteAct:
 
 def stale(act: RemoteAct, now: float) -> bool:
     """Older than the replay memory (or from more than five minutes ahead): refused."""
-    if act.occurred_at is None:
-        return False
     at = act.occurred_at.timestamp()
     return at < now - MAX_AGE_S or at > now + 300
 

@@ -24,7 +24,10 @@ _FAILURES = (SlackClientError, aiohttp.ClientError, asyncio.TimeoutError, ValueE
 
 async def member_email(api_url: str, token: str, member: str) -> tuple[str | None, str]:
     """The email of Slack member ``member``'s profile (the app needs the ``users:read.email``
-    scope) and "", or None and why Slack did not tell it."""
+    scope) and "", or None and why Slack did not tell it. An email that can name a tocsin
+    user is one Slack confirmed, of the member asked about: a member of another organisation
+    (Slack Connect's ``is_stranger``), an unconfirmed email (``is_email_confirmed`` false), a
+    deactivated member or a bot is never taken for anyone."""
     client = AsyncWebClient(token=token, base_url=api_url, timeout=LOOKUP_TIMEOUT_S)
     try:
         answer = await client.users_info(user=member)
@@ -35,7 +38,13 @@ async def member_email(api_url: str, token: str, member: str) -> tuple[str | Non
         log.warning("Slack's users.info failed: %s", exc)
         return None, "Slack's users.info could not be reached"
     user = answer.get("user")
-    profile = user.get("profile") if isinstance(user, dict) else None
+    if not isinstance(user, dict) or user.get("id") != member:
+        return None, "Slack's users.info answered about someone else"
+    if user.get("deleted") or user.get("is_bot") or user.get("is_stranger"):
+        return None, "your Slack account is deactivated, a bot, or of another organisation"
+    if user.get("is_email_confirmed") is False:
+        return None, "your Slack profile's email is not confirmed"
+    profile = user.get("profile")
     email = profile.get("email") if isinstance(profile, dict) else None
     if not isinstance(email, str) or not email or len(email) > MAX_EMAIL_CHARS:
         return None, "your Slack profile shows no email to this app"

@@ -354,7 +354,10 @@ def buttons(message: Message) -> dict[str, Any] | None:
 
 def approvals(message: Message) -> list[dict[str, Any]]:
     """A section per run awaiting an approval (at most five): the exact text the approval
-    approves, with its Approve button (``tocsin_approve_run``, the run's id)."""
+    approves, with its Approve button (``tocsin_approve_run``, the run's id). A press approves
+    the whole run, so a run whose text is not shown whole (cut when the message was composed,
+    ``whole`` not "yes", or cut here to fit Slack's section) gets no button: a line sends the
+    person to the console, where it is shown whole."""
     if message.status == "resolved":
         return []
     out: list[dict[str, Any]] = []
@@ -366,12 +369,17 @@ def approvals(message: Message) -> list[dict[str, Any]]:
         head = f"*Run #{run_id} awaits an approval:* step {step}"
         if run.get("section"):
             head += f", {_mrkdwn(str(run['section']), 200)}"
-        code = _code_block(str(run.get("command", "")), SLACK_MAX_TEXT - len(head) - 1)
-        section = _section(f"{head}\n{code}")
+        command = str(run.get("command", ""))
+        where = _slack_link(message.external_url, "the console")
+        note = f"_Not all of what it approves fits here: approve it in {where}._"
+        code = _code_block(command, SLACK_MAX_TEXT - len(head) - len(note) - 2)
+        shown_whole = run.get("whole") == "yes" and code == _code_block(command, 10**9)
+        section = _section(f"{head}\n{code}" + ("" if shown_whole else f"\n{note}"))
         section["block_id"] = f"tocsin_run_{run_id}"
-        section["accessory"] = _button(
-            f"Approve run #{run_id}", APPROVE_RUN_ACTION, run_id, "primary"
-        )
+        if shown_whole:
+            section["accessory"] = _button(
+                f"Approve run #{run_id}", APPROVE_RUN_ACTION, run_id, "primary"
+            )
         out.append(section)
     return out
 

@@ -61,15 +61,19 @@ STATUS_PATH = "/api/v1/sms/status"
 GATHER_PATH = "/api/v1/voice/gather"
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+# control and bidirectional characters, and what XML forbids (surrogates, U+FFFE, U+FFFF):
+# TwiML with one of those is malformed, and the call says Twilio's error instead of the page
+_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]"
+)
 
 
 # --- what a person receives (pure) ----------------------------------------------------------
 
 
 def plain(text: str) -> str:
-    """Untrusted text as an SMS or a call carries it: control and bidirectional characters
-    removed, whitespace collapsed to single spaces."""
+    """Untrusted text as an SMS or a call carries it: control and bidirectional characters,
+    and characters XML forbids, removed; whitespace collapsed to single spaces."""
     return one_line(_CONTROLS.sub(" ", text))
 
 

@@ -13,7 +13,8 @@ In the order a request meets it:
   is (``person``: their ``slack:`` ID or handle, else their Slack profile's email through
   ``users.info``), whether their ``role:`` may (``service.tokens.may``, the rule of every
   door), the use case (``service.incidents``, ``service.runs``), and the answer posted to the
-  request's ``response_url`` as an ephemeral message.
+  request's ``response_url`` as an ephemeral message (``answerable`` first: that URL is
+  Slack's host, else the request is refused before anything is done).
 
 The words of requests and answers are ``incidents.chat``'s. Every refusal is a sentence for
 the person; nothing is changed by a request that is refused.
@@ -50,6 +51,7 @@ log = logging.getLogger("tocsin.service.chat")
 SOURCE = "slack"  # inbound_seen's source
 MAX_SKEW_S = 300  # Slack's own rule: a request more than 5 minutes off is refused
 _SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+_SECONDS = re.compile(r"[0-9]{1,12}")
 
 OFF = (
     "Slack is not set up here: no slack channel has a signing_secret "
@@ -119,7 +121,9 @@ def verify(ctx: Context, timestamp: str | None, signature: str | None, body: byt
     found = apps(ctx.config)
     if not found:
         raise NotFound(OFF)
-    if not timestamp or not timestamp.isdigit() or len(timestamp) > 12:
+    # ASCII digits only: "²".isdigit() is true (a header byte 0xB2, read as Latin-1), and
+    # int() of it would fail into a server error
+    if not timestamp or not _SECONDS.fullmatch(timestamp):
         raise BadSignature(
             "X-Slack-Request-Timestamp is missing or not a number of seconds: "
             "this request is not from Slack"
@@ -158,6 +162,19 @@ def verify(ctx: Context, timestamp: str | None, signature: str | None, body: byt
         if not inbound.first_time(conn, SOURCE, signature, now):
             raise Conflict("this request came before: a replay is refused, and nothing was done")
     return signer
+
+
+def answerable(signer: SlackApp, asked: Asked) -> Asked:
+    """The request, when its ``response_url`` is one tocsin may post its answer to: Slack's
+    host (``incidents.chat.answers_to``). The URL comes from the body: even signed, it must
+    never point tocsin's requests at another host (an address inside its network).
+    Invalid (400) otherwise, before anything is done."""
+    if not chat.answers_to(asked.response_url, signer.api_url):
+        raise Invalid(
+            "response_url is not Slack's (hooks.slack.com, or the host of the slack "
+            "channel's api_url): refused, and nothing was done"
+        )
+    return asked
 
 
 # --- who --------------------------------------------------------------------------------

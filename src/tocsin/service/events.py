@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from tocsin.alerts.model import Alert
 from tocsin.errors import Conflict, Forbidden, Invalid, NotFound, Unavailable
 from tocsin.incidents import remote
-from tocsin.notify.base import ChannelConfigError, resolve_secret
+from tocsin.notify.base import ChannelConfigError, resolve_secret, secret_value
 from tocsin.service import incidents
 from tocsin.service.context import Context
 from tocsin.store import inbound, repo
@@ -74,15 +74,19 @@ def acknowledge(ctx: Context, dedup_key: str, labels: dict[str, str]) -> None:
 
 
 def _webhook_secrets(ctx: Context) -> list[str]:
-    """The signing secrets of the PagerDuty channels that have a v3 webhook subscription."""
+    """The signing secrets of the PagerDuty channels that have a v3 webhook subscription.
+    Unavailable when one cannot be read or is empty: an empty key is one anyone can sign
+    with (an environment variable set to ""), so it must never verify a request."""
     out = []
     for cfg in ctx.config.paging.channels.values():
         secret = getattr(cfg, "webhook_secret", None) if cfg.type == "pagerduty" else None
         if secret is not None:
             try:
-                out.append(resolve_secret(secret))
+                out.append(
+                    secret_value(resolve_secret, secret, f"channel {cfg.name!r}: webhook_secret")
+                )
             except ChannelConfigError as exc:
-                raise Unavailable(f"channel {cfg.name!r}: webhook_secret: {exc}") from None
+                raise Unavailable(exc.message) from None
     return out
 
 
@@ -133,7 +137,7 @@ def from_pagerduty(ctx: Context, body: bytes, signature: str | None) -> dict[str
         if act.action == "acknowledge":
             why = pager.acknowledge(conn, act.incident_id, by, now, detail)
         else:
-            why = pager.resolve(conn, act.incident_id, by, now)
+            why = pager.resolve(conn, act.incident_id, by, now, detail)
     answer["incident"] = act.incident_id
     answer["done"] = f"not {act.action}d: {why}" if why else f"{act.action}d by {by}"
     if why is None:

@@ -34,6 +34,9 @@ from tocsin.store.db import begin_write
 from tocsin.templating import one_line
 
 SOURCE = "twilio"  # the source of inbound_seen rows
+# Twilio's signature covers no time: a request is remembered long, or a captured "1" could
+# acknowledge the latest incident paged to that number the day after
+KEEP = inbound.KEEP_UNDATED_S
 MAX_ANSWER = 300
 # what a status callback says of a delivery that failed: an SMS, or a call nobody took
 FAILED = frozenset({"failed", "undelivered", "busy", "no-answer"})
@@ -95,7 +98,7 @@ def verify(ctx: Context, request: Signed) -> None:
 def _first_time(ctx: Context, key: str) -> None:
     """Conflict when the gateway's request ``key`` was received before (a replay)."""
     with begin_write(ctx.db) as conn:
-        fresh = inbound.first_time(conn, SOURCE, key, ctx.now())
+        fresh = inbound.first_time(conn, SOURCE, key, ctx.now(), KEEP)
     if not fresh:
         raise Conflict("this request was received before (a replay): nothing changes")
 
@@ -206,7 +209,7 @@ def status(ctx: Context, request: Signed) -> dict[str, Any]:
     code = request.get("ErrorCode") or None
     now = ctx.now()
     with begin_write(ctx.db) as conn:
-        if not inbound.first_time(conn, SOURCE, f"status:{sid}:{said}", now):
+        if not inbound.first_time(conn, SOURCE, f"status:{sid}:{said}", now, KEEP):
             raise Conflict("this request was received before (a replay): nothing changes")
         row, changed = sms.set_status(conn, sid, said, code, now)
         if row is not None and changed and said in FAILED:
