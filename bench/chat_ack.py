@@ -58,6 +58,7 @@ channels:
     type: slack
     url: "http://127.0.0.1:{port}/slack-unused"
     signing_secret: {{value: {secret}}}
+    api_url: "http://127.0.0.1:{port}/api/"  # Slack's host here: response_url may be on it
 users:
   - {{name: alice, slack: U0ALICE01, contact: [sink]}}
 """
@@ -113,7 +114,7 @@ def press(incident: int, sink_port: int) -> tuple[bytes, dict[str, str]]:
     """A signed button press of alice's Acknowledge, as Slack posts it."""
     payload = {
         "type": "block_actions",
-        "user": {"id": "U0ALICE01", "username": "alice", "name": "alice", "team_id": "T0"},
+        "user": {"id": "U0ALICE01", "username": "alice", "name": "alice", "team_id": "T0BENCH01"},
         "actions": [
             {
                 "type": "button",
@@ -124,7 +125,7 @@ def press(incident: int, sink_port: int) -> tuple[bytes, dict[str, str]]:
             }
         ],
         "response_url": f"http://127.0.0.1:{sink_port}/response",
-        "trigger_id": f"{time.time_ns()}.T0.bench",
+        "trigger_id": f"{time.time_ns()}.T0BENCH01.bench",
     }
     body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
     stamp = str(int(time.time()))
@@ -164,7 +165,6 @@ def run_target(name: str, database_url: str | None, runs: int) -> None:
         )
         process, port, headers = tocsin_target(work, database_url, config_text=config)()
         token = responder_token(db)
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         times: dict[str, dict[str, list[float]]] = {
             way: {"answer": [], "acknowledged": []} for way in ("button", "api")
         }
@@ -173,6 +173,8 @@ def run_target(name: str, database_url: str | None, runs: int) -> None:
                 way = "button" if i % 2 == 0 else "api"
                 instance = f"{name}-{i}"
                 alert = [{"labels": {"alertname": "BenchDown", "instance": instance}}]
+                # a connection per probe: a wait for the sink may outlast the keep-alive
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
                 conn.request("POST", "/api/v2/alerts", json.dumps(alert), headers)
                 conn.getresponse().read()
                 if sink.wait(instance, "firing", time.perf_counter() + 30) is None:
@@ -190,18 +192,18 @@ def run_target(name: str, database_url: str | None, runs: int) -> None:
                 start = time.perf_counter()
                 conn.request("POST", path, body, sent)
                 answer = conn.getresponse()
-                answer.read()
+                said = answer.read()
                 answered = time.perf_counter()
                 if answer.status != 200:
-                    raise RuntimeError(f"{way}: {answer.status}")
+                    raise RuntimeError(f"{way}: {answer.status} {said[:300]!r}")
                 told = sink.wait(instance, "acknowledged", start + 30)
                 if told is None:
                     raise RuntimeError(f"{way}: no acknowledgement reached the sink")
+                conn.close()
                 if i >= 6:  # 3 warm-up probes of each way
                     times[way]["answer"].append((answered - start) * 1000)
                     times[way]["acknowledged"].append((told - start) * 1000)
         finally:
-            conn.close()
             process.terminate()
             process.wait(30)
     print(f"\n{name}: {runs} acknowledgements each way, one at a time")
