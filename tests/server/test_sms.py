@@ -155,6 +155,23 @@ def test_a_page_goes_out_as_an_sms_and_a_reply_acknowledges_it(api: Api, fake: F
     assert _said(fake.reply(ALICE, "1")[1]) == f"#{number} is already resolved."
 
 
+def test_a_bare_reply_answers_the_newest_page_still_open(api: Api, fake: FakeTwilio) -> None:
+    """Two incidents paged to alice: "1" acknowledges the newer, "1" again the older (not
+    "already acknowledged"), and then, with none left to acknowledge, it says so of the
+    newest; "2" resolves the newest not resolved."""
+    older = _page(api, {"alertname": "DatabaseDown", "instance": "db1"})
+    assert isinstance(api.state.clock, VirtualClock)
+    api.state.clock.advance(60)
+    newer = _page(api, {"alertname": "DiskFull", "instance": "db2"})
+    assert older != newer
+    assert _said(fake.reply(ALICE, "1")[1]).startswith(f"Acknowledged #{newer}")
+    assert _said(fake.reply(ALICE, "1")[1]).startswith(f"Acknowledged #{older}")
+    assert _said(fake.reply(ALICE, "1")[1]) == f"#{newer} is already acknowledged."
+    assert _said(fake.reply(ALICE, "2")[1]).startswith(f"Resolved #{newer}")
+    assert _said(fake.reply(ALICE, "2")[1]).startswith(f"Resolved #{older}")
+    assert [_state(api, n)[0] for n in (older, newer)] == ["resolved", "resolved"]
+
+
 def test_help_and_an_unknown_incident_are_answered(api: Api, fake: FakeTwilio) -> None:
     number = _page(api)
     assert "Reply 1 to acknowledge" in _said(fake.reply(ALICE, "what is this?")[1])

@@ -31,8 +31,8 @@ _WORDS: dict[str, Action] = {
 _REPLY = re.compile(r"^\s*([a-z0-9]+)(?:\s+#?([0-9]{1,12}))?\s*[.!]?\s*$")
 
 USAGE = (
-    "Reply 1 to acknowledge or 2 to resolve the latest incident paged to you; "
-    "add its number for another (ack 12, resolve 12)."
+    "Reply 1 to acknowledge or 2 to resolve the latest incident paged to you that is "
+    "still open; add its number for another (ack 12, resolve 12)."
 )
 
 

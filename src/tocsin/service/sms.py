@@ -164,8 +164,11 @@ def reply(ctx: Context, request: Signed) -> str:
         return USAGE
     incident_id = asked.incident_id
     if incident_id is None:
+        # the newest page the action still applies to; else the newest, whose answer
+        # says what became of it
+        still = ("triggered",) if asked.action == "acknowledge" else ("triggered", "acknowledged")
         with ctx.db.connect() as conn:
-            latest = sms.latest_to(conn, number)
+            latest = sms.latest_to(conn, number, still) or sms.latest_to(conn, number)
         if latest is None:
             return "No incident was paged to this number; reply with its number (ack 12)."
         incident_id = int(latest.incident_id)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from tocsin.store.schema import sms_sent
+from tocsin.store.schema import incidents, sms_sent
 
 MAX_SID = 64
 MAX_STATUS = 20
@@ -84,13 +84,19 @@ def get(conn: Connection, sid: str) -> Any | None:
     return conn.execute(select(sms_sent).where(sms_sent.c.sid == sid[:MAX_SID])).first()
 
 
-def latest_to(conn: Connection, number: str) -> Any | None:
-    """The latest SMS or call to ``number``: the incident a bare "1" answers."""
+def latest_to(
+    conn: Connection, number: str, statuses: tuple[str, ...] | None = None
+) -> Any | None:
+    """The latest SMS or call to ``number``: the incident a bare "1" answers. With
+    ``statuses``, the latest whose incident is in one of them (an acknowledgement answers the
+    newest page still triggered, not a newer notice about one acknowledged already)."""
+    query = select(sms_sent).where(sms_sent.c.to_number == number)
+    if statuses is not None:
+        query = query.join(incidents, incidents.c.id == sms_sent.c.incident_id).where(
+            incidents.c.status.in_(statuses)
+        )
     return conn.execute(
-        select(sms_sent)
-        .where(sms_sent.c.to_number == number)
-        .order_by(sms_sent.c.sent_at.desc(), sms_sent.c.sid.desc())
-        .limit(1)
+        query.order_by(sms_sent.c.sent_at.desc(), sms_sent.c.sid.desc()).limit(1)
     ).first()
 
 
