@@ -84,9 +84,7 @@ def get(conn: Connection, sid: str) -> Any | None:
     return conn.execute(select(sms_sent).where(sms_sent.c.sid == sid[:MAX_SID])).first()
 
 
-def latest_to(
-    conn: Connection, number: str, statuses: tuple[str, ...] | None = None
-) -> Any | None:
+def latest_to(conn: Connection, number: str, statuses: tuple[str, ...] | None = None) -> Any | None:
     """The latest SMS or call to ``number``: the incident a bare "1" answers. With
     ``statuses``, the latest whose incident is in one of them (an acknowledgement answers the
     newest page still triggered, not a newer notice about one acknowledged already)."""
