@@ -349,3 +349,18 @@ def test_storm_keys_are_checked_where_they_are_written(tmp_path: Path) -> None:
     assert done.exit_code == 1
     for key in ("storm.incidents", "storm.window", "route.storm.update_every", "route.storm.limit"):
         assert key in done.output, (key, done.output)
+
+
+@pytest.mark.parametrize("value", ["@bob", "bob", "u024be7lh", "U0", "C024BE7LH"])
+def test_a_slack_user_is_a_member_id_not_a_handle(value: str) -> None:
+    """``users[].slack`` says who a Slack button press is: a member ID (``U…``, ``W…``),
+    never a handle, which can be renamed and is not unique across Slack Connect."""
+    text = (
+        "route: {receiver: default}\nreceivers: [{name: default}]\n"
+        "channels: [{name: c, type: console}]\n"
+        f"users: [{{name: bob, slack: '{value}', contact: [c]}}]\n"
+    )
+    with pytest.raises(ConfigError, match=r"users\[0\]\.slack"):
+        parse_config(text)
+    for good in ("U024BE7LH", "W0123ABC"):
+        parse_config(text.replace(f"'{value}'", good))

@@ -21,7 +21,6 @@ from tocsin.incidents.chat import (
     doing,
     done,
     form,
-    is_member_id,
     not_allowed,
     not_mapped,
     oncall_rows,
@@ -257,20 +256,6 @@ def test_ssl_check() -> None:
     assert ssl_check(b"ssl_check=1&token=legacy")
     assert not ssl_check(b"command=%2Ftocsin&text=ack+1")
     assert not ssl_check(b"\xff")
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("U024BE7LH", True),
-        ("W0123ABC", True),
-        ("@bob", False),
-        ("bob", False),
-        ("u024be7lh", False),
-    ],
-)
-def test_is_member_id(text: str, expected: bool) -> None:
-    assert is_member_id(text) is expected
 
 
 @pytest.mark.parametrize(

