@@ -41,7 +41,7 @@ channels:
     routing_key: {{value: R0UT1NGKEY0000000000000000000000}}
     webhook_secret: {{value: {secret}}}
 users:
-  - {{name: alice, full_name: Alice Example, email: alice@example.com, contact: [pd]}}
+  - {{name: alice, full_name: Alice Example, pagerduty: PAL1CE0, contact: [pd]}}
 """
 
 
@@ -65,6 +65,7 @@ class Round:
         secret: str = SECRET,
         occurred: float | None = None,
         agent: str = "Alice Example",
+        agent_id: str = "PAL1CE0",
     ) -> Any:
         at = datetime.fromtimestamp(occurred or self.clock.now(), UTC)
         body = json.dumps(
@@ -74,7 +75,7 @@ class Round:
                     "event_type": event_type,
                     "resource_type": "incident",
                     "occurred_at": at.isoformat().replace("+00:00", "Z"),
-                    "agent": {"id": "PAG3NT", "summary": agent, "type": "user_reference"},
+                    "agent": {"id": agent_id, "summary": agent, "type": "user_reference"},
                     "client": None,
                     "data": {
                         "id": "Q0PD1NC1D",
@@ -132,11 +133,15 @@ def test_acknowledged_then_resolved_in_pagerduty(round_trip: Round) -> None:
     assert again.status_code == 200 and again.json()["done"] == "acknowledged by alice"
     assert round_trip.state(incident)[1].count("acknowledged") == 1  # idempotent
     done = round_trip.hook(
-        "incident.resolved", f"tocsin-{incident}", event_id="01RES", agent="Mallory"
+        "incident.resolved",
+        f"tocsin-{incident}",
+        event_id="01RES",
+        agent="Alice Example",  # a name anyone can give themselves in PagerDuty
+        agent_id="PMALL0RY",
     )
-    assert done.status_code == 200 and done.json()["done"] == "resolved by pagerduty:Mallory"
+    assert done.status_code == 200 and done.json()["done"] == "resolved by pagerduty:Alice Example"
     got = round_trip.api.get(f"/api/v1/incidents/{incident}").json()
-    assert got["status"] == "resolved" and got["resolved_by"] == "pagerduty:Mallory"
+    assert got["status"] == "resolved" and got["resolved_by"] == "pagerduty:Alice Example"
 
 
 def test_forged_replayed_and_stale_change_nothing(round_trip: Round) -> None:

@@ -481,6 +481,8 @@ class UserConfig(_Strict):
     # Slack member ID (U…, W…): mentioned and sent direct messages when paged through Slack,
     # and who a Slack button press or command is (a handle is refused: it can be renamed)
     slack: str | None = Field(None, pattern=r"^[UW][A-Z0-9]{2,20}$")
+    # PagerDuty user ID (P…): who an acknowledgement or resolve made in PagerDuty was
+    pagerduty: str | None = Field(None, pattern=r"^P[A-Z0-9]{5,20}$")
     timezone: str = "UTC"
     contact: list[str] = Field(default_factory=list)  # channels that page this person
     phone: str | None = Field(None, pattern=r"^\+[1-9][0-9]{6,14}$")  # E.164, for SMS and voice

@@ -59,6 +59,7 @@ class RemoteAct:
     action: str | None  # "acknowledge" | "resolve"; None: nothing tocsin acts on
     incident_id: int | None  # the tocsin incident its incident_key names (None: not ours)
     agent: str  # who did it in PagerDuty, as PagerDuty names them ("" when not said)
+    agent_id: str  # their PagerDuty user ID (P…; "" when not said)
     pagerduty_incident: str  # PagerDuty's own incident id ("" when not said)
     occurred_at: datetime  # required: an undated event could be replayed once its id is forgotten
 
@@ -96,6 +97,7 @@ def read_pagerduty(doc: Any) -> RemoteAct:
         action=ACTIONS.get(event_type),
         incident_id=int(found.group(1)) if found else None,
         agent=_text(agent.get("summary")) if agent else "",
+        agent_id=_text(agent.get("id"), 40) if agent else "",
         pagerduty_incident=_text(data.get("id"), 40) if data else "",
         occurred_at=occurred,
     )
@@ -107,12 +109,12 @@ def stale(act: RemoteAct, now: float) -> bool:
     return at < now - MAX_AGE_S or at > now + 300
 
 
-def actor(agent: str, people: Iterable[tuple[str, str | None]]) -> str:
-    """Who acted, as tocsin names them: the user whose name or full name is PagerDuty's
-    agent (case aside), else ``pagerduty:<agent>``. ``people``: (name, full name) pairs."""
-    wanted = agent.strip().casefold()
-    if wanted:
-        for name, full_name in people:
-            if wanted in (name.casefold(), (full_name or "").casefold()):
+def actor(act: RemoteAct, people: Iterable[tuple[str, str | None]]) -> str:
+    """Who acted, as tocsin names them: the user whose ``pagerduty:`` is the PagerDuty user ID
+    of the event's agent, else ``pagerduty:<their name>``. Never by name: PagerDuty users can
+    rename themselves. ``people``: (name, PagerDuty user ID) pairs."""
+    if act.agent_id:
+        for name, pagerduty_id in people:
+            if pagerduty_id and pagerduty_id == act.agent_id:
                 return name
-    return f"pagerduty:{agent.strip() or 'unknown'}"
+    return f"pagerduty:{act.agent.strip() or act.agent_id or 'unknown'}"

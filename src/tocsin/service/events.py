@@ -117,8 +117,8 @@ def from_pagerduty(ctx: Context, body: bytes, signature: str | None) -> dict[str
     if remote.stale(act, now):
         raise Forbidden(f"event {act.event_id} is too old (or from the future): refused")
     answer: dict[str, Any] = {"event": act.event_id, "type": act.event_type}
-    people = [(u.name, u.full_name) for u in ctx.config.paging.users.values()]
-    by = remote.actor(act.agent, people)
+    people = [(u.name, u.pagerduty) for u in ctx.config.paging.users.values()]
+    by = remote.actor(act, people)
     pager = ctx.pager()
     with begin_write(ctx.db) as conn:
         if not inbound.first_time(conn, "pagerduty", act.event_id, now):
