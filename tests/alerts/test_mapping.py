@@ -63,8 +63,10 @@ CASES: list[tuple[str, str, list[tuple[dict[str, str], dict[str, str], str]]]] =
                     "environment": "test",
                     DEDUP_LABEL: "1234/3145230826364284316",
                 },
-                {"summary": "[Triggered] [Memory Alert]", "alert_scope": "availability-zone:"
-                 "us-east-1a, role:computing-node"},
+                {
+                    "summary": "[Triggered] [Memory Alert]",
+                    "alert_scope": "availability-zone:us-east-1a, role:computing-node",
+                },
                 "firing",
             )
         ],
@@ -121,9 +123,9 @@ def test_a_shipped_mapping_reads_its_documented_payload(
     parsed = parse(mapping, fixture(name))
     assert parsed.errors == []
     assert len(parsed.alerts) == len(expected)
-    for alert, (labels, annotations, status) in zip(parsed.alerts, expected, strict=True):
+    for alert, (labels, notes, status) in zip(parsed.alerts, expected, strict=True):
         assert labels.items() <= alert.labels.items()
-        assert annotations.items() <= alert.annotations.items()
+        assert notes.items() <= alert.annotations.items()
         assert alert.resolved(NOW) == (status == "resolved")
 
 
@@ -184,9 +186,7 @@ def test_a_body_of_the_wrong_shape_is_refused_whole(body: Any, error: type[Excep
 
 
 def test_untrusted_values_become_bounded_text_and_names_become_label_names() -> None:
-    mapping = IntakeMapping(
-        MappingSpec(labels={"alertname": "name"}, labels_from="tags")
-    )
+    mapping = IntakeMapping(MappingSpec(labels={"alertname": "name"}, labels_from="tags"))
     body = {
         "name": 'Disk "full"\n{{ 7*7 }}',
         "tags": {"availability-zone": "us-east-1a", "9lives": 9, "ok": True, "gone": None},

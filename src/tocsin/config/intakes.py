@@ -21,7 +21,7 @@ from tocsin.times import parse_duration
 
 # the names of the intakes tocsin itself serves under /api/v1/intake/
 RESERVED = frozenset({"alertmanager"})
-_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,23}")  # "intake:<name>" is an alert's source (32)
 _TOPIC = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]{1,256}")
 
 
@@ -90,7 +90,7 @@ class IntakeConfig(_Strict):
     @model_validator(mode="after")
     def _compile(self) -> IntakeConfig:
         if not _NAME.fullmatch(self.name):
-            raise ValueError(f"name {self.name!r}: use a-z, 0-9, _ and - (at most 63)")
+            raise ValueError(f"name {self.name!r}: use a-z, 0-9, _ and - (at most 24)")
         if self.name in RESERVED:
             raise ValueError(f"name {self.name!r} is tocsin's own intake; choose another")
         if self.mapping == "cloudwatch" and self.sns is None:
