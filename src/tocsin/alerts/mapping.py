@@ -329,7 +329,7 @@ SHIPPED: dict[str, MappingSpec] = {
         resolved=("Recovered",),
         starts_at="date",
         generator_url="link",
-        dedup_key="join('/', [to_string(alert_id), to_string(alert_cycle_key || aggreg_key)])",
+        dedup_key="alert_id && join('/', [to_string(alert_id), to_string(alert_cycle_key || aggreg_key)])",  # noqa: E501
         resolve_timeout_s=_LONG,
     ),
     # a CloudWatch alarm's state change, the Message of an SNS notification (decoded)

@@ -93,6 +93,8 @@ class IntakeConfig(_Strict):
             raise ValueError(f"name {self.name!r}: use a-z, 0-9, _ and - (at most 24)")
         if self.name in RESERVED:
             raise ValueError(f"name {self.name!r} is tocsin's own intake; choose another")
+        if self.sns is not None and self.anonymous:
+            raise ValueError("an SNS intake takes no token already: drop anonymous")
         if self.mapping == "cloudwatch" and self.sns is None:
             raise ValueError("mapping cloudwatch arrives through SNS: give sns.topics")
         try:
