@@ -148,15 +148,21 @@ def allowed_url(url: str, region: str, hosts: list[str] | None) -> bool:
     return False
 
 
-def verify(message: SnsMessage, certificate_pem: bytes) -> None:
-    """The message's signature checked with the certificate's public key; ``Forbidden``
-    (403) when it does not verify or the certificate cannot be read."""
+def public_key(certificate_pem: bytes) -> rsa.RSAPublicKey:
+    """The RSA key of a PEM certificate; ``Forbidden`` (403) when it is not one."""
     try:
         key = x509.load_pem_x509_certificate(certificate_pem).public_key()
     except ValueError:
         raise Forbidden("the SNS signing certificate cannot be read") from None
     if not isinstance(key, rsa.RSAPublicKey):
         raise Forbidden("the SNS signing certificate is not an RSA certificate")
+    return key
+
+
+def verify(message: SnsMessage, certificate_pem: bytes) -> None:
+    """The message's signature checked with the certificate's public key; ``Forbidden``
+    (403) when it does not verify or the certificate cannot be read."""
+    key = public_key(certificate_pem)
     algorithm = _HASHES[message.signature_version]()
     try:
         key.verify(message.signature, message.signed, padding.PKCS1v15(), algorithm)

@@ -99,12 +99,14 @@ def _fetch(url: str, limit: int, what: str) -> bytes:
 
 
 def certificate(url: str) -> bytes:
-    """The signing certificate at ``url`` (already checked to be SNS's), fetched once."""
+    """The signing certificate at ``url`` (already checked to be SNS's), fetched once and
+    kept only if it is an RSA certificate."""
     with _CERTS_LOCK:
         found = _CERTS.get(url)
     if found is not None:
         return found
     pem = _fetch(url, MAX_CERT_BYTES, "the SNS signing certificate")
+    sns.public_key(pem)  # kept only when it is a certificate: Forbidden otherwise
     with _CERTS_LOCK:
         if len(_CERTS) >= _CERTS_MAX:
             _CERTS.clear()
