@@ -68,6 +68,7 @@ class SnsStandIn:
         self.tokens: dict[str, str] = {}  # token -> topic
         self.confirmed: list[str] = []
         self.cert_fetches = 0
+        self.garbage = 0  # answer this many certificate fetches with something else
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -93,6 +94,9 @@ class SnsStandIn:
         if parts.path == self.CERT_PATH:
             self.cert_fetches += 1
             status, body = 200, self.pem
+            if self.garbage:
+                self.garbage -= 1
+                body = b"<html>maintenance</html>"
         elif parts.path == "/" and query.get("Action") == "ConfirmSubscription":
             token = query.get("Token", "")
             if self.tokens.get(token) == query.get("TopicArn"):
@@ -360,3 +364,15 @@ def test_a_bad_intake_is_a_configuration_error(intakes: str, problem: str) -> No
     with pytest.raises(ConfigError) as raised:
         parse_config(config_with(intakes))
     assert problem in str(raised.value)
+
+
+def test_a_certificate_that_is_not_one_is_not_kept(
+    api: Api, clock: VirtualClock, sns: SnsStandIn
+) -> None:
+    sns.garbage = 1
+    signed = sns.sign(sns.notification(fixture("cloudwatch-alarm.json"), clock.now(), "m-1"))
+    answer = post_sns(api, signed)
+    assert answer.status_code == 403 and "cannot be read" in answer.text
+    again = post_sns(api, signed)  # SNS's retry: the certificate is fetched again, and works
+    assert again.status_code == 200 and again.json()["stored"] == 1
+    assert sns.cert_fetches == 2
