@@ -241,3 +241,24 @@ def test_label_name() -> None:
     assert label_name("availability-zone") == "availability_zone"
     assert label_name("1x") == "_1x"
     assert label_name("  ") == ""
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "sources"
+
+
+def test_the_shipped_datadog_payload_is_what_the_fixture_fills() -> None:
+    template = json.loads((EXAMPLES / "datadog-payload.json").read_text())
+    assert template.keys() == fixture("datadog-triggered.json").keys()
+    assert all(v.startswith("$") for v in template.values())
+
+
+def test_the_shipped_zabbix_media_type_posts_what_the_fixture_holds() -> None:
+    import yaml
+
+    media = yaml.safe_load((EXAMPLES / "zabbix-media-tocsin.yaml").read_text())
+    [media_type] = media["zabbix_export"]["media_types"]
+    names = {p["name"] for p in media_type["parameters"]}
+    # the script sends every parameter but its own settings and the update flag
+    sent = names - {"tocsin_url", "tocsin_token", "event_update_status"}
+    assert sent == fixture("zabbix-problem.json").keys()
+    assert "params.event_tags = JSON.parse(params.event_tags)" in media_type["script"]
