@@ -241,6 +241,7 @@ def test_an_intake_needs_a_token_unless_anonymous(api: Api) -> None:
 
 def test_bad_input_is_a_clear_4xx(api: Api) -> None:
     assert api.post("/api/v1/intake/nosuch", {}).status_code == 404
+    assert api.client.post("/api/v1/intake/nosuch", json={}).status_code == 401
     bad = api.client.post(
         "/api/v1/intake/grafana", content=b"{not json", headers=api.headers("intake")
     )

@@ -185,6 +185,7 @@ async def mapped_intake(name: str, request: Request) -> Response:
     state = state_of(request)
     intake = next((i for i in state.config.model.intakes if i.name == name), None)
     if intake is None:
+        require(request, "intake")  # which intakes exist is not told to just anyone
         raise NotFound(f"no intake is named {name!r} (intakes: in the configuration)")
     limit = state.config.model.limits.max_body_bytes
     if intake.sns is None:
