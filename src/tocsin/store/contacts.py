@@ -88,10 +88,23 @@ def stored(conn: Connection, user: str) -> Stored | None:
     return _read(conn, [user]).get(user)
 
 
+_PROFILES = "tocsin_contact_profiles"
+
+
 def profiles(conn: Connection) -> dict[str, Profile]:
     """Every person's own methods and rules, by name: what paging reads over the
-    configuration's (a few rows per person who set their own)."""
-    return {user: s.profile() for user, s in _read(conn, None).items()}
+    configuration's (a few rows per person who set their own). Read once per transaction:
+    an engine batch escalating thousands of incidents reads them once, and a change to them
+    commits in a transaction of its own."""
+    transaction = conn.get_transaction()
+    cached = conn.info.get(_PROFILES)
+    if transaction is not None and cached is not None and cached[0] is transaction:
+        found: dict[str, Profile] = cached[1]
+        return found
+    found = {user: s.profile() for user, s in _read(conn, None).items()}
+    if transaction is not None:
+        conn.info[_PROFILES] = (transaction, found)
+    return found
 
 
 def replace(
@@ -103,6 +116,7 @@ def replace(
     by: str,
 ) -> None:
     """Set a person's own methods and rules (all of them, in order)."""
+    conn.info.pop(_PROFILES, None)  # what this transaction read of them is stale now
     conn.execute(delete(contact_methods).where(contact_methods.c.user_name == user))
     conn.execute(delete(notification_rules).where(notification_rules.c.user_name == user))
     conn.execute(delete(contact_profiles).where(contact_profiles.c.user_name == user))
@@ -152,6 +166,7 @@ def verified(conn: Connection, user: str, method: str, now: float) -> None:
 
 def pending_code(conn: Connection, user: str, method: str) -> tuple[Pending, str | None] | None:
     """The code sent to a method and not yet matched, and the address it went to."""
+    conn.info.pop(_PROFILES, None)
     row = conn.execute(
         select(contact_codes).where(
             contact_codes.c.user_name == user, contact_codes.c.method == method
