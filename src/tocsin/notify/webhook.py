@@ -1,5 +1,7 @@
 """Webhook: a ``Message`` as signed JSON (``to_json`` plus ``"version": "1"``), for receivers
-of our own.
+of our own; or, with ``payload: alertmanager``, Alertmanager's webhook body (``"version":
+"4"``: ``groupKey``, ``status``, ``receiver``, ``groupLabels``, ``commonLabels``,
+``commonAnnotations``, ``externalURL``, ``alerts``), for receivers written for Alertmanager.
 
 Webhook signature (for receivers)
 ---------------------------------
@@ -22,8 +24,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from tocsin.notify.base import ChannelConfigError, ChannelSettings, Parts, SecretRef, secret_value
 from tocsin.notify.http import USER_AGENT, HttpChannel, check_url
@@ -32,6 +34,11 @@ from tocsin.notify.retry import Outcome
 from tocsin.templating import one_line
 
 WEBHOOK_VERSION = "1"
+ALERTMANAGER_VERSION = "4"
+# the kinds that are an Alertmanager notification (the group's alerts, firing or resolved);
+# an acknowledgement or a person's news has no place in its body and is not sent
+ALERTMANAGER_KINDS = frozenset({"firing", "resolved", "reminder", "escalation", "deadline"})
+_GO_ZERO_TIME = "0001-01-01T00:00:00Z"  # Alertmanager's endsAt of an alert still firing
 SIGNATURE_TOLERANCE_S = 300.0
 
 
@@ -69,8 +76,68 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
+def _common(maps: Sequence[Mapping[str, str]]) -> dict[str, str]:
+    """The pairs every one of ``maps`` has (Alertmanager's ``commonLabels``)."""
+    if not maps:
+        return {}
+    out = dict(maps[0])
+    for other in maps[1:]:
+        out = {k: v for k, v in out.items() if other.get(k) == v}
+    return out
+
+
+def _label_set(labels: Mapping[str, str]) -> str:
+    return "{" + ",".join(f"{k}={json.dumps(v)}" for k, v in sorted(labels.items())) + "}"
+
+
+def alertmanager_body(
+    message: Message, receiver: str, external_url: str, max_alerts: int = 0
+) -> dict[str, Any]:
+    """Alertmanager's webhook body (version 4) for ``message``: the group's alerts as
+    Alertmanager sends them, at most ``max_alerts`` (0: all), the rest counted in
+    ``truncatedAlerts``."""
+    alerts: list[dict[str, Any]] = [
+        {
+            "status": "resolved" if a.get("status") == "resolved" else "firing",
+            "labels": dict(a.get("labels") or {}),
+            "annotations": dict(a.get("annotations") or {}),
+            "startsAt": a.get("starts_at") or _GO_ZERO_TIME,
+            "endsAt": (a.get("ends_at") if a.get("status") == "resolved" else None)
+            or _GO_ZERO_TIME,
+            "generatorURL": str(a.get("generator_url") or ""),
+            "fingerprint": str(a.get("fingerprint") or ""),
+        }
+        for a in message.alerts
+    ]
+    total = len(alerts)
+    if message.firing_total is not None and message.resolved_total is not None:
+        total = max(total, message.firing_total + message.resolved_total)
+    sent = alerts[:max_alerts] if max_alerts else alerts
+    firing = any(a["status"] == "firing" for a in alerts) and message.kind != "resolved"
+    return {
+        "receiver": receiver,
+        "status": "firing" if firing else "resolved",
+        "alerts": sent,
+        "groupLabels": dict(message.group_labels),
+        "commonLabels": _common([a["labels"] for a in alerts]),
+        "commonAnnotations": _common([a["annotations"] for a in alerts]),
+        "externalURL": external_url,
+        "version": ALERTMANAGER_VERSION,
+        "groupKey": f'{{incident="{message.incident_id}"}}:{_label_set(message.group_labels)}',
+        "truncatedAlerts": total - len(sent),
+    }
+
+
 class WebhookSettings(ChannelSettings, Protocol):
-    url: str
+    url: str | None
+    payload: str  # "tocsin" or "alertmanager"
+    receiver: str | None
+    max_alerts: int
+
+    @property
+    def url_secret(self) -> SecretRef | None:
+        """Or the URL as a secret."""
+        ...
 
     @property
     def secret(self) -> SecretRef | None:
@@ -85,22 +152,43 @@ class WebhookChannel(HttpChannel):
     kind = "webhook"
 
     def __init__(
-        self, parts: Parts, url: str, secret: str | None, headers: Mapping[str, str]
+        self,
+        parts: Parts,
+        url: str,
+        secret: str | None,
+        headers: Mapping[str, str],
+        alertmanager: tuple[str, int] | None = None,
     ) -> None:
         super().__init__(parts, url)
         self._secret = secret
         self._headers = dict(headers)
+        self._external_url = parts.external_url
+        # Alertmanager's body: (its receiver, max_alerts); None: tocsin's
+        self._alertmanager = alertmanager
 
     @staticmethod
     def body(message: Message) -> bytes:
+        """tocsin's own body."""
         return json.dumps(
             {"version": WEBHOOK_VERSION, **to_json(message)},
             ensure_ascii=False,
             separators=(",", ":"),
         ).encode("utf-8")
 
+    def encoded(self, message: Message) -> bytes:
+        """The body this channel sends: tocsin's, or Alertmanager's."""
+        if self._alertmanager is None:
+            return self.body(message)
+        receiver, most = self._alertmanager
+        data = alertmanager_body(message, receiver, self._external_url, most)
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
     async def _send(self, message: Message) -> Outcome:
-        body = self.body(message)
+        if self._alertmanager is not None and message.kind not in ALERTMANAGER_KINDS:
+            # Alertmanager's body tells a group's alerts; an acknowledgement, a status update
+            # or a reminder to write one has no place in it
+            return Outcome(ok=True, error=f"not sent: {message.kind} has no Alertmanager body")
+        body = self.encoded(message)
         timestamp = str(int(self._clock.now()))
         headers = {"User-Agent": USER_AGENT, **self._headers}
         headers["Content-Type"] = "application/json"
@@ -119,4 +207,15 @@ def build(cfg: WebhookSettings, parts: Parts) -> WebhookChannel:
             raise ChannelConfigError(f"{parts.where}: header {key!r} is not a valid header")
     where = f"{parts.where}: secret"
     secret = secret_value(parts.secrets, cfg.secret, where) if cfg.secret else None
-    return WebhookChannel(parts, check_url(cfg.url, f"{parts.where}: url"), secret, cfg.headers)
+    if cfg.url is not None:
+        url = cfg.url
+    elif cfg.url_secret is not None:
+        url = secret_value(parts.secrets, cfg.url_secret, f"{parts.where}: url_secret")
+    else:
+        raise ChannelConfigError(f"{parts.where}: give url or url_secret")
+    alertmanager = None
+    if cfg.payload == "alertmanager":
+        alertmanager = (cfg.receiver or cfg.name, cfg.max_alerts)
+    return WebhookChannel(
+        parts, check_url(url, f"{parts.where}: url"), secret, cfg.headers, alertmanager
+    )
