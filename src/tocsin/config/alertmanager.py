@@ -372,6 +372,9 @@ class _Maker:
             smtp["verify"] = not tls.insecure_skip_verify
             if tls.ca_file:
                 smtp["ca_file"] = tls.ca_file
+        hello = c.hello or self.g.smtp_hello
+        if hello:
+            smtp["hello"] = hello
         data["smtp"] = smtp
         data["from"] = sender
         data["to"] = [t.strip() for t in c.to.split(",") if t.strip()]

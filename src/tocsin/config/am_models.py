@@ -96,6 +96,7 @@ class AmEmailConfig(_AmStrict):
     to: str | None = None
     from_: str | None = Field(None, alias="from")
     smarthost: str | None = None
+    hello: str | None = None
     auth_username: str | None = None
     auth_password: str | None = None
     auth_password_file: str | None = None

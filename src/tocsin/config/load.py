@@ -444,6 +444,13 @@ _GLOBAL_PREFIXES = (
     "rocketchat_",
     "pushover_",
     "http_config",
+    "hipchat_",
+    "msteams_",
+    "msteamsv2_",
+    "discord_",
+    "incidentio_",
+    "mattermost_",
+    "sns_",
 )
 
 

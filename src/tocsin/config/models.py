@@ -71,6 +71,7 @@ class GlobalConfig(_Strict):
     # Alertmanager's notifier defaults, read into the channels of an alertmanager.yml's
     # receivers (config/alertmanager.py) and gone from the converted tocsin.yaml
     smtp_from: str | None = None
+    smtp_hello: str | None = None
     smtp_smarthost: str | None = None
     smtp_auth_username: str | None = None
     smtp_auth_password: str | None = None
@@ -396,6 +397,7 @@ class SmtpConfig(_Strict):
     # a password over neither STARTTLS nor implicit TLS travels in clear text: refused unless
     # this says that is wanted (a relay on localhost, a test server)
     allow_plaintext_auth: bool = False
+    hello: str | None = None  # the name said in EHLO (default: this host's)
 
 
 class EmailChannelConfig(_ChannelBase):
