@@ -26,7 +26,7 @@ runner = CliRunner()
 
 
 def _expect(fixture: Path) -> dict[str, Any]:
-    data = yaml.safe_load((fixture / "expect.yaml").read_text(encoding="utf-8"))
+    data: dict[str, Any] = yaml.safe_load((fixture / "expect.yaml").read_text(encoding="utf-8"))
     assert data["amtool"] in ("valid", "invalid") and data["tocsin"] in (
         "valid",
         "invalid",
