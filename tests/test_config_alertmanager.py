@@ -119,6 +119,14 @@ SMTP_GLOBAL = "  smtp_smarthost: mail.example:587\n  smtp_from: am@example.org\n
             "r/pagerduty/0",
             {"routing_key": {"file": "/run/pd"}, "url": "https://pd.example/enqueue"},
         ),
+        (  # a fixed severity; Alertmanager's default client text is tocsin's
+            "  - name: r\n    pagerduty_configs:\n      - routing_key: k\n"
+            "        severity: Warning\n"
+            "        client: '{{ template \"pagerduty.default.client\" . }}'\n",
+            "",
+            "r/pagerduty/0",
+            {"routing_key": {"value": "k"}, "severity": "warning"},
+        ),
         (  # the global http_config, as each HTTP channel's http_client
             "  - name: r\n    webhook_configs: [{url: 'http://h/'}]\n",
             "  http_config:\n    basic_auth: {username: u, password_file: /run/p}\n"
@@ -211,7 +219,7 @@ def test_a_tocsin_yaml_without_integrations_keeps_inheriting_channels() -> None:
             "  - name: r\n    slack_configs:\n      - pretext: 'Look'\n",
             SLACK_GLOBAL,
             "am.yml:7:18: receivers[0].slack_configs[0].pretext: tocsin's Slack message has no "
-            "pretext: leave it out",
+            "pretext (its own message is sent): leave it out",
         ),
         (
             "  - name: r\n    slack_configs: [{color: danger}]\n",
@@ -239,6 +247,25 @@ def test_a_tocsin_yaml_without_integrations_keeps_inheriting_channels() -> None:
             SMTP_GLOBAL,
             "am.yml:7:55: receivers[0].email_configs[0].headers.Reply-To: tocsin's email "
             "channel sets no header 'Reply-To'",
+        ),
+        (
+            "  - name: r\n    email_configs: [{to: a@x.org, auth_password: pw}]\n",
+            "  smtp_from: a@x.org\n  smtp_smarthost: mail.example:25\n  smtp_auth_username: u\n"
+            "  smtp_require_tls: false\n",
+            "am.yml:9:50: receivers[0].email_configs[0].auth_password: the password would be "
+            "sent to the smarthost in clear text",
+        ),
+        (
+            "  - name: r\n    pagerduty_configs: [{routing_key: k, severity: high}]\n",
+            "",
+            "am.yml:4:52: receivers[0].pagerduty_configs[0].severity: severity must be one of "
+            "critical, error, warning, info",
+        ),
+        (
+            "  - name: r\n    pagerduty_configs: [{routing_key: k, client: me}]\n",
+            "",
+            "am.yml:4:50: receivers[0].pagerduty_configs[0].client: tocsin sets the event's "
+            "client itself",
         ),
         (
             "  - name: r\n    webhook_configs: [{max_alerts: 2}]\n",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from tests.notify.conftest import config, deliver
 from tests.notify.messages import make_message
 from tests.notify.sinks import Certificate, HttpSink
-from tocsin.config import WebhookChannelConfig
+from tocsin.config import PagerDutyChannelConfig, SlackChannelConfig, WebhookChannelConfig
 from tocsin.notify.message import Message
 from tocsin.notify.retry import Outcome
 from tocsin.notify.webhook import alertmanager_body
@@ -143,3 +143,40 @@ def test_an_alertmanager_webhook_is_not_sent_an_acknowledgement() -> None:
 def test_client_settings_that_contradict_are_refused(client: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         hook("http://x/", http_client=client)
+
+
+def test_a_slack_web_api_refusal_in_a_200_is_a_failed_delivery() -> None:
+    """An Alertmanager Slack config may post to chat.postMessage with a bot token: Slack
+    answers 200 with ``ok: false``, which must not count as delivered."""
+    with HttpSink() as sink:
+        sink.reply(200, b'{"ok": false, "error": "channel_not_found"}')
+        cfg = config(
+            SlackChannelConfig,
+            name="r/slack/0",
+            type="slack",
+            url=sink.url,
+            conversation="#gone",
+            http_client={"authorization": {"credentials": {"value": "xoxb-1"}}},
+        )
+        refused = deliver(cfg, make_message())
+        sink.reply(200, b'{"ok": true, "ts": "1.2"}')
+        accepted = deliver(cfg, make_message())
+    assert not refused.ok and not refused.transient
+    assert "channel_not_found" in (refused.error or "")
+    assert accepted.ok
+    assert sink.requests[0].headers["authorization"] == "Bearer xoxb-1"
+    assert sink.requests[0].json()["channel"] == "#gone"
+
+
+def test_a_pagerduty_channel_with_a_fixed_severity() -> None:
+    with HttpSink() as sink:
+        cfg = config(
+            PagerDutyChannelConfig,
+            name="r/pagerduty/0",
+            type="pagerduty",
+            url=sink.url,
+            routing_key={"value": "k"},
+            severity="warning",
+        )
+        assert deliver(cfg, make_message()).ok
+    assert sink.requests[0].json()["payload"]["severity"] == "warning"

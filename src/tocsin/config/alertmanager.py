@@ -175,8 +175,9 @@ class _Maker:
             self.ok = False
             return None
 
-    def _default_only(self, source: str | None, at: Loc, where: str, what: str) -> None:
-        """A text part tocsin's message lacks: only Alertmanager's default is carried over."""
+    def _default_only(self, source: str | None, at: Loc, where: str, why: str) -> None:
+        """A text part tocsin's message lacks or fills itself: only Alertmanager's default is
+        carried over; ``why`` says what tocsin does instead."""
         if source is None:
             return
         try:
@@ -184,10 +185,7 @@ class _Maker:
         except GoTemplateError:
             text = source
         if text is not None:
-            self.report(
-                at,
-                f"tocsin's {what} has no {at[-1]}: leave it out (tocsin's message is used)",
-            )
+            self.report(at, f"{why}: leave it out, or give Alertmanager's default")
             self.ok = False
 
     def _templates(self, parts: dict[str, str | None]) -> dict[str, str]:
@@ -303,7 +301,12 @@ class _Maker:
             }
         )
         for key in _SLACK_DEFAULT_ONLY:
-            self._default_only(getattr(c, key), (*at, key), f"{where}.{key}", "Slack message")
+            self._default_only(
+                getattr(c, key),
+                (*at, key),
+                f"{where}.{key}",
+                f"tocsin's Slack message has no {key} (its own message is sent)",
+            )
         if templates:
             data["templates"] = templates
         client = self._client(c.http_config, at)
@@ -358,6 +361,13 @@ class _Maker:
                 at,
                 "tocsin signs in to the smarthost with auth_username and auth_password "
                 "(or auth_password_file) together: give both, or neither",
+            )
+            return None
+        if password is not None and not (implicit or require_tls) and host not in _LOOPBACK:
+            self.report(
+                (*at, "auth_password") if c.auth_password else at,
+                "the password would be sent to the smarthost in clear text (Alertmanager "
+                "refuses it too when it sends): set require_tls: true, or use port 465",
             )
             return None
         if c.tls_config is not None:
@@ -439,6 +449,24 @@ class _Maker:
         data["routing_key"] = _secret(c.routing_key, c.routing_key_file)
         data["url"] = c.url or self.g.pagerduty_url or PAGERDUTY_EVENTS_URL
         title = self._text(c.description, (*at, "description"), f"{where}.description")
+        if c.severity is not None:
+            severity = c.severity.strip().lower()
+            if severity in ("critical", "error", "warning", "info"):
+                data["severity"] = severity
+            elif self._text(c.severity, (*at, "severity"), f"{where}.severity") is not None:
+                self.report(
+                    (*at, "severity"),
+                    "severity must be one of critical, error, warning, info (or left out: "
+                    "the incident's severity, mapped to PagerDuty's)",
+                )
+                self.ok = False
+        for key in ("client", "client_url"):
+            self._default_only(
+                getattr(c, key),
+                (*at, key),
+                f"{where}.{key}",
+                f"tocsin sets the event's {key} itself (tocsin, and the incident's link)",
+            )
         if title is not None:
             data["templates"] = {"title": title}
         client = self._client(c.http_config, at)

@@ -122,3 +122,7 @@ class AmPagerDutyConfig(_AmStrict):
     routing_key_file: str | None = None
     url: str | None = None
     description: str | None = None
+    severity: str | None = None
+    # Alertmanager's default texts of these are kept (tocsin fills them); other text refused
+    client: str | None = None
+    client_url: str | None = None

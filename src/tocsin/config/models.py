@@ -435,6 +435,9 @@ class PagerDutyChannelConfig(_ChannelBase):
     # /api/v1/pagerduty/webhook (an acknowledgement or resolve made in PagerDuty acts here)
     webhook_secret: Secret | None = None
     http_client: HttpClientConfig | None = None
+    # the event's severity whatever the incident's (Alertmanager's `severity`); default: the
+    # incident's severity, mapped to PagerDuty's four
+    severity: Literal["critical", "error", "warning", "info"] | None = None
 
 
 class ConsoleChannelConfig(_ChannelBase):

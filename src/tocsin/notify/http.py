@@ -169,6 +169,10 @@ class HttpChannel(BaseChannel):
         answer = await self.exchange(body, headers)
         if isinstance(answer, Outcome):
             return answer
+        return self.answered(answer)
+
+    def answered(self, answer: Answer) -> Outcome:
+        """The Outcome of a receiver's answer: any 2xx is a success."""
         return _outcome(answer, self._clock.now())
 
 

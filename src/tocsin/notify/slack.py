@@ -542,7 +542,21 @@ class SlackChannel(HttpChannel):
     async def _send(self, message: Message) -> Outcome:
         body = json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
-        return await self.post(body, headers)
+        answer = await self.exchange(body, headers)
+        if isinstance(answer, Outcome):
+            return answer
+        if 200 <= answer.status <= 299 and answer.body.lstrip().startswith("{"):
+            # Slack's Web API (an Alertmanager config posting to chat.postMessage with a bot
+            # token in http_config) answers 200 with {"ok": false, "error": …} when it refuses
+            try:
+                said = json.loads(answer.body)
+            except ValueError:
+                said = None
+            if isinstance(said, dict) and said.get("ok") is False:
+                error = str(said.get("error") or "unknown_error")
+                retry = parse_retry_after(answer.headers.get("retry-after"), self._clock.now())
+                return slack_outcome(error, answer.status, self.name, retry)
+        return self.answered(answer)
 
 
 @dataclass(frozen=True)
