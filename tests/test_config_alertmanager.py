@@ -83,6 +83,20 @@ SMTP_GLOBAL = "  smtp_smarthost: mail.example:587\n  smtp_from: am@example.org\n
                 "send_resolved": False,
             },
         ),
+        (  # empty global sign-in values are none (Alertmanager's conf.empty-fields.yml)
+            "  - name: r\n    email_configs: [{to: a@x.org}]\n",
+            SMTP_GLOBAL + "  smtp_auth_username: ''\n  smtp_auth_password: ''\n  smtp_hello: ''\n",
+            "r/email/0",
+            {
+                "smtp": {
+                    "host": "mail.example",
+                    "port": 587,
+                    "tls": False,
+                    "starttls": True,
+                    "allow_plaintext_auth": False,
+                }
+            },
+        ),
         (  # port 465 is implicit TLS; require_tls false: no STARTTLS; hello; Subject
             "  - name: r\n    email_configs:\n      - to: a@x.org\n        smarthost: smtp.x:465\n"
             "        require_tls: false\n        hello: me.example\n"

@@ -127,10 +127,11 @@ def _checked(data: dict[str, Any], at: Loc, report: Report) -> Any:
 
 
 def _secret(value: str | None, file: str | None) -> dict[str, str] | None:
-    """A tocsin secret from Alertmanager's inline value or ``*_file`` (kept a file)."""
-    if file is not None:
+    """A tocsin secret from Alertmanager's inline value or ``*_file`` (kept a file); an
+    empty one is none, as Alertmanager reads ``smtp_auth_password: ''``."""
+    if file:
         return {"file": file}
-    if value is not None:
+    if value:
         return {"value": value}
     return None
 
