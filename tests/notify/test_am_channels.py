@@ -180,3 +180,11 @@ def test_a_pagerduty_channel_with_a_fixed_severity() -> None:
         )
         assert deliver(cfg, make_message()).ok
     assert sink.requests[0].json()["payload"]["severity"] == "warning"
+
+
+def test_without_send_resolved_a_firing_body_leaves_resolved_alerts_out() -> None:
+    message = make_message()  # two firing alerts, one resolved
+    statuses = {a["status"] for a in alertmanager_body(message, "r", "")["alerts"]}
+    assert statuses == {"firing", "resolved"}
+    kept = alertmanager_body(message, "r", "", send_resolved=False)["alerts"]
+    assert kept and {a["status"] for a in kept} == {"firing"}

@@ -91,11 +91,16 @@ def _label_set(labels: Mapping[str, str]) -> str:
 
 
 def alertmanager_body(
-    message: Message, receiver: str, external_url: str, max_alerts: int = 0
+    message: Message,
+    receiver: str,
+    external_url: str,
+    max_alerts: int = 0,
+    send_resolved: bool = True,
 ) -> dict[str, Any]:
     """Alertmanager's webhook body (version 4) for ``message``: the group's alerts as
     Alertmanager sends them, at most ``max_alerts`` (0: all), the rest counted in
-    ``truncatedAlerts``."""
+    ``truncatedAlerts``; without ``send_resolved`` a firing group's resolved alerts are left
+    out, as Alertmanager leaves them out."""
     alerts: list[dict[str, Any]] = [
         {
             "status": "resolved" if a.get("status") == "resolved" else "firing",
@@ -108,6 +113,7 @@ def alertmanager_body(
             "fingerprint": str(a.get("fingerprint") or ""),
         }
         for a in message.alerts
+        if send_resolved or a.get("status") != "resolved" or message.kind == "resolved"
     ]
     total = len(alerts)
     if message.firing_total is not None and message.resolved_total is not None:
@@ -131,6 +137,7 @@ def alertmanager_body(
 class WebhookSettings(ChannelSettings, Protocol):
     url: str | None
     payload: str  # "tocsin" or "alertmanager"
+    send_resolved: bool
     receiver: str | None
     max_alerts: int
 
@@ -157,13 +164,13 @@ class WebhookChannel(HttpChannel):
         url: str,
         secret: str | None,
         headers: Mapping[str, str],
-        alertmanager: tuple[str, int] | None = None,
+        alertmanager: tuple[str, int, bool] | None = None,
     ) -> None:
         super().__init__(parts, url)
         self._secret = secret
         self._headers = dict(headers)
         self._external_url = parts.external_url
-        # Alertmanager's body: (its receiver, max_alerts); None: tocsin's
+        # Alertmanager's body: (its receiver, max_alerts, send_resolved); None: tocsin's
         self._alertmanager = alertmanager
 
     @staticmethod
@@ -179,8 +186,8 @@ class WebhookChannel(HttpChannel):
         """The body this channel sends: tocsin's, or Alertmanager's."""
         if self._alertmanager is None:
             return self.body(message)
-        receiver, most = self._alertmanager
-        data = alertmanager_body(message, receiver, self._external_url, most)
+        receiver, most, resolved = self._alertmanager
+        data = alertmanager_body(message, receiver, self._external_url, most, resolved)
         return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     async def _send(self, message: Message) -> Outcome:
@@ -215,7 +222,7 @@ def build(cfg: WebhookSettings, parts: Parts) -> WebhookChannel:
         raise ChannelConfigError(f"{parts.where}: give url or url_secret")
     alertmanager = None
     if cfg.payload == "alertmanager":
-        alertmanager = (cfg.receiver or cfg.name, cfg.max_alerts)
+        alertmanager = (cfg.receiver or cfg.name, cfg.max_alerts, cfg.send_resolved)
     return WebhookChannel(
         parts, check_url(url, f"{parts.where}: url"), secret, cfg.headers, alertmanager
     )
