@@ -224,10 +224,11 @@ def test_a_tocsin_yaml_without_integrations_keeps_inheriting_channels() -> None:
             "api_url_file must be configured",
         ),
         (
-            "  - name: r\n    slack_configs:\n      - title: '{{ .CommonLabels.alertname }}'\n",
+            # a template defined inside a field: no translation carries it over
+            "  - name: r\n    slack_configs:\n"
+            '      - title: \'{{ define "t" }}x{{ end }}{{ template "t" . }}\'\n',
             SLACK_GLOBAL,
-            "am.yml:7:16: receivers[0].slack_configs[0].title: Go templates are not supported "
-            "here yet: r/slack/0 (slack_configs[0]).title uses template actions",
+            "am.yml:7:16: receivers[0].slack_configs[0].title: ",
         ),
         (
             "  - name: r\n    slack_configs:\n      - pretext: 'Look'\n",
@@ -355,7 +356,7 @@ def test_translate_keeps_text_and_defaults(source: str, expected: str | None) ->
 
 
 @pytest.mark.parametrize(
-    "source", ["{{ .Status }}", '{{ template "my.title" . }}', "{% raw %}{% endraw %}"]
+    "source", ['{{ define "t" }}x{{ end }}{{ template "t" . }}', "{% raw %}{% endraw %}"]
 )
 def test_translate_refuses_what_it_cannot_carry_over(source: str) -> None:
     with pytest.raises(GoTemplateError):
