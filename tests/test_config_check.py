@@ -87,8 +87,8 @@ def test_every_error_in_one_pass_at_the_line_of_its_value(tmp_path: Path) -> Non
             "route.routes[1].escalation_policy: unknown escalation policy 'business-hour'",
         ),
         (
-            _place(text, "slack_configs", "["),
-            "receivers[1].slack_configs: tocsin does not read Alertmanager's receiver configs",
+            _place(text, "slack_configs", "{"),
+            "receivers[1].slack_configs[0]: no global Slack API URL set either inline or in a file",
         ),
         (
             _place(text, "  - runbook\n".strip("\n"), "runbook"),
@@ -183,18 +183,17 @@ def test_a_policy_from_a_runbook_is_checked_at_each_of_its_values() -> None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["slack_configs", "email_configs", "webhook_configs", "pagerduty_configs"]
+    ("kind", "name"), [("opsgenie_configs", "Opsgenie"), ("msteams_configs", "Microsoft Teams")]
 )
-def test_alertmanager_receiver_configs_are_refused_with_what_to_write(kind: str) -> None:
-    """On main a receiver's ``slack_configs`` … were accepted and did nothing: nobody paged."""
+def test_alertmanager_integrations_tocsin_lacks_are_refused_by_name(kind: str, name: str) -> None:
+    """An integration with no tocsin channel would page nobody: refused, never ignored."""
     text = f"route: {{receiver: team}}\nreceivers:\n  - name: team\n    {kind}:\n      - {{}}\n"
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "am.yaml")
     [problem] = caught.value.problems
-    assert str(problem) == (
-        f"am.yaml:5:7: receivers[0].{kind}: tocsin does not read Alertmanager's receiver "
-        "configs yet; declare a channel under `channels:` (type slack, email, webhook, "
-        "pagerduty or console) and name it in the route's `channels:` list (see docs/paging.md)"
+    assert str(problem).startswith(
+        f"am.yaml:5:7: receivers[0].{kind}: tocsin has no {name} integration (yet), so this "
+        f"receiver's {name} notifications would go nowhere"
     )
 
 
@@ -202,9 +201,9 @@ def test_alertmanager_receiver_configs_are_refused_with_what_to_write(kind: str)
     ("text", "where", "message"),
     [
         (
-            "route: {receiver: d}\nreceivers: [{name: d}]\nglobal: {slack_api_url: x}\n",
-            "global.slack_api_url",
-            "tocsin does not read Alertmanager's global notifier settings",
+            "route: {receiver: d}\nreceivers: [{name: d}]\nglobal: {opsgenie_api_key: x}\n",
+            "global.opsgenie_api_key",
+            "tocsin does not carry over Alertmanager's global `opsgenie_api_key`",
         ),
         (
             "route: {receiver: d}\nreceivers: [{name: d}]\ntemplates: ['*.tmpl']\n",
@@ -261,9 +260,9 @@ BASE = "route: {receiver: d}\nreceivers: [{name: d}]\nusers: [{name: a, contact:
             "give token (a Slack app) or url (a webhook), not both",
         ),
         (
-            "channels: [{name: c, type: slack, url: 'http://x', conversation: '#ops'}]\n",
-            "channels[0].conversation",
-            "conversation is where a Slack app posts: it needs token",
+            "channels: [{name: c, type: slack, url: 'http://x', by_severity: {critical: '#o'}}]\n",
+            "channels[0].by_severity",
+            "by_severity is where a Slack app posts: it needs token",
         ),
         (
             "channels: [{name: c, type: console}]\nrotations:\n"

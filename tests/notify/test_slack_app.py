@@ -299,14 +299,18 @@ def test_build_errors_name_the_channel(extra: dict[str, Any], says: str) -> None
 
 def test_a_webhook_channel_refuses_an_apps_settings() -> None:
     cfg = config(
-        SlackChannelConfig, name="oncall", type="slack", url="https://x", conversation="#ops"
+        SlackChannelConfig,
+        name="oncall",
+        type="slack",
+        url="https://x",
+        by_severity={"critical": "#ops"},
     )
 
     async def build() -> None:
         async with client() as http:
             build_channel(cfg, http=http)
 
-    with pytest.raises(ChannelConfigError, match="channel 'oncall': conversation and"):
+    with pytest.raises(ChannelConfigError, match="channel 'oncall': by_severity is where"):
         asyncio.run(build())
 
 

@@ -188,3 +188,30 @@ def config_check(config: ConfigPath = Path("tocsin.yaml")) -> None:
         markup=False,
         soft_wrap=True,
     )
+
+
+@config_app.command("convert")
+def config_convert(
+    source: Annotated[Path, typer.Argument(help="The alertmanager.yml to convert.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the tocsin.yaml here (default: print it)."),
+    ] = None,
+) -> None:
+    """Write the tocsin.yaml equivalent to an alertmanager.yml: its receivers' Slack, email,
+    webhook and PagerDuty configs as channels, each route's channels named; secrets kept as
+    file references where they were files. The file is checked first: an error is printed
+    with its place and nothing is written."""
+    from tocsin.config.alertmanager import tocsin_yaml
+
+    loaded = load(source)
+    text = tocsin_yaml(loaded.model, source.name)
+    if output is None:
+        out.print(text, highlight=False, markup=False, soft_wrap=True, end="")
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err.print(f"cannot write {output}: {exc}", highlight=False, markup=False)
+        raise typer.Exit(1) from None
+    err.print(f"wrote {output}", highlight=False, markup=False)

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ValidationError
 
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
+from tocsin.config.alertmanager import expand
+from tocsin.config.am_models import UNSUPPORTED_INTEGRATIONS
 from tocsin.config.execute import check_execute
 from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
@@ -167,7 +169,12 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     model = checked.model
     base_dir = base_dir or Path(".")
     check_routes(model, checked.report(problems.near), checked.dropped)
-    paging = build_paging(model, base_dir, checked.report(problems.near), checked.dropped)
+    # an alertmanager.yml's receivers become channels; the checks below see tocsin's model,
+    # and a problem of a channel made here is placed at the receiver's config it came from
+    origins = expand(model, checked.report(problems.near))
+    paging = build_paging(
+        model, base_dir, _from_origin(origins, checked.report(problems.near)), checked.dropped
+    )
     check_execute(model, checked.report(problems.near))
     for i, path in enumerate(model.runbooks):
         if not (base_dir / path).exists():
@@ -186,6 +193,21 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         paging=paging,
         postmortem=postmortem,
     )
+
+
+def _from_origin(
+    origins: dict[int, Loc], report: Callable[[Loc, str], None]
+) -> Callable[[Loc, str], None]:
+    """``report`` for a channel made from a receiver's config: at that config."""
+
+    def placed(loc: Loc, message: str) -> None:
+        if len(loc) >= 2 and loc[0] == "channels" and isinstance(loc[1], int):
+            origin = origins.get(loc[1])
+            if origin is not None:
+                loc = (*origin, *loc[2:])
+        report(loc, message)
+
+    return placed
 
 
 def _in_file_order(found: list[ConfigProblem]) -> list[ConfigProblem]:
@@ -372,14 +394,34 @@ def load_config(path: str | Path) -> Config:
 # Alertmanager's keys that tocsin does not read (yet), and what to write instead; any other
 # unknown key is refused too, naming the nearest key tocsin reads (``load.py``)
 _RECEIVER_CONFIGS = (
-    "tocsin does not read Alertmanager's receiver configs yet; declare a channel under "
-    "`channels:` (type slack, email, webhook, pagerduty or console) and name it in the "
-    "route's `channels:` list (see docs/paging.md)"
+    "tocsin does not know this receiver integration; use slack_configs, email_configs, "
+    "webhook_configs or pagerduty_configs, or declare a channel under `channels:` and name it "
+    "in the route's `channels:` list (see docs/paging.md)"
 )
 _AM_GLOBAL = (
-    "tocsin does not read Alertmanager's global notifier settings; give them to a channel "
-    "under `channels:` (see docs/paging.md)"
+    "tocsin does not carry over Alertmanager's global `{key}` (its integration or setting "
+    "is not supported: docs/migrate-from-alertmanager.md); remove it"
 )
+_AM_FIELD_REASONS = {
+    "service_key": "PagerDuty's Events API v1 service keys are not supported: give routing_key "
+    "(an Events API v2 integration key) instead",
+    "service_key_file": "PagerDuty's Events API v1 service keys are not supported: give "
+    "routing_key_file (an Events API v2 integration key) instead",
+}
+
+
+def _am_field(integration: str, key: str, inside: list[Any]) -> str:
+    """Why a key of one of Alertmanager's integration configs is refused."""
+    reason = _AM_FIELD_REASONS.get(key)
+    if reason is not None:
+        return reason
+    place = ".".join(str(p) for p in (*inside, key))
+    return (
+        f"tocsin does not carry over `{place}` of Alertmanager's {integration}, so it would be "
+        "ignored; remove it (docs/migrate-from-alertmanager.md lists what carries over)"
+    )
+
+
 _AM_TEMPLATES = (
     "tocsin does not read Alertmanager's Go templates; give a channel Jinja2 templates "
     "(`templates: {title, text, html}` under the channel, see docs/paging.md)"
@@ -402,6 +444,13 @@ _GLOBAL_PREFIXES = (
     "rocketchat_",
     "pushover_",
     "http_config",
+    "hipchat_",
+    "msteams_",
+    "msteamsv2_",
+    "discord_",
+    "incidentio_",
+    "mattermost_",
+    "sns_",
 )
 
 
@@ -440,9 +489,18 @@ def unknown_key(loc: tuple[Any, ...]) -> str:
     kinds = (*CHANNEL_TYPES, *RUNNER_TYPES)
     within = [p for p in loc[:-1] if not (isinstance(p, str) and p in kinds)]
     if len(within) == 2 and within[0] == "receivers" and key.endswith("_configs"):
+        name = UNSUPPORTED_INTEGRATIONS.get(key)
+        if name is not None:
+            return (
+                f"tocsin has no {name} integration (yet), so this receiver's {name} "
+                "notifications would go nowhere; notify through slack_configs, email_configs, "
+                "webhook_configs or pagerduty_configs (docs/migrate-from-alertmanager.md)"
+            )
         return _RECEIVER_CONFIGS
+    if len(within) >= 3 and within[0] == "receivers" and str(within[2]).endswith("_configs"):
+        return _am_field(str(within[2]), key, within[4:])
     if within == ["global"] and key.startswith(_GLOBAL_PREFIXES):
-        return _AM_GLOBAL
+        return _AM_GLOBAL.format(key=key)
     if not within and key == "templates":
         return _AM_TEMPLATES
     if key in ("time_intervals", "mute_time_intervals", "active_time_intervals"):

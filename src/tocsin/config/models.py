@@ -25,6 +25,13 @@ from pydantic import (
 )
 
 from tocsin.alerts.matchers import parse_matcher
+from tocsin.config.am_models import (
+    AmEmailConfig,
+    AmHttpConfig,
+    AmPagerDutyConfig,
+    AmSlackConfig,
+    AmWebhookConfig,
+)
 from tocsin.config.duties import DutiesConfig
 from tocsin.config.intakes import IntakeConfig, check_unique
 from tocsin.oncall.throttle import Limit
@@ -62,6 +69,19 @@ Matchers = Annotated[list[str], AfterValidator(_valid_matchers)]
 class GlobalConfig(_Strict):
     resolve_timeout: Duration = "5m"
     external_url: str = "http://localhost:9093"
+    # Alertmanager's notifier defaults, read into the channels of an alertmanager.yml's
+    # receivers (config/alertmanager.py) and gone from the converted tocsin.yaml
+    smtp_from: str | None = None
+    smtp_hello: str | None = None
+    smtp_smarthost: str | None = None
+    smtp_auth_username: str | None = None
+    smtp_auth_password: str | None = None
+    smtp_auth_password_file: str | None = None
+    smtp_require_tls: bool = True
+    slack_api_url: str | None = None
+    slack_api_url_file: str | None = None
+    pagerduty_url: str | None = None
+    http_config: AmHttpConfig | None = None
 
 
 class StormConfig(_Strict):
@@ -117,10 +137,24 @@ class RouteConfig(_Strict):
 
 class ReceiverConfig(_Strict):
     """A receiver is a name routes give (``amtool`` shows it); what a route tells is its
-    ``channels:``. Alertmanager's ``slack_configs``, ``email_configs`` … are refused at load
-    (``load.py`` says what to write instead), never accepted and ignored."""
+    ``channels:``. Alertmanager's ``slack_configs``, ``email_configs``, ``webhook_configs``
+    and ``pagerduty_configs`` become channels named ``<receiver>/<type>/<index>``, which a
+    route naming the receiver tells (``config/alertmanager.py``); other integrations are
+    refused at load (``load.py``), never accepted and ignored."""
 
     name: str
+    # Alertmanager's integrations, each config a channel of its own (config/alertmanager.py)
+    slack_configs: list[AmSlackConfig] = Field(default_factory=list)
+    email_configs: list[AmEmailConfig] = Field(default_factory=list)
+    webhook_configs: list[AmWebhookConfig] = Field(default_factory=list)
+    pagerduty_configs: list[AmPagerDutyConfig] = Field(default_factory=list)
+
+    def integrations(self) -> int:
+        """How many channels the receiver's Alertmanager configs make."""
+        return sum(
+            len(getattr(self, key))
+            for key in ("slack_configs", "email_configs", "webhook_configs", "pagerduty_configs")
+        )
 
 
 class InhibitRuleConfig(_Strict):
@@ -294,6 +328,43 @@ class _ChannelBase(_Strict):
     person_limit: PersonLimitConfig | None = None
     fallback: str | None = None  # channel that gets what this one dead-letters
     templates: ChannelTemplates = Field(default_factory=ChannelTemplates)
+    # false: a resolution is not sent to this channel (Alertmanager's send_resolved)
+    send_resolved: bool = True
+
+
+class BasicAuthConfig(_Strict):
+    username: str
+    password: Secret
+
+
+class AuthorizationConfig(_Strict):
+    type: str = Field("Bearer", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    credentials: Secret
+
+
+class ClientTlsConfig(_Strict):
+    ca_file: str | None = None  # verify the receiver against these CAs
+    cert_file: str | None = None  # a client certificate (with key_file)
+    key_file: str | None = None
+    insecure_skip_verify: bool = False  # do not verify the receiver's certificate
+
+
+class HttpClientConfig(_Strict):
+    """How an HTTP channel reaches its receiver: authentication (``basic_auth`` or
+    ``authorization``, not both), TLS, and a proxy (Alertmanager's ``http_config``)."""
+
+    basic_auth: BasicAuthConfig | None = None
+    authorization: AuthorizationConfig | None = None
+    tls: ClientTlsConfig | None = None
+    proxy_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_auth(self) -> HttpClientConfig:
+        if self.basic_auth is not None and self.authorization is not None:
+            raise ValueError("give basic_auth or authorization, not both")
+        if self.tls is not None and (self.tls.cert_file is None) != (self.tls.key_file is None):
+            raise ValueError("tls: give cert_file and key_file together")
+        return self
 
 
 class SlackChannelConfig(_ChannelBase):
@@ -308,6 +379,11 @@ class SlackChannelConfig(_ChannelBase):
     conversation: str | None = None  # the channel ID (C…) or #name the app posts to
     by_severity: dict[str, str] = Field(default_factory=dict)  # severity -> conversation
     api_url: str = "https://slack.com/api/"  # Slack's Web API (a local one in tests)
+    # an incoming webhook's overrides of the name and icon it posts with
+    username: str | None = None
+    icon_emoji: str | None = None
+    icon_url: str | None = None
+    http_client: HttpClientConfig | None = None  # the webhook's auth, TLS, proxy
 
 
 class SmtpConfig(_Strict):
@@ -322,6 +398,7 @@ class SmtpConfig(_Strict):
     # a password over neither STARTTLS nor implicit TLS travels in clear text: refused unless
     # this says that is wanted (a relay on localhost, a test server)
     allow_plaintext_auth: bool = False
+    hello: str | None = None  # the name said in EHLO (default: this host's)
 
 
 class EmailChannelConfig(_ChannelBase):
@@ -333,12 +410,25 @@ class EmailChannelConfig(_ChannelBase):
 
 class WebhookChannelConfig(_ChannelBase):
     type: Literal["webhook"]
-    url: str
+    url: str | None = None
+    url_secret: Secret | None = None  # or the URL as a secret (one of the two)
     secret: Secret | None = None  # HMAC-SHA256 signing key
     headers: dict[str, str] = Field(default_factory=dict)
     # the request body as a JSON template (Teams, Google Chat ...: docs/sources.md), in place
     # of tocsin's own JSON; every value it prints is escaped as JSON string text
     body_template: str | None = Field(default=None, max_length=100_000)
+    # the body: tocsin's message, or Alertmanager's webhook body (version "4") for a
+    # receiver written for Alertmanager
+    payload: Literal["tocsin", "alertmanager"] = "tocsin"
+    receiver: str | None = None  # the alertmanager body's `receiver` (default: the name)
+    max_alerts: int = Field(0, ge=0)  # the alertmanager body's alerts, at most (0: all)
+    http_client: HttpClientConfig | None = None
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookChannelConfig:
+        if (self.url is None) == (self.url_secret is None):
+            raise ValueError("give url or url_secret, exactly one")
+        return self
 
 
 class PagerDutyChannelConfig(_ChannelBase):
@@ -348,6 +438,10 @@ class PagerDutyChannelConfig(_ChannelBase):
     # the signing secret of a v3 webhook subscription whose events come back to
     # /api/v1/pagerduty/webhook (an acknowledgement or resolve made in PagerDuty acts here)
     webhook_secret: Secret | None = None
+    http_client: HttpClientConfig | None = None
+    # the event's severity whatever the incident's (Alertmanager's `severity`); default: the
+    # incident's severity, mapped to PagerDuty's four
+    severity: Literal["critical", "error", "warning", "info"] | None = None
 
 
 class ConsoleChannelConfig(_ChannelBase):

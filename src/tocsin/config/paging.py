@@ -344,9 +344,13 @@ def _slack_problems(c: SlackChannelConfig, at: Loc, report: Callable[[Loc, str],
         report((*at, "url_secret"), "give url or url_secret, not both")
     elif c.token and len(given) > 1:
         report((*at, "token"), f"give token (a Slack app) or {given[0]} (a webhook), not both")
-    if not c.token and (c.conversation or c.by_severity):
-        key = "conversation" if c.conversation else "by_severity"
-        report((*at, key), f"{key} is where a Slack app posts: it needs token")
+    if not c.token and c.by_severity:
+        report((*at, "by_severity"), "by_severity is where a Slack app posts: it needs token")
+    if c.token:  # an incoming webhook's own options (a webhook's `conversation` overrides
+        # the webhook's channel, as Alertmanager's `channel` does)
+        for key in ("username", "icon_emoji", "icon_url", "http_client"):
+            if getattr(c, key) is not None:
+                report((*at, key), f"{key} is an incoming webhook's: a Slack app has none")
 
 
 def _plaintext_auth(smtp: SmtpConfig) -> bool:

@@ -290,6 +290,10 @@ def to_channels(
                 {"reason": f"channel {channel!r} is not configured"},
             )
             continue
+        if kind == "resolved" and not getattr(
+            s.config.paging.channels[channel], "send_resolved", True
+        ):
+            continue  # the channel is not told resolutions (Alertmanager's send_resolved)
         key = f"inc{incident.id}:{event}:{channel}"
         composed = compose_for(key, text=text)
         pending.append(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,16 @@ class MemoryThreads:
 
 
 @dataclass(frozen=True)
+class HttpOptions:
+    """How an HTTP channel reaches its receiver beyond the shared session (a channel's
+    ``http_client``): headers it adds (``Authorization``), its own TLS, a proxy."""
+
+    headers: tuple[tuple[str, str], ...] = ()
+    tls: ssl.SSLContext | None = None
+    proxy: str | None = None
+
+
+@dataclass(frozen=True)
 class Parts:
     """What ``build_channel`` makes ready for every channel's builder, before the builder
     reads the settings of its own type."""
@@ -142,6 +153,7 @@ class Parts:
     # where the gateways reach this tocsin (``global.external_url``): the webhooks an SMS or
     # a call names for its status callbacks and key presses; "" when unknown
     external_url: str = ""
+    http_options: HttpOptions = HttpOptions()
 
 
 # --- secrets -------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ class _Smtp:
     username: str | None
     password: str | None
     tls_context: ssl.SSLContext | None
+    hello: str | None = None  # the EHLO name (None: this host's)
 
 
 def _tls_context(verify: bool, ca_file: str | None) -> ssl.SSLContext:
@@ -118,6 +119,7 @@ class SmtpSettings(Protocol):
     username: str | None
     verify: bool  # verify the server's certificate
     ca_file: str | None
+    hello: str | None
 
     @property
     def password(self) -> SecretRef | None: ...
@@ -165,6 +167,7 @@ class EmailChannel(BaseChannel):
             start_tls=False,  # done below, so that a missing STARTTLS is told apart
             tls_context=smtp.tls_context,
             timeout=self._timeout_s,
+            local_hostname=smtp.hello,
         )
         await client.connect()
         try:
@@ -251,5 +254,6 @@ def build(cfg: EmailSettings, parts: Parts) -> EmailChannel:
         username=smtp_cfg.username,
         password=password,
         tls_context=_tls_context(smtp_cfg.verify, smtp_cfg.ca_file) if uses_tls else None,
+        hello=smtp_cfg.hello,
     )
     return EmailChannel(parts, smtp, sender, to)

@@ -10,15 +10,26 @@ policy's business (``notify.retry``), helped by the receiver's ``Retry-After``.
 from __future__ import annotations
 
 import asyncio
+import base64
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import aiohttp
 import yarl
 from multidict import CIMultiDictProxy
 
-from tocsin.notify.base import BaseChannel, ChannelConfigError, Parts, error_text
+from tocsin.notify.base import (
+    BaseChannel,
+    ChannelConfigError,
+    HttpOptions,
+    Parts,
+    SecretRef,
+    SecretResolver,
+    error_text,
+    secret_value,
+)
 from tocsin.notify.retry import Outcome, parse_retry_after
 
 USER_AGENT = "tocsin"
@@ -80,6 +91,7 @@ async def _post(
     body: bytes,
     headers: Mapping[str, str],
     timeout_s: float,
+    options: HttpOptions | None = None,
 ) -> Answer | Outcome:
     """POST once; the answer, or the Outcome of a request that got none. The URL is never put
     into an error (a Slack webhook URL is a secret)."""
@@ -89,9 +101,11 @@ async def _post(
             http.post(
                 url,
                 data=body,
-                headers=headers,
+                headers={**headers, **dict(options.headers)} if options else headers,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout_s),
+                ssl=options.tls if options and options.tls is not None else True,
+                proxy=options.proxy if options else None,
             ) as response,
         ):
             # An untrusted peer: read no more than we keep. A response left unread is not
@@ -144,14 +158,95 @@ class HttpChannel(BaseChannel):
         super().__init__(parts)
         self._url = url
         self._http = parts.http
+        self._options = parts.http_options
 
     async def exchange(self, body: bytes, headers: Mapping[str, str]) -> Answer | Outcome:
         """POST once; the receiver's answer, for a channel that reads what it says (a
         gateway's id, its error code), or the Outcome of a request that got none."""
-        return await _post(self._http, self._url, body, headers, self._timeout_s)
+        return await _post(self._http, self._url, body, headers, self._timeout_s, self._options)
 
     async def post(self, body: bytes, headers: Mapping[str, str]) -> Outcome:
         answer = await self.exchange(body, headers)
         if isinstance(answer, Outcome):
             return answer
+        return self.answered(answer)
+
+    def answered(self, answer: Answer) -> Outcome:
+        """The Outcome of a receiver's answer: any 2xx is a success."""
         return _outcome(answer, self._clock.now())
+
+
+# --- a channel's http_client ----------------------------------------------------------------
+
+
+class BasicAuthSettings(Protocol):
+    username: str
+
+    @property
+    def password(self) -> SecretRef | None: ...
+
+
+class AuthorizationSettings(Protocol):
+    type: str
+
+    @property
+    def credentials(self) -> SecretRef: ...
+
+
+class ClientTlsSettings(Protocol):
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
+    insecure_skip_verify: bool
+
+
+class ClientSettings(Protocol):
+    """A channel's ``http_client``: authentication, TLS, a proxy."""
+
+    proxy_url: str | None
+
+    @property
+    def basic_auth(self) -> BasicAuthSettings | None: ...
+    @property
+    def authorization(self) -> AuthorizationSettings | None: ...
+    @property
+    def tls(self) -> ClientTlsSettings | None: ...
+
+
+def http_options(cfg: ClientSettings | None, secrets: SecretResolver, where: str) -> HttpOptions:
+    """What a channel's ``http_client`` adds to its requests; secrets are read and the TLS
+    context made now, so that a missing file is a ChannelConfigError when the channel is
+    built."""
+    if cfg is None:
+        return HttpOptions()
+    headers: list[tuple[str, str]] = []
+    if cfg.basic_auth is not None:
+        auth = cfg.basic_auth
+        password = ""
+        if auth.password is not None:
+            password = secret_value(secrets, auth.password, f"{where}: basic_auth.password")
+        pair = f"{auth.username}:{password}".encode()
+        headers.append(("Authorization", "Basic " + base64.b64encode(pair).decode("ascii")))
+    if cfg.authorization is not None:
+        credentials = secret_value(
+            secrets, cfg.authorization.credentials, f"{where}: authorization.credentials"
+        )
+        if any(c in credentials for c in "\r\n"):
+            raise ChannelConfigError(f"{where}: authorization.credentials has a line break")
+        headers.append(("Authorization", f"{cfg.authorization.type} {credentials}"))
+    tls = None
+    if cfg.tls is not None:
+        t = cfg.tls
+        try:
+            tls = ssl.create_default_context(cafile=t.ca_file)
+            if t.insecure_skip_verify:
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+            if t.cert_file is not None:
+                tls.load_cert_chain(t.cert_file, t.key_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ChannelConfigError(f"{where}: http_client.tls: {exc}") from None
+    proxy = None
+    if cfg.proxy_url is not None:
+        proxy = check_url(cfg.proxy_url, f"{where}: http_client.proxy_url")
+    return HttpOptions(tuple(headers), tls, proxy)

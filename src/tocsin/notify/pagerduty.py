@@ -65,7 +65,9 @@ def pagerduty_action(message: Message) -> str:
     return "trigger"
 
 
-def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[str, Any]:
+def pagerduty_event(
+    message: Message, routing_key: str, summary: str, severity: str | None = None
+) -> dict[str, Any]:
     """The Events API v2 body. ``acknowledge``/``resolve`` carry only the routing and dedup
     keys, as the API asks; ``trigger`` carries the payload and links."""
     event: dict[str, Any] = {
@@ -82,7 +84,7 @@ def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[st
     payload: dict[str, Any] = {
         "summary": one_line(summary, PAGERDUTY_MAX_SUMMARY) or f"tocsin #{message.incident_id}",
         "source": one_line(source, 255),
-        "severity": pagerduty_severity(message.severity),
+        "severity": severity or pagerduty_severity(message.severity),
         "timestamp": message.created_at,
         "custom_details": {
             "incident_id": message.incident_id,
@@ -135,6 +137,7 @@ def pagerduty_event(message: Message, routing_key: str, summary: str) -> dict[st
 
 class PagerDutySettings(ChannelSettings, Protocol):
     url: str
+    severity: str | None  # fixed, instead of the incident's
 
     @property
     def routing_key(self) -> SecretRef: ...
@@ -143,13 +146,16 @@ class PagerDutySettings(ChannelSettings, Protocol):
 class PagerDutyChannel(HttpChannel):
     kind = "pagerduty"
 
-    def __init__(self, parts: Parts, url: str, routing_key: str) -> None:
+    def __init__(
+        self, parts: Parts, url: str, routing_key: str, severity: str | None = None
+    ) -> None:
         super().__init__(parts, url)
         self._routing_key = routing_key
+        self._severity = severity
 
     def event(self, message: Message) -> dict[str, Any]:
         summary = self._templates.render("title", message_context(message))
-        return pagerduty_event(message, self._routing_key, summary)
+        return pagerduty_event(message, self._routing_key, summary, self._severity)
 
     async def _send(self, message: Message) -> Outcome:
         if message.kind in NEWS_KINDS and message.status == "resolved":
@@ -164,4 +170,4 @@ class PagerDutyChannel(HttpChannel):
 
 def build(cfg: PagerDutySettings, parts: Parts) -> PagerDutyChannel:
     key = secret_value(parts.secrets, cfg.routing_key, f"{parts.where}: routing_key")
-    return PagerDutyChannel(parts, check_url(cfg.url, f"{parts.where}: url"), key)
+    return PagerDutyChannel(parts, check_url(cfg.url, f"{parts.where}: url"), key, cfg.severity)

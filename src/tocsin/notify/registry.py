@@ -24,6 +24,7 @@ from tocsin.notify.base import (
     Threads,
     resolve_secret,
 )
+from tocsin.notify.http import http_options
 from tocsin.notify.templates import ChannelTemplateSet
 from tocsin.templating import TemplateError
 from tocsin.times import parse_duration
@@ -61,6 +62,8 @@ def build_channel(
         templates = ChannelTemplateSet(cfg.name, cfg.templates)
     except TemplateError as exc:
         raise ChannelConfigError(str(exc)) from None
+    where = f"channel {cfg.name!r}"
+    resolver = secrets or resolve_secret
     parts = Parts(
         name=cfg.name,
         where=f"channel {cfg.name!r}",
@@ -72,6 +75,7 @@ def build_channel(
         stream=stream,
         threads=threads,
         external_url=external_url,
+        http_options=http_options(getattr(cfg, "http_client", None), resolver, where),
     )
     builder = BUILDERS.get(cfg.type)
     if builder is None:

@@ -499,8 +499,12 @@ def slack_outcome(
 
 class SlackSettings(ChannelSettings, Protocol):
     url: str | None  # the incoming webhook URL
-    conversation: str | None  # a Slack app's
+    conversation: str | None  # a Slack app's; an incoming webhook's channel override
     api_url: str
+    # an incoming webhook's overrides of the name and icon it posts with
+    username: str | None
+    icon_emoji: str | None
+    icon_url: str | None
 
     @property
     def url_secret(self) -> SecretRef | None:
@@ -521,18 +525,38 @@ class SlackChannel(HttpChannel):
 
     kind = "slack"
 
+    def __init__(self, parts: Parts, url: str, overrides: Mapping[str, str] | None = None) -> None:
+        super().__init__(parts, url)
+        # the webhook's own channel, name and icon overridden (Alertmanager's `channel`,
+        # `username`, `icon_emoji`, `icon_url`): Slack's incoming-webhook fields
+        self._overrides = dict(overrides or {})
+
     def payload(self, message: Message) -> dict[str, Any]:
         context = message_context(message)
         title = self._templates.render("title", context)
         body = (
             self._templates.render("text", context) if self._templates.has_custom("text") else None
         )
-        return slack_payload(message, title, body)
+        return {**slack_payload(message, title, body), **self._overrides}
 
     async def _send(self, message: Message) -> Outcome:
         body = json.dumps(self.payload(message), ensure_ascii=False).encode("utf-8")
         headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": USER_AGENT}
-        return await self.post(body, headers)
+        answer = await self.exchange(body, headers)
+        if isinstance(answer, Outcome):
+            return answer
+        if 200 <= answer.status <= 299 and answer.body.lstrip().startswith("{"):
+            # Slack's Web API (an Alertmanager config posting to chat.postMessage with a bot
+            # token in http_config) answers 200 with {"ok": false, "error": …} when it refuses
+            try:
+                said = json.loads(answer.body)
+            except ValueError:
+                said = None
+            if isinstance(said, dict) and said.get("ok") is False:
+                error = str(said.get("error") or "unknown_error")
+                retry = parse_retry_after(answer.headers.get("retry-after"), self._clock.now())
+                return slack_outcome(error, answer.status, self.name, retry)
+        return self.answered(answer)
 
 
 @dataclass(frozen=True)
@@ -680,14 +704,23 @@ def build(cfg: SlackSettings, parts: Parts) -> SlackChannel | SlackAppChannel:
         token = secret_value(parts.secrets, cfg.token, f"{parts.where}: token")
         api_url = check_url(cfg.api_url, f"{parts.where}: api_url")
         return SlackAppChannel(parts, token, api_url, cfg.conversation, cfg.by_severity)
-    if cfg.conversation is not None or cfg.by_severity:
+    if cfg.by_severity:
         raise ChannelConfigError(
-            f"{parts.where}: conversation and by_severity are where a Slack app posts:"
-            " they need token"
+            f"{parts.where}: by_severity is where a Slack app posts: it needs token"
         )
     if cfg.url is not None:
         url = cfg.url
     else:
         assert cfg.url_secret is not None
         url = secret_value(parts.secrets, cfg.url_secret, f"{parts.where}: url_secret")
-    return SlackChannel(parts, check_url(url, f"{parts.where}: url"))
+    overrides = {
+        key: value
+        for key, value in (
+            ("channel", cfg.conversation),
+            ("username", cfg.username),
+            ("icon_emoji", cfg.icon_emoji),
+            ("icon_url", cfg.icon_url),
+        )
+        if value
+    }
+    return SlackChannel(parts, check_url(url, f"{parts.where}: url"), overrides)
