@@ -59,7 +59,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -678,8 +678,8 @@ class GoAlert:
     Status: str
     Labels: GoKV
     Annotations: GoKV
-    StartsAt: str
-    EndsAt: str
+    StartsAt: GoTime | str
+    EndsAt: GoTime | str
     GeneratorURL: str
     Fingerprint: str
 
@@ -701,19 +701,88 @@ class AlertmanagerView:
 
 GO_ZERO_TIME = "0001-01-01 00:00:00 +0000 UTC"
 
+# Go's reference-time layout elements (time/format.go), longest first where one begins
+# another; times here are in UTC, so every zone element prints UTC's form.
+_GO_LAYOUT = re.compile(
+    r"January|Jan|Monday|Mon|MST|2006|002|__2|_2|01|02|03|04|05|06|15|PM|pm"
+    r"|-07:00:00|-070000|-07:00|-0700|-07|Z07:00:00|Z070000|Z07:00|Z0700|Z07"
+    r"|[.,](?:0+|9+)(?![0-9])|1|2|3|4|5"
+)
 
-def go_time(value: object) -> str:
-    """An ISO 8601 time as Go's ``time.Time.String()`` prints it in UTC
-    (``2024-05-14 02:58:10.5 +0000 UTC``: fractional seconds without trailing zeros); no
-    time is Go's zero time, as Alertmanager prints an unset ``EndsAt``."""
+
+def _go_element(moment: datetime, element: str) -> str:
+    if element[0] in ".," and len(element) > 1:
+        digits = f"{moment.microsecond:06d}000"[: len(element) - 1]
+        if element[1] == "9":  # trailing zeros dropped, and the point with them
+            digits = digits.rstrip("0")
+            return "." + digits if digits else ""
+        return element[0] + digits
+    hour12 = moment.hour % 12 or 12
+    simple = {
+        "January": f"{moment:%B}",
+        "Jan": f"{moment:%b}",
+        "Monday": f"{moment:%A}",
+        "Mon": f"{moment:%a}",
+        "MST": "UTC",
+        "2006": f"{moment.year:04d}",
+        "06": f"{moment.year % 100:02d}",
+        "002": f"{moment.timetuple().tm_yday:03d}",
+        "__2": f"{moment.timetuple().tm_yday:>3d}",
+        "01": f"{moment.month:02d}",
+        "1": str(moment.month),
+        "02": f"{moment.day:02d}",
+        "2": str(moment.day),
+        "_2": f"{moment.day:>2d}",
+        "15": f"{moment.hour:02d}",
+        "03": f"{hour12:02d}",
+        "3": str(hour12),
+        "04": f"{moment.minute:02d}",
+        "4": str(moment.minute),
+        "05": f"{moment.second:02d}",
+        "5": str(moment.second),
+        "PM": "PM" if moment.hour >= 12 else "AM",
+        "pm": "pm" if moment.hour >= 12 else "am",
+        "-07:00:00": "+00:00:00",
+        "-070000": "+000000",
+        "-07:00": "+00:00",
+        "-0700": "+0000",
+        "-07": "+00",
+    }
+    return "Z" if element.startswith("Z") else simple[element]
+
+
+def go_format(moment: datetime, layout: str) -> str:
+    """``moment`` (UTC) written in a Go layout (``2006-01-02 15:04:05``), as Go's
+    ``time.Time.Format`` writes it; text that is no layout element is kept."""
+    return _GO_LAYOUT.sub(lambda found: _go_element(moment, found.group()), layout)
+
+
+class GoTime(str):
+    """Alertmanager's ``time.Time`` of an alert: prints as Go prints one (in UTC), and
+    ``Format`` takes a Go layout."""
+
+    moment: datetime
+
+    def __new__(cls, moment: datetime) -> GoTime:
+        fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+        self = super().__new__(cls, f"{moment:%Y-%m-%d %H:%M:%S}{fraction} +0000 UTC")
+        self.moment = moment
+        return self
+
+    def Format(self, layout: str) -> str:
+        return go_format(self.moment, str(layout))
+
+
+def go_time(value: object) -> GoTime | str:
+    """An ISO 8601 time as Go's ``time.Time`` (``2024-05-14 02:58:10.5 +0000 UTC``:
+    fractional seconds without trailing zeros); no time is Go's zero time, as Alertmanager
+    prints an unset ``EndsAt``."""
     if not value:
-        return GO_ZERO_TIME
+        return GoTime(datetime(1, 1, 1, tzinfo=UTC))
     try:
-        moment = parse_time(str(value)).astimezone(UTC)
+        return GoTime(parse_time(str(value)).astimezone(UTC))
     except ValueError:
         return str(value)
-    fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
-    return f"{moment:%Y-%m-%d %H:%M:%S}{fraction} +0000 UTC"
 
 
 def _base_url(external_url: str) -> str:

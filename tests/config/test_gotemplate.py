@@ -187,6 +187,22 @@ CASES = [
         "2024-05-14 02:58:10 +0000 UTC|2024-05-14 02:59:40.5 +0000 UTC|",
     ),
     Case(
+        "format",
+        '{{ range .Alerts }}{{ .StartsAt.Format "2006-01-02 15:04:05 MST" }}|'
+        '{{ .StartsAt.Format "Jan 2, 2006 at 3:04pm (-07:00 Z07:00) 05.999 .000" }}|'
+        '{{ .StartsAt.Format "January Monday 06 002 1/_2 03PM Mon" }}\n{{ end }}',
+        "2024-05-14 02:58:10 UTC|May 14, 2024 at 2:58am (+00:00 Z) 10 .000|"
+        "May Tuesday 24 135 5/14 02AM Tue\n"
+        "2024-05-14 02:59:40 UTC|May 14, 2024 at 2:59am (+00:00 Z) 40.5 .500|"
+        "May Tuesday 24 135 5/14 02AM Tue\n",
+    ),
+    Case(
+        "date",
+        '{{ range .Alerts }}{{ .StartsAt | date "15:04" }} {{ date "2006" .StartsAt }} {{ end }}',
+        "02:58 2024 02:59 2024 ",
+        since=(0, 28),
+    ),
+    Case(
         "fingerprint",
         "{{ range .Alerts }}{{ .Fingerprint }} {{ end }}",
         f"{FINGERPRINTS[0]} {FINGERPRINTS[1]} ",
@@ -340,11 +356,11 @@ REFUSALS = [
         "write the text and the values next to each other",
     ),
     (
-        '{{ range .Alerts }}{{ .StartsAt.Format "2006-01-02" }}{{ end }}',
+        "{{ range .Alerts }}{{ .StartsAt.Unix }}{{ end }}",
         1,
         32,
-        "the time method .Format",
-        "{{ .StartsAt }}",
+        "the time method .Unix",
+        "{{ .StartsAt.Format",
     ),
     (
         "{{ .StartsAt | since }}",

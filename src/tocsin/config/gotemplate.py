@@ -688,13 +688,12 @@ _FUNCTION_ADVICE = {
     "urlUnescape": "leave it out: the value is printed as it is",
     "match": "route on the label in the routing tree instead of matching it in the text",
     "reReplaceAll": "print the value as it is, or set the text you want as an annotation",
-    "date": "print the time as it is: {{ .StartsAt }}",
-    "tz": "print the time as it is: {{ .StartsAt }}",
+    "tz": 'print the time in UTC, in a layout: {{ .StartsAt.Format "2006-01-02 15:04" }}',
     "now": "leave it out: tocsin's messages say when they were sent",
     "since": "print the start time: {{ .StartsAt }}",
     "humanizeDuration": "print the start time: {{ .StartsAt }}",
-    "toDate": "print the time as it is: {{ .StartsAt }}",
-    "mustToDate": "print the time as it is: {{ .StartsAt }}",
+    "toDate": 'print the time in UTC, in a layout: {{ .StartsAt.Format "2006-01-02 15:04" }}',
+    "mustToDate": 'print the time in UTC, in a layout: {{ .StartsAt.Format "2006-01-02 15:04" }}',
     "toJson": "use a webhook channel: it sends the alerts as JSON",
     "base64encode": "leave it out",
     "base64decode": "leave it out",
@@ -708,7 +707,7 @@ _FUNCTION_ADVICE = {
 }
 
 SUPPORTED_FUNCTIONS = (
-    "eq ne lt le gt ge and or not len index toUpper toLower title trimSpace join".split()
+    "eq ne lt le gt ge and or not len index toUpper toLower title trimSpace join date".split()
 )
 
 
@@ -1007,8 +1006,8 @@ class _Translator:
             raise src.error(
                 tok.off,
                 f"the time method .{name}",
-                "print the time as it is: {{ .StartsAt }} (Go's form: "
-                "2024-05-14 02:58:10 +0000 UTC)",
+                'print the time, as it is or in a layout: {{ .StartsAt.Format "2006-01-02 '
+                '15:04:05" }}',
             )
         fields = sorted({**_FIELDS.get(typ, {}), **_METHODS.get(typ, {})})
         have = f"it has {', '.join('.' + f for f in fields)}" if fields else "it has no fields"
@@ -1026,12 +1025,16 @@ class _Translator:
             if len(args) != 1 or args[0].type != "str":
                 raise src.error(tok.off, '.Join takes one separator: .Join ", "')
             return _Val(f"({receiver.expr}|join({args[0].expr}))", "str")
+        if receiver.type == "time" and name == "Format":
+            if len(args) != 1 or args[0].type != "str":
+                raise src.error(tok.off, '.Format takes one layout: .Format "2006-01-02 15:04:05"')
+            return _Val(f"{receiver.expr}.Format({args[0].expr})", "str")
         if receiver.type == "time" or name == "Format":
             raise src.error(
                 tok.off,
                 f"the time method .{name}",
-                "print the time as it is: {{ .StartsAt }} (Go's form: "
-                "2024-05-14 02:58:10 +0000 UTC)",
+                'print the time, as it is or in a layout: {{ .StartsAt.Format "2006-01-02 '
+                '15:04:05" }}',
             )
         raise src.error(
             tok.off, f".{name} with arguments on {_DESCRIBE.get(receiver.type, receiver.type)}"
@@ -1143,6 +1146,14 @@ def _string_filter(jinja: str) -> Callable[[_Source, _Operand, list[_Val]], _Val
     return handler
 
 
+def _date(src: _Source, op: _Operand, args: list[_Val]) -> _Val:
+    _want(src, op, args, 2)
+    layout, moment = args
+    if layout.type != "str" or moment.type != "time":
+        raise src.error(op.off, "date takes a layout and a time", 'date "15:04" .StartsAt')
+    return _Val(f"{moment.expr}.Format({layout.expr})", "str")
+
+
 def _join(src: _Source, op: _Operand, args: list[_Val]) -> _Val:
     _want(src, op, args, 2)
     sep, items = args
@@ -1172,6 +1183,7 @@ _FUNCTIONS: dict[str, Callable[[_Source, _Operand, list[_Val]], _Val]] = {
     "title": _string_filter("title"),
     "trimSpace": _string_filter("trim"),
     "join": _join,
+    "date": _date,
 }
 
 ROOT = "alertmanager"  # the context's name for Alertmanager's data (``templating``)
