@@ -600,3 +600,75 @@ def test_a_real_alertmanager_renders_the_same(
     if case.name not in alertmanager_output:
         pytest.skip(f"the installed Alertmanager is older than 0.{case.since[1]}")
     assert alertmanager_output[case.name] == case.expected
+
+
+_FRAGMENTS = [
+    "{{",
+    "}}",
+    "{{- ",
+    " -}}",
+    "{{ ",
+    " }}",
+    "{{/*",
+    "*/}}",
+    ".Status",
+    ".Alerts",
+    ".Labels",
+    ".CommonLabels",
+    ".x",
+    "$",
+    "$x",
+    "$k, $v := ",
+    ":=",
+    "=",
+    "|",
+    "(",
+    ")",
+    ",",
+    "range ",
+    "if ",
+    "else",
+    "else if ",
+    "end",
+    "with ",
+    "template ",
+    '"slack.title"',
+    '"a\\n"',
+    "`r`",
+    "eq ",
+    "len ",
+    "join ",
+    "index ",
+    "0",
+    "-1",
+    "1.5",
+    "'c'",
+    " ",
+    "\n",
+    "text",
+    "{",
+    "}",
+    "{%",
+    "#}",
+    "define ",
+    "break",
+    "nil",
+    "true",
+    "printf ",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(st.sampled_from(_FRAGMENTS), max_size=14))
+def test_any_text_is_translated_or_refused_never_crashes(parts: list[str]) -> None:
+    """Whatever the text, translate either refuses it (GoTemplateError, with a position
+    inside the text) or returns Jinja the renderer compiles and renders."""
+    source = "".join(parts)
+    try:
+        jinja = translate(source, where="t", defines=DEFINES)
+    except GoTemplateError as error:
+        assert 1 <= error.line <= source.count("\n") + 1
+        assert error.column >= 1
+        return
+    if jinja is not None:
+        render(check_template(jinja, "t"), message_context(message()))

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from json import dumps as json_quote
 
 __all__ = ["DEFAULT_NAMES", "GoTemplateError", "parse_defines", "translate"]
 
@@ -169,7 +170,7 @@ def _right_delim(text: str, i: int) -> tuple[int, bool] | None:
     offset after it and whether it trims; None if no action ends there."""
     if text.startswith("}}", i):
         return i + 2, False
-    if i + 3 < len(text) + 1 and text[i : i + 1] in _SPACE and text.startswith("-}}", i + 1):
+    if i < len(text) and text[i] in _SPACE and text.startswith("-}}", i + 1):
         return i + 4, True
     return None
 
@@ -916,7 +917,9 @@ class _Translator:
     def parsed_define(self, name: str) -> tuple[_Source, list[_Node]]:
         if name not in self.parsed:
             body_src = _Source(
-                self.defines[name], self.where, f'in {{{{ define "{name}" }}}} (its own line): '
+                self.defines[name],
+                self.where,
+                f'in {{{{ define "{name}" }}}} (the line and column within its body): ',
             )
             self.parsed[name] = (body_src, _Parser(body_src).parse(allow_define=False))
         return self.parsed[name]
@@ -950,7 +953,8 @@ class _Translator:
             return self.method(src, receiver, first.chain[-1], args)
         if len(cmd.args) > 1 or piped is not None:
             where = cmd.args[1].off if len(cmd.args) > 1 else first.off
-            raise src.error(where, f"arguments given to {first.value}, which takes none")
+            shown = json_quote(first.value) if first.kind == "str" else first.value
+            raise src.error(where, f"arguments given to {shown}, which takes none")
         return self.operand(src, first, scope)
 
     def operand(self, src: _Source, op: _Operand, scope: _Scope, upto: int | None = None) -> _Val:
@@ -1008,6 +1012,12 @@ class _Translator:
                 f"the time method .{name}",
                 'print the time, as it is or in a layout: {{ .StartsAt.Format "2006-01-02 '
                 '15:04:05" }}',
+            )
+        if typ == "nil":
+            raise src.error(
+                tok.off,
+                f".{name} of nothing: the template was called without data",
+                'pass the data where it is called: {{ template "name" . }}',
             )
         fields = sorted({**_FIELDS.get(typ, {}), **_METHODS.get(typ, {})})
         have = f"it has {', '.join('.' + f for f in fields)}" if fields else "it has no fields"
