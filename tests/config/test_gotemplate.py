@@ -1,7 +1,8 @@
 """Alertmanager's Go templates translated to the one sandboxed renderer (config/gotemplate.py).
 
-One table of Go templates (from public Alertmanager configurations, and Alertmanager's own
-default.tmpl) with the text Alertmanager renders for one alert group, worked out by Go's rules.
+One table of Go templates, in the forms public Alertmanager configurations use (the source of
+each form named beside it) and with the constructs of Alertmanager's own default.tmpl, with
+the text Alertmanager renders for one alert group, worked out by Go's rules.
 The same table is checked twice: tocsin's translation renders exactly that text, and (where
 ``prometheus-alertmanager`` is installed) a real Alertmanager, posting to a local Slack sink,
 renders it too. Then the refusals, with their line, column and what to write instead, and a
@@ -65,30 +66,34 @@ FINGERPRINTS = [fingerprint_hex_python(a["labels"]) for a in ALERTS]
 
 # A templates: file, as Alertmanager's `templates:` would load it.
 TEMPLATES_FILE = """\
-{{/* Title of the Slack alert: the widespread slack.tmpl pattern of public configs */}}
-{{ define "slack.title" -}}
-[{{ .Status | toUpper -}}
-{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{- end -}}
-] {{ .CommonLabels.alertname }}
+{{/* A title of the form many public slack.tmpl files use: status, count, alert name */}}
+{{ define "chat.title" -}}
+  {{ .Status | toUpper -}}
+  {{ if eq .Status "firing" }} x{{ .Alerts.Firing | len }}{{- end }} -
+  {{- " " }}{{ .CommonLabels.alertname }}
 {{- end }}
 
-{{/* Colour of the attachment, from the same pattern */}}
-{{ define "slack.color" -}}
-{{ if eq .Status "firing" -}}
-  {{ if eq .CommonLabels.severity "warning" -}}
-      warning
-  {{- else if eq .CommonLabels.severity "critical" -}}
-      danger
-  {{- else -}}
-      #439FE0
+{{/* A colour by status and severity, trimmed as such files trim */}}
+{{ define "chat.colour" -}}
+  {{- if ne .Status "firing" -}} green
+  {{- else if eq .CommonLabels.severity "critical" -}} red
+  {{- else if eq .CommonLabels.severity "warning" -}} amber
+  {{- else -}} grey
   {{- end -}}
-{{ else -}}
-good
-{{- end }}
 {{- end }}
 
-{{/* Alertmanager's own __subject (template/default.tmpl), under another name */}}
-{{ define "my.subject" }}[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .GroupLabels.SortedPairs.Values | join " " }} {{ if gt (len .CommonLabels) (len .GroupLabels) }}({{ with .CommonLabels.Remove .GroupLabels.Names }}{{ .Values | join " " }}{{ end }}){{ end }}{{ end }}
+{{/* The constructs of Alertmanager's own __subject (template/default.tmpl) */}}
+{{ define "my.subject" }}{{ .Status | toUpper }}{{ if eq .Status "firing" }} ({{ .Alerts.Firing | len }}){{ end }}: {{ .GroupLabels.SortedPairs.Values | join "/" }}{{ if gt (len .CommonLabels) (len .GroupLabels) }} [{{ with .CommonLabels.Remove .GroupLabels.Names }}{{ .Values | join ", " }}{{ end }}]{{ end }}{{ end }}
+
+{{/* A link to silence the group, as public configs build one */}}
+{{ define "silence.link" -}}
+  {{ .ExternalURL }}/#/silences/new?filter=%7B
+  {{- range $i, $p := .GroupLabels.SortedPairs -}}
+    {{- if $i }}%2C{{ end -}}
+    {{ $p.Name }}%3D%22{{ $p.Value }}%22
+  {{- end -}}
+  %7D
+{{- end }}
 
 {{ define "alert.list" }}{{ range . }}- {{ .Labels.instance }}: {{ .Annotations.summary }}
 {{ end }}{{ end }}
@@ -133,12 +138,18 @@ CASES = [
         "http://prometheus.example:9090/graph?g0.expr=up",
     ),
     # the templates: file above
-    Case("file.title", '{{ template "slack.title" . }}', "[FIRING:2] HighErrorRate"),
-    Case("file.color", '{{ template "slack.color" . }}', "danger"),
+    Case("file.title", '{{ template "chat.title" . }}', "FIRING x2 - HighErrorRate"),
+    Case("file.colour", '{{ template "chat.colour" . }}', "red"),
+    Case(
+        "file.silence",
+        '{{ template "silence.link" . }}',
+        "http://tocsin.example/#/silences/new?filter="
+        "%7Balertname%3D%22HighErrorRate%22%2Cservice%3D%22pebble-api%22%7D",
+    ),
     Case(
         "file.subject",
         '{{ template "my.subject" . }}',
-        "[FIRING:2] HighErrorRate pebble-api (pebble-api critical)",
+        "FIRING (2): HighErrorRate/pebble-api [pebble-api, critical]",
     ),
     Case(
         "file.list",
@@ -328,11 +339,11 @@ def test_resolved_and_external_url() -> None:
         }
     )
     source = (
-        '{{ template "slack.title" . }}|{{ template "slack.color" . }}|'
+        '{{ template "chat.title" . }}|{{ template "chat.colour" . }}|'
         "{{ range .Alerts.Resolved }}{{ .EndsAt }};{{ end }}|{{ .ExternalURL }}"
     )
     assert rendered(source, resolved) == (
-        "[RESOLVED] HighErrorRate|good|2024-05-14 03:10:00 +0000 UTC;"
+        "RESOLVED - HighErrorRate|green|2024-05-14 03:10:00 +0000 UTC;"
         "2024-05-14 03:10:00 +0000 UTC;|http://tocsin.example"
     )
 
@@ -632,7 +643,7 @@ _FRAGMENTS = [
     "end",
     "with ",
     "template ",
-    '"slack.title"',
+    '"chat.title"',
     '"a\\n"',
     "`r`",
     "eq ",
