@@ -44,7 +44,8 @@ for a real message, ``sample_context`` for checks):
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
 - ``actions``: a message to a person, its single-use links (``acknowledge``, ``resolve``)
 - ``alertmanager``: the same message as Alertmanager's template data (``AlertmanagerView``:
-  ``Status``, ``Alerts`` with ``Firing``/``Resolved`` and each alert's ``Status``, ``Labels``,
+  ``Receiver`` (the incident's route's, as Go's ``regexp.QuoteMeta`` writes it), ``Status``,
+  ``Alerts`` with ``Firing``/``Resolved`` and each alert's ``Status``, ``Labels``,
   ``Annotations``, ``StartsAt``, ``EndsAt``, ``GeneratorURL``, ``Fingerprint``;
   ``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``), what the Go
   templates of an alertmanager.yml read once ``config.gotemplate`` translated them
@@ -511,6 +512,7 @@ def template_context(
     firing_total: int | None = None,
     resolved_total: int | None = None,
     actions: Mapping[str, str] | None = None,
+    receiver: str = "",
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples.
@@ -578,7 +580,7 @@ def template_context(
         "external_url": external,
         # what a Go template from an alertmanager.yml reads as ``.`` (``config.gotemplate``)
         "alertmanager": alertmanager_view(
-            items, group_labels, shared, shared_annotations, firing_count, external
+            items, group_labels, shared, shared_annotations, firing_count, external, receiver
         ),
         # a person's single-use links: {"acknowledge": url, "resolve": url} (web links only)
         "actions": {a: u for a, raw in (actions or {}).items() if (u := web_url(raw))},
@@ -691,6 +693,7 @@ class AlertmanagerView:
     incident fires; ``ExternalURL`` is tocsin's own address (where Alertmanager links to
     itself, tocsin's console answers)."""
 
+    Receiver: str
     Status: str
     Alerts: GoAlerts
     GroupLabels: GoKV
@@ -785,6 +788,11 @@ def go_time(value: object) -> GoTime | str:
         return str(value)
 
 
+def quote_meta(text: str) -> str:
+    """Go's ``regexp.QuoteMeta``, as Alertmanager writes its ``.Receiver``."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
 def _base_url(external_url: str) -> str:
     """tocsin's own address, from an incident's link (``<base>/incidents/<id>``)."""
     base, found, _ = external_url.rpartition("/incidents/")
@@ -798,10 +806,12 @@ def alertmanager_view(
     common_annotations: Mapping[str, str],
     firing_total: int,
     external_url: str,
+    receiver: str = "",
 ) -> AlertmanagerView:
     """The view of a message's alerts (as ``template_context`` lists them) as Alertmanager's
     ``Data``."""
     return AlertmanagerView(
+        Receiver=quote_meta(receiver),
         Status="firing" if firing_total > 0 else "resolved",
         Alerts=GoAlerts(
             GoAlert(

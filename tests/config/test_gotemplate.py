@@ -260,6 +260,7 @@ CASES = [
         '{{ index .CommonLabels "severity" }}{{ index .CommonLabels "nope" }}',
         "critical",
     ),
+    Case("receiver", "{{ .Receiver }}", "cases"),
     Case("missing-label", "[{{ .CommonLabels.nosuch }}]", "[]"),
     Case(
         "braces-text",
@@ -294,6 +295,7 @@ def message(labels_of: list[dict[str, Any]] = ALERTS) -> Message:
         idempotency_key="incident-1-firing-1",
         created_at="2024-05-14T03:00:00Z",
         external_url="http://tocsin.example/incidents/1",
+        receiver="cases",
     )
 
 
@@ -331,6 +333,7 @@ def test_resolved_and_external_url() -> None:
         **{
             **message().__dict__,
             "kind": "resolved",
+            "receiver": "db.team (nights)",
             "status": "resolved",
             "alerts": tuple(
                 {**a, "status": "resolved", "ends_at": "2024-05-14T03:10:00Z"}
@@ -340,11 +343,11 @@ def test_resolved_and_external_url() -> None:
     )
     source = (
         '{{ template "chat.title" . }}|{{ template "chat.colour" . }}|'
-        "{{ range .Alerts.Resolved }}{{ .EndsAt }};{{ end }}|{{ .ExternalURL }}"
+        "{{ range .Alerts.Resolved }}{{ .EndsAt }};{{ end }}|{{ .ExternalURL }}|{{ .Receiver }}"
     )
     assert rendered(source, resolved) == (
         "RESOLVED - HighErrorRate|green|2024-05-14 03:10:00 +0000 UTC;"
-        "2024-05-14 03:10:00 +0000 UTC;|http://tocsin.example"
+        "2024-05-14 03:10:00 +0000 UTC;|http://tocsin.example|db\\.team \\(nights\\)"
     )
 
 
@@ -358,7 +361,7 @@ def test_html_fields_escape_values_not_the_template() -> None:
 
 REFUSALS = [
     # (source, line, column, what, instead)
-    ("{{ .Receiver }}", 1, 4, ".Receiver", "write the name itself"),
+    ("{{ .RouteLabels.team }}", 1, 4, ".RouteLabels", "write the labels you mean"),
     (
         'title:\n  {{ printf "%s" .Status }}',
         2,

@@ -622,6 +622,7 @@ def _adjacent(prev: _Tok, tok: _Tok) -> bool:
 # (``templating.AlertmanagerView``) calls each field.
 _FIELDS: dict[str, dict[str, str]] = {
     "Data": {
+        "Receiver": "str",
         "Status": "str",
         "Alerts": "Alerts",
         "GroupLabels": "KV",
@@ -672,7 +673,6 @@ _DESCRIBE = {
 }
 
 _NOT_AVAILABLE = {
-    "Receiver": "tocsin's messages do not carry the receiver's name: write the name itself",
     "RouteLabels": "tocsin has no route labels: write the labels you mean",
     "NotificationReason": "tocsin sends no notification reason: leave it out",
 }
