@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from tests.notify.sinks import HttpSink, free_port
 from tocsin.alerts.fingerprint import fingerprint_hex_python
@@ -506,6 +507,10 @@ def test_literals_and_text_survive_translation(text: str) -> None:
     go_literal = json.dumps(text, ensure_ascii=False)  # Go reads its escapes too
     assert rendered(text) == text
     assert rendered("{{ " + go_literal + " }}") == text
+    # an html field: the template's own text as it is, an action's value escaped (Go's
+    # html/template escapes the same characters, and + too: the same text on screen)
+    assert rendered(text, html=True) == text
+    assert rendered("{{ " + go_literal + " }}", html=True) == str(escape(text))
 
 
 # --- a real Alertmanager -------------------------------------------------------------------

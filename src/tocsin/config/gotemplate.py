@@ -1248,7 +1248,9 @@ def parse_defines(text: str, *, where: str) -> dict[str, str]:
     Go source for ``translate``'s ``defines``. Each body is checked for Go's syntax here
     (GoTemplateError with its line and column in the file); what it may use is checked where
     it is called, since that decides what ``.`` is. Text outside the defines is not used
-    (as Alertmanager does not use it); a name defined twice is refused."""
+    (as Alertmanager does not use it); a name defined twice in one file is refused, as Go
+    refuses it. Across files a later file's define replaces an earlier one's, as in
+    Alertmanager: merge the results in the order of ``templates:``."""
     src = _Source(text, where)
     if len(text) > MAX_SOURCE:
         raise src.error(0, f"a templates file longer than {MAX_SOURCE:,} characters", "split it")
