@@ -370,17 +370,19 @@ class _Parser:
         self.src = src
         self.segs = _segments(src)
         self.i = 0
+        self.in_file = False  # a templates: file, where {{ define }} may stand at the top
 
     def error(self, off: int, what: str, instead: str = "") -> GoTemplateError:
         return self.src.error(off, what, instead)
 
     def parse(self, allow_define: bool) -> list[_Node]:
-        body, stop = self.nodes(allow_define, top=True)
+        self.in_file = allow_define
+        body, stop = self.nodes(top=True)
         if stop is not None:
             raise self.error(stop.off, f"{{{{ {stop.toks[0].value} }}}} with nothing to close")
         return body
 
-    def nodes(self, allow_define: bool, top: bool = False) -> tuple[list[_Node], _Seg | None]:
+    def nodes(self, top: bool = False) -> tuple[list[_Node], _Seg | None]:
         """Nodes up to an ``else`` or ``end`` (returned) or the end of the text."""
         out: list[_Node] = []
         while self.i < len(self.segs):
@@ -400,12 +402,12 @@ class _Parser:
             elif word == "template":
                 out.append(self.call(seg))
             elif word == "define":
-                if not (allow_define and top):
+                if not (self.in_file and top):
                     raise self.error(
                         first.off,
                         "{{ define }} inside a text field"
-                        if not allow_define
-                        else "{{ define }} inside another template",
+                        if not self.in_file
+                        else "{{ define }} inside another block",
                         "move it to a file listed in templates: and call it with "
                         '{{ template "name" . }}',
                     )
@@ -427,16 +429,13 @@ class _Parser:
                 out.append(_Print(pipe, seg.off))
         return out, None  # the caller of a block says which one lacks its end
 
-    def closing(self, opener: str, off: int, allow_else: bool = True) -> _Seg:
-        seg = self.segs[self.i - 1]
-        if seg.toks[0].value == "end" and len(seg.toks) > 1:
-            raise self.error(seg.toks[1].off, "something after {{ end }}")
-        if seg.toks[0].value == "else" and not allow_else:
-            raise self.error(seg.off, f"a second {{{{ else }}}} in one {{{{ {opener} }}}}")
-        return seg
+    def closing(self, stop: _Seg) -> None:
+        """An ``{{ end }}`` holds nothing else."""
+        if len(stop.toks) > 1:
+            raise self.error(stop.toks[1].off, "something after {{ end }}")
 
     def body_until(self, opener: str, off: int) -> tuple[list[_Node], _Seg]:
-        body, stop = self.nodes(allow_define=False)
+        body, stop = self.nodes()
         if stop is None:
             raise self.error(off, f"{{{{ {opener} }}}} without its {{{{ end }}}}")
         return body, stop
@@ -450,7 +449,7 @@ class _Parser:
             branches.append((pipe, body))
             toks = stop.toks
             if toks[0].value == "end":
-                self.closing(word, seg.off)
+                self.closing(stop)
                 break
             # else, else if, else with
             if len(toks) > 1 and toks[1].kind == "ident" and toks[1].value in ("if", "with"):
@@ -467,7 +466,7 @@ class _Parser:
             other, stop = self.body_until(word, seg.off)
             if stop.toks[0].value != "end":
                 raise self.error(stop.off, f"a second {{{{ else }}}} in one {{{{ {word} }}}}")
-            self.closing(word, seg.off)
+            self.closing(stop)
             break
         return _If(word, branches, other, seg.off)
 
@@ -481,7 +480,7 @@ class _Parser:
             other, stop = self.body_until("range", seg.off)
             if stop.toks[0].value != "end":
                 raise self.error(stop.off, "a second {{ else }} in one {{ range }}")
-        self.closing("range", seg.off)
+        self.closing(stop)
         return _Range(pipe, body, other, seg.off)
 
     def call(self, seg: _Seg) -> _Call:
@@ -500,7 +499,7 @@ class _Parser:
         body, stop = self.body_until("define", seg.off)
         if stop.toks[0].value != "end":
             raise self.error(stop.off, "{{ else }} in a {{ define }}")
-        self.closing("define", seg.off)
+        self.closing(stop)
         text = self.src.text[seg.end : stop.off]
         # the trims of the define's own delimiters apply to its body's edges
         if seg.rtrim:
