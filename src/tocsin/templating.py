@@ -43,6 +43,12 @@ for a real message, ``sample_context`` for checks):
   otherwise, and ``actor`` None when tocsin resolved it because its alerts ended)
 - ``external_url`` (the incident in tocsin), ``idempotency_key``, ``created_at``
 - ``actions``: a message to a person, its single-use links (``acknowledge``, ``resolve``)
+- ``alertmanager``: the same message as Alertmanager's template data (``AlertmanagerView``:
+  ``Receiver`` (the incident's route's, as Go's ``regexp.QuoteMeta`` writes it), ``Status``,
+  ``Alerts`` with ``Firing``/``Resolved`` and each alert's ``Status``, ``Labels``,
+  ``Annotations``, ``StartsAt``, ``EndsAt``, ``GeneratorURL``, ``Fingerprint``;
+  ``GroupLabels``, ``CommonLabels``, ``CommonAnnotations``, ``ExternalURL``), what the Go
+  templates of an alertmanager.yml read once ``config.gotemplate`` translated them
 
 Links (``runbook_url``, ``external_url``, ``alert_link``, ``actions``) reach templates only when
 they are http(s).
@@ -55,6 +61,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import jinja2
@@ -604,6 +611,7 @@ def template_context(
     firing_total: int | None = None,
     resolved_total: int | None = None,
     actions: Mapping[str, str] | None = None,
+    receiver: str = "",
 ) -> dict[str, Any]:
     """What a template sees (the keys are in the module docstring): the one builder of the
     context, for a real message (``notify.message.message_context``) and for the samples.
@@ -625,6 +633,7 @@ def template_context(
                 "ends_at": _readable(alert.get("ends_at"), zone),
                 "starts_at_iso": alert.get("starts_at") or "",
                 "ends_at_iso": alert.get("ends_at") or "",
+                "generator_url": web_url(alert.get("generator_url")) or "",
             }
         )
     firing = [a for a in items if a["status"] != "resolved"]
@@ -634,6 +643,9 @@ def template_context(
     firing_count = len(firing) if firing_total is None else firing_total
     resolved_count = len(resolved) if resolved_total is None else resolved_total
     truncated = firing_count + resolved_count > len(items)
+    shared = common_labels(group_labels, [a["labels"] for a in items], truncated)
+    shared_annotations = {} if truncated else common([a["annotations"] for a in items])
+    external = web_url(external_url) or ""
     return {
         "kind": kind,
         "incident_id": incident_id,
@@ -645,8 +657,8 @@ def template_context(
         "actor": actor,
         "acted_at": acted_at,
         "group_labels": dict(group_labels),
-        "common_labels": common_labels(group_labels, [a["labels"] for a in items], truncated),
-        "common_annotations": {} if truncated else common([a["annotations"] for a in items]),
+        "common_labels": shared,
+        "common_annotations": shared_annotations,
         "alerts": items,
         "firing": firing,
         "resolved": resolved,
@@ -664,12 +676,259 @@ def template_context(
         ),
         "escalation_step": escalation_step,
         "recipient": dict(recipient) if recipient is not None else None,
-        "external_url": web_url(external_url) or "",
+        "external_url": external,
+        # what a Go template from an alertmanager.yml reads as ``.`` (``config.gotemplate``)
+        "alertmanager": alertmanager_view(
+            items, group_labels, shared, shared_annotations, firing_count, external, receiver
+        ),
         # a person's single-use links: {"acknowledge": url, "resolve": url} (web links only)
         "actions": {a: u for a, raw in (actions or {}).items() if (u := web_url(raw))},
         "idempotency_key": idempotency_key,
         "created_at": created_at,
     }
+
+
+# --- Alertmanager's template data ------------------------------------------------------------
+# The shape Alertmanager's Go templates read (template/template.go: Data, Alert, KV, Pairs,
+# Strings), for the templates ``config.gotemplate`` translates from an alertmanager.yml. The
+# methods keep Go's names (``SortedPairs``, ``Values``, ``Firing``) because the translated
+# text calls them by those names; values print as Go prints them.
+
+
+class GoStrings(tuple[str, ...]):
+    """Alertmanager's ``Strings``: prints as Go prints a slice, ``[a b]``."""
+
+    def Join(self, sep: str) -> str:
+        return sep.join(self)
+
+    def __str__(self) -> str:
+        return "[" + " ".join(self) + "]"
+
+
+@dataclass(frozen=True)
+class GoPair:
+    """Alertmanager's ``Pair``."""
+
+    Name: str
+    Value: str
+
+
+class GoPairs(tuple[GoPair, ...]):
+    """Alertmanager's ``Pairs``: prints ``a=1, b=2``."""
+
+    def Names(self) -> GoStrings:
+        return GoStrings(p.Name for p in self)
+
+    def Values(self) -> GoStrings:
+        return GoStrings(p.Value for p in self)
+
+    def __str__(self) -> str:
+        return ", ".join(f"{p.Name}={p.Value}" for p in self)
+
+
+class GoKV(Mapping[str, str]):
+    """Alertmanager's ``KV`` (labels, annotations): a read-only map whose ``SortedPairs``
+    put ``alertname`` first and the rest in byte order, as Alertmanager's do."""
+
+    def __init__(self, items: Mapping[str, str]) -> None:
+        self._items = {str(k): str(v) for k, v in items.items()}
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def SortedPairs(self) -> GoPairs:
+        keys = sorted(k for k in self._items if k != "alertname")
+        if "alertname" in self._items:
+            keys.insert(0, "alertname")
+        return GoPairs(GoPair(k, self._items[k]) for k in keys)
+
+    def Names(self) -> GoStrings:
+        return self.SortedPairs().Names()
+
+    def Values(self) -> GoStrings:
+        return self.SortedPairs().Values()
+
+    def Remove(self, keys: Sequence[str]) -> GoKV:
+        drop = set(keys)
+        return GoKV({k: v for k, v in self._items.items() if k not in drop})
+
+    def __str__(self) -> str:
+        return str(self.SortedPairs())
+
+
+class GoAlerts(tuple["GoAlert", ...]):
+    """Alertmanager's ``Alerts``, with ``Firing`` and ``Resolved``."""
+
+    def Firing(self) -> tuple[GoAlert, ...]:
+        return tuple(a for a in self if a.Status == "firing")
+
+    def Resolved(self) -> tuple[GoAlert, ...]:
+        return tuple(a for a in self if a.Status == "resolved")
+
+
+@dataclass(frozen=True)
+class GoAlert:
+    """Alertmanager's ``Alert``; its times as Go prints a ``time.Time`` (in UTC)."""
+
+    Status: str
+    Labels: GoKV
+    Annotations: GoKV
+    StartsAt: GoTime | str
+    EndsAt: GoTime | str
+    GeneratorURL: str
+    Fingerprint: str
+
+
+@dataclass(frozen=True)
+class AlertmanagerView:
+    """Alertmanager's ``Data`` for one message: what a translated Go template reads as
+    ``.`` (the context's ``alertmanager``). ``Status`` is firing while any alert of the
+    incident fires; ``ExternalURL`` is tocsin's own address (where Alertmanager links to
+    itself, tocsin's console answers)."""
+
+    Receiver: str
+    Status: str
+    Alerts: GoAlerts
+    GroupLabels: GoKV
+    CommonLabels: GoKV
+    CommonAnnotations: GoKV
+    ExternalURL: str
+
+
+GO_ZERO_TIME = "0001-01-01 00:00:00 +0000 UTC"
+
+# Go's reference-time layout elements (time/format.go), longest first where one begins
+# another; times here are in UTC, so every zone element prints UTC's form.
+_GO_LAYOUT = re.compile(
+    r"January|Jan|Monday|Mon|MST|2006|002|__2|_2|01|02|03|04|05|06|15|PM|pm"
+    r"|-07:00:00|-070000|-07:00|-0700|-07|Z07:00:00|Z070000|Z07:00|Z0700|Z07"
+    r"|[.,](?:0+|9+)(?![0-9])|1|2|3|4|5"
+)
+
+
+def _go_element(moment: datetime, element: str) -> str:
+    if element[0] in ".," and len(element) > 1:
+        digits = f"{moment.microsecond:06d}000"[: len(element) - 1]
+        if element[1] == "9":  # trailing zeros dropped, and the point with them
+            digits = digits.rstrip("0")
+            return "." + digits if digits else ""
+        return element[0] + digits
+    hour12 = moment.hour % 12 or 12
+    simple = {
+        "January": f"{moment:%B}",
+        "Jan": f"{moment:%b}",
+        "Monday": f"{moment:%A}",
+        "Mon": f"{moment:%a}",
+        "MST": "UTC",
+        "2006": f"{moment.year:04d}",
+        "06": f"{moment.year % 100:02d}",
+        "002": f"{moment.timetuple().tm_yday:03d}",
+        "__2": f"{moment.timetuple().tm_yday:>3d}",
+        "01": f"{moment.month:02d}",
+        "1": str(moment.month),
+        "02": f"{moment.day:02d}",
+        "2": str(moment.day),
+        "_2": f"{moment.day:>2d}",
+        "15": f"{moment.hour:02d}",
+        "03": f"{hour12:02d}",
+        "3": str(hour12),
+        "04": f"{moment.minute:02d}",
+        "4": str(moment.minute),
+        "05": f"{moment.second:02d}",
+        "5": str(moment.second),
+        "PM": "PM" if moment.hour >= 12 else "AM",
+        "pm": "pm" if moment.hour >= 12 else "am",
+        "-07:00:00": "+00:00:00",
+        "-070000": "+000000",
+        "-07:00": "+00:00",
+        "-0700": "+0000",
+        "-07": "+00",
+    }
+    return "Z" if element.startswith("Z") else simple[element]
+
+
+def go_format(moment: datetime, layout: str) -> str:
+    """``moment`` (UTC) written in a Go layout (``2006-01-02 15:04:05``), as Go's
+    ``time.Time.Format`` writes it; text that is no layout element is kept."""
+    return _GO_LAYOUT.sub(lambda found: _go_element(moment, found.group()), layout)
+
+
+class GoTime(str):
+    """Alertmanager's ``time.Time`` of an alert: prints as Go prints one (in UTC), and
+    ``Format`` takes a Go layout."""
+
+    moment: datetime
+
+    def __new__(cls, moment: datetime) -> GoTime:
+        fraction = f".{moment.microsecond:06d}".rstrip("0") if moment.microsecond else ""
+        self = super().__new__(cls, f"{moment:%Y-%m-%d %H:%M:%S}{fraction} +0000 UTC")
+        self.moment = moment
+        return self
+
+    def Format(self, layout: str) -> str:
+        return go_format(self.moment, str(layout))
+
+
+def go_time(value: object) -> GoTime | str:
+    """An ISO 8601 time as Go's ``time.Time`` (``2024-05-14 02:58:10.5 +0000 UTC``:
+    fractional seconds without trailing zeros); no time is Go's zero time, as Alertmanager
+    prints an unset ``EndsAt``."""
+    if not value:
+        return GoTime(datetime(1, 1, 1, tzinfo=UTC))
+    try:
+        return GoTime(parse_time(str(value)).astimezone(UTC))
+    except ValueError:
+        return str(value)
+
+
+def quote_meta(text: str) -> str:
+    """Go's ``regexp.QuoteMeta``, as Alertmanager writes its ``.Receiver``."""
+    return re.sub(r"([\\.+*?()|\[\]{}^$])", r"\\\1", text)
+
+
+def _base_url(external_url: str) -> str:
+    """tocsin's own address, from an incident's link (``<base>/incidents/<id>``)."""
+    base, found, _ = external_url.rpartition("/incidents/")
+    return base if found else external_url
+
+
+def alertmanager_view(
+    alerts: Sequence[Mapping[str, Any]],
+    group_labels: Mapping[str, str],
+    common: Mapping[str, str],
+    common_annotations: Mapping[str, str],
+    firing_total: int,
+    external_url: str,
+    receiver: str = "",
+) -> AlertmanagerView:
+    """The view of a message's alerts (as ``template_context`` lists them) as Alertmanager's
+    ``Data``."""
+    return AlertmanagerView(
+        Receiver=quote_meta(receiver),
+        Status="firing" if firing_total > 0 else "resolved",
+        Alerts=GoAlerts(
+            GoAlert(
+                Status="resolved" if a["status"] == "resolved" else "firing",
+                Labels=GoKV(a["labels"]),
+                Annotations=GoKV(a["annotations"]),
+                StartsAt=go_time(a["starts_at_iso"]),
+                EndsAt=go_time(a["ends_at_iso"]),
+                GeneratorURL=a["generator_url"],
+                Fingerprint=a["fingerprint"],
+            )
+            for a in alerts
+        ),
+        GroupLabels=GoKV(group_labels),
+        CommonLabels=GoKV(common),
+        CommonAnnotations=GoKV(common_annotations),
+        ExternalURL=_base_url(external_url),
+    )
 
 
 def common_labels(

@@ -87,6 +87,8 @@ def message(
         counted=counted,
     )
     composed["title"] = title(s, composed)
+    if getattr(incident, "receiver", None):  # what a Go template's .Receiver reads
+        composed["receiver"] = str(incident.receiver)
     if recipient and recipient.get("name") and kind not in ("resolved", "test"):
         composed["actions"] = action_links(s, conn, incident, recipient["name"], key, now)
     if kind in APPROVAL_KINDS:

@@ -151,7 +151,12 @@ def alerts_json(
 ) -> list[dict[str, Any]]:
     """The alerts as a message carries them (``listed``); a ``runbook_url`` annotation that
     is no http(s) link (``own_link``) is left out."""
-    out = [alert_json(fp, a, when=when) for fp, a in listed(members, view)]
+    out = []
+    for fp, a in listed(members, view):
+        item = alert_json(fp, a, when=when)
+        if a.generator_url:  # what a Go template's .GeneratorURL reads
+            item["generator_url"] = a.generator_url
+        out.append(item)
     for item in out:
         annotations = item.get("annotations") or {}
         if "runbook_url" in annotations and own_link(annotations["runbook_url"]) is None:

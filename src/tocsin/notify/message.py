@@ -84,6 +84,8 @@ class Message:
     # runs of the incident's runbook commands awaiting an approval that one press may give
     # (a ``change``): {"id", "step", "section"}; a Slack app shows an Approve button for each
     awaiting_runs: tuple[dict[str, str], ...] = ()
+    # the receiver of the incident's route (Alertmanager's name; "": not known)
+    receiver: str = ""
 
     def __post_init__(self) -> None:
         # A wrong kind or status is a programming error upstream; catch it where it is made,
@@ -158,6 +160,7 @@ def from_json(data: dict[str, Any]) -> Message:
         resolved_total=_count(data.get("resolved_total")),
         actions=dict(data["actions"]) if isinstance(data.get("actions"), dict) else None,
         awaiting_runs=tuple(dict(r) for r in data.get("awaiting_runs") or ()),
+        receiver=str(data.get("receiver") or ""),
     )
 
 
@@ -192,4 +195,5 @@ def message_context(message: Message) -> dict[str, Any]:
         firing_total=message.firing_total,
         resolved_total=message.resolved_total,
         actions=message.actions,
+        receiver=message.receiver,
     )
