@@ -5,6 +5,7 @@ timeline says so (``paging_held``, ``paging_resumed``), and paging resumes after
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from textwrap import dedent
 
 import pytest
@@ -12,8 +13,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from tests.server.conftest import Api, make_state
+from tests.server.test_console import _csrf, signin
 from tocsin.api.app import create_app
 from tocsin.clock import VirtualClock
+from tocsin.web import console
 
 CONFIG = dedent(
     """
@@ -192,3 +195,57 @@ def test_a_viewer_may_read_windows_but_not_change_them(am: Api) -> None:
     answer = am.post("/api/v1/maintenance", {"receiver": "default", "endsAt": LATER}, role="viewer")
     assert answer.status_code == 403
     assert am.get("/api/v1/maintenance", role="viewer").status_code == 200
+
+
+@pytest.fixture
+def console_api(
+    db: Engine, clock: VirtualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Api]:
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))  # the server's key, on PostgreSQL
+    state = make_state(db, clock, CONFIG)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        yield Api(client, state, db)
+
+
+def test_the_console_starts_lists_and_ends_a_window(console_api: Api, clock: VirtualClock) -> None:
+    api, client = console_api, console_api.client
+    signin(client, api.tokens["responder"], "/maintenance")
+    page = client.get("/maintenance").text
+    assert "Start maintenance" in page and '<option value="morning">' in page
+    refused = client.post(
+        "/maintenance",
+        data={"csrf": _csrf(page), "matchers": "", "duration": "1h", "comment": "x"},
+    )
+    assert refused.status_code == 422 and "needs a receiver" in refused.text
+    no_csrf = client.post("/maintenance", data={"receiver": "db", "duration": "1h"})
+    assert no_csrf.status_code == 403
+    made = client.post(
+        "/maintenance",
+        data={
+            "csrf": _csrf(page),
+            "matchers": 'service="api"',
+            "duration": "1h",
+            "comment": "<b>deploy</b>",
+        },
+        follow_redirects=False,
+    )
+    assert made.status_code == 303, made.text
+    [window] = api.get("/api/v1/maintenance").json()
+    assert window["createdBy"] == "responder" and window["matchers"] == ['service="api"']
+    assert window["endsAt"] == "2027-01-15T09:00:00Z"
+    listed = client.get("/maintenance").text
+    assert "&lt;b&gt;deploy&lt;/b&gt;" in listed and "<b>deploy" not in listed
+    incident = fire(api, alertname="Errors", service="api")
+    assert incident["status"] == "pending"
+    ended = client.post(
+        f"/maintenance/{window['id']}/end", data={"csrf": _csrf(listed)}, follow_redirects=False
+    )
+    assert ended.status_code == 303
+    api.run_engine()
+    assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "triggered"
+    viewer = TestClient(client.app)
+    signin(viewer, api.tokens["viewer"], "/maintenance")
+    seen = viewer.get("/maintenance").text
+    assert "Start maintenance" not in seen and "End now" not in seen
+    body = {"csrf": _csrf(seen), "receiver": "db", "duration": "1h"}
+    assert viewer.post("/maintenance", data=body).status_code == 403
