@@ -68,6 +68,7 @@ from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
 _WINDOWS = "tocsin_maintenance_windows"
+_ANY_WINDOWS = "tocsin_any_maintenance_windows"
 _INLINE = "tocsin_flush_inline"
 _PREFETCH = "tocsin_prefetched"
 BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
@@ -218,6 +219,8 @@ def _held(
             s.config.intervals,
             now,
         )
+    if hold is None and not s.config.intervals and not _any_windows(conn):
+        return None, False  # nothing has ever held a page: no hold to end (one cheap read)
     before = maintenance.last_hold(conn, incident.id)
     if hold is not None and found.send and before != hold.detail():
         repo.add_timeline(conn, incident.id, now, maintenance.HELD, hold.detail())
@@ -225,6 +228,14 @@ def _held(
     if hold is None and before is not None:
         repo.add_timeline(conn, incident.id, now, maintenance.RESUMED, before)
     return hold, False
+
+
+def _any_windows(conn: Connection) -> bool:
+    """Whether any maintenance window was ever made: read once per transaction."""
+    found: bool | None = conn.info.get(_ANY_WINDOWS)
+    if found is None:
+        found = conn.info[_ANY_WINDOWS] = maintenance.any_windows(conn)
+    return found
 
 
 def _windows(conn: Connection, now_ts: float) -> list[Window]:
@@ -515,6 +526,7 @@ def forget(conn: Connection) -> None:
     conn.info.pop(_SILENCES, None)
     conn.info.pop(_PREFETCH, None)
     conn.info.pop(_WINDOWS, None)
+    conn.info.pop(_ANY_WINDOWS, None)
 
 
 History = tuple[set[str], dict[str, str]]  # fingerprints sent as firing; what was said of each

@@ -94,6 +94,11 @@ def open_windows(conn: Connection, now: float) -> list[Window]:
     return [window(r) for r in rows(conn, now, include_past=False, limit=10_000)]
 
 
+def any_windows(conn: Connection) -> bool:
+    """Whether any window was ever made (none: no flush need look for a hold's end)."""
+    return conn.execute(select(maintenance_windows.c.id).limit(1)).first() is not None
+
+
 def last_hold(conn: Connection, incident_id: int) -> dict[str, Any] | None:
     """The detail of the incident's last ``paging_held`` event when no ``paging_resumed``
     followed it (its pages are held now, as the timeline says), else None."""
