@@ -223,10 +223,10 @@ def _held(
         return None, False  # nothing has ever held a page: no hold to end (one cheap read)
     before = maintenance.last_hold(conn, incident.id)
     if hold is not None and found.send and before != hold.detail():
-        repo.add_timeline(conn, incident.id, now, maintenance.HELD, hold.detail())
+        repo.add_timeline(conn, incident.id, now, "paging_held", hold.detail())
         return hold, True
     if hold is None and before is not None:
-        repo.add_timeline(conn, incident.id, now, maintenance.RESUMED, before)
+        repo.add_timeline(conn, incident.id, now, "paging_resumed", before)
     return hold, False
 
 

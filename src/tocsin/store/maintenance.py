@@ -13,7 +13,7 @@ from tocsin.alerts.matchers import parse_matcher
 from tocsin.routing.hold import Window
 from tocsin.store.schema import incidents, maintenance_windows, timeline
 
-HELD = "paging_held"
+HELD = "paging_held"  # the timeline kinds engine/flush.py writes
 RESUMED = "paging_resumed"
 
 
