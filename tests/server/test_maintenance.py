@@ -25,6 +25,7 @@ CONFIG = dedent(
       group_by: [alertname]
       group_wait: 0s
       group_interval: 10m
+      channels: [ops]
       routes:
         - matchers: ['team="db"']
           receiver: db
@@ -35,6 +36,7 @@ CONFIG = dedent(
           receiver: web
           active_time_intervals: [office]
     receivers: [{name: default}, {name: db}, {name: web}]
+    channels: [{name: ops, type: console}]
     time_intervals:
       - name: morning
         time_intervals:
@@ -249,3 +251,36 @@ def test_the_console_starts_lists_and_ends_a_window(console_api: Api, clock: Vir
     assert "Start maintenance" not in seen and "End now" not in seen
     body = {"csrf": _csrf(seen), "receiver": "db", "duration": "1h"}
     assert viewer.post("/maintenance", data=body).status_code == 403
+
+
+def notified(api: Api, incident_id: object) -> list[object]:
+    return list(api.get(f"/api/v1/incidents/{incident_id}/notifications").json())
+
+
+def test_a_held_incident_tells_no_channel_until_the_hold_ends(am: Api, clock: VirtualClock) -> None:
+    incident = fire(am, alertname="DiskFull", team="db")  # muted by `morning`
+    am.run_once()
+    assert notified(am, incident["id"]) == []
+    clock.advance(3600)
+    am.run_engine()
+    am.run_once()
+    assert notified(am, incident["id"]) != []  # the channel is told once the hold is over
+    other = fire(am, alertname="Fine", team="none")
+    am.run_once()
+    assert notified(am, other["id"]) != []  # a route with no hold is told at once
+
+
+def test_an_incident_that_ends_within_a_window_resolves_without_a_word(
+    am: Api, clock: VirtualClock
+) -> None:
+    am.post("/api/v1/maintenance", {"receiver": "default", "endsAt": LATER})
+    am.post("/api/v2/alerts", [{"labels": {"alertname": "Blip"}, "endsAt": "2027-01-15T08:05:00Z"}])
+    am.run_engine()
+    [incident] = am.get("/api/v1/incidents").json()
+    assert incident["status"] == "pending"
+    clock.advance(20 * 60)
+    am.run_engine()
+    am.run_once()
+    assert am.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "resolved"
+    assert notified(am, incident["id"]) == []
+    assert "triggered" not in kinds(am, incident["id"])
