@@ -367,3 +367,37 @@ def test_the_cli_file_is_under_the_users_config_home(
     cli_file().write_text("url: https://tocsin.example.com\n")  # no token: any mode will do
     cli_file().chmod(0o644)
     assert cli_settings().url == "https://tocsin.example.com"
+
+
+def test_maintenance_windows_added_listed_and_ended_either_way(site: Site) -> None:
+    code, here = site.run(
+        "maintenance", "add", "--receiver", "pebble-team", "-d", "2h", "-m", "failover",
+        "--by", "bob", *site.local,
+    )  # fmt: skip
+    assert code == 0 and re.match(r"maintenance window (\d+) active until ", here), here
+    mine = here.split()[2]
+    code, there = site.run(
+        "maintenance", "add", 'service="pebble-db"', "--end", "+1h", "-m", "deploy", *site.remote
+    )
+    assert code == 0 and re.match(r"maintenance window (\d+) active until ", there), there
+    theirs = there.split()[2]
+    here, there = site.both("maintenance", "list", "--format", "json")
+    assert here == there
+    listed = {str(w["id"]): w for w in json.loads(here)}
+    assert listed[mine]["receiver"] == "pebble-team" and listed[mine]["createdBy"] == "bob"
+    assert listed[theirs]["matchers"] == ['service="pebble-db"']
+    assert listed[theirs]["comment"] == "deploy" and listed[theirs]["state"] == "active"
+    code, here = site.run("maintenance", "add", "-d", "1h", "--by", "bob", *site.local)
+    assert code == 1 and "needs a receiver (a route) or matchers" in here
+    code, there = site.run("maintenance", "add", "--receiver", "nobody", "-d", "1h", *site.remote)
+    assert code == 1 and "no receiver 'nobody'" in there
+    code, here = site.run("maintenance", "end", mine, "--by", "bob", *site.local)
+    assert code == 0 and f"maintenance window {mine} ended" in here
+    code, there = site.run("maintenance", "end", theirs, *site.remote)
+    assert code == 0 and f"maintenance window {theirs} ended" in there
+    code, there = site.run("maintenance", "end", theirs, *site.remote)
+    assert code == 1 and "over already" in there
+    here, there = site.both("maintenance", "list", "--format", "json")
+    assert json.loads(here) == json.loads(there) == []
+    here, there = site.both("maintenance", "list", "--all", "--format", "json")
+    assert {str(w["id"]) for w in json.loads(here)} >= {mine, theirs}

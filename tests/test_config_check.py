@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -211,12 +212,6 @@ def test_alertmanager_integrations_tocsin_lacks_are_refused_by_name(kind: str, n
             "Jinja2 templates",
         ),
         (
-            "route: {receiver: d, routes: [{receiver: d, mute_time_intervals: [w]}]}\n"
-            "receivers: [{name: d}]\n",
-            "route.routes[0].mute_time_intervals",
-            "tocsin has no time intervals yet",
-        ),
-        (
             "route: {receiver: d}\nreceivers: [{name: d}]\n"
             "channels: [{name: c, type: webhook, url: 'http://x', header: {a: b}}]\n",
             "channels[0].header",
@@ -363,3 +358,118 @@ def test_a_slack_user_is_a_member_id_not_a_handle(value: str) -> None:
         parse_config(text)
     for good in ("U024BE7LH", "W0123ABC"):
         parse_config(text.replace(f"'{value}'", good))
+
+
+AM_INTERVALS = (
+    "route:\n"  # 1
+    "  receiver: d\n"  # 2
+    "  routes:\n"  # 3
+    "    - receiver: d\n"  # 4
+    "      mute_time_intervals: [nights, nope]\n"  # 5
+    "receivers: [{name: d}]\n"  # 6
+    "time_intervals:\n"  # 7
+    "  - name: nights\n"  # 8
+    "    time_intervals:\n"  # 9
+    "      - times: [{start_time: '00:00', end_time: '06:00'}]\n"  # 10
+    "        months: ['december:may']\n"  # 11
+    "        location: Mars/Olympus\n"  # 12
+    "mute_time_intervals:\n"  # 13
+    "  - name: nights\n"  # 14
+)
+
+
+def test_time_intervals_are_checked_with_alertmanagers_words_at_their_lines() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(AM_INTERVALS, "am.yaml")
+    assert [str(p) for p in caught.value.problems] == [
+        "am.yaml:5:37: route.routes[0].mute_time_intervals[1]: "
+        'undefined time interval "nope" used in route',
+        # Alertmanager reads `mute_time_intervals` first: the later name is the second
+        'am.yaml:8:11: time_intervals[0].name: time interval "nights" is not unique',
+        "am.yaml:11:17: time_intervals[0].time_intervals[0].months: "
+        "end month may is before start month december",
+        "am.yaml:12:19: time_intervals[0].time_intervals[0].location: "
+        "unknown time zone Mars/Olympus",
+    ]
+
+
+def test_the_root_route_takes_no_time_intervals() -> None:
+    text = (
+        "route: {receiver: d, mute_time_intervals: [w]}\nreceivers: [{name: d}]\n"
+        "time_intervals: [{name: w, time_intervals: [{weekdays: [sunday]}]}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "am.yaml")
+    assert [p.message for p in caught.value.problems] == [
+        "root route must not have any mute time intervals"
+    ]
+
+
+def test_time_intervals_load_and_are_not_inherited() -> None:
+    text = AM_INTERVALS.replace(", nope", "").replace("['december:may']", "['march:may']")
+    text = text.replace("Mars/Olympus", "Europe/Berlin").replace(
+        "mute_time_intervals:\n  - name: nights\n", ""
+    )
+    text = text.replace("    - receiver: d\n", "    - receiver: d\n      routes: [{receiver: d}]\n")
+    config = parse_config(text, "am.yaml")
+    [child] = config.route.routes
+    assert child.mute_time_intervals == ["nights"]
+    assert child.routes[0].mute_time_intervals == []  # as Alertmanager: not inherited
+    [entry] = config.intervals["nights"]
+    assert entry.location == "Europe/Berlin" and entry.months == ((3, 5),)
+    assert "time_intervals:" in config.alertmanager_yaml()
+
+
+_AMTOOL = "/usr/bin/amtool"
+_VALID_INTERVALS = (
+    "route:\n  receiver: d\n  routes:\n    - receiver: d\n"
+    "      mute_time_intervals: [nights]\n      active_time_intervals: [office]\n"
+    "receivers: [{name: d}]\n"
+    "time_intervals:\n"
+    "  - name: office\n    time_intervals:\n"
+    "      - weekdays: ['monday:friday']\n"
+    "        times: [{start_time: '09:00', end_time: '17:00'}]\n"
+    "        location: Europe/Berlin\n"
+    "mute_time_intervals:\n"
+    "  - name: nights\n    time_intervals:\n"
+    "      - times: [{start_time: '00:00', end_time: '24:00'}]\n"
+    "        days_of_month: ['-7:-1', '1']\n        months: ['1', 'march:may']\n"
+    "        years: ['2020:2030']\n"
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("", ""),
+        ("'-7:-1', '1'", "'10:-25'"),
+        ("'-7:-1', '1'", "'0'"),
+        ("'monday:friday'", "'friday:monday'"),
+        ("'monday:friday'", "'Monday'"),
+        ("'1', 'march:may'", "'13'"),
+        ("'1', 'march:may'", "' 5'"),
+        ("'2020:2030'", "'2030:2020'"),
+        ("end_time: '17:00'", "end_time: '24:01'"),
+        ("end_time: '17:00'", "end_time: '09:00'"),
+        ("Europe/Berlin", "Europe/Nowhere"),
+        ("[nights]", "[nope]"),
+        ("active_time_intervals: [office]", "active_time_intervals: []"),
+    ],
+)
+def test_amtool_check_config_and_tocsin_agree_on_time_intervals(
+    change: tuple[str, str], tmp_path: Path
+) -> None:
+    if not Path(_AMTOOL).exists():
+        pytest.skip("amtool is not installed")
+    text = _VALID_INTERVALS.replace(*change)
+    path = tmp_path / "am.yml"
+    path.write_text(text)
+    amtool = subprocess.run(
+        [_AMTOOL, "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+    try:
+        parse_config(text, "am.yml")
+        ours = True
+    except ConfigError:
+        ours = False
+    assert ours == (amtool.returncode == 0), amtool.stdout + amtool.stderr

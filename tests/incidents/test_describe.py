@@ -63,6 +63,17 @@ SENTENCES: list[tuple[str, dict[str, Any], str]] = [
     ),
     ("storm_ended", {"storm": 3}, "Alert storm 3 ended: nothing held waits for an acknowledgement"),
     (
+        "paging_held",
+        {"reason": "maintenance", "window": 3, "until": 1800000900.0},
+        "Paging held by maintenance window 3 (until 2027-01-15 08:15:00 UTC): alerts kept, "
+        "nobody paged",
+    ),
+    (
+        "paging_resumed",
+        {"reason": "time_interval", "intervals": ["morning"]},
+        "Paging resumed: no longer held by time interval morning",
+    ),
+    (
         "run_requested",
         {"run": 4, "step": 2, "risk": "read", "command": "df -h\nfree -m", "automatic": True},
         "Run of step 2 (read) asked by itself (auto-diagnose): df -h …",

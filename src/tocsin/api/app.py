@@ -27,6 +27,7 @@ from tocsin.api import (
     tokens,
 )
 from tocsin.api import contacts as contacts_api
+from tocsin.api import maintenance as maintenance_api
 from tocsin.api import pagerduty as pagerduty_api
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api
@@ -181,6 +182,7 @@ def create_app(
     app.include_router(intake.router, tags=["intake"])
     app.include_router(native.router, tags=["incidents"])
     app.include_router(paging.router, tags=["paging"])
+    app.include_router(maintenance_api.router, tags=["maintenance"])
     app.include_router(status_updates.router, tags=["status updates"])
     app.include_router(runs_api.router, tags=["runs"])
     app.include_router(postmortem_api.router, tags=["postmortems"])

@@ -147,6 +147,16 @@ class Client(Protocol):
 
     def expire_silence(self, silence_id: str) -> None: ...
 
+    def maintenance(self, include_past: bool) -> list[dict[str, Any]]:
+        """Maintenance windows not over (all of them with ``include_past``), newest first."""
+        ...
+
+    def add_maintenance(self, window: dict[str, Any], by: str) -> dict[str, Any]:
+        """A new maintenance window from ``window`` (the API's body); the window."""
+        ...
+
+    def end_maintenance(self, window_id: int, by: str) -> dict[str, Any]: ...
+
     def report(self, since: float, until: float, hours: WorkingHours | None) -> dict[str, Any]: ...
 
     # runbook commands that run (docs/execute.md)
@@ -410,6 +420,35 @@ class LocalClient:
         from tocsin.service import silences
 
         silences.expire_silence(self.ctx(), silence_id)
+
+    def maintenance(self, include_past: bool) -> list[dict[str, Any]]:
+        from tocsin.service import maintenance
+
+        return [w.json() for w in maintenance.windows(self.ctx(), include_past)]
+
+    def add_maintenance(self, window: dict[str, Any], by: str) -> dict[str, Any]:
+        from tocsin import times
+        from tocsin.service import maintenance
+
+        def ts(key: str) -> float | None:
+            value = window.get(key)
+            return None if value is None else times.to_ts(datetime.fromisoformat(value))
+
+        return maintenance.add(
+            self.ctx(),
+            matchers=list(window.get("matchers") or []),
+            receiver=window.get("receiver"),
+            starts_at=ts("startsAt"),
+            ends_at=ts("endsAt"),
+            time_interval=window.get("timeInterval"),
+            comment=str(window.get("comment") or ""),
+            created_by=by,
+        ).json()
+
+    def end_maintenance(self, window_id: int, by: str) -> dict[str, Any]:
+        from tocsin.service import maintenance
+
+        return maintenance.end(self.ctx(), window_id, by).json()
 
     def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]:
         from tocsin.service import runs

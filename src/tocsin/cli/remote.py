@@ -392,6 +392,21 @@ class RemoteClient:
     def delete_override(self, override_id: int) -> None:
         self.call("DELETE", f"/api/v1/overrides/{override_id}")
 
+    # ------------------------------------------------------------------ maintenance windows
+
+    def maintenance(self, include_past: bool) -> list[dict[str, Any]]:
+        params = {"all": "true"} if include_past else None
+        found: list[dict[str, Any]] = self.json("GET", "/api/v1/maintenance", params=params)
+        return found
+
+    def add_maintenance(self, window: dict[str, Any], by: str) -> dict[str, Any]:
+        made: dict[str, Any] = self.json("POST", "/api/v1/maintenance", body=window)
+        return made
+
+    def end_maintenance(self, window_id: int, by: str) -> dict[str, Any]:
+        ended: dict[str, Any] = self.json("DELETE", f"/api/v1/maintenance/{window_id}")
+        return ended
+
     # ------------------------------------------------------------------ contact methods
 
     def contacts(self, by: str, user: str | None) -> dict[str, Any]:

@@ -25,9 +25,16 @@ from tocsin.config.am_models import UNSUPPORTED_INTEGRATIONS
 from tocsin.config.execute import check_execute
 from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
-from tocsin.config.routes import alertmanager_yaml, build_route, check_routes, inhibit_rules
+from tocsin.config.routes import (
+    alertmanager_yaml,
+    build_route,
+    check_routes,
+    inhibit_rules,
+    time_intervals,
+)
 from tocsin.errors import Invalid
 from tocsin.incidents.postmortem import check_postmortem_template
+from tocsin.routing.intervals import Interval
 from tocsin.routing.tree import Route, finalize
 from tocsin.templating import Template, TemplateError
 from tocsin.times import parse_duration
@@ -71,6 +78,8 @@ class Config:
     base_dir: Path
     paging: Paging = field(default_factory=Paging)
     postmortem: Template | None = None  # postmortem_template, compiled and checked
+    # the named time intervals (``time_intervals:`` and ``mute_time_intervals:``)
+    intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
 
     @property
     def limits(self) -> Limits:
@@ -192,6 +201,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         base_dir=base_dir,
         paging=paging,
         postmortem=postmortem,
+        intervals=time_intervals(model),
     )
 
 
@@ -426,11 +436,6 @@ _AM_TEMPLATES = (
     "tocsin does not read Alertmanager's Go templates; give a channel Jinja2 templates "
     "(`templates: {title, text, html}` under the channel, see docs/paging.md)"
 )
-_AM_TIME_INTERVALS = (
-    "tocsin has no time intervals yet, so nothing would be muted; mute with a silence "
-    "(`amtool silence add`), or restrict when people are paged with a schedule layer's "
-    "`restrictions:`"
-)
 _GLOBAL_PREFIXES = (
     "smtp_",
     "slack_",
@@ -503,8 +508,6 @@ def unknown_key(loc: tuple[Any, ...]) -> str:
         return _AM_GLOBAL.format(key=key)
     if not within and key == "templates":
         return _AM_TEMPLATES
-    if key in ("time_intervals", "mute_time_intervals", "active_time_intervals"):
-        return _AM_TIME_INTERVALS
     keys = _keys_at(loc[:-1])
     close = difflib.get_close_matches(key, keys, n=1)
     if close:

@@ -11,6 +11,7 @@ durations), so a team can move its Alertmanager route block over unchanged.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -35,6 +36,14 @@ from tocsin.config.am_models import (
 from tocsin.config.duties import DutiesConfig
 from tocsin.config.intakes import IntakeConfig, check_unique
 from tocsin.oncall.throttle import Limit
+from tocsin.routing.intervals import (
+    parse_days_of_month,
+    parse_months,
+    parse_times,
+    parse_weekdays,
+    parse_years,
+    zone,
+)
 from tocsin.times import parse_duration
 
 # a place in the document, as keys and list indexes: ("route", "routes", 0, "group_wait")
@@ -121,6 +130,10 @@ class RouteConfig(_Strict):
     storm: StormConfig | None = None  # the storm digest (StormConfig), inherited
     # run the runbook's read commands when an incident triggers (docs/execute.md), inherited
     auto_diagnose: bool | None = None
+    # Alertmanager's: names of `time_intervals` that mute this route, or outside all of
+    # which it is muted; not inherited (routing/intervals.py)
+    mute_time_intervals: list[str] = Field(default_factory=list)
+    active_time_intervals: list[str] = Field(default_factory=list)
 
     @field_validator("group_by")
     @classmethod
@@ -133,6 +146,59 @@ class RouteConfig(_Strict):
             if name != "..." and not re.match(r"^[a-zA-Z_][a-zA-Z0-9_]*$", name):
                 raise ValueError(f"invalid label name {name!r} in group_by")
         return value
+
+
+class TimeRangeConfig(_Strict):
+    """A ``times`` entry of a time interval: ``HH:MM`` up to ``HH:MM``, the end excluded."""
+
+    start_time: str | None = None
+    end_time: str | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> TimeRangeConfig:
+        parse_times(self.start_time, self.end_time)
+        return self
+
+
+def _each(parse: Callable[[str], object]) -> Callable[[list[str]], list[str]]:
+    def check(value: list[str]) -> list[str]:
+        for text in value:
+            parse(text)
+        return value
+
+    return check
+
+
+class TimeIntervalSpec(_Strict):
+    """One entry of a named time interval, as Alertmanager's ``time_interval`` (its
+    checks and messages: ``routing/intervals.py``)."""
+
+    times: list[TimeRangeConfig] = Field(default_factory=list)
+    weekdays: Annotated[list[str], AfterValidator(_each(parse_weekdays))] = Field(
+        default_factory=list
+    )
+    days_of_month: Annotated[list[str], AfterValidator(_each(parse_days_of_month))] = Field(
+        default_factory=list
+    )
+    months: Annotated[list[str], AfterValidator(_each(parse_months))] = Field(default_factory=list)
+    years: Annotated[list[str], AfterValidator(_each(parse_years))] = Field(default_factory=list)
+    location: str | None = None
+
+    @field_validator("location")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            zone(value)
+        return value
+
+
+class TimeIntervalConfig(_Strict):
+    """A named time interval (``time_intervals:``, or the older ``mute_time_intervals:``):
+    routes name it in ``mute_time_intervals``/``active_time_intervals``, maintenance windows
+    to recur."""
+
+    name: str = Field(min_length=1, max_length=200)
+    time_intervals: list[TimeIntervalSpec] = Field(default_factory=list)
 
 
 class ReceiverConfig(_Strict):
@@ -806,6 +872,9 @@ class TocsinConfig(_Strict):
     schedules: list[ScheduleConfig] = Field(default_factory=list)
     severities: SeveritiesConfig = Field(default_factory=SeveritiesConfig)
     escalation_policies: list[PolicyConfig] = Field(default_factory=list)
+    # Alertmanager's named time intervals (mute_time_intervals: the older key, the same)
+    time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
+    mute_time_intervals: list[TimeIntervalConfig] = Field(default_factory=list)
     # a Jinja2 file (relative to tocsin.yaml) replacing the default postmortem template
     postmortem_template: str | None = None
     # what a resolved incident still asks of people, per severity (config/duties.py)

@@ -18,6 +18,7 @@ from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.matchers import Matcher, MatcherError, Op, parse_matcher
 from tocsin.config.models import Loc, RouteConfig, StormConfig, TocsinConfig
 from tocsin.incidents.storm import StormRule
+from tocsin.routing.intervals import Interval, parse_interval
 from tocsin.routing.tree import (
     DEFAULT_GROUP_INTERVAL_S,
     DEFAULT_GROUP_WAIT_S,
@@ -50,6 +51,13 @@ def check_routes(
         report(("route", given[0]), "the root route must not have any matchers")
     if root.continue_:
         report(("route", "continue"), "cannot have continue in root route")
+    if root.mute_time_intervals:
+        report(("route", "mute_time_intervals"), "root route must not have any mute time intervals")
+    if root.active_time_intervals:
+        report(
+            ("route", "active_time_intervals"), "root route must not have any active time intervals"
+        )
+    intervals = _check_interval_names(model, report)
 
     def visit(route: RouteConfig, path: Loc) -> None:
         if route.receiver is not None and route.receiver not in declared:
@@ -62,10 +70,47 @@ def check_routes(
                 Matcher.create(key, Op.RE, value)
             except MatcherError as exc:
                 report((*path, "match_re", key), str(exc))
+        for key in ("mute_time_intervals", "active_time_intervals"):
+            for i, name in enumerate(getattr(route, key)):
+                if name not in intervals:
+                    report((*path, key, i), f'undefined time interval "{name}" used in route')
         for i, child in enumerate(route.routes):
             visit(child, (*path, "routes", i))
 
     visit(root, ("route",))
+
+
+def _check_interval_names(model: TocsinConfig, report: Callable[[Loc, str], None]) -> set[str]:
+    """The names of the time intervals (both keys), each reported if given twice, as
+    Alertmanager reports it."""
+    seen: set[str] = set()
+    for key, what in (
+        ("mute_time_intervals", "mute time interval"),
+        ("time_intervals", "time interval"),
+    ):
+        for i, named in enumerate(getattr(model, key)):
+            if named.name in seen:
+                report((key, i, "name"), f'{what} "{named.name}" is not unique')
+            seen.add(named.name)
+    return seen
+
+
+def time_intervals(model: TocsinConfig) -> dict[str, tuple[Interval, ...]]:
+    """The named time intervals of both keys, parsed (``routing/intervals.py``)."""
+    out: dict[str, tuple[Interval, ...]] = {}
+    for named in [*model.mute_time_intervals, *model.time_intervals]:
+        out[named.name] = tuple(
+            parse_interval(
+                times=[(t.start_time, t.end_time) for t in spec.times],
+                weekdays=spec.weekdays,
+                days_of_month=spec.days_of_month,
+                months=spec.months,
+                years=spec.years,
+                location=spec.location,
+            )
+            for spec in named.time_intervals
+        )
+    return out
 
 
 def _legacy(match: dict[str, str], match_re: dict[str, str]) -> list[Matcher]:
@@ -142,6 +187,9 @@ def build_route(
             "auto_diagnose": config.auto_diagnose
             if config.auto_diagnose is not None
             else (parent.options.get("auto_diagnose", False) if parent else False),
+            # as Alertmanager: a route's own, never its parent's
+            "mute_time_intervals": list(config.mute_time_intervals),
+            "active_time_intervals": list(config.active_time_intervals),
         },
     )
     route.routes = [build_route(child, route) for child in config.routes]
@@ -184,6 +232,11 @@ def alertmanager_yaml(model: TocsinConfig) -> str:
         "route": route_dict(model.route),
         "receivers": [{"name": r.name} for r in model.receivers],
     }
+    for key in ("mute_time_intervals", "time_intervals"):
+        if getattr(model, key):
+            doc[key] = [
+                t.model_dump(exclude_none=True, exclude_defaults=True) for t in getattr(model, key)
+            ]
     if model.inhibit_rules:
         doc["inhibit_rules"] = [
             r.model_dump(exclude_none=True, exclude_defaults=True) for r in model.inhibit_rules

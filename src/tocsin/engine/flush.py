@@ -61,10 +61,14 @@ from tocsin.incidents.flush import (
 from tocsin.incidents.lifecycle import Refusal, transition
 from tocsin.incidents.messages import MAX_ALERTS
 from tocsin.incidents.tally import KEPT, KINDS, Member, Tally
-from tocsin.store import repo, silence_cache
+from tocsin.routing.hold import Hold, Window
+from tocsin.routing.hold import hold as routing_hold
+from tocsin.store import maintenance, repo, silence_cache
 from tocsin.store.kinds import FLUSH
 
 _SILENCES = "tocsin_silences"
+_WINDOWS = "tocsin_maintenance_windows"
+_ANY_WINDOWS = "tocsin_any_maintenance_windows"
 _INLINE = "tocsin_flush_inline"
 _PREFETCH = "tocsin_prefetched"
 BIG = 1000  # unresolved alerts from which an incident's flush goes by its tally
@@ -138,13 +142,20 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
         auto_resolve = bool(ends) and max(ends) > incident.reopened_at
     values: dict[str, object] = {"tally": found.tally.to_json() if found.tally else None}
     values.update(found.values)
+    held, began = _held(s, conn, incident, route, found, now)
     if found.all_resolved and auto_resolve:
         # resolved before the message is written: the resolution says "resolved"
         resolved = transition(incident.status, "resolve")
         assert not isinstance(resolved, Refusal)  # any open incident may resolve
         repo.update_incident(conn, incident_id, status=resolved, resolved_at=now_ts)
         incident = repo.get_incident(conn, incident_id)
-    if found.send:
+    if found.send and held is not None:
+        # kept and recorded, but nobody told: the news stays news (no last_flush_digest), so
+        # the first flush after the hold pages (docs/paging.md); the flush is on the
+        # timeline as the hold begins and as its alerts change, not at every interval
+        if began or found.changes:
+            _flushed_event(conn, incident_id, now, found, None, held)
+    elif found.send:
         values.update(last_flush_at=now_ts, last_flush_digest=found.digest)
         counted = found.tally if found.names is not None else None  # alerts: a view
         if found.counts["firing"]:
@@ -174,7 +185,10 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
             repo.add_timeline(conn, incident_id, now, "alerts_resolved", {"auto_resolve": False})
         repo.finish(conn, item.id, owner)
     elif found.again is None:
-        repo.reschedule(conn, item.id, owner, now_ts + incident.group_interval_s)
+        next_at = now_ts + incident.group_interval_s
+        if held is not None and held.until is not None:
+            next_at = min(next_at, max(held.until, now_ts))  # pages as the window ends
+        repo.reschedule(conn, item.id, owner, next_at)
     else:
         # catching up: the intake has the database at least twice as long as this flush held
         # it before the next one (were it due ``again`` after this one began, a flush that took
@@ -184,14 +198,70 @@ def due(s: Settings, conn: Connection, item: Any, owner: str, now_ts: float) -> 
     repo.update_incident(conn, incident_id, **values)
 
 
+def _held(
+    s: Settings, conn: Connection, incident: Any, route: Any, found: _Found, now: datetime
+) -> tuple[Hold | None, bool]:
+    """What holds the incident's pages now (its route's time intervals, a maintenance
+    window: ``routing/hold.py``), or None; the timeline says when a hold begins
+    (``paging_held``) and ends (``paging_resumed``). Only news of alerts that fire is held
+    (and the end of a group nobody was paged for): a resolution of what was paged is said.
+    The second value: whether the hold begins with this flush."""
+    firing = [found.alerts[fp].labels for fp in found.rated if fp in found.alerts]
+    if not found.counts["firing"] and incident.status != "pending":
+        hold = None
+    else:
+        hold = routing_hold(
+            route.mute_time_intervals if route else [],
+            route.active_time_intervals if route else [],
+            incident.receiver,
+            firing,
+            _windows(conn, times.to_ts(now)),
+            s.config.intervals,
+            now,
+        )
+    if hold is None and not s.config.intervals and not _any_windows(conn):
+        return None, False  # nothing has ever held a page: no hold to end (one cheap read)
+    before = maintenance.last_hold(conn, incident.id)
+    if hold is not None and found.send and before != hold.detail():
+        repo.add_timeline(conn, incident.id, now, "paging_held", hold.detail())
+        return hold, True
+    if hold is None and before is not None:
+        repo.add_timeline(conn, incident.id, now, "paging_resumed", before)
+    return hold, False
+
+
+def _any_windows(conn: Connection) -> bool:
+    """Whether any maintenance window was ever made: read once per transaction."""
+    found: bool | None = conn.info.get(_ANY_WINDOWS)
+    if found is None:
+        found = conn.info[_ANY_WINDOWS] = maintenance.any_windows(conn)
+    return found
+
+
+def _windows(conn: Connection, now_ts: float) -> list[Window]:
+    """The maintenance windows not over: read once per transaction."""
+    found: list[Window] | None = conn.info.get(_WINDOWS)
+    if found is None:
+        found = conn.info[_WINDOWS] = maintenance.open_windows(conn, now_ts)
+    return found
+
+
 def _flushed_event(
-    conn: Connection, incident_id: int, now: datetime, found: _Found, held_in: int | None
+    conn: Connection,
+    incident_id: int,
+    now: datetime,
+    found: _Found,
+    held_in: int | None,
+    paused: Hold | None = None,
 ) -> None:
     """The flush's ``group_flushed`` event: the first few of each kind, and how many (a
     storm's flush stays one small row); ``held_in``: the alert storm that holds the
-    incident, whose flush told no channel (``engine/storm.py``)."""
+    incident, whose flush told no channel (``engine/storm.py``); ``paused``: the time
+    interval or maintenance window that held its pages (``paging_held``)."""
     alerts, named = found.alerts, found.named
-    held = {"held_in": held_in} if held_in is not None else {}
+    held: dict[str, object] = {"held_in": held_in} if held_in is not None else {}
+    if paused is not None:
+        held["paging_held"] = paused.detail()
     repo.add_timeline(
         conn,
         incident_id,
@@ -455,6 +525,8 @@ def forget(conn: Connection) -> None:
     """At the start of a transaction: nothing cached by an earlier one on this connection."""
     conn.info.pop(_SILENCES, None)
     conn.info.pop(_PREFETCH, None)
+    conn.info.pop(_WINDOWS, None)
+    conn.info.pop(_ANY_WINDOWS, None)
 
 
 History = tuple[set[str], dict[str, str]]  # fingerprints sent as firing; what was said of each

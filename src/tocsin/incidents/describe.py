@@ -87,6 +87,8 @@ TIMELINE_KINDS = (
     "storm_handed_over",
     "storm_lead",
     "storm_ended",
+    "paging_held",
+    "paging_resumed",
     "run_requested",
     "run_approved",
     "run_refused",
@@ -259,6 +261,15 @@ def _storm(kind: str, d: Mapping[str, Any], by: str) -> str | None:
     return None
 
 
+def _hold(d: Mapping[str, Any]) -> str:
+    """What holds an incident's pages (``routing/hold.Hold.detail``), in words."""
+    if d.get("reason") == "maintenance":
+        until = f" (until {_at(d['until'], None)})" if d.get("until") is not None else ""
+        return f"maintenance window {_text(d.get('window')) or '?'}{until}"
+    names = [_text(n) for n in _list(d.get("intervals"))]
+    return ("time interval " if len(names) == 1 else "time intervals ") + (", ".join(names) or "?")
+
+
 def exit_said(target: str, code: object) -> str:
     """A run's exit status as it reads: ``, exit 1`` for a process, ``, HTTP 503`` for an
     HTTP check (its target is ``http …``), nothing without one."""
@@ -352,7 +363,13 @@ def known_sentence(kind: str, d: Mapping[str, Any], zone: Zone = None) -> str | 
         said = "Alerts sent to the channels"
         if d.get("held_in") is not None:  # an incident held in an alert storm tells nobody
             said = f"Alerts recorded; held in storm {_text(d['held_in'])}, no message sent"
+        elif isinstance(d.get("paging_held"), Mapping):  # a time interval, maintenance
+            said = f"Alerts recorded; paging held by {_hold(d['paging_held'])}, no message sent"
         return said + (f" ({'; '.join(parts)})" if parts else "")
+    if kind == "paging_held":
+        return f"Paging held by {_hold(d)}: alerts kept, nobody paged"
+    if kind == "paging_resumed":
+        return f"Paging resumed: no longer held by {_hold(d)}"
     if kind == "triggered":
         policy = d.get("policy")
         how = f"escalation policy {_text(policy)}" if policy else "no escalation policy"

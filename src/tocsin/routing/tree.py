@@ -123,6 +123,18 @@ class Route:
         return str(value) if value else None
 
     @property
+    def mute_time_intervals(self) -> list[str]:
+        """The time intervals that mute this route while they hold (its own, not inherited)."""
+        value = self.options.get("mute_time_intervals")
+        return [str(n) for n in value] if isinstance(value, list) else []
+
+    @property
+    def active_time_intervals(self) -> list[str]:
+        """The time intervals outside all of which this route is muted (not inherited)."""
+        value = self.options.get("active_time_intervals")
+        return [str(n) for n in value] if isinstance(value, list) else []
+
+    @property
     def auto_diagnose(self) -> bool:
         """Whether the runbook's read commands run when this route's incident triggers
         (``auto_diagnose:``, inherited)."""

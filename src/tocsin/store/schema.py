@@ -406,6 +406,27 @@ sms_sent = Table(
     Index("ix_sms_sent_to_number", "to_number", "sent_at"),
 )
 
+# Maintenance windows (0019, issue 22): from ``starts_at`` until ``ends_at`` (null: until
+# ended), an incident of the route of ``receiver`` or whose firing alerts all match
+# ``matchers`` (a JSON list of Alertmanager matchers) pages nobody; with ``time_interval``
+# (a configured name) only while that interval holds. Ending one sets ``ended_at``.
+maintenance_windows = Table(
+    "maintenance_windows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("matchers", Text, nullable=False),
+    Column("receiver", Text, nullable=True),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=True),
+    Column("time_interval", Text, nullable=True),
+    Column("comment", Text, nullable=False),
+    Column("created_by", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("ended_at", Float, nullable=True),
+    Column("ended_by", Text, nullable=True),
+    Index("ix_maintenance_windows_ends", "ended_at", "ends_at"),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,

@@ -10,6 +10,7 @@ from tocsin.web import (
     admin,
     contacts,
     knowledge,
+    maintenance,
     muting,
     oidc,
     oncall,
@@ -27,6 +28,7 @@ def install(app: FastAPI) -> FastAPI:
     for router in (
         review.router,
         muting.router,
+        maintenance.router,
         oncall.router,
         admin.router,
         contacts.router,
