@@ -19,6 +19,7 @@ from tocsin.cli import (
     incidents,
     me,
     paging,
+    replay,
     reports,
     response,
     runbooks,
@@ -62,6 +63,7 @@ app.command()(server.serve)
 app.command()(simulation.simulate)
 app.command("oncall")(paging.oncall)
 app.command("report")(reports.report)
+app.command("replay")(replay.replay)
 app.command("run")(runs.run)
 
 # groups, each of one module
