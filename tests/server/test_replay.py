@@ -32,6 +32,7 @@ from tocsin.service import replay as replaying
 from tocsin.service.context import Context
 from tocsin.simulate.replay import play
 from tocsin.store import history
+from tocsin.web import console
 
 runner = CliRunner()
 
@@ -66,7 +67,14 @@ def sinks() -> Iterator[dict[str, HttpSink]]:
 
 
 @pytest.fixture
-def paging(db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]) -> Iterator[Paging]:
+def paging(
+    db: Engine,
+    clock: VirtualClock,
+    sinks: dict[str, HttpSink],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Paging]:
+    monkeypatch.setenv("TOCSIN_DATA_DIR", str(tmp_path))  # the console's key, on PostgreSQL
     text = TEXT.format(
         team=sinks["team"].url,
         pager=sinks["pager"].url,
@@ -74,7 +82,7 @@ def paging(db: Engine, clock: VirtualClock, sinks: dict[str, HttpSink]) -> Itera
         ack_timeout="1h",
     )
     state = AppState(db=db, config=parse_config(text), clock=clock)
-    with TestClient(create_app(state, run_engine=False)) as client:
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
         yield Paging(Api(client, state, db), clock, sinks)
 
 
@@ -251,3 +259,24 @@ def test_the_command_prints_json_and_tables(
     refused = runner.invoke(app, [*common, "--max-alerts", "1"])
     assert refused.exit_code == 1
     assert "more than the 1 alert a replay may play" in refused.output
+
+
+def test_the_console_replays_the_configuration_in_force_for_admins(paging: Paging) -> None:
+    from tests.server.test_console import signin
+
+    make_history(paging)
+    client = paging.api.client
+    signin(client, paging.api.tokens["viewer"])
+    assert client.get("/replay?days=1").status_code == 403
+    signin(client, paging.api.tokens["admin"])
+    form = client.get("/replay")
+    assert form.status_code == 200 and "Choose a window" in form.text
+    assert client.get("/replay?days=2").status_code == 422
+    answer = client.get("/replay?days=1")
+    assert answer.status_code == 200, answer.text
+    text = answer.text
+    assert "2 alert episodes replayed" in text
+    assert "1 acknowledgement replayed (1 incident acknowledged)" in text
+    assert '<tr><th scope="row">Pages</th><td>2</td><td>2</td></tr>' in text
+    assert "alice <small>(America/Los_Angeles)</small></td><td>2 (2)</td><td>2 (2)</td>" in text
+    assert "No change." in text
