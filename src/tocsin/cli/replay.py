@@ -164,6 +164,9 @@ def replay(
     except ValueError as exc:
         err.print(f"tocsin: {exc}")
         raise typer.Exit(2) from None
+    if start >= end:
+        err.print("tocsin: --since must be before --until")
+        raise typer.Exit(2)
     config, db = site.open()
     try:
         result = replaying.replay(
