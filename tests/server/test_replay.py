@@ -280,3 +280,56 @@ def test_the_console_replays_the_configuration_in_force_for_admins(paging: Pagin
     assert '<tr><th scope="row">Pages</th><td>2</td><td>2</td></tr>' in text
     assert "alice <small>(America/Los_Angeles)</small></td><td>2 (2)</td><td>2 (2)</td>" in text
     assert "No change." in text
+
+
+ALERTMANAGER = """
+route:
+  receiver: team
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+receivers:
+  - name: team
+inhibit_rules:
+  - source_matchers: ['severity="critical"']
+    target_matchers: ['severity="warning"']
+    equal: [instance]
+"""
+
+
+def test_an_alertmanager_configuration_is_replayed_as_serve_loads_it(
+    paging: Paging, database_url: str, tmp_path: Path
+) -> None:
+    """An Alertmanager-shaped file (a routing tree, receivers, inhibition) as the candidate:
+    what tocsin would have opened and muted; nobody is paged, since it names no people."""
+    make_history(paging)
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(ALERTMANAGER)
+    in_force = tmp_path / "tocsin.yaml"  # people's time zones: alice in Los Angeles
+    in_force.write_text(candidate())
+    window = ["--since", "2027-01-15T07:59:00Z", "--until", "2027-01-15T09:00:00Z"]
+    result = runner.invoke(
+        app,
+        [
+            "replay",
+            "--config",
+            str(path),
+            "--database-url",
+            database_url,
+            *window,
+            "--in-force",
+            str(in_force),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["real"] == REAL
+    assert data["candidate"]["incidents"] == 2
+    assert data["candidate"]["pages"] == 0
+    assert data["candidate"]["never_paged"] == 2
+    assert data["candidate"]["muted"] == {"silenced": 0, "inhibited": 1}
+    # DatabaseDown's incident triggers after group_wait (paging nobody) and alice's
+    # acknowledgement at 08:02 still acknowledges it
+    assert data["acknowledgements"] == {"real": 1, "applied": 1}

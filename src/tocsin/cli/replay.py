@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from tocsin.cli.options import Site, err, out, shown, with_site
+from tocsin.cli.options import Site, err, load, out, shown, with_site
 from tocsin.cli.reports import _hours
 from tocsin.times import Zone, format_duration, format_time, parse_time, zone_of
 from tocsin.words import count
@@ -140,6 +141,14 @@ def replay(
         str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
     ] = "08:00-18:00",
     output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    in_force: Annotated[
+        Path | None,
+        typer.Option(
+            "--in-force",
+            help="The configuration in force (tocsin serve's): people's time zones where the "
+            "candidate does not name them (an alertmanager.yml names nobody).",
+        ),
+    ] = None,
     *,
     site: Site,
 ) -> None:
@@ -168,9 +177,10 @@ def replay(
         err.print("tocsin: --since must be before --until")
         raise typer.Exit(2)
     config, db = site.open()
+    current = load(in_force) if in_force is not None else config
     try:
         result = replaying.replay(
-            local(config, db), config, start, end, play, max_alerts=max_alerts, hours=working
+            local(current, db), config, start, end, play, max_alerts=max_alerts, hours=working
         )
     except simulate.ScenarioError as exc:
         for problem in exc.problems:

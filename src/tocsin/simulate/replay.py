@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -158,16 +159,26 @@ def play(
     acknowledgements: Sequence[Acknowledgement],
     shared: Context,
     max_steps: int = MAX_STEPS,
+    *,
+    quiet: bool = True,
 ) -> Played:
     """Play the history through ``config`` (``service.replay.Player``). The caller reads the
     simulated database it returns and disposes of it. Raises ``ScenarioError`` for an alert
-    the candidate's limits refuse, ``SimulationError`` for a runaway."""
+    the candidate's limits refuse, ``SimulationError`` for a runaway.
+
+    The pipeline's warnings are kept for the comparison. ``quiet`` (the command) keeps them
+    out of the log as ``tocsin simulate`` does; in a server (the console) the log stays the
+    server's, and what this thread logs is kept as well as logged."""
     runner = _Replay(config, since, until, episodes, acknowledgements, max_steps)
     collect = _Collect()
     logger = logging.getLogger("tocsin")
     propagate = logger.propagate
+    if not quiet:
+        mine = threading.get_ident()
+        collect.addFilter(lambda record: record.thread == mine)
     logger.addHandler(collect)
-    logger.propagate = False  # the pipeline's warnings belong in the comparison
+    if quiet:
+        logger.propagate = False  # the pipeline's warnings belong in the comparison
     try:
         runner.share(shared)
         asyncio.run(runner.run())

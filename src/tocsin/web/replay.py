@@ -9,6 +9,7 @@ the server to read. Read-only: nothing is written to the database."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -28,7 +29,9 @@ MAX_ALERTS = 5_000  # the console's bound: a larger window is replayed from the 
 
 def _replay(ctx: Context, days: int) -> dict[str, Any]:
     now = ctx.now()
-    made = replay.replay(ctx, ctx.config, now - days * 86400, now, play, max_alerts=MAX_ALERTS)
+    # the server's log stays the server's while the simulation runs (``quiet=False``)
+    player = functools.partial(play, quiet=False)
+    made = replay.replay(ctx, ctx.config, now - days * 86400, now, player, max_alerts=MAX_ALERTS)
     data = made.to_json()
     real, candidate = data["real"], data["candidate"]
     people = sorted({p["person"] for side in (real, candidate) for p in side["people"]})
