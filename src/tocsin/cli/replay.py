@@ -136,7 +136,7 @@ def replay(
         typer.Option(
             "--max-alerts", help="Refuse a window that holds more alert episodes than this."
         ),
-    ] = 20_000,
+    ] = 10_000,
     hours: Annotated[
         str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
     ] = "08:00-18:00",

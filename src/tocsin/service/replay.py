@@ -29,18 +29,19 @@ from tocsin.service.context import Context
 from tocsin.store import history
 from tocsin.words import count
 
-MAX_ALERTS = 20_000  # episodes a replay plays unless told otherwise
+MAX_ALERTS = 10_000  # episodes a replay plays unless told otherwise (about 3 min)
 
 
 @dataclass
 class Played:
     """What a player leaves: the simulated database (the caller reads and disposes it), how
-    many candidate incidents the real acknowledgements acknowledged, and what the pipeline
-    warned of."""
+    many candidate incidents the real acknowledgements acknowledged, what the pipeline warned
+    of, and how many engine passes it took."""
 
     db: Engine
     acknowledged: int = 0
     warnings: list[str] = field(default_factory=list)
+    passes: int = 0  # engine passes the simulation took
 
 
 class Player(Protocol):

@@ -33,6 +33,9 @@ SOURCE = "replay"  # the scenario's name in messages
 # an episode that ended where it started (stored so) is resolved this long after its start:
 # a resolve in the same batch as its fire would find nothing firing yet
 MIN_EPISODE_S = 0.001
+# engine passes an alert may take (a flush, a trigger, escalation steps, deliveries, its end:
+# about 7 in bench/replay.py), beyond the simulation's own bound
+PASSES_PER_ALERT = 50
 
 
 def _scenario(since: float, until: float) -> Scenario:
@@ -111,6 +114,7 @@ class _Replay(_Runner):
                     return
 
         for episode in self.episodes:
+            self.max_steps += PASSES_PER_ALERT  # the bound on engine passes follows the window
             start = episode.starts_at
             yield from before(start, last=False)
             labels = dict(episode.labels)
@@ -188,4 +192,4 @@ def play(
     finally:
         logger.removeHandler(collect)
         logger.propagate = propagate
-    return Played(runner.db, runner.acknowledged, list(dict.fromkeys(collect.lines)))
+    return Played(runner.db, runner.acknowledged, list(dict.fromkeys(collect.lines)), runner.steps)

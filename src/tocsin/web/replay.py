@@ -4,17 +4,19 @@ configuration in force on the simulator's pipeline, beside what really happened
 
 The console replays only the configuration in force: a candidate file is replayed from the
 command line on the host (``tocsin replay --config``), so that no form ever names a file for
-the server to read. Read-only: nothing is written to the database."""
+the server to read. Read-only: nothing is written to the database. One replay at a time per
+process (another is refused: ``TooMany``), each bounded by ``MAX_ALERTS``."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from tocsin.errors import Invalid
+from tocsin.errors import Invalid, TooMany
 from tocsin.service import replay
 from tocsin.service.context import Context, serving
 from tocsin.simulate.replay import play
@@ -24,10 +26,22 @@ from tocsin.web.render import page
 router = APIRouter()
 
 WINDOWS = (1, 7, 30)  # a replay's window, in days
-MAX_ALERTS = 5_000  # the console's bound: a larger window is replayed from the command line
+MAX_ALERTS = 2_000  # the console's bound (about 40 s): a larger window from the command line
+
+
+_RUNNING = threading.Lock()  # one console replay at a time in this process
 
 
 def _replay(ctx: Context, days: int) -> dict[str, Any]:
+    if not _RUNNING.acquire(blocking=False):
+        raise TooMany("a replay is running already; try again when it has finished")
+    try:
+        return _replayed(ctx, days)
+    finally:
+        _RUNNING.release()
+
+
+def _replayed(ctx: Context, days: int) -> dict[str, Any]:
     now = ctx.now()
     # the server's log stays the server's while the simulation runs (``quiet=False``)
     player = functools.partial(play, quiet=False)
