@@ -219,6 +219,38 @@ def test_routing_to_a_policy_of_bob_pages_him_in_hours(paging: Paging) -> None:
     assert (result.acknowledgements, result.acknowledged) == (1, 1)
 
 
+def test_the_silences_and_overrides_people_made_are_kept(paging: Paging) -> None:
+    """bob stands in for alice from 07:00 to 12:00 and DiskFull is silenced: the candidate
+    (the same configuration) pages bob, and DiskFull is silenced there too."""
+    made = paging.api.post(
+        "/api/v1/overrides",
+        {
+            "schedule": "primary",
+            "user": "bob",
+            "replaces": "alice",
+            "start": "2027-01-15T07:00:00Z",
+            "end": "2027-01-15T12:00:00Z",
+        },
+        role="responder",
+    )
+    assert made.status_code == 201, made.text
+    silence = {
+        "matchers": [{"name": "alertname", "value": "DiskFull", "isRegex": False}],
+        "startsAt": "2027-01-15T07:00:00Z",
+        "endsAt": "2027-01-15T12:00:00Z",
+        "createdBy": "bob",
+        "comment": "disk replaced",
+    }
+    assert paging.api.post("/api/v2/silences", silence).status_code == 200
+    make_history(paging)
+    result = replay(paging, candidate())
+    real, cand = sides(result)
+    assert real == cand
+    assert real["people"] == [{"person": "bob", "timezone": "UTC", "pages": 1, "out_of_hours": 0}]
+    assert real["muted"] == {"silenced": 1, "inhibited": 0}
+    assert real["never_paged"] == 1
+
+
 def test_a_window_over_the_bound_is_refused(paging: Paging) -> None:
     make_history(paging)
     with pytest.raises(TooLarge, match="holds 2 alert episodes, more than the 1 alert"):
