@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tocsin.incidents.figures import Event
-from tocsin.incidents.replay import Incident, Member, check_window, compare, outcome
+from tocsin.incidents.replay import (
+    Incident,
+    Member,
+    acknowledgements,
+    check_window,
+    compare,
+    outcome,
+)
 from tocsin.incidents.stats import IncidentRow, Page
 
 T0 = datetime(2027, 1, 15, 20, 0, tzinfo=UTC).timestamp()  # a Friday, 21:00 in Berlin
@@ -123,3 +130,21 @@ def test_a_window_must_run_forward_and_last_at_most_90_days() -> None:
     assert check_window(T0, T0) == "since must be before until"
     assert check_window(T0, T0 + 90 * 86400) is None
     assert "longer than 90 days" in str(check_window(T0, T0 + 90 * 86400 + 1))
+
+
+def test_the_acknowledgements_of_the_window_carry_their_incidents_alerts() -> None:
+    acked = incident(
+        1,
+        T0,
+        [
+            Event(T0 + 60, "acknowledged", {"by": "alice"}),
+            Event(UNTIL + 1, "acknowledged", {"by": "bob"}),  # after the window
+        ],
+        [("a", T0), ("b", T0 + 10)],
+    )
+    other = incident(2, T0, [Event(T0 + 30, "acknowledged", {"by": "bob"})], [("c", T0)])
+    found = acknowledgements([acked, other], SINCE, UNTIL)
+    assert [(a.at - T0, a.by, a.incident, a.fingerprints) for a in found] == [
+        (30, "bob", 2, ("c",)),
+        (60, "alice", 1, ("a", "b")),
+    ]

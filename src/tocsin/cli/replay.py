@@ -115,14 +115,6 @@ def tables(result: dict[str, Any], zone: Zone = None) -> list[Any]:
     return parts
 
 
-def as_json(comparison: Any) -> dict[str, Any]:
-    """The comparison's JSON, its window as ISO 8601 times."""
-    data: dict[str, Any] = comparison.to_json()
-    for key in ("since", "until"):
-        data[key] = datetime.fromtimestamp(data[key], UTC).isoformat().replace("+00:00", "Z")
-    return data
-
-
 @with_site
 def replay(
     since: Annotated[
@@ -191,7 +183,7 @@ def replay(
         raise typer.Exit(1) from None
     finally:
         db.dispose()
-    data = as_json(result)
+    data = result.to_json()
     if output == "json":
         print(json.dumps(data, indent=2))
         return

@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from tocsin import times
 from tocsin.alerts.silences import Silence
 from tocsin.incidents import stats
 from tocsin.incidents.figures import Event, page_key
@@ -154,8 +155,8 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "since": self.since,
-            "until": self.until,
+            "since": _iso(self.since),
+            "until": _iso(self.until),
             "alerts": self.alerts,
             "acknowledgements": {"real": self.acknowledgements, "applied": self.acknowledged},
             "real": self.real.to_json(),
@@ -165,6 +166,10 @@ class Comparison:
         }
 
 
+def _iso(ts: float) -> str:
+    return times.to_dt(ts).isoformat().replace("+00:00", "Z")
+
+
 def check_window(since: float, until: float) -> str | None:
     """Why a window cannot be replayed, or None."""
     if since >= until:
@@ -172,6 +177,25 @@ def check_window(since: float, until: float) -> str | None:
     if until - since > MAX_WINDOW_S:
         return "the window is longer than 90 days (the longest simulation): replay a shorter one"
     return None
+
+
+def acknowledgements(
+    incidents: Iterable[Incident], since: float, until: float
+) -> list[Acknowledgement]:
+    """The real acknowledgements in the window, in time order, each with the alerts of the
+    incident it acknowledged (what the player maps to the candidate's incidents)."""
+    found = [
+        Acknowledgement(
+            e.at,
+            str(e.detail.get("by") or "replay"),
+            i.row.id,
+            tuple(m.fingerprint for m in i.members),
+        )
+        for i in incidents
+        for e in i.row.events
+        if e.kind == "acknowledged" and since <= e.at < until and i.members
+    ]
+    return sorted(found, key=lambda a: (a.at, a.incident))
 
 
 def _before(row: stats.IncidentRow, until: float) -> stats.IncidentRow:

@@ -56,25 +56,6 @@ class Player(Protocol):
     ) -> Played: ...
 
 
-def acknowledgements(
-    incidents: Iterable[rules.Incident], since: float, until: float
-) -> list[rules.Acknowledgement]:
-    """The real acknowledgements in the window, in time order, with the alerts of the
-    incident each acknowledged."""
-    found = [
-        rules.Acknowledgement(
-            e.at,
-            str(e.detail.get("by") or "replay"),
-            i.row.id,
-            tuple(m.fingerprint for m in i.members),
-        )
-        for i in incidents
-        for e in i.row.events
-        if e.kind == "acknowledged" and since <= e.at < until and i.members
-    ]
-    return sorted(found, key=lambda a: (a.at, a.incident))
-
-
 def replay(
     ctx: Context,
     candidate: Config,
@@ -103,7 +84,7 @@ def replay(
             )
         real, real_pages = history.outcome_rows(conn, since, until)
         shared = history.context(conn, since, until)
-    acks = acknowledgements(real, since, until)
+    acks = rules.acknowledgements(real, since, until)
     # no more than were counted: episodes stored since (a server still taking alerts in)
     # start after the count, and the bound holds
     episodes = islice(history.episodes(ctx.db, since, until), held)
