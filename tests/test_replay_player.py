@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from tocsin.config import parse_config
 from tocsin.incidents.replay import Context, Episode
-from tocsin.simulate import replay
+from tocsin.simulate import ScenarioError, replay
 from tocsin.store.schema import incidents
 
 START = 1_800_000_000.0
@@ -78,3 +78,20 @@ def test_a_resolve_ends_only_the_alert_whose_episode_ended() -> None:
     finally:
         played.db.dispose()
     assert status != "resolved"  # host1 still fired after Load{} ended
+
+
+def test_an_alert_the_candidates_limits_refuse_is_named_by_its_episode() -> None:
+    config = parse_config(CONFIG + "limits: {max_labels_per_alert: 2}\n")
+    episodes = [
+        Episode(1, "a" * 16, {"alertname": "A", "instance": "h"}, {}, START, START + 60),
+        Episode(
+            9, "b" * 16, {"alertname": "B", "instance": "h", "x": "y"}, {}, START + 5, START + 60
+        ),
+    ]
+    with pytest.raises(ScenarioError) as caught:
+        replay.play(config, START, START + 3600, iter(episodes), [], Context())
+    assert caught.value.problems == [
+        "replay: the candidate's limits refuse the stored alert "
+        "{'alertname': 'B', 'instance': 'h', 'x': 'y'} (episode 9, started "
+        "2027-01-15T08:00:05Z): 3 labels, more than the 2 allowed"
+    ]

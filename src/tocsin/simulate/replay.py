@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
@@ -25,7 +26,14 @@ from tocsin.config import Config
 from tocsin.incidents.replay import Acknowledgement, Context, Episode
 from tocsin.service.replay import Played
 from tocsin.simulate.run import MAX_STEPS, _Collect, _Runner
-from tocsin.simulate.scenario import Event, IncidentRef, Scenario, ScenarioModel, Step
+from tocsin.simulate.scenario import (
+    Event,
+    IncidentRef,
+    Scenario,
+    ScenarioError,
+    ScenarioModel,
+    Step,
+)
 from tocsin.store import outbox, repo
 from tocsin.store.db import begin_write
 
@@ -36,6 +44,7 @@ MIN_EPISODE_S = 0.001
 # engine passes an alert may take (a flush, a trigger, escalation steps, deliveries, its end:
 # about 7 in bench/replay.py), beyond the simulation's own bound
 PASSES_PER_ALERT = 50
+_PROBLEM = re.compile(r"[^:]*: events\[(\d+)\]\.fire: (?:alert \d+: )?(.*)", re.DOTALL)
 
 
 def _scenario(since: float, until: float) -> Scenario:
@@ -69,6 +78,7 @@ class _Replay(_Runner):
         self.acknowledgements = list(acknowledgements)
         self.acknowledged = 0
         self.pending: dict[int, Acknowledgement] = {}  # an acknowledgement's step, by index
+        self.origin: dict[int, Episode] = {}  # a fire's episode, by index, until posted
 
     def share(self, shared: Context) -> None:
         """Copy the silences and overrides people made into the simulated database."""
@@ -119,6 +129,7 @@ class _Replay(_Runner):
             yield from before(start, last=False)
             labels = dict(episode.labels)
             index += 1
+            self.origin[index] = episode
             yield Step(
                 start,
                 index,
@@ -132,6 +143,30 @@ class _Replay(_Runner):
     def resolving(self, selector: dict[str, str]) -> list[tuple[dict[str, str], datetime]]:
         """The one alert whose labels these are: a replayed resolve ends that episode only."""
         return [(labels, since) for labels, since in self.firing.values() if labels == selector]
+
+    def _post(self, batch: list[Step], now: float) -> None:
+        """Post as the simulation does; an alert the candidate's limits refuse is named by
+        its stored episode, not by a scenario's event."""
+        try:
+            super()._post(batch, now)
+        except ScenarioError as exc:
+            raise ScenarioError([self._refused(problem) for problem in exc.problems]) from None
+        finally:
+            for step in batch:
+                self.origin.pop(step.index, None)
+
+    def _refused(self, problem: str) -> str:
+        """A problem with a posted event (``replay: events[3].fire: alert 0: ...``) said of
+        the stored episode it came from."""
+        found = _PROBLEM.match(problem)
+        episode = self.origin.get(int(found.group(1))) if found else None
+        if found is None or episode is None:
+            return problem
+        started = times.to_dt(episode.starts_at).isoformat().replace("+00:00", "Z")
+        return (
+            f"{SOURCE}: the candidate's limits refuse the stored alert {dict(episode.labels)} "
+            f"(episode {episode.id}, started {started}): {found.group(2)}"
+        )
 
     def _apply(self, batch: list[Step]) -> None:
         ack = self.pending.pop(batch[0].index, None)
