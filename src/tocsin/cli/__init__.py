@@ -20,6 +20,7 @@ from tocsin.cli import (
     maintenance,
     me,
     paging,
+    replay,
     reports,
     response,
     runbooks,
@@ -63,6 +64,7 @@ app.command()(server.serve)
 app.command()(simulation.simulate)
 app.command("oncall")(paging.oncall)
 app.command("report")(reports.report)
+app.command("replay")(replay.replay)
 app.command("run")(runs.run)
 
 # groups, each of one module

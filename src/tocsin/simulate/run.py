@@ -40,7 +40,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -178,7 +178,7 @@ class _Runner:
 
     async def run(self) -> None:
         try:
-            for at, batch in _batches(self.scenario.steps):
+            for at, batch in _batches(self.events()):
                 await self._until(at, inclusive=False)
                 self.clock.set(max(self.clock.now(), at))
                 self._apply(batch)
@@ -187,6 +187,18 @@ class _Runner:
             self.clock.set(max(self.clock.now(), self.scenario.end))
         finally:
             await self.engine.deliverer.close()
+
+    def events(self) -> Iterable[Step]:
+        """The events to play, in time order: the scenario's (``tocsin replay`` plays stored
+        history instead, read as it goes: ``simulate/replay.py``)."""
+        return self.scenario.steps
+
+    def resolving(self, selector: dict[str, str]) -> list[tuple[dict[str, str], datetime]]:
+        """The firing alerts a ``resolve`` event ends (labels, startsAt): every one that has
+        the selector's labels."""
+        return [
+            (labels, since) for labels, since in self.firing.values() if covers(labels, selector)
+        ]
 
     # ---- time
 
@@ -337,8 +349,7 @@ class _Runner:
                 assert ev.resolve is not None
                 bodies = [
                     {"labels": labels, "startsAt": format_time(since), "endsAt": format_time(when)}
-                    for labels, since in self.firing.values()
-                    if covers(labels, ev.resolve)
+                    for labels, since in self.resolving(ev.resolve)
                 ]
             for body in bodies:
                 try:
@@ -491,7 +502,7 @@ def _last_timeline_id(conn: Connection) -> int:
     return int(conn.execute(select(func.max(timeline.c.id))).scalar_one_or_none() or 0)
 
 
-def _batches(steps: Sequence[Step]) -> Iterator[tuple[float, list[Step]]]:
+def _batches(steps: Iterable[Step]) -> Iterator[tuple[float, list[Step]]]:
     """Steps as they are applied: consecutive fire/resolve events at one instant together,
     every other event alone."""
     batch: list[Step] = []

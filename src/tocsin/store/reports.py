@@ -46,9 +46,10 @@ def _person(target: str, message: str) -> str | None:
     return name if kind == "user" and name else None
 
 
-def window(conn: Connection, since: float, until: float) -> WindowRows:
+def window(conn: Connection, since: float, until: float, with_episodes: bool = True) -> WindowRows:
     """The incidents opened in ``[since, until)`` with their timelines and alerts, the alert
-    episodes that started in it, and those incidents' pages to people: five queries."""
+    episodes that started in it (none without ``with_episodes``: ``tocsin replay`` reads
+    them in chunks), and those incidents' pages to people: five queries."""
     opened = (incidents.c.opened_at >= since) & (incidents.c.opened_at < until)
     in_window = select(incidents.c.id).where(opened).scalar_subquery()
 
@@ -112,14 +113,18 @@ def window(conn: Connection, since: float, until: float) -> WindowRows:
             .order_by(incidents.c.id)
         )
     ]
-    episodes = [
-        Episode(_labels(labels), float(starts_at))
-        for labels, starts_at in conn.execute(
-            select(alerts.c.labels, alerts.c.starts_at).where(
-                alerts.c.starts_at >= since, alerts.c.starts_at < until
+    episodes = (
+        [
+            Episode(_labels(labels), float(starts_at))
+            for labels, starts_at in conn.execute(
+                select(alerts.c.labels, alerts.c.starts_at).where(
+                    alerts.c.starts_at >= since, alerts.c.starts_at < until
+                )
             )
-        )
-    ]
+        ]
+        if with_episodes
+        else []
+    )
     pages = [Page(incident_id, at, people[n]) for incident_id, at, n in notified if n in people]
     return WindowRows(found, episodes, pages)
 
