@@ -18,9 +18,11 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tocsin.alerts.heartbeat import Monitor
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
 from tocsin.config.execute import check_execute
+from tocsin.config.heartbeats import build_monitors
 from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
 from tocsin.config.routes import alertmanager_yaml, build_route, check_routes, inhibit_rules
@@ -69,6 +71,7 @@ class Config:
     base_dir: Path
     paging: Paging = field(default_factory=Paging)
     postmortem: Template | None = None  # postmortem_template, compiled and checked
+    heartbeats: tuple[Monitor, ...] = ()  # heartbeats:, built (config/heartbeats.py)
 
     @property
     def limits(self) -> Limits:
@@ -185,6 +188,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         base_dir=base_dir,
         paging=paging,
         postmortem=postmortem,
+        heartbeats=build_monitors(model.heartbeats),
     )
 
 
