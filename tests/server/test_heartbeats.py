@@ -299,3 +299,26 @@ def test_a_heartbeat_removed_by_a_reload_ends_and_its_alert_resolves(
         with db.connect() as conn:
             names = conn.execute(select(heartbeats.c.name)).scalars().all()
             assert names == ["backup"]
+
+
+def test_the_console_lists_the_heartbeats_missed_first(db: Engine, clock: VirtualClock) -> None:
+    from tests.server.test_console import signin
+    from tocsin.web import console
+
+    state = make_state(db, clock, CONFIG)
+    with TestClient(console.install(create_app(state, run_engine=False))) as client:
+        api = Api(client, state, db)
+        api.post("/api/v1/heartbeats/prometheus", None, role="intake")
+        settle(api)
+        clock.advance(15 * 60)  # backup is missed; prometheus beats again just in time
+        api.post("/api/v1/heartbeats/prometheus", None, role="intake")
+        settle(api)
+        assert "/signin" in str(client.get("/heartbeats").url)  # not signed in
+        assert signin(client, api.tokens["viewer"], "/heartbeats").status_code == 303
+        shown = client.get("/heartbeats")
+        assert shown.status_code == 200 and "/heartbeats" in str(shown.url), shown.text
+        text = shown.text
+        assert text.index("<code>backup</code>") < text.index("<code>prometheus</code>")
+        assert "missed since 2027-01-15 08:15:00 UTC" in text
+        assert "2 beats" in text and "never" in text
+        assert "<code>alertname=&#34;Watchdog&#34;</code>" in text

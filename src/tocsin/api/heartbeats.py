@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from tocsin.alerts.model import Alert
 from tocsin.api.auth import Reader, require
-from tocsin.api.context import context
+from tocsin.api.context import context, state_of
 from tocsin.service import heartbeats
 
 router = APIRouter()
@@ -37,6 +37,5 @@ async def listing(request: Request, _by: Reader) -> Response:
 async def beat_by(request: Request, alerts: Sequence[Alert]) -> None:
     """After an intake stored its alerts: those that match a heartbeat's ``from_alert`` beat
     it (nothing to do, and no thread, when no heartbeat watches alerts)."""
-    ctx = context(request)
-    if alerts and heartbeats.watched(ctx):
-        await asyncio.to_thread(heartbeats.seen, ctx, alerts)
+    if alerts and any(m.matchers for m in state_of(request).config.heartbeats):
+        await asyncio.to_thread(heartbeats.seen, context(request), alerts)

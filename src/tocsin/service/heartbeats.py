@@ -35,11 +35,6 @@ def beat(ctx: Context, name: str) -> dict[str, Any]:
     return view(monitor, row.beats, row.count, now)
 
 
-def watched(ctx: Context) -> bool:
-    """Whether any monitor is beaten by received alerts (the intakes ask before ``seen``)."""
-    return any(m.matchers for m in ctx.config.heartbeats)
-
-
 def seen(ctx: Context, alerts: Sequence[Alert]) -> list[str]:
     """Received alerts as beats: every monitor whose ``from_alert`` matchers a firing alert
     matches is beaten once. The names beaten."""

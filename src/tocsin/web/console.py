@@ -9,6 +9,7 @@ from tocsin.web import (
     act,
     admin,
     contacts,
+    heartbeats,
     knowledge,
     muting,
     oidc,
@@ -27,6 +28,7 @@ def install(app: FastAPI) -> FastAPI:
     for router in (
         review.router,
         muting.router,
+        heartbeats.router,
         oncall.router,
         admin.router,
         contacts.router,
