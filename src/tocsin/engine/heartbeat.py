@@ -57,8 +57,10 @@ def due(settings: Settings, conn: Connection, item: Any, owner: str, now: float)
     if decided.alerts:
         _send(conn, config, decided.alerts, now)
     if decided.state.state != row.beats.state:
-        said = "heartbeat missed" if decided.state.state == MISSED else "heartbeat back"
-        log.info(said, extra=logs.fields(heartbeat=row.name))
+        if decided.state.state == MISSED:
+            log.warning("heartbeat missed", extra=logs.fields(heartbeat=row.name))
+        else:
+            log.info("heartbeat back", extra=logs.fields(heartbeat=row.name))
     if decided.state != row.beats:
         heartbeats.save(conn, row.id, decided.state)
     repo.reschedule(conn, item.id, owner, decided.next_at)
