@@ -322,3 +322,23 @@ def test_the_console_lists_the_heartbeats_missed_first(db: Engine, clock: Virtua
         assert "missed since 2027-01-15 08:15:00 UTC" in text
         assert "2 beats" in text and "never" in text
         assert "<code>alertname=&#34;Watchdog&#34;</code>" in text
+
+
+def test_a_simulation_says_it_leaves_heartbeats_out(tmp_path: Path) -> None:
+    """A scenario sends no beats: every heartbeat would be missed, so none is checked, and
+    the warnings say so rather than leaving it unsaid."""
+    from typer.testing import CliRunner
+
+    from tocsin.cli import app
+
+    (tmp_path / "tocsin.yaml").write_text(CONFIG)
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        "config: tocsin.yaml\nstart: 2027-01-15T08:00:00Z\nuntil: 1h\nevents:\n"
+        "  - {at: 0s, fire: {alertname: Disk, severity: warning}}\n"
+    )
+    done = CliRunner().invoke(app, ["simulate", str(scenario), "--format", "table"])
+    assert done.exit_code == 0, done.output
+    assert "HeartbeatMissed" not in done.output.split("Warnings")[0]
+    warned = " ".join(done.output.split("Warnings")[1].split())
+    assert "heartbeats are not simulated" in warned and "backup, prometheus" in warned

@@ -79,6 +79,7 @@ class DueWorkEngine:
         owner: str | None = None,
         catalog: Catalog | None = None,
         channel_factory: ChannelFactory | None = None,
+        heartbeats: bool = True,
     ):
         self.db = db
         self.clock = clock
@@ -89,7 +90,9 @@ class DueWorkEngine:
         self.executor: Executor | None = None  # runbook commands, where a server runs them
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
-        # which configuration's heartbeat monitors have their rows (a reload counts up)
+        # which configuration's heartbeat monitors have their rows (a reload counts up);
+        # none where ``heartbeats`` is off (``tocsin simulate``: a scenario has no beats)
+        self.heartbeats = heartbeats
         self._generation, self._watched = 1, 0
 
     @property
@@ -132,10 +135,9 @@ class DueWorkEngine:
         try:
             with begin_write(self.db) as conn:
                 _fresh(conn)
+                # before the claim: a monitor checked now is in this batch
                 watching = self._generation
-                if (
-                    watching != self._watched
-                ):  # before the claim: a monitor checked now is in this batch
+                if self.heartbeats and watching != self._watched:
                     heartbeat.watch(conn, self.config, now)
                 items = repo.claim_due(
                     conn, now, self.owner, LEASE_S, limit, exclude=[kinds.DELIVER]
