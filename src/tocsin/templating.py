@@ -51,6 +51,7 @@ they are http(s).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -142,6 +143,39 @@ def _environment(html: bool) -> _Sandbox:
 _ENVIRONMENTS = {False: _environment(False), True: _environment(True)}
 
 
+class JsonValue(str):
+    """A whole JSON value a JSON template asked for (``{{ alerts | tojson }}``): printed as it
+    is, never escaped again."""
+
+
+def _json_text(value: Any) -> Any:
+    """What every ``{{ … }}`` of a JSON template prints: the value's text escaped as the
+    inside of a JSON string (quotes, backslashes, newlines and every control character), so
+    a label cannot end the string it is printed in; a ``tojson`` value as it is."""
+    if isinstance(value, JsonValue):
+        return value
+    return json.dumps(str(value), ensure_ascii=False)[1:-1]
+
+
+def _tojson(value: Any) -> JsonValue:
+    try:
+        return JsonValue(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    except (TypeError, ValueError) as exc:
+        raise SecurityError(f"tojson: {exc}") from None
+
+
+def _json_environment() -> _Sandbox:
+    """JSON bodies (a webhook's ``body_template``): no HTML escaping, every printed value
+    escaped as JSON string text (``_json_text``), ``tojson`` for a whole value."""
+    env = _environment(False)
+    env.finalize = _json_text
+    env.filters["tojson"] = _tojson
+    return env
+
+
+_JSON_ENVIRONMENT = _json_environment()
+
+
 @dataclass(frozen=True, eq=False)
 class Template:
     """A compiled template and the name its errors carry (e.g. ``slack-oncall.text``)."""
@@ -149,20 +183,24 @@ class Template:
     name: str
     html: bool
     compiled: jinja2.Template
+    json_body: bool = False
 
 
 @functools.lru_cache(maxsize=512)
-def _compile(source: str, html: bool) -> jinja2.Template:
-    return _ENVIRONMENTS[html].from_string(source)
+def _compile(source: str, html: bool, json_body: bool = False) -> jinja2.Template:
+    return (_JSON_ENVIRONMENT if json_body else _ENVIRONMENTS[html]).from_string(source)
 
 
-def compile_template(source: str, name: str, *, html: bool = False) -> Template:
-    """Compile (or take from the cache) a template; TemplateError on a syntax error."""
+def compile_template(
+    source: str, name: str, *, html: bool = False, json_body: bool = False
+) -> Template:
+    """Compile (or take from the cache) a template; TemplateError on a syntax error.
+    ``json_body``: a JSON document, each printed value escaped as JSON string text."""
     try:
-        compiled = _compile(source, html)
+        compiled = _compile(source, html, json_body)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(name, exc.message or str(exc), exc.lineno) from None
-    return Template(name=name, html=html, compiled=compiled)
+    return Template(name=name, html=html, compiled=compiled, json_body=json_body)
 
 
 def _template_line(exc: BaseException) -> int | None:
@@ -228,6 +266,67 @@ def check_template(source: str, name: str, *, html: bool = False) -> Template:
             raise TemplateError(
                 name, f"{exc.reason} (rendering a {kind} message)", exc.lineno
             ) from None
+    return template
+
+
+def render_json(
+    template: Template, context: Mapping[str, Any], *, max_chars: int = DEFAULT_MAX_CHARS
+) -> str:
+    """Render a JSON template and check what it made: TemplateError unless it is one valid
+    JSON document (an output cut at ``max_chars`` is not)."""
+    out = render(template, context, max_chars=max_chars)
+    try:
+        json.loads(out)
+    except ValueError as exc:
+        raise TemplateError(template.name, f"does not render valid JSON: {exc}") from None
+    return out
+
+
+# What a JSON template is checked against besides the samples: every text from alerts made
+# of what breaks JSON (quotes, a backslash, newlines, controls, a Jinja expression).
+HOSTILE = 'x", "y": 1} \\ \n\r\t \x00 \x1b[31m \u2028 {{ 7*7 }} </script>'
+
+
+def _hostile(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The context with every text that comes from alerts (labels, annotations, titles,
+    summaries) replaced by hostile text."""
+
+    def texts(values: Mapping[str, str]) -> dict[str, str]:
+        return {k: HOSTILE for k in values}
+
+    out = dict(context)
+    for key in ("title", "summary"):
+        out[key] = HOSTILE
+    if out.get("text") is not None:
+        out["text"] = HOSTILE
+    for key in ("group_labels", "common_labels", "common_annotations"):
+        out[key] = texts(out[key])
+    for key in ("alerts", "firing", "resolved"):
+        out[key] = [
+            {
+                **a,
+                "name": HOSTILE,
+                "labels": texts(a["labels"]),
+                "annotations": texts(a["annotations"]),
+            }
+            for a in out[key]
+        ]
+    return out
+
+
+def check_json_template(source: str, name: str) -> Template:
+    """A JSON body template checked at load: it renders one valid JSON document for every
+    message kind's sample, and still does when every text from alerts is hostile (a value
+    printed outside a JSON string fails here, never on a real page)."""
+    template = compile_template(source, name, json_body=True)
+    for kind in KINDS:
+        for what, context in (("", sample_context(kind)), (" with hostile labels", None)):
+            try:
+                render_json(template, context or _hostile(sample_context(kind)))
+            except TemplateError as exc:
+                raise TemplateError(
+                    name, f"{exc.reason} (rendering a {kind} message{what})", exc.lineno
+                ) from None
     return template
 
 

@@ -14,6 +14,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from tocsin import ratelimit, times
+from tocsin.alerts.mapping import DEDUP_LABEL
+from tocsin.alerts.model import Alert
 from tocsin.alerts.payloads import (
     Limits,
     PagerDutyInvalid,
@@ -29,7 +31,9 @@ from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
 from tocsin.api.heartbeats import beat_by
 from tocsin.api.raw import Abort, read_json
-from tocsin.service import events
+from tocsin.errors import NotFound
+from tocsin.service import events, sources
+from tocsin.service.context import Context
 
 router = APIRouter()
 
@@ -44,15 +48,28 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
     state = state_of(request)
     try:
         body = await read_json(request, state.config.model.limits.max_body_bytes, what)
+    except Abort as abort:
+        return abort.response
+    return await _store(request, body, parse, source)
+
+
+async def _store(
+    request: Request, body: Any, parse: Parser, source: str, keyed_by: str | None = None
+) -> Response:
+    """Parse a body read and store its alerts (the answers of ``_intake``). ``keyed_by``: the
+    intake whose alerts with a deduplication key keep their first labels (``service.sources``)."""
+    state = state_of(request)
+    try:
         parsed = parse(
             body, times.to_dt(state.clock.now()), state.config.resolve_timeout_s, state.limits
         )
-    except Abort as abort:
-        return abort.response
     except StructuralError as exc:
         return JSONResponse(status_code=422, content={"error": str(exc)})
     except TooLarge as exc:
         return JSONResponse(status_code=413, content={"error": str(exc)})
+    if keyed_by is not None and any(DEDUP_LABEL in a.labels for a in parsed.alerts):
+        ctx = context(request)
+        parsed.alerts = await asyncio.to_thread(_keep_first_labels, ctx, keyed_by, parsed)
     stored = 0
     if parsed.alerts:
         assert state.writer is not None
@@ -62,6 +79,15 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
         status_code=400 if parsed.errors else 200,
         content={"stored": stored, "errors": parsed.errors},
     )
+
+
+def _keep_first_labels(ctx: Context, intake: str, parsed: Parsed) -> list[Alert]:
+    keyed = [(i, a) for i, a in enumerate(parsed.alerts) if DEDUP_LABEL in a.labels]
+    first = sources.keyed(ctx, intake, [(a.labels[DEDUP_LABEL], a.labels) for _, a in keyed])
+    alerts = list(parsed.alerts)
+    for (i, alert), labels in zip(keyed, first, strict=True):
+        alerts[i] = replace(alert, labels=labels)
+    return alerts
 
 
 @router.post("/api/v1/intake/alertmanager")
@@ -151,3 +177,39 @@ async def pagerduty_enqueue(request: Request) -> Response:
         status_code=202,
         content={"status": "success", "message": "Event processed", "dedup_key": dedup},
     )
+
+
+@router.post("/api/v1/intake/{name}")
+async def mapped_intake(name: str, request: Request) -> Response:
+    """An intake of ``intakes:`` (docs/sources.md): the tool's JSON read through its mapping.
+    An SNS intake takes SNS's messages, each signed (no token: the signature and the topic say
+    who sent it); the others need a token of a role that may send alerts, unless the intake is
+    ``anonymous``."""
+    state = state_of(request)
+    intake = next((i for i in state.config.model.intakes if i.name == name), None)
+    if intake is None:
+        require(request, "intake")  # which intakes exist is not told to just anyone
+        raise NotFound(f"no intake is named {name!r} (intakes: in the configuration)")
+    limit = state.config.model.limits.max_body_bytes
+    if intake.sns is None:
+        if not (intake.anonymous and "authorization" not in request.headers):
+            require(request, "intake")
+        try:
+            body = await read_json(request, limit, "intake")
+        except Abort as abort:
+            return abort.response
+        return await _store(request, body, intake.parser.parse, f"intake:{name}", name)
+    try:
+        body = await read_json(request, limit, "SNS message")
+    except Abort as abort:
+        return abort.response
+    cfg = intake.sns
+    ctx = context(request)
+    outcome = await asyncio.to_thread(sources.receive_sns, ctx, name, cfg, body)
+    if outcome.payload is None:
+        return JSONResponse(status_code=200, content={"stored": 0, "said": outcome.said})
+    try:
+        return await _store(request, outcome.payload, intake.parser.parse, f"intake:{name}", name)
+    except Exception:
+        await asyncio.to_thread(sources.forget, ctx, outcome.key)
+        raise

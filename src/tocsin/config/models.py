@@ -26,6 +26,7 @@ from pydantic import (
 
 from tocsin.alerts.matchers import parse_matcher
 from tocsin.config.duties import DutiesConfig
+from tocsin.config.intakes import IntakeConfig, check_unique
 from tocsin.oncall.throttle import Limit
 from tocsin.times import parse_duration
 
@@ -335,6 +336,9 @@ class WebhookChannelConfig(_ChannelBase):
     url: str
     secret: Secret | None = None  # HMAC-SHA256 signing key
     headers: dict[str, str] = Field(default_factory=dict)
+    # the request body as a JSON template (Teams, Google Chat ...: docs/sources.md), in place
+    # of tocsin's own JSON; every value it prints is escaped as JSON string text
+    body_template: str | None = Field(default=None, max_length=100_000)
 
 
 class PagerDutyChannelConfig(_ChannelBase):
@@ -764,3 +768,12 @@ class TocsinConfig(_Strict):
     heartbeats: Annotated[list[HeartbeatConfig], AfterValidator(_unique_heartbeats)] = Field(
         default_factory=list, max_length=1000
     )
+    # JSON from other tools through mappings: POST /api/v1/intake/{name} (docs/sources.md)
+    intakes: list[IntakeConfig] = Field(default_factory=list)
+
+    @field_validator("intakes")
+    @classmethod
+    def _unique_intakes(cls, value: list[IntakeConfig]) -> list[IntakeConfig]:
+        for _, problem in check_unique(value):
+            raise ValueError(problem)
+        return value

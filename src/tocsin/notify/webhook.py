@@ -1,5 +1,9 @@
 """Webhook: a ``Message`` as signed JSON (``to_json`` plus ``"version": "1"``), for receivers
-of our own.
+of our own; or, with a ``body_template``, the JSON another service reads (a Microsoft Teams or
+Google Chat webhook: examples/webhook-templates/), rendered by the one sandboxed renderer with
+every printed value escaped as JSON string text, and checked to be valid JSON before it is sent
+(``templating.render_json``). A body that cannot be made is a failed delivery that is not
+retried: the message goes to the channel's fallback with the reason.
 
 Webhook signature (for receivers)
 ---------------------------------
@@ -27,9 +31,9 @@ from typing import Protocol
 
 from tocsin.notify.base import ChannelConfigError, ChannelSettings, Parts, SecretRef, secret_value
 from tocsin.notify.http import USER_AGENT, HttpChannel, check_url
-from tocsin.notify.message import Message, to_json
+from tocsin.notify.message import Message, message_context, to_json
 from tocsin.notify.retry import Outcome
-from tocsin.templating import one_line
+from tocsin.templating import Template, TemplateError, check_json_template, one_line, render_json
 
 WEBHOOK_VERSION = "1"
 SIGNATURE_TOLERANCE_S = 300.0
@@ -80,16 +84,27 @@ class WebhookSettings(ChannelSettings, Protocol):
     @property
     def headers(self) -> Mapping[str, str]: ...
 
+    @property
+    def body_template(self) -> str | None:
+        """A JSON template of the request body (None: tocsin's own JSON)."""
+        ...
+
 
 class WebhookChannel(HttpChannel):
     kind = "webhook"
 
     def __init__(
-        self, parts: Parts, url: str, secret: str | None, headers: Mapping[str, str]
+        self,
+        parts: Parts,
+        url: str,
+        secret: str | None,
+        headers: Mapping[str, str],
+        template: Template | None = None,
     ) -> None:
         super().__init__(parts, url)
         self._secret = secret
         self._headers = dict(headers)
+        self._template = template
 
     @staticmethod
     def body(message: Message) -> bytes:
@@ -99,8 +114,18 @@ class WebhookChannel(HttpChannel):
             separators=(",", ":"),
         ).encode("utf-8")
 
+    def rendered(self, message: Message) -> bytes:
+        """The request body: the channel's template rendered for ``message`` (TemplateError
+        when it cannot be, or is not JSON), else tocsin's own JSON."""
+        if self._template is None:
+            return self.body(message)
+        return render_json(self._template, message_context(message)).encode("utf-8")
+
     async def _send(self, message: Message) -> Outcome:
-        body = self.body(message)
+        try:
+            body = self.rendered(message)
+        except TemplateError as exc:
+            return Outcome(ok=False, error=f"body_template: {exc}", transient=False)
         timestamp = str(int(self._clock.now()))
         headers = {"User-Agent": USER_AGENT, **self._headers}
         headers["Content-Type"] = "application/json"
@@ -119,4 +144,11 @@ def build(cfg: WebhookSettings, parts: Parts) -> WebhookChannel:
             raise ChannelConfigError(f"{parts.where}: header {key!r} is not a valid header")
     where = f"{parts.where}: secret"
     secret = secret_value(parts.secrets, cfg.secret, where) if cfg.secret else None
-    return WebhookChannel(parts, check_url(cfg.url, f"{parts.where}: url"), secret, cfg.headers)
+    template = None
+    if cfg.body_template is not None:
+        try:
+            template = check_json_template(cfg.body_template, f"{parts.name}.body_template")
+        except TemplateError as exc:
+            raise ChannelConfigError(f"{parts.where}: {exc}") from None
+    url = check_url(cfg.url, f"{parts.where}: url")
+    return WebhookChannel(parts, url, secret, cfg.headers, template)
