@@ -37,6 +37,7 @@ from tocsin.alerts.payloads import (
 from tocsin.alerts.silences import silence_json as gettable_silence
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
+from tocsin.api.heartbeats import beat_by
 from tocsin.api.raw import Abort, read_json
 from tocsin.clock import Budget
 from tocsin.errors import Conflict, Invalid, NotFound, Unavailable
@@ -263,6 +264,7 @@ async def post_alerts(request: Request) -> Response:
     if parsed.alerts:
         assert state.writer is not None
         await state.writer.write(parsed.alerts, "api")
+        await beat_by(request, parsed.alerts)
     if parsed.errors:
         return bad_request("; ".join(parsed.errors))
     return Response(status_code=200)

@@ -28,6 +28,7 @@ from tocsin.api import (
 )
 from tocsin.api import contacts as contacts_api
 from tocsin.api import maintenance as maintenance_api
+from tocsin.api import heartbeats as heartbeats_api
 from tocsin.api import pagerduty as pagerduty_api
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api
@@ -193,6 +194,7 @@ def create_app(
     app.include_router(pagerduty_api.router, tags=["pagerduty"])
     app.include_router(slack_api.router, tags=["slack"])
     app.include_router(contacts_api.router, tags=["contact methods"])
+    app.include_router(heartbeats_api.router, tags=["heartbeats"])
 
     def docs_reader(request: Request) -> None:
         """The API's description is public only where ``api.public_docs`` says so; else any

@@ -29,6 +29,7 @@ from tocsin.alerts.payloads import (
 )
 from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
+from tocsin.api.heartbeats import beat_by
 from tocsin.api.raw import Abort, read_json
 from tocsin.errors import NotFound
 from tocsin.service import events, sources
@@ -73,6 +74,7 @@ async def _store(
     if parsed.alerts:
         assert state.writer is not None
         stored = (await state.writer.write(parsed.alerts, source)).stored
+        await beat_by(request, parsed.alerts)
     return JSONResponse(
         status_code=400 if parsed.errors else 200,
         content={"stored": stored, "errors": parsed.errors},
@@ -162,6 +164,7 @@ async def pagerduty_enqueue(request: Request) -> Response:
             return _pd_invalid(parsed.errors)
         assert state.writer is not None
         await state.writer.write(parsed.alerts, "pagerduty")
+        await beat_by(request, parsed.alerts)
     elif event.action == "resolve" and known is not None:
         stored = events.current(ctx, known)
         if stored is not None:

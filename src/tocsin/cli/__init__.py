@@ -16,6 +16,7 @@ import typer
 from tocsin import __version__
 from tocsin.cli import (
     configuration,
+    heartbeats,
     incidents,
     maintenance,
     me,
@@ -94,6 +95,7 @@ app.add_typer(incident_app, name="incident")
 app.add_typer(paging.override_app, name="override")
 app.add_typer(silences.silence_app, name="silence")
 app.add_typer(maintenance.maintenance_app, name="maintenance")
+app.add_typer(heartbeats.heartbeats_app, name="heartbeats")
 app.add_typer(response.actions_app, name="actions")
 app.add_typer(runs.runs_app, name="runs")
 readable(app)  # --help names values in words (PATH, N, TEXT), flags bare

@@ -189,6 +189,14 @@ class Client(Protocol):
         configured one): ``service.drift.DriftReport.to_json``."""
         ...
 
+    def heartbeats(self) -> list[dict[str, Any]]:
+        """The configured heartbeats and their state (``GET /api/v1/heartbeats``)."""
+        ...
+
+    def beat(self, name: str) -> dict[str, Any]:
+        """A beat of the heartbeat ``name``; the heartbeat after it."""
+        ...
+
 
 # --------------------------------------------------------------------------- local
 
@@ -449,6 +457,15 @@ class LocalClient:
         from tocsin.service import maintenance
 
         return maintenance.end(self.ctx(), window_id, by).json()
+    def heartbeats(self) -> list[dict[str, Any]]:
+        from tocsin.service import heartbeats
+
+        return heartbeats.listing(self.ctx())
+
+    def beat(self, name: str) -> dict[str, Any]:
+        from tocsin.service import heartbeats
+
+        return heartbeats.beat(self.ctx(), name)
 
     def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]:
         from tocsin.service import runs

@@ -453,6 +453,16 @@ class RemoteClient:
         except NotFound:
             raise NotFound(f"no silence {silence_id}") from None  # Alertmanager: an empty 404
 
+    # ------------------------------------------------------------------ heartbeats
+
+    def heartbeats(self) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.json("GET", "/api/v1/heartbeats")["heartbeats"]
+        return found
+
+    def beat(self, name: str) -> dict[str, Any]:
+        done: dict[str, Any] = self.json("POST", f"/api/v1/heartbeats/{quote(name, safe='')}")
+        return done
+
     # ------------------------------------------------------------------ runs
 
     def steps(self, number: int, typed: dict[str, str]) -> list[dict[str, Any]]:

@@ -18,11 +18,13 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from tocsin.alerts.heartbeat import Monitor
 from tocsin.alerts.inhibit import InhibitRule
 from tocsin.alerts.payloads import Limits
 from tocsin.config.alertmanager import expand
 from tocsin.config.am_models import UNSUPPORTED_INTEGRATIONS
 from tocsin.config.execute import check_execute
+from tocsin.config.heartbeats import build_monitors
 from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
 from tocsin.config.routes import (
@@ -80,6 +82,7 @@ class Config:
     postmortem: Template | None = None  # postmortem_template, compiled and checked
     # the named time intervals (``time_intervals:`` and ``mute_time_intervals:``)
     intervals: dict[str, tuple[Interval, ...]] = field(default_factory=dict)
+    heartbeats: tuple[Monitor, ...] = ()  # heartbeats:, built (config/heartbeats.py)
 
     @property
     def limits(self) -> Limits:
@@ -202,6 +205,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
         paging=paging,
         postmortem=postmortem,
         intervals=time_intervals(model),
+        heartbeats=build_monitors(model.heartbeats),
     )
 
 

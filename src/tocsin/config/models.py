@@ -843,6 +843,48 @@ class ConsoleConfig(_Strict):
     oidc: OidcConfig | None = None
 
 
+class HeartbeatConfig(_Strict):
+    """A heartbeat monitor (docs/paging.md, "Heartbeats"): beaten by ``POST
+    /api/v1/heartbeats/{name}`` or by received alerts matching ``from_alert`` (Prometheus's
+    ``Watchdog``); when no beat comes within ``interval + grace``, an alert with ``labels``
+    (``alertname`` ``HeartbeatMissed`` unless given, and ``heartbeat: <name>``) and
+    ``annotations`` fires into the routing tree; the next beat resolves it."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    interval: Duration
+    grace: Duration = "0s"
+    from_alert: Matchers = Field(default_factory=list, max_length=20)
+    labels: dict[str, str] = Field(default_factory=dict, max_length=50)
+    annotations: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+    @field_validator("interval")
+    @classmethod
+    def _at_least_a_second(cls, value: str) -> str:
+        if parse_duration(value) < 1:
+            raise ValueError("must be at least 1s")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", name):
+                raise ValueError(f"invalid label name {name!r}")
+            if name == "heartbeat":
+                raise ValueError("`heartbeat` is set to the monitor's name; choose another label")
+            if not text:
+                raise ValueError(f"label {name!r} is empty")
+        return value
+
+
+def _unique_heartbeats(value: list[HeartbeatConfig]) -> list[HeartbeatConfig]:
+    names = [h.name for h in value]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"heartbeat names must differ: {', '.join(twice)}")
+    return value
+
+
 class TocsinConfig(_Strict):
     global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
     route: RouteConfig
@@ -885,6 +927,10 @@ class TocsinConfig(_Strict):
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     # runbook commands that run: runners, automatic diagnostics (docs/execute.md)
     execute: ExecuteConfig = Field(default_factory=ExecuteConfig)
+    # heartbeat monitors (a dead man's switch; docs/paging.md, "Heartbeats")
+    heartbeats: Annotated[list[HeartbeatConfig], AfterValidator(_unique_heartbeats)] = Field(
+        default_factory=list, max_length=1000
+    )
     # JSON from other tools through mappings: POST /api/v1/intake/{name} (docs/sources.md)
     intakes: list[IntakeConfig] = Field(default_factory=list)
 

@@ -29,6 +29,7 @@ from tocsin.engine import (
     duties,
     escalate,
     flush,
+    heartbeat,
     held,
     reminders,
     storm,
@@ -63,6 +64,7 @@ CYCLE: dict[str, Stage] = {
     kinds.DUTIES: duties.due,  # resolved: post-incident duties added, their owners reminded
     kinds.STORM_UPDATE: storm.due,  # a storm's digest, updated (at most once per update_every)
     kinds.HELD_SUMMARY: held.due,  # what a person's limit held back, in one message
+    kinds.HEARTBEAT: heartbeat.due,  # a heartbeat monitor's check: missed fires, a beat resolves
 }
 # The last stage, kinds.DELIVER, runs apart: engine/deliver.Deliverer sends what a batch put
 # in the outbox once the batch has committed (run_once), never inside its transaction.
@@ -77,6 +79,7 @@ class DueWorkEngine:
         owner: str | None = None,
         catalog: Catalog | None = None,
         channel_factory: ChannelFactory | None = None,
+        heartbeats: bool = True,
     ):
         self.db = db
         self.clock = clock
@@ -87,6 +90,10 @@ class DueWorkEngine:
         self.executor: Executor | None = None  # runbook commands, where a server runs them
         self.deliverer = Deliverer(db, config, clock, self.owner, channel_factory)
         self._config = config
+        # which configuration's heartbeat monitors have their rows (a reload counts up);
+        # none where ``heartbeats`` is off (``tocsin simulate``: a scenario has no beats)
+        self.heartbeats = heartbeats
+        self._generation, self._watched = 1, 0
 
     @property
     def config(self) -> Config:
@@ -99,6 +106,7 @@ class DueWorkEngine:
         self._config = config
         self.pager.config = config
         self.deliverer.config = config
+        self._generation += 1
 
     def sleeps_past(self, due_at: float) -> bool:
         """Whether work falling due at ``due_at`` needs a wake-up: the loop is running a pass
@@ -127,6 +135,10 @@ class DueWorkEngine:
         try:
             with begin_write(self.db) as conn:
                 _fresh(conn)
+                # before the claim: a monitor checked now is in this batch
+                watching = self._generation
+                if self.heartbeats and watching != self._watched:
+                    heartbeat.watch(conn, self.config, now)
                 items = repo.claim_due(
                     conn, now, self.owner, LEASE_S, limit, exclude=[kinds.DELIVER]
                 )
@@ -139,6 +151,7 @@ class DueWorkEngine:
                 )
                 outbox.forget_new(conn)
             count = len(items)
+            self._watched = watching
         except Exception:
             log.warning("a batch of due work failed; doing it item by item", exc_info=True)
             created, count = [], 0

@@ -157,6 +157,7 @@ class _Runner:
             owner=OWNER,
             catalog=load_catalog(paths) if paths else None,
             channel_factory=self.channel,
+            heartbeats=False,  # a scenario sends no beats: they would all be missed
         )
         # runbook commands an incident starts run on stubs: nothing runs in a simulation
         self.executor = Executor(
@@ -461,7 +462,7 @@ class _Runner:
             entries,
             summaries,
             self.sent,
-            _warnings(entries, summaries) + logged,
+            _warnings(entries, summaries) + _unsimulated(self.engine.config) + logged,
             self.steps,
             self.skipped,
         )
@@ -563,6 +564,18 @@ def _warnings(entries: list[Entry], summaries: list[IncidentSummary]) -> list[st
         elif e.kind == "notify_failed" and "reason" in e.detail:
             out.append(f"incident #{e.incident}: {e.detail['reason']}")
     return list(dict.fromkeys(out))
+
+
+def _unsimulated(config: Config) -> list[str]:
+    """What the configuration has that a simulation leaves out, said rather than ignored."""
+    if not config.heartbeats:
+        return []
+    names = ", ".join(m.name for m in config.heartbeats[:10])
+    more = ", …" if len(config.heartbeats) > 10 else ""
+    return [
+        "heartbeats are not simulated (a scenario sends no beats): no HeartbeatMissed"
+        f" fires here for {names}{more}"
+    ]
 
 
 def run(

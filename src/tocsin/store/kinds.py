@@ -20,6 +20,8 @@ STORM_UPDATE: Final = "storm_update"  # ref: a storm; its digest goes again (eng
 DELIVER: Final = "deliver"  # ref: a notification; sent by engine/deliver.py
 # ref: a contact bucket (a person on a channel); what it held back, summed up (engine/held.py)
 HELD_SUMMARY: Final = "held_summary"
+# ref: a heartbeat monitor (store/heartbeats.py); missed: its alert fires (engine/heartbeat.py)
+HEARTBEAT: Final = "heartbeat"
 
 KINDS: Final = (
     FLUSH,
@@ -31,6 +33,7 @@ KINDS: Final = (
     STORM_UPDATE,
     DELIVER,
     HELD_SUMMARY,
+    HEARTBEAT,
 )
 # due work that stops when an incident is acknowledged or resolved
 ESCALATION_KINDS: Final = (ESCALATE, DEADLINE)

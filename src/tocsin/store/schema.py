@@ -532,3 +532,21 @@ contact_sends = Table(
     Column("at", Float, nullable=False),
     Index("ix_contact_sends_user", "user_name", "kind", "at"),
 )
+
+# Heartbeat monitors' state (0020, issue 22; alerts/heartbeat.py): one row per configured
+# heartbeat, by name; its due work (kind ``heartbeat``) has the row's id as ref. ``since``:
+# when it was first watched (the first deadline counts from it); while ``missed``, since when
+# (``missed_at``) and the labels of the alert that fires (``labels``, JSON), so that the beat
+# that resolves it ends the very alert that fired.
+heartbeats = Table(
+    "heartbeats",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("state", String(16), nullable=False),  # ok | missed
+    Column("since", Float, nullable=False),
+    Column("last_beat", Float, nullable=True),
+    Column("beats", Integer, nullable=False, default=0),
+    Column("missed_at", Float, nullable=True),
+    Column("labels", Text, nullable=True),
+)
