@@ -4,6 +4,7 @@ without a server: which channel each integration config becomes, the global defa
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -359,3 +360,45 @@ def test_translate_keeps_text_and_defaults(source: str, expected: str | None) ->
 def test_translate_refuses_what_it_cannot_carry_over(source: str) -> None:
     with pytest.raises(GoTemplateError):
         translate(source, where="x.title")
+
+
+def test_templates_files_define_what_receivers_use(tmp_path: Path) -> None:
+    """``templates:`` globs, relative to the file: their ``{{ define }}``s serve the
+    receivers' ``{{ template "name" . }}``; a later file replaces an earlier one's define, as
+    in Alertmanager; a glob that matches nothing is no error."""
+    (tmp_path / "tmpl").mkdir()
+    (tmp_path / "tmpl" / "a.tmpl").write_text(
+        '{{ define "team.title" }}[A] {{ .CommonLabels.alertname }}{{ end }}'
+    )
+    (tmp_path / "tmpl" / "b.tmpl").write_text(
+        '{{ define "team.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}'
+        "{{ end }}"
+    )
+    text = (
+        "templates: ['tmpl/*.tmpl', 'none/*.tmpl']\n"
+        "route: {receiver: r}\n"
+        "receivers:\n"
+        "  - name: r\n"
+        "    slack_configs:\n"
+        "      - api_url: https://hooks.slack.com/services/T0/B0/x\n"
+        '        title: \'{{ template "team.title" . }}\'\n'
+    )
+    config = parse_config(text, base_dir=tmp_path)
+    title = config.paging.channels["r/slack/0"].templates.title
+    assert title is not None
+    assert ".Status|upper" in title and "CommonLabels.get('alertname', '')" in title
+    assert "[A]" not in title  # b.tmpl, the later file, defines it
+
+
+def test_a_broken_templates_file_is_refused_at_its_glob(tmp_path: Path) -> None:
+    (tmp_path / "bad.tmpl").write_text('{{ define "x" }}{{ if .Status }}never closed{{ end }}')
+    text = (
+        "templates: [bad.tmpl]\n"
+        "route: {receiver: r}\n"
+        "receivers: [{name: r}]\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, base_dir=tmp_path)
+    [problem] = caught.value.problems
+    assert problem.location == "templates[0]" and problem.where == "tocsin.yaml:1:13"
+    assert "bad.tmpl" in problem.message and "line 1" in problem.message

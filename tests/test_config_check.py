@@ -207,11 +207,6 @@ def test_alertmanager_integrations_tocsin_lacks_are_refused_by_name(kind: str, n
             "tocsin does not carry over Alertmanager's global `opsgenie_api_key`",
         ),
         (
-            "route: {receiver: d}\nreceivers: [{name: d}]\ntemplates: ['*.tmpl']\n",
-            "templates",
-            "Jinja2 templates",
-        ),
-        (
             "route: {receiver: d}\nreceivers: [{name: d}]\n"
             "channels: [{name: c, type: webhook, url: 'http://x', header: {a: b}}]\n",
             "channels[0].header",

@@ -27,8 +27,8 @@ from tocsin.api import (
     tokens,
 )
 from tocsin.api import contacts as contacts_api
-from tocsin.api import maintenance as maintenance_api
 from tocsin.api import heartbeats as heartbeats_api
+from tocsin.api import maintenance as maintenance_api
 from tocsin.api import pagerduty as pagerduty_api
 from tocsin.api import postmortem as postmortem_api
 from tocsin.api import runs as runs_api

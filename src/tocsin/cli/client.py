@@ -457,6 +457,7 @@ class LocalClient:
         from tocsin.service import maintenance
 
         return maintenance.end(self.ctx(), window_id, by).json()
+
     def heartbeats(self) -> list[dict[str, Any]]:
         from tocsin.service import heartbeats
 

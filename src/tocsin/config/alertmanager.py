@@ -14,7 +14,7 @@ and whatever tocsin cannot carry over. Alertmanager's checks and messages follow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import yaml
@@ -60,14 +60,16 @@ def uses_integrations(model: TocsinConfig) -> bool:
     return any(r.integrations() for r in model.receivers)
 
 
-def expand(model: TocsinConfig, report: Report) -> dict[int, Loc]:
+def expand(
+    model: TocsinConfig, report: Report, defines: Mapping[str, str] | None = None
+) -> dict[int, Loc]:
     """Turn the receivers' integrations into channels (appended to ``model.channels``), fill
     the routes' ``channels:``, and leave the receivers as names and ``global`` as tocsin's;
     what cannot be carried over is reported at its place. The place in the file of each
     channel made, by its index in ``model.channels`` (for the later checks' reports)."""
     if not uses_integrations(model) and not _global_defaults_set(model.global_):
         return {}
-    made = _Maker(model.global_, report)
+    made = _Maker(model.global_, report, defines or {})
     origins: dict[int, Loc] = {}
     by_receiver: dict[str, list[str]] = {}
     for i, receiver in enumerate(model.receivers):
@@ -156,9 +158,10 @@ class _Maker:
     """The channel data of each Alertmanager integration config, over the ``global``
     defaults; None (and its problems reported) where it cannot be carried over."""
 
-    def __init__(self, g: GlobalConfig, report: Report) -> None:
+    def __init__(self, g: GlobalConfig, report: Report, defines: Mapping[str, str]) -> None:
         self.g = g
         self.report = report
+        self.defines = defines  # the ``templates:`` files' {{ define }}s, by name
         self.ok = True
         _one_of(report, ("global",), g, "slack_api_url", "slack_api_url_file")
         _one_of(report, ("global",), g, "smtp_auth_password", "smtp_auth_password_file")
@@ -170,7 +173,7 @@ class _Maker:
         if source is None:
             return None
         try:
-            return translate(source, where=where)
+            return translate(source, where=where, defines=self.defines)
         except GoTemplateError as exc:
             self.report(at, str(exc))
             self.ok = False
@@ -182,7 +185,7 @@ class _Maker:
         if source is None:
             return
         try:
-            text = translate(source, where=where)
+            text = translate(source, where=where, defines=self.defines)
         except GoTemplateError:
             text = source
         if text is not None:

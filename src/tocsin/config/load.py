@@ -10,6 +10,7 @@ that is wrong.
 from __future__ import annotations
 
 import difflib
+import glob
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +25,7 @@ from tocsin.alerts.payloads import Limits
 from tocsin.config.alertmanager import expand
 from tocsin.config.am_models import UNSUPPORTED_INTEGRATIONS
 from tocsin.config.execute import check_execute
+from tocsin.config.gotemplate import GoTemplateError, parse_defines
 from tocsin.config.heartbeats import build_monitors
 from tocsin.config.models import CHANNEL_TYPES, RUNNER_TYPES, Loc, TocsinConfig
 from tocsin.config.paging import Paging, build_paging
@@ -162,6 +164,40 @@ class Problems:
         self.found.append(ConfigProblem(where, _dotted(loc), message))
 
 
+MAX_TEMPLATE_FILES = 100
+MAX_TEMPLATE_BYTES = 1024 * 1024
+
+
+def _template_defines(
+    model: TocsinConfig, base_dir: Path, report: Callable[[Loc, str], None]
+) -> dict[str, str]:
+    """The ``{{ define }}``s of the ``templates:`` files, in the files' order (a later file's
+    define of a name replaces an earlier one's, as in Alertmanager; a glob that matches no
+    file is no error, as in Alertmanager). Each problem is reported at its glob."""
+    defines: dict[str, str] = {}
+    read = 0
+    for i, pattern in enumerate(model.templates):
+        where = base_dir / pattern
+        for path in sorted(glob.glob(str(where))):
+            read += 1
+            if read > MAX_TEMPLATE_FILES:
+                report(("templates", i), f"more than {MAX_TEMPLATE_FILES} template files")
+                return defines
+            try:
+                text = Path(path).read_bytes()[: MAX_TEMPLATE_BYTES + 1].decode("utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                report(("templates", i), f"cannot read template file {path}: {exc}")
+                continue
+            if len(text) > MAX_TEMPLATE_BYTES:
+                report(("templates", i), f"{path} is larger than {MAX_TEMPLATE_BYTES} bytes")
+                continue
+            try:
+                defines.update(parse_defines(text, where=path))
+            except GoTemplateError as exc:
+                report(("templates", i), str(exc))
+    return defines
+
+
 def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None = None) -> Config:
     """Validate a whole configuration; raise ConfigError listing every problem found, in the
     order of the file: the shape of every value (``models.py``) and every reference by name
@@ -183,7 +219,8 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     check_routes(model, checked.report(problems.near), checked.dropped)
     # an alertmanager.yml's receivers become channels; the checks below see tocsin's model,
     # and a problem of a channel made here is placed at the receiver's config it came from
-    origins = expand(model, checked.report(problems.near))
+    defines = _template_defines(model, base_dir, checked.report(problems.at))
+    origins = expand(model, checked.report(problems.near), defines)
     paging = build_paging(
         model, base_dir, _from_origin(origins, checked.report(problems.near)), checked.dropped
     )
@@ -436,10 +473,6 @@ def _am_field(integration: str, key: str, inside: list[Any]) -> str:
     )
 
 
-_AM_TEMPLATES = (
-    "tocsin does not read Alertmanager's Go templates; give a channel Jinja2 templates "
-    "(`templates: {title, text, html}` under the channel, see docs/paging.md)"
-)
 _GLOBAL_PREFIXES = (
     "smtp_",
     "slack_",
@@ -510,8 +543,6 @@ def unknown_key(loc: tuple[Any, ...]) -> str:
         return _am_field(str(within[2]), key, within[4:])
     if within == ["global"] and key.startswith(_GLOBAL_PREFIXES):
         return _AM_GLOBAL.format(key=key)
-    if not within and key == "templates":
-        return _AM_TEMPLATES
     keys = _keys_at(loc[:-1])
     close = difflib.get_close_matches(key, keys, n=1)
     if close:

@@ -890,6 +890,9 @@ class TocsinConfig(_Strict):
     route: RouteConfig
     receivers: list[ReceiverConfig] = Field(default_factory=list)
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
+    # Alertmanager's template files (globs, relative to this file): their {{ define }}s serve
+    # the receivers' {{ template "name" . }} (config/gotemplate.py)
+    templates: list[str] = Field(default_factory=list, max_length=100)
     runbooks: list[str] = Field(default_factory=list)
     # where the runbook directory can be read on the web (e.g.
     # https://github.com/acme/ops/blob/main/runbooks/): pages and exported rules link to the
