@@ -371,8 +371,7 @@ def test_templates_files_define_what_receivers_use(tmp_path: Path) -> None:
         '{{ define "team.title" }}[A] {{ .CommonLabels.alertname }}{{ end }}'
     )
     (tmp_path / "tmpl" / "b.tmpl").write_text(
-        '{{ define "team.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}'
-        "{{ end }}"
+        '{{ define "team.title" }}[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }}{{ end }}'
     )
     text = (
         "templates: ['tmpl/*.tmpl', 'none/*.tmpl']\n"
@@ -381,7 +380,7 @@ def test_templates_files_define_what_receivers_use(tmp_path: Path) -> None:
         "  - name: r\n"
         "    slack_configs:\n"
         "      - api_url: https://hooks.slack.com/services/T0/B0/x\n"
-        '        title: \'{{ template "team.title" . }}\'\n'
+        "        title: '{{ template \"team.title\" . }}'\n"
     )
     config = parse_config(text, base_dir=tmp_path)
     title = config.paging.channels["r/slack/0"].templates.title
@@ -392,11 +391,7 @@ def test_templates_files_define_what_receivers_use(tmp_path: Path) -> None:
 
 def test_a_broken_templates_file_is_refused_at_its_glob(tmp_path: Path) -> None:
     (tmp_path / "bad.tmpl").write_text('{{ define "x" }}{{ if .Status }}never closed{{ end }}')
-    text = (
-        "templates: [bad.tmpl]\n"
-        "route: {receiver: r}\n"
-        "receivers: [{name: r}]\n"
-    )
+    text = "templates: [bad.tmpl]\nroute: {receiver: r}\nreceivers: [{name: r}]\n"
     with pytest.raises(ConfigError) as caught:
         parse_config(text, base_dir=tmp_path)
     [problem] = caught.value.problems
