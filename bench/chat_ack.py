@@ -32,16 +32,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.ingest import drop_pg, pg_database, tocsin_target
+from bench.runs import Sink  # when each instance's messages of each kind first arrived
 
 SECRET = "bench-signing-secret"
 CONFIG = """
@@ -62,52 +60,6 @@ channels:
 users:
   - {{name: alice, slack: U0ALICE01, contact: [sink]}}
 """
-
-
-class Sink:
-    """When each instance's messages of each kind first arrived (perf_counter); also takes
-    the ``response_url`` posts (path ``/response``)."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.seen: dict[tuple[str, str], float] = {}
-        self.answers: list[str] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                at = time.perf_counter()
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                doc = json.loads(body)
-                with sink.cond:
-                    if self.path == "/response":
-                        sink.answers.append(str(doc.get("text", "")))
-                    else:
-                        instance = str(doc.get("group_labels", {}).get("instance", ""))
-                        sink.seen.setdefault((instance, str(doc.get("kind"))), at)
-                    sink.cond.notify_all()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = int(self.server.server_address[1])
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, instance: str, kind: str, deadline: float) -> float | None:
-        with self.cond:
-            while (instance, kind) not in self.seen:
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
-            return self.seen[(instance, kind)]
 
 
 def press(incident: int, sink_port: int) -> tuple[bytes, dict[str, str]]:
@@ -214,7 +166,6 @@ def run_target(name: str, database_url: str | None, runs: int) -> None:
         times["api"]["acknowledged"]
     )
     print(f"  button / api, to the acknowledged message (p50): {ratio:.2f}x")
-    print(f"  answers through response_url: {len(sink.answers)} ({sink.answers[-1]!r})")
 
 
 def main() -> None:
