@@ -15,6 +15,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -121,6 +122,35 @@ def _resolved(sink: HttpSink) -> dict[str, Any]:
     )
 
 
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def _same_webhook_body(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
+    """tocsin's webhook body carries what Alertmanager's does. ``externalURL`` and
+    ``groupKey`` legitimately differ (each tool has its own URL and its own group key), and
+    times are written differently (Go's RFC 3339 with ``Z``, Python's with ``+00:00``) for
+    the same instant, which is what is compared."""
+    assert set(ours) == set(theirs)  # no field missing, none added
+    for key in (
+        "version",
+        "status",
+        "receiver",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "truncatedAlerts",
+    ):
+        assert ours[key] == theirs[key], key
+    assert len(ours["alerts"]) == len(theirs["alerts"]) == 1
+    for mine, their in zip(ours["alerts"], theirs["alerts"], strict=True):
+        assert set(mine) == set(their)
+        for key in ("labels", "annotations", "status", "fingerprint", "generatorURL"):
+            assert mine[key] == their[key], key
+        for key in ("startsAt", "endsAt"):  # the times Prometheus sent, passed on
+            assert _instant(mine[key]) == _instant(their[key]), key
+
+
 def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str) -> None:
     if not Path(ALERTMANAGER).exists():
         pytest.skip(
@@ -222,28 +252,21 @@ def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str)
         header = ours["blocks"][0]
         assert header["type"] == "header"
         assert header["text"]["text"] == attachment["title"]
+        # the configured text, rendered: Alertmanager's attachment text, tocsin's section
         assert attachment["text"] == SUMMARY
-        assert SUMMARY in str(ours["blocks"][1:])
+        assert ours["blocks"][1] == {"type": "section", "text": {"type": "mrkdwn", "text": SUMMARY}}
+        # what only Alertmanager's defaults give (no username, fallback, color or title_link
+        # is configured here) is its own text: tocsin's defaults stand in (the incoming
+        # webhook's own name, the top-level text as the notification's fallback, a link to
+        # the incident in a context block), as issue 22 asks
+        assert theirs["username"] == "Alertmanager" and "username" not in ours
+        assert ours["text"] == attachment["title"]
 
         # --- webhook: both send Alertmanager's body -----------------------------------------
-        # times (startsAt, endsAt), fingerprints, generatorURL/externalURL and groupKey
-        # legitimately differ: each tool has its own clock, URL and group key
         theirs = am_sinks.hook.requests[0].json()
         ours = our_sinks.hook.requests[0].json()
-        for key in (
-            "version",
-            "status",
-            "receiver",
-            "groupLabels",
-            "commonLabels",
-            "commonAnnotations",
-        ):
-            assert ours[key] == theirs[key], key
+        _same_webhook_body(ours, theirs)
         assert theirs["status"] == "firing" and theirs["receiver"] == "team-X"
-        assert len(ours["alerts"]) == len(theirs["alerts"]) == 1
-        for mine, their in zip(ours["alerts"], theirs["alerts"], strict=True):
-            for key in ("labels", "annotations", "status"):
-                assert mine[key] == their[key], key
         assert theirs["alerts"][0]["labels"] == {
             "alertname": "DropinProbe",
             "severity": "critical",
@@ -282,14 +305,13 @@ def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str)
         ours = _resolved(our_sinks.slack)
         assert theirs["channel"] == ours["channel"] == "#ops"
         assert ours["blocks"][0]["text"]["text"] == theirs["attachments"][0]["title"]
+        # the resolved alert's summary, as the configured text renders it
+        assert theirs["attachments"][0]["text"] == SUMMARY
+        assert ours["blocks"][1]["text"]["text"] == SUMMARY
         theirs = next(r.json() for r in am_sinks.hook.requests if r.json()["status"] == "resolved")
         ours = next(r.json() for r in our_sinks.hook.requests if r.json()["status"] == "resolved")
-        for key in ("version", "receiver", "groupLabels", "commonLabels", "commonAnnotations"):
-            assert ours[key] == theirs[key], key
+        _same_webhook_body(ours, theirs)
         assert [a["status"] for a in theirs["alerts"]] == ["resolved"]
-        for mine, their in zip(ours["alerts"], theirs["alerts"], strict=True):
-            for key in ("labels", "annotations", "status"):
-                assert mine[key] == their[key], key
         # email's send_resolved is false by default in both: the firing mail is the only one
         # (both tools flush a group's integrations together, so a resolution mail would have
         # been sent with the Slack and webhook ones)
