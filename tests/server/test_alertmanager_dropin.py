@@ -284,7 +284,10 @@ def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str)
         their_subject = str(their_mail.message["Subject"])
         our_subject = str(our_mail.message["Subject"])
         # Alertmanager's default subject (its "__subject" template) and tocsin's default title
-        # agree: the status and count, the group's labels, the rest of the common labels
+        # agree here: the status and count, the group's labels, then in parentheses the rest
+        # of the common labels for Alertmanager, the severity for tocsin (its own default, as
+        # issue 22 asks where Alertmanager's default is used): the same while severity is
+        # the only common label beyond the group's, as here
         assert their_subject == our_subject == "[FIRING:1] DropinProbe (critical)"
 
         # --- the rule stops firing: both send the resolution where send_resolved says so ----
