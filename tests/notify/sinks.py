@@ -93,8 +93,9 @@ def slack_problems(method: str, headers: dict[str, str], body: bytes) -> tuple[s
         return "invalid_payload", ["the body is not JSON"]
     if not isinstance(data, dict):
         return "invalid_payload", ["the body is not a JSON object"]
-    if not data.get("text") and not data.get("blocks"):
-        return "no_text", ["neither text nor blocks"]
+    # legacy attachments alone are a message too (what Alertmanager posts)
+    if not data.get("text") and not data.get("blocks") and not data.get("attachments"):
+        return "no_text", ["neither text, blocks nor attachments"]
     blocks = data.get("blocks", [])
     problems: list[str] = []
     if not isinstance(blocks, list):

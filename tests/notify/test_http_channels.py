@@ -174,6 +174,8 @@ def test_slack_sink_rejects_what_slack_rejects() -> None:
         ):
             assert asyncio.run(post(body)) == (400, code)
         assert asyncio.run(post({"text": "hi"})) == (200, "ok")
+        # legacy attachments alone are a message (what Alertmanager posts)
+        assert asyncio.run(post({"attachments": [{"title": "hi"}]})) == (200, "ok")
 
 
 @pytest.mark.parametrize(
