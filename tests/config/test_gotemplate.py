@@ -457,6 +457,17 @@ def test_template_files_errors_and_recursion() -> None:
         translate('{{ template "bad" . }}', where="t", defines=bad)
     assert (caught.value.line, caught.value.column) == (2, 13)
     assert 'in {{ define "bad" }}' in caught.value.what
+    # a define called ten times inside one called ten times, six levels deep, is 10^6
+    # copies (100 MB of Jinja; two levels more, gigabytes): refused once past the bound
+    text = '{{ define "t0" }}{{ .Status }} and some text{{ end }}'
+    for level in range(1, 7):
+        text += f'{{{{ define "t{level}" }}}}' + f'{{{{ template "t{level - 1}" . }}}}' * 10
+        text += "{{ end }}"
+    nested = parse_defines(text, where="t")
+    with pytest.raises(GoTemplateError, match="inlined into more than 1,000,000 characters"):
+        translate('{{ template "t6" . }}', where="t", defines=nested)
+    # the same defines, called within the bound, translate
+    assert translate('{{ template "t2" . }}', where="t", defines=nested)
     # text outside the defines is not used, as Alertmanager does not use it
     assert parse_defines('junk {{ .Status }}{{ define "a" }}x{{ end }}', where="t") == {"a": "x"}
 

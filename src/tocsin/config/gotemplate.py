@@ -60,6 +60,11 @@ DEFAULT_NAMES = frozenset(
 # bounded all the same (and inlining ``template`` calls may not nest without end).
 MAX_SOURCE = 200_000
 MAX_DEPTH = 20
+# What one field may inline in all: each ``{{ template }}`` call counts its define's length
+# (and a little for the call), so a define called many times inside another called many times
+# (10 calls a level, 8 levels: 10^8 copies) is refused at load, not translated into gigabytes.
+MAX_INLINED = 1_000_000
+_CALL_COST = 100
 
 
 class GoTemplateError(ValueError):
@@ -766,6 +771,7 @@ class _Translator:
         self.counter = 0
         self.stack: list[str] = []
         self.parsed: dict[str, tuple[_Source, list[_Node]]] = {}
+        self.inlined = 0  # the characters of defines inlined so far (MAX_INLINED)
 
     def fresh(self, name: str) -> str:
         self.counter += 1
@@ -902,6 +908,14 @@ class _Translator:
             )
         if len(self.stack) >= MAX_DEPTH:
             raise src.error(node.off, f"templates nested more than {MAX_DEPTH} deep")
+        self.inlined += len(self.defines[name]) + _CALL_COST
+        if self.inlined > MAX_INLINED:
+            raise src.error(
+                node.off,
+                f"templates inlined into more than {MAX_INLINED:,} characters "
+                "(a define called many times inside another called many times)",
+                "call each define fewer times, or write the text once",
+            )
         value = _Val("none", "nil") if node.pipe is None else self.pipe(src, node.pipe, scope)
         body_src, body = self.parsed_define(name)
         dot = self.fresh("dot")
