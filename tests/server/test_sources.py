@@ -222,6 +222,28 @@ def test_datadog_recovers_the_alert_it_triggered_though_its_title_changed(
     assert active(api) == {}
 
 
+def test_a_pagerduty_event_cannot_take_an_intakes_key(api: Api) -> None:
+    """The intakes' keys share event_keys with PagerDuty events: a PagerDuty trigger naming
+    Datadog's next key would have chosen the labels Datadog's alert is stored with (a page
+    routed nowhere), and its acknowledge or resolve would have reached Datadog's alert."""
+    key = "intake:datadog:1234/3145230826364284316"
+    event = {
+        "routing_key": "R" * 32,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {"summary": "quiet", "source": "nowhere", "severity": "info"},
+    }
+    answer = api.post("/v2/enqueue", event, role="intake")
+    assert answer.status_code == 400 and "intake:" in answer.text
+    assert api.post("/api/v1/intake/datadog", fixture("datadog-triggered.json")).status_code == 200
+    [alert] = active(api).values()
+    assert alert["labels"]["datadog_monitor_id"] == "1234"
+    assert alert["labels"]["dedup_key"] == "1234/3145230826364284316"
+    resolve = {"routing_key": "R" * 32, "event_action": "resolve", "dedup_key": key}
+    assert api.post("/v2/enqueue", resolve, role="intake").status_code == 400
+    assert len(active(api)) == 1
+
+
 def test_zabbix_problem_then_recovery(api: Api) -> None:
     assert api.post("/api/v1/intake/zabbix", fixture("zabbix-problem.json")).status_code == 200
     [alert] = active(api).values()

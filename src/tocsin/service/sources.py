@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import delete, select, text
 
 from tocsin.alerts import sns
-from tocsin.alerts.payloads import StructuralError
+from tocsin.alerts.payloads import INTAKE_KEY_PREFIX, StructuralError
 from tocsin.config.intakes import SnsConfig
 from tocsin.errors import Forbidden, Invalid, Unavailable
 from tocsin.service.context import Context
@@ -52,7 +52,7 @@ def keyed(
     now = ctx.now()
     with begin_write(ctx.db) as conn:
         for key, labels in alerts:
-            name = f"intake:{intake}:{key}"[:255]
+            name = f"{INTAKE_KEY_PREFIX}{intake}:{key}"[:255]
             conn.execute(
                 text(
                     "INSERT INTO event_keys (dedup_key, labels, created_at)"
