@@ -93,7 +93,7 @@ def _fetch(url: str, limit: int, what: str) -> bytes:
                 body += chunk
                 if len(body) > limit:
                     raise Unavailable(f"{what}: the answer is larger than {limit} bytes")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise Unavailable(f"{what}: {type(exc).__name__}") from None
     return bytes(body)
 
@@ -122,7 +122,7 @@ def receive_sns(ctx: Context, intake: str, cfg: SnsConfig, body: Any) -> SnsOutc
     message = sns.read(body)
     if message.topic_arn not in cfg.topics:
         raise Forbidden(f"topic {message.topic_arn} is not one of intake {intake!r}'s topics")
-    if not sns.allowed_url(message.signing_cert_url, message.region, cfg.hosts):
+    if not sns.certificate_url(message.signing_cert_url, message.region, cfg.hosts):
         raise Forbidden("SigningCertURL is not an SNS host of the topic's region")
     sns.verify(message, certificate(message.signing_cert_url))
     now = ctx.now()
