@@ -54,10 +54,18 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
 
 
 async def _store(
-    request: Request, body: Any, parse: Parser, source: str, keyed_by: str | None = None
+    request: Request,
+    body: Any,
+    parse: Parser,
+    source: str,
+    keyed_by: str | None = None,
+    beats: bool = True,
 ) -> Response:
     """Parse a body read and store its alerts (the answers of ``_intake``). ``keyed_by``: the
-    intake whose alerts with a deduplication key keep their first labels (``service.sources``)."""
+    intake whose alerts with a deduplication key keep their first labels (``service.sources``).
+    ``beats``: whether its alerts may beat heartbeats (not when taken without a token by an
+    ``anonymous`` intake: a beat needs an intake token, else anyone could keep a dead man's
+    switch alive with a fake Watchdog)."""
     state = state_of(request)
     try:
         parsed = parse(
@@ -74,7 +82,8 @@ async def _store(
     if parsed.alerts:
         assert state.writer is not None
         stored = (await state.writer.write(parsed.alerts, source)).stored
-        await beat_by(request, parsed.alerts)
+        if beats:
+            await beat_by(request, parsed.alerts)
     return JSONResponse(
         status_code=400 if parsed.errors else 200,
         content={"stored": stored, "errors": parsed.errors},
@@ -192,13 +201,16 @@ async def mapped_intake(name: str, request: Request) -> Response:
         raise NotFound(f"no intake is named {name!r} (intakes: in the configuration)")
     limit = state.config.model.limits.max_body_bytes
     if intake.sns is None:
-        if not (intake.anonymous and "authorization" not in request.headers):
+        anonymous = intake.anonymous and "authorization" not in request.headers
+        if not anonymous:
             require(request, "intake")
         try:
             body = await read_json(request, limit, "intake")
         except Abort as abort:
             return abort.response
-        return await _store(request, body, intake.parser.parse, f"intake:{name}", name)
+        return await _store(
+            request, body, intake.parser.parse, f"intake:{name}", name, beats=not anonymous
+        )
     try:
         body = await read_json(request, limit, "SNS message")
     except Abort as abort:
