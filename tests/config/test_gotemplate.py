@@ -414,6 +414,11 @@ REFUSALS = [
     ('{{ .CommonLabels.job | reReplaceAll "a" "b" }}', 1, 24, "the function reReplaceAll", ""),
     ("{{ with $x := .CommonLabels }}{{ end }}{{ $x }}", 1, 43, "the undefined variable $x", ""),
     ("x {{ end }}", 1, 3, "{{ end }} with nothing to close", ""),
+    # digits that are not ASCII (str.isdigit takes them) crashed the lexer's assert
+    ("{{ index .Alerts.Firing \u0661 }}", 1, 25, "an unexpected character", ""),
+    ("{{ index .Alerts.Firing 1\u00b2 }}", 1, 26, "an unexpected character", ""),
+    # a number of 5,000 digits made int() raise its own ValueError, not a refusal
+    ("{{ index .Alerts.Firing " + "9" * 5000 + " }}", 1, 25, "the number 9999", "smaller"),
 ]
 
 

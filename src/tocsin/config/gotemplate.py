@@ -104,6 +104,7 @@ class _Seg:
 
 
 _SPACE = " \t\r\n"
+_DIGITS = "0123456789"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(
     r"[+-]?(?:0[xXoObB][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][+-]?\d+)?i?)"
@@ -241,12 +242,15 @@ def _tokens(src: _Source, start: int) -> tuple[list[_Tok], int, bool]:
             name = found.group() if found and found.start() == i + 1 else ""
             toks.append(_Tok("var", "$" + name, i))
             i += 1 + len(name)
-        elif ch.isdigit() or (ch in "+-" and text[i + 1 : i + 2].isdigit()):
+        elif ch in _DIGITS or (ch in "+-" and text[i + 1 : i + 2] in tuple(_DIGITS)):
+            # ASCII digits only: str.isdigit() takes "²" and "١", which no number matches
             found = _NUMBER.match(text, i)
             assert found is not None
             literal = found.group()
             if not re.fullmatch(r"[+-]?[0-9]+", literal):
                 raise src.error(i, f"the number {literal}", "write a whole decimal number")
+            if len(literal.lstrip("+-")) > 18:  # Go's int is 64 bits; int() refuses 4,300 digits
+                raise src.error(i, f"the number {literal[:20]}…", "write a smaller number")
             toks.append(_Tok("num", literal, i))
             i = found.end()
         elif ch.isalpha() or ch == "_":
