@@ -426,3 +426,13 @@ def test_relative_file_paths_are_beside_the_alertmanager_file(tmp_path: Path) ->
     assert channels["r/pagerduty/0"]["routing_key"] == {"file": "/abs/pd"}  # absolute: as is
     email = channels["r/email/0"]
     assert str(tmp_path / "secrets/smtp") in str(email)
+
+
+def test_a_smarthost_port_of_other_digits_is_refused_at_its_line() -> None:
+    """ "²".isdigit() is true and int() refuses it: the load crashed instead of saying
+    where the address is wrong."""
+    problems = _problems(
+        "  - name: r\n    email_configs: [{to: a@example.org}]\n",
+        "  smtp_smarthost: 'mail.example:\u00b2'\n  smtp_from: am@example.org\n",
+    )
+    assert any("missing port in address" in p for p in problems), problems

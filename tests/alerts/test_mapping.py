@@ -161,6 +161,16 @@ def test_cloudwatch_time_with_a_colonless_offset() -> None:
     assert parse("cloudwatch", body).alerts[0].resolved(NOW)
 
 
+@pytest.mark.parametrize("date", ["\u00b2", "1\u00b9", "9" * 5000])
+def test_a_time_of_digits_int_refuses_is_that_alerts_refusal(date: str) -> None:
+    """ "²".isdigit() is true and int() refuses it, as it refuses 4,300 digits: a payload's
+    time made the intake answer 500; the alert alone is refused."""
+    body = fixture("datadog-triggered.json") | {"date": date}
+    parsed = parse("datadog", body)
+    assert parsed.alerts == []
+    assert len(parsed.errors) == 1 and "starts_at" in parsed.errors[0]
+
+
 def test_an_unknown_status_refuses_that_alert_alone() -> None:
     body = fixture("grafana.json")
     body["alerts"][1]["status"] = "pending"

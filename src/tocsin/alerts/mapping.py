@@ -269,7 +269,9 @@ def _time(value: Any, what: str, index: int) -> datetime | None:
     milliseconds as a number or digits (Datadog's ``$DATE``)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
+        # ASCII digits, few: "²".isdigit() is true and int() refuses it (a 500), and int()
+        # refuses 4,300 digits; anything else is read (and refused) as RFC 3339 text
         value = int(value.strip())
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) >= 1e11 else value

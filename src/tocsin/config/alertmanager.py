@@ -14,6 +14,7 @@ and whatever tocsin cannot carry over. Alertmanager's checks and messages follow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -366,7 +367,12 @@ class _Maker:
             self.report(at, "no global SMTP smarthost set")
             return None
         host, sep, port = smarthost.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if (
+            not sep
+            or not host
+            or not re.fullmatch(r"[0-9]{1,5}", port)
+            or not 0 < int(port) < 65536
+        ):
             self.report(
                 (*at, "smarthost") if c.smarthost else ("global", "smtp_smarthost"),
                 f"address {smarthost}: missing port in address",
