@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tocsin.alerts.mapping import DEDUP_LABEL, SHIPPED, IntakeMapping, MappingSpec, label_name
@@ -169,6 +170,16 @@ def test_a_time_of_digits_int_refuses_is_that_alerts_refusal(date: str) -> None:
     parsed = parse("datadog", body)
     assert parsed.alerts == []
     assert len(parsed.errors) == 1 and "starts_at" in parsed.errors[0]
+
+
+def test_a_value_nested_deeper_than_json_dumps_goes_is_that_alerts_refusal() -> None:
+    """orjson (the intakes' reader) takes 1,023 levels, json.dumps stops near 1,000: such a
+    value as an annotation made the intake answer 500; the alert alone is refused."""
+    body = orjson.loads('{"name": "x", "v": ' + "[" * 1010 + "]" * 1010 + "}")
+    mapping = IntakeMapping(MappingSpec(labels={"alertname": "name"}, annotations={"v": "v"}))
+    parsed = mapping.parse(body, NOW, 300.0, LIMITS)
+    assert parsed.alerts == []
+    assert parsed.errors == ["alert 0: a value is nested too deep to be a label or annotation"]
 
 
 def test_an_unknown_status_refuses_that_alert_alone() -> None:

@@ -223,7 +223,11 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except RecursionError:
+        # orjson reads 1,023 levels; json.dumps stops near 1,000 (a 500 otherwise)
+        raise _Refused("a value is nested too deep to be a label or annotation") from None
 
 
 def label_name(name: str) -> str:
