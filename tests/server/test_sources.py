@@ -399,3 +399,23 @@ def test_a_certificate_that_is_not_one_is_not_kept(
     again = post_sns(api, signed)  # SNS's retry: the certificate is fetched again, and works
     assert again.status_code == 200 and again.json()["stored"] == 1
     assert sns.cert_fetches == 2
+
+
+def test_certificates_fetched_at_once_are_bounded(
+    api: Api, clock: VirtualClock, sns: SnsStandIn
+) -> None:
+    """Each certificate not kept yet is a fetch holding a worker thread up to 10 s, and
+    anyone who knows a listed topic can name one: beyond MAX_FETCHING at once, 503 (SNS
+    retries) rather than every worker thread of the server waiting on fetches."""
+    signed = sns.sign(sns.notification(fixture("cloudwatch-alarm.json"), clock.now(), "m-1"))
+    for _ in range(sources.MAX_FETCHING):  # as many fetches as allowed are under way
+        assert sources._FETCHING.acquire(blocking=False)
+    try:
+        answer = post_sns(api, signed)
+        assert answer.status_code == 503 and "being fetched" in answer.text
+        assert sns.cert_fetches == 0
+    finally:
+        for _ in range(sources.MAX_FETCHING):
+            sources._FETCHING.release()
+    again = post_sns(api, signed)  # SNS's retry
+    assert again.status_code == 200 and again.json()["stored"] == 1

@@ -40,6 +40,11 @@ MAX_AGE_S = inbound.KEEP_S - 3600.0
 _CERTS: dict[str, bytes] = {}
 _CERTS_MAX = 64
 _CERTS_LOCK = threading.Lock()
+# certificates fetched at once: a fetch holds one of the server's worker threads for up to
+# FETCH_TIMEOUT_S, and anyone who knows a listed topic can name a certificate not kept yet
+# (/SimpleNotificationService-<anything>.pem on SNS's host): beyond this, 503 (SNS retries)
+MAX_FETCHING = 4
+_FETCHING = threading.BoundedSemaphore(MAX_FETCHING)
 
 
 def keyed(
@@ -105,7 +110,12 @@ def certificate(url: str) -> bytes:
         found = _CERTS.get(url)
     if found is not None:
         return found
-    pem = _fetch(url, MAX_CERT_BYTES, "the SNS signing certificate")
+    if not _FETCHING.acquire(blocking=False):
+        raise Unavailable("too many SNS signing certificates are being fetched; SNS retries")
+    try:
+        pem = _fetch(url, MAX_CERT_BYTES, "the SNS signing certificate")
+    finally:
+        _FETCHING.release()
     sns.public_key(pem)  # kept only when it is a certificate: Forbidden otherwise
     with _CERTS_LOCK:
         if len(_CERTS) >= _CERTS_MAX:
