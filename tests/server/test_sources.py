@@ -244,6 +244,23 @@ def test_a_pagerduty_event_cannot_take_an_intakes_key(api: Api) -> None:
     assert len(active(api)) == 1
 
 
+def test_a_dedup_key_label_grafana_sends_does_not_freeze_its_labels(api: Api) -> None:
+    """Grafana's mapping reads no deduplication key: a label of that name in its payload is a
+    label, not a key whose first labels every later alert with it would keep."""
+    body = fixture("grafana.json")
+    alert = body["alerts"][0]
+    alert["labels"] = alert["labels"] | {"dedup_key": "k1", "team": "blue"}
+    assert api.post("/api/v1/intake/grafana", body, role="intake").status_code == 200
+    alert["labels"] = alert["labels"] | {"team": "red"}
+    assert api.post("/api/v1/intake/grafana", body, role="intake").status_code == 200
+    teams = sorted(
+        a["labels"]["team"]
+        for a in api.get("/api/v2/alerts").json()
+        if a["labels"].get("dedup_key") == "k1"
+    )
+    assert teams == ["blue", "red"]  # two alerts, each with the labels it was sent with
+
+
 def test_zabbix_problem_then_recovery(api: Api) -> None:
     assert api.post("/api/v1/intake/zabbix", fixture("zabbix-problem.json")).status_code == 200
     [alert] = active(api).values()

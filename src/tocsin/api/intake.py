@@ -31,6 +31,7 @@ from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
 from tocsin.api.heartbeats import beat_by
 from tocsin.api.raw import Abort, read_json
+from tocsin.config.intakes import IntakeConfig
 from tocsin.errors import NotFound
 from tocsin.service import events, sources
 from tocsin.service.context import Context
@@ -188,6 +189,13 @@ async def pagerduty_enqueue(request: Request) -> Response:
     )
 
 
+def _keyed(intake: IntakeConfig) -> str | None:
+    """The intake's name when its mapping reads a deduplication key, whose alerts keep their
+    first labels; None otherwise: a ``dedup_key`` label a payload brings itself (Grafana's
+    labels) is a label like any other, not a key that would freeze that alert's labels."""
+    return intake.name if intake.parser.spec.dedup_key is not None else None
+
+
 @router.post("/api/v1/intake/{name}")
 async def mapped_intake(name: str, request: Request) -> Response:
     """An intake of ``intakes:`` (docs/sources.md): the tool's JSON read through its mapping.
@@ -209,7 +217,7 @@ async def mapped_intake(name: str, request: Request) -> Response:
         except Abort as abort:
             return abort.response
         return await _store(
-            request, body, intake.parser.parse, f"intake:{name}", name, beats=not anonymous
+            request, body, intake.parser.parse, f"intake:{name}", _keyed(intake), not anonymous
         )
     try:
         body = await read_json(request, limit, "SNS message")
@@ -221,7 +229,9 @@ async def mapped_intake(name: str, request: Request) -> Response:
     if outcome.payload is None:
         return JSONResponse(status_code=200, content={"stored": 0, "said": outcome.said})
     try:
-        return await _store(request, outcome.payload, intake.parser.parse, f"intake:{name}", name)
+        return await _store(
+            request, outcome.payload, intake.parser.parse, f"intake:{name}", _keyed(intake)
+        )
     except Exception:
         await asyncio.to_thread(sources.forget, ctx, outcome.key)
         raise
