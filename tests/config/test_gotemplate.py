@@ -30,7 +30,7 @@ from tests.notify.sinks import HttpSink, free_port
 from tocsin.alerts.fingerprint import fingerprint_hex_python
 from tocsin.config.gotemplate import GoTemplateError, parse_defines, translate
 from tocsin.notify.message import Message, message_context
-from tocsin.templating import check_template, render
+from tocsin.templating import TemplateError, check_template, compile_template, render
 
 GROUP = {"alertname": "HighErrorRate", "service": "pebble-api"}
 ALERTS: list[dict[str, Any]] = [
@@ -473,6 +473,20 @@ def test_template_files_errors_and_recursion() -> None:
         translate('{{ template "t6" . }}', where="t", defines=nested)
     # the same defines, called within the bound, translate
     assert translate('{{ template "t2" . }}', where="t", defines=nested)
+    # nested deeper than the parser's recursion goes: refused, not a RecursionError
+    deep = "{{ if true }}" * 2000 + "x" + "{{ end }}" * 2000
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        translate(deep, where="t")
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        parse_defines('{{ define "d" }}' + deep + "{{ end }}", where="t")
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        translate("{{ " + "(" * 2000 + ".Status" + ")" * 2000 + " }}", where="t")
+    # what translates but is nested too deep for Jinja's compiler is refused when compiled
+    with pytest.raises(TemplateError, match="nested too deep"):
+        compile_template(translate("{{ if true }}" * 300 + "{{ end }}" * 300, where="t") or "", "t")
+    loops = translate("{{ range $.Alerts }}" * 25 + "{{ end }}" * 25, where="t") or ""
+    with pytest.raises(TemplateError, match="nested too deep"):
+        compile_template(loops, "t")  # Python: "too many statically nested blocks"
     # text outside the defines is not used, as Alertmanager does not use it
     assert parse_defines('junk {{ .Status }}{{ define "a" }}x{{ end }}', where="t") == {"a": "x"}
 

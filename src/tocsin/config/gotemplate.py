@@ -1235,6 +1235,14 @@ def _only_default(nodes: list[_Node], defines: Mapping[str, str]) -> bool:
     )
 
 
+def _too_deep(src: _Source) -> GoTemplateError:
+    """A template nested deeper than the parser's (Python's) recursion goes: a refusal, not
+    a crash of the load."""
+    return src.error(
+        0, "if, range, with and parentheses nested too deep", "nest them fewer levels deep"
+    )
+
+
 def translate(source: str, *, where: str, defines: Mapping[str, str] | None = None) -> str | None:
     """The Jinja text (for ``templating``'s one sandboxed renderer, over the context's
     ``alertmanager`` view) that renders what Alertmanager renders for the Go template
@@ -1247,12 +1255,15 @@ def translate(source: str, *, where: str, defines: Mapping[str, str] | None = No
     if len(source) > MAX_SOURCE:
         raise src.error(0, f"a template longer than {MAX_SOURCE:,} characters", "shorten it")
     defs = dict(defines or {})
-    nodes = _Parser(src).parse(allow_define=False)
-    if _only_default(nodes, defs):
-        return None
-    root = _Val(ROOT, "Data")
-    out: list[str] = []
-    _Translator(where, defs).nodes(src, nodes, _Scope(root, root, {}), out)
+    try:
+        nodes = _Parser(src).parse(allow_define=False)
+        if _only_default(nodes, defs):
+            return None
+        root = _Val(ROOT, "Data")
+        out: list[str] = []
+        _Translator(where, defs).nodes(src, nodes, _Scope(root, root, {}), out)
+    except RecursionError:
+        raise _too_deep(src) from None
     text = "".join(out)
     if text.endswith("\n"):
         # the renderer drops one trailing newline of a template; Go keeps it
@@ -1271,7 +1282,10 @@ def parse_defines(text: str, *, where: str) -> dict[str, str]:
     src = _Source(text, where)
     if len(text) > MAX_SOURCE:
         raise src.error(0, f"a templates file longer than {MAX_SOURCE:,} characters", "split it")
-    nodes = _Parser(src).parse(allow_define=True)
+    try:
+        nodes = _Parser(src).parse(allow_define=True)
+    except RecursionError:
+        raise _too_deep(src) from None
     out: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, _Define):
