@@ -378,6 +378,9 @@ def test_forged_replayed_stale_and_foreign_messages_change_nothing(
     assert active(api) == {}
     stale = sns.sign(sns.notification(alarm, clock.now() - 2 * 86400, "m-3"))
     assert post_sns(api, stale).status_code == 422
+    # 23 h ahead: fresh still when the replay memory (a day) forgets it, so taken twice
+    ahead = sns.sign(sns.notification(alarm, clock.now() + 23 * 3600, "m-5"))
+    assert post_sns(api, ahead).status_code == 422
     not_json = sns.sign(sns.notification(alarm, clock.now(), "m-4") | {"Message": "Hello"})
     assert post_sns(api, not_json).status_code == 422
     assert post_sns(api, {"Type": "Notification"}).status_code == 422

@@ -37,6 +37,9 @@ MAX_ANSWER_BYTES = 64 * 1024
 FETCH_TIMEOUT_S = 10.0
 # a message older than this (or as far ahead) is refused: replays are remembered a day
 MAX_AGE_S = inbound.KEEP_S - 3600.0
+# nor this far ahead: a message 23 h ahead would still be fresh when the replay memory
+# (a day from its receipt) forgot it, so it could be taken twice
+MAX_AHEAD_S = 900.0
 _CERTS: dict[str, bytes] = {}
 _CERTS_MAX = 64
 _CERTS_LOCK = threading.Lock()
@@ -137,8 +140,10 @@ def receive_sns(ctx: Context, intake: str, cfg: SnsConfig, body: Any) -> SnsOutc
     sns.verify(message, certificate(message.signing_cert_url))
     now = ctx.now()
     age = now - message.timestamp.timestamp()
-    if abs(age) > MAX_AGE_S:
+    if age > MAX_AGE_S:
         raise Invalid(f"the SNS message is {age / 3600:.0f} h old (Timestamp); it is refused")
+    if -age > MAX_AHEAD_S:
+        raise Invalid("the SNS message's Timestamp is ahead of this server's clock; refused")
     key = f"{message.topic_arn}/{message.message_id}"
     with begin_write(ctx.db) as conn:
         fresh = inbound.first_time(conn, "sns", key, now)
