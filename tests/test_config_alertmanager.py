@@ -397,3 +397,42 @@ def test_a_broken_templates_file_is_refused_at_its_glob(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert problem.location == "templates[0]" and problem.where == "tocsin.yaml:1:13"
     assert "bad.tmpl" in problem.message and "line 1" in problem.message
+
+
+def test_relative_file_paths_are_beside_the_alertmanager_file(tmp_path: Path) -> None:
+    """Alertmanager reads a relative ``*_file`` beside its configuration file; read from
+    the server's working directory it would be another file, or none."""
+    text = (
+        "global:\n  smtp_smarthost: mail.example:587\n  smtp_from: am@example.org\n"
+        "  smtp_auth_username: u\n  smtp_auth_password_file: secrets/smtp\n"
+        "route: {receiver: r}\nreceivers:\n  - name: r\n"
+        "    slack_configs: [{api_url_file: secrets/slack}]\n"
+        "    email_configs: [{to: a@example.org}]\n"
+        "    webhook_configs:\n      - url: 'https://h/'\n"
+        "        http_config:\n          bearer_token_file: secrets/token\n"
+        "          tls_config: {ca_file: ca.pem}\n"
+        "    pagerduty_configs: [{routing_key_file: /abs/pd}]\n"
+    )
+    (tmp_path / "ca.pem").write_text("")  # not read at load
+    loaded = parse_config(text, str(tmp_path / "am.yml"), tmp_path)
+    channels = {
+        name: c.model_dump(by_alias=True, exclude_unset=True)
+        for name, c in loaded.paging.channels.items()
+    }
+    assert channels["r/slack/0"]["url_secret"] == {"file": str(tmp_path / "secrets/slack")}
+    client = channels["r/webhook/0"]["http_client"]
+    assert client["authorization"]["credentials"] == {"file": str(tmp_path / "secrets/token")}
+    assert client["tls"]["ca_file"] == str(tmp_path / "ca.pem")
+    assert channels["r/pagerduty/0"]["routing_key"] == {"file": "/abs/pd"}  # absolute: as is
+    email = channels["r/email/0"]
+    assert str(tmp_path / "secrets/smtp") in str(email)
+
+
+def test_a_smarthost_port_of_other_digits_is_refused_at_its_line() -> None:
+    """ "²".isdigit() is true and int() refuses it: the load crashed instead of saying
+    where the address is wrong."""
+    problems = _problems(
+        "  - name: r\n    email_configs: [{to: a@example.org}]\n",
+        "  smtp_smarthost: 'mail.example:\u00b2'\n  smtp_from: am@example.org\n",
+    )
+    assert any("missing port in address" in p for p in problems), problems

@@ -207,6 +207,10 @@ def compile_template(
         compiled = _compile(source, html, json_body)
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(name, exc.message or str(exc), exc.lineno) from None
+    except (RecursionError, SyntaxError):
+        # Jinja's compiler recurses once per level of nesting, and Python's refuses more than
+        # 20 nested loops ("too many statically nested blocks"): refusals, not crashes
+        raise TemplateError(name, "blocks nested too deep to compile") from None
     return Template(name=name, html=html, compiled=compiled, json_body=json_body)
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from tocsin.alerts.mapping import DEDUP_LABEL, SHIPPED, IntakeMapping, MappingSpec, label_name
@@ -159,6 +160,26 @@ def test_cloudwatch_time_with_a_colonless_offset() -> None:
     assert alert.starts_at == datetime(2015, 6, 3, 17, 43, 27, 123000, tzinfo=UTC)
     body = fixture("cloudwatch-alarm.json") | {"NewStateValue": "OK"}
     assert parse("cloudwatch", body).alerts[0].resolved(NOW)
+
+
+@pytest.mark.parametrize("date", ["\u00b2", "1\u00b9", "9" * 5000])
+def test_a_time_of_digits_int_refuses_is_that_alerts_refusal(date: str) -> None:
+    """ "²".isdigit() is true and int() refuses it, as it refuses 4,300 digits: a payload's
+    time made the intake answer 500; the alert alone is refused."""
+    body = fixture("datadog-triggered.json") | {"date": date}
+    parsed = parse("datadog", body)
+    assert parsed.alerts == []
+    assert len(parsed.errors) == 1 and "starts_at" in parsed.errors[0]
+
+
+def test_a_value_nested_deeper_than_json_dumps_goes_is_that_alerts_refusal() -> None:
+    """orjson (the intakes' reader) takes 1,023 levels, json.dumps stops near 1,000: such a
+    value as an annotation made the intake answer 500; the alert alone is refused."""
+    body = orjson.loads('{"name": "x", "v": ' + "[" * 1010 + "]" * 1010 + "}")
+    mapping = IntakeMapping(MappingSpec(labels={"alertname": "name"}, annotations={"v": "v"}))
+    parsed = mapping.parse(body, NOW, 300.0, LIMITS)
+    assert parsed.alerts == []
+    assert parsed.errors == ["alert 0: a value is nested too deep to be a label or annotation"]
 
 
 def test_an_unknown_status_refuses_that_alert_alone() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tocsin.alerts.payloads import StructuralError
-from tocsin.alerts.sns import allowed_url, canonical, read
+from tocsin.alerts.sns import allowed_url, canonical, certificate_url, read
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "sources"
 
@@ -60,12 +60,31 @@ def test_the_canonical_string_of_a_confirmation_covers_its_url_and_token() -> No
         ("http://127.0.0.1:8081/x.pem", ["http://127.0.0.1:8080"], False),
         ("https://sns.internal/x.pem", ["sns.internal"], True),
         ("http://sns.internal/x.pem", ["sns.internal"], False),
+        # urlsplit drops a tab (allowed), httpx refuses the URL (a 500): one reading only
+        ("https://sns.us-west-2.amazon\taws.com/x.pem", None, False),
+        ("https://sns.us-west-2.amazonaws.com\n/x.pem", None, False),
+        ("https://evil.example\\@sns.us-west-2.amazonaws.com/x.pem", None, False),
     ],
 )
 def test_only_sns_own_host_serves_certificates(
     url: str, hosts: list[str] | None, allowed: bool
 ) -> None:
     assert allowed_url(url, "us-west-2", hosts) is allowed
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://sns.us-west-2.amazonaws.com/SimpleNotificationService-9c6465fa.pem", True),
+        # each of these would be fetched and kept as another certificate
+        ("https://sns.us-west-2.amazonaws.com/SimpleNotificationService-9c6465fa.pem?a=1", False),
+        ("https://sns.us-west-2.amazonaws.com/SimpleNotificationService-9c6465fa.pem#1", False),
+        ("https://sns.us-west-2.amazonaws.com/?Action=ConfirmSubscription", False),
+        ("https://sns.us-west-2.amazonaws.com/x/SimpleNotificationService-1.pem", False),
+    ],
+)
+def test_a_certificate_url_is_one_sns_gives(url: str, allowed: bool) -> None:
+    assert certificate_url(url, "us-west-2", None) is allowed
 
 
 @pytest.mark.parametrize(

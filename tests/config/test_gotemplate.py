@@ -30,7 +30,7 @@ from tests.notify.sinks import HttpSink, free_port
 from tocsin.alerts.fingerprint import fingerprint_hex_python
 from tocsin.config.gotemplate import GoTemplateError, parse_defines, translate
 from tocsin.notify.message import Message, message_context
-from tocsin.templating import check_template, render
+from tocsin.templating import TemplateError, check_template, compile_template, render
 
 GROUP = {"alertname": "HighErrorRate", "service": "pebble-api"}
 ALERTS: list[dict[str, Any]] = [
@@ -414,6 +414,11 @@ REFUSALS = [
     ('{{ .CommonLabels.job | reReplaceAll "a" "b" }}', 1, 24, "the function reReplaceAll", ""),
     ("{{ with $x := .CommonLabels }}{{ end }}{{ $x }}", 1, 43, "the undefined variable $x", ""),
     ("x {{ end }}", 1, 3, "{{ end }} with nothing to close", ""),
+    # digits that are not ASCII (str.isdigit takes them) crashed the lexer's assert
+    ("{{ index .Alerts.Firing \u0661 }}", 1, 25, "an unexpected character", ""),
+    ("{{ index .Alerts.Firing 1\u00b2 }}", 1, 26, "an unexpected character", ""),
+    # a number of 5,000 digits made int() raise its own ValueError, not a refusal
+    ("{{ index .Alerts.Firing " + "9" * 5000 + " }}", 1, 25, "the number 9999", "smaller"),
 ]
 
 
@@ -457,6 +462,31 @@ def test_template_files_errors_and_recursion() -> None:
         translate('{{ template "bad" . }}', where="t", defines=bad)
     assert (caught.value.line, caught.value.column) == (2, 13)
     assert 'in {{ define "bad" }}' in caught.value.what
+    # a define called ten times inside one called ten times, six levels deep, is 10^6
+    # copies (100 MB of Jinja; two levels more, gigabytes): refused once past the bound
+    text = '{{ define "t0" }}{{ .Status }} and some text{{ end }}'
+    for level in range(1, 7):
+        text += f'{{{{ define "t{level}" }}}}' + f'{{{{ template "t{level - 1}" . }}}}' * 10
+        text += "{{ end }}"
+    nested = parse_defines(text, where="t")
+    with pytest.raises(GoTemplateError, match="inlined into more than 1,000,000 characters"):
+        translate('{{ template "t6" . }}', where="t", defines=nested)
+    # the same defines, called within the bound, translate
+    assert translate('{{ template "t2" . }}', where="t", defines=nested)
+    # nested deeper than the parser's recursion goes: refused, not a RecursionError
+    deep = "{{ if true }}" * 2000 + "x" + "{{ end }}" * 2000
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        translate(deep, where="t")
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        parse_defines('{{ define "d" }}' + deep + "{{ end }}", where="t")
+    with pytest.raises(GoTemplateError, match="nested too deep"):
+        translate("{{ " + "(" * 2000 + ".Status" + ")" * 2000 + " }}", where="t")
+    # what translates but is nested too deep for Jinja's compiler is refused when compiled
+    with pytest.raises(TemplateError, match="nested too deep"):
+        compile_template(translate("{{ if true }}" * 300 + "{{ end }}" * 300, where="t") or "", "t")
+    loops = translate("{{ range $.Alerts }}" * 25 + "{{ end }}" * 25, where="t") or ""
+    with pytest.raises(TemplateError, match="nested too deep"):
+        compile_template(loops, "t")  # Python: "too many statically nested blocks"
     # text outside the defines is not used, as Alertmanager does not use it
     assert parse_defines('junk {{ .Status }}{{ define "a" }}x{{ end }}', where="t") == {"a": "x"}
 

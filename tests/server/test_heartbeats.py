@@ -217,6 +217,41 @@ def test_a_watchdog_alert_beats_and_its_silence_pages(db: Engine, clock: Virtual
         assert api.get(f"/api/v1/incidents/{incident['id']}").json()["status"] == "resolved"
 
 
+def test_an_anonymous_intakes_watchdog_is_stored_but_beats_nothing(
+    db: Engine, clock: VirtualClock
+) -> None:
+    """A beat needs an intake token: an intake that takes requests without one (anonymous)
+    stores a Watchdog it is sent, but it keeps no dead man's switch alive, or anyone who can
+    reach tocsin could hide a broken Prometheus."""
+    text = CONFIG + dedent(
+        """
+        intakes:
+          - name: open
+            anonymous: true
+            labels: {alertname: "name"}
+        """
+    )
+    client, api = open_api(db, clock, text)
+    with client:
+        settle(api)
+        answer = api.client.post("/api/v1/intake/open", json={"name": "Watchdog"})
+        assert answer.status_code == 200 and answer.json()["stored"] == 1
+        with db.connect() as conn:
+            beats = conn.execute(
+                select(heartbeats.c.beats).where(heartbeats.c.name == "prometheus")
+            ).scalar_one_or_none()
+        assert not beats
+        # with an intake token, the same intake's Watchdog beats
+        assert (
+            api.post("/api/v1/intake/open", {"name": "Watchdog"}, role="intake").status_code == 200
+        )
+        with db.connect() as conn:
+            beats = conn.execute(
+                select(heartbeats.c.beats).where(heartbeats.c.name == "prometheus")
+            ).scalar_one()
+        assert beats == 1
+
+
 def test_two_replicas_fire_a_missed_heartbeat_once(db: Engine, clock: VirtualClock) -> None:
     config = parse_config(CONFIG)
     engines = [DueWorkEngine(db, config, clock, owner=f"replica-{n}") for n in range(2)]

@@ -16,6 +16,7 @@ from tests.server.conftest import Api, make_state
 from tests.server.test_console import _csrf, signin
 from tocsin.api.app import create_app
 from tocsin.clock import VirtualClock
+from tocsin.service import maintenance
 from tocsin.web import console
 
 CONFIG = dedent(
@@ -191,6 +192,19 @@ def test_a_recurring_window_holds_only_while_its_interval_holds(
 def test_a_bad_window_is_refused(am: Api, body: dict[str, object], status: int, words: str) -> None:
     answer = am.post("/api/v1/maintenance", body)
     assert answer.status_code == status and words in answer.text, answer.text
+
+
+def test_windows_not_over_are_bounded(am: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every flush reads the windows not over (the engine at most 10,000: one beyond would
+    hold nothing, silently); past MAX_OPEN a new one is refused until some end."""
+    monkeypatch.setattr(maintenance, "MAX_OPEN", 2)
+    body = {"receiver": "default", "endsAt": LATER}
+    first = am.post("/api/v1/maintenance", body)
+    assert am.post("/api/v1/maintenance", body).status_code == 201
+    refused = am.post("/api/v1/maintenance", body)
+    assert refused.status_code == 409 and "not over already" in refused.text
+    assert am.delete(f"/api/v1/maintenance/{first.json()['id']}").status_code == 200
+    assert am.post("/api/v1/maintenance", body).status_code == 201
 
 
 def test_a_viewer_may_read_windows_but_not_change_them(am: Api) -> None:

@@ -304,6 +304,7 @@ def test_the_console_replays_the_configuration_in_force_for_admins(paging: Pagin
     form = client.get("/replay")
     assert form.status_code == 200 and "Choose a window" in form.text
     assert client.get("/replay?days=2").status_code == 422
+    assert client.get("/replay?days=\u00b9").status_code == 422  # "¹" isdigit, int refuses it
     answer = client.get("/replay?days=1")
     assert answer.status_code == 200, answer.text
     text = answer.text

@@ -222,6 +222,45 @@ def test_datadog_recovers_the_alert_it_triggered_though_its_title_changed(
     assert active(api) == {}
 
 
+def test_a_pagerduty_event_cannot_take_an_intakes_key(api: Api) -> None:
+    """The intakes' keys share event_keys with PagerDuty events: a PagerDuty trigger naming
+    Datadog's next key would have chosen the labels Datadog's alert is stored with (a page
+    routed nowhere), and its acknowledge or resolve would have reached Datadog's alert."""
+    key = "intake:datadog:1234/3145230826364284316"
+    event = {
+        "routing_key": "R" * 32,
+        "event_action": "trigger",
+        "dedup_key": key,
+        "payload": {"summary": "quiet", "source": "nowhere", "severity": "info"},
+    }
+    answer = api.post("/v2/enqueue", event, role="intake")
+    assert answer.status_code == 400 and "intake:" in answer.text
+    assert api.post("/api/v1/intake/datadog", fixture("datadog-triggered.json")).status_code == 200
+    [alert] = active(api).values()
+    assert alert["labels"]["datadog_monitor_id"] == "1234"
+    assert alert["labels"]["dedup_key"] == "1234/3145230826364284316"
+    resolve = {"routing_key": "R" * 32, "event_action": "resolve", "dedup_key": key}
+    assert api.post("/v2/enqueue", resolve, role="intake").status_code == 400
+    assert len(active(api)) == 1
+
+
+def test_a_dedup_key_label_grafana_sends_does_not_freeze_its_labels(api: Api) -> None:
+    """Grafana's mapping reads no deduplication key: a label of that name in its payload is a
+    label, not a key whose first labels every later alert with it would keep."""
+    body = fixture("grafana.json")
+    alert = body["alerts"][0]
+    alert["labels"] = alert["labels"] | {"dedup_key": "k1", "team": "blue"}
+    assert api.post("/api/v1/intake/grafana", body, role="intake").status_code == 200
+    alert["labels"] = alert["labels"] | {"team": "red"}
+    assert api.post("/api/v1/intake/grafana", body, role="intake").status_code == 200
+    teams = sorted(
+        a["labels"]["team"]
+        for a in api.get("/api/v2/alerts").json()
+        if a["labels"].get("dedup_key") == "k1"
+    )
+    assert teams == ["blue", "red"]  # two alerts, each with the labels it was sent with
+
+
 def test_zabbix_problem_then_recovery(api: Api) -> None:
     assert api.post("/api/v1/intake/zabbix", fixture("zabbix-problem.json")).status_code == 200
     [alert] = active(api).values()
@@ -339,6 +378,9 @@ def test_forged_replayed_stale_and_foreign_messages_change_nothing(
     assert active(api) == {}
     stale = sns.sign(sns.notification(alarm, clock.now() - 2 * 86400, "m-3"))
     assert post_sns(api, stale).status_code == 422
+    # 23 h ahead: fresh still when the replay memory (a day) forgets it, so taken twice
+    ahead = sns.sign(sns.notification(alarm, clock.now() + 23 * 3600, "m-5"))
+    assert post_sns(api, ahead).status_code == 422
     not_json = sns.sign(sns.notification(alarm, clock.now(), "m-4") | {"Message": "Hello"})
     assert post_sns(api, not_json).status_code == 422
     assert post_sns(api, {"Type": "Notification"}).status_code == 422
@@ -377,3 +419,23 @@ def test_a_certificate_that_is_not_one_is_not_kept(
     again = post_sns(api, signed)  # SNS's retry: the certificate is fetched again, and works
     assert again.status_code == 200 and again.json()["stored"] == 1
     assert sns.cert_fetches == 2
+
+
+def test_certificates_fetched_at_once_are_bounded(
+    api: Api, clock: VirtualClock, sns: SnsStandIn
+) -> None:
+    """Each certificate not kept yet is a fetch holding a worker thread up to 10 s, and
+    anyone who knows a listed topic can name one: beyond MAX_FETCHING at once, 503 (SNS
+    retries) rather than every worker thread of the server waiting on fetches."""
+    signed = sns.sign(sns.notification(fixture("cloudwatch-alarm.json"), clock.now(), "m-1"))
+    for _ in range(sources.MAX_FETCHING):  # as many fetches as allowed are under way
+        assert sources._FETCHING.acquire(blocking=False)
+    try:
+        answer = post_sns(api, signed)
+        assert answer.status_code == 503 and "being fetched" in answer.text
+        assert sns.cert_fetches == 0
+    finally:
+        for _ in range(sources.MAX_FETCHING):
+            sources._FETCHING.release()
+    again = post_sns(api, signed)  # SNS's retry
+    assert again.status_code == 200 and again.json()["stored"] == 1

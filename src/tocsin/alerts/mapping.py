@@ -223,7 +223,11 @@ def _text(value: Any) -> str:
         return value
     if isinstance(value, bool | int | float):
         return json.dumps(value)
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    try:
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    except RecursionError:
+        # orjson reads 1,023 levels; json.dumps stops near 1,000 (a 500 otherwise)
+        raise _Refused("a value is nested too deep to be a label or annotation") from None
 
 
 def label_name(name: str) -> str:
@@ -269,7 +273,9 @@ def _time(value: Any, what: str, index: int) -> datetime | None:
     milliseconds as a number or digits (Datadog's ``$DATE``)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,20}", value.strip()):
+        # ASCII digits, few: "²".isdigit() is true and int() refuses it (a 500), and int()
+        # refuses 4,300 digits; anything else is read (and refused) as RFC 3339 text
         value = int(value.strip())
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if abs(value) >= 1e11 else value

@@ -285,6 +285,10 @@ class PagerDutyInvalid(Invalid):
         super().__init__("; ".join(errors))
 
 
+# the deduplication keys of ``intakes:``' alerts (``service.sources.keyed``) begin so
+INTAKE_KEY_PREFIX = "intake:"
+
+
 def parse_pagerduty(body: Any) -> PagerDutyEvent:
     """A PagerDuty Events API v2 event. Errors are PagerDuty's ``invalid event`` list."""
     errors: list[str] = []
@@ -299,6 +303,10 @@ def parse_pagerduty(body: Any) -> PagerDutyEvent:
     dedup = body.get("dedup_key")
     if dedup is not None and (not isinstance(dedup, str) or len(dedup) > 255):
         errors.append("'dedup_key' must be a string of at most 255 characters")
+    elif isinstance(dedup, str) and dedup.startswith(INTAKE_KEY_PREFIX):
+        # the keys of intakes:' alerts share the table: a PagerDuty event naming one would
+        # choose the labels of another tool's next alert, or acknowledge and resolve it
+        errors.append(f"'dedup_key' may not begin with {INTAKE_KEY_PREFIX!r} (tocsin's intakes)")
     if action in ("acknowledge", "resolve") and not dedup:
         errors.append(f"'dedup_key' is required for {action} events")
     alert = None

@@ -46,6 +46,9 @@ _SIGNED["UnsubscribeConfirmation"] = _SIGNED["SubscriptionConfirmation"]
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 _REGION = re.compile(r"arn:aws[a-z-]*:sns:([a-z0-9-]+):\d{12}:[A-Za-z0-9_.-]{1,256}")
 MAX_FIELD = 256 * 1024  # SNS messages are at most 256 KiB
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\\]")  # controls, spaces and backslashes
+# where SNS keeps its signing certificates: one file name, no query (each URL is kept)
+_CERT_PATH = re.compile(r"/SimpleNotificationService-[A-Za-z0-9]{1,64}\.pem")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,8 @@ def allowed_url(url: str, region: str, hosts: list[str] | None) -> bool:
     """Whether a certificate or confirmation URL is SNS's own: HTTPS on
     ``sns.<region>.amazonaws.com`` (``.amazonaws.com.cn`` in China) by default; with ``hosts``
     configured, HTTPS on one of them, or exactly an origin given with its scheme (tests)."""
+    if _UNSAFE.search(url):
+        return False  # urlsplit drops tabs and newlines that httpx refuses: one reading only
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -146,6 +151,17 @@ def allowed_url(url: str, region: str, hosts: list[str] | None) -> bool:
         elif parts.scheme == "https" and port in (None, 443) and host == allowed.lower():
             return True
     return False
+
+
+def certificate_url(url: str, region: str, hosts: list[str] | None) -> bool:
+    """Whether ``SigningCertURL`` is one SNS would give: an ``allowed_url`` whose path is
+    ``/SimpleNotificationService-<id>.pem``, with no query or fragment. Each certificate
+    URL is fetched and kept: without this, one certificate under endless query strings
+    would be fetched for every unsigned message and push the kept ones out."""
+    if not allowed_url(url, region, hosts):
+        return False
+    parts = urlsplit(url)
+    return bool(_CERT_PATH.fullmatch(parts.path)) and not parts.query and not parts.fragment
 
 
 def public_key(certificate_pem: bytes) -> rsa.RSAPublicKey:

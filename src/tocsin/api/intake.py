@@ -31,6 +31,7 @@ from tocsin.api.auth import require
 from tocsin.api.context import context, state_of
 from tocsin.api.heartbeats import beat_by
 from tocsin.api.raw import Abort, read_json
+from tocsin.config.intakes import IntakeConfig
 from tocsin.errors import NotFound
 from tocsin.service import events, sources
 from tocsin.service.context import Context
@@ -54,10 +55,18 @@ async def _intake(request: Request, parse: Parser, source: str, what: str) -> Re
 
 
 async def _store(
-    request: Request, body: Any, parse: Parser, source: str, keyed_by: str | None = None
+    request: Request,
+    body: Any,
+    parse: Parser,
+    source: str,
+    keyed_by: str | None = None,
+    beats: bool = True,
 ) -> Response:
     """Parse a body read and store its alerts (the answers of ``_intake``). ``keyed_by``: the
-    intake whose alerts with a deduplication key keep their first labels (``service.sources``)."""
+    intake whose alerts with a deduplication key keep their first labels (``service.sources``).
+    ``beats``: whether its alerts may beat heartbeats (not when taken without a token by an
+    ``anonymous`` intake: a beat needs an intake token, else anyone could keep a dead man's
+    switch alive with a fake Watchdog)."""
     state = state_of(request)
     try:
         parsed = parse(
@@ -74,7 +83,8 @@ async def _store(
     if parsed.alerts:
         assert state.writer is not None
         stored = (await state.writer.write(parsed.alerts, source)).stored
-        await beat_by(request, parsed.alerts)
+        if beats:
+            await beat_by(request, parsed.alerts)
     return JSONResponse(
         status_code=400 if parsed.errors else 200,
         content={"stored": stored, "errors": parsed.errors},
@@ -179,6 +189,13 @@ async def pagerduty_enqueue(request: Request) -> Response:
     )
 
 
+def _keyed(intake: IntakeConfig) -> str | None:
+    """The intake's name when its mapping reads a deduplication key, whose alerts keep their
+    first labels; None otherwise: a ``dedup_key`` label a payload brings itself (Grafana's
+    labels) is a label like any other, not a key that would freeze that alert's labels."""
+    return intake.name if intake.parser.spec.dedup_key is not None else None
+
+
 @router.post("/api/v1/intake/{name}")
 async def mapped_intake(name: str, request: Request) -> Response:
     """An intake of ``intakes:`` (docs/sources.md): the tool's JSON read through its mapping.
@@ -192,13 +209,16 @@ async def mapped_intake(name: str, request: Request) -> Response:
         raise NotFound(f"no intake is named {name!r} (intakes: in the configuration)")
     limit = state.config.model.limits.max_body_bytes
     if intake.sns is None:
-        if not (intake.anonymous and "authorization" not in request.headers):
+        anonymous = intake.anonymous and "authorization" not in request.headers
+        if not anonymous:
             require(request, "intake")
         try:
             body = await read_json(request, limit, "intake")
         except Abort as abort:
             return abort.response
-        return await _store(request, body, intake.parser.parse, f"intake:{name}", name)
+        return await _store(
+            request, body, intake.parser.parse, f"intake:{name}", _keyed(intake), not anonymous
+        )
     try:
         body = await read_json(request, limit, "SNS message")
     except Abort as abort:
@@ -209,7 +229,9 @@ async def mapped_intake(name: str, request: Request) -> Response:
     if outcome.payload is None:
         return JSONResponse(status_code=200, content={"stored": 0, "said": outcome.said})
     try:
-        return await _store(request, outcome.payload, intake.parser.parse, f"intake:{name}", name)
+        return await _store(
+            request, outcome.payload, intake.parser.parse, f"intake:{name}", _keyed(intake)
+        )
     except Exception:
         await asyncio.to_thread(sources.forget, ctx, outcome.key)
         raise

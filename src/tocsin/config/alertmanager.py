@@ -14,11 +14,13 @@ and whatever tocsin cannot carry over. Alertmanager's checks and messages follow
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from tocsin.config.am_models import (
     AmEmailConfig,
@@ -60,8 +62,30 @@ def uses_integrations(model: TocsinConfig) -> bool:
     return any(r.integrations() for r in model.receivers)
 
 
+def _files_beside(section: object, base_dir: Path) -> None:
+    """Every relative ``*_file`` path of an Alertmanager section (and the sections in it)
+    made relative to the file's directory, as Alertmanager resolves them: read from the
+    server's working directory, ``password_file: secret`` would be another file, or none."""
+    if isinstance(section, list):
+        for item in section:
+            _files_beside(item, base_dir)
+        return
+    if not isinstance(section, BaseModel):
+        return
+    for name in type(section).model_fields:
+        value = getattr(section, name)
+        if name.endswith("_file") and isinstance(value, str) and value:
+            if not Path(value).is_absolute():
+                setattr(section, name, str(base_dir / value))
+        elif isinstance(value, BaseModel | list):
+            _files_beside(value, base_dir)
+
+
 def expand(
-    model: TocsinConfig, report: Report, defines: Mapping[str, str] | None = None
+    model: TocsinConfig,
+    report: Report,
+    defines: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
 ) -> dict[int, Loc]:
     """Turn the receivers' integrations into channels (appended to ``model.channels``), fill
     the routes' ``channels:``, and leave the receivers as names and ``global`` as tocsin's;
@@ -69,6 +93,16 @@ def expand(
     channel made, by its index in ``model.channels`` (for the later checks' reports)."""
     if not uses_integrations(model) and not _global_defaults_set(model.global_):
         return {}
+    if base_dir is not None:
+        _files_beside(model.global_, base_dir)
+        for receiver in model.receivers:
+            for configs in (
+                receiver.slack_configs,
+                receiver.email_configs,
+                receiver.webhook_configs,
+                receiver.pagerduty_configs,
+            ):
+                _files_beside(configs, base_dir)
     made = _Maker(model.global_, report, defines or {})
     origins: dict[int, Loc] = {}
     by_receiver: dict[str, list[str]] = {}
@@ -333,7 +367,12 @@ class _Maker:
             self.report(at, "no global SMTP smarthost set")
             return None
         host, sep, port = smarthost.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if (
+            not sep
+            or not host
+            or not re.fullmatch(r"[0-9]{1,5}", port)
+            or not 0 < int(port) < 65536
+        ):
             self.report(
                 (*at, "smarthost") if c.smarthost else ("global", "smtp_smarthost"),
                 f"address {smarthost}: missing port in address",

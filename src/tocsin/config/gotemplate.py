@@ -60,6 +60,11 @@ DEFAULT_NAMES = frozenset(
 # bounded all the same (and inlining ``template`` calls may not nest without end).
 MAX_SOURCE = 200_000
 MAX_DEPTH = 20
+# What one field may inline in all: each ``{{ template }}`` call counts its define's length
+# (and a little for the call), so a define called many times inside another called many times
+# (10 calls a level, 8 levels: 10^8 copies) is refused at load, not translated into gigabytes.
+MAX_INLINED = 1_000_000
+_CALL_COST = 100
 
 
 class GoTemplateError(ValueError):
@@ -99,6 +104,7 @@ class _Seg:
 
 
 _SPACE = " \t\r\n"
+_DIGITS = "0123456789"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER = re.compile(
     r"[+-]?(?:0[xXoObB][0-9a-fA-F_]+|[0-9][0-9_]*(?:\.[0-9]*)?(?:[eE][+-]?\d+)?i?)"
@@ -236,12 +242,15 @@ def _tokens(src: _Source, start: int) -> tuple[list[_Tok], int, bool]:
             name = found.group() if found and found.start() == i + 1 else ""
             toks.append(_Tok("var", "$" + name, i))
             i += 1 + len(name)
-        elif ch.isdigit() or (ch in "+-" and text[i + 1 : i + 2].isdigit()):
+        elif ch in _DIGITS or (ch in "+-" and text[i + 1 : i + 2] in tuple(_DIGITS)):
+            # ASCII digits only: str.isdigit() takes "²" and "١", which no number matches
             found = _NUMBER.match(text, i)
             assert found is not None
             literal = found.group()
             if not re.fullmatch(r"[+-]?[0-9]+", literal):
                 raise src.error(i, f"the number {literal}", "write a whole decimal number")
+            if len(literal.lstrip("+-")) > 18:  # Go's int is 64 bits; int() refuses 4,300 digits
+                raise src.error(i, f"the number {literal[:20]}…", "write a smaller number")
             toks.append(_Tok("num", literal, i))
             i = found.end()
         elif ch.isalpha() or ch == "_":
@@ -766,6 +775,7 @@ class _Translator:
         self.counter = 0
         self.stack: list[str] = []
         self.parsed: dict[str, tuple[_Source, list[_Node]]] = {}
+        self.inlined = 0  # the characters of defines inlined so far (MAX_INLINED)
 
     def fresh(self, name: str) -> str:
         self.counter += 1
@@ -902,6 +912,14 @@ class _Translator:
             )
         if len(self.stack) >= MAX_DEPTH:
             raise src.error(node.off, f"templates nested more than {MAX_DEPTH} deep")
+        self.inlined += len(self.defines[name]) + _CALL_COST
+        if self.inlined > MAX_INLINED:
+            raise src.error(
+                node.off,
+                f"templates inlined into more than {MAX_INLINED:,} characters "
+                "(a define called many times inside another called many times)",
+                "call each define fewer times, or write the text once",
+            )
         value = _Val("none", "nil") if node.pipe is None else self.pipe(src, node.pipe, scope)
         body_src, body = self.parsed_define(name)
         dot = self.fresh("dot")
@@ -1217,6 +1235,14 @@ def _only_default(nodes: list[_Node], defines: Mapping[str, str]) -> bool:
     )
 
 
+def _too_deep(src: _Source) -> GoTemplateError:
+    """A template nested deeper than the parser's (Python's) recursion goes: a refusal, not
+    a crash of the load."""
+    return src.error(
+        0, "if, range, with and parentheses nested too deep", "nest them fewer levels deep"
+    )
+
+
 def translate(source: str, *, where: str, defines: Mapping[str, str] | None = None) -> str | None:
     """The Jinja text (for ``templating``'s one sandboxed renderer, over the context's
     ``alertmanager`` view) that renders what Alertmanager renders for the Go template
@@ -1229,12 +1255,15 @@ def translate(source: str, *, where: str, defines: Mapping[str, str] | None = No
     if len(source) > MAX_SOURCE:
         raise src.error(0, f"a template longer than {MAX_SOURCE:,} characters", "shorten it")
     defs = dict(defines or {})
-    nodes = _Parser(src).parse(allow_define=False)
-    if _only_default(nodes, defs):
-        return None
-    root = _Val(ROOT, "Data")
-    out: list[str] = []
-    _Translator(where, defs).nodes(src, nodes, _Scope(root, root, {}), out)
+    try:
+        nodes = _Parser(src).parse(allow_define=False)
+        if _only_default(nodes, defs):
+            return None
+        root = _Val(ROOT, "Data")
+        out: list[str] = []
+        _Translator(where, defs).nodes(src, nodes, _Scope(root, root, {}), out)
+    except RecursionError:
+        raise _too_deep(src) from None
     text = "".join(out)
     if text.endswith("\n"):
         # the renderer drops one trailing newline of a template; Go keeps it
@@ -1253,7 +1282,10 @@ def parse_defines(text: str, *, where: str) -> dict[str, str]:
     src = _Source(text, where)
     if len(text) > MAX_SOURCE:
         raise src.error(0, f"a templates file longer than {MAX_SOURCE:,} characters", "split it")
-    nodes = _Parser(src).parse(allow_define=True)
+    try:
+        nodes = _Parser(src).parse(allow_define=True)
+    except RecursionError:
+        raise _too_deep(src) from None
     out: dict[str, str] = {}
     for node in nodes:
         if isinstance(node, _Define):

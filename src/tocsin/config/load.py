@@ -220,7 +220,7 @@ def parse_config(text: str, source: str = "tocsin.yaml", base_dir: Path | None =
     # an alertmanager.yml's receivers become channels; the checks below see tocsin's model,
     # and a problem of a channel made here is placed at the receiver's config it came from
     defines = _template_defines(model, base_dir, checked.report(problems.at))
-    origins = expand(model, checked.report(problems.near), defines)
+    origins = expand(model, checked.report(problems.near), defines, base_dir)
     paging = build_paging(
         model, base_dir, _from_origin(origins, checked.report(problems.near)), checked.dropped
     )

@@ -28,6 +28,9 @@ MAX_MATCHERS = 20
 MAX_TEXT = 1000
 MAX_LIST = 500
 MAX_LENGTH_S = 366 * 86400.0  # a one-off window longer than a year is a mistake
+# windows not over at once: every flush reads them all (the engine reads at most 10,000, so
+# one made beyond that would silently hold nothing), and each is matched per incident
+MAX_OPEN = 1000
 
 
 @dataclass(frozen=True)
@@ -133,6 +136,8 @@ def add(
     if len(comment) > MAX_TEXT:
         raise Invalid("the comment is too long", field="comment")
     with begin_write(ctx.db) as conn:
+        if len(maintenance.open_windows(conn, now)) >= MAX_OPEN:
+            raise Conflict(f"{MAX_OPEN} maintenance windows are not over already: end some first")
         window_id = maintenance.add(
             conn,
             matchers=list(matchers),

@@ -22,7 +22,7 @@ import httpx
 from sqlalchemy import delete, select, text
 
 from tocsin.alerts import sns
-from tocsin.alerts.payloads import StructuralError
+from tocsin.alerts.payloads import INTAKE_KEY_PREFIX, StructuralError
 from tocsin.config.intakes import SnsConfig
 from tocsin.errors import Forbidden, Invalid, Unavailable
 from tocsin.service.context import Context
@@ -37,9 +37,17 @@ MAX_ANSWER_BYTES = 64 * 1024
 FETCH_TIMEOUT_S = 10.0
 # a message older than this (or as far ahead) is refused: replays are remembered a day
 MAX_AGE_S = inbound.KEEP_S - 3600.0
+# nor this far ahead: a message 23 h ahead would still be fresh when the replay memory
+# (a day from its receipt) forgot it, so it could be taken twice
+MAX_AHEAD_S = 900.0
 _CERTS: dict[str, bytes] = {}
 _CERTS_MAX = 64
 _CERTS_LOCK = threading.Lock()
+# certificates fetched at once: a fetch holds one of the server's worker threads for up to
+# FETCH_TIMEOUT_S, and anyone who knows a listed topic can name a certificate not kept yet
+# (/SimpleNotificationService-<anything>.pem on SNS's host): beyond this, 503 (SNS retries)
+MAX_FETCHING = 4
+_FETCHING = threading.BoundedSemaphore(MAX_FETCHING)
 
 
 def keyed(
@@ -52,7 +60,7 @@ def keyed(
     now = ctx.now()
     with begin_write(ctx.db) as conn:
         for key, labels in alerts:
-            name = f"intake:{intake}:{key}"[:255]
+            name = f"{INTAKE_KEY_PREFIX}{intake}:{key}"[:255]
             conn.execute(
                 text(
                     "INSERT INTO event_keys (dedup_key, labels, created_at)"
@@ -93,7 +101,7 @@ def _fetch(url: str, limit: int, what: str) -> bytes:
                 body += chunk
                 if len(body) > limit:
                     raise Unavailable(f"{what}: the answer is larger than {limit} bytes")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise Unavailable(f"{what}: {type(exc).__name__}") from None
     return bytes(body)
 
@@ -105,7 +113,12 @@ def certificate(url: str) -> bytes:
         found = _CERTS.get(url)
     if found is not None:
         return found
-    pem = _fetch(url, MAX_CERT_BYTES, "the SNS signing certificate")
+    if not _FETCHING.acquire(blocking=False):
+        raise Unavailable("too many SNS signing certificates are being fetched; SNS retries")
+    try:
+        pem = _fetch(url, MAX_CERT_BYTES, "the SNS signing certificate")
+    finally:
+        _FETCHING.release()
     sns.public_key(pem)  # kept only when it is a certificate: Forbidden otherwise
     with _CERTS_LOCK:
         if len(_CERTS) >= _CERTS_MAX:
@@ -122,13 +135,15 @@ def receive_sns(ctx: Context, intake: str, cfg: SnsConfig, body: Any) -> SnsOutc
     message = sns.read(body)
     if message.topic_arn not in cfg.topics:
         raise Forbidden(f"topic {message.topic_arn} is not one of intake {intake!r}'s topics")
-    if not sns.allowed_url(message.signing_cert_url, message.region, cfg.hosts):
+    if not sns.certificate_url(message.signing_cert_url, message.region, cfg.hosts):
         raise Forbidden("SigningCertURL is not an SNS host of the topic's region")
     sns.verify(message, certificate(message.signing_cert_url))
     now = ctx.now()
     age = now - message.timestamp.timestamp()
-    if abs(age) > MAX_AGE_S:
+    if age > MAX_AGE_S:
         raise Invalid(f"the SNS message is {age / 3600:.0f} h old (Timestamp); it is refused")
+    if -age > MAX_AHEAD_S:
+        raise Invalid("the SNS message's Timestamp is ahead of this server's clock; refused")
     key = f"{message.topic_arn}/{message.message_id}"
     with begin_write(ctx.db) as conn:
         fresh = inbound.first_time(conn, "sns", key, now)
