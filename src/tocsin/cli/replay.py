@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ import typer
 from rich.table import Table
 
 from tocsin.cli.options import Site, err, load, out, shown, with_site
-from tocsin.cli.reports import _hours
+from tocsin.cli.reports import _hours, window
 from tocsin.times import Zone, format_duration, format_time, parse_time, zone_of
 from tocsin.words import count
 
@@ -153,21 +152,11 @@ def replay(
     from tocsin.service import replay as replaying
     from tocsin.service.context import local
     from tocsin.simulate.replay import play
-    from tocsin.times import parse_since
 
     if output not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {output!r}")
     working = _hours(hours)
-    now = datetime.now(UTC).timestamp()
-    try:
-        start = parse_since(since, now)
-        end = parse_since(until, now) if until else now
-    except ValueError as exc:
-        err.print(f"tocsin: {exc}")
-        raise typer.Exit(2) from None
-    if start >= end:
-        err.print("tocsin: --since must be before --until")
-        raise typer.Exit(2)
+    start, end = window(since, until)
     config, db = site.open()
     current = load(in_force) if in_force is not None else config
     try:

@@ -21,6 +21,24 @@ def _span(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(seconds)
 
 
+def window(since: str, until: str | None) -> tuple[float, float]:
+    """The window ``--since`` .. ``--until`` (now when not given), as epoch seconds; a
+    window that cannot be read, or that ends before it starts, exits 2 saying why."""
+    from tocsin.times import parse_since
+
+    now = datetime.now(UTC).timestamp()
+    try:
+        start = parse_since(since, now)
+        end = parse_since(until, now) if until else now
+    except ValueError as exc:
+        err.print(f"tocsin: {exc}")
+        raise typer.Exit(2) from None
+    if start >= end:
+        err.print("tocsin: --since must be before --until")
+        raise typer.Exit(2)
+    return start, end
+
+
 def _hours(text: str) -> Any:
     from tocsin.incidents.stats import WorkingHours
 
@@ -139,21 +157,11 @@ def report(
 ) -> None:
     """Response times, pages, noisiest alerts, missed deadlines, out-of-hours pages and
     runbook coverage of the incidents opened in a window."""
-    from tocsin.times import parse_since
 
     if output not in ("table", "json"):
         raise typer.BadParameter(f"--format must be table or json, not {output!r}")
     working = _hours(hours)
-    now = datetime.now(UTC).timestamp()
-    try:
-        start = parse_since(since, now)
-        end = parse_since(until, now) if until else now
-    except ValueError as exc:
-        err.print(f"tocsin: {exc}")
-        raise typer.Exit(2) from None
-    if start >= end:
-        err.print("tocsin: --since must be before --until")
-        raise typer.Exit(2)
+    start, end = window(since, until)
     result = client.report(start, end, working)
     if output == "json":
         print(json.dumps(result, indent=2))
