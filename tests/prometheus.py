@@ -223,3 +223,35 @@ def real_prometheus(where: Path, rules: str = RULES) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def alerting_prometheus(
+    binary: str, where: Path, rules: str, alertmanagers: list[tuple[str, str | None]]
+) -> subprocess.Popen[bytes]:
+    """A real Prometheus on 127.0.0.1 that evaluates ``rules`` every second and sends its
+    alerts (re-sent every second) to each of ``alertmanagers``: (``host:port``, the bearer
+    token it presents, or None). Started, not waited for; the caller stops it. Its log is
+    ``where / "prometheus.log"``."""
+    (where / "rules.yml").write_text(rules)
+    targets = "".join(
+        "    - api_version: v2\n"
+        + (f"      authorization: {{credentials: {token}}}\n" if token else "")
+        + f"      static_configs: [{{targets: ['{host}']}}]\n"
+        for host, token in alertmanagers
+    )
+    (where / "prometheus.yml").write_text(
+        "global: {evaluation_interval: 1s}\n"
+        f"rule_files: [{where / 'rules.yml'}]\n"
+        "alerting:\n  alertmanagers:\n" + targets
+    )
+    return subprocess.Popen(
+        [
+            binary,
+            f"--config.file={where / 'prometheus.yml'}",
+            f"--storage.tsdb.path={where / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{free_port()}",
+            "--rules.alert.resend-delay=1s",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(where / "prometheus.log").open("wb"),
+    )

@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from tests.notify.sinks import HttpSink, SmtpSink
+from tests.prometheus import alerting_prometheus
 from tests.server.test_real_clients import Server, free_port, tocsin
 from tests.server.waiting import wait_for
 
@@ -210,31 +211,11 @@ def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str)
         wait_for(lambda: _ready(am_url), timeout=30)
 
         # one Prometheus, sending to both
-        rules = tmp_path / "rules.yml"
-        rules.write_text(RULES)
-        (tmp_path / "prometheus.yml").write_text(
-            "global: {evaluation_interval: 1s}\n"
-            f"rule_files: [{rules}]\n"
-            "alerting:\n  alertmanagers:\n"
-            "    - api_version: v2\n"
-            f"      static_configs: [{{targets: ['{am_url.removeprefix('http://')}']}}]\n"
-            "    - api_version: v2\n"
-            f"      authorization: {{credentials: {token}}}\n"
-            f"      static_configs: [{{targets: ['{server.url.removeprefix('http://')}']}}]\n"
-        )
-        processes.append(
-            subprocess.Popen(
-                [
-                    prometheus,
-                    f"--config.file={tmp_path / 'prometheus.yml'}",
-                    f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{free_port()}",
-                    "--rules.alert.resend-delay=1s",
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=(tmp_path / "prometheus.log").open("wb"),
-            )
-        )
+        targets = [
+            (am_url.removeprefix("http://"), None),
+            (server.url.removeprefix("http://"), token),
+        ]
+        processes.append(alerting_prometheus(prometheus, tmp_path, RULES, targets))
 
         every = (am_sinks, our_sinks)
         wait_for(
@@ -293,7 +274,7 @@ def test_tocsin_sends_what_alertmanager_sends(tmp_path: Path, database_url: str)
         # --- the rule stops firing: both send the resolution where send_resolved says so ----
         # the same rule (its state carried over a reload) now finds nothing: Prometheus
         # sends it resolved to both
-        rules.write_text(RULES.replace("expr: vector(1)", "expr: vector(1) < 0"))
+        (tmp_path / "rules.yml").write_text(RULES.replace("expr: vector(1)", "expr: vector(1) < 0"))
         processes[-1].send_signal(signal.SIGHUP)
         wait_for(
             lambda: all(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import signal
-import subprocess
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 import pytest
 
 from tests.notify.sinks import HttpSink
-from tests.server.test_real_clients import Server, free_port, tocsin
+from tests.prometheus import alerting_prometheus
+from tests.server.test_real_clients import Server, tocsin
 from tests.server.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -96,27 +96,8 @@ def test_a_stopped_prometheus_pages_through_its_watchdog_heartbeat(
         token = made.stdout.strip().splitlines()[-1]
         server = Server.serving(config, token, tmp_path, db_args)
         server.start()
-        rules = tmp_path / "rules.yml"
-        rules.write_text(RULES)
         host = server.url.removeprefix("http://")
-        (tmp_path / "prometheus.yml").write_text(
-            "global: {evaluation_interval: 1s}\n"
-            f"rule_files: [{rules}]\n"
-            "alerting:\n  alertmanagers:\n    - api_version: v2\n"
-            f"      authorization: {{credentials: {token}}}\n"
-            f"      static_configs: [{{targets: ['{host}']}}]\n"
-        )
-        process = subprocess.Popen(
-            [
-                prometheus,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{free_port()}",
-                "--rules.alert.resend-delay=1s",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=(tmp_path / "prometheus.log").open("wb"),
-        )
+        process = alerting_prometheus(prometheus, tmp_path, RULES, [(host, token)])
         try:
             # Prometheus finds tocsin in 5 to 10 s; until then the heartbeat may already
             # have been missed once (tocsin watches it from its start): its Watchdogs make

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.prometheus import alerting_prometheus
 from tests.server.conftest import CONFIG
 
 pytestmark = pytest.mark.slow
@@ -187,32 +188,14 @@ def test_prometheus_delivers_a_firing_alert(server: Server, tmp_path: Path) -> N
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.skip("prometheus not installed (Debian package prometheus)")
-    rules = tmp_path / "rules.yml"
-    rules.write_text(
+    rules = (
         "groups:\n  - name: t\n    interval: 1s\n    rules:\n"
         "      - alert: PrometheusSaysHi\n        expr: vector(1)\n"
         "        labels: {severity: critical}\n"
         "        annotations: {summary: from a real Prometheus}\n"
     )
     host = server.url.removeprefix("http://")
-    (tmp_path / "prometheus.yml").write_text(
-        "global: {evaluation_interval: 1s}\n"
-        f"rule_files: [{rules}]\n"
-        "alerting:\n  alertmanagers:\n    - api_version: v2\n"
-        f"      authorization: {{credentials: {server.token}}}\n"
-        f"      static_configs: [{{targets: ['{host}']}}]\n"
-    )
-    process = subprocess.Popen(
-        [
-            prometheus,
-            f"--config.file={tmp_path / 'prometheus.yml'}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{free_port()}",
-            "--rules.alert.resend-delay=1s",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=(tmp_path / "prometheus.log").open("wb"),
-    )
+    process = alerting_prometheus(prometheus, tmp_path, rules, [(host, server.token)])
     try:
         deadline = time.monotonic() + 60
         found: list[dict[str, object]] = []
