@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from tocsin.cli.options import Site, err, load, out, shown, with_site
-from tocsin.cli.reports import _hours, window
+from tocsin.cli.reports import Format, Hours, Since, Until, _hours, window
 from tocsin.times import Zone, format_duration, format_time, parse_time, zone_of
 from tocsin.words import count
 
@@ -116,22 +116,16 @@ def tables(result: dict[str, Any], zone: Zone = None) -> list[Any]:
 
 @with_site
 def replay(
-    since: Annotated[
-        str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
-    ] = "30d",
-    until: Annotated[
-        str | None, typer.Option("--until", help="The end: a duration back or ISO 8601 (now).")
-    ] = None,
+    since: Since = "30d",
+    until: Until = None,
     max_alerts: Annotated[
         int,
         typer.Option(
             "--max-alerts", help="Refuse a window that holds more alert episodes than this."
         ),
     ] = 10_000,
-    hours: Annotated[
-        str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
-    ] = "08:00-18:00",
-    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    hours: Hours = "08:00-18:00",
+    output: Format = "table",
     in_force: Annotated[
         Path | None,
         typer.Option(

@@ -16,6 +16,18 @@ from tocsin.cli.client import Client, with_client
 from tocsin.cli.options import err, out, shown
 from tocsin.times import Zone, format_duration, format_time, parse_time, zone_of
 
+# The options of a window of history, the same for `tocsin report` and `tocsin replay`.
+Since = Annotated[
+    str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
+]
+Until = Annotated[
+    str | None, typer.Option("--until", help="The end: a duration back or ISO 8601 (now).")
+]
+Hours = Annotated[
+    str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
+]
+Format = Annotated[str, typer.Option("--format", help="table or json.")]
+
 
 def _span(seconds: float | None) -> str:
     return "-" if seconds is None else format_duration(seconds)
@@ -142,16 +154,10 @@ def tables(report: dict[str, Any], zone: Zone = None) -> list[Any]:
 
 @with_client
 def report(
-    since: Annotated[
-        str, typer.Option("--since", help="A duration back from now (30d, 12h) or ISO 8601.")
-    ] = "30d",
-    until: Annotated[
-        str | None, typer.Option("--until", help="The end: a duration back or ISO 8601 (now).")
-    ] = None,
-    hours: Annotated[
-        str, typer.Option("--working-hours", help="Working hours, Monday to Friday, local.")
-    ] = "08:00-18:00",
-    output: Annotated[str, typer.Option("--format", help="table or json.")] = "table",
+    since: Since = "30d",
+    until: Until = None,
+    hours: Hours = "08:00-18:00",
+    output: Format = "table",
     *,
     client: Client,
 ) -> None:
