@@ -19,16 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import delete, select, text
 
 from tocsin.alerts import sns
 from tocsin.alerts.payloads import INTAKE_KEY_PREFIX, StructuralError
 from tocsin.config.intakes import SnsConfig
 from tocsin.errors import Forbidden, Invalid, Unavailable
 from tocsin.service.context import Context
-from tocsin.store import inbound
+from tocsin.store import inbound, repo
 from tocsin.store.db import begin_write
-from tocsin.store.schema import event_keys, inbound_seen
 
 log = logging.getLogger("tocsin.intake")
 
@@ -61,17 +59,7 @@ def keyed(
     with begin_write(ctx.db) as conn:
         for key, labels in alerts:
             name = f"{INTAKE_KEY_PREFIX}{intake}:{key}"[:255]
-            conn.execute(
-                text(
-                    "INSERT INTO event_keys (dedup_key, labels, created_at)"
-                    " VALUES (:key, :labels, :now) ON CONFLICT DO NOTHING"
-                ),
-                {"key": name, "labels": json.dumps(labels, sort_keys=True), "now": now},
-            )
-            row = conn.execute(
-                select(event_keys.c.labels).where(event_keys.c.dedup_key == name)
-            ).scalar_one()
-            out.append(json.loads(row))
+            out.append(repo.first_labels(conn, name, labels, now))
     return out
 
 
@@ -170,8 +158,7 @@ def forget(ctx: Context, key: str) -> None:
     """A message taken but not carried out (the confirmation or the store failed): SNS's
     next attempt with the same MessageId is taken again rather than refused as a replay."""
     with begin_write(ctx.db) as conn:
-        c = inbound_seen.c
-        conn.execute(delete(inbound_seen).where(c.source == "sns", c.key == key[: inbound.MAX_KEY]))
+        inbound.forget(conn, "sns", key)
 
 
 def _confirm(intake: str, cfg: SnsConfig, message: sns.SnsMessage) -> str:

@@ -31,3 +31,10 @@ def first_time(conn: Connection, source: str, key: str, now: float, keep_s: floa
         {"source": source[:32], "key": key[:MAX_KEY], "now": now},
     )
     return inserted.rowcount == 1
+
+
+def forget(conn: Connection, source: str, key: str) -> None:
+    """Drop the record of ``key``: a request taken but not carried out (its work failed), so
+    that the sender's next attempt is taken rather than refused as a replay."""
+    c = inbound_seen.c
+    conn.execute(delete(inbound_seen).where(c.source == source[:32], c.key == key[:MAX_KEY]))

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, func, insert, select, update
+from sqlalchemy import Connection, Select, func, insert, select, text, update
 
 from tocsin import times
 from tocsin.alerts.matchers import Matcher, from_api
@@ -42,6 +42,7 @@ from tocsin.store.schema import (
     api_tokens,
     current_episode,
     due_work,
+    event_keys,
     incident_alerts,
     incidents,
     silences,
@@ -1195,3 +1196,21 @@ def incidents_of(conn: Connection, fingerprint: str) -> list[int]:
         .where(incident_alerts.c.fingerprint == fingerprint, incidents.c.status != "resolved")
     )
     return [r.id for r in rows]
+
+
+def first_labels(conn: Connection, key: str, labels: dict[str, str], now: float) -> dict[str, str]:
+    """The labels the first alert with deduplication ``key`` had (``event_keys``): ``labels``
+    kept now when the key is new; when two requests bring a new key at once, the first
+    committed wins."""
+    conn.execute(
+        text(
+            "INSERT INTO event_keys (dedup_key, labels, created_at)"
+            " VALUES (:key, :labels, :now) ON CONFLICT DO NOTHING"
+        ),
+        {"key": key, "labels": json.dumps(labels, sort_keys=True), "now": now},
+    )
+    found = conn.execute(
+        select(event_keys.c.labels).where(event_keys.c.dedup_key == key)
+    ).scalar_one()
+    kept: dict[str, str] = json.loads(found)
+    return kept
